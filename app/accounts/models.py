@@ -1,0 +1,84 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    PATIENT = "patient"
+    CAREGIVER = "caregiver"
+    PRESCRIBER = "prescriber"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254, unique=True)  # stored lower-case
+    display_name: str = Field(max_length=120)
+    role: Role = Field(sa_type=String(20))
+    timezone: str = Field(max_length=64)
+    # None until the person accepts their invite and chooses a password.
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed sign-in, keyed by a hash of the account or the address (never the raw values)."""
+
+    __tablename__ = "login_failures"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    key: str = Field(max_length=64, index=True)
+    failed_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class InviteKind(StrEnum):
+    PATIENT = "patient"
+    CAREGIVER = "caregiver"
+
+
+class Invite(SQLModel, table=True):
+    """A one-time link that lets a new person in; there is no open sign-up.
+
+    The id is the client UUID of the form that created it, so a double submit creates one invite.
+    """
+
+    __tablename__ = "invites"
+
+    id: uuid.UUID = Field(primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    kind: InviteKind = Field(sa_type=String(20))
+    email: str = Field(max_length=254)
+    display_name: str = Field(max_length=120)
+    # The patient the invite concerns: the invitee for a patient invite, the one to support for a
+    # caregiver invite.
+    patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    created_by_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

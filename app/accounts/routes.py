@@ -1,0 +1,213 @@
+"""Sign in, sign out, invites and the account page."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from app.accounts import service
+from app.accounts.models import InviteKind
+from app.config import settings
+from app.db import SessionDep, utcnow
+from app.deps import CurrentUser, OptionalUser, SignedInDep
+from app.errors import Invalid, TooManyAttempts
+from app.i18n import gettext as _
+from app.templating import render
+from app.web.forms import form_error, safe_next, see_other
+from app.web.timezones import TIMEZONE_CHOICES
+
+router = APIRouter()
+
+
+def _set_session_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        settings.session_cookie,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=settings.session_absolute_days * 24 * 3600,
+    )
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/login")
+def login_page(request: Request, user: OptionalUser, next: str | None = None):
+    if user is not None:
+        return see_other(safe_next(next))
+    return render(request, "accounts/login.html", {"values": {"next": safe_next(next)}})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+):
+    values = {"email": email, "next": safe_next(next)}
+    try:
+        user = service.authenticate(
+            session, email=email, password=password, address=_client_address(request), now=utcnow()
+        )
+    except TooManyAttempts as err:
+        response = form_error(request, session, "accounts/login.html", err, values)
+        response.headers["Retry-After"] = str(err.retry_after_seconds)
+        return response
+    if user is None:
+        # The failure rows must be committed, so this is a response, not an exception.
+        return render(
+            request,
+            "accounts/login.html",
+            {
+                "values": values,
+                "errors": {"__all__": _("That email and password do not match an account.")},
+            },
+            status_code=401,
+        )
+    token = service.start_session(session, user, utcnow())
+    response = see_other(safe_next(next))
+    _set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, signed_in: SignedInDep):
+    if signed_in is not None:
+        service.end_session(session, signed_in.auth)
+    response = see_other("/login?signed_out=1")
+    response.delete_cookie(settings.session_cookie)
+    # The service worker's caches and IndexedDB hold PHI: the browser wipes them on sign-out.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
+
+
+@router.get("/account")
+def account_page(request: Request, user: CurrentUser, changed: str | None = None):
+    return render(
+        request,
+        "accounts/account.html",
+        {"values": {"timezone": user.timezone}, "timezones": TIMEZONE_CHOICES, "changed": changed},
+    )
+
+
+@router.post("/account/timezone")
+def change_timezone(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    timezone: Annotated[str, Form(max_length=64)] = "",
+):
+    if not service.valid_timezone(timezone):
+        err = Invalid(_("Choose a time zone from the list."), field="timezone")
+        return form_error(
+            request,
+            session,
+            "accounts/account.html",
+            err,
+            {"timezone": timezone},
+            {"timezones": TIMEZONE_CHOICES},
+        )
+    user.timezone = timezone
+    session.add(user)
+    return see_other("/account?changed=timezone")
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    current_password: Annotated[str, Form(max_length=1024)] = "",
+    new_password: Annotated[str, Form(max_length=1024)] = "",
+    password_confirm: Annotated[str, Form(max_length=1024)] = "",
+):
+    try:
+        service.change_password(
+            session,
+            user,
+            current=current_password,
+            new=new_password,
+            confirm=password_confirm,
+            now=utcnow(),
+        )
+    except Invalid as err:
+        if err.field == "password":
+            err.field = "new_password"
+        return form_error(
+            request,
+            session,
+            "accounts/account.html",
+            err,
+            {"timezone": user.timezone},
+            {"timezones": TIMEZONE_CHOICES},
+        )
+    # Every session ended, this one too: sign in again with the new password.
+    response = see_other("/login?password_changed=1")
+    response.delete_cookie(settings.session_cookie)
+    return response
+
+
+def _invite_context(session, invite, signed_in_user):
+    existing = service.existing_account_for(session, invite)
+    return {
+        "invite": invite,
+        "is_caregiver": invite.kind == InviteKind.CAREGIVER,
+        "existing_account": existing is not None,
+        "signed_in_as_invitee": existing is not None
+        and signed_in_user is not None
+        and signed_in_user.id == existing.id,
+        "timezones": TIMEZONE_CHOICES,
+    }
+
+
+@router.get("/invite/{token}")
+def invite_page(request: Request, session: SessionDep, token: str, user: OptionalUser):
+    invite = service.open_invite(session, token, utcnow())
+    ctx = _invite_context(session, invite, user)
+    tz = user.timezone if user else settings.default_timezone
+    return render(
+        request, "accounts/invite.html", {**ctx, "token": token, "values": {"timezone": tz}}
+    )
+
+
+@router.post("/invite/{token}")
+def accept_invite(
+    request: Request,
+    session: SessionDep,
+    token: str,
+    signed_in: SignedInDep,
+    password: Annotated[str, Form(max_length=1024)] = "",
+    password_confirm: Annotated[str, Form(max_length=1024)] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "",
+):
+    signed_in_user = signed_in.user if signed_in else None
+    try:
+        user = service.accept_invite(
+            session,
+            token=token,
+            password=password or None,
+            confirm=password_confirm,
+            timezone=timezone,
+            signed_in=signed_in_user,
+            now=utcnow(),
+        )
+    except Invalid as err:
+        invite = service.open_invite(session, token, utcnow())
+        ctx = _invite_context(session, invite, signed_in_user)
+        return form_error(
+            request,
+            session,
+            "accounts/invite.html",
+            err,
+            {"timezone": timezone},
+            {**ctx, "token": token},
+        )
+    response = see_other("/?welcome=1")
+    if signed_in is None or signed_in.user.id != user.id:
+        _set_session_cookie(request, response, service.start_session(session, user, utcnow()))
+    return response

@@ -1,0 +1,486 @@
+"""Accounts: passwords, sign-in with throttling, server-side sessions, invites.
+
+Services take an explicit `now`, flush but never commit (the request commits once), and raise
+domain errors from app.errors.
+"""
+
+import hashlib
+import hmac
+import math
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pwdlib import PasswordHash
+from sqlmodel import Session, col, delete, func, select
+
+from app.accounts.models import AuthSession, Invite, InviteKind, LoginFailure, Role, User
+from app.careteam import access
+from app.careteam.models import Relation
+from app.config import settings
+from app.errors import Conflict, Invalid, NotFound, TooManyAttempts
+from app.i18n import gettext as _
+from app.i18n import ngettext
+
+password_hash = PasswordHash.recommended()  # Argon2id
+# Verified against when the email is unknown, so a miss costs as much time as a wrong password.
+_DUMMY_HASH = password_hash.hash("not-a-real-password-but-just-as-slow")
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def valid_email(email: str) -> bool:
+    local, _sep, domain = email.partition("@")
+    return bool(local) and "." in domain and " " not in email and len(email) <= 254
+
+
+def valid_timezone(name: str) -> bool:
+    if name not in available_timezones():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def check_new_password(password: str, confirm: str | None = None) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(_("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH), field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise Invalid(_("Use at most %(n)s characters.", n=MAX_PASSWORD_LENGTH), field="password")
+    if confirm is not None and password != confirm:
+        raise Invalid(_("The two passwords do not match."), field="password_confirm")
+
+
+# --- sign-in and throttling -------------------------------------------------------------------
+
+
+def _failure_keys(email: str, address: str) -> tuple[str, str]:
+    # Hashed so the table holds neither emails nor addresses.
+    return _sha256(f"account:{normalise_email(email)}"), _sha256(f"address:{address}")
+
+
+def _throttle_wait(session: Session, key: str, limit: int, now: datetime) -> int:
+    """Seconds until `key` may try again, or 0."""
+    since = now - timedelta(minutes=settings.login_window_minutes)
+    count, oldest = session.exec(
+        select(func.count(), func.min(LoginFailure.failed_at)).where(
+            LoginFailure.key == key, LoginFailure.failed_at > since
+        )
+    ).one()
+    if count < limit or oldest is None:
+        return 0
+    if oldest.tzinfo is None:  # an aggregate's result bypasses the column type on SQLite
+        oldest = oldest.replace(tzinfo=UTC)
+    retry_at = oldest + timedelta(minutes=settings.login_window_minutes)
+    return max(1, math.ceil((retry_at - now).total_seconds()))
+
+
+def authenticate(
+    session: Session, *, email: str, password: str, address: str, now: datetime
+) -> User | None:
+    """The account for these credentials, or None after recording the failure.
+
+    A miss returns rather than raises so the failure rows commit with the request. Raises
+    TooManyAttempts, before checking anything, while the account or address is throttled.
+    """
+    account_key, address_key = _failure_keys(email, address)
+    wait = max(
+        _throttle_wait(session, account_key, settings.login_max_failures_per_account, now),
+        _throttle_wait(session, address_key, settings.login_max_failures_per_address, now),
+    )
+    if wait:
+        minutes = math.ceil(wait / 60)
+        raise TooManyAttempts(
+            ngettext(
+                "Too many attempts. Try again in %(num)s minute.",
+                "Too many attempts. Try again in %(num)s minutes.",
+                minutes,
+            ),
+            retry_after_seconds=wait,
+        )
+
+    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    stored = user.password_hash if user and user.is_active and user.password_hash else None
+    # Always verify something, so an unknown email costs as much time as a wrong password.
+    valid, updated_hash = password_hash.verify_and_update(password, stored or _DUMMY_HASH)
+    if not valid or stored is None or user is None:
+        session.add(LoginFailure(key=account_key, failed_at=now))
+        session.add(LoginFailure(key=address_key, failed_at=now))
+        # Keep the table small; rows older than a day no longer count for anything.
+        session.exec(
+            delete(LoginFailure).where(col(LoginFailure.failed_at) < now - timedelta(days=1))
+        )
+        return None
+
+    session.exec(delete(LoginFailure).where(col(LoginFailure.key) == account_key))
+    if updated_hash is not None:  # parameters got stronger since this hash was made
+        user.password_hash = updated_hash
+        session.add(user)
+    return user
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+def start_session(session: Session, user: User, now: datetime) -> str:
+    """A new signed-in session; returns the cookie token (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        AuthSession(
+            token_hash=_sha256(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(days=settings.session_absolute_days),
+        )
+    )
+    session.flush()
+    return token
+
+
+# Writing last_seen_at on every request would make each page view a write.
+_TOUCH_EVERY = timedelta(minutes=5)
+
+
+@dataclass
+class SignedIn:
+    user: User
+    auth: AuthSession
+
+
+def resolve_session(session: Session, token: str | None, now: datetime) -> SignedIn | None:
+    if not token:
+        return None
+    auth = session.exec(select(AuthSession).where(AuthSession.token_hash == _sha256(token))).first()
+    if auth is None:
+        return None
+    idle_limit = auth.last_seen_at + timedelta(hours=settings.session_idle_hours)
+    if now >= auth.expires_at or now >= idle_limit:
+        session.delete(auth)
+        return None
+    user = session.get(User, auth.user_id)
+    if user is None or not user.is_active:
+        return None
+    if now - auth.last_seen_at >= _TOUCH_EVERY:
+        auth.last_seen_at = now
+        session.add(auth)
+    return SignedIn(user=user, auth=auth)
+
+
+def end_session(session: Session, auth: AuthSession) -> None:
+    session.delete(auth)
+
+
+def end_all_sessions(session: Session, user: User, *, keep: AuthSession | None = None) -> None:
+    stmt = delete(AuthSession).where(col(AuthSession.user_id) == user.id)
+    if keep is not None:
+        stmt = stmt.where(col(AuthSession.id) != keep.id)
+    session.exec(stmt)  # type: ignore[call-overload]
+
+
+def change_password(
+    session: Session, user: User, *, current: str, new: str, confirm: str, now: datetime
+) -> None:
+    if not user.password_hash or not password_hash.verify(current, user.password_hash):
+        raise Invalid(_("Your current password is not right."), field="current_password")
+    check_new_password(new, confirm)
+    user.password_hash = password_hash.hash(new)
+    user.password_changed_at = now
+    session.add(user)
+    # A changed password signs out every browser, this one included.
+    end_all_sessions(session, user)
+
+
+def csrf_token_for(session_key: str) -> str:
+    """The CSRF token bound to one session (signed-in or anonymous); nothing to store."""
+    return hmac.new(
+        settings.secret_key.encode(), f"csrf:{session_key}".encode(), "sha256"
+    ).hexdigest()
+
+
+# --- invites ----------------------------------------------------------------------------------
+
+
+@dataclass
+class IssuedInvite:
+    invite: Invite
+    token: str | None  # None when a replay found the invite already made; its link was shown once
+
+
+def _issue(
+    session: Session,
+    *,
+    invite_id: uuid.UUID,
+    kind: InviteKind,
+    email: str,
+    display_name: str,
+    patient_id: uuid.UUID,
+    created_by: User,
+    now: datetime,
+) -> IssuedInvite:
+    existing = session.get(Invite, invite_id)
+    if existing is not None:
+        if existing.created_by_id != created_by.id or existing.kind != kind:
+            raise Conflict(_("That form was already used for something else. Please start again."))
+        return IssuedInvite(existing, None)
+    token = secrets.token_urlsafe(32)
+    invite = Invite(
+        id=invite_id,
+        token_hash=_sha256(token),
+        kind=kind,
+        email=email,
+        display_name=display_name,
+        patient_id=patient_id,
+        created_by_id=created_by.id,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.invite_valid_hours),
+    )
+    session.add(invite)
+    session.flush()
+    return IssuedInvite(invite, token)
+
+
+def _clean_person(email: str, display_name: str) -> tuple[str, str]:
+    email = normalise_email(email)
+    display_name = " ".join(display_name.split())
+    if not display_name:
+        raise Invalid(_("Enter a name."), field="display_name")
+    if len(display_name) > 120:
+        raise Invalid(_("Use at most 120 characters."), field="display_name")
+    if not valid_email(email):
+        raise Invalid(_("Enter an email address like name@example.com."), field="email")
+    return email, display_name
+
+
+def create_patient(
+    session: Session,
+    *,
+    prescriber: User,
+    invite_id: uuid.UUID,
+    email: str,
+    display_name: str,
+    timezone: str,
+    now: datetime,
+) -> IssuedInvite:
+    """A prescriber adds a patient: the account waits, without a password, for its invite."""
+    if prescriber.role != Role.PRESCRIBER:
+        raise NotFound()
+    existing_invite = session.get(Invite, invite_id)
+    if existing_invite is not None:
+        return _issue(
+            session,
+            invite_id=invite_id,
+            kind=InviteKind.PATIENT,
+            email=email,
+            display_name=display_name,
+            patient_id=existing_invite.patient_id,
+            created_by=prescriber,
+            now=now,
+        )
+    email, display_name = _clean_person(email, display_name)
+    if not valid_timezone(timezone):
+        raise Invalid(_("Choose a time zone from the list."), field="timezone")
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+        raise Invalid(_("An account with this email already exists."), field="email")
+    patient = User(email=email, display_name=display_name, role=Role.PATIENT, timezone=timezone)
+    session.add(patient)
+    session.flush()
+    access.link(
+        session,
+        patient_id=patient.id,
+        member_id=prescriber.id,
+        relation=Relation.PRESCRIBER,
+        now=now,
+    )
+    return _issue(
+        session,
+        invite_id=invite_id,
+        kind=InviteKind.PATIENT,
+        email=email,
+        display_name=display_name,
+        patient_id=patient.id,
+        created_by=prescriber,
+        now=now,
+    )
+
+
+def reissue_patient_invite(
+    session: Session,
+    *,
+    prescriber: User,
+    patient_id: uuid.UUID,
+    invite_id: uuid.UUID,
+    now: datetime,
+) -> IssuedInvite:
+    """A fresh link for a patient who has not signed in yet; earlier links stop working."""
+    patient = access.require_patient_access(
+        session, prescriber, patient_id, access.Purpose.MANAGE_PROTOCOL
+    )
+    if patient.has_password:
+        raise Invalid(_("This patient has already set up their account."))
+    if session.get(Invite, invite_id) is None:
+        _revoke_open_invites(session, patient.id, InviteKind.PATIENT, now)
+    return _issue(
+        session,
+        invite_id=invite_id,
+        kind=InviteKind.PATIENT,
+        email=patient.email,
+        display_name=patient.display_name,
+        patient_id=patient.id,
+        created_by=prescriber,
+        now=now,
+    )
+
+
+def invite_caregiver(
+    session: Session,
+    *,
+    patient: User,
+    invite_id: uuid.UUID,
+    email: str,
+    display_name: str,
+    now: datetime,
+) -> IssuedInvite:
+    access.require_patient_access(session, patient, patient.id, access.Purpose.INVITE_CAREGIVER)
+    if session.get(Invite, invite_id) is None:
+        email, display_name = _clean_person(email, display_name)
+        if email == patient.email:
+            raise Invalid(_("Enter your caregiver's email, not your own."), field="email")
+    return _issue(
+        session,
+        invite_id=invite_id,
+        kind=InviteKind.CAREGIVER,
+        email=email,
+        display_name=display_name,
+        patient_id=patient.id,
+        created_by=patient,
+        now=now,
+    )
+
+
+def _revoke_open_invites(session: Session, patient_id: uuid.UUID, kind: InviteKind, now) -> None:
+    for invite in session.exec(
+        select(Invite).where(
+            Invite.patient_id == patient_id,
+            Invite.kind == kind,
+            col(Invite.used_at).is_(None),
+            col(Invite.revoked_at).is_(None),
+        )
+    ):
+        invite.revoked_at = now
+        session.add(invite)
+
+
+def open_invite(session: Session, token: str, now: datetime) -> Invite:
+    """The invite behind a link, if it can still be used; one message for every dead link."""
+    invite = session.exec(select(Invite).where(Invite.token_hash == _sha256(token))).first()
+    if (
+        invite is None
+        or invite.used_at is not None
+        or invite.revoked_at is not None
+        or now >= invite.expires_at
+    ):
+        raise NotFound(_("This invite link has expired or was already used. Ask for a new one."))
+    return invite
+
+
+def existing_account_for(session: Session, invite: Invite) -> User | None:
+    """A caregiver who already has an account joins by signing in instead of making a new one."""
+    if invite.kind != InviteKind.CAREGIVER:
+        return None
+    return session.exec(select(User).where(User.email == invite.email)).first()
+
+
+def accept_invite(
+    session: Session,
+    *,
+    token: str,
+    password: str | None,
+    confirm: str | None,
+    timezone: str,
+    signed_in: User | None,
+    now: datetime,
+) -> User:
+    """Use an invite: the new person sets a password and time zone, or an existing caregiver links
+    their account. Marks the invite used in the same transaction, so it works once."""
+    invite = open_invite(session, token, now)
+    if not valid_timezone(timezone):
+        raise Invalid(_("Choose a time zone from the list."), field="timezone")
+
+    if invite.kind == InviteKind.PATIENT:
+        user = session.get(User, invite.patient_id)
+        if user is None:
+            raise NotFound()
+        check_new_password(password or "", confirm)
+        user.password_hash = password_hash.hash(password or "")
+        user.password_changed_at = now
+        user.timezone = timezone
+    else:
+        user = existing_account_for(session, invite)
+        if user is not None:
+            if signed_in is None or signed_in.id != user.id:
+                raise Invalid(
+                    _("Sign in with the account for %(email)s to accept.", email=invite.email)
+                )
+            if user.role != Role.CAREGIVER:
+                raise Invalid(_("This account cannot be added as a caregiver."))
+        else:
+            check_new_password(password or "", confirm)
+            user = User(
+                email=invite.email,
+                display_name=invite.display_name,
+                role=Role.CAREGIVER,
+                timezone=timezone,
+                password_hash=password_hash.hash(password or ""),
+                password_changed_at=now,
+            )
+        session.add(user)
+        session.flush()
+        access.link(
+            session,
+            patient_id=invite.patient_id,
+            member_id=user.id,
+            relation=Relation.CAREGIVER,
+            now=now,
+        )
+
+    # Conditional update: of two simultaneous accepts, only one finds the invite unused.
+    claimed = session.exec(  # type: ignore[call-overload]
+        Invite.__table__.update()
+        .where(Invite.__table__.c.id == invite.id, Invite.__table__.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:
+        raise NotFound(_("This invite link has expired or was already used. Ask for a new one."))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def pending_invites(session: Session, patient_id: uuid.UUID, now: datetime) -> list[Invite]:
+    return list(
+        session.exec(
+            select(Invite)
+            .where(
+                Invite.patient_id == patient_id,
+                Invite.kind == InviteKind.CAREGIVER,
+                col(Invite.used_at).is_(None),
+                col(Invite.revoked_at).is_(None),
+                Invite.expires_at > now,
+            )
+            .order_by(col(Invite.created_at))
+        ).all()
+    )

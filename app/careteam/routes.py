@@ -1,0 +1,199 @@
+"""Care team pages: the prescriber's patients, the caregiver's people, the patient's team."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+
+from app.accounts import service as accounts
+from app.accounts.models import Role, User
+from app.careteam import access
+from app.careteam.models import Relation
+from app.config import settings
+from app.db import SessionDep, utcnow
+from app.deps import CaregiverUser, CurrentUser, PatientUser, PrescriberUser
+from app.errors import AppError
+from app.templating import render
+from app.web.forms import form_error, new_client_id, parse_client_id
+from app.web.timezones import TIMEZONE_CHOICES
+
+router = APIRouter()
+
+
+def _invite_url(request: Request, token: str) -> str:
+    base = settings.public_origin.rstrip("/") or str(request.base_url).rstrip("/")
+    return f"{base}/invite/{token}"
+
+
+def _issued_page(request: Request, issued: accounts.IssuedInvite, back: str):
+    response = render(
+        request,
+        "careteam/invite_created.html",
+        {
+            "invite": issued.invite,
+            "invite_url": _invite_url(request, issued.token) if issued.token else None,
+            "back": back,
+        },
+    )
+    # The link is a secret shown once: keep it out of every cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- prescriber -------------------------------------------------------------------------------
+
+
+@router.get("/patients")
+def patient_list(request: Request, session: SessionDep, user: PrescriberUser):
+    patients = access.patients_of(session, user, Relation.PRESCRIBER)
+    return render(request, "careteam/patients.html", {"patients": patients})
+
+
+def _new_patient_context(values: dict | None = None) -> dict:
+    return {
+        "values": values or {"client_id": new_client_id(), "timezone": settings.default_timezone},
+        "timezones": TIMEZONE_CHOICES,
+    }
+
+
+@router.get("/patients/new")
+def new_patient_page(request: Request, user: PrescriberUser):
+    return render(request, "careteam/patient_new.html", _new_patient_context())
+
+
+@router.post("/patients/new")
+def create_patient(
+    request: Request,
+    session: SessionDep,
+    user: PrescriberUser,
+    client_id: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=500)] = "",
+    email: Annotated[str, Form(max_length=500)] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "",
+):
+    values = {
+        "client_id": client_id,
+        "display_name": display_name,
+        "email": email,
+        "timezone": timezone,
+    }
+    try:
+        issued = accounts.create_patient(
+            session,
+            prescriber=user,
+            invite_id=parse_client_id(client_id),
+            email=email,
+            display_name=display_name,
+            timezone=timezone,
+            now=utcnow(),
+        )
+    except AppError as err:
+        return form_error(
+            request,
+            session,
+            "careteam/patient_new.html",
+            err,
+            values,
+            {"timezones": TIMEZONE_CHOICES},
+        )
+    return _issued_page(request, issued, back="/patients")
+
+
+@router.get("/patients/{patient_id}")
+def patient_detail(
+    request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID
+):
+    patient = access.require_patient_access(session, user, patient_id)
+    return render(
+        request,
+        "careteam/patient_detail.html",
+        {
+            "patient": patient,
+            "caregivers": access.care_team_of(session, patient.id, Relation.CAREGIVER),
+            "client_id": new_client_id(),
+        },
+    )
+
+
+@router.post("/patients/{patient_id}/invite")
+def reissue_invite(
+    request: Request,
+    session: SessionDep,
+    user: PrescriberUser,
+    patient_id: uuid.UUID,
+    client_id: Annotated[str, Form(max_length=64)] = "",
+):
+    issued = accounts.reissue_patient_invite(
+        session,
+        prescriber=user,
+        patient_id=patient_id,
+        invite_id=parse_client_id(client_id),
+        now=utcnow(),
+    )
+    return _issued_page(request, issued, back=f"/patients/{patient_id}")
+
+
+# --- caregiver --------------------------------------------------------------------------------
+
+
+@router.get("/supporting")
+def supporting(request: Request, session: SessionDep, user: CaregiverUser):
+    patients = access.patients_of(session, user, Relation.CAREGIVER)
+    return render(request, "careteam/supporting.html", {"patients": patients})
+
+
+# --- patient ----------------------------------------------------------------------------------
+
+
+def _care_team_context(session, patient: User, values: dict | None = None) -> dict:
+    return {
+        "prescribers": access.care_team_of(session, patient.id, Relation.PRESCRIBER),
+        "caregivers": access.care_team_of(session, patient.id, Relation.CAREGIVER),
+        "pending": accounts.pending_invites(session, patient.id, utcnow()),
+        "values": values or {"client_id": new_client_id()},
+    }
+
+
+@router.get("/care-team")
+def care_team(request: Request, session: SessionDep, user: PatientUser):
+    return render(request, "careteam/care_team.html", _care_team_context(session, user))
+
+
+@router.post("/care-team/invite")
+def invite_caregiver(
+    request: Request,
+    session: SessionDep,
+    user: PatientUser,
+    client_id: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=500)] = "",
+    email: Annotated[str, Form(max_length=500)] = "",
+):
+    values = {"client_id": client_id, "display_name": display_name, "email": email}
+    try:
+        issued = accounts.invite_caregiver(
+            session,
+            patient=user,
+            invite_id=parse_client_id(client_id),
+            email=email,
+            display_name=display_name,
+            now=utcnow(),
+        )
+    except AppError as err:
+        session.rollback()
+        return form_error(
+            request,
+            session,
+            "careteam/care_team.html",
+            err,
+            values,
+            {k: v for k, v in _care_team_context(session, user).items() if k != "values"},
+        )
+    return _issued_page(request, issued, back="/care-team")
+
+
+def home_for(user: CurrentUser) -> str:
+    return {
+        Role.PATIENT: "/today",
+        Role.CAREGIVER: "/supporting",
+        Role.PRESCRIBER: "/patients",
+    }[user.role]

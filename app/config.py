@@ -1,0 +1,56 @@
+"""One place for settings: environment variables (or a .env file) → `settings`."""
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_env: Literal["development", "test", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'trochelog.db'}"
+    # Public origin when behind a proxy (e.g. https://clinic.example); empty = derive from request.
+    public_origin: str = ""
+
+    # Sessions: a patient's phone stays signed in through a treatment week, but not forever.
+    session_idle_hours: int = 7 * 24
+    session_absolute_days: int = 30
+    session_cookie: str = "tl_session"
+    anon_cookie: str = "tl_anon"
+
+    # Login throttling, counted in the database so every instance sees the same numbers.
+    login_window_minutes: int = 15
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+
+    invite_valid_hours: int = 72
+    default_timezone: str = "America/New_York"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        if self.app_env == "production" and (
+            self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+        return self
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def seeds_demo(self) -> bool:
+        return self.app_env != "production"
+
+
+settings = Settings()

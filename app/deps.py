@@ -1,0 +1,101 @@
+"""Request dependencies: who is signed in, role guards, and the CSRF check on unsafe methods."""
+
+import hmac
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+
+from app.accounts import service as accounts
+from app.accounts.models import Role, User
+from app.config import settings
+from app.db import SessionDep, utcnow
+from app.errors import Forbidden, NotAuthenticated
+from app.i18n import gettext as _
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def load_signed_in(request: Request, session: SessionDep) -> accounts.SignedIn | None:
+    if not hasattr(request.state, "signed_in"):
+        token = request.cookies.get(settings.session_cookie)
+        request.state.signed_in = accounts.resolve_session(session, token, utcnow())
+    return request.state.signed_in
+
+
+SignedInDep = Annotated[accounts.SignedIn | None, Depends(load_signed_in)]
+
+
+def optional_user(signed_in: SignedInDep) -> User | None:
+    return signed_in.user if signed_in else None
+
+
+def current_user(signed_in: SignedInDep) -> User:
+    if signed_in is None:
+        raise NotAuthenticated()
+    return signed_in.user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(*roles: Role):
+    def guard(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise Forbidden()
+        return user
+
+    return Depends(guard)
+
+
+PatientUser = Annotated[User, require_role(Role.PATIENT)]
+CaregiverUser = Annotated[User, require_role(Role.CAREGIVER)]
+PrescriberUser = Annotated[User, require_role(Role.PRESCRIBER)]
+
+
+def expected_origin(request: Request) -> str:
+    if settings.public_origin:
+        return settings.public_origin.rstrip("/")
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _same_origin(request: Request) -> bool:
+    # Fetch metadata first: browsers send it on every request and it cannot be forged by a page.
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("origin")
+    if origin is None:
+        # No browser sends neither header on a cross-site POST; scripts and curl cannot be
+        # tricked into a CSRF, and the token below still binds the request to a session.
+        return True
+    if origin == "null":
+        return False
+    parts = urlsplit(origin)
+    return f"{parts.scheme}://{parts.netloc}" == expected_origin(request)
+
+
+async def csrf_protect(request: Request, signed_in: SignedInDep) -> None:
+    """Refuse an unsafe request unless it is same-origin and carries the session's CSRF token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    refused = Forbidden(
+        _("This form has expired or came from another site. Reload the page and try again.")
+    )
+    if not _same_origin(request):
+        raise refused
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()  # cached on the request; the route reads the same form
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if signed_in is not None:
+        key = f"session:{signed_in.auth.id}"
+    else:
+        anon = request.cookies.get(settings.anon_cookie)
+        key = f"anon:{anon}" if anon else None
+    if not sent or key is None or not hmac.compare_digest(sent, accounts.csrf_token_for(key)):
+        raise refused

@@ -1,0 +1,135 @@
+"""create_app(): middleware, routers, static files and error pages."""
+
+import logging
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import i18n
+from app.accounts import api as accounts_api
+from app.accounts import routes as accounts_routes
+from app.careteam import routes as careteam_routes
+from app.deps import csrf_protect
+from app.errors import AppError, NotAuthenticated
+from app.home import routes as home_routes
+from app.i18n import gettext as _
+from app.pwa import STATIC
+from app.pwa import router as pwa_router
+from app.templating import render
+from app.web.forms import see_other
+
+log = logging.getLogger("trochelog")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'; manifest-src 'self'; worker-src 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    # same-origin keeps the Origin header on our own form posts and tells other sites nothing.
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, status: int, message: str, headers=None):
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def _readable_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
+        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return "; ".join(parts) or _("The request was not valid.")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="TrocheLog",
+        version="0.1.0",
+        dependencies=[Depends(csrf_protect)],
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+
+    @app.middleware("http")
+    async def language_and_headers(request: Request, call_next):
+        i18n.activate(i18n.pick_language(request.headers.get("accept-language")))
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            # Handled here so the server never logs the exception text: a database error's
+            # message can carry PHI. The request's transaction was already rolled back.
+            route = request.scope.get("route")
+            log.error(
+                "unhandled %s on %s %s",
+                type(exc).__name__,
+                request.method,
+                getattr(route, "path", "?"),
+            )
+            response = _error_response(
+                request,
+                500,
+                _("Something went wrong on our side. Nothing was saved; please try again."),
+            )
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            # Pages hold PHI: revalidate every time, and never store in shared caches.
+            response.headers.setdefault("Cache-Control", "private, no-cache")
+        return response
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated):
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.message}, status_code=401)
+        target = request.url.path
+        if request.headers.get("HX-Request") == "true":
+            return JSONResponse({}, status_code=200, headers={"HX-Redirect": "/login"})
+        return see_other(f"/login?next={target}" if target != "/" else "/login")
+
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError):
+        headers = None
+        retry = getattr(exc, "retry_after_seconds", None)
+        if retry:
+            headers = {"Retry-After": str(retry)}
+        return _error_response(request, exc.status_code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return _error_response(request, 422, _readable_validation(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        messages = {
+            404: _("We could not find that page."),
+            405: _("That action is not available here."),
+        }
+        return _error_response(
+            request, exc.status_code, messages.get(exc.status_code, _("Something went wrong."))
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(pwa_router)
+    app.include_router(home_routes.router)
+    app.include_router(accounts_routes.router)
+    app.include_router(careteam_routes.router)
+    app.include_router(accounts_api.router)
+    return app
+
+
+app = create_app()

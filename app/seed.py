@@ -1,0 +1,62 @@
+"""The demo clinic, seeded on an empty database outside production.
+
+Later capabilities extend `seed_demo` with realistic history for the same people.
+"""
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from app.accounts.models import Role, User
+from app.accounts.service import password_hash
+from app.careteam import access
+from app.careteam.models import Relation
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo credentials, never in production
+
+DEMO_ACCOUNTS = (
+    ("prescriber@demo.test", "Dr. Amara Okafor", Role.PRESCRIBER, "America/New_York"),
+    ("patient@demo.test", "Jordan Reyes", Role.PATIENT, "America/New_York"),
+    ("patient2@demo.test", "Sam Whitfield", Role.PATIENT, "America/Chicago"),
+    ("caregiver@demo.test", "Alex Reyes", Role.CAREGIVER, "America/New_York"),
+)
+
+
+def database_is_empty(session: Session) -> bool:
+    return session.exec(select(User.id).limit(1)).first() is None
+
+
+def seed_demo(session: Session, now: datetime) -> dict[str, User]:
+    hashed = password_hash.hash(DEMO_PASSWORD)
+    users: dict[str, User] = {}
+    for email, name, role, tz in DEMO_ACCOUNTS:
+        user = User(
+            email=email,
+            display_name=name,
+            role=role,
+            timezone=tz,
+            password_hash=hashed,
+            password_changed_at=now,
+        )
+        session.add(user)
+        users[email] = user
+    session.flush()
+    prescriber = users["prescriber@demo.test"]
+    for patient_email in ("patient@demo.test", "patient2@demo.test"):
+        access.link(
+            session,
+            patient_id=users[patient_email].id,
+            member_id=prescriber.id,
+            relation=Relation.PRESCRIBER,
+            now=now,
+        )
+    # The caregiver supports the first patient only.
+    access.link(
+        session,
+        patient_id=users["patient@demo.test"].id,
+        member_id=users["caregiver@demo.test"].id,
+        relation=Relation.CAREGIVER,
+        now=now,
+    )
+    session.flush()
+    return users

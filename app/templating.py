@@ -1,0 +1,95 @@
+"""The one Jinja environment and `render`: a whole page, or one named block for htmx."""
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app import i18n
+from app.accounts.service import csrf_token_for
+from app.config import settings
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+HTMX_FILE = "htmx-4.0.1.min.js"
+
+env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Templates(env=env)
+env.install_gettext_callables(  # type: ignore[attr-defined]
+    lambda s: i18n.gettext(s), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
+)
+env.globals["HTMX_FILE"] = HTMX_FILE
+
+
+def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%a %d %b, %H:%M") -> str:
+    """A UTC instant as the viewer's wall-clock time."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz or settings.default_timezone)).strftime(fmt)
+
+
+env.filters["local_time"] = local_time
+
+
+def csrf_token(request: Request) -> str:
+    """The token for forms on this page; an anonymous visitor gets a random cookie to bind it to."""
+    signed_in = getattr(request.state, "signed_in", None)
+    if signed_in is not None:
+        return csrf_token_for(f"session:{signed_in.auth.id}")
+    anon = request.cookies.get(settings.anon_cookie) or getattr(request.state, "new_anon", None)
+    if anon is None:
+        anon = secrets.token_urlsafe(24)
+        request.state.new_anon = anon
+    return csrf_token_for(f"anon:{anon}")
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+) -> HTMLResponse:
+    """Render a page. With `block`, an htmx request gets just that block of the same template."""
+    signed_in = getattr(request.state, "signed_in", None)
+    ctx = {
+        "request": request,
+        "user": signed_in.user if signed_in else None,
+        "csrf_token": csrf_token(request),
+        **(context or {}),
+    }
+    if block and is_htmx(request):
+        tmpl = env.get_template(template)
+        html = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
+        response = HTMLResponse(html, status_code=status_code)
+    else:
+        response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    # One URL, two representations: caches (the service worker's too) must keep them apart.
+    response.headers["Vary"] = "HX-Request, Cookie"
+    new_anon = getattr(request.state, "new_anon", None)
+    if new_anon and not request.cookies.get(settings.anon_cookie):
+        response.set_cookie(
+            settings.anon_cookie,
+            new_anon,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            max_age=7 * 24 * 3600,
+        )
+    return response
