@@ -1,0 +1,119 @@
+"""Test harness: one real database per run (SQLite, or TEST_DATABASE_URL), migrated once,
+emptied after every test."""
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+# Settings are read at import time: point the app at the test database before importing it.
+_TMP = Path(tempfile.mkdtemp(prefix="trochelog-test-"))
+os.environ["APP_ENV"] = "test"
+os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
+os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.db'}"
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session, SQLModel  # noqa: E402
+
+from app.cli import migrate  # noqa: E402
+from app.db import engine  # noqa: E402
+from app.main import app  # noqa: E402
+from tests import factories  # noqa: E402
+
+IS_POSTGRES = engine.dialect.name == "postgresql"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_database():
+    if IS_POSTGRES:
+        # Start from nothing, so the run proves the migrations build the whole schema.
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    migrate()
+    yield
+    engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = list(reversed(SQLModel.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if IS_POSTGRES:
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _isolated():
+    yield
+    _empty_all_tables()
+
+
+@pytest.fixture
+def db():
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def client():
+    with TestClient(app, follow_redirects=False) as test_client:
+        yield test_client
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class Auth:
+    """Signs a test client in and out through the real forms."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        return csrf_from(self.client.get(path).text)
+
+    def login(self, email: str, password: str = factories.PASSWORD):
+        token = self.csrf("/login")
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self):
+        token = self.client.get("/api/v1/me").json()["csrf_token"]
+        return self.client.post("/logout", data={"csrf_token": token})
+
+    def post(self, path: str, data: dict, **kwargs):
+        """A form post carrying the session's CSRF token, as the browser would send it."""
+        token = self.client.get("/api/v1/me").json()["csrf_token"]
+        return self.client.post(path, data={**data, "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def login_as(db, auth):
+    """Create a user of `role` and sign the client in as them; returns the user."""
+
+    def _login_as(role: str, **kwargs):
+        user = factories.user(db, role=role, **kwargs)
+        db.commit()
+        response = auth.login(user.email)
+        assert response.status_code == 303, response.text
+        return user
+
+    return _login_as
