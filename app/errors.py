@@ -41,9 +41,21 @@ class Conflict(AppError):
 
 
 class Invalid(AppError):
-    """Bad input: shown next to `field` in a form, or as a 422 in the API."""
+    """Bad input: shown next to `field` (or each field of `errors`) in a form, 422 in the API."""
 
     status_code = 422
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> None:
+        if errors and message is None:
+            message = "; ".join(f"{name}: {text}" for name, text in errors.items())
+        super().__init__(message, field=field)
+        self.errors = errors or ({field: self.message} if field else {})
 
 
 class TooManyAttempts(AppError):

@@ -13,11 +13,15 @@ from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
 from app.careteam import routes as careteam_routes
 from app.deps import csrf_protect
+from app.doses import api as doses_api
+from app.doses import routes as doses_routes
 from app.errors import AppError, NotAuthenticated
 from app.home import routes as home_routes
 from app.i18n import gettext as _
+from app.protocols import routes as protocols_routes
 from app.pwa import STATIC
 from app.pwa import router as pwa_router
+from app.sync import api as sync_api
 from app.templating import render
 from app.web.forms import see_other
 
@@ -128,7 +132,11 @@ def create_app() -> FastAPI:
     app.include_router(home_routes.router)
     app.include_router(accounts_routes.router)
     app.include_router(careteam_routes.router)
+    app.include_router(doses_routes.router)
+    app.include_router(protocols_routes.router)
     app.include_router(accounts_api.router)
+    app.include_router(doses_api.router)
+    app.include_router(sync_api.router)
     return app
 
 

@@ -2,5 +2,20 @@
 
 from app.accounts.models import AuthSession, Invite, LoginFailure, User
 from app.careteam.models import CareLink
+from app.doses.models import Dose, DoseRevision, GateCheck, LedgerEntry
+from app.protocols.models import ProtocolVersion
+from app.sync.models import ClientWrite
 
-__all__ = ["AuthSession", "CareLink", "Invite", "LoginFailure", "User"]
+__all__ = [
+    "AuthSession",
+    "CareLink",
+    "ClientWrite",
+    "Dose",
+    "DoseRevision",
+    "GateCheck",
+    "Invite",
+    "LedgerEntry",
+    "LoginFailure",
+    "ProtocolVersion",
+    "User",
+]

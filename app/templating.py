@@ -2,6 +2,7 @@
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +41,16 @@ def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%a %d 
 
 
 env.filters["local_time"] = local_time
+
+
+def mg(value: object) -> str:
+    """A Decimal amount without trailing zeros: 100, 50, 12.5."""
+    if value is None:
+        return ""
+    return f"{Decimal(str(value)).normalize():f}"
+
+
+env.filters["mg"] = mg
 
 
 def csrf_token(request: Request) -> str:

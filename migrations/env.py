@@ -37,7 +37,9 @@ def _run(connection) -> None:
     is_sqlite = connection.dialect.name == "sqlite"
     if is_sqlite:
         # A batch table rebuild with ON DELETE CASCADE would otherwise delete child rows.
+        # The pragma is a no-op inside a transaction, so end the one it autobegins at once.
         connection.execute(text("PRAGMA foreign_keys=OFF"))
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -46,8 +48,10 @@ def _run(connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    connection.commit()
     if is_sqlite:
         connection.execute(text("PRAGMA foreign_keys=ON"))
+        connection.commit()
 
 
 if context.is_offline_mode():

@@ -103,16 +103,10 @@ def create_patient(
 def patient_detail(
     request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID
 ):
+    from app.protocols.routes import patient_overview  # the page shows the dosing record too
+
     patient = access.require_patient_access(session, user, patient_id)
-    return render(
-        request,
-        "careteam/patient_detail.html",
-        {
-            "patient": patient,
-            "caregivers": access.care_team_of(session, patient.id, Relation.CAREGIVER),
-            "client_id": new_client_id(),
-        },
-    )
+    return render(request, "careteam/patient_detail.html", patient_overview(session, patient))
 
 
 @router.post("/patients/{patient_id}/invite")

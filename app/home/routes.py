@@ -1,9 +1,9 @@
-"""The role-aware front door, the patient's Today page and the always-reachable help page."""
+"""The role-aware front door and the always-reachable help page."""
 
 from fastapi import APIRouter, Request
 
 from app.careteam.routes import home_for
-from app.deps import OptionalUser, PatientUser
+from app.deps import OptionalUser
 from app.templating import render
 from app.web.forms import see_other
 
@@ -16,11 +16,6 @@ def home(user: OptionalUser, welcome: str | None = None):
         return see_other("/login")
     target = home_for(user)
     return see_other(f"{target}?welcome=1" if welcome else target)
-
-
-@router.get("/today")
-def today(request: Request, user: PatientUser, welcome: str | None = None):
-    return render(request, "home/today.html", {"welcome": welcome})
 
 
 @router.get("/help")

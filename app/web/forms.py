@@ -37,11 +37,11 @@ def form_error(
     Rolls back first: whatever the service did before it refused must not be committed.
     """
     session.rollback()
-    field = error.field or "__all__"
+    errors = getattr(error, "errors", None) or {error.field or "__all__": error.message}
     return render(
         request,
         template,
-        {"values": values, "errors": {field: error.message}, **(context or {})},
+        {"values": values, "errors": errors, **(context or {})},
         status_code=error.status_code,
     )
 

@@ -1,0 +1,96 @@
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import JSON, Numeric, String
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime
+
+
+class GateCheck(SQLModel, table=True):
+    """A pre-dose safety gate: the readings and answers, and what the rules said."""
+
+    __tablename__ = "gate_checks"
+
+    id: uuid.UUID = Field(primary_key=True)
+    patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    protocol_version_id: uuid.UUID = Field(foreign_key="protocol_versions.id")
+    checked_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    systolic: int
+    diastolic: int
+    heart_rate: int
+    checklist: dict = Field(default_factory=dict, sa_type=JSON)
+    proposed_mg: Decimal = Field(sa_type=Numeric(8, 2))
+    verdict: str = Field(max_length=20)
+    reasons: list = Field(default_factory=list, sa_type=JSON)  # [{"code", "message"}]
+
+
+class DoseStatus(StrEnum):
+    RECORDED = "recorded"
+    ENTERED_IN_ERROR = "entered_in_error"
+
+
+class Dose(SQLModel, table=True):
+    __tablename__ = "doses"
+
+    id: uuid.UUID = Field(primary_key=True)
+    patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    protocol_version_id: uuid.UUID = Field(foreign_key="protocol_versions.id")
+    gate_id: uuid.UUID | None = Field(default=None, foreign_key="gate_checks.id")
+    taken_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    dose_mg: Decimal = Field(sa_type=Numeric(8, 2))
+    troches: Decimal = Field(sa_type=Numeric(6, 2))
+    route: str = Field(sa_type=String(20))
+    hold_minutes: int | None = None
+    swallowed: bool | None = None  # saliva swallowed (True) or spat (False) after the hold
+    lot: str | None = Field(default=None, max_length=60)
+    override_reason: str | None = Field(default=None, max_length=500)
+    # Machine codes: the guard reasons overridden, "extra" (outside a session), "late_entry".
+    flags: list = Field(default_factory=list, sa_type=JSON)
+    status: DoseStatus = Field(default=DoseStatus.RECORDED, sa_type=String(20))
+    status_reason: str | None = Field(default=None, max_length=500)
+    revision: int = 1
+
+
+class DoseRevision(SQLModel, table=True):
+    """A correction: what changed, why, and when; the dose row holds the current values."""
+
+    __tablename__ = "dose_revisions"
+
+    id: uuid.UUID = Field(primary_key=True)
+    dose_id: uuid.UUID = Field(foreign_key="doses.id", index=True, ondelete="CASCADE")
+    revision: int
+    revised_at: datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field(max_length=500)
+    before: dict = Field(default_factory=dict, sa_type=JSON)
+    after: dict = Field(default_factory=dict, sa_type=JSON)
+
+
+class LedgerKind(StrEnum):
+    FILL = "fill"
+    COUNT = "count"
+
+
+class LedgerEntry(SQLModel, table=True):
+    """The troche count ledger: fills add, doses subtract (derived), counts check."""
+
+    __tablename__ = "ledger_entries"
+
+    id: uuid.UUID = Field(primary_key=True)
+    patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    kind: LedgerKind = Field(sa_type=String(10))
+    occurred_at: datetime = Field(sa_type=UTCDateTime)  # fill date (local noon) or count time
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    count: Decimal = Field(sa_type=Numeric(8, 2))  # troches; halves possible on a count
+    filled_on: date | None = None
+    strength_mg: Decimal | None = Field(default=None, sa_type=Numeric(8, 2))
+    rx_number: str | None = Field(default=None, max_length=60)
+    pharmacy: str | None = Field(default=None, max_length=120)
+    lot: str | None = Field(default=None, max_length=60)
+    expected_balance: Decimal | None = Field(default=None, sa_type=Numeric(8, 2))  # at a count
+    flags: list = Field(default_factory=list, sa_type=JSON)  # "early_refill", "discrepancy"

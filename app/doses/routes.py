@@ -1,0 +1,220 @@
+"""The patient's pages: Today (gate and dose log), the dose history and the troche supply."""
+
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from sqlmodel import Session
+
+from app.accounts.models import User
+from app.db import SessionDep, utcnow
+from app.deps import PatientUser
+from app.doses import service
+from app.errors import Invalid
+from app.i18n import gettext as _
+from app.protocols import service as protocols
+from app.sync import service as sync
+from app.sync.service import SyncItem
+from app.templating import render
+from app.web.forms import new_client_id, parse_client_id, see_other
+
+router = APIRouter()
+
+
+def local_input_value(value: datetime, tz: str) -> str:
+    """An instant as the value of a datetime-local input in the patient's zone."""
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_local(value: str, tz: str, field: str) -> datetime:
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(_("Enter a date and time."), field=field) from None
+    if naive.tzinfo is not None:
+        return naive
+    return naive.replace(tzinfo=ZoneInfo(tz))
+
+
+def _today_context(session: Session, user: User, now: datetime, **extra) -> dict:
+    state = service.today(session, user, now)
+    values = {
+        "gate_client_id": new_client_id(),
+        "dose_client_id": new_client_id(),
+        "taken_at": local_input_value(now, user.timezone),
+        "dose_mg": f"{state.protocol.dose_mg.normalize():f}" if state.protocol else "",
+        "route": state.protocol.route if state.protocol else "sublingual",
+        "swallowed": "",
+    }
+    values.update(extra.pop("values", {}))
+    return {"state": state, "now": now, "values": values,
+            "checklist_labels": service.checklist_labels(), **extra}
+
+
+@router.get("/today")
+def today(request: Request, session: SessionDep, user: PatientUser, welcome: str | None = None,
+          logged: str | None = None):
+    ctx = _today_context(session, user, utcnow(), welcome=welcome, logged=logged)
+    return render(request, "doses/today.html", ctx)
+
+
+def _apply(session: Session, user: User, item_id: str, kind: str, data: dict, now: datetime):
+    item = SyncItem(id=parse_client_id(item_id), kind=kind, recorded_at=now, data=data)
+    return sync.apply(session, author=user, patient=user, item=item, now=now)
+
+
+def _rejected(request, session, user, now, result, values, status=422):
+    session.rollback()
+    errors = dict(result.get("errors") or {})
+    if result.get("reasons"):
+        errors["override_reason"] = _("Give a reason to take it anyway, or wait.")
+    elif not errors:
+        errors["__all__"] = result.get("detail")
+    ctx = _today_context(session, user, now, values=values, errors=errors,
+                         refused=result.get("reasons"))
+    return render(request, "doses/today.html", ctx, status_code=status)
+
+
+@router.post("/today/gate")
+async def gate(request: Request, session: SessionDep, user: PatientUser):
+    form = await request.form()
+    now = utcnow()
+    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+
+    def number(name: str):
+        raw = values.get(name, "").strip()
+        return int(raw) if raw.lstrip("-").isdigit() else (raw or None)
+
+    data = {
+        "systolic": number("systolic"),
+        "diastolic": number("diastolic"),
+        "heart_rate": number("heart_rate"),
+        "checklist": {item: form.get(item) == "yes" for item in service.checklist_labels()},
+    }
+    result = _apply(session, user, values.get("gate_client_id", ""), "gate", data, now)
+    if result["status"] == "rejected":
+        values["checklist"] = [k for k, v in data["checklist"].items() if v]
+        return _rejected(request, session, user, now, result, values)
+    return see_other("/today#gate-result")
+
+
+@router.post("/today/dose")
+async def log_dose(request: Request, session: SessionDep, user: PatientUser):
+    form = await request.form()
+    now = utcnow()
+    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    try:
+        taken_at = parse_local(values.get("taken_at", ""), user.timezone, "taken_at")
+    except Invalid as err:
+        return _rejected(request, session, user, now, {"errors": err.errors}, values)
+    swallowed = {"swallowed": True, "spat": False}.get(values.get("swallowed", ""))
+    hold = values.get("hold_minutes", "").strip()
+    data = {
+        "taken_at": taken_at.isoformat(),
+        "dose_mg": values.get("dose_mg", "").strip() or "0",
+        "route": values.get("route", ""),
+        "gate_id": values.get("gate_id") or None,
+        "override_reason": values.get("override_reason") or None,
+        "lot": values.get("lot") or None,
+        "hold_minutes": int(hold) if hold.isdigit() else None,
+        "swallowed": swallowed,
+    }
+    data = {k: v for k, v in data.items() if v is not None}
+    result = _apply(session, user, values.get("dose_client_id", ""), "dose", data, now)
+    if result["status"] == "rejected":
+        return _rejected(request, session, user, now, result, values)
+    return see_other("/today?logged=1")
+
+
+@router.get("/doses")
+def dose_history(request: Request, session: SessionDep, user: PatientUser):
+    now = utcnow()
+    doses = service.list_doses(session, user.id, now - timedelta(days=120),
+                               now + timedelta(days=1))
+    return render(request, "doses/history.html",
+                  {"doses": doses, "client_id": new_client_id()})
+
+
+@router.post("/doses/{dose_id}/entered-in-error")
+async def entered_in_error(request: Request, session: SessionDep, user: PatientUser,
+                           dose_id: uuid.UUID):
+    form = await request.form()
+    try:
+        service.mark_entered_in_error(
+            session, patient=user, dose_id=dose_id,
+            revision_id=parse_client_id(str(form.get("client_id", ""))),
+            reason=str(form.get("reason", "")), now=utcnow(),
+        )
+    except Invalid as err:
+        session.rollback()
+        now = utcnow()
+        doses = service.list_doses(session, user.id, now - timedelta(days=120),
+                                   now + timedelta(days=1))
+        return render(request, "doses/history.html",
+                      {"doses": doses, "client_id": new_client_id(),
+                       "errors": {str(dose_id): err.message}}, status_code=422)
+    return see_other("/doses")
+
+
+@router.get("/supply")
+def supply(request: Request, session: SessionDep, user: PatientUser):
+    return render(request, "doses/supply.html", _supply_context(session, user))
+
+
+def _supply_context(session, user, **extra):
+    now = utcnow()
+    values = {"fill_client_id": new_client_id(), "count_client_id": new_client_id(),
+              "fill_filled_on": now.astimezone(ZoneInfo(user.timezone)).date().isoformat(),
+              "count_counted_at": local_input_value(now, user.timezone)}
+    version = protocols.current(session, user.id)
+    if version is not None:
+        values["fill_strength_mg"] = f"{version.strength_mg.normalize():f}"
+    values.update(extra.pop("values", {}))
+    return {"ledger": service.ledger_summary(session, user, now), "values": values, **extra}
+
+
+def _prefixed(result: dict, form: str) -> dict[str, str]:
+    """Field errors named as the supply page's two forms name their fields."""
+    errors = {f"{form}_{k}": v for k, v in (result.get("errors") or {}).items()}
+    return errors or {form: result.get("detail") or _("That did not work.")}
+
+
+@router.post("/supply/fill")
+async def record_fill(request: Request, session: SessionDep, user: PatientUser):
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    data = {k: (values.get(f"fill_{k}") or "").strip() or None
+            for k in ("filled_on", "count", "strength_mg", "rx_number", "pharmacy", "lot")}
+    data = {k: v for k, v in data.items() if v is not None}
+    result = _apply(session, user, values.get("fill_client_id", ""), "ledger_fill", data,
+                    utcnow())
+    if result["status"] == "rejected":
+        session.rollback()
+        errors = _prefixed(result, "fill")
+        return render(request, "doses/supply.html",
+                      _supply_context(session, user, values=values, errors=errors),
+                      status_code=422)
+    return see_other("/supply?saved=fill")
+
+
+@router.post("/supply/count")
+async def record_count(request: Request, session: SessionDep, user: PatientUser):
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    try:
+        counted_at = parse_local(values.get("count_counted_at", ""), user.timezone,
+                                 "counted_at")
+        data = {"counted_at": counted_at.isoformat(),
+                "count": values.get("count_count", "").strip()}
+        result = _apply(session, user, values.get("count_client_id", ""), "ledger_count", data,
+                        utcnow())
+    except Invalid as err:
+        result = {"status": "rejected", "errors": err.errors}
+    if result["status"] == "rejected":
+        session.rollback()
+        errors = _prefixed(result, "count")
+        return render(request, "doses/supply.html",
+                      _supply_context(session, user, values=values, errors=errors),
+                      status_code=422)
+    return see_other("/supply?saved=count")

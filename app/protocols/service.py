@@ -1,0 +1,323 @@
+"""Protocols: validate, version and read a patient's dosing plan and guard rules."""
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.careteam import access
+from app.doses import rules
+from app.errors import Conflict, Invalid
+from app.i18n import gettext as _
+from app.protocols.models import ProtocolVersion, Route
+from app.protocols.schedule import Cadence, Phase, PhasePlan
+from app.validation import parse
+
+PRESCRIBER_CHECKLIST = ("fasted", "no_sedatives", "no_driving", "safe_place")
+Mg = Annotated[Decimal, Field(gt=0, le=2000, max_digits=8, decimal_places=2, allow_inf_nan=False)]
+
+
+class PhaseTemplate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cadence: Cadence
+    at: time
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = []
+    every_n_days: Annotated[int, Field(ge=1, le=90)] | None = None
+    weeks: Annotated[int, Field(ge=1, le=104)] | None = None
+
+    @model_validator(mode="after")
+    def _cadence_fields(self) -> "PhaseTemplate":
+        if self.cadence == Cadence.WEEKDAYS:
+            if not self.weekdays:
+                raise ValueError(_("Choose at least one weekday."))
+            self.every_n_days = None
+        else:
+            if self.every_n_days is None:
+                raise ValueError(_("Enter how many days apart sessions are."))
+            self.weekdays = []
+        self.weekdays = sorted(set(self.weekdays))
+        return self
+
+
+class ProtocolInput(BaseModel):
+    """Everything a prescriber sets. Validated the same way from the form and the API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strength_mg: Mg
+    halving_allowed: bool = False
+    dose_mg: Mg
+    route: Route = Route.SUBLINGUAL
+    hold_minutes: Annotated[int, Field(ge=1, le=60)] = 15
+    min_hours_between_doses: Annotated[
+        Decimal, Field(ge=0, le=720, max_digits=6, decimal_places=2, allow_inf_nan=False)
+    ]
+    max_mg_per_24h: Mg
+    max_mg_per_7d: Mg
+    # Hold thresholds have no default on purpose: no primary source gives one for troches.
+    bp_hold_systolic: Annotated[int, Field(ge=90, le=rules.CRISIS_SYSTOLIC)]
+    bp_hold_diastolic: Annotated[int, Field(ge=50, le=rules.CRISIS_DIASTOLIC)]
+    sitter_required: bool = True
+    required_checklist: list[Literal["fasted", "no_sedatives", "no_driving", "safe_place"]] = []
+    fasting_hours: Annotated[int, Field(ge=0, le=24)] = 2
+    sedative_free_hours: Annotated[int, Field(ge=0, le=168)] = 24
+    grace_hours: Annotated[
+        Decimal, Field(ge=0, le=48, max_digits=5, decimal_places=2, allow_inf_nan=False)
+    ] = Decimal(4)
+    early_refill_days: Annotated[int, Field(ge=0, le=90)] = 7
+    induction: PhaseTemplate
+    maintenance: PhaseTemplate | None = None
+    taper: PhaseTemplate | None = None
+    starts_on: date
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError(_("Say why, for the record."))
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ProtocolInput":
+        problem = rules.validate_dose_amount(self.dose_mg, self.strength_mg, self.halving_allowed)
+        if problem:
+            raise ValueError(dose_amount_message(problem, self.strength_mg))
+        if self.dose_mg > self.max_mg_per_24h:
+            raise ValueError(_("The 24-hour maximum must be at least one dose."))
+        if self.max_mg_per_24h > self.max_mg_per_7d:
+            raise ValueError(_("The 7-day maximum cannot be lower than the 24-hour maximum."))
+        self.required_checklist = [i for i in PRESCRIBER_CHECKLIST if i in self.required_checklist]
+        return self
+
+
+def dose_amount_message(code: str, strength_mg: Decimal) -> str:
+    return {
+        "not_finite": _("Enter a number of mg."),
+        "not_positive": _("Enter more than 0 mg."),
+        "not_whole_troche": _(
+            "Use whole troches of %(mg)s mg: halving is not allowed.", mg=_mg(strength_mg)
+        ),
+        "not_half_troche": _("Use whole or half troches of %(mg)s mg.", mg=_mg(strength_mg)),
+        "absurd": _("That is more than 10 troches: check the amount."),
+    }.get(code, _("That amount is not valid."))
+
+
+def _mg(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def current(session: Session, patient_id: uuid.UUID) -> ProtocolVersion | None:
+    return session.exec(
+        select(ProtocolVersion)
+        .where(ProtocolVersion.patient_id == patient_id)
+        .order_by(col(ProtocolVersion.version).desc())
+    ).first()
+
+
+def history(session: Session, patient_id: uuid.UUID) -> list[ProtocolVersion]:
+    return list(
+        session.exec(
+            select(ProtocolVersion)
+            .where(ProtocolVersion.patient_id == patient_id)
+            .order_by(col(ProtocolVersion.version).desc())
+        ).all()
+    )
+
+
+def plans(version: ProtocolVersion) -> list[PhasePlan]:
+    """The schedule as the pure schedule module wants it."""
+    result = []
+    for entry in version.timeline:
+        template = version.phases.get(entry["phase"])
+        if not template:
+            continue
+        result.append(
+            PhasePlan(
+                phase=Phase(entry["phase"]),
+                starts_on=date.fromisoformat(entry["starts_on"]),
+                cadence=Cadence(template["cadence"]),
+                at=time.fromisoformat(template["at"]),
+                weekdays=frozenset(template.get("weekdays") or ()),
+                every_n_days=template.get("every_n_days"),
+                weeks=template.get("weeks"),
+            )
+        )
+    return result
+
+
+def policy(version: ProtocolVersion) -> rules.GuardPolicy:
+    return rules.GuardPolicy(
+        min_hours_between_doses=version.min_hours_between_doses,
+        max_mg_per_24h=version.max_mg_per_24h,
+        max_mg_per_7d=version.max_mg_per_7d,
+        bp_hold_systolic=version.bp_hold_systolic,
+        bp_hold_diastolic=version.bp_hold_diastolic,
+        sitter_required=version.sitter_required,
+        required_checklist=frozenset(version.required_checklist),
+    )
+
+
+def current_phase(version: ProtocolVersion, today: date) -> str | None:
+    phase = None
+    for entry in version.timeline:
+        if date.fromisoformat(entry["starts_on"]) <= today:
+            phase = entry["phase"]
+    return phase
+
+
+def as_input(version: ProtocolVersion) -> dict:
+    """A version as form values, to prefill the next edit."""
+    values: dict = {
+        name: getattr(version, name)
+        for name in (
+            "strength_mg", "halving_allowed", "dose_mg", "route", "hold_minutes",
+            "min_hours_between_doses", "max_mg_per_24h", "max_mg_per_7d", "bp_hold_systolic",
+            "bp_hold_diastolic", "sitter_required", "required_checklist", "fasting_hours",
+            "sedative_free_hours", "grace_hours", "early_refill_days",
+        )
+    }
+    values["phases"] = version.phases
+    values["starts_on"] = version.timeline[0]["starts_on"] if version.timeline else ""
+    return values
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _timeline(data: ProtocolInput) -> list[dict]:
+    timeline = [{"phase": Phase.INDUCTION.value, "starts_on": data.starts_on.isoformat()}]
+    if data.maintenance is not None and data.induction.weeks:
+        start = data.starts_on + timedelta(weeks=data.induction.weeks)
+        timeline.append({"phase": Phase.MAINTENANCE.value, "starts_on": start.isoformat()})
+    return timeline
+
+
+def _phases(data: ProtocolInput) -> dict:
+    phases = {}
+    for name in ("induction", "maintenance", "taper"):
+        template: PhaseTemplate | None = getattr(data, name)
+        if template is not None:
+            phases[name] = template.model_dump(mode="json")
+    return phases
+
+
+def _next_version(session: Session, patient_id: uuid.UUID) -> int:
+    latest = current(session, patient_id)
+    return latest.version + 1 if latest else 1
+
+
+def _claim_id(session: Session, version_id: uuid.UUID, patient_id: uuid.UUID) -> bool:
+    """True when this form was already saved (a double submit): nothing more to do."""
+    existing = session.get(ProtocolVersion, version_id)
+    if existing is None:
+        return False
+    if existing.patient_id != patient_id:
+        raise Conflict(_("That form was already used for something else. Please start again."))
+    return True
+
+
+def save(
+    session: Session,
+    *,
+    prescriber: User,
+    patient_id: uuid.UUID,
+    version_id: uuid.UUID,
+    values: dict,
+    now: datetime,
+) -> ProtocolVersion:
+    """A new protocol version from the prescriber's values (raises Invalid with field errors)."""
+    access.require_patient_access(session, prescriber, patient_id, access.Purpose.MANAGE_PROTOCOL)
+    if _claim_id(session, version_id, patient_id):
+        return session.get(ProtocolVersion, version_id)  # type: ignore[return-value]
+    data = parse(ProtocolInput, values)
+    previous = current(session, patient_id)
+    timeline = _timeline(data)
+    if previous is not None and previous.timeline and (
+        previous.timeline[0]["starts_on"] == data.starts_on.isoformat()
+    ):
+        # Same start date: keep the phase moves the prescriber made since.
+        timeline = [e for e in previous.timeline if e["phase"] in _phases(data)] or timeline
+    version = ProtocolVersion(
+        id=version_id,
+        patient_id=patient_id,
+        version=_next_version(session, patient_id),
+        created_by_id=prescriber.id,
+        created_at=now,
+        reason=data.reason,
+        **data.model_dump(
+            include={
+                "strength_mg", "halving_allowed", "dose_mg", "route", "hold_minutes",
+                "min_hours_between_doses", "max_mg_per_24h", "max_mg_per_7d",
+                "bp_hold_systolic", "bp_hold_diastolic", "sitter_required",
+                "required_checklist", "fasting_hours", "sedative_free_hours", "grace_hours",
+                "early_refill_days",
+            }
+        ),
+        phases=_phases(data),
+        timeline=timeline,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def change_phase(
+    session: Session,
+    *,
+    prescriber: User,
+    patient_id: uuid.UUID,
+    version_id: uuid.UUID,
+    phase: str,
+    effective_on: date | None,
+    reason: str,
+    now: datetime,
+) -> ProtocolVersion:
+    """Move the patient to `phase` from `effective_on`; later planned moves are dropped."""
+    access.require_patient_access(session, prescriber, patient_id, access.Purpose.MANAGE_PROTOCOL)
+    if _claim_id(session, version_id, patient_id):
+        return session.get(ProtocolVersion, version_id)  # type: ignore[return-value]
+    previous = current(session, patient_id)
+    errors = {}
+    if previous is None:
+        raise Invalid(_("Set up a protocol first."))
+    if phase not in previous.phases:
+        errors["phase"] = _("This protocol has no schedule for that phase.")
+    if effective_on is None:
+        errors["effective_on"] = _("Enter the date the change takes effect.")
+    reason = " ".join(reason.split())
+    if not reason:
+        errors["reason"] = _("Say why, for the record.")
+    if errors:
+        raise Invalid(errors=errors)
+    assert effective_on is not None
+    kept = [e for e in previous.timeline if date.fromisoformat(e["starts_on"]) < effective_on]
+    timeline = [*kept, {"phase": phase, "starts_on": effective_on.isoformat()}]
+    template = previous.phases[phase]
+    if phase == Phase.INDUCTION and template.get("weeks") and "maintenance" in previous.phases:
+        # Back to induction: maintenance follows again after the induction weeks.
+        after = effective_on + timedelta(weeks=template["weeks"])
+        timeline.append({"phase": Phase.MAINTENANCE.value, "starts_on": after.isoformat()})
+    copied = previous.model_dump(exclude={"id", "version", "created_by_id", "created_at",
+                                          "reason", "timeline"})
+    version = ProtocolVersion(
+        **copied,
+        id=version_id,
+        version=previous.version + 1,
+        created_by_id=prescriber.id,
+        created_at=now,
+        reason=reason,
+        timeline=timeline,
+    )
+    session.add(version)
+    session.flush()
+    return version

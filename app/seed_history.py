@@ -1,0 +1,141 @@
+"""Realistic dosing history for the demo clinic, written through the same services as real use.
+
+Each entry is applied at the moment it happened (an explicit `now`), so the guard rules, the
+flags and the ledger arithmetic are the real ones.
+"""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from app.accounts.models import User
+from app.protocols import schedule
+from app.protocols import service as protocols
+from app.sync import service as sync
+from app.sync.service import SyncItem
+
+CHECKLIST_OK = {"fasted": True, "no_sedatives": True, "no_driving": True, "safe_place": True,
+                "sitter_present": True}
+
+
+def _apply(session: Session, patient: User, kind: str, at: datetime, data: dict) -> dict:
+    item = SyncItem(id=uuid.uuid4(), kind=kind, recorded_at=at, data=data)
+    result = sync.apply(session, author=patient, patient=patient, item=item, now=at)
+    assert result["status"] == "created", result  # the seed must follow the rules it shows off
+    return result
+
+
+def _protocol(session, prescriber, patient, now, values) -> None:
+    protocols.save(session, prescriber=prescriber, patient_id=patient.id,
+                   version_id=uuid.uuid4(), values=values, now=now)
+
+
+def seed_patient_history(session: Session, prescriber: User, patient: User, now: datetime):
+    """Six weeks: twice-weekly induction, then weekly maintenance, with the usual bumps."""
+    tz = ZoneInfo(patient.timezone)
+    start_day = (now.astimezone(tz) - timedelta(days=42)).date()
+    created = datetime.combine(start_day - timedelta(days=3), datetime.min.time(), tzinfo=tz)
+    _protocol(session, prescriber, patient, created.astimezone(UTC), {
+        "strength_mg": "100", "halving_allowed": True, "dose_mg": "150", "route": "sublingual",
+        "hold_minutes": 15, "min_hours_between_doses": "60", "max_mg_per_24h": "200",
+        "max_mg_per_7d": "450", "bp_hold_systolic": 160, "bp_hold_diastolic": 100,
+        "sitter_required": True,
+        "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
+        "fasting_hours": 2, "sedative_free_hours": 24, "grace_hours": "4",
+        "early_refill_days": 10, "starts_on": start_day.isoformat(),
+        "induction": {"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00", "weeks": 4},
+        "maintenance": {"cadence": "interval", "every_n_days": 7, "at": "10:00"},
+        "reason": "Starting at-home troche treatment after in-clinic test dose.",
+    })
+    _apply(session, patient, "ledger_fill", created.astimezone(UTC) + timedelta(hours=12), {
+        "filled_on": (start_day - timedelta(days=3)).isoformat(), "count": 12,
+        "strength_mg": "100", "rx_number": "RX-448210", "pharmacy": "Eastside Compounding",
+        "lot": "K2611-A",
+    })
+    version = protocols.current(session, patient.id)
+    assert version is not None
+    occs = schedule.occurrences(protocols.plans(version), tz,
+                                created.astimezone(UTC), now - timedelta(hours=6))
+    for n, occ in enumerate(occs):
+        at = occ.scheduled_at
+        if n == 5:
+            continue  # a missed session
+        if n == 3:
+            # Blood pressure over the hold limit: the patient waits and checks again.
+            _apply(session, patient, "gate", at, {"systolic": 166, "diastolic": 98,
+                                                  "heart_rate": 84, "checklist": CHECKLIST_OK})
+            at = at + timedelta(minutes=40)
+        if n == 7:
+            # The sitter was late; the patient took the dose anyway and said why.
+            gate = _apply_gate(session, patient, at, sitter=False)
+            _apply(session, patient, "dose", at + timedelta(minutes=4), {
+                "taken_at": (at + timedelta(minutes=3)).isoformat(), "dose_mg": "150",
+                "route": "sublingual", "gate_id": gate,
+                "override_reason": "Sitter running 20 minutes late; my partner was with me.",
+                "lot": "K2611-A",
+            })
+            continue
+        gate = _apply_gate(session, patient, at, sitter=True, bump=n)
+        _apply(session, patient, "dose", at + timedelta(minutes=6), {
+            "taken_at": (at + timedelta(minutes=5)).isoformat(), "dose_mg": "150",
+            "route": "sublingual", "gate_id": gate, "hold_minutes": 15, "swallowed": False,
+            "lot": "K2611-A",
+        })
+    refill_at = now - timedelta(days=20)
+    _apply(session, patient, "ledger_fill", refill_at, {
+        "filled_on": refill_at.astimezone(tz).date().isoformat(), "count": 8,
+        "strength_mg": "100", "rx_number": "RX-448210", "pharmacy": "Eastside Compounding",
+        "lot": "K2611-B",
+    })
+    count_at = now - timedelta(days=9)
+    from app.doses.service import expected_balance
+
+    expected = expected_balance(session, patient.id, count_at)
+    _apply(session, patient, "ledger_count", count_at, {
+        "counted_at": count_at.isoformat(), "count": str(expected - 1),  # one troche short
+    })
+
+
+def _apply_gate(session, patient, at, *, sitter: bool, bump: int = 0) -> str:
+    result_id = uuid.uuid4()
+    item = SyncItem(id=result_id, kind="gate", recorded_at=at, data={
+        "systolic": 124 + bump % 9, "diastolic": 78 + bump % 5, "heart_rate": 70 + bump % 7,
+        "checklist": {**CHECKLIST_OK, "sitter_present": sitter},
+    })
+    result = sync.apply(session, author=patient, patient=patient, item=item, now=at)
+    assert result["status"] == "created", result
+    return str(result_id)
+
+
+def seed_patient2_history(session: Session, prescriber: User, patient: User, now: datetime):
+    """A newer patient: two weeks into an every-3-days induction with 50 mg troches."""
+    tz = ZoneInfo(patient.timezone)
+    start_day = (now.astimezone(tz) - timedelta(days=13)).date()
+    created = datetime.combine(start_day - timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    _protocol(session, prescriber, patient, created.astimezone(UTC), {
+        "strength_mg": "50", "halving_allowed": False, "dose_mg": "100", "route": "buccal",
+        "hold_minutes": 20, "min_hours_between_doses": "48", "max_mg_per_24h": "100",
+        "max_mg_per_7d": "300", "bp_hold_systolic": 150, "bp_hold_diastolic": 95,
+        "sitter_required": True, "required_checklist": ["fasted", "no_driving", "safe_place"],
+        "fasting_hours": 3, "sedative_free_hours": 24, "grace_hours": "3",
+        "early_refill_days": 7, "starts_on": start_day.isoformat(),
+        "induction": {"cadence": "interval", "every_n_days": 3, "at": "18:30", "weeks": 3},
+        "maintenance": {"cadence": "weekdays", "weekdays": [5], "at": "11:00"},
+        "reason": "Induction per treatment plan.",
+    })
+    _apply(session, patient, "ledger_fill", created.astimezone(UTC) + timedelta(hours=10), {
+        "filled_on": (start_day - timedelta(days=1)).isoformat(), "count": 16,
+        "strength_mg": "50", "pharmacy": "Lakeview Pharmacy", "rx_number": "LV-20931",
+    })
+    version = protocols.current(session, patient.id)
+    assert version is not None
+    occs = schedule.occurrences(protocols.plans(version), tz, created.astimezone(UTC),
+                                now - timedelta(hours=6))
+    for n, occ in enumerate(occs):
+        gate = _apply_gate(session, patient, occ.scheduled_at, sitter=True, bump=n + 2)
+        _apply(session, patient, "dose", occ.scheduled_at + timedelta(minutes=8), {
+            "taken_at": (occ.scheduled_at + timedelta(minutes=7)).isoformat(),
+            "dose_mg": "100", "route": "buccal", "gate_id": gate,
+        })
