@@ -12,6 +12,8 @@ from app import i18n
 from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
 from app.careteam import routes as careteam_routes
+from app.checkins import api as checkins_api
+from app.checkins import routes as checkins_routes
 from app.deps import csrf_protect
 from app.doses import api as doses_api
 from app.doses import routes as doses_routes
@@ -134,8 +136,10 @@ def create_app() -> FastAPI:
     app.include_router(careteam_routes.router)
     app.include_router(doses_routes.router)
     app.include_router(protocols_routes.router)
+    app.include_router(checkins_routes.router)
     app.include_router(accounts_api.router)
     app.include_router(doses_api.router)
+    app.include_router(checkins_api.router)
     app.include_router(sync_api.router)
     return app
 

@@ -2,6 +2,7 @@
 
 from app.accounts.models import AuthSession, Invite, LoginFailure, User
 from app.careteam.models import CareLink
+from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
 from app.doses.models import Dose, DoseRevision, GateCheck, LedgerEntry
 from app.protocols.models import ProtocolVersion
 from app.sync.models import ClientWrite
@@ -9,6 +10,8 @@ from app.sync.models import ClientWrite
 __all__ = [
     "AuthSession",
     "CareLink",
+    "CheckIn",
+    "CheckinSettings",
     "ClientWrite",
     "Dose",
     "DoseRevision",
@@ -17,5 +20,7 @@ __all__ = [
     "LedgerEntry",
     "LoginFailure",
     "ProtocolVersion",
+    "QuestionnaireResponse",
+    "SafetyEvent",
     "User",
 ]

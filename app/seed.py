@@ -59,9 +59,10 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
         now=now,
     )
     session.flush()
-    from app.seed_history import seed_patient2_history, seed_patient_history
+    from app.seed_history import seed_checkins, seed_patient2_history, seed_patient_history
 
     seed_patient_history(session, prescriber, users["patient@demo.test"], now)
+    seed_checkins(session, users["patient@demo.test"], now)
     seed_patient2_history(session, prescriber, users["patient2@demo.test"], now)
     session.flush()
     return users

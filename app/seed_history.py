@@ -5,7 +5,7 @@ flags and the ledger arithmetic are the real ones.
 """
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -16,8 +16,13 @@ from app.protocols import service as protocols
 from app.sync import service as sync
 from app.sync.service import SyncItem
 
-CHECKLIST_OK = {"fasted": True, "no_sedatives": True, "no_driving": True, "safe_place": True,
-                "sitter_present": True}
+CHECKLIST_OK = {
+    "fasted": True,
+    "no_sedatives": True,
+    "no_driving": True,
+    "safe_place": True,
+    "sitter_present": True,
+}
 
 
 def _apply(session: Session, patient: User, kind: str, at: datetime, data: dict) -> dict:
@@ -28,8 +33,14 @@ def _apply(session: Session, patient: User, kind: str, at: datetime, data: dict)
 
 
 def _protocol(session, prescriber, patient, now, values) -> None:
-    protocols.save(session, prescriber=prescriber, patient_id=patient.id,
-                   version_id=uuid.uuid4(), values=values, now=now)
+    protocols.save(
+        session,
+        prescriber=prescriber,
+        patient_id=patient.id,
+        version_id=uuid.uuid4(),
+        values=values,
+        now=now,
+    )
 
 
 def seed_patient_history(session: Session, prescriber: User, patient: User, now: datetime):
@@ -37,73 +48,279 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
     tz = ZoneInfo(patient.timezone)
     start_day = (now.astimezone(tz) - timedelta(days=42)).date()
     created = datetime.combine(start_day - timedelta(days=3), datetime.min.time(), tzinfo=tz)
-    _protocol(session, prescriber, patient, created.astimezone(UTC), {
-        "strength_mg": "100", "halving_allowed": True, "dose_mg": "150", "route": "sublingual",
-        "hold_minutes": 15, "min_hours_between_doses": "60", "max_mg_per_24h": "200",
-        "max_mg_per_7d": "450", "bp_hold_systolic": 160, "bp_hold_diastolic": 100,
-        "sitter_required": True,
-        "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
-        "fasting_hours": 2, "sedative_free_hours": 24, "grace_hours": "4",
-        "early_refill_days": 10, "starts_on": start_day.isoformat(),
-        "induction": {"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00", "weeks": 4},
-        "maintenance": {"cadence": "interval", "every_n_days": 7, "at": "10:00"},
-        "reason": "Starting at-home troche treatment after in-clinic test dose.",
-    })
-    _apply(session, patient, "ledger_fill", created.astimezone(UTC) + timedelta(hours=12), {
-        "filled_on": (start_day - timedelta(days=3)).isoformat(), "count": 12,
-        "strength_mg": "100", "rx_number": "RX-448210", "pharmacy": "Eastside Compounding",
-        "lot": "K2611-A",
-    })
+    _protocol(
+        session,
+        prescriber,
+        patient,
+        created.astimezone(UTC),
+        {
+            "strength_mg": "100",
+            "halving_allowed": True,
+            "dose_mg": "150",
+            "route": "sublingual",
+            "hold_minutes": 15,
+            "min_hours_between_doses": "60",
+            "max_mg_per_24h": "200",
+            "max_mg_per_7d": "450",
+            "bp_hold_systolic": 160,
+            "bp_hold_diastolic": 100,
+            "sitter_required": True,
+            "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
+            "fasting_hours": 2,
+            "sedative_free_hours": 24,
+            "grace_hours": "4",
+            "early_refill_days": 10,
+            "starts_on": start_day.isoformat(),
+            "induction": {"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00", "weeks": 4},
+            "maintenance": {"cadence": "interval", "every_n_days": 7, "at": "10:00"},
+            "reason": "Starting at-home troche treatment after in-clinic test dose.",
+        },
+    )
+    _apply(
+        session,
+        patient,
+        "ledger_fill",
+        created.astimezone(UTC) + timedelta(hours=12),
+        {
+            "filled_on": (start_day - timedelta(days=3)).isoformat(),
+            "count": 12,
+            "strength_mg": "100",
+            "rx_number": "RX-448210",
+            "pharmacy": "Eastside Compounding",
+            "lot": "K2611-A",
+        },
+    )
     version = protocols.current(session, patient.id)
     assert version is not None
-    occs = schedule.occurrences(protocols.plans(version), tz,
-                                created.astimezone(UTC), now - timedelta(hours=6))
+    occs = schedule.occurrences(
+        protocols.plans(version), tz, created.astimezone(UTC), now - timedelta(hours=6)
+    )
     for n, occ in enumerate(occs):
         at = occ.scheduled_at
         if n == 5:
             continue  # a missed session
         if n == 3:
             # Blood pressure over the hold limit: the patient waits and checks again.
-            _apply(session, patient, "gate", at, {"systolic": 166, "diastolic": 98,
-                                                  "heart_rate": 84, "checklist": CHECKLIST_OK})
+            _apply(
+                session,
+                patient,
+                "gate",
+                at,
+                {"systolic": 166, "diastolic": 98, "heart_rate": 84, "checklist": CHECKLIST_OK},
+            )
             at = at + timedelta(minutes=40)
         if n == 7:
             # The sitter was late; the patient took the dose anyway and said why.
             gate = _apply_gate(session, patient, at, sitter=False)
-            _apply(session, patient, "dose", at + timedelta(minutes=4), {
-                "taken_at": (at + timedelta(minutes=3)).isoformat(), "dose_mg": "150",
-                "route": "sublingual", "gate_id": gate,
-                "override_reason": "Sitter running 20 minutes late; my partner was with me.",
-                "lot": "K2611-A",
-            })
+            dose = _apply(
+                session,
+                patient,
+                "dose",
+                at + timedelta(minutes=4),
+                {
+                    "taken_at": (at + timedelta(minutes=3)).isoformat(),
+                    "dose_mg": "150",
+                    "route": "sublingual",
+                    "gate_id": gate,
+                    "override_reason": "Sitter running 20 minutes late; my partner was with me.",
+                    "lot": "K2611-A",
+                },
+            )
+            _session_checkins(session, patient, dose["id"], at + timedelta(minutes=3), n, now)
             continue
         gate = _apply_gate(session, patient, at, sitter=True, bump=n)
-        _apply(session, patient, "dose", at + timedelta(minutes=6), {
-            "taken_at": (at + timedelta(minutes=5)).isoformat(), "dose_mg": "150",
-            "route": "sublingual", "gate_id": gate, "hold_minutes": 15, "swallowed": False,
-            "lot": "K2611-A",
-        })
+        dose = _apply(
+            session,
+            patient,
+            "dose",
+            at + timedelta(minutes=6),
+            {
+                "taken_at": (at + timedelta(minutes=5)).isoformat(),
+                "dose_mg": "150",
+                "route": "sublingual",
+                "gate_id": gate,
+                "hold_minutes": 15,
+                "swallowed": False,
+                "lot": "K2611-A",
+            },
+        )
+        _session_checkins(session, patient, dose["id"], at + timedelta(minutes=5), n, now)
     refill_at = now - timedelta(days=20)
-    _apply(session, patient, "ledger_fill", refill_at, {
-        "filled_on": refill_at.astimezone(tz).date().isoformat(), "count": 8,
-        "strength_mg": "100", "rx_number": "RX-448210", "pharmacy": "Eastside Compounding",
-        "lot": "K2611-B",
-    })
+    _apply(
+        session,
+        patient,
+        "ledger_fill",
+        refill_at,
+        {
+            "filled_on": refill_at.astimezone(tz).date().isoformat(),
+            "count": 8,
+            "strength_mg": "100",
+            "rx_number": "RX-448210",
+            "pharmacy": "Eastside Compounding",
+            "lot": "K2611-B",
+        },
+    )
     count_at = now - timedelta(days=9)
     from app.doses.service import expected_balance
 
     expected = expected_balance(session, patient.id, count_at)
-    _apply(session, patient, "ledger_count", count_at, {
-        "counted_at": count_at.isoformat(), "count": str(expected - 1),  # one troche short
-    })
+    _apply(
+        session,
+        patient,
+        "ledger_count",
+        count_at,
+        {
+            "counted_at": count_at.isoformat(),
+            "count": str(expected - 1),  # one troche short
+        },
+    )
+
+
+def _session_checkins(
+    session, patient, dose_id: str, taken_at: datetime, n: int, now: datetime
+) -> None:
+    """The sitter's +40 minute recheck, the end of the session and the next morning."""
+    nausea = ("mild", "none", "moderate", "none", "mild")[n % 5]
+    plus40 = taken_at + timedelta(minutes=40)
+    if plus40 < now:
+        _apply(
+            session,
+            patient,
+            "checkin",
+            plus40,
+            {
+                "dose_id": dose_id,
+                "slot": "plus40",
+                "values": {
+                    "systolic": 138 + n % 7,
+                    "diastolic": 86 + n % 4,
+                    "heart_rate": 82 + n % 6,
+                    "dissociation": 6 - min(n // 3, 3),
+                    "sedation": 1,
+                    "nausea": nausea,
+                    "dizziness": "mild",
+                },
+            },
+        )
+    end = taken_at + timedelta(minutes=125)
+    if end < now:
+        _apply(
+            session,
+            patient,
+            "checkin",
+            end,
+            {
+                "dose_id": dose_id,
+                "slot": "end",
+                "values": {
+                    "systolic": 126 + n % 5,
+                    "diastolic": 80 + n % 3,
+                    "heart_rate": 74,
+                    "dissociation": 1,
+                    "sedation": 0,
+                    "nausea": "none",
+                    "ready_alone": True,
+                },
+            },
+        )
+    morning = taken_at + timedelta(hours=23)
+    if morning < now:
+        _apply(
+            session,
+            patient,
+            "checkin",
+            morning,
+            {
+                "dose_id": dose_id,
+                "slot": "next_morning",
+                "values": {
+                    "slept": n % 4 != 1,
+                    "residual": "mild" if n % 3 == 0 else "none",
+                    "mood": min(8, 4 + n // 2),
+                },
+            },
+        )
+
+
+def seed_checkins(session: Session, patient: User, now: datetime) -> None:
+    """Daily mood and weekly PHQ-9 / GAD-7 that improve after induction, and one PHQ-9 with
+    item 9 = 1 followed by a low-risk screener."""
+    from app.checkins.models import CheckinSettings
+
+    session.add(
+        CheckinSettings(
+            patient_id=patient.id,
+            mood_time=time(20, 0),
+            questionnaire_weekday=0,
+            questionnaire_every_weeks=1,
+        )
+    )
+    tz = ZoneInfo(patient.timezone)
+    today = now.astimezone(tz).date()
+    for days_ago in range(41, 0, -1):
+        day = today - timedelta(days=days_ago)
+        at = datetime.combine(day, time(20, 10 + days_ago % 30), tzinfo=tz).astimezone(UTC)
+        progress = (41 - days_ago) / 41
+        wobble = (-1, 0, 1, 0, -1, 1, 0)[days_ago % 7]
+        mood = max(0, min(10, round(3 + 4 * progress + wobble)))
+        if days_ago % 9 == 4:
+            continue  # a few forgotten days, as in real life
+        _apply(session, patient, "checkin", at, {"slot": "daily", "values": {"mood": mood}})
+
+    phq_totals = (19, 17, 16, 13, 11, 9)
+    gad_totals = (14, 13, 11, 10, 8, 6)
+    for week, (phq, gad) in enumerate(zip(phq_totals, gad_totals, strict=True)):
+        day = today - timedelta(days=(5 - week) * 7 + 3)
+        at = datetime.combine(day, time(19, 0), tzinfo=tz).astimezone(UTC)
+        item9 = 1 if week == 2 else 0
+        phq_answers = [*_spread(phq - item9, 8), item9]
+        result = _apply(
+            session, patient, "questionnaire", at, {"instrument": "phq9", "answers": phq_answers}
+        )
+        if item9:
+            _apply(
+                session,
+                patient,
+                "questionnaire",
+                at + timedelta(minutes=3),
+                {
+                    "instrument": "cssrs",
+                    "answers": [True, False, None, None, None, False],
+                    "follows_id": result["id"],
+                },
+            )
+        _apply(
+            session,
+            patient,
+            "questionnaire",
+            at + timedelta(minutes=6),
+            {"instrument": "gad7", "answers": _spread(gad, 7)},
+        )
+
+
+def _spread(total: int, items: int) -> list[int]:
+    """`total` points over `items` answers of 0–3, front-loaded like a real response."""
+    answers = []
+    for i in range(items):
+        left = items - i
+        answers.append(min(3, -(-total // left)))
+        total -= answers[-1]
+    return answers
 
 
 def _apply_gate(session, patient, at, *, sitter: bool, bump: int = 0) -> str:
     result_id = uuid.uuid4()
-    item = SyncItem(id=result_id, kind="gate", recorded_at=at, data={
-        "systolic": 124 + bump % 9, "diastolic": 78 + bump % 5, "heart_rate": 70 + bump % 7,
-        "checklist": {**CHECKLIST_OK, "sitter_present": sitter},
-    })
+    item = SyncItem(
+        id=result_id,
+        kind="gate",
+        recorded_at=at,
+        data={
+            "systolic": 124 + bump % 9,
+            "diastolic": 78 + bump % 5,
+            "heart_rate": 70 + bump % 7,
+            "checklist": {**CHECKLIST_OK, "sitter_present": sitter},
+        },
+    )
     result = sync.apply(session, author=patient, patient=patient, item=item, now=at)
     assert result["status"] == "created", result
     return str(result_id)
@@ -114,28 +331,63 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
     tz = ZoneInfo(patient.timezone)
     start_day = (now.astimezone(tz) - timedelta(days=13)).date()
     created = datetime.combine(start_day - timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    _protocol(session, prescriber, patient, created.astimezone(UTC), {
-        "strength_mg": "50", "halving_allowed": False, "dose_mg": "100", "route": "buccal",
-        "hold_minutes": 20, "min_hours_between_doses": "48", "max_mg_per_24h": "100",
-        "max_mg_per_7d": "300", "bp_hold_systolic": 150, "bp_hold_diastolic": 95,
-        "sitter_required": True, "required_checklist": ["fasted", "no_driving", "safe_place"],
-        "fasting_hours": 3, "sedative_free_hours": 24, "grace_hours": "3",
-        "early_refill_days": 7, "starts_on": start_day.isoformat(),
-        "induction": {"cadence": "interval", "every_n_days": 3, "at": "18:30", "weeks": 3},
-        "maintenance": {"cadence": "weekdays", "weekdays": [5], "at": "11:00"},
-        "reason": "Induction per treatment plan.",
-    })
-    _apply(session, patient, "ledger_fill", created.astimezone(UTC) + timedelta(hours=10), {
-        "filled_on": (start_day - timedelta(days=1)).isoformat(), "count": 16,
-        "strength_mg": "50", "pharmacy": "Lakeview Pharmacy", "rx_number": "LV-20931",
-    })
+    _protocol(
+        session,
+        prescriber,
+        patient,
+        created.astimezone(UTC),
+        {
+            "strength_mg": "50",
+            "halving_allowed": False,
+            "dose_mg": "100",
+            "route": "buccal",
+            "hold_minutes": 20,
+            "min_hours_between_doses": "48",
+            "max_mg_per_24h": "100",
+            "max_mg_per_7d": "300",
+            "bp_hold_systolic": 150,
+            "bp_hold_diastolic": 95,
+            "sitter_required": True,
+            "required_checklist": ["fasted", "no_driving", "safe_place"],
+            "fasting_hours": 3,
+            "sedative_free_hours": 24,
+            "grace_hours": "3",
+            "early_refill_days": 7,
+            "starts_on": start_day.isoformat(),
+            "induction": {"cadence": "interval", "every_n_days": 3, "at": "18:30", "weeks": 3},
+            "maintenance": {"cadence": "weekdays", "weekdays": [5], "at": "11:00"},
+            "reason": "Induction per treatment plan.",
+        },
+    )
+    _apply(
+        session,
+        patient,
+        "ledger_fill",
+        created.astimezone(UTC) + timedelta(hours=10),
+        {
+            "filled_on": (start_day - timedelta(days=1)).isoformat(),
+            "count": 16,
+            "strength_mg": "50",
+            "pharmacy": "Lakeview Pharmacy",
+            "rx_number": "LV-20931",
+        },
+    )
     version = protocols.current(session, patient.id)
     assert version is not None
-    occs = schedule.occurrences(protocols.plans(version), tz, created.astimezone(UTC),
-                                now - timedelta(hours=6))
+    occs = schedule.occurrences(
+        protocols.plans(version), tz, created.astimezone(UTC), now - timedelta(hours=6)
+    )
     for n, occ in enumerate(occs):
         gate = _apply_gate(session, patient, occ.scheduled_at, sitter=True, bump=n + 2)
-        _apply(session, patient, "dose", occ.scheduled_at + timedelta(minutes=8), {
-            "taken_at": (occ.scheduled_at + timedelta(minutes=7)).isoformat(),
-            "dose_mg": "100", "route": "buccal", "gate_id": gate,
-        })
+        _apply(
+            session,
+            patient,
+            "dose",
+            occ.scheduled_at + timedelta(minutes=8),
+            {
+                "taken_at": (occ.scheduled_at + timedelta(minutes=7)).isoformat(),
+                "dose_mg": "100",
+                "route": "buccal",
+                "gate_id": gate,
+            },
+        )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 
 from app.accounts.models import User
+from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
 from app.deps import PatientUser
 from app.doses import service
@@ -48,7 +49,8 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
         "swallowed": "",
     }
     values.update(extra.pop("values", {}))
-    return {"state": state, "now": now, "values": values,
+    due = [i for i in checkins.due_checkins(session, user, now) if i.state == "due"]
+    return {"state": state, "now": now, "values": values, "checkins_due": due,
             "checklist_labels": service.checklist_labels(), **extra}
 
 
@@ -132,8 +134,9 @@ def dose_history(request: Request, session: SessionDep, user: PatientUser):
     now = utcnow()
     doses = service.list_doses(session, user.id, now - timedelta(days=120),
                                now + timedelta(days=1))
+    records = {d.id: checkins.session_record(session, d) for d in doses}
     return render(request, "doses/history.html",
-                  {"doses": doses, "client_id": new_client_id()})
+                  {"doses": doses, "records": records, "client_id": new_client_id()})
 
 
 @router.post("/doses/{dose_id}/entered-in-error")

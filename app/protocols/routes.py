@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from app.careteam import access
 from app.careteam.models import Relation
+from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
 from app.deps import PrescriberUser
 from app.doses import service as doses
@@ -170,6 +171,9 @@ def patient_overview(session: Session, patient, **extra) -> dict:
                               now + timedelta(days=1))
     return {
         "patient": patient,
+        "safety_events": checkins.safety_events(session, patient.id, now - timedelta(days=90)),
+        "records": [checkins.session_record(session, d) for d in recent[:4]
+                    if d.status == "recorded"],
         "caregivers": access.care_team_of(session, patient.id, Relation.CAREGIVER),
         "client_id": new_client_id(),
         "phase_client_id": new_client_id(),

@@ -16,3 +16,29 @@
     if (el && el.classList && el.classList.contains("invite-url")) el.select();
   });
 })();
+
+// C-SSRS skip logic: questions 3–5 are asked only after a yes to question 2. Without
+// JavaScript they stay visible with a note, and the server ignores them when 2 is "no".
+(function () {
+  "use strict";
+  function update(form) {
+    form.querySelectorAll("[data-asked-if]").forEach(function (item) {
+      var dep = form.querySelector('input[name="' + item.dataset.askedIf + '"]:checked');
+      var asked = dep !== null && dep.value === "yes";
+      item.hidden = !asked;
+      item.querySelectorAll("input").forEach(function (input) {
+        input.required = asked;
+        if (!asked) input.checked = false;
+      });
+    });
+  }
+  function init() {
+    document.querySelectorAll("form.questionnaire").forEach(function (form) {
+      if (!form.querySelector("[data-asked-if]")) return;
+      update(form);
+      form.addEventListener("change", function () { update(form); });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:after:swap", init);
+})();

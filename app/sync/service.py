@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.accounts.models import User
+from app.checkins import service as checkins
 from app.doses import service as doses
 from app.errors import AppError
 from app.i18n import gettext as _
@@ -72,11 +73,34 @@ def _count(session: Session, patient: User, item: SyncItem, now: datetime) -> di
             "difference": str(entry.count - (entry.expected_balance or 0))}
 
 
+def _checkin(session: Session, patient: User, item: SyncItem, now: datetime) -> dict[str, Any]:
+    checkin = checkins.record_checkin(session, patient=patient, author=patient,
+                                      checkin_id=item.id,
+                                      recorded_at=item.recorded_at.astimezone(UTC),
+                                      data=item.data, now=now)
+    return {"flags": checkin.flags}
+
+
+def _questionnaire(session: Session, patient: User, item: SyncItem,
+                   now: datetime) -> dict[str, Any]:
+    response = checkins.record_questionnaire(session, patient=patient, response_id=item.id,
+                                             completed_at=item.recorded_at.astimezone(UTC),
+                                             data=item.data, now=now)
+    result: dict[str, Any] = {"score": response.score, "band": response.band,
+                              "follow_up": response.follow_up}
+    if response.instrument == "cssrs":
+        result["risk"] = response.risk
+        result["crisis"] = response.risk == "high"
+    return result
+
+
 HANDLERS: dict[str, Handler] = {
     "gate": _gate,
     "dose": _dose,
     "ledger_fill": _fill,
     "ledger_count": _count,
+    "checkin": _checkin,
+    "questionnaire": _questionnaire,
 }
 
 

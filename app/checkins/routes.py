@@ -1,0 +1,226 @@
+"""Check-in and questionnaire pages, the safety path, and the trend charts."""
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from sqlmodel import Session
+
+from app.accounts.models import User
+from app.careteam import access
+from app.checkins import service, trends
+from app.checkins.instruments import CATALOGUE, MEASURES, SEVERITY, SLOTS
+from app.checkins.models import QuestionnaireResponse
+from app.db import SessionDep, utcnow
+from app.deps import PatientUser, PrescriberUser
+from app.doses.models import Dose
+from app.errors import NotFound
+from app.sync import service as sync
+from app.sync.service import SyncItem
+from app.templating import render
+from app.web.forms import new_client_id, parse_client_id, see_other
+
+router = APIRouter()
+
+
+def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
+           now: datetime) -> dict:
+    item = SyncItem(id=parse_client_id(item_id), kind=kind, recorded_at=now, data=data)
+    return sync.apply(session, author=user, patient=user, item=item, now=now)
+
+
+# --- check-ins --------------------------------------------------------------------------------
+
+
+@router.get("/checkins")
+def checkin_list(request: Request, session: SessionDep, user: PatientUser):
+    items = service.due_checkins(session, user, utcnow())
+    return render(request, "checkins/list.html", {"items": items})
+
+
+def _slot_or_404(slot_key: str):
+    slot = SLOTS.get(slot_key)
+    if slot is None:
+        raise NotFound()
+    return slot
+
+
+def _dose_or_none(session: Session, user: User, dose_id: str | None) -> Dose | None:
+    if not dose_id:
+        return None
+    try:
+        dose = session.get(Dose, uuid.UUID(dose_id))
+    except ValueError:
+        raise NotFound() from None
+    if dose is None or dose.patient_id != user.id:
+        raise NotFound()
+    return dose
+
+
+def _checkin_context(slot, dose, values=None, errors=None) -> dict:
+    return {
+        "slot": slot,
+        "dose": dose,
+        "measures": [MEASURES[k] for k in slot.measures],
+        "severity": SEVERITY,
+        "values": values or {"client_id": new_client_id()},
+        "errors": errors,
+    }
+
+
+@router.get("/checkins/{slot_key}")
+def checkin_form(request: Request, session: SessionDep, user: PatientUser, slot_key: str,
+                 dose: str | None = None):
+    slot = _slot_or_404(slot_key)
+    return render(request, "checkins/form.html",
+                  _checkin_context(slot, _dose_or_none(session, user, dose)))
+
+
+def values_from_form(form, measure_keys) -> dict:
+    """Only what the person filled in: a check-in may answer any subset."""
+    values: dict = {}
+    for key in measure_keys:
+        measure = MEASURES[key]
+        raw = str(form.get(key, "")).strip()
+        if not raw:
+            continue
+        if measure.kind in ("scale", "choice", "int"):
+            values[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+        elif measure.kind == "bool":
+            values[key] = raw == "yes"
+        else:
+            values[key] = raw
+    return values
+
+
+@router.post("/checkins/{slot_key}")
+async def checkin_submit(request: Request, session: SessionDep, user: PatientUser,
+                         slot_key: str):
+    slot = _slot_or_404(slot_key)
+    form = await request.form()
+    dose = _dose_or_none(session, user, str(form.get("dose_id", "")) or None)
+    data = {"slot": slot.key, "values": values_from_form(form, slot.measures)}
+    if dose is not None:
+        data["dose_id"] = str(dose.id)
+    now = utcnow()
+    result = _apply(session, user, str(form.get("client_id", "")), "checkin", data, now)
+    if result["status"] == "rejected":
+        session.rollback()
+        values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+        errors = result.get("errors") or {"__all__": result.get("detail")}
+        if "values" in errors:
+            errors["__all__"] = errors.pop("values")
+        return render(request, "checkins/form.html",
+                      _checkin_context(slot, dose, values, errors), status_code=422)
+    flags = result.get("flags") or []
+    if "hard_to_rouse" in flags or "bp_emergency" in flags:
+        return render(request, "checkins/emergency.html", {"flags": flags})
+    return see_other("/checkins?saved=1")
+
+
+# --- questionnaires ---------------------------------------------------------------------------
+
+
+def _instrument_or_404(key: str):
+    instrument = CATALOGUE.get(key)
+    if instrument is None:
+        raise NotFound()
+    return instrument
+
+
+@router.get("/questionnaires/{key}")
+def questionnaire_form(request: Request, user: PatientUser, key: str,
+                       follows: uuid.UUID | None = None):
+    instrument = _instrument_or_404(key)
+    return render(request, "checkins/questionnaire.html", {
+        "instrument": instrument,
+        "values": {"client_id": new_client_id(), "follows": str(follows) if follows else ""},
+    })
+
+
+def answers_from_form(instrument, form) -> list:
+    answers: list = []
+    given: dict[str, object] = {}
+    for item in instrument.items:
+        raw = str(form.get(item.key, "")).strip()
+        if item.asked_if is not None and given.get(item.asked_if[0]) != item.asked_if[1]:
+            # Not asked: whatever the browser sent for it (no JavaScript) is dropped.
+            answers.append(None)
+            continue
+        if raw == "":
+            value: object = None
+        elif instrument.options and isinstance(instrument.options[0].value, bool):
+            value = raw == "yes" if raw in ("yes", "no") else raw
+        else:
+            value = int(raw) if raw.isdigit() else raw
+        given[item.key] = value
+        answers.append(value)
+    return answers
+
+
+@router.post("/questionnaires/{key}")
+async def questionnaire_submit(request: Request, session: SessionDep, user: PatientUser,
+                               key: str):
+    instrument = _instrument_or_404(key)
+    form = await request.form()
+    data: dict = {"instrument": instrument.key, "answers": answers_from_form(instrument, form)}
+    follows = str(form.get("follows", "")).strip()
+    if follows:
+        data["follows_id"] = follows
+    result = _apply(session, user, str(form.get("client_id", "")), "questionnaire", data,
+                    utcnow())
+    if result["status"] == "rejected":
+        session.rollback()
+        values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+        errors = result.get("errors") or {"__all__": result.get("detail")}
+        if "answers" in errors:
+            errors["__all__"] = errors.pop("answers")
+        return render(request, "checkins/questionnaire.html",
+                      {"instrument": instrument, "values": values, "errors": errors},
+                      status_code=422)
+    if result.get("follow_up") == "cssrs":
+        # PHQ-9 item 9 above 0: straight on to the screener, linked to this answer.
+        return see_other(f"/questionnaires/cssrs?follows={result['id']}")
+    return see_other(f"/questionnaires/result/{result['id']}")
+
+
+@router.get("/questionnaires/result/{response_id}")
+def questionnaire_result(request: Request, session: SessionDep, user: PatientUser,
+                         response_id: uuid.UUID):
+    response = session.get(QuestionnaireResponse, response_id)
+    if response is None or response.patient_id != user.id:
+        raise NotFound()
+    instrument = CATALOGUE[response.instrument]
+    band = next((b for b in instrument.bands if b.key == response.band), None)
+    return render(request, "checkins/result.html",
+                  {"response": response, "instrument": instrument, "band": band})
+
+
+# --- trends -----------------------------------------------------------------------------------
+
+
+def _range(value: str | None) -> str:
+    return value if value in ("4w", "3m", "all") else "4w"
+
+
+@router.get("/trends")
+def my_trends(request: Request, session: SessionDep, user: PatientUser,
+              range: str | None = None):
+    key = _range(range)
+    return render(request, "checkins/trends.html", {
+        "charts": trends.build(session, user, key, utcnow()), "range": key,
+        "base_url": "/trends", "patient": user,
+    })
+
+
+@router.get("/patients/{patient_id}/trends")
+def patient_trends(request: Request, session: SessionDep, user: PrescriberUser,
+                   patient_id: uuid.UUID, range: str | None = None):
+    patient = access.require_patient_access(session, user, patient_id)
+    key = _range(range)
+    return render(request, "checkins/trends.html", {
+        "charts": trends.build(session, patient, key, utcnow()), "range": key,
+        "base_url": f"/patients/{patient.id}/trends", "patient": patient,
+    })
+
+

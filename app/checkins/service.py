@@ -1,0 +1,369 @@
+"""Check-ins and questionnaires: validate against the catalogue, score, follow the safety path,
+and say what is due."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.checkins.instruments import (
+    CATALOGUE,
+    MEASURES,
+    SEVERITY,
+    SIDE_EFFECTS,
+    SLOTS,
+    IncompleteAnswers,
+    normalise,
+    score,
+)
+from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
+from app.doses.models import Dose, DoseStatus
+from app.errors import Invalid
+from app.i18n import gettext as _
+from app.validation import parse
+
+FUTURE_TOLERANCE = timedelta(minutes=10)
+OLDEST_ENTRY = timedelta(days=30)
+NEXT_MORNING_AT = time(9, 0)
+QUESTIONNAIRE_GRACE_DAYS = 2  # a weekly questionnaire stays due this long after its day
+DOSE_SLOTS = ("plus40", "end", "next_morning")  # these belong to one logged dose
+
+
+class CheckinInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dose_id: uuid.UUID | None = None
+    slot: str
+    values: dict[str, Any]
+
+
+class QuestionnaireInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instrument: str
+    answers: list[Any]
+    follows_id: uuid.UUID | None = None
+
+
+def _check_time(value: datetime, now: datetime) -> None:
+    if value > now + FUTURE_TOLERANCE:
+        raise Invalid(_("That time is in the future."), field="recorded_at")
+    if value < now - OLDEST_ENTRY:
+        raise Invalid(_("That is more than 30 days ago."), field="recorded_at")
+
+
+def clean_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Check each value against its measure; raise Invalid naming the field."""
+    if not values:
+        raise Invalid(_("Answer at least one question."), field="values")
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        measure = MEASURES.get(key)
+        if measure is None:
+            raise Invalid(_("Unknown value: %(key)s.", key=key), field=key)
+        kind = measure.kind
+        if kind in ("scale", "choice", "int"):
+            if type(value) is not int or not (measure.low <= value <= measure.high):  # type: ignore[operator]
+                raise Invalid(_("Enter a whole number from %(low)s to %(high)s.",
+                                low=measure.low, high=measure.high), field=key)
+        elif kind == "severity":
+            if value not in SEVERITY:
+                raise Invalid(_("Choose none, mild, moderate or severe."), field=key)
+        elif kind == "bool":
+            if type(value) is not bool:
+                raise Invalid(_("Answer yes or no."), field=key)
+        elif kind == "text":
+            if not isinstance(value, str) or len(value) > 1000:
+                raise Invalid(_("Use at most 1000 characters."), field=key)
+            value = value.strip()
+            if not value:
+                continue
+        clean[key] = value
+    if "systolic" in clean and "diastolic" in clean and clean["diastolic"] >= clean["systolic"]:
+        raise Invalid(_("The lower number (diastolic) must be below the upper (systolic)."),
+                      field="diastolic")
+    if not clean:
+        raise Invalid(_("Answer at least one question."), field="values")
+    return clean
+
+
+def _flags(values: dict[str, Any]) -> list[str]:
+    flags = []
+    if any(values.get(effect) == "severe" for effect in SIDE_EFFECTS):
+        flags.append("severe_side_effect")
+    if values.get("sedation") == 3:
+        flags.append("hard_to_rouse")
+    if values.get("systolic", 0) >= 180 or values.get("diastolic", 0) >= 120:
+        flags.append("bp_emergency")
+    return flags
+
+
+def _settings(session: Session, patient_id: uuid.UUID) -> CheckinSettings:
+    return session.get(CheckinSettings, patient_id) or CheckinSettings(patient_id=patient_id)
+
+
+def record_checkin(
+    session: Session, *, patient: User, author: User, checkin_id: uuid.UUID,
+    recorded_at: datetime, data: dict, now: datetime,
+) -> CheckIn:
+    payload = parse(CheckinInput, data)
+    _check_time(recorded_at, now)
+    slot = SLOTS.get(payload.slot)
+    if slot is None:
+        raise Invalid(_("Unknown check-in: %(slot)s.", slot=payload.slot), field="slot")
+    if slot.key in DOSE_SLOTS and payload.dose_id is None:
+        raise Invalid(_("This check-in belongs to a dose: send its dose_id."), field="dose_id")
+    if payload.dose_id is not None:
+        dose = session.get(Dose, payload.dose_id)
+        if dose is None or dose.patient_id != patient.id:
+            raise Invalid(_("That dose was not found."), field="dose_id")
+    values = clean_values(payload.values)
+    flags = _flags(values)
+    checkin = CheckIn(id=checkin_id, patient_id=patient.id, author_id=author.id,
+                      dose_id=payload.dose_id, slot=slot.key, values=values,
+                      recorded_at=recorded_at, received_at=now, flags=flags)
+    session.add(checkin)
+    session.flush()
+    share = _settings(session, patient.id).share_alerts_with_caregiver
+    for flag in flags:
+        if flag in ("severe_side_effect", "hard_to_rouse"):
+            session.add(SafetyEvent(patient_id=patient.id, kind=flag, level="high",
+                                    occurred_at=recorded_at, source_id=checkin.id,
+                                    details={"slot": slot.key, "values": values},
+                                    share_with_caregiver=share))
+    session.flush()
+    return checkin
+
+
+@dataclass
+class Scored:
+    response: QuestionnaireResponse
+    crisis: bool
+
+
+def record_questionnaire(
+    session: Session, *, patient: User, response_id: uuid.UUID, completed_at: datetime,
+    data: dict, now: datetime,
+) -> QuestionnaireResponse:
+    payload = parse(QuestionnaireInput, data)
+    _check_time(completed_at, now)
+    instrument = CATALOGUE.get(payload.instrument)
+    if instrument is None:
+        raise Invalid(_("Unknown questionnaire: %(key)s.", key=payload.instrument),
+                      field="instrument")
+    try:
+        answers = normalise(instrument, payload.answers)
+    except IncompleteAnswers as err:
+        raise Invalid(str(err), field=err.item or "answers") from None
+    if payload.follows_id is not None:
+        earlier = session.get(QuestionnaireResponse, payload.follows_id)
+        if earlier is None or earlier.patient_id != patient.id:
+            raise Invalid(_("The questionnaire this follows was not found."),
+                          field="follows_id")
+    result = score(instrument, answers)
+    response = QuestionnaireResponse(
+        id=response_id, patient_id=patient.id, instrument=instrument.key, answers=answers,
+        score=result.total, band=result.band, risk=result.risk, follow_up=result.follow_up,
+        follows_id=payload.follows_id, completed_at=completed_at, received_at=now,
+    )
+    session.add(response)
+    session.flush()
+    positive = (instrument.key == "phq9" and result.follow_up == "cssrs") or (
+        instrument.key == "cssrs" and result.risk not in (None, "none")
+    )
+    if positive:
+        level = result.risk or "low"
+        session.add(SafetyEvent(
+            patient_id=patient.id, kind="positive_screen", level=level,
+            occurred_at=completed_at, source_id=response.id,
+            details={"instrument": instrument.key, "answers": answers, "score": result.total},
+            share_with_caregiver=_settings(session, patient.id).share_alerts_with_caregiver,
+        ))
+        session.flush()
+    return response
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def checkins_between(session: Session, patient_id: uuid.UUID, start: datetime,
+                     end: datetime) -> list[CheckIn]:
+    return list(session.exec(
+        select(CheckIn).where(CheckIn.patient_id == patient_id,
+                              col(CheckIn.recorded_at) >= start, col(CheckIn.recorded_at) < end)
+        .order_by(col(CheckIn.recorded_at))
+    ).all())
+
+
+def responses_between(session: Session, patient_id: uuid.UUID, start: datetime, end: datetime,
+                      instrument: str | None = None) -> list[QuestionnaireResponse]:
+    stmt = select(QuestionnaireResponse).where(
+        QuestionnaireResponse.patient_id == patient_id,
+        col(QuestionnaireResponse.completed_at) >= start,
+        col(QuestionnaireResponse.completed_at) < end,
+    )
+    if instrument:
+        stmt = stmt.where(QuestionnaireResponse.instrument == instrument)
+    return list(session.exec(stmt.order_by(col(QuestionnaireResponse.completed_at))).all())
+
+
+def safety_events(session: Session, patient_id: uuid.UUID, since: datetime) -> list[SafetyEvent]:
+    return list(session.exec(
+        select(SafetyEvent).where(SafetyEvent.patient_id == patient_id,
+                                  col(SafetyEvent.occurred_at) >= since)
+        .order_by(col(SafetyEvent.occurred_at).desc())
+    ).all())
+
+
+# --- what is due --------------------------------------------------------------------------------
+
+
+@dataclass
+class Due:
+    key: str  # "daily", "phq9", "gad7", or "<slot>:<dose id>"
+    title: str
+    state: str  # upcoming / due / done / missed
+    due_at: datetime
+    url: str
+
+
+def _local(dt: datetime, tz: ZoneInfo) -> datetime:
+    return dt.astimezone(tz)
+
+
+def _at(day: date, at: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def _state(now: datetime, due_at: datetime, window: timedelta, done: bool) -> str:
+    if done:
+        return "done"
+    if now < due_at:
+        return "upcoming"
+    if now <= due_at + window:
+        return "due"
+    return "missed"
+
+
+def last_questionnaire_day(today: date, weekday: int, every_weeks: int) -> date:
+    """The most recent scheduled questionnaire day on or before `today`.
+
+    Every-two-weeks schedules fall on even ISO weeks, so the day is stable across instances.
+    """
+    day = today - timedelta(days=(today.weekday() - weekday) % 7)
+    while every_weeks > 1 and day.isocalendar().week % every_weeks:
+        day -= timedelta(days=7)
+    return day
+
+
+def due_checkins(session: Session, patient: User, now: datetime) -> list[Due]:
+    tz = ZoneInfo(patient.timezone)
+    today = _local(now, tz).date()
+    settings = _settings(session, patient.id)
+    items: list[Due] = []
+
+    # Daily mood at the time the patient chose.
+    mood_at = _at(today, settings.mood_time, tz)
+    day_start = _at(today, time(0), tz)
+    recent = checkins_between(session, patient.id, now - timedelta(days=3), now + FUTURE_TOLERANCE)
+    mood_done = any(c.slot == "daily" and c.recorded_at >= day_start for c in recent)
+    items.append(Due("daily", _("Daily mood"),
+                     _state(now, mood_at, timedelta(hours=12), mood_done), mood_at,
+                     "/checkins/daily"))
+
+    # Weekly (or fortnightly) PHQ-9 and GAD-7 on the prescriber's day.
+    q_day = last_questionnaire_day(today, settings.questionnaire_weekday,
+                                   settings.questionnaire_every_weeks)
+    q_start = _at(q_day, time(0), tz)
+    for key in ("phq9", "gad7"):
+        done = bool(responses_between(session, patient.id, q_start, now + FUTURE_TOLERANCE,
+                                      key))
+        state = _state(now, q_start, timedelta(days=QUESTIONNAIRE_GRACE_DAYS + 1), done)
+        items.append(Due(key, CATALOGUE[key].title, state, q_start, f"/questionnaires/{key}"))
+
+    # Session check-ins relative to each dose of the last day and a half.
+    doses = session.exec(
+        select(Dose).where(Dose.patient_id == patient.id, Dose.status == DoseStatus.RECORDED,
+                           col(Dose.taken_at) >= now - timedelta(hours=36))
+        .order_by(col(Dose.taken_at))
+    ).all()
+    for dose in doses:
+        done_slots = {c.slot for c in session.exec(
+            select(CheckIn).where(CheckIn.dose_id == dose.id)).all()}
+        for slot_key in ("plus40", "end", "next_morning"):
+            slot = SLOTS[slot_key]
+            if slot.offset_minutes is not None:
+                due_at = dose.taken_at + timedelta(minutes=slot.offset_minutes)
+            else:
+                due_at = _at(_local(dose.taken_at, tz).date() + timedelta(days=1),
+                             NEXT_MORNING_AT, tz)
+            state = _state(now, due_at, timedelta(minutes=slot.window_minutes),
+                           slot_key in done_slots)
+            items.append(Due(f"{slot_key}:{dose.id}", _(slot.title), state, due_at,
+                             f"/checkins/{slot_key}?dose={dose.id}"))
+    return items
+
+
+# --- the session record ----------------------------------------------------------------------
+
+
+@dataclass
+class SessionRecord:
+    dose: Dose
+    bp_before: tuple[int, int] | None
+    bp_plus40: tuple[int, int] | None
+    bp_end: tuple[int, int] | None
+    peak_dissociation: int | None
+    worst_sedation: int | None
+    side_effects: dict[str, str]
+    sitter_present: bool | None
+    ready_alone_at: datetime | None
+    duration_minutes: int | None
+    next_morning: dict[str, Any] | None
+
+
+def _bp(values: dict[str, Any]) -> tuple[int, int] | None:
+    if "systolic" in values and "diastolic" in values:
+        return values["systolic"], values["diastolic"]
+    return None
+
+
+def session_record(session: Session, dose: Dose) -> SessionRecord:
+    """One card per dose, like the esketamine monitoring form."""
+    from app.doses.models import GateCheck
+
+    checkins = list(session.exec(
+        select(CheckIn).where(CheckIn.dose_id == dose.id).order_by(col(CheckIn.recorded_at))
+    ).all())
+    by_slot = {c.slot: c.values for c in checkins}
+    gate = session.get(GateCheck, dose.gate_id) if dose.gate_id else None
+    bp_before = (gate.systolic, gate.diastolic) if gate else _bp(by_slot.get("pre", {}))
+    session_values = [c.values for c in checkins if c.slot in ("plus40", "end")]
+    dissociation = [v["dissociation"] for v in session_values if "dissociation" in v]
+    sedation = [v["sedation"] for v in session_values if "sedation" in v]
+    effects: dict[str, str] = {}
+    for v in session_values:
+        for effect in SIDE_EFFECTS:
+            if effect in v and SEVERITY.index(v[effect]) >= SEVERITY.index(
+                    effects.get(effect, "none")):
+                effects[effect] = v[effect]
+    ready = next((c.recorded_at for c in checkins if c.slot == "end"
+                  and c.values.get("ready_alone") is True), None)
+    return SessionRecord(
+        dose=dose,
+        bp_before=bp_before,
+        bp_plus40=_bp(by_slot.get("plus40", {})),
+        bp_end=_bp(by_slot.get("end", {})),
+        peak_dissociation=max(dissociation) if dissociation else None,
+        worst_sedation=max(sedation) if sedation else None,
+        side_effects={k: v for k, v in effects.items() if v != "none"},
+        sitter_present=gate.checklist.get("sitter_present") if gate else None,
+        ready_alone_at=ready,
+        duration_minutes=int((ready - dose.taken_at).total_seconds() // 60) if ready else None,
+        next_morning=by_slot.get("next_morning"),
+    )

@@ -1,0 +1,104 @@
+"""The trend charts a patient and their prescriber see: mood, PHQ-9, GAD-7, blood pressure and
+dose, each with a text summary and a data table."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.checkins import service
+from app.checkins.charts import Chart, range_start, time_chart
+from app.checkins.instruments import CATALOGUE
+from app.checkins.models import CheckIn
+from app.doses import service as doses
+from app.doses.models import GateCheck
+from app.i18n import gettext as _
+
+
+def _trend_words(values: list[float], unit: str) -> str:
+    if not values:
+        return _("No entries in this period.")
+    first, last = values[0], values[-1]
+    avg = sum(values) / len(values)
+    if len(values) == 1:
+        return _("One entry: %(v)s%(u)s.", v=f"{last:g}", u=unit)
+    direction = _("up") if last > first else _("down") if last < first else _("unchanged")
+    return _(
+        "%(n)s entries. From %(first)s%(u)s to %(last)s%(u)s (%(dir)s); average %(avg)s%(u)s.",
+        n=len(values), first=f"{first:g}", last=f"{last:g}", dir=direction, avg=f"{avg:.1f}",
+        u=unit,
+    )
+
+
+def build(session: Session, patient: User, range_key: str, now: datetime) -> list[Chart]:
+    tz = ZoneInfo(patient.timezone)
+    first_dose = doses.active_doses(session, patient.id)
+    earliest = first_dose[0].taken_at if first_dose else None
+    start = range_start(range_key, now, earliest)
+    end = now
+    all_doses = doses.active_doses(session, patient.id, start=start, end=end + timedelta(1))
+    dose_days = [d.taken_at for d in all_doses]
+
+    checkins = service.checkins_between(session, patient.id, start, end + timedelta(minutes=10))
+    mood = [(c.recorded_at, float(c.values["mood"])) for c in checkins
+            if c.slot == "daily" and "mood" in c.values]
+    charts = [
+        time_chart(
+            key="mood", title=_("Daily mood"), unit="", start=start, end=end, tz=tz,
+            y_min=0, y_max=10, y_step=2, series=[("mood", _("Mood (0–10)"), mood)],
+            markers=dose_days,
+            summary=_trend_words([v for _w, v in mood], "") + " "
+            + _("Vertical lines mark dose days."),
+        )
+    ]
+    for key in ("phq9", "gad7"):
+        instrument = CATALOGUE[key]
+        responses = service.responses_between(session, patient.id, start,
+                                              end + timedelta(minutes=10), key)
+        points = [(r.completed_at, float(r.score or 0)) for r in responses]
+        bands = [(b.low, b.high + (1 if b is not instrument.bands[-1] else 0), b.key,
+                  _(b.label)) for b in instrument.bands]
+        last = responses[-1] if responses else None
+        band_words = (
+            _("Latest: %(score)s, %(band)s.", score=last.score,
+              band=_(next(b.label for b in instrument.bands if b.key == last.band)).lower())
+            if last else ""
+        )
+        charts.append(time_chart(
+            key=key, title=instrument.title, unit="", start=start, end=end, tz=tz, y_min=0,
+            y_max=float(instrument.max_score or 27), y_step=5 if key == "phq9" else 3,
+            series=[(key, _("Total score"), points)], bands=bands,
+            summary=f"{_trend_words([v for _w, v in points], '')} {band_words}".strip(),
+        ))
+
+    gates = session.exec(
+        select(GateCheck).where(GateCheck.patient_id == patient.id,
+                                col(GateCheck.id).in_([d.gate_id for d in all_doses
+                                                       if d.gate_id]))
+    ).all()
+    before = [(g.checked_at, float(g.systolic)) for g in gates]
+    after = [(c.recorded_at, float(c.values["systolic"])) for c in checkins
+             if c.slot == "plus40" and "systolic" in c.values]
+    charts.append(time_chart(
+        key="bp", title=_("Blood pressure (systolic)"), unit=" mmHg", start=start, end=end,
+        tz=tz, y_min=80, y_max=200, y_step=20,
+        series=[("before", _("Before dosing"), before), ("after", _("40 minutes after"), after)],
+        summary=_("Before dosing: %(b)s", b=_trend_words([v for _w, v in before], " mmHg"))
+        + " " + _("40 minutes after: %(a)s", a=_trend_words([v for _w, v in after], " mmHg")),
+    ))
+    mg = [(d.taken_at, float(d.dose_mg)) for d in all_doses]
+    top = max([v for _w, v in mg] + [100.0])
+    charts.append(time_chart(
+        key="dose", title=_("Dose"), unit=" mg", start=start, end=end, tz=tz, y_min=0,
+        y_max=float(int(top / 50 + 1) * 50), y_step=50,
+        series=[("dose", _("Dose (mg)"), mg)],
+        summary=_trend_words([v for _w, v in mg], " mg"),
+    ))
+    return charts
+
+
+def latest_checkin_for(session: Session, dose_id, slot: str) -> CheckIn | None:
+    return session.exec(
+        select(CheckIn).where(CheckIn.dose_id == dose_id, CheckIn.slot == slot)
+    ).first()
