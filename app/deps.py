@@ -1,6 +1,7 @@
 """Request dependencies: who is signed in, role guards, and the CSRF check on unsafe methods."""
 
 import hmac
+from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -16,14 +17,25 @@ from app.i18n import gettext as _
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def load_signed_in(request: Request, session: SessionDep) -> accounts.SignedIn | None:
+def load_signed_in(request: Request, session: SessionDep) -> Iterator[accounts.SignedIn | None]:
     if not hasattr(request.state, "signed_in"):
         token = request.cookies.get(settings.session_cookie)
         request.state.signed_in = accounts.resolve_session(session, token, utcnow())
-    return request.state.signed_in
+    signed_in = request.state.signed_in
+    try:
+        yield signed_in
+    except Exception:
+        # The error page (403, 404, 422 …) renders after the request's transaction has rolled back
+        # and closed, and it shows who is signed in: detach these rows first, so they keep their
+        # loaded values instead of failing to reload (which turned every such page into a 500).
+        if signed_in is not None:
+            for row in (signed_in.user, signed_in.auth):
+                if row in session:
+                    session.expunge(row)
+        raise
 
 
-SignedInDep = Annotated[accounts.SignedIn | None, Depends(load_signed_in)]
+SignedInDep = Annotated[accounts.SignedIn | None, Depends(load_signed_in, scope="function")]
 
 
 def optional_user(signed_in: SignedInDep) -> User | None:
@@ -85,17 +97,22 @@ async def csrf_protect(request: Request, signed_in: SignedInDep) -> None:
     )
     if not _same_origin(request):
         raise refused
-    sent = request.headers.get("x-csrf-token")
-    if sent is None and request.headers.get("content-type", "").startswith(
+    # A token may come as a header (htmx, the service worker, API clients) and as a form field.
+    # A form's own field wins: it was rendered with the page the person is looking at.
+    sent = [request.headers.get("x-csrf-token")]
+    if request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         form = await request.form()  # cached on the request; the route reads the same form
         value = form.get("csrf_token")
-        sent = value if isinstance(value, str) else None
+        sent.insert(0, value if isinstance(value, str) else None)
     if signed_in is not None:
         key = f"session:{signed_in.auth.id}"
     else:
         anon = request.cookies.get(settings.anon_cookie)
         key = f"anon:{anon}" if anon else None
-    if not sent or key is None or not hmac.compare_digest(sent, accounts.csrf_token_for(key)):
+    expected = accounts.csrf_token_for(key) if key else None
+    if expected is None or not any(
+        token and hmac.compare_digest(token, expected) for token in sent
+    ):
         raise refused

@@ -1,0 +1,119 @@
+"""The dosing loop on a phone: the safety gate, logging a dose, a hold, an emergency."""
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import Session, select
+
+from app.accounts.models import Role
+from app.db import engine, utcnow
+from app.doses.models import Dose
+from app.protocols import service as protocols
+from tests import factories
+from tests.browser.a11y import serious_violations
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def patient(live_server):
+    """A patient with a protocol that puts a session due right now."""
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as db:
+        prescriber = factories.user(db, role=Role.PRESCRIBER)
+        patient = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        factories.link(db, patient, prescriber)
+        protocols.save(db, prescriber=prescriber, patient_id=patient.id,
+                       version_id=uuid.uuid4(), now=now - timedelta(days=1), values={
+            "strength_mg": "100", "halving_allowed": True, "dose_mg": "150",
+            "route": "sublingual", "hold_minutes": 15, "min_hours_between_doses": "48",
+            "max_mg_per_24h": "200", "max_mg_per_7d": "450", "bp_hold_systolic": 160,
+            "bp_hold_diastolic": 100, "sitter_required": True,
+            "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
+            "fasting_hours": 2, "sedative_free_hours": 24, "grace_hours": "4",
+            "early_refill_days": 7, "starts_on": (now - timedelta(days=1)).date().isoformat(),
+            "induction": {"cadence": "interval", "every_n_days": 1,
+                          "at": (now + timedelta(minutes=30)).strftime("%H:%M"),
+                          "weeks": 4},
+            "reason": "Browser test protocol",
+        })
+        db.commit()
+    return patient
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+
+
+def _safety_check(page: Page, systolic: str, diastolic: str, *, all_ticked: bool = True):
+    page.get_by_label("Upper (systolic)").fill(systolic)
+    page.get_by_label("Lower (diastolic)").fill(diastolic)
+    page.get_by_label("Pulse").fill("72")
+    if all_ticked:
+        for box in page.locator(".gate-form input[type=checkbox]").all():
+            box.check()
+    page.get_by_role("button", name="Check").click()
+
+
+def _doses(patient_id) -> list[Dose]:
+    with Session(engine) as db:
+        return list(db.exec(select(Dose).where(Dose.patient_id == patient_id)).all())
+
+
+def test_patient_passes_the_gate_and_logs_a_dose(page: Page, patient):
+    _sign_in(page, patient.email)
+    expect(page.locator(".session-card")).to_contain_text("Due now")
+    assert serious_violations(page) == []
+
+    _safety_check(page, "128", "82")
+    expect(page.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    expect(page.get_by_label("Dose (mg)")).to_have_value("150")
+    page.get_by_role("button", name="Log dose").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Dose logged")
+    expect(page.locator(".session-card")).to_contain_text("Last dose: 150 mg")
+    doses = _doses(patient.id)
+    assert len(doses) == 1 and doses[0].gate_id is not None and doses[0].flags == []
+
+
+def test_a_second_dose_is_held_and_needs_a_reason(page: Page, patient, console_errors):
+    console_errors.expect(r"status of 422 .*/today/dose")  # the refusal without a reason
+    _sign_in(page, patient.email)
+    _safety_check(page, "128", "82")
+    page.get_by_role("button", name="Log dose").click()
+    expect(page.get_by_role("status")).to_contain_text("Dose logged")
+
+    _safety_check(page, "128", "82")
+    alert = page.get_by_role("alert")
+    expect(page.get_by_role("heading", name=re.compile("Hold"))).to_be_visible()
+    expect(alert).to_contain_text("Too soon")
+    # The safe path is the default: taking it anyway is behind a disclosure and needs a reason.
+    expect(page.get_by_role("button", name="Take anyway and log it")).to_be_hidden()
+    page.get_by_text("Take it anyway (needs a reason)").click()
+    page.get_by_role("button", name="Take anyway and log it").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    assert len(_doses(patient.id)) == 1  # nothing written without a reason
+
+    page.get_by_label("Reason to take it anyway").fill("Prescriber told me on the phone.")
+    page.get_by_role("button", name="Take anyway and log it").click()
+    expect(page.get_by_role("status")).to_contain_text("Dose logged")
+    flagged = [d for d in _doses(patient.id) if "override" in d.flags]
+    assert len(flagged) == 1 and "too_soon" in flagged[0].flags
+
+
+def test_a_crisis_blood_pressure_shows_guidance_and_no_dose_button(page: Page, patient):
+    _sign_in(page, patient.email)
+    _safety_check(page, "184", "96")
+
+    expect(page.get_by_role("heading", name="Do not take your dose")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("184/96")
+    expect(page.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
+    expect(page.get_by_role("button", name=re.compile("Log dose|Take anyway"))).to_have_count(0)
+    assert _doses(patient.id) == []
