@@ -1,7 +1,6 @@
 """Read APIs for check-ins and questionnaires (writes go through /api/v1/sync)."""
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -9,22 +8,11 @@ from pydantic import AwareDatetime
 
 from app.careteam import access
 from app.checkins import service
-from app.db import SessionDep, utcnow
+from app.db import SessionDep
 from app.deps import CurrentUser
-from app.errors import Invalid
-from app.i18n import gettext as _
+from app.web.ranges import query_window
 
 router = APIRouter(prefix="/api/v1", tags=["checkins"])
-
-
-def _window(start, end):
-    end = end or utcnow() + timedelta(days=1)
-    start = start or end - timedelta(days=90)
-    if start >= end:
-        raise Invalid(_("start must be before end."), field="start")
-    if end - start > timedelta(days=400):
-        raise Invalid(_("Ask for at most 400 days at a time."), field="start")
-    return start, end
 
 
 @router.get("/checkins")
@@ -32,7 +20,7 @@ def list_checkins(session: SessionDep, user: CurrentUser, start: AwareDatetime |
                   end: AwareDatetime | None = None,
                   patient_id: uuid.UUID | None = Query(default=None)) -> dict[str, Any]:
     patient = access.require_patient_access(session, user, patient_id or user.id)
-    start, end = _window(start, end)
+    start, end = query_window(start, end)
     return {"checkins": [
         {"id": str(c.id), "slot": c.slot, "dose_id": str(c.dose_id) if c.dose_id else None,
          "values": c.values, "flags": c.flags, "recorded_at": c.recorded_at.isoformat(),
@@ -46,7 +34,7 @@ def list_questionnaires(session: SessionDep, user: CurrentUser,
                         start: AwareDatetime | None = None, end: AwareDatetime | None = None,
                         patient_id: uuid.UUID | None = Query(default=None)) -> dict[str, Any]:
     patient = access.require_patient_access(session, user, patient_id or user.id)
-    start, end = _window(start, end)
+    start, end = query_window(start, end)
     return {"questionnaires": [
         {"id": str(r.id), "instrument": r.instrument, "answers": r.answers, "score": r.score,
          "band": r.band, "risk": r.risk, "follow_up": r.follow_up,

@@ -13,9 +13,8 @@ from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, PatientUser
 from app.doses import service
 from app.doses.models import Dose
-from app.errors import Invalid
-from app.i18n import gettext as _
 from app.protocols import service as protocols
+from app.web.ranges import query_window
 
 router = APIRouter(prefix="/api/v1", tags=["doses"])
 
@@ -52,12 +51,7 @@ def list_doses(
     patient_id: uuid.UUID | None = Query(default=None),
 ) -> dict[str, Any]:
     patient = _patient_for(session, user, patient_id)
-    end = end or utcnow() + timedelta(days=1)
-    start = start or end - timedelta(days=90)
-    if start >= end:
-        raise Invalid(_("start must be before end."), field="start")
-    if end - start > timedelta(days=400):
-        raise Invalid(_("Ask for at most 400 days at a time."), field="start")
+    start, end = query_window(start, end)
     return {"doses": [dose_json(d) for d in service.list_doses(session, patient.id, start, end)]}
 
 
