@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate bootstrap bench clean
+.PHONY: run test lint format migrate messages clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -36,6 +36,11 @@ format: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python -m app.cli migrate
+
+# Extract every user-facing string into the translation template.
+messages: $(STAMP)
+	mkdir -p app/locale
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o app/locale/messages.pot app
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-*
