@@ -9,6 +9,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Role, User
 from app.careteam import access
 from app.careteam.models import Relation
+from app.careteam.overview import patient_overview
 from app.config import settings
 from app.db import SessionDep, utcnow
 from app.deps import CaregiverUser, CurrentUser, PatientUser, PrescriberUser
@@ -103,8 +104,6 @@ def create_patient(
 def patient_detail(
     request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID
 ):
-    from app.protocols.routes import patient_overview  # the page shows the dosing record too
-
     patient = access.require_patient_access(session, user, patient_id)
     return render(request, "careteam/patient_detail.html", patient_overview(session, patient))
 

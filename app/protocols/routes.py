@@ -1,17 +1,15 @@
 """The prescriber's protocol pages: edit (a new version each time), phase moves, history."""
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 
 from fastapi import APIRouter, Request
 from sqlmodel import Session
 
 from app.careteam import access
-from app.careteam.models import Relation
-from app.checkins import service as checkins
+from app.careteam.overview import patient_overview
 from app.db import SessionDep, utcnow
 from app.deps import PrescriberUser
-from app.doses import service as doses
 from app.errors import Invalid
 from app.protocols import service
 from app.templating import render
@@ -161,27 +159,3 @@ async def change_phase(request: Request, session: SessionDep, user: PrescriberUs
                                        phase_values={k: str(v) for k, v in form.items()}),
                       status_code=422)
     return see_other(f"/patients/{patient.id}?saved=phase")
-
-
-def patient_overview(session: Session, patient, **extra) -> dict:
-    """What a prescriber sees on one patient's page."""
-    now = utcnow()
-    version = service.current(session, patient.id)
-    recent = doses.list_doses(session, patient.id, now - timedelta(days=42),
-                              now + timedelta(days=1))
-    return {
-        "patient": patient,
-        "safety_events": checkins.safety_events(session, patient.id, now - timedelta(days=90)),
-        "records": [checkins.session_record(session, d) for d in recent[:4]
-                    if d.status == "recorded"],
-        "caregivers": access.care_team_of(session, patient.id, Relation.CAREGIVER),
-        "client_id": new_client_id(),
-        "phase_client_id": new_client_id(),
-        "protocol": version,
-        "phase": service.current_phase(version, now.date()) if version else None,
-        "doses": recent,
-        "flagged": [d for d in recent if set(d.flags) & {"override", "extra", "no_gate"}],
-        "ledger": doses.ledger_summary(session, patient, now) if version else None,
-        "today_iso": now.date().isoformat(),
-        **extra,
-    }
