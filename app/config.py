@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = 20
 
     invite_valid_hours: int = 72
+
+    # Password hashing cost (argon2-cffi's defaults). Never lower these in production.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
     default_timezone: str = "America/New_York"
 
     @model_validator(mode="after")
@@ -42,6 +46,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production"
             )
+        if self.app_env == "production" and (
+            self.argon2_time_cost < 2 or self.argon2_memory_kib < 19456
+        ):
+            # OWASP's floor for Argon2id: 19 MiB of memory and two passes.
+            raise ValueError("ARGON2_* costs are below the safe minimum for production")
         return self
 
     @cached_property

@@ -10,6 +10,9 @@ from pathlib import Path
 _TMP = Path(tempfile.mkdtemp(prefix="trochelog-test-"))
 os.environ["APP_ENV"] = "test"
 os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
+# Real Argon2id, at a cost that keeps hundreds of sign-ins quick.
+os.environ["ARGON2_TIME_COST"] = "1"
+os.environ["ARGON2_MEMORY_KIB"] = "8192"
 os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.db'}"
 
 import pytest  # noqa: E402

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, col, delete, func, select
 
 from app.accounts.models import AuthSession, Invite, InviteKind, LoginFailure, Role, User
@@ -24,7 +25,15 @@ from app.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from app.i18n import gettext as _
 from app.i18n import ngettext
 
-password_hash = PasswordHash.recommended()  # Argon2id
+# Argon2id with argon2-cffi's recommended cost in production; the test suite lowers the cost
+# through settings (still real Argon2id) so hundreds of sign-ins stay fast.
+password_hash = PasswordHash(
+    (
+        Argon2Hasher(
+            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+        ),
+    )
+)
 # Verified against when the email is unknown, so a miss costs as much time as a wrong password.
 _DUMMY_HASH = password_hash.hash("not-a-real-password-but-just-as-slow")
 
@@ -42,7 +51,14 @@ def normalise_email(email: str) -> str:
 
 def valid_email(email: str) -> bool:
     local, _sep, domain = email.partition("@")
-    return bool(local) and "." in domain and " " not in email and len(email) <= 254
+    return (
+        bool(local)
+        and "." in domain
+        and " " not in email
+        and len(email) <= 254
+        # No control characters: PostgreSQL refuses NUL in text, which made this a 500 there.
+        and email.isprintable()
+    )
 
 
 def valid_timezone(name: str) -> bool:
@@ -112,7 +128,13 @@ def authenticate(
             retry_after_seconds=wait,
         )
 
-    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    email = normalise_email(email)
+    # A control character cannot be in a stored email, and PostgreSQL refuses NUL in a query.
+    user = (
+        session.exec(select(User).where(User.email == email)).first()
+        if email.isprintable()
+        else None
+    )
     stored = user.password_hash if user and user.is_active and user.password_hash else None
     # Always verify something, so an unknown email costs as much time as a wrong password.
     valid, updated_hash = password_hash.verify_and_update(password, stored or _DUMMY_HASH)
@@ -255,6 +277,8 @@ def _issue(
 
 def _clean_person(email: str, display_name: str) -> tuple[str, str]:
     email = normalise_email(email)
+    # Control characters dropped (PostgreSQL refuses NUL in text); runs of spaces made one.
+    display_name = "".join(ch for ch in display_name if ch.isprintable() or ch.isspace())
     display_name = " ".join(display_name.split())
     if not display_name:
         raise Invalid(_("Enter a name."), field="display_name")
