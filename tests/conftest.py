@@ -33,6 +33,7 @@ def _migrated_database():
     if IS_POSTGRES:
         # Start from nothing, so the run proves the migrations build the whole schema.
         with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     migrate()
@@ -44,6 +45,9 @@ def _empty_all_tables() -> None:
     tables = list(reversed(SQLModel.metadata.sorted_tables))
     with engine.begin() as conn:
         if IS_POSTGRES:
+            # A test that leaves a transaction open would make TRUNCATE wait forever: fail
+            # loudly instead of hanging the run.
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
             names = ", ".join(f'"{t.name}"' for t in tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
