@@ -1,11 +1,13 @@
 """Operational commands: `python -m app.cli migrate | bootstrap`."""
 
 import argparse
+import fcntl
 import sys
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlmodel import Session
 
 from app.config import ROOT, settings
@@ -20,8 +22,33 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+# Any fixed number: instances starting together take turns at the schema.
+MIGRATION_LOCK = 7_451_019
+
+
 def migrate() -> None:
-    command.upgrade(alembic_config(), "head")
+    """Bring the schema to head. On PostgreSQL an advisory lock makes instances that start
+    together take turns, so two app containers never run the same migration at once."""
+    config = alembic_config()
+    if engine.dialect.name == "sqlite":
+        # SQLite: processes on one machine take turns through a lock file beside the database.
+        database = engine.url.database
+        if not database or database == ":memory:":
+            command.upgrade(config, "head")
+            return
+        with Path(f"{database}.migrate-lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            command.upgrade(config, "head")
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        connection.commit()
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
 
 
 def bootstrap() -> None:

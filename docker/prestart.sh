@@ -1,0 +1,14 @@
+#!/bin/sh
+# Container start: bring the schema to head, then serve. Runs as the image's non-root user.
+set -eu
+
+python -m app.cli migrate
+
+# '*' is quoted: unquoted, the shell would expand it to the files in /app.
+# Trusting every proxy is only safe when the published port is reachable by the proxy alone.
+exec uvicorn app.main:app \
+  --host 0.0.0.0 \
+  --port 8000 \
+  --proxy-headers \
+  --forwarded-allow-ips='*' \
+  "$@"
