@@ -11,7 +11,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Role, User
 from app.config import settings
 from app.db import SessionDep, utcnow
-from app.errors import Forbidden, NotAuthenticated
+from app.errors import Forbidden, Invalid, NotAuthenticated
 from app.i18n import gettext as _
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -106,6 +106,9 @@ async def csrf_protect(request: Request, signed_in: SignedInDep) -> None:
         form = await request.form()  # cached on the request; the route reads the same form
         value = form.get("csrf_token")
         sent.insert(0, value if isinstance(value, str) else None)
+        has_nul = any(isinstance(v, str) and "\x00" in v for v in form.values())
+    else:
+        has_nul = False
     if signed_in is not None:
         key = f"session:{signed_in.auth.id}"
     else:
@@ -116,3 +119,6 @@ async def csrf_protect(request: Request, signed_in: SignedInDep) -> None:
         token and hmac.compare_digest(token, expected) for token in sent
     ):
         raise refused
+    if has_nul:
+        # PostgreSQL cannot store NUL in text and no person types one: refuse it up front.
+        raise Invalid(_("The form contained a character that cannot be saved."))

@@ -1,19 +1,24 @@
 """create_app(): middleware, routers, static files and error pages."""
 
 import logging
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import i18n
 from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
+from app.accounts.service import resolve_session
 from app.careteam import routes as careteam_routes
 from app.checkins import api as checkins_api
 from app.checkins import routes as checkins_routes
+from app.config import settings
+from app.db import engine, utcnow
 from app.deps import csrf_protect
 from app.doses import api as doses_api
 from app.doses import routes as doses_routes
@@ -102,10 +107,12 @@ def create_app() -> FastAPI:
     async def not_authenticated(request: Request, exc: NotAuthenticated):
         if _wants_json(request):
             return JSONResponse({"detail": exc.message}, status_code=401)
-        target = request.url.path
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        login = "/login" if target == "/" else f"/login?next={quote(target, safe='/')}"
         if request.headers.get("HX-Request") == "true":
-            return JSONResponse({}, status_code=200, headers={"HX-Redirect": "/login"})
-        return see_other(f"/login?next={target}" if target != "/" else "/login")
+            # htmx follows this header with a full page load, so the sign-in page replaces it.
+            return Response(status_code=204, headers={"HX-Redirect": login})
+        return see_other(login)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError):
@@ -121,6 +128,17 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if not hasattr(request.state, "signed_in"):
+            # No route ran (an unknown URL): look up who is signed in so the page keeps its
+            # navigation, in a session of its own.
+            with Session(engine) as session:
+                request.state.signed_in = resolve_session(
+                    session, request.cookies.get(settings.session_cookie), utcnow()
+                )
+                if request.state.signed_in is not None:
+                    session.expunge(request.state.signed_in.user)
+                    session.expunge(request.state.signed_in.auth)
+                session.commit()
         messages = {
             404: _("We could not find that page."),
             405: _("That action is not available here."),

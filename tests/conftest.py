@@ -1,10 +1,19 @@
 """Test harness: one real database per run (SQLite, or TEST_DATABASE_URL), migrated once,
-emptied after every test."""
+emptied after every test.
+
+On PostgreSQL each run works in a schema of its own inside TEST_DATABASE_URL's database, so
+two runs on one server (two developers, or CI beside a developer) never touch each other's
+tables; the schema is dropped when the run ends.
+"""
 
 import os
 import re
 import tempfile
+import uuid
 from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 # Settings are read at import time: point the app at the test database before importing it.
 _TMP = Path(tempfile.mkdtemp(prefix="trochelog-test-"))
@@ -13,7 +22,18 @@ os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 # Real Argon2id, at a cost that keeps hundreds of sign-ins quick.
 os.environ["ARGON2_TIME_COST"] = "1"
 os.environ["ARGON2_MEMORY_KIB"] = "8192"
-os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.db'}"
+_SCHEMA: str | None = None
+_BASE_URL = os.environ.get("TEST_DATABASE_URL")
+if _BASE_URL and make_url(_BASE_URL).get_backend_name() == "postgresql":
+    _SCHEMA = f"test_run_{uuid.uuid4().hex[:12]}"
+    _admin = create_engine(_BASE_URL)
+    with _admin.begin() as _conn:
+        _conn.exec_driver_sql(f'CREATE SCHEMA "{_SCHEMA}"')
+    _admin.dispose()
+    _url = make_url(_BASE_URL).update_query_dict({"options": f"-csearch_path={_SCHEMA}"})
+    os.environ["DATABASE_URL"] = _url.render_as_string(hide_password=False)
+else:
+    os.environ["DATABASE_URL"] = _BASE_URL or f"sqlite:///{_TMP / 'test.db'}"
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
@@ -30,15 +50,16 @@ IS_POSTGRES = engine.dialect.name == "postgresql"
 
 @pytest.fixture(scope="session", autouse=True)
 def _migrated_database():
-    if IS_POSTGRES:
-        # Start from nothing, so the run proves the migrations build the whole schema.
-        with engine.begin() as conn:
-            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+    # The run's schema starts empty, so the run proves the migrations build the whole schema.
     migrate()
     yield
     engine.dispose()
+    if _SCHEMA is not None:
+        admin = create_engine(_BASE_URL)
+        with admin.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+            conn.exec_driver_sql(f'DROP SCHEMA "{_SCHEMA}" CASCADE')
+        admin.dispose()
 
 
 def _empty_all_tables() -> None:

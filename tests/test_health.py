@@ -20,7 +20,8 @@ def test_instances_starting_together_migrate_an_empty_database(tmp_path):
     # Each app instance runs `migrate` as it starts. Two at once on an empty database (separate
     # processes, as in production): on PostgreSQL an advisory lock makes them take turns; on
     # SQLite the second waits for the first's write lock. Both must succeed.
-    test_url = make_url(os.environ["DATABASE_URL"])
+    # The server of this run (without its per-run search_path: the new database has no such schema).
+    test_url = make_url(os.environ["DATABASE_URL"]).difference_update_query(["options"])
     if IS_POSTGRES:
         name = f"trochelog_migrate_{uuid.uuid4().hex[:8]}"
         admin = create_engine(test_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
