@@ -137,7 +137,9 @@ def change_password(
         )
     except Invalid as err:
         if err.field == "password":
-            err.field = "new_password"
+            # The rule speaks of "password"; on this form the field is "new_password". A new
+            # error, not a changed `field`: Invalid keeps its own copy in `errors`.
+            err = Invalid(err.message, field="new_password")
         return form_error(
             request,
             session,

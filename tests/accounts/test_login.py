@@ -1,0 +1,310 @@
+"""Signing in: the demo accounts, wrong credentials, throttling per account and per address."""
+
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from app.accounts import service
+from app.accounts.models import LoginFailure
+from app.config import settings
+from app.db import utcnow
+from app.errors import TooManyAttempts
+from app.seed import DEMO_PASSWORD, seed_demo
+from tests import factories
+from tests.conftest import csrf_from
+from tests.helpers import another_client, follow, session_cookie, set_cookie_headers
+
+NO_MATCH = "That email and password do not match an account."
+TOO_MANY = "Too many attempts. Try again in 15 minutes."
+
+
+@pytest.fixture
+def demo(db):
+    users = seed_demo(db, utcnow())
+    db.commit()
+    return users
+
+
+def _login(client, email: str, password: str, **extra):
+    token = csrf_from(client.get("/login").text)
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token, **extra}
+    )
+
+
+@pytest.mark.parametrize(
+    ("email", "home", "shows"),
+    [
+        ("patient@demo.test", "/today", "Today"),
+        ("patient2@demo.test", "/today", "Today"),
+        ("caregiver@demo.test", "/supporting", "Jordan Reyes"),
+        ("prescriber@demo.test", "/patients", "Sam Whitfield"),
+    ],
+)
+def test_each_demo_account_signs_in_and_lands_home(demo, client, email, home, shows):
+    response = _login(client, email, DEMO_PASSWORD)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    assert session_cookie(client)
+
+    front = client.get("/")
+    assert front.status_code == 303
+    assert front.headers["location"] == home
+
+    page = client.get(home)
+    assert page.status_code == 200
+    assert shows in page.text
+    assert f"Signed in as {email}" in page.text
+
+
+def test_demo_caregiver_supports_only_the_first_patient(demo, client):
+    _login(client, "caregiver@demo.test", DEMO_PASSWORD)
+    page = client.get("/supporting")
+    assert "Jordan Reyes" in page.text
+    assert "Sam Whitfield" not in page.text
+
+
+def test_email_is_matched_without_case_or_surrounding_spaces(demo, client):
+    response = _login(client, "  Patient@Demo.TEST ", DEMO_PASSWORD)
+    assert response.status_code == 303
+    assert follow(client, response).status_code == 200
+
+
+def test_sign_in_returns_to_the_requested_page(db, client):
+    user = factories.user(db, role="caregiver")
+    db.commit()
+    asked = client.get("/account")
+    assert asked.headers["location"] == "/login?next=/account"
+    response = _login(client, user.email, factories.PASSWORD, next="/account")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/account"
+
+
+@pytest.mark.parametrize(
+    "next_value", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:1"]
+)
+def test_sign_in_never_redirects_off_site(db, client, next_value):
+    user = factories.user(db, role="patient")
+    db.commit()
+    response = _login(client, user.email, factories.PASSWORD, next=next_value)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
+def _assert_refused(response, email: str):
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert NO_MATCH in response.text
+    # The form comes back, with the email kept and the password not echoed.
+    assert '<form method="post" action="/login"' in response.text
+    assert f'value="{email}"' in response.text
+    assert not set_cookie_headers(response, settings.session_cookie)
+
+
+def test_wrong_password_is_refused_with_the_form_again(demo, client):
+    response = _login(client, "patient@demo.test", "not-the-password")
+    _assert_refused(response, "patient@demo.test")
+    assert "not-the-password" not in response.text
+    assert session_cookie(client) is None
+    assert client.get("/today").status_code == 303
+
+
+def test_unknown_email_gets_the_identical_answer(demo, client):
+    wrong = _login(client, "patient@demo.test", "not-the-password")
+    unknown = _login(client, "nobody@demo.test", "not-the-password")
+    _assert_refused(unknown, "nobody@demo.test")
+    # Same client, same CSRF token: the pages differ only in the email typed.
+    assert unknown.text.replace("nobody@demo.test", "EMAIL") == wrong.text.replace(
+        "patient@demo.test", "EMAIL"
+    )
+
+
+def test_inactive_account_and_pending_invitee_cannot_sign_in(db, client):
+    inactive = factories.user(db, role="patient")
+    inactive.is_active = False
+    invitee = factories.user(db, role="patient", with_password=False)
+    db.add(inactive)
+    db.commit()
+    _assert_refused(_login(client, inactive.email, factories.PASSWORD), inactive.email)
+    _assert_refused(_login(client, invitee.email, ""), invitee.email)
+
+
+def test_control_characters_in_the_email_are_just_a_miss(demo, client):
+    """PostgreSQL refuses NUL in text: this used to be a 500 there instead of a refusal."""
+    response = _login(client, "patient\x00@demo.test", DEMO_PASSWORD)
+    assert response.status_code == 401
+    assert NO_MATCH in response.text
+    assert session_cookie(client) is None
+
+
+# --- throttling --------------------------------------------------------------------------------
+
+
+def _assert_throttled(response):
+    assert response.status_code == 429
+    assert TOO_MANY in response.text
+    retry_after = int(response.headers["Retry-After"])
+    window = settings.login_window_minutes * 60
+    assert window - 60 < retry_after <= window
+    assert not set_cookie_headers(response, settings.session_cookie)
+
+
+def test_sixth_attempt_on_an_account_is_throttled_even_with_the_right_password(demo, client):
+    for _ in range(settings.login_max_failures_per_account):
+        assert _login(client, "patient@demo.test", "wrong-password").status_code == 401
+    response = _login(client, "patient@demo.test", DEMO_PASSWORD)
+    _assert_throttled(response)
+    # The form is still there, with the email kept.
+    assert 'value="patient@demo.test"' in response.text
+    assert session_cookie(client) is None
+
+
+def test_throttle_follows_the_account_not_the_spelling(demo, client):
+    spellings = (
+        "patient@demo.test",
+        "PATIENT@demo.test",
+        " patient@Demo.Test",
+        "Patient@DEMO.test ",
+    )
+    for n in range(settings.login_max_failures_per_account):
+        _login(client, spellings[n % len(spellings)], "wrong-password")
+    _assert_throttled(_login(client, "patient@demo.test", DEMO_PASSWORD))
+
+
+def test_unknown_email_is_throttled_the_same_way(demo, client):
+    for _ in range(settings.login_max_failures_per_account):
+        assert _login(client, "ghost@demo.test", "wrong-password").status_code == 401
+    _assert_throttled(_login(client, "ghost@demo.test", "wrong-password"))
+
+
+def test_throttled_account_does_not_lock_out_other_people(demo, client):
+    for _ in range(settings.login_max_failures_per_account):
+        _login(client, "patient@demo.test", "wrong-password")
+    with another_client() as other:
+        assert _login(other, "patient2@demo.test", DEMO_PASSWORD).status_code == 303
+
+
+def test_one_address_is_throttled_across_many_emails(demo, client):
+    limit = settings.login_max_failures_per_address
+    assert limit > settings.login_max_failures_per_account
+    for n in range(limit):
+        assert _login(client, f"guess{n}@demo.test", "wrong-password").status_code == 401
+    # Every account is blocked from this address now, even a real one with the right password.
+    _assert_throttled(_login(client, "prescriber@demo.test", DEMO_PASSWORD))
+
+
+def test_failures_store_neither_emails_nor_addresses(demo, db, client):
+    _login(client, "patient@demo.test", "wrong-password")
+    keys = [row.key for row in db.exec(select(LoginFailure)).all()]
+    assert len(keys) == 2
+    for key in keys:
+        assert re.fullmatch(r"[0-9a-f]{64}", key)
+        assert "demo.test" not in key and "testclient" not in key
+
+
+# --- the service, with explicit time ------------------------------------------------------------
+
+
+def _auth(db, email, password, now):
+    return service.authenticate(db, email=email, password=password, address="10.0.0.7", now=now)
+
+
+def test_throttle_lifts_once_the_window_has_passed(db):
+    user = factories.user(db, role="patient")
+    db.commit()
+    t0 = utcnow()
+    for n in range(5):
+        assert _auth(db, user.email, "wrong-password", t0 + timedelta(seconds=n)) is None
+    db.commit()
+
+    with pytest.raises(TooManyAttempts) as caught:
+        _auth(db, user.email, factories.PASSWORD, t0 + timedelta(minutes=1))
+    # Until the oldest failure leaves the 15-minute window.
+    assert caught.value.retry_after_seconds == 14 * 60
+    assert caught.value.message == "Too many attempts. Try again in 14 minutes."
+
+    with pytest.raises(TooManyAttempts) as caught:
+        _auth(db, user.email, factories.PASSWORD, t0 + timedelta(minutes=14, seconds=59))
+    assert caught.value.retry_after_seconds == 1
+    assert caught.value.message == "Too many attempts. Try again in 1 minute."
+
+    later = t0 + timedelta(minutes=15, seconds=5)
+    signed_in = _auth(db, user.email, factories.PASSWORD, later)
+    assert signed_in is not None and signed_in.id == user.id
+
+
+def test_success_clears_the_accounts_failures(db):
+    user = factories.user(db, role="patient")
+    db.commit()
+    now = utcnow()
+    for _ in range(4):
+        assert _auth(db, user.email, "wrong-password", now) is None
+    assert _auth(db, user.email, factories.PASSWORD, now) is not None
+    db.commit()
+    # Four more mistakes are allowed: without the reset these would make eight and lock the account.
+    for _ in range(4):
+        assert _auth(db, user.email, "wrong-password", now) is None
+    assert _auth(db, user.email, factories.PASSWORD, now) is not None
+
+
+def test_old_failures_are_pruned(db):
+    t0 = utcnow()
+    _auth(db, "someone@example.test", "wrong-password", t0)
+    db.commit()
+    _auth(db, "else@example.test", "wrong-password", t0 + timedelta(days=2))
+    db.commit()
+    failed_at = [row.failed_at for row in db.exec(select(LoginFailure)).all()]
+    assert len(failed_at) == 2
+    assert all(when > t0 + timedelta(days=1) for when in failed_at)
+
+
+# --- logs never carry PHI or secrets ---------------------------------------------------------
+
+
+def test_sign_in_flows_log_neither_email_nor_password(demo, db, client, caplog):
+    caplog.set_level(logging.DEBUG, logger="trochelog")
+    caplog.set_level(logging.INFO)
+    _login(client, "patient@demo.test", "a-wrong-secret-9f3")
+    _login(client, "nobody-real@demo.test", "a-wrong-secret-9f3")
+    ok = _login(client, "patient@demo.test", DEMO_PASSWORD)
+    assert ok.status_code == 303
+    token = session_cookie(client)
+    with another_client() as other:
+        for _ in range(settings.login_max_failures_per_account):
+            _login(other, "patient2@demo.test", "a-wrong-secret-9f3")
+        assert _login(other, "patient2@demo.test", DEMO_PASSWORD).status_code == 429
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    for secret in (
+        "patient@demo.test",
+        "patient2@demo.test",
+        "nobody-real@demo.test",
+        "a-wrong-secret-9f3",
+        DEMO_PASSWORD,
+        token,
+    ):
+        assert secret not in logged
+
+
+def test_a_crash_is_logged_without_the_error_text(demo, client, caplog, monkeypatch):
+    """A database error's message can quote the row: the log keeps only its type and route."""
+    from sqlalchemy.exc import IntegrityError
+
+    def crash(*_args, email: str, **_kwargs):
+        statement = "INSERT INTO users (email) VALUES (%(email)s)"
+        raise IntegrityError(statement, {"email": email}, Exception(f"duplicate key {email}"))
+
+    monkeypatch.setattr(service, "authenticate", crash)
+    caplog.set_level(logging.INFO)
+    response = _login(client, "patient@demo.test", DEMO_PASSWORD)
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Nothing was saved; please try again." in response.text
+    assert "patient@demo.test" not in response.text
+    assert "unhandled IntegrityError on POST /login" in caplog.text
+    assert "patient@demo.test" not in caplog.text
+    assert DEMO_PASSWORD not in caplog.text
+    # Nothing half-done either: no session was started.
+    assert session_cookie(client) is None

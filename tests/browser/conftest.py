@@ -1,0 +1,202 @@
+"""Browser harness: the real app under uvicorn on a free port, driven by Debian's Chromium.
+
+The app shares the test database that tests/conftest.py set up (and empties after each test),
+so `demo` seeds the demo clinic for one test at a time. Never downloads a browser.
+"""
+
+import asyncio
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from sqlmodel import Session
+
+from app.db import engine, utcnow
+from app.main import app
+from app.seed import DEMO_PASSWORD, seed_demo
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "has_touch": True,
+    "is_mobile": True,
+    "device_scale_factor": 2,
+}
+TIMEOUT_MS = 10_000
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_server(_migrated_database) -> Iterator[str]:
+    """uvicorn serving app.main:app from a background thread (with its own event loop)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; we keep the socket, so no race
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        loop="asyncio",
+        http="h11",
+        ws="none",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            # asyncio.run makes a fresh loop for this thread, apart from Playwright's.
+            asyncio.run(server.serve(sockets=[sock]))
+        except BaseException as exc:  # reported to the test session below
+            failure.append(exc)
+
+    thread = threading.Thread(target=serve, name="live-server", daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started or failure or not thread.is_alive():
+            break
+        time.sleep(0.05)
+    if not server.started:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+        pytest.fail(f"the live server did not start: {failure!r}")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+    assert not thread.is_alive(), "the live server did not stop"
+    assert not failure, f"the live server crashed: {failure!r}"
+
+
+@pytest.fixture
+def demo(live_server):
+    """The demo clinic (prescriber, two patients, a caregiver) in the empty test database."""
+    with Session(engine, expire_on_commit=False) as session:
+        users = seed_demo(session, utcnow())
+        session.commit()
+    return users
+
+
+# --- the browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} not found (apt-get install chromium)"
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class ConsoleErrors:
+    """Console errors, uncaught page errors and 5xx responses seen by a test's pages.
+
+    A test that provokes an error on purpose (e.g. a 401 from a wrong password, which Chromium
+    logs as "Failed to load resource") declares it with `expect(pattern)`.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.expected: list[re.Pattern[str]] = []
+
+    def expect(self, pattern: str) -> None:
+        self.expected.append(re.compile(pattern))
+
+    def watch(self, page: Page) -> Page:
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.seen.append(f"page error: {error}"))
+        page.on("response", self._response)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            where = message.location.get("url", "")
+            self.seen.append(f"console error: {message.text} ({where})")
+
+    def _response(self, response) -> None:
+        if response.status >= 500:
+            self.seen.append(f"HTTP {response.status} from {response.url}")
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.seen if not any(p.search(e) for p in self.expected)]
+
+
+@pytest.fixture
+def console_errors() -> ConsoleErrors:
+    return ConsoleErrors()
+
+
+@pytest.fixture
+def new_context(browser, live_server, console_errors) -> Iterator:
+    """Factory for phone-sized contexts (extra options e.g. java_script_enabled=False);
+    every page opened in them is watched for errors, asserted at teardown."""
+    contexts: list[BrowserContext] = []
+
+    def _new_context(**options) -> BrowserContext:
+        context = browser.new_context(base_url=live_server, **{**PHONE, **options})
+        context.set_default_timeout(TIMEOUT_MS)
+        context.on("page", console_errors.watch)
+        contexts.append(context)
+        return context
+
+    yield _new_context
+    for context in contexts:
+        context.close()
+    unexpected = console_errors.unexpected()
+    assert not unexpected, "browser errors:\n" + "\n".join(unexpected)
+
+
+@pytest.fixture
+def context(new_context) -> BrowserContext:
+    return new_context()
+
+
+@pytest.fixture
+def page(context) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def sign_in():
+    """Sign a page in through the real form, as a person would."""
+
+    def _sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
+        page.goto("/login")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+
+    return _sign_in

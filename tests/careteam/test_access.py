@@ -1,0 +1,183 @@
+"""app.careteam.access: the one place that decides who may see or act on a patient's record."""
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import Session, func, select
+
+from app.accounts.models import User
+from app.careteam import access
+from app.careteam.access import Purpose
+from app.careteam.models import CareLink, Relation
+from app.db import utcnow
+from app.errors import NotFound
+from tests import factories
+
+
+@dataclass
+class World:
+    patient: User
+    other_patient: User
+    caregiver: User
+    unlinked_caregiver: User
+    revoked_caregiver: User
+    prescriber: User
+    unlinked_prescriber: User
+    revoked_prescriber: User
+
+
+@pytest.fixture
+def world(db: Session) -> World:
+    patient = factories.user(db, role="patient", display_name="Pat Ient")
+    other_patient = factories.user(db, role="patient", display_name="Other Patient")
+    caregiver = factories.user(db, role="caregiver")
+    unlinked_caregiver = factories.user(db, role="caregiver")
+    revoked_caregiver = factories.user(db, role="caregiver")
+    prescriber = factories.user(db, role="prescriber")
+    unlinked_prescriber = factories.user(db, role="prescriber")
+    revoked_prescriber = factories.user(db, role="prescriber")
+    for member in (caregiver, revoked_caregiver, prescriber, revoked_prescriber):
+        factories.link(db, patient, member)
+    # The unlinked members do look after someone, just not this patient.
+    factories.link(db, other_patient, unlinked_caregiver)
+    factories.link(db, other_patient, unlinked_prescriber)
+    for member in (revoked_caregiver, revoked_prescriber):
+        row = db.exec(
+            select(CareLink).where(
+                CareLink.patient_id == patient.id, CareLink.member_id == member.id
+            )
+        ).one()
+        row.revoked_at = utcnow()
+        db.add(row)
+    db.commit()
+    return World(
+        patient,
+        other_patient,
+        caregiver,
+        unlinked_caregiver,
+        revoked_caregiver,
+        prescriber,
+        unlinked_prescriber,
+        revoked_prescriber,
+    )
+
+
+V, M, INV = Purpose.VIEW, Purpose.MANAGE_PROTOCOL, Purpose.INVITE_CAREGIVER
+
+# (who asks, may they VIEW, MANAGE_PROTOCOL, INVITE_CAREGIVER for world.patient)
+MATRIX = [
+    ("patient", {V: True, M: False, INV: True}),  # their own record; the plan is the prescriber's
+    ("other_patient", {V: False, M: False, INV: False}),
+    ("caregiver", {V: True, M: False, INV: False}),
+    ("unlinked_caregiver", {V: False, M: False, INV: False}),
+    ("revoked_caregiver", {V: False, M: False, INV: False}),
+    ("prescriber", {V: True, M: True, INV: False}),  # caregivers are the patient's choice
+    ("unlinked_prescriber", {V: False, M: False, INV: False}),
+    ("revoked_prescriber", {V: False, M: False, INV: False}),
+]
+
+
+@pytest.mark.parametrize(
+    ("who", "purpose", "allowed"),
+    [(who, purpose, allowed) for who, table in MATRIX for purpose, allowed in table.items()],
+)
+def test_can_access_patient(db, world, who, purpose, allowed):
+    actor = getattr(world, who)
+    assert access.can_access_patient(db, actor, world.patient.id, purpose) is allowed
+
+
+def test_view_is_the_default_purpose(db, world):
+    assert access.can_access_patient(db, world.caregiver, world.patient.id) is True
+    assert access.can_access_patient(db, world.unlinked_caregiver, world.patient.id) is False
+
+
+@pytest.mark.parametrize("who", ["patient", "caregiver", "prescriber"])
+def test_inactive_accounts_reach_nobody(db, world, who):
+    actor = getattr(world, who)
+    assert access.can_access_patient(db, actor, world.patient.id)
+    actor.is_active = False
+    db.add(actor)
+    db.commit()
+    for purpose in Purpose:
+        assert access.can_access_patient(db, actor, world.patient.id, purpose) is False
+
+
+def test_require_patient_access_returns_the_patient_or_not_found(db, world):
+    assert access.require_patient_access(db, world.prescriber, world.patient.id).id == (
+        world.patient.id
+    )
+    with pytest.raises(NotFound):
+        access.require_patient_access(db, world.unlinked_prescriber, world.patient.id)
+    with pytest.raises(NotFound):
+        access.require_patient_access(db, world.prescriber, uuid.uuid4())
+    with pytest.raises(NotFound):
+        access.require_patient_access(
+            db, world.caregiver, world.patient.id, Purpose.MANAGE_PROTOCOL
+        )
+
+
+def test_require_patient_access_refuses_a_non_patient_target(db, world):
+    # A link row pointing at a prescriber must not turn that prescriber into a "patient".
+    access.link(
+        db,
+        patient_id=world.unlinked_prescriber.id,
+        member_id=world.prescriber.id,
+        relation=Relation.PRESCRIBER,
+        now=utcnow(),
+    )
+    db.commit()
+    with pytest.raises(NotFound):
+        access.require_patient_access(db, world.prescriber, world.unlinked_prescriber.id)
+
+
+def test_team_lists_leave_out_revoked_members(db, world):
+    caregivers = access.care_team_of(db, world.patient.id, Relation.CAREGIVER)
+    prescribers = access.care_team_of(db, world.patient.id, Relation.PRESCRIBER)
+    assert [u.id for u in caregivers] == [world.caregiver.id]
+    assert [u.id for u in prescribers] == [world.prescriber.id]
+    assert access.patients_of(db, world.revoked_caregiver, Relation.CAREGIVER) == []
+    assert [u.id for u in access.patients_of(db, world.prescriber, Relation.PRESCRIBER)] == [
+        world.patient.id
+    ]
+
+
+def test_patients_of_is_sorted_by_name(db, world):
+    third = factories.user(db, role="patient", display_name="Aaron First")
+    factories.link(db, third, world.prescriber)
+    db.commit()
+    names = [u.display_name for u in access.patients_of(db, world.prescriber, Relation.PRESCRIBER)]
+    assert names == ["Aaron First", "Pat Ient"]
+
+
+def test_linking_again_reactivates_instead_of_duplicating(db, world):
+    access.link(
+        db,
+        patient_id=world.patient.id,
+        member_id=world.revoked_caregiver.id,
+        relation=Relation.CAREGIVER,
+        now=utcnow(),
+    )
+    db.commit()
+    assert access.can_access_patient(db, world.revoked_caregiver, world.patient.id)
+    count = db.exec(
+        select(func.count()).where(
+            CareLink.patient_id == world.patient.id,
+            CareLink.member_id == world.revoked_caregiver.id,
+        )
+    ).one()
+    assert count == 1
+
+
+def test_revoked_caregiver_no_longer_sees_the_patient_page(db, world, auth, client):
+    assert auth.login(world.revoked_caregiver.email).status_code == 303
+    page = client.get("/supporting")
+    assert page.status_code == 200
+    assert "Pat Ient" not in page.text
+
+
+def test_linked_caregiver_sees_the_patient_on_supporting(db, world, auth, client):
+    assert auth.login(world.caregiver.email).status_code == 303
+    page = client.get("/supporting")
+    assert "Pat Ient" in page.text
+    assert "Other Patient" not in page.text

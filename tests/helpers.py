@@ -1,0 +1,72 @@
+"""Small helpers shared by the account, care team and page tests."""
+
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.accounts.models import AuthSession, User
+from app.config import settings
+from app.main import app
+
+INVITE_URL = re.compile(r'id="invite-url"[^>]*value="([^"]+)"')
+
+
+@contextmanager
+def another_client() -> Iterator[TestClient]:
+    """A second browser (another phone, another tab with its own cookie jar)."""
+    with TestClient(app, follow_redirects=False) as other:
+        yield other
+
+
+def session_cookie(client: TestClient) -> str | None:
+    return client.cookies.get(settings.session_cookie)
+
+
+def set_session_cookie(client: TestClient, token: str) -> None:
+    """Put a (possibly stale) session token into a client's jar, as a stolen or old cookie."""
+    client.cookies.set(settings.session_cookie, token, domain="testserver.local", path="/")
+
+
+def set_cookie_headers(response, name: str) -> list[str]:
+    return [
+        value
+        for value in response.headers.get_list("set-cookie")
+        if value.split("=", 1)[0].strip() == name
+    ]
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def invite_token(html: str) -> str:
+    """The token of the one-time invite link shown on the 'invite created' page."""
+    match = INVITE_URL.search(html)
+    assert match, "page shows no invite link"
+    url = match.group(1)
+    assert url.startswith("http://testserver/invite/"), url
+    return url.rsplit("/", 1)[1]
+
+
+def follow(client: TestClient, response, limit: int = 5):
+    """Follow 303s as a browser would, returning the final response."""
+    for _ in range(limit):
+        if response.status_code not in (301, 302, 303, 307, 308):
+            return response
+        response = client.get(response.headers["location"])
+    raise AssertionError("too many redirects")
+
+
+def fresh(db: Session, model, pk):
+    """The row as the database has it now, not as this session remembers it."""
+    db.expire_all()
+    return db.get(model, pk)
+
+
+def sessions_of(db: Session, user: User) -> list[AuthSession]:
+    db.expire_all()
+    return list(db.exec(select(AuthSession).where(AuthSession.user_id == user.id)).all())
