@@ -15,7 +15,9 @@ from app.db import SessionDep, utcnow
 from app.deps import PatientUser, PrescriberUser
 from app.doses.models import Dose
 from app.errors import NotFound
+from app.i18n import gettext as _
 from app.sync import service as sync
+from app.sync.models import ClientWrite
 from app.sync.service import SyncItem
 from app.templating import render
 from app.web.forms import new_client_id, parse_client_id, see_other
@@ -25,8 +27,38 @@ router = APIRouter()
 
 def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
            now: datetime) -> dict:
-    item = SyncItem(id=parse_client_id(item_id), kind=kind, recorded_at=now, data=data)
+    client_id = parse_client_id(item_id)
+    # A form submitted twice (double tap, back and resubmit) carries the same client id but
+    # reaches the server at another time: keep the first submission's time so the repeat is a
+    # `duplicate` with the first result (the crisis screen, the redirect), not an id conflict.
+    earlier = session.get(ClientWrite, client_id)
+    recorded_at = (earlier.recorded_at if earlier is not None and earlier.patient_id == user.id
+                   and earlier.kind == kind else now)
+    item = SyncItem(id=client_id, kind=kind, recorded_at=recorded_at, data=data)
     return sync.apply(session, author=user, patient=user, item=item, now=now)
+
+
+def _rejected_values(form, result: dict) -> dict:
+    """The form's values to show again. After an id conflict (this form was saved, then
+    changed and sent again from the Back button) it gets a new id, so these answers can be
+    saved as a new entry instead of being refused every time."""
+    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    if result.get("code") == "id_conflict":
+        values["client_id"] = new_client_id()
+    return values
+
+
+def _form_errors(result: dict, shown: set[str]) -> dict:
+    """Errors keyed by the fields the form shows; anything else (a missing dose, an id
+    conflict) goes above the form, so no refusal is silent."""
+    if result.get("code") == "id_conflict":
+        return {"__all__": _("You already sent this form with other answers, and that entry "
+                             "is saved. Send it again to save these answers as a new entry.")}
+    errors = dict(result.get("errors") or {})
+    hidden = [errors.pop(k) for k in list(errors) if k not in shown]
+    if hidden or not errors:
+        errors["__all__"] = " ".join(hidden) or result.get("detail")
+    return errors
 
 
 # --- check-ins --------------------------------------------------------------------------------
@@ -106,10 +138,8 @@ async def checkin_submit(request: Request, session: SessionDep, user: PatientUse
     result = _apply(session, user, str(form.get("client_id", "")), "checkin", data, now)
     if result["status"] == "rejected":
         session.rollback()
-        values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
-        errors = result.get("errors") or {"__all__": result.get("detail")}
-        if "values" in errors:
-            errors["__all__"] = errors.pop("values")
+        values = _rejected_values(form, result)
+        errors = _form_errors(result, set(slot.measures))
         return render(request, "checkins/form.html",
                       _checkin_context(slot, dose, values, errors), status_code=422)
     flags = result.get("flags") or []
@@ -171,10 +201,8 @@ async def questionnaire_submit(request: Request, session: SessionDep, user: Pati
                     utcnow())
     if result["status"] == "rejected":
         session.rollback()
-        values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
-        errors = result.get("errors") or {"__all__": result.get("detail")}
-        if "answers" in errors:
-            errors["__all__"] = errors.pop("answers")
+        values = _rejected_values(form, result)
+        errors = _form_errors(result, {item.key for item in instrument.items})
         return render(request, "checkins/questionnaire.html",
                       {"instrument": instrument, "values": values, "errors": errors},
                       status_code=422)

@@ -253,10 +253,12 @@ def _state(now: datetime, due_at: datetime, window: timedelta, done: bool) -> st
 def last_questionnaire_day(today: date, weekday: int, every_weeks: int) -> date:
     """The most recent scheduled questionnaire day on or before `today`.
 
-    Every-two-weeks schedules fall on even ISO weeks, so the day is stable across instances.
+    Every-two-weeks schedules fall on even weeks counted from a fixed Monday (date.min), so the
+    day is stable across instances and stays 14 days apart across years with an ISO week 53
+    (ISO week parity would leave a three-week gap there).
     """
     day = today - timedelta(days=(today.weekday() - weekday) % 7)
-    while every_weeks > 1 and day.isocalendar().week % every_weeks:
+    while every_weeks > 1 and ((day.toordinal() - 1) // 7) % every_weeks:
         day -= timedelta(days=7)
     return day
 
@@ -341,8 +343,11 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
         select(CheckIn).where(CheckIn.dose_id == dose.id).order_by(col(CheckIn.recorded_at))
     ).all())
     by_slot = {c.slot: c.values for c in checkins}
+    # A slot can be answered more than once (a recheck, "ready to be alone" later on): the
+    # blood pressure is the latest reading in that slot, not lost to a later entry without one.
+    bp_by_slot = {c.slot: bp for c in checkins if (bp := _bp(c.values))}
     gate = session.get(GateCheck, dose.gate_id) if dose.gate_id else None
-    bp_before = (gate.systolic, gate.diastolic) if gate else _bp(by_slot.get("pre", {}))
+    bp_before = (gate.systolic, gate.diastolic) if gate else bp_by_slot.get("pre")
     session_values = [c.values for c in checkins if c.slot in ("plus40", "end")]
     dissociation = [v["dissociation"] for v in session_values if "dissociation" in v]
     sedation = [v["sedation"] for v in session_values if "sedation" in v]
@@ -357,8 +362,8 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
     return SessionRecord(
         dose=dose,
         bp_before=bp_before,
-        bp_plus40=_bp(by_slot.get("plus40", {})),
-        bp_end=_bp(by_slot.get("end", {})),
+        bp_plus40=bp_by_slot.get("plus40"),
+        bp_end=bp_by_slot.get("end"),
         peak_dissociation=max(dissociation) if dissociation else None,
         worst_sedation=max(sedation) if sedation else None,
         side_effects={k: v for k, v in effects.items() if v != "none"},

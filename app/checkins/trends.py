@@ -4,15 +4,15 @@ dose, each with a text summary and a data table."""
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.accounts.models import User
 from app.checkins import service
 from app.checkins.charts import Chart, range_start, time_chart
 from app.checkins.instruments import CATALOGUE
-from app.checkins.models import CheckIn
+from app.checkins.models import CheckIn, QuestionnaireResponse
 from app.doses import service as doses
-from app.doses.models import GateCheck
+from app.doses.models import Dose, DoseStatus, GateCheck
 from app.i18n import gettext as _
 
 
@@ -31,11 +31,25 @@ def _trend_words(values: list[float], unit: str) -> str:
     )
 
 
+def _earliest_entry(session: Session, patient_id) -> datetime | None:
+    """The first thing on record: "All" starts here, so a baseline questionnaire or the gate
+    before the first dose is not cut off."""
+    firsts = [
+        session.exec(select(func.min(Dose.taken_at)).where(
+            Dose.patient_id == patient_id, Dose.status == DoseStatus.RECORDED)).one(),
+        session.exec(select(func.min(GateCheck.checked_at)).where(
+            GateCheck.patient_id == patient_id)).one(),
+        session.exec(select(func.min(CheckIn.recorded_at)).where(
+            CheckIn.patient_id == patient_id)).one(),
+        session.exec(select(func.min(QuestionnaireResponse.completed_at)).where(
+            QuestionnaireResponse.patient_id == patient_id)).one(),
+    ]
+    return min((f for f in firsts if f is not None), default=None)
+
+
 def build(session: Session, patient: User, range_key: str, now: datetime) -> list[Chart]:
     tz = ZoneInfo(patient.timezone)
-    first_dose = doses.active_doses(session, patient.id)
-    earliest = first_dose[0].taken_at if first_dose else None
-    start = range_start(range_key, now, earliest)
+    start = range_start(range_key, now, _earliest_entry(session, patient.id))
     end = now
     all_doses = doses.active_doses(session, patient.id, start=start, end=end + timedelta(1))
     dose_days = [d.taken_at for d in all_doses]
