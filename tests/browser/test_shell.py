@@ -4,8 +4,9 @@ crisis page, the service worker and offline fallback, no JavaScript, accessibili
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
+
+from tests.browser.a11y import serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -116,23 +117,11 @@ def test_sign_out_ends_the_session(page: Page, demo, sign_in):
     assert not [c for c in page.context.cookies() if c["name"] == "tl_session"]
 
 
-def _serious_violations(page: Page) -> list[str]:
-    results = Axe().run(page)
-    found = []
-    for violation in results.response["violations"]:
-        if violation.get("impact") in ("serious", "critical"):
-            targets = [", ".join(map(str, node["target"])) for node in violation["nodes"]]
-            found.append(
-                f"{violation['id']} ({violation['impact']}) {violation['help']}: {targets}"
-            )
-    return found
-
-
 def test_accessibility_of_login_and_today(page: Page, demo, sign_in):
     page.goto("/login")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
 
     sign_in(page, "patient@demo.test")
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
