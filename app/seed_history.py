@@ -16,6 +16,11 @@ from app.protocols import service as protocols
 from app.sync import service as sync
 from app.sync.service import SyncItem
 
+# History is written for sessions up to this long before `now`. It must be shorter than the
+# grace window (3-4 h here): a later session is due or overdue, and an earlier one is either
+# logged or the one deliberately missed, never missed by accident of the hour the seed ran.
+SEED_UNTIL = timedelta(hours=1)
+
 CHECKLIST_OK = {
     "fasted": True,
     "no_sedatives": True,
@@ -48,6 +53,11 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
     tz = ZoneInfo(patient.timezone)
     start_day = (now.astimezone(tz) - timedelta(days=42)).date()
     created = datetime.combine(start_day - timedelta(days=3), datetime.min.time(), tzinfo=tz)
+    # Twice weekly, 3 and 4 days apart, counted from the start day (Mon/Thu when it is a
+    # Monday). Fixed weekdays would, for most start days, put the last induction session one
+    # or two days before the first weekly one: too soon under the 60-hour rule, so the seed
+    # failed on four weekdays out of seven.
+    induction_days = sorted({start_day.weekday(), (start_day.weekday() + 3) % 7})
     _protocol(
         session,
         prescriber,
@@ -71,7 +81,8 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
             "grace_hours": "4",
             "early_refill_days": 10,
             "starts_on": start_day.isoformat(),
-            "induction": {"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00", "weeks": 4},
+            "induction": {"cadence": "weekdays", "weekdays": induction_days, "at": "10:00",
+                      "weeks": 4},
             "maintenance": {"cadence": "interval", "every_n_days": 7, "at": "10:00"},
             "reason": "Starting at-home troche treatment after in-clinic test dose.",
         },
@@ -93,7 +104,7 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
     version = protocols.current(session, patient.id)
     assert version is not None
     occs = schedule.occurrences(
-        protocols.plans(version), tz, created.astimezone(UTC), now - timedelta(hours=6)
+        protocols.plans(version), tz, created.astimezone(UTC), now - SEED_UNTIL
     )
     for n, occ in enumerate(occs):
         at = occ.scheduled_at
@@ -375,7 +386,7 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
     version = protocols.current(session, patient.id)
     assert version is not None
     occs = schedule.occurrences(
-        protocols.plans(version), tz, created.astimezone(UTC), now - timedelta(hours=6)
+        protocols.plans(version), tz, created.astimezone(UTC), now - SEED_UNTIL
     )
     for n, occ in enumerate(occs):
         gate = _apply_gate(session, patient, occ.scheduled_at, sitter=True, bump=n + 2)

@@ -16,6 +16,7 @@ from app.errors import Invalid
 from app.i18n import gettext as _
 from app.protocols import service as protocols
 from app.sync import service as sync
+from app.sync.models import ClientWrite
 from app.sync.service import SyncItem
 from app.templating import render
 from app.web.forms import new_client_id, parse_client_id, see_other
@@ -62,8 +63,20 @@ def today(request: Request, session: SessionDep, user: PatientUser, welcome: str
 
 
 def _apply(session: Session, user: User, item_id: str, kind: str, data: dict, now: datetime):
-    item = SyncItem(id=parse_client_id(item_id), kind=kind, recorded_at=now, data=data)
+    client_id = parse_client_id(item_id)
+    # A form sent twice (double tap, back and resubmit) carries the same client id but arrives
+    # at another time: keep the first submission's time so the repeat is a `duplicate` (and
+    # redirects like the first), not an id conflict shown as an error. (As app/checkins does.)
+    earlier = session.get(ClientWrite, client_id)
+    recorded_at = (earlier.recorded_at if earlier is not None and earlier.patient_id == user.id
+                   and earlier.kind == kind else now)
+    item = SyncItem(id=client_id, kind=kind, recorded_at=recorded_at, data=data)
     return sync.apply(session, author=user, patient=user, item=item, now=now)
+
+
+# Fields the Today page shows an error next to; any other error is shown above the forms.
+SHOWN_BY_FIELD = frozenset({"dose_mg", "taken_at", "override_reason", "systolic", "diastolic",
+                            "heart_rate"})
 
 
 def _rejected(request, session, user, now, result, values, status=422):
@@ -73,6 +86,12 @@ def _rejected(request, session, user, now, result, values, status=422):
         errors["override_reason"] = _("Give a reason to take it anyway, or wait.")
     elif not errors:
         errors["__all__"] = result.get("detail")
+    else:
+        # e.g. a gate that is too old or not found (gate_id is a hidden field), or the
+        # diastolic-above-systolic check: say it where the patient can see it.
+        hidden = [text for name, text in errors.items() if name not in SHOWN_BY_FIELD]
+        if hidden:
+            errors["__all__"] = " ".join(hidden)
     ctx = _today_context(session, user, now, values=values, errors=errors,
                          refused=result.get("reasons"))
     return render(request, "doses/today.html", ctx, status_code=status)
@@ -94,6 +113,7 @@ async def gate(request: Request, session: SessionDep, user: PatientUser):
         "heart_rate": number("heart_rate"),
         "checklist": {item: form.get(item) == "yes" for item in service.checklist_labels()},
     }
+    data = {k: v for k, v in data.items() if v is not None}  # blank: "This is required."
     result = _apply(session, user, values.get("gate_client_id", ""), "gate", data, now)
     if result["status"] == "rejected":
         values["checklist"] = [k for k, v in data["checklist"].items() if v]

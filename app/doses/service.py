@@ -265,6 +265,21 @@ def _is_extra(session: Session, version: ProtocolVersion, patient: User, taken_a
     return taken_at in schedule.extra_doses(occs, times, grace=grace, due_window=DUE_WINDOW)
 
 
+def _after_emergency(session: Session, patient_id: uuid.UUID, taken_at: datetime) -> bool:
+    """True when the latest safety check shortly before `taken_at` was an emergency: a dose
+    logged without a gate must not be a way round the emergency guidance. (A dose taken more
+    than FUTURE_TOLERANCE before the reading, logged later, is not affected; the tolerance
+    covers clock skew and form times rounded to the minute.)"""
+    latest = session.exec(
+        select(GateCheck)
+        .where(GateCheck.patient_id == patient_id,
+               col(GateCheck.checked_at) <= taken_at + FUTURE_TOLERANCE,
+               col(GateCheck.checked_at) > taken_at - GATE_VALID_FOR)
+        .order_by(col(GateCheck.checked_at).desc())
+    ).first()
+    return latest is not None and latest.verdict == rules.Verdict.EMERGENCY
+
+
 def record_dose(
     session: Session, *, patient: User, dose_id: uuid.UUID, recorded_at: datetime, data: dict,
     now: datetime,
@@ -299,6 +314,10 @@ def record_dose(
     else:
         gate_reasons = []
         flags.append("no_gate")
+    if _after_emergency(session, patient.id, taken_at):
+        raise Invalid(_("Your last blood pressure was at a dangerous level: do not take a "
+                        "dose. Follow the emergency guidance and measure again."),
+                      field="gate_id")
 
     codes = [r.code.value for r in unsafe] + [c for c in gate_reasons
                                               if c not in {r.code.value for r in unsafe}]
@@ -357,7 +376,7 @@ def mark_entered_in_error(
     dose.revision += 1
     session.add(DoseRevision(id=revision_id, dose_id=dose.id, revision=dose.revision,
                              revised_at=now, reason=reason,
-                             before={"status": dose.status.value},
+                             before={"status": DoseStatus(dose.status).value},
                              after={"status": DoseStatus.ENTERED_IN_ERROR.value}))
     dose.status = DoseStatus.ENTERED_IN_ERROR
     dose.status_reason = reason
@@ -466,8 +485,17 @@ def record_fill(
 ) -> LedgerEntry:
     fill = parse(FillInput, data)
     tz = ZoneInfo(patient.timezone)
-    occurred = datetime.combine(fill.filled_on, time(12), tzinfo=tz).astimezone(UTC)
-    _check_time(occurred.replace(hour=0), now + timedelta(days=1), field="filled_on")
+    # A fill counts from local noon of its date, or from now when recorded earlier that day:
+    # otherwise a count made the morning of a same-day fill missed it (a false discrepancy).
+    occurred = min(datetime.combine(fill.filled_on, time(12), tzinfo=tz).astimezone(UTC), now)
+    # Compare dates in the patient's zone (a day of slack for a phone in another zone): the
+    # old instant-based check refused fills from 29 days ago as "more than 30 days ago".
+    local_today = now.astimezone(tz).date()
+    if fill.filled_on > local_today + timedelta(days=1):
+        raise Invalid(_("That time is in the future."), field="filled_on")
+    if fill.filled_on < local_today - OLDEST_ENTRY:
+        raise Invalid(_("That is more than 30 days ago; ask your prescriber to add it."),
+                      field="filled_on")
     flags = []
     version = protocols.current(session, patient.id)
     if version is not None:

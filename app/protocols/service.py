@@ -5,7 +5,14 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
@@ -84,15 +91,38 @@ class ProtocolInput(BaseModel):
             raise ValueError(_("Say why, for the record."))
         return value
 
+    # Cross-field checks are field validators (fields validate in declaration order, so the
+    # ones they compare with are in `info.data` when valid): the error then sits next to the
+    # field the prescriber has to change, not in a page-level message that marks no field.
+    @field_validator("dose_mg")
+    @classmethod
+    def _whole_troches(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        strength = info.data.get("strength_mg")
+        if strength is not None:
+            halving = bool(info.data.get("halving_allowed"))
+            problem = rules.validate_dose_amount(value, strength, halving)
+            if problem:
+                raise ValueError(dose_amount_message(problem, strength))
+        return value
+
+    @field_validator("max_mg_per_24h")
+    @classmethod
+    def _at_least_one_dose(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        dose = info.data.get("dose_mg")
+        if dose is not None and dose > value:
+            raise ValueError(_("The 24-hour maximum must be at least one dose."))
+        return value
+
+    @field_validator("max_mg_per_7d")
+    @classmethod
+    def _week_covers_day(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        day = info.data.get("max_mg_per_24h")
+        if day is not None and day > value:
+            raise ValueError(_("The 7-day maximum cannot be lower than the 24-hour maximum."))
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> "ProtocolInput":
-        problem = rules.validate_dose_amount(self.dose_mg, self.strength_mg, self.halving_allowed)
-        if problem:
-            raise ValueError(dose_amount_message(problem, self.strength_mg))
-        if self.dose_mg > self.max_mg_per_24h:
-            raise ValueError(_("The 24-hour maximum must be at least one dose."))
-        if self.max_mg_per_24h > self.max_mg_per_7d:
-            raise ValueError(_("The 7-day maximum cannot be lower than the 24-hour maximum."))
         self.required_checklist = [i for i in PRESCRIBER_CHECKLIST if i in self.required_checklist]
         return self
 
@@ -194,12 +224,18 @@ def as_input(version: ProtocolVersion) -> dict:
 # --- writing --------------------------------------------------------------------------------
 
 
-def _timeline(data: ProtocolInput) -> list[dict]:
-    timeline = [{"phase": Phase.INDUCTION.value, "starts_on": data.starts_on.isoformat()}]
-    if data.maintenance is not None and data.induction.weeks:
-        start = data.starts_on + timedelta(weeks=data.induction.weeks)
+def _planned(starts_on: date, phases: dict) -> list[dict]:
+    """The timeline a protocol gets on its own: induction, then maintenance after its weeks."""
+    timeline = [{"phase": Phase.INDUCTION.value, "starts_on": starts_on.isoformat()}]
+    weeks = (phases.get(Phase.INDUCTION.value) or {}).get("weeks")
+    if Phase.MAINTENANCE.value in phases and weeks:
+        start = starts_on + timedelta(weeks=weeks)
         timeline.append({"phase": Phase.MAINTENANCE.value, "starts_on": start.isoformat()})
     return timeline
+
+
+def _timeline(data: ProtocolInput) -> list[dict]:
+    return _planned(data.starts_on, _phases(data))
 
 
 def _phases(data: ProtocolInput) -> dict:
@@ -244,8 +280,9 @@ def save(
     timeline = _timeline(data)
     if previous is not None and previous.timeline and (
         previous.timeline[0]["starts_on"] == data.starts_on.isoformat()
-    ):
-        # Same start date: keep the phase moves the prescriber made since.
+    ) and previous.timeline != _planned(data.starts_on, previous.phases):
+        # Same start date and the prescriber moved phases since: keep those moves. (Without
+        # moves the timeline follows the edit, e.g. a longer induction moves maintenance.)
         timeline = [e for e in previous.timeline if e["phase"] in _phases(data)] or timeline
     version = ProtocolVersion(
         id=version_id,
@@ -307,8 +344,11 @@ def change_phase(
         # Back to induction: maintenance follows again after the induction weeks.
         after = effective_on + timedelta(weeks=template["weeks"])
         timeline.append({"phase": Phase.MAINTENANCE.value, "starts_on": after.isoformat()})
-    copied = previous.model_dump(exclude={"id", "version", "created_by_id", "created_at",
-                                          "reason", "timeline"})
+    # Attribute copies, not model_dump(): values loaded from the database (route as a plain
+    # str) make pydantic's serializer warn on every phase change.
+    renewed = {"id", "version", "created_by_id", "created_at", "reason", "timeline"}
+    copied = {name: getattr(previous, name) for name in ProtocolVersion.model_fields
+              if name not in renewed}
     version = ProtocolVersion(
         **copied,
         id=version_id,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -111,10 +112,26 @@ def _replay(existing: ClientWrite, item: SyncItem, digest: str, patient: User) -
             "detail": _("This id was already used for a different entry.")}
 
 
+def _take_write_lock(session: Session) -> None:
+    """SQLite: make a write the first statement of the transaction, before anything is read.
+
+    pysqlite opens a transaction only at the first write (or, here, at the SAVEPOINT below),
+    so the handler's reads would pin a snapshot and its first INSERT would then have to upgrade
+    to the write lock; when another request wrote in between, SQLite refuses that upgrade at
+    once with "database is locked" (no busy wait), a 500 for concurrent replays. A write first
+    waits for the lock properly (busy_timeout) and reads the latest data. Once the transaction
+    holds the lock this is a no-op. PostgreSQL needs none of this.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.execute(text("UPDATE client_writes SET id = id WHERE 0"))
+
+
 def apply(session: Session, *, author: User, patient: User, item: SyncItem,
           now: datetime) -> dict[str, Any]:
     """Apply one item and say what happened: created, duplicate or rejected."""
     digest = content_hash(item)
+    _take_write_lock(session)
     existing = session.get(ClientWrite, item.id)
     if existing is not None:
         return _replay(existing, item, digest, patient)

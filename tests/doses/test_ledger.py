@@ -1,0 +1,389 @@
+"""The troche count ledger: fills add, doses subtract, counts check, early refills are flagged."""
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import func, select
+
+from app.db import utcnow
+from app.doses import service
+from app.doses.models import LedgerEntry, LedgerKind
+from app.errors import Invalid
+from tests import factories
+from tests.factories import sync_item, sync_post
+
+NY = ZoneInfo("America/New_York")
+
+
+def at(day: int, hour: int = 12, minute: int = 0) -> datetime:
+    """A time in January 2026, New York (the default protocol's zone), as UTC."""
+    return datetime(2026, 1, day, hour, minute, tzinfo=NY).astimezone(UTC)
+
+
+def count_rows(db) -> int:
+    db.expire_all()
+    return db.exec(select(func.count()).select_from(LedgerEntry)).one()
+
+
+@pytest.fixture
+def world(db):
+    # 100 mg troches, halving allowed, 100 mg a session: Mon/Thu 10:00 from Mon 5 January for
+    # four weeks, then weekly; early refill flagged above 7 days of supply.
+    _, patient, version = factories.patient_with_protocol(db, now=at(1))
+    return patient, version
+
+
+def fill(db, patient, now, *, filled_on: date | None = None, count=20, **extra):
+    data = {"filled_on": (filled_on or now.astimezone(NY).date()).isoformat(), "count": count,
+            "strength_mg": "100", **extra}
+    return service.record_fill(db, patient=patient, entry_id=uuid.uuid4(), data=data, now=now)
+
+
+def count_check(db, patient, now, counted):
+    return service.record_count(db, patient=patient, entry_id=uuid.uuid4(),
+                                data={"counted_at": now.isoformat(), "count": counted}, now=now)
+
+
+def take(db, patient, when, mg="100"):
+    return service.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=when,
+                               data={"taken_at": when.isoformat(), "dose_mg": mg,
+                                     "route": "sublingual"}, now=when)
+
+
+def balance(db, patient, now) -> Decimal:
+    return service.ledger_summary(db, patient, now).balance
+
+
+def test_fills_add_and_doses_subtract_their_troches(db, world):
+    patient, _ = world
+    entry = fill(db, patient, at(2), count=20, pharmacy="Eastside", rx_number="RX-1", lot="L1")
+    assert entry.kind == LedgerKind.FILL and entry.count == 20
+    assert entry.occurred_at == at(2, 12)  # the fill date, at local noon
+    assert entry.flags == []  # nothing on hand before: not early
+    assert balance(db, patient, at(3)) == 20
+
+    take(db, patient, at(5, 10, 5))  # 100 mg = 1 troche
+    take(db, patient, at(8, 10, 5), mg="150")  # 150 mg = 1.5 troches
+    assert balance(db, patient, at(9)) == Decimal("17.5")
+    # The balance is "as of": before the second dose it was 19.
+    assert balance(db, patient, at(7)) == 19
+
+
+def test_a_fill_recorded_in_the_morning_counts_at_once(db, world):
+    patient, _ = world
+    entry = fill(db, patient, at(9, 9), count=12)
+    assert entry.occurred_at == at(9, 9)
+    # Counting right after picking it up: no discrepancy.
+    assert count_check(db, patient, at(9, 9, 30), "12").flags == []
+    # A fill dated earlier still counts from that day's noon.
+    assert fill(db, patient, at(9, 10), filled_on=date(2026, 1, 8), count=1).occurred_at == \
+        at(8, 12)
+
+
+def test_a_count_records_expected_and_counted_and_flags_a_discrepancy(db, world):
+    patient, _ = world
+    fill(db, patient, at(2), count=20)
+    take(db, patient, at(5, 10, 5))
+    take(db, patient, at(8, 10, 5), mg="150")
+
+    short = count_check(db, patient, at(9), "17")
+    assert short.kind == LedgerKind.COUNT
+    assert short.expected_balance == Decimal("17.5") and short.count == 17
+    assert short.flags == ["discrepancy"]
+    summary = service.ledger_summary(db, patient, at(9, 13))
+    assert summary.balance == 17  # the count is the new truth
+    assert summary.last_count.id == short.id
+    assert [e.id for e in summary.discrepancies] == [short.id]
+
+    take(db, patient, at(12, 10, 5))
+    exact = count_check(db, patient, at(12, 13), "16")
+    assert exact.expected_balance == 16 and exact.flags == []
+    assert [e.id for e in service.ledger_summary(db, patient, at(13)).discrepancies] == [
+        short.id]
+
+
+def test_half_troches_can_be_counted(db, world):
+    patient, _ = world
+    fill(db, patient, at(2), count=4)
+    take(db, patient, at(5, 10, 5), mg="50")
+    entry = count_check(db, patient, at(6), "3.5")
+    assert entry.flags == [] and entry.count == Decimal("3.5")
+
+
+def test_doses_entered_in_error_give_their_troches_back(db, world):
+    patient, _ = world
+    fill(db, patient, at(2), count=10)
+    wrong = take(db, patient, at(5, 10, 5))
+    assert balance(db, patient, at(6)) == 9
+    service.mark_entered_in_error(db, patient=patient, dose_id=wrong.id,
+                                  revision_id=uuid.uuid4(), reason="Never taken.", now=at(6))
+    assert balance(db, patient, at(6)) == 10
+
+
+def test_days_of_supply_at_the_current_schedule(db, world):
+    patient, _ = world
+    fill(db, patient, at(2), count=7)
+    # From Fri 9 January the next four weeks hold 7 sessions (6 induction, 1 maintenance) of
+    # one troche each: 1.75 troches a week, so 7 troches last 28 days.
+    summary = service.ledger_summary(db, patient, at(9))
+    assert summary.balance == 7
+    assert summary.days_of_supply == 28
+    assert service.troches_per_week(service.protocols.current(db, patient.id),
+                                    patient.timezone, at(9)) == Decimal("1.75")
+    # In maintenance (one troche a week) the same 7 troches last seven weeks.
+    later = datetime(2026, 2, 20, 12, tzinfo=NY).astimezone(UTC)
+    fill(db, patient, later, count=7)
+    assert service.ledger_summary(db, patient, later).days_of_supply == 14 * 7
+
+
+def test_days_of_supply_never_goes_negative(db, world):
+    patient, _ = world
+    take(db, patient, at(5, 10, 5))
+    summary = service.ledger_summary(db, patient, at(6))
+    assert summary.balance == -1 and summary.days_of_supply == 0
+
+
+def test_an_early_refill_is_flagged(db, world):
+    patient, _ = world
+    first = fill(db, patient, at(2), count=20)
+    assert first.flags == []
+    # 20 troches on hand cover far more than 7 days: a refill now is early.
+    early = fill(db, patient, at(3), count=20)
+    assert early.flags == ["early_refill"]
+
+
+def test_a_refill_when_supply_runs_low_is_not_early(db, world):
+    patient, _ = world
+    fill(db, patient, at(2), count=2)
+    take(db, patient, at(5, 10, 5))
+    # One troche left at 1.75 a week lasts 4 days: within the 7-day window, not early.
+    assert fill(db, patient, at(9), count=20).flags == []
+
+
+def test_a_fill_of_another_strength_is_flagged(db, world):
+    patient, _ = world
+    entry = fill(db, patient, at(2), count=10, strength_mg="50")
+    assert entry.flags == ["strength_mismatch"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"count": 0}, "count"),
+        ({"count": -5}, "count"),
+        ({"count": 501}, "count"),
+        ({"count": 2.5}, "count"),
+        ({"strength_mg": "0"}, "strength_mg"),
+        ({"strength_mg": "NaN"}, "strength_mg"),
+        ({"filled_on": "next week"}, "filled_on"),
+        ({"filled_on": "2026-01-12"}, "filled_on"),  # in the future
+        ({"filled_on": "2025-11-30"}, "filled_on"),  # more than 30 days ago
+        ({"rx_number": "x" * 61}, "rx_number"),
+        ({"color": "blue"}, "color"),
+    ],
+)
+def test_bad_fills_are_refused(db, world, data, field):
+    patient, _ = world
+    values = {"filled_on": "2026-01-02", "count": 20, "strength_mg": "100", **data}
+    with pytest.raises(Invalid) as caught:
+        service.record_fill(db, patient=patient, entry_id=uuid.uuid4(), data=values, now=at(9))
+    assert field in caught.value.errors
+    assert count_rows(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"count": "-1"}, "count"),
+        ({"count": "1001"}, "count"),
+        ({"count": "Infinity"}, "count"),
+        ({"count": "1.25"}, "count"),
+        ({"counted_at": "2026-01-09T12:00:00"}, "counted_at"),  # no offset
+        ({"counted_at": at(9, 13).isoformat()}, "counted_at"),  # an hour ahead
+    ],
+)
+def test_bad_counts_are_refused(db, world, data, field):
+    patient, _ = world
+    values = {"counted_at": at(9).isoformat(), "count": "5", **data}
+    with pytest.raises(Invalid) as caught:
+        service.record_count(db, patient=patient, entry_id=uuid.uuid4(), data=values,
+                             now=at(9))
+    assert field in caught.value.errors
+    assert count_rows(db) == 0
+
+
+# --- through the API and the /supply page (real clock) ----------------------------------------
+
+
+@pytest.fixture
+def patient(db, login_as):
+    patient = login_as("patient")
+    prescriber = factories.user(db, role="prescriber")
+    factories.protocol(db, prescriber, patient,
+                       starts_on=(utcnow().astimezone(NY) - timedelta(days=7)).date().isoformat())
+    db.commit()
+    return patient
+
+
+def _today() -> str:
+    return utcnow().astimezone(NY).date().isoformat()
+
+
+def test_fill_and_count_through_sync(db, client, patient):
+    response = sync_post(
+        client,
+        sync_item("ledger_fill", {"filled_on": _today(), "count": 12, "strength_mg": "100",
+                                  "pharmacy": "Eastside", "rx_number": "RX-9", "lot": "K-1"}),
+        sync_item("ledger_count", {"counted_at": utcnow().isoformat(), "count": "11.5"}),
+    )
+    fill_result, count_result = response.json()["results"]
+    assert fill_result["status"] == "created" and fill_result["flags"] == []
+    assert count_result["status"] == "created"
+    assert count_result["flags"] == ["discrepancy"]
+    assert Decimal(count_result["expected"]) == 12
+    assert Decimal(count_result["difference"]) == Decimal("-0.5")
+    body = client.get("/api/v1/today").json()
+    assert Decimal(body["ledger"]["balance"]) == Decimal("11.5")
+    assert body["ledger"]["days_of_supply"] is not None
+
+
+def test_supply_page_shows_balance_days_and_discrepancies(db, client, patient):
+    now = utcnow()
+    fill(db, patient, now - timedelta(hours=2), count=12)
+    count_check(db, patient, now - timedelta(hours=1), "10")
+    db.commit()
+    page = client.get("/supply").text
+    assert re.search(r'<p class="big-number">10 <span>troches</span></p>', page)
+    assert re.search(r"About \d+ days at your current schedule\.", page)
+    assert "10 counted, 12 expected." in page
+    assert "discrepancy" in page
+
+
+def test_supply_fill_form(db, auth, client, patient):
+    page = client.get("/supply").text
+    client_id = re.search(r'name="fill_client_id" value="([^"]+)"', page).group(1)
+    assert f'value="{_today()}"' in page and 'id="fill_strength_mg"' in page
+    response = auth.post("/supply/fill", {
+        "fill_client_id": client_id, "fill_filled_on": _today(), "fill_count": "12",
+        "fill_strength_mg": "100", "fill_pharmacy": "Eastside", "fill_rx_number": "",
+        "fill_lot": "",
+    })
+    assert response.status_code == 303
+    assert response.headers["location"] == "/supply?saved=fill"
+    again = auth.post("/supply/fill", {
+        "fill_client_id": client_id, "fill_filled_on": _today(), "fill_count": "12",
+        "fill_strength_mg": "100", "fill_pharmacy": "Eastside", "fill_rx_number": "",
+        "fill_lot": "",
+    })
+    assert again.status_code == 303  # a double submit saves once, without an error
+    (entry,) = db.exec(select(LedgerEntry)).all()
+    assert entry.count == 12 and entry.pharmacy == "Eastside" and entry.rx_number is None
+    page = client.get("/supply?saved=fill").text
+    assert "Saved." in page and "+12" in page
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"fill_count": "0"}, "fill_count", "Enter 1 or more."),
+        ({"fill_count": "twelve"}, "fill_count", "Enter a whole number."),
+        ({"fill_count": ""}, "fill_count", "This is required."),
+        ({"fill_filled_on": ""}, "fill_filled_on", "This is required."),
+        ({"fill_strength_mg": "-100"}, "fill_strength_mg", "Enter more than 0."),
+    ],
+)
+def test_supply_fill_form_bad_input_is_shown_again(db, auth, patient, changes, field,
+                                                   message):
+    form = {"fill_client_id": str(uuid.uuid4()), "fill_filled_on": _today(),
+            "fill_count": "12", "fill_strength_mg": "100", "fill_pharmacy": "Eastside",
+            **changes}
+    response = auth.post("/supply/fill", form)
+    assert response.status_code == 422
+    html = response.text
+    assert f'<p class="field-error" id="{field}-error">{message}</p>' in html
+    assert f'aria-describedby="{field}-error"' in html
+    assert 'value="Eastside"' in html  # what was typed is kept
+    for name, value in form.items():
+        if name.startswith("fill_") and name != "fill_client_id":
+            assert f'id="{name}" name="{name}" type' in html
+            if value:
+                assert re.search(rf'id="{name}"[^>]*value="{re.escape(value)}"', html), name
+    assert count_rows(db) == 0
+
+
+def test_supply_count_form(db, auth, client, patient):
+    now = utcnow()
+    fill(db, patient, now - timedelta(hours=2), count=12)
+    db.commit()
+    response = auth.post("/supply/count", {
+        "count_client_id": str(uuid.uuid4()), "count_count": "11",
+        "count_counted_at": now.astimezone(NY).strftime("%Y-%m-%dT%H:%M"),
+    })
+    assert response.status_code == 303
+    assert response.headers["location"] == "/supply?saved=count"
+    assert "11 counted, 12 expected." in client.get("/supply").text
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"count_count": "-1"}, "count_count", "Enter 0 or more."),
+        ({"count_count": "lots"}, "count_count", "Enter a number."),
+        ({"count_count": ""}, "count_count", None),
+        ({"count_counted_at": "yesterday"}, "count_counted_at", "Enter a date and time."),
+        ({"count_counted_at": ""}, "count_counted_at", "Enter a date and time."),
+    ],
+)
+def test_supply_count_form_bad_input_is_shown_again(db, auth, patient, changes, field,
+                                                    message):
+    form = {"count_client_id": str(uuid.uuid4()), "count_count": "11",
+            "count_counted_at": utcnow().astimezone(NY).strftime("%Y-%m-%dT%H:%M"), **changes}
+    response = auth.post("/supply/count", form)
+    assert response.status_code == 422
+    html = response.text
+    assert f'id="{field}-error"' in html
+    if message:
+        assert f'<p class="field-error" id="{field}-error">{message}</p>' in html
+    for name in ("count_count", "count_counted_at"):
+        if form[name]:
+            assert re.search(rf'id="{name}"[^>]*value="{re.escape(form[name])}"', html), name
+    assert count_rows(db) == 0
+
+
+def test_prescriber_sees_the_ledger_and_an_early_refill(db, auth, client, patient):
+    now = utcnow()
+    fill(db, patient, now - timedelta(hours=3), count=20)
+    early = fill(db, patient, now - timedelta(hours=2), count=20)
+    assert early.flags == ["early_refill"]
+    count_check(db, patient, now - timedelta(hours=1), "39")
+    db.commit()
+    from app.careteam import access
+    from app.careteam.models import Relation
+
+    prescriber = access.care_team_of(db, patient.id, Relation.PRESCRIBER)[0]
+    auth.logout()
+    auth.login(prescriber.email)
+    page = client.get(f"/patients/{patient.id}").text
+    supply = page[page.index('id="supply-heading"'):]
+    assert "39 troches on hand by the record" in supply
+    assert "39 counted, 40 expected." in supply
+    assert "Early refill on" in supply
+
+
+@pytest.mark.parametrize(("days_ago", "ok"), [(-2, False), (-1, True), (0, True), (29, True),
+                                              (30, True), (31, False)])
+def test_fill_dates_up_to_30_days_back_are_accepted(db, world, days_ago, ok):
+    patient, _ = world
+    now = at(20, 21)  # evening in New York: the UTC date is already the next day
+    filled_on = date(2026, 1, 20) - timedelta(days=days_ago)
+    if ok:
+        assert fill(db, patient, now, filled_on=filled_on, count=1).filled_on == filled_on
+    else:
+        with pytest.raises(Invalid) as caught:
+            fill(db, patient, now, filled_on=filled_on, count=1)
+        assert "filled_on" in caught.value.errors
+        assert count_rows(db) == 0

@@ -1,0 +1,836 @@
+"""The gate and the dose log through the API (/api/v1/sync, /api/v1/doses, /api/v1/today) and
+the patient's forms (/today/gate, /today/dose, /doses/<id>/entered-in-error), on the real clock.
+"""
+
+import json
+import re
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import func, select
+
+from app.careteam import access
+from app.careteam.models import Relation
+from app.db import utcnow
+from app.doses import service
+from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
+from app.sync.models import ClientWrite
+from tests import factories
+from tests.factories import gate_data, sync_item, sync_post
+from tests.helpers import follow
+
+CRISIS_GUIDANCE = "Do not take your dose"
+
+
+def count(db, model) -> int:
+    db.expire_all()
+    return db.exec(select(func.count()).select_from(model)).one()
+
+
+def nothing_written(db) -> bool:
+    return count(db, Dose) == 0 and count(db, GateCheck) == 0 and count(db, ClientWrite) == 0
+
+
+@pytest.fixture
+def patient(db, login_as):
+    """A signed-in patient whose plan has a session right now (daily at this local time)."""
+    patient = login_as("patient")
+    prescriber = factories.user(db, role="prescriber")
+    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
+    db.commit()
+    return patient
+
+
+def prescriber_of(db, patient):
+    return access.care_team_of(db, patient.id, Relation.PRESCRIBER)[0]
+
+
+def new_protocol(db, patient, **overrides):
+    """Replace the patient's protocol (a new version) with these overrides."""
+    factories.protocol(db, prescriber_of(db, patient), patient,
+                       **factories.session_now_protocol(patient, **overrides))
+    db.commit()
+
+
+def past_dose(db, patient, ago: timedelta, mg="100"):
+    """A dose already in the log (no gate), written through the service."""
+    now = utcnow()
+    row = service.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
+                              data={"taken_at": (now - ago).isoformat(), "dose_mg": mg,
+                                    "route": "sublingual", "override_reason": "history"},
+                              now=now)
+    db.commit()
+    return row
+
+
+def gate(client, **data):
+    response = sync_post(client, sync_item("gate", gate_data(**data)))
+    assert response.status_code == 200, response.text
+    return response.json()["results"][0]
+
+
+def dose_item(**data):
+    body = {"taken_at": utcnow().isoformat(), "dose_mg": "100", "route": "sublingual", **data}
+    return sync_item("dose", {k: v for k, v in body.items() if v is not None})
+
+
+def send_dose(client, **data):
+    response = sync_post(client, dose_item(**data))
+    assert response.status_code == 200, response.text
+    return response.json()["results"][0]
+
+
+def local_input(patient, when: datetime) -> str:
+    return when.astimezone(ZoneInfo(patient.timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
+# --- the gate ---------------------------------------------------------------------------------
+
+
+def test_gate_ok(db, client, patient):
+    result = gate(client)
+    assert result["status"] == "created"
+    assert result["verdict"] == "ok" and result["reasons"] == []
+    row = db.get(GateCheck, uuid.UUID(result["id"]))
+    assert (row.systolic, row.diastolic, row.heart_rate) == (124, 80, 72)
+    assert row.proposed_mg == Decimal(100)
+
+    page = client.get("/today").text
+    assert "Safety check passed" in page
+    assert f'name="gate_id" value="{result["id"]}"' in page
+
+
+@pytest.mark.parametrize(
+    ("answers", "code", "message"),
+    [
+        ({"systolic": 165, "diastolic": 90}, "bp_hold",
+         "Blood pressure 165/90 is at or above your hold limit of 160/100."),
+        ({"systolic": 140, "diastolic": 100}, "bp_hold",
+         "Blood pressure 140/100 is at or above your hold limit of 160/100."),
+        ({"checklist": {**factories.CHECKLIST_ALL_YES, "sitter_present": False}},
+         "sitter_required", "Your sitter must be with you for this session."),
+        ({"checklist": {**factories.CHECKLIST_ALL_YES, "fasted": False, "no_driving": False}},
+         "checklist_failed", "Not yet safe: fasted, no driving until tomorrow."),
+        ({"checklist": {"sitter_present": True, "fasted": True, "no_sedatives": True,
+                        "safe_place": True}},  # an answer left out is not a yes
+         "checklist_failed", "Not yet safe: no driving until tomorrow."),
+    ],
+)
+def test_gate_hold_for_readings_and_answers(db, client, patient, answers, code, message):
+    result = gate(client, **answers)
+    assert result["status"] == "created"
+    assert result["verdict"] == "hold"
+    assert result["reasons"] == [{"code": code, "message": message}]
+
+
+def test_gate_hold_too_soon_after_a_recent_dose(db, client, patient):
+    past_dose(db, patient, timedelta(hours=3))
+    result = gate(client)
+    assert result["verdict"] == "hold"
+    assert [r["code"] for r in result["reasons"]] == ["too_soon"]
+    message = result["reasons"][0]["message"]
+    assert message.startswith("Too soon: doses must be at least 48 hours apart. Next allowed: ")
+    # The next allowed time is shown in the patient's own clock.
+    nxt = (utcnow() + timedelta(hours=45)).astimezone(ZoneInfo(patient.timezone))
+    assert nxt.strftime("%a %d %b") in message
+
+
+def test_gate_hold_over_the_24h_maximum(db, client, patient):
+    new_protocol(db, patient, min_hours_between_doses="0", max_mg_per_24h="150",
+                 max_mg_per_7d="1000")
+    past_dose(db, patient, timedelta(hours=3))
+    result = gate(client)
+    assert result["reasons"] == [{
+        "code": "over_24h_max",
+        "message": "Over the 24-hour maximum of 150 mg (this would make 200 mg).",
+    }]
+
+
+def test_gate_hold_over_the_7_day_maximum(db, client, patient):
+    new_protocol(db, patient, min_hours_between_doses="0", max_mg_per_24h="100",
+                 max_mg_per_7d="250")
+    past_dose(db, patient, timedelta(days=2))
+    past_dose(db, patient, timedelta(days=4))
+    result = gate(client)
+    assert result["reasons"] == [{
+        "code": "over_7d_max",
+        "message": "Over the 7-day maximum of 250 mg (this would make 300 mg).",
+    }]
+
+
+def test_gate_hold_lists_every_reason(db, client, patient):
+    new_protocol(db, patient, max_mg_per_24h="100", max_mg_per_7d="200")
+    past_dose(db, patient, timedelta(days=3))
+    past_dose(db, patient, timedelta(hours=3))
+    result = gate(client, systolic=170, diastolic=95, checklist={"fasted": True})
+    assert result["verdict"] == "hold"
+    assert [r["code"] for r in result["reasons"]] == [
+        "bp_hold", "too_soon", "over_24h_max", "over_7d_max", "sitter_required",
+        "checklist_failed"]
+    assert all(r["message"] and r["message"] != r["code"] for r in result["reasons"])
+
+    page = client.get("/today").text
+    assert "Hold: it is not safe to dose right now" in page
+    for reason in result["reasons"]:
+        assert reason["message"].replace("'", "&#39;") in page
+    assert "Take it anyway (needs a reason)" in page
+
+
+@pytest.mark.parametrize(("systolic", "diastolic"), [(180, 90), (150, 120), (210, 130)])
+def test_gate_emergency_shows_guidance_and_no_way_to_dose(db, client, patient, systolic,
+                                                          diastolic):
+    result = gate(client, systolic=systolic, diastolic=diastolic,
+                  checklist={"sitter_present": False})
+    assert result["verdict"] == "emergency"
+    # The emergency comes first; the hold limit is not repeated, the other reasons still are.
+    assert [r["code"] for r in result["reasons"]] == ["bp_emergency", "sitter_required",
+                                                      "checklist_failed"]
+    assert result["reasons"][0]["message"] == (
+        f"Blood pressure {systolic}/{diastolic} is at a dangerous level (180/120 or above).")
+
+    page = client.get("/today").text
+    assert CRISIS_GUIDANCE in page
+    assert "call 911 now" in page and 'href="tel:911"' in page
+    assert 'action="/today/dose"' not in page  # no dose form of any kind
+    assert "anyway" not in page.lower()
+    assert 'action="/today/gate"' in page  # measuring again is the only way on
+
+
+def test_gate_just_below_the_crisis_threshold_is_a_hold(db, client, patient):
+    result = gate(client, systolic=179, diastolic=119)
+    assert result["verdict"] == "hold"
+    assert [r["code"] for r in result["reasons"]] == ["bp_hold"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "field", "message"),
+    [
+        ({"systolic": 49}, "systolic", "Enter 50 or more."),
+        ({"systolic": 301}, "systolic", "Enter 300 or less."),
+        ({"diastolic": 29}, "diastolic", "Enter 30 or more."),
+        ({"diastolic": 201, "systolic": 250}, "diastolic", "Enter 200 or less."),
+        ({"systolic": 120, "diastolic": 120}, "__all__",
+         "The lower number (diastolic) must be below the upper (systolic)."),
+        ({"systolic": 110, "diastolic": 130}, "__all__",
+         "The lower number (diastolic) must be below the upper (systolic)."),
+        ({"heart_rate": 0}, "heart_rate", "Enter 20 or more."),
+        ({"systolic": "high"}, "systolic", "Enter a whole number."),
+        ({"systolic": None}, "systolic", None),
+        ({"weight_kg": 80}, "weight_kg", "This field is not recognised."),
+        ({"checklist": {"meditated": True}}, "checklist_meditated",
+         "This field is not recognised."),
+    ],
+)
+def test_gate_bad_input_is_rejected_and_writes_nothing(db, client, patient, answers, field,
+                                                       message):
+    data = gate_data(**answers)
+    if answers.get("systolic", 0) is None:
+        del data["systolic"]
+    response = sync_post(client, sync_item("gate", data))
+    assert response.status_code == 200
+    result = response.json()["results"][0]
+    assert result["status"] == "rejected"
+    assert field in result["errors"]
+    if message:
+        assert result["errors"][field] == message
+        assert message in result["detail"]
+    assert nothing_written(db)
+
+
+def test_gate_with_a_clock_far_off_is_rejected(db, client, patient):
+    response = sync_post(client, sync_item("gate", gate_data(),
+                                           recorded_at=utcnow() + timedelta(minutes=11)))
+    result = response.json()["results"][0]
+    assert result["status"] == "rejected" and result["detail"] == "That time is in the future."
+    assert nothing_written(db)
+
+
+# --- the gate through the form ----------------------------------------------------------------
+
+
+GATE_FORM_OK = {"systolic": "124", "diastolic": "80", "heart_rate": "72", "fasted": "yes",
+                "no_sedatives": "yes", "no_driving": "yes", "safe_place": "yes",
+                "sitter_present": "yes"}
+
+
+def test_gate_form_ok_then_log_the_dose(db, auth, client, patient):
+    page = client.get("/today")
+    assert "Before you dose: safety check" in page.text
+    gate_id = str(uuid.uuid4())
+    response = auth.post("/today/gate", {**GATE_FORM_OK, "gate_client_id": gate_id})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/today#gate-result"
+    assert db.get(GateCheck, uuid.UUID(gate_id)).verdict == "ok"
+    again = auth.post("/today/gate", {**GATE_FORM_OK, "gate_client_id": gate_id})
+    assert again.status_code == 303 and count(db, GateCheck) == 1
+
+    page = client.get("/today").text
+    assert "Safety check passed" in page
+    dose_id = re.search(r'name="dose_client_id" value="([^"]+)"', page).group(1)
+    assert f'name="gate_id" value="{gate_id}"' in page
+    assert 'name="dose_mg" type="number"' in page and 'value="100"' in page
+
+    logged_at = local_input(patient, utcnow())
+    response = auth.post("/today/dose", {
+        "dose_client_id": dose_id, "gate_id": gate_id, "dose_mg": "100",
+        "taken_at": logged_at, "route": "sublingual",
+        "hold_minutes": "15", "swallowed": "spat", "lot": "K-22",
+    })
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/today?logged=1"
+    assert "Dose logged." in client.get("/today?logged=1").text
+
+    doses = client.get("/api/v1/doses").json()["doses"]
+    assert len(doses) == 1
+    logged = doses[0]
+    assert logged["id"] == dose_id and logged["gate_id"] == gate_id
+    assert Decimal(logged["dose_mg"]) == 100
+    assert logged["flags"] == [] and logged["lot"] == "K-22"
+    assert logged["status"] == "recorded" and logged["revision"] == 1
+    row = db.get(Dose, uuid.UUID(dose_id))
+    assert row.swallowed is False and row.hold_minutes == 15
+    # Posting the same form again (a double tap) logs it once and lands in the same place.
+    again = auth.post("/today/dose", {
+        "dose_client_id": dose_id, "gate_id": gate_id, "dose_mg": "100",
+        "taken_at": logged_at, "route": "sublingual",
+        "hold_minutes": "15", "swallowed": "spat", "lot": "K-22",
+    })
+    assert again.status_code == 303, again.text
+    assert again.headers["location"] == "/today?logged=1"
+    assert count(db, Dose) == 1
+
+
+def test_gate_form_hold_shows_every_reason_and_an_override_form(db, auth, client, patient):
+    form = {**GATE_FORM_OK, "systolic": "165", "sitter_present": "",
+            "gate_client_id": str(uuid.uuid4())}
+    page = follow(client, auth.post("/today/gate", form)).text
+    assert "Hold: it is not safe to dose right now" in page
+    assert "Blood pressure 165/80 is at or above your hold limit of 160/100." in page
+    assert "Your sitter must be with you for this session." in page
+    assert "Reason to take it anyway" in page
+
+
+def test_gate_form_emergency(db, auth, client, patient):
+    form = {**GATE_FORM_OK, "systolic": "185", "diastolic": "110",
+            "gate_client_id": str(uuid.uuid4())}
+    page = follow(client, auth.post("/today/gate", form)).text
+    assert CRISIS_GUIDANCE in page
+    assert "Your blood pressure is 185/110. That is dangerously high." in page
+    assert 'action="/today/dose"' not in page
+    assert "anyway" not in page.lower()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"systolic": ""}, "systolic", "This is required."),
+        ({"systolic": "350"}, "systolic", "Enter 300 or less."),
+        ({"diastolic": "abc"}, "diastolic", "Enter a whole number."),
+        ({"diastolic": "20"}, "diastolic", "Enter 30 or more."),
+        ({"systolic": "90", "diastolic": "95"}, None,
+         "The lower number (diastolic) must be below the upper (systolic)."),
+    ],
+)
+def test_gate_form_bad_input_is_shown_again(db, auth, patient, changes, field, message):
+    form = {**GATE_FORM_OK, **changes, "gate_client_id": str(uuid.uuid4())}
+    response = auth.post("/today/gate", form)
+    assert response.status_code == 422
+    html = response.text
+    if field:
+        assert f'<p class="field-error" id="{field}-error">{message}</p>' in html
+        assert f'aria-describedby="{field}-error"' in html
+    else:
+        assert message in html
+    # The readings typed are kept, and the ticks too.
+    assert f'value="{form["heart_rate"]}"' in html
+    assert 'name="fasted" value="yes" checked' in html
+    assert nothing_written(db)
+
+
+def test_gate_form_bad_input_after_a_hold_is_shown(db, auth, client, patient):
+    gate(client, systolic=165)  # a hold: the gate form sits under "Check again"
+    form = {**GATE_FORM_OK, "systolic": "90", "diastolic": "95",
+            "gate_client_id": str(uuid.uuid4())}
+    response = auth.post("/today/gate", form)
+    assert response.status_code == 422
+    assert "The lower number (diastolic) must be below the upper (systolic)." in response.text
+    assert count(db, GateCheck) == 1
+
+
+# --- doses ------------------------------------------------------------------------------------
+
+
+def test_dose_after_an_ok_gate_through_the_api(db, client, patient):
+    gate_id = gate(client)["id"]
+    result = send_dose(client, gate_id=gate_id, lot="K-1", hold_minutes=20, swallowed=True)
+    assert result["status"] == "created"
+    assert result["flags"] == [] and Decimal(result["troches"]) == 1
+    row = db.get(Dose, uuid.UUID(result["id"]))
+    assert row.lot == "K-1" and row.hold_minutes == 20 and row.swallowed is True
+
+
+def _rule_breaking_history(db, patient):
+    new_protocol(db, patient, max_mg_per_24h="100", max_mg_per_7d="200")
+    past_dose(db, patient, timedelta(days=3))
+    past_dose(db, patient, timedelta(hours=3))
+
+
+def test_dose_breaking_the_rules_without_a_reason_is_rejected(db, client, patient):
+    _rule_breaking_history(db, patient)
+    before = count(db, Dose)
+    result = send_dose(client)
+    assert result["status"] == "rejected"
+    assert [r["code"] for r in result["reasons"]] == ["too_soon", "over_24h_max", "over_7d_max"]
+    assert all(r["message"] for r in result["reasons"])
+    assert "Too soon" in result["detail"]
+    assert count(db, Dose) == before and count(db, ClientWrite) == 0
+
+
+def test_dose_breaking_the_rules_with_a_reason_is_flagged_to_the_prescriber(db, auth, client,
+                                                                           patient):
+    _rule_breaking_history(db, patient)
+    result = send_dose(client, override_reason="  Prescriber said by phone to take it.  ")
+    assert result["status"] == "created"
+    assert result["flags"] == ["no_gate", "override", "too_soon", "over_24h_max",
+                               "over_7d_max"]
+    row = db.get(Dose, uuid.UUID(result["id"]))
+    assert row.override_reason == "Prescriber said by phone to take it."
+
+    auth.logout()
+    assert auth.login(prescriber_of(db, patient).email).status_code == 303
+    page = client.get(f"/patients/{patient.id}").text
+    flags = page[page.index('id="flags-heading"'):]
+    assert "override" in flags and "too soon" in flags and "over 24h max" in flags
+    assert "Reason: Prescriber said by phone to take it." in flags
+
+
+def test_dose_after_a_hold_gate_needs_the_reason_too(db, client, patient):
+    gate_id = gate(client, systolic=165)["id"]
+    refused = send_dose(client, gate_id=gate_id)
+    assert refused["status"] == "rejected"
+    assert [r["code"] for r in refused["reasons"]] == ["bp_hold"]
+    created = send_dose(client, gate_id=gate_id, override_reason="Rechecked: 150/85.")
+    assert created["status"] == "created"
+    assert created["flags"] == ["override", "bp_hold"]
+
+
+def test_dose_form_refused_then_taken_anyway(db, auth, client, patient):
+    _rule_breaking_history(db, patient)
+    form = {"dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "sublingual",
+            "taken_at": local_input(patient, utcnow())}
+    response = auth.post("/today/dose", form)
+    assert response.status_code == 422
+    html = response.text
+    assert "This dose breaks your plan&#39;s safety rules:" in html or \
+        "This dose breaks your plan's safety rules:" in html
+    assert "Too soon: doses must be at least 48 hours apart." in html
+    assert "Take anyway and log it" in html
+    assert 'id="override_reason-error"' in html
+    assert count(db, Dose) == 2
+
+    response = auth.post("/today/dose", {**form, "override_reason": "Severe symptoms today."})
+    assert response.status_code == 303
+    assert count(db, Dose) == 3
+
+
+def test_dose_referencing_an_emergency_gate_is_refused(db, client, patient):
+    gate_id = gate(client, systolic=185)["id"]
+    for reason in (None, "I feel fine."):
+        result = send_dose(client, gate_id=gate_id, override_reason=reason)
+        assert result["status"] == "rejected"
+        assert "dangerous level" in result["errors"]["gate_id"]
+    assert count(db, Dose) == 0
+
+
+def test_a_dose_logged_without_a_gate_right_after_an_emergency_is_refused(db, client, patient):
+    gate(client, systolic=185)
+    result = send_dose(client, override_reason="I feel fine.")
+    assert result["status"] == "rejected"
+    assert count(db, Dose) == 0
+
+
+def test_extra_dose_outside_any_session_is_flagged(db, client, patient):
+    new_protocol(db, patient, **factories.session_now_protocol(patient, hours_from_now=8))
+    gate_id = gate(client)["id"]
+    result = send_dose(client, gate_id=gate_id)
+    assert result["status"] == "created"
+    assert result["flags"] == ["extra"]
+
+
+def test_late_entry_is_flagged(db, client, patient):
+    taken = utcnow() - timedelta(minutes=90)
+    result = send_dose(client, taken_at=taken.isoformat())
+    assert result["status"] == "created"
+    assert "late_entry" in result["flags"]
+    row = db.get(Dose, uuid.UUID(result["id"]))
+    assert row.taken_at == taken
+    assert row.recorded_at - row.taken_at > timedelta(hours=1)
+
+
+def test_late_entry_through_the_form(db, auth, client, patient):
+    page = client.get("/today").text
+    assert "Log a dose you took earlier" in page
+    response = auth.post("/today/dose", {
+        "dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "buccal",
+        "taken_at": local_input(patient, utcnow() - timedelta(hours=2)),
+    })
+    assert response.status_code == 303, response.text
+    (logged,) = client.get("/api/v1/doses").json()["doses"]
+    assert "late_entry" in logged["flags"] and "no_gate" in logged["flags"]
+    assert logged["route"] == "buccal"
+
+
+def test_half_troche_refused_when_halving_is_not_allowed(db, client, patient):
+    new_protocol(db, patient, halving_allowed=False)
+    result = send_dose(client, dose_mg="50")
+    assert result["status"] == "rejected"
+    assert result["errors"] == {"dose_mg": "Use whole troches of 100 mg: halving is not allowed."}
+    assert nothing_written(db)
+
+
+def test_half_troche_accepted_when_halving_is_allowed(db, client, patient):
+    result = send_dose(client, dose_mg="50")
+    assert result["status"] == "created" and Decimal(result["troches"]) == Decimal("0.5")
+
+
+@pytest.mark.parametrize(
+    ("mg", "message"),
+    [
+        ("-100", "Enter more than 0 mg."),
+        (-100, "Enter more than 0 mg."),
+        ("0", "Enter more than 0 mg."),
+        (0, "Enter more than 0 mg."),
+        ("NaN", "Enter a number of mg."),
+        ("Infinity", "Enter a number of mg."),
+        ("-Infinity", "Enter a number of mg."),
+        ("1e400", "That is more than 10 troches: check the amount."),
+        (100000, "That is more than 10 troches: check the amount."),
+        ("1100", "That is more than 10 troches: check the amount."),
+        ("75", "Use whole or half troches of 100 mg."),
+        ("100.001", "Use whole or half troches of 100 mg."),
+        ("lots", "Enter a number."),
+        (True, None),
+        (None, "This is required."),
+    ],
+)
+def test_bad_dose_amounts_are_rejected(db, client, patient, mg, message):
+    item = dose_item(dose_mg=mg) if mg is not None else dose_item()
+    if mg is None:
+        del item["data"]["dose_mg"]
+    response = sync_post(client, item)
+    assert response.status_code == 200
+    result = response.json()["results"][0]
+    assert result["status"] == "rejected"
+    assert "dose_mg" in result["errors"]
+    if message:
+        assert result["errors"]["dose_mg"] == message
+    assert nothing_written(db)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_json_numbers_are_rejected_not_a_500(db, client, patient, literal):
+    token = client.get("/api/v1/me").json()["csrf_token"]
+    item = dose_item()
+    body = json.dumps({"items": [item]}).replace('"dose_mg": "100"', f'"dose_mg": {literal}')
+    response = client.post("/api/v1/sync", content=body,
+                           headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
+    assert response.status_code in (200, 422)
+    if response.status_code == 200:
+        assert response.json()["results"][0]["status"] == "rejected"
+    else:
+        assert response.json()["detail"]
+    assert nothing_written(db)
+
+
+@pytest.mark.parametrize(
+    ("taken", "field", "message"),
+    [
+        (timedelta(minutes=11), "taken_at", "That time is in the future."),
+        (-timedelta(days=31), "taken_at",
+         "That is more than 30 days ago; ask your prescriber to add it."),
+    ],
+)
+def test_dose_time_out_of_range_is_rejected(db, client, patient, taken, field, message):
+    result = send_dose(client, taken_at=(utcnow() + taken).isoformat(),
+                       override_reason="anything")
+    assert result["status"] == "rejected"
+    assert result["errors"] == {field: message}
+    assert nothing_written(db)
+
+
+def test_dose_time_a_little_ahead_of_the_server_clock_is_fine(db, client, patient):
+    result = send_dose(client, taken_at=(utcnow() + timedelta(minutes=9)).isoformat())
+    assert result["status"] == "created"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"taken_at": "2026-01-12T10:00:00"}, "taken_at"),  # no offset
+        ({"taken_at": "yesterday"}, "taken_at"),
+        ({"route": "oral"}, "route"),
+        ({"gate_id": "not-a-uuid"}, "gate_id"),
+        ({"gate_id": str(uuid.uuid4())}, "gate_id"),  # unknown gate
+        ({"mood": 7}, "mood"),
+        ({"lot": "x" * 61}, "lot"),
+        ({"override_reason": "x" * 501}, "override_reason"),
+    ],
+)
+def test_bad_dose_fields_are_rejected(db, client, patient, data, field):
+    result = send_dose(client, **data)
+    assert result["status"] == "rejected"
+    assert field in result["errors"], result
+    assert result["detail"]
+    assert nothing_written(db)
+
+
+def test_another_patients_gate_cannot_be_used(db, client, patient):
+    other = factories.user(db, role="patient")
+    factories.protocol(db, prescriber_of(db, patient), other)
+    now = utcnow()
+    foreign = service.record_gate(db, patient=other, gate_id=uuid.uuid4(), checked_at=now,
+                                  data=gate_data(), now=now)
+    db.commit()
+    result = send_dose(client, gate_id=str(foreign.id))
+    assert result["status"] == "rejected"
+    assert result["errors"] == {"gate_id": "That safety check was not found."}
+    assert count(db, Dose) == 0
+
+
+def test_dose_form_bad_amount_is_shown_again_with_values(db, auth, client, patient):
+    gate_id = gate(client)["id"]
+    response = auth.post("/today/dose", {
+        "dose_client_id": str(uuid.uuid4()), "gate_id": gate_id, "dose_mg": "75",
+        "taken_at": local_input(patient, utcnow()), "route": "sublingual", "lot": "K-9",
+    })
+    assert response.status_code == 422
+    assert '<p class="field-error" id="dose_mg-error">Use whole or half troches of 100 mg.</p>' \
+        in response.text
+    assert 'value="75"' in response.text and 'value="K-9"' in response.text
+    assert count(db, Dose) == 0
+
+
+def test_dose_form_bad_time_is_shown_again(db, auth, client, patient):
+    response = auth.post("/today/dose", {
+        "dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "sublingual",
+        "taken_at": "not a time",
+    })
+    assert response.status_code == 422
+    assert 'id="taken_at-error"' in response.text
+    assert count(db, Dose) == 0
+
+
+def test_dose_form_with_an_expired_gate_says_why(db, auth, client, patient):
+    now = utcnow()
+    old = service.record_gate(db, patient=patient, gate_id=uuid.uuid4(),
+                              checked_at=now - timedelta(hours=3), data=gate_data(),
+                              now=now - timedelta(hours=3))
+    db.commit()
+    response = auth.post("/today/dose", {
+        "dose_client_id": str(uuid.uuid4()), "gate_id": str(old.id), "dose_mg": "100",
+        "route": "sublingual", "taken_at": local_input(patient, now),
+    })
+    assert response.status_code == 422
+    assert "That safety check is too old for this dose. Check again." in response.text
+    assert count(db, Dose) == 0
+
+
+# --- entered in error -------------------------------------------------------------------------
+
+
+def test_entered_in_error_through_the_form(db, auth, client, patient):
+    row = past_dose(db, patient, timedelta(hours=3))
+    history = client.get("/doses").text
+    assert f'action="/doses/{row.id}/entered-in-error"' in history
+    response = auth.post(f"/doses/{row.id}/entered-in-error",
+                         {"client_id": str(uuid.uuid4()), "reason": "Logged the wrong day."})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/doses"
+    db.expire_all()
+    kept = db.get(Dose, row.id)
+    assert kept.status == DoseStatus.ENTERED_IN_ERROR and kept.revision == 2
+    assert kept.status_reason == "Logged the wrong day."
+    assert count(db, DoseRevision) == 1
+    page = client.get("/doses").text
+    assert "Entered in error" in page and "Logged the wrong day." in page
+    (listed,) = client.get("/api/v1/doses").json()["doses"]
+    assert listed["status"] == "entered_in_error" and listed["revision"] == 2
+    # No longer counted by the guard: a gate now is OK instead of too soon.
+    assert gate(client)["verdict"] == "ok"
+
+
+def test_entered_in_error_without_a_reason_is_refused(db, auth, client, patient):
+    row = past_dose(db, patient, timedelta(hours=3))
+    response = auth.post(f"/doses/{row.id}/entered-in-error",
+                         {"client_id": str(uuid.uuid4()), "reason": "  "})
+    assert response.status_code == 422
+    assert "Say why, for the record." in response.text
+    db.expire_all()
+    assert db.get(Dose, row.id).status == DoseStatus.RECORDED
+    assert count(db, DoseRevision) == 0
+
+
+def test_another_patients_dose_cannot_be_marked(db, auth, patient):
+    other = factories.user(db, role="patient")
+    factories.protocol(db, prescriber_of(db, patient), other)
+    now = utcnow()
+    theirs = service.record_dose(db, patient=other, dose_id=uuid.uuid4(), recorded_at=now,
+                                 data={"taken_at": now.isoformat(), "dose_mg": "100",
+                                       "route": "sublingual"}, now=now)
+    db.commit()
+    response = auth.post(f"/doses/{theirs.id}/entered-in-error",
+                         {"client_id": str(uuid.uuid4()), "reason": "not mine"})
+    assert response.status_code == 404
+    db.expire_all()
+    assert db.get(Dose, theirs.id).status == DoseStatus.RECORDED
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def test_dose_list_by_range(db, client, patient):
+    new_protocol(db, patient, min_hours_between_doses="0", max_mg_per_24h="1000",
+                 max_mg_per_7d="2000")
+    old = past_dose(db, patient, timedelta(days=10))
+    mid = past_dose(db, patient, timedelta(days=5))
+    new = past_dose(db, patient, timedelta(hours=1))
+    now = utcnow()
+
+    def ids(**params):
+        response = client.get("/api/v1/doses", params=params)
+        assert response.status_code == 200, response.text
+        return [d["id"] for d in response.json()["doses"]]
+
+    assert ids() == [str(new.id), str(mid.id), str(old.id)]  # newest first
+    assert ids(start=(now - timedelta(days=7)).isoformat(), end=now.isoformat()) == [
+        str(new.id), str(mid.id)]
+    assert ids(start=(now - timedelta(days=12)).isoformat(),
+               end=(now - timedelta(days=4)).isoformat()) == [str(mid.id), str(old.id)]
+    # Offsets other than UTC are understood.
+    eastern = (now - timedelta(days=7)).astimezone(ZoneInfo("America/New_York"))
+    assert ids(start=eastern.isoformat()) == [str(new.id), str(mid.id)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "2026-01-12T10:00:00"},  # no offset
+        {"start": "whenever"},
+        {"start": "2026-02-01T00:00:00+00:00", "end": "2026-01-01T00:00:00+00:00"},
+        {"start": "2020-01-01T00:00:00+00:00", "end": "2026-01-01T00:00:00+00:00"},
+        {"patient_id": "not-a-uuid"},
+    ],
+)
+def test_dose_list_bad_query_is_a_readable_422(client, patient, params):
+    response = client.get("/api/v1/doses", params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+def _login_member(db, auth, role, patient, linked: bool):
+    member = factories.user(db, role=role)
+    if linked:
+        factories.link(db, patient, member)
+    db.commit()
+    auth.logout()
+    assert auth.login(member.email).status_code == 303
+    return member
+
+
+@pytest.mark.parametrize(("role", "linked", "status"), [
+    ("prescriber", True, 200), ("prescriber", False, 404),
+    ("caregiver", True, 200), ("caregiver", False, 404),
+])
+def test_care_team_reads_a_patients_doses_with_patient_id(db, auth, client, patient, role,
+                                                          linked, status):
+    row = past_dose(db, patient, timedelta(hours=2))
+    _login_member(db, auth, role, patient, linked)
+    response = client.get("/api/v1/doses", params={"patient_id": str(patient.id)})
+    assert response.status_code == status
+    if status == 200:
+        assert [d["id"] for d in response.json()["doses"]] == [str(row.id)]
+    else:
+        assert "doses" not in response.json()
+    # Without patient_id a care team member has no doses of their own to list.
+    assert client.get("/api/v1/doses").status_code == 404
+
+
+def test_a_patient_cannot_read_another_patients_doses(db, client, patient):
+    other = factories.user(db, role="patient")
+    factories.protocol(db, prescriber_of(db, patient), other)
+    db.commit()
+    response = client.get("/api/v1/doses", params={"patient_id": str(other.id)})
+    assert response.status_code == 404
+    response = client.get("/api/v1/doses", params={"patient_id": str(uuid.uuid4())})
+    assert response.status_code == 404
+
+
+def test_today_json_has_the_protocol_snapshot_and_next_session(db, client, patient):
+    past_dose(db, patient, timedelta(days=3))
+    body = client.get("/api/v1/today").json()
+    assert body["timezone"] == "America/New_York"
+    protocol = body["protocol"]
+    assert protocol["version"] == 1
+    assert Decimal(protocol["dose_mg"]) == 100 and Decimal(protocol["strength_mg"]) == 100
+    assert protocol["halving_allowed"] is True and protocol["route"] == "sublingual"
+    assert protocol["rules"] == {
+        "min_hours_between_doses": protocol["rules"]["min_hours_between_doses"],
+        "max_mg_per_24h": protocol["rules"]["max_mg_per_24h"],
+        "max_mg_per_7d": protocol["rules"]["max_mg_per_7d"],
+        "bp_hold_systolic": 160, "bp_hold_diastolic": 100,
+        "bp_emergency_systolic": 180, "bp_emergency_diastolic": 120,
+        "sitter_required": True,
+        "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
+    }
+    assert Decimal(protocol["rules"]["min_hours_between_doses"]) == 48
+    assert Decimal(protocol["rules"]["max_mg_per_24h"]) == 200
+    (plan,) = protocol["plans"]
+    assert plan["phase"] == "induction" and plan["cadence"] == "interval"
+    assert plan["every_n_days"] == 1 and plan["weeks"] is None
+    assert protocol["phase"] == "induction"
+    # The session right now is due or overdue.
+    nxt = body["next_session"]
+    assert nxt["state"] in ("due", "overdue") and nxt["phase"] == "induction"
+    scheduled = datetime.fromisoformat(nxt["scheduled_at"])
+    assert abs(scheduled - utcnow()) < timedelta(minutes=2)
+    assert len(body["recent_doses"]) == 1
+    assert body["last_dose"]["dose_mg"]
+    assert "balance" in body["ledger"]
+
+
+def test_today_json_without_a_protocol(db, client, login_as):
+    login_as("patient")
+    body = client.get("/api/v1/today").json()
+    assert body["protocol"] is None and body["next_session"] is None
+
+
+@pytest.mark.parametrize("role", ["prescriber", "caregiver"])
+def test_today_json_is_for_patients(client, login_as, role):
+    login_as(role)
+    assert client.get("/api/v1/today").status_code == 403
+
+
+def test_today_page_shows_the_next_session_in_local_time(db, client, patient):
+    page = client.get("/today").text
+    local = utcnow().astimezone(ZoneInfo(patient.timezone))
+    assert "Next session" in page
+    assert "Due now" in page or "Overdue" in page
+    assert local.strftime("%A %d %B") in page
+
+
+def test_no_protocol_today_page(client, login_as):
+    login_as("patient")
+    page = client.get("/today").text
+    assert "Your prescriber has not set up your dosing plan yet." in page
+    assert 'action="/today/gate"' not in page
+
+
+def test_gate_without_a_protocol_is_rejected(db, client, login_as):
+    login_as("patient")
+    result = gate(client)
+    assert result["status"] == "rejected"
+    assert result["detail"] == "Your prescriber has not set up your dosing plan yet."
+    assert nothing_written(db)

@@ -1,0 +1,342 @@
+"""The dosing service with an explicit clock: the Today states, dose flags, corrections."""
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import func, select
+
+from app.doses import service
+from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
+from app.errors import Invalid, NotFound
+from app.protocols.schedule import SessionState
+from tests import factories
+
+NY = ZoneInfo("America/New_York")
+BERLIN = ZoneInfo("Europe/Berlin")
+# The default protocol: Mon/Thu 10:00 America/New_York from Mon 2026-01-05, grace 4 h.
+SESSION = datetime(2026, 1, 12, 10, 0, tzinfo=NY)  # a Monday session (15:00 UTC)
+NEXT_SESSION = datetime(2026, 1, 15, 10, 0, tzinfo=NY)  # the Thursday after
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+@pytest.fixture
+def world(db):
+    prescriber, patient, version = factories.patient_with_protocol(
+        db, now=utc(datetime(2026, 1, 2, 9, 0, tzinfo=NY)))
+    return prescriber, patient, version
+
+
+def gate(db, patient, at: datetime, **answers) -> GateCheck:
+    data = {"systolic": 124, "diastolic": 80, "heart_rate": 72,
+            "checklist": factories.CHECKLIST_ALL_YES, **answers}
+    return service.record_gate(db, patient=patient, gate_id=uuid.uuid4(), checked_at=utc(at),
+                               data=data, now=utc(at))
+
+
+def dose(db, patient, taken_at: datetime, *, now: datetime | None = None,
+         recorded_at: datetime | None = None, gate_id=None, mg="100", **extra) -> Dose:
+    now = now or taken_at
+    data = {"taken_at": taken_at.isoformat(), "dose_mg": mg, "route": "sublingual", **extra}
+    if gate_id is not None:
+        data["gate_id"] = str(gate_id)
+    return service.record_dose(db, patient=patient, dose_id=uuid.uuid4(),
+                               recorded_at=utc(recorded_at or now), data=data, now=utc(now))
+
+
+def count(db, model) -> int:
+    return db.exec(select(func.count()).select_from(model)).one()
+
+
+def gated_dose(db, patient, at: datetime, **extra) -> Dose:
+    check = gate(db, patient, at)
+    assert check.verdict == "ok", check.reasons
+    return dose(db, patient, at + timedelta(minutes=5), gate_id=check.id, **extra)
+
+
+# --- Today: the next session and its state ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "state"),
+    [
+        (SESSION - timedelta(hours=2, seconds=1), SessionState.UPCOMING),
+        (SESSION - timedelta(hours=2), SessionState.DUE),
+        (SESSION, SessionState.DUE),
+        (SESSION + timedelta(seconds=1), SessionState.OVERDUE),
+        (SESSION + timedelta(hours=4), SessionState.OVERDUE),  # exactly at the grace boundary
+    ],
+)
+def test_next_session_state_before_and_after_the_scheduled_time(db, world, now, state):
+    _, patient, _ = world
+    today = service.today(db, patient, utc(now))
+    assert today.next_session.occurrence.scheduled_at == utc(SESSION)
+    assert today.next_session.state == state
+    assert today.phase == "induction"
+    assert today.troches_per_dose == Decimal(1)
+
+
+def test_a_session_is_missed_just_after_the_grace_window(db, world):
+    _, patient, _ = world
+    now = utc(SESSION + timedelta(hours=4, microseconds=1))
+    today = service.today(db, patient, now)
+    # The Monday session is missed, so the next one to act on is Thursday's.
+    assert today.next_session.occurrence.scheduled_at == utc(NEXT_SESSION)
+    assert today.next_session.state == SessionState.UPCOMING
+    states = {s.occurrence.scheduled_at: s.state for s in today.recent}
+    assert states[utc(SESSION)] == SessionState.MISSED
+    assert today.recent[0].occurrence.scheduled_at == utc(SESSION)  # newest first
+
+
+def test_a_taken_session_moves_on_to_the_next_one(db, world):
+    _, patient, _ = world
+    gated_dose(db, patient, SESSION)
+    today = service.today(db, patient, utc(SESSION + timedelta(minutes=30)))
+    assert today.next_session.occurrence.scheduled_at == utc(NEXT_SESSION)
+    assert today.next_session.state == SessionState.UPCOMING
+    assert today.recent[0].state == SessionState.TAKEN
+    assert today.last_dose.taken_at == utc(SESSION + timedelta(minutes=5))
+    # Later, the taken session is still taken, not missed.
+    later = service.today(db, patient, utc(SESSION + timedelta(days=1)))
+    assert {s.occurrence.scheduled_at: s.state for s in later.recent}[utc(SESSION)] == "taken"
+
+
+def test_a_dose_inside_the_grace_window_still_counts_as_taken(db, world):
+    _, patient, _ = world
+    check = gate(db, patient, SESSION + timedelta(hours=3, minutes=50))
+    dose(db, patient, SESSION + timedelta(hours=4), gate_id=check.id)
+    today = service.today(db, patient, utc(SESSION + timedelta(hours=5)))
+    assert {s.occurrence.scheduled_at: s.state for s in today.recent}[utc(SESSION)] == "taken"
+
+
+def test_a_patient_who_moves_timezone_keeps_the_local_session_time(db, world):
+    _, patient, _ = world
+    before = service.today(db, patient, utc(datetime(2026, 1, 10, 12, 0, tzinfo=NY)))
+    assert before.next_session.occurrence.scheduled_at.astimezone(NY).time() == time(10, 0)
+
+    patient.timezone = "Europe/Berlin"
+    db.add(patient)
+    db.flush()
+    now = utc(datetime(2026, 1, 10, 12, 0, tzinfo=BERLIN))
+    after = service.today(db, patient, now)
+    scheduled = after.next_session.occurrence.scheduled_at
+    assert scheduled == utc(datetime(2026, 1, 12, 10, 0, tzinfo=BERLIN))
+    assert scheduled.astimezone(BERLIN).time() == time(10, 0)
+    assert after.next_session.state == SessionState.UPCOMING
+
+
+def test_today_without_a_protocol_is_empty(db):
+    patient = factories.user(db, role="patient")
+    today = service.today(db, patient, utc(SESSION))
+    assert today.protocol is None and today.next_session is None and today.recent == []
+
+
+def test_after_a_finished_last_phase_there_is_no_next_session(db):
+    _, patient, _ = factories.patient_with_protocol(db, maintenance=None)
+    today = service.today(db, patient, utc(datetime(2026, 3, 2, 9, 0, tzinfo=NY)))
+    assert today.next_session is None
+
+
+# --- dose flags -------------------------------------------------------------------------------
+
+
+def test_a_dose_in_its_session_after_an_ok_gate_has_no_flags(db, world):
+    _, patient, version = world
+    row = gated_dose(db, patient, SESSION)
+    assert row.flags == []
+    assert row.troches == Decimal(1)
+    assert row.protocol_version_id == version.id
+    assert row.hold_minutes == 15  # the protocol's hold time when none was given
+    assert row.received_at == utc(SESSION + timedelta(minutes=5))
+
+
+def test_a_dose_outside_any_session_is_flagged_extra(db, world):
+    _, patient, _ = world
+    tuesday = datetime(2026, 1, 13, 15, 0, tzinfo=NY)
+    row = gated_dose(db, patient, tuesday)
+    assert row.flags == ["extra"]
+
+
+def test_a_dose_without_a_gate_is_flagged(db, world):
+    _, patient, _ = world
+    row = dose(db, patient, SESSION + timedelta(minutes=5))
+    assert row.flags == ["no_gate"]
+
+
+@pytest.mark.parametrize(("delay", "late"), [(timedelta(hours=1), False),
+                                             (timedelta(hours=1, seconds=1), True)])
+def test_an_entry_more_than_an_hour_after_the_dose_is_marked_late(db, world, delay, late):
+    _, patient, _ = world
+    taken = SESSION + timedelta(minutes=5)
+    row = dose(db, patient, taken, now=taken + delay)
+    assert ("late_entry" in row.flags) is late
+    assert row.recorded_at == utc(taken + delay)
+
+
+def test_client_and_server_times_are_both_kept(db, world):
+    _, patient, _ = world
+    taken = SESSION + timedelta(minutes=5)
+    row = dose(db, patient, taken, recorded_at=taken + timedelta(minutes=1),
+               now=taken + timedelta(minutes=7))
+    assert row.taken_at == utc(taken)
+    assert row.recorded_at == utc(taken + timedelta(minutes=1))
+    assert row.received_at == utc(taken + timedelta(minutes=7))
+
+
+def test_a_dose_after_a_hold_needs_a_reason_and_is_flagged(db, world):
+    _, patient, _ = world
+    check = gate(db, patient, SESSION, systolic=165, diastolic=90)
+    assert check.verdict == "hold"
+    with pytest.raises(service.DoseRefused) as refused:
+        dose(db, patient, SESSION + timedelta(minutes=5), gate_id=check.id)
+    assert [r["code"] for r in refused.value.reasons] == ["bp_hold"]
+    assert count(db, Dose) == 0
+    row = dose(db, patient, SESSION + timedelta(minutes=5), gate_id=check.id,
+               override_reason="Rechecked at 150/88 on the other arm.")
+    assert row.flags == ["override", "bp_hold"]
+    assert row.override_reason == "Rechecked at 150/88 on the other arm."
+
+
+def test_a_back_dated_dose_is_checked_against_doses_after_it(db, world):
+    _, patient, _ = world
+    gated_dose(db, patient, SESSION)
+    # Logged later, a dose "taken" the evening before sits too close to Monday's dose.
+    with pytest.raises(service.DoseRefused) as refused:
+        dose(db, patient, SESSION - timedelta(hours=14), now=SESSION + timedelta(hours=1))
+    assert [r["code"] for r in refused.value.reasons] == ["too_soon"]
+    assert "at least 48 hours apart" in refused.value.reasons[0]["message"]
+
+
+def test_a_gate_too_old_for_the_dose_is_refused(db, world):
+    _, patient, _ = world
+    check = gate(db, patient, SESSION)
+    with pytest.raises(Invalid) as caught:
+        dose(db, patient, SESSION + timedelta(hours=2, minutes=1), gate_id=check.id)
+    assert "gate_id" in caught.value.errors
+    assert count(db, Dose) == 0
+
+
+def test_a_dose_before_any_protocol_is_refused(db):
+    patient = factories.user(db, role="patient")
+    with pytest.raises(Invalid, match="not set up your dosing plan"):
+        dose(db, patient, SESSION)
+    with pytest.raises(Invalid, match="not set up your dosing plan"):
+        gate(db, patient, SESSION)
+
+
+def test_the_dose_uses_the_protocol_version_in_force(db, world):
+    prescriber, patient, first = world
+    gated_dose(db, patient, SESSION)
+    second = factories.protocol(db, prescriber, patient, strength_mg="50", dose_mg="100",
+                                halving_allowed=False, reason="Switched pharmacy.")
+    row = gated_dose(db, patient, NEXT_SESSION)
+    assert row.protocol_version_id == second.id != first.id
+    assert row.troches == Decimal(2)
+
+
+# --- corrections ------------------------------------------------------------------------------
+
+
+def test_entered_in_error_keeps_the_row_with_a_revision(db, world):
+    _, patient, _ = world
+    row = gated_dose(db, patient, SESSION)
+    marked = service.mark_entered_in_error(
+        db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+        reason="  Logged  twice by mistake. ", now=utc(SESSION + timedelta(hours=1)))
+    assert marked.status == DoseStatus.ENTERED_IN_ERROR
+    assert marked.status_reason == "Logged twice by mistake."
+    assert marked.revision == 2
+    revision = db.exec(select(DoseRevision).where(DoseRevision.dose_id == row.id)).one()
+    assert revision.revision == 2 and revision.reason == "Logged twice by mistake."
+    assert revision.before == {"status": "recorded"}
+    assert revision.after == {"status": "entered_in_error"}
+    # Still in the record, but no longer a dose that counts.
+    window = (utc(SESSION - timedelta(days=1)), utc(SESSION + timedelta(days=1)))
+    assert [d.id for d in service.list_doses(db, patient.id, *window)] == [row.id]
+    assert service.active_doses(db, patient.id) == []
+    # Marking again changes nothing.
+    again = service.mark_entered_in_error(db, patient=patient, dose_id=row.id,
+                                          revision_id=uuid.uuid4(), reason="again",
+                                          now=utc(SESSION + timedelta(hours=2)))
+    assert again.revision == 2
+    assert count(db, DoseRevision) == 1
+
+
+def test_a_dose_marked_entered_in_error_no_longer_counts_toward_the_guard(db, world):
+    _, patient, _ = world
+    row = gated_dose(db, patient, SESSION)
+    later = SESSION + timedelta(hours=3)
+    assert gate(db, patient, later).verdict == "hold"
+    service.mark_entered_in_error(db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+                                  reason="Wrong day.", now=utc(later))
+    assert gate(db, patient, later + timedelta(minutes=1)).verdict == "ok"
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_entered_in_error_needs_a_reason(db, world, reason):
+    _, patient, _ = world
+    row = gated_dose(db, patient, SESSION)
+    with pytest.raises(Invalid) as caught:
+        service.mark_entered_in_error(db, patient=patient, dose_id=row.id,
+                                      revision_id=uuid.uuid4(), reason=reason,
+                                      now=utc(SESSION + timedelta(hours=1)))
+    assert caught.value.errors == {"reason": "Say why, for the record."}
+    db.refresh(row)
+    assert row.status == DoseStatus.RECORDED and row.revision == 1
+
+
+def test_another_patients_dose_cannot_be_marked(db, world):
+    _, patient, _ = world
+    row = gated_dose(db, patient, SESSION)
+    other = factories.user(db, role="patient")
+    with pytest.raises(NotFound):
+        service.mark_entered_in_error(db, patient=other, dose_id=row.id,
+                                      revision_id=uuid.uuid4(), reason="not mine",
+                                      now=utc(SESSION + timedelta(hours=1)))
+    with pytest.raises(NotFound):
+        service.mark_entered_in_error(db, patient=patient, dose_id=uuid.uuid4(),
+                                      revision_id=uuid.uuid4(), reason="unknown",
+                                      now=utc(SESSION + timedelta(hours=1)))
+
+
+def test_a_revision_keeps_the_old_values(db, world):
+    _, patient, _ = world
+    row = gated_dose(db, patient, SESSION)
+    revised = service.revise_dose(db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+                                  reason="It was a troche and a half.",
+                                  changes={"dose_mg": "150", "lot": "K-1"},
+                                  now=utc(SESSION + timedelta(hours=1)))
+    assert revised.dose_mg == Decimal(150) and revised.troches == Decimal("1.5")
+    assert revised.revision == 2
+    rev = db.exec(select(DoseRevision).where(DoseRevision.dose_id == row.id)).one()
+    assert rev.before == {"dose_mg": "100", "lot": None}
+    assert rev.after == {"dose_mg": "150", "lot": "K-1"}
+    with pytest.raises(Invalid):
+        service.revise_dose(db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+                            reason="typo", changes={"dose_mg": "125"},
+                            now=utc(SESSION + timedelta(hours=2)))
+    with pytest.raises(Invalid, match="Nothing was changed"):
+        service.revise_dose(db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+                            reason="same", changes={"dose_mg": "150"},
+                            now=utc(SESSION + timedelta(hours=2)))
+
+
+def test_no_dose_right_after_an_emergency_reading_even_without_the_gate(db, world):
+    _, patient, _ = world
+    emergency = gate(db, patient, SESSION + timedelta(hours=1), systolic=182)
+    assert emergency.verdict == "emergency"
+    with pytest.raises(Invalid) as caught:
+        dose(db, patient, SESSION + timedelta(hours=1, minutes=2),
+             override_reason="I feel fine.")
+    assert "dangerous level" in caught.value.errors["gate_id"]
+    # A dose taken well before the reading (logged afterwards) is still recorded.
+    earlier = dose(db, patient, SESSION + timedelta(minutes=5),
+                   now=SESSION + timedelta(hours=1, minutes=3))
+    assert earlier.flags == ["no_gate"]
+    # After measuring again below the crisis level, dosing is possible again.
+    assert gate(db, patient, SESSION + timedelta(hours=1, minutes=10)).verdict == "hold"

@@ -1,0 +1,255 @@
+"""The prescriber's protocol pages: edit with history, the 422 re-render, phase moves."""
+
+import re
+import uuid
+
+import pytest
+from sqlmodel import func, select
+
+from app.protocols import service as protocols
+from app.protocols.models import ProtocolVersion
+from tests import factories
+
+# A complete, valid submission of the protocol form (field names as edit.html sends them).
+FORM = {
+    "strength_mg": "100",
+    "dose_mg": "150",
+    "halving_allowed": "yes",
+    "route": "buccal",
+    "hold_minutes": "15",
+    "min_hours_between_doses": "60",
+    "max_mg_per_24h": "200",
+    "max_mg_per_7d": "450",
+    "bp_hold_systolic": "160",
+    "bp_hold_diastolic": "100",
+    "sitter_required": "yes",
+    "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
+    "fasting_hours": "2",
+    "sedative_free_hours": "24",
+    "grace_hours": "4",
+    "early_refill_days": "10",
+    "starts_on": "2026-01-05",
+    "induction_cadence": "weekdays",
+    "induction_weekdays": ["0", "3"],
+    "induction_at": "10:00",
+    "induction_weeks": "4",
+    "maintenance_cadence": "interval",
+    "maintenance_every_n_days": "7",
+    "maintenance_at": "10:00",
+    "taper_cadence": "",
+    "reason": "Starting at-home treatment.",
+}
+
+
+def _count(db) -> int:
+    db.expire_all()
+    return db.exec(select(func.count()).select_from(ProtocolVersion)).one()
+
+
+@pytest.fixture
+def prescriber_and_patient(db, login_as):
+    prescriber = login_as("prescriber")
+    patient = factories.user(db, role="patient", display_name="Jordan Test")
+    factories.link(db, patient, prescriber)
+    db.commit()
+    return prescriber, patient
+
+
+def _field_error(html: str, name: str) -> str | None:
+    match = re.search(rf'<p class="field-error" id="{name}-error">([^<]*)</p>', html)
+    return match.group(1) if match else None
+
+
+def _input_value(html: str, name: str) -> str | None:
+    match = re.search(rf'<input id="{name}" name="{name}"[^>]*value="([^"]*)"', html)
+    return match.group(1) if match else None
+
+
+def test_new_protocol_page_leaves_clinical_limits_blank(client, prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    page = client.get(f"/patients/{patient.id}/protocol")
+    assert page.status_code == 200
+    assert "Protocol for Jordan Test" in page.text
+    # No silent default for the blood-pressure hold, the dose or the maxima.
+    for name in ("bp_hold_systolic", "bp_hold_diastolic", "dose_mg", "strength_mg",
+                 "max_mg_per_24h", "max_mg_per_7d"):
+        assert _input_value(page.text, name) == "", name
+    assert _input_value(page.text, "grace_hours") == "4"
+
+
+def test_saving_the_form_creates_a_version_and_shows_it(db, auth, client,
+                                                        prescriber_and_patient):
+    prescriber, patient = prescriber_and_patient
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, "client_id": str(uuid.uuid4())})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/patients/{patient.id}?saved=protocol"
+
+    db.expire_all()
+    version = protocols.current(db, patient.id)
+    assert version.version == 1 and version.created_by_id == prescriber.id
+    assert str(version.route) == "buccal" and version.halving_allowed
+    assert version.phases["induction"]["weekdays"] == [0, 3]
+    assert "taper" not in version.phases
+
+    detail = client.get(f"/patients/{patient.id}")
+    assert "Version 1: 150 mg (100 mg troches), buccal." in detail.text
+    assert "hold at 160/100" in detail.text
+
+    # The edit page is prefilled from the current version, with a blank reason.
+    edit = client.get(f"/patients/{patient.id}/protocol")
+    assert _input_value(edit.text, "dose_mg") == "150"
+    assert _input_value(edit.text, "bp_hold_systolic") == "160"
+    assert 'name="induction_weekdays" value="3" checked' in edit.text
+    assert re.search(r'name="reason"[^>]*>\s*</textarea>', edit.text)
+
+
+def test_history_lists_versions_newest_first(db, auth, client, prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    for dose, reason in (("100", "Start low."), ("150", "Partial response."),
+                         ("200", "Still partial.")):
+        response = auth.post(f"/patients/{patient.id}/protocol",
+                             {**FORM, "dose_mg": dose, "reason": reason,
+                              "client_id": str(uuid.uuid4())})
+        assert response.status_code == 303, response.text
+    page = client.get(f"/patients/{patient.id}/protocol").text
+    history = page[page.index('id="history-heading"'):]
+    found = re.findall(r"<strong>Version (\d)</strong>[^<]*· (\d+) mg · ([^<]+)</li>", history)
+    assert found == [("3", "200", "Still partial."), ("2", "150", "Partial response."),
+                     ("1", "100", "Start low.")]
+
+
+def test_a_double_submitted_form_saves_once(db, auth, prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    form = {**FORM, "client_id": str(uuid.uuid4())}
+    assert auth.post(f"/patients/{patient.id}/protocol", form).status_code == 303
+    assert auth.post(f"/patients/{patient.id}/protocol", form).status_code == 303
+    assert _count(db) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"bp_hold_systolic": "", "bp_hold_diastolic": ""}, "bp_hold_systolic",
+         "This is required."),
+        ({"halving_allowed": ""}, "dose_mg",
+         "Use whole troches of 100 mg: halving is not allowed."),
+        ({"dose_mg": "300"}, "max_mg_per_24h", "The 24-hour maximum must be at least one dose."),
+        ({"max_mg_per_7d": "150"}, "max_mg_per_7d",
+         "The 7-day maximum cannot be lower than the 24-hour maximum."),
+        ({"reason": "  "}, "reason", "This is required."),
+        ({"grace_hours": "abc"}, "grace_hours", "Enter a number."),
+        ({"bp_hold_systolic": "200"}, "bp_hold_systolic", "Enter 180 or less."),
+    ],
+)
+def test_invalid_form_is_shown_again_with_values_and_the_error_by_the_field(
+        db, auth, prescriber_and_patient, changes, field, message):
+    _, patient = prescriber_and_patient
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, **changes, "client_id": str(uuid.uuid4())})
+    assert response.status_code == 422
+    html = response.text
+    assert "Please correct the fields marked below." in html
+    assert _field_error(html, field) == message.replace("'", "&#39;")
+    assert f'aria-describedby="{field}-error"' in html
+    # What the prescriber typed is kept.
+    assert _input_value(html, "strength_mg") == "100"
+    assert _input_value(html, "max_mg_per_24h") == changes.get("max_mg_per_24h", "200")
+    assert _input_value(html, "induction_at") == "10:00"
+    assert 'name="induction_weekdays" value="0" checked' in html
+    assert 'name="required_checklist" value="no_driving" checked' in html
+    assert 'option value="buccal" selected' in html
+    assert _count(db) == 0
+
+
+def test_weekday_schedule_without_days_is_reported_by_the_phase(db, auth,
+                                                                prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    form = {k: v for k, v in FORM.items() if k != "induction_weekdays"}
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**form, "client_id": str(uuid.uuid4())})
+    assert response.status_code == 422
+    assert _field_error(response.text, "induction") == "Choose at least one weekday."
+    assert _count(db) == 0
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_prescriber_not_linked_to_the_patient_gets_404(db, auth, client, login_as, method):
+    login_as("prescriber")
+    owner = factories.user(db, role="prescriber")
+    patient = factories.user(db, role="patient")
+    factories.link(db, patient, owner)
+    db.commit()
+    for path in (f"/patients/{patient.id}/protocol", f"/patients/{patient.id}/phase"):
+        if method == "get" and path.endswith("/phase"):
+            continue
+        if method == "get":
+            response = client.get(path)
+        else:
+            response = auth.post(path, {**FORM, "client_id": str(uuid.uuid4()),
+                                        "phase": "maintenance", "effective_on": "2026-01-19",
+                                        "phase_reason": "x"})
+        assert response.status_code == 404, path
+    assert _count(db) == 0
+
+
+@pytest.mark.parametrize("role", ["patient", "caregiver"])
+def test_patients_and_caregivers_cannot_open_the_protocol_editor(db, auth, client, login_as,
+                                                                 role):
+    member = login_as(role)
+    patient = member if role == "patient" else factories.user(db, role="patient")
+    if role == "caregiver":
+        factories.link(db, patient, member)
+    db.commit()
+    assert client.get(f"/patients/{patient.id}/protocol").status_code == 403
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, "client_id": str(uuid.uuid4())})
+    assert response.status_code == 403
+    assert _count(db) == 0
+
+
+def test_phase_change_from_the_patient_page(db, auth, client, prescriber_and_patient):
+    prescriber, patient = prescriber_and_patient
+    factories.protocol(db, prescriber, patient)
+    db.commit()
+    page = client.get(f"/patients/{patient.id}")
+    assert f'action="/patients/{patient.id}/phase"' in page.text
+
+    response = auth.post(f"/patients/{patient.id}/phase", {
+        "phase_client_id": str(uuid.uuid4()), "phase": "maintenance",
+        "effective_on": "2026-01-19", "phase_reason": "Good response.",
+    })
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/patients/{patient.id}?saved=phase"
+    db.expire_all()
+    version = protocols.current(db, patient.id)
+    assert version.version == 2 and version.reason == "Good response."
+    assert version.timeline[-1] == {"phase": "maintenance", "starts_on": "2026-01-19"}
+    # Long after 2026-01-19 the patient is in maintenance.
+    assert '<span class="badge">Maintenance</span>' in client.get(f"/patients/{patient.id}").text
+
+    back = auth.post(f"/patients/{patient.id}/phase", {
+        "phase_client_id": str(uuid.uuid4()), "phase": "induction",
+        "effective_on": "2026-03-02", "phase_reason": "Symptoms returned.",
+    })
+    assert back.status_code == 303
+    db.expire_all()
+    assert protocols.current(db, patient.id).timeline[-2:] == [
+        {"phase": "induction", "starts_on": "2026-03-02"},
+        {"phase": "maintenance", "starts_on": "2026-03-30"},
+    ]
+
+
+def test_invalid_phase_change_is_shown_again(db, auth, prescriber_and_patient):
+    prescriber, patient = prescriber_and_patient
+    factories.protocol(db, prescriber, patient)
+    db.commit()
+    response = auth.post(f"/patients/{patient.id}/phase", {
+        "phase_client_id": str(uuid.uuid4()), "phase": "maintenance",
+        "effective_on": "", "phase_reason": " ",
+    })
+    assert response.status_code == 422
+    assert _field_error(response.text, "phase_reason") == "Say why, for the record."
+    assert _field_error(response.text, "effective_on") == "Enter the date the change takes effect."
+    assert 'option value="maintenance" selected' in response.text
+    assert _count(db) == 1

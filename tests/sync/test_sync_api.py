@@ -1,0 +1,257 @@
+"""POST /api/v1/sync: order, idempotent replays, conflicts, partial batches, concurrency, access."""
+
+import threading
+import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import func, select
+
+from app.db import utcnow
+from app.doses.models import Dose, GateCheck, LedgerEntry
+from app.sync.models import ClientWrite
+from tests import factories
+from tests.factories import gate_data, sync_item, sync_post
+from tests.helpers import another_client
+
+
+def count(db, model) -> int:
+    db.expire_all()
+    return db.exec(select(func.count()).select_from(model)).one()
+
+
+@pytest.fixture
+def patient(db, login_as):
+    patient = login_as("patient")
+    prescriber = factories.user(db, role="prescriber")
+    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
+    db.commit()
+    return patient
+
+
+def fill_data(**changes):
+    today = utcnow().astimezone(ZoneInfo("America/New_York")).date()  # the patient's day
+    return {"filled_on": today.isoformat(), "count": 10, "strength_mg": "100", **changes}
+
+
+def results(response):
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def test_results_come_back_in_request_order(db, client, patient):
+    items = [
+        sync_item("ledger_fill", fill_data()),
+        sync_item("gate", gate_data()),
+        sync_item("nonsense", {}),
+        sync_item("ledger_count", {"counted_at": utcnow().isoformat(), "count": "10"}),
+        sync_item("gate", gate_data(systolic=20)),
+    ]
+    answer = results(sync_post(client, *items))
+    assert [r["id"] for r in answer] == [i["id"] for i in items]
+    assert [r["status"] for r in answer] == ["created", "created", "rejected", "created",
+                                             "rejected"]
+    assert answer[1]["verdict"] == "ok"
+    assert answer[3]["flags"] == []
+
+
+def test_a_dose_can_follow_its_gate_in_the_same_batch(db, client, patient):
+    gate_item = sync_item("gate", gate_data())
+    dose_item = sync_item("dose", {"taken_at": utcnow().isoformat(), "dose_mg": "100",
+                                   "route": "sublingual", "gate_id": gate_item["id"]})
+    gate_result, dose_result = results(sync_post(client, gate_item, dose_item))
+    assert gate_result["status"] == dose_result["status"] == "created"
+    assert dose_result["flags"] == []
+
+
+@pytest.mark.parametrize("kind", ["gate", "dose", "ledger_fill", "ledger_count"])
+def test_replaying_the_same_item_is_a_duplicate_and_writes_nothing(db, client, patient, kind):
+    data = {
+        "gate": gate_data(),
+        "dose": {"taken_at": utcnow().isoformat(), "dose_mg": "100", "route": "sublingual"},
+        "ledger_fill": fill_data(),
+        "ledger_count": {"counted_at": utcnow().isoformat(), "count": "3"},
+    }[kind]
+    item = sync_item(kind, data)
+    first = results(sync_post(client, item))[0]
+    assert first["status"] == "created"
+    rows = {m: count(db, m) for m in (GateCheck, Dose, LedgerEntry, ClientWrite)}
+    assert sum(rows.values()) == 2
+
+    for _ in range(2):
+        again = results(sync_post(client, item))[0]
+        assert again["status"] == "duplicate"
+        # The replay answers what the first write answered.
+        assert {k: v for k, v in again.items() if k != "status"} == \
+            {k: v for k, v in first.items() if k != "status"}
+    assert {m: count(db, m) for m in rows} == rows
+
+    # Twice in one batch: the second is the duplicate.
+    fresh = sync_item(kind, data) if kind != "dose" else None
+    if fresh:
+        statuses = [r["status"] for r in results(sync_post(client, fresh, fresh))]
+        assert statuses == ["created", "duplicate"]
+
+
+def test_same_id_with_other_content_is_rejected(db, client, patient):
+    item = sync_item("gate", gate_data())
+    assert results(sync_post(client, item))[0]["status"] == "created"
+    changed = {**item, "data": gate_data(systolic=170)}
+    answer = results(sync_post(client, changed))[0]
+    assert answer["status"] == "rejected" and answer["code"] == "id_conflict"
+    assert answer["detail"] == "This id was already used for a different entry."
+    other_kind = {**item, "kind": "ledger_fill", "data": fill_data()}
+    assert results(sync_post(client, other_kind))[0]["status"] == "rejected"
+    later_clock = {**item, "recorded_at": (utcnow() + timedelta(minutes=1)).isoformat()}
+    assert results(sync_post(client, later_clock))[0]["status"] == "rejected"
+    assert count(db, GateCheck) == 1 and count(db, LedgerEntry) == 0
+    assert db.get(GateCheck, uuid.UUID(item["id"])).systolic == 124
+
+
+def test_the_same_id_from_another_patient_is_rejected(db, client, patient, auth):
+    item = sync_item("ledger_fill", fill_data())
+    assert results(sync_post(client, item))[0]["status"] == "created"
+    other = factories.user(db, role="patient")
+    factories.protocol(db, factories.user(db, role="prescriber"), other)
+    db.commit()
+    auth.logout()
+    auth.login(other.email)
+    answer = results(sync_post(client, item))[0]
+    assert answer["status"] == "rejected"
+    assert count(db, LedgerEntry) == 1
+
+
+def test_unknown_kind_is_rejected(db, client, patient):
+    answer = results(sync_post(client, sync_item("checkin_mood", {"score": 5})))[0]
+    assert answer["status"] == "rejected" and answer["code"] == "unknown_kind"
+    assert answer["detail"] == "Unknown kind: checkin_mood."
+    assert count(db, ClientWrite) == 0
+
+
+def test_a_rejected_item_is_not_remembered_so_a_fixed_replay_can_succeed(db, client, patient):
+    bad = sync_item("gate", gate_data(systolic=20))
+    assert results(sync_post(client, bad))[0]["status"] == "rejected"
+    assert results(sync_post(client, {**bad, "data": gate_data()}))[0]["status"] == "created"
+
+
+def test_mixed_batch_commits_the_good_items_and_nothing_of_the_bad(db, client, patient):
+    good_fill = sync_item("ledger_fill", fill_data(count=30))
+    bad_dose = sync_item("dose", {"taken_at": utcnow().isoformat(), "dose_mg": "75",
+                                  "route": "sublingual"})
+    good_gate = sync_item("gate", gate_data())
+    bad_fill = sync_item("ledger_fill", fill_data(count=0))
+    answer = results(sync_post(client, good_fill, bad_dose, good_gate, bad_fill))
+    assert [r["status"] for r in answer] == ["created", "rejected", "created", "rejected"]
+    assert answer[1]["errors"] == {"dose_mg": "Use whole or half troches of 100 mg."}
+    assert answer[3]["errors"]["count"] == "Enter 1 or more."
+    assert count(db, Dose) == 0
+    assert count(db, GateCheck) == 1
+    assert [e.count for e in db.exec(select(LedgerEntry)).all()] == [30]
+    assert count(db, ClientWrite) == 2
+    assert db.get(ClientWrite, uuid.UUID(bad_dose["id"])) is None
+
+
+def test_concurrent_replays_of_one_item_write_once(db, patient):
+    """Five phones (or a tab and its service worker) push the same outbox item at once."""
+    item = sync_item("gate", gate_data())
+    clients = []
+    try:
+        for _ in range(5):
+            other = another_client().__enter__()
+            clients.append(other)
+            token = other.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+            signed_in = other.post("/login", data={"email": patient.email,
+                                                   "password": factories.PASSWORD,
+                                                   "csrf_token": token})
+            assert signed_in.status_code == 303
+        barrier = threading.Barrier(len(clients))
+        answers: list = [None] * len(clients)
+
+        def push(n: int, web) -> None:
+            csrf = web.get("/api/v1/me").json()["csrf_token"]
+            barrier.wait()
+            answers[n] = web.post("/api/v1/sync", json={"items": [item]},
+                                  headers={"X-CSRF-Token": csrf})
+
+        threads = [threading.Thread(target=push, args=(n, c)) for n, c in enumerate(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for other in clients:
+            other.__exit__(None, None, None)
+
+    assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+    statuses = sorted(a.json()["results"][0]["status"] for a in answers)
+    assert statuses == ["created"] + ["duplicate"] * 4
+    assert count(db, GateCheck) == 1
+    assert count(db, ClientWrite) == 1
+
+
+@pytest.mark.parametrize("role", ["prescriber", "caregiver"])
+def test_only_patients_may_sync(db, client, login_as, role):
+    login_as(role)
+    response = sync_post(client, sync_item("ledger_fill", fill_data()))
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Only patients record entries for now."
+    assert count(db, ClientWrite) == 0
+
+
+def test_signed_out_is_401(client):
+    response = client.post("/api/v1/sync", json={"items": []})
+    # Without a session the CSRF check refuses first; either way nothing is written.
+    assert response.status_code in (401, 403)
+    assert response.json()["detail"]
+
+
+def test_missing_or_wrong_csrf_header_is_403(db, client, patient):
+    body = {"items": [sync_item("ledger_fill", fill_data())]}
+    response = client.post("/api/v1/sync", json=body)
+    assert response.status_code == 403
+    assert "expired" in response.json()["detail"]
+    response = client.post("/api/v1/sync", json=body, headers={"X-CSRF-Token": "guess"})
+    assert response.status_code == 403
+    token = client.get("/api/v1/me").json()["csrf_token"]
+    cross_site = client.post("/api/v1/sync", json=body,
+                             headers={"X-CSRF-Token": token, "Sec-Fetch-Site": "cross-site"})
+    assert cross_site.status_code == 403
+    assert count(db, ClientWrite) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"{}",
+        b'{"items": {}}',
+        b'{"items": [{"kind": "gate", "recorded_at": "2026-01-01T00:00:00+00:00", "data": {}}]}',
+        b'{"items": [{"id": "nope", "kind": "gate", "recorded_at": "2026-01-01T00:00:00+00:00",'
+        b' "data": {}}]}',
+        b'{"items": [{"id": "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f", "kind": "gate",'
+        b' "recorded_at": "2026-01-01T00:00:00", "data": {}}]}',
+        b'{"items": [{"id": "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f", "kind": "gate",'
+        b' "recorded_at": "2026-01-01T00:00:00+00:00", "data": [], "extra": 1}]}',
+    ],
+)
+def test_malformed_body_is_a_readable_422(db, client, patient, body):
+    token = client.get("/api/v1/me").json()["csrf_token"]
+    response = client.post("/api/v1/sync", content=body,
+                           headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/json")
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail
+    assert count(db, ClientWrite) == 0
+
+
+def test_a_batch_is_limited_in_size(db, client, patient):
+    items = [sync_item("nonsense", {}) for _ in range(201)]
+    response = sync_post(client, *items)
+    assert response.status_code == 422
+    assert "200" in response.json()["detail"]
+
+
+def test_an_empty_batch_is_fine(client, patient):
+    assert results(sync_post(client)) == []

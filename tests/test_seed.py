@@ -1,0 +1,162 @@
+"""The demo clinic: protocols and a believable dosing history, whatever day the seed runs."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from app.doses import service as doses
+from app.doses.models import Dose, GateCheck, LedgerEntry, LedgerKind
+from app.protocols import schedule
+from app.protocols import service as protocols
+from app.seed import DEMO_PASSWORD, database_is_empty, seed_demo
+
+# Tuesday 15:30 in New York: a weekday and an hour at which the seed used to fail or leave an
+# extra missed session.
+NOW = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)
+
+
+def session_states(db, patient, now):
+    version = protocols.current(db, patient.id)
+    tz = ZoneInfo(patient.timezone)
+    first = datetime.fromisoformat(version.timeline[0]["starts_on"]).replace(tzinfo=tz)
+    occs = schedule.occurrences(protocols.plans(version), tz, first, now)
+    taken = [d.taken_at for d in doses.active_doses(db, patient.id)]
+    grace = timedelta(hours=float(version.grace_hours))
+    return schedule.classify_sessions(occs, taken, now, grace=grace,
+                                      due_window=doses.DUE_WINDOW)
+
+
+def rows(db, model, patient):
+    return list(db.exec(select(model).where(model.patient_id == patient.id)).all())
+
+
+@pytest.fixture
+def demo(db):
+    assert database_is_empty(db)
+    users = seed_demo(db, NOW)
+    db.flush()
+    return users
+
+
+def test_both_demo_patients_have_a_protocol(db, demo):
+    first = protocols.current(db, demo["patient@demo.test"].id)
+    assert first.strength_mg == 100 and first.halving_allowed
+    assert len(first.phases["induction"]["weekdays"]) == 2  # twice weekly
+    assert first.phases["induction"]["weeks"] == 4
+    assert first.phases["maintenance"] == {"cadence": "interval", "at": "10:00:00",
+                                           "weekdays": [], "every_n_days": 7, "weeks": None}
+    assert [e["phase"] for e in first.timeline] == ["induction", "maintenance"]
+    assert first.created_by_id == demo["prescriber@demo.test"].id
+
+    second = protocols.current(db, demo["patient2@demo.test"].id)
+    assert second.strength_mg == 50 and not second.halving_allowed
+    assert str(second.route) == "buccal"
+    assert not database_is_empty(db)
+
+
+def test_the_demo_patient_has_six_weeks_of_gated_doses(db, demo):
+    patient = demo["patient@demo.test"]
+    taken = doses.active_doses(db, patient.id)
+    assert len(taken) >= 10
+    assert NOW - timedelta(days=43) < taken[0].taken_at < NOW - timedelta(days=38)
+    assert taken[-1].taken_at > NOW - timedelta(days=8)
+    assert all(d.gate_id is not None for d in taken)
+    gates = {g.id: g for g in rows(db, GateCheck, patient)}
+    assert all(gates[d.gate_id].verdict in ("ok", "hold") for d in taken)
+    # Every dose counts 1.5 troches of 100 mg.
+    assert {d.dose_mg for d in taken} == {Decimal(150)}
+    assert {d.troches for d in taken} == {Decimal("1.5")}
+
+
+def test_the_demo_patient_has_exactly_one_missed_session(db, demo):
+    patient = demo["patient@demo.test"]
+    states = [s.state for s in session_states(db, patient, NOW)]
+    assert states.count(schedule.SessionState.MISSED) == 1
+    assert states.count(schedule.SessionState.TAKEN) == len(doses.active_doses(db, patient.id))
+
+
+def test_the_demo_patient_has_one_blood_pressure_hold_and_one_override(db, demo):
+    patient = demo["patient@demo.test"]
+    holds = [g for g in rows(db, GateCheck, patient)
+             if any(r["code"] == "bp_hold" for r in g.reasons)]
+    assert len(holds) == 1
+    assert holds[0].verdict == "hold" and holds[0].systolic >= 160
+    # The patient waited and checked again: that gate led to no dose.
+    assert not [d for d in rows(db, Dose, patient) if d.gate_id == holds[0].id]
+
+    overrides = [d for d in rows(db, Dose, patient) if "override" in d.flags]
+    assert len(overrides) == 1
+    assert overrides[0].override_reason
+    assert "sitter_required" in overrides[0].flags
+
+
+def test_the_demo_patient_has_fills_and_a_count_with_a_discrepancy(db, demo):
+    patient = demo["patient@demo.test"]
+    entries = rows(db, LedgerEntry, patient)
+    fills = [e for e in entries if e.kind == LedgerKind.FILL]
+    counts = [e for e in entries if e.kind == LedgerKind.COUNT]
+    assert len(fills) >= 1 and all(f.pharmacy and f.rx_number for f in fills)
+    assert len(counts) == 1
+    assert counts[0].flags == ["discrepancy"]
+    assert counts[0].count == counts[0].expected_balance - 1
+    summary = doses.ledger_summary(db, patient, NOW)
+    assert summary.balance >= 0 and summary.days_of_supply is not None
+    assert [e.id for e in summary.discrepancies] == [counts[0].id]
+
+
+def test_the_second_patient_has_a_different_shorter_history(db, demo):
+    first = doses.active_doses(db, demo["patient@demo.test"].id)
+    second_patient = demo["patient2@demo.test"]
+    second = doses.active_doses(db, second_patient.id)
+    assert 2 <= len(second) < len(first)
+    assert second[0].taken_at > NOW - timedelta(days=15)
+    assert {d.dose_mg for d in second} == {Decimal(100)} and {d.route for d in second} == {
+        "buccal"}
+    assert all(d.flags == [] for d in second)
+    states = [s.state for s in session_states(db, second_patient, NOW)]
+    assert schedule.SessionState.MISSED not in states
+    assert len(rows(db, LedgerEntry, second_patient)) == 1
+
+
+def test_the_demo_patients_today_shows_a_next_session(db, demo):
+    patient = demo["patient@demo.test"]
+    today = doses.today(db, patient, NOW)
+    assert today.next_session is not None
+    assert today.next_session.state in ("upcoming", "due", "overdue")
+    assert NOW - timedelta(hours=4) <= today.next_session.occurrence.scheduled_at \
+        <= NOW + timedelta(days=7)
+    assert today.phase == "maintenance"
+    assert today.last_dose is not None
+
+
+@pytest.mark.parametrize("days", range(7))
+@pytest.mark.parametrize("hour", [4, 15, 20])  # UTC: around both patients' sessions
+def test_the_seed_works_on_any_day_at_any_hour(db, days, hour):
+    now = datetime(2026, 11, 23, hour, 10, tzinfo=UTC) + timedelta(days=days)
+    users = seed_demo(db, now)
+    patient = users["patient@demo.test"]
+    states = [s.state for s in session_states(db, patient, now)]
+    assert states.count(schedule.SessionState.MISSED) == 1, (now, states)
+    second = [s.state for s in session_states(db, users["patient2@demo.test"], now)]
+    assert schedule.SessionState.MISSED not in second, (now, second)
+    assert doses.today(db, patient, now).next_session is not None
+    assert doses.today(db, users["patient2@demo.test"], now).next_session is not None
+
+
+def test_the_demo_patient_signs_in_to_a_sensible_today_page(db, auth, client):
+    from app.db import utcnow
+
+    seed_demo(db, utcnow())
+    db.commit()
+    assert auth.login("patient@demo.test", DEMO_PASSWORD).status_code == 303
+    page = client.get("/today").text
+    assert "Next session" in page
+    assert "No session is scheduled" not in page
+    assert any(label in page for label in ("Upcoming", "Due now", "Overdue"))
+    assert "Last dose: 150 mg" in page
+    body = client.get("/api/v1/today").json()
+    assert body["next_session"]["state"] in ("upcoming", "due", "overdue")
+    assert body["protocol"]["rules"]["bp_hold_systolic"] == 160
