@@ -40,7 +40,7 @@ def test_anonymous_is_sent_to_sign_in_and_back(client, path):
 def test_anonymous_htmx_request_is_redirected_by_header(client, path):
     # htmx would swap a redirect's target into the page; it is told to navigate instead.
     response = client.get(path, headers={"HX-Request": "true"})
-    assert response.headers.get("HX-Redirect") == "/login"
+    assert response.headers.get("HX-Redirect") == f"/login?next={path}"
     assert "Today" not in response.text
 
 

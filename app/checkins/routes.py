@@ -17,25 +17,15 @@ from app.doses.models import Dose
 from app.errors import NotFound
 from app.i18n import gettext as _
 from app.sync import service as sync
-from app.sync.models import ClientWrite
-from app.sync.service import SyncItem
 from app.templating import render
-from app.web.forms import new_client_id, parse_client_id, see_other
+from app.web.forms import new_client_id, see_other
 
 router = APIRouter()
 
 
 def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
            now: datetime) -> dict:
-    client_id = parse_client_id(item_id)
-    # A form submitted twice (double tap, back and resubmit) carries the same client id but
-    # reaches the server at another time: keep the first submission's time so the repeat is a
-    # `duplicate` with the first result (the crisis screen, the redirect), not an id conflict.
-    earlier = session.get(ClientWrite, client_id)
-    recorded_at = (earlier.recorded_at if earlier is not None and earlier.patient_id == user.id
-                   and earlier.kind == kind else now)
-    item = SyncItem(id=client_id, kind=kind, recorded_at=recorded_at, data=data)
-    return sync.apply(session, author=user, patient=user, item=item, now=now)
+    return sync.apply_form(session, user=user, client_id=item_id, kind=kind, data=data, now=now)
 
 
 def _rejected_values(form, result: dict) -> dict:

@@ -16,8 +16,6 @@ from app.errors import Invalid
 from app.i18n import gettext as _
 from app.protocols import service as protocols
 from app.sync import service as sync
-from app.sync.models import ClientWrite
-from app.sync.service import SyncItem
 from app.templating import render
 from app.web.forms import new_client_id, parse_client_id, see_other
 
@@ -62,16 +60,9 @@ def today(request: Request, session: SessionDep, user: PatientUser, welcome: str
     return render(request, "doses/today.html", ctx)
 
 
-def _apply(session: Session, user: User, item_id: str, kind: str, data: dict, now: datetime):
-    client_id = parse_client_id(item_id)
-    # A form sent twice (double tap, back and resubmit) carries the same client id but arrives
-    # at another time: keep the first submission's time so the repeat is a `duplicate` (and
-    # redirects like the first), not an id conflict shown as an error. (As app/checkins does.)
-    earlier = session.get(ClientWrite, client_id)
-    recorded_at = (earlier.recorded_at if earlier is not None and earlier.patient_id == user.id
-                   and earlier.kind == kind else now)
-    item = SyncItem(id=client_id, kind=kind, recorded_at=recorded_at, data=data)
-    return sync.apply(session, author=user, patient=user, item=item, now=now)
+def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
+           now: datetime) -> dict:
+    return sync.apply_form(session, user=user, client_id=item_id, kind=kind, data=data, now=now)
 
 
 # Fields the Today page shows an error next to; any other error is shown above the forms.

@@ -303,6 +303,10 @@ def record_dose(
         gate = session.get(GateCheck, dose.gate_id)
         if gate is None or gate.patient_id != patient.id:
             raise Invalid(_("That safety check was not found."), field="gate_id")
+        if session.exec(select(Dose.id).where(Dose.gate_id == gate.id)).first() is not None:
+            # One check, one dose: a second dose needs a check of its own.
+            raise Invalid(_("That safety check was already used for a dose. Check again."),
+                          field="gate_id")
         if gate.verdict == rules.Verdict.EMERGENCY:
             raise Invalid(_("Your blood pressure was at a dangerous level: do not take a dose. "
                             "Follow the emergency guidance."), field="gate_id")

@@ -23,6 +23,7 @@ from app.checkins import service as checkins
 from app.doses import service as doses
 from app.errors import AppError
 from app.i18n import gettext as _
+from app.sync.ids import parse_client_id
 from app.sync.models import ClientWrite
 
 
@@ -125,6 +126,22 @@ def _take_write_lock(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         connection.execute(text("UPDATE client_writes SET id = id WHERE 0"))
+
+
+def apply_form(session: Session, *, user: User, client_id: str, kind: str, data: dict,
+               now: datetime) -> dict[str, Any]:
+    """A patient's HTML form, written through the same path as the offline queue.
+
+    A form sent twice (double tap, Back and resubmit) carries the same client id but arrives
+    at another time: the repeat keeps the first submission's time, so it is a `duplicate` that
+    redirects like the first (to the crisis screen, say), not an id conflict shown as an error.
+    """
+    item_id = parse_client_id(client_id)
+    earlier = session.get(ClientWrite, item_id)
+    same_form = earlier is not None and earlier.patient_id == user.id and earlier.kind == kind
+    item = SyncItem(id=item_id, kind=kind, recorded_at=earlier.recorded_at if same_form else now,
+                    data=data)
+    return apply(session, author=user, patient=user, item=item, now=now)
 
 
 def apply(session: Session, *, author: User, patient: User, item: SyncItem,

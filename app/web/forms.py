@@ -1,6 +1,5 @@
 """Small helpers for HTML forms: client UUIDs, re-rendering with errors, safe redirects."""
 
-import uuid
 from typing import Any
 
 from fastapi import Request
@@ -8,20 +7,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from app.errors import AppError
+from app.sync.ids import new_client_id, parse_client_id
 from app.templating import render
 
-
-def new_client_id() -> str:
-    """The UUID a form carries so a double submit or an offline replay writes once."""
-    return str(uuid.uuid4())
-
-
-def parse_client_id(value: str | None) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        # A missing id still writes exactly once: this submission just cannot be replayed.
-        return uuid.uuid4()
+__all__ = ["form_error", "new_client_id", "parse_client_id", "safe_next", "see_other"]
 
 
 def form_error(

@@ -216,10 +216,10 @@ def test_control_characters_never_reach_the_database(db, auth, prescriber):
     """PostgreSQL refuses NUL in text: these used to be 500s there and stored as-is on SQLite."""
     refused = _new_patient(auth, email="ro\x00bin@example.test")
     assert refused.status_code == 422
-    assert "Enter an email address like name@example.com." in refused.text
+    assert "The form contained a character that cannot be saved." in refused.text
     assert _count(db, Invite) == 0
 
-    created = _new_patient(auth, display_name="Robin\x00 Exam\x07ple")
+    created = _new_patient(auth, display_name="Robin Exam\x07ple")
     assert created.status_code == 200
     patient = db.exec(select(User).where(User.email == "robin@example.test")).one()
     assert patient.display_name == "Robin Example"

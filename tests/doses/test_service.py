@@ -155,6 +155,16 @@ def test_a_dose_in_its_session_after_an_ok_gate_has_no_flags(db, world):
     assert row.received_at == utc(SESSION + timedelta(minutes=5))
 
 
+def test_one_safety_check_clears_one_dose_only(db, world):
+    _, patient, _ = world
+    check = gate(db, patient, SESSION)
+    dose(db, patient, SESSION + timedelta(minutes=5), gate_id=check.id)
+    with pytest.raises(Invalid, match="already used"):
+        dose(db, patient, SESSION + timedelta(minutes=30), gate_id=check.id,
+             override_reason="second troche")
+    assert count(db, Dose) == 1
+
+
 def test_a_dose_outside_any_session_is_flagged_extra(db, world):
     _, patient, _ = world
     tuesday = datetime(2026, 1, 13, 15, 0, tzinfo=NY)
