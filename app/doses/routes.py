@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -140,14 +141,20 @@ async def log_dose(request: Request, session: SessionDep, user: PatientUser):
     return see_other("/today?logged=1")
 
 
-@router.get("/doses")
-def dose_history(request: Request, session: SessionDep, user: PatientUser):
+def _history_page(request: Request, session: Session, user: User, *,
+                  errors: dict | None = None, status_code: int = 200):
     now = utcnow()
     doses = service.list_doses(session, user.id, now - timedelta(days=120),
                                now + timedelta(days=1))
     records = {d.id: checkins.session_record(session, d) for d in doses}
     return render(request, "doses/history.html",
-                  {"doses": doses, "records": records, "client_id": new_client_id()})
+                  {"doses": doses, "records": records, "client_id": new_client_id(),
+                   "errors": errors}, status_code=status_code)
+
+
+@router.get("/doses")
+def dose_history(request: Request, session: SessionDep, user: PatientUser):
+    return _history_page(request, session, user)
 
 
 @router.post("/doses/{dose_id}/entered-in-error")
@@ -162,13 +169,33 @@ async def entered_in_error(request: Request, session: SessionDep, user: PatientU
         )
     except Invalid as err:
         session.rollback()
-        now = utcnow()
-        doses = service.list_doses(session, user.id, now - timedelta(days=120),
-                                   now + timedelta(days=1))
-        return render(request, "doses/history.html",
-                      {"doses": doses, "client_id": new_client_id(),
-                       "errors": {str(dose_id): err.message}}, status_code=422)
+        return _history_page(request, session, user, errors={str(dose_id): err.message},
+                             status_code=422)
     return see_other("/doses")
+
+
+@router.post("/doses/{dose_id}/correct")
+async def correct_dose(request: Request, session: SessionDep, user: PatientUser,
+                       dose_id: uuid.UUID):
+    form = await request.form()
+    changes = {"dose_mg": str(form.get("dose_mg", "")).strip() or None,
+               "lot": str(form.get("lot", "")).strip()}
+    if changes["dose_mg"] is None:
+        changes.pop("dose_mg")
+    try:
+        if "dose_mg" in changes:
+            Decimal(changes["dose_mg"])  # a readable error rather than a failed conversion
+        service.revise_dose(
+            session, patient=user, dose_id=dose_id,
+            revision_id=parse_client_id(str(form.get("client_id", ""))),
+            reason=str(form.get("reason", "")), changes=changes, now=utcnow(),
+        )
+    except (Invalid, InvalidOperation) as err:
+        session.rollback()
+        message = err.message if isinstance(err, Invalid) else _("Enter a number of mg.")
+        return _history_page(request, session, user, errors={f"correct-{dose_id}": message},
+                             status_code=422)
+    return see_other("/doses?corrected=1")
 
 
 @router.get("/supply")

@@ -393,7 +393,11 @@ def revise_dose(
     session: Session, *, patient: User, dose_id: uuid.UUID, revision_id: uuid.UUID,
     reason: str | None, changes: dict, now: datetime,
 ) -> Dose:
-    """Correct the time, amount or lot of a dose; the old values are kept in a revision."""
+    """Correct the amount or lot of a dose; the old values are kept in a revision.
+
+    A correction records what really happened, so it is never refused for breaking a guard
+    rule; instead the rules it breaks are added to the dose's flags for the prescriber.
+    """
     dose = _own_dose(session, patient, dose_id)
     reason = _reason_text(reason)
     if dose.status == DoseStatus.ENTERED_IN_ERROR:
@@ -408,6 +412,15 @@ def revise_dose(
             raise Invalid(protocols.dose_amount_message(problem, version.strength_mg),
                           field="dose_mg")
         before["dose_mg"], after["dose_mg"] = str(dose.dose_mg), str(new_mg)
+        window = timedelta(days=8)
+        others = [rules.PastDose(taken_at=d.taken_at, dose_mg=d.dose_mg)
+                  for d in active_doses(session, patient.id, start=dose.taken_at - window,
+                                        end=dose.taken_at + window) if d.id != dose.id]
+        broken = rules.dose_limit_reasons(protocols.policy(version), others, dose.taken_at,
+                                          new_mg)
+        new_flags = [r.code.value for r in broken if r.code.value not in dose.flags]
+        if new_flags:
+            dose.flags = [*dose.flags, "corrected_over_limit", *new_flags]
         dose.dose_mg = new_mg
         dose.troches = (new_mg / version.strength_mg).quantize(Decimal("0.01"))
     if "lot" in changes and (changes["lot"] or None) != dose.lot:

@@ -1,0 +1,59 @@
+"""Correcting a logged dose from the history page: a revision with a reason, never a rewrite."""
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from app.db import utcnow
+from app.doses.models import Dose, DoseRevision
+from tests import factories
+
+
+def _logged_dose(db, auth, client, **protocol_overrides):
+    _, patient, _ = factories.patient_with_protocol(db, **protocol_overrides)
+    db.commit()
+    auth.login(patient.email)
+    taken = (utcnow() - timedelta(hours=2)).isoformat()
+    response = factories.sync_post(client, factories.sync_item("dose", {
+        "taken_at": taken, "dose_mg": "100", "route": "sublingual"}))
+    assert response.json()["results"][0]["status"] == "created"
+    return patient, db.exec(select(Dose).where(Dose.patient_id == patient.id)).one()
+
+
+def test_a_correction_keeps_the_old_value_and_the_reason(db, auth, client):
+    _, dose = _logged_dose(db, auth, client)
+    response = auth.post(f"/doses/{dose.id}/correct",
+                         {"dose_mg": "50", "lot": "K-77", "reason": "Only took half"})
+    assert response.status_code == 303
+    db.expire_all()
+    corrected = db.get(Dose, dose.id)
+    assert (corrected.dose_mg, corrected.lot, corrected.revision) == (50, "K-77", 2)
+    revision = db.exec(select(DoseRevision).where(DoseRevision.dose_id == dose.id)).one()
+    assert revision.reason == "Only took half"
+    assert revision.before == {"dose_mg": "100.00", "lot": None}
+    assert "corrected" in auth.client.get("/doses").text
+
+
+def test_a_correction_over_a_limit_is_kept_and_flagged(db, auth, client):
+    _, dose = _logged_dose(db, auth, client, max_mg_per_24h="200")
+    response = auth.post(f"/doses/{dose.id}/correct",
+                         {"dose_mg": "300", "reason": "Took three troches, not one"})
+    assert response.status_code == 303
+    db.expire_all()
+    flags = db.get(Dose, dose.id).flags
+    assert "corrected_over_limit" in flags and "over_24h_max" in flags
+
+
+def test_a_correction_without_a_reason_or_with_a_bad_amount_changes_nothing(db, auth, client):
+    _, dose = _logged_dose(db, auth, client)
+    for data, message in (
+        ({"dose_mg": "50", "reason": ""}, "Say why, for the record."),
+        ({"dose_mg": "lots", "reason": "typo"}, "Enter a number of mg."),
+        ({"dose_mg": "30", "reason": "typo"}, "half troches"),
+    ):
+        response = auth.post(f"/doses/{dose.id}/correct", data)
+        assert response.status_code == 422
+        assert message in response.text
+    db.expire_all()
+    assert db.get(Dose, dose.id).revision == 1
+    assert db.exec(select(DoseRevision)).all() == []
