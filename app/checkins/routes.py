@@ -18,7 +18,7 @@ from app.errors import NotFound
 from app.i18n import gettext as _
 from app.sync import service as sync
 from app.templating import render
-from app.web.forms import new_client_id, see_other
+from app.web.forms import form_values, new_client_id, see_other
 
 router = APIRouter()
 
@@ -32,7 +32,7 @@ def _rejected_values(form, result: dict) -> dict:
     """The form's values to show again. After an id conflict (this form was saved, then
     changed and sent again from the Back button) it gets a new id, so these answers can be
     saved as a new entry instead of being refused every time."""
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    values = form_values(form)
     if result.get("code") == "id_conflict":
         values["client_id"] = new_client_id()
     return values

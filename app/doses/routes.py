@@ -18,7 +18,7 @@ from app.i18n import gettext as _
 from app.protocols import service as protocols
 from app.sync import service as sync
 from app.templating import render
-from app.web.forms import new_client_id, parse_client_id, see_other
+from app.web.forms import form_values, new_client_id, parse_client_id, see_other
 
 router = APIRouter()
 
@@ -93,7 +93,7 @@ def _rejected(request, session, user, now, result, values, status=422):
 async def gate(request: Request, session: SessionDep, user: PatientUser):
     form = await request.form()
     now = utcnow()
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    values = form_values(form)
 
     def number(name: str):
         raw = values.get(name, "").strip()
@@ -117,7 +117,7 @@ async def gate(request: Request, session: SessionDep, user: PatientUser):
 async def log_dose(request: Request, session: SessionDep, user: PatientUser):
     form = await request.form()
     now = utcnow()
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    values = form_values(form)
     try:
         taken_at = parse_local(values.get("taken_at", ""), user.timezone, "taken_at")
     except Invalid as err:
@@ -224,7 +224,7 @@ def _prefixed(result: dict, form: str) -> dict[str, str]:
 @router.post("/supply/fill")
 async def record_fill(request: Request, session: SessionDep, user: PatientUser):
     form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    values = form_values(form)
     data = {k: (values.get(f"fill_{k}") or "").strip() or None
             for k in ("filled_on", "count", "strength_mg", "rx_number", "pharmacy", "lot")}
     data = {k: v for k, v in data.items() if v is not None}
@@ -242,7 +242,7 @@ async def record_fill(request: Request, session: SessionDep, user: PatientUser):
 @router.post("/supply/count")
 async def record_count(request: Request, session: SessionDep, user: PatientUser):
     form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    values = form_values(form)
     try:
         counted_at = parse_local(values.get("count_counted_at", ""), user.timezone,
                                  "counted_at")

@@ -13,15 +13,26 @@ from app.deps import PrescriberUser
 from app.errors import Invalid
 from app.protocols import service
 from app.templating import render
-from app.web.forms import form_error, new_client_id, parse_client_id, see_other
+from app.web.forms import form_error, form_values, new_client_id, parse_client_id, see_other
 
 router = APIRouter()
 
 PHASE_NAMES = ("induction", "maintenance", "taper")
 SIMPLE_FIELDS = (
-    "strength_mg", "dose_mg", "route", "hold_minutes", "min_hours_between_doses",
-    "max_mg_per_24h", "max_mg_per_7d", "bp_hold_systolic", "bp_hold_diastolic",
-    "fasting_hours", "sedative_free_hours", "grace_hours", "early_refill_days", "starts_on",
+    "strength_mg",
+    "dose_mg",
+    "route",
+    "hold_minutes",
+    "min_hours_between_doses",
+    "max_mg_per_24h",
+    "max_mg_per_7d",
+    "bp_hold_systolic",
+    "bp_hold_diastolic",
+    "fasting_hours",
+    "sedative_free_hours",
+    "grace_hours",
+    "early_refill_days",
+    "starts_on",
     "reason",
 )
 
@@ -45,8 +56,9 @@ def values_from_form(form) -> dict:
         at = str(form.get(f"{phase}_at", "")).strip()
         if at:
             template["at"] = at
-        template["weekdays"] = [int(v) for v in form.getlist(f"{phase}_weekdays")
-                                if str(v).isdigit()]
+        template["weekdays"] = [
+            int(v) for v in form.getlist(f"{phase}_weekdays") if str(v).isdigit()
+        ]
         for key in ("every_n_days", "weeks"):
             raw = str(form.get(f"{phase}_{key}", "")).strip()
             if raw:
@@ -56,17 +68,21 @@ def values_from_form(form) -> dict:
 
 
 def _form_values(form) -> dict:
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    values = form_values(form)
     values["required_checklist"] = [str(v) for v in form.getlist("required_checklist")]
     for phase in PHASE_NAMES:
-        values[f"{phase}_weekdays"] = [int(v) for v in form.getlist(f"{phase}_weekdays")
-                                       if str(v).isdigit()]
+        values[f"{phase}_weekdays"] = [
+            int(v) for v in form.getlist(f"{phase}_weekdays") if str(v).isdigit()
+        ]
     return values
 
 
 def _values_from_version(version) -> dict:
-    values = {k: str(v) if v is not None else "" for k, v in service.as_input(version).items()
-              if k not in ("phases", "required_checklist", "halving_allowed", "sitter_required")}
+    values = {
+        k: str(v) if v is not None else ""
+        for k, v in service.as_input(version).items()
+        if k not in ("phases", "required_checklist", "halving_allowed", "sitter_required")
+    }
     values["halving_allowed"] = "yes" if version.halving_allowed else ""
     values["sitter_required"] = "yes" if version.sitter_required else ""
     values["required_checklist"] = list(version.required_checklist)
@@ -77,8 +93,14 @@ def _values_from_version(version) -> dict:
         values[f"{phase}_every_n_days"] = str(template.get("every_n_days") or "")
         values[f"{phase}_weeks"] = str(template.get("weeks") or "")
     values["route"] = str(version.route)
-    for key in ("strength_mg", "dose_mg", "max_mg_per_24h", "max_mg_per_7d",
-                "min_hours_between_doses", "grace_hours"):
+    for key in (
+        "strength_mg",
+        "dose_mg",
+        "max_mg_per_24h",
+        "max_mg_per_7d",
+        "min_hours_between_doses",
+        "grace_hours",
+    ):
         values[key] = f"{getattr(version, key).normalize():f}"
     return values
 
@@ -86,13 +108,22 @@ def _values_from_version(version) -> dict:
 def _starter_values() -> dict:
     """A blank protocol: schedule shape pre-filled, every clinical limit left to the prescriber."""
     return {
-        "route": "sublingual", "hold_minutes": "15", "sitter_required": "yes",
+        "route": "sublingual",
+        "hold_minutes": "15",
+        "sitter_required": "yes",
         "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
-        "fasting_hours": "2", "sedative_free_hours": "24", "grace_hours": "4",
-        "early_refill_days": "7", "starts_on": utcnow().date().isoformat(),
-        "induction_cadence": "weekdays", "induction_weekdays": [0, 3], "induction_at": "10:00",
-        "induction_weeks": "4", "maintenance_cadence": "interval",
-        "maintenance_every_n_days": "7", "maintenance_at": "10:00",
+        "fasting_hours": "2",
+        "sedative_free_hours": "24",
+        "grace_hours": "4",
+        "early_refill_days": "7",
+        "starts_on": utcnow().date().isoformat(),
+        "induction_cadence": "weekdays",
+        "induction_weekdays": [0, 3],
+        "induction_at": "10:00",
+        "induction_weeks": "4",
+        "maintenance_cadence": "interval",
+        "maintenance_every_n_days": "7",
+        "maintenance_at": "10:00",
     }
 
 
@@ -108,10 +139,10 @@ def _page_context(session: Session, patient, values: dict, **extra) -> dict:
 
 
 @router.get("/patients/{patient_id}/protocol")
-def edit_page(request: Request, session: SessionDep, user: PrescriberUser,
-              patient_id: uuid.UUID):
-    patient = access.require_patient_access(session, user, patient_id,
-                                            access.Purpose.MANAGE_PROTOCOL)
+def edit_page(request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID):
+    patient = access.require_patient_access(
+        session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
+    )
     version = service.current(session, patient.id)
     values = _values_from_version(version) if version else _starter_values()
     values["reason"] = ""
@@ -119,43 +150,65 @@ def edit_page(request: Request, session: SessionDep, user: PrescriberUser,
 
 
 @router.post("/patients/{patient_id}/protocol")
-async def save(request: Request, session: SessionDep, user: PrescriberUser,
-               patient_id: uuid.UUID):
-    patient = access.require_patient_access(session, user, patient_id,
-                                            access.Purpose.MANAGE_PROTOCOL)
+async def save(request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID):
+    patient = access.require_patient_access(
+        session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
+    )
     form = await request.form()
     try:
-        service.save(session, prescriber=user, patient_id=patient.id,
-                     version_id=parse_client_id(str(form.get("client_id", ""))),
-                     values=values_from_form(form), now=utcnow())
+        service.save(
+            session,
+            prescriber=user,
+            patient_id=patient.id,
+            version_id=parse_client_id(str(form.get("client_id", ""))),
+            values=values_from_form(form),
+            now=utcnow(),
+        )
     except Invalid as err:
         values = _form_values(form)
-        return form_error(request, session, "protocols/edit.html", err, values,
-                          {k: v for k, v in _page_context(session, patient, values).items()
-                           if k != "values"})
+        return form_error(
+            request,
+            session,
+            "protocols/edit.html",
+            err,
+            values,
+            {k: v for k, v in _page_context(session, patient, values).items() if k != "values"},
+        )
     return see_other(f"/patients/{patient.id}?saved=protocol")
 
 
 @router.post("/patients/{patient_id}/phase")
-async def change_phase(request: Request, session: SessionDep, user: PrescriberUser,
-                       patient_id: uuid.UUID):
-    patient = access.require_patient_access(session, user, patient_id,
-                                            access.Purpose.MANAGE_PROTOCOL)
+async def change_phase(
+    request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID
+):
+    patient = access.require_patient_access(
+        session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
+    )
     form = await request.form()
     try:
         effective = date.fromisoformat(str(form.get("effective_on", "")))
     except ValueError:
         effective = None
     try:
-        service.change_phase(session, prescriber=user, patient_id=patient.id,
-                             version_id=parse_client_id(str(form.get("phase_client_id", ""))),
-                             phase=str(form.get("phase", "")), effective_on=effective,
-                             reason=str(form.get("phase_reason", "")), now=utcnow())
+        service.change_phase(
+            session,
+            prescriber=user,
+            patient_id=patient.id,
+            version_id=parse_client_id(str(form.get("phase_client_id", ""))),
+            phase=str(form.get("phase", "")),
+            effective_on=effective,
+            reason=str(form.get("phase_reason", "")),
+            now=utcnow(),
+        )
     except Invalid as err:
         session.rollback()
         errors = {("phase_reason" if k == "reason" else k): v for k, v in err.errors.items()}
-        return render(request, "careteam/patient_detail.html",
-                      patient_overview(session, patient, errors=errors,
-                                       phase_values={k: str(v) for k, v in form.items()}),
-                      status_code=422)
+        return render(
+            request,
+            "careteam/patient_detail.html",
+            patient_overview(
+                session, patient, errors=errors, phase_values={k: str(v) for k, v in form.items()}
+            ),
+            status_code=422,
+        )
     return see_other(f"/patients/{patient.id}?saved=phase")

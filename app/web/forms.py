@@ -10,7 +10,19 @@ from app.errors import AppError
 from app.sync.ids import new_client_id, parse_client_id
 from app.templating import render
 
-__all__ = ["form_error", "new_client_id", "parse_client_id", "safe_next", "see_other"]
+__all__ = [
+    "form_error",
+    "form_values",
+    "new_client_id",
+    "parse_client_id",
+    "safe_next",
+    "see_other",
+]
+
+
+def form_values(form) -> dict[str, str]:
+    """What the person typed, to show the form again (never the CSRF token)."""
+    return {k: str(v) for k, v in form.items() if k != "csrf_token"}
 
 
 def form_error(
