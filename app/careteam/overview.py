@@ -38,5 +38,6 @@ def patient_overview(session: Session, patient: User, **extra) -> dict:
         "flagged": [d for d in recent if set(d.flags) & FLAGS_SHOWN],
         "ledger": doses.ledger_summary(session, patient, now) if version else None,
         "today_iso": local_today.isoformat(),
+        "checkin_settings": checkins.settings_for(session, patient.id),
         **extra,
     }

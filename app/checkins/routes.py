@@ -14,7 +14,7 @@ from app.checkins.models import QuestionnaireResponse
 from app.db import SessionDep, utcnow
 from app.deps import PatientUser, PrescriberUser
 from app.doses.models import Dose
-from app.errors import NotFound
+from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.sync import service as sync
 from app.templating import render
@@ -54,10 +54,35 @@ def _form_errors(result: dict, shown: set[str]) -> dict:
 # --- check-ins --------------------------------------------------------------------------------
 
 
+def _list_page(request: Request, session: Session, user: User, *, values=None, errors=None,
+               status_code: int = 200):
+    settings = service.settings_for(session, user.id)
+    values = values or {"mood_time": settings.mood_time.strftime("%H:%M"),
+                        "share_alerts": "yes" if settings.share_alerts_with_caregiver else ""}
+    return render(request, "checkins/list.html", {
+        "items": service.due_checkins(session, user, utcnow()),
+        "values": values, "errors": errors,
+    }, status_code=status_code)
+
+
 @router.get("/checkins")
 def checkin_list(request: Request, session: SessionDep, user: PatientUser):
-    items = service.due_checkins(session, user, utcnow())
-    return render(request, "checkins/list.html", {"items": items})
+    return _list_page(request, session, user)
+
+
+@router.post("/checkins/settings")
+async def checkin_settings(request: Request, session: SessionDep, user: PatientUser):
+    form = await request.form()
+    try:
+        service.update_patient_settings(
+            session, patient=user, mood_time=str(form.get("mood_time", "")).strip(),
+            share_alerts=form.get("share_alerts") == "yes",
+        )
+    except Invalid as err:
+        session.rollback()
+        return _list_page(request, session, user, values=form_values(form), errors=err.errors,
+                          status_code=422)
+    return see_other("/checkins?settings=saved")
 
 
 def _slot_or_404(slot_key: str):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
+from app.careteam import access
 from app.checkins.instruments import (
     CATALOGUE,
     MEASURES,
@@ -105,6 +106,45 @@ def _flags(values: dict[str, Any]) -> list[str]:
 
 def _settings(session: Session, patient_id: uuid.UUID) -> CheckinSettings:
     return session.get(CheckinSettings, patient_id) or CheckinSettings(patient_id=patient_id)
+
+
+def settings_for(session: Session, patient_id: uuid.UUID) -> CheckinSettings:
+    return _settings(session, patient_id)
+
+
+def update_patient_settings(session: Session, *, patient: User, mood_time: str,
+                            share_alerts: bool) -> CheckinSettings:
+    """The patient's choices: when to be asked about mood, and whether safety alerts may
+    reach their caregiver."""
+    try:
+        at = time.fromisoformat(mood_time)
+    except ValueError:
+        raise Invalid(_("Enter a time like 20:00."), field="mood_time") from None
+    settings = _settings(session, patient.id)
+    settings.mood_time = at.replace(second=0, microsecond=0, tzinfo=None)
+    settings.share_alerts_with_caregiver = share_alerts
+    session.add(settings)
+    session.flush()
+    return settings
+
+
+def update_questionnaire_schedule(session: Session, *, prescriber: User, patient_id: uuid.UUID,
+                                  weekday: str, every_weeks: str) -> CheckinSettings:
+    """The prescriber's choice of day and cadence (weekly or every two weeks) for PHQ-9/GAD-7."""
+    access.require_patient_access(session, prescriber, patient_id, access.Purpose.MANAGE_PROTOCOL)
+    errors = {}
+    if weekday not in {str(n) for n in range(7)}:
+        errors["questionnaire_weekday"] = _("Choose a day of the week.")
+    if every_weeks not in ("1", "2"):
+        errors["questionnaire_every_weeks"] = _("Choose weekly or every two weeks.")
+    if errors:
+        raise Invalid(errors=errors)
+    settings = _settings(session, patient_id)
+    settings.questionnaire_weekday = int(weekday)
+    settings.questionnaire_every_weeks = int(every_weeks)
+    session.add(settings)
+    session.flush()
+    return settings
 
 
 def record_checkin(

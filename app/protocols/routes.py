@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from app.careteam import access
 from app.careteam.overview import patient_overview
+from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
 from app.deps import PrescriberUser
 from app.errors import Invalid
@@ -212,3 +213,23 @@ async def change_phase(
             status_code=422,
         )
     return see_other(f"/patients/{patient.id}?saved=phase")
+
+
+@router.post("/patients/{patient_id}/questionnaires")
+async def questionnaire_schedule(request: Request, session: SessionDep, user: PrescriberUser,
+                                 patient_id: uuid.UUID):
+    patient = access.require_patient_access(session, user, patient_id,
+                                            access.Purpose.MANAGE_PROTOCOL)
+    form = await request.form()
+    try:
+        checkins.update_questionnaire_schedule(
+            session, prescriber=user, patient_id=patient.id,
+            weekday=str(form.get("questionnaire_weekday", "")),
+            every_weeks=str(form.get("questionnaire_every_weeks", "")),
+        )
+    except Invalid as err:
+        session.rollback()
+        return render(request, "careteam/patient_detail.html",
+                      patient_overview(session, patient, errors=err.errors),
+                      status_code=422)
+    return see_other(f"/patients/{patient.id}?saved=questionnaires")
