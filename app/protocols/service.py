@@ -13,6 +13,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
@@ -303,9 +304,7 @@ def save(
         phases=_phases(data),
         timeline=timeline,
     )
-    session.add(version)
-    session.flush()
-    return version
+    return _store(session, version)
 
 
 def change_phase(
@@ -358,6 +357,17 @@ def change_phase(
         reason=reason,
         timeline=timeline,
     )
-    session.add(version)
-    session.flush()
+    return _store(session, version)
+
+
+def _store(session: Session, version: ProtocolVersion) -> ProtocolVersion:
+    """Add a version; if another save took this version number first, say so plainly."""
+    try:
+        with session.begin_nested():
+            session.add(version)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            _("Someone saved this protocol a moment ago. Reload to see it, then try again.")
+        ) from None
     return version
