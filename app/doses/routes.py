@@ -215,10 +215,16 @@ def _supply_context(session, user, **extra):
     return {"ledger": service.ledger_summary(session, user, now), "values": values, **extra}
 
 
-def _prefixed(result: dict, form: str) -> dict[str, str]:
-    """Field errors named as the supply page's two forms name their fields."""
+def _supply_refused(request: Request, session: Session, user: User, values: dict,
+                    result: dict, form: str):
+    """The supply page again, nothing written, the refusal beside the field of `form` (the
+    page's two forms prefix their fields with fill_ and count_)."""
+    session.rollback()
     errors = {f"{form}_{k}": v for k, v in (result.get("errors") or {}).items()}
-    return errors or {form: result.get("detail") or _("That did not work.")}
+    errors = errors or {form: result.get("detail") or _("That did not work.")}
+    return render(request, "doses/supply.html",
+                  _supply_context(session, user, values=values, errors=errors),
+                  status_code=422)
 
 
 @router.post("/supply/fill")
@@ -231,11 +237,7 @@ async def record_fill(request: Request, session: SessionDep, user: PatientUser):
     result = _apply(session, user, values.get("fill_client_id", ""), "ledger_fill", data,
                     utcnow())
     if result["status"] == "rejected":
-        session.rollback()
-        errors = _prefixed(result, "fill")
-        return render(request, "doses/supply.html",
-                      _supply_context(session, user, values=values, errors=errors),
-                      status_code=422)
+        return _supply_refused(request, session, user, values, result, "fill")
     return see_other("/supply?saved=fill")
 
 
@@ -253,9 +255,5 @@ async def record_count(request: Request, session: SessionDep, user: PatientUser)
     except Invalid as err:
         result = {"status": "rejected", "errors": err.errors}
     if result["status"] == "rejected":
-        session.rollback()
-        errors = _prefixed(result, "count")
-        return render(request, "doses/supply.html",
-                      _supply_context(session, user, values=values, errors=errors),
-                      status_code=422)
+        return _supply_refused(request, session, user, values, result, "count")
     return see_other("/supply?saved=count")
