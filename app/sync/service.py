@@ -128,6 +128,16 @@ def _take_write_lock(session: Session) -> None:
         connection.execute(text("UPDATE client_writes SET id = id WHERE 0"))
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def apply_form(session: Session, *, user: User, client_id: str, kind: str, data: dict,
                now: datetime) -> dict[str, Any]:
     """A patient's HTML form, written through the same path as the offline queue.
@@ -152,6 +162,11 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
     existing = session.get(ClientWrite, item.id)
     if existing is not None:
         return _replay(existing, item, digest, patient)
+    if _has_nul(item.data):
+        # PostgreSQL cannot store NUL in text and no person types one (forms are refused the
+        # same way in the CSRF check).
+        return {"id": str(item.id), "status": "rejected", "code": "unsavable_text",
+                "detail": _("The entry contains a character that cannot be saved.")}
     handler = HANDLERS.get(item.kind)
     if handler is None:
         return {"id": str(item.id), "status": "rejected", "code": "unknown_kind",

@@ -255,3 +255,19 @@ def test_a_batch_is_limited_in_size(db, client, patient):
 
 def test_an_empty_batch_is_fine(client, patient):
     assert results(sync_post(client)) == []
+
+
+def test_a_nul_character_is_rejected_not_a_crash(db, auth, client):
+    # PostgreSQL cannot store NUL in text: without this the lot below was a 500 there.
+    _, patient, _ = factories.patient_with_protocol(db)
+    db.commit()
+    auth.login(patient.email)
+    item = factories.sync_item("dose", {
+        "taken_at": (utcnow() - timedelta(hours=1)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "lot": "K\x00"})
+    response = factories.sync_post(client, item)
+    assert response.status_code == 200
+    result = response.json()["results"][0]
+    assert result["status"] == "rejected"
+    assert "cannot be saved" in result["detail"]
+    assert db.exec(select(Dose)).all() == []
