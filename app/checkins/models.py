@@ -58,6 +58,11 @@ class SafetyEvent(SQLModel, table=True):
     share_with_caregiver: bool = False  # the patient's consent at the time of the event
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # A high-risk screen holds dosing until a prescriber reviews it and clears it with a note.
+    holds_dosing: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reviewed_by_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    review_note: str | None = Field(default=None, max_length=1000)
 
 
 class CheckinSettings(SQLModel, table=True):

@@ -49,7 +49,9 @@ class Dose(SQLModel, table=True):
     hold_minutes: int | None = None
     swallowed: bool | None = None  # saliva swallowed (True) or spat (False) after the hold
     lot: str | None = Field(default=None, max_length=60)
+    rx_number: str | None = Field(default=None, max_length=60)
     override_reason: str | None = Field(default=None, max_length=500)
+    no_gate_reason: str | None = Field(default=None, max_length=500)  # why no safety check
     # Machine codes: the guard reasons overridden, "extra" (outside a session), "late_entry".
     flags: list = Field(default_factory=list, sa_type=JSON)
     status: DoseStatus = Field(default=DoseStatus.RECORDED, sa_type=String(20))
@@ -66,6 +68,7 @@ class DoseRevision(SQLModel, table=True):
     dose_id: uuid.UUID = Field(foreign_key="doses.id", index=True, ondelete="CASCADE")
     revision: int
     revised_at: datetime = Field(sa_type=UTCDateTime)
+    revised_by_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     reason: str = Field(max_length=500)
     before: dict = Field(default_factory=dict, sa_type=JSON)
     after: dict = Field(default_factory=dict, sa_type=JSON)

@@ -53,3 +53,16 @@ class ProtocolVersion(SQLModel, table=True):
     timeline: list = Field(default_factory=list, sa_type=JSON)
     grace_hours: Decimal = Field(sa_type=Numeric(5, 2))
     early_refill_days: int
+
+    # Session safety settings (prescriber-set; defaults for versions saved before they existed)
+    gate_valid_minutes: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
+    observation_minutes: int = Field(default=120, sa_column_kwargs={"server_default": "120"})
+    # After a reading at or above 180/120, dosing holds this long whatever later rechecks show.
+    emergency_lockout_hours: int = Field(default=24, sa_column_kwargs={"server_default": "24"})
+    pulse_hold_low: int | None = None
+    pulse_hold_high: int | None = None
+    # Holds the patient may override before dosing, with a reason: any of "bp_hold",
+    # "pulse_hold", "sitter_required", "checklist_failed". Empty: none may be.
+    overridable_holds: list[str] = Field(
+        default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
+    )
