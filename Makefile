@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/python -m app.cli bootstrap
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log
 
 test: $(STAMP)
 	$(BIN)/ruff check .

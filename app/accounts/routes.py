@@ -14,7 +14,7 @@ from app.errors import Invalid, TooManyAttempts
 from app.i18n import gettext as _
 from app.templating import render
 from app.web.forms import form_error, safe_next, see_other
-from app.web.timezones import TIMEZONE_CHOICES
+from app.web.timezones import TIMEZONE_CHOICES, timezone_label
 
 router = APIRouter()
 
@@ -156,24 +156,39 @@ def change_password(
 
 def _invite_context(session, invite, signed_in_user):
     existing = service.existing_account_for(session, invite)
+    signed_in_as_invitee = (
+        existing is not None and signed_in_user is not None and signed_in_user.id == existing.id
+    )
+    suggested = service.suggested_timezone(session, invite, signed_in_user)
     return {
         "invite": invite,
         "is_caregiver": invite.kind == InviteKind.CAREGIVER,
         "existing_account": existing is not None,
-        "signed_in_as_invitee": existing is not None
-        and signed_in_user is not None
-        and signed_in_user.id == existing.id,
+        "signed_in_as_invitee": signed_in_as_invitee,
         "timezones": TIMEZONE_CHOICES,
+        "suggested_timezone": suggested,
+        # Said in words beside the select: the invitee confirms or changes it knowingly.
+        # Not for a signed-in caregiver, whose own account's zone it is.
+        "suggested_timezone_label": None if signed_in_as_invitee else timezone_label(suggested),
     }
+
+
+def _keep_link_private(response: Response) -> Response:
+    """The page's URL is a secret: no cache keeps the page, and no Referer carries the path."""
+    response.headers["Cache-Control"] = "no-store"
+    # Not no-referrer: under it, browsers without Sec-Fetch-Site send "Origin: null" on the
+    # page's own form post, which the CSRF check refuses (ENGINEERING.md).
+    response.headers["Referrer-Policy"] = "strict-origin"
+    return response
 
 
 @router.get("/invite/{token}")
 def invite_page(request: Request, session: SessionDep, token: str, user: OptionalUser):
     invite = service.open_invite(session, token, utcnow())
     ctx = _invite_context(session, invite, user)
-    tz = user.timezone if user else settings.default_timezone
-    return render(
-        request, "accounts/invite.html", {**ctx, "token": token, "values": {"timezone": tz}}
+    values = {"timezone": ctx["suggested_timezone"]}
+    return _keep_link_private(
+        render(request, "accounts/invite.html", {**ctx, "token": token, "values": values})
     )
 
 
@@ -183,6 +198,7 @@ def accept_invite(
     session: SessionDep,
     token: str,
     signed_in: SignedInDep,
+    email: Annotated[str, Form(max_length=500)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     password_confirm: Annotated[str, Form(max_length=1024)] = "",
     timezone: Annotated[str, Form(max_length=64)] = "",
@@ -192,23 +208,30 @@ def accept_invite(
         user = service.accept_invite(
             session,
             token=token,
+            email=email,
             password=password or None,
             confirm=password_confirm,
             timezone=timezone,
             signed_in=signed_in_user,
             now=utcnow(),
         )
-    except Invalid as err:
+    except (Invalid, TooManyAttempts) as err:
         invite = service.open_invite(session, token, utcnow())
         ctx = _invite_context(session, invite, signed_in_user)
-        return form_error(
+        response = form_error(
             request,
             session,
             "accounts/invite.html",
             err,
-            {"timezone": timezone},
+            {"timezone": timezone, "email": email},
             {**ctx, "token": token},
         )
+        if isinstance(err, service.WrongInviteEmail):
+            # After form_error's rollback, so the count is committed with the refusal.
+            service.record_wrong_invite_email(session, token, utcnow())
+        if isinstance(err, TooManyAttempts):
+            response.headers["Retry-After"] = str(err.retry_after_seconds)
+        return _keep_link_private(response)
     response = see_other("/?welcome=1")
     if signed_in is None or signed_in.user.id != user.id:
         _set_session_cookie(request, response, service.start_session(session, user, utcnow()))

@@ -104,6 +104,18 @@ def _throttle_wait(session: Session, key: str, limit: int, now: datetime) -> int
     return max(1, math.ceil((retry_at - now).total_seconds()))
 
 
+def _too_many_attempts(wait: int) -> TooManyAttempts:
+    minutes = math.ceil(wait / 60)
+    return TooManyAttempts(
+        ngettext(
+            "Too many attempts. Try again in %(num)s minute.",
+            "Too many attempts. Try again in %(num)s minutes.",
+            minutes,
+        ),
+        retry_after_seconds=wait,
+    )
+
+
 def authenticate(
     session: Session, *, email: str, password: str, address: str, now: datetime
 ) -> User | None:
@@ -118,15 +130,7 @@ def authenticate(
         _throttle_wait(session, address_key, settings.login_max_failures_per_address, now),
     )
     if wait:
-        minutes = math.ceil(wait / 60)
-        raise TooManyAttempts(
-            ngettext(
-                "Too many attempts. Try again in %(num)s minute.",
-                "Too many attempts. Try again in %(num)s minutes.",
-                minutes,
-            ),
-            retry_after_seconds=wait,
-        )
+        raise _too_many_attempts(wait)
 
     email = normalise_email(email)
     # A control character cannot be in a stored email, and PostgreSQL refuses NUL in a query.
@@ -428,10 +432,51 @@ def existing_account_for(session: Session, invite: Invite) -> User | None:
     return session.exec(select(User).where(User.email == invite.email)).first()
 
 
+def suggested_timezone(session: Session, invite: Invite, signed_in: User | None) -> str:
+    """The zone an invite page starts from: the one the prescriber chose for the patient (kept on
+    the patient's row), for a caregiver the patient's, unless the invitee is signed in already."""
+    existing = existing_account_for(session, invite)
+    if existing is not None and signed_in is not None and signed_in.id == existing.id:
+        return existing.timezone
+    patient = session.get(User, invite.patient_id)
+    return patient.timezone if patient is not None else settings.default_timezone
+
+
+# A leaked link alone is not enough: whoever makes an account with it must also type the address
+# the invite was sent to. Wrong addresses are counted per invite, like failed sign-ins.
+INVITE_EMAIL_MAX_MISSES = 5
+
+
+class WrongInviteEmail(Invalid):
+    def __init__(self) -> None:
+        super().__init__(_("That is not the email address this invite was sent to."), field="email")
+
+
+def _invite_miss_key(invite: Invite) -> str:
+    return _sha256(f"invite:{invite.id}")
+
+
+def record_wrong_invite_email(session: Session, token: str, now: datetime) -> None:
+    """Count a wrong address. Called after the refused request rolled back, so the row commits."""
+    invite = open_invite(session, token, now)
+    session.add(LoginFailure(key=_invite_miss_key(invite), failed_at=now))
+    session.flush()
+
+
+def _check_invite_email(session: Session, invite: Invite, email: str, now: datetime) -> None:
+    wait = _throttle_wait(session, _invite_miss_key(invite), INVITE_EMAIL_MAX_MISSES, now)
+    if wait:
+        raise _too_many_attempts(wait)
+    # Both sides normalised, compared in constant time.
+    if not hmac.compare_digest(normalise_email(email).encode(), invite.email.encode()):
+        raise WrongInviteEmail()
+
+
 def accept_invite(
     session: Session,
     *,
     token: str,
+    email: str,
     password: str | None,
     confirm: str | None,
     timezone: str,
@@ -439,8 +484,13 @@ def accept_invite(
     now: datetime,
 ) -> User:
     """Use an invite: the new person sets a password and time zone, or an existing caregiver links
-    their account. Marks the invite used in the same transaction, so it works once."""
+    their account. Marks the invite used in the same transaction, so it works once.
+
+    Whoever makes a new account must type the address the invite was sent to (WrongInviteEmail);
+    an existing caregiver proves who they are by being signed in instead."""
     invite = open_invite(session, token, now)
+    if existing_account_for(session, invite) is None:
+        _check_invite_email(session, invite, email, now)
     if not valid_timezone(timezone):
         raise Invalid(_("Choose a time zone from the list."), field="timezone")
 

@@ -1,5 +1,7 @@
 """Time zones offered in forms: the common ones first-class, any IANA name accepted by the API."""
 
+from app.i18n import gettext as _
+
 TIMEZONE_CHOICES: tuple[str, ...] = (
     "America/New_York",
     "America/Chicago",
@@ -49,3 +51,26 @@ TIMEZONE_CHOICES: tuple[str, ...] = (
     "Pacific/Auckland",
     "UTC",
 )
+
+
+def timezone_label(name: str) -> str:
+    """A zone in words: "Los Angeles (Pacific)", "Lisbon", "UTC"."""
+    # Built per call: the region names are translated into the request's language.
+    regions = {
+        "America/New_York": _("Eastern"),
+        "America/Toronto": _("Eastern"),
+        "America/Chicago": _("Central"),
+        "America/Mexico_City": _("Central"),
+        "America/Denver": _("Mountain"),
+        "America/Phoenix": _("Mountain, no daylight saving time"),
+        "America/Los_Angeles": _("Pacific"),
+        "America/Vancouver": _("Pacific"),
+        "America/Anchorage": _("Alaska"),
+        "Pacific/Honolulu": _("Hawaii"),
+        "America/Puerto_Rico": _("Atlantic"),
+        "America/Halifax": _("Atlantic"),
+        "America/St_Johns": _("Newfoundland"),
+    }
+    city = name.rsplit("/", 1)[-1].replace("_", " ")
+    region = regions.get(name)
+    return f"{city} ({region})" if region else city

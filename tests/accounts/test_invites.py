@@ -1,5 +1,6 @@
 """Invites: the only way in. A prescriber adds a patient; a patient invites a caregiver."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -35,10 +36,12 @@ def _new_patient(auth: Auth, **overrides):
     return auth.post("/patients/new", form)
 
 
-def _accept(client: TestClient, token: str, **overrides):
+def _accept(client: TestClient, token: str, email: str = "robin@example.test", **overrides):
+    """Accept as the invitee would: they type the address the invite was sent to."""
     page = client.get(f"/invite/{token}")
     assert page.status_code == 200, page.text
     form = {
+        "email": email,
         "password": PATIENT_PASSWORD,
         "password_confirm": PATIENT_PASSWORD,
         "timezone": "America/Chicago",
@@ -74,8 +77,11 @@ def test_patient_invite_from_creation_to_today(db, auth, client, prescriber):
 
     with another_client() as phone:
         page = phone.get(f"/invite/{token}")
-        assert "Account: robin@example.test" in page.text
-        assert 'value="America/New_York" selected' in page.text  # the clinic default to start
+        # The link alone does not tell its holder whose it is: the invitee types the address.
+        assert "robin@example.test" not in page.text
+        assert 'name="email"' in page.text
+        # The zone the prescriber chose for this patient, not the clinic default.
+        assert 'value="America/Denver" selected' in page.text
         accepted = _accept(phone, token)
         assert accepted.status_code == 303
         assert session_cookie(phone)
@@ -301,6 +307,114 @@ def test_new_patient_page_prepares_a_fresh_form_id(client, prescriber):
     uuid.UUID(ids[0])
 
 
+# --- the time zone the prescriber chose ---------------------------------------------------------
+
+LOS_ANGELES_SET = (
+    "Your prescriber set your time zone to Los Angeles (Pacific). Change it if that is wrong."
+)
+
+
+def _selected_timezone(html: str) -> str:
+    chosen = re.findall(r'<option value="([^"]+)" selected>', html)
+    assert len(chosen) == 1, chosen
+    return chosen[0]
+
+
+def test_invite_keeps_the_time_zone_the_prescriber_chose(db, auth, client, prescriber):
+    """The prescriber chose Los Angeles; the page used to offer New York, and sessions ran three
+    hours off once the patient accepted without looking."""
+    token = invite_token(_new_patient(auth, timezone="America/Los_Angeles").text)
+    # Even opened by the (New York) prescriber, the page shows the patient's zone.
+    assert _selected_timezone(client.get(f"/invite/{token}").text) == "America/Los_Angeles"
+
+    with another_client() as phone:
+        page = phone.get(f"/invite/{token}")
+        assert _selected_timezone(page.text) == "America/Los_Angeles"
+        assert LOS_ANGELES_SET in page.text
+        assert 'aria-describedby="timezone-hint"' in page.text
+        accepted = _accept(phone, token, timezone=_selected_timezone(page.text))
+        assert accepted.status_code == 303
+
+    patient = db.exec(select(User).where(User.email == "robin@example.test")).one()
+    assert patient.timezone == "America/Los_Angeles"
+
+
+def test_patient_can_knowingly_change_the_time_zone(db, auth, prescriber):
+    token = invite_token(_new_patient(auth, timezone="America/Los_Angeles").text)
+    with another_client() as phone:
+        refused = _accept(phone, token, password_confirm="not the same")
+        # Shown again with the error: the sentence still names what the prescriber chose.
+        assert LOS_ANGELES_SET in refused.text
+        assert _accept(phone, token, timezone="Europe/Lisbon").status_code == 303
+    patient = db.exec(select(User).where(User.email == "robin@example.test")).one()
+    assert patient.timezone == "Europe/Lisbon"
+
+
+# --- a leaked link alone is not enough ----------------------------------------------------------
+
+WRONG_EMAIL = "That is not the email address this invite was sent to."
+
+
+def test_invite_page_asks_for_the_address_and_never_shows_it(db, auth, prescriber):
+    token = invite_token(_new_patient(auth).text)
+    with another_client() as phone:
+        page = phone.get(f"/invite/{token}")
+        assert "robin@example.test" not in page.text
+        assert 'name="email"' in page.text
+        assert 'autocomplete="username"' in page.text  # password managers pair it with the password
+        # The page holds a secret link: kept out of caches, and out of Referer headers.
+        assert page.headers["Cache-Control"] == "no-store"
+        assert page.headers["Referrer-Policy"] == "strict-origin"
+
+
+@pytest.mark.parametrize("typed", ["someone.else@example.test", "", "robin@example.tes"])
+def test_wrong_address_writes_nothing(db, auth, prescriber, typed):
+    token = invite_token(_new_patient(auth).text)
+    with another_client() as thief:
+        response = _accept(thief, token, email=typed)
+        assert response.status_code == 422
+        assert f'id="email-error">{WRONG_EMAIL}</p>' in response.text
+        assert "robin@example.test" not in response.text
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Referrer-Policy"] == "strict-origin"
+        assert session_cookie(thief) is None
+    patient = fresh(db, User, db.exec(select(User.id).where(User.role == Role.PATIENT)).one())
+    assert patient.password_hash is None
+    assert db.exec(select(Invite)).one().used_at is None
+    with another_client() as phone:
+        # Case and surrounding spaces do not matter.
+        assert _accept(phone, token, email="  Robin@Example.TEST ").status_code == 303
+
+
+def test_caregiver_invite_needs_the_address_too(db, login_as, auth):
+    login_as("patient")
+    token = invite_token(_invite_caregiver(auth, "Casey Sitter", "casey@example.test").text)
+    with another_client() as thief:
+        assert "casey@example.test" not in thief.get(f"/invite/{token}").text
+        response = _accept(thief, token, email="thief@example.test")
+        assert response.status_code == 422
+        assert WRONG_EMAIL in response.text
+    assert _count(db, User, User.role == Role.CAREGIVER) == 0
+    with another_client() as phone:
+        assert _accept(phone, token, email="casey@example.test").status_code == 303
+    assert _count(db, User, User.role == Role.CAREGIVER) == 1
+
+
+def test_guessing_the_address_is_throttled(db, auth, prescriber):
+    token = invite_token(_new_patient(auth).text)
+    with another_client() as thief:
+        for n in range(5):
+            assert _accept(thief, token, email=f"guess{n}@example.test").status_code == 422
+        # Even the right address waits now: otherwise the guessing would eventually win.
+        blocked = _accept(thief, token)
+        assert blocked.status_code == 429
+        assert "Too many attempts. Try again in" in blocked.text
+        assert int(blocked.headers["Retry-After"]) > 0
+    patient = db.exec(select(User).where(User.email == "robin@example.test")).one()
+    assert fresh(db, User, patient.id).password_hash is None
+    assert db.exec(select(Invite)).one().used_at is None
+
+
 # --- a patient invites a caregiver --------------------------------------------------------------
 
 
@@ -323,7 +437,7 @@ def test_caregiver_invite_from_creation_to_supporting(db, login_as, auth, client
     with another_client() as phone:
         page = phone.get(f"/invite/{token}")
         assert "You have been invited to support someone" in page.text
-        accepted = _accept(phone, token)
+        accepted = _accept(phone, token, email="casey@example.test")
         assert accepted.status_code == 303
         supporting = follow(phone, accepted)
         assert str(supporting.url).endswith("/supporting?welcome=1")
@@ -442,3 +556,35 @@ def test_caregiver_invite_to_a_non_caregiver_account_is_refused(db, auth):
         assert "This account cannot be added as a caregiver." in response.text
     invite = db.exec(select(Invite).where(Invite.kind == InviteKind.CAREGIVER)).one()
     assert invite.used_at is None
+
+
+def test_caregiver_invite_starts_from_the_patients_time_zone(db, login_as, auth):
+    login_as("patient", timezone="America/Los_Angeles")
+    token = invite_token(_invite_caregiver(auth, "Casey Sitter", "casey@example.test").text)
+    with another_client() as phone:
+        page = phone.get(f"/invite/{token}")
+        assert _selected_timezone(page.text) == "America/Los_Angeles"
+        assert (
+            "Your time zone is set to Los Angeles (Pacific), the same as the person you support."
+            in page.text
+        )
+        accepted = _accept(
+            phone, token, email="casey@example.test", timezone=_selected_timezone(page.text)
+        )
+        assert accepted.status_code == 303
+    caregiver = db.exec(select(User).where(User.email == "casey@example.test")).one()
+    assert caregiver.timezone == "America/Los_Angeles"
+
+
+def test_signed_in_caregiver_sees_their_own_time_zone(db, auth):
+    patient = factories.user(db, role="patient", timezone="America/Los_Angeles")
+    factories.user(db, role="caregiver", email="sam@example.test", timezone="Europe/London")
+    db.commit()
+    auth.login(patient.email)
+    token = invite_token(_invite_caregiver(auth, "Sam", "sam@example.test").text)
+    with another_client() as phone:
+        Auth(phone).login("sam@example.test")
+        page = phone.get(f"/invite/{token}")
+        assert "Accept invite" in page.text
+        assert _selected_timezone(page.text) == "Europe/London"
+        assert "the same as the person you support" not in page.text
