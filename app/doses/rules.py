@@ -14,9 +14,13 @@ Conventions (fixed, relied on by the tests):
   sum would ever need rounding we raise instead of silently under-counting a total.
 * ``Reason.params`` is a read-only ``MappingProxyType`` over a private copy of the dict the
   reason was built with; ``Reason`` hashes by ``(code, frozenset(params.items()))``.
-* Reason order in ``evaluate_gate``: bp_emergency, bp_hold, too_soon, over_24h_max, over_7d_max,
-  sitter_required, checklist_failed. ``bp_hold`` is omitted when ``bp_emergency`` fires (the
-  emergency supersedes it); every other reason is still listed so the record is complete.
+* Reason order in ``evaluate_gate``: bp_emergency, bp_hold, pulse_hold, safety_review,
+  recent_emergency, too_soon, over_24h_max, over_7d_max, sitter_required, checklist_failed.
+  ``bp_hold`` is omitted when ``bp_emergency`` fires (the emergency supersedes it); every other
+  reason is still listed so the record is complete.
+* Overrides: ``NEVER_OVERRIDABLE`` reasons can never be overridden before dosing; the others
+  only when the prescriber's policy lists them (``GuardPolicy.overridable``). A dose already
+  taken is recorded whatever the reasons; that is the caller's business, not a permission.
 """
 
 from __future__ import annotations
@@ -41,15 +45,22 @@ __all__ = [
     "CHECKLIST_ITEMS",
     "CRISIS_DIASTOLIC",
     "CRISIS_SYSTOLIC",
+    "EMERGENCY_RECHECK_WAIT",
+    "NEVER_OVERRIDABLE",
+    "OVERRIDABLE_CHOICES",
     "GateAnswers",
     "GateResult",
     "GuardPolicy",
     "PastDose",
     "Reason",
     "ReasonCode",
+    "SafetyState",
     "Verdict",
     "dose_limit_reasons",
+    "emergency_recheck_at",
     "evaluate_gate",
+    "may_override_before_dosing",
+    "safety_hold_reasons",
     "validate_dose_amount",
 ]
 
@@ -63,6 +74,8 @@ CHECKLIST_ITEMS: tuple[str, ...] = (
 # Hypertensive-crisis threshold: fixed, deliberately independent of the prescriber's settings.
 CRISIS_SYSTOLIC = 180
 CRISIS_DIASTOLIC = 120
+# After a crisis reading the patient rests this long before measuring again.
+EMERGENCY_RECHECK_WAIT = timedelta(minutes=5)
 # More than this many troches in one dose is treated as a typo, never as a real dose.
 MAX_TROCHES_PER_DOSE = 10
 
@@ -87,6 +100,27 @@ class ReasonCode(StrEnum):
     BP_EMERGENCY = "bp_emergency"
     SITTER_REQUIRED = "sitter_required"
     CHECKLIST_FAILED = "checklist_failed"
+    PULSE_HOLD = "pulse_hold"
+    SAFETY_REVIEW = "safety_review"  # a high-risk screen awaits the prescriber's review
+    RECENT_EMERGENCY = "recent_emergency"  # a crisis reading within the lockout period
+
+
+# No stated reason makes these safe to dose through; the prescriber cannot allow it either.
+NEVER_OVERRIDABLE = frozenset({
+    ReasonCode.BP_EMERGENCY,
+    ReasonCode.SAFETY_REVIEW,
+    ReasonCode.RECENT_EMERGENCY,
+    ReasonCode.TOO_SOON,
+    ReasonCode.OVER_24H_MAX,
+    ReasonCode.OVER_7D_MAX,
+})
+# The holds a prescriber may allow the patient to override before dosing, with a reason.
+OVERRIDABLE_CHOICES: tuple[str, ...] = (
+    ReasonCode.BP_HOLD.value,
+    ReasonCode.PULSE_HOLD.value,
+    ReasonCode.SITTER_REQUIRED.value,
+    ReasonCode.CHECKLIST_FAILED.value,
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +146,8 @@ class GuardPolicy:
 
     ``required_checklist`` may hold any of ``CHECKLIST_ITEMS`` except ``sitter_present``, which is
     governed by ``sitter_required`` alone (one switch, no ambiguity about which wins).
+    ``pulse_hold_low``/``pulse_hold_high`` are optional (None: no limit); ``overridable`` holds
+    any of ``OVERRIDABLE_CHOICES``.
     """
 
     min_hours_between_doses: Decimal
@@ -121,6 +157,10 @@ class GuardPolicy:
     bp_hold_diastolic: int
     sitter_required: bool
     required_checklist: frozenset[str]
+    emergency_lockout_hours: int = 24
+    pulse_hold_low: int | None = None
+    pulse_hold_high: int | None = None
+    overridable: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("min_hours_between_doses", "max_mg_per_24h", "max_mg_per_7d"):
@@ -141,6 +181,34 @@ class GuardPolicy:
         if unknown:
             raise ValueError(f"required_checklist has unsupported items: {sorted(unknown)}")
         object.__setattr__(self, "required_checklist", items)
+        _require_positive_int(self.emergency_lockout_hours, "emergency_lockout_hours")
+        for name in ("pulse_hold_low", "pulse_hold_high"):
+            if getattr(self, name) is not None:
+                _require_positive_int(getattr(self, name), name)
+        low, high = self.pulse_hold_low, self.pulse_hold_high
+        if low is not None and high is not None and low >= high:
+            raise ValueError(f"pulse_hold_low must be below pulse_hold_high, got {low}, {high}")
+        if isinstance(self.overridable, str):
+            raise TypeError("overridable must be a collection of reason codes, not a str")
+        chosen = frozenset(self.overridable)
+        if chosen - set(OVERRIDABLE_CHOICES):
+            raise ValueError(f"overridable has unsupported codes: {sorted(chosen)}")
+        object.__setattr__(self, "overridable", chosen)
+
+
+@dataclass(frozen=True)
+class SafetyState:
+    """What the record says right now, beyond the dose history: whether a high-risk screen
+    awaits review, and when the latest reading at or above the crisis level was taken."""
+
+    review_pending: bool = False
+    last_emergency_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.review_pending, bool):
+            raise TypeError("review_pending must be a bool")
+        if self.last_emergency_at is not None:
+            _to_utc(self.last_emergency_at, "last_emergency_at")
 
 
 @dataclass(frozen=True)
@@ -230,12 +298,53 @@ def dose_limit_reasons(
     return tuple(reasons)
 
 
+def safety_hold_reasons(
+    policy: GuardPolicy, state: SafetyState, at: datetime
+) -> tuple[Reason, ...]:
+    """Holds that come from the record rather than the readings: a pending safety review, and a
+    crisis reading within the prescriber's lockout period before ``at`` (whatever later
+    rechecks showed). A crisis reading after ``at`` does not hold a dose taken before it.
+
+    params: recent_emergency has ``at`` (the reading, UTC) and ``until`` (when the hold ends).
+    """
+    at = _to_utc(at, "at")
+    reasons: list[Reason] = []
+    if state.review_pending:
+        reasons.append(Reason(ReasonCode.SAFETY_REVIEW, {}))
+    if state.last_emergency_at is not None:
+        last = _to_utc(state.last_emergency_at, "last_emergency_at")
+        until = last + timedelta(hours=policy.emergency_lockout_hours)
+        if last <= at < until:
+            reasons.append(Reason(ReasonCode.RECENT_EMERGENCY, {"at": last, "until": until}))
+    return tuple(reasons)
+
+
+def emergency_recheck_at(state: SafetyState, at: datetime) -> datetime | None:
+    """When a new reading may be taken, if ``at`` is too soon after a crisis reading (the
+    patient rests 5 minutes first, so a quick recheck cannot beat the guidance); else None."""
+    at = _to_utc(at, "at")
+    if state.last_emergency_at is None:
+        return None
+    allowed = _to_utc(state.last_emergency_at, "last_emergency_at") + EMERGENCY_RECHECK_WAIT
+    return allowed if at < allowed else None
+
+
+def may_override_before_dosing(policy: GuardPolicy, reasons: Iterable[Reason]) -> bool:
+    """True when every reason is one the prescriber allows the patient to override before
+    dosing (with a stated reason). No reasons: nothing to override, so False."""
+    codes = {r.code for r in reasons}
+    return bool(codes) and not (codes & NEVER_OVERRIDABLE) and all(
+        c.value in policy.overridable for c in codes
+    )
+
+
 def evaluate_gate(
     policy: GuardPolicy,
     history: Iterable[PastDose],
     answers: GateAnswers,
     now: datetime,
     proposed_mg: Decimal | int | float,
+    state: SafetyState | None = None,
 ) -> GateResult:
     """The pre-dose safety gate for taking ``proposed_mg`` at ``now``.
 
@@ -265,6 +374,12 @@ def evaluate_gate(
         }
         reasons.append(Reason(ReasonCode.BP_HOLD, params))
 
+    low, high, pulse = policy.pulse_hold_low, policy.pulse_hold_high, answers.heart_rate
+    if (low is not None and pulse < low) or (high is not None and pulse > high):
+        reasons.append(Reason(ReasonCode.PULSE_HOLD, {"heart_rate": pulse, "low": low,
+                                                      "high": high}))
+
+    reasons.extend(safety_hold_reasons(policy, state or SafetyState(), now))
     reasons.extend(dose_limit_reasons(policy, history, now, proposed_mg))
 
     if policy.sitter_required and answers.checklist.get(_SITTER_ITEM) is not True:

@@ -29,8 +29,13 @@ SIMPLE_FIELDS = (
     "max_mg_per_7d",
     "bp_hold_systolic",
     "bp_hold_diastolic",
+    "pulse_hold_low",
+    "pulse_hold_high",
     "fasting_hours",
     "sedative_free_hours",
+    "gate_valid_minutes",
+    "observation_minutes",
+    "emergency_lockout_hours",
     "grace_hours",
     "early_refill_days",
     "starts_on",
@@ -49,6 +54,7 @@ def values_from_form(form) -> dict:
     data["halving_allowed"] = form.get("halving_allowed") == "yes"
     data["sitter_required"] = form.get("sitter_required") == "yes"
     data["required_checklist"] = [str(v) for v in form.getlist("required_checklist")]
+    data["overridable_holds"] = [str(v) for v in form.getlist("overridable_holds")]
     for phase in PHASE_NAMES:
         cadence = str(form.get(f"{phase}_cadence", "")).strip()
         if not cadence:
@@ -71,6 +77,7 @@ def values_from_form(form) -> dict:
 def _form_values(form) -> dict:
     values = form_values(form)
     values["required_checklist"] = [str(v) for v in form.getlist("required_checklist")]
+    values["overridable_holds"] = [str(v) for v in form.getlist("overridable_holds")]
     for phase in PHASE_NAMES:
         values[f"{phase}_weekdays"] = [
             int(v) for v in form.getlist(f"{phase}_weekdays") if str(v).isdigit()
@@ -82,11 +89,13 @@ def _values_from_version(version) -> dict:
     values = {
         k: str(v) if v is not None else ""
         for k, v in service.as_input(version).items()
-        if k not in ("phases", "required_checklist", "halving_allowed", "sitter_required")
+        if k not in ("phases", "required_checklist", "halving_allowed", "sitter_required",
+                     "overridable_holds")
     }
     values["halving_allowed"] = "yes" if version.halving_allowed else ""
     values["sitter_required"] = "yes" if version.sitter_required else ""
     values["required_checklist"] = list(version.required_checklist)
+    values["overridable_holds"] = list(version.overridable_holds)
     for phase, template in version.phases.items():
         values[f"{phase}_cadence"] = template["cadence"]
         values[f"{phase}_at"] = template["at"][:5]
@@ -115,6 +124,9 @@ def _starter_values() -> dict:
         "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
         "fasting_hours": "2",
         "sedative_free_hours": "24",
+        "gate_valid_minutes": "30",
+        "observation_minutes": "120",
+        "emergency_lockout_hours": "24",
         "grace_hours": "4",
         "early_refill_days": "7",
         "starts_on": utcnow().date().isoformat(),
@@ -147,7 +159,9 @@ def edit_page(request: Request, session: SessionDep, user: PrescriberUser, patie
     version = service.current(session, patient.id)
     values = _values_from_version(version) if version else _starter_values()
     values["reason"] = ""
-    return render(request, "protocols/edit.html", _page_context(session, patient, values))
+    warning = service.version_warning(version) if version else None
+    return render(request, "protocols/edit.html",
+                  _page_context(session, patient, values, interval_warning=warning))
 
 
 @router.post("/patients/{patient_id}/protocol")
@@ -167,13 +181,15 @@ async def save(request: Request, session: SessionDep, user: PrescriberUser, pati
         )
     except Invalid as err:
         values = _form_values(form)
+        warning = service.values_warning(values_from_form(form))
+        context = _page_context(session, patient, values, interval_warning=warning)
         return form_error(
             request,
             session,
             "protocols/edit.html",
             err,
             values,
-            {k: v for k, v in _page_context(session, patient, values).items() if k != "values"},
+            {k: v for k, v in context.items() if k != "values"},
         )
     return see_other(f"/patients/{patient.id}?saved=protocol")
 

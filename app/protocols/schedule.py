@@ -26,7 +26,7 @@ never silently extends a finished phase; the prescriber must add the next plan.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -45,6 +45,7 @@ __all__ = [
     "extra_doses",
     "next_session",
     "occurrences",
+    "shortest_gap",
 ]
 
 # How far ahead next_session looks for an upcoming session (two months covers every-4-weeks
@@ -347,3 +348,38 @@ def next_session(
         if status.state is SessionState.UPCOMING:
             return status
     return None
+
+
+def _template_gap(template: PhasePlan | Mapping[str, object]) -> timedelta:
+    if isinstance(template, PhasePlan):
+        cadence, weekdays, every_n_days = template.cadence, template.weekdays, template.every_n_days
+    else:
+        cadence = Cadence(template["cadence"])
+        weekdays = template.get("weekdays") or ()
+        every_n_days = template.get("every_n_days")
+    if cadence is Cadence.INTERVAL:
+        if every_n_days is None or _require_int("every_n_days", every_n_days) < 1:
+            raise ValueError("INTERVAL cadence needs every_n_days >= 1")
+        return timedelta(days=every_n_days)
+    days = sorted({_require_int("weekday", day) for day in weekdays})
+    if not days:
+        raise ValueError("WEEKDAYS cadence needs at least one weekday")
+    if days[0] < 0 or days[-1] > 6:
+        raise ValueError(f"weekday must be 0..6 (Monday..Sunday), got {days}")
+    # Consecutive chosen weekdays, and from the last one round to the first one next week.
+    return timedelta(days=min(b - a for a, b in pairwise([*days, days[0] + 7])))
+
+
+def shortest_gap(templates: Iterable[PhasePlan | Mapping[str, object]]) -> timedelta | None:
+    """The shortest wall-clock time between consecutive sessions of any one phase, or None.
+
+    ``templates`` are ``PhasePlan``s or phase templates as stored on a protocol version
+    (mappings with ``cadence``, ``weekdays``, ``every_n_days``; other keys are ignored). Weekday
+    cadences: the smallest distance between consecutive chosen weekdays, wrapping the week (one
+    weekday is seven days); interval cadences: ``every_n_days`` days. The gap is nominal: across a
+    daylight-saving change the real time between two sessions is that much plus or minus the
+    shift (usually one hour), since sessions keep their local wall time. Gaps across a phase
+    change (which depend on the dates of the change) are not considered.
+    """
+    gaps = [_template_gap(template) for template in templates]
+    return min(gaps) if gaps else None

@@ -1,14 +1,16 @@
 """Protocols: validate, version and read a patient's dosing plan and guard rules."""
 
 import uuid
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -22,10 +24,19 @@ from app.doses import rules
 from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion, Route
-from app.protocols.schedule import Cadence, Phase, PhasePlan
-from app.validation import parse
+from app.protocols.schedule import Cadence, Phase, PhasePlan, shortest_gap
+from app.validation import SaneDate, date_range_problem, parse
 
 PRESCRIBER_CHECKLIST = ("fasted", "no_sedatives", "no_driving", "safe_place")
+# The holds a prescriber may let the patient override before dosing, in display order.
+OVERRIDABLE_HOLDS = ("bp_hold", "pulse_hold", "sitter_required", "checklist_failed")
+# Set in the editor, stored on the version as they are (as_input and save use this list).
+SESSION_SAFETY_FIELDS = (
+    "gate_valid_minutes", "observation_minutes", "emergency_lockout_hours", "pulse_hold_low",
+    "pulse_hold_high", "overridable_holds",
+)
+# A daylight-saving change moves the real time between two sessions by this many hours.
+DST_SHIFT_HOURS = 1
 Mg = Annotated[Decimal, Field(gt=0, le=2000, max_digits=8, decimal_places=2, allow_inf_nan=False)]
 
 
@@ -63,17 +74,30 @@ class ProtocolInput(BaseModel):
     route: Route = Route.SUBLINGUAL
     hold_minutes: Annotated[int, Field(ge=1, le=60)] = 15
     min_hours_between_doses: Annotated[
-        Decimal, Field(ge=0, le=720, max_digits=6, decimal_places=2, allow_inf_nan=False)
+        Decimal, Field(gt=0, le=720, max_digits=6, decimal_places=2, allow_inf_nan=False)
     ]
     max_mg_per_24h: Mg
     max_mg_per_7d: Mg
     # Hold thresholds have no default on purpose: no primary source gives one for troches.
-    bp_hold_systolic: Annotated[int, Field(ge=90, le=rules.CRISIS_SYSTOLIC)]
-    bp_hold_diastolic: Annotated[int, Field(ge=50, le=rules.CRISIS_DIASTOLIC)]
+    # They must be below the fixed emergency level (checked below, with a message that says why).
+    bp_hold_systolic: Annotated[int, Field(ge=90)]
+    bp_hold_diastolic: Annotated[int, Field(ge=50)]
+    # Optional pulse limits: blank is no limit.
+    pulse_hold_low: Annotated[int, Field(ge=30, le=100)] | None = None
+    pulse_hold_high: Annotated[int, Field(ge=60, le=200)] | None = None
     sitter_required: bool = True
     required_checklist: list[Literal["fasted", "no_sedatives", "no_driving", "safe_place"]] = []
     fasting_hours: Annotated[int, Field(ge=0, le=24)] = 2
     sedative_free_hours: Annotated[int, Field(ge=0, le=168)] = 24
+    # Session safety settings.
+    gate_valid_minutes: Annotated[int, Field(ge=5, le=120)] = 30
+    observation_minutes: Annotated[int, Field(ge=60, le=480)] = 120
+    emergency_lockout_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    # Empty: no hold may be overridden before dosing. Too soon, the maxima, a recent emergency
+    # reading and a pending safety review are not in the list: they can never be.
+    overridable_holds: list[
+        Literal["bp_hold", "pulse_hold", "sitter_required", "checklist_failed"]
+    ] = []
     grace_hours: Annotated[
         Decimal, Field(ge=0, le=48, max_digits=5, decimal_places=2, allow_inf_nan=False)
     ] = Decimal(4)
@@ -81,7 +105,7 @@ class ProtocolInput(BaseModel):
     induction: PhaseTemplate
     maintenance: PhaseTemplate | None = None
     taper: PhaseTemplate | None = None
-    starts_on: date
+    starts_on: SaneDate
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
     @field_validator("reason")
@@ -122,9 +146,36 @@ class ProtocolInput(BaseModel):
             raise ValueError(_("The 7-day maximum cannot be lower than the 24-hour maximum."))
         return value
 
+    @field_validator("bp_hold_systolic")
+    @classmethod
+    def _systolic_below_emergency(cls, value: int) -> int:
+        if value >= rules.CRISIS_SYSTOLIC:
+            raise ValueError(_(
+                "Enter less than %(v)s: at %(v)s systolic or more the emergency guidance "
+                "applies whatever the hold.", v=rules.CRISIS_SYSTOLIC))
+        return value
+
+    @field_validator("bp_hold_diastolic")
+    @classmethod
+    def _diastolic_below_emergency(cls, value: int) -> int:
+        if value >= rules.CRISIS_DIASTOLIC:
+            raise ValueError(_(
+                "Enter less than %(v)s: at %(v)s diastolic or more the emergency guidance "
+                "applies whatever the hold.", v=rules.CRISIS_DIASTOLIC))
+        return value
+
+    @field_validator("pulse_hold_high")
+    @classmethod
+    def _pulse_limits_apart(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("pulse_hold_low")
+        if value is not None and low is not None and value <= low:
+            raise ValueError(_("The upper pulse limit must be above the lower one."))
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> "ProtocolInput":
         self.required_checklist = [i for i in PRESCRIBER_CHECKLIST if i in self.required_checklist]
+        self.overridable_holds = [h for h in OVERRIDABLE_HOLDS if h in self.overridable_holds]
         return self
 
 
@@ -195,6 +246,10 @@ def policy(version: ProtocolVersion) -> rules.GuardPolicy:
         bp_hold_diastolic=version.bp_hold_diastolic,
         sitter_required=version.sitter_required,
         required_checklist=frozenset(version.required_checklist),
+        emergency_lockout_hours=version.emergency_lockout_hours,
+        pulse_hold_low=version.pulse_hold_low,
+        pulse_hold_high=version.pulse_hold_high,
+        overridable=frozenset(version.overridable_holds),
     )
 
 
@@ -206,6 +261,56 @@ def current_phase(version: ProtocolVersion, today: date) -> str | None:
     return phase
 
 
+def interval_warning(min_hours: Decimal, templates: Iterable[Mapping]) -> str | None:
+    """Why this minimum interval would hold a scheduled session, or None.
+
+    Sessions keep their local wall time, so across the spring daylight-saving change two of
+    them are an hour closer than the wall clock says: every 3 days at 10:00 is 72 hours apart
+    on the wall clock but 71 across the change, and a 72-hour minimum would hold that session.
+    ``templates`` are phase templates (every phase the protocol has, whether or not it is on
+    the timeline yet). A warning, not an error: the prescriber may mean it.
+    """
+    gap = shortest_gap(templates)
+    if gap is None:
+        return None
+    nominal = Decimal(int(gap.total_seconds())) / 3600
+    shortest = nominal - DST_SHIFT_HOURS
+    if min_hours <= shortest:
+        return None
+    return _(
+        "Sessions are as little as %(gap)s hours apart; across a daylight-saving change they "
+        "are %(dst)s hours apart, so a %(min)s-hour minimum would hold that session. Use "
+        "%(dst)s hours or less.",
+        gap=_mg(nominal), dst=_mg(shortest), min=_mg(min_hours),
+    )
+
+
+def version_warning(version: ProtocolVersion) -> str | None:
+    """``interval_warning`` for a saved version."""
+    return interval_warning(version.min_hours_between_doses, version.phases.values())
+
+
+def values_warning(values: Mapping) -> str | None:
+    """``interval_warning`` for values as submitted (ProtocolInput's shape, possibly invalid):
+    what can be read is used, the rest (which has its own error) is left out."""
+    try:
+        min_hours = Decimal(str(values.get("min_hours_between_doses", "")).strip())
+    except InvalidOperation:
+        return None
+    if not min_hours.is_finite():
+        return None
+    templates = []
+    for name in ("induction", "maintenance", "taper"):
+        raw = values.get(name)
+        if raw is None:
+            continue
+        try:
+            templates.append(PhaseTemplate.model_validate(raw).model_dump(mode="json"))
+        except ValidationError:
+            continue
+    return interval_warning(min_hours, templates)
+
+
 def as_input(version: ProtocolVersion) -> dict:
     """A version as form values, to prefill the next edit."""
     values: dict = {
@@ -214,9 +319,10 @@ def as_input(version: ProtocolVersion) -> dict:
             "strength_mg", "halving_allowed", "dose_mg", "route", "hold_minutes",
             "min_hours_between_doses", "max_mg_per_24h", "max_mg_per_7d", "bp_hold_systolic",
             "bp_hold_diastolic", "sitter_required", "required_checklist", "fasting_hours",
-            "sedative_free_hours", "grace_hours", "early_refill_days",
+            "sedative_free_hours", "grace_hours", "early_refill_days", *SESSION_SAFETY_FIELDS,
         )
     }
+    values["overridable_holds"] = list(version.overridable_holds)
     values["phases"] = version.phases
     values["starts_on"] = version.timeline[0]["starts_on"] if version.timeline else ""
     return values
@@ -298,7 +404,7 @@ def save(
                 "min_hours_between_doses", "max_mg_per_24h", "max_mg_per_7d",
                 "bp_hold_systolic", "bp_hold_diastolic", "sitter_required",
                 "required_checklist", "fasting_hours", "sedative_free_hours", "grace_hours",
-                "early_refill_days",
+                "early_refill_days", *SESSION_SAFETY_FIELDS,
             }
         ),
         phases=_phases(data),
@@ -330,6 +436,8 @@ def change_phase(
         errors["phase"] = _("This protocol has no schedule for that phase.")
     if effective_on is None:
         errors["effective_on"] = _("Enter the date the change takes effect.")
+    elif problem := date_range_problem(effective_on):
+        errors["effective_on"] = problem
     reason = " ".join(reason.split())
     if not reason:
         errors["reason"] = _("Say why, for the record.")

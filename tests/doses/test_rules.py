@@ -124,6 +124,9 @@ def test_enum_values_are_the_documented_machine_codes() -> None:
         "bp_emergency",
         "sitter_required",
         "checklist_failed",
+        "pulse_hold",
+        "safety_review",
+        "recent_emergency",
     }
     assert CHECKLIST_ITEMS == (
         "fasted",

@@ -139,7 +139,24 @@ def test_a_double_submitted_form_saves_once(db, auth, prescriber_and_patient):
          "The 7-day maximum cannot be lower than the 24-hour maximum."),
         ({"reason": "  "}, "reason", "This is required."),
         ({"grace_hours": "abc"}, "grace_hours", "Enter a number."),
-        ({"bp_hold_systolic": "200"}, "bp_hold_systolic", "Enter 180 or less."),
+        ({"bp_hold_systolic": "200"}, "bp_hold_systolic",
+         "Enter less than 180: at 180 systolic or more the emergency guidance applies "
+         "whatever the hold."),
+        # A hold at the emergency level itself used to be accepted: it could never apply.
+        ({"bp_hold_systolic": "180"}, "bp_hold_systolic",
+         "Enter less than 180: at 180 systolic or more the emergency guidance applies "
+         "whatever the hold."),
+        ({"bp_hold_diastolic": "120"}, "bp_hold_diastolic",
+         "Enter less than 120: at 120 diastolic or more the emergency guidance applies "
+         "whatever the hold."),
+        ({"min_hours_between_doses": "0"}, "min_hours_between_doses", "Enter more than 0."),
+        ({"gate_valid_minutes": "200"}, "gate_valid_minutes", "Enter 120 or less."),
+        ({"observation_minutes": "30"}, "observation_minutes", "Enter 60 or more."),
+        ({"emergency_lockout_hours": "0"}, "emergency_lockout_hours", "Enter 1 or more."),
+        ({"pulse_hold_low": "120", "pulse_hold_high": "110"}, "pulse_hold_low",
+         "Enter 100 or less."),
+        ({"pulse_hold_low": "60", "pulse_hold_high": "60"}, "pulse_hold_high",
+         "The upper pulse limit must be above the lower one."),
     ],
 )
 def test_invalid_form_is_shown_again_with_values_and_the_error_by_the_field(
@@ -253,3 +270,168 @@ def test_invalid_phase_change_is_shown_again(db, auth, prescriber_and_patient):
     assert _field_error(response.text, "effective_on") == "Enter the date the change takes effect."
     assert 'option value="maintenance" selected' in response.text
     assert _count(db) == 1
+
+
+# --- session safety settings --------------------------------------------------------------------
+
+SAFETY = {
+    "gate_valid_minutes": "45",
+    "observation_minutes": "180",
+    "emergency_lockout_hours": "48",
+    "pulse_hold_low": "50",
+    "pulse_hold_high": "110",
+    "overridable_holds": ["pulse_hold", "bp_hold"],
+}
+NEVER_OVERRIDABLE = ("too soon, over the 24-hour or 7-day maximum, a recent emergency reading "
+                     "and a pending safety review can never be overridden before dosing")
+
+
+def _checked(html: str, name: str, value: str) -> bool:
+    return f'name="{name}" value="{value}" checked' in html
+
+
+def test_new_protocol_page_offers_the_session_safety_defaults(client, prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    page = client.get(f"/patients/{patient.id}/protocol").text
+    assert _input_value(page, "gate_valid_minutes") == "30"
+    assert _input_value(page, "observation_minutes") == "120"
+    assert _input_value(page, "emergency_lockout_hours") == "24"
+    # No pulse limit unless the prescriber sets one, and nothing may be overridden by default.
+    assert _input_value(page, "pulse_hold_low") == ""
+    assert _input_value(page, "pulse_hold_high") == ""
+    assert not re.search(r'<input id="pulse_hold_low"[^>]*required', page)
+    for hold in ("bp_hold", "pulse_hold", "sitter_required", "checklist_failed"):
+        assert f'name="overridable_holds" value="{hold}"' in page
+        assert not _checked(page, "overridable_holds", hold)
+    for label in ("Blood-pressure hold", "Pulse hold", "Sitter not present",
+                  "Checklist not complete"):
+        assert label in page
+    assert NEVER_OVERRIDABLE in page.replace("\n", " ")
+
+
+def test_session_safety_settings_are_saved_prefilled_and_summarised(db, auth, client,
+                                                                    prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, **SAFETY, "client_id": str(uuid.uuid4())})
+    assert response.status_code == 303, response.text
+    db.expire_all()
+    version = protocols.current(db, patient.id)
+    assert (version.gate_valid_minutes, version.observation_minutes,
+            version.emergency_lockout_hours) == (45, 180, 48)
+    assert (version.pulse_hold_low, version.pulse_hold_high) == (50, 110)
+    assert version.overridable_holds == ["bp_hold", "pulse_hold"]
+
+    edit = client.get(f"/patients/{patient.id}/protocol").text
+    for name in ("gate_valid_minutes", "observation_minutes", "emergency_lockout_hours",
+                 "pulse_hold_low", "pulse_hold_high"):
+        assert _input_value(edit, name) == SAFETY[name], name
+    assert _checked(edit, "overridable_holds", "bp_hold")
+    assert _checked(edit, "overridable_holds", "pulse_hold")
+    assert not _checked(edit, "overridable_holds", "sitter_required")
+
+    detail = client.get(f"/patients/{patient.id}").text
+    summary = re.search(r'<p class="muted">(At least.*?)</p>', detail, re.S).group(1)
+    assert "hold at 160/100." in summary
+    assert "Pulse hold below 50 or above 110." in summary
+    assert "Safety check valid 45 min" in summary
+    assert "180 min" in summary and "48 h" in summary
+    assert "daylight-saving" not in summary
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [("", "120", "Pulse hold above 120."), ("45", "", "Pulse hold below 45."),
+     ("", "", None)],
+)
+def test_the_summary_mentions_only_the_pulse_limits_set(db, auth, client, prescriber_and_patient,
+                                                        low, high, text):
+    _, patient = prescriber_and_patient
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, "pulse_hold_low": low, "pulse_hold_high": high,
+                          "client_id": str(uuid.uuid4())})
+    assert response.status_code == 303, response.text
+    detail = client.get(f"/patients/{patient.id}").text
+    summary = re.search(r'<p class="muted">(At least.*?)</p>', detail, re.S).group(1)
+    if text:
+        assert text in summary
+    else:
+        assert "Pulse" not in summary
+    # Defaults, briefly.
+    assert "Safety check valid 30 min" in summary
+
+
+def test_session_safety_values_are_kept_when_the_form_comes_back(db, auth,
+                                                                 prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, **SAFETY, "observation_minutes": "20",
+                          "client_id": str(uuid.uuid4())})
+    assert response.status_code == 422
+    html = response.text
+    assert _field_error(html, "observation_minutes") == "Enter 60 or more."
+    assert _input_value(html, "observation_minutes") == "20"
+    assert _input_value(html, "gate_valid_minutes") == "45"
+    assert _input_value(html, "pulse_hold_low") == "50"
+    assert _input_value(html, "pulse_hold_high") == "110"
+    assert _checked(html, "overridable_holds", "pulse_hold")
+    assert not _checked(html, "overridable_holds", "checklist_failed")
+    assert _count(db) == 0
+
+
+# --- the daylight-saving warning -----------------------------------------------------------------
+
+EVERY_3_DAYS_FORM = {
+    "induction_cadence": "interval", "induction_every_n_days": "3", "induction_weeks": "",
+    "induction_weekdays": [], "maintenance_cadence": "", "min_hours_between_doses": "72",
+}
+DST_WARNING = ("Sessions are as little as 72 hours apart; across a daylight-saving change they "
+               "are 71 hours apart, so a 72-hour minimum would hold that session. Use 71 hours "
+               "or less.")
+
+
+def _warning(html: str) -> str | None:
+    match = re.search(r'<p class="field-warning" id="min_hours_between_doses-warning">([^<]*)</p>',
+                      html)
+    return match.group(1) if match else None
+
+
+def test_the_dst_warning_does_not_block_saving_and_shows_by_the_interval(db, auth, client,
+                                                                         prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, **EVERY_3_DAYS_FORM, "client_id": str(uuid.uuid4())})
+    assert response.status_code == 303, response.text
+    assert _count(db) == 1
+
+    edit = client.get(f"/patients/{patient.id}/protocol").text
+    assert _warning(edit) == DST_WARNING
+    assert re.search(r'<input id="min_hours_between_doses" name="min_hours_between_doses"'
+                     r'[^>]*aria-describedby="min_hours_between_doses-warning"', edit)
+    detail = client.get(f"/patients/{patient.id}").text
+    summary = re.search(r'<p class="muted">(At least.*?)</p>', detail, re.S).group(1)
+    assert DST_WARNING in summary
+
+
+def test_the_dst_warning_shows_when_the_form_comes_back(db, auth, prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, **EVERY_3_DAYS_FORM, "min_hours_between_doses": "72",
+                          "reason": " ", "client_id": str(uuid.uuid4())})
+    assert response.status_code == 422
+    assert _warning(response.text) == DST_WARNING
+    assert _input_value(response.text, "min_hours_between_doses") == "72"
+    # Fixed in the form: the warning goes with the problem.
+    fixed = auth.post(f"/patients/{patient.id}/protocol",
+                      {**FORM, **EVERY_3_DAYS_FORM, "min_hours_between_doses": "71",
+                       "reason": " ", "client_id": str(uuid.uuid4())})
+    assert fixed.status_code == 422
+    assert _warning(fixed.text) is None
+
+
+def test_no_dst_warning_for_the_usual_protocol(db, auth, client, prescriber_and_patient):
+    _, patient = prescriber_and_patient
+    assert _warning(client.get(f"/patients/{patient.id}/protocol").text) is None
+    auth.post(f"/patients/{patient.id}/protocol", {**FORM, "client_id": str(uuid.uuid4())})
+    assert _warning(client.get(f"/patients/{patient.id}/protocol").text) is None
+    assert "daylight-saving" not in client.get(f"/patients/{patient.id}").text

@@ -23,6 +23,7 @@ from app.protocols.schedule import (
     extra_doses,
     next_session,
     occurrences,
+    shortest_gap,
 )
 
 NY = ZoneInfo("America/New_York")
@@ -823,3 +824,106 @@ def test_property_matching_uses_each_dose_and_session_at_most_once(
             at = s.occurrence.scheduled_at
             if at - due_window <= dose <= at + grace:
                 assert s.state is SessionState.TAKEN
+
+
+# --- shortest nominal gap (the editor's daylight-saving warning) -------------------------------
+
+HOURS = timedelta(hours=1)
+
+
+def _weekdays(*days: int) -> dict:
+    return {"cadence": "weekdays", "weekdays": list(days), "at": "10:00"}
+
+
+def _every(n: int) -> dict:
+    return {"cadence": "interval", "every_n_days": n, "at": "10:00"}
+
+
+@pytest.mark.parametrize(
+    ("templates", "hours"),
+    [
+        pytest.param([_every(3)], 72, id="every-3-days"),
+        pytest.param([_every(1)], 24, id="daily"),
+        pytest.param([_weekdays(MON, THU)], 72, id="mon-thu"),  # Thu->Mon is 96 h
+        pytest.param([_weekdays(MON, TUE)], 24, id="consecutive-days"),
+        pytest.param([_weekdays(WED)], 168, id="one-weekday-is-weekly"),
+        pytest.param([_weekdays(MON, FRI)], 72, id="fri-to-mon-wraps-the-week"),
+        pytest.param([_weekdays(SUN, MON)], 24, id="sun-to-mon-wraps-the-week"),
+        pytest.param([_weekdays(THU, MON, THU)], 72, id="unsorted-with-duplicates"),
+        pytest.param([_weekdays(*range(7))], 24, id="every-day"),
+        pytest.param([_weekdays(MON, THU), _every(7)], 72, id="induction-and-maintenance"),
+        pytest.param([_every(14), _every(7), _weekdays(MON, WED)], 48, id="shortest-of-all"),
+        pytest.param([], None, id="no-phases"),
+    ],
+)
+def test_shortest_gap(templates: list[dict], hours: int | None) -> None:
+    expected = None if hours is None else hours * HOURS
+    assert shortest_gap(templates) == expected
+
+
+def test_shortest_gap_accepts_plans_and_cadence_enums() -> None:
+    assert shortest_gap([INDUCTION, MAINTENANCE]) == 72 * HOURS
+    assert shortest_gap([{"cadence": Cadence.INTERVAL, "every_n_days": 2}]) == 48 * HOURS
+    # A weekday template stored as JSON keeps an every_n_days of None; an interval one an empty
+    # weekday list: both are ignored for the other cadence.
+    assert shortest_gap([{"cadence": "weekdays", "weekdays": [1, 4], "every_n_days": None},
+                         {"cadence": "interval", "every_n_days": 5, "weekdays": []}]) == 72 * HOURS
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        pytest.param({"cadence": "weekdays", "weekdays": []}, id="weekdays-without-days"),
+        pytest.param({"cadence": "weekdays", "weekdays": [7]}, id="weekday-out-of-range"),
+        pytest.param({"cadence": "interval", "every_n_days": 0}, id="interval-zero"),
+        pytest.param({"cadence": "interval"}, id="interval-without-n"),
+        pytest.param({"cadence": "hourly"}, id="unknown-cadence"),
+    ],
+)
+def test_shortest_gap_refuses_templates_that_are_not_schedules(template: dict) -> None:
+    with pytest.raises(ValueError):
+        shortest_gap([template])
+
+
+def test_shortest_gap_refuses_non_integer_days() -> None:
+    with pytest.raises(TypeError):
+        shortest_gap([{"cadence": "interval", "every_n_days": "3"}])
+    with pytest.raises(TypeError):
+        shortest_gap([{"cadence": "weekdays", "weekdays": [True]}])
+
+
+def test_every_three_days_is_one_hour_shorter_across_the_spring_change() -> None:
+    # The case the editor warns about: 72 h on the wall clock, 71 h of real time.
+    plan = every(date(2026, 3, 2), 3, at=time(10, 0))
+    occs = occurrences([plan], NY, utc(2026, 3, 1), utc(2026, 3, 20))
+    gaps = [b.scheduled_at - a.scheduled_at for a, b in pairwise(occs)]
+    assert shortest_gap([plan]) == 72 * HOURS
+    assert min(gaps) == 71 * HOURS
+    assert gaps.count(71 * HOURS) == 1
+
+
+@FAST
+@given(
+    st.one_of(
+        st.frozensets(st.integers(0, 6), min_size=1).map(
+            lambda days: {"cadence": "weekdays", "weekdays": sorted(days)}
+        ),
+        st.integers(1, 30).map(lambda n: {"cadence": "interval", "every_n_days": n}),
+    ),
+    st.times(),
+    st.sampled_from([NY, BERLIN, ZUTC]),
+)
+def test_property_real_gaps_are_never_shorter_than_the_nominal_gap_less_one_hour(
+    template: dict, at: time, tz: ZoneInfo
+) -> None:
+    plan = PhasePlan(phase=Phase.INDUCTION, starts_on=date(2026, 1, 1), at=at.replace(
+        microsecond=0), weekdays=frozenset(template.get("weekdays", ())),
+        cadence=template["cadence"], every_n_days=template.get("every_n_days"))
+    occs = occurrences([plan], tz, utc(2026, 1, 1), utc(2027, 1, 1))
+    gaps = [b.scheduled_at - a.scheduled_at for a, b in pairwise(occs)]
+    nominal = shortest_gap([template])
+    assert nominal is not None
+    assert all(gap >= nominal - HOURS for gap in gaps)
+    if len(gaps) > 8:
+        # Away from the changes the wall-clock gap is the real one.
+        assert nominal in gaps

@@ -346,3 +346,187 @@ def test_as_input_round_trips_through_save(db, team):
     assert values["starts_on"] == "2026-01-05"
     assert values["bp_hold_systolic"] == 160
     assert set(values["phases"]) == {"induction", "maintenance"}
+
+
+# --- session safety settings -------------------------------------------------------------------
+
+
+def test_session_safety_settings_have_defaults(db, team):
+    prescriber, patient = team
+    version = _save(db, prescriber, patient)
+    assert (version.gate_valid_minutes, version.observation_minutes,
+            version.emergency_lockout_hours) == (30, 120, 24)
+    assert version.pulse_hold_low is None and version.pulse_hold_high is None
+    assert version.overridable_holds == []
+
+
+def test_session_safety_settings_are_saved_copied_and_prefilled(db, team):
+    prescriber, patient = team
+    version = _save(db, prescriber, patient, gate_valid_minutes="45", observation_minutes=180,
+                    emergency_lockout_hours=48, pulse_hold_low="50", pulse_hold_high=110,
+                    overridable_holds=["checklist_failed", "bp_hold", "bp_hold"])
+    assert (version.gate_valid_minutes, version.observation_minutes,
+            version.emergency_lockout_hours) == (45, 180, 48)
+    assert (version.pulse_hold_low, version.pulse_hold_high) == (50, 110)
+    # A fixed order, without duplicates.
+    assert version.overridable_holds == ["bp_hold", "checklist_failed"]
+
+    moved = _phase(db, prescriber, patient, "maintenance", date(2026, 1, 19))
+    assert (moved.gate_valid_minutes, moved.observation_minutes, moved.emergency_lockout_hours,
+            moved.pulse_hold_low, moved.pulse_hold_high, moved.overridable_holds) == (
+        45, 180, 48, 50, 110, ["bp_hold", "checklist_failed"])
+
+    values = protocols.as_input(moved)
+    assert values["gate_valid_minutes"] == 45 and values["pulse_hold_high"] == 110
+    assert values["overridable_holds"] == ["bp_hold", "checklist_failed"]
+    # The prefilled values save again unchanged.
+    again = protocols.save(db, prescriber=prescriber, patient_id=patient.id,
+                           version_id=uuid.uuid4(), now=T0,
+                           values={**{k: v for k, v in values.items() if k != "phases"},
+                                   **moved.phases, "reason": "Same again."})
+    assert (again.pulse_hold_low, again.pulse_hold_high, again.overridable_holds) == (
+        50, 110, ["bp_hold", "checklist_failed"])
+
+
+def test_one_pulse_limit_alone_is_allowed(db, team):
+    prescriber, patient = team
+    version = _save(db, prescriber, patient, pulse_hold_high=120)
+    assert (version.pulse_hold_low, version.pulse_hold_high) == (None, 120)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        pytest.param({"min_hours_between_doses": "0"}, "min_hours_between_doses",
+                     "Enter more than 0.", id="interval-zero"),
+        pytest.param({"bp_hold_systolic": 180}, "bp_hold_systolic",
+                     "Enter less than 180: at 180 systolic or more the emergency guidance "
+                     "applies whatever the hold.", id="systolic-at-emergency-level"),
+        pytest.param({"bp_hold_diastolic": 120}, "bp_hold_diastolic",
+                     "Enter less than 120: at 120 diastolic or more the emergency guidance "
+                     "applies whatever the hold.", id="diastolic-at-emergency-level"),
+        pytest.param({"gate_valid_minutes": 4}, "gate_valid_minutes", "Enter 5 or more.",
+                     id="gate-too-short"),
+        pytest.param({"gate_valid_minutes": 121}, "gate_valid_minutes", "Enter 120 or less.",
+                     id="gate-too-long"),
+        pytest.param({"observation_minutes": 59}, "observation_minutes", "Enter 60 or more.",
+                     id="observation-too-short"),
+        pytest.param({"observation_minutes": 481}, "observation_minutes", "Enter 480 or less.",
+                     id="observation-too-long"),
+        pytest.param({"emergency_lockout_hours": 0}, "emergency_lockout_hours",
+                     "Enter 1 or more.", id="lockout-zero"),
+        pytest.param({"emergency_lockout_hours": 169}, "emergency_lockout_hours",
+                     "Enter 168 or less.", id="lockout-over-a-week"),
+        pytest.param({"pulse_hold_low": 29}, "pulse_hold_low", "Enter 30 or more.",
+                     id="pulse-low-too-low"),
+        pytest.param({"pulse_hold_low": 101}, "pulse_hold_low", "Enter 100 or less.",
+                     id="pulse-low-too-high"),
+        pytest.param({"pulse_hold_high": 59}, "pulse_hold_high", "Enter 60 or more.",
+                     id="pulse-high-too-low"),
+        pytest.param({"pulse_hold_high": 201}, "pulse_hold_high", "Enter 200 or less.",
+                     id="pulse-high-too-high"),
+        pytest.param({"pulse_hold_low": 90, "pulse_hold_high": 90}, "pulse_hold_high",
+                     "The upper pulse limit must be above the lower one.", id="pulse-equal"),
+        pytest.param({"pulse_hold_low": 100, "pulse_hold_high": 60}, "pulse_hold_high",
+                     "The upper pulse limit must be above the lower one.", id="pulse-crossed"),
+        pytest.param({"overridable_holds": ["too_soon"]}, "overridable_holds_0", None,
+                     id="too-soon-is-never-overridable"),
+        pytest.param({"overridable_holds": ["bp_emergency"]}, "overridable_holds_0", None,
+                     id="emergency-is-never-overridable"),
+        pytest.param({"gate_valid_minutes": "abc"}, "gate_valid_minutes",
+                     "Enter a whole number.", id="gate-not-a-number"),
+    ],
+)
+def test_invalid_session_safety_settings_name_the_field(db, team, overrides, field, message):
+    prescriber, patient = team
+    with pytest.raises(Invalid) as caught:
+        _save(db, prescriber, patient, **overrides)
+    assert field in caught.value.errors, caught.value.errors
+    if message:
+        assert caught.value.errors[field] == message
+    assert _count(db) == 0
+
+
+def test_thresholds_just_below_the_emergency_level_are_accepted(db, team):
+    prescriber, patient = team
+    version = _save(db, prescriber, patient, bp_hold_systolic=179, bp_hold_diastolic=119,
+                    min_hours_between_doses="0.5")
+    assert (version.bp_hold_systolic, version.bp_hold_diastolic) == (179, 119)
+    assert version.min_hours_between_doses == Decimal("0.5")
+
+
+# --- the daylight-saving warning ----------------------------------------------------------------
+
+EVERY_3_DAYS = {"cadence": "interval", "every_n_days": 3, "at": "10:00"}
+DST_WARNING = ("Sessions are as little as 72 hours apart; across a daylight-saving change they "
+               "are 71 hours apart, so a 72-hour minimum would hold that session. Use 71 hours "
+               "or less.")
+
+
+@pytest.mark.parametrize(
+    ("min_hours", "phases", "expected"),
+    [
+        pytest.param("72", [EVERY_3_DAYS], DST_WARNING, id="every-3-days-72h"),
+        pytest.param("71", [EVERY_3_DAYS], None, id="every-3-days-71h-is-fine"),
+        pytest.param("71.5", [EVERY_3_DAYS], DST_WARNING.replace("a 72-hour", "a 71.5-hour"),
+                     id="fraction-of-an-hour-over"),
+        pytest.param("48", [{"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"},
+                            {"cadence": "interval", "every_n_days": 7, "at": "10:00"}], None,
+                     id="default-protocol"),
+        # Maintenance weekly, but the taper is every two days: the shortest gap counts.
+        pytest.param("48", [{"cadence": "interval", "every_n_days": 7, "at": "10:00"},
+                            {"cadence": "interval", "every_n_days": 2, "at": "10:00"}],
+                     "Sessions are as little as 48 hours apart; across a daylight-saving change "
+                     "they are 47 hours apart, so a 48-hour minimum would hold that session. "
+                     "Use 47 hours or less.", id="taper-is-closer"),
+        pytest.param("72", [], None, id="no-schedule"),
+    ],
+)
+def test_interval_warning(min_hours, phases, expected):
+    assert protocols.interval_warning(Decimal(min_hours), phases) == expected
+
+
+def test_interval_warning_for_a_saved_version_considers_every_phase(db, team):
+    prescriber, patient = team
+    quiet = _save(db, prescriber, patient)
+    assert protocols.version_warning(quiet) is None
+    weekly = {"cadence": "interval", "every_n_days": 7, "at": "10:00"}
+    fortnightly = {"cadence": "interval", "every_n_days": 14, "at": "10:00"}
+    tapered = _save(db, prescriber, patient, min_hours_between_doses="72", induction=weekly,
+                    maintenance=None, taper=fortnightly)
+    assert protocols.version_warning(tapered) is None
+    # The taper is not on the timeline yet, but the patient may be moved to it at any time.
+    warned = _save(db, prescriber, patient, min_hours_between_doses="72",
+                   induction={"cadence": "interval", "every_n_days": 7, "at": "10:00"},
+                   maintenance=None, taper=EVERY_3_DAYS)
+    assert "taper" not in {e["phase"] for e in warned.timeline}
+    assert protocols.version_warning(warned) == DST_WARNING
+
+
+def test_saving_with_the_warning_is_allowed(db, team):
+    prescriber, patient = team
+    version = _save(db, prescriber, patient, min_hours_between_doses="72",
+                    induction=EVERY_3_DAYS, maintenance=None)
+    assert version.min_hours_between_doses == Decimal(72)
+    assert protocols.version_warning(version) == DST_WARNING
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param({"min_hours_between_doses": "72", "induction": EVERY_3_DAYS}, DST_WARNING,
+                     id="as-submitted"),
+        # An unreadable phase is left out (its own error is shown); the others still count.
+        pytest.param({"min_hours_between_doses": "72", "induction": EVERY_3_DAYS,
+                      "maintenance": {"cadence": "weekdays", "weekdays": [], "at": "10:00"}},
+                     DST_WARNING, id="one-phase-invalid"),
+        pytest.param({"min_hours_between_doses": "abc", "induction": EVERY_3_DAYS}, None,
+                     id="interval-not-a-number"),
+        pytest.param({"induction": EVERY_3_DAYS}, None, id="interval-missing"),
+        pytest.param({"min_hours_between_doses": "NaN", "induction": EVERY_3_DAYS}, None,
+                     id="interval-nan"),
+        pytest.param({"min_hours_between_doses": "72"}, None, id="no-phases"),
+    ],
+)
+def test_interval_warning_from_submitted_values(values, expected):
+    assert protocols.values_warning(values) == expected
