@@ -13,6 +13,7 @@ from app.config import settings
 from app.db import SessionDep, utcnow
 from app.errors import Forbidden, Invalid, NotAuthenticated
 from app.i18n import gettext as _
+from app.validation import savable_text
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -106,19 +107,32 @@ async def csrf_protect(request: Request, signed_in: SignedInDep) -> None:
         form = await request.form()  # cached on the request; the route reads the same form
         value = form.get("csrf_token")
         sent.insert(0, value if isinstance(value, str) else None)
-        has_nul = any(isinstance(v, str) and "\x00" in v for v in form.values())
+        unsavable = not _savable_form(form)
     else:
-        has_nul = False
+        unsavable = False
     if signed_in is not None:
         key = f"session:{signed_in.auth.id}"
     else:
         anon = request.cookies.get(settings.anon_cookie)
         key = f"anon:{anon}" if anon else None
     expected = accounts.csrf_token_for(key) if key else None
+    # isascii first: compare_digest raises on other text (a header or field sent with "é").
     if expected is None or not any(
-        token and hmac.compare_digest(token, expected) for token in sent
+        token and token.isascii() and hmac.compare_digest(token, expected) for token in sent
     ):
         raise refused
-    if has_nul:
-        # PostgreSQL cannot store NUL in text and no person types one: refuse it up front.
+    if unsavable:
+        # PostgreSQL cannot store NUL in text, a lone surrogate (a multipart form may declare
+        # a charset such as UTF-7 that decodes to one) breaks every later read, and no person
+        # types either: refuse them up front. (Invalid UTF-8 in a urlencoded form is already
+        # decoded to U+FFFD by the parser: valid text, saved as such.)
         raise Invalid(_("The form contained a character that cannot be saved."))
+
+
+def _savable_form(form) -> bool:
+    """Every field name, text value and file name of the form is text that can be stored."""
+    for name, value in form.multi_items():
+        texts = [name, value] if isinstance(value, str) else [name, value.filename or ""]
+        if not all(savable_text(text) for text in texts):
+            return False
+    return True

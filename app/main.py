@@ -30,7 +30,10 @@ from app.pwa import STATIC
 from app.pwa import router as pwa_router
 from app.sync import api as sync_api
 from app.templating import render
+from app.validation import printable
+from app.web.access_log import AccessLogMiddleware, configure_logging
 from app.web.forms import see_other
+from app.web.limits import BodyLimitMiddleware
 
 log = logging.getLogger("trochelog")
 
@@ -64,10 +67,13 @@ def _readable_validation(exc: RequestValidationError) -> str:
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
         parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
-    return "; ".join(parts) or _("The request was not valid.")
+    # A location can be the sender's own key and a message can quote their input: make both
+    # safe to send back (a lone surrogate there made the error itself a 500).
+    return printable("; ".join(parts), limit=1000) or _("The request was not valid.")
 
 
 def create_app() -> FastAPI:
+    configure_logging()
     app = FastAPI(
         title="TrocheLog",
         version="0.1.0",
@@ -75,6 +81,8 @@ def create_app() -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
     )
+    # Added before the middleware below, so inside it: its 413 reaches the error handlers.
+    app.add_middleware(BodyLimitMiddleware)
 
     @app.middleware("http")
     async def language_and_headers(request: Request, call_next):
@@ -142,6 +150,8 @@ def create_app() -> FastAPI:
         messages = {
             404: _("We could not find that page."),
             405: _("That action is not available here."),
+            400: _("The request could not be read."),
+            413: str(exc.detail),  # BodyTooLarge says the limit
         }
         return _error_response(
             request, exc.status_code, messages.get(exc.status_code, _("Something went wrong."))
@@ -159,6 +169,8 @@ def create_app() -> FastAPI:
     app.include_router(doses_api.router)
     app.include_router(checkins_api.router)
     app.include_router(sync_api.router)
+    # Added last, so outermost: it logs the status the client got, whatever answered.
+    app.add_middleware(AccessLogMiddleware)
     return app
 
 

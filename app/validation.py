@@ -1,8 +1,14 @@
-"""Turn pydantic validation errors into one readable message per field."""
+"""Turn pydantic validation errors into one readable message per field; the shared input types
+and checks that keep hostile input out (times at the ends of the calendar, text that is not
+Unicode, JSON nested or sized beyond reason)."""
 
-from typing import Any, TypeVar
+import math
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
 
 from app.errors import Invalid
 from app.i18n import gettext as _
@@ -41,9 +47,129 @@ def parse(model: type[M], data: dict[str, Any], *, prefix: str = "") -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            loc = [str(p) for p in error.get("loc", ())]
-            name = prefix + ("_".join(loc) if loc else "__all__")
-            errors.setdefault(name, _message(error))
-        raise Invalid(errors=errors) from None
+        raise Invalid(errors=field_errors(exc, prefix=prefix)) from None
+
+
+def field_errors(exc: ValidationError, *, prefix: str = "") -> dict[str, str]:
+    """One readable message per field. Names and messages can carry the sender's input (an
+    unknown key, the character a UUID choked on): they are made printable and short."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ())]
+        name = prefix + ("_".join(loc) if loc else "__all__")
+        errors.setdefault(printable(name, limit=64), printable(_message(error), limit=300))
+    return errors
+
+
+# --- times within reason ----------------------------------------------------------------------
+
+# Every time and date the app accepts lies in [EARLIEST, LATEST): far beyond any real entry on
+# both sides, and well inside what datetime can convert between zones without overflowing.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2101, 1, 1, tzinfo=UTC)
+
+
+def datetime_range_problem(value: datetime) -> str | None:
+    """A message when an aware `value` is outside [EARLIEST, LATEST) (or cannot even be
+    converted to UTC, as 0001-01-01T00:00+01:00 cannot); None when it is fine."""
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        return _("Enter a date and time between %(first)s and %(last)s.",
+                 first=EARLIEST.year, last=LATEST.year - 1)
+    return None
+
+
+def date_range_problem(value: date) -> str | None:
+    if not EARLIEST.date() <= value < LATEST.date():
+        return _("Enter a date between %(first)s and %(last)s.",
+                 first=EARLIEST.year, last=LATEST.year - 1)
+    return None
+
+
+def _sane_datetime(value: datetime) -> datetime:
+    problem = datetime_range_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _sane_date(value: date) -> date:
+    problem = date_range_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A timezone-aware instant between 2000 and 2100 (services add their own, narrower checks).
+SaneDatetime = Annotated[AwareDatetime, AfterValidator(_sane_datetime)]
+# A calendar date between 2000 and 2100.
+SaneDate = Annotated[date, AfterValidator(_sane_date)]
+
+
+# --- text and JSON that can be stored -----------------------------------------------------------
+
+_UNSAVABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def savable_text(value: str) -> bool:
+    """False for text that is not valid Unicode (a lone surrogate, which no encoder will write
+    and every later read of the row chokes on) or holds NUL (PostgreSQL cannot store it)."""
+    return _UNSAVABLE.search(value) is None
+
+
+def printable(text: str, *, limit: int | None = None) -> str:
+    """`text` safe to echo in a message: control characters and lone surrogates become U+FFFD,
+    and it is cut at `limit` characters."""
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return "".join(
+        "\ufffd" if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n" else ch
+        for ch in text
+    )
+
+
+def json_problem(value: Any, *, max_depth: int, max_size: int,
+                 depth: int = 1) -> tuple[str, str | None] | None:
+    """Why a decoded JSON value cannot be stored, or None when it can.
+
+    Returns (code, key): code is "unsavable_text" (see savable_text, in a string or a key),
+    "not_finite" (NaN or infinity, which JSON columns refuse), "too_deep" (objects and arrays
+    nested more than `max_depth`, counting `value` itself as level `depth`) or "too_large"
+    (more than about `max_size` characters as JSON); key is the top-level key of `value` under
+    which the problem was found (None when `value` is not an object). Iterative, so any depth
+    is safe to inspect.
+    """
+    size = 0
+    stack: list[tuple[Any, int, str | None]] = [(value, depth, None)]
+    while stack:
+        node, level, top = stack.pop()
+        if isinstance(node, str):
+            size += len(node) + 2
+            if not savable_text(node):
+                return "unsavable_text", top
+        elif isinstance(node, float) and not math.isfinite(node):
+            return "not_finite", top
+        elif isinstance(node, dict | list | tuple):
+            if level > max_depth:
+                return "too_deep", top
+            size += 2
+            pairs = node.items() if isinstance(node, dict) else ((None, v) for v in node)
+            for key, child in pairs:
+                child_top = top
+                if key is not None:
+                    key = str(key)
+                    child_top = key if level == depth else top
+                    size += len(key) + 4
+                    if not savable_text(key):
+                        return "unsavable_text", child_top
+                stack.append((child, level + 1, child_top))
+                if size > max_size:
+                    return "too_large", child_top
+        else:
+            size += 8  # a number, true, false or null
+        if size > max_size:
+            return "too_large", top
+    return None

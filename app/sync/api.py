@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.models import Role
 from app.db import SessionDep, utcnow
@@ -11,13 +11,18 @@ from app.deps import CurrentUser
 from app.errors import Forbidden
 from app.i18n import gettext as _
 from app.sync import service
-from app.sync.service import SyncItem
+from app.sync.service import IncomingItem
 
 router = APIRouter(prefix="/api/v1", tags=["sync"])
 
 
 class SyncRequest(BaseModel):
-    items: Annotated[list[SyncItem], Field(max_length=200)]
+    """The envelope is strict (a 422 for the whole request): an object with only `items`, each an
+    object with a valid UUID `id`. Everything else about an item rejects that item alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[list[IncomingItem], Field(max_length=200)]
 
 
 class SyncResponse(BaseModel):
@@ -29,12 +34,15 @@ def sync(body: SyncRequest, session: SessionDep, user: CurrentUser) -> SyncRespo
     """Apply each item in order; results come back in the same order.
 
     `status` is `created`, `duplicate` (same id, same content: nothing written) or `rejected`
-    (with `detail`, and `reasons` when a dose broke a guard rule without an override).
+    (with `detail`, `errors` per field, a `code` for problems with the item itself such as
+    `invalid_item`, `unsavable_text`, `too_deep` or `too_large`, and `reasons` when a dose broke
+    a guard rule without an override). A rejected item never affects the others.
     """
     if user.role != Role.PATIENT:
         raise Forbidden(_("Only patients record entries for now."))
     now = utcnow()
     return SyncResponse(
-        results=[service.apply(session, author=user, patient=user, item=item, now=now)
+        results=[service.apply_incoming(session, author=user, patient=user, incoming=item,
+                                        now=now)
                  for item in body.items]
     )
