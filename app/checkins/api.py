@@ -8,6 +8,7 @@ from pydantic import AwareDatetime
 
 from app.careteam import access
 from app.checkins import service
+from app.checkins.instruments import risk_loinc
 from app.db import SessionDep
 from app.deps import CurrentUser
 from app.web.ranges import query_window
@@ -37,8 +38,17 @@ def list_questionnaires(session: SessionDep, user: CurrentUser,
     start, end = query_window(start, end)
     return {"questionnaires": [
         {"id": str(r.id), "instrument": r.instrument, "answers": r.answers, "score": r.score,
-         "band": r.band, "risk": r.risk, "follow_up": r.follow_up,
+         "band": r.band, "risk": r.risk, "risk_loinc": _risk_coding(r.risk),
+         "version": r.version, "follow_up": r.follow_up,
          "follows_id": str(r.follows_id) if r.follows_id else None,
          "completed_at": r.completed_at.isoformat()}
         for r in service.responses_between(session, patient.id, start, end)
     ]}
+
+
+def _risk_coding(risk: str | None) -> dict[str, str] | None:
+    """The screener's risk level as an answer of LOINC 93374-7 "Suicide risk level"."""
+    coded = risk_loinc(risk)
+    if coded is None:
+        return None
+    return {"system": "http://loinc.org", "code": coded[0], "display": coded[1]}

@@ -25,6 +25,14 @@ class Item:
     loinc: str | None = None
     # Shown only when an earlier answer makes it apply (C-SSRS Q3–Q5 follow a yes to Q2).
     asked_if: tuple[str, object] | None = None
+    # This item's own answers (the "how difficult" item); empty: the instrument's options.
+    options: tuple[Option, ...] = ()
+    optional: bool = False  # may be left blank (null)
+    scored: bool = True  # counts toward the total
+    # False: not asked in this version of the instrument, but kept (always null) so every
+    # version has the same answer shape.
+    asked: bool = True
+    number: str | None = None  # the number shown; None: its position; "": unnumbered
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,22 @@ class Instrument:
     loinc_total: str | None = None
     max_score: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # The published version whose wording this is, for instruments that have more than one
+    # (the C-SSRS screener: "recent" and "since_last_contact"); None for the others.
+    version: str | None = None
+
+    def options_for(self, item: Item) -> tuple[Option, ...]:
+        return item.options or self.options
+
+    def number_of(self, key: str) -> str:
+        """The number shown beside an item: its position, or its own ("6a"; "" for none)."""
+        position = 0
+        for item in self.items:
+            if item.number is None:
+                position += 1
+            if item.key == key:
+                return str(position) if item.number is None else item.number
+        raise KeyError(key)
 
 
 FREQUENCY = (
@@ -58,6 +82,21 @@ FREQUENCY = (
     Option(3, "Nearly every day"),
 )
 YES_NO = (Option(True, "Yes"), Option(False, "No"))
+
+# The last, unscored item of the PHQ-9 and the GAD-7. The PHQ-9's wording is the published one
+# (also LOINC 69722-7's question in the HL7 US Behavioral Health Profiles PHQ-9 example). GAD-7
+# reproductions differ slightly ("have these made it" / "have these problems made it"); this
+# catalogue uses the one wording for both.
+DIFFICULTY_TEXT = (
+    "If you checked off any problems, how difficult have these problems made it for you to do "
+    "your work, take care of things at home, or get along with other people?"
+)
+DIFFICULTY = (
+    Option("not_difficult", "Not difficult at all"),
+    Option("somewhat_difficult", "Somewhat difficult"),
+    Option("very_difficult", "Very difficult"),
+    Option("extremely_difficult", "Extremely difficult"),
+)
 
 PHQ9 = Instrument(
     key="phq9",
@@ -80,6 +119,10 @@ PHQ9 = Instrument(
              "more than usual", "44253-3"),
         Item("q9", "Thoughts that you would be better off dead or of hurting yourself in some "
              "way", "44260-8"),
+        # LOINC 69722-7: confirmed in the HL7 US Behavioral Health Profiles PHQ-9 example
+        # (QuestionnaireResponse-phq-9-example-1) and in LHC-Forms PHQ-9 Questionnaires.
+        Item("difficulty", DIFFICULTY_TEXT, "69722-7", options=DIFFICULTY, optional=True,
+             scored=False, number=""),
     ),
     options=FREQUENCY,
     scoring="sum",
@@ -108,6 +151,11 @@ GAD7 = Instrument(
         Item("q5", "Being so restless that it is hard to sit still", "69735-9"),
         Item("q6", "Becoming easily annoyed or irritable", "69689-8"),
         Item("q7", "Feeling afraid, as if something awful might happen", "69736-7"),
+        # No LOINC code could be confirmed for the GAD-7's difficulty item: 69730-0 (once
+        # believed to be it) is LOINC's "Instructions" document section, and LOINC's own GAD-7
+        # form (panel 69737-5, as served by LHC-Forms) has no difficulty item. None, not a guess.
+        Item("difficulty", DIFFICULTY_TEXT, None, options=DIFFICULTY, optional=True,
+             scored=False, number=""),
     ),
     options=FREQUENCY,
     scoring="sum",
@@ -122,17 +170,27 @@ GAD7 = Instrument(
     max_score=21,
 )
 
-# The Columbia Suicide Severity Rating Scale screener, recent version (past month; behaviour in
-# the past 3 months). Q3–Q5 are asked only after a yes to Q2; Q6 is always asked.
+# The Columbia Suicide Severity Rating Scale screener, recent version: ideation in the past
+# month (Q1–Q5), suicidal behaviour ever (Q6) and, after a yes, within the past 3 months. Q3–Q5
+# are asked only after a yes to Q2; Q6 is always asked.
+#
+# Wording and LOINC item codes as in the HL7 US Behavioral Health Profiles C-SSRS example
+# (QuestionnaireResponse-C-SSRS-example-1, whose questionnaire is CMS's "C-SSRS Screen Version"
+# form), which pairs each question with its code: 93246-7 … 93250-9, 93267-3 (Q6, "Have you
+# ever done anything…") and 93269-9 ("Was this within the past 3 months?"). The risk level is
+# 93374-7 "Suicide risk level". The screener's panel code (believed to be 93373-9) could not be
+# confirmed, so no panel code is given.
+Q6_FOLLOW_UP = "q6_past_3_months"
+
 CSSRS = Instrument(
     key="cssrs",
     title="C-SSRS screener",
     prompt="In the past month:",
-    recall="past month",
+    recall="past month; behaviour ever and in the past 3 months",
     items=(
         Item("q1", "Have you wished you were dead or wished you could go to sleep and not wake "
              "up?", "93246-7"),
-        Item("q2", "Have you actually had any thoughts about killing yourself?", "93247-5"),
+        Item("q2", "Have you actually had any thoughts of killing yourself?", "93247-5"),
         Item("q3", "Have you been thinking about how you might do this?", "93248-3",
              asked_if=("q2", True)),
         Item("q4", "Have you had these thoughts and had some intention of acting on them?",
@@ -140,8 +198,59 @@ CSSRS = Instrument(
         Item("q5", "Have you started to work out or worked out the details of how to kill "
              "yourself? Do you intend to carry out this plan?", "93250-9",
              asked_if=("q2", True)),
+        Item("q6", "Have you ever done anything, started to do anything, or prepared to do "
+             "anything to end your life?", "93267-3"),
+        Item(Q6_FOLLOW_UP, "Was this within the past 3 months?", "93269-9",
+             asked_if=("q6", True), number="6a"),
+    ),
+    options=YES_NO,
+    scoring="cssrs_screener",
+    loinc_total="93374-7",
+    version="recent",
+)
+
+# The screener's "since last contact" version, for every screen after the first. Columbia's
+# published form ("Screening Version – Since Last Contact") keeps the questions' wording and
+# asks them for the time since last contact (its answer column's heading), so that heading is
+# the prompt here. Its behaviour question has no "ever" and no 3-month follow-up: behaviour
+# since last contact is recent, so a yes is high risk. The follow-up stays in the answers as an
+# item that is never asked (always null), so both versions have the same seven answers.
+# LOINC publishes no codes for the "since last contact" window: these items carry none.
+CSSRS_SINCE_LAST_CONTACT = Instrument(
+    key="cssrs",
+    title="C-SSRS screener",
+    prompt="Since last contact:",
+    recall="since last contact",
+    items=(
+        Item("q1", CSSRS.items[0].text),
+        Item("q2", CSSRS.items[1].text),
+        Item("q3", CSSRS.items[2].text, asked_if=("q2", True)),
+        Item("q4", CSSRS.items[3].text, asked_if=("q2", True)),
+        Item("q5", "Have you started to work out or worked out the details of how to kill "
+             "yourself and do you intend to carry out this plan?", asked_if=("q2", True)),
+        Item("q6", "Have you done anything, started to do anything, or prepared to do anything "
+             "to end your life?"),
+        Item(Q6_FOLLOW_UP, "Was this within the past 3 months?", asked=False, number="6a"),
+    ),
+    options=YES_NO,
+    scoring="cssrs_screener",
+    loinc_total="93374-7",
+    version="since_last_contact",
+)
+
+# Screens stored before the 3-month follow-up existed had six answers and asked these (kept so
+# those answers are shown with the questions they answered; never used for new answers).
+CSSRS_SIX_ITEMS = Instrument(
+    key="cssrs",
+    title="C-SSRS screener",
+    prompt="In the past month:",
+    recall="past month",
+    items=(
+        *CSSRS.items[:1],
+        Item("q2", "Have you actually had any thoughts about killing yourself?"),
+        *CSSRS.items[2:5],
         Item("q6", "In the past 3 months, have you done anything, started to do anything, or "
-             "prepared to do anything to end your life?", "93267-3"),
+             "prepared to do anything to end your life?"),
     ),
     options=YES_NO,
     scoring="cssrs_screener",
@@ -149,6 +258,32 @@ CSSRS = Instrument(
 )
 
 CATALOGUE: dict[str, Instrument] = {i.key: i for i in (PHQ9, GAD7, CSSRS)}
+VERSIONS: dict[str, dict[str, Instrument]] = {
+    "cssrs": {i.version: i for i in (CSSRS, CSSRS_SINCE_LAST_CONTACT)},  # type: ignore[misc]
+}
+
+
+def instrument_for(key: str, version: str | None = None) -> Instrument | None:
+    """The instrument with this key, in this version's wording (its only one when None)."""
+    if version is None:
+        return CATALOGUE.get(key)
+    return VERSIONS.get(key, {}).get(version)
+
+
+# The LOINC answer list of 93374-7 "Suicide risk level" (LL465-6): Low LA9194-7, Moderate
+# LA6751-7, High LA9193-9, as used by the HL7 US Behavioral Health Profiles C-SSRS example
+# (LA9194-7 "Low") and the answer-list crosswalks that code all three. It has no "no risk"
+# answer, so a screen with no risk is not coded.
+RISK_LEVEL_LOINC: dict[str, tuple[str, str]] = {
+    "low": ("LA9194-7", "Low"),
+    "moderate": ("LA6751-7", "Moderate"),
+    "high": ("LA9193-9", "High"),
+}
+
+
+def risk_loinc(risk: str | None) -> tuple[str, str] | None:
+    """(LOINC answer code, display) for a screener risk level, or None for "none"."""
+    return RISK_LEVEL_LOINC.get(risk or "")
 
 
 @dataclass(frozen=True)
@@ -173,6 +308,8 @@ class IncompleteAnswers(ValueError):
 
 
 def _is_asked(item: Item, answers: dict[str, object]) -> bool:
+    if not item.asked:
+        return False
     if item.asked_if is None:
         return True
     key, value = item.asked_if
@@ -183,27 +320,40 @@ def normalise(instrument: Instrument, raw: list) -> dict[str, object]:
     """Answers in item order → {item key: answer}, checked against the options and skip logic.
 
     An incomplete questionnaire is never scored as if complete: every asked item needs an
-    answer, and an item that was not asked must be null.
+    answer, and an item that was not asked must be null. Optional items may be null, and those
+    at the end may be left out of the list altogether (a client from before they existed);
+    every item is in the answers either way.
     """
     if not isinstance(raw, list):
         raise IncompleteAnswers(_("Answers must be a list in item order."))
-    if len(raw) != len(instrument.items):
+    items = instrument.items
+    required = len(items)
+    while required and items[required - 1].optional:
+        required -= 1
+    if not required <= len(raw) <= len(items):
         raise IncompleteAnswers(
             _("%(title)s has %(n)s items; %(got)s answers were sent.",
-              title=instrument.title, n=len(instrument.items), got=len(raw))
+              title=instrument.title, n=len(items), got=len(raw))
         )
-    allowed = [o.value for o in instrument.options]
+    raw = [*raw, *[None] * (len(items) - len(raw))]
     answers: dict[str, object] = {}
-    for item, value in zip(instrument.items, raw, strict=True):
-        asked = _is_asked(item, answers)
-        if not asked:
+    for item, value in zip(items, raw, strict=True):
+        if not _is_asked(item, answers):
             if value is not None:
-                raise IncompleteAnswers(
-                    _("Item %(item)s is only asked after a yes to %(dep)s; send null.",
-                      item=item.key, dep=item.asked_if[0] if item.asked_if else ""), item.key)
+                if not item.asked:
+                    message = _("Item %(item)s is not asked in this version; send null.",
+                                item=item.key)
+                else:
+                    message = _("Item %(item)s is only asked after a yes to %(dep)s; send null.",
+                                item=item.key, dep=item.asked_if[0] if item.asked_if else "")
+                raise IncompleteAnswers(message, item.key)
+            answers[item.key] = None
+            continue
+        if value is None and item.optional:
             answers[item.key] = None
             continue
         # bool is an int in Python: keep yes/no and 0–3 answers from standing in for each other.
+        allowed = [o.value for o in instrument.options_for(item)]
         valid = value is not None and any(
             value == a and type(value) is type(a) for a in allowed
         )
@@ -219,7 +369,7 @@ def normalise(instrument: Instrument, raw: list) -> dict[str, object]:
 
 def score(instrument: Instrument, answers: dict[str, object]) -> Score:
     if instrument.scoring == "sum":
-        total = sum(int(v) for v in answers.values())  # type: ignore[call-overload]
+        total = sum(int(answers[i.key]) for i in instrument.items if i.scored)  # type: ignore[call-overload]
         band = next(b for b in instrument.bands if b.low <= total <= b.high)
         follow_up = "cssrs" if instrument.key == "phq9" and answers.get("q9", 0) > 0 else None  # type: ignore[operator]
         return Score(total=total, band=band.key, band_label=band.label, follow_up=follow_up)
@@ -229,10 +379,21 @@ def score(instrument: Instrument, answers: dict[str, object]) -> Score:
 
 
 def cssrs_risk(answers: dict[str, object]) -> Literal["none", "low", "moderate", "high"]:
-    """Triage of the screener: intent, a plan or recent behaviour is high risk; thinking about
-    a method is moderate; a wish to be dead or thoughts of suicide alone are low."""
-    if answers.get("q4") is True or answers.get("q5") is True or answers.get("q6") is True:
+    """Triage of the screener (Columbia's triage of the recent version):
+
+    - high: intent (Q4) or a plan (Q5), or suicidal behaviour (Q6) within the past 3 months;
+    - moderate: thinking about a method (Q3), or behaviour only longer ago (Q6 yes, follow-up
+      no);
+    - low: a wish to be dead (Q1) or thoughts of suicide (Q2) alone.
+
+    Behaviour with no 3-month answer is recent: in the since-last-contact version the
+    follow-up is not asked because that behaviour happened since last contact, and in screens
+    stored before the follow-up existed Q6 itself asked about the past 3 months.
+    """
+    if answers.get("q4") is True or answers.get("q5") is True:
         return "high"
+    if answers.get("q6") is True:
+        return "moderate" if answers.get(Q6_FOLLOW_UP) is False else "high"
     if answers.get("q3") is True:
         return "moderate"
     if answers.get("q1") is True or answers.get("q2") is True:
@@ -263,6 +424,8 @@ class Measure:
     loinc: str | None = None
     low_label: str | None = None
     high_label: str | None = None
+    short_label: str | None = None  # where the answer is shown beside it: "Sedation: …"
+    unit: str | None = None
 
 
 MEASURES: dict[str, Measure] = {
@@ -271,14 +434,15 @@ MEASURES: dict[str, Measure] = {
         Measure("mood", "Mood right now", "scale", 0, 10, low_label="Worst",
                 high_label="Best"),
         Measure("dissociation", "Feeling detached or unreal (dissociation)", "scale", 0, 10,
-                low_label="Not at all", high_label="Extremely"),
-        Measure("sedation", "Sedation (sitter's observation)", "choice", 0, 3, options=SEDATION),
+                low_label="Not at all", high_label="Extremely", short_label="Dissociation"),
+        Measure("sedation", "Sedation (sitter's observation)", "choice", 0, 3, options=SEDATION,
+                short_label="Sedation"),
         *(Measure(effect, effect.capitalize(), "severity") for effect in SIDE_EFFECTS),
         Measure("systolic", "Blood pressure, upper (systolic)", "int", 50, 300,
-                loinc="8480-6"),
+                loinc="8480-6", unit="mmHg"),
         Measure("diastolic", "Blood pressure, lower (diastolic)", "int", 30, 200,
-                loinc="8462-4"),
-        Measure("heart_rate", "Pulse", "int", 20, 250, loinc="8867-4"),
+                loinc="8462-4", unit="mmHg"),
+        Measure("heart_rate", "Pulse", "int", 20, 250, loinc="8867-4", unit="/min"),
         Measure("slept", "Slept well last night", "bool"),
         Measure("residual", "Leftover effects this morning", "severity"),
         Measure("ready_alone", "Ready to be alone", "bool"),

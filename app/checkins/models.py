@@ -34,6 +34,9 @@ class QuestionnaireResponse(SQLModel, table=True):
     band: str | None = Field(default=None, sa_type=String(30))
     risk: str | None = Field(default=None, sa_type=String(10))
     follow_up: str | None = Field(default=None, sa_type=String(20))
+    # The wording the patient answered, for instruments published in more than one version:
+    # the C-SSRS screener's "recent" (first screen) or "since_last_contact" (every later one).
+    version: str | None = Field(default=None, sa_type=String(30))
     # The PHQ-9 whose item 9 led to this screener, so the record shows the path.
     follows_id: uuid.UUID | None = Field(default=None, foreign_key="questionnaire_responses.id")
     completed_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -9,7 +9,14 @@ from sqlmodel import Session
 from app.accounts.models import User
 from app.careteam import access
 from app.checkins import service, trends
-from app.checkins.instruments import CATALOGUE, MEASURES, SEVERITY, SLOTS
+from app.checkins.instruments import (
+    CATALOGUE,
+    MEASURES,
+    SEVERITY,
+    SLOTS,
+    VERSIONS,
+    instrument_for,
+)
 from app.checkins.models import QuestionnaireResponse
 from app.db import SessionDep, utcnow
 from app.deps import PatientUser, PrescriberUser
@@ -173,14 +180,25 @@ def _instrument_or_404(key: str):
     return instrument
 
 
+def _questionnaire_page(request: Request, instrument, values: dict, errors=None,
+                        last_at=None, status_code: int = 200):
+    return render(request, "checkins/questionnaire.html", {
+        "instrument": instrument, "values": values, "errors": errors, "last_at": last_at,
+    }, status_code=status_code)
+
+
 @router.get("/questionnaires/{key}")
-def questionnaire_form(request: Request, user: PatientUser, key: str,
+def questionnaire_form(request: Request, session: SessionDep, user: PatientUser, key: str,
                        follows: uuid.UUID | None = None):
     instrument = _instrument_or_404(key)
-    return render(request, "checkins/questionnaire.html", {
-        "instrument": instrument,
-        "values": {"client_id": new_client_id(), "follows": str(follows) if follows else ""},
-    })
+    values = {"client_id": new_client_id(), "follows": str(follows) if follows else ""}
+    last_at = None
+    if instrument.key in VERSIONS:
+        # The first screener asks about the past month; every later one since last contact.
+        version, last_at = service.cssrs_version(session, user.id, utcnow())
+        instrument = instrument_for(instrument.key, version)
+        values["version"] = version
+    return _questionnaire_page(request, instrument, values, last_at=last_at)
 
 
 def answers_from_form(instrument, form) -> list:
@@ -188,16 +206,20 @@ def answers_from_form(instrument, form) -> list:
     given: dict[str, object] = {}
     for item in instrument.items:
         raw = str(form.get(item.key, "")).strip()
-        if item.asked_if is not None and given.get(item.asked_if[0]) != item.asked_if[1]:
+        if not item.asked or (item.asked_if is not None
+                              and given.get(item.asked_if[0]) != item.asked_if[1]):
             # Not asked: whatever the browser sent for it (no JavaScript) is dropped.
             answers.append(None)
             continue
+        first = instrument.options_for(item)[0].value
         if raw == "":
             value: object = None
-        elif instrument.options and isinstance(instrument.options[0].value, bool):
+        elif isinstance(first, bool):
             value = raw == "yes" if raw in ("yes", "no") else raw
-        else:
+        elif isinstance(first, int):
             value = int(raw) if raw.isdigit() else raw
+        else:
+            value = raw
         given[item.key] = value
         answers.append(value)
     return answers
@@ -208,7 +230,15 @@ async def questionnaire_submit(request: Request, session: SessionDep, user: Pati
                                key: str):
     instrument = _instrument_or_404(key)
     form = await request.form()
-    data: dict = {"instrument": instrument.key, "answers": answers_from_form(instrument, form)}
+    data: dict = {"instrument": instrument.key}
+    version = str(form.get("version", "")).strip()
+    if version:
+        # The wording the form showed. A page without it (from before there were versions)
+        # leaves it to the record, as any client may; its answers are read as the recent
+        # version's, the one that asks the most, so that sending it twice sends the same.
+        data["version"] = version
+        instrument = instrument_for(instrument.key, version) or instrument
+    data["answers"] = answers_from_form(instrument, form)
     follows = str(form.get("follows", "")).strip()
     if follows:
         data["follows_id"] = follows
@@ -217,10 +247,8 @@ async def questionnaire_submit(request: Request, session: SessionDep, user: Pati
     if result["status"] == "rejected":
         session.rollback()
         values = _rejected_values(form, result)
-        errors = _form_errors(result, {item.key for item in instrument.items})
-        return render(request, "checkins/questionnaire.html",
-                      {"instrument": instrument, "values": values, "errors": errors},
-                      status_code=422)
+        errors = _form_errors(result, {item.key for item in instrument.items if item.asked})
+        return _questionnaire_page(request, instrument, values, errors, status_code=422)
     if result.get("follow_up") == "cssrs":
         # PHQ-9 item 9 above 0: straight on to the screener, linked to this answer.
         return see_other(f"/questionnaires/cssrs?follows={result['id']}")

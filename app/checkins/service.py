@@ -2,7 +2,7 @@
 and say what is due."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,13 +12,17 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.careteam import access
+from app.checkins import rules
 from app.checkins.instruments import (
     CATALOGUE,
     MEASURES,
+    SEDATION,
     SEVERITY,
     SIDE_EFFECTS,
     SLOTS,
+    VERSIONS,
     IncompleteAnswers,
+    instrument_for,
     normalise,
     score,
 )
@@ -26,6 +30,7 @@ from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse,
 from app.doses.models import Dose, DoseStatus
 from app.errors import Invalid
 from app.i18n import gettext as _
+from app.protocols.models import ProtocolVersion
 from app.validation import parse
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -49,6 +54,9 @@ class QuestionnaireInput(BaseModel):
     instrument: str
     answers: list[Any]
     follows_id: uuid.UUID | None = None
+    # The wording the patient was shown (the C-SSRS screener's "recent" or
+    # "since_last_contact"); when not sent, the patient's record decides (cssrs_version).
+    version: str | None = None
 
 
 def _check_time(value: datetime, now: datetime) -> None:
@@ -147,6 +155,56 @@ def update_questionnaire_schedule(session: Session, *, prescriber: User, patient
     return settings
 
 
+def _ready_alone_words(refusal: rules.Refusal, tz: ZoneInfo, at: datetime) -> str:
+    p = refusal.params
+    code = rules.ReadyAloneCode
+    if refusal.code == code.TOO_SOON:
+        allowed = p["allowed_from"].astimezone(tz)
+        fmt = "%H:%M" if allowed.date() == at.astimezone(tz).date() else "%a %d %b, %H:%M"
+        return _("Ready to be alone can be recorded from %(time)s, the end of the "
+                 "%(minutes)s-minute observation after the dose.",
+                 time=allowed.strftime(fmt), minutes=p["observation_minutes"])
+    if refusal.code == code.NO_SEDATION:
+        return _("First record sedation: they must respond normally.")
+    if refusal.code == code.SEDATED:
+        label = next((o.label for o in SEDATION if o.value == p["sedation"]), p["sedation"])
+        return _("They must respond normally; the latest sedation check is “%(label)s”.",
+                 label=_(str(label)))
+    if refusal.code == code.NO_BP:
+        return _("First take a blood pressure reading.")
+    return _("The latest blood pressure, %(s)s/%(d)s, is at or above the hold level of "
+             "%(hs)s/%(hd)s.", s=p["systolic"], d=p["diastolic"], hs=p["hold_systolic"],
+             hd=p["hold_diastolic"])
+
+
+def _check_ready_alone(session: Session, patient: User, slot_key: str, dose: Dose | None,
+                       recorded_at: datetime, values: dict[str, Any]) -> None:
+    """Refuse "ready to be alone" unless the session allows it (rules.ready_alone_refusals):
+    the end of the observation period of the dose's protocol version, sedation normal and
+    blood pressure below that version's hold level, from this check-in or the latest earlier
+    one for the same dose. The pre-dose check is not a reading of the session."""
+    if slot_key != "end" or dose is None:
+        raise Invalid(_("Ready to be alone is answered at the end of a session."),
+                      field="ready_alone")
+    version = session.get_one(ProtocolVersion, dose.protocol_version_id)
+    earlier = [
+        rules.Reading(at=c.recorded_at, values=c.values)
+        for c in session.exec(
+            select(CheckIn).where(CheckIn.dose_id == dose.id, CheckIn.slot != "pre")
+            .order_by(col(CheckIn.recorded_at))
+        ).all()
+    ]
+    refusals = rules.ready_alone_refusals(
+        taken_at=dose.taken_at, at=recorded_at,
+        observation_minutes=version.observation_minutes, hold_systolic=version.bp_hold_systolic,
+        hold_diastolic=version.bp_hold_diastolic, values=values, earlier=earlier,
+    )
+    if refusals:
+        tz = ZoneInfo(patient.timezone)
+        raise Invalid(" ".join(_ready_alone_words(r, tz, recorded_at) for r in refusals),
+                      field="ready_alone")
+
+
 def record_checkin(
     session: Session, *, patient: User, author: User, checkin_id: uuid.UUID,
     recorded_at: datetime, data: dict, now: datetime,
@@ -158,11 +216,14 @@ def record_checkin(
         raise Invalid(_("Unknown check-in: %(slot)s.", slot=payload.slot), field="slot")
     if slot.key in DOSE_SLOTS and payload.dose_id is None:
         raise Invalid(_("This check-in belongs to a dose: send its dose_id."), field="dose_id")
+    dose: Dose | None = None
     if payload.dose_id is not None:
         dose = session.get(Dose, payload.dose_id)
         if dose is None or dose.patient_id != patient.id:
             raise Invalid(_("That dose was not found."), field="dose_id")
     values = clean_values(payload.values)
+    if values.get("ready_alone") is True:
+        _check_ready_alone(session, patient, slot.key, dose, recorded_at, values)
     flags = _flags(values)
     checkin = CheckIn(id=checkin_id, patient_id=patient.id, author_id=author.id,
                       dose_id=payload.dose_id, slot=slot.key, values=values,
@@ -170,8 +231,10 @@ def record_checkin(
     session.add(checkin)
     session.flush()
     share = _settings(session, patient.id).share_alerts_with_caregiver
+    # A reading at or above 180/120 is an event too: the dosing gate reads these to hold dosing
+    # for the protocol's lockout period.
     for flag in flags:
-        if flag in ("severe_side_effect", "hard_to_rouse"):
+        if flag in ("severe_side_effect", "hard_to_rouse", "bp_emergency"):
             session.add(SafetyEvent(patient_id=patient.id, kind=flag, level="high",
                                     occurred_at=recorded_at, source_id=checkin.id,
                                     details={"slot": slot.key, "values": values},
@@ -196,6 +259,14 @@ def record_questionnaire(
     if instrument is None:
         raise Invalid(_("Unknown questionnaire: %(key)s.", key=payload.instrument),
                       field="instrument")
+    version: str | None = None
+    if instrument.key in VERSIONS:
+        version = payload.version or cssrs_version(session, patient.id, completed_at)[0]
+        instrument = instrument_for(instrument.key, version)  # type: ignore[assignment]
+        if instrument is None:
+            raise Invalid(_("Unknown version: %(v)s.", v=version), field="version")
+    elif payload.version is not None:
+        raise Invalid(_("This questionnaire has only one version."), field="version")
     try:
         answers = normalise(instrument, payload.answers)
     except IncompleteAnswers as err:
@@ -210,22 +281,57 @@ def record_questionnaire(
         id=response_id, patient_id=patient.id, instrument=instrument.key, answers=answers,
         score=result.total, band=result.band, risk=result.risk, follow_up=result.follow_up,
         follows_id=payload.follows_id, completed_at=completed_at, received_at=now,
+        version=version,
     )
     session.add(response)
     session.flush()
-    positive = (instrument.key == "phq9" and result.follow_up == "cssrs") or (
-        instrument.key == "cssrs" and result.risk not in (None, "none")
-    )
-    if positive:
-        level = result.risk or "low"
+    share = _settings(session, patient.id).share_alerts_with_caregiver
+    details = {"instrument": instrument.key, "answers": answers, "score": result.total}
+    if instrument.key == "phq9" and result.follow_up == "cssrs":
+        # Item 9 above 0 is a flag in its own right until a screener says more: never "low".
         session.add(SafetyEvent(
-            patient_id=patient.id, kind="positive_screen", level=level,
-            occurred_at=completed_at, source_id=response.id,
-            details={"instrument": instrument.key, "answers": answers, "score": result.total},
-            share_with_caregiver=_settings(session, patient.id).share_alerts_with_caregiver,
-        ))
+            patient_id=patient.id, kind="phq9_item9", level="unscreened",
+            occurred_at=completed_at, source_id=response.id, details=details,
+            share_with_caregiver=share))
+    if instrument.key == "cssrs":
+        if payload.follows_id is not None:
+            # The PHQ-9 flag now says what the screener found.
+            for flag in session.exec(select(SafetyEvent).where(
+                    SafetyEvent.source_id == payload.follows_id,
+                    SafetyEvent.kind == "phq9_item9")).all():
+                flag.level = "screened"
+                flag.details = {**flag.details, "screened_risk": result.risk,
+                                "screener_id": str(response.id)}
+                session.add(flag)
+        if result.risk not in (None, "none"):
+            # High risk holds dosing until a prescriber reviews it (app/safety).
+            session.add(SafetyEvent(
+                patient_id=patient.id, kind="positive_screen", level=result.risk or "low",
+                occurred_at=completed_at, source_id=response.id, details=details,
+                share_with_caregiver=share, holds_dosing=result.risk == "high"))
+    session.flush()
+    if version is not None:
+        # The screener's wording travels with its safety events, so the prescriber's list shows
+        # the questions as they were asked ("since last contact" or not).
+        for event in session.exec(
+                select(SafetyEvent).where(SafetyEvent.source_id == response.id)).all():
+            event.details = {**event.details, "version": version}
         session.flush()
     return response
+
+
+def cssrs_version(session: Session, patient_id: uuid.UUID,
+                  at: datetime) -> tuple[str, datetime | None]:
+    """Which C-SSRS screener wording a screen at `at` uses, and when the last one was: the
+    recent version the first time, "since last contact" once the patient has an earlier one."""
+    last = session.exec(
+        select(QuestionnaireResponse.completed_at)
+        .where(QuestionnaireResponse.patient_id == patient_id,
+               QuestionnaireResponse.instrument == "cssrs",
+               col(QuestionnaireResponse.completed_at) < at)
+        .order_by(col(QuestionnaireResponse.completed_at).desc())
+    ).first()
+    return ("since_last_contact", last) if last is not None else ("recent", None)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -354,6 +460,18 @@ def due_checkins(session: Session, patient: User, now: datetime) -> list[Due]:
 # --- the session record ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class BpReading:
+    """One blood pressure reading of a session: the pre-dose gate ("gate") or a check-in."""
+
+    at: datetime
+    slot: str  # "gate", "pre", "plus40", "end", …
+    systolic: int
+    diastolic: int
+    heart_rate: int | None
+    minutes_after_dose: int  # negative before the dose
+
+
 @dataclass
 class SessionRecord:
     dose: Dose
@@ -367,6 +485,8 @@ class SessionRecord:
     ready_alone_at: datetime | None
     duration_minutes: int | None
     next_morning: dict[str, Any] | None
+    # Every reading of the session in time order (the bp_* fields above are summaries).
+    readings: list[BpReading] = field(default_factory=list)
 
 
 def _bp(values: dict[str, Any]) -> tuple[int, int] | None:
@@ -399,6 +519,16 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
                 effects[effect] = v[effect]
     ready = next((c.recorded_at for c in checkins if c.slot == "end"
                   and c.values.get("ready_alone") is True), None)
+
+    def minutes(at: datetime) -> int:
+        return int((at - dose.taken_at).total_seconds() // 60)
+
+    readings = [BpReading(gate.checked_at, "gate", gate.systolic, gate.diastolic,
+                          gate.heart_rate, minutes(gate.checked_at))] if gate else []
+    readings += [BpReading(c.recorded_at, c.slot, c.values["systolic"], c.values["diastolic"],
+                           c.values.get("heart_rate"), minutes(c.recorded_at))
+                 for c in checkins if _bp(c.values)]
+    readings.sort(key=lambda r: r.at)
     return SessionRecord(
         dose=dose,
         bp_before=bp_before,
@@ -411,4 +541,5 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
         ready_alone_at=ready,
         duration_minutes=int((ready - dose.taken_at).total_seconds() // 60) if ready else None,
         next_morning=by_slot.get("next_morning"),
+        readings=readings,
     )

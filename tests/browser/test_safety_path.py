@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from app.checkins.models import QuestionnaireResponse, SafetyEvent
 from app.db import engine
+from tests import factories
 from tests.browser.a11y import serious_violations
 
 pytestmark = pytest.mark.browser
@@ -34,8 +35,12 @@ def test_phq9_item9_leads_to_screener_then_crisis_screen(page: Page, demo):
     _answer(page, "q9", "More than half the days")
     page.get_by_role("button", name="Submit").click()
 
-    # Straight on to the screener; questions 3–5 appear only after a yes to question 2.
+    # Straight on to the screener; questions 3–5 appear only after a yes to question 2. The
+    # demo patient answered one before, so this one asks "since last contact", and its
+    # behaviour question has no 3-month follow-up.
     expect(page).to_have_url(re.compile(r"/questionnaires/cssrs\?follows="))
+    expect(page.get_by_text("Since last contact:")).to_be_visible()
+    expect(page.locator("#item-q6_past_3_months")).to_have_count(0)
     expect(page.locator("#item-q3")).to_be_hidden()
     _answer(page, "q1", "Yes")
     _answer(page, "q2", "Yes")
@@ -56,11 +61,50 @@ def test_phq9_item9_leads_to_screener_then_crisis_screen(page: Page, demo):
 
     with Session(engine) as db:
         screener = db.exec(select(QuestionnaireResponse).where(
+            QuestionnaireResponse.patient_id == demo["patient@demo.test"].id,
             QuestionnaireResponse.instrument == "cssrs", QuestionnaireResponse.risk == "high"
         )).one()
         assert screener.follows_id is not None
+        assert screener.version == "since_last_contact"
+        assert screener.answers["q6_past_3_months"] is None
         event = db.exec(select(SafetyEvent).where(SafetyEvent.source_id == screener.id)).one()
         assert event.level == "high"
+
+
+def test_a_first_screener_asks_about_the_past_3_months_only_after_a_yes_to_q6(page: Page,
+                                                                              demo):
+    with Session(engine) as db:  # a patient with no screener on record: the recent version
+        newcomer = factories.user(db, role="patient")
+        email, newcomer_id = newcomer.email, newcomer.id
+        db.commit()
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("Sign in")
+    page.goto("/questionnaires/cssrs")
+    expect(page.get_by_text("In the past month:")).to_be_visible()
+    follow_up = page.locator("#item-q6_past_3_months")
+    expect(follow_up).to_be_hidden()
+    _answer(page, "q1", "No")
+    _answer(page, "q2", "No")
+    _answer(page, "q6", "Yes")
+    expect(follow_up).to_be_visible()
+    expect(follow_up).to_contain_text("Was this within the past 3 months?")
+    _answer(page, "q6", "No")
+    expect(follow_up).to_be_hidden()
+    _answer(page, "q6", "Yes")
+    _answer(page, "q6_past_3_months", "No")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Submit").click()
+    # Behaviour only longer ago is moderate risk: support, not the crisis screen.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you for telling us")
+    with Session(engine) as db:
+        screener = db.exec(select(QuestionnaireResponse).where(
+            QuestionnaireResponse.patient_id == newcomer_id,
+            QuestionnaireResponse.instrument == "cssrs")).one()
+        assert (screener.version, screener.risk) == ("recent", "moderate")
+        assert screener.answers["q6_past_3_months"] is False
 
 
 def test_prescriber_sees_the_positive_screen(page: Page, demo):
@@ -68,6 +112,10 @@ def test_prescriber_sees_the_positive_screen(page: Page, demo):
     page.get_by_role("link", name="Jordan Reyes").click()
     events = page.get_by_role("region", name="Safety events")
     expect(events).to_contain_text("Positive suicidality screen")
+    # The answers in words, not item keys.
+    expect(events).to_contain_text(
+        "Have you wished you were dead or wished you could go to sleep and not wake up? Yes")
+    expect(events).not_to_contain_text("q1=")
 
 
 def test_trend_charts_are_accessible(page: Page, demo):
@@ -78,3 +126,51 @@ def test_trend_charts_are_accessible(page: Page, demo):
     page.get_by_text("Show the numbers").first.click()
     expect(page.locator(".chart-mood table tbody tr").first).to_be_visible()
     assert serious_violations(page) == []
+
+
+def test_a_high_risk_screen_holds_dosing_until_the_prescriber_clears_it(new_context, demo):
+    phone = new_context().new_page()
+    _sign_in(phone, "patient@demo.test")
+    phone.goto("/questionnaires/phq9")
+    for n in range(1, 9):
+        _answer(phone, f"q{n}", "Not at all")
+    _answer(phone, "q9", "Several days")
+    phone.get_by_role("button", name="Submit").click()
+    _answer(phone, "q1", "Yes")
+    _answer(phone, "q2", "Yes")
+    _answer(phone, "q3", "No")
+    _answer(phone, "q4", "Yes")
+    _answer(phone, "q5", "No")
+    _answer(phone, "q6", "No")
+    phone.get_by_role("button", name="Submit").click()
+    expect(phone.get_by_text("Your care team must review your answers before your next "
+                             "dose.")).to_be_visible()
+
+    # Today: the hold comes first and takes focus; no safety check to fill in.
+    phone.goto("/today")
+    hold = phone.locator("#gate-result")
+    expect(hold).to_be_focused()
+    expect(hold.get_by_role("heading", name="Dosing is on hold")).to_be_in_viewport()
+    expect(hold).to_contain_text("Your care team must review your recent answers")
+    expect(hold.get_by_role("link", name=re.compile("Call 988"))).to_be_visible()
+    expect(phone.get_by_label("Upper (systolic)")).to_have_count(0)
+    assert serious_violations(phone) == []
+
+    laptop = new_context(viewport={"width": 1280, "height": 900}).new_page()
+    _sign_in(laptop, "prescriber@demo.test")
+    laptop.get_by_role("link", name="Jordan Reyes").click()
+    expect(laptop.get_by_role("alert").first).to_contain_text("needs your review")
+    laptop.get_by_label("What you reviewed and decided").first.fill(
+        "Called Jordan; no plan or intent; safety plan reviewed.")
+    laptop.get_by_role("button", name="Clear the hold").click()
+    expect(laptop.get_by_text("Review recorded.")).to_be_visible()
+    expect(laptop.get_by_text("Called Jordan; no plan or intent")).to_be_visible()
+    assert serious_violations(laptop) == []
+
+    phone.goto("/today")
+    expect(phone.get_by_text("Dosing is on hold")).to_have_count(0)
+    expect(phone.get_by_label("Upper (systolic)")).to_be_visible()
+    with Session(engine) as db:
+        events = db.exec(select(SafetyEvent).where(
+            SafetyEvent.holds_dosing, SafetyEvent.patient_id == demo["patient@demo.test"].id)).all()
+        assert len(events) == 1 and events[0].reviewed_at is not None

@@ -47,7 +47,7 @@ def dose_for(db, patient):
     dose = doses.record_dose(
         db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
         data={"taken_at": (now - timedelta(minutes=1)).isoformat(), "dose_mg": "100",
-              "route": "sublingual"},
+              "route": "sublingual", "no_gate_reason": "Logged later."},
         now=now)
     db.commit()
     return dose
@@ -222,11 +222,12 @@ def test_gad7_result(client, patient):
 @pytest.mark.parametrize(
     ("answers", "risk", "crisis"),
     [
-        ([False, False, None, None, None, False], "none", False),
-        ([True, False, None, None, None, False], "low", False),
-        ([True, True, True, False, False, False], "moderate", False),
-        ([True, True, True, True, False, False], "high", True),
-        ([False, False, None, None, None, True], "high", True),
+        ([False, False, None, None, None, False, None], "none", False),
+        ([True, False, None, None, None, False, None], "low", False),
+        ([True, True, True, False, False, False, None], "moderate", False),
+        ([False, False, None, None, None, True, False], "moderate", False),
+        ([True, True, True, True, False, False, None], "high", True),
+        ([False, False, None, None, None, True, True], "high", True),
     ],
 )
 def test_cssrs_result_has_risk_and_crisis(client, db, patient, answers, risk, crisis):
@@ -252,11 +253,20 @@ def test_cssrs_result_has_risk_and_crisis(client, db, patient, answers, risk, cr
         ({"instrument": "phq9", "answers": [0, -1, 0, 0, 0, 0, 0, 0, 0]}, "q2"),
         ({"instrument": "phq9", "answers": [True, 0, 0, 0, 0, 0, 0, 0, 0]}, "q1"),
         ({"instrument": "gad7", "answers": [0, 0, 0, 0, 0, 0, "3"]}, "q7"),
-        ({"instrument": "cssrs", "answers": [1, False, None, None, None, False]}, "q1"),
-        ({"instrument": "cssrs", "answers": [False, False, True, None, None, False]}, "q3"),
-        ({"instrument": "cssrs", "answers": [False, True, None, None, None, False]}, "q3"),
-        ({"instrument": "cssrs", "answers": [True, False, None, None, None, False],
+        ({"instrument": "cssrs", "answers": [1, False, None, None, None, False, None]}, "q1"),
+        ({"instrument": "cssrs", "answers": [False, False, True, None, None, False, None]},
+         "q3"),
+        ({"instrument": "cssrs", "answers": [False, True, None, None, None, False, None]},
+         "q3"),
+        ({"instrument": "cssrs", "answers": [False, False, None, None, None, True, None]},
+         "q6_past_3_months"),
+        ({"instrument": "cssrs", "answers": [False, False, None, None, None, False]},
+         "answers"),  # the six-answer shape from before the 3-month follow-up
+        ({"instrument": "cssrs", "answers": [True, False, None, None, None, False, None],
           "follows_id": str(uuid.uuid4())}, "follows_id"),
+        ({"instrument": "cssrs", "answers": [True, False, None, None, None, False, None],
+          "version": "annual"}, "version"),
+        ({"instrument": "phq9", "answers": [0] * 9 + ["hard"]}, "difficulty"),
         ({"instrument": "phq9"}, "answers"),
         ({"instrument": "phq9", "answers": "0,0,0"}, "answers"),
     ],
@@ -273,7 +283,7 @@ def test_a_bad_questionnaire_is_rejected_and_nothing_written(client, db, patient
 
 def test_a_duplicate_positive_screen_is_recorded_once(client, db, patient):
     entry = item("questionnaire", {"instrument": "cssrs",
-                                   "answers": [True, True, False, True, False, False]})
+                                   "answers": [True, True, False, True, False, False, None]})
     first, second = sync(client, entry, entry)
     assert first["status"] == "created" and first["crisis"] is True
     assert second == {**first, "status": "duplicate"}
@@ -325,10 +335,32 @@ def test_a_patient_reads_their_questionnaires_in_a_date_range(client, patient):
     assert [(q["instrument"], q["score"], q["band"]) for q in listed] == [
         ("phq9", 9, "mild"), ("gad7", 0, "minimal")]
     assert listed[0]["answers"]["q9"] == 1
+    assert listed[0]["answers"]["difficulty"] is None
+    assert listed[0]["version"] is None and listed[0]["risk_loinc"] is None
     window = client.get("/api/v1/questionnaires", params={
         "start": (now - timedelta(days=15)).isoformat(),
         "end": (now - timedelta(days=13)).isoformat()}).json()["questionnaires"]
     assert [q["instrument"] for q in window] == ["phq9"]
+
+
+def test_screeners_are_listed_with_their_version_and_the_loinc_risk_answer(client, patient):
+    now = utcnow()
+    sync(client,
+         item("questionnaire", {"instrument": "cssrs",
+                                "answers": [True, False, None, None, None, True, False]},
+              recorded_at=now - timedelta(days=7)),
+         item("questionnaire", {"instrument": "cssrs",
+                                "answers": [False, False, None, None, None, True, None]},
+              recorded_at=now - timedelta(days=1)))
+    first, second = client.get("/api/v1/questionnaires").json()["questionnaires"]
+    assert (first["version"], first["risk"]) == ("recent", "moderate")
+    assert first["risk_loinc"] == {"system": "http://loinc.org", "code": "LA6751-7",
+                                   "display": "Moderate"}
+    assert list(first["answers"]) == ["q1", "q2", "q3", "q4", "q5", "q6", "q6_past_3_months"]
+    assert first["answers"]["q6_past_3_months"] is False
+    assert (second["version"], second["risk"]) == ("since_last_contact", "high")
+    assert second["risk_loinc"]["code"] == "LA9193-9"
+    assert second["answers"]["q6_past_3_months"] is None
 
 
 @pytest.mark.parametrize("path", ["/api/v1/checkins", "/api/v1/questionnaires"])

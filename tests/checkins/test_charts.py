@@ -119,11 +119,27 @@ def test_all_includes_a_baseline_questionnaire_from_before_the_first_dose(db):
     taken = now - timedelta(days=18)
     doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=taken,
                       data={"taken_at": taken.isoformat(), "dose_mg": "100",
-                            "route": "sublingual"}, now=taken)
+                            "route": "sublingual", "no_gate_reason": "Logged later."}, now=taken)
     for key in ("3m", "all"):
         phq9 = next(c for c in trends.build(db, patient, key, now) if c.key == "phq9")
         assert [p.value for p in phq9.series[0].points] == [18], key
         assert "Latest: 18, moderately severe." in phq9.summary
+
+
+def test_the_difficulty_answer_is_not_charted_as_part_of_the_score(db):
+    now = datetime(2026, 1, 30, 15, 0, tzinfo=UTC)
+    _, patient, _ = factories.patient_with_protocol(db, now=now - timedelta(days=40))
+    for days, instrument, answers in [(9, "phq9", [1] * 9 + ["extremely_difficult"]),
+                                      (8, "gad7", [3] * 7 + ["very_difficult"]),
+                                      (2, "gad7", [1] * 7 + [None])]:
+        at = now - timedelta(days=days)
+        service.record_questionnaire(db, patient=patient, response_id=uuid.uuid4(),
+                                     completed_at=at,
+                                     data={"instrument": instrument, "answers": answers},
+                                     now=at)
+    charts = {c.key: c for c in trends.build(db, patient, "4w", now)}
+    assert [p.value for p in charts["phq9"].series[0].points] == [9]
+    assert [p.value for p in charts["gad7"].series[0].points] == [21, 7]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import func, select
 
-from app.checkins.instruments import CSSRS, PHQ9
+from app.checkins.instruments import CSSRS, CSSRS_SINCE_LAST_CONTACT, PHQ9
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.checkins.routes import answers_from_form
 from app.db import utcnow
@@ -86,7 +86,7 @@ def dose_now(db, patient):
     dose = doses.record_dose(
         db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
         data={"taken_at": (now - timedelta(minutes=41)).isoformat(), "dose_mg": "100",
-              "route": "sublingual"},
+              "route": "sublingual", "no_gate_reason": "Logged later."},
         now=now)
     db.commit()
     return dose
@@ -112,9 +112,23 @@ def test_the_phq9_page_shows_the_standard_items_and_answers(client, patient):
     assert PHQ9.prompt in page
     for item in PHQ9.items:
         assert item.text in page
-    for label in ("Not at all", "Several days", "More than half the days", "Nearly every day"):
+    for label in ("Not at all", "Several days", "More than half the days", "Nearly every day",
+                  "Not difficult at all", "Extremely difficult"):
         assert label in page
-    assert page.count('type="radio"') == 9 * 4
+    assert page.count('type="radio"') == 9 * 4 + 4
+    # The nine scored items must be answered; the difficulty item may be left blank.
+    assert len(re.findall(r'<input type="radio"[^>]*\srequired', page)) == 9 * 4
+    assert 'name="difficulty" value="very_difficult"' in page
+
+
+def test_a_phq9_with_the_difficulty_item_answered_or_blank(client, db, auth, patient):
+    response = auth.post("/questionnaires/phq9",
+                         {**phq9_form(1, 1, 1, 1, 1, 1, 1, 1, 0), "difficulty": "very_difficult"})
+    assert response.status_code == 303, response.text
+    auth.post("/questionnaires/gad7", {f"q{i}": "1" for i in range(1, 8)})
+    stored = {r.instrument: r for r in db.exec(select(QuestionnaireResponse)).all()}
+    assert (stored["phq9"].score, stored["phq9"].answers["difficulty"]) == (8, "very_difficult")
+    assert (stored["gad7"].score, stored["gad7"].answers["difficulty"]) == (7, None)
 
 
 def test_an_unknown_questionnaire_is_404(client, patient):
@@ -212,14 +226,27 @@ def test_a_high_risk_screen_shows_the_crisis_screen(client, db, auth, patient, p
     assert CARE_TEAM_DELAY in page
 
     # Both positive screens reach the prescriber, with the time and the answers.
-    events = {e.source_id: e for e in db.exec(select(SafetyEvent)).all()}
-    assert {e.level for e in events.values()} == {"low", "high"}
+    events = {e.kind: e for e in db.exec(select(SafetyEvent)).all()}
+    assert events["phq9_item9"].level == "screened"  # never "low": the screener decided
+    assert events["phq9_item9"].details["screened_risk"] == "high"
+    assert events["positive_screen"].level == "high" and events["positive_screen"].holds_dosing
     patient_page = prescriber_page()
     assert "Safety events" in patient_page
     assert "Positive suicidality screen (CSSRS), risk high" in patient_page
-    assert "Positive suicidality screen (PHQ9)" in patient_page
-    assert "q1=yes, q2=yes, q3=no, q4=yes, q5=no, q6=no" in patient_page
-    assert "q9=2" in patient_page
+    assert "PHQ-9 item 9 answered above 0: screener done, risk high" in patient_page
+    assert "Dosing is on hold: a high-risk suicidality screen needs your review." in \
+        patient_page
+    # The answers in words, not item keys.
+    assert ("Have you wished you were dead or wished you could go to sleep and not wake up? "
+            "Yes") in patient_page
+    assert "Have you had these thoughts and had some intention of acting on them? Yes" in \
+        patient_page
+    assert ("Have you ever done anything, started to do anything, or prepared to do anything "
+            "to end your life? No") in patient_page
+    assert "Was this within the past 3 months?" not in patient_page  # not asked after a no
+    assert ("Thoughts that you would be better off dead or of hurting yourself in some way: "
+            "More than half the days") in patient_page
+    assert "q1=" not in patient_page and "q9=" not in patient_page
     local = screen.completed_at.astimezone(ZoneInfo(patient.timezone))
     assert local.strftime("%H:%M") in patient_page
 
@@ -240,7 +267,7 @@ def test_a_double_submitted_high_risk_screen_still_shows_the_crisis_screen(clien
     "answers",
     [
         {"q1": "yes", "q2": "yes", "q3": "no", "q4": "no", "q5": "yes", "q6": "no"},
-        {"q1": "no", "q2": "no", "q6": "yes"},
+        {"q1": "no", "q2": "no", "q6": "yes", "q6_past_3_months": "yes"},
     ],
     ids=["plan", "behaviour"],
 )
@@ -256,7 +283,9 @@ def test_a_plan_or_recent_behaviour_is_a_crisis_too(client, auth, patient, answe
         ({"q1": "yes", "q2": "no", "q6": "no"}, "low"),
         ({"q1": "yes", "q2": "yes", "q3": "yes", "q4": "no", "q5": "no", "q6": "no"},
          "moderate"),
+        ({"q1": "no", "q2": "no", "q6": "yes", "q6_past_3_months": "no"}, "moderate"),
     ],
+    ids=["low", "method", "lifetime-behaviour"],
 )
 def test_a_lower_risk_screen_shows_support_resources(client, db, auth, patient, answers, risk,
                                                       prescriber_page):
@@ -285,21 +314,75 @@ def test_without_javascript_the_unasked_screener_items_are_ignored(client, db, a
     assert response.status_code == 303
     stored = db.exec(select(QuestionnaireResponse)).one()
     assert stored.answers == {"q1": True, "q2": False, "q3": None, "q4": None, "q5": None,
-                              "q6": False}
+                              "q6": False, "q6_past_3_months": None}
     assert stored.risk == "low"
+
+
+def test_without_javascript_the_3_month_follow_up_is_ignored_after_a_no(client, db, auth,
+                                                                       patient):
+    response = auth.post("/questionnaires/cssrs", {
+        "q1": "no", "q2": "no", "q6": "no", "q6_past_3_months": "yes"})
+    assert response.status_code == 303
+    stored = db.exec(select(QuestionnaireResponse)).one()
+    assert stored.answers["q6_past_3_months"] is None
+    assert stored.risk == "none"
+
+
+def test_a_yes_to_q6_needs_the_3_month_follow_up(client, db, auth, patient):
+    response = auth.post("/questionnaires/cssrs", {"q1": "no", "q2": "no", "q6": "yes"})
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "Answer item q6_past_3_months." in page
+    assert 'aria-invalid="true" aria-describedby="q6_past_3_months-error"' in page
+    assert checked(page, "q6") == {"yes"}
+    assert count(db, QuestionnaireResponse) == 0
+
+
+def test_the_first_screener_asks_the_follow_up_only_after_a_yes_to_q6(client, db, patient):
+    page = text_of(client.get("/questionnaires/cssrs"))
+    assert CSSRS.prompt in page
+    assert 'data-asked-if="q6"' in page and "Was this within the past 3 months?" in page
+    assert "Answer only if you answered yes to question 6." in page
+    assert 'name="version" value="recent"' in page
+    assert "6a." in page
+
+
+def test_a_repeat_screener_asks_since_last_contact(client, db, auth, patient):
+    first = auth.post("/questionnaires/cssrs", {"q1": "no", "q2": "no", "q6": "no"})
+    assert first.status_code == 303
+    page = text_of(client.get("/questionnaires/cssrs"))
+    assert "Since last contact:" in page
+    assert ("Have you done anything, started to do anything, or prepared to do anything to "
+            "end your life?") in page
+    assert "Was this within the past 3 months?" not in page
+    assert "q6_past_3_months" not in page
+    assert 'name="version" value="since_last_contact"' in page
+    second = auth.post("/questionnaires/cssrs", {
+        "q1": "no", "q2": "no", "q6": "yes", "version": "since_last_contact"})
+    assert "Please reach out now" in text_of(follow(client, second))
+    screens = db.exec(select(QuestionnaireResponse).order_by(
+        QuestionnaireResponse.completed_at)).all()
+    assert [(s.version, s.risk) for s in screens] == [("recent", "none"),
+                                                      ("since_last_contact", "high")]
 
 
 def test_answers_from_form_follows_the_skip_logic():
     assert answers_from_form(CSSRS, {"q1": "no", "q2": "no", "q3": "yes", "q4": "no",
-                                     "q5": "yes", "q6": "no"}) == [
-        False, False, None, None, None, False]
+                                     "q5": "yes", "q6": "no", "q6_past_3_months": "no"}) == [
+        False, False, None, None, None, False, None]
     assert answers_from_form(CSSRS, {"q1": "no", "q2": "yes", "q3": "yes", "q4": "no",
-                                     "q5": "no", "q6": "no"}) == [
-        False, True, True, False, False, False]
+                                     "q5": "no", "q6": "yes", "q6_past_3_months": "no"}) == [
+        False, True, True, False, False, True, False]
     # Q2 unanswered: Q3–Q5 are not asked either, and Q2 itself is reported missing.
     assert answers_from_form(CSSRS, {"q1": "no", "q3": "yes", "q6": "no"}) == [
-        False, None, None, None, None, False]
+        False, None, None, None, None, False, None]
+    assert answers_from_form(CSSRS_SINCE_LAST_CONTACT, {
+        "q1": "no", "q2": "no", "q6": "yes", "q6_past_3_months": "yes"}) == [
+        False, False, None, None, None, True, None]
     assert answers_from_form(PHQ9, {"q1": "3", "q9": "", "q2": "x"})[:3] == [3, "x", None]
+    assert answers_from_form(PHQ9, {"difficulty": "somewhat_difficult"})[-1] == (
+        "somewhat_difficult")
+    assert answers_from_form(PHQ9, {})[-1] is None
 
 
 def test_q2_yes_with_q3_left_out_is_refused_with_the_item_marked(client, db, auth, patient):
@@ -414,7 +497,8 @@ def test_a_severe_side_effect_is_flagged_to_the_prescriber(client, db, auth, pat
     event = db.exec(select(SafetyEvent)).one()
     assert event.kind == "severe_side_effect"
     page = prescriber_page()
-    assert "Severe side effect" in page and "nausea: severe" in page
+    assert "Severe side effect" in page
+    assert "Nausea: severe" in page and "Sedation: Drowsy but responds to voice" in page
 
 
 def test_a_crisis_blood_pressure_shows_emergency_guidance(client, db, auth, patient):
@@ -424,6 +508,22 @@ def test_a_crisis_blood_pressure_shows_emergency_guidance(client, db, auth, pati
     assert response.status_code == 200
     page = text_of(response)
     assert "180/120" in page and "measure again in 5 minutes" in page and "call 911" in page
+    event = db.exec(select(SafetyEvent)).one()
+    assert (event.kind, event.level) == ("bp_emergency", "high")
+
+
+def test_ready_to_be_alone_too_soon_is_refused_next_to_the_field(client, db, auth, patient):
+    dose = dose_now(db, patient)  # taken 41 minutes ago
+    response = auth.post("/checkins/end", {"dose_id": str(dose.id), "systolic": "124",
+                                           "diastolic": "80", "sedation": "0",
+                                           "ready_alone": "yes"})
+    assert response.status_code == 422
+    page = text_of(response)
+    assert 'id="ready_alone-error"' in page
+    allowed = (dose.taken_at + timedelta(minutes=120)).astimezone(ZoneInfo(patient.timezone))
+    assert allowed.strftime("%H:%M") in page
+    assert checked(page, "ready_alone") == {"yes"} and 'value="124"' in page
+    assert count(db, CheckIn) == 0
 
 
 def test_the_checkin_list_shows_what_is_due(client, db, patient):
@@ -438,6 +538,11 @@ def test_the_session_record_reaches_the_prescriber(client, db, auth, patient, pr
     dose = dose_now(db, patient)
     auth.post("/checkins/plus40", {"dose_id": str(dose.id), "systolic": "142",
                                    "diastolic": "90", "dissociation": "6", "sedation": "1"})
+    auth.post("/checkins/plus40", {"dose_id": str(dose.id), "systolic": "136",
+                                   "diastolic": "86"})
     page = prescriber_page()
     assert "Recent session records" in page
     assert "142/90" in page and "6/10" in page and "drowsy, responds to voice" in page
+    # Every reading, not only the last: both rechecks are in the readings table.
+    table = re.search(r'<table class="table readings">.*?</table>', page, re.S).group(0)
+    assert "142/90" in table and "136/86" in table

@@ -48,6 +48,7 @@ def gated_dose(db, patient, at: datetime = SESSION, **answers) -> Dose:
     return doses.record_dose(
         db, patient=patient, dose_id=uuid.uuid4(), recorded_at=utc(taken),
         data={"taken_at": taken.isoformat(), "dose_mg": "100", "route": "sublingual",
+            "no_gate_reason": "Logged later.",
               "gate_id": str(gate.id)},
         now=utc(taken))
 
@@ -55,7 +56,8 @@ def gated_dose(db, patient, at: datetime = SESSION, **answers) -> Dose:
 def ungated_dose(db, patient, taken: datetime = TAKEN) -> Dose:
     return doses.record_dose(
         db, patient=patient, dose_id=uuid.uuid4(), recorded_at=utc(taken),
-        data={"taken_at": taken.isoformat(), "dose_mg": "100", "route": "sublingual"},
+        data={"taken_at": taken.isoformat(), "dose_mg": "100", "route": "sublingual",
+            "no_gate_reason": "Logged later."},
         now=utc(taken))
 
 
@@ -69,10 +71,12 @@ def checkin(db, patient, at: datetime, slot: str, values: dict, *, dose: Dose | 
 
 
 def questionnaire(db, patient, at: datetime, instrument: str, answers: list,
-                  follows_id=None) -> QuestionnaireResponse:
+                  follows_id=None, version: str | None = None) -> QuestionnaireResponse:
     data: dict = {"instrument": instrument, "answers": answers}
     if follows_id is not None:
         data["follows_id"] = str(follows_id)
+    if version is not None:
+        data["version"] = version
     return service.record_questionnaire(db, patient=patient, response_id=uuid.uuid4(),
                                         completed_at=utc(at), data=data, now=utc(at))
 
@@ -148,6 +152,129 @@ def test_179_over_119_is_not_a_crisis(db, patient):
     row = checkin(db, patient, TAKEN + timedelta(minutes=40), "plus40",
                   {"systolic": 179, "diastolic": 119}, dose=dose)
     assert row.flags == []
+    assert count(db, SafetyEvent) == 0
+
+
+@pytest.mark.parametrize(("systolic", "diastolic"), [(180, 100), (170, 120), (200, 125)])
+def test_a_crisis_blood_pressure_is_a_safety_event_for_the_dosing_gate(db, patient, systolic,
+                                                                       diastolic):
+    dose = gated_dose(db, patient)
+    at = TAKEN + timedelta(minutes=40)
+    values = {"systolic": systolic, "diastolic": diastolic, "heart_rate": 96}
+    row = checkin(db, patient, at, "plus40", values, dose=dose)
+    event = db.exec(select(SafetyEvent)).one()
+    assert (event.kind, event.level, event.source_id) == ("bp_emergency", "high", row.id)
+    assert event.occurred_at == utc(at)
+    assert event.details == {"slot": "plus40", "values": values}
+    assert event.share_with_caregiver is True
+
+
+def test_a_crisis_reading_follows_the_patients_sharing_choice(db, patient):
+    db.add(CheckinSettings(patient_id=patient.id, share_alerts_with_caregiver=False))
+    dose = gated_dose(db, patient)
+    checkin(db, patient, TAKEN + timedelta(minutes=40), "plus40",
+            {"systolic": 182, "diastolic": 96}, dose=dose)
+    assert db.exec(select(SafetyEvent)).one().share_with_caregiver is False
+
+
+# --- "ready to be alone" ------------------------------------------------------------------------
+
+
+READY = {"sedation": 0, "systolic": 128, "diastolic": 82, "ready_alone": True}
+
+
+def test_ready_to_be_alone_at_the_end_of_observation_is_accepted(db, patient):
+    dose = gated_dose(db, patient)  # taken 10:05, default 120-minute observation
+    row = checkin(db, patient, TAKEN + timedelta(minutes=120), "end", READY, dose=dose)
+    assert row.values["ready_alone"] is True
+
+
+def test_ready_to_be_alone_too_soon_says_from_when_in_local_time(db, patient):
+    dose = gated_dose(db, patient)
+    with pytest.raises(Invalid) as err:
+        checkin(db, patient, TAKEN + timedelta(minutes=119), "end", READY, dose=dose)
+    assert set(err.value.errors) == {"ready_alone"}
+    message = err.value.errors["ready_alone"]
+    assert "12:05" in message  # 10:05 New York + 2 hours, not UTC (17:05)
+    assert "120-minute" in message
+    assert count(db, CheckIn) == 0
+
+
+def test_the_observation_period_and_hold_level_are_the_doses_protocol_versions(db, patient):
+    from app.protocols.models import ProtocolVersion
+
+    dose = gated_dose(db, patient)
+    version = db.get(ProtocolVersion, dose.protocol_version_id)
+    version.observation_minutes = 90
+    version.bp_hold_systolic, version.bp_hold_diastolic = 130, 85
+    db.add(version)
+    db.flush()
+    with pytest.raises(Invalid) as err:
+        checkin(db, patient, TAKEN + timedelta(minutes=89), "end", READY, dose=dose)
+    assert "11:35" in err.value.errors["ready_alone"]
+    with pytest.raises(Invalid) as err:
+        checkin(db, patient, TAKEN + timedelta(minutes=95), "end",
+                {**READY, "systolic": 130}, dose=dose)
+    assert "130/85" in err.value.errors["ready_alone"]
+    checkin(db, patient, TAKEN + timedelta(minutes=95), "end", READY, dose=dose)
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({**READY, "sedation": 1}, "Drowsy but responds to voice"),
+        ({**READY, "systolic": 160}, "160/82"),
+        ({"ready_alone": True, "systolic": 128, "diastolic": 82}, "sedation"),
+        ({"ready_alone": True, "sedation": 0}, "blood pressure"),
+    ],
+)
+def test_ready_to_be_alone_is_refused_naming_what_fails(db, patient, values, words):
+    dose = gated_dose(db, patient)  # hold level 160/100 (the factory protocol)
+    with pytest.raises(Invalid) as err:
+        checkin(db, patient, TAKEN + timedelta(minutes=130), "end", values, dose=dose)
+    assert words in err.value.errors["ready_alone"]
+    assert count(db, CheckIn) == 0
+
+
+def test_ready_to_be_alone_uses_the_latest_earlier_readings_of_the_session(db, patient):
+    dose = gated_dose(db, patient)
+    checkin(db, patient, TAKEN + timedelta(minutes=40), "plus40",
+            {"systolic": 150, "diastolic": 92, "sedation": 2}, dose=dose)
+    checkin(db, patient, TAKEN + timedelta(minutes=110), "plus40",
+            {"systolic": 126, "diastolic": 80, "sedation": 0}, dose=dose)
+    row = checkin(db, patient, TAKEN + timedelta(minutes=125), "end", {"ready_alone": True},
+                  dose=dose)
+    assert service.session_record(db, dose).ready_alone_at == row.recorded_at
+
+
+def test_the_pre_dose_gate_reading_is_not_a_reading_of_the_session(db, patient):
+    dose = gated_dose(db, patient)  # gate 124/80 before the dose
+    with pytest.raises(Invalid) as err:
+        checkin(db, patient, TAKEN + timedelta(minutes=125), "end",
+                {"ready_alone": True, "sedation": 0}, dose=dose)
+    assert "blood pressure" in err.value.errors["ready_alone"]
+
+
+def test_another_doses_readings_do_not_count(db, patient):
+    first = gated_dose(db, patient)
+    checkin(db, patient, TAKEN + timedelta(minutes=125), "end", READY, dose=first)
+    second = gated_dose(db, patient, datetime(2026, 1, 15, 10, 0, tzinfo=NY))
+    with pytest.raises(Invalid):
+        checkin(db, patient, datetime(2026, 1, 15, 12, 10, tzinfo=NY), "end",
+                {"ready_alone": True}, dose=second)
+
+
+def test_not_ready_to_be_alone_needs_no_conditions(db, patient):
+    dose = gated_dose(db, patient)
+    checkin(db, patient, TAKEN + timedelta(minutes=30), "end", {"ready_alone": False},
+            dose=dose)
+
+
+def test_ready_to_be_alone_belongs_to_the_end_of_session_checkin(db, patient):
+    dose = gated_dose(db, patient)
+    with pytest.raises(Invalid) as err:
+        checkin(db, patient, TAKEN + timedelta(minutes=130), "plus40", READY, dose=dose)
+    assert set(err.value.errors) == {"ready_alone"}
 
 
 def test_a_checkin_for_another_patients_dose_is_refused(db, patient):
@@ -178,8 +305,9 @@ def test_a_phq9_with_item9_is_a_positive_screen_with_time_and_answers(db, patien
     phq = questionnaire(db, patient, at, "phq9", [1, 1, 1, 1, 1, 1, 1, 1, 2])
     assert (phq.score, phq.band, phq.follow_up) == (10, "moderate", "cssrs")
     event = db.exec(select(SafetyEvent)).one()
-    assert (event.kind, event.source_id, event.occurred_at) == ("positive_screen", phq.id,
-                                                                utc(at))
+    assert (event.kind, event.source_id, event.occurred_at) == ("phq9_item9", phq.id, utc(at))
+    # A flag of its own until the screener is done: never recorded as "low" risk.
+    assert event.level == "unscreened" and not event.holds_dosing
     assert event.details["instrument"] == "phq9"
     assert event.details["answers"]["q9"] == 2
 
@@ -187,9 +315,11 @@ def test_a_phq9_with_item9_is_a_positive_screen_with_time_and_answers(db, patien
 @pytest.mark.parametrize(
     ("answers", "level"),
     [
-        ([True, False, None, None, None, False], "low"),
-        ([True, True, True, False, False, False], "moderate"),
-        ([True, True, False, True, False, False], "high"),
+        ([True, False, None, None, None, False, None], "low"),
+        ([True, True, True, False, False, False, None], "moderate"),
+        ([False, False, None, None, None, True, False], "moderate"),
+        ([True, True, False, True, False, False, None], "high"),
+        ([False, False, None, None, None, True, True], "high"),
     ],
 )
 def test_each_positive_cssrs_screen_is_recorded_at_its_level(db, patient, answers, level):
@@ -201,12 +331,13 @@ def test_each_positive_cssrs_screen_is_recorded_at_its_level(db, patient, answer
     assert screen.risk == level
     events = {e.source_id: e for e in db.exec(select(SafetyEvent)).all()}
     assert events[screen.id].level == level
-    assert events[screen.id].details["answers"]["q1"] is True
+    assert events[screen.id].details["answers"]["q1"] is answers[0]
+    assert len(events[screen.id].details["answers"]) == 7
 
 
 def test_a_negative_screen_records_no_event(db, patient):
     questionnaire(db, patient, datetime(2026, 1, 14, 19, 0, tzinfo=NY), "cssrs",
-                  [False, False, None, None, None, False])
+                  [False, False, None, None, None, False, None])
     questionnaire(db, patient, datetime(2026, 1, 14, 19, 5, tzinfo=NY), "phq9", [3] * 8 + [0])
     assert count(db, SafetyEvent) == 0
 
@@ -216,7 +347,7 @@ def test_a_screener_cannot_follow_another_patients_phq9(db, patient):
     at = datetime(2026, 1, 14, 19, 0, tzinfo=NY)
     theirs = questionnaire(db, other, at, "phq9", [0] * 8 + [1])
     with pytest.raises(Invalid) as err:
-        questionnaire(db, patient, at, "cssrs", [True, False, None, None, None, False],
+        questionnaire(db, patient, at, "cssrs", [True, False, None, None, None, False, None],
                       follows_id=theirs.id)
     assert "follows_id" in err.value.errors
 
@@ -226,6 +357,73 @@ def test_an_incomplete_questionnaire_names_the_item(db, patient):
         questionnaire(db, patient, datetime(2026, 1, 14, 19, 0, tzinfo=NY), "phq9",
                       [0, 0, 0, None, 0, 0, 0, 0, 0])
     assert set(err.value.errors) == {"q4"}
+    assert count(db, QuestionnaireResponse) == 0
+
+
+def test_the_difficulty_item_is_stored_but_not_scored(db, patient):
+    at = datetime(2026, 1, 14, 19, 0, tzinfo=NY)
+    phq = questionnaire(db, patient, at, "phq9", [1] * 9 + ["somewhat_difficult"])
+    gad = questionnaire(db, patient, at, "gad7", [2] * 7 + [None])
+    assert (phq.score, phq.answers["difficulty"]) == (9, "somewhat_difficult")
+    assert (gad.score, gad.answers["difficulty"]) == (14, None)
+    assert phq.version is None and gad.version is None
+
+
+NOW_ISH = datetime(2026, 1, 14, 19, 0, tzinfo=NY)
+NO_RISK = [False, False, None, None, None, False, None]
+
+
+def test_the_first_screener_is_the_recent_version_and_later_ones_since_last_contact(db,
+                                                                                   patient):
+    assert service.cssrs_version(db, patient.id, utc(NOW_ISH)) == ("recent", None)
+    first = questionnaire(db, patient, NOW_ISH, "cssrs", NO_RISK)
+    assert first.version == "recent"
+    later = NOW_ISH + timedelta(days=7)
+    assert service.cssrs_version(db, patient.id, utc(later)) == (
+        "since_last_contact", utc(NOW_ISH))
+    second = questionnaire(db, patient, later, "cssrs", NO_RISK)
+    assert second.version == "since_last_contact"
+    # Another patient's screens do not count.
+    other = factories.user(db, role="patient")
+    assert service.cssrs_version(db, other.id, utc(later)) == ("recent", None)
+
+
+def test_the_version_the_patient_was_shown_is_the_one_recorded(db, patient):
+    questionnaire(db, patient, NOW_ISH, "cssrs", NO_RISK)
+    # The form was opened before the earlier screen reached the server: it showed the recent
+    # wording, and the answers are read (and stored) as that version.
+    shown = questionnaire(db, patient, NOW_ISH + timedelta(days=1), "cssrs",
+                          [False, False, None, None, None, True, False], version="recent")
+    assert (shown.version, shown.risk) == ("recent", "moderate")
+
+
+def test_since_last_contact_behaviour_is_high_risk_without_a_follow_up(db, patient):
+    questionnaire(db, patient, NOW_ISH, "cssrs", NO_RISK)
+    screen = questionnaire(db, patient, NOW_ISH + timedelta(days=7), "cssrs",
+                           [False, False, None, None, None, True, None])
+    assert (screen.version, screen.risk) == ("since_last_contact", "high")
+    event = db.exec(select(SafetyEvent).where(SafetyEvent.source_id == screen.id)).one()
+    assert event.level == "high"
+    # The wording travels with the event, so the prescriber reads the questions as asked.
+    assert event.details["version"] == "since_last_contact"
+
+
+def test_a_since_last_contact_screen_with_the_follow_up_answered_is_refused(db, patient):
+    questionnaire(db, patient, NOW_ISH, "cssrs", NO_RISK)
+    with pytest.raises(Invalid) as err:
+        questionnaire(db, patient, NOW_ISH + timedelta(days=7), "cssrs",
+                      [False, False, None, None, None, True, True])
+    assert set(err.value.errors) == {"q6_past_3_months"}
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers", "version"),
+    [("cssrs", NO_RISK, "weekly"), ("phq9", [0] * 9, "recent")],
+)
+def test_an_unknown_or_misplaced_version_is_refused(db, patient, instrument, answers, version):
+    with pytest.raises(Invalid) as err:
+        questionnaire(db, patient, NOW_ISH, instrument, answers, version=version)
+    assert set(err.value.errors) == {"version"}
     assert count(db, QuestionnaireResponse) == 0
 
 
@@ -403,7 +601,8 @@ def test_session_items_link_to_the_form_for_that_dose(db, patient):
 
 def test_a_dose_entered_in_error_has_no_session_checkins(db, patient):
     dose = gated_dose(db, patient)
-    doses.mark_entered_in_error(db, patient=patient, dose_id=dose.id, revision_id=uuid.uuid4(),
+    doses.mark_entered_in_error(db, patient=patient, author=patient, dose_id=dose.id,
+                                revision_id=uuid.uuid4(),
                                 reason="Logged twice.",
                                 now=utc(TAKEN + timedelta(minutes=10)))
     assert not [d for d in service.due_checkins(db, patient, utc(TAKEN + timedelta(minutes=41)))
@@ -468,3 +667,36 @@ def test_the_record_of_one_dose_ignores_another_doses_checkins(db, patient):
             dose=first)
     assert service.session_record(db, second).peak_dissociation is None
     assert service.session_record(db, first).peak_dissociation == 9
+
+
+def test_the_session_record_keeps_every_blood_pressure_reading_in_time_order(db, patient):
+    dose = gated_dose(db, patient)  # gate 124/80 pulse 72 at 10:00, taken 10:05
+    checkin(db, patient, TAKEN + timedelta(minutes=75), "plus40",
+            {"systolic": 150, "diastolic": 92}, dose=dose)  # a recheck, entered first
+    checkin(db, patient, TAKEN + timedelta(minutes=40), "plus40",
+            {"systolic": 162, "diastolic": 96, "heart_rate": 90}, dose=dose)
+    checkin(db, patient, TAKEN + timedelta(minutes=60), "plus40", {"sedation": 1}, dose=dose)
+    checkin(db, patient, TAKEN + timedelta(minutes=125), "end",
+            {**READY, "heart_rate": 74}, dose=dose)
+
+    record = service.session_record(db, dose)
+    assert [(r.slot, r.systolic, r.diastolic, r.heart_rate, r.minutes_after_dose)
+            for r in record.readings] == [
+        ("gate", 124, 80, 72, -5),
+        ("plus40", 162, 96, 90, 40),
+        ("plus40", 150, 92, None, 75),
+        ("end", 128, 82, 74, 125),
+    ]
+    assert record.readings[1].at == utc(TAKEN + timedelta(minutes=40))
+    # The summary fields stay: the latest reading of each slot.
+    assert (record.bp_before, record.bp_plus40, record.bp_end) == (
+        (124, 80), (150, 92), (128, 82))
+
+
+def test_without_a_gate_the_pre_checkin_reading_opens_the_list(db, patient):
+    dose = ungated_dose(db, patient)
+    checkin(db, patient, TAKEN - timedelta(minutes=1), "pre",
+            {"systolic": 131, "diastolic": 84}, dose=dose)
+    record = service.session_record(db, dose)
+    assert [(r.slot, r.systolic, r.minutes_after_dose) for r in record.readings] == [
+        ("pre", 131, -1)]
