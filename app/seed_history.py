@@ -80,6 +80,8 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
             "sedative_free_hours": 24,
             "grace_hours": "4",
             "early_refill_days": 10,
+            # The prescriber lets a late sitter be overridden with a reason; nothing else.
+            "overridable_holds": ["sitter_required"],
             "starts_on": start_day.isoformat(),
             "induction": {"cadence": "weekdays", "weekdays": induction_days, "at": "10:00",
                       "weeks": 4},
@@ -156,6 +158,19 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
             },
         )
         _session_checkins(session, patient, dose["id"], at + timedelta(minutes=5), n, now)
+        if n == 1:
+            # Next morning the patient corrects the amount: the record keeps both values.
+            _apply(
+                session,
+                patient,
+                "dose_revision",
+                at + timedelta(hours=22),
+                {
+                    "dose_id": dose["id"],
+                    "reason": "The half troche crumbled and I spat it out: I took one troche.",
+                    "changes": {"dose_mg": "100"},
+                },
+            )
     refill_at = now - timedelta(days=20)
     _apply(
         session,
@@ -296,7 +311,7 @@ def seed_checkins(session: Session, patient: User, now: datetime) -> None:
                 at + timedelta(minutes=3),
                 {
                     "instrument": "cssrs",
-                    "answers": [True, False, None, None, None, False],
+                    "answers": [True, False, None, None, None, False, None],
                     "follows_id": result["id"],
                 },
             )
@@ -335,6 +350,38 @@ def _apply_gate(session, patient, at, *, sitter: bool, bump: int = 0) -> str:
     result = sync.apply(session, author=patient, patient=patient, item=item, now=at)
     assert result["status"] == "created", result
     return str(result_id)
+
+
+def _reviewed_high_risk_screen(session: Session, prescriber: User, patient: User,
+                               at: datetime) -> None:
+    """A PHQ-9 with item 9 answered, a high-risk screener (dosing on hold), and the
+    prescriber's review the next morning that cleared the hold before the next session."""
+    from app.safety import service as safety
+
+    phq = _apply(session, patient, "questionnaire", at,
+                 {"instrument": "phq9", "answers": [2, 2, 2, 2, 1, 2, 1, 1, 2]})
+    screen = _apply(
+        session,
+        patient,
+        "questionnaire",
+        at + timedelta(minutes=4),
+        {
+            "instrument": "cssrs",
+            "answers": [True, True, False, True, False, False, None],
+            "follows_id": phq["id"],
+        },
+    )
+    assert screen["risk"] == "high"
+    (event,) = safety.pending_reviews(session, patient.id)
+    safety.review(
+        session,
+        prescriber=prescriber,
+        patient_id=patient.id,
+        event_id=event.id,
+        note="Called Sam at 8:30. Passive thoughts, no plan or intent now; safety plan "
+        "reviewed with Sam and his partner. Continue induction with a sitter; PHQ-9 weekly.",
+        now=at + timedelta(hours=14),
+    )
 
 
 def seed_patient2_history(session: Session, prescriber: User, patient: User, now: datetime):
@@ -389,6 +436,9 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
         protocols.plans(version), tz, created.astimezone(UTC), now - SEED_UNTIL
     )
     for n, occ in enumerate(occs):
+        if n == 2:
+            _reviewed_high_risk_screen(session, prescriber, patient,
+                                       occ.scheduled_at - timedelta(hours=30))
         gate = _apply_gate(session, patient, occ.scheduled_at, sitter=True, bump=n + 2)
         _apply(
             session,

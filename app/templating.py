@@ -14,7 +14,9 @@ from fastapi.templating import Jinja2Templates
 
 from app import i18n
 from app.accounts.service import csrf_token_for
+from app.checkins.words import answers_in_words, values_in_words
 from app.config import settings
+from app.i18n import gettext as _
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 HTMX_FILE = "htmx-4.0.1.min.js"
@@ -41,6 +43,51 @@ def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%a %d 
 
 
 env.filters["local_time"] = local_time
+
+
+def local_input(value: datetime | None, tz: str | None = None) -> str:
+    """A UTC instant as the value of a datetime-local input in the viewer's zone."""
+    return local_time(value, tz, "%Y-%m-%dT%H:%M")
+
+
+env.filters["local_input"] = local_input
+
+
+def iso_local_time(value: str | None, tz: str | None = None) -> str:
+    """An ISO 8601 instant kept as text (a revision's before/after) as wall-clock time."""
+    return local_time(datetime.fromisoformat(value), tz) if value else ""
+
+
+env.filters["iso_local_time"] = iso_local_time
+
+
+def flag_label(code: str) -> str:
+    """A dose flag or hold reason code in words, for badges the prescriber reads."""
+    labels = {
+        "override": _("Override"),
+        "against_hold": _("Taken against a hold"),
+        "no_gate": _("No safety check"),
+        "late_entry": _("Entered later"),
+        "extra": _("Extra dose"),
+        "corrected_over_limit": _("Correction breaks a limit"),
+        "off_protocol_amount": _("Not the prescribed amount"),
+        "too_soon": _("Too soon"),
+        "over_24h_max": _("Over 24-hour maximum"),
+        "over_7d_max": _("Over 7-day maximum"),
+        "bp_hold": _("Blood pressure hold"),
+        "bp_emergency": _("Blood pressure emergency"),
+        "pulse_hold": _("Pulse hold"),
+        "sitter_required": _("No sitter"),
+        "checklist_failed": _("Checklist not complete"),
+        "safety_review": _("Safety review pending"),
+        "recent_emergency": _("Recent emergency reading"),
+    }
+    return labels.get(code, code.replace("_", " "))
+
+
+env.filters["flag_label"] = flag_label
+# Answers and check-in values in words (item text and answer labels), on any page.
+env.globals.update(answers_in_words=answers_in_words, values_in_words=values_in_words)
 
 
 def mg(value: object) -> str:

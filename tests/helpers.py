@@ -70,3 +70,17 @@ def fresh(db: Session, model, pk):
 def sessions_of(db: Session, user: User) -> list[AuthSession]:
     db.expire_all()
     return list(db.exec(select(AuthSession).where(AuthSession.user_id == user.id)).all())
+
+
+def signed_in_clients(email: str, n: int, password: str) -> list[TestClient]:
+    """`n` browsers signed in as the same person (phones, tabs), each with its own cookies.
+    The caller closes them (`client.__exit__(None, None, None)`)."""
+    clients = []
+    for _ in range(n):
+        web = another_client().__enter__()
+        clients.append(web)
+        token = web.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        response = web.post("/login", data={"email": email, "password": password,
+                                            "csrf_token": token})
+        assert response.status_code == 303
+    return clients

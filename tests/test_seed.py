@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
+from app.checkins.models import SafetyEvent
 from app.doses import service as doses
 from app.doses.models import Dose, GateCheck, LedgerEntry, LedgerKind
 from app.protocols import schedule
 from app.protocols import service as protocols
+from app.safety import service as safety
 from app.seed import DEMO_PASSWORD, database_is_empty, seed_demo
 
 # Tuesday 15:30 in New York: a weekday and an hour at which the seed used to fail or leave an
@@ -66,9 +68,33 @@ def test_the_demo_patient_has_six_weeks_of_gated_doses(db, demo):
     assert all(d.gate_id is not None for d in taken)
     gates = {g.id: g for g in rows(db, GateCheck, patient)}
     assert all(gates[d.gate_id].verdict in ("ok", "hold") for d in taken)
-    # Every dose counts 1.5 troches of 100 mg.
-    assert {d.dose_mg for d in taken} == {Decimal(150)}
-    assert {d.troches for d in taken} == {Decimal("1.5")}
+    # Every dose counts 1.5 troches of 100 mg, but the one corrected to a single troche.
+    assert sorted({d.dose_mg for d in taken}) == [Decimal(100), Decimal(150)]
+    assert [d.dose_mg for d in taken].count(Decimal(100)) == 1
+    assert {d.troches for d in taken} == {Decimal(1), Decimal("1.5")}
+
+
+def test_the_demo_shows_a_corrected_dose_with_its_history(db, demo):
+    patient = demo["patient@demo.test"]
+    (corrected,) = [d for d in rows(db, Dose, patient) if d.revision > 1]
+    assert corrected.dose_mg == Decimal(100)
+    assert "off_protocol_amount" in corrected.flags
+    (revision,) = doses.revisions_of(db, [corrected.id])[corrected.id]
+    assert revision.changes == {"dose_mg": {"before": "150.00", "after": "100"}}
+    assert revision.by_name == patient.display_name
+    assert "crumbled" in revision.reason
+
+
+def test_the_demo_shows_a_cleared_safety_review(db, demo):
+    patient = demo["patient2@demo.test"]
+    events = [e for e in rows(db, SafetyEvent, patient) if e.holds_dosing]
+    (event,) = events
+    assert event.kind == "positive_screen" and event.level == "high"
+    assert event.reviewed_at is not None and "safety plan" in event.review_note
+    assert event.reviewed_by_id == demo["prescriber@demo.test"].id
+    # Cleared: the patient may dose again, and did.
+    assert safety.pending_reviews(db, patient.id) == []
+    assert any(d.taken_at > event.reviewed_at for d in rows(db, Dose, patient))
 
 
 def test_the_demo_patient_has_exactly_one_missed_session(db, demo):

@@ -13,9 +13,17 @@ from app.checkins import service as checkins
 from app.db import utcnow
 from app.doses import service as doses
 from app.protocols import service as protocols
+from app.safety import service as safety
 from app.web.forms import new_client_id
 
-FLAGS_SHOWN = frozenset({"override", "extra", "no_gate"})
+# Dose flags the prescriber is shown (besides entered in error and corrected doses).
+FLAGS_SHOWN = frozenset({"override", "against_hold", "extra", "no_gate", "corrected_over_limit",
+                         "off_protocol_amount"})
+
+
+def needs_attention(dose) -> bool:
+    return bool(set(dose.flags) & FLAGS_SHOWN) or dose.status == "entered_in_error" or (
+        dose.revision > 1)
 
 
 def patient_overview(session: Session, patient: User, **extra) -> dict:
@@ -33,9 +41,13 @@ def patient_overview(session: Session, patient: User, **extra) -> dict:
         "client_id": new_client_id(),
         "phase_client_id": new_client_id(),
         "protocol": version,
+        "protocol_warning": protocols.version_warning(version) if version else None,
         "phase": protocols.current_phase(version, local_today) if version else None,
         "doses": recent,
-        "flagged": [d for d in recent if set(d.flags) & FLAGS_SHOWN],
+        "flagged": [d for d in recent if needs_attention(d)],
+        "revisions": doses.revisions_of(session, [d.id for d in recent]),
+        "pending_reviews": safety.pending_reviews(session, patient.id),
+        "reviewers": safety.reviewer_names(session, patient.id),
         "ledger": doses.ledger_summary(session, patient, now) if version else None,
         "today_iso": local_today.isoformat(),
         "checkin_settings": checkins.settings_for(session, patient.id),

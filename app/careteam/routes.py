@@ -13,9 +13,10 @@ from app.careteam.overview import patient_overview
 from app.config import settings
 from app.db import SessionDep, utcnow
 from app.deps import CaregiverUser, CurrentUser, PatientUser, PrescriberUser
-from app.errors import AppError
+from app.errors import AppError, Invalid
+from app.safety import service as safety
 from app.templating import render
-from app.web.forms import form_error, new_client_id, parse_client_id
+from app.web.forms import form_error, new_client_id, parse_client_id, see_other
 from app.web.timezones import TIMEZONE_CHOICES
 
 router = APIRouter()
@@ -106,6 +107,27 @@ def patient_detail(
 ):
     patient = access.require_patient_access(session, user, patient_id)
     return render(request, "careteam/patient_detail.html", patient_overview(session, patient))
+
+
+@router.post("/patients/{patient_id}/safety-events/{event_id}/review")
+def review_safety_event(
+    request: Request,
+    session: SessionDep,
+    user: PrescriberUser,
+    patient_id: uuid.UUID,
+    event_id: uuid.UUID,
+    review_note: Annotated[str, Form(max_length=4000)] = "",
+):
+    try:
+        safety.review(session, prescriber=user, patient_id=patient_id, event_id=event_id,
+                      note=review_note, now=utcnow())
+    except Invalid as err:
+        session.rollback()
+        patient = access.require_patient_access(session, user, patient_id)
+        context = patient_overview(session, patient, review_errors={str(event_id): err.message},
+                                   review_values={str(event_id): review_note})
+        return render(request, "careteam/patient_detail.html", context, status_code=422)
+    return see_other(f"/patients/{patient_id}?reviewed=1#safety-heading")
 
 
 @router.post("/patients/{patient_id}/invite")

@@ -11,7 +11,7 @@ from app.accounts.models import User
 from app.careteam import access
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, PatientUser
-from app.doses import service
+from app.doses import rules, service
 from app.doses.models import Dose
 from app.protocols import service as protocols
 from app.web.ranges import query_window
@@ -19,7 +19,17 @@ from app.web.ranges import query_window
 router = APIRouter(prefix="/api/v1", tags=["doses"])
 
 
-def dose_json(dose: Dose) -> dict[str, Any]:
+def revision_json(revision: service.RevisionView) -> dict[str, Any]:
+    return {
+        "revision": revision.revision,
+        "at": revision.at.isoformat(),
+        "by": {"id": str(revision.by_id), "name": revision.by_name} if revision.by_id else None,
+        "reason": revision.reason,
+        "changes": revision.changes,
+    }
+
+
+def dose_json(dose: Dose, revisions: list[service.RevisionView] | None = None) -> dict[str, Any]:
     return {
         "id": str(dose.id),
         "taken_at": dose.taken_at.isoformat(),
@@ -30,10 +40,14 @@ def dose_json(dose: Dose) -> dict[str, Any]:
         "route": dose.route,
         "gate_id": str(dose.gate_id) if dose.gate_id else None,
         "override_reason": dose.override_reason,
+        "no_gate_reason": dose.no_gate_reason,
         "lot": dose.lot,
+        "rx_number": dose.rx_number,
         "flags": dose.flags,
         "status": dose.status,
+        "status_reason": dose.status_reason,
         "revision": dose.revision,
+        "revisions": [revision_json(r) for r in revisions or []],
     }
 
 
@@ -52,7 +66,9 @@ def list_doses(
 ) -> dict[str, Any]:
     patient = _patient_for(session, user, patient_id)
     start, end = query_window(start, end)
-    return {"doses": [dose_json(d) for d in service.list_doses(session, patient.id, start, end)]}
+    doses = service.list_doses(session, patient.id, start, end)
+    revisions = service.revisions_of(session, [d.id for d in doses])
+    return {"doses": [dose_json(d, revisions[d.id]) for d in doses]}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -82,8 +98,15 @@ def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
             "max_mg_per_7d": str(version.max_mg_per_7d),
             "bp_hold_systolic": version.bp_hold_systolic,
             "bp_hold_diastolic": version.bp_hold_diastolic,
-            "bp_emergency_systolic": 180,
-            "bp_emergency_diastolic": 120,
+            "bp_emergency_systolic": rules.CRISIS_SYSTOLIC,
+            "bp_emergency_diastolic": rules.CRISIS_DIASTOLIC,
+            "pulse_hold_low": version.pulse_hold_low,
+            "pulse_hold_high": version.pulse_hold_high,
+            "gate_valid_minutes": version.gate_valid_minutes,
+            "emergency_lockout_hours": version.emergency_lockout_hours,
+            "emergency_recheck_minutes": int(rules.EMERGENCY_RECHECK_WAIT.total_seconds() // 60),
+            "overridable_holds": version.overridable_holds,
+            "never_overridable": sorted(c.value for c in rules.NEVER_OVERRIDABLE),
             "sitter_required": version.sitter_required,
             "required_checklist": version.required_checklist,
         },
@@ -107,6 +130,9 @@ def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
             "state": state.next_session.state.value,
         }
     body["last_dose"] = dose_json(state.last_dose) if state.last_dose else None
+    # Holds from the record (a pending review, a recent crisis reading): the offline gate must
+    # hold too, so the phone gets them with their codes.
+    body["holds"] = state.holds
     if state.ledger:
         body["ledger"] = {"balance": str(state.ledger.balance),
                           "days_of_supply": state.ledger.days_of_supply}

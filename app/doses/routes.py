@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -12,20 +11,22 @@ from app.accounts.models import User
 from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
 from app.deps import PatientUser
-from app.doses import service
-from app.errors import Invalid
+from app.doses import rules, service
+from app.doses.models import Dose
+from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.protocols import service as protocols
+from app.safety import service as safety
 from app.sync import service as sync
-from app.templating import render
-from app.web.forms import form_values, new_client_id, parse_client_id, see_other
+from app.templating import local_input, render
+from app.validation import datetime_range_problem
+from app.web.forms import form_values, new_client_id, see_other
 
 router = APIRouter()
+# A PHQ-9 answer whose screener was left unfinished stays on Today this long.
+UNSCREENED_SHOWN_FOR = timedelta(days=14)
 
 
-def local_input_value(value: datetime, tz: str) -> str:
-    """An instant as the value of a datetime-local input in the patient's zone."""
-    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
 
 
 def parse_local(value: str, tz: str, field: str) -> datetime:
@@ -33,9 +34,11 @@ def parse_local(value: str, tz: str, field: str) -> datetime:
         naive = datetime.fromisoformat(value)
     except ValueError:
         raise Invalid(_("Enter a date and time."), field=field) from None
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=ZoneInfo(tz))
+    aware = naive if naive.tzinfo is not None else naive.replace(tzinfo=ZoneInfo(tz))
+    # Year 1 or 9999 overflowed later (and an old local time has an offset in seconds).
+    if problem := datetime_range_problem(aware):
+        raise Invalid(problem, field=field)
+    return aware
 
 
 def _today_context(session: Session, user: User, now: datetime, **extra) -> dict:
@@ -43,15 +46,21 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
     values = {
         "gate_client_id": new_client_id(),
         "dose_client_id": new_client_id(),
-        "taken_at": local_input_value(now, user.timezone),
+        "taken_at": local_input(now, user.timezone),
         "dose_mg": f"{state.protocol.dose_mg.normalize():f}" if state.protocol else "",
         "route": state.protocol.route if state.protocol else "sublingual",
         "swallowed": "",
     }
     values.update(extra.pop("values", {}))
     due = [i for i in checkins.due_checkins(session, user, now) if i.state == "due"]
+    gate_codes = [r["code"] for r in state.gate.reasons] if state.gate else []
+    gate_overridable = bool(state.protocol) and rules.may_override_before_dosing(
+        protocols.policy(state.protocol), [rules.Reason(rules.ReasonCode(c), {})
+                                           for c in gate_codes])
+    unscreened = safety.unscreened_item9(session, user.id, now - UNSCREENED_SHOWN_FOR)
     return {"state": state, "now": now, "values": values, "checkins_due": due,
-            "checklist_labels": service.checklist_labels(), **extra}
+            "checklist_labels": service.checklist_labels(), "gate_codes": gate_codes,
+            "gate_overridable": gate_overridable, "unscreened": unscreened, **extra}
 
 
 @router.get("/today")
@@ -68,14 +77,16 @@ def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
 
 # Fields the Today page shows an error next to; any other error is shown above the forms.
 SHOWN_BY_FIELD = frozenset({"dose_mg", "taken_at", "override_reason", "systolic", "diastolic",
-                            "heart_rate"})
+                            "heart_rate", "no_gate_reason"})
 
 
 def _rejected(request, session, user, now, result, values, status=422):
     session.rollback()
     errors = dict(result.get("errors") or {})
     if result.get("reasons"):
-        errors["override_reason"] = _("Give a reason to take it anyway, or wait.")
+        errors["override_reason"] = (
+            _("Give a reason to take it anyway, or wait.") if result.get("overridable")
+            else _("Only a dose you have already taken can be recorded, with what happened."))
     elif not errors:
         errors["__all__"] = result.get("detail")
     else:
@@ -85,7 +96,8 @@ def _rejected(request, session, user, now, result, values, status=422):
         if hidden:
             errors["__all__"] = " ".join(hidden)
     ctx = _today_context(session, user, now, values=values, errors=errors,
-                         refused=result.get("reasons"))
+                         refused=result.get("reasons"),
+                         refused_overridable=result.get("overridable", False))
     return render(request, "doses/today.html", ctx, status_code=status)
 
 
@@ -130,7 +142,10 @@ async def log_dose(request: Request, session: SessionDep, user: PatientUser):
         "route": values.get("route", ""),
         "gate_id": values.get("gate_id") or None,
         "override_reason": values.get("override_reason") or None,
+        "no_gate_reason": values.get("no_gate_reason") or None,
+        "already_taken": values.get("already_taken") == "yes",
         "lot": values.get("lot") or None,
+        "rx_number": values.get("rx_number") or None,
         "hold_minutes": int(hold) if hold.isdigit() else None,
         "swallowed": swallowed,
     }
@@ -142,14 +157,18 @@ async def log_dose(request: Request, session: SessionDep, user: PatientUser):
 
 
 def _history_page(request: Request, session: Session, user: User, *,
-                  errors: dict | None = None, status_code: int = 200):
+                  errors: dict | None = None, failed: dict | None = None,
+                  status_code: int = 200):
+    """The dose history. `failed` holds what the person typed into the form that was refused
+    (with its "form" key naming which), so it comes back as they left it."""
     now = utcnow()
     doses = service.list_doses(session, user.id, now - timedelta(days=120),
                                now + timedelta(days=1))
     records = {d.id: checkins.session_record(session, d) for d in doses}
     return render(request, "doses/history.html",
-                  {"doses": doses, "records": records, "client_id": new_client_id(),
-                   "errors": errors}, status_code=status_code)
+                  {"doses": doses, "records": records, "new_client_id": new_client_id,
+                   "revisions": service.revisions_of(session, [d.id for d in doses]),
+                   "errors": errors, "failed": failed or {}}, status_code=status_code)
 
 
 @router.get("/doses")
@@ -157,44 +176,56 @@ def dose_history(request: Request, session: SessionDep, user: PatientUser):
     return _history_page(request, session, user)
 
 
+def _history_refused(request, session, user, result: dict, key: str, values: dict):
+    session.rollback()
+    errors = result.get("errors") or {}
+    message = " ".join(dict.fromkeys(errors.values())) or result.get("detail")
+    return _history_page(request, session, user, errors={key: message},
+                         failed={**values, "form": key}, status_code=422)
+
+
+def _own_dose_or_404(session: Session, user: User, dose_id: uuid.UUID) -> None:
+    # Someone else's dose id in the address is a page that does not exist, not a bad form.
+    dose = session.get(Dose, dose_id)
+    if dose is None or dose.patient_id != user.id:
+        raise NotFound()
+
+
 @router.post("/doses/{dose_id}/entered-in-error")
 async def entered_in_error(request: Request, session: SessionDep, user: PatientUser,
                            dose_id: uuid.UUID):
+    _own_dose_or_404(session, user, dose_id)
     form = await request.form()
-    try:
-        service.mark_entered_in_error(
-            session, patient=user, dose_id=dose_id,
-            revision_id=parse_client_id(str(form.get("client_id", ""))),
-            reason=str(form.get("reason", "")), now=utcnow(),
-        )
-    except Invalid as err:
-        session.rollback()
-        return _history_page(request, session, user, errors={str(dose_id): err.message},
-                             status_code=422)
+    values = form_values(form)
+    data = {"dose_id": str(dose_id), "reason": values.get("reason", "")}
+    result = _apply(session, user, values.get("client_id", ""), "dose_entered_in_error", data,
+                    utcnow())
+    if result["status"] == "rejected":
+        return _history_refused(request, session, user, result, str(dose_id), values)
     return see_other("/doses")
 
 
 @router.post("/doses/{dose_id}/correct")
 async def correct_dose(request: Request, session: SessionDep, user: PatientUser,
                        dose_id: uuid.UUID):
+    _own_dose_or_404(session, user, dose_id)
     form = await request.form()
-    changes = {"dose_mg": str(form.get("dose_mg", "")).strip() or None,
-               "lot": str(form.get("lot", "")).strip()}
-    if changes["dose_mg"] is None:
-        changes.pop("dose_mg")
-    try:
-        if "dose_mg" in changes:
-            Decimal(changes["dose_mg"])  # a readable error rather than a failed conversion
-        service.revise_dose(
-            session, patient=user, dose_id=dose_id,
-            revision_id=parse_client_id(str(form.get("client_id", ""))),
-            reason=str(form.get("reason", "")), changes=changes, now=utcnow(),
-        )
-    except (Invalid, InvalidOperation) as err:
-        session.rollback()
-        message = err.message if isinstance(err, Invalid) else _("Enter a number of mg.")
-        return _history_page(request, session, user, errors={f"correct-{dose_id}": message},
-                             status_code=422)
+    values = form_values(form)
+    key = f"correct-{dose_id}"
+    changes: dict = {"lot": values.get("lot", "").strip(),
+                     "rx_number": values.get("rx_number", "").strip()}
+    if values.get("dose_mg", "").strip():
+        changes["dose_mg"] = values["dose_mg"].strip()
+    if values.get("taken_at", "").strip():
+        try:
+            changes["taken_at"] = parse_local(values["taken_at"], user.timezone,
+                                              "taken_at").isoformat()
+        except Invalid as err:
+            return _history_refused(request, session, user, {"errors": err.errors}, key, values)
+    data = {"dose_id": str(dose_id), "reason": values.get("reason", ""), "changes": changes}
+    result = _apply(session, user, values.get("client_id", ""), "dose_revision", data, utcnow())
+    if result["status"] == "rejected":
+        return _history_refused(request, session, user, result, key, values)
     return see_other("/doses?corrected=1")
 
 
@@ -207,7 +238,7 @@ def _supply_context(session, user, **extra):
     now = utcnow()
     values = {"fill_client_id": new_client_id(), "count_client_id": new_client_id(),
               "fill_filled_on": now.astimezone(ZoneInfo(user.timezone)).date().isoformat(),
-              "count_counted_at": local_input_value(now, user.timezone)}
+              "count_counted_at": local_input(now, user.timezone)}
     version = protocols.current(session, user.id)
     if version is not None:
         values["fill_strength_mg"] = f"{version.strength_mg.normalize():f}"

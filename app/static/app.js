@@ -42,3 +42,15 @@
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:after:swap", init);
 })();
+
+// A verdict, a refusal or an error is the first thing the patient sees: move focus to it (and
+// so scroll to it) when the page or an htmx swap brings one.
+(function () {
+  "use strict";
+  function focusVerdict() {
+    var target = document.querySelector("[data-focus]");
+    if (target) target.focus();
+  }
+  document.addEventListener("DOMContentLoaded", focusVerdict);
+  document.addEventListener("htmx:after:swap", focusVerdict);
+})();

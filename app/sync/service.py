@@ -8,32 +8,72 @@ never undoes the others, and a concurrent replay that loses the race reads the w
 
 import hashlib
 import json
+import re
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.accounts.models import User
-from app.checkins import service as checkins
-from app.doses import service as doses
+from app.checkins.sync import HANDLERS as checkin_handlers
+from app.doses.service import DoseRefused
+from app.doses.sync import HANDLERS as dose_handlers
 from app.errors import AppError
 from app.i18n import gettext as _
+from app.sync.context import Handler, Write
 from app.sync.ids import parse_client_id
 from app.sync.models import ClientWrite
+from app.validation import SaneDatetime, field_errors, json_problem
+
+# A kind is a plain name; anything else is refused without being echoed back.
+KIND_PATTERN = r"[a-z][a-z0-9_]{0,39}"
+MAX_DATA_DEPTH = 16  # objects and arrays nested in an item's data, the data object included
+MAX_ITEM_SIZE = 16 * 1024  # about this many characters of JSON per item (a check-in is < 2 KiB)
 
 
 class SyncItem(BaseModel):
+    """One entry from a client's outbox: its UUID, its kind, when it was recorded (with an
+    offset, between 2000 and 2100) and its data, an object at most 16 levels deep and 16 KiB."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID
-    kind: str
-    recorded_at: AwareDatetime
+    kind: Annotated[str, Field(pattern=f"^{KIND_PATTERN}$")]
+    recorded_at: SaneDatetime
     data: dict[str, Any]
+
+
+class IncomingItem(BaseModel):
+    """An item as the request envelope checks it: an object with a valid id (or the whole
+    request is a 422). Its other fields are the item's own business, kept as they came in
+    `rest`: a problem there rejects this item only (apply_incoming), so one bad item never
+    sinks its batch. Documented in the OpenAPI schema as the SyncItem it must be."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        title="SyncItem",
+        json_schema_extra=lambda schema, _model: schema.update(
+            {k: v for k, v in SyncItem.model_json_schema().items() if k != "title"}
+        ),
+    )
+
+    id: uuid.UUID
+    rest: Annotated[Any, Field(exclude=True)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_the_rest(cls, value: Any) -> Any:
+        # Not validated here: even a key that is not valid text must reject its item only.
+        if isinstance(value, dict):
+            split = {"rest": {k: v for k, v in value.items() if k != "id"}}
+            if "id" in value:
+                split["id"] = value["id"]
+            return split
+        return value
 
 
 def content_hash(item: SyncItem) -> str:
@@ -45,65 +85,8 @@ def content_hash(item: SyncItem) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# --- handlers: one per kind; each returns the result fields beyond id and status -------------
-
-Handler = Callable[[Session, User, SyncItem, datetime], dict[str, Any]]
-
-
-def _gate(session: Session, patient: User, item: SyncItem, now: datetime) -> dict[str, Any]:
-    gate = doses.record_gate(session, patient=patient, gate_id=item.id,
-                             checked_at=item.recorded_at.astimezone(UTC), data=item.data, now=now)
-    return {"verdict": gate.verdict, "reasons": gate.reasons}
-
-
-def _dose(session: Session, patient: User, item: SyncItem, now: datetime) -> dict[str, Any]:
-    dose = doses.record_dose(session, patient=patient, dose_id=item.id,
-                             recorded_at=item.recorded_at.astimezone(UTC), data=item.data,
-                             now=now)
-    return {"flags": dose.flags, "troches": str(dose.troches)}
-
-
-def _fill(session: Session, patient: User, item: SyncItem, now: datetime) -> dict[str, Any]:
-    entry = doses.record_fill(session, patient=patient, entry_id=item.id, data=item.data, now=now)
-    return {"flags": entry.flags}
-
-
-def _count(session: Session, patient: User, item: SyncItem, now: datetime) -> dict[str, Any]:
-    entry = doses.record_count(session, patient=patient, entry_id=item.id, data=item.data,
-                               now=now)
-    return {"flags": entry.flags, "expected": str(entry.expected_balance),
-            "difference": str(entry.count - (entry.expected_balance or 0))}
-
-
-def _checkin(session: Session, patient: User, item: SyncItem, now: datetime) -> dict[str, Any]:
-    checkin = checkins.record_checkin(session, patient=patient, author=patient,
-                                      checkin_id=item.id,
-                                      recorded_at=item.recorded_at.astimezone(UTC),
-                                      data=item.data, now=now)
-    return {"flags": checkin.flags}
-
-
-def _questionnaire(session: Session, patient: User, item: SyncItem,
-                   now: datetime) -> dict[str, Any]:
-    response = checkins.record_questionnaire(session, patient=patient, response_id=item.id,
-                                             completed_at=item.recorded_at.astimezone(UTC),
-                                             data=item.data, now=now)
-    result: dict[str, Any] = {"score": response.score, "band": response.band,
-                              "follow_up": response.follow_up}
-    if response.instrument == "cssrs":
-        result["risk"] = response.risk
-        result["crisis"] = response.risk == "high"
-    return result
-
-
-HANDLERS: dict[str, Handler] = {
-    "gate": _gate,
-    "dose": _dose,
-    "ledger_fill": _fill,
-    "ledger_count": _count,
-    "checkin": _checkin,
-    "questionnaire": _questionnaire,
-}
+# Each domain owns its kinds; a kind is applied by exactly one handler.
+HANDLERS: dict[str, Handler] = {**dose_handlers, **checkin_handlers}
 
 
 def _replay(existing: ClientWrite, item: SyncItem, digest: str, patient: User) -> dict[str, Any]:
@@ -113,29 +96,72 @@ def _replay(existing: ClientWrite, item: SyncItem, digest: str, patient: User) -
             "detail": _("This id was already used for a different entry.")}
 
 
-def _take_write_lock(session: Session) -> None:
-    """SQLite: make a write the first statement of the transaction, before anything is read.
+def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
+    """Serialise every write for one patient until the transaction ends.
 
-    pysqlite opens a transaction only at the first write (or, here, at the SAVEPOINT below),
-    so the handler's reads would pin a snapshot and its first INSERT would then have to upgrade
-    to the write lock; when another request wrote in between, SQLite refuses that upgrade at
-    once with "database is locked" (no busy wait), a 500 for concurrent replays. A write first
-    waits for the lock properly (busy_timeout) and reads the latest data. Once the transaction
-    holds the lock this is a no-op. PostgreSQL needs none of this.
+    Guard rules judge history (the interval, the rolling maxima, a pending review), so two
+    doses written at once must not both read a history without the other. PostgreSQL: a
+    transaction-level advisory lock keyed on the patient (other patients' writes go on in
+    parallel; the lock ends with the request's commit or rollback, savepoints included).
+    SQLite has one writer at a time: a write as the transaction's first statement takes the
+    database write lock before anything is read (pysqlite would otherwise read first and then
+    fail at once with "database is locked" when upgrading to write, a 500 under contention).
     """
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
+    if connection.dialect.name == "postgresql":
+        key = int.from_bytes(patient_id.bytes[:8], "big", signed=True)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif connection.dialect.name == "sqlite":
         connection.execute(text("UPDATE client_writes SET id = id WHERE 0"))
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def _rejected(item_id: uuid.UUID, code: str, detail: str, field: str) -> dict[str, Any]:
+    return {"id": str(item_id), "status": "rejected", "code": code, "detail": detail,
+            "errors": {field: detail}}
+
+
+def _refusal(item_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Refuse an item whose fields cannot be stored or are beyond reason, before anything else
+    reads them (the hash, a handler, the database): text that is not valid Unicode or holds
+    NUL (a lone surrogate was stored and then broke every read; PostgreSQL cannot store NUL,
+    and no person types either), numbers JSON cannot carry, data nested or sized beyond reason.
+    The answer names the field, never what was in it."""
+    found = json_problem(fields, max_depth=MAX_DATA_DEPTH, max_size=MAX_ITEM_SIZE, depth=0)
+    if found is None:
+        kind = fields.get("kind")
+        if isinstance(kind, str) and not re.fullmatch(KIND_PATTERN, kind):
+            return _rejected(item_id, "unknown_kind", _("Unknown kind."), "kind")
+        return None
+    code, key = found
+    detail = {
+        "unsavable_text": _("The entry contains a character that cannot be saved."),
+        "not_finite": _("The entry contains a number that cannot be saved."),
+        "too_deep": _("The entry is nested too deeply (at most %(n)s levels).",
+                      n=MAX_DATA_DEPTH),
+        "too_large": _("The entry is too large (at most %(n)s KiB).",
+                       n=MAX_ITEM_SIZE // 1024),
+    }[code]
+    field = key if key in ("kind", "recorded_at", "data") else "item"
+    return _rejected(item_id, code, detail, field)
+
+
+def apply_incoming(session: Session, *, author: User, patient: User, incoming: IncomingItem,
+                   now: datetime) -> dict[str, Any]:
+    """One item of POST /api/v1/sync: its fields are checked here, and a problem in them
+    (an unknown field, a naive or far-off time, data that is not an object) rejects this item
+    with a message per field, like a handler's refusal."""
+    fields = dict(incoming.rest or {})
+    refused = _refusal(incoming.id, fields)
+    if refused is not None:
+        return refused
+    try:
+        item = SyncItem.model_validate({**fields, "id": incoming.id})
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return {"id": str(incoming.id), "status": "rejected", "code": "invalid_item",
+                "detail": "; ".join(f"{name}: {text}" for name, text in errors.items()),
+                "errors": errors}
+    return apply(session, author=author, patient=patient, item=item, now=now)
 
 
 def apply_form(session: Session, *, user: User, client_id: str, kind: str, data: dict,
@@ -157,23 +183,23 @@ def apply_form(session: Session, *, user: User, client_id: str, kind: str, data:
 def apply(session: Session, *, author: User, patient: User, item: SyncItem,
           now: datetime) -> dict[str, Any]:
     """Apply one item and say what happened: created, duplicate or rejected."""
+    refused = _refusal(item.id, {"kind": item.kind, "data": item.data})
+    if refused is not None:
+        return refused
     digest = content_hash(item)
-    _take_write_lock(session)
+    lock_patient(session, patient.id)
     existing = session.get(ClientWrite, item.id)
     if existing is not None:
         return _replay(existing, item, digest, patient)
-    if _has_nul(item.data):
-        # PostgreSQL cannot store NUL in text and no person types one (forms are refused the
-        # same way in the CSRF check).
-        return {"id": str(item.id), "status": "rejected", "code": "unsavable_text",
-                "detail": _("The entry contains a character that cannot be saved.")}
     handler = HANDLERS.get(item.kind)
     if handler is None:
         return {"id": str(item.id), "status": "rejected", "code": "unknown_kind",
                 "detail": _("Unknown kind: %(kind)s.", kind=item.kind)}
     try:
         with session.begin_nested():
-            result = handler(session, patient, item, now)
+            result = handler(Write.of(session, author=author, patient=patient, now=now,
+                                      item_id=item.id, recorded_at=item.recorded_at,
+                                      data=item.data))
             session.add(ClientWrite(id=item.id, patient_id=patient.id, author_id=author.id,
                                     kind=item.kind, content_hash=digest,
                                     recorded_at=item.recorded_at.astimezone(UTC),
@@ -184,8 +210,9 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
                                     "detail": err.message}
         if getattr(err, "errors", None):
             rejected["errors"] = err.errors
-        if isinstance(err, doses.DoseRefused):
+        if isinstance(err, DoseRefused):
             rejected["reasons"] = err.reasons
+            rejected["overridable"] = err.overridable
         return rejected
     except IntegrityError:
         # Another request wrote this id first; what it wrote decides the answer.

@@ -83,29 +83,35 @@ def test_patient_passes_the_gate_and_logs_a_dose(page: Page, patient):
     assert len(doses) == 1 and doses[0].gate_id is not None and doses[0].flags == []
 
 
-def test_a_second_dose_is_held_and_needs_a_reason(page: Page, patient, console_errors):
-    console_errors.expect(r"status of 422 .*/today/dose")  # the refusal without a reason
+def test_a_second_dose_is_held_and_can_only_be_recorded_as_taken(page: Page, patient,
+                                                                   console_errors):
+    console_errors.expect(r"status of 422 .*/today/dose")  # the record without a reason
     _sign_in(page, patient.email)
     _safety_check(page, "128", "82")
     page.get_by_role("button", name="Log dose").click()
     expect(page.get_by_role("status")).to_contain_text("Dose logged")
 
     _safety_check(page, "128", "82")
-    alert = page.get_by_role("alert")
-    expect(page.get_by_role("heading", name=re.compile("Hold"))).to_be_visible()
-    expect(alert).to_contain_text("Too soon")
-    # The safe path is the default: taking it anyway is behind a disclosure and needs a reason.
-    expect(page.get_by_role("button", name="Take anyway and log it")).to_be_hidden()
-    page.get_by_text("Take it anyway (needs a reason)").click()
-    page.get_by_role("button", name="Take anyway and log it").click()
+    # The verdict is the first thing on screen: focused, above the session card.
+    verdict = page.locator("#gate-result")
+    expect(verdict).to_be_focused()
+    expect(page.get_by_role("heading", name=re.compile("Hold"))).to_be_in_viewport()
+    assert verdict.bounding_box()["y"] < page.locator(".session-card").bounding_box()["y"]
+    expect(verdict.get_by_role("alert")).to_contain_text("Too soon")
+    # Too soon can never be taken anyway: no such button, only a record of a dose taken.
+    expect(page.get_by_role("button", name=re.compile("Take anyway"))).to_have_count(0)
+    page.get_by_text("I have already taken a dose: record it").first.click()
+    page.get_by_role("button", name="Record the dose I took").first.click()
     expect(page.locator(".field-error").first).to_be_visible()
+    expect(page.locator("#gate-result")).to_be_focused()
     assert len(_doses(patient.id)) == 1  # nothing written without a reason
 
-    page.get_by_label("Reason to take it anyway").fill("Prescriber told me on the phone.")
-    page.get_by_role("button", name="Take anyway and log it").click()
+    page.get_by_label("What happened, and why").first.fill("Took a second one by mistake.")
+    page.get_by_role("button", name="Record the dose I took").first.click()
     expect(page.get_by_role("status")).to_contain_text("Dose logged")
     flagged = [d for d in _doses(patient.id) if "override" in d.flags]
-    assert len(flagged) == 1 and "too_soon" in flagged[0].flags
+    assert len(flagged) == 1
+    assert {"too_soon", "against_hold"} <= set(flagged[0].flags)
 
 
 def test_a_crisis_blood_pressure_shows_guidance_and_no_dose_button(page: Page, patient):
@@ -113,6 +119,7 @@ def test_a_crisis_blood_pressure_shows_guidance_and_no_dose_button(page: Page, p
     _safety_check(page, "184", "96")
 
     expect(page.get_by_role("heading", name="Do not take your dose")).to_be_visible()
+    expect(page.locator("#gate-result")).to_be_focused()
     expect(page.get_by_role("alert")).to_contain_text("184/96")
     expect(page.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
     expect(page.get_by_role("button", name=re.compile("Log dose|Take anyway"))).to_have_count(0)

@@ -15,7 +15,8 @@ def _logged_dose(db, auth, client, **protocol_overrides):
     auth.login(patient.email)
     taken = (utcnow() - timedelta(hours=2)).isoformat()
     response = factories.sync_post(client, factories.sync_item("dose", {
-        "taken_at": taken, "dose_mg": "100", "route": "sublingual"}))
+        "taken_at": taken, "dose_mg": "100", "route": "sublingual",
+            "no_gate_reason": "Logged later."}))
     assert response.json()["results"][0]["status"] == "created"
     return patient, db.exec(select(Dose).where(Dose.patient_id == patient.id)).one()
 

@@ -2,6 +2,7 @@
 the patient's forms (/today/gate, /today/dose, /doses/<id>/entered-in-error), on the real clock.
 """
 
+import html
 import json
 import re
 import uuid
@@ -14,6 +15,7 @@ from sqlmodel import func, select
 
 from app.careteam import access
 from app.careteam.models import Relation
+from app.checkins.models import SafetyEvent
 from app.db import utcnow
 from app.doses import service
 from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
@@ -60,7 +62,10 @@ def past_dose(db, patient, ago: timedelta, mg="100"):
     now = utcnow()
     row = service.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
                               data={"taken_at": (now - ago).isoformat(), "dose_mg": mg,
-                                    "route": "sublingual", "override_reason": "history"},
+                                    "route": "sublingual",
+                                    "no_gate_reason": "Logged later.",
+                                    "override_reason": "history",
+                                    "already_taken": True},
                               now=now)
     db.commit()
     return row
@@ -73,7 +78,8 @@ def gate(client, **data):
 
 
 def dose_item(**data):
-    body = {"taken_at": utcnow().isoformat(), "dose_mg": "100", "route": "sublingual", **data}
+    body = {"taken_at": utcnow().isoformat(), "dose_mg": "100", "route": "sublingual",
+        "no_gate_reason": "Logged later.", **data}
     return sync_item("dose", {k: v for k, v in body.items() if v is not None})
 
 
@@ -139,7 +145,7 @@ def test_gate_hold_too_soon_after_a_recent_dose(db, client, patient):
 
 
 def test_gate_hold_over_the_24h_maximum(db, client, patient):
-    new_protocol(db, patient, min_hours_between_doses="0", max_mg_per_24h="150",
+    new_protocol(db, patient, min_hours_between_doses="0.5", max_mg_per_24h="150",
                  max_mg_per_7d="1000")
     past_dose(db, patient, timedelta(hours=3))
     result = gate(client)
@@ -150,7 +156,7 @@ def test_gate_hold_over_the_24h_maximum(db, client, patient):
 
 
 def test_gate_hold_over_the_7_day_maximum(db, client, patient):
-    new_protocol(db, patient, min_hours_between_doses="0", max_mg_per_24h="100",
+    new_protocol(db, patient, min_hours_between_doses="0.5", max_mg_per_24h="100",
                  max_mg_per_7d="250")
     past_dose(db, patient, timedelta(days=2))
     past_dose(db, patient, timedelta(days=4))
@@ -176,7 +182,9 @@ def test_gate_hold_lists_every_reason(db, client, patient):
     assert "Hold: it is not safe to dose right now" in page
     for reason in result["reasons"]:
         assert reason["message"].replace("'", "&#39;") in page
-    assert "Take it anyway (needs a reason)" in page
+    # Too soon and over the maxima can never be overridden before dosing: only a record.
+    assert "Take it anyway" not in page
+    assert "I have already taken a dose: record it" in page
 
 
 @pytest.mark.parametrize(("systolic", "diastolic"), [(180, 90), (150, 120), (210, 130)])
@@ -194,8 +202,7 @@ def test_gate_emergency_shows_guidance_and_no_way_to_dose(db, client, patient, s
     page = client.get("/today").text
     assert CRISIS_GUIDANCE in page
     assert "call 911 now" in page and 'href="tel:911"' in page
-    assert 'action="/today/dose"' not in page  # no dose form of any kind
-    assert "anyway" not in page.lower()
+    assert_only_a_record_of_a_dose_taken(page)
     assert 'action="/today/gate"' in page  # measuring again is the only way on
 
 
@@ -276,7 +283,7 @@ def test_gate_form_ok_then_log_the_dose(db, auth, client, patient):
     logged_at = local_input(patient, utcnow())
     response = auth.post("/today/dose", {
         "dose_client_id": dose_id, "gate_id": gate_id, "dose_mg": "100",
-        "taken_at": logged_at, "route": "sublingual",
+        "taken_at": logged_at, "route": "sublingual", "no_gate_reason": "Logged later.",
         "hold_minutes": "15", "swallowed": "spat", "lot": "K-22",
     })
     assert response.status_code == 303, response.text
@@ -295,7 +302,7 @@ def test_gate_form_ok_then_log_the_dose(db, auth, client, patient):
     # Posting the same form again (a double tap) logs it once and lands in the same place.
     again = auth.post("/today/dose", {
         "dose_client_id": dose_id, "gate_id": gate_id, "dose_mg": "100",
-        "taken_at": logged_at, "route": "sublingual",
+        "taken_at": logged_at, "route": "sublingual", "no_gate_reason": "Logged later.",
         "hold_minutes": "15", "swallowed": "spat", "lot": "K-22",
     })
     assert again.status_code == 303, again.text
@@ -303,14 +310,37 @@ def test_gate_form_ok_then_log_the_dose(db, auth, client, patient):
     assert count(db, Dose) == 1
 
 
-def test_gate_form_hold_shows_every_reason_and_an_override_form(db, auth, client, patient):
+def assert_only_a_record_of_a_dose_taken(page: str) -> None:
+    """No way to "take it anyway": the one dose form records a dose already taken."""
+    assert "anyway" not in page.lower()
+    assert page.count('action="/today/dose"') == 1
+    assert page.count('name="already_taken" value="yes"') == 1
+    assert "This records what happened; it is not permission to dose." in page
+
+
+def test_gate_form_hold_shows_every_reason_and_no_override_unless_allowed(db, auth, client,
+                                                                          patient):
     form = {**GATE_FORM_OK, "systolic": "165", "sitter_present": "",
             "gate_client_id": str(uuid.uuid4())}
     page = follow(client, auth.post("/today/gate", form)).text
     assert "Hold: it is not safe to dose right now" in page
     assert "Blood pressure 165/80 is at or above your hold limit of 160/100." in page
     assert "Your sitter must be with you for this session." in page
-    assert "Reason to take it anyway" in page
+    assert_only_a_record_of_a_dose_taken(page)
+
+
+def test_gate_form_hold_offers_take_it_anyway_when_the_prescriber_allows_it(db, auth, client,
+                                                                            patient):
+    new_protocol(db, patient, overridable_holds=["bp_hold", "sitter_required"])
+    form = {**GATE_FORM_OK, "systolic": "165", "sitter_present": "",
+            "gate_client_id": str(uuid.uuid4())}
+    page = follow(client, auth.post("/today/gate", form)).text
+    assert "Reason to take it anyway" in page and "Take anyway and log it" in page
+    # One hold the prescriber did not allow (the checklist) and it is a record only again.
+    new_protocol(db, patient, overridable_holds=["bp_hold"])
+    form["gate_client_id"] = str(uuid.uuid4())
+    page = follow(client, auth.post("/today/gate", form)).text
+    assert_only_a_record_of_a_dose_taken(page)
 
 
 def test_gate_form_emergency(db, auth, client, patient):
@@ -319,8 +349,7 @@ def test_gate_form_emergency(db, auth, client, patient):
     page = follow(client, auth.post("/today/gate", form)).text
     assert CRISIS_GUIDANCE in page
     assert "Your blood pressure is 185/110. That is dangerously high." in page
-    assert 'action="/today/dose"' not in page
-    assert "anyway" not in page.lower()
+    assert_only_a_record_of_a_dose_taken(page)
 
 
 @pytest.mark.parametrize(
@@ -392,10 +421,13 @@ def test_dose_breaking_the_rules_without_a_reason_is_rejected(db, client, patien
 def test_dose_breaking_the_rules_with_a_reason_is_flagged_to_the_prescriber(db, auth, client,
                                                                            patient):
     _rule_breaking_history(db, patient)
-    result = send_dose(client, override_reason="  Prescriber said by phone to take it.  ")
+    refused = send_dose(client, override_reason="Prescriber said by phone to take it.")
+    assert refused["status"] == "rejected" and refused["overridable"] is False
+    result = send_dose(client, override_reason="  Prescriber said by phone to take it.  ",
+                       already_taken=True)
     assert result["status"] == "created"
     assert result["flags"] == ["no_gate", "override", "too_soon", "over_24h_max",
-                               "over_7d_max"]
+                               "over_7d_max", "against_hold"]
     row = db.get(Dose, uuid.UUID(result["id"]))
     assert row.override_reason == "Prescriber said by phone to take it."
 
@@ -403,14 +435,16 @@ def test_dose_breaking_the_rules_with_a_reason_is_flagged_to_the_prescriber(db, 
     assert auth.login(prescriber_of(db, patient).email).status_code == 303
     page = client.get(f"/patients/{patient.id}").text
     flags = page[page.index('id="flags-heading"'):]
-    assert "override" in flags and "too soon" in flags and "over 24h max" in flags
+    assert "Override" in flags and "Too soon" in flags and "Over 24-hour maximum" in flags
+    assert "Taken against a hold" in flags
     assert "Reason: Prescriber said by phone to take it." in flags
 
 
 def test_dose_after_a_hold_gate_needs_the_reason_too(db, client, patient):
+    new_protocol(db, patient, overridable_holds=["bp_hold"])
     gate_id = gate(client, systolic=165)["id"]
     refused = send_dose(client, gate_id=gate_id)
-    assert refused["status"] == "rejected"
+    assert refused["status"] == "rejected" and refused["overridable"] is True
     assert [r["code"] for r in refused["reasons"]] == ["bp_hold"]
     created = send_dose(client, gate_id=gate_id, override_reason="Rechecked: 150/85.")
     assert created["status"] == "created"
@@ -420,6 +454,7 @@ def test_dose_after_a_hold_gate_needs_the_reason_too(db, client, patient):
 def test_dose_form_refused_then_taken_anyway(db, auth, client, patient):
     _rule_breaking_history(db, patient)
     form = {"dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "sublingual",
+        "no_gate_reason": "Logged later.",
             "taken_at": local_input(patient, utcnow())}
     response = auth.post("/today/dose", form)
     assert response.status_code == 422
@@ -427,21 +462,29 @@ def test_dose_form_refused_then_taken_anyway(db, auth, client, patient):
     assert "This dose breaks your plan&#39;s safety rules:" in html or \
         "This dose breaks your plan's safety rules:" in html
     assert "Too soon: doses must be at least 48 hours apart." in html
-    assert "Take anyway and log it" in html
+    assert "Take anyway" not in html and "Record the dose I took" in html
     assert 'id="override_reason-error"' in html
     assert count(db, Dose) == 2
 
+    # Taking it anyway is not on offer; a reason alone is refused again...
     response = auth.post("/today/dose", {**form, "override_reason": "Severe symptoms today."})
+    assert response.status_code == 422
+    assert count(db, Dose) == 2
+    # ...but a dose already taken is recorded, flagged, and the prescriber is told.
+    response = auth.post("/today/dose", {**form, "override_reason": "Took it at 9, sorry.",
+                                         "already_taken": "yes"})
     assert response.status_code == 303
     assert count(db, Dose) == 3
+    events = db.exec(select(SafetyEvent).where(SafetyEvent.kind == "dose_against_hold")).all()
+    assert [e.details["codes"] for e in events] == [["too_soon", "over_24h_max", "over_7d_max"]]
 
 
 def test_dose_referencing_an_emergency_gate_is_refused(db, client, patient):
     gate_id = gate(client, systolic=185)["id"]
     for reason in (None, "I feel fine."):
         result = send_dose(client, gate_id=gate_id, override_reason=reason)
-        assert result["status"] == "rejected"
-        assert "dangerous level" in result["errors"]["gate_id"]
+        assert result["status"] == "rejected" and result["overridable"] is False
+        assert "dangerous level" in result["detail"]
     assert count(db, Dose) == 0
 
 
@@ -460,6 +503,43 @@ def test_extra_dose_outside_any_session_is_flagged(db, client, patient):
     assert result["flags"] == ["extra"]
 
 
+def test_an_extra_dose_says_which_session_it_pushes_back_before_it_is_logged(db, client,
+                                                                            patient):
+    new_protocol(db, patient, **factories.session_now_protocol(patient, hours_from_now=8))
+    page = html.unescape(client.get("/today").text)
+    session_at = (utcnow() + timedelta(hours=8)).astimezone(ZoneInfo(patient.timezone))
+    notice = ("No session is scheduled now, so this would be an extra dose. It would push back "
+              f"your session on {session_at.strftime('%A %d %B')}")
+    assert notice in page and "doses must be at least 48 hours apart" in page
+    gate(client)
+    assert notice in html.unescape(client.get("/today").text)  # and on the OK screen
+    # At session time there is nothing to push back.
+    new_protocol(db, patient)
+    assert "extra dose" not in client.get("/today").text
+
+
+def test_a_safety_check_is_valid_for_the_prescribers_window(db, client, patient):
+    new_protocol(db, patient, gate_valid_minutes=10)
+    old = sync_post(client, sync_item("gate", gate_data(),
+                                      recorded_at=utcnow() - timedelta(minutes=11)))
+    old_id = old.json()["results"][0]["id"]
+    refused = send_dose(client, gate_id=old_id)
+    assert refused["status"] == "rejected"
+    assert refused["errors"]["gate_id"] == (
+        "That safety check is too old for this dose. Check again.")
+    fresh = gate(client)["id"]
+    assert send_dose(client, gate_id=fresh)["status"] == "created"
+
+
+def test_pulse_limits_hold_the_gate_like_blood_pressure(db, client, patient):
+    new_protocol(db, patient, pulse_hold_low=50, pulse_hold_high=110)
+    held = gate(client, heart_rate=118)
+    assert held["verdict"] == "hold"
+    assert held["reasons"] == [{"code": "pulse_hold",
+                                "message": "Pulse 118 is outside your limits of 50 to 110."}]
+    assert gate(client, heart_rate=110)["verdict"] == "ok"
+
+
 def test_late_entry_is_flagged(db, client, patient):
     taken = utcnow() - timedelta(minutes=90)
     result = send_dose(client, taken_at=taken.isoformat())
@@ -473,10 +553,13 @@ def test_late_entry_is_flagged(db, client, patient):
 def test_late_entry_through_the_form(db, auth, client, patient):
     page = client.get("/today").text
     assert "Log a dose you took earlier" in page
-    response = auth.post("/today/dose", {
-        "dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "buccal",
-        "taken_at": local_input(patient, utcnow() - timedelta(hours=2)),
-    })
+    form = {"dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "buccal",
+            "taken_at": local_input(patient, utcnow() - timedelta(hours=2))}
+    refused = auth.post("/today/dose", form)
+    assert refused.status_code == 422
+    assert "Say why there was no safety check before this dose." in refused.text
+    assert count(db, Dose) == 0
+    response = auth.post("/today/dose", {**form, "no_gate_reason": "Forgot the cuff."})
     assert response.status_code == 303, response.text
     (logged,) = client.get("/api/v1/doses").json()["doses"]
     assert "late_entry" in logged["flags"] and "no_gate" in logged["flags"]
@@ -604,7 +687,8 @@ def test_dose_form_bad_amount_is_shown_again_with_values(db, auth, client, patie
     gate_id = gate(client)["id"]
     response = auth.post("/today/dose", {
         "dose_client_id": str(uuid.uuid4()), "gate_id": gate_id, "dose_mg": "75",
-        "taken_at": local_input(patient, utcnow()), "route": "sublingual", "lot": "K-9",
+        "taken_at": local_input(patient, utcnow()), "route": "sublingual",
+            "no_gate_reason": "Logged later.", "lot": "K-9",
     })
     assert response.status_code == 422
     assert '<p class="field-error" id="dose_mg-error">Use whole or half troches of 100 mg.</p>' \
@@ -616,6 +700,7 @@ def test_dose_form_bad_amount_is_shown_again_with_values(db, auth, client, patie
 def test_dose_form_bad_time_is_shown_again(db, auth, client, patient):
     response = auth.post("/today/dose", {
         "dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "sublingual",
+            "no_gate_reason": "Logged later.",
         "taken_at": "not a time",
     })
     assert response.status_code == 422
@@ -631,7 +716,8 @@ def test_dose_form_with_an_expired_gate_says_why(db, auth, client, patient):
     db.commit()
     response = auth.post("/today/dose", {
         "dose_client_id": str(uuid.uuid4()), "gate_id": str(old.id), "dose_mg": "100",
-        "route": "sublingual", "taken_at": local_input(patient, now),
+        "route": "sublingual",
+            "no_gate_reason": "Logged later.", "taken_at": local_input(patient, now),
     })
     assert response.status_code == 422
     assert "That safety check is too old for this dose. Check again." in response.text
@@ -679,7 +765,8 @@ def test_another_patients_dose_cannot_be_marked(db, auth, patient):
     now = utcnow()
     theirs = service.record_dose(db, patient=other, dose_id=uuid.uuid4(), recorded_at=now,
                                  data={"taken_at": now.isoformat(), "dose_mg": "100",
-                                       "route": "sublingual"}, now=now)
+                                       "route": "sublingual",
+                                           "no_gate_reason": "Logged later."}, now=now)
     db.commit()
     response = auth.post(f"/doses/{theirs.id}/entered-in-error",
                          {"client_id": str(uuid.uuid4()), "reason": "not mine"})
@@ -692,7 +779,7 @@ def test_another_patients_dose_cannot_be_marked(db, auth, patient):
 
 
 def test_dose_list_by_range(db, client, patient):
-    new_protocol(db, patient, min_hours_between_doses="0", max_mg_per_24h="1000",
+    new_protocol(db, patient, min_hours_between_doses="0.5", max_mg_per_24h="1000",
                  max_mg_per_7d="2000")
     old = past_dose(db, patient, timedelta(days=10))
     mid = past_dose(db, patient, timedelta(days=5))
@@ -784,6 +871,11 @@ def test_today_json_has_the_protocol_snapshot_and_next_session(db, client, patie
         "bp_emergency_systolic": 180, "bp_emergency_diastolic": 120,
         "sitter_required": True,
         "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
+        "pulse_hold_low": None, "pulse_hold_high": None, "gate_valid_minutes": 30,
+        "emergency_lockout_hours": 24, "emergency_recheck_minutes": 5,
+        "overridable_holds": [],
+        "never_overridable": ["bp_emergency", "over_24h_max", "over_7d_max",
+                              "recent_emergency", "safety_review", "too_soon"],
     }
     assert Decimal(protocol["rules"]["min_hours_between_doses"]) == 48
     assert Decimal(protocol["rules"]["max_mg_per_24h"]) == 200
@@ -797,6 +889,7 @@ def test_today_json_has_the_protocol_snapshot_and_next_session(db, client, patie
     scheduled = datetime.fromisoformat(nxt["scheduled_at"])
     assert abs(scheduled - utcnow()) < timedelta(minutes=2)
     assert len(body["recent_doses"]) == 1
+    assert body["holds"] == []
     assert body["last_dose"]["dose_mg"]
     assert "balance" in body["ledger"]
 

@@ -42,7 +42,8 @@ def gate(db, patient, at: datetime, **answers) -> GateCheck:
 def dose(db, patient, taken_at: datetime, *, now: datetime | None = None,
          recorded_at: datetime | None = None, gate_id=None, mg="100", **extra) -> Dose:
     now = now or taken_at
-    data = {"taken_at": taken_at.isoformat(), "dose_mg": mg, "route": "sublingual", **extra}
+    data = {"taken_at": taken_at.isoformat(), "dose_mg": mg, "route": "sublingual",
+        "no_gate_reason": "Logged later.", **extra}
     if gate_id is not None:
         data["gate_id"] = str(gate_id)
     return service.record_dose(db, patient=patient, dose_id=uuid.uuid4(),
@@ -199,7 +200,9 @@ def test_client_and_server_times_are_both_kept(db, world):
 
 
 def test_a_dose_after_a_hold_needs_a_reason_and_is_flagged(db, world):
-    _, patient, _ = world
+    prescriber, patient, _ = world
+    factories.protocol(db, prescriber, patient, overridable_holds=["bp_hold"],
+                       now=utc(datetime(2026, 1, 2, 10, 0, tzinfo=NY)))
     check = gate(db, patient, SESSION, systolic=165, diastolic=90)
     assert check.verdict == "hold"
     with pytest.raises(service.DoseRefused) as refused:
@@ -256,7 +259,7 @@ def test_entered_in_error_keeps_the_row_with_a_revision(db, world):
     _, patient, _ = world
     row = gated_dose(db, patient, SESSION)
     marked = service.mark_entered_in_error(
-        db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+        db, patient=patient, author=patient, dose_id=row.id, revision_id=uuid.uuid4(),
         reason="  Logged  twice by mistake. ", now=utc(SESSION + timedelta(hours=1)))
     assert marked.status == DoseStatus.ENTERED_IN_ERROR
     assert marked.status_reason == "Logged twice by mistake."
@@ -270,7 +273,7 @@ def test_entered_in_error_keeps_the_row_with_a_revision(db, world):
     assert [d.id for d in service.list_doses(db, patient.id, *window)] == [row.id]
     assert service.active_doses(db, patient.id) == []
     # Marking again changes nothing.
-    again = service.mark_entered_in_error(db, patient=patient, dose_id=row.id,
+    again = service.mark_entered_in_error(db, patient=patient, author=patient, dose_id=row.id,
                                           revision_id=uuid.uuid4(), reason="again",
                                           now=utc(SESSION + timedelta(hours=2)))
     assert again.revision == 2
@@ -282,7 +285,8 @@ def test_a_dose_marked_entered_in_error_no_longer_counts_toward_the_guard(db, wo
     row = gated_dose(db, patient, SESSION)
     later = SESSION + timedelta(hours=3)
     assert gate(db, patient, later).verdict == "hold"
-    service.mark_entered_in_error(db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+    service.mark_entered_in_error(db, patient=patient, author=patient,
+        dose_id=row.id, revision_id=uuid.uuid4(),
                                   reason="Wrong day.", now=utc(later))
     assert gate(db, patient, later + timedelta(minutes=1)).verdict == "ok"
 
@@ -292,7 +296,7 @@ def test_entered_in_error_needs_a_reason(db, world, reason):
     _, patient, _ = world
     row = gated_dose(db, patient, SESSION)
     with pytest.raises(Invalid) as caught:
-        service.mark_entered_in_error(db, patient=patient, dose_id=row.id,
+        service.mark_entered_in_error(db, patient=patient, author=patient, dose_id=row.id,
                                       revision_id=uuid.uuid4(), reason=reason,
                                       now=utc(SESSION + timedelta(hours=1)))
     assert caught.value.errors == {"reason": "Say why, for the record."}
@@ -305,11 +309,11 @@ def test_another_patients_dose_cannot_be_marked(db, world):
     row = gated_dose(db, patient, SESSION)
     other = factories.user(db, role="patient")
     with pytest.raises(NotFound):
-        service.mark_entered_in_error(db, patient=other, dose_id=row.id,
+        service.mark_entered_in_error(db, patient=other, author=other, dose_id=row.id,
                                       revision_id=uuid.uuid4(), reason="not mine",
                                       now=utc(SESSION + timedelta(hours=1)))
     with pytest.raises(NotFound):
-        service.mark_entered_in_error(db, patient=patient, dose_id=uuid.uuid4(),
+        service.mark_entered_in_error(db, patient=patient, author=patient, dose_id=uuid.uuid4(),
                                       revision_id=uuid.uuid4(), reason="unknown",
                                       now=utc(SESSION + timedelta(hours=1)))
 
@@ -317,7 +321,8 @@ def test_another_patients_dose_cannot_be_marked(db, world):
 def test_a_revision_keeps_the_old_values(db, world):
     _, patient, _ = world
     row = gated_dose(db, patient, SESSION)
-    revised = service.revise_dose(db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+    revised = service.revise_dose(db, patient=patient, author=patient,
+        dose_id=row.id, revision_id=uuid.uuid4(),
                                   reason="It was a troche and a half.",
                                   changes={"dose_mg": "150", "lot": "K-1"},
                                   now=utc(SESSION + timedelta(hours=1)))
@@ -327,11 +332,13 @@ def test_a_revision_keeps_the_old_values(db, world):
     assert rev.before == {"dose_mg": "100", "lot": None}
     assert rev.after == {"dose_mg": "150", "lot": "K-1"}
     with pytest.raises(Invalid):
-        service.revise_dose(db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+        service.revise_dose(db, patient=patient, author=patient,
+            dose_id=row.id, revision_id=uuid.uuid4(),
                             reason="typo", changes={"dose_mg": "125"},
                             now=utc(SESSION + timedelta(hours=2)))
     with pytest.raises(Invalid, match="Nothing was changed"):
-        service.revise_dose(db, patient=patient, dose_id=row.id, revision_id=uuid.uuid4(),
+        service.revise_dose(db, patient=patient, author=patient,
+            dose_id=row.id, revision_id=uuid.uuid4(),
                             reason="same", changes={"dose_mg": "150"},
                             now=utc(SESSION + timedelta(hours=2)))
 
@@ -340,13 +347,21 @@ def test_no_dose_right_after_an_emergency_reading_even_without_the_gate(db, worl
     _, patient, _ = world
     emergency = gate(db, patient, SESSION + timedelta(hours=1), systolic=182)
     assert emergency.verdict == "emergency"
-    with pytest.raises(Invalid) as caught:
+    with pytest.raises(service.DoseRefused) as caught:
         dose(db, patient, SESSION + timedelta(hours=1, minutes=2),
              override_reason="I feel fine.")
-    assert "dangerous level" in caught.value.errors["gate_id"]
+    assert [r["code"] for r in caught.value.reasons] == ["recent_emergency"]
+    assert caught.value.overridable is False
     # A dose taken well before the reading (logged afterwards) is still recorded.
     earlier = dose(db, patient, SESSION + timedelta(minutes=5),
                    now=SESSION + timedelta(hours=1, minutes=3))
     assert earlier.flags == ["no_gate"]
-    # After measuring again below the crisis level, dosing is possible again.
-    assert gate(db, patient, SESSION + timedelta(hours=1, minutes=10)).verdict == "hold"
+    # Measuring again within 5 minutes is refused; after that, a normal reading still holds
+    # for the lockout period (24 hours by default), and the hold names the reason.
+    with pytest.raises(Invalid, match="Rest for 5 minutes"):
+        gate(db, patient, SESSION + timedelta(hours=1, minutes=4))
+    recheck = gate(db, patient, SESSION + timedelta(hours=1, minutes=10))
+    assert recheck.verdict == "hold"
+    assert "recent_emergency" in [r["code"] for r in recheck.reasons]
+    day_later = gate(db, patient, SESSION + timedelta(hours=25, minutes=1))
+    assert "recent_emergency" not in [r["code"] for r in day_later.reasons]

@@ -13,7 +13,7 @@ from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.sync.models import ClientWrite
 from tests import factories
 from tests.factories import gate_data, sync_item, sync_post
-from tests.helpers import another_client
+from tests.helpers import signed_in_clients
 
 
 def count(db, model) -> int:
@@ -59,7 +59,9 @@ def test_results_come_back_in_request_order(db, client, patient):
 def test_a_dose_can_follow_its_gate_in_the_same_batch(db, client, patient):
     gate_item = sync_item("gate", gate_data())
     dose_item = sync_item("dose", {"taken_at": utcnow().isoformat(), "dose_mg": "100",
-                                   "route": "sublingual", "gate_id": gate_item["id"]})
+                                   "route": "sublingual",
+                                   "no_gate_reason": "Logged later.",
+                                   "gate_id": gate_item["id"]})
     gate_result, dose_result = results(sync_post(client, gate_item, dose_item))
     assert gate_result["status"] == dose_result["status"] == "created"
     assert dose_result["flags"] == []
@@ -69,7 +71,8 @@ def test_a_dose_can_follow_its_gate_in_the_same_batch(db, client, patient):
 def test_replaying_the_same_item_is_a_duplicate_and_writes_nothing(db, client, patient, kind):
     data = {
         "gate": gate_data(),
-        "dose": {"taken_at": utcnow().isoformat(), "dose_mg": "100", "route": "sublingual"},
+        "dose": {"taken_at": utcnow().isoformat(), "dose_mg": "100", "route": "sublingual",
+            "no_gate_reason": "Logged later."},
         "ledger_fill": fill_data(),
         "ledger_count": {"counted_at": utcnow().isoformat(), "count": "3"},
     }[kind]
@@ -138,7 +141,7 @@ def test_a_rejected_item_is_not_remembered_so_a_fixed_replay_can_succeed(db, cli
 def test_mixed_batch_commits_the_good_items_and_nothing_of_the_bad(db, client, patient):
     good_fill = sync_item("ledger_fill", fill_data(count=30))
     bad_dose = sync_item("dose", {"taken_at": utcnow().isoformat(), "dose_mg": "75",
-                                  "route": "sublingual"})
+                                  "route": "sublingual", "no_gate_reason": "Logged later."})
     good_gate = sync_item("gate", gate_data())
     bad_fill = sync_item("ledger_fill", fill_data(count=0))
     answer = results(sync_post(client, good_fill, bad_dose, good_gate, bad_fill))
@@ -155,16 +158,8 @@ def test_mixed_batch_commits_the_good_items_and_nothing_of_the_bad(db, client, p
 def test_concurrent_replays_of_one_item_write_once(db, patient):
     """Five phones (or a tab and its service worker) push the same outbox item at once."""
     item = sync_item("gate", gate_data())
-    clients = []
+    clients = signed_in_clients(patient.email, 5, factories.PASSWORD)
     try:
-        for _ in range(5):
-            other = another_client().__enter__()
-            clients.append(other)
-            token = other.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-            signed_in = other.post("/login", data={"email": patient.email,
-                                                   "password": factories.PASSWORD,
-                                                   "csrf_token": token})
-            assert signed_in.status_code == 303
         barrier = threading.Barrier(len(clients))
         answers: list = [None] * len(clients)
 
@@ -229,13 +224,12 @@ def test_missing_or_wrong_csrf_header_is_403(db, client, patient):
         b'{"items": [{"kind": "gate", "recorded_at": "2026-01-01T00:00:00+00:00", "data": {}}]}',
         b'{"items": [{"id": "nope", "kind": "gate", "recorded_at": "2026-01-01T00:00:00+00:00",'
         b' "data": {}}]}',
-        b'{"items": [{"id": "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f", "kind": "gate",'
-        b' "recorded_at": "2026-01-01T00:00:00", "data": {}}]}',
-        b'{"items": [{"id": "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f", "kind": "gate",'
-        b' "recorded_at": "2026-01-01T00:00:00+00:00", "data": [], "extra": 1}]}',
+        b'{"items": ["gate"]}',
+        b'{"items": [], "extra": 1}',
     ],
 )
 def test_malformed_body_is_a_readable_422(db, client, patient, body):
+    """The envelope: an object with only `items`, each an object with a valid UUID `id`."""
     token = client.get("/api/v1/me").json()["csrf_token"]
     response = client.post("/api/v1/sync", content=body,
                            headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
@@ -243,6 +237,31 @@ def test_malformed_body_is_a_readable_422(db, client, patient, body):
     assert response.headers["content-type"].startswith("application/json")
     detail = response.json()["detail"]
     assert isinstance(detail, str) and detail
+    assert count(db, ClientWrite) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        (b'{"items": [{"id": "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f", "kind": "gate",'
+         b' "recorded_at": "2026-01-01T00:00:00", "data": {}}]}',
+         {"recorded_at": "Input should have timezone info"}),
+        (b'{"items": [{"id": "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f", "kind": "gate",'
+         b' "recorded_at": "2026-01-01T00:00:00+00:00", "data": [], "extra": 1}]}',
+         {"data": "Input should be a valid dictionary",
+          "extra": "This field is not recognised."}),
+    ],
+)
+def test_a_malformed_item_with_a_valid_id_is_rejected_alone(db, client, patient, body, errors):
+    """Past the envelope, an item's own fields reject that item only, with a message each."""
+    token = client.get("/api/v1/me").json()["csrf_token"]
+    response = client.post("/api/v1/sync", content=body,
+                           headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
+    (answer,) = results(response)
+    assert answer["id"] == "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f"
+    assert answer["status"] == "rejected" and answer["code"] == "invalid_item"
+    assert answer["errors"] == errors
+    assert answer["detail"]
     assert count(db, ClientWrite) == 0
 
 
@@ -264,7 +283,7 @@ def test_a_nul_character_is_rejected_not_a_crash(db, auth, client):
     auth.login(patient.email)
     item = factories.sync_item("dose", {
         "taken_at": (utcnow() - timedelta(hours=1)).isoformat(), "dose_mg": "100",
-        "route": "sublingual", "lot": "K\x00"})
+        "route": "sublingual", "no_gate_reason": "Logged later.", "lot": "K\x00"})
     response = factories.sync_post(client, item)
     assert response.status_code == 200
     result = response.json()["results"][0]

@@ -1,0 +1,53 @@
+"""The dosing core's sync kinds: gate, dose, corrections and the count ledger."""
+
+from typing import Any
+
+from app.doses import service
+from app.sync.context import Handler, Write
+
+
+def _gate(w: Write) -> dict[str, Any]:
+    gate = service.record_gate(w.session, patient=w.patient, gate_id=w.item_id,
+                               checked_at=w.recorded_at, data=w.data, now=w.now)
+    return {"verdict": gate.verdict, "reasons": gate.reasons}
+
+
+def _dose(w: Write) -> dict[str, Any]:
+    dose = service.record_dose(w.session, patient=w.patient, dose_id=w.item_id,
+                               recorded_at=w.recorded_at, data=w.data, now=w.now)
+    return {"flags": dose.flags, "troches": str(dose.troches)}
+
+
+def _revision(w: Write) -> dict[str, Any]:
+    dose = service.revise_dose_item(w.session, patient=w.patient, author=w.author,
+                                    revision_id=w.item_id, data=w.data, now=w.now)
+    return {"dose_id": str(dose.id), "revision": dose.revision, "flags": dose.flags}
+
+
+def _entered_in_error(w: Write) -> dict[str, Any]:
+    dose = service.entered_in_error_item(w.session, patient=w.patient, author=w.author,
+                                         revision_id=w.item_id, data=w.data, now=w.now)
+    return {"dose_id": str(dose.id), "revision": dose.revision, "dose_status": dose.status}
+
+
+def _fill(w: Write) -> dict[str, Any]:
+    entry = service.record_fill(w.session, patient=w.patient, entry_id=w.item_id, data=w.data,
+                                now=w.now)
+    return {"flags": entry.flags}
+
+
+def _count(w: Write) -> dict[str, Any]:
+    entry = service.record_count(w.session, patient=w.patient, entry_id=w.item_id,
+                                 data=w.data, now=w.now)
+    return {"flags": entry.flags, "expected": str(entry.expected_balance),
+            "difference": str(entry.count - (entry.expected_balance or 0))}
+
+
+HANDLERS: dict[str, Handler] = {
+    "gate": _gate,
+    "dose": _dose,
+    "dose_revision": _revision,
+    "dose_entered_in_error": _entered_in_error,
+    "ledger_fill": _fill,
+    "ledger_count": _count,
+}

@@ -1,0 +1,131 @@
+"""Safety events as dosing holds: what the record says about the patient right now, raising the
+events the gate and doses create, and the prescriber's review that clears a hold.
+
+Check-ins and questionnaires raise their own events (app/checkins/service.py); this module reads
+them all. A high-risk suicidality screen holds dosing until a prescriber reviews it; a reading at
+or above 180/120 holds dosing for the protocol's lockout period.
+"""
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.careteam import access
+from app.checkins.models import CheckinSettings, QuestionnaireResponse, SafetyEvent
+from app.doses import rules
+from app.errors import Invalid, NotFound
+from app.i18n import gettext as _
+
+BP_EMERGENCY = "bp_emergency"
+DOSE_AGAINST_HOLD = "dose_against_hold"
+REVIEW_NOTE_MAX = 1000
+
+
+def _share(session: Session, patient_id: uuid.UUID) -> bool:
+    settings = session.get(CheckinSettings, patient_id)
+    return settings.share_alerts_with_caregiver if settings else True
+
+
+def raise_event(session: Session, *, patient_id: uuid.UUID, kind: str, level: str,
+                occurred_at: datetime, source_id: uuid.UUID, details: dict,
+                holds_dosing: bool = False) -> SafetyEvent:
+    """A safety event for the care team, with the patient's sharing consent at this moment."""
+    event = SafetyEvent(patient_id=patient_id, kind=kind, level=level, occurred_at=occurred_at,
+                        source_id=source_id, details=details, holds_dosing=holds_dosing,
+                        share_with_caregiver=_share(session, patient_id))
+    session.add(event)
+    session.flush()
+    return event
+
+
+def pending_reviews(session: Session, patient_id: uuid.UUID) -> list[SafetyEvent]:
+    """Events that hold dosing until a prescriber reviews them, oldest first."""
+    return list(session.exec(
+        select(SafetyEvent)
+        .where(SafetyEvent.patient_id == patient_id, col(SafetyEvent.holds_dosing).is_(True),
+               col(SafetyEvent.reviewed_at).is_(None))
+        .order_by(col(SafetyEvent.occurred_at))
+    ).all())
+
+
+def state(session: Session, patient_id: uuid.UUID, at: datetime) -> rules.SafetyState:
+    """The record's holds as the pure rules take them, for a dose or gate at `at`.
+
+    A pending review holds every dose from the screen on; a dose taken before the screen (logged
+    late) is not held by it. The latest crisis reading at or before `at` starts the lockout.
+    """
+    review = session.exec(
+        select(SafetyEvent.id)
+        .where(SafetyEvent.patient_id == patient_id, col(SafetyEvent.holds_dosing).is_(True),
+               col(SafetyEvent.reviewed_at).is_(None), col(SafetyEvent.occurred_at) <= at)
+    ).first()
+    last_emergency = session.exec(
+        select(SafetyEvent.occurred_at)
+        .where(SafetyEvent.patient_id == patient_id, SafetyEvent.kind == BP_EMERGENCY,
+               col(SafetyEvent.occurred_at) <= at)
+        .order_by(col(SafetyEvent.occurred_at).desc())
+    ).first()
+    return rules.SafetyState(review_pending=review is not None, last_emergency_at=last_emergency)
+
+
+def review(session: Session, *, prescriber: User, patient_id: uuid.UUID, event_id: uuid.UUID,
+           note: str, now: datetime) -> SafetyEvent:
+    """The prescriber reviews an event with a note; a dosing hold it carried ends now.
+
+    Reviewing twice keeps the first review (who, when, what they wrote): the record is not
+    rewritten by a second tap.
+    """
+    access.require_patient_access(session, prescriber, patient_id, access.Purpose.MANAGE_PROTOCOL)
+    event = session.get(SafetyEvent, event_id)
+    if event is None or event.patient_id != patient_id:
+        raise NotFound()
+    note = " ".join(note.split())
+    if not note:
+        raise Invalid(_("Write what you reviewed and decided, for the record."),
+                      field="review_note")
+    if len(note) > REVIEW_NOTE_MAX:
+        raise Invalid(_("Use at most %(n)s characters.", n=REVIEW_NOTE_MAX), field="review_note")
+    if event.reviewed_at is not None:
+        return event
+    event.reviewed_at = now
+    event.reviewed_by_id = prescriber.id
+    event.review_note = note
+    session.add(event)
+    session.flush()
+    return event
+
+
+def reviewer_names(session: Session, patient_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """Who reviewed this patient's events, by id, for the event list."""
+    ids = session.exec(
+        select(SafetyEvent.reviewed_by_id)
+        .where(SafetyEvent.patient_id == patient_id, col(SafetyEvent.reviewed_by_id).is_not(None))
+    ).all()
+    if not ids:
+        return {}
+    users = session.exec(select(User).where(col(User.id).in_(set(ids)))).all()
+    return {u.id: u.display_name for u in users}
+
+
+def unscreened_item9(session: Session, patient_id: uuid.UUID,
+                     since: datetime) -> list[QuestionnaireResponse]:
+    """PHQ-9 answers with item 9 above 0 that no completed C-SSRS screener follows yet."""
+    positives = session.exec(
+        select(QuestionnaireResponse)
+        .where(QuestionnaireResponse.patient_id == patient_id,
+               QuestionnaireResponse.instrument == "phq9",
+               QuestionnaireResponse.follow_up == "cssrs",
+               col(QuestionnaireResponse.completed_at) >= since)
+        .order_by(col(QuestionnaireResponse.completed_at).desc())
+    ).all()
+    if not positives:
+        return []
+    screened = set(session.exec(
+        select(QuestionnaireResponse.follows_id)
+        .where(QuestionnaireResponse.patient_id == patient_id,
+               QuestionnaireResponse.instrument == "cssrs",
+               col(QuestionnaireResponse.follows_id).in_([p.id for p in positives]))
+    ).all())
+    return [p for p in positives if p.id not in screened]

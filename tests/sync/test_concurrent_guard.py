@@ -1,0 +1,100 @@
+"""Guard rules judge history, so they must hold with many writers at once: eight phones (or
+tabs, or an outbox replaying beside a form) sending doses for one patient at the same moment.
+Each request has its own connection; on PostgreSQL they really run in parallel."""
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from app.db import utcnow
+from app.doses.models import Dose
+from app.sync.models import ClientWrite
+from tests import factories
+from tests.helpers import signed_in_clients
+
+WRITERS = 8
+
+
+@pytest.fixture
+def patient(db):
+    _, patient, _ = factories.patient_with_protocol(
+        db, max_mg_per_24h="100", max_mg_per_7d="400", min_hours_between_doses="48")
+    db.commit()
+    return patient
+
+
+def _all_at_once(patient, items: list[dict]) -> list[dict]:
+    """POST one item per client, all released together by a barrier; the results in order."""
+    clients = signed_in_clients(patient.email, len(items), factories.PASSWORD)
+    barrier = threading.Barrier(len(items))
+    answers: list = [None] * len(items)
+
+    def push(n: int) -> None:
+        web = clients[n]
+        csrf = web.get("/api/v1/me").json()["csrf_token"]
+        barrier.wait()
+        answers[n] = web.post("/api/v1/sync", json={"items": [items[n]]},
+                              headers={"X-CSRF-Token": csrf})
+
+    threads = [threading.Thread(target=push, args=(n,)) for n in range(len(items))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for web in clients:
+            web.__exit__(None, None, None)
+    assert [a.status_code for a in answers] == [200] * len(items), [a.text for a in answers]
+    return [a.json()["results"][0] for a in answers]
+
+
+def _dose(taken_at, **extra) -> dict:
+    return factories.sync_item("dose", {
+        "taken_at": taken_at.isoformat(), "dose_mg": "100", "route": "sublingual",
+        "no_gate_reason": "Measured at the clinic.", **extra})
+
+
+def test_eight_concurrent_doses_write_one_and_refuse_the_rest(db, patient):
+    """The defect: 8 of 8 were created on PostgreSQL (800 mg in 24 h against 100 mg)."""
+    taken = utcnow() - timedelta(minutes=5)
+    results = _all_at_once(patient, [_dose(taken) for _ in range(WRITERS)])
+
+    statuses = Counter(r["status"] for r in results)
+    assert statuses == {"created": 1, "rejected": WRITERS - 1}, results
+    for refused in (r for r in results if r["status"] == "rejected"):
+        assert {c["code"] for c in refused["reasons"]} >= {"too_soon", "over_24h_max"}
+        assert refused["overridable"] is False
+    db.expire_all()
+    logged = db.exec(select(Dose).where(Dose.patient_id == patient.id)).all()
+    assert len(logged) == 1 and logged[0].dose_mg == 100
+    assert len(db.exec(select(ClientWrite)).all()) == 1
+
+
+def test_eight_concurrent_doses_already_taken_are_all_recorded_and_judged_one_by_one(
+        db, patient):
+    """Doses the patient says were taken are recorded whatever the rules say, but each is
+    judged against the others: exactly one is clean, the other seven carry the holds."""
+    taken = utcnow() - timedelta(minutes=5)
+    items = [_dose(taken + timedelta(seconds=n), override_reason="Logged from two phones.",
+                   already_taken=True) for n in range(WRITERS)]
+    results = _all_at_once(patient, items)
+
+    assert [r["status"] for r in results] == ["created"] * WRITERS
+    clean = [r for r in results if "too_soon" not in r["flags"]]
+    assert len(clean) == 1 and "override" not in clean[0]["flags"]
+    for flagged in (r for r in results if r is not clean[0]):
+        assert {"override", "too_soon", "over_24h_max", "against_hold"} <= set(flagged["flags"])
+
+
+def test_another_patients_dose_is_judged_on_their_own_history(db, patient):
+    """The lock is keyed on the patient: one patient's dose never holds another's."""
+    _, other, _ = factories.patient_with_protocol(db)
+    db.commit()
+    taken = utcnow() - timedelta(minutes=5)
+    mine = _all_at_once(patient, [_dose(taken)])
+    theirs = _all_at_once(other, [_dose(taken)])
+    assert mine[0]["status"] == theirs[0]["status"] == "created"
