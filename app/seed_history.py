@@ -187,7 +187,7 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
         },
     )
     count_at = now - timedelta(days=9)
-    from app.doses.service import expected_balance
+    from app.doses.ledger import expected_balance
 
     expected = expected_balance(session, patient.id, count_at)
     _apply(

@@ -8,7 +8,9 @@ import pytest
 from sqlmodel import select
 
 from app.checkins.models import SafetyEvent
+from app.doses import corrections, ledger
 from app.doses import service as doses
+from app.doses import today as today_state
 from app.doses.models import Dose, GateCheck, LedgerEntry, LedgerKind
 from app.protocols import schedule
 from app.protocols import service as protocols
@@ -79,7 +81,7 @@ def test_the_demo_shows_a_corrected_dose_with_its_history(db, demo):
     (corrected,) = [d for d in rows(db, Dose, patient) if d.revision > 1]
     assert corrected.dose_mg == Decimal(100)
     assert "off_protocol_amount" in corrected.flags
-    (revision,) = doses.revisions_of(db, [corrected.id])[corrected.id]
+    (revision,) = corrections.revisions_of(db, [corrected.id])[corrected.id]
     assert revision.changes == {"dose_mg": {"before": "150.00", "after": "100"}}
     assert revision.by_name == patient.display_name
     assert "crumbled" in revision.reason
@@ -128,7 +130,7 @@ def test_the_demo_patient_has_fills_and_a_count_with_a_discrepancy(db, demo):
     assert len(counts) == 1
     assert counts[0].flags == ["discrepancy"]
     assert counts[0].count == counts[0].expected_balance - 1
-    summary = doses.ledger_summary(db, patient, NOW)
+    summary = ledger.ledger_summary(db, patient, NOW)
     assert summary.balance >= 0 and summary.days_of_supply is not None
     assert [e.id for e in summary.discrepancies] == [counts[0].id]
 
@@ -149,7 +151,7 @@ def test_the_second_patient_has_a_different_shorter_history(db, demo):
 
 def test_the_demo_patients_today_shows_a_next_session(db, demo):
     patient = demo["patient@demo.test"]
-    today = doses.today(db, patient, NOW)
+    today = today_state.today(db, patient, NOW)
     assert today.next_session is not None
     assert today.next_session.state in ("upcoming", "due", "overdue")
     assert NOW - timedelta(hours=4) <= today.next_session.occurrence.scheduled_at \
@@ -168,8 +170,8 @@ def test_the_seed_works_on_any_day_at_any_hour(db, days, hour):
     assert states.count(schedule.SessionState.MISSED) == 1, (now, states)
     second = [s.state for s in session_states(db, users["patient2@demo.test"], now)]
     assert schedule.SessionState.MISSED not in second, (now, second)
-    assert doses.today(db, patient, now).next_session is not None
-    assert doses.today(db, users["patient2@demo.test"], now).next_session is not None
+    assert today_state.today(db, patient, now).next_session is not None
+    assert today_state.today(db, users["patient2@demo.test"], now).next_session is not None
 
 
 def test_the_demo_patient_signs_in_to_a_sensible_today_page(db, auth, client):

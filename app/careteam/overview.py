@@ -11,6 +11,7 @@ from app.careteam import access
 from app.careteam.models import Relation
 from app.checkins import service as checkins
 from app.db import utcnow
+from app.doses import corrections, ledger
 from app.doses import service as doses
 from app.protocols import service as protocols
 from app.safety import service as safety
@@ -45,10 +46,10 @@ def patient_overview(session: Session, patient: User, **extra) -> dict:
         "phase": protocols.current_phase(version, local_today) if version else None,
         "doses": recent,
         "flagged": [d for d in recent if needs_attention(d)],
-        "revisions": doses.revisions_of(session, [d.id for d in recent]),
+        "revisions": corrections.revisions_of(session, [d.id for d in recent]),
         "pending_reviews": safety.pending_reviews(session, patient.id),
         "reviewers": safety.reviewer_names(session, patient.id),
-        "ledger": doses.ledger_summary(session, patient, now) if version else None,
+        "ledger": ledger.ledger_summary(session, patient, now) if version else None,
         "today_iso": local_today.isoformat(),
         "checkin_settings": checkins.settings_for(session, patient.id),
         **extra,

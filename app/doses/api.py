@@ -11,7 +11,8 @@ from app.accounts.models import User
 from app.careteam import access
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, PatientUser
-from app.doses import rules, service
+from app.doses import corrections, rules, service
+from app.doses import today as today_state
 from app.doses.models import Dose
 from app.protocols import service as protocols
 from app.web.ranges import query_window
@@ -19,7 +20,7 @@ from app.web.ranges import query_window
 router = APIRouter(prefix="/api/v1", tags=["doses"])
 
 
-def revision_json(revision: service.RevisionView) -> dict[str, Any]:
+def revision_json(revision: corrections.RevisionView) -> dict[str, Any]:
     return {
         "revision": revision.revision,
         "at": revision.at.isoformat(),
@@ -29,7 +30,9 @@ def revision_json(revision: service.RevisionView) -> dict[str, Any]:
     }
 
 
-def dose_json(dose: Dose, revisions: list[service.RevisionView] | None = None) -> dict[str, Any]:
+def dose_json(
+    dose: Dose, revisions: list[corrections.RevisionView] | None = None
+) -> dict[str, Any]:
     return {
         "id": str(dose.id),
         "taken_at": dose.taken_at.isoformat(),
@@ -67,7 +70,7 @@ def list_doses(
     patient = _patient_for(session, user, patient_id)
     start, end = query_window(start, end)
     doses = service.list_doses(session, patient.id, start, end)
-    revisions = service.revisions_of(session, [d.id for d in doses])
+    revisions = corrections.revisions_of(session, [d.id for d in doses])
     return {"doses": [dose_json(d, revisions[d.id]) for d in doses]}
 
 
@@ -79,7 +82,7 @@ def _iso(value: datetime | None) -> str | None:
 def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
     """The Today state, with the protocol snapshot the phone needs to run the gate offline."""
     now = utcnow()
-    state = service.today(session, user, now)
+    state = today_state.today(session, user, now)
     version = state.protocol
     body: dict[str, Any] = {"now": now.isoformat(), "timezone": user.timezone,
                             "protocol": None, "next_session": None}

@@ -11,7 +11,8 @@ from app.accounts.models import User
 from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
 from app.deps import PatientUser
-from app.doses import rules, service
+from app.doses import corrections, ledger, rules, service
+from app.doses import today as today_state
 from app.doses.models import Dose
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
@@ -42,7 +43,7 @@ def parse_local(value: str, tz: str, field: str) -> datetime:
 
 
 def _today_context(session: Session, user: User, now: datetime, **extra) -> dict:
-    state = service.today(session, user, now)
+    state = today_state.today(session, user, now)
     values = {
         "gate_client_id": new_client_id(),
         "dose_client_id": new_client_id(),
@@ -167,7 +168,7 @@ def _history_page(request: Request, session: Session, user: User, *,
     records = {d.id: checkins.session_record(session, d) for d in doses}
     return render(request, "doses/history.html",
                   {"doses": doses, "records": records, "new_client_id": new_client_id,
-                   "revisions": service.revisions_of(session, [d.id for d in doses]),
+                   "revisions": corrections.revisions_of(session, [d.id for d in doses]),
                    "errors": errors, "failed": failed or {}}, status_code=status_code)
 
 
@@ -243,7 +244,7 @@ def _supply_context(session, user, **extra):
     if version is not None:
         values["fill_strength_mg"] = f"{version.strength_mg.normalize():f}"
     values.update(extra.pop("values", {}))
-    return {"ledger": service.ledger_summary(session, user, now), "values": values, **extra}
+    return {"ledger": ledger.ledger_summary(session, user, now), "values": values, **extra}
 
 
 def _supply_refused(request: Request, session: Session, user: User, values: dict,

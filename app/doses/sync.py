@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from app.doses import service
+from app.doses import corrections, ledger, service
 from app.sync.context import Handler, Write
 
 
@@ -19,25 +19,25 @@ def _dose(w: Write) -> dict[str, Any]:
 
 
 def _revision(w: Write) -> dict[str, Any]:
-    dose = service.revise_dose_item(w.session, patient=w.patient, author=w.author,
+    dose = corrections.revise_dose_item(w.session, patient=w.patient, author=w.author,
                                     revision_id=w.item_id, data=w.data, now=w.now)
     return {"dose_id": str(dose.id), "revision": dose.revision, "flags": dose.flags}
 
 
 def _entered_in_error(w: Write) -> dict[str, Any]:
-    dose = service.entered_in_error_item(w.session, patient=w.patient, author=w.author,
+    dose = corrections.entered_in_error_item(w.session, patient=w.patient, author=w.author,
                                          revision_id=w.item_id, data=w.data, now=w.now)
     return {"dose_id": str(dose.id), "revision": dose.revision, "dose_status": dose.status}
 
 
 def _fill(w: Write) -> dict[str, Any]:
-    entry = service.record_fill(w.session, patient=w.patient, entry_id=w.item_id, data=w.data,
+    entry = ledger.record_fill(w.session, patient=w.patient, entry_id=w.item_id, data=w.data,
                                 now=w.now)
     return {"flags": entry.flags}
 
 
 def _count(w: Write) -> dict[str, Any]:
-    entry = service.record_count(w.session, patient=w.patient, entry_id=w.item_id,
+    entry = ledger.record_count(w.session, patient=w.patient, entry_id=w.item_id,
                                  data=w.data, now=w.now)
     return {"flags": entry.flags, "expected": str(entry.expected_balance),
             "difference": str(entry.count - (entry.expected_balance or 0))}

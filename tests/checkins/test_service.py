@@ -11,6 +11,7 @@ from sqlmodel import func, select
 
 from app.checkins import service
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
+from app.doses import corrections
 from app.doses import service as doses
 from app.doses.models import Dose
 from app.errors import Invalid
@@ -601,7 +602,7 @@ def test_session_items_link_to_the_form_for_that_dose(db, patient):
 
 def test_a_dose_entered_in_error_has_no_session_checkins(db, patient):
     dose = gated_dose(db, patient)
-    doses.mark_entered_in_error(db, patient=patient, author=patient, dose_id=dose.id,
+    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=dose.id,
                                 revision_id=uuid.uuid4(),
                                 reason="Logged twice.",
                                 now=utc(TAKEN + timedelta(minutes=10)))

@@ -10,9 +10,10 @@ import pytest
 from sqlmodel import func, select
 
 from app.db import utcnow
-from app.doses import service
+from app.doses import corrections, ledger, service
 from app.doses.models import LedgerEntry, LedgerKind
 from app.errors import Invalid
+from app.protocols import service as protocols
 from tests import factories
 from tests.factories import sync_item, sync_post
 
@@ -40,11 +41,11 @@ def world(db):
 def fill(db, patient, now, *, filled_on: date | None = None, count=20, **extra):
     data = {"filled_on": (filled_on or now.astimezone(NY).date()).isoformat(), "count": count,
             "strength_mg": "100", **extra}
-    return service.record_fill(db, patient=patient, entry_id=uuid.uuid4(), data=data, now=now)
+    return ledger.record_fill(db, patient=patient, entry_id=uuid.uuid4(), data=data, now=now)
 
 
 def count_check(db, patient, now, counted):
-    return service.record_count(db, patient=patient, entry_id=uuid.uuid4(),
+    return ledger.record_count(db, patient=patient, entry_id=uuid.uuid4(),
                                 data={"counted_at": now.isoformat(), "count": counted}, now=now)
 
 
@@ -56,7 +57,7 @@ def take(db, patient, when, mg="100"):
 
 
 def balance(db, patient, now) -> Decimal:
-    return service.ledger_summary(db, patient, now).balance
+    return ledger.ledger_summary(db, patient, now).balance
 
 
 def test_fills_add_and_doses_subtract_their_troches(db, world):
@@ -95,7 +96,7 @@ def test_a_count_records_expected_and_counted_and_flags_a_discrepancy(db, world)
     assert short.kind == LedgerKind.COUNT
     assert short.expected_balance == Decimal("17.5") and short.count == 17
     assert short.flags == ["discrepancy"]
-    summary = service.ledger_summary(db, patient, at(9, 13))
+    summary = ledger.ledger_summary(db, patient, at(9, 13))
     assert summary.balance == 17  # the count is the new truth
     assert summary.last_count.id == short.id
     assert [e.id for e in summary.discrepancies] == [short.id]
@@ -103,7 +104,7 @@ def test_a_count_records_expected_and_counted_and_flags_a_discrepancy(db, world)
     take(db, patient, at(12, 10, 5))
     exact = count_check(db, patient, at(12, 13), "16")
     assert exact.expected_balance == 16 and exact.flags == []
-    assert [e.id for e in service.ledger_summary(db, patient, at(13)).discrepancies] == [
+    assert [e.id for e in ledger.ledger_summary(db, patient, at(13)).discrepancies] == [
         short.id]
 
 
@@ -120,7 +121,7 @@ def test_doses_entered_in_error_give_their_troches_back(db, world):
     fill(db, patient, at(2), count=10)
     wrong = take(db, patient, at(5, 10, 5))
     assert balance(db, patient, at(6)) == 9
-    service.mark_entered_in_error(db, patient=patient, author=patient, dose_id=wrong.id,
+    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=wrong.id,
                                   revision_id=uuid.uuid4(), reason="Never taken.", now=at(6))
     assert balance(db, patient, at(6)) == 10
 
@@ -130,21 +131,21 @@ def test_days_of_supply_at_the_current_schedule(db, world):
     fill(db, patient, at(2), count=7)
     # From Fri 9 January the next four weeks hold 7 sessions (6 induction, 1 maintenance) of
     # one troche each: 1.75 troches a week, so 7 troches last 28 days.
-    summary = service.ledger_summary(db, patient, at(9))
+    summary = ledger.ledger_summary(db, patient, at(9))
     assert summary.balance == 7
     assert summary.days_of_supply == 28
-    assert service.troches_per_week(service.protocols.current(db, patient.id),
+    assert ledger.troches_per_week(protocols.current(db, patient.id),
                                     patient.timezone, at(9)) == Decimal("1.75")
     # In maintenance (one troche a week) the same 7 troches last seven weeks.
     later = datetime(2026, 2, 20, 12, tzinfo=NY).astimezone(UTC)
     fill(db, patient, later, count=7)
-    assert service.ledger_summary(db, patient, later).days_of_supply == 14 * 7
+    assert ledger.ledger_summary(db, patient, later).days_of_supply == 14 * 7
 
 
 def test_days_of_supply_never_goes_negative(db, world):
     patient, _ = world
     take(db, patient, at(5, 10, 5))
-    summary = service.ledger_summary(db, patient, at(6))
+    summary = ledger.ledger_summary(db, patient, at(6))
     assert summary.balance == -1 and summary.days_of_supply == 0
 
 
@@ -191,7 +192,7 @@ def test_bad_fills_are_refused(db, world, data, field):
     patient, _ = world
     values = {"filled_on": "2026-01-02", "count": 20, "strength_mg": "100", **data}
     with pytest.raises(Invalid) as caught:
-        service.record_fill(db, patient=patient, entry_id=uuid.uuid4(), data=values, now=at(9))
+        ledger.record_fill(db, patient=patient, entry_id=uuid.uuid4(), data=values, now=at(9))
     assert field in caught.value.errors
     assert count_rows(db) == 0
 
@@ -211,7 +212,7 @@ def test_bad_counts_are_refused(db, world, data, field):
     patient, _ = world
     values = {"counted_at": at(9).isoformat(), "count": "5", **data}
     with pytest.raises(Invalid) as caught:
-        service.record_count(db, patient=patient, entry_id=uuid.uuid4(), data=values,
+        ledger.record_count(db, patient=patient, entry_id=uuid.uuid4(), data=values,
                              now=at(9))
     assert field in caught.value.errors
     assert count_rows(db) == 0

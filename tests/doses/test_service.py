@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import func, select
 
-from app.doses import service
+from app.doses import corrections, service
+from app.doses import today as today_state
 from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
 from app.errors import Invalid, NotFound
 from app.protocols.schedule import SessionState
@@ -75,7 +76,7 @@ def gated_dose(db, patient, at: datetime, **extra) -> Dose:
 )
 def test_next_session_state_before_and_after_the_scheduled_time(db, world, now, state):
     _, patient, _ = world
-    today = service.today(db, patient, utc(now))
+    today = today_state.today(db, patient, utc(now))
     assert today.next_session.occurrence.scheduled_at == utc(SESSION)
     assert today.next_session.state == state
     assert today.phase == "induction"
@@ -85,7 +86,7 @@ def test_next_session_state_before_and_after_the_scheduled_time(db, world, now, 
 def test_a_session_is_missed_just_after_the_grace_window(db, world):
     _, patient, _ = world
     now = utc(SESSION + timedelta(hours=4, microseconds=1))
-    today = service.today(db, patient, now)
+    today = today_state.today(db, patient, now)
     # The Monday session is missed, so the next one to act on is Thursday's.
     assert today.next_session.occurrence.scheduled_at == utc(NEXT_SESSION)
     assert today.next_session.state == SessionState.UPCOMING
@@ -97,13 +98,13 @@ def test_a_session_is_missed_just_after_the_grace_window(db, world):
 def test_a_taken_session_moves_on_to_the_next_one(db, world):
     _, patient, _ = world
     gated_dose(db, patient, SESSION)
-    today = service.today(db, patient, utc(SESSION + timedelta(minutes=30)))
+    today = today_state.today(db, patient, utc(SESSION + timedelta(minutes=30)))
     assert today.next_session.occurrence.scheduled_at == utc(NEXT_SESSION)
     assert today.next_session.state == SessionState.UPCOMING
     assert today.recent[0].state == SessionState.TAKEN
     assert today.last_dose.taken_at == utc(SESSION + timedelta(minutes=5))
     # Later, the taken session is still taken, not missed.
-    later = service.today(db, patient, utc(SESSION + timedelta(days=1)))
+    later = today_state.today(db, patient, utc(SESSION + timedelta(days=1)))
     assert {s.occurrence.scheduled_at: s.state for s in later.recent}[utc(SESSION)] == "taken"
 
 
@@ -111,20 +112,20 @@ def test_a_dose_inside_the_grace_window_still_counts_as_taken(db, world):
     _, patient, _ = world
     check = gate(db, patient, SESSION + timedelta(hours=3, minutes=50))
     dose(db, patient, SESSION + timedelta(hours=4), gate_id=check.id)
-    today = service.today(db, patient, utc(SESSION + timedelta(hours=5)))
+    today = today_state.today(db, patient, utc(SESSION + timedelta(hours=5)))
     assert {s.occurrence.scheduled_at: s.state for s in today.recent}[utc(SESSION)] == "taken"
 
 
 def test_a_patient_who_moves_timezone_keeps_the_local_session_time(db, world):
     _, patient, _ = world
-    before = service.today(db, patient, utc(datetime(2026, 1, 10, 12, 0, tzinfo=NY)))
+    before = today_state.today(db, patient, utc(datetime(2026, 1, 10, 12, 0, tzinfo=NY)))
     assert before.next_session.occurrence.scheduled_at.astimezone(NY).time() == time(10, 0)
 
     patient.timezone = "Europe/Berlin"
     db.add(patient)
     db.flush()
     now = utc(datetime(2026, 1, 10, 12, 0, tzinfo=BERLIN))
-    after = service.today(db, patient, now)
+    after = today_state.today(db, patient, now)
     scheduled = after.next_session.occurrence.scheduled_at
     assert scheduled == utc(datetime(2026, 1, 12, 10, 0, tzinfo=BERLIN))
     assert scheduled.astimezone(BERLIN).time() == time(10, 0)
@@ -133,13 +134,13 @@ def test_a_patient_who_moves_timezone_keeps_the_local_session_time(db, world):
 
 def test_today_without_a_protocol_is_empty(db):
     patient = factories.user(db, role="patient")
-    today = service.today(db, patient, utc(SESSION))
+    today = today_state.today(db, patient, utc(SESSION))
     assert today.protocol is None and today.next_session is None and today.recent == []
 
 
 def test_after_a_finished_last_phase_there_is_no_next_session(db):
     _, patient, _ = factories.patient_with_protocol(db, maintenance=None)
-    today = service.today(db, patient, utc(datetime(2026, 3, 2, 9, 0, tzinfo=NY)))
+    today = today_state.today(db, patient, utc(datetime(2026, 3, 2, 9, 0, tzinfo=NY)))
     assert today.next_session is None
 
 
@@ -258,7 +259,7 @@ def test_the_dose_uses_the_protocol_version_in_force(db, world):
 def test_entered_in_error_keeps_the_row_with_a_revision(db, world):
     _, patient, _ = world
     row = gated_dose(db, patient, SESSION)
-    marked = service.mark_entered_in_error(
+    marked = corrections.mark_entered_in_error(
         db, patient=patient, author=patient, dose_id=row.id, revision_id=uuid.uuid4(),
         reason="  Logged  twice by mistake. ", now=utc(SESSION + timedelta(hours=1)))
     assert marked.status == DoseStatus.ENTERED_IN_ERROR
@@ -273,7 +274,7 @@ def test_entered_in_error_keeps_the_row_with_a_revision(db, world):
     assert [d.id for d in service.list_doses(db, patient.id, *window)] == [row.id]
     assert service.active_doses(db, patient.id) == []
     # Marking again changes nothing.
-    again = service.mark_entered_in_error(db, patient=patient, author=patient, dose_id=row.id,
+    again = corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=row.id,
                                           revision_id=uuid.uuid4(), reason="again",
                                           now=utc(SESSION + timedelta(hours=2)))
     assert again.revision == 2
@@ -285,7 +286,7 @@ def test_a_dose_marked_entered_in_error_no_longer_counts_toward_the_guard(db, wo
     row = gated_dose(db, patient, SESSION)
     later = SESSION + timedelta(hours=3)
     assert gate(db, patient, later).verdict == "hold"
-    service.mark_entered_in_error(db, patient=patient, author=patient,
+    corrections.mark_entered_in_error(db, patient=patient, author=patient,
         dose_id=row.id, revision_id=uuid.uuid4(),
                                   reason="Wrong day.", now=utc(later))
     assert gate(db, patient, later + timedelta(minutes=1)).verdict == "ok"
@@ -296,7 +297,7 @@ def test_entered_in_error_needs_a_reason(db, world, reason):
     _, patient, _ = world
     row = gated_dose(db, patient, SESSION)
     with pytest.raises(Invalid) as caught:
-        service.mark_entered_in_error(db, patient=patient, author=patient, dose_id=row.id,
+        corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=row.id,
                                       revision_id=uuid.uuid4(), reason=reason,
                                       now=utc(SESSION + timedelta(hours=1)))
     assert caught.value.errors == {"reason": "Say why, for the record."}
@@ -309,11 +310,11 @@ def test_another_patients_dose_cannot_be_marked(db, world):
     row = gated_dose(db, patient, SESSION)
     other = factories.user(db, role="patient")
     with pytest.raises(NotFound):
-        service.mark_entered_in_error(db, patient=other, author=other, dose_id=row.id,
+        corrections.mark_entered_in_error(db, patient=other, author=other, dose_id=row.id,
                                       revision_id=uuid.uuid4(), reason="not mine",
                                       now=utc(SESSION + timedelta(hours=1)))
     with pytest.raises(NotFound):
-        service.mark_entered_in_error(db, patient=patient, author=patient, dose_id=uuid.uuid4(),
+        corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=uuid.uuid4(),
                                       revision_id=uuid.uuid4(), reason="unknown",
                                       now=utc(SESSION + timedelta(hours=1)))
 
@@ -321,7 +322,7 @@ def test_another_patients_dose_cannot_be_marked(db, world):
 def test_a_revision_keeps_the_old_values(db, world):
     _, patient, _ = world
     row = gated_dose(db, patient, SESSION)
-    revised = service.revise_dose(db, patient=patient, author=patient,
+    revised = corrections.revise_dose(db, patient=patient, author=patient,
         dose_id=row.id, revision_id=uuid.uuid4(),
                                   reason="It was a troche and a half.",
                                   changes={"dose_mg": "150", "lot": "K-1"},
@@ -332,12 +333,12 @@ def test_a_revision_keeps_the_old_values(db, world):
     assert rev.before == {"dose_mg": "100", "lot": None}
     assert rev.after == {"dose_mg": "150", "lot": "K-1"}
     with pytest.raises(Invalid):
-        service.revise_dose(db, patient=patient, author=patient,
+        corrections.revise_dose(db, patient=patient, author=patient,
             dose_id=row.id, revision_id=uuid.uuid4(),
                             reason="typo", changes={"dose_mg": "125"},
                             now=utc(SESSION + timedelta(hours=2)))
     with pytest.raises(Invalid, match="Nothing was changed"):
-        service.revise_dose(db, patient=patient, author=patient,
+        corrections.revise_dose(db, patient=patient, author=patient,
             dose_id=row.id, revision_id=uuid.uuid4(),
                             reason="same", changes={"dose_mg": "150"},
                             now=utc(SESSION + timedelta(hours=2)))

@@ -1,0 +1,155 @@
+"""The troche count ledger: fills add, doses subtract (derived), counts check the record."""
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.doses.models import LedgerEntry, LedgerKind
+from app.doses.service import OLDEST_ENTRY, active_doses, check_time
+from app.errors import Invalid
+from app.i18n import gettext as _
+from app.protocols import schedule
+from app.protocols import service as protocols
+from app.protocols.models import ProtocolVersion
+from app.validation import SaneDate, SaneDatetime, parse
+
+
+class FillInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filled_on: SaneDate
+    count: Annotated[int, Field(ge=1, le=500)]
+    strength_mg: Annotated[Decimal, Field(gt=0, le=2000, allow_inf_nan=False, decimal_places=2)]
+    rx_number: Annotated[str, Field(max_length=60)] | None = None
+    pharmacy: Annotated[str, Field(max_length=120)] | None = None
+    lot: Annotated[str, Field(max_length=60)] | None = None
+
+
+class CountInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    counted_at: SaneDatetime
+    count: Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False, decimal_places=1)]
+
+
+
+
+@dataclass
+class LedgerSummary:
+    balance: Decimal  # troches on hand by the record (last count, then fills minus doses)
+    days_of_supply: int | None
+    last_count: LedgerEntry | None
+    discrepancies: list[LedgerEntry]
+    entries: list[LedgerEntry]
+
+
+def _ledger_entries(session: Session, patient_id: uuid.UUID) -> list[LedgerEntry]:
+    return list(session.exec(
+        select(LedgerEntry).where(LedgerEntry.patient_id == patient_id)
+        .order_by(col(LedgerEntry.occurred_at))
+    ).all())
+
+
+def expected_balance(session: Session, patient_id: uuid.UUID, at: datetime) -> Decimal:
+    """What should be on hand at `at`: from the last count before it, plus fills, minus doses."""
+    balance = Decimal(0)
+    since = None
+    for entry in _ledger_entries(session, patient_id):
+        if entry.occurred_at > at:
+            break
+        if entry.kind == LedgerKind.COUNT:
+            balance, since = entry.count, entry.occurred_at
+        else:
+            balance += entry.count
+    taken = sum(
+        (d.troches for d in active_doses(session, patient_id, start=since, end=at)
+         if since is None or d.taken_at > since),
+        Decimal(0),
+    )
+    return balance - taken
+
+
+def troches_per_week(version: ProtocolVersion, tz: str, now: datetime) -> Decimal:
+    occs = schedule.occurrences(protocols.plans(version), ZoneInfo(tz), now,
+                                now + timedelta(days=28))
+    per_session = version.dose_mg / version.strength_mg
+    return Decimal(len(occs)) * per_session / 4
+
+
+def ledger_summary(session: Session, patient: User, now: datetime) -> LedgerSummary:
+    entries = _ledger_entries(session, patient.id)
+    balance = expected_balance(session, patient.id, now)
+    version = protocols.current(session, patient.id)
+    days = None
+    if version is not None:
+        weekly = troches_per_week(version, patient.timezone, now)
+        if weekly > 0:
+            days = max(0, math.floor(balance / weekly * 7))
+    counts = [e for e in entries if e.kind == LedgerKind.COUNT]
+    return LedgerSummary(
+        balance=balance, days_of_supply=days, last_count=counts[-1] if counts else None,
+        discrepancies=[e for e in counts if "discrepancy" in e.flags], entries=entries,
+    )
+
+
+def record_fill(
+    session: Session, *, patient: User, entry_id: uuid.UUID, data: dict, now: datetime,
+) -> LedgerEntry:
+    fill = parse(FillInput, data)
+    tz = ZoneInfo(patient.timezone)
+    # A fill counts from local noon of its date, or from now when recorded earlier that day:
+    # otherwise a count made the morning of a same-day fill missed it (a false discrepancy).
+    occurred = min(datetime.combine(fill.filled_on, time(12), tzinfo=tz).astimezone(UTC), now)
+    # Compare dates in the patient's zone (a day of slack for a phone in another zone): the
+    # old instant-based check refused fills from 29 days ago as "more than 30 days ago".
+    local_today = now.astimezone(tz).date()
+    if fill.filled_on > local_today + timedelta(days=1):
+        raise Invalid(_("That time is in the future."), field="filled_on")
+    if fill.filled_on < local_today - OLDEST_ENTRY:
+        raise Invalid(_("That is more than 30 days ago; ask your prescriber to add it."),
+                      field="filled_on")
+    flags = []
+    version = protocols.current(session, patient.id)
+    if version is not None:
+        if fill.strength_mg != version.strength_mg:
+            flags.append("strength_mismatch")
+        weekly = troches_per_week(version, patient.timezone, now)
+        on_hand = expected_balance(session, patient.id, occurred)
+        if weekly > 0 and on_hand / weekly * 7 > version.early_refill_days:
+            flags.append("early_refill")
+    entry = LedgerEntry(
+        id=entry_id, patient_id=patient.id, kind=LedgerKind.FILL, occurred_at=occurred,
+        received_at=now, count=Decimal(fill.count), filled_on=fill.filled_on,
+        strength_mg=fill.strength_mg, rx_number=fill.rx_number, pharmacy=fill.pharmacy,
+        lot=fill.lot, flags=flags,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def record_count(
+    session: Session, *, patient: User, entry_id: uuid.UUID, data: dict, now: datetime,
+) -> LedgerEntry:
+    count = parse(CountInput, data)
+    counted_at = count.counted_at.astimezone(UTC)
+    check_time(counted_at, now, field="counted_at")
+    expected = expected_balance(session, patient.id, counted_at)
+    entry = LedgerEntry(
+        id=entry_id, patient_id=patient.id, kind=LedgerKind.COUNT, occurred_at=counted_at,
+        received_at=now, count=count.count, expected_balance=expected,
+        flags=["discrepancy"] if count.count != expected else [],
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+

@@ -1,0 +1,88 @@
+"""The patient's Today: the next session, recent ones, the gate to act on, holds from the
+record, the extra-dose notice and the supply, gathered for the page and /api/v1/today."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from app.accounts.models import User
+from app.doses import rules
+from app.doses.ledger import LedgerSummary, ledger_summary
+from app.doses.models import Dose, GateCheck
+from app.doses.service import (
+    DUE_WINDOW,
+    FUTURE_TOLERANCE,
+    active_doses,
+    is_extra,
+    latest_gate,
+    reasons_json,
+)
+from app.protocols import schedule
+from app.protocols import service as protocols
+from app.protocols.models import ProtocolVersion
+from app.safety import service as safety
+
+
+@dataclass
+class Today:
+    protocol: ProtocolVersion | None
+    phase: str | None
+    next_session: schedule.SessionStatus | None
+    recent: list[schedule.SessionStatus]
+    last_dose: Dose | None
+    gate: GateCheck | None
+    ledger: LedgerSummary | None
+    troches_per_dose: Decimal | None
+    # Holds from the record (a pending safety review, a recent crisis reading), rendered.
+    holds: list[dict] = field(default_factory=list)
+    # The scheduled session a dose now would push back, when a dose now would be extra.
+    extra_pushes: schedule.Occurrence | None = None
+
+
+def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
+                      now: datetime) -> schedule.Occurrence | None:
+    """If a dose now would match no scheduled session, the first session it would hold back
+    (one due before the minimum interval has passed); else None."""
+    nearby = active_doses(session, patient.id, start=now - timedelta(days=3),
+                          end=now + timedelta(days=3))
+    if not is_extra(session, version, patient, now, nearby):
+        return None
+    gap = timedelta(hours=float(version.min_hours_between_doses))
+    upcoming = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone), now,
+                                    now + gap)
+    return upcoming[0] if upcoming else None
+
+
+def today(session: Session, patient: User, now: datetime) -> Today:
+    version = protocols.current(session, patient.id)
+    if version is None:
+        return Today(None, None, None, [], None, None, None, None)
+    tz = ZoneInfo(patient.timezone)
+    grace = timedelta(hours=float(version.grace_hours))
+    doses = active_doses(session, patient.id, start=now - timedelta(days=70),
+                         end=now + FUTURE_TOLERANCE)
+    dose_times = [d.taken_at for d in doses]
+    plans = protocols.plans(version)
+    nxt = schedule.next_session(plans, tz, now, dose_times, grace=grace, due_window=DUE_WINDOW)
+    occs = schedule.occurrences(plans, tz, now - timedelta(days=14), now)
+    recent = schedule.classify_sessions(occs, dose_times, now, grace=grace,
+                                        due_window=DUE_WINDOW)
+    return Today(
+        protocol=version,
+        phase=protocols.current_phase(version, now.astimezone(tz).date()),
+        next_session=nxt,
+        recent=list(reversed(recent)),
+        last_dose=doses[-1] if doses else None,
+        gate=latest_gate(session, patient.id, now),
+        ledger=ledger_summary(session, patient, now),
+        troches_per_dose=(version.dose_mg / version.strength_mg).quantize(
+            Decimal("0.1"), rounding=ROUND_CEILING),
+        holds=reasons_json(rules.safety_hold_reasons(
+            protocols.policy(version), safety.state(session, patient.id, now), now),
+            patient.timezone),
+        extra_pushes=extra_dose_pushes(session, patient, version, now),
+    )
+
