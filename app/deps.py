@@ -22,6 +22,9 @@ def load_signed_in(request: Request, session: SessionDep) -> Iterator[accounts.S
     if not hasattr(request.state, "signed_in"):
         token = request.cookies.get(settings.session_cookie)
         request.state.signed_in = accounts.resolve_session(session, token, utcnow())
+        # A cookie that no longer resolves (expired, ended elsewhere, account closed): the
+        # response tells the browser to forget it and the PHI it kept (main.py).
+        request.state.stale_session = bool(token) and request.state.signed_in is None
     signed_in = request.state.signed_in
     try:
         yield signed_in

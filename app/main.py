@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import i18n
 from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
+from app.accounts.routes import forget_browser, sets_session_cookie
 from app.accounts.service import resolve_session
 from app.careteam import routes as careteam_routes
 from app.checkins import api as checkins_api
@@ -106,9 +107,18 @@ def create_app() -> FastAPI:
             )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if response.headers.get("content-type", "").startswith("text/html"):
-            # Pages hold PHI: revalidate every time, and never store in shared caches.
-            response.headers.setdefault("Cache-Control", "private, no-cache")
+        html = response.headers.get("content-type", "").startswith("text/html")
+        if html or not request.url.path.startswith("/static/"):
+            # Pages and API answers hold PHI: no browser or shared cache keeps them (no-store
+            # also keeps them out of the back/forward cache after sign-out). The service
+            # worker alone decides what this device keeps, and sign-out wipes it. Static files
+            # keep their validators; /sw.js sets its own no-cache.
+            response.headers.setdefault("Cache-Control", "no-store")
+        if getattr(request.state, "stale_session", False) and not sets_session_cookie(response):
+            # The cookie named a session that has ended (expired, signed out elsewhere, password
+            # changed): whatever answers, the browser drops it and wipes the cached pages. Not
+            # when this response signs someone in (a sign-in posted with a stale cookie).
+            forget_browser(response, keep_unsent=True)
         return response
 
     @app.exception_handler(NotAuthenticated)
@@ -119,8 +129,10 @@ def create_app() -> FastAPI:
         login = "/login" if target == "/" else f"/login?next={quote(target, safe='/')}"
         if request.headers.get("HX-Request") == "true":
             # htmx follows this header with a full page load, so the sign-in page replaces it.
-            return Response(status_code=204, headers={"HX-Redirect": login})
-        return see_other(login)
+            return Response(status_code=204, headers={"HX-Redirect": login, "Vary": "HX-Request"})
+        response = see_other(login)
+        response.headers["Vary"] = "HX-Request"
+        return response
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError):
@@ -140,9 +152,9 @@ def create_app() -> FastAPI:
             # No route ran (an unknown URL): look up who is signed in so the page keeps its
             # navigation, in a session of its own.
             with Session(engine) as session:
-                request.state.signed_in = resolve_session(
-                    session, request.cookies.get(settings.session_cookie), utcnow()
-                )
+                token = request.cookies.get(settings.session_cookie)
+                request.state.signed_in = resolve_session(session, token, utcnow())
+                request.state.stale_session = bool(token) and request.state.signed_in is None
                 if request.state.signed_in is not None:
                     session.expunge(request.state.signed_in.user)
                     session.expunge(request.state.signed_in.auth)

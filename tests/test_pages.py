@@ -114,12 +114,55 @@ def test_security_headers_everywhere(client, path):
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
-def test_signed_in_pages_are_not_stored_by_shared_caches(login_as, client):
+@pytest.mark.parametrize(
+    "path",
+    ["/today", "/doses", "/checkins", "/account", "/care-team", "/no/such/page",
+     "/api/v1/me", "/api/v1/today", "/api/v1/doses", "/api/v1/checkins", "/api/v1/unknown"],
+)
+def test_signed_in_pages_and_api_answers_are_never_stored(login_as, client, path):
+    """PHI stays out of every browser and shared cache; the service worker alone keeps copies."""
     login_as("patient")
+    response = client.get(path)
+    assert response.status_code in (200, 404), response.text
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_htmx_fragment_and_page_vary_on_hx_request(login_as, client):
+    login_as("patient")
+    page = client.get("/today")
+    fragment = client.get("/today", headers={"HX-Request": "true"})
+    for response in (page, fragment):
+        assert response.headers["Cache-Control"] == "no-store"
+        # One URL, two representations (page or htmx fragment): caches must keep them apart.
+        assert "HX-Request" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/login", "/help", "/offline", "/manifest.webmanifest", "/api/v1/me", "/today",
+     "/no/such/page"],
+)
+def test_signed_out_answers_are_never_stored(client, path):
+    response = client.get(path)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_sign_in_redirect_varies_on_hx_request(client):
     response = client.get("/today")
-    assert response.headers["Cache-Control"] == "private, no-cache"
-    # One URL, two representations (page or htmx fragment): caches must keep them apart.
+    assert response.status_code == 303
     assert "HX-Request" in response.headers["Vary"]
+    response = client.get("/today", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/login?next=/today"
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_static_files_keep_their_caching(client):
+    response = client.get("/static/app.css")
+    assert response.status_code == 200
+    assert "Cache-Control" not in response.headers
+    assert response.headers.get("ETag")
+    assert client.get("/sw.js").headers["Cache-Control"] == "no-cache"
 
 
 # --- the installable app --------------------------------------------------------------------

@@ -30,6 +30,34 @@ def _set_session_cookie(request: Request, response: Response, token: str) -> Non
     )
 
 
+# "cache" and "storage" wipe the HTTP cache, the service worker's caches and registration,
+# IndexedDB (the outbox, the protocol snapshot) and localStorage. Not "cookies": it would reach
+# every site under the registrable domain, and could wipe the anonymous CSRF cookie the same
+# response sets for the sign-in form (making that form refuse its own post); the session cookie
+# is deleted by name instead.
+CLEAR_SITE_DATA = '"cache", "storage"'
+
+
+def sets_session_cookie(response: Response) -> bool:
+    return any(
+        value.split("=", 1)[0].strip() == settings.session_cookie
+        for value in response.headers.getlist("set-cookie")
+    )
+
+
+def forget_browser(response: Response, *, keep_unsent: bool = False) -> Response:
+    """The session ended: drop its cookie, and make the browser wipe what it kept (PHI).
+
+    `keep_unsent`: a session that ended by itself (expired, ended elsewhere) wipes the page
+    caches but not storage, where the outbox keeps entries made offline that are not yet sent:
+    wiping them would lose doses without a word. They stay keyed to their user, are shown and
+    sent only when that user signs in again, and sign-out (after a warning) wipes them.
+    """
+    response.delete_cookie(settings.session_cookie)
+    response.headers["Clear-Site-Data"] = '"cache"' if keep_unsent else CLEAR_SITE_DATA
+    return response
+
+
 def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -79,11 +107,8 @@ def login(
 def logout(request: Request, session: SessionDep, signed_in: SignedInDep):
     if signed_in is not None:
         service.end_session(session, signed_in.auth)
-    response = see_other("/login?signed_out=1")
-    response.delete_cookie(settings.session_cookie)
     # The service worker's caches and IndexedDB hold PHI: the browser wipes them on sign-out.
-    response.headers["Clear-Site-Data"] = '"cache", "storage"'
-    return response
+    return forget_browser(see_other("/login?signed_out=1"))
 
 
 @router.get("/account")
@@ -148,10 +173,9 @@ def change_password(
             {"timezone": user.timezone},
             {"timezones": TIMEZONE_CHOICES},
         )
-    # Every session ended, this one too: sign in again with the new password.
-    response = see_other("/login?password_changed=1")
-    response.delete_cookie(settings.session_cookie)
-    return response
+    # Every session ended, this one too: sign in again with the new password. What this
+    # browser kept goes too, so the next person to sign in here cannot read it offline.
+    return forget_browser(see_other("/login?password_changed=1"))
 
 
 def _invite_context(session, invite, signed_in_user):

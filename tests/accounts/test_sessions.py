@@ -48,8 +48,8 @@ def test_logout_ends_the_session_for_that_cookie(db, login_as, auth, client):
     # The browser drops the cookie and wipes the PHI its caches hold.
     (cleared,) = set_cookie_headers(response, settings.session_cookie)
     assert "max-age=0" in cleared.lower() or "expires=thu, 01 jan 1970" in cleared.lower()
-    assert "cache" in response.headers["Clear-Site-Data"]
-    assert "storage" in response.headers["Clear-Site-Data"]
+    # Not "cookies": that would reach every site under the registrable domain.
+    assert response.headers["Clear-Site-Data"] == '"cache", "storage"'
     assert "You are signed out." in client.get(response.headers["location"]).text
 
     _assert_signed_out(client)
@@ -159,6 +159,113 @@ def test_deactivated_user_is_signed_out(db, login_as, client):
     _assert_signed_out(client, "/supporting")
 
 
+# --- a stale cookie: the browser forgets it and the PHI it kept ---------------------------------
+
+
+def _assert_forgotten(response) -> None:
+    # Cached pages go; storage stays: the outbox may hold doses made offline, not yet sent,
+    # which wait for the same user to sign in again (sign-out wipes them, after a warning).
+    assert response.headers["Clear-Site-Data"] == '"cache"'
+    (cleared,) = set_cookie_headers(response, settings.session_cookie)
+    assert "max-age=0" in cleared.lower() or "expires=thu, 01 jan 1970" in cleared.lower()
+
+
+def _end_idle(db, user):
+    (row,) = sessions_of(db, user)
+    row.last_seen_at = utcnow() - IDLE - timedelta(minutes=1)
+    db.add(row)
+    db.commit()
+
+
+def _end_absolute(db, user):
+    (row,) = sessions_of(db, user)
+    row.expires_at = utcnow() - timedelta(seconds=1)
+    db.add(row)
+    db.commit()
+
+
+def _end_elsewhere(db, user):
+    # Signed out from another tab, or the password changed on another phone.
+    service.end_all_sessions(db, fresh(db, User, user.id))
+    db.commit()
+
+
+def _deactivate(db, user):
+    row = fresh(db, User, user.id)
+    row.is_active = False
+    db.add(row)
+    db.commit()
+
+
+ENDINGS = {"idle": _end_idle, "absolute": _end_absolute, "elsewhere": _end_elsewhere,
+           "deactivated": _deactivate}
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/today", {}, 303),  # to /login?next=/today
+        ("/today", {"HX-Request": "true"}, 204),  # HX-Redirect to sign in
+        ("/api/v1/today", {}, 401),
+        ("/login", {}, 200),
+        ("/help", {}, 200),  # a public page that looks up who is signed in
+        ("/no/such/page", {}, 404),
+    ],
+)
+def test_stale_session_cookie_makes_the_browser_forget(
+    db, login_as, client, ending, path, headers, status
+):
+    user = login_as("patient")
+    assert client.get("/today").status_code == 200
+    ENDINGS[ending](db, user)
+
+    response = client.get(path, headers=headers)
+    assert response.status_code == status
+    _assert_forgotten(response)
+    assert response.headers["Cache-Control"] == "no-store"
+    # Once the cookie is gone there is nothing stale left: no more wiping.
+    client.cookies.delete(settings.session_cookie)
+    assert "Clear-Site-Data" not in client.get(path, headers=headers).headers
+
+
+def test_stale_cookie_on_a_form_post_is_forgotten(db, login_as, auth, client):
+    user = login_as("patient")
+    token = client.get("/api/v1/me").json()["csrf_token"]
+    _end_elsewhere(db, user)
+    response = client.post("/account/timezone", data={"timezone": "UTC", "csrf_token": token})
+    # Refused (its token was bound to the ended session), and the browser forgets.
+    assert response.status_code == 403
+    _assert_forgotten(response)
+
+
+@pytest.mark.parametrize("path", ["/today", "/api/v1/me", "/login", "/help"])
+def test_no_cookie_or_a_live_session_wipes_nothing(login_as, client, path):
+    assert "Clear-Site-Data" not in client.get(path).headers
+    login_as("patient")
+    response = client.get(path)
+    assert "Clear-Site-Data" not in response.headers
+    assert not set_cookie_headers(response, settings.session_cookie)
+
+
+def test_signing_in_over_a_stale_cookie_keeps_the_new_session(db, login_as, auth, client):
+    user = login_as("patient")
+    stale = session_cookie(client)
+    _end_elsewhere(db, user)
+    # Another tab still had the sign-in form open: the post carries the stale cookie.
+    token = auth.csrf("/login")
+    set_session_cookie(client, stale)
+    response = client.post(
+        "/login", data={"email": user.email, "password": factories.PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303
+    assert "Clear-Site-Data" not in response.headers
+    (cookie,) = set_cookie_headers(response, settings.session_cookie)
+    assert "max-age=0" not in cookie.lower()
+    assert session_cookie(client) != stale
+    assert client.get("/today").status_code == 200
+
+
 # --- password change -------------------------------------------------------------------------
 
 
@@ -178,6 +285,8 @@ def test_password_change_signs_out_every_browser(db, login_as, auth, client):
         )
         assert response.status_code == 303
         assert response.headers["location"] == "/login?password_changed=1"
+        # What this browser kept goes too: the next person to sign in here cannot read it.
+        assert response.headers["Clear-Site-Data"] == '"cache", "storage"'
         page = client.get(response.headers["location"])
         assert "Password changed. Sign in with your new password." in page.text
 

@@ -1,0 +1,271 @@
+"""Privacy on a shared phone: signing out, or a session that ended while the phone was away,
+wipes what the browser kept (the service worker's page caches, IndexedDB); persistent storage
+is asked for while signed in; a sign-out that would delete unsent entries asks first."""
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import Session, col, delete
+
+from app.accounts.models import AuthSession, Role
+from app.db import engine
+from tests import factories
+from tests.browser.conftest import TIMEOUT_MS
+
+pytestmark = pytest.mark.browser
+
+PHI_DB = "trochelog-privacy-test"
+PHI_CACHE_MARKER = "/phi-marker"
+UNSENT = (
+    "3 entries on this phone have not been sent yet. If you sign out now they will be deleted. "
+    "Sign out anyway?"
+)
+
+# What this origin keeps: every cached request's path per cache, every IndexedDB database with
+# its record count, and localStorage's keys.
+KEPT_JS = """async () => {
+  const cached = {};
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    cached[name] = (await cache.keys()).map((r) => new URL(r.url).pathname);
+  }
+  const databases = {};
+  for (const info of await indexedDB.databases()) {
+    const db = await new Promise((ok, fail) => {
+      const open = indexedDB.open(info.name);
+      open.onsuccess = () => ok(open.result);
+      open.onerror = () => fail(open.error);
+    });
+    let records = 0;
+    for (const store of db.objectStoreNames) {
+      records += await new Promise((ok, fail) => {
+        const count = db.transaction(store).objectStore(store).count();
+        count.onsuccess = () => ok(count.result);
+        count.onerror = () => fail(count.error);
+      });
+    }
+    db.close();
+    databases[info.name] = records;
+  }
+  return {cached, databases, local: Object.keys(localStorage)};
+}"""
+
+# PHI as the outbox and the service worker would keep it: a record in IndexedDB, a page in Cache
+# Storage, a key in localStorage.
+POPULATE_JS = """async ([dbName, marker]) => {
+  await new Promise((ok, fail) => {
+    const open = indexedDB.open(dbName, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("outbox", {keyPath: "id"});
+    open.onerror = () => fail(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction("outbox", "readwrite");
+      tx.objectStore("outbox").put({id: crypto.randomUUID(), kind: "dose", mg: 150});
+      tx.oncomplete = () => { db.close(); ok(); };
+      tx.onerror = () => fail(tx.error);
+    };
+  });
+  const cache = await caches.open("pages-privacy-test");
+  await cache.put(marker, new Response("<p>blood pressure 128/82</p>"));
+  localStorage.setItem("trochelog-test", "150 mg");
+}"""
+
+
+def _path(path: str) -> re.Pattern[str]:
+    return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")
+
+
+@pytest.fixture
+def patient(live_server):
+    with Session(engine, expire_on_commit=False) as db:
+        patient = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        db.commit()
+    return patient
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+
+
+def _until(page: Page, expression: str) -> None:
+    """Wait for `expression` to be true. Not page.wait_for_function: the page's CSP (no
+    unsafe-eval) stops its polling whenever the first check is false."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)
+
+
+def _kept(page: Page) -> dict:
+    return page.evaluate(KEPT_JS)
+
+
+def _cached_paths(kept: dict) -> set[str]:
+    return {path for paths in kept["cached"].values() for path in paths}
+
+
+def _today_cached_with_phi(page: Page) -> None:
+    """Today, loaded by the service worker (a navigation it controls), is in its page cache,
+    and the page holds PHI in IndexedDB, Cache Storage and localStorage."""
+    _until(page, "navigator.serviceWorker.controller !== null")
+    page.goto("/today")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    # The service worker has finished keeping this patient's pages for offline use.
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    page.evaluate(POPULATE_JS, [PHI_DB, PHI_CACHE_MARKER])
+    _until(
+        page,
+        """async () => {
+          for (const name of await caches.keys()) {
+            const cache = await caches.open(name);
+            if ((await cache.keys()).some((r) => new URL(r.url).pathname === "/today")) return true;
+          }
+          return false;
+        }"""
+    )
+    kept = _kept(page)
+    assert {"/today", PHI_CACHE_MARKER} <= _cached_paths(kept)
+    assert kept["databases"].get(PHI_DB) == 1
+    assert "trochelog-test" in kept["local"]
+
+
+def _assert_wiped(page: Page) -> None:
+    kept = _kept(page)
+    cached = _cached_paths(kept)
+    assert "/today" not in cached, kept
+    assert PHI_CACHE_MARKER not in cached, kept
+    assert "pages-privacy-test" not in kept["cached"], kept
+    assert PHI_DB not in kept["databases"], kept
+    # The outbox's own database may be opened again by the sign-in page, but empty.
+    assert kept["databases"].get("trochelog", 0) == 0, kept
+    assert kept["local"] == [], kept
+    assert not [c for c in page.context.cookies() if c["name"] == "tl_session"]
+
+
+def test_sign_out_wipes_what_the_phone_kept_and_an_ended_session_its_pages(page: Page, patient,
+                                                                console_errors):
+    # Once the session has ended, the outbox's "who am I?" is refused: that 401 is the point.
+    console_errors.expect(r"status of 401")
+    _sign_in(page, patient.email)
+    _today_cached_with_phi(page)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(_path("/login"))
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    _assert_wiped(page)
+
+    # Signed in again, the phone is away while the session ends (idle expiry, a sign-out on
+    # another phone, a password change): the next page load wipes the same way.
+    _sign_in(page, patient.email)
+    _today_cached_with_phi(page)
+    with Session(engine) as db:
+        db.exec(delete(AuthSession).where(col(AuthSession.user_id) == patient.id))
+        db.commit()
+
+    page.goto("/today")
+    expect(page).to_have_url(_path("/login"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    # The pages with PHI are gone (the sign-in page has the service worker drop them);
+    # storage stays, where the outbox keeps entries not yet sent (they wait for this user to
+    # sign in again; another user never sees them).
+    _until(page, """async () => {
+      for (const name of await caches.keys()) {
+        const cache = await caches.open(name);
+        if ((await cache.keys()).some((r) => new URL(r.url).pathname === "/today")) return false;
+      }
+      return true;
+    }""")
+    kept = _kept(page)
+    assert "/today" not in _cached_paths(kept), kept
+    assert PHI_CACHE_MARKER not in _cached_paths(kept), kept
+    assert kept["databases"].get(PHI_DB) == 1, kept
+    # A stale cookie wipes once; signing in again works as usual.
+    _sign_in(page, patient.email)
+
+
+def test_signed_in_pages_ask_for_persistent_storage(context, page: Page, patient):
+    context.add_init_script(
+        """
+        window.__persistCalls = 0;
+        StorageManager.prototype.persisted = () => Promise.resolve(false);
+        StorageManager.prototype.persist = () => { window.__persistCalls += 1;
+                                                   return Promise.resolve(true); };
+        """
+    )
+    page.goto("/login")
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__persistCalls") == 0  # nobody signed in: nothing to keep
+
+    page.get_by_label("Email").fill(patient.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    # Signing in swaps Today into the sign-in page's document (htmx boost): asked then.
+    _until(page, "window.__persistCalls === 1")
+
+    page.goto("/today")
+    _until(page, "window.__persistCalls === 1")
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__persistCalls") == 1  # once per page
+
+
+def _unsent(page: Page, n: int) -> None:
+    """The outbox's count of unsent entries, as every signed-in page shows it."""
+    page.wait_for_load_state("networkidle")  # the outbox has rendered its own count
+    page.evaluate(
+        """(n) => {
+          let counts = document.querySelectorAll("[data-outbox-count]");
+          if (counts.length === 0) {
+            const count = document.createElement("span");
+            count.setAttribute("data-outbox-count", "");
+            document.querySelector("main").append(count);
+            counts = [count];
+          }
+          counts.forEach((count) => { count.textContent = String(n); });
+        }""",
+        n,
+    )
+
+
+def test_sign_out_with_unsent_entries_asks_first(page: Page, patient, console_errors):
+    console_errors.expect(r"status of 401")  # /api/v1/me once signed out: the point
+    _sign_in(page, patient.email)
+    _unsent(page, 3)
+    dialogs: list[str] = []
+
+    def refuse(dialog) -> None:
+        dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    page.wait_for_timeout(500)  # no request in flight: still signed in, still on Today
+    assert dialogs == [f"confirm: {UNSENT}"]
+    expect(page).to_have_url(_path("/today"))
+    assert page.evaluate("fetch('/api/v1/me').then((r) => r.status)") == 200
+
+    page.remove_listener("dialog", refuse)
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(_path("/login"))
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    assert dialogs[1:] == [UNSENT]
+    assert page.evaluate("fetch('/api/v1/me').then((r) => r.status)") == 401
+
+
+def test_sign_out_with_nothing_unsent_does_not_ask(page: Page, patient):
+    _sign_in(page, patient.email)
+    _unsent(page, 0)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(_path("/login"))
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    assert dialogs == []
