@@ -15,6 +15,7 @@ from app.doses import corrections, rules, service
 from app.doses import today as today_state
 from app.doses.models import Dose
 from app.protocols import service as protocols
+from app.safety import service as safety
 from app.web.ranges import query_window
 
 router = APIRouter(prefix="/api/v1", tags=["doses"])
@@ -136,6 +137,11 @@ def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
     # Holds from the record (a pending review, a recent crisis reading): the offline gate must
     # hold too, so the phone gets them with their codes.
     body["holds"] = state.holds
+    # The same record as the rules' inputs, so the offline gate (static/offline-gate.js) can
+    # re-evaluate them at a later instant: a lockout ends, a recheck wait passes.
+    record = safety.state(session, user.id, now)
+    body["safety_state"] = {"review_pending": record.review_pending,
+                            "last_emergency_at": _iso(record.last_emergency_at)}
     if state.ledger:
         body["ledger"] = {"balance": str(state.ledger.balance),
                           "days_of_supply": state.ledger.days_of_supply}

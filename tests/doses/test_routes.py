@@ -890,6 +890,7 @@ def test_today_json_has_the_protocol_snapshot_and_next_session(db, client, patie
     assert abs(scheduled - utcnow()) < timedelta(minutes=2)
     assert len(body["recent_doses"]) == 1
     assert body["holds"] == []
+    assert body["safety_state"] == {"review_pending": False, "last_emergency_at": None}
     assert body["last_dose"]["dose_mg"]
     assert "balance" in body["ledger"]
 
