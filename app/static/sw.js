@@ -1,6 +1,7 @@
-// TrocheLog service worker: network-first pages, cached app shell, an offline fallback.
-// The offline outbox (IndexedDB, /api/v1/sync) builds on this file.
-const VERSION = "v1";
+// TrocheLog service worker: network-first pages, cached app shell, an offline fallback, and
+// Background Sync for the outbox (outbox.js, shared with the pages).
+importScripts("/static/outbox.js");
+const VERSION = "v2";
 const SHELL_CACHE = `shell-${VERSION}`;
 const PAGE_CACHE = `pages-${VERSION}`;
 const SHELL = [
@@ -8,6 +9,10 @@ const SHELL = [
   "/help",
   "/static/app.css",
   "/static/app.js",
+  "/static/outbox.js",
+  "/static/offline.js",
+  "/static/offline-gate.js",
+  "/static/privacy.js",
   "/static/__HTMX_FILE__",
   "/static/icons/icon-192.png",
   "/manifest.webmanifest",
@@ -53,8 +58,69 @@ self.addEventListener("fetch", (event) => {
           return response;
         })
         .catch(() =>
-          caches.match(request).then((hit) => hit || caches.match("/offline"))
+          // The signed-in copy first (pages cache), then the shell's anonymous one; a form page
+          // reached with a query (the screener after a PHQ-9) falls back to the page itself,
+          // which reads its query.
+          // Vary (HX-Request, language) is ignored: a page is a page for this one person.
+          caches.open(PAGE_CACHE)
+            .then((cache) => cache.match(request, { ignoreVary: true })
+              .then((hit) => hit || cache.match(request, { ignoreSearch: true, ignoreVary: true })))
+            .then((hit) => hit || caches.match(request, { ignoreSearch: true, ignoreVary: true }))
+            .then((hit) => hit || caches.match("/offline", { ignoreVary: true }))
         )
     );
   }
+});
+
+// Background Sync (Chromium): send the outbox even when no page is open. Pages flush too; the
+// server dedupes by client id, so both at once write each entry once.
+self.addEventListener("sync", (event) => {
+  if (event.tag === "outbox-flush") {
+    event.waitUntil(
+      self.TrocheOutbox.flush().then((summary) => {
+        if (summary.waiting) throw new Error("outbox waits for a signal or a sign-in");
+      })
+    );
+  }
+});
+
+// Bumped when a page says the person is signing out: a warm-up still in flight must not put
+// their pages back after the sign-out wiped them.
+let generation = 0;
+
+// Pages ask for the pages a patient needs offline to be kept fresh (after sign-in, online).
+self.addEventListener("message", (event) => {
+  const data = event.data || {};
+  if (data.type === "forget") {
+    // Every cache but the anonymous app shell: pages, the protocol snapshot, anything else.
+    generation += 1;
+    event.waitUntil(
+      caches.keys().then((keys) =>
+        Promise.all(keys.filter((k) => k !== SHELL_CACHE).map((k) => caches.delete(k))))
+    );
+    return;
+  }
+  if (data.type !== "warm" || !Array.isArray(data.urls)) return;
+  const started = generation;
+  event.waitUntil(
+    caches.open(PAGE_CACHE).then((cache) =>
+      Promise.all(
+        data.urls
+          .filter((url) => typeof url === "string" && url.startsWith("/"))
+          .map((url) =>
+            fetch(url, { credentials: "same-origin" })
+              .then((response) => {
+                if (response.ok && !response.redirected && generation === started) {
+                  return cache.put(url, response);
+                }
+                return null;
+              })
+              .catch(() => null)
+          )
+      )
+    ).then(() => {
+      // Tell the page its offline copies are in place (tests wait for this too).
+      if (event.source) event.source.postMessage({ type: "warmed" });
+    })
+  );
 });

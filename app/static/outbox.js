@@ -1,0 +1,188 @@
+// TrocheLog outbox: writes made without a signal wait in IndexedDB and go to POST /api/v1/sync
+// when the phone is back online. Used by pages (app.js) and by the service worker (Background
+// Sync), so nothing here touches the DOM.
+//
+// An item is {id, kind, recorded_at, data, user, label, status: "pending" | "rejected",
+// detail, errors, queued_at}. Its id is the client UUID the server dedupes on, so a flush that
+// runs twice (Background Sync and a tab at once) writes each entry once. An item leaves the
+// outbox only when the server answered "created" or "duplicate"; a "rejected" one stays, with
+// the server's reason, until the person fixes or discards it. Items belong to the user who
+// made them: a flush sends only the signed-in user's items, and pages list only theirs.
+(function (root) {
+  "use strict";
+
+  var DB_NAME = "trochelog";
+  var STORE = "outbox";
+  var BATCH = 50;
+  var CHANGED = "trochelog:outbox-changed";
+
+  function open() {
+    return new Promise(function (resolve, reject) {
+      var request = root.indexedDB.open(DB_NAME, 1);
+      request.onupgradeneeded = function () {
+        var db = request.result;
+        if (!db.objectStoreNames.contains(STORE)) {
+          db.createObjectStore(STORE, { keyPath: "id" }).createIndex("queued_at", "queued_at");
+        }
+      };
+      request.onsuccess = function () { resolve(request.result); };
+      request.onerror = function () { reject(request.error); };
+    });
+  }
+
+  function withStore(mode, work) {
+    return open().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction(STORE, mode);
+        var result = work(tx.objectStore(STORE));
+        tx.oncomplete = function () { db.close(); resolve(result && result.value); };
+        tx.onerror = function () { db.close(); reject(tx.error); };
+        tx.onabort = function () { db.close(); reject(tx.error); };
+      });
+    });
+  }
+
+  function announce() {
+    // Pages redraw their count; the service worker tells its pages.
+    if (typeof root.dispatchEvent === "function" && typeof CustomEvent === "function") {
+      try { root.dispatchEvent(new CustomEvent(CHANGED)); } catch (e) { /* worker */ }
+    }
+    if (root.clients && root.clients.matchAll) {
+      root.clients.matchAll({ includeUncontrolled: true }).then(function (list) {
+        list.forEach(function (client) { client.postMessage({ type: CHANGED }); });
+      });
+    }
+  }
+
+  function all(user) {
+    return withStore("readonly", function (store) {
+      var box = { value: [] };
+      store.index("queued_at").openCursor().onsuccess = function (event) {
+        var cursor = event.target.result;
+        if (!cursor) return;
+        if (user === undefined || cursor.value.user === user) box.value.push(cursor.value);
+        cursor.continue();
+      };
+      return box;
+    });
+  }
+
+  function add(item) {
+    item.status = "pending";
+    item.queued_at = item.queued_at || new Date().toISOString();
+    return withStore("readwrite", function (store) { store.put(item); })
+      .then(function () { announce(); return item; });
+  }
+
+  function remove(id) {
+    return withStore("readwrite", function (store) { store.delete(id); }).then(announce);
+  }
+
+  function update(id, patch) {
+    return withStore("readwrite", function (store) {
+      store.get(id).onsuccess = function (event) {
+        var item = event.target.result;
+        if (!item) return;
+        Object.keys(patch).forEach(function (key) { item[key] = patch[key]; });
+        store.put(item);
+      };
+    });
+  }
+
+  // Who is signed in, and their CSRF token; null when nobody is (the queue waits for them).
+  function whoAmI() {
+    return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) { return response.ok ? response.json() : null; });
+  }
+
+  function sendBatch(me, items) {
+    var body = {
+      items: items.map(function (item) {
+        return { id: item.id, kind: item.kind, recorded_at: item.recorded_at, data: item.data };
+      })
+    };
+    return fetch("/api/v1/sync", {
+      method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      if (!response.ok) {
+        // 401/403: signed out or a stale token; 413/5xx: try again later. Keep everything.
+        var stop = new Error("sync answered " + response.status);
+        stop.status = response.status;
+        throw stop;
+      }
+      return response.json();
+    }).then(function (answer) {
+      var done = [];
+      answer.results.forEach(function (result) {
+        if (result.status === "created" || result.status === "duplicate") {
+          done.push(remove(result.id));
+        } else {
+          done.push(update(result.id, {
+            status: "rejected",
+            detail: result.detail || "",
+            errors: result.errors || null,
+            code: result.code || null,
+            result: result
+          }));
+        }
+      });
+      return Promise.all(done).then(function () { return answer.results; });
+    });
+  }
+
+  var running = null;
+
+  // Send the signed-in user's pending items in order, in batches, one flush at a time (a Web
+  // Lock across tabs and the service worker where the browser has it). Resolves to a summary.
+  function flush() {
+    if (running) return running;
+    var work = function () {
+      return whoAmI().then(function (me) {
+        if (!me) return { sent: 0, rejected: 0, waiting: true };
+        return all(me.id).then(function (items) {
+          var pending = items.filter(function (item) { return item.status === "pending"; });
+          var summary = { sent: 0, rejected: 0, waiting: false };
+          var chain = Promise.resolve();
+          for (var i = 0; i < pending.length; i += BATCH) {
+            (function (batch) {
+              chain = chain.then(function () {
+                return sendBatch(me, batch).then(function (results) {
+                  results.forEach(function (r) {
+                    if (r.status === "rejected") summary.rejected += 1;
+                    else summary.sent += 1;
+                  });
+                });
+              });
+            })(pending.slice(i, i + BATCH));
+          }
+          return chain.then(function () { return summary; });
+        });
+      });
+    };
+    var locked = root.navigator && root.navigator.locks
+      ? root.navigator.locks.request("trochelog-outbox", work)
+      : work();
+    running = locked.then(function (summary) {
+      running = null;
+      announce();
+      return summary;
+    }, function (error) {
+      running = null;
+      announce();
+      return { sent: 0, rejected: 0, waiting: true, error: String(error) };
+    });
+    return running;
+  }
+
+  root.TrocheOutbox = {
+    CHANGED: CHANGED,
+    add: add,
+    all: all,
+    remove: remove,
+    flush: flush
+  };
+})(typeof self !== "undefined" ? self : window);
