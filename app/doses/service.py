@@ -77,6 +77,8 @@ class GateInput(BaseModel):
     diastolic: Annotated[int, Field(ge=30, le=200)]
     heart_rate: Annotated[int, Field(ge=20, le=250)]
     checklist: Checklist = Checklist()
+    # What the phone's offline gate said (app/static/offline-gate.js); the server judges again.
+    offline_verdict: rules.Verdict | None = None
 
     @model_validator(mode="after")
     def _diastolic_below_systolic(self) -> "GateInput":
@@ -252,6 +254,13 @@ def record_gate(
     )
     session.add(gate)
     session.flush()
+    if answers.offline_verdict is not None and answers.offline_verdict != result.verdict:
+        # The phone and the server disagree: the patient is told on sync, the prescriber here.
+        safety.raise_event(session, patient_id=patient.id, kind=safety.OFFLINE_GATE_DISAGREED,
+                           level="moderate", occurred_at=checked_at, source_id=gate.id,
+                           details={"offline": answers.offline_verdict.value,
+                                    "server": result.verdict.value,
+                                    "codes": [r.code.value for r in result.reasons]})
     if result.verdict == rules.Verdict.EMERGENCY:
         safety.raise_event(session, patient_id=patient.id, kind=safety.BP_EMERGENCY,
                            level="high", occurred_at=checked_at, source_id=gate.id,

@@ -9,7 +9,8 @@ from app.sync.context import Handler, Write
 def _gate(w: Write) -> dict[str, Any]:
     gate = service.record_gate(w.session, patient=w.patient, gate_id=w.item_id,
                                checked_at=w.recorded_at, data=w.data, now=w.now)
-    return {"verdict": gate.verdict, "reasons": gate.reasons}
+    return {"verdict": gate.verdict, "reasons": gate.reasons,
+            "offline_verdict": w.data.get("offline_verdict")}
 
 
 def _dose(w: Write) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from app.i18n import gettext as _
 
 BP_EMERGENCY = "bp_emergency"
 DOSE_AGAINST_HOLD = "dose_against_hold"
+OFFLINE_GATE_DISAGREED = "offline_gate_disagreed"
 REVIEW_NOTE_MAX = 1000
 
 

@@ -45,6 +45,17 @@
   }
 
   var ADAPTERS = {
+    gate: function (form) {
+      var checklist = {};
+      Array.prototype.forEach.call(form.querySelectorAll(".checklist input[type=checkbox]"),
+        function (box) { checklist[box.name] = box.checked; });
+      return drop({
+        systolic: intOrRaw(field(form, "systolic")),
+        diastolic: intOrRaw(field(form, "diastolic")),
+        heart_rate: intOrRaw(field(form, "heart_rate")),
+        checklist: checklist
+      });
+    },
     checkin: function (form) {
       var values = {};
       Array.prototype.forEach.call(form.querySelectorAll("[data-measure]"), function (el) {
@@ -95,6 +106,17 @@
         swallowed: { swallowed: true, spat: false }[field(form, "swallowed")]
       });
     },
+    dose_revision: function (form) {
+      // As the history route builds it: lot and Rx number always, amount and time when given.
+      var changes = { lot: field(form, "lot"), rx_number: field(form, "rx_number") };
+      if (field(form, "dose_mg")) changes.dose_mg = field(form, "dose_mg");
+      if (field(form, "taken_at")) changes.taken_at = localToIso(field(form, "taken_at"));
+      return { dose_id: form.getAttribute("data-dose-id"), reason: field(form, "reason"),
+               changes: changes };
+    },
+    dose_entered_in_error: function (form) {
+      return { dose_id: form.getAttribute("data-dose-id"), reason: field(form, "reason") };
+    },
     ledger_count: function (form) {
       return { counted_at: localToIso(field(form, "count_counted_at")),
                count: field(form, "count_count") };
@@ -138,6 +160,9 @@
       user: currentUser(),
       label: form.getAttribute("data-sync-label") || kind
     };
+    if (form.hasAttribute("data-offline-result")) {
+      item.data.offline_verdict = form.getAttribute("data-offline-result");
+    }
     return Outbox.add(item).then(function () {
       // The next entry from this form is a new one.
       var hidden = form.elements.namedItem(idField);
@@ -149,6 +174,107 @@
       }
       return item;
     });
+  }
+
+  // --- the offline gate: the same rules on the phone (offline-gate.js), the server judges again
+
+  function snapshot() {
+    // The Today snapshot the service worker keeps fresh (data-offline-pages lists it).
+    return caches.match("/api/v1/today", { ignoreVary: true })
+      .then(function (response) { return response ? response.json() : null; })
+      .catch(function () { return null; });
+  }
+
+  function offlineVerdict(form, data) {
+    var Gate = window.TrocheGate;
+    return Promise.all([snapshot(), Outbox.all(currentUser())]).then(function (found) {
+      var inputs = Gate && Gate.fromToday(found[0]);
+      if (!inputs) return null;
+      var history = inputs.history;
+      var state = inputs.state;
+      found[1].forEach(function (item) {
+        // What this phone has logged since the snapshot counts too.
+        if (item.kind === "dose" && item.status === "pending" && item.data.taken_at) {
+          history.push({ taken_at: item.data.taken_at, dose_mg: String(item.data.dose_mg) });
+        }
+        if (item.kind === "gate" && (item.data.systolic >= Gate.CRISIS_SYSTOLIC ||
+            item.data.diastolic >= Gate.CRISIS_DIASTOLIC)) {
+          state = Gate.noteEmergency(state, item.recorded_at);
+        }
+      });
+      try {
+        return Gate.evaluateGate(inputs.snapshot, history, data, new Date().toISOString(),
+                                 form.getAttribute("data-proposed-mg"), state);
+      } catch (e) {
+        return null; // cannot judge: never an OK
+      }
+    });
+  }
+
+  function showVerdict(form, item, result) {
+    var words = document.querySelector("[data-offline-verdict]");
+    var section = document.getElementById("gate-result");
+    if (!words || !section) { say(text("saved-offline")); return; }
+    function w(key) { return words.getAttribute("data-text-" + key) || ""; }
+    var template = document.getElementById("offline-dose-form"); // before the section empties
+    section.textContent = "";
+    var heading = document.createElement("h2");
+    heading.id = "gate-heading";
+    var verdict = result ? result.verdict : "hold";
+    heading.textContent = w(verdict === "ok" ? "ok" : verdict === "emergency" ? "emergency" : "hold");
+    section.appendChild(heading);
+    var alert = document.createElement("div");
+    alert.className = "alert " + (verdict === "ok" ? "alert-ok" : verdict === "emergency"
+      ? "alert-crisis" : "alert-hold");
+    alert.setAttribute("role", verdict === "ok" ? "status" : "alert");
+    var lines = [];
+    if (!result) lines.push(w("cannot-check"));
+    if (verdict === "emergency") lines.push(w("guidance"));
+    var list = document.createElement("ul");
+    (result ? result.reasons : []).forEach(function (reason) {
+      var li = document.createElement("li");
+      li.textContent = w("reason-" + reason.code) || reason.code;
+      list.appendChild(li);
+    });
+    lines.forEach(function (line) {
+      var p = document.createElement("p");
+      p.textContent = line;
+      alert.appendChild(p);
+    });
+    if (list.children.length) alert.appendChild(list);
+    if (verdict === "hold" && result) {
+      var wait = document.createElement("p");
+      wait.textContent = w("wait");
+      alert.appendChild(wait);
+    }
+    var here = document.createElement("p");
+    here.className = "hint";
+    here.textContent = w("checked-here");
+    alert.appendChild(here);
+    section.appendChild(alert);
+    if (verdict === "emergency") {
+      var call = document.createElement("a");
+      call.className = "button crisis";
+      call.href = "tel:911";
+      call.textContent = w("call");
+      section.appendChild(call);
+    }
+    if (verdict === "ok") {
+      var dose = template.content.firstElementChild.cloneNode(true);
+      dose.elements.namedItem("gate_id").value = item.id;
+      dose.elements.namedItem("dose_client_id").value = newId();
+      var taken = dose.elements.namedItem("taken_at");
+      if (taken) {
+        var now = new Date();
+        taken.value = new Date(now.getTime() - now.getTimezoneOffset() * 60000)
+          .toISOString().slice(0, 16);
+      }
+      section.appendChild(dose);
+    }
+    section.setAttribute("data-focus", "");
+    section.setAttribute("tabindex", "-1");
+    // After the removed form's button lets go of focus: the verdict is what the patient sees.
+    setTimeout(function () { section.focus(); }, 0);
   }
 
   function afterQueued(form, item) {
@@ -182,6 +308,15 @@
     event.preventDefault();
     event.stopImmediatePropagation();
     if (!form.reportValidity()) return;
+    if (form.getAttribute("data-sync-kind") === "gate") {
+      var data = ADAPTERS.gate(form);
+      offlineVerdict(form, data).then(function (result) {
+        // The verdict travels with the check, so the server can say where it disagrees.
+        form.setAttribute("data-offline-result", result ? result.verdict : "hold");
+        return queue(form).then(function (item) { showVerdict(form, item, result); });
+      }).catch(function () { say(text("not-saved"), "alert-error"); });
+      return;
+    }
     queue(form).then(function (item) { afterQueued(form, item); }, function () {
       say(text("not-saved"), "alert-error");
     });
@@ -220,9 +355,43 @@
     if (el) el.hidden = navigator.onLine;
   }
 
+  function renderNotices(user) {
+    var box = document.querySelector("[data-outbox-notices]");
+    if (!box) return Promise.resolve();
+    return Outbox.notices(user).then(function (list) {
+      box.textContent = "";
+      list.forEach(function (n) {
+        var p = document.createElement("div");
+        p.className = "alert alert-error";
+        p.setAttribute("role", "alert");
+        p.setAttribute("data-notice", n.id);
+        var words = document.createElement("p");
+        words.textContent = text(n.kind);
+        p.appendChild(words);
+        var ok = document.createElement("button");
+        ok.type = "button";
+        ok.className = "button";
+        ok.textContent = text("understood");
+        ok.addEventListener("click", function () { Outbox.dismiss(n.id).then(render); });
+        p.appendChild(ok);
+        box.appendChild(p);
+      });
+    });
+  }
+
+  function button(label, onClick) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "button";
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
   function render() {
     var user = currentUser();
     if (!user) return Promise.resolve();
+    renderNotices(user);
     return Outbox.all(user).then(function (items) {
       Array.prototype.forEach.call(document.querySelectorAll("[data-outbox-count]"), function (el) {
         el.textContent = String(items.length);
@@ -252,14 +421,29 @@
           why.className = "field-error";
           why.textContent = item.detail;
           li.appendChild(why);
-          var discard = document.createElement("button");
-          discard.type = "button";
-          discard.className = "button";
-          discard.textContent = text("discard");
-          discard.addEventListener("click", function () {
+          if (item.kind === "dose" && item.result && item.result.reasons &&
+              !(item.data.already_taken && item.data.override_reason)) {
+            // A dose the rules hold: if it was already taken, the record must still show it.
+            var label = document.createElement("label");
+            label.textContent = text("what-happened");
+            var account = document.createElement("textarea");
+            account.rows = 2;
+            account.maxLength = 500;
+            label.appendChild(account);
+            li.appendChild(label);
+            li.appendChild(button(text("record-taken"), function () {
+              if (!account.value.trim()) { account.focus(); return; }
+              Outbox.retry(item.id, { already_taken: true,
+                                      override_reason: account.value.trim() })
+                .then(flushSoon);
+            }));
+          }
+          li.appendChild(button(text("send-again"), function () {
+            Outbox.retry(item.id).then(flushSoon);
+          }));
+          li.appendChild(button(text("discard"), function () {
             if (window.confirm(text("discard-confirm"))) Outbox.remove(item.id).then(render);
-          });
-          li.appendChild(discard);
+          }));
         }
         list.appendChild(li);
       });

@@ -13,16 +13,23 @@
 
   var DB_NAME = "trochelog";
   var STORE = "outbox";
+  // What the server said that the patient must still read (an offline verdict it did not
+  // agree with), kept until they dismiss it: a flush may run in the service worker with no
+  // page open.
+  var NOTICES = "notices";
   var BATCH = 50;
   var CHANGED = "trochelog:outbox-changed";
 
   function open() {
     return new Promise(function (resolve, reject) {
-      var request = root.indexedDB.open(DB_NAME, 1);
+      var request = root.indexedDB.open(DB_NAME, 2);
       request.onupgradeneeded = function () {
         var db = request.result;
         if (!db.objectStoreNames.contains(STORE)) {
           db.createObjectStore(STORE, { keyPath: "id" }).createIndex("queued_at", "queued_at");
+        }
+        if (!db.objectStoreNames.contains(NOTICES)) {
+          db.createObjectStore(NOTICES, { keyPath: "id" });
         }
       };
       request.onsuccess = function () { resolve(request.result); };
@@ -30,11 +37,11 @@
     });
   }
 
-  function withStore(mode, work) {
+  function withStore(mode, work, name) {
     return open().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var tx = db.transaction(STORE, mode);
-        var result = work(tx.objectStore(STORE));
+        var tx = db.transaction(name || STORE, mode);
+        var result = work(tx.objectStore(name || STORE));
         tx.oncomplete = function () { db.close(); resolve(result && result.value); };
         tx.onerror = function () { db.close(); reject(tx.error); };
         tx.onabort = function () { db.close(); reject(tx.error); };
@@ -89,6 +96,46 @@
     });
   }
 
+  function notices(user) {
+    return withStore("readonly", function (store) {
+      var box = { value: [] };
+      store.openCursor().onsuccess = function (event) {
+        var cursor = event.target.result;
+        if (!cursor) return;
+        if (cursor.value.user === user) box.value.push(cursor.value);
+        cursor.continue();
+      };
+      return box;
+    }, NOTICES);
+  }
+
+  function notice(user, kind, id) {
+    return withStore("readwrite", function (store) {
+      store.put({ id: id, user: user, kind: kind, at: new Date().toISOString() });
+    }, NOTICES);
+  }
+
+  function dismiss(id) {
+    return withStore("readwrite", function (store) { store.delete(id); }, NOTICES)
+      .then(announce);
+  }
+
+  // A refused entry, fixed (`changes` merged into its data) or just tried again: pending once
+  // more. The server remembers only what it accepted, so the same id can carry the fix.
+  function retry(id, changes) {
+    return withStore("readwrite", function (store) {
+      store.get(id).onsuccess = function (event) {
+        var item = event.target.result;
+        if (!item) return;
+        Object.keys(changes || {}).forEach(function (key) { item.data[key] = changes[key]; });
+        item.status = "pending";
+        item.detail = "";
+        item.errors = null;
+        store.put(item);
+      };
+    }).then(announce);
+  }
+
   // Who is signed in, and their CSRF token; null when nobody is (the queue waits for them).
   function whoAmI() {
     return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" })
@@ -118,6 +165,10 @@
     }).then(function (answer) {
       var done = [];
       answer.results.forEach(function (result) {
+        if (result.status === "created" && result.offline_verdict && result.verdict &&
+            result.offline_verdict !== result.verdict) {
+          done.push(notice(me.id, "gate-disagreed", result.id));
+        }
         if (result.status === "created" || result.status === "duplicate") {
           done.push(remove(result.id));
         } else {
@@ -145,7 +196,7 @@
         if (!me) return { sent: 0, rejected: 0, waiting: true };
         return all(me.id).then(function (items) {
           var pending = items.filter(function (item) { return item.status === "pending"; });
-          var summary = { sent: 0, rejected: 0, waiting: false };
+          var summary = { sent: 0, rejected: 0, disagreed: 0, waiting: false };
           var chain = Promise.resolve();
           for (var i = 0; i < pending.length; i += BATCH) {
             (function (batch) {
@@ -154,6 +205,8 @@
                   results.forEach(function (r) {
                     if (r.status === "rejected") summary.rejected += 1;
                     else summary.sent += 1;
+                    if (r.status === "created" && r.offline_verdict && r.verdict &&
+                        r.offline_verdict !== r.verdict) summary.disagreed += 1;
                   });
                 });
               });
@@ -182,7 +235,10 @@
     CHANGED: CHANGED,
     add: add,
     all: all,
+    notices: notices,
+    dismiss: dismiss,
     remove: remove,
+    retry: retry,
     flush: flush
   };
 })(typeof self !== "undefined" ? self : window);

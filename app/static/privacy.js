@@ -42,9 +42,9 @@
   function warning(n) {
     var message = n === 1
       ? text("signout-unsent-one", "1 entry on this phone has not been sent yet. If you sign " +
-        "out now it will be deleted. Sign out anyway?")
+        "out now it will be deleted. Sign out and delete it?")
       : text("signout-unsent-other", "{n} entries on this phone have not been sent yet. If " +
-        "you sign out now they will be deleted. Sign out anyway?");
+        "you sign out now they will be deleted. Sign out and delete them?");
     return message.replace("{n}", String(n));
   }
 

@@ -10,9 +10,9 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sqlmodel import Session, select
 
 from app.accounts.models import Role
-from app.checkins.models import CheckIn, QuestionnaireResponse
+from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.db import engine, utcnow
-from app.doses.models import Dose, LedgerEntry
+from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.protocols import service as protocols
 from tests import factories
 
@@ -173,3 +173,188 @@ def test_signed_out_mid_flush_keeps_the_queue_for_the_same_user(context, page: P
     assert _rows(patient.id)["checkins"] == []
     stored = page.evaluate("window.TrocheOutbox.all()")
     assert [i["status"] for i in stored] == ["pending"]
+
+
+def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context, page: Page,
+                                                                       patient):
+    _ready_offline(context, page, patient.email)
+    page.goto("/today")
+    page.get_by_label("Upper (systolic)").fill("128")
+    page.get_by_label("Lower (diastolic)").fill("82")
+    page.get_by_label("Pulse").fill("72")
+    for box in page.locator(".gate-form input[type=checkbox]").all():
+        box.check()
+    page.get_by_role("button", name="Check").click()
+
+    # The phone's verdict, with the same rules, and the dose form tied to that check.
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    expect(verdict).to_contain_text("Checked on this phone while offline")
+    expect(verdict).to_be_focused()
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("2")
+
+    # A crisis reading offline: emergency guidance at once, no dose form.
+    page.goto("/today")
+    page.get_by_label("Upper (systolic)").fill("186")
+    page.get_by_label("Lower (diastolic)").fill("100")
+    page.get_by_label("Pulse").fill("90")
+    page.get_by_role("button", name="Check").click()
+    expect(verdict.get_by_role("heading", name="Do not take your dose")).to_be_visible()
+    expect(verdict.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
+    expect(verdict.locator("form")).to_have_count(0)
+    expect(_count(page)).to_have_text("3")
+
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(_count(page)).to_be_hidden()
+    with Session(engine) as db:
+        gates = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id)
+                        .order_by(GateCheck.checked_at)).all()
+        assert [g.verdict for g in gates] == ["ok", "emergency"]
+        (dose,) = db.exec(select(Dose).where(Dose.patient_id == patient.id)).all()
+        assert dose.gate_id == gates[0].id and dose.flags == ["extra"]
+
+
+def test_a_server_that_disagrees_with_the_offline_gate_is_shown_and_flagged(context,
+                                                                            page: Page,
+                                                                            patient):
+    _ready_offline(context, page, patient.email)
+    page.goto("/today")
+    page.get_by_label("Upper (systolic)").fill("128")
+    page.get_by_label("Lower (diastolic)").fill("82")
+    page.get_by_label("Pulse").fill("72")
+    for box in page.locator(".gate-form input[type=checkbox]").all():
+        box.check()
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_role("heading", name="Safety check passed")).to_be_visible()
+
+    # Meanwhile a high-risk screen (answered on another device) put dosing on hold.
+    with Session(engine) as db:
+        db.add(SafetyEvent(patient_id=patient.id, kind="positive_screen", level="high",
+                           occurred_at=utcnow() - timedelta(minutes=30), source_id=uuid.uuid4(),
+                           holds_dosing=True))
+        db.commit()
+
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.get_by_text("which does not agree")).to_be_visible()
+    page.reload()  # kept until read, on every page
+    expect(page.get_by_text("which does not agree")).to_be_visible()
+    page.get_by_role("button", name="Understood").click()
+    expect(page.get_by_text("which does not agree")).to_have_count(0)
+    with Session(engine) as db:
+        (gate,) = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id)).all()
+        assert gate.verdict == "hold"
+        (flag,) = db.exec(select(SafetyEvent).where(
+            SafetyEvent.kind == "offline_gate_disagreed")).all()
+        assert flag.details["offline"] == "ok" and flag.details["server"] == "hold"
+
+
+def test_a_correction_and_an_entered_in_error_made_offline_arrive(context, page: Page, patient,
+                                                                  console_errors):
+    # The page's own flush on load may meet the signal going away: the browser logs it.
+    console_errors.expect(r"ERR_INTERNET_DISCONNECTED")
+    now = utcnow()
+    with Session(engine) as db:
+        from app.accounts.models import User
+        from app.doses import service as doses
+
+        user = db.get(User, patient.id)
+        for hours in (80, 30):
+            doses.record_dose(db, patient=user, dose_id=uuid.uuid4(), recorded_at=now,
+                              data={"taken_at": (now - timedelta(hours=hours)).isoformat(),
+                                    "dose_mg": "100", "route": "sublingual",
+                                    "no_gate_reason": "Logged later."}, now=now)
+        db.commit()
+    _ready_offline(context, page, patient.email)
+    context.set_offline(False)
+    page.goto("/doses")  # the history, loaded while online, then the signal goes
+    context.set_offline(True)
+    cards = page.locator("li.card.dose")
+    expect(cards).to_have_count(2)
+    newest, oldest = cards.nth(0), cards.nth(1)
+    newest.get_by_text("Correct this entry").click()
+    newest.get_by_label("Dose (mg)").fill("150")
+    newest.get_by_label("Why the correction?").fill("Took one and a half.")
+    newest.get_by_role("button", name="Save correction").click()
+    expect(_count(page)).to_have_text("1")
+    oldest.get_by_text("Mark as entered in error").click()
+    oldest.get_by_label("Why is this entry wrong?").fill("Logged twice.")
+    oldest.get_by_role("button", name="Mark entered in error").click()
+    expect(_count(page)).to_have_text("2")
+
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(_count(page)).to_be_hidden()
+    with Session(engine) as db:
+        rows = db.exec(select(Dose).where(Dose.patient_id == patient.id)
+                       .order_by(Dose.taken_at)).all()
+        assert [(d.status, d.dose_mg, d.revision) for d in rows] == [
+            ("entered_in_error", 100, 2), ("recorded", 150, 2)]
+
+
+def test_a_held_dose_from_the_outbox_can_be_recorded_as_taken(context, page: Page, patient):
+    """Logged offline, refused on sync (too soon after a dose logged elsewhere): the patient
+    took it, so the record must show it, flagged, with their account."""
+    now = utcnow()
+    with Session(engine) as db:
+        from app.accounts.models import User
+        from app.doses import service as doses
+
+        doses.record_dose(db, patient=db.get(User, patient.id), dose_id=uuid.uuid4(),
+                          recorded_at=now, data={
+                              "taken_at": (now - timedelta(hours=5)).isoformat(),
+                              "dose_mg": "100", "route": "sublingual",
+                              "no_gate_reason": "Logged at the clinic."}, now=now)
+        db.commit()
+    _ready_offline(context, page, patient.email)
+    page.goto("/today")
+    page.get_by_text("Log a dose you took earlier").click()
+    page.get_by_label("Why was there no safety check before this dose?").fill("No cuff.")
+    page.locator("#dose_mg-late").fill("100")
+    page.locator("form.dose-form").last.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("1")
+
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    rejected = page.locator("[data-outbox] .outbox-rejected")
+    expect(rejected).to_contain_text("Too soon")
+    rejected.get_by_label("What happened, and why").fill("I forgot the earlier one.")
+    rejected.get_by_role("button", name="I already took it: record it").click()
+    expect(_count(page)).to_be_hidden()
+    with Session(engine) as db:
+        doses = db.exec(select(Dose).where(Dose.patient_id == patient.id)).all()
+        held = [d for d in doses if "against_hold" in d.flags]
+        assert len(doses) == 2 and len(held) == 1
+        assert held[0].override_reason == "I forgot the earlier one."
+
+
+def test_flushing_twice_at_once_and_a_concurrent_post_write_each_entry_once(context,
+                                                                          page: Page, patient):
+    _ready_offline(context, page, patient.email)
+    for mood in ("3", "5", "7"):
+        page.goto("/checkins/daily")
+        page.get_by_role("radio", name=mood, exact=True).check()
+        page.get_by_role("button", name="Save check-in").click()
+        expect(page.get_by_role("status").filter(has_text="Saved on this phone")).to_be_visible()
+    expect(_count(page)).to_have_text("3")
+
+    context.set_offline(False)
+    # Two flushes (as Background Sync and the page would) and the same first entry posted
+    # directly, all at once.
+    answers = page.evaluate("""async () => {
+      const items = await window.TrocheOutbox.all();
+      const me = await (await fetch("/api/v1/me")).json();
+      const direct = fetch("/api/v1/sync", {method: "POST", headers: {
+          "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token},
+        body: JSON.stringify({items: [items[0]].map((i) => ({id: i.id, kind: i.kind,
+          recorded_at: i.recorded_at, data: i.data}))})}).then((r) => r.status);
+      return Promise.all([window.TrocheOutbox.flush(), window.TrocheOutbox.flush(), direct]);
+    }""")
+    assert answers[2] == 200
+    expect(_count(page)).to_be_hidden()
+    with Session(engine) as db:
+        moods = sorted(c.values["mood"] for c in db.exec(
+            select(CheckIn).where(CheckIn.patient_id == patient.id)).all())
+    assert moods == [3, 5, 7]

@@ -20,7 +20,7 @@ PHI_DB = "trochelog-privacy-test"
 PHI_CACHE_MARKER = "/phi-marker"
 UNSENT = (
     "3 entries on this phone have not been sent yet. If you sign out now they will be deleted. "
-    "Sign out anyway?"
+    "Sign out and delete them?"
 )
 
 # What this origin keeps: every cached request's path per cache, every IndexedDB database with
