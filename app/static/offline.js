@@ -455,6 +455,7 @@
     if (!navigator.onLine || !currentUser()) return;
     clearTimeout(flushTimer);
     flushTimer = setTimeout(function () {
+      if (!currentUser()) return; // signed out in the meantime (the page was swapped)
       Outbox.flush().then(function (summary) {
         if (summary.sent && !summary.rejected) say(text("sent"), "alert-ok");
         if (summary.rejected) say(text("some-rejected"), "alert-error");
@@ -501,7 +502,13 @@
     var ctx = event.detail && event.detail.ctx;
     if (ctx && ctx.response && ctx.response.status < 400) flushSoon();
   });
-  document.addEventListener("htmx:after:swap", function () { banner(); render(); });
+  // A boosted swap can bring a signed-in page (after sign-in) into a page that had none.
+  document.addEventListener("htmx:after:swap", function () {
+    banner();
+    render();
+    flushSoon();
+    warmCache();
+  });
 
   function start() {
     if (!navigator.onLine) {
@@ -519,16 +526,21 @@
     if (new URLSearchParams(window.location.search).get("screened") === "offline") {
       say(text("saved-offline"));
     }
-    // The screener reached offline from a cached copy: link it to the PHQ-9 it follows.
-    var form = document.querySelector('form[data-instrument="cssrs"]');
-    var follows = new URLSearchParams(window.location.search).get("follows");
-    if (form && follows && !form.elements.namedItem("follows")) {
-      var hidden = document.createElement("input");
-      hidden.type = "hidden";
-      hidden.name = "follows";
-      hidden.value = follows;
-      form.appendChild(hidden);
-    }
+    // A form page served offline from a cached copy without its query: the screener after a
+    // PHQ-9 (?follows=), a session check-in for a dose (?dose=). Link them as the server would.
+    var query = new URLSearchParams(window.location.search);
+    [['form[data-instrument="cssrs"]', "follows", "follows"],
+     ['form[data-sync-kind="checkin"]', "dose", "dose_id"]].forEach(function (link) {
+      var form = document.querySelector(link[0]);
+      var value = query.get(link[1]);
+      if (form && value && !form.elements.namedItem(link[2])) {
+        var hidden = document.createElement("input");
+        hidden.type = "hidden";
+        hidden.name = link[2];
+        hidden.value = value;
+        form.appendChild(hidden);
+      }
+    });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

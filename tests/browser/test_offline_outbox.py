@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
-from app.accounts.models import Role
+from app.accounts.models import AuthSession, Role
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.db import engine, utcnow
 from app.doses.models import Dose, GateCheck, LedgerEntry
@@ -73,6 +73,9 @@ def test_offline_entries_wait_in_the_outbox_and_arrive_once(context, page: Page,
     page.get_by_role("link", name="Check-ins").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check-ins")
     expect(page.locator("[data-offline-banner]")).to_be_visible()
+    page.get_by_role("link", name="Need help now?").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Help now")
+    expect(page.get_by_text("Blood pressure 180/120 or higher")).to_be_visible()
 
     page.goto("/checkins/daily")
     page.get_by_role("radio", name="6", exact=True).check()
@@ -358,3 +361,39 @@ def test_flushing_twice_at_once_and_a_concurrent_post_write_each_entry_once(cont
         moods = sorted(c.values["mood"] for c in db.exec(
             select(CheckIn).where(CheckIn.patient_id == patient.id)).all())
     assert moods == [3, 5, 7]
+
+
+def test_another_person_on_the_phone_never_sees_or_sends_the_first_ones_entries(
+        context, page: Page, patient, console_errors):
+    console_errors.expect(r"status of 401")
+    _ready_offline(context, page, patient.email)
+    page.goto("/checkins/daily")
+    page.get_by_role("radio", name="2", exact=True).check()
+    page.get_by_role("button", name="Save check-in").click()
+    expect(_count(page)).to_have_text("1")
+
+    # The first person's session ends while the phone is away; someone else signs in on it.
+    with Session(engine, expire_on_commit=False) as db:
+        db.exec(delete(AuthSession).where(col(AuthSession.user_id) == patient.id))
+        other = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        db.commit()
+    context.set_offline(False)
+    page.goto("/login")
+    page.get_by_label("Email").fill(other.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    expect(_count(page)).to_be_hidden()
+    expect(page.locator("[data-outbox-item]")).to_have_count(0)
+    assert page.evaluate("window.TrocheOutbox.flush()")["sent"] == 0
+    assert _rows(patient.id)["checkins"] == [] and _rows(other.id)["checkins"] == []
+
+    # The first person signs in again: their entry is still here, and goes.
+    context.clear_cookies()  # the other person leaves without signing out
+    page.goto("/login")
+    page.get_by_label("Email").fill(patient.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    expect(_count(page)).to_be_hidden()
+    assert [c.values for c in _rows(patient.id)["checkins"]] == [{"mood": 2}]
