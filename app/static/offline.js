@@ -203,7 +203,10 @@
         }
       });
       try {
-        return Gate.evaluateGate(inputs.snapshot, history, data, new Date().toISOString(),
+        var now = new Date().toISOString();
+        var wait = Gate.emergencyRecheckAt(state, now);
+        if (wait) return { recheckAt: wait }; // as the server: rest first, then measure
+        return Gate.evaluateGate(inputs.snapshot, history, data, now,
                                  form.getAttribute("data-proposed-mg"), state);
       } catch (e) {
         return null; // cannot judge: never an OK
@@ -311,6 +314,13 @@
     if (form.getAttribute("data-sync-kind") === "gate") {
       var data = ADAPTERS.gate(form);
       offlineVerdict(form, data).then(function (result) {
+        if (result && result.recheckAt) {
+          // Nothing is saved: the server would refuse this reading too.
+          var at = new Date(result.recheckAt);
+          say(text("recheck-wait").replace("{time}", at.toLocaleTimeString([], {
+            hour: "2-digit", minute: "2-digit" })), "alert-error");
+          return null;
+        }
         // The verdict travels with the check, so the server can say where it disagrees.
         form.setAttribute("data-offline-result", result ? result.verdict : "hold");
         return queue(form).then(function (item) { showVerdict(form, item, result); });

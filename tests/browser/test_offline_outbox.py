@@ -207,6 +207,14 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     expect(verdict.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
     expect(verdict.locator("form")).to_have_count(0)
     expect(_count(page)).to_have_text("3")
+    # Measuring again at once is refused, as the server would: rest 5 minutes first.
+    page.goto("/today")
+    page.get_by_label("Upper (systolic)").fill("150")
+    page.get_by_label("Lower (diastolic)").fill("90")
+    page.get_by_label("Pulse").fill("80")
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_text("Rest for 5 minutes after a dangerous reading")).to_be_visible()
+    expect(_count(page)).to_have_text("3")
 
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
