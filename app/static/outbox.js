@@ -186,11 +186,15 @@
   }
 
   var running = null;
+  var again = false; // asked for while a flush ran: it may have missed a just-fixed entry
 
   // Send the signed-in user's pending items in order, in batches, one flush at a time (a Web
   // Lock across tabs and the service worker where the browser has it). Resolves to a summary.
   function flush() {
-    if (running) return running;
+    if (running) {
+      again = true;
+      return running;
+    }
     var work = function () {
       return whoAmI().then(function (me) {
         if (!me) return { sent: 0, rejected: 0, waiting: true };
@@ -222,9 +226,14 @@
     running = locked.then(function (summary) {
       running = null;
       announce();
+      if (again) {
+        again = false;
+        return flush();
+      }
       return summary;
     }, function (error) {
       running = null;
+      again = false;
       announce();
       return { sent: 0, rejected: 0, waiting: true, error: String(error) };
     });
