@@ -52,6 +52,18 @@ def _ready_offline(context: BrowserContext, page: Page, email: str) -> None:
     context.set_offline(True)
 
 
+def _safety_check(page: Page, systolic: str, diastolic: str, pulse: str, *,
+                  all_ticked: bool = True) -> None:
+    page.goto("/today")
+    page.get_by_label("Upper (systolic)").fill(systolic)
+    page.get_by_label("Lower (diastolic)").fill(diastolic)
+    page.get_by_label("Pulse").fill(pulse)
+    if all_ticked:
+        for box in page.locator(".gate-form input[type=checkbox]").all():
+            box.check()
+    page.get_by_role("button", name="Check").click()
+
+
 def _count(page: Page):
     return page.locator("header [data-outbox-count]")
 
@@ -183,13 +195,7 @@ def test_signed_out_mid_flush_keeps_the_queue_for_the_same_user(context, page: P
 def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context, page: Page,
                                                                        patient):
     _ready_offline(context, page, patient.email)
-    page.goto("/today")
-    page.get_by_label("Upper (systolic)").fill("128")
-    page.get_by_label("Lower (diastolic)").fill("82")
-    page.get_by_label("Pulse").fill("72")
-    for box in page.locator(".gate-form input[type=checkbox]").all():
-        box.check()
-    page.get_by_role("button", name="Check").click()
+    _safety_check(page, "128", "82", "72")
 
     # The phone's verdict, with the same rules, and the dose form tied to that check.
     verdict = page.locator("#gate-result")
@@ -200,21 +206,13 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     expect(_count(page)).to_have_text("2")
 
     # A crisis reading offline: emergency guidance at once, no dose form.
-    page.goto("/today")
-    page.get_by_label("Upper (systolic)").fill("186")
-    page.get_by_label("Lower (diastolic)").fill("100")
-    page.get_by_label("Pulse").fill("90")
-    page.get_by_role("button", name="Check").click()
+    _safety_check(page, "186", "100", "90", all_ticked=False)
     expect(verdict.get_by_role("heading", name="Do not take your dose")).to_be_visible()
     expect(verdict.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
     expect(verdict.locator("form")).to_have_count(0)
     expect(_count(page)).to_have_text("3")
     # Measuring again at once is refused, as the server would: rest 5 minutes first.
-    page.goto("/today")
-    page.get_by_label("Upper (systolic)").fill("150")
-    page.get_by_label("Lower (diastolic)").fill("90")
-    page.get_by_label("Pulse").fill("80")
-    page.get_by_role("button", name="Check").click()
+    _safety_check(page, "150", "90", "80", all_ticked=False)
     expect(page.get_by_text("Rest for 5 minutes after a dangerous reading")).to_be_visible()
     expect(_count(page)).to_have_text("3")
 
@@ -233,13 +231,7 @@ def test_a_server_that_disagrees_with_the_offline_gate_is_shown_and_flagged(cont
                                                                             page: Page,
                                                                             patient):
     _ready_offline(context, page, patient.email)
-    page.goto("/today")
-    page.get_by_label("Upper (systolic)").fill("128")
-    page.get_by_label("Lower (diastolic)").fill("82")
-    page.get_by_label("Pulse").fill("72")
-    for box in page.locator(".gate-form input[type=checkbox]").all():
-        box.check()
-    page.get_by_role("button", name="Check").click()
+    _safety_check(page, "128", "82", "72")
     expect(page.get_by_role("heading", name="Safety check passed")).to_be_visible()
 
     # Meanwhile a high-risk screen (answered on another device) put dosing on hold.
