@@ -9,6 +9,7 @@ tables; the schema is dropped when the run ends.
 import os
 import re
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -38,6 +39,7 @@ else:
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
 from app.cli import migrate  # noqa: E402
@@ -64,16 +66,27 @@ def _migrated_database():
 
 def _empty_all_tables() -> None:
     tables = list(reversed(SQLModel.metadata.sorted_tables))
-    with engine.begin() as conn:
-        if IS_POSTGRES:
-            # A test that leaves a transaction open would make TRUNCATE wait forever: fail
-            # loudly instead of hanging the run.
-            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
+    if not IS_POSTGRES:
+        with engine.begin() as conn:
             for table in tables:
                 conn.execute(table.delete())
+        return
+    names = ", ".join(f'"{t.name}"' for t in tables)
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                # A test that leaves a transaction open would make TRUNCATE wait forever: fail
+                # loudly instead of hanging the run.
+                conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as exc:
+            # A browser test's page may still have requests in flight on the live server (the
+            # service worker keeping pages for offline use): PostgreSQL can then pick this
+            # TRUNCATE as a deadlock victim. Let them finish and try again.
+            if "deadlock" not in str(exc).lower() or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 @pytest.fixture(autouse=True)

@@ -87,6 +87,42 @@ self.addEventListener("sync", (event) => {
 // Bumped when a page says the person is signing out: a warm-up still in flight must not put
 // their pages back after the sign-out wiped them.
 let generation = 0;
+// One warm-up at a time, and at most every few minutes: every page load asks, and a phone on
+// a metered connection should not fetch a dozen pages for each tap.
+const WARM_EVERY_MS = 5 * 60 * 1000;
+let warming = null;
+let warmedAt = 0;
+const SNAPSHOT = "/api/v1/today";
+
+function warm(requested) {
+  if (warming) return warming;
+  // The Today snapshot (what the offline gate judges with) is always refreshed: a dose logged a
+  // minute ago must count offline. The pages, at most every few minutes.
+  const recent = Date.now() - warmedAt < WARM_EVERY_MS;
+  const urls = recent ? requested.filter((url) => url === SNAPSHOT) : requested;
+  const started = generation;
+  warming = caches.open(PAGE_CACHE).then((cache) =>
+    Promise.all(
+      urls
+        .filter((url) => typeof url === "string" && url.startsWith("/"))
+        .map((url) =>
+          fetch(url, { credentials: "same-origin" })
+            .then((response) => {
+              if (response.ok && !response.redirected && generation === started) {
+                return cache.put(url, response);
+              }
+              return null;
+            })
+            .catch(() => null)
+        )
+    )
+  ).then(() => {
+    if (generation === started && !recent) warmedAt = Date.now();
+  }).finally(() => {
+    warming = null;
+  });
+  return warming;
+}
 
 // Pages ask for the pages a patient needs offline to be kept fresh (after sign-in, online).
 self.addEventListener("message", (event) => {
@@ -94,6 +130,7 @@ self.addEventListener("message", (event) => {
   if (data.type === "forget") {
     // Every cache but the anonymous app shell: pages, the protocol snapshot, anything else.
     generation += 1;
+    warmedAt = 0;
     event.waitUntil(
       caches.keys().then((keys) =>
         Promise.all(keys.filter((k) => k !== SHELL_CACHE).map((k) => caches.delete(k))))
@@ -101,24 +138,8 @@ self.addEventListener("message", (event) => {
     return;
   }
   if (data.type !== "warm" || !Array.isArray(data.urls)) return;
-  const started = generation;
   event.waitUntil(
-    caches.open(PAGE_CACHE).then((cache) =>
-      Promise.all(
-        data.urls
-          .filter((url) => typeof url === "string" && url.startsWith("/"))
-          .map((url) =>
-            fetch(url, { credentials: "same-origin" })
-              .then((response) => {
-                if (response.ok && !response.redirected && generation === started) {
-                  return cache.put(url, response);
-                }
-                return null;
-              })
-              .catch(() => null)
-          )
-      )
-    ).then(() => {
+    warm(data.urls).then(() => {
       // Tell the page its offline copies are in place (tests wait for this too).
       if (event.source) event.source.postMessage({ type: "warmed" });
     })
