@@ -15,7 +15,6 @@ from app.doses import corrections, rules, service
 from app.doses import today as today_state
 from app.doses.models import Dose
 from app.protocols import service as protocols
-from app.safety import service as safety
 from app.web.ranges import query_window
 
 router = APIRouter(prefix="/api/v1", tags=["doses"])
@@ -139,7 +138,8 @@ def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
     body["holds"] = state.holds
     # The same record as the rules' inputs, so the offline gate (static/offline-gate.js) can
     # re-evaluate them at a later instant: a lockout ends, a recheck wait passes.
-    record = safety.state(session, user.id, now)
+    record = state.safety_state
+    assert record is not None  # set whenever there is a protocol
     body["safety_state"] = {"review_pending": record.review_pending,
                             "last_emergency_at": _iso(record.last_emergency_at)}
     if state.ledger:

@@ -38,6 +38,8 @@ class Today:
     troches_per_dose: Decimal | None
     # Holds from the record (a pending safety review, a recent crisis reading), rendered.
     holds: list[dict] = field(default_factory=list)
+    # The record's holds as the rules take them (what `holds` was rendered from).
+    safety_state: rules.SafetyState | None = None
     # The scheduled session a dose now would push back, when a dose now would be extra.
     extra_pushes: schedule.Occurrence | None = None
 
@@ -70,6 +72,7 @@ def today(session: Session, patient: User, now: datetime) -> Today:
     occs = schedule.occurrences(plans, tz, now - timedelta(days=14), now)
     recent = schedule.classify_sessions(occs, dose_times, now, grace=grace,
                                         due_window=DUE_WINDOW)
+    record = safety.state(session, patient.id, now)
     return Today(
         protocol=version,
         phase=protocols.current_phase(version, now.astimezone(tz).date()),
@@ -80,9 +83,9 @@ def today(session: Session, patient: User, now: datetime) -> Today:
         ledger=ledger_summary(session, patient, now),
         troches_per_dose=(version.dose_mg / version.strength_mg).quantize(
             Decimal("0.1"), rounding=ROUND_CEILING),
-        holds=reasons_json(rules.safety_hold_reasons(
-            protocols.policy(version), safety.state(session, patient.id, now), now),
-            patient.timezone),
+        holds=reasons_json(rules.safety_hold_reasons(protocols.policy(version), record, now),
+                           patient.timezone),
+        safety_state=record,
         extra_pushes=extra_dose_pushes(session, patient, version, now),
     )
 

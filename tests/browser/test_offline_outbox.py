@@ -64,6 +64,13 @@ def _safety_check(page: Page, systolic: str, diastolic: str, pulse: str, *,
     page.get_by_role("button", name="Check").click()
 
 
+def _back_online(context: BrowserContext, page: Page) -> None:
+    """The signal returns: everything on the phone is sent and the count goes away."""
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
+
+
 def _count(page: Page):
     return page.locator("header [data-outbox-count]")
 
@@ -134,9 +141,7 @@ def test_offline_entries_wait_in_the_outbox_and_arrive_once(context, page: Page,
     assert all(not rows for rows in _rows(patient.id).values())
 
     # The signal returns: everything is sent, once, and the count goes to zero.
-    context.set_offline(False)
-    page.evaluate("window.dispatchEvent(new Event('online'))")
-    expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
+    _back_online(context, page)
     expect(_count(page)).to_have_text("0")
     rows = _rows(patient.id)
     assert [c.values for c in rows["checkins"]] == [{"mood": 6}]
@@ -216,9 +221,7 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     expect(page.get_by_text("Rest for 5 minutes after a dangerous reading")).to_be_visible()
     expect(_count(page)).to_have_text("3")
 
-    context.set_offline(False)
-    page.evaluate("window.dispatchEvent(new Event('online'))")
-    expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
+    _back_online(context, page)
     with Session(engine) as db:
         gates = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id)
                         .order_by(GateCheck.checked_at)).all()
@@ -289,9 +292,7 @@ def test_a_correction_and_an_entered_in_error_made_offline_arrive(context, page:
     oldest.get_by_role("button", name="Mark entered in error").click()
     expect(_count(page)).to_have_text("2")
 
-    context.set_offline(False)
-    page.evaluate("window.dispatchEvent(new Event('online'))")
-    expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
+    _back_online(context, page)
     with Session(engine) as db:
         rows = db.exec(select(Dose).where(Dose.patient_id == patient.id)
                        .order_by(Dose.taken_at)).all()
