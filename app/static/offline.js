@@ -398,11 +398,18 @@
     return b;
   }
 
+  // What the person is typing into a refused entry's account, kept across re-renders: a flush
+  // in the background redraws the list, and must not wipe their words or move their focus.
+  var drafts = {};
+
   function render() {
     var user = currentUser();
     if (!user) return Promise.resolve();
     renderNotices(user);
     return Outbox.all(user).then(function (items) {
+      var active = document.activeElement;
+      var focusedDraft = active && active.getAttribute && active.getAttribute("data-draft-for");
+      var refocus = null;
       Array.prototype.forEach.call(document.querySelectorAll("[data-outbox-count]"), function (el) {
         el.textContent = String(items.length);
         el.hidden = items.length === 0;
@@ -439,14 +446,19 @@
             var account = document.createElement("textarea");
             account.rows = 2;
             account.maxLength = 500;
+            account.setAttribute("data-draft-for", item.id);
+            account.value = drafts[item.id] || "";
+            account.addEventListener("input", function () { drafts[item.id] = account.value; });
             label.appendChild(account);
             li.appendChild(label);
             li.appendChild(button(text("record-taken"), function () {
-              if (!account.value.trim()) { account.focus(); return; }
-              Outbox.retry(item.id, { already_taken: true,
-                                      override_reason: account.value.trim() })
+              var said = (drafts[item.id] || account.value).trim();
+              if (!said) { account.focus(); return; }
+              delete drafts[item.id];
+              Outbox.retry(item.id, { already_taken: true, override_reason: said })
                 .then(flushSoon);
             }));
+            if (focusedDraft === item.id) refocus = account;
           }
           li.appendChild(button(text("send-again"), function () {
             Outbox.retry(item.id).then(flushSoon);
@@ -457,6 +469,7 @@
         }
         list.appendChild(li);
       });
+      if (refocus) refocus.focus();
     });
   }
 

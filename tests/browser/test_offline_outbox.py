@@ -326,7 +326,12 @@ def test_a_held_dose_from_the_outbox_can_be_recorded_as_taken(context, page: Pag
     page.evaluate("window.dispatchEvent(new Event('online'))")
     rejected = page.locator("[data-outbox] .outbox-rejected")
     expect(rejected).to_contain_text("Too soon")
-    rejected.get_by_label("What happened, and why").fill("I forgot the earlier one.")
+    account = rejected.get_by_label("What happened, and why")
+    account.fill("I forgot the earlier one.")
+    # A background flush redraws the list while they type: their words and focus stay.
+    page.evaluate("window.dispatchEvent(new Event(TrocheOutbox.CHANGED))")
+    expect(account).to_have_value("I forgot the earlier one.")
+    expect(account).to_be_focused()
     rejected.get_by_role("button", name="I already took it: record it").click()
     expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
     with Session(engine) as db:
