@@ -38,6 +38,26 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     default_timezone: str = "America/New_York"
 
+    # Web Push (VAPID). Empty keys: a pair is generated on first start and kept in the database
+    # (shared by every instance); set both in production to manage them yourself. The private
+    # key is raw base64url (32 bytes) or PEM; the public key is the uncompressed point,
+    # base64url. The subject is the contact push services use: a real mailto: or https: URL.
+    vapid_private_key: str = ""
+    vapid_public_key: str = ""
+    vapid_subject: str = "mailto:clinic@trochelog.example"
+    push_timeout_seconds: float = 10.0
+    # Where a dispatcher runs: "in-process" under `make run` (the embedded default), or "worker"
+    # when `python -m app.reminders.worker` runs beside several app instances on PostgreSQL.
+    reminders_dispatcher: Literal["in-process", "worker", "off"] = "in-process"
+    reminders_tick_seconds: float = 5.0
+    # Clinic-wide timing: an unacknowledged alert goes to the next contact after this long; a
+    # caregiver who accepted alerts is told when a session's dose or +40 minute check-in has
+    # not been logged this long after it was due; a PHQ-9 item 9 left without its screener
+    # becomes an alert after this long.
+    alert_repeat_minutes: int = 15
+    caregiver_escalation_minutes: int = 60
+    screener_unanswered_minutes: int = 30
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
         if self.app_env == "production" and (

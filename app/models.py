@@ -1,13 +1,22 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from app.accounts.models import AuthSession, Invite, LoginFailure, User
+from app.alerts.models import Alert
 from app.careteam.models import CareLink
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
 from app.doses.models import Dose, DoseRevision, GateCheck, LedgerEntry
 from app.protocols.models import ProtocolVersion
+from app.push.models import PushSubscription, ServerKey
+from app.reminders.models import (
+    PushAttempt,
+    PushDelivery,
+    ReminderOccurrence,
+    ReminderPreferences,
+)
 from app.sync.models import ClientWrite
 
 __all__ = [
+    "Alert",
     "AuthSession",
     "CareLink",
     "CheckIn",
@@ -20,7 +29,13 @@ __all__ = [
     "LedgerEntry",
     "LoginFailure",
     "ProtocolVersion",
+    "PushAttempt",
+    "PushDelivery",
+    "PushSubscription",
     "QuestionnaireResponse",
+    "ReminderOccurrence",
+    "ReminderPreferences",
     "SafetyEvent",
+    "ServerKey",
     "User",
 ]

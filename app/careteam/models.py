@@ -25,3 +25,6 @@ class CareLink(SQLModel, table=True):
     relation: Relation = Field(sa_type=String(20))
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A caregiver who accepted alerts about this patient (they turn it on; the patient's
+    # sharing consent must also allow it when an alert is sent).
+    receives_alerts: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
