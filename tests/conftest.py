@@ -19,6 +19,8 @@ from sqlalchemy.engine import make_url
 # Settings are read at import time: point the app at the test database before importing it.
 _TMP = Path(tempfile.mkdtemp(prefix="trochelog-test-"))
 os.environ["APP_ENV"] = "test"
+# Tests run the dispatcher themselves (app.reminders.dispatcher.run_once), never in the background.
+os.environ["REMINDERS_DISPATCHER"] = "off"
 os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 # Real Argon2id, at a cost that keeps hundreds of sign-ins quick.
 os.environ["ARGON2_TIME_COST"] = "1"
@@ -158,3 +160,21 @@ def login_as(db, auth):
         return user
 
     return _login_as
+
+
+@pytest.fixture
+def push_service():
+    """A fake push service on 127.0.0.1 (tests/push/fake_service.py), stopped after the test.
+
+    It verifies every request against the app's VAPID public key, made (and committed) here so
+    the app and the service agree on it: `push_service.expected_public_key`. Subscriptions for
+    the app come from `push_service.subscription(token)`; `push_service.errors` must stay empty.
+    """
+    from app.push import vapid
+    from tests.push.fake_service import FakePushService
+
+    with Session(engine, expire_on_commit=False) as session:
+        public_key = vapid.public_key(session)
+        session.commit()
+    with FakePushService(expected_public_key=public_key) as service:
+        yield service

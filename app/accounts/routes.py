@@ -12,6 +12,7 @@ from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, OptionalUser, SignedInDep
 from app.errors import Invalid, TooManyAttempts
 from app.i18n import gettext as _
+from app.push import service as push_service
 from app.templating import render
 from app.web.forms import form_error, safe_next, see_other
 from app.web.timezones import TIMEZONE_CHOICES, timezone_label
@@ -106,6 +107,8 @@ def login(
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, signed_in: SignedInDep):
     if signed_in is not None:
+        # Reminders stop on this device: the next person to pick up the phone sees none.
+        push_service.forget_session(session, signed_in.auth.id)
         service.end_session(session, signed_in.auth)
     # The service worker's caches and IndexedDB hold PHI: the browser wipes them on sign-out.
     return forget_browser(see_other("/login?signed_out=1"))
@@ -160,6 +163,8 @@ def change_password(
             confirm=password_confirm,
             now=utcnow(),
         )
+        # Every browser is signed out: none keeps receiving this person's reminders.
+        push_service.forget_user(session, user)
     except Invalid as err:
         if err.field == "password":
             # The rule speaks of "password"; on this form the field is "new_password". A new
