@@ -1,6 +1,7 @@
 """The one Jinja environment and `render`: a whole page, or one named block for htmx."""
 
 import secrets
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +15,10 @@ from fastapi.templating import Jinja2Templates
 
 from app import i18n
 from app.accounts.service import csrf_token_for
+from app.alerts import service as alerts
 from app.checkins.words import answers_in_words, values_in_words
 from app.config import settings
+from app.db import SessionDep
 from app.i18n import gettext as _
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -116,6 +119,24 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def keep_request_session(request: Request, session: SessionDep) -> Iterator[None]:
+    """Lends the request's own session to `render` (the menu's alert count) while the route
+    runs; error pages rendered after the transaction ended go without the count."""
+    request.state.db = session
+    try:
+        yield
+    finally:
+        request.state.db = None
+
+
+def _open_alerts(request: Request, user) -> int | None:
+    """The menu's count of open alerts for the care team: one COUNT, once per page."""
+    db = getattr(request.state, "db", None)
+    if db is None or user is None or user.role not in ("prescriber", "caregiver"):
+        return None
+    return alerts.open_count(db, user)
+
+
 def render(
     request: Request,
     template: str,
@@ -137,6 +158,8 @@ def render(
         html = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
         response = HTMLResponse(html, status_code=status_code)
     else:
+        if "alerts_open" not in ctx:
+            ctx["alerts_open"] = _open_alerts(request, ctx["user"])
         response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
     # One URL, two representations: caches (the service worker's too) must keep them apart.
     response.headers["Vary"] = "HX-Request, Cookie"

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from app.accounts.models import User
+from app.alerts import service as alerts
 from app.careteam import access
 from app.careteam.models import Relation
 from app.checkins import service as checkins
@@ -48,6 +49,7 @@ def patient_overview(session: Session, patient: User, **extra) -> dict:
         "flagged": [d for d in recent if needs_attention(d)],
         "revisions": corrections.revisions_of(session, [d.id for d in recent]),
         "pending_reviews": safety.pending_reviews(session, patient.id),
+        "patient_alerts": alerts.views(session, alerts.open_for_patient(session, patient.id)),
         "reviewers": safety.reviewer_names(session, patient.id),
         "ledger": ledger.ledger_summary(session, patient, now) if version else None,
         "today_iso": local_today.isoformat(),

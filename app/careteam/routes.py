@@ -7,6 +7,7 @@ from fastapi import APIRouter, Form, Request
 
 from app.accounts import service as accounts
 from app.accounts.models import Role, User
+from app.alerts import service as alerts
 from app.careteam import access
 from app.careteam.models import Relation
 from app.careteam.overview import patient_overview
@@ -48,7 +49,11 @@ def _issued_page(request: Request, issued: accounts.IssuedInvite, back: str):
 @router.get("/patients")
 def patient_list(request: Request, session: SessionDep, user: PrescriberUser):
     patients = access.patients_of(session, user, Relation.PRESCRIBER)
-    return render(request, "careteam/patients.html", {"patients": patients})
+    # The prescriber's home: open alerts come first, with their acknowledge forms.
+    open_alerts = alerts.views(session, alerts.open_alerts(session, user))
+    return render(
+        request, "careteam/patients.html", {"patients": patients, "open_alerts": open_alerts}
+    )
 
 
 def _new_patient_context(values: dict | None = None) -> dict:
@@ -154,7 +159,12 @@ def reissue_invite(
 @router.get("/supporting")
 def supporting(request: Request, session: SessionDep, user: CaregiverUser):
     patients = access.patients_of(session, user, Relation.CAREGIVER)
-    return render(request, "careteam/supporting.html", {"patients": patients})
+    receives_alerts = alerts.receives_alerts_by_patient(session, user)
+    return render(
+        request,
+        "careteam/supporting.html",
+        {"patients": patients, "receives_alerts": receives_alerts},
+    )
 
 
 # --- patient ----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from app.doses.models import Dose, DoseStatus
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion
+from app.safety import service as safety
 from app.validation import parse
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -230,15 +231,14 @@ def record_checkin(
                       recorded_at=recorded_at, received_at=now, flags=flags)
     session.add(checkin)
     session.flush()
-    share = _settings(session, patient.id).share_alerts_with_caregiver
     # A reading at or above 180/120 is an event too: the dosing gate reads these to hold dosing
-    # for the protocol's lockout period.
+    # for the protocol's lockout period. Through raise_event, so the alerts it calls for are
+    # raised in this transaction.
     for flag in flags:
         if flag in ("severe_side_effect", "hard_to_rouse", "bp_emergency"):
-            session.add(SafetyEvent(patient_id=patient.id, kind=flag, level="high",
-                                    occurred_at=recorded_at, source_id=checkin.id,
-                                    details={"slot": slot.key, "values": values},
-                                    share_with_caregiver=share))
+            safety.raise_event(session, patient_id=patient.id, kind=flag, level="high",
+                               occurred_at=recorded_at, source_id=checkin.id,
+                               details={"slot": slot.key, "values": values}, now=now)
     session.flush()
     return checkin
 
@@ -285,14 +285,12 @@ def record_questionnaire(
     )
     session.add(response)
     session.flush()
-    share = _settings(session, patient.id).share_alerts_with_caregiver
     details = {"instrument": instrument.key, "answers": answers, "score": result.total}
     if instrument.key == "phq9" and result.follow_up == "cssrs":
         # Item 9 above 0 is a flag in its own right until a screener says more: never "low".
-        session.add(SafetyEvent(
-            patient_id=patient.id, kind="phq9_item9", level="unscreened",
-            occurred_at=completed_at, source_id=response.id, details=details,
-            share_with_caregiver=share))
+        safety.raise_event(session, patient_id=patient.id, kind="phq9_item9",
+                           level="unscreened", occurred_at=completed_at, source_id=response.id,
+                           details=details, now=now)
     if instrument.key == "cssrs":
         if payload.follows_id is not None:
             # The PHQ-9 flag now says what the screener found.
@@ -304,11 +302,12 @@ def record_questionnaire(
                                 "screener_id": str(response.id)}
                 session.add(flag)
         if result.risk not in (None, "none"):
-            # High risk holds dosing until a prescriber reviews it (app/safety).
-            session.add(SafetyEvent(
-                patient_id=patient.id, kind="positive_screen", level=result.risk or "low",
-                occurred_at=completed_at, source_id=response.id, details=details,
-                share_with_caregiver=share, holds_dosing=result.risk == "high"))
+            # High risk holds dosing until a prescriber reviews it (app/safety), and alerts
+            # the care team.
+            safety.raise_event(session, patient_id=patient.id, kind="positive_screen",
+                               level=result.risk or "low", occurred_at=completed_at,
+                               source_id=response.id, details=details,
+                               holds_dosing=result.risk == "high", now=now)
     session.flush()
     if version is not None:
         # The screener's wording travels with its safety events, so the prescriber's list shows

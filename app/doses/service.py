@@ -260,13 +260,14 @@ def record_gate(
                            level="moderate", occurred_at=checked_at, source_id=gate.id,
                            details={"offline": answers.offline_verdict.value,
                                     "server": result.verdict.value,
-                                    "codes": [r.code.value for r in result.reasons]})
+                                    "codes": [r.code.value for r in result.reasons]},
+                           now=now)
     if result.verdict == rules.Verdict.EMERGENCY:
         safety.raise_event(session, patient_id=patient.id, kind=safety.BP_EMERGENCY,
                            level="high", occurred_at=checked_at, source_id=gate.id,
                            details={"slot": "gate", "values": {
                                "systolic": answers.systolic, "diastolic": answers.diastolic,
-                               "heart_rate": answers.heart_rate}})
+                               "heart_rate": answers.heart_rate}}, now=now)
     return gate
 
 
@@ -417,5 +418,5 @@ def record_dose(
         safety.raise_event(session, patient_id=patient.id, kind=safety.DOSE_AGAINST_HOLD,
                            level="high", occurred_at=taken_at, source_id=row.id,
                            details={"codes": codes, "dose_mg": str(row.dose_mg),
-                                    "reason": dose.override_reason})
+                                    "reason": dose.override_reason}, now=now)
     return row

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
+from app.alerts import service as alerts
 from app.careteam import access
 from app.checkins.models import CheckinSettings, QuestionnaireResponse, SafetyEvent
 from app.doses import rules
@@ -31,13 +32,18 @@ def _share(session: Session, patient_id: uuid.UUID) -> bool:
 
 def raise_event(session: Session, *, patient_id: uuid.UUID, kind: str, level: str,
                 occurred_at: datetime, source_id: uuid.UUID, details: dict,
-                holds_dosing: bool = False) -> SafetyEvent:
-    """A safety event for the care team, with the patient's sharing consent at this moment."""
+                holds_dosing: bool = False, now: datetime | None = None) -> SafetyEvent:
+    """A safety event for the care team, with the patient's sharing consent at this moment.
+
+    The alert it calls for (if any) is written in the same transaction, so a rolled-back request
+    leaves neither; the dispatcher notifies the care team later, outside any request.
+    """
     event = SafetyEvent(patient_id=patient_id, kind=kind, level=level, occurred_at=occurred_at,
                         source_id=source_id, details=details, holds_dosing=holds_dosing,
                         share_with_caregiver=_share(session, patient_id))
     session.add(event)
     session.flush()
+    alerts.raise_for_event(session, event, now or occurred_at)
     return event
 
 

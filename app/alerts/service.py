@@ -1,0 +1,462 @@
+"""Safety alerts the care team acknowledges.
+
+An alert is raised in the same transaction as what caused it (a safety event, or a PHQ-9 whose
+screener was left unanswered), so a rolled-back request leaves neither. Nothing here sends a
+push: `notify_due` writes a ReminderOccurrence (kind "alert") for the next contact and the
+dispatcher delivers it in its own session. While nobody acknowledges an alert, the next contact
+is told after the clinic's delay (settings.alert_repeat_minutes), round the list and again.
+
+Who is a contact: the patient's prescribers (oldest link first), then the caregivers who
+accepted alerts, when the patient allowed sharing alerts with them (the consent recorded on the
+event, as it was when the event happened).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Boolean, and_, exists, false, func, text, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col, select
+
+from app.accounts.models import Role, User
+from app.alerts.models import Alert
+from app.careteam.models import CareLink, Relation
+from app.checkins.models import CheckinSettings, QuestionnaireResponse, SafetyEvent
+from app.config import settings
+from app.errors import Invalid, NotFound
+from app.i18n import gettext as _
+from app.reminders.models import OccurrenceStatus, ReminderOccurrence
+
+CSSRS_HIGH = "cssrs_high"
+SCREENER_UNANSWERED = "screener_unanswered"
+BP_EMERGENCY = "bp_emergency"
+HARD_TO_ROUSE = "hard_to_rouse"
+DOSE_AGAINST_HOLD = "dose_against_hold"
+KINDS = (CSSRS_HIGH, SCREENER_UNANSWERED, BP_EMERGENCY, HARD_TO_ROUSE, DOSE_AGAINST_HOLD)
+
+NOTE_MAX = 1000
+# Where a contact acknowledges an alert: the notification opens it. An opaque page, no PHI.
+ACKNOWLEDGE_URL = "/alerts"
+# An unanswered screener older than this is not turned into an alert: when alerts are first
+# switched on (or the dispatcher was down for long) months-old flags would otherwise page the
+# care team all at once. They stay on the patient's safety event list either way.
+SCREENER_LOOKBACK = timedelta(days=14)
+
+
+# --- raising ----------------------------------------------------------------------------------
+
+
+def kind_for_event(event: SafetyEvent) -> str | None:
+    """The alert a safety event calls for, or None (a low-risk screen, a severe side effect and
+    an offline gate disagreement are on the record but page nobody)."""
+    if event.kind == "positive_screen":
+        return CSSRS_HIGH if event.level == "high" else None
+    if event.kind in (BP_EMERGENCY, HARD_TO_ROUSE, DOSE_AGAINST_HOLD):
+        return event.kind
+    return None
+
+
+def _insert_ignoring_conflict(
+    session: Session, model: type[SQLModel], values: dict, keys: list[str]
+) -> bool:
+    """Insert one row unless its unique key exists; True when this call inserted it.
+
+    Never fails the surrounding transaction: the request that raised the event (or the
+    dispatcher's pass) goes on whether or not another writer got there first.
+    """
+    session.flush()
+    table = model.__table__  # type: ignore[attr-defined]
+    # The two databases we run on; both have INSERT … ON CONFLICT DO NOTHING.
+    postgres = session.connection().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    stmt = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        # RETURNING says whether it went in (psycopg 3 reports rowcount -1 for this insert).
+        .returning(table.c.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def _raise(
+    session: Session, *, patient_id: uuid.UUID, kind: str, source_id: uuid.UUID, now: datetime
+) -> Alert | None:
+    alert_id = uuid.uuid4()
+    inserted = _insert_ignoring_conflict(
+        session,
+        Alert,
+        {
+            "id": alert_id,
+            "patient_id": patient_id,
+            "kind": kind,
+            "source_id": source_id,
+            "raised_at": now,
+            "notified_count": 0,
+            # The first contact is told at once (on the dispatcher's next pass).
+            "next_notify_at": now,
+        },
+        ["kind", "source_id"],
+    )
+    return session.get(Alert, alert_id) if inserted else None
+
+
+def raise_for_event(session: Session, event: SafetyEvent, now: datetime) -> Alert | None:
+    """The alert this event calls for, written in the caller's transaction; None when the event
+    calls for none or its alert exists already (a replay raises nothing new)."""
+    kind = kind_for_event(event)
+    if kind is None:
+        return None
+    return _raise(session, patient_id=event.patient_id, kind=kind, source_id=event.id, now=now)
+
+
+def _write_first(session: Session) -> None:
+    # SQLite: take the write lock before reading, so two dispatchers' read-then-write passes
+    # queue up instead of failing with "database is locked" (PostgreSQL needs nothing here).
+    if session.connection().dialect.name == "sqlite":
+        session.connection().execute(text("UPDATE alerts SET id = id WHERE 0"))
+
+
+def raise_unanswered_screeners(session: Session, now: datetime) -> list[Alert]:
+    """An alert for each PHQ-9 with item 9 above 0 whose C-SSRS screener is still unanswered
+    settings.screener_unanswered_minutes after it (counted from when it was answered and from
+    when the server received it, so a PHQ-9 that arrives late from an offline phone leaves the
+    patient the same time to answer the screener). Idempotent."""
+    _write_first(session)
+    cutoff = now - timedelta(minutes=settings.screener_unanswered_minutes)
+    raised_already = exists().where(
+        Alert.kind == SCREENER_UNANSWERED, Alert.source_id == SafetyEvent.id
+    )
+    flags = session.exec(
+        select(SafetyEvent)
+        .join(QuestionnaireResponse, col(QuestionnaireResponse.id) == col(SafetyEvent.source_id))
+        .where(
+            SafetyEvent.kind == "phq9_item9",
+            # The screener's answer turns the flag to "screened" (checkins.service).
+            SafetyEvent.level == "unscreened",
+            col(SafetyEvent.occurred_at) <= cutoff,
+            col(SafetyEvent.occurred_at) >= now - SCREENER_LOOKBACK,
+            col(QuestionnaireResponse.received_at) <= cutoff,
+            ~raised_already,
+        )
+        .order_by(col(SafetyEvent.occurred_at))
+    ).all()
+    raised = []
+    for flag in flags:
+        alert = _raise(
+            session,
+            patient_id=flag.patient_id,
+            kind=SCREENER_UNANSWERED,
+            source_id=flag.id,
+            now=now,
+        )
+        if alert is not None:
+            raised.append(alert)
+    return raised
+
+
+# --- who is told ------------------------------------------------------------------------------
+
+
+def _shares_with_caregivers(session: Session, alert: Alert) -> bool:
+    """The patient's consent for this alert: as recorded on its event when it happened; the
+    current setting when there is no event to go by."""
+    event = session.get(SafetyEvent, alert.source_id)
+    if event is not None and event.patient_id == alert.patient_id:
+        return event.share_with_caregiver
+    current = session.get(CheckinSettings, alert.patient_id)
+    return current.share_alerts_with_caregiver if current else True
+
+
+def _team(session: Session, patient_id: uuid.UUID, relation: Relation, *conditions) -> list[User]:
+    return list(
+        session.exec(
+            select(User)
+            .join(CareLink, col(CareLink.member_id) == col(User.id))
+            .where(
+                CareLink.patient_id == patient_id,
+                CareLink.relation == relation,
+                col(CareLink.revoked_at).is_(None),
+                col(User.is_active).is_(True),
+                *conditions,
+            )
+            .order_by(col(CareLink.created_at), col(CareLink.id))
+        ).all()
+    )
+
+
+def contacts(session: Session, alert: Alert) -> list[User]:
+    """Who is told, in turn: the prescribers (oldest link first), then the caregivers who
+    accepted alerts, if the patient allowed sharing this alert with them."""
+    people = _team(session, alert.patient_id, Relation.PRESCRIBER)
+    if _shares_with_caregivers(session, alert):
+        people += _team(
+            session, alert.patient_id, Relation.CAREGIVER, col(CareLink.receives_alerts).is_(True)
+        )
+    return people
+
+
+def notify_due(session: Session, now: datetime) -> int:
+    """Queue a push to the next contact for every open alert that is due; returns how many.
+
+    Each step is claimed with a conditional update on notified_count, so two dispatchers running
+    at once queue each step once; the occurrence's unique key (contact, "alert:<id>", step) makes
+    a repeat harmless too. With nobody to tell (no active prescriber yet), the alert stays open
+    and due, and the next pass tries again.
+    """
+    _write_first(session)
+    due = session.exec(
+        select(Alert)
+        .where(
+            col(Alert.acknowledged_at).is_(None),
+            col(Alert.next_notify_at).is_not(None),
+            col(Alert.next_notify_at) <= now,
+        )
+        .order_by(col(Alert.next_notify_at))
+    ).all()
+    repeat = timedelta(minutes=settings.alert_repeat_minutes)
+    queued = 0
+    for alert in due:
+        alert_id, patient_id, step = alert.id, alert.patient_id, alert.notified_count
+        people = contacts(session, alert)
+        if not people:
+            continue
+        claimed = session.execute(
+            update(Alert)
+            .where(
+                col(Alert.id) == alert_id,
+                col(Alert.notified_count) == step,
+                col(Alert.acknowledged_at).is_(None),
+            )
+            .values(notified_count=step + 1, next_notify_at=now + repeat)
+            .execution_options(synchronize_session=False)
+        )
+        session.expire(alert)
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another dispatcher took this step, or someone acknowledged it just now
+        contact = people[step % len(people)]
+        _insert_ignoring_conflict(
+            session,
+            ReminderOccurrence,
+            {
+                "id": uuid.uuid4(),
+                "user_id": contact.id,
+                "patient_id": patient_id,
+                "kind": "alert",
+                "rule": f"alert:{alert_id}",
+                "local_time": str(step),
+                "due_at": now,
+                "send_at": now,
+                "url": ACKNOWLEDGE_URL,
+                "subject_id": alert_id,
+                "status": OccurrenceStatus.PENDING,
+                "skip_reason": None,
+                "created_at": now,
+                "dispatched_at": None,
+            },
+            ["user_id", "rule", "local_time"],
+        )
+        queued += 1
+    return queued
+
+
+# --- who sees and acknowledges ----------------------------------------------------------------
+
+
+def _visible_to(user: User):
+    """A condition on Alert: this person is a contact for it (the same rule as `contacts`)."""
+    if not user.is_active:
+        return false()
+    if user.role == Role.PRESCRIBER:
+        return exists().where(
+            CareLink.patient_id == Alert.patient_id,
+            CareLink.member_id == user.id,
+            CareLink.relation == Relation.PRESCRIBER,
+            col(CareLink.revoked_at).is_(None),
+        )
+    if user.role == Role.CAREGIVER:
+        consent = func.coalesce(
+            select(SafetyEvent.share_with_caregiver)
+            .where(SafetyEvent.id == Alert.source_id, SafetyEvent.patient_id == Alert.patient_id)
+            .scalar_subquery(),
+            select(CheckinSettings.share_alerts_with_caregiver)
+            .where(CheckinSettings.patient_id == Alert.patient_id)
+            .scalar_subquery(),
+            true(),
+            type_=Boolean,
+        )
+        linked = exists().where(
+            CareLink.patient_id == Alert.patient_id,
+            CareLink.member_id == user.id,
+            CareLink.relation == Relation.CAREGIVER,
+            col(CareLink.revoked_at).is_(None),
+            col(CareLink.receives_alerts).is_(True),
+        )
+        return and_(linked, consent.is_(True))
+    return false()
+
+
+def open_alerts(session: Session, user: User, patient_id: uuid.UUID | None = None) -> list[Alert]:
+    """Unacknowledged alerts this person is a contact for, oldest first (optionally one
+    patient's)."""
+    query = select(Alert).where(col(Alert.acknowledged_at).is_(None), _visible_to(user))
+    if patient_id is not None:
+        query = query.where(Alert.patient_id == patient_id)
+    return list(session.exec(query.order_by(col(Alert.raised_at), col(Alert.id))).all())
+
+
+def open_for_patient(session: Session, patient_id: uuid.UUID) -> list[Alert]:
+    """One patient's unacknowledged alerts, oldest first, for their prescriber's page (the
+    route has checked access to the patient)."""
+    return list(
+        session.exec(
+            select(Alert)
+            .where(Alert.patient_id == patient_id, col(Alert.acknowledged_at).is_(None))
+            .order_by(col(Alert.raised_at), col(Alert.id))
+        ).all()
+    )
+
+
+def open_count(session: Session, user: User) -> int:
+    """How many open alerts this person is a contact for: the menu's badge (one COUNT)."""
+    return session.exec(
+        select(func.count())
+        .select_from(Alert)
+        .where(col(Alert.acknowledged_at).is_(None), _visible_to(user))
+    ).one()
+
+
+def recent_acknowledged(session: Session, user: User, limit: int = 20) -> list[Alert]:
+    """Alerts this person is a contact for that someone acknowledged, latest first."""
+    return list(
+        session.exec(
+            select(Alert)
+            .where(col(Alert.acknowledged_at).is_not(None), _visible_to(user))
+            .order_by(col(Alert.acknowledged_at).desc(), col(Alert.id))
+            .limit(limit)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An alert as a page shows it: with the patient's name and who acknowledged it."""
+
+    alert: Alert
+    patient_name: str
+    acknowledged_by: str | None
+
+
+def views(session: Session, alerts: list[Alert]) -> list[AlertView]:
+    ids = {a.patient_id for a in alerts} | {
+        a.acknowledged_by_id for a in alerts if a.acknowledged_by_id
+    }
+    names = {}
+    if ids:
+        names = dict(
+            session.exec(select(User.id, User.display_name).where(col(User.id).in_(ids))).all()
+        )
+    return [
+        AlertView(
+            alert=a,
+            patient_name=names.get(a.patient_id, "—"),
+            acknowledged_by=names.get(a.acknowledged_by_id, "—") if a.acknowledged_by_id else None,
+        )
+        for a in alerts
+    ]
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    alert: Alert
+    already: bool  # someone had acknowledged it before: their record (who, when, note) stands
+
+
+def clean_note(note: str | None) -> str | None:
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise Invalid(_("Use at most %(n)s characters.", n=NOTE_MAX), field="note")
+    return note or None
+
+
+def acknowledge(
+    session: Session, *, user: User, alert_id: uuid.UUID, note: str | None, now: datetime
+) -> Acknowledged:
+    """A contact acknowledges an alert: no one else is notified about it from now on.
+
+    NotFound unless the person is a contact for it (never says whether another patient's alert
+    exists). Acknowledging twice keeps the first acknowledgement.
+    """
+    found = session.exec(select(Alert).where(Alert.id == alert_id, _visible_to(user))).first()
+    if found is None:
+        raise NotFound()
+    clean = clean_note(note)
+    # Conditional, so two people acknowledging at once leave exactly one record.
+    done = session.execute(
+        update(Alert)
+        .where(col(Alert.id) == alert_id, col(Alert.acknowledged_at).is_(None))
+        .values(
+            acknowledged_at=now,
+            acknowledged_by_id=user.id,
+            acknowledgement_note=clean,
+            next_notify_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    already = done.rowcount != 1  # type: ignore[attr-defined]
+    if not already:
+        # Pushes queued for it that have not gone out yet are no longer needed.
+        session.execute(
+            update(ReminderOccurrence)
+            .where(
+                ReminderOccurrence.kind == "alert",
+                col(ReminderOccurrence.subject_id) == alert_id,
+                ReminderOccurrence.status == OccurrenceStatus.PENDING,
+            )
+            .values(status=OccurrenceStatus.SKIPPED, skip_reason="acknowledged")
+            .execution_options(synchronize_session=False)
+        )
+    session.refresh(found)
+    return Acknowledged(alert=found, already=already)
+
+
+# --- the caregiver's choice -------------------------------------------------------------------
+
+
+def _caregiver_link(session: Session, caregiver: User, patient_id: uuid.UUID) -> CareLink:
+    link = session.exec(
+        select(CareLink).where(
+            CareLink.patient_id == patient_id,
+            CareLink.member_id == caregiver.id,
+            CareLink.relation == Relation.CAREGIVER,
+            col(CareLink.revoked_at).is_(None),
+        )
+    ).first()
+    if link is None or caregiver.role != Role.CAREGIVER or not caregiver.is_active:
+        raise NotFound()
+    return link
+
+
+def set_receives_alerts(
+    session: Session, *, caregiver: User, patient_id: uuid.UUID, on: bool
+) -> CareLink:
+    """A caregiver turns safety alerts about one person on or off (their own link only). The
+    patient's sharing setting must also allow it for an alert to reach them."""
+    link = _caregiver_link(session, caregiver, patient_id)
+    link.receives_alerts = on
+    session.add(link)
+    session.flush()
+    return link
+
+
+def receives_alerts_by_patient(session: Session, caregiver: User) -> dict[uuid.UUID, bool]:
+    """The caregiver's choice for each person they support, for the /supporting page."""
+    rows = session.exec(
+        select(CareLink.patient_id, CareLink.receives_alerts).where(
+            CareLink.member_id == caregiver.id,
+            CareLink.relation == Relation.CAREGIVER,
+            col(CareLink.revoked_at).is_(None),
+        )
+    ).all()
+    return {patient_id: bool(on) for patient_id, on in rows}

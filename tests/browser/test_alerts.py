@@ -1,0 +1,56 @@
+"""Safety alerts in a phone browser: the prescriber's home lists the open alert with a count in
+the menu that screen readers hear, acknowledging it through the (htmx-boosted) form, and the
+caregiver's alerts switch; no serious accessibility violations on those pages."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.a11y import serious_violations
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_prescriber_acknowledges_the_demo_alert(page: Page, demo, sign_in):
+    sign_in(page, "prescriber@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Alerts, 1 open")).to_be_visible()
+    alerts = page.get_by_role("region", name="1 open alert")
+    expect(alerts).to_contain_text("Sam Whitfield")
+    expect(alerts).to_contain_text("High-risk answers on the suicidality screener")
+    assert serious_violations(page) == []
+
+    alerts.get_by_label("Note (optional)").fill("Called Sam; seen this morning.")
+    alerts.get_by_role("button", name="Acknowledge the alert about Sam Whitfield").click()
+
+    expect(page.get_by_role("status")).to_have_text(
+        "Alert acknowledged. Nobody else will be notified about it."
+    )
+    expect(page).to_have_url(re.compile(r"/patients\?alert=acknowledged$"))
+    expect(nav.get_by_role("link", name="Alerts", exact=True)).to_be_visible()
+    expect(page.get_by_role("region", name="1 open alert")).to_have_count(0)
+
+    nav.get_by_role("link", name="Alerts", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
+    recent = page.get_by_role("region", name="Recently acknowledged")
+    expect(recent).to_contain_text("Acknowledged by Dr. Amara Okafor")
+    expect(recent).to_contain_text("Called Sam; seen this morning.")
+    assert serious_violations(page) == []
+
+
+def test_the_caregiver_turns_alerts_off_and_on(page: Page, demo, sign_in):
+    sign_in(page, "caregiver@demo.test")
+    card = page.locator("#alerts-" + str(demo["patient@demo.test"].id))
+    expect(card).to_contain_text("Safety alerts about Jordan Reyes: on.")
+    assert serious_violations(page) == []
+    card.get_by_role("button", name="Turn alerts off").click()
+    expect(page.get_by_role("status")).to_have_text("Safety alerts turned off.")
+    expect(card).to_contain_text("Safety alerts about Jordan Reyes: off.")
+    card.get_by_role("button", name="Turn alerts on").click()
+    expect(page.get_by_role("status")).to_have_text("Safety alerts turned on.")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Alerts").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
+    expect(page.get_by_text("No open alerts.")).to_be_visible()
+    assert serious_violations(page) == []
