@@ -56,6 +56,11 @@ def bootstrap() -> None:
     from app.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, database_is_empty, seed_demo
 
     migrate()
+    from app.push import vapid
+
+    with Session(engine) as session:
+        vapid.keys(session)  # made and stored on first start, shared by every instance
+        session.commit()
     if not settings.seeds_demo:
         return
     with Session(engine) as session:

@@ -1,6 +1,7 @@
 """create_app(): middleware, routers, static files and error pages."""
 
 import logging
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
@@ -15,6 +16,7 @@ from app.accounts import api as accounts_api
 from app.accounts import routes as accounts_routes
 from app.accounts.routes import forget_browser, sets_session_cookie
 from app.accounts.service import resolve_session
+from app.alerts import routes as alerts_routes
 from app.careteam import routes as careteam_routes
 from app.checkins import api as checkins_api
 from app.checkins import routes as checkins_routes
@@ -27,10 +29,16 @@ from app.errors import AppError, NotAuthenticated
 from app.home import routes as home_routes
 from app.i18n import gettext as _
 from app.protocols import routes as protocols_routes
+from app.push import api as push_api
+from app.push import vapid
 from app.pwa import STATIC
 from app.pwa import router as pwa_router
+from app.reminders import api as reminders_api
+from app.reminders import links as reminder_links
+from app.reminders import routes as reminders_routes
+from app.reminders.runner import InProcessDispatcher
 from app.sync import api as sync_api
-from app.templating import render
+from app.templating import keep_request_session, render
 from app.validation import printable
 from app.web.access_log import AccessLogMiddleware, configure_logging
 from app.web.forms import see_other
@@ -73,12 +81,31 @@ def _readable_validation(exc: RequestValidationError) -> str:
     return printable("; ".join(parts), limit=1000) or _("The request was not valid.")
 
 
+@asynccontextmanager
+async def lifespan(_app: FastAPI):
+    # The embedded default: the reminder dispatcher runs beside the web app in this process.
+    # With several instances on PostgreSQL, run `python -m app.reminders.worker` instead (or as
+    # well: claims keep dispatchers from sending anything twice).
+    vapid.check_settings()  # a push setting that cannot work stops the start, not the first send
+    dispatcher = None
+    if settings.reminders_dispatcher == "in-process":
+        dispatcher = InProcessDispatcher()
+        dispatcher.start()
+    try:
+        yield
+    finally:
+        if dispatcher:
+            dispatcher.stop()
+
+
 def create_app() -> FastAPI:
     configure_logging()
     app = FastAPI(
         title="TrocheLog",
+        lifespan=lifespan,
         version="0.1.0",
-        dependencies=[Depends(csrf_protect)],
+        # The request's session is lent to page rendering (the menu's alert count).
+        dependencies=[Depends(csrf_protect), Depends(keep_request_session, scope="function")],
         docs_url="/api/docs",
         redoc_url=None,
     )
@@ -177,10 +204,15 @@ def create_app() -> FastAPI:
     app.include_router(doses_routes.router)
     app.include_router(protocols_routes.router)
     app.include_router(checkins_routes.router)
+    app.include_router(alerts_routes.router)
     app.include_router(accounts_api.router)
     app.include_router(doses_api.router)
     app.include_router(checkins_api.router)
     app.include_router(sync_api.router)
+    app.include_router(push_api.router)
+    app.include_router(reminder_links.router)
+    app.include_router(reminders_routes.router)
+    app.include_router(reminders_api.router)
     # Added last, so outermost: it logs the status the client got, whatever answered.
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -18,7 +18,9 @@ PROTECTED = {
     "/supporting": {"caregiver"},
     "/patients": {"prescriber"},
     "/patients/new": {"prescriber"},
+    "/alerts": {"caregiver", "prescriber"},
     "/account": {"patient", "caregiver", "prescriber"},
+    "/account/reminders": {"patient", "caregiver", "prescriber"},
 }
 PUBLIC = ("/help", "/offline", "/login")
 

@@ -17,6 +17,7 @@ from app.doses.models import Dose
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.protocols import service as protocols
+from app.push import service as push_service
 from app.safety import service as safety
 from app.sync import service as sync
 from app.templating import local_input, render
@@ -67,7 +68,10 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
 @router.get("/today")
 def today(request: Request, session: SessionDep, user: PatientUser, welcome: str | None = None,
           logged: str | None = None):
-    ctx = _today_context(session, user, utcnow(), welcome=welcome, logged=logged)
+    # One small query: the "Turn on reminders" card shows until a device receives them.
+    show_push_card = not push_service.devices(session, user)
+    ctx = _today_context(session, user, utcnow(), welcome=welcome, logged=logged,
+                         show_push_card=show_push_card)
     return render(request, "doses/today.html", ctx)
 
 

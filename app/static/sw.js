@@ -1,7 +1,7 @@
-// TrocheLog service worker: network-first pages, cached app shell, an offline fallback, and
-// Background Sync for the outbox (outbox.js, shared with the pages).
+// TrocheLog service worker: network-first pages, cached app shell, an offline fallback,
+// Background Sync for the outbox (outbox.js, shared with the pages), and push notifications.
 importScripts("/static/outbox.js");
-const VERSION = "v2";
+const VERSION = "v3";
 const SHELL_CACHE = `shell-${VERSION}`;
 const PAGE_CACHE = `pages-${VERSION}`;
 const SHELL = [
@@ -13,6 +13,7 @@ const SHELL = [
   "/static/offline.js",
   "/static/offline-gate.js",
   "/static/privacy.js",
+  "/static/push.js",
   "/static/__HTMX_FILE__",
   "/static/icons/icon-192.png",
   "/manifest.webmanifest",
@@ -143,5 +144,144 @@ self.addEventListener("message", (event) => {
       // Tell the page its offline copies are in place (tests wait for this too).
       if (event.source) event.source.postMessage({ type: "warmed" });
     })
+  );
+});
+
+// --- Push notifications -------------------------------------------------------------------------
+// The payload (app/reminders/dispatcher.py) is {title, body, tag, url, id, kind, actions: {open,
+// snooze}}, with neutral texts only. Every push must show a notification (browsers penalise or
+// revoke a site whose push shows nothing; iOS requires it), so an unreadable payload still shows
+// a generic one.
+const PUSH_TITLE = "TrocheLog";
+const PUSH_FALLBACK_BODY = "Please open the app.";
+const PUSH_FALLBACK_TAG = "tl-generic";
+
+function pushText(value, fallback) {
+  return typeof value === "string" && value.trim() ? value.slice(0, 200) : fallback;
+}
+
+// Only a path on this site: a notification never opens another one.
+function localPath(value) {
+  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//") ||
+      value.includes("\\")) return "/";
+  try {
+    const url = new URL(value, self.location.origin);
+    return url.origin === self.location.origin ? url.pathname + url.search + url.hash : "/";
+  } catch (e) {
+    return "/";
+  }
+}
+
+function readPush(event) {
+  try {
+    const payload = event.data ? event.data.json() : null;
+    return payload && typeof payload === "object" && !Array.isArray(payload) ? payload : {};
+  } catch (e) {
+    return {};
+  }
+}
+
+self.addEventListener("push", (event) => {
+  const payload = readPush(event);
+  const options = {
+    body: pushText(payload.body, PUSH_FALLBACK_BODY),
+    // The same tag replaces an earlier notification instead of stacking a second one.
+    tag: pushText(payload.tag, PUSH_FALLBACK_TAG),
+    data: { url: localPath(payload.url), id: pushText(payload.id, "") },
+  };
+  const actions = payload.actions && typeof payload.actions === "object" ? payload.actions : {};
+  const buttons = ["open", "snooze"]
+    .filter((key) => typeof actions[key] === "string" && actions[key])
+    .map((key) => ({ action: key, title: pushText(actions[key], key) }));
+  if (buttons.length) options.actions = buttons;
+  event.waitUntil(
+    self.registration.showNotification(pushText(payload.title, PUSH_TITLE), options)
+      // A browser that refuses the options (too many actions, an old engine) still shows one.
+      .catch(() => self.registration.showNotification(PUSH_TITLE, {
+        body: PUSH_FALLBACK_BODY, tag: options.tag, data: options.data,
+      }))
+  );
+});
+
+function whoAmI() {
+  return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" })
+    .then((response) => (response.ok ? response.json() : null));
+}
+
+// Focus a TrocheLog window and take it to the page, or open one.
+function openPage(path) {
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+    const mine = windows.find((w) => new URL(w.url).origin === self.location.origin);
+    if (!mine) return self.clients.openWindow(path);
+    return mine.focus().then((focused) => {
+      const client = focused || mine;
+      // navigate() works only on a window this worker controls; otherwise open a new one.
+      if (typeof client.navigate !== "function") return self.clients.openWindow(path);
+      return client.navigate(path).then((moved) => moved || client)
+        .catch(() => self.clients.openWindow(path));
+    });
+  });
+}
+
+function snooze(id) {
+  return whoAmI().then((who) => {
+    if (!who) throw new Error("signed out");
+    return fetch("/api/v1/push/snooze", {
+      method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": who.csrf_token },
+      body: JSON.stringify({ id }),
+    });
+  }).then((response) => {
+    if (!response.ok) throw new Error(`snooze answered ${response.status}`);
+  });
+}
+
+self.addEventListener("notificationclick", (event) => {
+  const notification = event.notification;
+  const data = notification.data || {};
+  const path = localPath(data.url);
+  notification.close();
+  if (event.action === "snooze" && data.id) {
+    // Signed out, offline or refused: open the page instead, so the reminder is not lost.
+    event.waitUntil(snooze(data.id).catch(() => openPage(path)));
+    return;
+  }
+  event.waitUntil(openPage(path));
+});
+
+// The browser replaced (or dropped) the subscription: subscribe again with the same key and tell
+// the server which one it replaces. Signed out, the next app open's re-check (push.js) does it.
+self.addEventListener("pushsubscriptionchange", (event) => {
+  const old = event.oldSubscription;
+  const options = (old && old.options) || null;
+  event.waitUntil(
+    (event.newSubscription
+      ? Promise.resolve(event.newSubscription)
+      : options && options.applicationServerKey
+        ? self.registration.pushManager.subscribe({
+          userVisibleOnly: true, applicationServerKey: options.applicationServerKey,
+        })
+        : Promise.resolve(null))
+      .then((subscription) => {
+        if (!subscription) return null;
+        return whoAmI().then((who) => {
+          if (!who) return null;
+          const json = subscription.toJSON();
+          const body = { endpoint: json.endpoint, keys: json.keys };
+          if (old && old.endpoint && old.endpoint !== json.endpoint) {
+            body.old_endpoint = old.endpoint;
+          }
+          return fetch("/api/v1/push/subscriptions", {
+            method: "POST",
+            credentials: "same-origin",
+            cache: "no-store",
+            headers: { "Content-Type": "application/json", "X-CSRF-Token": who.csrf_token },
+            body: JSON.stringify(body),
+          });
+        });
+      })
+      .catch(() => null)
   );
 });

@@ -77,7 +77,7 @@ def test_patient_passes_the_gate_and_logs_a_dose(page: Page, patient):
     expect(page.get_by_label("Dose (mg)")).to_have_value("150")
     page.get_by_role("button", name="Log dose").click()
 
-    expect(page.get_by_role("status")).to_contain_text("Dose logged")
+    expect(page.get_by_role("status").filter(has_text="Dose logged")).to_be_visible()
     expect(page.locator(".session-card")).to_contain_text("Last dose: 150 mg")
     doses = _doses(patient.id)
     assert len(doses) == 1 and doses[0].gate_id is not None and doses[0].flags == []
@@ -89,7 +89,7 @@ def test_a_second_dose_is_held_and_can_only_be_recorded_as_taken(page: Page, pat
     _sign_in(page, patient.email)
     _safety_check(page, "128", "82")
     page.get_by_role("button", name="Log dose").click()
-    expect(page.get_by_role("status")).to_contain_text("Dose logged")
+    expect(page.get_by_role("status").filter(has_text="Dose logged")).to_be_visible()
 
     _safety_check(page, "128", "82")
     # The verdict is the first thing on screen: focused, above the session card.
@@ -108,7 +108,7 @@ def test_a_second_dose_is_held_and_can_only_be_recorded_as_taken(page: Page, pat
 
     page.get_by_label("What happened, and why").first.fill("Took a second one by mistake.")
     page.get_by_role("button", name="Record the dose I took").first.click()
-    expect(page.get_by_role("status")).to_contain_text("Dose logged")
+    expect(page.get_by_role("status").filter(has_text="Dose logged")).to_be_visible()
     flagged = [d for d in _doses(patient.id) if "override" in d.flags]
     assert len(flagged) == 1
     assert {"too_soon", "against_hold"} <= set(flagged[0].flags)
