@@ -50,19 +50,42 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
             relation=Relation.PRESCRIBER,
             now=now,
         )
-    # The caregiver supports the first patient only.
-    access.link(
+    # The caregiver supports the first patient only, and accepted safety alerts about them.
+    caregiver_link = access.link(
         session,
         patient_id=users["patient@demo.test"].id,
         member_id=users["caregiver@demo.test"].id,
         relation=Relation.CAREGIVER,
         now=now,
     )
+    caregiver_link.receives_alerts = True
+    session.add(caregiver_link)
     session.flush()
     from app.seed_history import seed_checkins, seed_patient2_history, seed_patient_history
 
     seed_patient_history(session, prescriber, users["patient@demo.test"], now)
     seed_checkins(session, users["patient@demo.test"], now)
+    # The second patient's high-risk screen (raised through safety.raise_event) is the demo's
+    # open alert: the review cleared the dosing hold; the alert waits on the prescriber's home
+    # page to be acknowledged.
     seed_patient2_history(session, prescriber, users["patient2@demo.test"], now)
     session.flush()
+    seed_reminders(session, users, now)
     return users
+
+
+def seed_reminders(session: Session, users: dict[str, User], now: datetime) -> None:
+    """Reminder settings, and the next day and a half of reminders planned, so the reminders
+    page shows what is coming before any phone has turned them on."""
+    from datetime import time
+
+    from app.reminders import service as reminders
+    from app.reminders.models import ReminderPreferences
+
+    # Jordan sleeps 22:00-07:00 and prefers the plainest text; a session scheduled inside
+    # that window would still ring.
+    session.add(ReminderPreferences(user_id=users["patient@demo.test"].id,
+                                    quiet_start=time(22, 0), quiet_end=time(7, 0),
+                                    message="check_app", snooze_minutes=30))
+    session.flush()
+    reminders.plan_all(session, now)

@@ -99,6 +99,21 @@ def test_the_demo_shows_a_cleared_safety_review(db, demo):
     assert any(d.taken_at > event.reviewed_at for d in rows(db, Dose, patient))
 
 
+def test_the_demo_prescriber_has_one_open_alert_and_the_caregiver_accepts_alerts(db, demo):
+    from app.alerts import service as alerts
+    from app.careteam.models import CareLink
+
+    prescriber = demo["prescriber@demo.test"]
+    (alert,) = alerts.open_alerts(db, prescriber)
+    assert alert.kind == "cssrs_high" and alert.patient_id == demo["patient2@demo.test"].id
+    assert alerts.open_count(db, prescriber) == 1
+    caregiver = demo["caregiver@demo.test"]
+    (link,) = db.exec(select(CareLink).where(CareLink.member_id == caregiver.id)).all()
+    assert link.patient_id == demo["patient@demo.test"].id and link.receives_alerts
+    assert alerts.receives_alerts_by_patient(db, caregiver) == {
+        demo["patient@demo.test"].id: True}
+
+
 def test_the_demo_patient_has_exactly_one_missed_session(db, demo):
     patient = demo["patient@demo.test"]
     states = [s.state for s in session_states(db, patient, NOW)]
@@ -188,3 +203,22 @@ def test_the_demo_patient_signs_in_to_a_sensible_today_page(db, auth, client):
     body = client.get("/api/v1/today").json()
     assert body["next_session"]["state"] in ("upcoming", "due", "overdue")
     assert body["protocol"]["rules"]["bp_hold_systolic"] == 160
+
+
+def test_the_demo_patient_has_reminder_settings_and_the_next_reminders_planned(db, demo):
+    from app.reminders.models import OccurrenceStatus, ReminderOccurrence, ReminderPreferences
+
+    patient = demo["patient@demo.test"]
+    prefs = db.get(ReminderPreferences, patient.id)
+    assert (prefs.quiet_start.hour, prefs.quiet_end.hour, prefs.message) == (22, 7, "check_app")
+    planned = db.exec(select(ReminderOccurrence).where(
+        ReminderOccurrence.user_id == patient.id,
+        ReminderOccurrence.status == OccurrenceStatus.PENDING)).all()
+    kinds = {o.kind for o in planned}
+    assert "mood" in kinds  # every evening, whatever the day
+    assert all(NOW <= o.send_at <= NOW + timedelta(hours=37) for o in planned)
+    # Nothing planned rings inside Jordan's quiet hours except a scheduled session.
+    tz = ZoneInfo(patient.timezone)
+    for o in planned:
+        local = o.send_at.astimezone(tz)
+        assert o.kind == "session" or 7 <= local.hour < 22
