@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate messages clean
+.PHONY: run test bench lint format migrate messages clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -25,6 +25,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Measured, never asserted: prints the figures and records them in docs/benchmarks.md.
+# BENCH_DATABASE_URL=postgresql+psycopg://… measures on PostgreSQL.
+bench: $(STAMP)
+	$(BIN)/python -m bench.push_fanout
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure and record numbers (docs/benchmarks.md), never assertions."""
