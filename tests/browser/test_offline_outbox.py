@@ -2,6 +2,7 @@
 visible count, survive a reload, and arrive exactly once when the signal returns."""
 
 import re
+import time
 import uuid
 from datetime import timedelta
 
@@ -73,6 +74,14 @@ def _back_online(context: BrowserContext, page: Page) -> None:
 
 def _count(page: Page):
     return page.locator("header [data-outbox-count]")
+
+
+def _until(condition, timeout: float = FLUSH_MS / 1000):
+    """Poll the database from Python (the app's CSP stops Playwright's string polling)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
 
 
 def _rows(patient_id):
@@ -403,5 +412,7 @@ def test_another_person_on_the_phone_never_sees_or_sends_the_first_ones_entries(
     page.get_by_label("Password").fill(factories.PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    # The count starts hidden in the page's HTML: wait for the entry to arrive, not for that.
+    _until(lambda: _rows(patient.id)["checkins"])
     expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
     assert [c.values for c in _rows(patient.id)["checkins"]] == [{"mood": 2}]
