@@ -148,7 +148,7 @@ self.addEventListener("message", (event) => {
 });
 
 // --- Push notifications -------------------------------------------------------------------------
-// The payload (app/reminders/dispatcher.py) is {title, body, tag, url, id, kind, actions: {open,
+// The payload (app/reminders/dispatcher.py) is {title, body, tag, url, id, actions: {open,
 // snooze}}, with neutral texts only. Every push must show a notification (browsers penalise or
 // revoke a site whose push shows nothing; iOS requires it), so an unreadable payload still shows
 // a generic one.
