@@ -50,13 +50,15 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
             relation=Relation.PRESCRIBER,
             now=now,
         )
-    # The caregiver supports the first patient only, and accepted safety alerts about them.
+    # The caregiver supports the first patient only, sees their sessions and doses (not their
+    # check-ins), and accepted safety alerts about them.
     caregiver_link = access.link(
         session,
         patient_id=users["patient@demo.test"].id,
         member_id=users["caregiver@demo.test"].id,
         relation=Relation.CAREGIVER,
         now=now,
+        scope=access.Scope.DOSES,
     )
     caregiver_link.receives_alerts = True
     session.add(caregiver_link)

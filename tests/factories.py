@@ -43,10 +43,11 @@ def user(
     return account
 
 
-def link(db: Session, patient: User, member: User, now: datetime | None = None) -> None:
+def link(db: Session, patient: User, member: User, now: datetime | None = None, *,
+         scope: str | None = None, ends_on=None) -> None:
     relation = Relation.PRESCRIBER if member.role == Role.PRESCRIBER else Relation.CAREGIVER
     access.link(db, patient_id=patient.id, member_id=member.id, relation=relation,
-                now=now or utcnow())
+                now=now or utcnow(), scope=scope, ends_on=ends_on)
     db.flush()
 
 

@@ -85,7 +85,7 @@ def test_a_crash_for_a_signed_in_user_is_still_a_friendly_page(login_as, client,
         raise RuntimeError("boom")
 
     user = login_as("caregiver")
-    monkeypatch.setattr(access, "patients_of", crash)
+    monkeypatch.setattr(access, "readable_patients", crash)
     response = client.get("/supporting")
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("text/html")

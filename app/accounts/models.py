@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import String
@@ -82,3 +82,7 @@ class Invite(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A caregiver invite carries the patient's choice of what the caregiver will see and until
+    # when; accepting it makes the link with both. NULL for patient invites.
+    scope: str | None = Field(default=None, sa_type=String(20))
+    ends_on: date | None = Field(default=None)

@@ -184,6 +184,11 @@ def change_password(
 
 
 def _invite_context(session, invite, signed_in_user):
+    # Whether the invite's address has an account is used for one thing only: the person signed
+    # in with that very account gets an "Accept" button. Everyone else (signed out, or signed in
+    # as someone else) gets the same page whether or not the account exists: the address and
+    # password asked, with a way to sign in first. What a link holder can still learn, and when:
+    # docs in service.accept_invite.
     existing = service.existing_account_for(session, invite)
     signed_in_as_invitee = (
         existing is not None and signed_in_user is not None and signed_in_user.id == existing.id
@@ -192,7 +197,6 @@ def _invite_context(session, invite, signed_in_user):
     return {
         "invite": invite,
         "is_caregiver": invite.kind == InviteKind.CAREGIVER,
-        "existing_account": existing is not None,
         "signed_in_as_invitee": signed_in_as_invitee,
         "timezones": TIMEZONE_CHOICES,
         "suggested_timezone": suggested,
@@ -243,6 +247,7 @@ def accept_invite(
             timezone=timezone,
             signed_in=signed_in_user,
             now=utcnow(),
+            address=_client_address(request),
         )
     except (Invalid, TooManyAttempts) as err:
         invite = service.open_invite(session, token, utcnow())
@@ -258,6 +263,11 @@ def accept_invite(
         if isinstance(err, service.WrongInviteEmail):
             # After form_error's rollback, so the count is committed with the refusal.
             service.record_wrong_invite_email(session, token, utcnow())
+        if isinstance(err, service.WrongAccountPassword):
+            # Likewise: a wrong password for the account counts as a failed sign-in.
+            service.record_login_failure(
+                session, email=invite.email, address=_client_address(request), now=utcnow()
+            )
         if isinstance(err, TooManyAttempts):
             response.headers["Retry-After"] = str(err.retry_after_seconds)
         return _keep_link_private(response)

@@ -10,7 +10,7 @@ import math
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pwdlib import PasswordHash
@@ -19,6 +19,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from app.accounts.models import AuthSession, Invite, InviteKind, LoginFailure, Role, User
 from app.careteam import access
+from app.careteam import service as careteam
 from app.careteam.models import Relation
 from app.config import settings
 from app.errors import Conflict, Invalid, NotFound, TooManyAttempts
@@ -143,12 +144,7 @@ def authenticate(
     # Always verify something, so an unknown email costs as much time as a wrong password.
     valid, updated_hash = password_hash.verify_and_update(password, stored or _DUMMY_HASH)
     if not valid or stored is None or user is None:
-        session.add(LoginFailure(key=account_key, failed_at=now))
-        session.add(LoginFailure(key=address_key, failed_at=now))
-        # Keep the table small; rows older than a day no longer count for anything.
-        session.exec(
-            delete(LoginFailure).where(col(LoginFailure.failed_at) < now - timedelta(days=1))
-        )
+        record_login_failure(session, email=email, address=address, now=now)
         return None
 
     session.exec(delete(LoginFailure).where(col(LoginFailure.key) == account_key))
@@ -156,6 +152,18 @@ def authenticate(
         user.password_hash = updated_hash
         session.add(user)
     return user
+
+
+def record_login_failure(session: Session, *, email: str, address: str, now: datetime) -> None:
+    """Count a failed password, for the account and the address alike."""
+    account_key, address_key = _failure_keys(email, address)
+    session.add(LoginFailure(key=account_key, failed_at=now))
+    session.add(LoginFailure(key=address_key, failed_at=now))
+    # Keep the table small; rows older than a day no longer count for anything.
+    session.exec(
+        delete(LoginFailure).where(col(LoginFailure.failed_at) < now - timedelta(days=1))
+    )
+    session.flush()
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -256,6 +264,8 @@ def _issue(
     patient_id: uuid.UUID,
     created_by: User,
     now: datetime,
+    scope: str | None = None,
+    ends_on: date | None = None,
 ) -> IssuedInvite:
     existing = session.get(Invite, invite_id)
     if existing is not None:
@@ -273,6 +283,8 @@ def _issue(
         created_by_id=created_by.id,
         created_at=now,
         expires_at=now + timedelta(hours=settings.invite_valid_hours),
+        scope=scope,
+        ends_on=ends_on,
     )
     session.add(invite)
     session.flush()
@@ -381,12 +393,32 @@ def invite_caregiver(
     email: str,
     display_name: str,
     now: datetime,
+    scope: str = "",
+    ends_on: str = "",
 ) -> IssuedInvite:
+    """The patient invites a caregiver and says what they will see (scope) and until when.
+
+    Every wrong field is reported at once, each beside its own field."""
     access.require_patient_access(session, patient, patient.id, access.Purpose.INVITE_CAREGIVER)
+    chosen_scope, chosen_end = None, None
     if session.get(Invite, invite_id) is None:
-        email, display_name = _clean_person(email, display_name)
-        if email == patient.email:
-            raise Invalid(_("Enter your caregiver's email, not your own."), field="email")
+        errors: dict[str, str] = {}
+        try:
+            email, display_name = _clean_person(email, display_name)
+            if email == patient.email:
+                raise Invalid(_("Enter your caregiver's email, not your own."), field="email")
+        except Invalid as err:
+            errors.update(err.errors)
+        try:
+            chosen_scope = careteam.parse_scope(scope)
+        except Invalid as err:
+            errors.update(err.errors)
+        try:
+            chosen_end = careteam.parse_ends_on(ends_on, patient, now)
+        except Invalid as err:
+            errors.update(err.errors)
+        if errors:
+            raise Invalid(errors=errors)
     return _issue(
         session,
         invite_id=invite_id,
@@ -396,7 +428,25 @@ def invite_caregiver(
         patient_id=patient.id,
         created_by=patient,
         now=now,
+        scope=chosen_scope,
+        ends_on=chosen_end,
     )
+
+
+def cancel_invite(session: Session, *, patient: User, invite_id: uuid.UUID, now: datetime) -> None:
+    """The patient takes back a caregiver invite not yet used: its link stops working."""
+    invite = session.get(Invite, invite_id)
+    if (
+        invite is None
+        or invite.patient_id != patient.id
+        or invite.kind != InviteKind.CAREGIVER
+        or invite.created_by_id != patient.id
+    ):
+        raise NotFound()
+    if invite.used_at is None and invite.revoked_at is None:
+        invite.revoked_at = now
+        session.add(invite)
+        session.flush()
 
 
 def _revoke_open_invites(session: Session, patient_id: uuid.UUID, kind: InviteKind, now) -> None:
@@ -426,7 +476,10 @@ def open_invite(session: Session, token: str, now: datetime) -> Invite:
 
 
 def existing_account_for(session: Session, invite: Invite) -> User | None:
-    """A caregiver who already has an account joins by signing in instead of making a new one."""
+    """A caregiver who already has an account joins with it instead of making a new one.
+
+    Never shown to whoever holds the link before they prove who they are: the invite page looks
+    the same with and without an account (app/accounts/routes.py)."""
     if invite.kind != InviteKind.CAREGIVER:
         return None
     return session.exec(select(User).where(User.email == invite.email)).first()
@@ -450,6 +503,18 @@ INVITE_EMAIL_MAX_MISSES = 5
 class WrongInviteEmail(Invalid):
     def __init__(self) -> None:
         super().__init__(_("That is not the email address this invite was sent to."), field="email")
+
+
+class WrongAccountPassword(Invalid):
+    """The invite's address has an account and the password typed is not its password. Said only
+    to someone who already typed the invite's address (see the report in accounts/routes.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("This address already has a TrocheLog account. Enter that account's password, "
+              "or sign in first and open this link again."),
+            field="password",
+        )
 
 
 def _invite_miss_key(invite: Invite) -> str:
@@ -482,14 +547,23 @@ def accept_invite(
     timezone: str,
     signed_in: User | None,
     now: datetime,
+    address: str = "unknown",
 ) -> User:
     """Use an invite: the new person sets a password and time zone, or an existing caregiver links
     their account. Marks the invite used in the same transaction, so it works once.
 
-    Whoever makes a new account must type the address the invite was sent to (WrongInviteEmail);
-    an existing caregiver proves who they are by being signed in instead."""
+    Everyone not already signed in as the invitee takes the same steps in the same order, so
+    the answers do not tell whether the address has an account until the person proves who they
+    are: type the address the invite was sent to (WrongInviteEmail, throttled per invite), then a
+    password of at least the required length twice; then either the new account is made with it,
+    or, when the address has an account, it must be that account's password (WrongAccountPassword,
+    throttled like sign-in)."""
     invite = open_invite(session, token, now)
-    if existing_account_for(session, invite) is None:
+    existing = existing_account_for(session, invite)
+    signed_in_as_invitee = (
+        existing is not None and signed_in is not None and signed_in.id == existing.id
+    )
+    if not signed_in_as_invitee:
         _check_invite_email(session, invite, email, now)
     if not valid_timezone(timezone):
         raise Invalid(_("Choose a time zone from the list."), field="timezone")
@@ -503,12 +577,13 @@ def accept_invite(
         user.password_changed_at = now
         user.timezone = timezone
     else:
-        user = existing_account_for(session, invite)
+        user = existing
         if user is not None:
-            if signed_in is None or signed_in.id != user.id:
-                raise Invalid(
-                    _("Sign in with the account for %(email)s to accept.", email=invite.email)
-                )
+            if not signed_in_as_invitee:
+                check_new_password(password or "", confirm)
+                if authenticate(session, email=user.email, password=password or "",
+                                address=address, now=now) is None:
+                    raise WrongAccountPassword()
             if user.role != Role.CAREGIVER:
                 raise Invalid(_("This account cannot be added as a caregiver."))
         else:
@@ -529,6 +604,9 @@ def accept_invite(
             member_id=user.id,
             relation=Relation.CAREGIVER,
             now=now,
+            # What the patient chose when inviting; an invite from before scopes: the least.
+            scope=invite.scope or access.Scope.SUPERVISION,
+            ends_on=invite.ends_on,
         )
 
     # Conditional update: of two simultaneous accepts, only one finds the invite unused.

@@ -1,99 +1,232 @@
-"""Who may see a patient: decided here and nowhere else.
+"""Who may see a patient, and what of them: decided here and nowhere else.
 
-Every patient-scoped route asks `require_patient_access`; templates never decide access. Later the
-caregiver's shared scopes and time boxes plug in here, so no route has to change.
+Every patient-scoped route asks `require_patient_access` with the purpose it serves; templates never
+decide access. What each role may do is one table (ROLE_PURPOSES); what a caregiver may see is the
+scope the patient gave their link (SCOPE_PURPOSES). The link is read on every request, so a
+change of scope, an end date or a removal takes effect on the caregiver's very next request.
 """
 
 import uuid
+from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.accounts.models import Role, User
 from app.careteam.models import CareLink, Relation
+from app.db import utcnow
 from app.errors import NotFound
 
 
 class Purpose(StrEnum):
-    VIEW = "view"  # read the patient's record
+    VIEW = "view"  # the whole record: the patient themself and linked prescribers only
+    VIEW_SESSION = "view_session"  # today's session state, the checklist, its session record
+    VIEW_DOSES = "view_doses"  # dose history and the troche supply
+    VIEW_CHECKINS = "view_checkins"  # daily mood, PHQ-9 / GAD-7 scores and trends
     MANAGE_PROTOCOL = "manage_protocol"  # set doses, rules and schedules
     INVITE_CAREGIVER = "invite_caregiver"
 
 
-def _active_link(session: Session, member: User, patient_id: uuid.UUID, relation: Relation) -> bool:
-    stmt = select(CareLink.id).where(
-        CareLink.patient_id == patient_id,
-        CareLink.member_id == member.id,
-        CareLink.relation == relation,
-        CareLink.revoked_at.is_(None),  # type: ignore[union-attr]
-    )
-    return session.exec(stmt).first() is not None
+class Scope(StrEnum):
+    """What the patient lets one caregiver see. Each scope includes the one before."""
+
+    SUPERVISION = "supervision"
+    DOSES = "doses"
+    CHECKINS = "checkins"
+
+
+_READS = frozenset({Purpose.VIEW, Purpose.VIEW_SESSION, Purpose.VIEW_DOSES,
+                    Purpose.VIEW_CHECKINS})
+
+# Role → what it may do for a patient it is allowed near at all (the patient: their own record;
+# a prescriber: a patient linked to them). A caregiver gets nothing from their role: only what
+# their link's scope grants, below.
+ROLE_PURPOSES: dict[Role, frozenset[Purpose]] = {
+    Role.PATIENT: _READS | {Purpose.INVITE_CAREGIVER},
+    Role.PRESCRIBER: _READS | {Purpose.MANAGE_PROTOCOL},
+    Role.CAREGIVER: frozenset(),
+}
+
+# Scope → what a caregiver with an active link of that scope may see. Never VIEW (the whole
+# record): the C-SSRS answers and free-text notes never reach a caregiver in any scope; a
+# high-risk result reaches them only as an alert, when the patient consented (app/alerts).
+SCOPE_PURPOSES: dict[Scope, frozenset[Purpose]] = {
+    Scope.SUPERVISION: frozenset({Purpose.VIEW_SESSION}),
+    Scope.DOSES: frozenset({Purpose.VIEW_SESSION, Purpose.VIEW_DOSES}),
+    Scope.CHECKINS: frozenset({Purpose.VIEW_SESSION, Purpose.VIEW_DOSES, Purpose.VIEW_CHECKINS}),
+}
+
+
+def purposes_for(scope: Scope | str | None) -> frozenset[Purpose]:
+    """What a caregiver link's scope allows; an unknown or missing scope allows nothing."""
+    try:
+        return SCOPE_PURPOSES[Scope(scope)]  # type: ignore[arg-type]
+    except ValueError:
+        return frozenset()
+
+
+def local_today(patient: User, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(patient.timezone)).date()
+
+
+def link_is_active(link: CareLink, patient: User, now: datetime) -> bool:
+    """Not removed, and its last day (in the patient's time zone) not yet past."""
+    if link.revoked_at is not None:
+        return False
+    return link.ends_on is None or link.ends_on >= local_today(patient, now)
+
+
+def _patient(session: Session, patient_id: uuid.UUID) -> User | None:
+    patient = session.get(User, patient_id)
+    return patient if patient is not None and patient.role == Role.PATIENT else None
+
+
+def _link(session: Session, member: User, patient_id: uuid.UUID, relation: Relation):
+    return session.exec(
+        select(CareLink).where(
+            CareLink.patient_id == patient_id,
+            CareLink.member_id == member.id,
+            CareLink.relation == relation,
+            col(CareLink.revoked_at).is_(None),
+        )
+    ).first()
+
+
+def caregiver_link(
+    session: Session, caregiver: User, patient_id: uuid.UUID, now: datetime | None = None
+) -> CareLink | None:
+    """The caregiver's active link to this patient, or None (none, removed, or ended)."""
+    if caregiver.role != Role.CAREGIVER or not caregiver.is_active:
+        return None
+    link = _link(session, caregiver, patient_id, Relation.CAREGIVER)
+    patient = _patient(session, patient_id) if link is not None else None
+    if link is None or patient is None or not link_is_active(link, patient, now or utcnow()):
+        return None
+    return link
 
 
 def can_access_patient(
-    session: Session, user: User, patient_id: uuid.UUID, purpose: Purpose = Purpose.VIEW
+    session: Session,
+    user: User,
+    patient_id: uuid.UUID,
+    purpose: Purpose = Purpose.VIEW,
+    now: datetime | None = None,
 ) -> bool:
     if not user.is_active:
         return False
     if user.role == Role.PATIENT:
-        # Patients see and act on their own record only.
-        return user.id == patient_id and purpose in (Purpose.VIEW, Purpose.INVITE_CAREGIVER)
+        return user.id == patient_id and purpose in ROLE_PURPOSES[Role.PATIENT]
     if user.role == Role.PRESCRIBER:
-        return purpose != Purpose.INVITE_CAREGIVER and _active_link(
-            session, user, patient_id, Relation.PRESCRIBER
+        return purpose in ROLE_PURPOSES[Role.PRESCRIBER] and (
+            _link(session, user, patient_id, Relation.PRESCRIBER) is not None
         )
     if user.role == Role.CAREGIVER:
-        return purpose == Purpose.VIEW and _active_link(
-            session, user, patient_id, Relation.CAREGIVER
-        )
+        link = caregiver_link(session, user, patient_id, now)
+        return link is not None and purpose in purposes_for(link.scope)
     return False
 
 
 def require_patient_access(
-    session: Session, user: User, patient_id: uuid.UUID, purpose: Purpose = Purpose.VIEW
+    session: Session,
+    user: User,
+    patient_id: uuid.UUID,
+    purpose: Purpose = Purpose.VIEW,
+    now: datetime | None = None,
 ) -> User:
-    """The patient, or NotFound: a stranger cannot even learn that the patient exists."""
-    if not can_access_patient(session, user, patient_id, purpose):
+    """The patient, or NotFound: out of scope, ended, removed or never linked looks exactly like
+    a patient who does not exist, so a stranger cannot even learn that the patient exists."""
+    if not can_access_patient(session, user, patient_id, purpose, now):
         raise NotFound()
-    patient = session.get(User, patient_id)
-    if patient is None or patient.role != Role.PATIENT:
+    patient = _patient(session, patient_id)
+    if patient is None:
         raise NotFound()
     return patient
 
 
-def patients_of(session: Session, member: User, relation: Relation) -> list[User]:
-    """The patients a prescriber treats or a caregiver supports, by name."""
-    stmt = (
-        select(User)
-        .join(CareLink, CareLink.patient_id == User.id)  # type: ignore[arg-type]
+def readable_patients(
+    session: Session, user: User, purpose: Purpose, now: datetime | None = None
+) -> list[User]:
+    """The one "whose records may this person read for this purpose" query, by name."""
+    if not user.is_active:
+        return []
+    if user.role == Role.PATIENT:
+        return [user] if purpose in ROLE_PURPOSES[Role.PATIENT] else []
+    relation = Relation.PRESCRIBER if user.role == Role.PRESCRIBER else Relation.CAREGIVER
+    if user.role == Role.PRESCRIBER and purpose not in ROLE_PURPOSES[Role.PRESCRIBER]:
+        return []
+    rows = session.exec(
+        select(CareLink, User)
+        .join(User, col(User.id) == col(CareLink.patient_id))
         .where(
-            CareLink.member_id == member.id,
+            CareLink.member_id == user.id,
             CareLink.relation == relation,
-            CareLink.revoked_at.is_(None),  # type: ignore[union-attr]
+            col(CareLink.revoked_at).is_(None),
+            User.role == Role.PATIENT,
         )
-        .order_by(User.display_name)
-    )
-    return list(session.exec(stmt).all())
+        .order_by(col(User.display_name), col(User.id))
+    ).all()
+    if user.role == Role.PRESCRIBER:
+        return [patient for _link_row, patient in rows]
+    now = now or utcnow()
+    # The end date is judged in each patient's own time zone, so it is checked here, not in SQL.
+    return [
+        patient
+        for link, patient in rows
+        if link_is_active(link, patient, now) and purpose in purposes_for(link.scope)
+    ]
 
 
-def care_team_of(session: Session, patient_id: uuid.UUID, relation: Relation) -> list[User]:
-    stmt = (
-        select(User)
-        .join(CareLink, CareLink.member_id == User.id)  # type: ignore[arg-type]
+def care_team_of(
+    session: Session, patient_id: uuid.UUID, relation: Relation, now: datetime | None = None
+) -> list[User]:
+    """Who is on the patient's team now (links removed or past their end date left out)."""
+    patient = _patient(session, patient_id)
+    now = now or utcnow()
+    return [
+        member
+        for care_link, member in team_links(session, patient_id, relation)
+        if relation != Relation.CAREGIVER
+        or (patient is not None and link_is_active(care_link, patient, now))
+    ]
+
+
+def team_links(
+    session: Session, patient_id: uuid.UUID, relation: Relation
+) -> list[tuple[CareLink, User]]:
+    """The patient's links of one relation that were not removed (ended ones included, so the
+    patient can extend them), each with its member, by name."""
+    rows = session.exec(
+        select(CareLink, User)
+        .join(User, col(User.id) == col(CareLink.member_id))
         .where(
             CareLink.patient_id == patient_id,
             CareLink.relation == relation,
-            CareLink.revoked_at.is_(None),  # type: ignore[union-attr]
+            col(CareLink.revoked_at).is_(None),
         )
-        .order_by(User.display_name)
-    )
-    return list(session.exec(stmt).all())
+        .order_by(col(User.display_name), col(User.id))
+    ).all()
+    return [(link, member) for link, member in rows]
 
 
 def link(
-    session: Session, *, patient_id: uuid.UUID, member_id: uuid.UUID, relation: Relation, now
+    session: Session,
+    *,
+    patient_id: uuid.UUID,
+    member_id: uuid.UUID,
+    relation: Relation,
+    now,
+    scope: Scope | str | None = None,
+    ends_on: date | None = None,
 ) -> CareLink:
-    """Add someone to a patient's team (re-activating a revoked link rather than duplicating it)."""
+    """Add someone to a patient's team (re-activating a removed link rather than duplicating it).
+
+    A caregiver link always has a scope: the least (supervision) unless the patient chose more.
+    A prescriber link has none (prescribers see the whole record)."""
+    if relation == Relation.CAREGIVER:
+        scope = Scope(scope) if scope else Scope.SUPERVISION
+    else:
+        scope, ends_on = None, None
     existing = session.exec(
         select(CareLink).where(
             CareLink.patient_id == patient_id,
@@ -103,10 +236,13 @@ def link(
     ).first()
     if existing:
         existing.revoked_at = None
+        existing.scope = scope
+        existing.ends_on = ends_on
         session.add(existing)
         return existing
     care_link = CareLink(
-        patient_id=patient_id, member_id=member_id, relation=relation, created_at=now
+        patient_id=patient_id, member_id=member_id, relation=relation, created_at=now,
+        scope=scope, ends_on=ends_on,
     )
     session.add(care_link)
     session.flush()

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import String, UniqueConstraint
@@ -28,3 +28,8 @@ class CareLink(SQLModel, table=True):
     # A caregiver who accepted alerts about this patient (they turn it on; the patient's
     # sharing consent must also allow it when an alert is sent).
     receives_alerts: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # What a caregiver may see (app.careteam.access.Scope); NULL for prescribers, who see the
+    # whole record. Set by the patient, changeable at any time.
+    scope: str | None = Field(default=None, sa_type=String(20))
+    # The last day (in the patient's time zone) a caregiver's link lasts; NULL: until removed.
+    ends_on: date | None = Field(default=None)

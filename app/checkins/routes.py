@@ -19,7 +19,7 @@ from app.checkins.instruments import (
 )
 from app.checkins.models import QuestionnaireResponse
 from app.db import SessionDep, utcnow
-from app.deps import PatientUser, PrescriberUser
+from app.deps import CurrentUser, PatientUser
 from app.doses.models import Dose
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
@@ -285,9 +285,12 @@ def my_trends(request: Request, session: SessionDep, user: PatientUser,
 
 
 @router.get("/patients/{patient_id}/trends")
-def patient_trends(request: Request, session: SessionDep, user: PrescriberUser,
+def patient_trends(request: Request, session: SessionDep, user: CurrentUser,
                    patient_id: uuid.UUID, range: str | None = None):
-    patient = access.require_patient_access(session, user, patient_id)
+    # A prescriber, or a caregiver whose scope includes check-ins: the charts show mood and the
+    # PHQ-9 / GAD-7 scores only, never an answer, a note or the C-SSRS screener.
+    patient = access.require_patient_access(session, user, patient_id,
+                                            access.Purpose.VIEW_CHECKINS)
     key = _range(range)
     return render(request, "checkins/trends.html", {
         "charts": trends.build(session, patient, key, utcnow()), "range": key,

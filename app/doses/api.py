@@ -55,8 +55,10 @@ def dose_json(
 
 
 def _patient_for(session, user: User, patient_id: uuid.UUID | None) -> User:
-    # Everyone goes through the access module; a patient's own id is the default.
-    return access.require_patient_access(session, user, patient_id or user.id)
+    # Everyone goes through the access module; a patient's own id is the default. Dose history
+    # is in a caregiver's "doses" scope and above.
+    return access.require_patient_access(session, user, patient_id or user.id,
+                                         access.Purpose.VIEW_DOSES)
 
 
 @router.get("/doses")

@@ -64,17 +64,22 @@ def world(db: Session) -> World:
 
 
 V, M, INV = Purpose.VIEW, Purpose.MANAGE_PROTOCOL, Purpose.INVITE_CAREGIVER
+VS, VD, VC = Purpose.VIEW_SESSION, Purpose.VIEW_DOSES, Purpose.VIEW_CHECKINS
+NONE = {V: False, VS: False, VD: False, VC: False, M: False, INV: False}
 
-# (who asks, may they VIEW, MANAGE_PROTOCOL, INVITE_CAREGIVER for world.patient)
+# (who asks, which purposes they have for world.patient). The linked caregiver has the least
+# scope (supervision, the default); tests/careteam/test_scopes.py covers the other scopes.
 MATRIX = [
-    ("patient", {V: True, M: False, INV: True}),  # their own record; the plan is the prescriber's
-    ("other_patient", {V: False, M: False, INV: False}),
-    ("caregiver", {V: True, M: False, INV: False}),
-    ("unlinked_caregiver", {V: False, M: False, INV: False}),
-    ("revoked_caregiver", {V: False, M: False, INV: False}),
-    ("prescriber", {V: True, M: True, INV: False}),  # caregivers are the patient's choice
-    ("unlinked_prescriber", {V: False, M: False, INV: False}),
-    ("revoked_prescriber", {V: False, M: False, INV: False}),
+    # their own record; the plan is the prescriber's
+    ("patient", {V: True, VS: True, VD: True, VC: True, M: False, INV: True}),
+    ("other_patient", NONE),
+    ("caregiver", {**NONE, VS: True}),  # never the whole record
+    ("unlinked_caregiver", NONE),
+    ("revoked_caregiver", NONE),
+    # caregivers are the patient's choice
+    ("prescriber", {V: True, VS: True, VD: True, VC: True, M: True, INV: False}),
+    ("unlinked_prescriber", NONE),
+    ("revoked_prescriber", NONE),
 ]
 
 
@@ -88,14 +93,15 @@ def test_can_access_patient(db, world, who, purpose, allowed):
 
 
 def test_view_is_the_default_purpose(db, world):
-    assert access.can_access_patient(db, world.caregiver, world.patient.id) is True
-    assert access.can_access_patient(db, world.unlinked_caregiver, world.patient.id) is False
+    assert access.can_access_patient(db, world.prescriber, world.patient.id) is True
+    # VIEW is the whole record: a caregiver never has it, whatever their scope.
+    assert access.can_access_patient(db, world.caregiver, world.patient.id) is False
 
 
 @pytest.mark.parametrize("who", ["patient", "caregiver", "prescriber"])
 def test_inactive_accounts_reach_nobody(db, world, who):
     actor = getattr(world, who)
-    assert access.can_access_patient(db, actor, world.patient.id)
+    assert access.can_access_patient(db, actor, world.patient.id, Purpose.VIEW_SESSION)
     actor.is_active = False
     db.add(actor)
     db.commit()
@@ -136,17 +142,17 @@ def test_team_lists_leave_out_revoked_members(db, world):
     prescribers = access.care_team_of(db, world.patient.id, Relation.PRESCRIBER)
     assert [u.id for u in caregivers] == [world.caregiver.id]
     assert [u.id for u in prescribers] == [world.prescriber.id]
-    assert access.patients_of(db, world.revoked_caregiver, Relation.CAREGIVER) == []
-    assert [u.id for u in access.patients_of(db, world.prescriber, Relation.PRESCRIBER)] == [
+    assert access.readable_patients(db, world.revoked_caregiver, VS) == []
+    assert [u.id for u in access.readable_patients(db, world.prescriber, V)] == [
         world.patient.id
     ]
 
 
-def test_patients_of_is_sorted_by_name(db, world):
+def test_readable_patients_is_sorted_by_name(db, world):
     third = factories.user(db, role="patient", display_name="Aaron First")
     factories.link(db, third, world.prescriber)
     db.commit()
-    names = [u.display_name for u in access.patients_of(db, world.prescriber, Relation.PRESCRIBER)]
+    names = [u.display_name for u in access.readable_patients(db, world.prescriber, V)]
     assert names == ["Aaron First", "Pat Ient"]
 
 
@@ -159,7 +165,7 @@ def test_linking_again_reactivates_instead_of_duplicating(db, world):
         now=utcnow(),
     )
     db.commit()
-    assert access.can_access_patient(db, world.revoked_caregiver, world.patient.id)
+    assert access.can_access_patient(db, world.revoked_caregiver, world.patient.id, VS)
     count = db.exec(
         select(func.count()).where(
             CareLink.patient_id == world.patient.id,

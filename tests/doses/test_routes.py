@@ -820,7 +820,8 @@ def test_dose_list_bad_query_is_a_readable_422(client, patient, params):
 def _login_member(db, auth, role, patient, linked: bool):
     member = factories.user(db, role=role)
     if linked:
-        factories.link(db, patient, member)
+        # A caregiver reads doses only when the patient shares their dose history.
+        factories.link(db, patient, member, scope="doses" if role == "caregiver" else None)
     db.commit()
     auth.logout()
     assert auth.login(member.email).status_code == 303

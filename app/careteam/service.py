@@ -1,0 +1,102 @@
+"""The patient's say over their caregivers: what each sees, until when, and removing them.
+
+Services take an explicit `now`, flush but never commit (the request commits once).
+"""
+
+import uuid
+from datetime import date, datetime
+
+from sqlmodel import Session
+
+from app.accounts.models import Role, User
+from app.careteam import access
+from app.careteam.access import Scope
+from app.careteam.models import CareLink, Relation
+from app.errors import Invalid, NotFound
+from app.i18n import gettext as _
+
+
+def parse_scope(raw: str | None) -> Scope:
+    """The scope chosen on a form; nothing chosen means the least (a hand-made request)."""
+    if not raw:
+        return Scope.SUPERVISION
+    try:
+        return Scope(raw)
+    except ValueError:
+        raise Invalid(_("Choose one of the three options."), field="scope") from None
+
+
+def parse_ends_on(raw: str | None, patient: User, now: datetime) -> date | None:
+    """An optional last day, in the patient's own time zone: today or later."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(_("Enter a date like 2026-12-31, or leave it empty."),
+                      field="ends_on") from None
+    if value < access.local_today(patient, now):
+        raise Invalid(_("Choose today or a later day, or leave it empty."), field="ends_on")
+    return value
+
+
+def _own_caregiver_link(session: Session, patient: User, link_id: uuid.UUID) -> CareLink:
+    link = session.get(CareLink, link_id)
+    if (
+        patient.role != Role.PATIENT
+        or link is None
+        or link.patient_id != patient.id
+        or link.relation != Relation.CAREGIVER
+        or link.revoked_at is not None
+    ):
+        raise NotFound()
+    return link
+
+
+def set_caregiver_terms(
+    session: Session, *, patient: User, link_id: uuid.UUID, scope: str, ends_on: str,
+    now: datetime,
+) -> CareLink:
+    """The patient changes what one caregiver sees and until when; it holds from their next
+    request, because the access check reads the link every time."""
+    link = _own_caregiver_link(session, patient, link_id)
+    errors: dict[str, str] = {}
+    new_scope: Scope | None = None
+    new_end: date | None = None
+    try:
+        new_scope = parse_scope(scope)
+    except Invalid as err:
+        errors.update(err.errors)
+    try:
+        new_end = parse_ends_on(ends_on, patient, now)
+    except Invalid as err:
+        errors.update(err.errors)
+    if errors:
+        raise Invalid(errors=errors)
+    link.scope = new_scope
+    link.ends_on = new_end
+    session.add(link)
+    session.flush()
+    return link
+
+
+def remove_caregiver(session: Session, *, patient: User, link_id: uuid.UUID,
+                     now: datetime) -> CareLink:
+    """The caregiver loses access on their very next request. The row stays: the record keeps
+    who had access, and until when."""
+    link = _own_caregiver_link(session, patient, link_id)
+    link.revoked_at = now
+    link.receives_alerts = False
+    session.add(link)
+    session.flush()
+    return link
+
+
+def caregiver_rows(session: Session, patient: User, now: datetime) -> list[dict]:
+    """The patient's caregivers for the care-team page, each with its scope and end date."""
+    return [
+        {"link": link, "member": member, "active": access.link_is_active(link, patient, now)}
+        for link, member in access.team_links(session, patient.id, Relation.CAREGIVER)
+    ]
+
