@@ -17,6 +17,7 @@ from app.accounts import routes as accounts_routes
 from app.accounts.routes import forget_browser, sets_session_cookie
 from app.accounts.service import resolve_session
 from app.alerts import routes as alerts_routes
+from app.careteam import api as careteam_api
 from app.careteam import routes as careteam_routes
 from app.checkins import api as checkins_api
 from app.checkins import routes as checkins_routes
@@ -206,6 +207,7 @@ def create_app() -> FastAPI:
     app.include_router(checkins_routes.router)
     app.include_router(alerts_routes.router)
     app.include_router(accounts_api.router)
+    app.include_router(careteam_api.router)
     app.include_router(doses_api.router)
     app.include_router(checkins_api.router)
     app.include_router(sync_api.router)

@@ -172,3 +172,42 @@ def test_other_prescriber_cannot_reissue_an_invite(db, login_as, auth, client):
     response = auth.post(f"/patients/{patient.id}/invite", {"client_id": str(uuid.uuid4())})
     assert response.status_code == 404
     assert "/invite/" not in response.text
+
+
+# --- a caregiver's people ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_supported_persons_page_is_for_their_caregiver_only(db, login_as, client, role):
+    member = login_as(role)
+    patient = factories.user(db, role="patient", display_name="Supported Person")
+    if role == "caregiver":
+        factories.link(db, patient, member)
+    elif role == "prescriber":
+        factories.link(db, patient, member)  # even their prescriber: this is the caregiver's page
+    db.commit()
+    target = member.id if role == "patient" else patient.id
+    response = client.get(f"/supporting/{target}")
+    if role == "caregiver":
+        assert response.status_code == 200
+        assert "Supported Person" in response.text
+    else:
+        assert response.status_code == 403
+        assert FORBIDDEN_MESSAGE in response.text
+
+
+def test_caregiver_cannot_open_someone_elses_person(db, login_as, client):
+    login_as("caregiver")
+    patient = factories.user(db, role="patient", display_name="Not Supported")
+    factories.link(db, patient, factories.user(db, role="caregiver"))
+    db.commit()
+    response = client.get(f"/supporting/{patient.id}")
+    assert response.status_code == 404
+    assert "Not Supported" not in response.text
+
+
+def test_anonymous_is_sent_to_sign_in_from_a_persons_page(client):
+    path = f"/supporting/{uuid.uuid4()}"
+    response = client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next={path}"

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from app.accounts.models import Role, User
 from app.alerts import service as alerts
 from app.careteam import access
-from app.careteam.models import Relation
+from app.careteam import supporting as caregiving
 from app.db import SessionDep, utcnow
 from app.deps import CaregiverUser, require_role
 from app.errors import Invalid
@@ -74,11 +74,8 @@ def acknowledge(
 
 
 def _supporting_context(session, user: User, **extra) -> dict:
-    return {
-        "patients": access.patients_of(session, user, Relation.CAREGIVER),
-        "receives_alerts": alerts.receives_alerts_by_patient(session, user),
-        **extra,
-    }
+    # The whole caregiver home, so the error shows on the page the caregiver came from.
+    return caregiving.home(session, user, utcnow(), **extra)
 
 
 @router.post("/supporting/{patient_id}/alerts")
@@ -89,7 +86,8 @@ def caregiver_alerts(
     patient_id: uuid.UUID,
     receive: Annotated[str, Form(max_length=10)] = "",
 ):
-    access.require_patient_access(session, user, patient_id)  # their own link, or NotFound
+    # Their own active link (any scope), or NotFound.
+    access.require_patient_access(session, user, patient_id, access.Purpose.VIEW_SESSION)
     if receive not in ("on", "off"):
         # Only a hand-made request gets here: the page's buttons send one of the two.
         context = _supporting_context(

@@ -9,12 +9,15 @@ from app.accounts import service as accounts
 from app.accounts.models import Role, User
 from app.alerts import service as alerts
 from app.careteam import access
+from app.careteam import service as careteam
+from app.careteam import supporting as caregiving
 from app.careteam.models import Relation
 from app.careteam.overview import patient_overview
 from app.config import settings
 from app.db import SessionDep, utcnow
 from app.deps import CaregiverUser, CurrentUser, PatientUser, PrescriberUser
 from app.errors import AppError, Invalid
+from app.i18n import gettext as _
 from app.safety import service as safety
 from app.templating import render
 from app.web.forms import form_error, new_client_id, parse_client_id, see_other
@@ -36,6 +39,8 @@ def _issued_page(request: Request, issued: accounts.IssuedInvite, back: str):
             "invite": issued.invite,
             "invite_url": _invite_url(request, issued.token) if issued.token else None,
             "back": back,
+            "scope_label": next((label for key, label, _w in scope_choices()
+                                 if key == issued.invite.scope), None),
         },
     )
     # The link is a secret shown once: keep it out of every cache.
@@ -48,7 +53,7 @@ def _issued_page(request: Request, issued: accounts.IssuedInvite, back: str):
 
 @router.get("/patients")
 def patient_list(request: Request, session: SessionDep, user: PrescriberUser):
-    patients = access.patients_of(session, user, Relation.PRESCRIBER)
+    patients = access.readable_patients(session, user, access.Purpose.VIEW)
     # The prescriber's home: open alerts come first, with their acknowledge forms.
     open_alerts = alerts.views(session, alerts.open_alerts(session, user))
     return render(
@@ -110,7 +115,7 @@ def create_patient(
 def patient_detail(
     request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID
 ):
-    patient = access.require_patient_access(session, user, patient_id)
+    patient = access.require_patient_access(session, user, patient_id, access.Purpose.VIEW)
     return render(request, "careteam/patient_detail.html", patient_overview(session, patient))
 
 
@@ -128,7 +133,7 @@ def review_safety_event(
                       note=review_note, now=utcnow())
     except Invalid as err:
         session.rollback()
-        patient = access.require_patient_access(session, user, patient_id)
+        patient = access.require_patient_access(session, user, patient_id, access.Purpose.VIEW)
         context = patient_overview(session, patient, review_errors={str(event_id): err.message},
                                    review_values={str(event_id): review_note})
         return render(request, "careteam/patient_detail.html", context, status_code=422)
@@ -158,30 +163,92 @@ def reissue_invite(
 
 @router.get("/supporting")
 def supporting(request: Request, session: SessionDep, user: CaregiverUser):
-    patients = access.patients_of(session, user, Relation.CAREGIVER)
-    receives_alerts = alerts.receives_alerts_by_patient(session, user)
-    return render(
-        request,
-        "careteam/supporting.html",
-        {"patients": patients, "receives_alerts": receives_alerts},
-    )
+    return render(request, "careteam/supporting.html", caregiving.home(session, user, utcnow()))
+
+
+@router.get("/supporting/{patient_id}")
+def supporting_patient(
+    request: Request, session: SessionDep, user: CaregiverUser, patient_id: uuid.UUID
+):
+    # NotFound unless their link is active: the same answer as for someone who does not exist.
+    context = caregiving.patient_page(session, user, patient_id, utcnow())
+    return render(request, "careteam/supporting_patient.html", context)
 
 
 # --- patient ----------------------------------------------------------------------------------
 
 
-def _care_team_context(session, patient: User, values: dict | None = None) -> dict:
+def _care_team_context(session, patient: User, values: dict | None = None, **extra) -> dict:
+    now = utcnow()
     return {
         "prescribers": access.care_team_of(session, patient.id, Relation.PRESCRIBER),
-        "caregivers": access.care_team_of(session, patient.id, Relation.CAREGIVER),
-        "pending": accounts.pending_invites(session, patient.id, utcnow()),
-        "values": values or {"client_id": new_client_id()},
+        "caregivers": careteam.caregiver_rows(session, patient, now),
+        "pending": accounts.pending_invites(session, patient.id, now),
+        "scopes": scope_choices(),
+        "today_iso": access.local_today(patient, now).isoformat(),
+        "values": values or {"client_id": new_client_id(), "scope": access.Scope.SUPERVISION},
+        "link_errors": {},
+        "link_values": {},
+        **extra,
     }
+
+
+def scope_choices() -> tuple:
+    """The three choices, in plain words: what the caregiver will see and what they will not."""
+    return (
+        (access.Scope.SUPERVISION, _("Sessions only"),
+         _("They see today's session while they sit with you: its state, the checklist and the "
+            "session record. They do not see your dose history, supply, mood or questionnaires.")),
+        (access.Scope.DOSES, _("Sessions and doses"),
+         _("Also your dose history and troche supply. They do not see your mood or "
+            "questionnaire scores.")),
+        (access.Scope.CHECKINS, _("Sessions, doses and check-ins"),
+         _("Also your daily mood and your PHQ-9 and GAD-7 scores and trends. They never see your "
+            "answers to the safety questions, your notes, or your answers question by question.")),
+    )
 
 
 @router.get("/care-team")
 def care_team(request: Request, session: SessionDep, user: PatientUser):
     return render(request, "careteam/care_team.html", _care_team_context(session, user))
+
+
+@router.post("/care-team/caregivers/{link_id}")
+def change_caregiver(
+    request: Request,
+    session: SessionDep,
+    user: PatientUser,
+    link_id: uuid.UUID,
+    scope: Annotated[str, Form(max_length=20)] = "",
+    ends_on: Annotated[str, Form(max_length=20)] = "",
+):
+    try:
+        careteam.set_caregiver_terms(session, patient=user, link_id=link_id, scope=scope,
+                                     ends_on=ends_on, now=utcnow())
+    except Invalid as err:
+        session.rollback()
+        key = str(link_id)
+        context = _care_team_context(
+            session, user,
+            link_errors={key: err.errors or {"__all__": err.message}},
+            link_values={key: {"scope": scope, "ends_on": ends_on}},
+        )
+        return render(request, "careteam/care_team.html", context, status_code=422)
+    return see_other(f"/care-team?changed=1#caregiver-{link_id}")
+
+
+@router.post("/care-team/caregivers/{link_id}/remove")
+def remove_caregiver(request: Request, session: SessionDep, user: PatientUser,
+                     link_id: uuid.UUID):
+    careteam.remove_caregiver(session, patient=user, link_id=link_id, now=utcnow())
+    return see_other("/care-team?removed=1#team-heading")
+
+
+@router.post("/care-team/invites/{invite_id}/cancel")
+def cancel_invite(request: Request, session: SessionDep, user: PatientUser,
+                  invite_id: uuid.UUID):
+    accounts.cancel_invite(session, patient=user, invite_id=invite_id, now=utcnow())
+    return see_other("/care-team?cancelled=1#team-heading")
 
 
 @router.post("/care-team/invite")
@@ -192,8 +259,11 @@ def invite_caregiver(
     client_id: Annotated[str, Form(max_length=64)] = "",
     display_name: Annotated[str, Form(max_length=500)] = "",
     email: Annotated[str, Form(max_length=500)] = "",
+    scope: Annotated[str, Form(max_length=20)] = "",
+    ends_on: Annotated[str, Form(max_length=20)] = "",
 ):
-    values = {"client_id": client_id, "display_name": display_name, "email": email}
+    values = {"client_id": client_id, "display_name": display_name, "email": email,
+              "scope": scope, "ends_on": ends_on}
     try:
         issued = accounts.invite_caregiver(
             session,
@@ -201,6 +271,8 @@ def invite_caregiver(
             invite_id=parse_client_id(client_id),
             email=email,
             display_name=display_name,
+            scope=scope,
+            ends_on=ends_on,
             now=utcnow(),
         )
     except AppError as err:
