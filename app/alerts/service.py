@@ -21,9 +21,11 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import Role, User
 from app.alerts.models import Alert
+from app.careteam import access
 from app.careteam.models import CareLink, Relation
 from app.checkins.models import CheckinSettings, QuestionnaireResponse, SafetyEvent
 from app.config import settings
+from app.db import utcnow
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.reminders.models import OccurrenceStatus, ReminderOccurrence
@@ -169,30 +171,35 @@ def _shares_with_caregivers(session: Session, alert: Alert) -> bool:
     return current.share_alerts_with_caregiver if current else True
 
 
-def _team(session: Session, patient_id: uuid.UUID, relation: Relation, *conditions) -> list[User]:
-    return list(
-        session.exec(
-            select(User)
-            .join(CareLink, col(CareLink.member_id) == col(User.id))
-            .where(
-                CareLink.patient_id == patient_id,
-                CareLink.relation == relation,
-                col(CareLink.revoked_at).is_(None),
-                col(User.is_active).is_(True),
-                *conditions,
-            )
-            .order_by(col(CareLink.created_at), col(CareLink.id))
-        ).all()
-    )
+def _team(session: Session, patient_id: uuid.UUID, relation: Relation, now: datetime,
+          *conditions) -> list[User]:
+    rows = session.exec(
+        select(User, CareLink)
+        .join(CareLink, col(CareLink.member_id) == col(User.id))
+        .where(
+            CareLink.patient_id == patient_id,
+            CareLink.relation == relation,
+            col(CareLink.revoked_at).is_(None),
+            col(User.is_active).is_(True),
+            *conditions,
+        )
+        .order_by(col(CareLink.created_at), col(CareLink.id))
+    ).all()
+    patient = session.get(User, patient_id)
+    # The access module's rule: a link past its end date (the patient's day) is no link.
+    return [user for user, link in rows
+            if patient is not None and access.link_is_active(link, patient, now)]
 
 
-def contacts(session: Session, alert: Alert) -> list[User]:
+def contacts(session: Session, alert: Alert, now: datetime | None = None) -> list[User]:
     """Who is told, in turn: the prescribers (oldest link first), then the caregivers who
     accepted alerts, if the patient allowed sharing this alert with them."""
-    people = _team(session, alert.patient_id, Relation.PRESCRIBER)
+    now = now or utcnow()
+    people = _team(session, alert.patient_id, Relation.PRESCRIBER, now)
     if _shares_with_caregivers(session, alert):
         people += _team(
-            session, alert.patient_id, Relation.CAREGIVER, col(CareLink.receives_alerts).is_(True)
+            session, alert.patient_id, Relation.CAREGIVER, now,
+            col(CareLink.receives_alerts).is_(True),
         )
     return people
 
@@ -219,7 +226,7 @@ def notify_due(session: Session, now: datetime) -> int:
     queued = 0
     for alert in due:
         alert_id, patient_id, step = alert.id, alert.patient_id, alert.notified_count
-        people = contacts(session, alert)
+        people = contacts(session, alert, now)
         if not people:
             continue
         claimed = session.execute(
@@ -264,7 +271,7 @@ def notify_due(session: Session, now: datetime) -> int:
 # --- who sees and acknowledges ----------------------------------------------------------------
 
 
-def _visible_to(user: User):
+def _visible_to(session: Session, user: User):
     """A condition on Alert: this person is a contact for it (the same rule as `contacts`)."""
     if not user.is_active:
         return false()
@@ -286,8 +293,12 @@ def _visible_to(user: User):
             true(),
             type_=Boolean,
         )
+        # Links past their end date (the access module decides) see nothing.
+        supported = [p.id for p in access.readable_patients(
+            session, user, access.Purpose.VIEW_SESSION)]
         linked = exists().where(
             CareLink.patient_id == Alert.patient_id,
+            col(CareLink.patient_id).in_(supported),
             CareLink.member_id == user.id,
             CareLink.relation == Relation.CAREGIVER,
             col(CareLink.revoked_at).is_(None),
@@ -300,7 +311,7 @@ def _visible_to(user: User):
 def open_alerts(session: Session, user: User, patient_id: uuid.UUID | None = None) -> list[Alert]:
     """Unacknowledged alerts this person is a contact for, oldest first (optionally one
     patient's)."""
-    query = select(Alert).where(col(Alert.acknowledged_at).is_(None), _visible_to(user))
+    query = select(Alert).where(col(Alert.acknowledged_at).is_(None), _visible_to(session, user))
     if patient_id is not None:
         query = query.where(Alert.patient_id == patient_id)
     return list(session.exec(query.order_by(col(Alert.raised_at), col(Alert.id))).all())
@@ -323,18 +334,21 @@ def open_count(session: Session, user: User) -> int:
     return session.exec(
         select(func.count())
         .select_from(Alert)
-        .where(col(Alert.acknowledged_at).is_(None), _visible_to(user))
+        .where(col(Alert.acknowledged_at).is_(None), _visible_to(session, user))
     ).one()
 
 
-def recent_acknowledged(session: Session, user: User, limit: int = 20) -> list[Alert]:
-    """Alerts this person is a contact for that someone acknowledged, latest first."""
+def recent_acknowledged(
+    session: Session, user: User, limit: int = 20, patient_id: uuid.UUID | None = None
+) -> list[Alert]:
+    """Alerts this person is a contact for that someone acknowledged, latest first (optionally
+    one patient's)."""
+    query = select(Alert).where(col(Alert.acknowledged_at).is_not(None), _visible_to(session, user))
+    if patient_id is not None:
+        query = query.where(Alert.patient_id == patient_id)
     return list(
         session.exec(
-            select(Alert)
-            .where(col(Alert.acknowledged_at).is_not(None), _visible_to(user))
-            .order_by(col(Alert.acknowledged_at).desc(), col(Alert.id))
-            .limit(limit)
+            query.order_by(col(Alert.acknowledged_at).desc(), col(Alert.id)).limit(limit)
         ).all()
     )
 
@@ -388,7 +402,9 @@ def acknowledge(
     NotFound unless the person is a contact for it (never says whether another patient's alert
     exists). Acknowledging twice keeps the first acknowledgement.
     """
-    found = session.exec(select(Alert).where(Alert.id == alert_id, _visible_to(user))).first()
+    found = session.exec(
+        select(Alert).where(Alert.id == alert_id, _visible_to(session, user))
+    ).first()
     if found is None:
         raise NotFound()
     clean = clean_note(note)
@@ -425,15 +441,8 @@ def acknowledge(
 
 
 def _caregiver_link(session: Session, caregiver: User, patient_id: uuid.UUID) -> CareLink:
-    link = session.exec(
-        select(CareLink).where(
-            CareLink.patient_id == patient_id,
-            CareLink.member_id == caregiver.id,
-            CareLink.relation == Relation.CAREGIVER,
-            col(CareLink.revoked_at).is_(None),
-        )
-    ).first()
-    if link is None or caregiver.role != Role.CAREGIVER or not caregiver.is_active:
+    link = access.caregiver_link(session, caregiver, patient_id)
+    if link is None:
         raise NotFound()
     return link
 

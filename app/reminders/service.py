@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.accounts.models import Role, User
+from app.careteam import access
 from app.careteam.models import CareLink, Relation
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse
 from app.config import settings
@@ -324,15 +325,21 @@ def _gather(session: Session, users: Sequence[User], now: datetime) -> dict[uuid
     caregiver_ids = [u.id for u in users if u.role == Role.CAREGIVER and u.is_active]
     accepted: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     if caregiver_ids:
-        for member_id, patient_id in session.execute(
-            select(CareLink.member_id, CareLink.patient_id).where(
+        links = session.exec(
+            select(CareLink).where(
                 col(CareLink.member_id).in_(caregiver_ids),
                 CareLink.relation == Relation.CAREGIVER,
                 col(CareLink.revoked_at).is_(None),
                 col(CareLink.receives_alerts).is_(True),
             )
-        ).all():
-            accepted[member_id].append(patient_id)
+        ).all()
+        zones = dict(session.execute(select(User.id, User.timezone).where(
+            col(User.id).in_({link.patient_id for link in links}))).all())
+        for link in links:
+            # A link past its end date (the patient's day) no longer escalates to them.
+            if link.ends_on is None or link.ends_on >= now.astimezone(
+                    ZoneInfo(zones.get(link.patient_id, "UTC"))).date():
+                accepted[link.member_id].append(link.patient_id)
     patients = {u.id: u for u in users if u.role == Role.PATIENT and u.is_active}
     others = {pid for pids in accepted.values() for pid in pids} - patients.keys()
     if others:
@@ -625,9 +632,7 @@ def _caregiver_reason(session: Session, caregiver: User, occ: ReminderOccurrence
     patient = session.get(User, occ.patient_id) if occ.patient_id else None
     if patient is None or not patient.is_active:
         return "inactive"
-    link = session.exec(select(CareLink).where(
-        CareLink.patient_id == patient.id, CareLink.member_id == caregiver.id,
-        CareLink.relation == Relation.CAREGIVER, col(CareLink.revoked_at).is_(None))).first()
+    link = access.caregiver_link(session, caregiver, patient.id, now)
     consent = session.get(CheckinSettings, patient.id) or CheckinSettings(patient_id=patient.id)
     if link is None or not link.receives_alerts or not consent.share_alerts_with_caregiver:
         return "no_consent"
