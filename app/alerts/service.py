@@ -329,6 +329,21 @@ def open_for_patient(session: Session, patient_id: uuid.UUID) -> list[Alert]:
     )
 
 
+def about_patient(
+    session: Session, patient_id: uuid.UUID, since: datetime, limit: int = 20
+) -> list[Alert]:
+    """The alerts raised about one patient since a moment, newest first: the patient sees
+    what their care team was told and who acknowledged it (their own record)."""
+    return list(
+        session.exec(
+            select(Alert)
+            .where(Alert.patient_id == patient_id, col(Alert.raised_at) >= since)
+            .order_by(col(Alert.raised_at).desc(), col(Alert.id))
+            .limit(limit)
+        ).all()
+    )
+
+
 def open_count(session: Session, user: User) -> int:
     """How many open alerts this person is a contact for: the menu's badge (one COUNT)."""
     return session.exec(

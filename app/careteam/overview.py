@@ -8,8 +8,7 @@ from sqlmodel import Session
 
 from app.accounts.models import User
 from app.alerts import service as alerts
-from app.careteam import access
-from app.careteam.models import Relation
+from app.careteam import service as careteam
 from app.checkins import service as checkins
 from app.db import utcnow
 from app.doses import corrections, ledger
@@ -39,7 +38,11 @@ def patient_overview(session: Session, patient: User, **extra) -> dict:
         "safety_events": checkins.safety_events(session, patient.id, now - timedelta(days=90)),
         "records": [checkins.session_record(session, d) for d in recent[:4]
                     if d.status == "recorded"],
-        "caregivers": access.care_team_of(session, patient.id, Relation.CAREGIVER),
+        # With what the patient lets each one see, and until when (ended ones too, marked).
+        "caregivers": [
+            {**row, "scope": careteam.scope_label(row["link"].scope)}
+            for row in careteam.caregiver_rows(session, patient, now)
+        ],
         "client_id": new_client_id(),
         "phase_client_id": new_client_id(),
         "protocol": version,

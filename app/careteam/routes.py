@@ -1,6 +1,7 @@
 """Care team pages: the prescriber's patients, the caregiver's people, the patient's team."""
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -186,6 +187,10 @@ def _care_team_context(session, patient: User, values: dict | None = None, **ext
         "pending": accounts.pending_invites(session, patient.id, now),
         "scopes": scope_choices(),
         "today_iso": access.local_today(patient, now).isoformat(),
+        # What the care team was alerted about in the last 90 days, and who acknowledged it.
+        "team_alerts": alerts.views(
+            session, alerts.about_patient(session, patient.id, now - timedelta(days=90))
+        ),
         "values": values or {"client_id": new_client_id(), "scope": access.Scope.SUPERVISION},
         "link_errors": {},
         "link_values": {},
@@ -196,13 +201,13 @@ def _care_team_context(session, patient: User, values: dict | None = None, **ext
 def scope_choices() -> tuple:
     """The three choices, in plain words: what the caregiver will see and what they will not."""
     return (
-        (access.Scope.SUPERVISION, _("Sessions only"),
+        (access.Scope.SUPERVISION, careteam.scope_label(access.Scope.SUPERVISION),
          _("They see today's session while they sit with you: its state, the checklist and the "
             "session record. They do not see your dose history, supply, mood or questionnaires.")),
-        (access.Scope.DOSES, _("Sessions and doses"),
+        (access.Scope.DOSES, careteam.scope_label(access.Scope.DOSES),
          _("Also your dose history and troche supply. They do not see your mood or "
             "questionnaire scores.")),
-        (access.Scope.CHECKINS, _("Sessions, doses and check-ins"),
+        (access.Scope.CHECKINS, careteam.scope_label(access.Scope.CHECKINS),
          _("Also your daily mood and your PHQ-9 and GAD-7 scores and trends. They never see your "
             "answers to the safety questions, your notes, or your answers question by question.")),
     )

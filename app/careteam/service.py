@@ -93,6 +93,15 @@ def remove_caregiver(session: Session, *, patient: User, link_id: uuid.UUID,
     return link
 
 
+def scope_label(scope: str | None) -> str:
+    """The scope's short name, as the patient chose it on the care-team page."""
+    return {
+        access.Scope.SUPERVISION: _("Sessions only"),
+        access.Scope.DOSES: _("Sessions and doses"),
+        access.Scope.CHECKINS: _("Sessions, doses and check-ins"),
+    }.get(scope, _("Sessions only"))  # type: ignore[call-overload]
+
+
 def caregiver_rows(session: Session, patient: User, now: datetime) -> list[dict]:
     """The patient's caregivers for the care-team page, each with its scope and end date."""
     return [

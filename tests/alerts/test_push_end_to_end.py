@@ -53,3 +53,22 @@ def test_a_crisis_reading_pages_the_care_team_in_turn_until_someone_acknowledges
         dispatcher.run_once(now + step * repeat, plan=False)
     assert len(push_service.received) == 3
     assert push_service.errors == []
+
+
+def test_the_patient_sees_what_the_care_team_was_alerted_about_and_who_acknowledged(
+    db, clinic, client, auth
+):
+    now = utcnow()
+    bp_emergency_gate(db, clinic.patient, now - timedelta(hours=2))
+    db.commit()
+    [alert] = alerts_of(db, clinic.patient)
+    assert auth.login(clinic.patient.email).status_code == 303
+    page = client.get("/care-team").text
+    section = page.split('id="team-alerts-heading"', 1)[1]
+    assert "Blood pressure at or above 180/120." in section
+    assert "Not yet acknowledged" in section
+
+    alerts.acknowledge(db, user=clinic.first, alert_id=alert.id, note="Called.", now=now)
+    db.commit()
+    section = client.get("/care-team").text.split('id="team-alerts-heading"', 1)[1]
+    assert "Acknowledged by Dr Zhou" in section

@@ -354,3 +354,18 @@ def test_existing_caregiver_accepts_with_their_own_password(db, auth, patient):
     assert _link_row(db, patient, caregiver).scope == "doses"
     # Still one account, with its own password.
     assert len(db.exec(select(User).where(User.email == "known@example.test")).all()) == 1
+
+
+def test_the_prescriber_sees_what_each_caregiver_may_see_and_until_when(db, login_as, client):
+    prescriber = login_as("prescriber")
+    patient = factories.user(db, role="patient")
+    sitter = factories.user(db, role="caregiver", display_name="Sam Sitter")
+    former = factories.user(db, role="caregiver", display_name="Fay Former")
+    factories.link(db, patient, prescriber)
+    today = utcnow().date()
+    factories.link(db, patient, sitter, scope="doses", ends_on=today + timedelta(days=30))
+    factories.link(db, patient, former, scope="checkins", ends_on=today - timedelta(days=3))
+    db.commit()
+    page = client.get(f"/patients/{patient.id}").text
+    assert f"Sam Sitter (sessions and doses, until {today + timedelta(days=30)})" in page
+    assert f"Fay Former (sessions, doses and check-ins, ended {today - timedelta(days=3)})" in page
