@@ -11,6 +11,12 @@ import threading
 count = 0
 lock = threading.Lock()
 
+class _Server(http.server.ThreadingHTTPServer):
+    # The default listen backlog (5) refuses connections when several dispatchers open their
+    # pools at once; a real push service does not.
+    request_queue_size = 128
+
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the dispatcher's pooled sessions expect
@@ -36,7 +42,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main() -> int:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
     server.serve_forever()

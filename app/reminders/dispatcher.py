@@ -440,12 +440,15 @@ def _update_devices(session: Session, changes: dict[uuid.UUID, dict]) -> None:
         return
     if session.connection().dialect.name == "postgresql":
         # Lock the rows in id order first: two dispatchers updating the same devices in
-        # different orders would otherwise deadlock.
+        # different orders would otherwise deadlock. NO KEY UPDATE, as the UPDATE itself takes:
+        # it does not wait for the KEY SHARE locks that another dispatcher's fan-out holds on
+        # these rows while it inserts deliveries that reference them (FOR UPDATE would, and
+        # deadlocked with it).
         session.execute(
             select(PushSubscription.id)
             .where(col(PushSubscription.id).in_(changes))
             .order_by(col(PushSubscription.id))
-            .with_for_update()
+            .with_for_update(key_share=True)  # renders FOR NO KEY UPDATE
         )
     groups: dict[tuple, list[uuid.UUID]] = {}
     for subscription_id, values in changes.items():

@@ -61,6 +61,12 @@ class _Device:
     auth: bytes
     script: deque = field(default_factory=deque)  # of (status, headers)
 
+class _Server(http.server.ThreadingHTTPServer):
+    # The default listen backlog (5) refuses connections when several dispatchers open their
+    # pools at once; a real push service does not.
+    request_queue_size = 128
+
+
 
 class FakePushService:
     def __init__(
@@ -119,7 +125,7 @@ class FakePushService:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet test output
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
