@@ -172,23 +172,16 @@ def _shares_with_caregivers(session: Session, alert: Alert) -> bool:
 
 
 def _team(session: Session, patient_id: uuid.UUID, relation: Relation, now: datetime,
-          *conditions) -> list[User]:
-    rows = session.exec(
-        select(User, CareLink)
-        .join(CareLink, col(CareLink.member_id) == col(User.id))
-        .where(
-            CareLink.patient_id == patient_id,
-            CareLink.relation == relation,
-            col(CareLink.revoked_at).is_(None),
-            col(User.is_active).is_(True),
-            *conditions,
-        )
-        .order_by(col(CareLink.created_at), col(CareLink.id))
-    ).all()
+          wants=lambda link: True) -> list[User]:
+    """The patient's active team members of one relation, oldest link first (the order they
+    are notified in); the access module decides which links count."""
     patient = session.get(User, patient_id)
-    # The access module's rule: a link past its end date (the patient's day) is no link.
-    return [user for user, link in rows
-            if patient is not None and access.link_is_active(link, patient, now)]
+    if patient is None:
+        return []
+    links = sorted(access.team_links(session, patient_id, relation),
+                   key=lambda pair: (pair[0].created_at, pair[0].id))
+    return [member for link, member in links
+            if member.is_active and access.link_is_active(link, patient, now) and wants(link)]
 
 
 def contacts(session: Session, alert: Alert, now: datetime | None = None) -> list[User]:
@@ -199,7 +192,7 @@ def contacts(session: Session, alert: Alert, now: datetime | None = None) -> lis
     if _shares_with_caregivers(session, alert):
         people += _team(
             session, alert.patient_id, Relation.CAREGIVER, now,
-            col(CareLink.receives_alerts).is_(True),
+            wants=lambda link: link.receives_alerts,
         )
     return people
 

@@ -333,12 +333,12 @@ def _gather(session: Session, users: Sequence[User], now: datetime) -> dict[uuid
                 col(CareLink.receives_alerts).is_(True),
             )
         ).all()
-        zones = dict(session.execute(select(User.id, User.timezone).where(
-            col(User.id).in_({link.patient_id for link in links}))).all())
+        linked = {u.id: u for u in session.exec(select(User).where(
+            col(User.id).in_({link.patient_id for link in links}))).all()}
         for link in links:
             # A link past its end date (the patient's day) no longer escalates to them.
-            if link.ends_on is None or link.ends_on >= now.astimezone(
-                    ZoneInfo(zones.get(link.patient_id, "UTC"))).date():
+            patient = linked.get(link.patient_id)
+            if patient is not None and access.link_is_active(link, patient, now):
                 accepted[link.member_id].append(link.patient_id)
     patients = {u.id: u for u in users if u.role == Role.PATIENT and u.is_active}
     others = {pid for pids in accepted.values() for pid in pids} - patients.keys()

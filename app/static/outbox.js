@@ -142,19 +142,25 @@
       .then(function (response) { return response.ok ? response.json() : null; });
   }
 
+  // A JSON write as the signed-in user (`me` from whoAmI): the one way the outbox, push.js and
+  // the service worker talk to the API.
+  function postJSON(me, url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
+      body: JSON.stringify(body)
+    });
+  }
+
   function sendBatch(me, items) {
     var body = {
       items: items.map(function (item) {
         return { id: item.id, kind: item.kind, recorded_at: item.recorded_at, data: item.data };
       })
     };
-    return fetch("/api/v1/sync", {
-      method: "POST",
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
-      body: JSON.stringify(body)
-    }).then(function (response) {
+    return postJSON(me, "/api/v1/sync", body).then(function (response) {
       if (!response.ok) {
         // 401/403: signed out or a stale token; 413/5xx: try again later. Keep everything.
         var stop = new Error("sync answered " + response.status);
@@ -248,6 +254,8 @@
     dismiss: dismiss,
     remove: remove,
     retry: retry,
-    flush: flush
+    flush: flush,
+    whoAmI: whoAmI,
+    postJSON: postJSON
   };
 })(typeof self !== "undefined" ? self : window);

@@ -40,10 +40,8 @@
 
   // --- talking to the server ------------------------------------------------------------------
 
-  function whoAmI() {
-    return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" })
-      .then(function (response) { return response.ok ? response.json() : null; });
-  }
+  // Who is signed in, and writes as them: outbox.js (loaded before this file) has both.
+  function whoAmI() { return window.TrocheOutbox.whoAmI(); }
 
   function base64UrlToBytes(text) {
     var padded = (text + "===".slice((text.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
@@ -85,17 +83,12 @@
     // No name: the server names a new device from its User-Agent ("Chrome on Android").
     var body = { endpoint: json.endpoint, keys: json.keys };
     if (oldEndpoint) body.old_endpoint = oldEndpoint;
-    return fetch("/api/v1/push/subscriptions", {
-      method: "POST",
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      if (!response.ok) throw new Error("subscription refused " + response.status);
-      if (tapped || !removedHere()) setMark("on:" + me.id);
-      return subscription;
-    });
+    return window.TrocheOutbox.postJSON(me, "/api/v1/push/subscriptions", body)
+      .then(function (response) {
+        if (!response.ok) throw new Error("subscription refused " + response.status);
+        if (tapped || !removedHere()) setMark("on:" + me.id);
+        return subscription;
+      });
   }
 
   // The service worker's registration, or a failure after a while (never a hang on a browser

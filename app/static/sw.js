@@ -1,7 +1,7 @@
 // TrocheLog service worker: network-first pages, cached app shell, an offline fallback,
 // Background Sync for the outbox (outbox.js, shared with the pages), and push notifications.
 importScripts("/static/outbox.js");
-const VERSION = "v3";
+const VERSION = "v4";
 const SHELL_CACHE = `shell-${VERSION}`;
 const PAGE_CACHE = `pages-${VERSION}`;
 const SHELL = [
@@ -203,10 +203,8 @@ self.addEventListener("push", (event) => {
   );
 });
 
-function whoAmI() {
-  return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" })
-    .then((response) => (response.ok ? response.json() : null));
-}
+// Who is signed in, and writes as them: from outbox.js, imported above.
+const { whoAmI, postJSON } = self.TrocheOutbox;
 
 // Focus a TrocheLog window and take it to the page, or open one.
 function openPage(path) {
@@ -226,13 +224,7 @@ function openPage(path) {
 function snooze(id) {
   return whoAmI().then((who) => {
     if (!who) throw new Error("signed out");
-    return fetch("/api/v1/push/snooze", {
-      method: "POST",
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": who.csrf_token },
-      body: JSON.stringify({ id }),
-    });
+    return postJSON(who, "/api/v1/push/snooze", { id });
   }).then((response) => {
     if (!response.ok) throw new Error(`snooze answered ${response.status}`);
   });
@@ -273,13 +265,7 @@ self.addEventListener("pushsubscriptionchange", (event) => {
           if (old && old.endpoint && old.endpoint !== json.endpoint) {
             body.old_endpoint = old.endpoint;
           }
-          return fetch("/api/v1/push/subscriptions", {
-            method: "POST",
-            credentials: "same-origin",
-            cache: "no-store",
-            headers: { "Content-Type": "application/json", "X-CSRF-Token": who.csrf_token },
-            body: JSON.stringify(body),
-          });
+          return postJSON(who, "/api/v1/push/subscriptions", body);
         });
       })
       .catch(() => null)
