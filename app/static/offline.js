@@ -474,8 +474,9 @@
   }
 
   var flushTimer = null;
+  var signingOut = false; // this page sent the sign-out: no flush may start after it
   function flushSoon() {
-    if (!navigator.onLine || !currentUser()) return;
+    if (signingOut || !navigator.onLine || !currentUser()) return;
     clearTimeout(flushTimer);
     flushTimer = setTimeout(function () {
       if (!currentUser()) return; // signed out in the meantime (the page was swapped)
@@ -502,6 +503,10 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || form.getAttribute("action") !== "/logout") return;
+    // The sign-out's own (boosted) request would otherwise schedule a flush that can ask
+    // who is signed in after the session has ended.
+    signingOut = true;
+    clearTimeout(flushTimer);
     if (navigator.serviceWorker && navigator.serviceWorker.controller) {
       navigator.serviceWorker.controller.postMessage({ type: "forget" });
     }
@@ -527,6 +532,7 @@
   });
   // A boosted swap can bring a signed-in page (after sign-in) into a page that had none.
   document.addEventListener("htmx:after:swap", function () {
+    signingOut = false; // the signed-out page is in: whoever signs in next flushes again
     banner();
     render();
     flushSoon();
