@@ -79,3 +79,7 @@ class CheckinSettings(SQLModel, table=True):
     questionnaire_weekday: int = 0  # 0 = Monday
     questionnaire_every_weeks: int = 1  # 1 weekly, 2 every two weeks
     share_alerts_with_caregiver: bool = True
+    # How long after a session's dose or +40 minute check-in was due, unlogged, the caregivers
+    # who accepted alerts are told (minutes). Set by the patient or the prescriber; NULL: the
+    # clinic's default (settings.caregiver_escalation_minutes).
+    caregiver_alert_minutes: int | None = None

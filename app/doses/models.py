@@ -26,6 +26,10 @@ class GateCheck(SQLModel, table=True):
     proposed_mg: Decimal = Field(sa_type=Numeric(8, 2))
     verdict: str = Field(max_length=20)
     reasons: list = Field(default_factory=list, sa_type=JSON)  # [{"code", "message"}]
+    # The sitter's co-signed checklist this gate was checked with (a "sitter_check" check-in
+    # from the caregiver's own account, shortly before), so the record shows who confirmed.
+    # No foreign key: check-ins already point at doses and doses at gates (a cycle).
+    sitter_check_id: uuid.UUID | None = None
 
 
 class DoseStatus(StrEnum):
