@@ -15,7 +15,7 @@ from app.alerts import service as alerts
 from app.careteam import access
 from app.careteam import supporting as caregiving
 from app.db import SessionDep, utcnow
-from app.deps import CaregiverUser, require_role
+from app.deps import CurrentUser, require_role
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.templating import render
@@ -82,12 +82,13 @@ def _supporting_context(session, user: User, **extra) -> dict:
 def caregiver_alerts(
     request: Request,
     session: SessionDep,
-    user: CaregiverUser,
+    user: CurrentUser,
     patient_id: uuid.UUID,
     receive: Annotated[str, Form(max_length=10)] = "",
 ):
-    # Their own active link (any scope), or NotFound.
-    access.require_patient_access(session, user, patient_id, access.Purpose.VIEW_SESSION)
+    # Their own active link (any scope), or NotFound: for anyone else (the patient, a
+    # prescriber) the same 404 as for a person who does not exist.
+    access.require_patient_access(session, user, patient_id, access.Purpose.SUPPORT)
     if receive not in ("on", "off"):
         # Only a hand-made request gets here: the page's buttons send one of the two.
         context = _supporting_context(

@@ -26,6 +26,9 @@ class Purpose(StrEnum):
     VIEW_CHECKINS = "view_checkins"  # daily mood, PHQ-9 / GAD-7 scores and trends
     MANAGE_PROTOCOL = "manage_protocol"  # set doses, rules and schedules
     INVITE_CAREGIVER = "invite_caregiver"
+    TREAT = "treat"  # the prescriber's pages about a patient (/patients/{id}, reviews, re-invite)
+    SUPPORT = "support"  # the caregiver's page about a person they support (/supporting/{id})
+    SUPERVISE = "supervise"  # record the sitter's checklist and observations for the patient
 
 
 class Scope(StrEnum):
@@ -44,7 +47,7 @@ _READS = frozenset({Purpose.VIEW, Purpose.VIEW_SESSION, Purpose.VIEW_DOSES,
 # their link's scope grants, below.
 ROLE_PURPOSES: dict[Role, frozenset[Purpose]] = {
     Role.PATIENT: _READS | {Purpose.INVITE_CAREGIVER},
-    Role.PRESCRIBER: _READS | {Purpose.MANAGE_PROTOCOL},
+    Role.PRESCRIBER: _READS | {Purpose.MANAGE_PROTOCOL, Purpose.TREAT},
     Role.CAREGIVER: frozenset(),
 }
 
@@ -52,9 +55,11 @@ ROLE_PURPOSES: dict[Role, frozenset[Purpose]] = {
 # record): the C-SSRS answers and free-text notes never reach a caregiver in any scope; a
 # high-risk result reaches them only as an alert, when the patient consented (app/alerts).
 SCOPE_PURPOSES: dict[Scope, frozenset[Purpose]] = {
-    Scope.SUPERVISION: frozenset({Purpose.VIEW_SESSION}),
-    Scope.DOSES: frozenset({Purpose.VIEW_SESSION, Purpose.VIEW_DOSES}),
-    Scope.CHECKINS: frozenset({Purpose.VIEW_SESSION, Purpose.VIEW_DOSES, Purpose.VIEW_CHECKINS}),
+    Scope.SUPERVISION: frozenset({Purpose.SUPPORT, Purpose.VIEW_SESSION, Purpose.SUPERVISE}),
+    Scope.DOSES: frozenset({Purpose.SUPPORT, Purpose.VIEW_SESSION, Purpose.SUPERVISE,
+                            Purpose.VIEW_DOSES}),
+    Scope.CHECKINS: frozenset({Purpose.SUPPORT, Purpose.VIEW_SESSION, Purpose.SUPERVISE,
+                               Purpose.VIEW_DOSES, Purpose.VIEW_CHECKINS}),
 }
 
 

@@ -10,7 +10,7 @@ from app.careteam import access
 from app.careteam.overview import patient_overview
 from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
-from app.deps import PrescriberUser
+from app.deps import CurrentUser
 from app.errors import Invalid
 from app.protocols import service
 from app.templating import render
@@ -152,7 +152,7 @@ def _page_context(session: Session, patient, values: dict, **extra) -> dict:
 
 
 @router.get("/patients/{patient_id}/protocol")
-def edit_page(request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID):
+def edit_page(request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID):
     patient = access.require_patient_access(
         session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
     )
@@ -165,7 +165,7 @@ def edit_page(request: Request, session: SessionDep, user: PrescriberUser, patie
 
 
 @router.post("/patients/{patient_id}/protocol")
-async def save(request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID):
+async def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID):
     patient = access.require_patient_access(
         session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
     )
@@ -196,7 +196,7 @@ async def save(request: Request, session: SessionDep, user: PrescriberUser, pati
 
 @router.post("/patients/{patient_id}/phase")
 async def change_phase(
-    request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID
+    request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID
 ):
     patient = access.require_patient_access(
         session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
@@ -232,7 +232,7 @@ async def change_phase(
 
 
 @router.post("/patients/{patient_id}/questionnaires")
-async def questionnaire_schedule(request: Request, session: SessionDep, user: PrescriberUser,
+async def questionnaire_schedule(request: Request, session: SessionDep, user: CurrentUser,
                                  patient_id: uuid.UUID):
     patient = access.require_patient_access(session, user, patient_id,
                                             access.Purpose.MANAGE_PROTOCOL)

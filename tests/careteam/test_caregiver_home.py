@@ -211,7 +211,8 @@ def test_the_persons_page_is_404_without_an_active_link(db, login_as, client, ro
 def test_the_persons_page_is_for_caregivers_only(db, login_as, client, robin):
     _prescriber, patient, _dose = robin
     login_as("patient")
-    assert client.get(f"/supporting/{patient.id}").status_code == 403
+    # The same 404 as for a patient who does not exist (issue 10), not a role refusal.
+    assert client.get(f"/supporting/{patient.id}").status_code == 404
 
 
 # --- GET /api/v1/patients ---------------------------------------------------------------------

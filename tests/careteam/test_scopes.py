@@ -130,10 +130,10 @@ def test_a_caregiver_never_has_the_whole_record(db, login_as, client, patient, c
     caregiver = login_as("caregiver")
     _arrange(db, case, patient, caregiver)
     assert access.can_access_patient(db, caregiver, patient.id, Purpose.VIEW) is False
-    # The prescriber's page is closed to the caregiver role as a whole: the same refusal for
-    # every id, so it says nothing about this patient.
+    # The prescriber's page is not for caregivers: the same 404 as for a patient who does not
+    # exist, so it says nothing about this patient.
     page = client.get(f"/patients/{patient.id}")
-    assert page.status_code == 403
+    assert page.status_code == 404
     assert NAME not in page.text
     assert page.text == client.get(f"/patients/{uuid.uuid4()}").text
 

@@ -218,10 +218,11 @@ def test_patients_and_caregivers_cannot_open_the_protocol_editor(db, auth, clien
     if role == "caregiver":
         factories.link(db, patient, member)
     db.commit()
-    assert client.get(f"/patients/{patient.id}/protocol").status_code == 403
+    # The same 404 as for a patient who does not exist (issue 10), not a role refusal.
+    assert client.get(f"/patients/{patient.id}/protocol").status_code == 404
     response = auth.post(f"/patients/{patient.id}/protocol",
                          {**FORM, "client_id": str(uuid.uuid4())})
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert _count(db) == 0
 
 

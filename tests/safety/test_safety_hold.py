@@ -161,7 +161,8 @@ def test_only_the_patients_own_prescriber_may_clear_a_hold(db, client, auth, wor
     factories.link(db, patient, caregiver)
     db.commit()
     url = f"/patients/{patient.id}/safety-events/{event.id}/review"
-    for someone, status in ((stranger, 404), (caregiver, 403)):
+    # Everyone else gets the same 404 as for a patient who does not exist (issue 10).
+    for someone, status in ((stranger, 404), (caregiver, 404)):
         other = as_prescriber(someone)
         try:
             token = other.get("/api/v1/me").json()["csrf_token"]
@@ -170,7 +171,7 @@ def test_only_the_patients_own_prescriber_may_clear_a_hold(db, client, auth, wor
         finally:
             other.__exit__(None, None, None)
     # The patient cannot clear their own hold either.
-    assert auth.post(url, {"review_note": "I am fine"}).status_code == 403
+    assert auth.post(url, {"review_note": "I am fine"}).status_code == 404
     # Nor through a made-up event id.
     db.expire_all()
     assert db.get(SafetyEvent, event.id).reviewed_at is None
