@@ -17,9 +17,11 @@ class Alert(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
-    # cssrs_high, screener_unanswered, bp_emergency, hard_to_rouse, dose_against_hold
+    # app.alerts.service.CONTACTS: cssrs_high, screener_unanswered, bp_emergency, hard_to_rouse,
+    # breathing_concern, dose_against_hold, severe_side_effect, bp_hold
     kind: str = Field(sa_type=String(40))
-    source_id: uuid.UUID  # the safety event (or the PHQ-9 whose screener is unanswered)
+    # the safety event (or the PHQ-9 whose screener is unanswered, or a bp_hold's gate)
+    source_id: uuid.UUID
     raised_at: datetime = Field(sa_type=UTCDateTime, index=True)
     notified_count: int = 0  # how many contacts have been notified so far
     next_notify_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)

@@ -6,9 +6,11 @@ push: `notify_due` writes a ReminderOccurrence (kind "alert") for the next conta
 dispatcher delivers it in its own session. While nobody acknowledges an alert, the next contact
 is told after the clinic's delay (settings.alert_repeat_minutes), round the list and again.
 
-Who is a contact: the patient's prescribers (oldest link first), then the caregivers who
-accepted alerts, when the patient allowed sharing alerts with them (the consent recorded on the
-event, as it was when the event happened).
+Who is a contact depends on the kind (CONTACTS): the patient's prescribers (oldest link first),
+then the caregivers who accepted alerts, when the patient allowed sharing alerts with them (the
+consent recorded on the event, as it was when the event happened). A severe side effect and a
+blood-pressure hold are for the caregivers only: the prescriber reads them on their flag list and
+is not paged, and with no caregiver to tell no alert is raised for them at all.
 """
 
 import uuid
@@ -35,7 +37,28 @@ SCREENER_UNANSWERED = "screener_unanswered"
 BP_EMERGENCY = "bp_emergency"
 HARD_TO_ROUSE = "hard_to_rouse"
 DOSE_AGAINST_HOLD = "dose_against_hold"
-KINDS = (CSSRS_HIGH, SCREENER_UNANSWERED, BP_EMERGENCY, HARD_TO_ROUSE, DOSE_AGAINST_HOLD)
+BREATHING_CONCERN = "breathing_concern"
+SEVERE_SIDE_EFFECT = "severe_side_effect"
+BP_HOLD = "bp_hold"  # a pre-dose gate held for blood pressure at or above the protocol's level
+
+PRESCRIBERS = "prescribers"
+CAREGIVERS = "caregivers"
+# Who is told of each kind, in this order: prescribers first, then caregivers who accepted
+# alerts (and only with the patient's consent). The one place this is decided.
+CONTACTS: dict[str, tuple[str, ...]] = {
+    CSSRS_HIGH: (PRESCRIBERS, CAREGIVERS),
+    SCREENER_UNANSWERED: (PRESCRIBERS, CAREGIVERS),
+    BP_EMERGENCY: (PRESCRIBERS, CAREGIVERS),
+    HARD_TO_ROUSE: (PRESCRIBERS, CAREGIVERS),
+    BREATHING_CONCERN: (PRESCRIBERS, CAREGIVERS),
+    DOSE_AGAINST_HOLD: (PRESCRIBERS, CAREGIVERS),
+    SEVERE_SIDE_EFFECT: (CAREGIVERS,),
+    BP_HOLD: (CAREGIVERS,),
+}
+KINDS = tuple(CONTACTS)
+# Kinds a prescriber is paged for: their open list and menu count show only these (the others
+# are on the patient's page, where they can still acknowledge them).
+PRESCRIBER_KINDS = tuple(k for k, who in CONTACTS.items() if PRESCRIBERS in who)
 
 NOTE_MAX = 1000
 # Where a contact acknowledges an alert: the notification opens it. An opaque page, no PHI.
@@ -50,11 +73,12 @@ SCREENER_LOOKBACK = timedelta(days=14)
 
 
 def kind_for_event(event: SafetyEvent) -> str | None:
-    """The alert a safety event calls for, or None (a low-risk screen, a severe side effect and
-    an offline gate disagreement are on the record but page nobody)."""
+    """The alert a safety event calls for, or None (a low-risk screen and an offline gate
+    disagreement are on the record but page nobody)."""
     if event.kind == "positive_screen":
         return CSSRS_HIGH if event.level == "high" else None
-    if event.kind in (BP_EMERGENCY, HARD_TO_ROUSE, DOSE_AGAINST_HOLD):
+    if event.kind in (BP_EMERGENCY, HARD_TO_ROUSE, BREATHING_CONCERN, DOSE_AGAINST_HOLD,
+                      SEVERE_SIDE_EFFECT):
         return event.kind
     return None
 
@@ -83,8 +107,16 @@ def _insert_ignoring_conflict(
 
 
 def _raise(
-    session: Session, *, patient_id: uuid.UUID, kind: str, source_id: uuid.UUID, now: datetime
+    session: Session, *, patient_id: uuid.UUID, kind: str, source_id: uuid.UUID, now: datetime,
+    shares: bool | None = None,
 ) -> Alert | None:
+    if PRESCRIBERS not in CONTACTS[kind]:
+        # Caregivers only: with nobody to tell now (none accepted alerts, or the patient does
+        # not share them), there is no alert; the event stays on the patient's record.
+        if shares is None:
+            shares = _current_consent(session, patient_id)
+        if not _contacts_of(session, patient_id, kind, shares, now):
+            return None
     alert_id = uuid.uuid4()
     inserted = _insert_ignoring_conflict(
         session,
@@ -110,7 +142,18 @@ def raise_for_event(session: Session, event: SafetyEvent, now: datetime) -> Aler
     kind = kind_for_event(event)
     if kind is None:
         return None
-    return _raise(session, patient_id=event.patient_id, kind=kind, source_id=event.id, now=now)
+    return _raise(session, patient_id=event.patient_id, kind=kind, source_id=event.id, now=now,
+                  shares=event.share_with_caregiver)
+
+
+def raise_for_bp_hold(
+    session: Session, *, patient_id: uuid.UUID, gate_id: uuid.UUID, now: datetime
+) -> Alert | None:
+    """A pre-dose gate held for blood pressure at or above the protocol's hold level (below the
+    180/120 emergency, which has its own event and alert): an alert to the caregivers who
+    accepted alerts, with the patient's consent as it is now. Source: the gate; a replay of the
+    same gate raises nothing new."""
+    return _raise(session, patient_id=patient_id, kind=BP_HOLD, source_id=gate_id, now=now)
 
 
 def _write_first(session: Session) -> None:
@@ -161,14 +204,18 @@ def raise_unanswered_screeners(session: Session, now: datetime) -> list[Alert]:
 # --- who is told ------------------------------------------------------------------------------
 
 
+def _current_consent(session: Session, patient_id: uuid.UUID) -> bool:
+    current = session.get(CheckinSettings, patient_id)
+    return current.share_alerts_with_caregiver if current else True
+
+
 def _shares_with_caregivers(session: Session, alert: Alert) -> bool:
     """The patient's consent for this alert: as recorded on its event when it happened; the
-    current setting when there is no event to go by."""
+    current setting when there is no event to go by (a blood-pressure hold's gate)."""
     event = session.get(SafetyEvent, alert.source_id)
     if event is not None and event.patient_id == alert.patient_id:
         return event.share_with_caregiver
-    current = session.get(CheckinSettings, alert.patient_id)
-    return current.share_alerts_with_caregiver if current else True
+    return _current_consent(session, alert.patient_id)
 
 
 def _team(session: Session, patient_id: uuid.UUID, relation: Relation, now: datetime,
@@ -184,17 +231,25 @@ def _team(session: Session, patient_id: uuid.UUID, relation: Relation, now: date
             if member.is_active and access.link_is_active(link, patient, now) and wants(link)]
 
 
-def contacts(session: Session, alert: Alert, now: datetime | None = None) -> list[User]:
-    """Who is told, in turn: the prescribers (oldest link first), then the caregivers who
-    accepted alerts, if the patient allowed sharing this alert with them."""
-    now = now or utcnow()
-    people = _team(session, alert.patient_id, Relation.PRESCRIBER, now)
-    if _shares_with_caregivers(session, alert):
+def _contacts_of(session: Session, patient_id: uuid.UUID, kind: str, shares: bool,
+                 now: datetime) -> list[User]:
+    who = CONTACTS.get(kind, (PRESCRIBERS, CAREGIVERS))
+    people = []
+    if PRESCRIBERS in who:
+        people += _team(session, patient_id, Relation.PRESCRIBER, now)
+    if CAREGIVERS in who and shares:
         people += _team(
-            session, alert.patient_id, Relation.CAREGIVER, now,
+            session, patient_id, Relation.CAREGIVER, now,
             wants=lambda link: link.receives_alerts,
         )
     return people
+
+
+def contacts(session: Session, alert: Alert, now: datetime | None = None) -> list[User]:
+    """Who is told, in turn, as CONTACTS says for the kind: the prescribers (oldest link first),
+    then the caregivers who accepted alerts, if the patient allowed sharing this alert."""
+    return _contacts_of(session, alert.patient_id, alert.kind,
+                        _shares_with_caregivers(session, alert), now or utcnow())
 
 
 def notify_due(session: Session, now: datetime) -> int:
@@ -221,6 +276,16 @@ def notify_due(session: Session, now: datetime) -> int:
         alert_id, patient_id, step = alert.id, alert.patient_id, alert.notified_count
         people = contacts(session, alert, now)
         if not people:
+            if PRESCRIBERS not in CONTACTS.get(alert.kind, (PRESCRIBERS,)):
+                # A caregivers-only alert whose caregivers are all gone (link removed, alerts
+                # turned off, consent withdrawn): stop trying; it stays open on the record.
+                session.execute(
+                    update(Alert)
+                    .where(col(Alert.id) == alert_id, col(Alert.notified_count) == step)
+                    .values(next_notify_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+                session.expire(alert)
             continue
         claimed = session.execute(
             update(Alert)
@@ -301,10 +366,20 @@ def _visible_to(session: Session, user: User):
     return false()
 
 
+def _paged(user: User):
+    """A condition on Alert: a kind this person is paged for. A prescriber is not paged for the
+    caregivers-only kinds (they are on the patient's flag list and page); their open list and
+    menu count leave them out, though they may still read and acknowledge them."""
+    if user.role == Role.PRESCRIBER:
+        return col(Alert.kind).in_(PRESCRIBER_KINDS)
+    return true()
+
+
 def open_alerts(session: Session, user: User, patient_id: uuid.UUID | None = None) -> list[Alert]:
-    """Unacknowledged alerts this person is a contact for, oldest first (optionally one
+    """Unacknowledged alerts this person is paged for, oldest first (optionally one
     patient's)."""
-    query = select(Alert).where(col(Alert.acknowledged_at).is_(None), _visible_to(session, user))
+    query = select(Alert).where(col(Alert.acknowledged_at).is_(None), _visible_to(session, user),
+                                _paged(user))
     if patient_id is not None:
         query = query.where(Alert.patient_id == patient_id)
     return list(session.exec(query.order_by(col(Alert.raised_at), col(Alert.id))).all())
@@ -323,14 +398,18 @@ def open_for_patient(session: Session, patient_id: uuid.UUID) -> list[Alert]:
 
 
 def about_patient(
-    session: Session, patient_id: uuid.UUID, since: datetime, limit: int = 20
+    session: Session, patient_id: uuid.UUID, since: datetime, limit: int = 20,
+    acknowledged_only: bool = False,
 ) -> list[Alert]:
     """The alerts raised about one patient since a moment, newest first: the patient sees
-    what their care team was told and who acknowledged it (their own record)."""
+    what their care team was told and who acknowledged it (their own record); the prescriber's
+    page of the patient lists the acknowledged ones (the route has checked access)."""
+    query = select(Alert).where(Alert.patient_id == patient_id, col(Alert.raised_at) >= since)
+    if acknowledged_only:
+        query = query.where(col(Alert.acknowledged_at).is_not(None))
     return list(
         session.exec(
-            select(Alert)
-            .where(Alert.patient_id == patient_id, col(Alert.raised_at) >= since)
+            query
             .order_by(col(Alert.raised_at).desc(), col(Alert.id))
             .limit(limit)
         ).all()
@@ -338,19 +417,19 @@ def about_patient(
 
 
 def open_count(session: Session, user: User) -> int:
-    """How many open alerts this person is a contact for: the menu's badge (one COUNT)."""
+    """How many open alerts this person is paged for: the menu's badge (one COUNT)."""
     return session.exec(
         select(func.count())
         .select_from(Alert)
-        .where(col(Alert.acknowledged_at).is_(None), _visible_to(session, user))
+        .where(col(Alert.acknowledged_at).is_(None), _visible_to(session, user), _paged(user))
     ).one()
 
 
 def recent_acknowledged(
     session: Session, user: User, limit: int = 20, patient_id: uuid.UUID | None = None
 ) -> list[Alert]:
-    """Alerts this person is a contact for that someone acknowledged, latest first (optionally
-    one patient's)."""
+    """Alerts this person may see that someone acknowledged, latest first (optionally one
+    patient's): who acknowledged, and when, is shown to the rest of the care team."""
     query = select(Alert).where(col(Alert.acknowledged_at).is_not(None), _visible_to(session, user))
     if patient_id is not None:
         query = query.where(Alert.patient_id == patient_id)

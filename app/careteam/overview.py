@@ -53,9 +53,14 @@ def patient_overview(session: Session, patient: User, **extra) -> dict:
         "revisions": corrections.revisions_of(session, [d.id for d in recent]),
         "pending_reviews": safety.pending_reviews(session, patient.id),
         "patient_alerts": alerts.views(session, alerts.open_for_patient(session, patient.id)),
+        # Who acknowledged the recent ones, and when (a caregiver, another prescriber).
+        "acknowledged_alerts": alerts.views(session, alerts.about_patient(
+            session, patient.id, now - timedelta(days=30), limit=10, acknowledged_only=True)),
         "reviewers": safety.reviewer_names(session, patient.id),
         "ledger": ledger.ledger_summary(session, patient, now) if version else None,
         "today_iso": local_today.isoformat(),
         "checkin_settings": checkins.settings_for(session, patient.id),
+        "alert_delay": checkins.caregiver_alert_form(
+            checkins.settings_for(session, patient.id), f"/patients/{patient.id}/caregiver-alerts"),
         **extra,
     }

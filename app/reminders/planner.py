@@ -118,6 +118,9 @@ class PatientFacts:
     questionnaires: tuple[tuple[str, datetime], ...] = ()  # (instrument, completed_at)
     supply: SupplyFacts | None = None
     shares_alerts: bool = True  # the patient lets safety alerts reach their caregiver
+    # How long a missed dose or +40 minute check-in waits before the caregivers are told (the
+    # patient's or prescriber's choice); None: the person's default escalation.
+    caregiver_delay: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -367,7 +370,7 @@ def _caregiver_items(b: _Builder, p: PatientFacts) -> None:
     if not p.shares_alerts:
         return  # the patient's consent decides, whatever the caregiver accepted
     pid = p.patient_id
-    delay = b.person.escalation
+    delay = p.caregiver_delay or b.person.escalation
     for status in _sessions(p, b.now, HORIZON, delay):
         if status.state is SessionState.TAKEN:
             continue

@@ -28,7 +28,7 @@ from app.accounts.models import Role, User
 from app.careteam import access
 from app.careteam.models import CareLink, Relation
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse
-from app.config import settings
+from app.checkins.service import caregiver_alert_delay
 from app.doses import ledger
 from app.doses.models import Dose, DoseStatus, GateCheck, LedgerEntry, LedgerKind
 from app.doses.service import DUE_WINDOW, FUTURE_TOLERANCE
@@ -166,8 +166,10 @@ def update_preferences(
 # --- facts ----------------------------------------------------------------------------------
 
 
-def _escalation() -> timedelta:
-    return timedelta(minutes=settings.caregiver_escalation_minutes)
+def _escalation(patient_settings: CheckinSettings | None = None) -> timedelta:
+    """How long a missed dose or +40 minute check-in waits before the caregivers are told: the
+    patient's own choice, else the clinic's default."""
+    return caregiver_alert_delay(patient_settings)
 
 
 def _grace(version: ProtocolVersion) -> timedelta:
@@ -238,7 +240,8 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
     versions = _current_versions(session, ids)
     check_settings = {s.patient_id: s for s in session.exec(
         select(CheckinSettings).where(col(CheckinSettings.patient_id).in_(ids))).all()}
-    longest = max([_grace(v) for v in versions.values()] + [_escalation()])
+    longest = max([_grace(v) for v in versions.values()] + [_escalation()]
+                  + [_escalation(cs) for cs in check_settings.values()])
     dose_since = now - (longest + DUE_WINDOW + QUIET_HOLD_MAX + timedelta(days=2))
     doses = session.exec(
         select(Dose).where(col(Dose.patient_id).in_(ids), Dose.status == DoseStatus.RECORDED,
@@ -311,6 +314,7 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
             supply=_supply(version, patient.timezone, entries[patient.id],
                            taken.get(patient.id, Decimal(0)), now) if version else None,
             shares_alerts=cs.share_alerts_with_caregiver,
+            caregiver_delay=_escalation(cs),
         )
     return facts
 
@@ -641,7 +645,7 @@ def _caregiver_reason(session: Session, caregiver: User, occ: ReminderOccurrence
     version = protocols.current(session, patient.id)
     if version is None:
         return "no_protocol"
-    status = _session_of(session, version, patient, occ, now, _escalation())
+    status = _session_of(session, version, patient, occ, now, _escalation(consent))
     if status is None:
         return "no_session"
     return "done" if status.state is schedule.SessionState.TAKEN else None

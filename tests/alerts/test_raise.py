@@ -21,6 +21,7 @@ from tests.alerts.conftest import (
     events_of,
     hard_to_rouse,
     phq9,
+    set_receives_alerts,
 )
 
 
@@ -100,6 +101,9 @@ def test_an_alert_is_rolled_back_with_its_event(db, clinic):
 
 def test_events_that_page_nobody_raise_no_alert(db, clinic):
     at = clinic.t0
+    # A severe side effect and a blood-pressure hold page only caregivers who accepted alerts
+    # (tests/alerts/test_caregiver_kinds.py): here nobody has.
+    set_receives_alerts(db, clinic.caregiver, clinic.patient, False)
     # A low-risk screener, a severe side effect, a PHQ-9 item 9 flag (until its screener is
     # overdue) and a reading at the hold level but below 180/120.
     cssrs(
