@@ -38,6 +38,7 @@ from app.reminders import api as reminders_api
 from app.reminders import links as reminder_links
 from app.reminders import routes as reminders_routes
 from app.reminders.runner import InProcessDispatcher
+from app.supervision import routes as supervision_routes
 from app.sync import api as sync_api
 from app.templating import keep_request_session, render
 from app.validation import printable
@@ -205,6 +206,7 @@ def create_app() -> FastAPI:
     app.include_router(doses_routes.router)
     app.include_router(protocols_routes.router)
     app.include_router(checkins_routes.router)
+    app.include_router(supervision_routes.router)
     app.include_router(alerts_routes.router)
     app.include_router(accounts_api.router)
     app.include_router(careteam_api.router)

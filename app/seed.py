@@ -3,7 +3,7 @@
 Later capabilities extend `seed_demo` with realistic history for the same people.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -65,8 +65,10 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
     session.flush()
     from app.seed_history import seed_checkins, seed_patient2_history, seed_patient_history
 
-    seed_patient_history(session, prescriber, users["patient@demo.test"], now)
+    seed_patient_history(session, prescriber, users["patient@demo.test"], now,
+                         sitter=users["caregiver@demo.test"])
     seed_checkins(session, users["patient@demo.test"], now)
+    seed_caregiver_alerts(session, users["caregiver@demo.test"], users["patient@demo.test"])
     # The second patient's high-risk screen (raised through safety.raise_event) is the demo's
     # open alert: the review cleared the dosing hold; the alert waits on the prescriber's home
     # page to be acknowledged.
@@ -74,6 +76,24 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
     session.flush()
     seed_reminders(session, users, now)
     return users
+
+
+def seed_caregiver_alerts(session: Session, caregiver: User, patient: User) -> None:
+    """Jordan's two blood-pressure holds alerted Alex (raised by the gate, in the history): the
+    first Alex acknowledged with a note; the latest is still open on *People I support*."""
+    from sqlmodel import col, select
+
+    from app.alerts import service as alerts
+    from app.alerts.models import Alert
+
+    held = session.exec(select(Alert).where(Alert.patient_id == patient.id,
+                                            Alert.kind == alerts.BP_HOLD)
+                        .order_by(col(Alert.raised_at))).all()
+    assert len(held) == 2, held  # the seed must show what it describes
+    first = held[0]
+    alerts.acknowledge(session, user=caregiver, alert_id=first.id,
+                       note="Called Jordan: rested, rechecked at 132/84 and went ahead.",
+                       now=first.raised_at + timedelta(minutes=12))
 
 
 def seed_reminders(session: Session, users: dict[str, User], now: datetime) -> None:

@@ -37,6 +37,25 @@ def _apply(session: Session, patient: User, kind: str, at: datetime, data: dict)
     return result
 
 
+def _as_sitter(session: Session, sitter: User, patient: User, at: datetime, data: dict) -> dict:
+    """A sitter's entry from their own account, through the same write path as their phone."""
+    item = SyncItem(id=uuid.uuid4(), kind="sitter_checkin", recorded_at=at,
+                    data={"patient_id": str(patient.id), **data})
+    result = sync.apply(session, author=sitter, patient=patient, item=item, now=at)
+    assert result["status"] == "created", result
+    return result
+
+
+SITTER_CHECKLIST = {"sitter_present": True, "bp_taken": True, "safe_place": True,
+                    "no_driving": True}
+
+
+def _co_sign(session, sitter: User | None, patient: User, at: datetime) -> None:
+    if sitter is not None:
+        _as_sitter(session, sitter, patient, at - timedelta(minutes=4),
+                   {"slot": "sitter_check", "values": SITTER_CHECKLIST})
+
+
 def _protocol(session, prescriber, patient, now, values) -> None:
     protocols.save(
         session,
@@ -48,8 +67,11 @@ def _protocol(session, prescriber, patient, now, values) -> None:
     )
 
 
-def seed_patient_history(session: Session, prescriber: User, patient: User, now: datetime):
-    """Six weeks: twice-weekly induction, then weekly maintenance, with the usual bumps."""
+def seed_patient_history(session: Session, prescriber: User, patient: User, now: datetime,
+                         sitter: User | None = None):
+    """Six weeks: twice-weekly induction, then weekly maintenance, with the usual bumps. The
+    sitter co-signs the checklist from their own phone before most sessions (not when they
+    were late, nor the one they forgot), and observes the last sessions through."""
     tz = ZoneInfo(patient.timezone)
     start_day = (now.astimezone(tz) - timedelta(days=42)).date()
     created = datetime.combine(start_day - timedelta(days=3), datetime.min.time(), tzinfo=tz)
@@ -112,8 +134,12 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
         at = occ.scheduled_at
         if n == 5:
             continue  # a missed session
-        if n == 3:
-            # Blood pressure over the hold limit: the patient waits and checks again.
+        if n not in (2, 7):
+            _co_sign(session, sitter, patient, at)
+        if n in (3, len(occs) - 1):
+            # Blood pressure over the hold limit: the patient waits and checks again. The
+            # caregiver, who accepted alerts, is alerted (acknowledged long ago for the first,
+            # still open for the latest: app/seed.py).
             _apply(
                 session,
                 patient,
@@ -157,7 +183,9 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
                 "lot": "K2611-A",
             },
         )
-        _session_checkins(session, patient, dose["id"], at + timedelta(minutes=5), n, now)
+        observed = sitter if n >= len(occs) - 2 else None
+        _session_checkins(session, patient, dose["id"], at + timedelta(minutes=5), n, now,
+                          sitter=observed)
         if n == 1:
             # Next morning the patient corrects the amount: the record keeps both values.
             _apply(
@@ -202,14 +230,34 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
     )
 
 
+def _observations(session, sitter: User, patient: User, dose_id: str, taken_at: datetime,
+                  now: datetime) -> None:
+    """The sitter's observations every 15 minutes for the first hour."""
+    for minutes, sedation, dissociation in ((15, 0, 4), (30, 1, 6), (45, 1, 5), (60, 0, 3)):
+        at = taken_at + timedelta(minutes=minutes + 1)
+        if at < now:
+            _as_sitter(session, sitter, patient, at, {
+                "slot": "observe", "dose_id": dose_id,
+                "values": {"sedation": sedation, "dissociation": dissociation,
+                           "nausea": "mild" if minutes == 30 else "none",
+                           "vomiting": "none", "breathing": False}})
+
+
 def _session_checkins(
-    session, patient, dose_id: str, taken_at: datetime, n: int, now: datetime
+    session, patient, dose_id: str, taken_at: datetime, n: int, now: datetime,
+    sitter: User | None = None,
 ) -> None:
-    """The sitter's +40 minute recheck, the end of the session and the next morning."""
+    """The +40 minute recheck, the end of the session and the next morning. With a sitter
+    observing, they record their observations and the end of the session with a summary."""
+    if sitter is not None:
+        _observations(session, sitter, patient, dose_id, taken_at, now)
     nausea = ("mild", "none", "moderate", "none", "mild")[n % 5]
     plus40 = taken_at + timedelta(minutes=40)
     if plus40 < now:
-        _apply(
+        write = (_apply if sitter is None else
+                 lambda session, patient, _kind, at, data: _as_sitter(session, sitter, patient,
+                                                                     at, data))
+        write(
             session,
             patient,
             "checkin",
@@ -229,25 +277,27 @@ def _session_checkins(
             },
         )
     end = taken_at + timedelta(minutes=125)
-    if end < now:
+    end_values = {
+        "systolic": 126 + n % 5,
+        "diastolic": 80 + n % 3,
+        "heart_rate": 74,
+        "dissociation": 1,
+        "sedation": 0,
+        "nausea": "none",
+        "ready_alone": True,
+    }
+    if end < now and sitter is not None:
+        _as_sitter(session, sitter, patient, end, {
+            "slot": "end", "dose_id": dose_id,
+            "values": {**end_values, "note": "Calm throughout; drowsy around 30 minutes, "
+                       "chatting normally by the hour. Ate a snack, walked steadily."}})
+    elif end < now:
         _apply(
             session,
             patient,
             "checkin",
             end,
-            {
-                "dose_id": dose_id,
-                "slot": "end",
-                "values": {
-                    "systolic": 126 + n % 5,
-                    "diastolic": 80 + n % 3,
-                    "heart_rate": 74,
-                    "dissociation": 1,
-                    "sedation": 0,
-                    "nausea": "none",
-                    "ready_alone": True,
-                },
-            },
+            {"dose_id": dose_id, "slot": "end", "values": end_values},
         )
     morning = taken_at + timedelta(hours=23)
     if morning < now:

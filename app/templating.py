@@ -84,6 +84,9 @@ def flag_label(code: str) -> str:
         "checklist_failed": _("Checklist not complete"),
         "safety_review": _("Safety review pending"),
         "recent_emergency": _("Recent emergency reading"),
+        "severe_side_effect": _("Severe side effect"),
+        "hard_to_rouse": _("Hard to rouse"),
+        "breathing_concern": _("Breathing concern"),
     }
     return labels.get(code, code.replace("_", " "))
 

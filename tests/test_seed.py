@@ -121,14 +121,15 @@ def test_the_demo_patient_has_exactly_one_missed_session(db, demo):
     assert states.count(schedule.SessionState.TAKEN) == len(doses.active_doses(db, patient.id))
 
 
-def test_the_demo_patient_has_one_blood_pressure_hold_and_one_override(db, demo):
+def test_the_demo_patient_has_two_blood_pressure_holds_and_one_override(db, demo):
     patient = demo["patient@demo.test"]
     holds = [g for g in rows(db, GateCheck, patient)
              if any(r["code"] == "bp_hold" for r in g.reasons)]
-    assert len(holds) == 1
-    assert holds[0].verdict == "hold" and holds[0].systolic >= 160
-    # The patient waited and checked again: that gate led to no dose.
-    assert not [d for d in rows(db, Dose, patient) if d.gate_id == holds[0].id]
+    assert len(holds) == 2
+    for hold in holds:
+        assert hold.verdict == "hold" and hold.systolic >= 160
+        # The patient waited and checked again: that gate led to no dose.
+        assert not [d for d in rows(db, Dose, patient) if d.gate_id == hold.id]
 
     overrides = [d for d in rows(db, Dose, patient) if "override" in d.flags]
     assert len(overrides) == 1
@@ -222,3 +223,28 @@ def test_the_demo_patient_has_reminder_settings_and_the_next_reminders_planned(d
     for o in planned:
         local = o.send_at.astimezone(tz)
         assert o.kind == "session" or 7 <= local.hour < 22
+
+
+def test_the_sitter_co_signed_most_sessions_and_observed_the_last_two(db, demo):
+    from app.checkins.models import CheckIn
+
+    patient, sitter = demo["patient@demo.test"], demo["caregiver@demo.test"]
+    doses = [d for d in rows(db, Dose, patient) if d.gate_id]
+    gates = {g.id: g for g in rows(db, GateCheck, patient)}
+    confirmed = [d for d in doses if gates[d.gate_id].sitter_check_id]
+    assert len(doses) - 2 <= len(confirmed) < len(doses)  # most, not all
+    by_sitter = [c for c in db.exec(select(CheckIn).where(CheckIn.patient_id == patient.id,
+                                                          CheckIn.author_id == sitter.id)).all()]
+    observed = {c.dose_id for c in by_sitter if c.slot == "observe"}
+    assert len(observed) == 2
+    ends = [c for c in by_sitter if c.slot == "end"]
+    assert len(ends) == 2 and all(c.values["ready_alone"] and c.values["note"] for c in ends)
+
+
+def test_the_caregiver_has_one_acknowledged_and_one_open_alert(db, demo):
+    from app.alerts import service as alerts
+
+    sitter = demo["caregiver@demo.test"]
+    assert [a.kind for a in alerts.open_alerts(db, sitter)] == ["bp_hold"]
+    (done,) = alerts.recent_acknowledged(db, sitter, 10)
+    assert done.acknowledged_by_id == sitter.id and done.acknowledgement_note

@@ -14,12 +14,14 @@ from app.careteam import service as careteam
 from app.careteam import supporting as caregiving
 from app.careteam.models import Relation
 from app.careteam.overview import patient_overview
+from app.checkins import service as checkins
 from app.config import settings
 from app.db import SessionDep, utcnow
 from app.deps import CaregiverUser, CurrentUser, PatientUser, PrescriberUser
 from app.errors import AppError, Invalid
 from app.i18n import gettext as _
 from app.safety import service as safety
+from app.supervision.routes import offline_pages as sitter_pages
 from app.templating import render
 from app.web.forms import form_error, new_client_id, parse_client_id, see_other
 from app.web.timezones import TIMEZONE_CHOICES
@@ -114,9 +116,11 @@ def create_patient(
 
 @router.get("/patients/{patient_id}")
 def patient_detail(
-    request: Request, session: SessionDep, user: PrescriberUser, patient_id: uuid.UUID
+    request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID
 ):
-    patient = access.require_patient_access(session, user, patient_id, access.Purpose.VIEW)
+    # Anyone but the patient's prescriber (a caregiver, the patient, a stranger): 404, as for a
+    # patient who does not exist.
+    patient = access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
     return render(request, "careteam/patient_detail.html", patient_overview(session, patient))
 
 
@@ -124,31 +128,55 @@ def patient_detail(
 def review_safety_event(
     request: Request,
     session: SessionDep,
-    user: PrescriberUser,
+    user: CurrentUser,
     patient_id: uuid.UUID,
     event_id: uuid.UUID,
     review_note: Annotated[str, Form(max_length=4000)] = "",
 ):
+    access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
     try:
         safety.review(session, prescriber=user, patient_id=patient_id, event_id=event_id,
                       note=review_note, now=utcnow())
     except Invalid as err:
         session.rollback()
-        patient = access.require_patient_access(session, user, patient_id, access.Purpose.VIEW)
+        patient = access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
         context = patient_overview(session, patient, review_errors={str(event_id): err.message},
                                    review_values={str(event_id): review_note})
         return render(request, "careteam/patient_detail.html", context, status_code=422)
     return see_other(f"/patients/{patient_id}?reviewed=1#safety-heading")
 
 
+@router.post("/patients/{patient_id}/caregiver-alerts")
+def caregiver_alert_delay_for_patient(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,  # anyone else: 404 from the access check, as for a missing patient
+    patient_id: uuid.UUID,
+    caregiver_alert_minutes: Annotated[str, Form(max_length=20)] = "",
+):
+    try:
+        checkins.set_caregiver_alert_minutes_for(session, prescriber=user, patient_id=patient_id,
+                                                 minutes=caregiver_alert_minutes)
+    except Invalid as err:
+        session.rollback()
+        patient = access.require_patient_access(session, user, patient_id, access.Purpose.VIEW)
+        form = checkins.caregiver_alert_form(checkins.settings_for(session, patient.id),
+                                             f"/patients/{patient.id}/caregiver-alerts",
+                                             value=caregiver_alert_minutes)
+        context = patient_overview(session, patient, errors=err.errors, alert_delay=form)
+        return render(request, "careteam/patient_detail.html", context, status_code=422)
+    return see_other(f"/patients/{patient_id}?saved=caregiver-alerts#alert-delay")
+
+
 @router.post("/patients/{patient_id}/invite")
 def reissue_invite(
     request: Request,
     session: SessionDep,
-    user: PrescriberUser,
+    user: CurrentUser,
     patient_id: uuid.UUID,
     client_id: Annotated[str, Form(max_length=64)] = "",
 ):
+    access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
     issued = accounts.reissue_patient_invite(
         session,
         prescriber=user,
@@ -164,15 +192,22 @@ def reissue_invite(
 
 @router.get("/supporting")
 def supporting(request: Request, session: SessionDep, user: CaregiverUser):
-    return render(request, "careteam/supporting.html", caregiving.home(session, user, utcnow()))
+    context = caregiving.home(session, user, utcnow())
+    # The sitter's phone keeps each person's session pages, so a session works without signal.
+    context["offline_pages"] = [page for p in context["patients"]
+                                for page in sitter_pages(p.id)]
+    return render(request, "careteam/supporting.html", context)
 
 
 @router.get("/supporting/{patient_id}")
 def supporting_patient(
-    request: Request, session: SessionDep, user: CaregiverUser, patient_id: uuid.UUID
+    request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID
 ):
-    # NotFound unless their link is active: the same answer as for someone who does not exist.
+    # NotFound unless their link is active: the same answer as for someone who does not exist
+    # (and for anyone who is not their caregiver: the patient, a prescriber).
+    access.require_patient_access(session, user, patient_id, access.Purpose.SUPPORT)
     context = caregiving.patient_page(session, user, patient_id, utcnow())
+    context["offline_pages"] = sitter_pages(patient_id)
     return render(request, "careteam/supporting_patient.html", context)
 
 
@@ -192,6 +227,8 @@ def _care_team_context(session, patient: User, values: dict | None = None, **ext
             session, alerts.about_patient(session, patient.id, now - timedelta(days=90))
         ),
         "values": values or {"client_id": new_client_id(), "scope": access.Scope.SUPERVISION},
+        "alert_delay": checkins.caregiver_alert_form(
+            checkins.settings_for(session, patient.id), "/care-team/caregiver-alerts"),
         "link_errors": {},
         "link_values": {},
         **extra,
@@ -240,6 +277,26 @@ def change_caregiver(
         )
         return render(request, "careteam/care_team.html", context, status_code=422)
     return see_other(f"/care-team?changed=1#caregiver-{link_id}")
+
+
+@router.post("/care-team/caregiver-alerts")
+def caregiver_alert_delay(
+    request: Request,
+    session: SessionDep,
+    user: PatientUser,
+    caregiver_alert_minutes: Annotated[str, Form(max_length=20)] = "",
+):
+    try:
+        checkins.update_caregiver_alert_minutes(session, patient=user,
+                                                minutes=caregiver_alert_minutes)
+    except Invalid as err:
+        session.rollback()
+        form = checkins.caregiver_alert_form(checkins.settings_for(session, user.id),
+                                             "/care-team/caregiver-alerts",
+                                             value=caregiver_alert_minutes)
+        context = _care_team_context(session, user, errors=err.errors, alert_delay=form)
+        return render(request, "careteam/care_team.html", context, status_code=422)
+    return see_other("/care-team?changed=1#alert-delay")
 
 
 @router.post("/care-team/caregivers/{link_id}/remove")

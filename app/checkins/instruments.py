@@ -405,11 +405,15 @@ def cssrs_risk(answers: dict[str, object]) -> Literal["none", "low", "moderate",
 
 SEVERITY = ("none", "mild", "moderate", "severe")
 SIDE_EFFECTS = ("nausea", "vomiting", "dizziness", "headache", "anxiety", "other")
+# An observer's scale in plain words, modelled on the MOAA/S: each level is how the person
+# responds when you say their name, then say it louder, then give a light shake of the shoulder.
+# A sitter never uses pain to test. Needing a shake (MOAA/S 2, deep sedation) already counts as
+# hard to rouse: the emergency guidance shows at once (the conservative reading for a home).
 SEDATION = (
-    Option(0, "Responds normally"),
-    Option(1, "Drowsy but responds to voice"),
-    Option(2, "Responds only to loud voice or touch"),
-    Option(3, "Hard to rouse"),
+    Option(0, "Responds normally when you say their name"),
+    Option(1, "Drowsy, but responds to their name in a normal voice"),
+    Option(2, "Responds only when you say their name loudly or again and again"),
+    Option(3, "Hard to rouse: responds only to a light shake, or not at all"),
 )
 
 
@@ -446,6 +450,15 @@ MEASURES: dict[str, Measure] = {
         Measure("slept", "Slept well last night", "bool"),
         Measure("residual", "Leftover effects this morning", "severity"),
         Measure("ready_alone", "Ready to be alone", "bool"),
+        Measure("breathing", "Breathing seems slow, shallow, noisy or irregular", "bool",
+                short_label="Breathing concern"),
+        # The sitter's co-signed pre-dose checklist (slot "sitter_check").
+        Measure("sitter_present", "I am with them and will stay for the whole session", "bool"),
+        Measure("bp_taken", "Their blood pressure was taken just now", "bool"),
+        Measure("safe_place", "They are somewhere safe and comfortable to sit or lie down",
+                "bool"),
+        Measure("no_driving", "They will not drive or operate machinery until tomorrow",
+                "bool"),
         Measure("note", "Notes", "text"),
     )
 }
@@ -458,7 +471,15 @@ class Slot:
     offset_minutes: int | None  # after the dose; None for daily / next-morning rules
     window_minutes: int  # how long it stays due before it counts as missed
     measures: tuple[str, ...]
+    # Who may record it: the patient, or a caregiver from their own account (a sitter).
+    authors: tuple[str, ...] = ("patient",)
 
+
+# The sitter's co-signed checklist: every item must be ticked (app/checkins/service.py).
+SITTER_CHECKLIST = ("sitter_present", "bp_taken", "safe_place", "no_driving")
+# When the sitter is prompted to observe, in minutes after the dose (the first hour); the
+# +40 minute blood pressure recheck is its own slot.
+OBSERVE_AT_MINUTES = (15, 30, 45, 60)
 
 SLOTS: dict[str, Slot] = {
     s.key: s
@@ -467,10 +488,16 @@ SLOTS: dict[str, Slot] = {
                                                 "note")),
         Slot("plus40", "Blood pressure recheck (+40 minutes)", 40, 40,
              ("systolic", "diastolic", "heart_rate", "dissociation", "sedation", *SIDE_EFFECTS,
-              "note")),
+              "note"), authors=("patient", "caregiver")),
         Slot("end", "End of session (+2 hours)", 120, 120,
              ("systolic", "diastolic", "heart_rate", "dissociation", "sedation", *SIDE_EFFECTS,
-              "ready_alone", "note")),
+              "ready_alone", "note"), authors=("patient", "caregiver")),
+        Slot("sitter_check", "Sitter's pre-dose checklist", None, 0,
+             (*SITTER_CHECKLIST, "systolic", "diastolic", "heart_rate"),
+             authors=("caregiver",)),
+        Slot("observe", "Sitter's observation", None, 0,
+             ("sedation", "dissociation", "nausea", "vomiting", "breathing", "note"),
+             authors=("caregiver",)),
         Slot("next_morning", "Next-morning check-in", None, 6 * 60,
              ("slept", "residual", "mood", *SIDE_EFFECTS, "note")),
         Slot("daily", "Daily mood", None, 12 * 60, ("mood", "note")),

@@ -94,7 +94,8 @@ async def checkin_settings(request: Request, session: SessionDep, user: PatientU
 
 def _slot_or_404(slot_key: str):
     slot = SLOTS.get(slot_key)
-    if slot is None:
+    # The sitter's own slots are recorded from the caregiver's session page, not here.
+    if slot is None or "patient" not in slot.authors:
         raise NotFound()
     return slot
 
@@ -165,7 +166,7 @@ async def checkin_submit(request: Request, session: SessionDep, user: PatientUse
         return render(request, "checkins/form.html",
                       _checkin_context(slot, dose, values, errors), status_code=422)
     flags = result.get("flags") or []
-    if "hard_to_rouse" in flags or "bp_emergency" in flags:
+    if {"hard_to_rouse", "breathing_concern", "bp_emergency"} & set(flags):
         return render(request, "checkins/emergency.html", {"flags": flags})
     return see_other("/checkins?saved=1")
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
-from app.accounts.models import User
+from app.accounts.models import Role, User
 from app.careteam import access
 from app.checkins import rules
 from app.checkins.instruments import (
@@ -19,6 +19,7 @@ from app.checkins.instruments import (
     SEDATION,
     SEVERITY,
     SIDE_EFFECTS,
+    SITTER_CHECKLIST,
     SLOTS,
     VERSIONS,
     IncompleteAnswers,
@@ -27,6 +28,7 @@ from app.checkins.instruments import (
     score,
 )
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
+from app.config import settings as app_settings
 from app.doses.models import Dose, DoseStatus
 from app.errors import Invalid
 from app.i18n import gettext as _
@@ -38,7 +40,11 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
 NEXT_MORNING_AT = time(9, 0)
 QUESTIONNAIRE_GRACE_DAYS = 2  # a weekly questionnaire stays due this long after its day
-DOSE_SLOTS = ("plus40", "end", "next_morning")  # these belong to one logged dose
+DOSE_SLOTS = ("plus40", "end", "next_morning", "observe")  # these belong to one logged dose
+# How long before a gate a sitter's co-signed checklist still counts for it ("sitter confirmed").
+SITTER_CHECK_VALID = timedelta(hours=2)
+# How long after a dose a sitter's entry without a dose id still joins that dose's session.
+SESSION_SPAN = timedelta(hours=4)
 
 
 class CheckinInput(BaseModel):
@@ -108,6 +114,8 @@ def _flags(values: dict[str, Any]) -> list[str]:
         flags.append("severe_side_effect")
     if values.get("sedation") == 3:
         flags.append("hard_to_rouse")
+    if values.get("breathing") is True:
+        flags.append("breathing_concern")
     if values.get("systolic", 0) >= 180 or values.get("diastolic", 0) >= 120:
         flags.append("bp_emergency")
     return flags
@@ -135,6 +143,54 @@ def update_patient_settings(session: Session, *, patient: User, mood_time: str,
     session.add(settings)
     session.flush()
     return settings
+
+
+# How long after a session's dose or +40 minute check-in was due, unlogged, the caregivers who
+# accepted alerts are told (minutes); NULL on the record: the clinic's default.
+CAREGIVER_ALERT_CHOICES = (15, 30, 45, 60, 90, 120)
+
+
+def caregiver_alert_delay(settings: CheckinSettings | None) -> timedelta:
+    """The patient's delay before a missed dose or check-in reaches their caregivers."""
+    minutes = settings.caregiver_alert_minutes if settings else None
+    return timedelta(minutes=minutes or app_settings.caregiver_escalation_minutes)
+
+
+def caregiver_alert_form(settings: CheckinSettings, action: str,
+                         value: str | None = None) -> dict:
+    """What the delay form shows: the choices, the clinic default, the saved (or just typed)
+    value and where it posts."""
+    saved = settings.caregiver_alert_minutes
+    return {"choices": CAREGIVER_ALERT_CHOICES,
+            "default": app_settings.caregiver_escalation_minutes,
+            "value": value if value is not None else (str(saved) if saved else ""),
+            "action": action}
+
+
+def _set_caregiver_alert_minutes(session: Session, patient_id: uuid.UUID,
+                                 minutes: str) -> CheckinSettings:
+    minutes = (minutes or "").strip()
+    if minutes and minutes not in {str(n) for n in CAREGIVER_ALERT_CHOICES}:
+        raise Invalid(_("Choose one of the times offered."), field="caregiver_alert_minutes")
+    settings = _settings(session, patient_id)
+    settings.caregiver_alert_minutes = int(minutes) if minutes else None
+    session.add(settings)
+    session.flush()
+    return settings
+
+
+def update_caregiver_alert_minutes(session: Session, *, patient: User,
+                                   minutes: str) -> CheckinSettings:
+    """The patient's own choice of how long a missed dose or check-in waits before their
+    caregivers are told ("" for the clinic's default)."""
+    return _set_caregiver_alert_minutes(session, patient.id, minutes)
+
+
+def set_caregiver_alert_minutes_for(session: Session, *, prescriber: User,
+                                    patient_id: uuid.UUID, minutes: str) -> CheckinSettings:
+    """The prescriber sets the same delay for a patient of theirs."""
+    access.require_patient_access(session, prescriber, patient_id, access.Purpose.MANAGE_PROTOCOL)
+    return _set_caregiver_alert_minutes(session, patient_id, minutes)
 
 
 def update_questionnaire_schedule(session: Session, *, prescriber: User, patient_id: uuid.UUID,
@@ -215,6 +271,13 @@ def record_checkin(
     slot = SLOTS.get(payload.slot)
     if slot is None:
         raise Invalid(_("Unknown check-in: %(slot)s.", slot=payload.slot), field="slot")
+    # The patient records their own slots; a sitter (a caregiver writing for the patient, whose
+    # link app/sync checked) records theirs: the record says who observed what.
+    by = "patient" if author.id == patient.id else "caregiver"
+    if by not in slot.authors:
+        raise Invalid(_("This check-in is recorded by the sitter, from their own account.")
+                      if by == "patient" else
+                      _("This check-in is the patient's own."), field="slot")
     if slot.key in DOSE_SLOTS and payload.dose_id is None:
         raise Invalid(_("This check-in belongs to a dose: send its dose_id."), field="dose_id")
     dose: Dose | None = None
@@ -223,6 +286,15 @@ def record_checkin(
         if dose is None or dose.patient_id != patient.id:
             raise Invalid(_("That dose was not found."), field="dose_id")
     values = clean_values(payload.values)
+    # A sitter records what their slot asks, nothing of the patient's own (mood, a morning).
+    unknown = sorted(set(values) - set(slot.measures)) if by == "caregiver" else []
+    if unknown:
+        raise Invalid(_("Not part of this check-in: %(key)s.", key=unknown[0]), field=unknown[0])
+    if slot.key == "sitter_check":
+        missing = [k for k in SITTER_CHECKLIST if values.get(k) is not True]
+        if missing:
+            raise Invalid(_("Tick every item: the checklist is only co-signed when all are "
+                            "true."), field=missing[0])
     if values.get("ready_alone") is True:
         _check_ready_alone(session, patient, slot.key, dose, recorded_at, values)
     flags = _flags(values)
@@ -235,12 +307,76 @@ def record_checkin(
     # for the protocol's lockout period. Through raise_event, so the alerts it calls for are
     # raised in this transaction.
     for flag in flags:
-        if flag in ("severe_side_effect", "hard_to_rouse", "bp_emergency"):
+        if flag in ("severe_side_effect", "hard_to_rouse", "breathing_concern", "bp_emergency"):
             safety.raise_event(session, patient_id=patient.id, kind=flag, level="high",
                                occurred_at=recorded_at, source_id=checkin.id,
                                details={"slot": slot.key, "values": values}, now=now)
     session.flush()
     return checkin
+
+
+def session_dose(session: Session, patient_id: uuid.UUID, at: datetime,
+                 span: timedelta = SESSION_SPAN) -> Dose | None:
+    """The dose whose session a sitter's entry at `at` belongs to: the latest recorded dose
+    taken at or before it (a little clock skew allowed) within SESSION_SPAN. A sitter whose
+    page was loaded before the dose synced can still observe; the entry joins that session."""
+    return session.exec(
+        select(Dose).where(Dose.patient_id == patient_id, Dose.status == DoseStatus.RECORDED,
+                           col(Dose.taken_at) <= at + FUTURE_TOLERANCE,
+                           col(Dose.taken_at) >= at - span)
+        .order_by(col(Dose.taken_at).desc())
+    ).first()
+
+
+def record_sitter_checkin(
+    session: Session, *, patient: User, sitter: User, checkin_id: uuid.UUID,
+    recorded_at: datetime, data: dict, now: datetime,
+) -> CheckIn:
+    """A sitter's entry: the pre-dose checklist (no dose), or an observation, the +40 minute
+    recheck or the end of the session, joined to the dose given or, when the sitter's phone did
+    not know it yet, to the session the entry falls in."""
+    if sitter.id == patient.id or sitter.role != Role.CAREGIVER:
+        raise Invalid(_("Only a sitter records this, from their own account."), field="slot")
+    if (isinstance(data, dict) and data.get("slot") in DOSE_SLOTS
+            and data.get("dose_id") in (None, "")):
+        dose = session_dose(session, patient.id, recorded_at)
+        if dose is None:
+            raise Invalid(_("No dose has been logged for this session yet. When the dose is "
+                            "logged, record this again."), field="dose_id")
+        data = {**data, "dose_id": str(dose.id)}
+    return record_checkin(session, patient=patient, author=sitter, checkin_id=checkin_id,
+                          recorded_at=recorded_at, data=data, now=now)
+
+
+def sitter_check_for_gate(session: Session, patient_id: uuid.UUID,
+                          at: datetime) -> CheckIn | None:
+    """The sitter's co-signed checklist a gate at `at` was checked with: the latest within
+    SITTER_CHECK_VALID before it (a little clock skew after it allowed), from a caregiver."""
+    return session.exec(
+        select(CheckIn).where(CheckIn.patient_id == patient_id, CheckIn.slot == "sitter_check",
+                              col(CheckIn.recorded_at) >= at - SITTER_CHECK_VALID,
+                              col(CheckIn.recorded_at) <= at + FUTURE_TOLERANCE)
+        .order_by(col(CheckIn.recorded_at).desc())
+    ).first()
+
+
+@dataclass(frozen=True)
+class SitterConfirmation:
+    name: str
+    at: datetime
+
+
+def sitter_confirmation(session: Session, patient_id: uuid.UUID, gate: Any,
+                        now: datetime) -> SitterConfirmation | None:
+    """Who co-signed the checklist for the patient's latest gate (the one it was checked with),
+    or, before a gate, the co-signed checklist that the next gate will be checked with."""
+    check_id = getattr(gate, "sitter_check_id", None)
+    check = (session.get(CheckIn, check_id) if check_id
+             else sitter_check_for_gate(session, patient_id, now))
+    if check is None:
+        return None
+    author = session.get(User, check.author_id)
+    return SitterConfirmation(author.display_name if author else "", check.recorded_at)
 
 
 @dataclass
@@ -486,6 +622,22 @@ class SessionRecord:
     next_morning: dict[str, Any] | None
     # Every reading of the session in time order (the bp_* fields above are summaries).
     readings: list[BpReading] = field(default_factory=list)
+    # The sitter: who co-signed the pre-dose checklist (from their own account) and when; their
+    # observations; who recorded "ready to be alone" and the summary they wrote.
+    sitter_confirmed_by: str | None = None
+    sitter_confirmed_at: datetime | None = None
+    observations: list["Observed"] = field(default_factory=list)
+    ready_alone_by: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    at: datetime
+    minutes_after_dose: int
+    by: str
+    values: dict[str, Any]
+    flags: list[str]
 
 
 def _bp(values: dict[str, Any]) -> tuple[int, int] | None:
@@ -507,7 +659,7 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
     bp_by_slot = {c.slot: bp for c in checkins if (bp := _bp(c.values))}
     gate = session.get(GateCheck, dose.gate_id) if dose.gate_id else None
     bp_before = (gate.systolic, gate.diastolic) if gate else bp_by_slot.get("pre")
-    session_values = [c.values for c in checkins if c.slot in ("plus40", "end")]
+    session_values = [c.values for c in checkins if c.slot in ("plus40", "end", "observe")]
     dissociation = [v["dissociation"] for v in session_values if "dissociation" in v]
     sedation = [v["sedation"] for v in session_values if "sedation" in v]
     effects: dict[str, str] = {}
@@ -516,8 +668,14 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
             if effect in v and SEVERITY.index(v[effect]) >= SEVERITY.index(
                     effects.get(effect, "none")):
                 effects[effect] = v[effect]
-    ready = next((c.recorded_at for c in checkins if c.slot == "end"
-                  and c.values.get("ready_alone") is True), None)
+    ready_entry = next((c for c in checkins if c.slot == "end"
+                        and c.values.get("ready_alone") is True), None)
+    ready = ready_entry.recorded_at if ready_entry else None
+    sitter_check = session.get(CheckIn, gate.sitter_check_id) if gate and gate.sitter_check_id \
+        else None
+    people = {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(
+        {c.author_id for c in checkins} | ({sitter_check.author_id} if sitter_check else set()))
+    )).all()}
 
     def minutes(at: datetime) -> int:
         return int((at - dose.taken_at).total_seconds() // 60)
@@ -541,4 +699,11 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
         duration_minutes=int((ready - dose.taken_at).total_seconds() // 60) if ready else None,
         next_morning=by_slot.get("next_morning"),
         readings=readings,
+        sitter_confirmed_by=people.get(sitter_check.author_id) if sitter_check else None,
+        sitter_confirmed_at=sitter_check.recorded_at if sitter_check else None,
+        observations=[Observed(c.recorded_at, minutes(c.recorded_at), people.get(c.author_id, ""),
+                               c.values, list(c.flags))
+                      for c in checkins if c.slot == "observe"],
+        ready_alone_by=people.get(ready_entry.author_id) if ready_entry else None,
+        summary=ready_entry.values.get("note") if ready_entry else None,
     )

@@ -24,7 +24,23 @@ def _questionnaire(w: Write) -> dict[str, Any]:
     return result
 
 
+def _sitter_checkin(w: Write) -> dict[str, Any]:
+    """A sitter's checklist, observation, +40 minute recheck or end of session, written from
+    their own account for the patient in `patient_id` (app/sync checked their link)."""
+    data = {k: v for k, v in w.data.items() if k != "patient_id"}
+    checkin = service.record_sitter_checkin(w.session, patient=w.patient, sitter=w.author,
+                                            checkin_id=w.item_id, recorded_at=w.recorded_at,
+                                            data=data, now=w.now)
+    return {"flags": checkin.flags, "slot": checkin.slot,
+            "dose_id": str(checkin.dose_id) if checkin.dose_id else None}
+
+
 HANDLERS: dict[str, Handler] = {
     "checkin": _checkin,
     "questionnaire": _questionnaire,
+}
+
+# What a caregiver writes for a patient they support; no other kind is theirs to write.
+SITTER_HANDLERS: dict[str, Handler] = {
+    "sitter_checkin": _sitter_checkin,
 }

@@ -60,6 +60,7 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
         protocols.policy(state.protocol), [rules.Reason(rules.ReasonCode(c), {})
                                            for c in gate_codes])
     unscreened = safety.unscreened_item9(session, user.id, now - UNSCREENED_SHOWN_FOR)
+    extra.setdefault("sitter", checkins.sitter_confirmation(session, user.id, state.gate, now))
     return {"state": state, "now": now, "values": values, "checkins_due": due,
             "checklist_labels": service.checklist_labels(), "gate_codes": gate_codes,
             "gate_overridable": gate_overridable, "unscreened": unscreened, **extra}

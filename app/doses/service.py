@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
+from app.alerts import service as alerts
+from app.checkins import service as checkins
 from app.doses import rules
 from app.doses.models import Dose, DoseStatus, GateCheck
 from app.errors import Invalid
@@ -252,6 +254,10 @@ def record_gate(
         proposed_mg=version.dose_mg, verdict=result.verdict.value,
         reasons=reasons_json(result.reasons, patient.timezone),
     )
+    # The sitter's co-signed checklist from their own account, if they signed shortly before:
+    # the gate shows "sitter confirmed" and the session record names who confirmed.
+    sitter_check = checkins.sitter_check_for_gate(session, patient.id, checked_at)
+    gate.sitter_check_id = sitter_check.id if sitter_check else None
     session.add(gate)
     session.flush()
     if answers.offline_verdict is not None and answers.offline_verdict != result.verdict:
@@ -268,6 +274,11 @@ def record_gate(
                            details={"slot": "gate", "values": {
                                "systolic": answers.systolic, "diastolic": answers.diastolic,
                                "heart_rate": answers.heart_rate}}, now=now)
+    elif result.verdict == rules.Verdict.HOLD and any(
+            r.code == rules.ReasonCode.BP_HOLD for r in result.reasons):
+        # At or above the protocol's hold level: the caregivers who accepted alerts are told
+        # (in this transaction; the gate is the source, so a replay raises nothing new).
+        alerts.raise_for_bp_hold(session, patient_id=patient.id, gate_id=gate.id, now=now)
     return gate
 
 

@@ -54,3 +54,35 @@
   document.addEventListener("DOMContentLoaded", focusVerdict);
   document.addEventListener("htmx:after:swap", focusVerdict);
 })();
+
+// The sitter's session timer: minutes since the dose, and a prompt whose time has come shown as
+// due, without reloading. The page says the same in words when it loads (no JavaScript needed).
+(function () {
+  "use strict";
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-elapsed-since]").forEach(function (el) {
+      var since = Date.parse(el.getAttribute("data-elapsed-since"));
+      if (isNaN(since)) return;
+      var minutes = Math.max(0, Math.floor((now - since) / 60000));
+      el.textContent = (el.getAttribute("data-text-elapsed") || "{m}").replace("{m}", minutes);
+    });
+    document.querySelectorAll("[data-prompt-state='upcoming']").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("data-prompt-at"));
+      if (isNaN(at) || now < at - 5 * 60000) return;
+      var state = el.querySelector(".state");
+      el.setAttribute("data-prompt-state", "due");
+      if (state) {
+        state.className = "state state-due";
+        state.textContent = state.getAttribute("data-text-due") || state.textContent;
+      }
+    });
+  }
+  function init() {
+    if (!document.querySelector("[data-elapsed-since]")) return;
+    tick();
+    if (!window.__trocheTimer) window.__trocheTimer = setInterval(tick, 15000);
+  }
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:after:swap", init);
+})();

@@ -72,6 +72,13 @@
       if (dose) data.dose_id = dose;
       return data;
     },
+    sitter_checkin: function (form) {
+      // A sitter's entry for the patient the form names; without a dose id (the page was
+      // loaded before the dose synced) the server joins it to the session it falls in.
+      var data = ADAPTERS.checkin(form);
+      data.patient_id = form.getAttribute("data-patient");
+      return data;
+    },
     questionnaire: function (form) {
       // Answers in item order, null for an item not asked (not on the page, or hidden by the
       // skip logic), as the server's form reader does.
@@ -280,8 +287,30 @@
     setTimeout(function () { section.focus(); }, 0);
   }
 
+  function sitterEmergency(item) {
+    // Hard to rouse, or a breathing concern: the guidance shows at once, not after a sync.
+    if (item.kind !== "sitter_checkin") return false;
+    var values = item.data.values || {};
+    if (values.sedation !== 3 && values.breathing !== true) return false;
+    var template = document.getElementById("sitter-emergency");
+    var main = document.getElementById("main");
+    if (!template || !main) return false;
+    var guidance = template.content.firstElementChild.cloneNode(true);
+    guidance.tabIndex = -1;
+    main.insertBefore(guidance, main.firstChild);
+    guidance.focus();
+    return true;
+  }
+
   function afterQueued(form, item) {
     var next = form.getAttribute("data-offline-next");
+    if (sitterEmergency(item)) {
+      form.reset();
+      say(text("saved-offline"));
+      var shown = document.querySelector("#main > .alert-crisis");
+      if (shown) shown.focus();
+      return;
+    }
     if (item.kind === "questionnaire" && item.data.instrument === "phq9") {
       var item9 = item.data.answers[8];
       if (typeof item9 === "number" && item9 > 0) {

@@ -38,11 +38,14 @@ def sync(body: SyncRequest, session: SessionDep, user: CurrentUser) -> SyncRespo
     `invalid_item`, `unsavable_text`, `too_deep` or `too_large`, and `reasons` when a dose broke
     a guard rule without an override). A rejected item never affects the others.
     """
-    if user.role != Role.PATIENT:
-        raise Forbidden(_("Only patients record entries for now."))
+    if user.role not in (Role.PATIENT, Role.CAREGIVER):
+        raise Forbidden(_("Only patients and their sitters record entries."))
     now = utcnow()
+    # A patient writes their own record; a sitter's items each name their patient (checked
+    # per item in service.sitter_patient).
+    patient = user if user.role == Role.PATIENT else None
     return SyncResponse(
-        results=[service.apply_incoming(session, author=user, patient=user, incoming=item,
+        results=[service.apply_incoming(session, author=user, patient=patient, incoming=item,
                                         now=now)
                  for item in body.items]
     )

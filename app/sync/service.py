@@ -19,7 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.accounts.models import User
+from app.careteam import access
 from app.checkins.sync import HANDLERS as checkin_handlers
+from app.checkins.sync import SITTER_HANDLERS
 from app.doses.service import DoseRefused
 from app.doses.sync import HANDLERS as dose_handlers
 from app.errors import AppError
@@ -85,8 +87,11 @@ def content_hash(item: SyncItem) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# Each domain owns its kinds; a kind is applied by exactly one handler.
+# Each domain owns its kinds; a kind is applied by exactly one handler. The patient writes
+# HANDLERS' kinds for themself; a caregiver writes only SITTER_HANDLERS' kinds, for a patient
+# they support, named in the item's data as `patient_id`.
 HANDLERS: dict[str, Handler] = {**dose_handlers, **checkin_handlers}
+SITTER_KINDS: dict[str, Handler] = {**SITTER_HANDLERS}
 
 
 def _replay(existing: ClientWrite, item: SyncItem, digest: str, patient: User) -> dict[str, Any]:
@@ -145,8 +150,35 @@ def _refusal(item_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any] | Non
     return _rejected(item_id, code, detail, field)
 
 
-def apply_incoming(session: Session, *, author: User, patient: User, incoming: IncomingItem,
-                   now: datetime) -> dict[str, Any]:
+def sitter_patient(session: Session, author: User, item: SyncItem,
+                   now: datetime) -> User | dict[str, Any]:
+    """For a caregiver's item: the patient it is for, if the caregiver's link lets them record
+    the session now (read on every item, so a removal or an end date applies to a phone's
+    queued entries too); else the item's rejection, the same whether the person was never
+    linked, was removed or does not exist."""
+    raw = item.data.get("patient_id")
+    try:
+        patient_id = uuid.UUID(raw) if isinstance(raw, str) else None
+    except ValueError:
+        patient_id = None
+    if patient_id is None:
+        return _rejected(item.id, "invalid_item", _("Say whose session this is for."),
+                         "patient_id")
+    if access.can_access_patient(session, author, patient_id, access.Purpose.SUPERVISE, now):
+        return access.require_patient_access(session, author, patient_id,
+                                             access.Purpose.SUPERVISE, now)
+    # A replay of what this caregiver wrote while still linked stays a duplicate.
+    existing = session.get(ClientWrite, item.id)
+    if existing is not None and existing.author_id == author.id \
+            and existing.content_hash == content_hash(item):
+        return {**existing.result, "id": str(item.id), "status": "duplicate"}
+    return _rejected(item.id, "not_supporting",
+                     _("Not saved: you are no longer a sitter for this person (the link was "
+                       "removed or has ended). Ask them to invite you again."), "patient_id")
+
+
+def apply_incoming(session: Session, *, author: User, patient: User | None,
+                   incoming: IncomingItem, now: datetime) -> dict[str, Any]:
     """One item of POST /api/v1/sync: its fields are checked here, and a problem in them
     (an unknown field, a naive or far-off time, data that is not an object) rejects this item
     with a message per field, like a handler's refusal."""
@@ -161,23 +193,30 @@ def apply_incoming(session: Session, *, author: User, patient: User, incoming: I
         return {"id": str(incoming.id), "status": "rejected", "code": "invalid_item",
                 "detail": "; ".join(f"{name}: {text}" for name, text in errors.items()),
                 "errors": errors}
+    if patient is None:
+        found = sitter_patient(session, author, item, now)
+        if isinstance(found, dict):
+            return found
+        patient = found
     return apply(session, author=author, patient=patient, item=item, now=now)
 
 
 def apply_form(session: Session, *, user: User, client_id: str, kind: str, data: dict,
-               now: datetime) -> dict[str, Any]:
+               now: datetime, patient: User | None = None) -> dict[str, Any]:
     """A patient's HTML form, written through the same path as the offline queue.
 
     A form sent twice (double tap, Back and resubmit) carries the same client id but arrives
     at another time: the repeat keeps the first submission's time, so it is a `duplicate` that
     redirects like the first (to the crisis screen, say), not an id conflict shown as an error.
     """
+    patient = patient or user  # a sitter's form names the patient (the route checked access)
     item_id = parse_client_id(client_id)
     earlier = session.get(ClientWrite, item_id)
-    same_form = earlier is not None and earlier.patient_id == user.id and earlier.kind == kind
+    same_form = (earlier is not None and earlier.patient_id == patient.id
+                 and earlier.author_id == user.id and earlier.kind == kind)
     item = SyncItem(id=item_id, kind=kind, recorded_at=earlier.recorded_at if same_form else now,
                     data=data)
-    return apply(session, author=user, patient=user, item=item, now=now)
+    return apply(session, author=user, patient=patient, item=item, now=now)
 
 
 def apply(session: Session, *, author: User, patient: User, item: SyncItem,
@@ -191,7 +230,12 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
     existing = session.get(ClientWrite, item.id)
     if existing is not None:
         return _replay(existing, item, digest, patient)
-    handler = HANDLERS.get(item.kind)
+    by_sitter = author.id != patient.id
+    handler = (SITTER_KINDS if by_sitter else HANDLERS).get(item.kind)
+    if handler is None and item.kind in (HANDLERS if by_sitter else SITTER_KINDS):
+        return _rejected(item.id, "not_yours",
+                         _("The patient records this themself.") if by_sitter else
+                         _("A sitter records this, from their own account."), "kind")
     if handler is None:
         return {"id": str(item.id), "status": "rejected", "code": "unknown_kind",
                 "detail": _("Unknown kind: %(kind)s.", kind=item.kind)}

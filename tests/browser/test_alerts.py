@@ -52,5 +52,8 @@ def test_the_caregiver_turns_alerts_off_and_on(page: Page, demo, sign_in):
     expect(page.get_by_role("status")).to_have_text("Safety alerts turned on.")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Alerts").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
-    expect(page.get_by_text("No open alerts.")).to_be_visible()
+    # The demo's open alert: Jordan's latest blood-pressure hold.
+    expect(page.get_by_text("Blood pressure at or above the hold level before a dose").first
+           ).to_be_visible()
+    expect(page.get_by_role("button", name="Acknowledge")).to_have_count(1)
     assert serious_violations(page) == []

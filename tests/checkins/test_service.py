@@ -223,7 +223,7 @@ def test_the_observation_period_and_hold_level_are_the_doses_protocol_versions(d
 @pytest.mark.parametrize(
     ("values", "words"),
     [
-        ({**READY, "sedation": 1}, "Drowsy but responds to voice"),
+        ({**READY, "sedation": 1}, "Drowsy, but responds to their name in a normal voice"),
         ({**READY, "systolic": 160}, "160/82"),
         ({"ready_alone": True, "systolic": 128, "diastolic": 82}, "sedation"),
         ({"ready_alone": True, "sedation": 0}, "blood pressure"),

@@ -73,7 +73,7 @@ def test_checkin_values_in_words_in_catalogue_order():
               "systolic": 184, "heart_rate": 92, "dissociation": 6, "ready_alone": False}
     assert pairs(values_in_words(values)) == [
         ("Dissociation", "6/10"),
-        ("Sedation", "Drowsy but responds to voice"),
+        ("Sedation", "Drowsy, but responds to their name in a normal voice"),
         ("Nausea", "severe"),
         ("Blood pressure", "184/100 mmHg"),
         ("Pulse", "92/min"),

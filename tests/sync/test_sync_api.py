@@ -185,12 +185,24 @@ def test_concurrent_replays_of_one_item_write_once(db, patient):
     assert count(db, ClientWrite) == 1
 
 
-@pytest.mark.parametrize("role", ["prescriber", "caregiver"])
-def test_only_patients_may_sync(db, client, login_as, role):
-    login_as(role)
+def test_a_prescriber_may_not_sync(db, client, login_as):
+    login_as("prescriber")
     response = sync_post(client, sync_item("ledger_fill", fill_data()))
     assert response.status_code == 403
-    assert response.json()["detail"] == "Only patients record entries for now."
+    assert response.json()["detail"] == "Only patients and their sitters record entries."
+    assert count(db, ClientWrite) == 0
+
+
+def test_a_caregiver_may_not_write_the_patients_own_kinds(db, client, login_as):
+    caregiver = login_as("caregiver")
+    patient = factories.user(db, role="patient")
+    factories.link(db, patient, caregiver)
+    db.commit()
+    response = sync_post(client, sync_item("ledger_fill", {**fill_data(),
+                                                           "patient_id": str(patient.id)}))
+    assert response.status_code == 200
+    (result,) = response.json()["results"]
+    assert result["status"] == "rejected" and result["code"] == "not_yours"
     assert count(db, ClientWrite) == 0
 
 

@@ -1,0 +1,102 @@
+"""The sitter's session pages: /supporting/{id}/session and its forms.
+
+Plain forms with Post/Redirect/Get that work without JavaScript; with it, offline.js saves
+them to the outbox when there is no signal (kind "sitter_checkin", the patient named in the
+data). Anyone not allowed to supervise this patient gets the same 404 as for nobody at all.
+"""
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from app.checkins.instruments import MEASURES, SEVERITY
+from app.checkins.routes import _form_errors, _rejected_values, values_from_form
+from app.db import SessionDep, utcnow
+from app.deps import CurrentUser
+from app.errors import NotFound
+from app.i18n import gettext as _
+from app.supervision import service
+from app.sync import service as sync
+from app.templating import render
+from app.web.forms import new_client_id, see_other
+
+router = APIRouter()
+
+EMERGENCY_FLAGS = {"hard_to_rouse", "breathing_concern", "bp_emergency"}
+
+
+def _session_url(patient_id: uuid.UUID) -> str:
+    return f"/supporting/{patient_id}/session"
+
+
+def offline_pages(patient_id: uuid.UUID) -> list[str]:
+    """What a sitter's phone keeps for this person, so the session works without a signal."""
+    base = _session_url(patient_id)
+    return [f"/supporting/{patient_id}", base,
+            *(f"{base}/{slot}" for slot in service.SITTER_SLOTS)]
+
+
+@router.get("/supporting/{patient_id}/session")
+def session_page(request: Request, session: SessionDep, user: CurrentUser,
+                 patient_id: uuid.UUID, saved: str | None = None):
+    view = service.session_view(session, user, patient_id, utcnow())
+    return render(request, "supervision/session.html", {
+        "view": view, "patient": view.patient, "saved": saved in service.SITTER_SLOTS,
+        "offline_pages": offline_pages(view.patient.id),
+    })
+
+
+def _form_context(view: service.SessionView, slot, values=None, errors=None) -> dict:
+    return {
+        "view": view, "patient": view.patient, "slot": slot,
+        "measures": [MEASURES[k] for k in slot.measures],
+        "severity": SEVERITY,
+        "values": values or {"client_id": new_client_id()},
+        "errors": errors,
+        "offline_pages": offline_pages(view.patient.id),
+    }
+
+
+def _slot_or_404(slot_key: str):
+    slot = service.form_slot(slot_key)
+    if slot is None:
+        raise NotFound()
+    return slot
+
+
+@router.get("/supporting/{patient_id}/session/{slot_key}")
+def session_form(request: Request, session: SessionDep, user: CurrentUser,
+                 patient_id: uuid.UUID, slot_key: str):
+    view = service.session_view(session, user, patient_id, utcnow())
+    slot = _slot_or_404(slot_key)
+    return render(request, "supervision/form.html", _form_context(view, slot))
+
+
+@router.post("/supporting/{patient_id}/session/{slot_key}")
+async def session_submit(request: Request, session: SessionDep, user: CurrentUser,
+                         patient_id: uuid.UUID, slot_key: str):
+    now = utcnow()
+    view = service.session_view(session, user, patient_id, now)
+    slot = _slot_or_404(slot_key)
+    form = await request.form()
+    data: dict = {"patient_id": str(view.patient.id), "slot": slot.key,
+                  "values": values_from_form(form, slot.measures)}
+    dose_id = str(form.get("dose_id", "")).strip()
+    if dose_id:
+        data["dose_id"] = dose_id
+    result = sync.apply_form(session, user=user, patient=view.patient,
+                             client_id=str(form.get("client_id", "")), kind="sitter_checkin",
+                             data=data, now=now)
+    if result["status"] == "rejected":
+        session.rollback()
+        errors = _form_errors(result, set(slot.measures))
+        return render(request, "supervision/form.html",
+                      _form_context(view, slot, _rejected_values(form, result), errors),
+                      status_code=422)
+    flags = set(result.get("flags") or [])
+    if flags & EMERGENCY_FLAGS:
+        return render(request, "checkins/emergency.html", {
+            "flags": sorted(flags), "saved_words": _("Your observation is saved."),
+            "back": _session_url(view.patient.id)})
+    return see_other(f"{_session_url(view.patient.id)}?saved={slot.key}")
+

@@ -1,0 +1,203 @@
+"""A supervised session on the sitter's own phone: the co-signed checklist the patient's gate
+shows, the timer and observation prompts, observations made offline that sync, and the
+emergency guidance at once when the patient is hard to rouse."""
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+from sqlmodel import Session, select
+
+from app.accounts.models import Role
+from app.checkins.models import CheckIn, SafetyEvent
+from app.db import engine, utcnow
+from app.doses import service as doses
+from app.doses.models import GateCheck
+from app.protocols import service as protocols
+from tests import factories
+
+pytestmark = pytest.mark.browser
+FLUSH_MS = 20_000
+
+
+@pytest.fixture
+def people(live_server):
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as db:
+        prescriber = factories.user(db, role=Role.PRESCRIBER)
+        patient = factories.user(db, role=Role.PATIENT, timezone="UTC",
+                                 display_name="Robin Patient")
+        sitter = factories.user(db, role=Role.CAREGIVER, timezone="UTC",
+                                display_name="Sam Sitter")
+        factories.link(db, patient, prescriber)
+        factories.link(db, patient, sitter, scope="doses")
+        protocols.save(db, prescriber=prescriber, patient_id=patient.id,
+                       version_id=uuid.uuid4(), now=now - timedelta(days=2),
+                       values=factories.protocol_values(**factories.session_now_protocol(
+                           patient)))
+        db.commit()
+    return patient, sitter
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _until(condition, timeout: float = FLUSH_MS / 1000):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return found
+
+
+def _sitter_rows(patient_id, slot: str):
+    with Session(engine) as db:
+        return db.exec(select(CheckIn).where(CheckIn.patient_id == patient_id,
+                                             CheckIn.slot == slot)).all()
+
+
+def _yes(page: Page, legend: str) -> None:
+    page.get_by_role("group", name=legend).get_by_label("Yes", exact=True).check()
+
+
+def test_a_supervised_session_on_the_sitters_phone(new_context, people):
+    patient, sitter = people
+    context: BrowserContext = new_context()
+    phone = context.new_page()
+    _sign_in(phone, sitter.email)
+
+    # Before the dose: the sitter co-signs the checklist from their own account.
+    phone.get_by_role("link", name="Open the session").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Robin Patient's session")
+    phone.get_by_role("link", name="Co-sign the pre-dose checklist").click()
+    for legend in ("I am with them and will stay for the whole session",
+                   "Their blood pressure was taken just now",
+                   "They are somewhere safe and comfortable to sit or lie down",
+                   "They will not drive or operate machinery until tomorrow"):
+        _yes(phone, legend)
+    phone.get_by_role("button", name="Save").click()
+    expect(phone.get_by_role("status").filter(has_text="Checklist co-signed by Sam Sitter")
+           ).to_be_visible()
+
+    # The patient's own phone: their safety check shows the sitter confirmed.
+    patient_phone = new_context().new_page()
+    _sign_in(patient_phone, patient.email)
+    expect(patient_phone.get_by_text("Sitter confirmed")).to_be_visible()
+    expect(patient_phone.get_by_text("Sam Sitter co-signed the checklist")).to_be_visible()
+    patient_phone.context.close()
+
+    # Twenty minutes pass: the patient's gate (18 minutes ago) and dose (16), as their phone
+    # would have sent them.
+    now = utcnow()
+    with Session(engine) as db:
+        (check,) = db.exec(select(CheckIn).where(CheckIn.patient_id == patient.id,
+                                                 CheckIn.slot == "sitter_check")).all()
+        check.recorded_at = now - timedelta(minutes=20)
+        db.add(check)
+        db.flush()
+        gate = doses.record_gate(db, patient=db.get(type(patient), patient.id),
+                                 gate_id=uuid.uuid4(), checked_at=now - timedelta(minutes=18),
+                                 data=factories.gate_data(), now=now)
+        doses.record_dose(db, patient=db.get(type(patient), patient.id), dose_id=uuid.uuid4(),
+                          recorded_at=now, data={
+                              "taken_at": (now - timedelta(minutes=16)).isoformat(),
+                              "dose_mg": "100", "route": "sublingual",
+                              "gate_id": str(gate.id)}, now=now)
+        db.commit()
+        assert db.get(GateCheck, gate.id).sitter_check_id is not None
+
+    # During: the timer and the prompt to observe now.
+    phone.reload()
+    expect(phone.get_by_role("heading", name="Session under way")).to_be_visible()
+    expect(phone.get_by_text("Now: Observation (+15 minutes).")).to_be_visible()
+    expect(phone.locator("[data-elapsed-since]")).to_have_text("16 minutes since the dose")
+
+    # The signal goes: the sitter's observations wait on the phone.
+    phone.wait_for_function("navigator.serviceWorker.controller !== null")
+    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+    context.set_offline(True)
+    phone.get_by_role("link", name="Record an observation").first.click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Record an observation")
+    phone.get_by_role("group", name="Sedation").get_by_label(
+        "Drowsy, but responds to their name in a normal voice").check()
+    phone.get_by_role("group", name="Feeling detached").get_by_label("6", exact=True).check()
+    phone.get_by_role("button", name="Save").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Robin Patient's session")
+    expect(phone.locator("header [data-outbox-count]")).to_have_text("1")
+
+    # Hard to rouse: the emergency guidance at once, without waiting for a signal.
+    phone.get_by_role("link", name="Record an observation").first.click()
+    phone.get_by_role("group", name="Sedation").get_by_label(
+        "Hard to rouse: responds only to a light shake, or not at all").check()
+    phone.get_by_role("button", name="Save").click()
+    guidance = phone.get_by_role("alert").filter(has_text="This is an emergency")
+    expect(guidance).to_be_visible()
+    expect(guidance.get_by_text("recovery position")).to_be_visible()
+    expect(guidance.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
+    expect(phone.locator("header [data-outbox-count]")).to_have_text("2")
+    assert _sitter_rows(patient.id, "observe") == []
+
+    # Back online: both arrive once, from the sitter's account, in the patient's session.
+    context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(phone.locator("header [data-outbox-count]")).to_be_hidden(timeout=FLUSH_MS)
+    rows = _until(lambda: (r := _sitter_rows(patient.id, "observe")) and len(r) == 2 and r)
+    assert {r.author_id for r in rows} == {sitter.id}
+    assert sorted(r.values.get("sedation") for r in rows) == [1, 3]
+    assert all(r.dose_id is not None for r in rows)
+    with Session(engine) as db:
+        assert db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id,
+                                                 SafetyEvent.kind == "hard_to_rouse")).one()
+    phone.goto(f"/supporting/{patient.id}/session")
+    expect(phone.get_by_role("alert").filter(has_text="Your last observation was an emergency")
+           ).to_be_visible()
+
+
+def test_a_removed_sitters_queued_observation_is_shown_rejected_with_the_reason(new_context,
+                                                                               people):
+    patient, sitter = people
+    now = utcnow()
+    with Session(engine) as db:
+        doses.record_dose(db, patient=db.get(type(patient), patient.id), dose_id=uuid.uuid4(),
+                          recorded_at=now, data={
+                              "taken_at": (now - timedelta(minutes=20)).isoformat(),
+                              "dose_mg": "100", "route": "sublingual",
+                              "no_gate_reason": "Cuff battery flat."}, now=now)
+        db.commit()
+    context: BrowserContext = new_context()
+    phone = context.new_page()
+    _sign_in(phone, sitter.email)
+    phone.goto(f"/supporting/{patient.id}/session")
+    phone.wait_for_function("navigator.serviceWorker.controller !== null")
+    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+    context.set_offline(True)
+    phone.get_by_role("link", name="Record an observation").first.click()
+    phone.get_by_role("group", name="Sedation").get_by_label(
+        "Responds normally when you say their name").check()
+    phone.get_by_role("button", name="Save").click()
+    expect(phone.locator("header [data-outbox-count]")).to_have_text("1")
+
+    # Meanwhile the patient removes the sitter from their care team.
+    from app.careteam import service as careteam
+    from app.careteam.models import CareLink
+
+    with Session(engine) as db:
+        link = db.exec(select(CareLink).where(CareLink.member_id == sitter.id)).one()
+        careteam.remove_caregiver(db, patient=db.get(type(patient), patient.id),
+                                  link_id=link.id, now=utcnow())
+        db.commit()
+
+    context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    rejected = phone.locator("[data-outbox] .outbox-rejected")
+    expect(rejected).to_contain_text("you are no longer a sitter for this person",
+                                     timeout=FLUSH_MS)
+    expect(phone.locator("header [data-outbox-count]")).to_have_text("1")  # not lost
+    assert _sitter_rows(patient.id, "observe") == []

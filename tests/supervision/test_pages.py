@@ -1,0 +1,188 @@
+"""The sitter's session pages: /supporting/{id}/session and its forms, without JavaScript."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from app.checkins.models import CheckIn
+from app.db import utcnow
+from app.doses import service as doses
+from tests import factories
+from tests.conftest import csrf_from
+
+
+@pytest.fixture
+def sitter(login_as):
+    return login_as("caregiver", display_name="Alex Sitter")
+
+
+def supported(db, sitter, scope="supervision", **kwargs):
+    _prescriber, patient, _version = factories.patient_with_protocol(db, **kwargs)
+    patient.display_name = "Jordan Reyes"
+    factories.link(db, patient, sitter, scope=scope)
+    db.commit()
+    return patient
+
+
+def log_dose(db, patient, minutes_ago: int = 20):
+    now = utcnow()
+    dose = doses.record_dose(
+        db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
+        data={"taken_at": (now - timedelta(minutes=minutes_ago)).isoformat(), "dose_mg": "150",
+              "route": "sublingual", "no_gate_reason": "Logged later."}, now=now)
+    db.commit()
+    return dose
+
+
+def post_form(client, path: str, data: dict):
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    client_id = page.text.split('name="client_id" value="')[1].split('"')[0]
+    return client.post(path, data={"csrf_token": csrf_from(page.text), "client_id": client_id,
+                                   **data}, follow_redirects=False)
+
+
+def test_before_the_dose_the_sitter_co_signs_and_the_page_says_so(db, client, sitter):
+    patient = supported(db, sitter)
+    base = f"/supporting/{patient.id}/session"
+    page = client.get(base).text
+    assert "Before the dose" in page and "Co-sign the pre-dose checklist" in page
+    response = post_form(client, f"{base}/sitter_check", {
+        "sitter_present": "yes", "bp_taken": "yes", "safe_place": "yes", "no_driving": "yes"})
+    assert response.status_code == 303 and response.headers["location"].startswith(base)
+    page = client.get(response.headers["location"]).text
+    assert "Checklist co-signed by Alex Sitter" in page
+    # The person's own page links to the session.
+    assert base in client.get(f"/supporting/{patient.id}").text
+
+
+def test_a_checklist_with_an_item_not_ticked_comes_back_with_the_error(db, client, sitter):
+    patient = supported(db, sitter)
+    response = post_form(client, f"/supporting/{patient.id}/session/sitter_check", {
+        "sitter_present": "yes", "bp_taken": "yes", "safe_place": "yes", "no_driving": "no"})
+    assert response.status_code == 422
+    assert "Tick every item" in response.text
+    assert 'value="no" checked' in response.text  # the sitter's answers are kept
+    assert db.exec(select(CheckIn)).first() is None
+
+
+def test_during_the_session_a_timer_prompts_and_what_was_recorded(db, client, sitter):
+    patient = supported(db, sitter)
+    log_dose(db, patient, minutes_ago=16)
+    base = f"/supporting/{patient.id}/session"
+    page = client.get(base).text
+    assert "Session under way" in page and "data-elapsed-since" in page
+    assert "Now: Observation (+15 minutes)" in page
+    assert "150 mg" not in page  # supervision scope: no dose amount
+    response = post_form(client, f"{base}/observe", {
+        "sedation": "1", "dissociation": "6", "nausea": "mild", "breathing": "no",
+        "note": "Eyes closed, answers when asked."})
+    assert response.status_code == 303
+    page = client.get(base).text
+    assert "Next: Observation at" in page and "(+30 minutes)" in page
+    assert "Alex Sitter" in page and "Eyes closed, answers when asked." in page
+
+
+def test_the_dose_amount_shows_with_the_dose_history_scope(db, client, sitter):
+    patient = supported(db, sitter, scope="doses")
+    log_dose(db, patient)
+    assert "150 mg" in client.get(f"/supporting/{patient.id}/session").text
+
+
+@pytest.mark.parametrize("answer", [{"sedation": "3"}, {"breathing": "yes"}])
+def test_an_emergency_sign_shows_the_guidance_at_once(db, client, sitter, answer):
+    patient = supported(db, sitter)
+    log_dose(db, patient)
+    response = post_form(client, f"/supporting/{patient.id}/session/observe", answer)
+    assert response.status_code == 200
+    assert "Call 911 now." in response.text and "recovery position" in response.text
+    assert "Your observation is saved." in response.text
+    assert "Your last observation was an emergency sign" in client.get(
+        f"/supporting/{patient.id}/session").text
+
+
+def test_ready_to_be_alone_too_early_comes_back_with_the_reason(db, client, sitter):
+    patient = supported(db, sitter)
+    log_dose(db, patient, minutes_ago=30)
+    response = post_form(client, f"/supporting/{patient.id}/session/end", {
+        "systolic": "120", "diastolic": "80", "sedation": "0", "ready_alone": "yes",
+        "note": "All fine."})
+    assert response.status_code == 422
+    assert "Ready to be alone can be recorded from" in response.text
+    assert "All fine." in response.text
+
+
+def test_ready_to_be_alone_ends_the_session_and_joins_the_record(db, client, sitter, auth):
+    patient = supported(db, sitter, observation_minutes=60)
+    dose = log_dose(db, patient, minutes_ago=65)
+    base = f"/supporting/{patient.id}/session"
+    response = post_form(client, f"{base}/end", {
+        "systolic": "124", "diastolic": "80", "sedation": "0", "ready_alone": "yes",
+        "note": "Calm throughout; ate a snack."})
+    assert response.status_code == 303, response.text
+    assert "Ready to be alone at" in client.get(base).text
+    row = db.exec(select(CheckIn).where(CheckIn.dose_id == dose.id)).one()
+    assert row.author_id == sitter.id and row.values["ready_alone"] is True
+    # The summary joins the patient's session record, with who recorded it.
+    auth.logout()
+    auth.login(patient.email)
+    history = client.get("/doses").text
+    assert "Calm throughout; ate a snack." in history and "recorded by Alex Sitter" in history
+
+
+def test_the_session_record_names_the_sitter_and_lists_the_observations(db, client, sitter,
+                                                                       auth):
+    patient = supported(db, sitter)
+    base = f"/supporting/{patient.id}/session"
+    post_form(client, f"{base}/sitter_check", {
+        "sitter_present": "yes", "bp_taken": "yes", "safe_place": "yes", "no_driving": "yes"})
+    now = utcnow()
+    gate = doses.record_gate(db, patient=patient, gate_id=uuid.uuid4(), checked_at=now,
+                             data=factories.gate_data(), now=now)
+    doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
+                      data={"taken_at": now.isoformat(), "dose_mg": "150",
+                            "route": "sublingual", "gate_id": str(gate.id)}, now=now)
+    db.commit()
+    post_form(client, f"{base}/observe", {"sedation": "2", "dissociation": "7"})
+    auth.logout()
+    auth.login(patient.email)
+    history = client.get("/doses").text
+    assert "confirmed by Alex Sitter" in history
+    assert "Sitter&#39;s observations" in history or "Sitter's observations" in history
+    assert "Responds only when you say their name loudly" in history
+
+
+@pytest.mark.parametrize("who", ["stranger_caregiver", "patient", "prescriber", "removed"])
+def test_anyone_else_gets_404_with_nothing_about_the_patient(db, client, login_as, auth, who):
+    sitter = factories.user(db, role="caregiver")
+    patient = supported(db, sitter)
+    if who == "removed":
+        from app.careteam import service as careteam
+        from app.careteam.models import CareLink
+
+        link = db.exec(select(CareLink).where(CareLink.member_id == sitter.id)).one()
+        careteam.remove_caregiver(db, patient=patient, link_id=link.id, now=utcnow())
+        db.commit()
+        auth.login(sitter.email)
+    elif who == "patient":
+        auth.login(patient.email)
+    else:
+        login_as("caregiver" if who == "stranger_caregiver" else "prescriber")
+    for path in ("", "/observe", "/sitter_check"):
+        response = client.get(f"/supporting/{patient.id}/session{path}")
+        assert response.status_code == 404
+        assert "Jordan" not in response.text
+    token = client.get("/api/v1/me").json()["csrf_token"]
+    response = client.post(f"/supporting/{patient.id}/session/observe",
+                           data={"csrf_token": token, "client_id": str(uuid.uuid4()),
+                                 "sedation": "0"})
+    assert response.status_code == 404
+    assert db.exec(select(CheckIn)).first() is None
+
+
+def test_the_patient_cannot_open_the_sitters_slots_as_their_own_checkins(db, client, login_as):
+    login_as("patient")
+    assert client.get("/checkins/observe").status_code == 404
+    assert client.get("/checkins/sitter_check").status_code == 404

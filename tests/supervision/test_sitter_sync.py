@@ -1,0 +1,245 @@
+"""The sitter's writes through POST /api/v1/sync: kind `sitter_checkin`, from the caregiver's
+own account, for a patient named in the data; checked against the link on every item."""
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import func, select
+
+from app.checkins.models import CheckIn, SafetyEvent
+from app.db import utcnow
+from app.doses import service as doses
+from app.sync.models import ClientWrite
+from tests import factories
+
+CHECKLIST = {"sitter_present": True, "bp_taken": True, "safe_place": True, "no_driving": True}
+
+
+def count(db, model) -> int:
+    db.expire_all()
+    return db.exec(select(func.count()).select_from(model)).one()
+
+
+def send(client, kind: str, data: dict, *, item_id=None, recorded_at=None) -> dict:
+    response = factories.sync_post(client, factories.sync_item(kind, data, item_id=item_id,
+                                                               recorded_at=recorded_at))
+    assert response.status_code == 200, response.text
+    (result,) = response.json()["results"]
+    return result
+
+
+@pytest.fixture
+def sitter(login_as):
+    return login_as("caregiver", display_name="Alex Sitter")
+
+
+@pytest.fixture
+def patient(db, sitter):
+    _prescriber, patient, _version = factories.patient_with_protocol(db)
+    factories.link(db, patient, sitter)
+    db.commit()
+    return patient
+
+
+def log_dose(db, patient, minutes_ago: int = 20):
+    now = utcnow()
+    dose = doses.record_dose(
+        db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
+        data={"taken_at": (now - timedelta(minutes=minutes_ago)).isoformat(), "dose_mg": "100",
+              "route": "sublingual", "no_gate_reason": "Logged later."}, now=now)
+    db.commit()
+    return dose
+
+
+@pytest.mark.parametrize("scope", ["supervision", "doses", "checkins"])
+def test_a_sitter_with_any_scope_co_signs_the_checklist(db, client, sitter, scope):
+    _prescriber, patient, _version = factories.patient_with_protocol(db)
+    factories.link(db, patient, sitter, scope=scope)
+    db.commit()
+    result = send(client, "sitter_checkin", {"patient_id": str(patient.id),
+                                             "slot": "sitter_check", "values": CHECKLIST})
+    assert result["status"] == "created", result
+    row = db.get(CheckIn, uuid.UUID(result["id"]))
+    assert row.patient_id == patient.id and row.author_id == sitter.id
+    assert row.slot == "sitter_check" and row.dose_id is None
+    write = db.get(ClientWrite, row.id)
+    assert write.patient_id == patient.id and write.author_id == sitter.id
+
+
+def test_the_checklist_is_co_signed_only_with_every_item_ticked(db, client, patient):
+    result = send(client, "sitter_checkin", {"patient_id": str(patient.id),
+                                             "slot": "sitter_check",
+                                             "values": {**CHECKLIST, "no_driving": False}})
+    assert result["status"] == "rejected"
+    assert "no_driving" in result["errors"]
+    assert count(db, CheckIn) == 0
+
+
+def test_the_patients_gate_shows_the_sitter_confirmed(db, client, patient, sitter, auth):
+    signed = send(client, "sitter_checkin", {"patient_id": str(patient.id),
+                                             "slot": "sitter_check", "values": CHECKLIST})
+    now = utcnow()
+    gate = doses.record_gate(db, patient=patient, gate_id=uuid.uuid4(), checked_at=now,
+                             data=factories.gate_data(), now=now)
+    db.commit()
+    assert gate.sitter_check_id == uuid.UUID(signed["id"])
+    # The patient's Today says so, with the sitter's name.
+    auth.logout()
+    auth.login(patient.email)
+    page = client.get("/today").text
+    assert "Sitter confirmed" in page and "Alex Sitter" in page
+
+
+def test_a_checklist_older_than_two_hours_does_not_count(db, client, patient):
+    send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "sitter_check",
+                                    "values": CHECKLIST},
+         recorded_at=utcnow() - timedelta(hours=2, minutes=5))
+    now = utcnow()
+    gate = doses.record_gate(db, patient=patient, gate_id=uuid.uuid4(), checked_at=now,
+                             data=factories.gate_data(), now=now)
+    assert gate.sitter_check_id is None
+
+
+def test_an_observation_joins_the_dose_given_or_the_session_it_falls_in(db, client, patient):
+    dose = log_dose(db, patient)
+    given = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "observe", "dose_id": str(dose.id),
+        "values": {"sedation": 1, "dissociation": 6, "nausea": "mild", "breathing": False,
+                   "note": "Quiet, eyes closed, answers when asked."}})
+    # Offline, before the dose reached the sitter's phone: no dose id; it joins that session.
+    matched = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "observe", "values": {"sedation": 0}})
+    assert given["status"] == matched["status"] == "created"
+    assert given["dose_id"] == matched["dose_id"] == str(dose.id)
+    assert db.get(CheckIn, uuid.UUID(matched["id"])).author_id != patient.id
+
+
+def test_an_observation_with_no_dose_logged_is_refused_and_says_why(db, client, patient):
+    result = send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
+                                             "values": {"sedation": 0}})
+    assert result["status"] == "rejected"
+    assert "No dose has been logged" in result["detail"]
+    assert count(db, CheckIn) == 0
+
+
+@pytest.mark.parametrize("values,flag", [({"sedation": 3}, "hard_to_rouse"),
+                                         ({"breathing": True}, "breathing_concern")])
+def test_an_emergency_sign_raises_a_safety_event(db, client, patient, values, flag):
+    log_dose(db, patient)
+    result = send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
+                                             "values": values})
+    assert result["status"] == "created" and flag in result["flags"]
+    event = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id)).one()
+    assert event.kind == flag and event.level == "high"
+
+
+def test_the_sitter_records_the_plus40_recheck(db, client, patient):
+    dose = log_dose(db, patient, minutes_ago=41)
+    result = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "plus40", "dose_id": str(dose.id),
+        "values": {"systolic": 138, "diastolic": 86, "heart_rate": 80}})
+    assert result["status"] == "created", result
+    assert db.get(CheckIn, uuid.UUID(result["id"])).slot == "plus40"
+
+
+def test_ready_to_be_alone_is_refused_before_the_observation_time(db, client, patient):
+    dose = log_dose(db, patient, minutes_ago=30)
+    result = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "end", "dose_id": str(dose.id),
+        "values": {"systolic": 120, "diastolic": 80, "sedation": 0, "ready_alone": True}})
+    assert result["status"] == "rejected"
+    assert "ready_alone" in result["errors"]
+
+
+def test_a_sitter_records_only_what_their_slot_asks(db, client, patient):
+    log_dose(db, patient)
+    result = send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
+                                             "values": {"mood": 3}})
+    assert result["status"] == "rejected" and "mood" in result["errors"]
+    daily = send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "daily",
+                                            "values": {"mood": 3}})
+    assert daily["status"] == "rejected"
+    assert count(db, CheckIn) == 0
+
+
+def test_the_patient_cannot_write_as_a_sitter(db, client, login_as):
+    _prescriber, patient, _version = factories.patient_with_protocol(db)
+    db.commit()
+    client.cookies.clear()
+    from tests.conftest import Auth
+
+    Auth(client).login(patient.email)
+    result = send(client, "sitter_checkin", {"patient_id": str(patient.id),
+                                             "slot": "sitter_check", "values": CHECKLIST})
+    assert result["status"] == "rejected" and result["code"] == "not_yours"
+    own = send(client, "checkin", {"slot": "sitter_check", "values": CHECKLIST})
+    assert own["status"] == "rejected"
+    assert count(db, CheckIn) == 0
+
+
+# --- the link is checked on every item: removal, an end date, never linked ------------------
+
+
+def _remove(db, patient, sitter):
+    from app.careteam import service as careteam
+    from app.careteam.models import CareLink
+
+    link = db.exec(select(CareLink).where(CareLink.member_id == sitter.id)).one()
+    careteam.remove_caregiver(db, patient=patient, link_id=link.id, now=utcnow())
+    db.commit()
+
+
+NOT_SUPPORTING = "you are no longer a sitter for this person"
+
+
+def test_a_removed_sitters_queued_entries_are_rejected_with_the_reason(db, client, patient,
+                                                                      sitter):
+    dose = log_dose(db, patient)
+    # Written on the phone while linked, sent after the patient removed them.
+    queued = factories.sync_item("sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "observe", "dose_id": str(dose.id),
+        "values": {"sedation": 0}}, recorded_at=utcnow() - timedelta(minutes=5))
+    _remove(db, patient, sitter)
+    (result,) = factories.sync_post(client, queued).json()["results"]
+    assert result["status"] == "rejected" and result["code"] == "not_supporting"
+    assert NOT_SUPPORTING in result["detail"]
+    assert count(db, CheckIn) == 0
+
+
+def test_an_ended_link_rejects_queued_entries_too(db, client, patient, sitter):
+    from app.careteam.models import CareLink
+
+    link = db.exec(select(CareLink).where(CareLink.member_id == sitter.id)).one()
+    link.ends_on = date.today() - timedelta(days=2)
+    db.add(link)
+    db.commit()
+    result = send(client, "sitter_checkin", {"patient_id": str(patient.id),
+                                             "slot": "sitter_check", "values": CHECKLIST})
+    assert result["code"] == "not_supporting"
+
+
+@pytest.mark.parametrize("who", ["stranger", "nobody", "not_a_uuid", "missing"])
+def test_someone_not_supported_gets_the_same_answer(db, client, sitter, who):
+    stranger = factories.user(db, role="patient", display_name="Pat Stranger")
+    db.commit()
+    data = {"slot": "sitter_check", "values": CHECKLIST}
+    if who != "missing":
+        data["patient_id"] = {"stranger": str(stranger.id), "nobody": str(uuid.uuid4()),
+                              "not_a_uuid": "someone"}[who]
+    result = send(client, "sitter_checkin", data)
+    assert result["status"] == "rejected"
+    assert "Pat Stranger" not in str(result)
+    if who in ("stranger", "nobody"):
+        assert result["code"] == "not_supporting"
+    assert count(db, CheckIn) == 0
+
+
+def test_a_replay_after_removal_stays_a_duplicate(db, client, patient, sitter):
+    item = factories.sync_item("sitter_checkin", {"patient_id": str(patient.id),
+                                                  "slot": "sitter_check", "values": CHECKLIST})
+    (first,) = factories.sync_post(client, item).json()["results"]
+    _remove(db, patient, sitter)
+    (again,) = factories.sync_post(client, item).json()["results"]
+    assert first["status"] == "created" and again["status"] == "duplicate"
+    assert count(db, CheckIn) == 1
