@@ -4,7 +4,6 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from app.accounts.models import Role, User
 from app.careteam import access
@@ -12,7 +11,7 @@ from app.checkins import service
 from app.checkins.instruments import MEASURES, risk_loinc
 from app.db import SessionDep
 from app.deps import CurrentUser
-from app.web.ranges import query_window
+from app.web.ranges import DayOrInstant, query_window
 
 router = APIRouter(prefix="/api/v1", tags=["checkins"])
 
@@ -30,12 +29,12 @@ def _caregiver(user: User) -> bool:
 
 
 @router.get("/checkins")
-def list_checkins(session: SessionDep, user: CurrentUser, start: AwareDatetime | None = None,
-                  end: AwareDatetime | None = None,
+def list_checkins(session: SessionDep, user: CurrentUser, start: DayOrInstant | None = None,
+                  end: DayOrInstant | None = None,
                   patient_id: uuid.UUID | None = Query(default=None)) -> dict[str, Any]:
     patient = access.require_patient_access(session, user, patient_id or user.id,
                                             access.Purpose.VIEW_CHECKINS)
-    start, end = query_window(start, end)
+    start, end = query_window(start, end, patient.timezone)
     redact = _caregiver(user)
     return {"checkins": [
         {"id": str(c.id), "slot": c.slot, "dose_id": str(c.dose_id) if c.dose_id else None,
@@ -49,11 +48,11 @@ def list_checkins(session: SessionDep, user: CurrentUser, start: AwareDatetime |
 
 @router.get("/questionnaires")
 def list_questionnaires(session: SessionDep, user: CurrentUser,
-                        start: AwareDatetime | None = None, end: AwareDatetime | None = None,
+                        start: DayOrInstant | None = None, end: DayOrInstant | None = None,
                         patient_id: uuid.UUID | None = Query(default=None)) -> dict[str, Any]:
     patient = access.require_patient_access(session, user, patient_id or user.id,
                                             access.Purpose.VIEW_CHECKINS)
-    start, end = query_window(start, end)
+    start, end = query_window(start, end, patient.timezone)
     responses = service.responses_between(session, patient.id, start, end)
     if _caregiver(user):
         return {"questionnaires": [

@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from app.accounts.models import User
 from app.careteam import access
@@ -15,7 +14,7 @@ from app.doses import corrections, rules, service
 from app.doses import today as today_state
 from app.doses.models import Dose
 from app.protocols import service as protocols
-from app.web.ranges import query_window
+from app.web.ranges import DayOrInstant, query_window
 
 router = APIRouter(prefix="/api/v1", tags=["doses"])
 
@@ -65,12 +64,12 @@ def _patient_for(session, user: User, patient_id: uuid.UUID | None) -> User:
 def list_doses(
     session: SessionDep,
     user: CurrentUser,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: DayOrInstant | None = None,
+    end: DayOrInstant | None = None,
     patient_id: uuid.UUID | None = Query(default=None),
 ) -> dict[str, Any]:
     patient = _patient_for(session, user, patient_id)
-    start, end = query_window(start, end)
+    start, end = query_window(start, end, patient.timezone)
     doses = service.list_doses(session, patient.id, start, end)
     revisions = corrections.revisions_of(session, [d.id for d in doses])
     return {"doses": [dose_json(d, revisions[d.id]) for d in doses]}
