@@ -91,15 +91,28 @@ def build(session: Session, patient: User, range_key: str, now: datetime) -> lis
                                 col(GateCheck.id).in_([d.gate_id for d in all_doses
                                                        if d.gate_id]))
     ).all()
+    rechecks = [c for c in checkins
+                if c.slot == "plus40" and "systolic" in c.values and "diastolic" in c.values]
     before = [(g.checked_at, float(g.systolic)) for g in gates]
-    after = [(c.recorded_at, float(c.values["systolic"])) for c in checkins
-             if c.slot == "plus40" and "systolic" in c.values]
+    before_low = [(g.checked_at, float(g.diastolic)) for g in gates]
+    after = [(c.recorded_at, float(c.values["systolic"])) for c in rechecks]
+    after_low = [(c.recorded_at, float(c.values["diastolic"])) for c in rechecks]
+    # Systolic and diastolic both: a diastolic hold (e.g. 150/105) must show on the chart too.
     charts.append(time_chart(
-        key="bp", title=_("Blood pressure (systolic)"), unit=" mmHg", start=start, end=end,
-        tz=tz, y_min=80, y_max=200, y_step=20,
-        series=[("before", _("Before dosing"), before), ("after", _("40 minutes after"), after)],
-        summary=_("Before dosing: %(b)s", b=_trend_words([v for _w, v in before], " mmHg"))
-        + " " + _("40 minutes after: %(a)s", a=_trend_words([v for _w, v in after], " mmHg")),
+        key="bp", title=_("Blood pressure (systolic and diastolic)"), unit=" mmHg",
+        start=start, end=end, tz=tz, y_min=40, y_max=200, y_step=20,
+        series=[("before", _("Systolic before dosing"), before),
+                ("before-low", _("Diastolic before dosing"), before_low),
+                ("after", _("Systolic 40 minutes after"), after),
+                ("after-low", _("Diastolic 40 minutes after"), after_low)],
+        summary=_("Systolic before dosing: %(b)s", b=_trend_words([v for _w, v in before],
+                                                                  " mmHg"))
+        + " " + _("Diastolic before dosing: %(b)s",
+                  b=_trend_words([v for _w, v in before_low], " mmHg"))
+        + " " + _("Systolic 40 minutes after: %(a)s",
+                  a=_trend_words([v for _w, v in after], " mmHg"))
+        + " " + _("Diastolic 40 minutes after: %(a)s",
+                  a=_trend_words([v for _w, v in after_low], " mmHg")),
     ))
     mg = [(d.taken_at, float(d.dose_mg)) for d in all_doses]
     top = max([v for _w, v in mg] + [100.0])

@@ -161,7 +161,12 @@ def test_the_demo_trends_show_improvement(db, demo):
     assert [p.value for p in charts["gad7"].series[0].points] == [14, 13, 11, 10, 8, 6]
     assert charts["mood"].markers  # dose days
     assert len(charts["mood"].markers) == len(charts["dose"].series[0].points)
-    assert {s.key for s in charts["bp"].series} == {"before", "after"}
+    bp = {s.key: s for s in charts["bp"].series}
+    assert set(bp) == {"before", "before-low", "after", "after-low"}
+    # Diastolic beside systolic, reading for reading.
+    assert all(low.value < high.value for high, low in
+               zip(bp["before"].points, bp["before-low"].points, strict=True))
+    assert bp["after-low"].points and "Diastolic before dosing" in charts["bp"].summary
     assert all(not c.empty for c in charts.values())
 
 
