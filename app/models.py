@@ -2,8 +2,10 @@
 
 from app.accounts.models import AuthSession, Invite, LoginFailure, User
 from app.alerts.models import Alert
+from app.audit.models import AuditEvent
 from app.careteam.models import CareLink
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
+from app.clinic.models import FlagReview
 from app.doses.models import Dose, DoseRevision, GateCheck, LedgerEntry
 from app.protocols.models import ProtocolVersion
 from app.push.models import PushSubscription, ServerKey
@@ -17,6 +19,7 @@ from app.sync.models import ClientWrite
 
 __all__ = [
     "Alert",
+    "AuditEvent",
     "AuthSession",
     "CareLink",
     "CheckIn",
@@ -24,6 +27,7 @@ __all__ = [
     "ClientWrite",
     "Dose",
     "DoseRevision",
+    "FlagReview",
     "GateCheck",
     "Invite",
     "LedgerEntry",
