@@ -21,12 +21,16 @@ from app.careteam import api as careteam_api
 from app.careteam import routes as careteam_routes
 from app.checkins import api as checkins_api
 from app.checkins import routes as checkins_routes
+from app.clinic import api as clinic_api
+from app.clinic import routes as clinic_routes
 from app.config import settings
 from app.db import engine, utcnow
 from app.deps import csrf_protect
 from app.doses import api as doses_api
 from app.doses import routes as doses_routes
 from app.errors import AppError, NotAuthenticated
+from app.exports import api as exports_api
+from app.exports import routes as exports_routes
 from app.home import routes as home_routes
 from app.i18n import gettext as _
 from app.protocols import routes as protocols_routes
@@ -202,14 +206,19 @@ def create_app() -> FastAPI:
     app.include_router(pwa_router)
     app.include_router(home_routes.router)
     app.include_router(accounts_routes.router)
+    # /patients/export and /patients/new before clinic's /patients/{patient_id}.
+    app.include_router(exports_routes.router)
     app.include_router(careteam_routes.router)
+    app.include_router(clinic_routes.router)
     app.include_router(doses_routes.router)
     app.include_router(protocols_routes.router)
     app.include_router(checkins_routes.router)
     app.include_router(supervision_routes.router)
     app.include_router(alerts_routes.router)
     app.include_router(accounts_api.router)
+    app.include_router(clinic_api.router)
     app.include_router(careteam_api.router)
+    app.include_router(exports_api.router)
     app.include_router(doses_api.router)
     app.include_router(checkins_api.router)
     app.include_router(sync_api.router)

@@ -489,6 +489,16 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
         if n == 2:
             _reviewed_high_risk_screen(session, prescriber, patient,
                                        occ.scheduled_at - timedelta(hours=30))
+        if n == len(occs) - 2:
+            continue  # a recent missed session: a flag on the prescriber's list
+        if n == len(occs) - 3:
+            # Logged the next morning, without a safety check: flagged as entered later.
+            _apply(session, patient, "dose", occ.scheduled_at + timedelta(hours=20), {
+                "taken_at": (occ.scheduled_at + timedelta(minutes=7)).isoformat(),
+                "dose_mg": "100", "route": "buccal",
+                "no_gate_reason": "Took it with my sitter there; forgot to log until morning.",
+            })
+            continue
         gate = _apply_gate(session, patient, occ.scheduled_at, sitter=True, bump=n + 2)
         _apply(
             session,

@@ -48,6 +48,28 @@ def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%a %d 
 env.filters["local_time"] = local_time
 
 
+@jinja2.pass_context
+def patient_time(context, value: datetime | None, tz: str, fmt: str = "%a %d %b, %H:%M") -> str:
+    """A time in the patient's zone, saying which zone, with the viewer's own time beside it
+    when their clocks differ at that moment: "Tue 01 Dec, 10:05 EST (15:05 GMT your time)"."""
+    if value is None:
+        return ""
+    theirs = value.astimezone(ZoneInfo(tz))
+    text = f"{theirs.strftime(fmt)} {theirs.strftime('%Z')}"
+    viewer = context.get("user")
+    if viewer is not None and getattr(viewer, "timezone", tz) != tz:
+        mine = value.astimezone(ZoneInfo(viewer.timezone))
+        if mine.utcoffset() != theirs.utcoffset():
+            same_day = mine.date() == theirs.date()
+            shown = mine.strftime("%H:%M" if same_day else "%a %H:%M")
+            text += " " + i18n.gettext("(%(time)s your time)",
+                                       time=f"{shown} {mine.strftime('%Z')}")
+    return text
+
+
+env.filters["patient_time"] = patient_time
+
+
 def local_input(value: datetime | None, tz: str | None = None) -> str:
     """A UTC instant as the value of a datetime-local input in the viewer's zone."""
     return local_time(value, tz, "%Y-%m-%dT%H:%M")
@@ -87,6 +109,10 @@ def flag_label(code: str) -> str:
         "severe_side_effect": _("Severe side effect"),
         "hard_to_rouse": _("Hard to rouse"),
         "breathing_concern": _("Breathing concern"),
+        "positive_screen": _("Positive suicidality screen"),
+        "phq9_item9": _("PHQ-9 item 9 above 0"),
+        "dose_against_hold": _("Dose taken against a hold"),
+        "offline_gate_disagreed": _("Offline safety check disagreed"),
     }
     return labels.get(code, code.replace("_", " "))
 

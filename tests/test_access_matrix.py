@@ -18,6 +18,7 @@ PROTECTED = {
     "/supporting": {"caregiver"},
     "/patients": {"prescriber"},
     "/patients/new": {"prescriber"},
+    "/patients/export": {"prescriber"},  # the panel export form (app/exports/routes.py)
     "/alerts": {"caregiver", "prescriber"},
     "/account": {"patient", "caregiver", "prescriber"},
     "/account/reminders": {"patient", "caregiver", "prescriber"},

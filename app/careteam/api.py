@@ -1,4 +1,5 @@
-"""/api/v1/patients: the people a prescriber treats or a caregiver supports, one shape for both."""
+"""The caregiver's entries of /api/v1/patients: the people they support (the route is in
+app/clinic/api.py, which answers a prescriber with the clinic's list)."""
 
 import uuid
 from datetime import datetime
@@ -6,15 +7,12 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from app.accounts.models import Role
+from app.accounts.models import Role, User
 from app.alerts import service as alerts
 from app.careteam import access
 from app.careteam import supporting as caregiving
-from app.db import SessionDep, utcnow
-from app.deps import CurrentUser
-from app.errors import Forbidden
-from app.i18n import gettext as _
 
 router = APIRouter(prefix="/api/v1", tags=["care team"])
 
@@ -41,20 +39,10 @@ class PatientOut(BaseModel):
                              "contact for.")
 
 
-@router.get(
-    "/patients",
-    response_model=list[PatientOut],
-    responses={
-        401: {"model": ErrorOut, "description": "Not signed in."},
-        403: {"model": ErrorOut, "description": "Patients have no list of patients."},
-    },
-)
-def list_patients(session: SessionDep, user: CurrentUser) -> list[PatientOut]:
-    """For a prescriber, their patients; for a caregiver, the people they support now (an
-    ended or removed link is left out), by name."""
-    if user.role == Role.PATIENT:
-        raise Forbidden(_("Only prescribers and caregivers have a list of patients."))
-    now = utcnow()
+def patient_entries(session: Session, user: User, now: datetime) -> list[PatientOut]:
+    """For a caregiver, the people they support now (an ended or removed link is left out), by
+    name. GET /api/v1/patients (app/clinic/api.py) answers a caregiver with these; a prescriber
+    gets the clinic's list with flags."""
     purpose = access.Purpose.VIEW if user.role == Role.PRESCRIBER else access.Purpose.VIEW_SESSION
     patients = access.readable_patients(session, user, purpose, now=now)
     counts: dict[uuid.UUID, int] = {}

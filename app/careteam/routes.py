@@ -13,14 +13,12 @@ from app.careteam import access
 from app.careteam import service as careteam
 from app.careteam import supporting as caregiving
 from app.careteam.models import Relation
-from app.careteam.overview import patient_overview
 from app.checkins import service as checkins
 from app.config import settings
 from app.db import SessionDep, utcnow
 from app.deps import CaregiverUser, CurrentUser, PatientUser, PrescriberUser
 from app.errors import AppError, Invalid
 from app.i18n import gettext as _
-from app.safety import service as safety
 from app.supervision.routes import offline_pages as sitter_pages
 from app.templating import render
 from app.web.forms import form_error, new_client_id, parse_client_id, see_other
@@ -54,14 +52,7 @@ def _issued_page(request: Request, issued: accounts.IssuedInvite, back: str):
 # --- prescriber -------------------------------------------------------------------------------
 
 
-@router.get("/patients")
-def patient_list(request: Request, session: SessionDep, user: PrescriberUser):
-    patients = access.readable_patients(session, user, access.Purpose.VIEW)
-    # The prescriber's home: open alerts come first, with their acknowledge forms.
-    open_alerts = alerts.views(session, alerts.open_alerts(session, user))
-    return render(
-        request, "careteam/patients.html", {"patients": patients, "open_alerts": open_alerts}
-    )
+# The patient list (/patients) is the clinic's: app/clinic/routes.py.
 
 
 def _new_patient_context(values: dict | None = None) -> dict:
@@ -112,60 +103,6 @@ def create_patient(
             {"timezones": TIMEZONE_CHOICES},
         )
     return _issued_page(request, issued, back="/patients")
-
-
-@router.get("/patients/{patient_id}")
-def patient_detail(
-    request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID
-):
-    # Anyone but the patient's prescriber (a caregiver, the patient, a stranger): 404, as for a
-    # patient who does not exist.
-    patient = access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
-    return render(request, "careteam/patient_detail.html", patient_overview(session, patient))
-
-
-@router.post("/patients/{patient_id}/safety-events/{event_id}/review")
-def review_safety_event(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    patient_id: uuid.UUID,
-    event_id: uuid.UUID,
-    review_note: Annotated[str, Form(max_length=4000)] = "",
-):
-    access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
-    try:
-        safety.review(session, prescriber=user, patient_id=patient_id, event_id=event_id,
-                      note=review_note, now=utcnow())
-    except Invalid as err:
-        session.rollback()
-        patient = access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
-        context = patient_overview(session, patient, review_errors={str(event_id): err.message},
-                                   review_values={str(event_id): review_note})
-        return render(request, "careteam/patient_detail.html", context, status_code=422)
-    return see_other(f"/patients/{patient_id}?reviewed=1#safety-heading")
-
-
-@router.post("/patients/{patient_id}/caregiver-alerts")
-def caregiver_alert_delay_for_patient(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,  # anyone else: 404 from the access check, as for a missing patient
-    patient_id: uuid.UUID,
-    caregiver_alert_minutes: Annotated[str, Form(max_length=20)] = "",
-):
-    try:
-        checkins.set_caregiver_alert_minutes_for(session, prescriber=user, patient_id=patient_id,
-                                                 minutes=caregiver_alert_minutes)
-    except Invalid as err:
-        session.rollback()
-        patient = access.require_patient_access(session, user, patient_id, access.Purpose.VIEW)
-        form = checkins.caregiver_alert_form(checkins.settings_for(session, patient.id),
-                                             f"/patients/{patient.id}/caregiver-alerts",
-                                             value=caregiver_alert_minutes)
-        context = patient_overview(session, patient, errors=err.errors, alert_delay=form)
-        return render(request, "careteam/patient_detail.html", context, status_code=422)
-    return see_other(f"/patients/{patient_id}?saved=caregiver-alerts#alert-delay")
 
 
 @router.post("/patients/{patient_id}/invite")

@@ -1,5 +1,6 @@
-"""The prescriber's view of one patient: protocol, safety events, session records, flags,
-supply and recent doses, gathered from each domain's service."""
+"""The prescriber's view of one patient: what needs attention first (open alerts, safety events
+to review), then the timeline of their course, the protocol, flags and supply, gathered from
+each domain's service."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from app.accounts.models import User
 from app.alerts import service as alerts
 from app.careteam import service as careteam
 from app.checkins import service as checkins
+from app.clinic import timeline
 from app.db import utcnow
 from app.doses import corrections, ledger
 from app.doses import service as doses
@@ -27,17 +29,22 @@ def needs_attention(dose) -> bool:
         dose.revision > 1)
 
 
-def patient_overview(session: Session, patient: User, **extra) -> dict:
+def patient_overview(session: Session, patient: User, days: int = timeline.DEFAULT_SPAN,
+                     **extra) -> dict:
     now = utcnow()
+    events = checkins.safety_events(session, patient.id, now - timedelta(days=90))
     version = protocols.current(session, patient.id)
     recent = doses.list_doses(session, patient.id, now - timedelta(days=42),
                               now + timedelta(days=1))
     local_today = now.astimezone(ZoneInfo(patient.timezone)).date()
     return {
         "patient": patient,
-        "safety_events": checkins.safety_events(session, patient.id, now - timedelta(days=90)),
-        "records": [checkins.session_record(session, d) for d in recent[:4]
-                    if d.status == "recorded"],
+        # What needs attention first: events not yet reviewed; the reviewed ones further down.
+        "open_events": [e for e in events if e.reviewed_at is None],
+        "reviewed_events": [e for e in events if e.reviewed_at is not None],
+        "timeline": timeline.build(session, patient, days, now),
+        "days": days,
+        "spans": timeline.SPANS,
         # With what the patient lets each one see, and until when (ended ones too, marked).
         "caregivers": [
             {**row, "scope": careteam.scope_label(row["link"].scope)}

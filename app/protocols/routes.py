@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 
 from app.careteam import access
-from app.careteam.overview import patient_overview
 from app.checkins import service as checkins
+from app.clinic.overview import patient_overview
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser
 from app.errors import Invalid
@@ -222,7 +222,7 @@ async def change_phase(
         errors = {("phase_reason" if k == "reason" else k): v for k, v in err.errors.items()}
         return render(
             request,
-            "careteam/patient_detail.html",
+            "clinic/patient.html",
             patient_overview(
                 session, patient, errors=errors, phase_values={k: str(v) for k, v in form.items()}
             ),
@@ -245,7 +245,7 @@ async def questionnaire_schedule(request: Request, session: SessionDep, user: Cu
         )
     except Invalid as err:
         session.rollback()
-        return render(request, "careteam/patient_detail.html",
+        return render(request, "clinic/patient.html",
                       patient_overview(session, patient, errors=err.errors),
                       status_code=422)
     return see_other(f"/patients/{patient.id}?saved=questionnaires")

@@ -110,7 +110,7 @@ def test_a_first_screener_asks_about_the_past_3_months_only_after_a_yes_to_q6(pa
 def test_prescriber_sees_the_positive_screen(page: Page, demo):
     _sign_in(page, "prescriber@demo.test")
     page.get_by_role("link", name="Jordan Reyes").click()
-    events = page.get_by_role("region", name="Safety events")
+    events = page.get_by_role("region", name="Safety events to review")
     expect(events).to_contain_text("Positive suicidality screen")
     # The answers in words, not item keys.
     expect(events).to_contain_text(

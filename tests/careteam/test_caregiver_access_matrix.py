@@ -238,12 +238,13 @@ def test_patient_list_holds_only_people_supported_now(db, login_as, client, worl
         assert entry["display_name"] == NAME
         assert entry["scope"] == state
         assert entry["open_alerts"] == 1
-        # The same shape as the prescriber's list.
+        # Not the prescriber's list (email, phase, flags): the caregiver's own shape.
         with another_client() as other:
             Auth(other).login(world.prescriber.email)
             [theirs] = other.get("/api/v1/patients").json()
-        assert set(entry) == set(theirs)
-        assert theirs["scope"] is None
+        assert set(theirs) == {"id", "name", "email", "phase", "flags"}
+        assert set(entry) == {"id", "display_name", "timezone", "scope", "next_session_at",
+                              "open_alerts"}
     else:
         assert str(world.patient.id) not in response.text
         assert_nothing_of(world.patient, response.text)

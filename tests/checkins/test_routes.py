@@ -542,7 +542,7 @@ def test_the_session_record_reaches_the_prescriber(client, db, auth, patient, pr
     auth.post("/checkins/plus40", {"dose_id": str(dose.id), "systolic": "136",
                                    "diastolic": "86"})
     page = prescriber_page()
-    assert "Recent session records" in page
+    assert "Session record" in page  # in the timeline, under the dose
     assert "142/90" in page and "6/10" in page and "drowsy, responds to their name" in page
     # Every reading, not only the last: both rechecks are in the readings table.
     table = re.search(r'<table class="table readings">.*?</table>', page, re.S).group(0)

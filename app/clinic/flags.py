@@ -1,0 +1,470 @@
+"""Flags on the prescriber's patient list: what about each patient needs a look, most urgent first.
+
+Two halves:
+
+* ``gather(session, patients, now)`` reads the facts for MANY patients in a fixed number of
+  queries (never one per patient), so a list of a few hundred stays quick.
+* ``evaluate(facts, now)`` is pure: facts in, flags out, ``now`` passed in. The rules below are
+  tested as tables in tests/clinic/test_flags.py.
+
+Each flag has a ``key`` naming the occurrence it is about (an event id, a dose id, the local date
+of the latest missed session, the latest PHQ-9's id). A prescriber's review (app/clinic/models.py
+FlagReview) clears that occurrence AND every earlier one of the same code; a later occurrence
+flags again. A high-risk screen is the exception: it is cleared only by the safety review that
+ends its dosing hold (app/safety/service.py review), one event at a time.
+
+The rules, in urgency order (most urgent first):
+
+cssrs_high       a safety event that holds dosing (a high-risk C-SSRS screen) not yet reviewed;
+                 one flag per event.
+bp_emergency     a reading at or above 180/120 (gate or check-in) in the last 14 days.
+bp_hold          a safety check held for blood pressure (at or above the protocol's hold level)
+                 in the last 14 days.
+override         a dose taken through a guard override or against a hold, last 30 days.
+missed_sessions  scheduled sessions of the current protocol missed in the last 14 days (the same
+                 matching of doses to sessions as the patient's Today).
+late_or_extra    doses flagged late_entry (logged over an hour after) or extra (matching no
+                 session), last 30 days.
+supply           a troche count that did not match the ledger, or a refill flagged early, last
+                 30 days.
+dose_creep       the mg taken in the last 7 days is more than ONE DOSE above what the current
+                 protocol schedules in those 7 days: taken > scheduled sessions x dose + dose.
+                 Sessions are counted generously (from 7 days + the grace period ago to now +
+                 the due window), so a dose taken a little early or late at either edge of the
+                 window never flags on its own. No protocol, no rule.
+phq9_worse       the latest PHQ-9 is 5 or more points above the one before, or in a worse band.
+no_data          nothing logged (no dose, check-in or questionnaire, by anyone) for NO_DATA_DAYS
+                 days, counted from the last entry or, when there is none, from when treatment
+                 began (the first protocol, or its first session date if later). Only for
+                 patients with a protocol: nobody expects entries before treatment starts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.checkins.instruments import CATALOGUE
+from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
+from app.clinic.models import FlagReview
+from app.doses.models import Dose, DoseStatus, GateCheck, LedgerEntry
+from app.i18n import gettext as _
+from app.i18n import ngettext
+from app.protocols import schedule
+from app.protocols import service as protocols
+from app.protocols.models import ProtocolVersion
+
+# In urgency order, most urgent first.
+CODES: tuple[str, ...] = (
+    "cssrs_high",
+    "bp_emergency",
+    "bp_hold",
+    "override",
+    "missed_sessions",
+    "late_or_extra",
+    "supply",
+    "dose_creep",
+    "phq9_worse",
+    "no_data",
+)
+# Higher is more urgent.
+URGENCY: dict[str, int] = {code: len(CODES) - i for i, code in enumerate(CODES)}
+
+BP_DAYS = 14
+MISSED_DAYS = 14
+RECENT_DAYS = 30  # override, late_or_extra, supply
+CREEP_DAYS = 7
+NO_DATA_DAYS = 7
+PHQ9_RISE = 5
+# Reviews older than this are not read: a windowed occurrence (30 days at most) is always
+# reviewed after it happened, so this only lets a standing state flag (a worse PHQ-9, no data,
+# dose creep) that was reviewed long ago come back for another look.
+REVIEW_HORIZON = timedelta(days=90)
+# Doses are matched to sessions as on the patient's Today (app/doses/service.py DUE_WINDOW).
+DUE_WINDOW = timedelta(hours=2)
+FUTURE_TOLERANCE = timedelta(minutes=10)
+# Doses read for the rules: the longest window, plus room to match sessions near its start.
+_DOSE_LOOKBACK = timedelta(days=RECENT_DAYS) + timedelta(days=2)
+OVERRIDE_FLAGS = frozenset({"override", "against_hold"})
+LATE_OR_EXTRA_FLAGS = frozenset({"late_entry", "extra"})
+SUPPLY_FLAGS = frozenset({"discrepancy", "early_refill"})
+
+
+def code_label(code: str) -> str:
+    """A flag code in a few words, for the filter and the badges."""
+    return {
+        "cssrs_high": _("High-risk screen to review"),
+        "bp_emergency": _("Blood pressure emergency"),
+        "bp_hold": _("Blood pressure hold"),
+        "override": _("Override or dose against a hold"),
+        "missed_sessions": _("Missed sessions"),
+        "late_or_extra": _("Late or extra doses"),
+        "supply": _("Supply: count or early refill"),
+        "dose_creep": _("Dose creep"),
+        "phq9_worse": _("PHQ-9 worse"),
+        "no_data": _("No data"),
+    }.get(code, code)
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    message: str
+    since: datetime
+    key: str
+    urgency: int
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One occurrence: when, and the key a review names it by."""
+
+    at: datetime
+    key: str
+
+
+@dataclass(frozen=True)
+class DoseFact:
+    key: str
+    taken_at: datetime
+    mg: Decimal
+    flags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Phq9:
+    key: str
+    completed_at: datetime
+    score: int
+    band: str | None
+
+
+@dataclass
+class PatientFacts:
+    """What the rules need about one patient. Built by `gather`, or by hand in tests."""
+
+    timezone: str = "UTC"
+    # The current protocol: its schedule, dose and grace; None without a protocol.
+    plans: list[schedule.PhasePlan] | None = None
+    dose_mg: Decimal | None = None
+    grace: timedelta = timedelta(hours=4)
+    phase: str | None = None
+    # When entries began to be expected (treatment start); None without a protocol.
+    started_at: datetime | None = None
+    pending_reviews: list[Seen] = field(default_factory=list)
+    bp_emergencies: list[Seen] = field(default_factory=list)
+    bp_holds: list[Seen] = field(default_factory=list)
+    doses: list[DoseFact] = field(default_factory=list)  # recorded doses, the last month
+    supply: list[Seen] = field(default_factory=list)
+    phq9: list[Phq9] = field(default_factory=list)  # the latest two, oldest first
+    last_logged: datetime | None = None
+    reviewed: frozenset[tuple[str, str]] = frozenset()  # (code, key)
+
+
+# --- the rules (pure) ---------------------------------------------------------------------------
+
+
+def _open(code: str, seen: Iterable[Seen], reviewed: frozenset[tuple[str, str]]) -> list[Seen]:
+    """The occurrences after the latest reviewed one (a review clears it and all before it)."""
+    ordered = sorted(seen, key=lambda s: (s.at, s.key))
+    last_reviewed = max((i for i, s in enumerate(ordered) if (code, s.key) in reviewed),
+                        default=-1)
+    return ordered[last_reviewed + 1:]
+
+
+def _flag(code: str, message: str, since: datetime, key: str) -> Flag:
+    return Flag(code=code, message=message, since=since, key=key, urgency=URGENCY[code])
+
+
+def _summary(code: str, seen: Sequence[Seen], reviewed, message) -> list[Flag]:
+    still = _open(code, seen, reviewed)
+    if not still:
+        return []
+    return [_flag(code, message(len(still)), still[0].at, still[-1].key)]
+
+
+def _within(items: Iterable, at, start: datetime, now: datetime) -> list:
+    return [i for i in items if start <= at(i) <= now + FUTURE_TOLERANCE]
+
+
+def _mg(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def missed_sessions(facts: PatientFacts, now: datetime) -> list[Seen]:
+    """Sessions of the current protocol missed in the last MISSED_DAYS, keyed by local date."""
+    if not facts.plans:
+        return []
+    occs = schedule.occurrences(facts.plans, ZoneInfo(facts.timezone),
+                                now - timedelta(days=MISSED_DAYS), now)
+    statuses = schedule.classify_sessions(
+        occs, [d.taken_at for d in facts.doses], now, grace=facts.grace, due_window=DUE_WINDOW)
+    return [Seen(s.occurrence.scheduled_at, s.occurrence.local_date.isoformat())
+            for s in statuses if s.state is schedule.SessionState.MISSED]
+
+
+@dataclass(frozen=True)
+class Creep:
+    taken_mg: Decimal
+    expected_mg: Decimal
+    since: datetime  # the dose that took the 7-day total past the limit
+    key: str  # the latest dose in the window
+
+
+def dose_creep(facts: PatientFacts, now: datetime) -> Creep | None:
+    """The 7-day total against the schedule (see the module docstring), or None when within."""
+    if not facts.plans or facts.dose_mg is None:
+        return None
+    start = now - timedelta(days=CREEP_DAYS)
+    recent = sorted(_within(facts.doses, lambda d: d.taken_at, start, now),
+                    key=lambda d: d.taken_at)
+    if not recent:
+        return None
+    sessions = schedule.occurrences(facts.plans, ZoneInfo(facts.timezone), start - facts.grace,
+                                    now + DUE_WINDOW)
+    expected = facts.dose_mg * len(sessions)
+    limit = expected + facts.dose_mg
+    total = Decimal(0)
+    crossed: DoseFact | None = None
+    for dose in recent:
+        total += dose.mg
+        if crossed is None and total > limit:
+            crossed = dose
+    if crossed is None:
+        return None
+    return Creep(total, expected, crossed.taken_at, recent[-1].key)
+
+
+def phq9_worse(facts: PatientFacts) -> tuple[Phq9, Phq9] | None:
+    """(previous, latest) when the latest PHQ-9 is PHQ9_RISE points up or in a worse band."""
+    if len(facts.phq9) < 2:
+        return None
+    previous, latest = sorted(facts.phq9, key=lambda p: p.completed_at)[-2:]
+    ranks = {band.key: i for i, band in enumerate(CATALOGUE["phq9"].bands)}
+    rose = latest.score - previous.score >= PHQ9_RISE
+    worse_band = ranks.get(latest.band or "", -1) > ranks.get(previous.band or "", 99)
+    return (previous, latest) if rose or worse_band else None
+
+
+def _band_label(key: str | None) -> str:
+    band = next((b for b in CATALOGUE["phq9"].bands if b.key == key), None)
+    return _(band.label) if band else ""
+
+
+def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
+    """Every open flag of one patient, most urgent first (then oldest first)."""
+    reviewed = facts.reviewed
+    found: list[Flag] = []
+
+    for event in sorted(facts.pending_reviews, key=lambda s: s.at):
+        found.append(_flag("cssrs_high", _(
+            "High-risk answers on the suicidality screener (C-SSRS): dosing is on hold until "
+            "you review them."), event.at, event.key))
+
+    bp_start = now - timedelta(days=BP_DAYS)
+    found += _summary("bp_emergency", _within(facts.bp_emergencies, lambda s: s.at, bp_start,
+                                              now), reviewed,
+                      lambda n: ngettext(
+                          "Blood pressure at or above 180/120: %(num)s reading in 14 days.",
+                          "Blood pressure at or above 180/120: %(num)s readings in 14 days.", n))
+    found += _summary("bp_hold", _within(facts.bp_holds, lambda s: s.at, bp_start, now),
+                      reviewed,
+                      lambda n: ngettext(
+                          "Held for blood pressure: %(num)s safety check in 14 days.",
+                          "Held for blood pressure: %(num)s safety checks in 14 days.", n))
+
+    recent_start = now - timedelta(days=RECENT_DAYS)
+    recent = _within(facts.doses, lambda d: d.taken_at, recent_start, now)
+    found += _summary("override", [Seen(d.taken_at, d.key) for d in recent
+                                   if d.flags & OVERRIDE_FLAGS], reviewed,
+                      lambda n: ngettext(
+                          "%(num)s dose taken through an override or against a hold in 30 days.",
+                          "%(num)s doses taken through an override or against a hold in 30 days.",
+                          n))
+    found += _summary("missed_sessions", missed_sessions(facts, now), reviewed,
+                      lambda n: ngettext("%(num)s scheduled session missed in 14 days.",
+                                         "%(num)s scheduled sessions missed in 14 days.", n))
+    found += _summary("late_or_extra", [Seen(d.taken_at, d.key) for d in recent
+                                        if d.flags & LATE_OR_EXTRA_FLAGS], reviewed,
+                      lambda n: ngettext(
+                          "%(num)s dose logged late or taken outside a session in 30 days.",
+                          "%(num)s doses logged late or taken outside a session in 30 days.", n))
+    found += _summary("supply", _within(facts.supply, lambda s: s.at, recent_start, now),
+                      reviewed,
+                      lambda n: ngettext(
+                          "%(num)s troche count that did not match, or early refill, in 30 days.",
+                          "%(num)s troche counts that did not match, or early refills, in 30 "
+                          "days.", n))
+
+    creep = dose_creep(facts, now)
+    if creep is not None and ("dose_creep", creep.key) not in reviewed:
+        found.append(_flag("dose_creep", _(
+            "%(taken)s mg taken in the last 7 days; the schedule plans %(expected)s mg.",
+            taken=_mg(creep.taken_mg), expected=_mg(creep.expected_mg)), creep.since, creep.key))
+
+    worse = phq9_worse(facts)
+    if worse is not None and ("phq9_worse", worse[1].key) not in reviewed:
+        previous, latest = worse
+        found.append(_flag("phq9_worse", _(
+            "PHQ-9 went from %(before)s to %(after)s (%(band)s).", before=previous.score,
+            after=latest.score, band=_band_label(latest.band)), latest.completed_at, latest.key))
+
+    quiet_since = facts.last_logged or facts.started_at
+    if (facts.plans is not None and quiet_since is not None
+            and now - quiet_since >= timedelta(days=NO_DATA_DAYS)):
+        key = quiet_since.astimezone(UTC).isoformat(timespec="seconds")
+        if ("no_data", key) not in reviewed:
+            days = (now - quiet_since).days
+            found.append(_flag("no_data", ngettext(
+                "Nothing logged for %(num)s day.", "Nothing logged for %(num)s days.", days),
+                quiet_since, key))
+
+    found.sort(key=lambda f: (-f.urgency, f.since))
+    return found
+
+
+# --- the facts, for many patients in a fixed number of queries ---------------------------------
+
+
+def gather(session: Session, patients: Sequence[User], now: datetime) -> dict[uuid.UUID,
+                                                                               PatientFacts]:
+    """The facts of every patient given, read in the same ten queries however many there are."""
+    facts = {p.id: PatientFacts(timezone=p.timezone) for p in patients}
+    if not facts:
+        return {}
+    ids = list(facts)
+
+    # 1. Protocols: the current version of each, and when treatment began.
+    first_at: dict[uuid.UUID, datetime] = {}
+    current: dict[uuid.UUID, ProtocolVersion] = {}
+    for version in session.exec(
+            select(ProtocolVersion).where(col(ProtocolVersion.patient_id).in_(ids))).all():
+        pid = version.patient_id
+        if pid not in current or version.version > current[pid].version:
+            current[pid] = version
+        if pid not in first_at or version.created_at < first_at[pid]:
+            first_at[pid] = version.created_at
+    for pid, version in current.items():
+        item = facts[pid]
+        tz = ZoneInfo(item.timezone)
+        item.plans = protocols.plans(version)
+        item.dose_mg = version.dose_mg
+        item.grace = timedelta(hours=float(version.grace_hours))
+        item.phase = protocols.current_phase(version, now.astimezone(tz).date())
+        starts = [p.starts_on for p in item.plans]
+        start = first_at[pid]
+        if starts:
+            start = max(start, datetime.combine(min(starts), time(0), tzinfo=tz).astimezone(UTC))
+        item.started_at = start
+
+    # 2. Recorded doses of the last month (every rule on doses reads these).
+    for row in session.exec(
+            select(Dose.id, Dose.patient_id, Dose.taken_at, Dose.dose_mg, Dose.flags)
+            .where(col(Dose.patient_id).in_(ids), Dose.status == DoseStatus.RECORDED,
+                   col(Dose.taken_at) >= now - _DOSE_LOOKBACK,
+                   col(Dose.taken_at) < now + FUTURE_TOLERANCE)
+            .order_by(col(Dose.taken_at))).all():
+        facts[row.patient_id].doses.append(
+            DoseFact(str(row.id), row.taken_at, row.dose_mg, frozenset(row.flags or ())))
+
+    # 3. Safety events: reviews pending, and crisis readings of the last two weeks.
+    for event in session.exec(
+            select(SafetyEvent.id, SafetyEvent.patient_id, SafetyEvent.kind,
+                   SafetyEvent.occurred_at, SafetyEvent.holds_dosing, SafetyEvent.reviewed_at)
+            .where(col(SafetyEvent.patient_id).in_(ids),
+                   or_(and_(col(SafetyEvent.holds_dosing).is_(True),
+                            col(SafetyEvent.reviewed_at).is_(None)),
+                       and_(SafetyEvent.kind == "bp_emergency",
+                            col(SafetyEvent.occurred_at) >= now - timedelta(days=BP_DAYS))))
+    ).all():
+        seen = Seen(event.occurred_at, str(event.id))
+        if event.holds_dosing and event.reviewed_at is None:
+            facts[event.patient_id].pending_reviews.append(seen)
+        if event.kind == "bp_emergency":
+            facts[event.patient_id].bp_emergencies.append(seen)
+
+    # 4. Safety checks held for blood pressure in the last two weeks.
+    for gate in session.exec(
+            select(GateCheck.id, GateCheck.patient_id, GateCheck.checked_at, GateCheck.reasons)
+            .where(col(GateCheck.patient_id).in_(ids), GateCheck.verdict == "hold",
+                   col(GateCheck.checked_at) >= now - timedelta(days=BP_DAYS))).all():
+        if any(isinstance(r, dict) and r.get("code") == "bp_hold" for r in gate.reasons or ()):
+            facts[gate.patient_id].bp_holds.append(Seen(gate.checked_at, str(gate.id)))
+
+    # 5. Ledger entries of the last month that carry a flag.
+    for entry in session.exec(
+            select(LedgerEntry.id, LedgerEntry.patient_id, LedgerEntry.occurred_at,
+                   LedgerEntry.flags)
+            .where(col(LedgerEntry.patient_id).in_(ids),
+                   col(LedgerEntry.occurred_at) >= now - timedelta(days=RECENT_DAYS))).all():
+        if set(entry.flags or ()) & SUPPLY_FLAGS:
+            facts[entry.patient_id].supply.append(Seen(entry.occurred_at, str(entry.id)))
+
+    # 6. The latest two PHQ-9s of each patient.
+    rank = func.row_number().over(
+        partition_by=col(QuestionnaireResponse.patient_id),
+        order_by=(col(QuestionnaireResponse.completed_at).desc(),
+                  col(QuestionnaireResponse.id).desc()),
+    ).label("rank")
+    latest = (
+        select(QuestionnaireResponse.id, QuestionnaireResponse.patient_id,
+               QuestionnaireResponse.completed_at, QuestionnaireResponse.score,
+               QuestionnaireResponse.band, rank)
+        .where(col(QuestionnaireResponse.patient_id).in_(ids),
+               QuestionnaireResponse.instrument == "phq9",
+               col(QuestionnaireResponse.score).is_not(None))
+        .subquery()
+    )
+    for row in session.exec(
+            select(latest.c.id, latest.c.patient_id, latest.c.completed_at, latest.c.score,
+                   latest.c.band).where(latest.c.rank <= 2)).all():
+        facts[row.patient_id].phq9.append(
+            Phq9(str(row.id), _aware(row.completed_at), row.score, row.band))
+
+    # 7-9. The last thing logged of each kind.
+    for model, column in ((Dose, Dose.taken_at), (CheckIn, CheckIn.recorded_at),
+                          (QuestionnaireResponse, QuestionnaireResponse.completed_at)):
+        for pid, last in session.exec(
+                select(model.patient_id, func.max(column))  # type: ignore[attr-defined]
+                .where(col(model.patient_id).in_(ids))  # type: ignore[attr-defined]
+                .group_by(model.patient_id)).all():  # type: ignore[attr-defined]
+            last = _aware(last)
+            item = facts[pid]
+            if last is not None and (item.last_logged is None or last > item.last_logged):
+                item.last_logged = last
+
+    # 10. Reviews.
+    reviewed: dict[uuid.UUID, set[tuple[str, str]]] = {}
+    for pid, code, key in session.exec(
+            select(FlagReview.patient_id, FlagReview.code, FlagReview.key)
+            .where(col(FlagReview.patient_id).in_(ids),
+                   col(FlagReview.reviewed_at) >= now - REVIEW_HORIZON)).all():
+        reviewed.setdefault(pid, set()).add((code, key))
+    for pid, keys in reviewed.items():
+        facts[pid].reviewed = frozenset(keys)
+    return facts
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A datetime read through a subquery or an aggregate: SQLite may hand it back naive or as
+    text; it is UTC either way."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def for_patients(session: Session, patients: Sequence[User],
+                 now: datetime) -> dict[uuid.UUID, tuple[PatientFacts, list[Flag]]]:
+    """Each patient's facts (for the phase) and open flags."""
+    return {pid: (item, evaluate(item, now)) for pid, item in gather(session, patients,
+                                                                      now).items()}

@@ -1,0 +1,131 @@
+"""The prescriber's patient list: each patient with their open flags, most urgent first, the
+filters, and the review that clears a flag."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app.accounts.models import User
+from app.careteam import access
+from app.clinic import flags as flag_rules
+from app.clinic.models import FlagReview
+from app.errors import Invalid
+from app.i18n import gettext as _
+from app.i18n import ngettext
+from app.safety import service as safety
+from app.validation import savable_text
+
+NOTE_MAX = 1000
+KEY_MAX = 120  # FlagReview.key
+SEARCH_MAX = 200
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    patient: User
+    phase: str | None
+    flags: list[flag_rules.Flag]
+
+    @property
+    def urgency(self) -> int:
+        return max((f.urgency for f in self.flags), default=0)
+
+
+@dataclass(frozen=True)
+class Filters:
+    flag: str | None = None
+    q: str = ""
+
+
+def parse_filters(flag: str | None, q: str | None) -> Filters:
+    """The list's filters from a query string; Invalid (with the field) when they make no sense."""
+    code = (flag or "").strip() or None
+    if code is not None and code not in flag_rules.CODES:
+        raise Invalid(_("Choose a flag from the list."), field="flag")
+    text = " ".join((q or "").split())
+    if len(text) > SEARCH_MAX:
+        raise Invalid(_("Search for at most %(n)s characters.", n=SEARCH_MAX), field="q")
+    if not savable_text(text):
+        raise Invalid(_("The search holds characters that cannot be used."), field="q")
+    return Filters(code, text)
+
+
+def patient_rows(session: Session, prescriber: User, now: datetime,
+                 filters: Filters = Filters()) -> list[PatientRow]:
+    """The prescriber's patients with their open flags: most urgent open flag first, then by
+    name; those without a flag last. The search matches a name or an email, any case."""
+    patients = access.readable_patients(session, prescriber, access.Purpose.VIEW, now=now)
+    if filters.q:
+        needle = filters.q.casefold()
+        patients = [p for p in patients
+                    if needle in p.display_name.casefold() or needle in p.email.casefold()]
+    found = flag_rules.for_patients(session, patients, now)
+    rows = [PatientRow(p, found[p.id][0].phase, found[p.id][1]) for p in patients]
+    if filters.flag:
+        rows = [r for r in rows if any(f.code == filters.flag for f in r.flags)]
+    rows.sort(key=lambda r: (-r.urgency, r.patient.display_name.casefold(), str(r.patient.id)))
+    return rows
+
+
+def since_words(since: datetime, now: datetime) -> str:
+    """How long ago, in words: "just now", "5 hours ago", "yesterday", "3 days ago"."""
+    elapsed = now - since
+    hours = int(elapsed.total_seconds() // 3600)
+    if hours < 1:
+        return _("just now")
+    if hours < 24:
+        return ngettext("%(num)s hour ago", "%(num)s hours ago", hours)
+    days = elapsed.days
+    if days == 1:
+        return _("yesterday")
+    return ngettext("%(num)s day ago", "%(num)s days ago", days)
+
+
+def review_flag(session: Session, *, prescriber: User, patient: User, code: str, key: str,
+                note: str, now: datetime) -> None:
+    """The prescriber reviewed one flag with a note: it drops off the list (with every earlier
+    occurrence of the same code) until a new occurrence flags again.
+
+    The caller has checked access (Purpose.TREAT). Reviewing twice keeps the first review (who,
+    when, what they wrote), as safety reviews do. A high-risk screen is reviewed where the
+    record keeps such reviews, on its safety event, which also ends its dosing hold.
+    """
+    if code not in flag_rules.CODES:
+        raise Invalid(_("That flag was not found. Reload the list and try again."), field="note")
+    key = key.strip()
+    if not key or len(key) > KEY_MAX or not key.isprintable():
+        raise Invalid(_("That flag was not found. Reload the list and try again."), field="note")
+    note = " ".join(note.split())
+    if not note:
+        raise Invalid(_("Write what you reviewed and decided, for the record."), field="note")
+    if len(note) > NOTE_MAX:
+        raise Invalid(_("Use at most %(n)s characters.", n=NOTE_MAX), field="note")
+    if not savable_text(note):
+        raise Invalid(_("The note holds characters that cannot be saved."), field="note")
+    if code == "cssrs_high":
+        try:
+            event_id = uuid.UUID(key)
+        except ValueError:
+            raise Invalid(_("That flag was not found. Reload the list and try again."),
+                          field="note") from None
+        safety.review(session, prescriber=prescriber, patient_id=patient.id, event_id=event_id,
+                      note=note, now=now)
+        return
+    if _review(session, patient.id, code, key) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(FlagReview(patient_id=patient.id, code=code, key=key, reviewed_at=now,
+                                   reviewed_by_id=prescriber.id, note=note))
+            session.flush()
+    except IntegrityError:
+        pass  # reviewed at the same moment by someone else: their review stands
+
+
+def _review(session: Session, patient_id: uuid.UUID, code: str, key: str) -> FlagReview | None:
+    return session.exec(select(FlagReview).where(
+        FlagReview.patient_id == patient_id, FlagReview.code == code, FlagReview.key == key,
+    )).first()

@@ -1,0 +1,91 @@
+"""One patient's course as the prescriber reads it: every dose (with its corrections and its
+session record), every safety check (each verdict, holds and emergencies included), check-ins,
+questionnaires, ledger events, safety events and missed sessions, newest first, grouped by the
+patient's own days. Built from app/exports/records.py, the same gathering the exports use, so
+the page and an export of the same days hold the same entries."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from app.accounts.models import User
+from app.checkins import service as checkins
+from app.checkins.instruments import CATALOGUE, SLOTS
+from app.doses import service as doses
+from app.exports import records as gathering
+from app.protocols import schedule
+from app.protocols import service as protocols
+
+SPANS = (14, 42, 90)  # days the page offers
+DEFAULT_SPAN = 14
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    kind: str  # dose, gate, checkin, questionnaire, ledger, safety, missed
+    item: Any  # the row (or the session status for a missed session)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Day:
+    day: date
+    entries: list[Entry]
+
+
+def span_of(raw: str | None) -> int:
+    try:
+        value = int(raw or DEFAULT_SPAN)
+    except ValueError:
+        return DEFAULT_SPAN
+    return value if value in SPANS else DEFAULT_SPAN
+
+
+def _missed(session: Session, patient: User, start: datetime, end: datetime,
+            now: datetime) -> list[schedule.SessionStatus]:
+    version = protocols.current(session, patient.id)
+    if version is None:
+        return []
+    taken = [d.taken_at for d in doses.active_doses(session, patient.id,
+                                                    start=start - timedelta(days=3),
+                                                    end=min(end, now) + timedelta(days=1))]
+    occs = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone),
+                                start, min(end, now))
+    return [s for s in schedule.classify_sessions(
+        occs, taken, now, grace=timedelta(hours=float(version.grace_hours)),
+        due_window=doses.DUE_WINDOW) if s.state == schedule.SessionState.MISSED]
+
+
+def build(session: Session, patient: User, days: int, now: datetime) -> list[Day]:
+    tz = ZoneInfo(patient.timezone)
+    end_day = now.astimezone(tz).date()
+    found = gathering.gather(session, patient, end_day - timedelta(days=days - 1), end_day)
+    entries: list[Entry] = []
+    for dose in found.doses:
+        entries.append(Entry(dose.taken_at, "dose", dose, {
+            "revisions": found.revisions.get(dose.id, []),
+            "record": checkins.session_record(session, dose)
+            if dose.status == "recorded" else None,
+        }))
+    entries += [Entry(g.checked_at, "gate", g) for g in found.gates]
+    entries += [Entry(c.recorded_at, "checkin", c, {
+        "slot": SLOTS[c.slot].title if c.slot in SLOTS else c.slot,
+        "by": found.authors.get(c.author_id) if c.author_id != patient.id else None,
+    }) for c in found.checkins]
+    entries += [Entry(q.completed_at, "questionnaire", q, {
+        "title": CATALOGUE[q.instrument].title if q.instrument in CATALOGUE else q.instrument,
+    }) for q in found.questionnaires]
+    entries += [Entry(e.occurred_at, "ledger", e) for e in found.ledger]
+    entries += [Entry(e.occurred_at, "safety", e) for e in found.safety_events]
+    entries += [Entry(s.occurrence.scheduled_at, "missed", s)
+                for s in _missed(session, patient, found.start_at, found.end_at, now)]
+    by_day: dict[date, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        by_day[entry.at.astimezone(tz).date()].append(entry)
+    return [Day(day, sorted(items, key=lambda e: e.at, reverse=True))
+            for day, items in sorted(by_day.items(), reverse=True)]

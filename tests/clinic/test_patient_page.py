@@ -1,0 +1,99 @@
+"""One patient's page for their prescriber: what needs attention first, the timeline of every
+dose, safety check (holds and emergencies included), check-in, questionnaire, ledger event and
+missed session, times in the patient's zone with the prescriber's beside them, and the
+printable one-page summary."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from app.db import utcnow
+from app.doses import service as doses
+from app.seed import DEMO_PASSWORD, seed_demo
+from tests import factories
+
+
+@pytest.fixture
+def demo(db):
+    users = seed_demo(db, utcnow())
+    db.commit()
+    return users
+
+
+def page_of(client, auth, patient, query=""):
+    assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
+    response = client.get(f"/patients/{patient.id}{query}")
+    assert response.status_code == 200
+    return response.text
+
+
+def test_the_timeline_shows_the_course_with_holds_and_missed_sessions(client, auth, demo):
+    page = page_of(client, auth, demo["patient@demo.test"], "?days=90")
+    timeline = page[page.index('id="timeline-heading"'):page.index('id="flags-heading"')]
+    assert "Dose 150 mg" in timeline and "Safety check: HOLD" in timeline
+    assert "Session missed" in timeline and "Corrected" in timeline
+    assert "PHQ-9" in timeline and "Count:" in timeline and "Fill:" in timeline
+    assert "by Alex Reyes (sitter)" in timeline and "Sitter confirmed" in timeline
+    # The hold says why, with its code.
+    assert "(bp_hold)" in timeline
+
+
+def test_the_timeline_span_is_chosen_and_defaults_to_two_weeks(client, auth, demo):
+    patient = demo["patient@demo.test"]
+    two_weeks = page_of(client, auth, patient)
+    assert 'aria-current="true">14 days' in two_weeks
+    longer = client.get(f"/patients/{patient.id}?days=90").text
+    assert longer.count('class="timeline-day"') > two_weeks.count('class="timeline-day"')
+    assert 'aria-current="true">14 days' in client.get(
+        f"/patients/{patient.id}?days=9999").text  # not offered: the default
+
+
+def test_a_high_risk_screen_to_review_comes_first_and_stands_out(db, client, auth):
+    prescriber, patient, _version = factories.patient_with_protocol(db)
+    from app.safety import service as safety
+
+    now = utcnow()
+    safety.raise_event(db, patient_id=patient.id, kind="positive_screen", level="high",
+                       occurred_at=now, source_id=uuid.uuid4(),
+                       details={"instrument": "cssrs", "answers": {"q1": True, "q4": True}},
+                       holds_dosing=True, now=now)
+    db.commit()
+    auth.login(prescriber.email)
+    page = client.get(f"/patients/{patient.id}").text
+    first_section = page.index('id="safety-heading"')
+    assert first_section < page.index('id="timeline-heading"') < page.index('id="protocol-heading"')
+    assert "Safety events to review" in page and "High risk" in page
+    assert "q1=" not in page  # answers in words, never raw keys
+
+
+def test_times_say_the_patients_zone_and_the_prescribers_beside(db, client, auth):
+    prescriber = factories.user(db, role="prescriber", timezone="Europe/London")
+    patient = factories.user(db, role="patient", timezone="America/Los_Angeles")
+    factories.protocol(db, prescriber, patient)
+    now = utcnow()
+    doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+        "taken_at": (now - timedelta(minutes=5)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "no_gate_reason": "Logged later."}, now=now)
+    db.commit()
+    auth.login(prescriber.email)
+    page = client.get(f"/patients/{patient.id}").text
+    assert "time zone (America/Los Angeles)" in page
+    assert ("PST" in page or "PDT" in page) and "your time)" in page
+    assert "GMT" in page or "BST" in page
+
+
+def test_the_printable_summary(client, auth, demo):
+    patient = demo["patient@demo.test"]
+    assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
+    page = client.get(f"/patients/{patient.id}/summary").text
+    assert "Jordan Reyes" in page and "Sessions, last 4 weeks" in page
+    assert "taken of" in page and "PHQ-9" in page and "Latest" in page
+    assert "Alex Reyes" in page
+
+
+@pytest.mark.parametrize("who", ["patient", "caregiver", "prescriber"])
+def test_the_summary_is_404_for_anyone_else(db, client, login_as, demo, who):
+    login_as(who)
+    response = client.get(f"/patients/{demo['patient@demo.test'].id}/summary")
+    assert response.status_code == 404 and "Jordan" not in response.text
