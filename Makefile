@@ -30,6 +30,7 @@ test: $(STAMP)
 # BENCH_DATABASE_URL=postgresql+psycopg://… measures on PostgreSQL.
 bench: $(STAMP)
 	$(BIN)/python -m bench.push_fanout
+	$(BIN)/python -m bench.exports
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

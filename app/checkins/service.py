@@ -653,11 +653,25 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
     checkins = list(session.exec(
         select(CheckIn).where(CheckIn.dose_id == dose.id).order_by(col(CheckIn.recorded_at))
     ).all())
+    gate = session.get(GateCheck, dose.gate_id) if dose.gate_id else None
+    sitter_check = session.get(CheckIn, gate.sitter_check_id) if gate and gate.sitter_check_id \
+        else None
+    people = {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(
+        {c.author_id for c in checkins} | ({sitter_check.author_id} if sitter_check else set()))
+    )).all()}
+    return build_session_record(dose, checkins, gate, sitter_check, people)
+
+
+def build_session_record(dose: Dose, checkins: list[CheckIn], gate: Any,
+                         sitter_check: CheckIn | None,
+                         people: dict[uuid.UUID, str]) -> SessionRecord:
+    """The session record from what was stored, without a query (exports gather the rows
+    once): the dose's check-ins in time order, its gate, the sitter's co-signed checklist that
+    gate was checked with, and authors' names by id."""
     by_slot = {c.slot: c.values for c in checkins}
     # A slot can be answered more than once (a recheck, "ready to be alone" later on): the
     # blood pressure is the latest reading in that slot, not lost to a later entry without one.
     bp_by_slot = {c.slot: bp for c in checkins if (bp := _bp(c.values))}
-    gate = session.get(GateCheck, dose.gate_id) if dose.gate_id else None
     bp_before = (gate.systolic, gate.diastolic) if gate else bp_by_slot.get("pre")
     session_values = [c.values for c in checkins if c.slot in ("plus40", "end", "observe")]
     dissociation = [v["dissociation"] for v in session_values if "dissociation" in v]
@@ -671,11 +685,6 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
     ready_entry = next((c for c in checkins if c.slot == "end"
                         and c.values.get("ready_alone") is True), None)
     ready = ready_entry.recorded_at if ready_entry else None
-    sitter_check = session.get(CheckIn, gate.sitter_check_id) if gate and gate.sitter_check_id \
-        else None
-    people = {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(
-        {c.author_id for c in checkins} | ({sitter_check.author_id} if sitter_check else set()))
-    )).all()}
 
     def minutes(at: datetime) -> int:
         return int((at - dose.taken_at).total_seconds() // 60)

@@ -1,0 +1,195 @@
+"""The PDF export: it opens, and its text holds the patient, the doses, the scores, the safety
+events and the page numbers a prescriber reads on paper (read back with pypdf)."""
+
+import io
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from app.doses import corrections
+from app.doses.models import Dose, DoseStatus
+from app.exports import pdf
+from app.exports.records import gather
+from app.seed import seed_demo
+from tests import factories
+
+# The same fixed instant as tests/test_seed.py: a Tuesday afternoon in New York.
+NOW = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)
+START, END = date(2026, 10, 1), date(2026, 11, 24)
+
+
+def text_of(data: bytes) -> tuple[PdfReader, str]:
+    reader = PdfReader(io.BytesIO(data))
+    # Table cells wrap; join lines so a phrase split across two lines still reads as one.
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    return reader, text
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture
+def demo(db):
+    users = seed_demo(db, NOW)
+    db.flush()
+    return users
+
+
+def test_demo_record_reads_back_with_patient_doses_scores_and_safety(db, demo):
+    patient, prescriber = demo["patient2@demo.test"], demo["prescriber@demo.test"]
+    records = gather(db, patient, START, END)
+    assert records.doses and records.safety_events and records.questionnaires
+
+    reader, text = text_of(pdf.render(records, generated_at=NOW, prescriber=prescriber))
+    words = flat(text)
+
+    assert patient.display_name in text
+    assert prescriber.display_name in text
+    assert patient.timezone in text
+    assert "2026-11-24 20:30 UTC" in text  # generated-at, in UTC and in the patient's zone
+    assert patient.timezone == "America/Chicago"
+    assert "2026-11-24 14:30 CST" in text
+    # A dose row: its local date and time with the zone, and its amount.
+    dose = next(d for d in records.doses if d.status == DoseStatus.RECORDED)
+    local = dose.taken_at.astimezone(records.zone)
+    assert local.strftime("%Y-%m-%d %H:%M") + " " + local.tzname() in text
+    assert f"{dose.dose_mg.normalize():f} mg" in text
+    # The dose table reads oldest first, like a chart.
+    first, last = (min(d.taken_at for d in records.doses), max(d.taken_at for d in records.doses))
+    doses_part = text[text.index("Doses\n"):]
+    assert doses_part.index(first.astimezone(records.zone).strftime("%Y-%m-%d")) < \
+        doses_part.index(last.astimezone(records.zone).strftime("%Y-%m-%d"))
+    # A PHQ-9 score as score/27 with its band.
+    phq = next(q for q in records.questionnaires if q.instrument == "phq9")
+    assert f"{phq.score}/27" in text
+    # The reviewed high-risk screen: level, event in words, the reviewer and the review note.
+    event = next(e for e in records.safety_events if e.kind == "positive_screen")
+    assert "Positive suicidality screen (CSSRS), risk high" in words
+    assert event.review_note[:40] in words
+    assert f"by {prescriber.display_name}" in words
+    # Page numbers on every page, and the generated-at time in the footer.
+    assert len(reader.pages) > 1
+    for n, page in enumerate(reader.pages, start=1):
+        assert f"Page {n} of {len(reader.pages)}" in page.extract_text()
+        assert "generated 2026-11-24 20:30 UTC" in flat(page.extract_text())
+
+
+def test_sections_a_prescriber_reads(db, demo):
+    patient = demo["patient@demo.test"]
+    records = gather(db, patient, START, END)
+    _, text = text_of(pdf.render(records, generated_at=NOW,
+                                 prescriber=demo["prescriber@demo.test"]))
+    words = flat(text)
+    for heading in ("Flags and reviews", "Protocol and phase history", "Adherence",
+                    "PHQ-9 and GAD-7 trend", "Doses", "Session records",
+                    "Troche ledger reconciliation"):
+        assert heading in text
+    # Protocol: the prescribed dose, the phases in words.
+    version = records.protocols[0]
+    assert version.dose_mg == 150 and version.strength_mg == 100
+    assert "150 mg (1.5 × 100 mg troche), sublingual" in words
+    assert "Induction from" in words and "Maintenance from" in words
+    # Session record in the monitoring-form layout: blood pressures and who was the sitter.
+    assert "BP +40 min" in words and "mmHg" in words
+    assert demo["caregiver@demo.test"].display_name in words
+    # Ledger: a count with what was expected, what was counted and the difference.
+    count = next(e for e in records.ledger if e.kind == "count")
+    assert f"{count.count.normalize():f}" in words
+    assert "Count" in words and "Difference" in words
+    # Adherence: the numbers are the schedule's, not a guess.
+    summary = pdf.adherence(records, NOW)
+    assert summary.taken > 0
+    assert f"Taken {summary.taken}" in words
+    assert f"Missed {summary.missed}" in words
+
+
+def test_adherence_counts_sessions_taken_and_missed(db):
+    # Twice-weekly sessions (Mon and Thu, 10:00) from Monday 2 November; doses on the first
+    # three; generated on the Friday of the second week: 4 sessions have come, one was missed.
+    prescriber, patient, version = factories.patient_with_protocol(
+        db, now=datetime(2026, 10, 30, tzinfo=UTC), starts_on="2026-11-02",
+        induction={"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}, maintenance=None)
+    for day in (2, 5, 9):
+        factories_dose(db, patient, version, datetime(2026, 11, day, 15, 5, tzinfo=UTC))
+    records = gather(db, patient, date(2026, 11, 1), date(2026, 11, 14))
+    generated = datetime(2026, 11, 13, 18, 0, tzinfo=UTC)
+    summary = pdf.adherence(records, generated)
+    assert (summary.scheduled, summary.taken, summary.missed) == (4, 3, 1)
+    assert summary.upcoming == 0  # Monday 16 November is outside the range
+    _, text = text_of(pdf.render(records, generated_at=generated, prescriber=prescriber))
+    assert "Missed 1" in flat(text)
+
+
+def factories_dose(db, patient, version, taken_at):
+    """A recorded dose of the prescribed amount, as the patient's log stores one."""
+    dose = Dose(id=uuid.uuid4(), patient_id=patient.id, protocol_version_id=version.id,
+                taken_at=taken_at, recorded_at=taken_at, received_at=taken_at,
+                dose_mg=version.dose_mg, troches=version.dose_mg / version.strength_mg,
+                route=str(version.route))
+    db.add(dose)
+    db.flush()
+    return dose
+
+
+def test_entered_in_error_and_corrections_are_marked(db):
+    prescriber, patient, version = factories.patient_with_protocol(db)
+    taken = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    wrong = factories_dose(db, patient, version, taken)
+    fixed = factories_dose(db, patient, version, taken + timedelta(days=3))
+    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=wrong.id,
+                                      revision_id=uuid.uuid4(), reason="Logged twice by mistake",
+                                      now=NOW)
+    corrections.revise_dose(db, patient=patient, author=patient, dose_id=fixed.id,
+                            revision_id=uuid.uuid4(), reason="Took half a troche",
+                            changes={"dose_mg": Decimal("50")}, now=NOW)
+    records = gather(db, patient, date(2026, 11, 1), date(2026, 11, 20))
+    _, text = text_of(pdf.render(records, generated_at=NOW, prescriber=prescriber))
+    words = flat(text)
+    assert "ENTERED IN ERROR: Logged twice by mistake" in words
+    assert "Took half a troche" in words
+    assert "Revised" in words
+
+
+def test_empty_range_still_makes_a_readable_record(db):
+    _prescriber, patient, _version = factories.patient_with_protocol(db)
+    records = gather(db, patient, date(2020, 1, 1), date(2020, 1, 31))
+    assert records.rows() == 0
+    data = pdf.render(records, generated_at=NOW, prescriber=None)
+    _reader, text = text_of(data)
+    assert data.startswith(b"%PDF-")
+    assert patient.display_name in text
+    assert "No doses in this range." in text
+    assert "No PHQ-9 or GAD-7 in this range." in text
+    assert "No safety events in this range." in text
+    assert "Page 1 of" in text
+
+
+def test_non_latin_name_renders_and_nothing_is_silently_dropped(db):
+    prescriber, patient, _version = factories.patient_with_protocol(db)
+    patient.display_name = "Zoë Ñúñez 王"
+    prescriber.display_name = "Dr Łukasz Ødegård"
+    records = gather(db, patient, date(2026, 11, 1), date(2026, 11, 20))
+    _, text = text_of(pdf.render(records, generated_at=NOW, prescriber=prescriber))
+    assert "Zoë Ñúñez" in text
+    assert "Dr Łukasz Ødegård" in text
+    # DejaVu Sans has no CJK glyphs: the character is printed as its code point, not lost.
+    assert "[U+738B]" in text
+
+
+def test_metadata_names_the_document_and_no_email(db, demo):
+    patient = demo["patient@demo.test"]
+    records = gather(db, patient, START, END)
+    data = pdf.render(records, generated_at=NOW, prescriber=demo["prescriber@demo.test"])
+    reader, text = text_of(data)
+    meta = {k: str(v) for k, v in (reader.metadata or {}).items()}
+    assert meta.get("/Title") == "TrocheLog patient record"
+    for value in meta.values():
+        assert "@" not in value
+        assert patient.display_name not in value
+    assert patient.email not in text
+    assert patient.email.encode() not in data
