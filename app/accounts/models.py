@@ -27,6 +27,9 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A prescriber's clinic phone number, shown to their patients beside the crisis lines
+    # ("Call my clinic"); None until the prescriber sets it.
+    clinic_phone: str | None = Field(default=None, max_length=40)
 
     @property
     def has_password(self) -> bool:
