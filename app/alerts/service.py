@@ -25,7 +25,7 @@ from app.accounts.models import Role, User
 from app.alerts.models import Alert
 from app.careteam import access
 from app.careteam.models import CareLink, Relation
-from app.checkins.models import CheckinSettings, QuestionnaireResponse, SafetyEvent
+from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
 from app.config import settings
 from app.db import utcnow
 from app.errors import Invalid, NotFound
@@ -108,14 +108,15 @@ def _insert_ignoring_conflict(
 
 def _raise(
     session: Session, *, patient_id: uuid.UUID, kind: str, source_id: uuid.UUID, now: datetime,
-    shares: bool | None = None,
+    shares: bool | None = None, reported_by: uuid.UUID | None = None,
 ) -> Alert | None:
     if PRESCRIBERS not in CONTACTS[kind]:
         # Caregivers only: with nobody to tell now (none accepted alerts, or the patient does
-        # not share them), there is no alert; the event stays on the patient's record.
+        # not share them, or the only one is the sitter who recorded it), there is no alert;
+        # the event stays on the patient's record.
         if shares is None:
             shares = _current_consent(session, patient_id)
-        if not _contacts_of(session, patient_id, kind, shares, now):
+        if not _contacts_of(session, patient_id, kind, shares, now, reported_by):
             return None
     alert_id = uuid.uuid4()
     inserted = _insert_ignoring_conflict(
@@ -143,7 +144,7 @@ def raise_for_event(session: Session, event: SafetyEvent, now: datetime) -> Aler
     if kind is None:
         return None
     return _raise(session, patient_id=event.patient_id, kind=kind, source_id=event.id, now=now,
-                  shares=event.share_with_caregiver)
+                  shares=event.share_with_caregiver, reported_by=_reported_by(session, event))
 
 
 def raise_for_bp_hold(
@@ -232,24 +233,40 @@ def _team(session: Session, patient_id: uuid.UUID, relation: Relation, now: date
 
 
 def _contacts_of(session: Session, patient_id: uuid.UUID, kind: str, shares: bool,
-                 now: datetime) -> list[User]:
+                 now: datetime, reported_by: uuid.UUID | None = None) -> list[User]:
     who = CONTACTS.get(kind, (PRESCRIBERS, CAREGIVERS))
     people = []
     if PRESCRIBERS in who:
         people += _team(session, patient_id, Relation.PRESCRIBER, now)
     if CAREGIVERS in who and shares:
+        # The sitter who recorded what raised it is with the patient already: not paged.
         people += _team(
             session, patient_id, Relation.CAREGIVER, now,
-            wants=lambda link: link.receives_alerts,
+            wants=lambda link: link.receives_alerts and link.member_id != reported_by,
         )
     return people
 
 
+def _reported_by(session: Session, event: SafetyEvent | None) -> uuid.UUID | None:
+    """The caregiver whose own entry (a sitter's observation) raised this event, if any."""
+    if event is None:
+        return None
+    entry = session.get(CheckIn, event.source_id)
+    if entry is None or entry.author_id == entry.patient_id:
+        return None
+    return entry.author_id
+
+
 def contacts(session: Session, alert: Alert, now: datetime | None = None) -> list[User]:
     """Who is told, in turn, as CONTACTS says for the kind: the prescribers (oldest link first),
-    then the caregivers who accepted alerts, if the patient allowed sharing this alert."""
+    then the caregivers who accepted alerts, if the patient allowed sharing this alert (not the
+    sitter who recorded what raised it)."""
+    event = session.get(SafetyEvent, alert.source_id)
+    if event is not None and event.patient_id != alert.patient_id:
+        event = None
     return _contacts_of(session, alert.patient_id, alert.kind,
-                        _shares_with_caregivers(session, alert), now or utcnow())
+                        _shares_with_caregivers(session, alert), now or utcnow(),
+                        _reported_by(session, event))
 
 
 def notify_due(session: Session, now: datetime) -> int:

@@ -243,3 +243,43 @@ def test_a_replay_after_removal_stays_a_duplicate(db, client, patient, sitter):
     (again,) = factories.sync_post(client, item).json()["results"]
     assert first["status"] == "created" and again["status"] == "duplicate"
     assert count(db, CheckIn) == 1
+
+
+def _accepts_alerts(db, patient, caregiver):
+    from app.careteam.models import CareLink
+
+    link = db.exec(select(CareLink).where(CareLink.member_id == caregiver.id,
+                                          CareLink.patient_id == patient.id)).one()
+    link.receives_alerts = True
+    db.add(link)
+    db.commit()
+
+
+def test_the_sitter_who_recorded_a_severe_side_effect_is_not_paged_about_it(db, client,
+                                                                            patient, sitter):
+    from app.alerts import service as alerts
+    from app.alerts.models import Alert
+
+    other = factories.user(db, role="caregiver", display_name="Kim Other")
+    factories.link(db, patient, other)
+    _accepts_alerts(db, patient, sitter)
+    _accepts_alerts(db, patient, other)
+    log_dose(db, patient)
+    result = send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
+                                             "values": {"vomiting": "severe"}})
+    assert "severe_side_effect" in result["flags"]
+    alert = db.exec(select(Alert).where(Alert.patient_id == patient.id)).one()
+    assert [u.id for u in alerts.contacts(db, alert)] == [other.id]
+
+
+def test_with_only_the_reporting_sitter_to_tell_no_caregiver_alert_is_raised(db, client,
+                                                                             patient, sitter):
+    from app.alerts.models import Alert
+
+    _accepts_alerts(db, patient, sitter)
+    log_dose(db, patient)
+    send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
+                                    "values": {"nausea": "severe"}})
+    assert db.exec(select(Alert).where(Alert.patient_id == patient.id)).first() is None
+    # The record still has it.
+    assert db.exec(select(SafetyEvent).where(SafetyEvent.kind == "severe_side_effect")).one()
