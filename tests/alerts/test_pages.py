@@ -14,7 +14,7 @@ from tests import factories
 from tests.alerts.conftest import hard_to_rouse, open_alert
 from tests.helpers import follow
 
-MENU_ITEM = re.compile(r'<li><a href="/alerts"([^>]*)>(.*?)</a></li>', re.S)
+MENU_ITEM = re.compile(r'<li[^>]*><a href="/alerts"([^>]*)>(.*?)</a></li>', re.S)
 LABEL = re.compile(r'aria-label="([^"]+)"')
 
 
