@@ -16,6 +16,7 @@ DEFAULT_LANGUAGE = "en"
 SUPPORTED_LANGUAGES = ("en",)
 
 _current: ContextVar[_gettext.NullTranslations | None] = ContextVar("translations", default=None)
+_language: ContextVar[str] = ContextVar("language", default=DEFAULT_LANGUAGE)
 
 
 @cache
@@ -26,6 +27,12 @@ def translations_for(language: str) -> _gettext.NullTranslations:
 def activate(language: str) -> None:
     lang = language if language in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
     _current.set(translations_for(lang))
+    _language.set(lang)
+
+
+def current_language() -> str:
+    """The active language's code (for app/web/formats.py's per-locale date and time formats)."""
+    return _language.get()
 
 
 def pick_language(accept_language: str | None) -> str:

@@ -49,6 +49,7 @@ from app.validation import printable
 from app.web.access_log import AccessLogMiddleware, configure_logging
 from app.web.forms import see_other
 from app.web.limits import BodyLimitMiddleware
+from app.web.reload import form_page_for
 
 log = logging.getLogger("trochelog")
 
@@ -181,6 +182,11 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 405 and request.method in ("GET", "HEAD"):
+            # A reload after a refused form: back to the page the form is on.
+            page = form_page_for(request.url.path)
+            if page is not None:
+                return see_other(page)
         if not hasattr(request.state, "signed_in"):
             # No route ran (an unknown URL): look up who is signed in so the page keeps its
             # navigation, in a session of its own.

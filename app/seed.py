@@ -14,6 +14,8 @@ from app.careteam.models import Relation
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo credentials, never in production
 
+DEMO_ACCOUNTS_AGE = timedelta(days=50)
+
 DEMO_ACCOUNTS = (
     ("prescriber@demo.test", "Dr. Amara Okafor", Role.PRESCRIBER, "America/New_York"),
     ("patient@demo.test", "Jordan Reyes", Role.PATIENT, "America/New_York"),
@@ -37,11 +39,15 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
             timezone=tz,
             password_hash=hashed,
             password_changed_at=now,
+            # The accounts predate the six weeks of history below (nothing is due before an
+            # account existed).
+            created_at=now - DEMO_ACCOUNTS_AGE,
         )
         session.add(user)
         users[email] = user
     session.flush()
     prescriber = users["prescriber@demo.test"]
+    prescriber.clinic_phone = "+1 (555) 010-2000"  # "Call my clinic" (a fictional 555 number)
     for patient_email in ("patient@demo.test", "patient2@demo.test"):
         access.link(
             session,

@@ -21,6 +21,16 @@ from app.sync.service import SyncItem
 # logged or the one deliberately missed, never missed by accident of the hour the seed ran.
 SEED_UNTIL = timedelta(hours=1)
 
+def due_now_session_time(now: datetime, tz: ZoneInfo) -> datetime:
+    """The local wall time of the demo patient's session that is due at `now`: the next
+    quarter hour (a session is "due" from two hours before its time until the time itself)."""
+    local = now.astimezone(tz)
+    minute = local.replace(second=0, microsecond=0)
+    if minute < local:
+        minute += timedelta(minutes=1)
+    return minute + timedelta(minutes=-minute.minute % 15)
+
+
 CHECKLIST_OK = {
     "fasted": True,
     "no_sedatives": True,
@@ -73,7 +83,11 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
     sitter co-signs the checklist from their own phone before most sessions (not when they
     were late, nor the one they forgot), and observes the last sessions through."""
     tz = ZoneInfo(patient.timezone)
-    start_day = (now.astimezone(tz) - timedelta(days=42)).date()
+    # The demo can be dosed in: sessions are at the next quarter hour of the local clock at
+    # seed time, and the weekly maintenance session falls on that day (six weeks after the
+    # start), so a session is due now and the last dose was a week ago: the gate passes.
+    session_at = due_now_session_time(now, tz)
+    start_day = session_at.date() - timedelta(days=42)
     created = datetime.combine(start_day - timedelta(days=3), datetime.min.time(), tzinfo=tz)
     # Twice weekly, 3 and 4 days apart, counted from the start day (Mon/Thu when it is a
     # Monday). Fixed weekdays would, for most start days, put the last induction session one
@@ -105,9 +119,10 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
             # The prescriber lets a late sitter be overridden with a reason; nothing else.
             "overridable_holds": ["sitter_required"],
             "starts_on": start_day.isoformat(),
-            "induction": {"cadence": "weekdays", "weekdays": induction_days, "at": "10:00",
-                      "weeks": 4},
-            "maintenance": {"cadence": "interval", "every_n_days": 7, "at": "10:00"},
+            "induction": {"cadence": "weekdays", "weekdays": induction_days,
+                          "at": session_at.strftime("%H:%M"), "weeks": 4},
+            "maintenance": {"cadence": "interval", "every_n_days": 7,
+                            "at": session_at.strftime("%H:%M")},
             "reason": "Starting at-home troche treatment after in-clinic test dose.",
         },
     )

@@ -2,7 +2,7 @@
 
 import secrets
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ from app.checkins.words import answers_in_words, values_in_words
 from app.config import settings
 from app.db import SessionDep
 from app.i18n import gettext as _
+from app.web import formats
+from app.web.nav import menu as nav_menu
+from app.web.nav import section_of
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 HTMX_FILE = "htmx-4.0.1.min.js"
@@ -36,32 +39,50 @@ env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda s: i18n.gettext(s), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
 )
 env.globals["HTMX_FILE"] = HTMX_FILE
+# The main menu (app/web/nav.py): each role's places and the current section of an address.
+env.globals.update(nav_menu=nav_menu, section_of=section_of)
 
 
-def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%a %d %b, %H:%M") -> str:
-    """A UTC instant as the viewer's wall-clock time."""
+def _shown(value: datetime | date, fmt: str) -> str:
+    """A named format from app/web/formats.py ("time", "datetime", ...); a raw strftime
+    pattern (with "%") still works for a template not yet moved to the names."""
+    return value.strftime(fmt) if "%" in fmt else formats.format_datetime(value, fmt)
+
+
+def local_time(value: datetime | None, tz: str | None = None, fmt: str = "datetime") -> str:
+    """A UTC instant as the viewer's wall-clock time, in a named format (app/web/formats.py)."""
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo(tz or settings.default_timezone)).strftime(fmt)
+    return _shown(value.astimezone(ZoneInfo(tz or settings.default_timezone)), fmt)
 
 
 env.filters["local_time"] = local_time
 
 
+def format_date(value: date | None, fmt: str = "weekday_date") -> str:
+    """A calendar day (no zone to convert) in a named format: "Tue Dec 1"."""
+    return "" if value is None else _shown(value, fmt)
+
+
+env.filters["format_date"] = format_date
+# The hint beside a native date/time picker, e.g. "For example 08:00 PM".
+env.globals["picker_example"] = formats.example
+
+
 @jinja2.pass_context
-def patient_time(context, value: datetime | None, tz: str, fmt: str = "%a %d %b, %H:%M") -> str:
+def patient_time(context, value: datetime | None, tz: str, fmt: str = "datetime") -> str:
     """A time in the patient's zone, saying which zone, with the viewer's own time beside it
-    when their clocks differ at that moment: "Tue 01 Dec, 10:05 EST (15:05 GMT your time)"."""
+    when their clocks differ at that moment: "Tue Dec 1, 10:05 AM EST (3:05 PM GMT your time)"."""
     if value is None:
         return ""
     theirs = value.astimezone(ZoneInfo(tz))
-    text = f"{theirs.strftime(fmt)} {theirs.strftime('%Z')}"
+    text = f"{_shown(theirs, fmt)} {theirs.strftime('%Z')}"
     viewer = context.get("user")
     if viewer is not None and getattr(viewer, "timezone", tz) != tz:
         mine = value.astimezone(ZoneInfo(viewer.timezone))
         if mine.utcoffset() != theirs.utcoffset():
             same_day = mine.date() == theirs.date()
-            shown = mine.strftime("%H:%M" if same_day else "%a %H:%M")
+            shown = formats.format_datetime(mine, "time" if same_day else "weekday_time")
             text += " " + i18n.gettext("(%(time)s your time)",
                                        time=f"{shown} {mine.strftime('%Z')}")
     return text
@@ -71,8 +92,11 @@ env.filters["patient_time"] = patient_time
 
 
 def local_input(value: datetime | None, tz: str | None = None) -> str:
-    """A UTC instant as the value of a datetime-local input in the viewer's zone."""
-    return local_time(value, tz, "%Y-%m-%dT%H:%M")
+    """A UTC instant as the value of a datetime-local input in the viewer's zone (ISO, as HTML
+    requires; the picker shows it in the phone's own convention)."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz or settings.default_timezone)).strftime("%Y-%m-%dT%H:%M")
 
 
 env.filters["local_input"] = local_input
@@ -113,6 +137,16 @@ def flag_label(code: str) -> str:
         "phq9_item9": _("PHQ-9 item 9 above 0"),
         "dose_against_hold": _("Dose taken against a hold"),
         "offline_gate_disagreed": _("Offline safety check disagreed"),
+        # Issue 12 item 4: every code a patient or caregiver can meet reads as words.
+        "no_sedation": _("No sedation check yet"),
+        "sedated": _("Still drowsy"),
+        "no_bp": _("No blood pressure reading yet"),
+        "bp_at_hold": _("Blood pressure at the hold level"),
+        "pulse_hold_low": _("Pulse too low"),
+        "pulse_hold_high": _("Pulse too high"),
+        "discrepancy": _("Count does not match"),
+        "early_refill": _("Early refill"),
+        "strength_mismatch": _("Different strength"),
     }
     return labels.get(code, code.replace("_", " "))
 
@@ -130,6 +164,27 @@ def mg(value: object) -> str:
 
 
 env.filters["mg"] = mg
+
+
+def _plural_n(value: object) -> tuple[Decimal, int]:
+    amount = Decimal(str(value if value is not None else 0))
+    n = int(amount) if amount == amount.to_integral_value() else 2  # a fraction reads plural
+    return amount, abs(n)
+
+
+def troches(value: object) -> str:
+    """A count of troches with its noun, plural through ngettext: "1 troche", "1.5 troches"."""
+    amount, n = _plural_n(value)
+    return i18n.ngettext("%(count)s troche", "%(count)s troches", n, count=mg(amount))
+
+
+def troche_noun(value: object) -> str:
+    """The noun alone, for a number shown apart: "troche" for 1, "troches" otherwise."""
+    return i18n.ngettext("troche", "troches", _plural_n(value)[1])
+
+
+env.filters["troches"] = troches
+env.filters["troche_noun"] = troche_noun
 
 
 def csrf_token(request: Request) -> str:

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from app.accounts import service
-from app.accounts.models import InviteKind
+from app.accounts.models import InviteKind, User
 from app.config import settings
 from app.db import SessionDep, utcnow
-from app.deps import CurrentUser, OptionalUser, SignedInDep
+from app.deps import CurrentUser, OptionalUser, PrescriberUser, SignedInDep
 from app.errors import Invalid, TooManyAttempts
 from app.i18n import gettext as _
 from app.push import service as push_service
@@ -119,8 +119,30 @@ def account_page(request: Request, user: CurrentUser, changed: str | None = None
     return render(
         request,
         "accounts/account.html",
-        {"values": {"timezone": user.timezone}, "timezones": TIMEZONE_CHOICES, "changed": changed},
+        {"values": {"timezone": user.timezone, "clinic_phone": user.clinic_phone or ""},
+         "timezones": TIMEZONE_CHOICES, "changed": changed},
     )
+
+
+@router.post("/account/clinic-phone")
+def change_clinic_phone(
+    request: Request,
+    session: SessionDep,
+    user: PrescriberUser,
+    clinic_phone: Annotated[str, Form(max_length=1000)] = "",
+):
+    try:
+        service.set_clinic_phone(session, user, clinic_phone)
+    except Invalid as err:
+        return form_error(
+            request,
+            session,
+            "accounts/account.html",
+            err,
+            {"timezone": user.timezone, "clinic_phone": clinic_phone},
+            {"timezones": TIMEZONE_CHOICES},
+        )
+    return see_other("/account?changed=clinic_phone")
 
 
 @router.post("/account/timezone")
@@ -197,6 +219,11 @@ def _invite_context(session, invite, signed_in_user):
     return {
         "invite": invite,
         "is_caregiver": invite.kind == InviteKind.CAREGIVER,
+        # Who asked for support, by the name they go by: the patient sent this link themselves.
+        "patient_name": (
+            getattr(session.get(User, invite.patient_id), "display_name", None)
+            if invite.kind == InviteKind.CAREGIVER else None
+        ),
         "signed_in_as_invitee": signed_in_as_invitee,
         "timezones": TIMEZONE_CHOICES,
         "suggested_timezone": suggested,

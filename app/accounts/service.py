@@ -72,6 +72,39 @@ def valid_timezone(name: str) -> bool:
     return True
 
 
+CLINIC_PHONE_MIN_DIGITS = 7
+CLINIC_PHONE_MAX_DIGITS = 20
+_CLINIC_PHONE_CHARS = frozenset("0123456789 +-()")
+
+
+def clean_clinic_phone(raw: str) -> str | None:
+    """A clinic's phone number as the prescriber typed it (spaces tidied), or None to clear it.
+
+    Digits, spaces, +, - and parentheses only, 7 to 20 digits: what a tel: link can dial.
+    """
+    text = " ".join(raw.split())
+    if not text:
+        return None
+    if not set(text) <= _CLINIC_PHONE_CHARS or "+" in text[1:]:
+        raise Invalid(_("Use digits, spaces, +, - and brackets only, for example "
+                        "+1 (555) 010-2000."), field="clinic_phone")
+    digits = sum(ch.isdigit() for ch in text)
+    if not CLINIC_PHONE_MIN_DIGITS <= digits <= CLINIC_PHONE_MAX_DIGITS or len(text) > 40:
+        raise Invalid(_("A phone number has %(low)s to %(high)s digits.",
+                        low=CLINIC_PHONE_MIN_DIGITS, high=CLINIC_PHONE_MAX_DIGITS),
+                      field="clinic_phone")
+    return text
+
+
+def set_clinic_phone(session: Session, prescriber: User, raw: str) -> None:
+    """The number the prescriber's patients see as "Call my clinic" (empty: none)."""
+    if prescriber.role != Role.PRESCRIBER:
+        raise Invalid(_("Only a prescriber sets a clinic phone number."), field="clinic_phone")
+    prescriber.clinic_phone = clean_clinic_phone(raw)
+    session.add(prescriber)
+    session.flush()
+
+
 def check_new_password(password: str, confirm: str | None = None) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(_("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH), field="password")

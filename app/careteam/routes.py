@@ -22,6 +22,7 @@ from app.i18n import gettext as _
 from app.supervision.routes import offline_pages as sitter_pages
 from app.templating import render
 from app.web.forms import form_error, new_client_id, parse_client_id, see_other
+from app.web.qr import qr_svg
 from app.web.timezones import TIMEZONE_CHOICES
 
 router = APIRouter()
@@ -33,12 +34,16 @@ def _invite_url(request: Request, token: str) -> str:
 
 
 def _issued_page(request: Request, issued: accounts.IssuedInvite, back: str):
+    invite_url = _invite_url(request, issued.token) if issued.token else None
     response = render(
         request,
         "careteam/invite_created.html",
         {
             "invite": issued.invite,
-            "invite_url": _invite_url(request, issued.token) if issued.token else None,
+            "invite_url": invite_url,
+            # To scan from this screen with the other person's phone.
+            "invite_qr": qr_svg(invite_url, title=_("QR code of the invite link"))
+            if invite_url else None,
             "back": back,
             "scope_label": next((label for key, label, _w in scope_choices()
                                  if key == issued.invite.scope), None),

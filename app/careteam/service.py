@@ -6,7 +6,7 @@ Services take an explicit `now`, flush but never commit (the request commits onc
 import uuid
 from datetime import date, datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.accounts.models import Role, User
 from app.careteam import access
@@ -109,3 +109,20 @@ def caregiver_rows(session: Session, patient: User, now: datetime) -> list[dict]
         for link, member in access.team_links(session, patient.id, Relation.CAREGIVER)
     ]
 
+
+def clinic_phone_for(session: Session, patient: User) -> str | None:
+    """The number behind the patient's "Call my clinic": from the first prescriber who joined
+    their team (and is still on it) with a clinic phone set; None when no prescriber has one."""
+    return session.exec(
+        select(User.clinic_phone)
+        .join(CareLink, col(CareLink.member_id) == col(User.id))
+        .where(
+            CareLink.patient_id == patient.id,
+            CareLink.relation == Relation.PRESCRIBER,
+            col(CareLink.revoked_at).is_(None),
+            col(User.clinic_phone).is_not(None),
+            User.role == Role.PRESCRIBER,
+        )
+        .order_by(col(CareLink.created_at), col(CareLink.id))
+        .limit(1)
+    ).first()

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from app.web.formats import format_datetime
+
 # Sized for a phone: 400 units across keeps 12-unit labels readable at 360 px.
 WIDTH, HEIGHT = 400, 220
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 36, 20, 12, 28
@@ -82,7 +84,7 @@ def _x_ticks(scale: Scale, tz: ZoneInfo, count: int = 5) -> tuple[tuple[float, s
     ticks = []
     for i in range(count):
         when = scale.start + span * (i / (count - 1))
-        ticks.append((scale.x(when), when.astimezone(tz).strftime("%d %b")))
+        ticks.append((scale.x(when), format_datetime(when.astimezone(tz), "date")))
     return tuple(ticks)
 
 
@@ -126,8 +128,11 @@ def time_chart(
     for s in built:
         for p in s.points:
             when_values.setdefault(p.when, {})[s.key] = p.value
+    # The table's first column: the year only when the chart spans more than one.
+    one_year = start.astimezone(tz).year == end.astimezone(tz).year
+    row_format = "short_datetime" if one_year else "datetime_year"
     rows = tuple(
-        (when.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        (format_datetime(when.astimezone(tz), row_format),
          *(f"{values[s.key]:g}" if s.key in values else "" for s in built))
         for when, values in sorted(when_values.items())
     )

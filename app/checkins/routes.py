@@ -77,6 +77,12 @@ def checkin_list(request: Request, session: SessionDep, user: PatientUser):
     return _list_page(request, session, user)
 
 
+@router.get("/checkins/settings")
+def checkin_settings_reload():
+    """A reload after a refused settings form (else /checkins/{slot_key} would answer 404)."""
+    return see_other("/checkins")
+
+
 @router.post("/checkins/settings")
 async def checkin_settings(request: Request, session: SessionDep, user: PatientUser):
     form = await request.form()

@@ -35,9 +35,11 @@ from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion
 from app.safety import service as safety
 from app.validation import parse
+from app.web.formats import format_datetime, parse_time
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
+TEXT_LIMIT = 1000  # a check-in note; forms show it and count towards it
 NEXT_MORNING_AT = time(9, 0)
 QUESTIONNAIRE_GRACE_DAYS = 2  # a weekly questionnaire stays due this long after its day
 DOSE_SLOTS = ("plus40", "end", "next_morning", "observe")  # these belong to one logged dose
@@ -94,8 +96,15 @@ def clean_values(values: dict[str, Any]) -> dict[str, Any]:
             if type(value) is not bool:
                 raise Invalid(_("Answer yes or no."), field=key)
         elif kind == "text":
-            if not isinstance(value, str) or len(value) > 1000:
-                raise Invalid(_("Use at most 1000 characters."), field=key)
+            if not isinstance(value, str):
+                raise Invalid(_("Use at most %(limit)s characters.", limit=TEXT_LIMIT), field=key)
+            # A browser sends a line break as CRLF: count it as the one character the person saw.
+            value = value.replace("\r\n", "\n")
+            if len(value) > TEXT_LIMIT:
+                # Never cut: refuse, say by how much, and the form keeps what was typed.
+                raise Invalid(_("This is %(n)s characters; the limit is %(limit)s. Shorten it by "
+                                "%(over)s and save again.", n=len(value), limit=TEXT_LIMIT,
+                                over=len(value) - TEXT_LIMIT), field=key)
             value = value.strip()
             if not value:
                 continue
@@ -134,9 +143,10 @@ def update_patient_settings(session: Session, *, patient: User, mood_time: str,
     """The patient's choices: when to be asked about mood, and whether safety alerts may
     reach their caregiver."""
     try:
-        at = time.fromisoformat(mood_time)
+        at = parse_time(mood_time)
     except ValueError:
-        raise Invalid(_("Enter a time like 20:00."), field="mood_time") from None
+        raise Invalid(_("Enter a time like %(example)s.",
+                        example=format_datetime(time(20, 0), "time")), field="mood_time") from None
     settings = _settings(session, patient.id)
     settings.mood_time = at.replace(second=0, microsecond=0, tzinfo=None)
     settings.share_alerts_with_caregiver = share_alerts
@@ -217,10 +227,10 @@ def _ready_alone_words(refusal: rules.Refusal, tz: ZoneInfo, at: datetime) -> st
     code = rules.ReadyAloneCode
     if refusal.code == code.TOO_SOON:
         allowed = p["allowed_from"].astimezone(tz)
-        fmt = "%H:%M" if allowed.date() == at.astimezone(tz).date() else "%a %d %b, %H:%M"
+        fmt = "time" if allowed.date() == at.astimezone(tz).date() else "datetime"
         return _("Ready to be alone can be recorded from %(time)s, the end of the "
                  "%(minutes)s-minute observation after the dose.",
-                 time=allowed.strftime(fmt), minutes=p["observation_minutes"])
+                 time=format_datetime(allowed, fmt), minutes=p["observation_minutes"])
     if refusal.code == code.NO_SEDATION:
         return _("First record sedation: they must respond normally.")
     if refusal.code == code.SEDATED:
@@ -562,7 +572,8 @@ def due_checkins(session: Session, patient: User, now: datetime) -> list[Due]:
     # Weekly (or fortnightly) PHQ-9 and GAD-7 on the prescriber's day.
     q_day = last_questionnaire_day(today, settings.questionnaire_weekday,
                                    settings.questionnaire_every_weeks)
-    q_start = _at(q_day, time(0), tz)
+    # Never due before the account existed: a new patient's first one starts when they joined.
+    q_start = max(_at(q_day, time(0), tz), patient.created_at)
     for key in ("phq9", "gad7"):
         done = bool(responses_between(session, patient.id, q_start, now + FUTURE_TOLERANCE,
                                       key))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 
 from app.accounts.models import User
+from app.careteam import service as careteam
 from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
 from app.deps import PatientUser
@@ -61,6 +62,8 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
                                            for c in gate_codes])
     unscreened = safety.unscreened_item9(session, user.id, now - UNSCREENED_SHOWN_FOR)
     extra.setdefault("sitter", checkins.sitter_confirmation(session, user.id, state.gate, now))
+    # "Call my clinic" beside a hold or an emergency (the first prescriber's clinic number).
+    extra.setdefault("clinic_phone", careteam.clinic_phone_for(session, user))
     return {"state": state, "now": now, "values": values, "checkins_due": due,
             "checklist_labels": service.checklist_labels(), "gate_codes": gate_codes,
             "gate_overridable": gate_overridable, "unscreened": unscreened, **extra}
@@ -159,7 +162,9 @@ async def log_dose(request: Request, session: SessionDep, user: PatientUser):
     result = _apply(session, user, values.get("dose_client_id", ""), "dose", data, now)
     if result["status"] == "rejected":
         return _rejected(request, session, user, now, result, values)
-    return see_other("/today?logged=1")
+    # A dose recorded long after it was taken gets words for that, not "stay seated now".
+    late = "late_entry" in (result.get("flags") or [])
+    return see_other("/today?logged=late" if late else "/today?logged=1")
 
 
 def _history_page(request: Request, session: Session, user: User, *,

@@ -26,6 +26,7 @@ from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion, Route
 from app.safety import service as safety
 from app.validation import SaneDatetime, parse
+from app.web.formats import format_datetime
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
@@ -125,7 +126,7 @@ def reason_message(reason: rules.Reason, tz: str) -> str:
     code = reason.code
     if code == rules.ReasonCode.TOO_SOON:
         nxt = p.get("next_allowed_at")
-        when = nxt.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M") if nxt else ""
+        when = format_datetime(nxt.astimezone(ZoneInfo(tz)), "datetime") if nxt else ""
         return _(
             "Too soon: doses must be at least %(hours)s hours apart. Next allowed: %(when)s.",
             hours=_mg(p.get("hours", 0)), when=when,
@@ -154,7 +155,7 @@ def reason_message(reason: rules.Reason, tz: str) -> str:
     if code == rules.ReasonCode.SAFETY_REVIEW:
         return _("Your care team must review your recent answers before your next dose.")
     if code == rules.ReasonCode.RECENT_EMERGENCY:
-        when = p["until"].astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
+        when = format_datetime(p["until"].astimezone(ZoneInfo(tz)), "datetime")
         return _("Your blood pressure reached a dangerous level recently. Dosing is on hold "
                  "until %(when)s, whatever later readings show.", when=when)
     return str(code)
@@ -283,7 +284,7 @@ def record_gate(
 
 
 def _clock(value: datetime, tz: str) -> str:
-    return value.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+    return format_datetime(value.astimezone(ZoneInfo(tz)), "time")
 
 
 def latest_gate(session: Session, patient_id: uuid.UUID, now: datetime) -> GateCheck | None:

@@ -52,6 +52,7 @@ from app.reminders.planner import (
     SupplyFacts,
     send_at_for,
 )
+from app.web.formats import format_datetime, parse_time
 
 __all__ = [
     "SNOOZE_CHOICES",
@@ -109,12 +110,14 @@ def _clock(value: time | str | None, field: str, errors: dict[str, str]) -> time
         return None
     if isinstance(value, str):
         try:
-            value = time.fromisoformat(value.strip())
+            value = parse_time(value)
         except ValueError:
-            errors[field] = _("Enter a time like 22:00.")
+            errors[field] = _("Enter a time like %(example)s.",
+                              example=format_datetime(time(22, 0), "time"))
             return None
     if not isinstance(value, time):
-        errors[field] = _("Enter a time like 22:00.")
+        errors[field] = _("Enter a time like %(example)s.",
+                          example=format_datetime(time(22, 0), "time"))
         return None
     return value.replace(second=0, microsecond=0, tzinfo=None, fold=0)
 

@@ -31,6 +31,19 @@
         if (!asked) input.checked = false;
       });
     });
+    // Number the questions by their place on screen (1, 2, 3, not 1, 2, 6); a follow-up such
+    // as "6a" takes the number of the question before it. The "answer only if" notes are for
+    // pages without JavaScript: here a question shows only when it is asked.
+    var position = 0;
+    form.querySelectorAll("fieldset.item").forEach(function (item) {
+      var number = item.querySelector(".item-number");
+      if (item.hidden || !number) return;
+      var own = number.getAttribute("data-number") || number.textContent.replace(".", "");
+      number.setAttribute("data-number", own);
+      if (/^\d+$/.test(own)) position += 1;
+      number.textContent = (/^\d+$/.test(own) ? position : position + own.replace(/^\d+/, "")) + ".";
+    });
+    form.querySelectorAll(".asked-if-hint").forEach(function (hint) { hint.hidden = true; });
   }
   function init() {
     document.querySelectorAll("form.questionnaire").forEach(function (form) {
@@ -82,6 +95,94 @@
     if (!document.querySelector("[data-elapsed-since]")) return;
     tick();
     if (!window.__trocheTimer) window.__trocheTimer = setInterval(tick, 15000);
+  }
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:after:swap", init);
+})();
+
+// Issue 12 item 11 (G4): pass on an invite link. Copy puts the link on the clipboard and says
+// so; Share opens the phone's share sheet where the browser has the Web Share API. Both stay
+// hidden where the browser cannot do it; the link is selectable text either way.
+(function () {
+  "use strict";
+  function init() {
+    document.querySelectorAll("[data-invite-share]").forEach(function (box) {
+      if (box.hasAttribute("data-ready")) return;
+      box.setAttribute("data-ready", "");
+      var input = box.querySelector("[data-invite-url]");
+      var copy = box.querySelector("[data-copy-invite]");
+      var share = box.querySelector("[data-share-invite]");
+      var status = box.querySelector("[data-invite-status]");
+      if (!input) return;
+      function say(key) {
+        if (status) status.textContent = status.getAttribute("data-text-" + key) || "";
+      }
+      if (copy && navigator.clipboard && navigator.clipboard.writeText) {
+        copy.hidden = false;
+        copy.addEventListener("click", function () {
+          navigator.clipboard.writeText(input.value).then(function () { say("copied"); },
+            function () { input.focus(); input.select(); say("copy-failed"); });
+        });
+      }
+      if (share && typeof navigator.share === "function") {
+        share.hidden = false;
+        share.addEventListener("click", function () {
+          navigator.share({ title: share.getAttribute("data-share-title") || "", url: input.value })
+            .catch(function () { /* cancelled: nothing to say */ });
+        });
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:after:swap", init);
+})();
+
+// Protocol form (protocols/_phase.html): show only the fields of the chosen schedule, weekdays
+// for "On chosen weekdays", N for "Every N days". Without JavaScript both stay visible.
+(function () {
+  "use strict";
+  function update(select) {
+    var phase = select.closest("fieldset");
+    if (!phase) return;
+    phase.querySelectorAll("[data-cadence-for]").forEach(function (el) {
+      var hidden = el.getAttribute("data-cadence-for") !== select.value;
+      el.hidden = hidden;
+      // A hidden field is not sent either: what is sent is what the prescriber sees.
+      el.querySelectorAll("input").forEach(function (input) { input.disabled = hidden; });
+    });
+  }
+  function init() {
+    document.querySelectorAll("select[data-cadence]").forEach(update);
+  }
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el && el.matches && el.matches("select[data-cadence]")) update(el);
+  });
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:after:swap", init);
+})();
+
+// Issue 12 item 7: a live count under a text area with a limit. The text area has
+// data-maxlength (a maxlength attribute would cut pasted text silently); without JavaScript the
+// hint "At most N characters" shows and the server refuses longer text with a message.
+(function () {
+  "use strict";
+  function init() {
+    document.querySelectorAll("textarea[data-maxlength]").forEach(function (area) {
+      if (area.hasAttribute("data-counted")) return;
+      var limit = parseInt(area.getAttribute("data-maxlength"), 10);
+      var hint = document.getElementById(area.id + "-limit");
+      if (!hint || !limit) return;
+      area.setAttribute("data-counted", "");
+      function update() {
+        var left = limit - area.value.length;
+        var key = left >= 0 ? "data-text-left" : "data-text-over";
+        hint.textContent = (hint.getAttribute(key) || "").replace("{n}", String(Math.abs(left)));
+        hint.classList.toggle("over-limit", left < 0);
+      }
+      area.addEventListener("input", update);
+      update();
+    });
   }
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:after:swap", init);

@@ -25,7 +25,11 @@
 
   // --- reading a form as the server would (the same field names the routes read) -----------
 
+  // The button that sent the form, when it carries a value (one-tap mood: each number is a
+  // submit button named "mood"): the browser posts its value, so the outbox keeps it too.
+  var submitter = null;
   function field(form, name) {
+    if (submitter && submitter.form === form && submitter.name === name) return submitter.value;
     var el = form.elements.namedItem(name);
     if (!el) return "";
     if (el instanceof RadioNodeList) return el.value || "";
@@ -243,7 +247,8 @@
     var list = document.createElement("ul");
     (result ? result.reasons : []).forEach(function (reason) {
       var li = document.createElement("li");
-      li.textContent = w("reason-" + reason.code) || reason.code;
+      li.textContent = w("reason-" + reason.code) || reason.message ||
+        String(reason.code).replace(/_/g, " ");
       list.appendChild(li);
     });
     lines.forEach(function (line) {
@@ -340,14 +345,15 @@
     event.preventDefault();
     event.stopImmediatePropagation();
     if (!form.reportValidity()) return;
+    submitter = event.submitter && event.submitter.name ? event.submitter : null;
     if (form.getAttribute("data-sync-kind") === "gate") {
       var data = ADAPTERS.gate(form);
       offlineVerdict(form, data).then(function (result) {
         if (result && result.recheckAt) {
           // Nothing is saved: the server would refuse this reading too.
           var at = new Date(result.recheckAt);
-          say(text("recheck-wait").replace("{time}", at.toLocaleTimeString([], {
-            hour: "2-digit", minute: "2-digit" })), "alert-error");
+          say(text("recheck-wait").replace("{time}", at.toLocaleTimeString(document.documentElement.lang || [], {
+            hour: "numeric", minute: "2-digit" })), "alert-error");
           return null;
         }
         // The verdict travels with the check, so the server can say where it disagrees.
@@ -454,8 +460,8 @@
         li.setAttribute("data-outbox-item", item.id);
         var when = new Date(item.recorded_at);
         var title = document.createElement("span");
-        title.textContent = item.label + " · " + when.toLocaleString([], {
-          weekday: "short", hour: "2-digit", minute: "2-digit" });
+        title.textContent = item.label + " · " + when.toLocaleString(document.documentElement.lang || [], {
+          weekday: "short", hour: "numeric", minute: "2-digit" });
         li.appendChild(title);
         var state = document.createElement("span");
         state.className = "badge";

@@ -436,7 +436,7 @@ def test_caregiver_invite_from_creation_to_supporting(db, login_as, auth, client
 
     with another_client() as phone:
         page = phone.get(f"/invite/{token}")
-        assert "You have been invited to support someone" in page.text
+        assert "has invited you to support them" in page.text  # named (issue 12)
         accepted = _accept(phone, token, email="casey@example.test")
         assert accepted.status_code == 303
         supporting = follow(phone, accepted)

@@ -19,6 +19,7 @@ from app.push import texts
 from app.reminders import dispatcher
 from app.reminders.models import ReminderOccurrence
 from app.safety import service as safety
+from app.web.formats import format_datetime
 from tests import factories
 from tests.alerts.conftest import (
     alerts_of,
@@ -264,7 +265,7 @@ def test_the_acknowledgement_is_shown_to_the_other_caregiver_the_prescriber_and_
     when = stored.acknowledged_at
 
     def shows_ack(page: str, tz: str) -> bool:
-        stamp = when.astimezone(ZoneInfo(tz)).strftime("%a %d %b, %H:%M")
+        stamp = format_datetime(when.astimezone(ZoneInfo(tz)), "datetime")
         return f"Acknowledged by Casey Carer, {stamp}" in page
 
     # The other caregiver: on the alerts page and on the person's page; no longer open.

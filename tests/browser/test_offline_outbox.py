@@ -108,8 +108,7 @@ def test_offline_entries_wait_in_the_outbox_and_arrive_once(context, page: Page,
     expect(page.get_by_text("Blood pressure 180/120 or higher")).to_be_visible()
 
     page.goto("/checkins/daily")
-    page.get_by_role("radio", name="6", exact=True).check()
-    page.get_by_role("button", name="Save check-in").click()
+    page.get_by_role("button", name="6", exact=True).click()  # mood in one tap
     expect(page.get_by_role("status").filter(has_text="Saved on this phone")).to_be_visible()
     expect(_count(page)).to_have_text("1")
 
@@ -192,8 +191,7 @@ def test_signed_out_mid_flush_keeps_the_queue_for_the_same_user(context, page: P
     console_errors.expect(r"status of 401")
     _ready_offline(context, page, patient.email)
     page.goto("/checkins/daily")
-    page.get_by_role("radio", name="4", exact=True).check()
-    page.get_by_role("button", name="Save check-in").click()
+    page.get_by_role("button", name="4", exact=True).click()  # mood in one tap
     expect(_count(page)).to_have_text("1")
 
     # The session ends elsewhere (signed out on another device): the flush finds nobody.
@@ -355,8 +353,7 @@ def test_flushing_twice_at_once_and_a_concurrent_post_write_each_entry_once(cont
     _ready_offline(context, page, patient.email)
     for mood in ("3", "5", "7"):
         page.goto("/checkins/daily")
-        page.get_by_role("radio", name=mood, exact=True).check()
-        page.get_by_role("button", name="Save check-in").click()
+        page.get_by_role("button", name=mood, exact=True).click()  # mood in one tap
         expect(page.get_by_role("status").filter(has_text="Saved on this phone")).to_be_visible()
     expect(_count(page)).to_have_text("3")
 
@@ -385,8 +382,7 @@ def test_another_person_on_the_phone_never_sees_or_sends_the_first_ones_entries(
     console_errors.expect(r"status of 401")
     _ready_offline(context, page, patient.email)
     page.goto("/checkins/daily")
-    page.get_by_role("radio", name="2", exact=True).check()
-    page.get_by_role("button", name="Save check-in").click()
+    page.get_by_role("button", name="2", exact=True).click()  # mood in one tap
     expect(_count(page)).to_have_text("1")
 
     # The first person's session ends while the phone is away; someone else signs in on it.

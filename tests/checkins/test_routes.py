@@ -15,6 +15,7 @@ from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.checkins.routes import answers_from_form
 from app.db import utcnow
 from app.doses import service as doses
+from app.web.formats import format_datetime
 from tests import factories
 from tests.conftest import Auth
 from tests.helpers import another_client, follow
@@ -248,7 +249,7 @@ def test_a_high_risk_screen_shows_the_crisis_screen(client, db, auth, patient, p
             "More than half the days") in patient_page
     assert "q1=" not in patient_page and "q9=" not in patient_page
     local = screen.completed_at.astimezone(ZoneInfo(patient.timezone))
-    assert local.strftime("%H:%M") in patient_page
+    assert format_datetime(local, "time") in patient_page
 
 
 def test_a_double_submitted_high_risk_screen_still_shows_the_crisis_screen(client, db, auth,
@@ -409,7 +410,9 @@ def test_the_crisis_help_is_one_tap_from_every_page(client, patient):
     for path in ("/checkins", "/questionnaires/phq9", "/checkins/daily", "/trends"):
         assert 'href="/help"' in client.get(path).text, path
     help_page = text_of(client.get("/help"))
-    assert "741741" in help_page and CARE_TEAM_DELAY in help_page
+    assert "741741" in help_page and "they answer day and night" in help_page
+    # Nothing was answered on the help page: it does not speak of "your answers".
+    assert CARE_TEAM_DELAY not in help_page
 
 
 def test_prescribers_do_not_fill_in_patient_questionnaires(client, login_as):
@@ -522,7 +525,7 @@ def test_ready_to_be_alone_too_soon_is_refused_next_to_the_field(client, db, aut
     page = text_of(response)
     assert 'id="ready_alone-error"' in page
     allowed = (dose.taken_at + timedelta(minutes=120)).astimezone(ZoneInfo(patient.timezone))
-    assert allowed.strftime("%H:%M") in page
+    assert format_datetime(allowed, "time") in page
     assert checked(page, "ready_alone") == {"yes"} and 'value="124"' in page
     assert count(db, CheckIn) == 0
 

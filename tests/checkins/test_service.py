@@ -35,6 +35,9 @@ def count(db, model) -> int:
 def patient(db):
     _, patient, _ = factories.patient_with_protocol(
         db, now=utc(datetime(2026, 1, 2, 9, 0, tzinfo=NY)))
+    # The account predates the tests' days (nothing is due before an account existed).
+    patient.created_at = utc(datetime(2025, 12, 1, tzinfo=NY))
+    db.flush()
     return patient
 
 
@@ -196,7 +199,7 @@ def test_ready_to_be_alone_too_soon_says_from_when_in_local_time(db, patient):
         checkin(db, patient, TAKEN + timedelta(minutes=119), "end", READY, dose=dose)
     assert set(err.value.errors) == {"ready_alone"}
     message = err.value.errors["ready_alone"]
-    assert "12:05" in message  # 10:05 New York + 2 hours, not UTC (17:05)
+    assert "12:05 PM" in message  # 10:05 AM New York + 2 hours, not UTC (5:05 PM)
     assert "120-minute" in message
     assert count(db, CheckIn) == 0
 
@@ -212,7 +215,7 @@ def test_the_observation_period_and_hold_level_are_the_doses_protocol_versions(d
     db.flush()
     with pytest.raises(Invalid) as err:
         checkin(db, patient, TAKEN + timedelta(minutes=89), "end", READY, dose=dose)
-    assert "11:35" in err.value.errors["ready_alone"]
+    assert "11:35 AM" in err.value.errors["ready_alone"]
     with pytest.raises(Invalid) as err:
         checkin(db, patient, TAKEN + timedelta(minutes=95), "end",
                 {**READY, "systolic": 130}, dose=dose)

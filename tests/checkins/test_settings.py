@@ -21,7 +21,7 @@ def test_a_bad_mood_time_comes_back_with_the_message(db, auth, login_as):
     patient = login_as("patient")
     response = auth.post("/checkins/settings", {"mood_time": "25:99", "share_alerts": "yes"})
     assert response.status_code == 422
-    assert "Enter a time like 20:00." in response.text
+    assert "Enter a time like 8:00 PM." in response.text
     assert 'value="25:99"' in response.text
     assert db.get(CheckinSettings, patient.id) is None
 

@@ -20,6 +20,7 @@ from app.db import utcnow
 from app.doses import service
 from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
 from app.sync.models import ClientWrite
+from app.web.formats import format_datetime
 from tests import factories
 from tests.factories import gate_data, sync_item, sync_post
 from tests.helpers import follow
@@ -141,7 +142,7 @@ def test_gate_hold_too_soon_after_a_recent_dose(db, client, patient):
     assert message.startswith("Too soon: doses must be at least 48 hours apart. Next allowed: ")
     # The next allowed time is shown in the patient's own clock.
     nxt = (utcnow() + timedelta(hours=45)).astimezone(ZoneInfo(patient.timezone))
-    assert nxt.strftime("%a %d %b") in message
+    assert format_datetime(nxt, "weekday_date") in message
 
 
 def test_gate_hold_over_the_24h_maximum(db, client, patient):
@@ -509,7 +510,7 @@ def test_an_extra_dose_says_which_session_it_pushes_back_before_it_is_logged(db,
     page = html.unescape(client.get("/today").text)
     session_at = (utcnow() + timedelta(hours=8)).astimezone(ZoneInfo(patient.timezone))
     notice = ("No session is scheduled now, so this would be an extra dose. It would push back "
-              f"your session on {session_at.strftime('%A %d %B')}")
+              f"your session on {format_datetime(session_at, 'long_datetime').rsplit(',', 1)[0]}")
     assert notice in page and "doses must be at least 48 hours apart" in page
     gate(client)
     assert notice in html.unescape(client.get("/today").text)  # and on the OK screen
@@ -913,7 +914,7 @@ def test_today_page_shows_the_next_session_in_local_time(db, client, patient):
     local = utcnow().astimezone(ZoneInfo(patient.timezone))
     assert "Next session" in page
     assert "Due now" in page or "Overdue" in page
-    assert local.strftime("%A %d %B") in page
+    assert format_datetime(local, "long_datetime").rsplit(",", 1)[0] in page
 
 
 def test_no_protocol_today_page(client, login_as):

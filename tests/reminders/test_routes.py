@@ -199,8 +199,8 @@ def test_saving_plans_that_persons_reminders_again(db, login_as, auth, monkeypat
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        ({"quiet_start": "25:99"}, "quiet_start", "Enter a time like 22:00."),
-        ({"quiet_end": "soon"}, "quiet_end", "Enter a time like 22:00."),
+        ({"quiet_start": "25:99"}, "quiet_start", "Enter a time like 10:00 PM."),
+        ({"quiet_end": "soon"}, "quiet_end", "Enter a time like 10:00 PM."),
         ({"snooze_minutes": "45"}, "snooze_minutes", "Choose 15, 30 or 60 minutes."),
         ({"snooze_minutes": ""}, "snooze_minutes", "Choose 15, 30 or 60 minutes."),
     ],
@@ -261,7 +261,7 @@ def test_device_list_shows_each_device(db, login_as, client):
     html = client.get(PAGE).text
     assert "Chrome on Android" in html and "Safari on iPhone" in html
     assert "Someone else's Firefox" not in html
-    assert "Wed 01 Jul, 09:30" in html
+    assert "Wed Jul 1, 9:30 AM" in html
     assert "Nothing yet" in html
     assert "the push service answered 410" in html
     assert html.count("Send a test notification") == 2

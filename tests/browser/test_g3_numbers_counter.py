@@ -1,0 +1,53 @@
+"""Issue 12 items 7 and 8 in a phone's browser: C-SSRS questions are numbered by their place on
+screen, and a note's counter says how far over the limit a pasted text is (nothing is cut)."""
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import Session
+
+from app.accounts.models import Role
+from app.db import engine
+from tests import factories
+
+pytestmark = pytest.mark.browser
+
+
+def _patient() -> str:
+    with Session(engine, expire_on_commit=False) as db:
+        patient = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        factories.link(db, patient, factories.user(db, role=Role.PRESCRIBER))
+        db.commit()
+    return patient.email
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("Sign in")
+
+
+def _shown_numbers(page: Page) -> list[str]:
+    return [n.strip() for n in page.locator("fieldset.item:visible .item-number").all_inner_texts()]
+
+
+def test_cssrs_numbers_follow_what_is_shown(page: Page):
+    _sign_in(page, _patient())
+    page.goto("/questionnaires/cssrs")
+    assert _shown_numbers(page) == ["1.", "2.", "3."]
+    page.locator('#item-q6 input[value="yes"]').check()
+    assert _shown_numbers(page) == ["1.", "2.", "3.", "3a."]
+    page.locator('#item-q2 input[value="yes"]').check()
+    assert _shown_numbers(page) == ["1.", "2.", "3.", "4.", "5.", "6.", "6a."]
+    expect(page.locator(".asked-if-hint:visible")).to_have_count(0)
+
+
+def test_a_long_note_is_counted_not_cut(page: Page):
+    _sign_in(page, _patient())
+    page.goto("/checkins/daily")
+    note = page.locator("textarea[name=note]")
+    expect(page.locator("#note-limit")).to_have_text("1000 characters left")
+    note.fill("x" * 1005)
+    expect(page.locator("#note-limit")).to_have_text("5 characters over the limit")
+    assert len(note.input_value()) == 1005
