@@ -137,7 +137,7 @@ def flag_label(code: str) -> str:
         "phq9_item9": _("PHQ-9 item 9 above 0"),
         "dose_against_hold": _("Dose taken against a hold"),
         "offline_gate_disagreed": _("Offline safety check disagreed"),
-        # Issue 12 item 4: every code a patient or caregiver can meet reads as words.
+        # Every code a patient or caregiver can meet reads as words.
         "no_sedation": _("No sedation check yet"),
         "sedated": _("Still drowsy"),
         "no_bp": _("No blood pressure reading yet"),

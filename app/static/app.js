@@ -100,7 +100,7 @@
   document.addEventListener("htmx:after:swap", init);
 })();
 
-// Issue 12 item 11 (G4): pass on an invite link. Copy puts the link on the clipboard and says
+// Pass on an invite link. Copy puts the link on the clipboard and says
 // so; Share opens the phone's share sheet where the browser has the Web Share API. Both stay
 // hidden where the browser cannot do it; the link is selectable text either way.
 (function () {
@@ -162,7 +162,7 @@
   document.addEventListener("htmx:after:swap", init);
 })();
 
-// Issue 12 item 7: a live count under a text area with a limit. The text area has
+// A live count under a text area with a limit. The text area has
 // data-maxlength (a maxlength attribute would cut pasted text silently); without JavaScript the
 // hint "At most N characters" shows and the server refuses longer text with a message.
 (function () {

@@ -9,7 +9,7 @@ from sqlmodel import func, select
 
 from app.checkins.models import CheckIn
 from tests import factories
-from tests.issue12.test_g3_words import visible_text
+from tests.phone.test_words import visible_text
 
 
 def _patient(db, login_as):

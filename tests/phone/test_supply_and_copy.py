@@ -10,7 +10,7 @@ from app.db import utcnow
 from app.doses.models import Dose
 from app.templating import troches
 from tests import factories
-from tests.issue12.test_g3_words import visible_text
+from tests.phone.test_words import visible_text
 
 WHY = "More doses were logged than troches recorded: a fill may be missing."
 
