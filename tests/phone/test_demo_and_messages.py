@@ -186,3 +186,19 @@ def test_the_help_page_does_not_speak_of_answers(client):
     page = client.get("/help").text
     assert "may not see your answers" not in page
     assert "they answer day and night" in page and 'href="tel:988"' in page
+
+
+def test_today_says_what_else_is_due_on_the_first_screen(db, client, auth):
+    """What is next, whether it is safe, and what is due: the check-ins due are named in the
+    session card at the top, linking to their list further down."""
+    from app.db import utcnow
+    from app.seed import DEMO_PASSWORD, seed_demo
+
+    seed_demo(db, utcnow())
+    db.commit()
+    assert auth.login("patient@demo.test", DEMO_PASSWORD).status_code == 303
+    page = client.get("/today").text
+    card = page[page.index('id="next-heading"'):page.index("</section>", page.index(
+        'id="next-heading"'))]
+    assert "Also due now:" in card and 'href="#due-heading"' in card
+    assert "Daily mood" in card or "PHQ-9" in card
