@@ -231,6 +231,7 @@
     if (!words || !section) { say(text("saved-offline")); return; }
     function w(key) { return words.getAttribute("data-text-" + key) || ""; }
     var template = document.getElementById("offline-dose-form"); // before the section empties
+    var clinic = document.getElementById("offline-clinic-call");
     section.textContent = "";
     var heading = document.createElement("h2");
     heading.id = "gate-heading";
@@ -273,6 +274,10 @@
       call.href = "tel:911";
       call.textContent = w("call");
       section.appendChild(call);
+    }
+    if (verdict !== "ok" && clinic && clinic.content.firstElementChild) {
+      // "Call my clinic" beside a hold or an emergency, as online.
+      section.appendChild(clinic.content.firstElementChild.cloneNode(true));
     }
     if (verdict === "ok") {
       var dose = template.content.firstElementChild.cloneNode(true);

@@ -1,7 +1,7 @@
 // TrocheLog service worker: network-first pages, cached app shell, an offline fallback,
 // Background Sync for the outbox (outbox.js, shared with the pages), and push notifications.
 importScripts("/static/outbox.js");
-const VERSION = "v5";
+const VERSION = "v6";
 const SHELL_CACHE = `shell-${VERSION}`;
 const PAGE_CACHE = `pages-${VERSION}`;
 const SHELL = [

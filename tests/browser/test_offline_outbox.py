@@ -28,6 +28,7 @@ def patient(live_server):
     now = utcnow()
     with Session(engine, expire_on_commit=False) as db:
         prescriber = factories.user(db, role=Role.PRESCRIBER)
+        prescriber.clinic_phone = "+1 555 010 2000"
         patient = factories.user(db, role=Role.PATIENT, timezone="UTC")
         factories.link(db, patient, prescriber)
         protocols.save(db, prescriber=prescriber, patient_id=patient.id,
@@ -221,6 +222,9 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     _safety_check(page, "186", "100", "90", all_ticked=False)
     expect(verdict.get_by_role("heading", name="Do not take your dose")).to_be_visible()
     expect(verdict.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
+    # The clinic's number beside it, offline as online.
+    expect(verdict.get_by_role("link", name=re.compile("Call my clinic"))).to_have_attribute(
+        "href", "tel:+15550102000")
     expect(verdict.locator("form")).to_have_count(0)
     expect(_count(page)).to_have_text("3")
     # Measuring again at once is refused, as the server would: rest 5 minutes first.

@@ -1,0 +1,41 @@
+"""A prescriber's note that is too long is refused with a message and kept in the form, never
+cut by the browser (the text areas carry data-maxlength and a counter, not maxlength)."""
+
+import uuid
+
+from sqlmodel import select
+
+from app.checkins.models import SafetyEvent
+from app.db import utcnow
+from app.safety import service as safety
+from tests import factories
+
+
+def test_an_over_long_review_note_is_refused_and_kept(db, client, auth):
+    prescriber, patient, _version = factories.patient_with_protocol(db)
+    now = utcnow()
+    event = safety.raise_event(db, patient_id=patient.id, kind="positive_screen", level="high",
+                               occurred_at=now, source_id=uuid.uuid4(),
+                               details={"instrument": "cssrs", "answers": {"q4": True}},
+                               holds_dosing=True, now=now)
+    db.commit()
+    auth.login(prescriber.email)
+    page = client.get(f"/patients/{patient.id}").text
+    assert 'data-maxlength="1000"' in page and "At most 1000 characters." in page
+    assert 'name="review_note" rows="3" maxlength' not in page
+    note = "Called the patient. " * 75  # 1,500 characters
+    response = auth.post(f"/patients/{patient.id}/safety-events/{event.id}/review",
+                         {"review_note": note})
+    assert response.status_code == 422
+    assert note.strip()[:200] in response.text
+    db.expire_all()
+    assert db.exec(select(SafetyEvent).where(SafetyEvent.id == event.id)).one().reviewed_at is None
+
+
+def test_the_protocol_reason_has_a_counted_limit_not_a_cut(db, client, auth):
+    prescriber, patient, _version = factories.patient_with_protocol(db)
+    db.commit()
+    auth.login(prescriber.email)
+    page = client.get(f"/patients/{patient.id}/protocol").text
+    assert 'id="reason" name="reason" rows="2" data-maxlength="500"' in page
+    assert "At most 500 characters." in page
