@@ -12,8 +12,7 @@ from app.alerts import service as alerts
 from app.careteam import service as careteam
 from app.checkins import service as checkins
 from app.checkins.instruments import CATALOGUE
-from app.doses import ledger
-from app.doses import service as doses
+from app.doses import ledger, today
 from app.exports import records as gathering
 from app.protocols import schedule
 from app.protocols import service as protocols
@@ -50,14 +49,7 @@ def summary(session: Session, patient: User, now: datetime) -> dict:
     start_day = end_day - timedelta(weeks=WEEKS) + timedelta(days=1)
     found = gathering.gather(session, patient, start_day, end_day)
     version = protocols.current(session, patient.id)
-    sessions: list[schedule.SessionStatus] = []
-    if version is not None:
-        taken = [d.taken_at for d in doses.active_doses(
-            session, patient.id, start=found.start_at - timedelta(days=3), end=now)]
-        occs = schedule.occurrences(protocols.plans(version), tz, found.start_at, now)
-        sessions = schedule.classify_sessions(
-            occs, taken, now, grace=timedelta(hours=float(version.grace_hours)),
-            due_window=doses.DUE_WINDOW)
+    sessions = today.sessions_between(session, patient, found.start_at, now, now)
     recorded = [d for d in found.doses if d.status == "recorded"]
     bp = [(g.checked_at, g.systolic, g.diastolic) for g in found.gates] + [
         (c.recorded_at, c.values["systolic"], c.values["diastolic"]) for c in found.checkins

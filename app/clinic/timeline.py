@@ -15,10 +15,9 @@ from sqlmodel import Session
 from app.accounts.models import User
 from app.checkins import service as checkins
 from app.checkins.instruments import CATALOGUE, SLOTS
-from app.doses import service as doses
+from app.doses import today
 from app.exports import records as gathering
 from app.protocols import schedule
-from app.protocols import service as protocols
 
 SPANS = (14, 42, 90)  # days the page offers
 DEFAULT_SPAN = 14
@@ -46,21 +45,6 @@ def span_of(raw: str | None) -> int:
     return value if value in SPANS else DEFAULT_SPAN
 
 
-def _missed(session: Session, patient: User, start: datetime, end: datetime,
-            now: datetime) -> list[schedule.SessionStatus]:
-    version = protocols.current(session, patient.id)
-    if version is None:
-        return []
-    taken = [d.taken_at for d in doses.active_doses(session, patient.id,
-                                                    start=start - timedelta(days=3),
-                                                    end=min(end, now) + timedelta(days=1))]
-    occs = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone),
-                                start, min(end, now))
-    return [s for s in schedule.classify_sessions(
-        occs, taken, now, grace=timedelta(hours=float(version.grace_hours)),
-        due_window=doses.DUE_WINDOW) if s.state == schedule.SessionState.MISSED]
-
-
 def build(session: Session, patient: User, days: int, now: datetime) -> list[Day]:
     tz = ZoneInfo(patient.timezone)
     end_day = now.astimezone(tz).date()
@@ -83,7 +67,9 @@ def build(session: Session, patient: User, days: int, now: datetime) -> list[Day
     entries += [Entry(e.occurred_at, "ledger", e) for e in found.ledger]
     entries += [Entry(e.occurred_at, "safety", e) for e in found.safety_events]
     entries += [Entry(s.occurrence.scheduled_at, "missed", s)
-                for s in _missed(session, patient, found.start_at, found.end_at, now)]
+                for s in today.sessions_between(session, patient, found.start_at, found.end_at,
+                                                now)
+                if s.state == schedule.SessionState.MISSED]
     by_day: dict[date, list[Entry]] = defaultdict(list)
     for entry in entries:
         by_day[entry.at.astimezone(tz).date()].append(entry)

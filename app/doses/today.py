@@ -58,6 +58,24 @@ def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
     return upcoming[0] if upcoming else None
 
 
+def sessions_between(session: Session, patient: User, start: datetime, end: datetime,
+                     now: datetime) -> list[schedule.SessionStatus]:
+    """The protocol's sessions scheduled from `start` until `end` (never past `now`), each
+    classified against the recorded doses with the protocol's grace, as Today reads them; []
+    without a protocol. Doses a little either side count, so an edge session matches."""
+    version = protocols.current(session, patient.id)
+    if version is None:
+        return []
+    until = min(end, now)
+    taken = [d.taken_at for d in active_doses(session, patient.id, start=start - timedelta(days=3),
+                                              end=until + timedelta(days=1))]
+    occs = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone), start,
+                                until)
+    return schedule.classify_sessions(occs, taken, now,
+                                      grace=timedelta(hours=float(version.grace_hours)),
+                                      due_window=DUE_WINDOW)
+
+
 def today(session: Session, patient: User, now: datetime) -> Today:
     version = protocols.current(session, patient.id)
     if version is None:
