@@ -17,28 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from app.exports import csv_export, panel, records
 from app.exports.service import ExportRequest
-from app.seed import seed_demo
+from tests.exports.demo import GENERATED, NOW, gathered
 
-NOW = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)  # the seed's fixed clock (tests/test_seed.py)
-GENERATED = NOW + timedelta(minutes=5)
 GOLDEN = Path(__file__).parent / "golden"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, NOW)
-    db.flush()
-    return users
-
-
-def gathered(db, patient, days: int = 14) -> records.PatientRecords:
-    end = NOW.astimezone(ZoneInfo(patient.timezone)).date()
-    return records.gather(db, patient, end - timedelta(days=days - 1), end)
 
 
 def unzip(content: bytes) -> dict[str, str]:

@@ -10,9 +10,7 @@ import json
 import os
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
@@ -23,24 +21,9 @@ from app.checkins.instruments import CSSRS, GAD7, PHQ9
 from app.doses import corrections
 from app.doses.models import Dose, GateCheck
 from app.exports import fhir, records
-from app.seed import seed_demo
+from tests.exports.demo import GENERATED, NOW, gathered
 
-# The seed's fixed clock (as tests/test_seed.py): Tuesday 15:30 in New York.
-NOW = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)
-GENERATED = NOW + timedelta(minutes=5)
 GOLDEN = Path(__file__).parent / "golden"
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, NOW)
-    db.flush()
-    return users
-
-
-def gathered(db, patient, days: int = 14) -> records.PatientRecords:
-    end = NOW.astimezone(ZoneInfo(patient.timezone)).date()
-    return records.gather(db, patient, end - timedelta(days=days - 1), end)
 
 
 def valid_bundle(found: records.PatientRecords) -> dict:
