@@ -1,4 +1,4 @@
-"""Operational commands: `python -m app.cli migrate | bootstrap`."""
+"""Operational commands: `python -m app.cli migrate | bootstrap | audit-verify`."""
 
 import argparse
 import fcntl
@@ -74,11 +74,22 @@ def bootstrap() -> None:
     print()
 
 
+def audit_verify() -> int:
+    """Check the audit trail's hash chain; exit 1 at the first entry that does not fit."""
+    from app.audit.verify import message, verify
+
+    report = verify(engine)
+    print(message(report))
+    return 0 if report.broken is None else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.cli")
-    parser.add_argument("command", choices=["migrate", "bootstrap"])
+    parser.add_argument("command", choices=["migrate", "bootstrap", "audit-verify"])
     args = parser.parse_args(argv)
     Path(ROOT / "var").mkdir(exist_ok=True)
+    if args.command == "audit-verify":
+        return audit_verify()
     {"migrate": migrate, "bootstrap": bootstrap}[args.command]()
     return 0
 

@@ -1,6 +1,14 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
-from app.accounts.models import AuthSession, Invite, LoginFailure, User
+from app.accounts.models import (
+    AuthChallenge,
+    AuthSession,
+    Invite,
+    LoginFailure,
+    Passkey,
+    PasswordReset,
+    User,
+)
 from app.alerts.models import Alert
 from app.audit.models import AuditEvent
 from app.careteam.models import CareLink
@@ -20,6 +28,7 @@ from app.sync.models import ClientWrite
 __all__ = [
     "Alert",
     "AuditEvent",
+    "AuthChallenge",
     "AuthSession",
     "CareLink",
     "CheckIn",
@@ -32,6 +41,8 @@ __all__ = [
     "Invite",
     "LedgerEntry",
     "LoginFailure",
+    "Passkey",
+    "PasswordReset",
     "ProtocolVersion",
     "PushAttempt",
     "PushDelivery",

@@ -81,7 +81,25 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
     seed_patient2_history(session, prescriber, users["patient2@demo.test"], now)
     session.flush()
     seed_reminders(session, users, now)
+    seed_audit(session, users, now)
     return users
+
+
+def seed_audit(session: Session, users: dict[str, User], now: datetime) -> None:
+    """The audit trail beyond what the services above recorded: Dr. Okafor opened Jordan's
+    record this week and exported it as a PDF before a visit, so Jordan's "Who has seen my
+    records" and the prescriber's access log show something real."""
+    from app.audit import service as audit
+
+    prescriber, jordan = users["prescriber@demo.test"], users["patient@demo.test"]
+    for days, hours in ((6, 2), (2, 5), (0, 3)):
+        audit.record(session, action="view", actor=prescriber, patient_id=jordan.id,
+                     details={"purpose": "treat"}, now=now - timedelta(days=days, hours=hours))
+    start = (now - timedelta(days=89)).date().isoformat()
+    audit.record(session, action="export", actor=prescriber, patient_id=jordan.id,
+                 now=now - timedelta(days=2, hours=4),
+                 details={"format": "pdf", "start": start, "end": now.date().isoformat(),
+                          "rows": 120})
 
 
 def seed_caregiver_alerts(session: Session, caregiver: User, patient: User) -> None:

@@ -22,6 +22,8 @@ PROTECTED = {
     "/alerts": {"caregiver", "prescriber"},
     "/account": {"patient", "caregiver", "prescriber"},
     "/account/reminders": {"patient", "caregiver", "prescriber"},
+    "/account/access-log": {"patient"},  # who has seen my records (app/audit/routes.py)
+    "/audit": {"prescriber"},  # the access log of their own patients
 }
 PUBLIC = ("/help", "/offline", "/login")
 

@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import JSON, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -30,6 +30,10 @@ class User(SQLModel, table=True):
     # A prescriber's clinic phone number, shown to their patients beside the crisis lines
     # ("Call my clinic"); None until the prescriber sets it.
     clinic_phone: str | None = Field(default=None, max_length=40)
+    # The optional app lock (patients and caregivers): a PIN's Argon2 hash, checked by the
+    # server, asked for again once the phone has been away this many minutes.
+    app_lock_pin_hash: str | None = Field(default=None, max_length=255)
+    app_lock_minutes: int | None = Field(default=None)
 
     @property
     def has_password(self) -> bool:
@@ -46,6 +50,59 @@ class AuthSession(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    # What the "signed-in devices" page calls it ("Chrome on Android"), from the User-Agent at
+    # sign-in; never the raw header.
+    device: str | None = Field(default=None, max_length=80)
+    # Last time the person proved it was them in this session (password, passkey): exports and
+    # consent changes ask again when this is too old.
+    reauthenticated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the app lock is due (the phone was away too long); cleared by the right PIN.
+    locked: bool = Field(default=False)
+    # How this session was opened: "password", "passkey", "invite", "reset".
+    method: str | None = Field(default=None, max_length=20)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time link to choose a new password. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Passkey(SQLModel, table=True):
+    """A WebAuthn credential: an optional sign-in for everyone (app/accounts/passkeys.py)."""
+
+    __tablename__ = "passkeys"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    credential_id: str = Field(max_length=1400, unique=True)  # base64url
+    public_key: bytes = Field(sa_type=LargeBinary)
+    sign_count: int = Field(default=0)
+    transports: list = Field(default_factory=list, sa_type=JSON)
+    name: str = Field(max_length=60)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuthChallenge(SQLModel, table=True):
+    """A WebAuthn challenge waiting for its answer: single use, short-lived, bound to the
+    browser that asked (its session, or its anonymous cookie) by a hash."""
+
+    __tablename__ = "auth_challenges"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    purpose: str = Field(max_length=20)  # "register", "sign_in", "reauth"
+    browser_key: str = Field(max_length=64, index=True)
+    challenge: str = Field(max_length=128)  # base64url
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE")
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import Role, User
 from app.alerts.models import Alert
+from app.audit import service as audit
 from app.careteam import access
 from app.careteam.models import CareLink, Relation
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
@@ -370,7 +371,7 @@ def _visible_to(session: Session, user: User):
         )
         # Links past their end date (the access module decides) see nothing.
         supported = [p.id for p in access.readable_patients(
-            session, user, access.Purpose.VIEW_SESSION)]
+            session, user, access.Purpose.VIEW_SESSION, audited=False)]  # a filter, not a view
         linked = exists().where(
             CareLink.patient_id == Alert.patient_id,
             col(CareLink.patient_id).in_(supported),
@@ -526,6 +527,8 @@ def acknowledge(
     )
     already = done.rowcount != 1  # type: ignore[attr-defined]
     if not already:
+        audit.record(session, action="alert.acknowledge", actor=user,
+                     patient_id=found.patient_id, now=now)
         # Pushes queued for it that have not gone out yet are no longer needed.
         session.execute(
             update(ReminderOccurrence)

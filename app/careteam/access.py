@@ -9,11 +9,13 @@ change of scope, an end date or a removal takes effect on the caregiver's very n
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from app.accounts.models import Role, User
+from app.audit import service as audit
 from app.careteam.models import CareLink, Relation
 from app.db import utcnow
 from app.errors import NotFound
@@ -142,17 +144,40 @@ def require_patient_access(
     """The patient, or NotFound: out of scope, ended, removed or never linked looks exactly like
     a patient who does not exist, so a stranger cannot even learn that the patient exists."""
     if not can_access_patient(session, user, patient_id, purpose, now):
-        raise NotFound()
+        _refused(user, patient_id, purpose)
     patient = _patient(session, patient_id)
     if patient is None:
-        raise NotFound()
-    return patient
+        _refused(user, patient_id, purpose)
+    # The audit trail's choke point for reads: anyone but the patient is recorded.
+    audit.note_view(session, actor=user, patient_id=patient_id, purpose=purpose, now=now)
+    return patient  # type: ignore[return-value]
+
+
+def _refused(user: User, patient_id: uuid.UUID, purpose: Purpose) -> NoReturn:
+    # Kept though the request rolls back; the id is whatever was asked for (no foreign key).
+    audit.note_denial(action="view", actor=user, patient_id=patient_id,
+                      details={"purpose": str(purpose)})
+    raise NotFound()
 
 
 def readable_patients(
-    session: Session, user: User, purpose: Purpose, now: datetime | None = None
+    session: Session, user: User, purpose: Purpose, now: datetime | None = None,
+    *, audited: bool = True,
 ) -> list[User]:
-    """The one "whose records may this person read for this purpose" query, by name."""
+    """The one "whose records may this person read for this purpose" query, by name.
+
+    A list shows something of each patient on it (the panel's flags, today's session), so each
+    listed patient gets a "view" entry (once per request). `audited=False` only where the list
+    filters a query and shows nothing of the patients themselves."""
+    patients = _readable(session, user, purpose, now)
+    if audited and user.role != Role.PATIENT:
+        for patient in patients:
+            audit.note_view(session, actor=user, patient_id=patient.id, purpose=purpose,
+                            listed=True, now=now)
+    return patients
+
+
+def _readable(session: Session, user: User, purpose: Purpose, now: datetime | None) -> list[User]:
     if not user.is_active:
         return []
     if user.role == Role.PATIENT:

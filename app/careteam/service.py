@@ -5,10 +5,12 @@ Services take an explicit `now`, flush but never commit (the request commits onc
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from app.accounts.models import Role, User
+from app.audit import service as audit
 from app.careteam import access
 from app.careteam.access import Scope
 from app.careteam.models import CareLink, Relation
@@ -74,10 +76,15 @@ def set_caregiver_terms(
         errors.update(err.errors)
     if errors:
         raise Invalid(errors=errors)
+    changed = [name for name, before, after in (("scope", link.scope, new_scope),
+                                                 ("end_date", link.ends_on, new_end))
+               if before != after]
     link.scope = new_scope
     link.ends_on = new_end
     session.add(link)
     session.flush()
+    if changed:
+        consent_changed(session, patient, link, "_and_".join(changed))
     return link
 
 
@@ -90,7 +97,17 @@ def remove_caregiver(session: Session, *, patient: User, link_id: uuid.UUID,
     link.receives_alerts = False
     session.add(link)
     session.flush()
+    consent_changed(session, patient, link, "removed")
     return link
+
+
+def consent_changed(session: Session, actor: User, link: CareLink | Any, change: str) -> None:
+    """A consent entry in the audit trail: what changed and the scope it leaves (shape only:
+    the link or invite by id, never the caregiver's name or address)."""
+    audit.record(session, action="consent.change", actor=actor, patient_id=link.patient_id,
+                 details={"change": change, "scope": str(link.scope) if link.scope else None,
+                          "ends_on": link.ends_on.isoformat() if link.ends_on else None,
+                          "ref": str(link.id)})
 
 
 def scope_label(scope: str | None) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.accounts.models import User
+from app.audit import service as audit
 from app.careteam import access
 from app.clinic import flags as flag_rules
 from app.clinic.models import FlagReview
@@ -122,7 +123,10 @@ def review_flag(session: Session, *, prescriber: User, patient: User, code: str,
                                    reviewed_by_id=prescriber.id, note=note))
             session.flush()
     except IntegrityError:
-        pass  # reviewed at the same moment by someone else: their review stands
+        return  # reviewed at the same moment by someone else: their review stands
+    # Not the flag's code: a code such as a high-risk screen is itself health information.
+    audit.record(session, action="flag.review", actor=prescriber, patient_id=patient.id,
+                 now=now, details={"kind": "flag"})
 
 
 def _review(session: Session, patient_id: uuid.UUID, code: str, key: str) -> FlagReview | None:

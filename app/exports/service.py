@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from app.accounts.models import Role, User
+from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.careteam import access
 from app.errors import Forbidden, Invalid
@@ -132,18 +133,18 @@ def record_export(
 ) -> AuditEvent:
     """Who exported whose record (None: the whole panel), which days, what format, how many
     records. In the request's transaction: no audit, no export."""
-    event = AuditEvent(at=now, actor_id=actor.id, action="export", patient_id=patient_id,
-                       details={"format": request.format, "start": request.start.isoformat(),
-                                "end": request.end.isoformat(), "rows": rows, **extra})
-    session.add(event)
-    session.flush()
-    return event
+    return audit.record(
+        session, action="export", actor=actor, patient_id=patient_id, now=now,
+        details={"format": request.format, "start": request.start.isoformat(),
+                 "end": request.end.isoformat(), "rows": rows, **extra},
+    )
 
 
 def finish_export(session: Session, event_id: uuid.UUID, *, rows: int) -> None:
-    """A streamed export is audited before its first byte; its row count is known at the end."""
+    """A streamed export is audited before its first byte; its row count is known at the end.
+    The trail is append-only, so the count is a second entry that names the first."""
     event = session.get(AuditEvent, event_id)
     if event is not None:
-        event.details = {**event.details, "rows": rows, "complete": True}
-        session.add(event)
-        session.flush()
+        audit.record(session, action="export.finished", actor_id=event.actor_id,
+                     actor_role=event.actor_role, patient_id=event.patient_id,
+                     details={"export": str(event.id), "rows": rows, "complete": True})

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
+from app.audit import service as audit
 from app.careteam import access
 from app.doses import rules
 from app.errors import Conflict, Invalid
@@ -410,7 +411,7 @@ def save(
         phases=_phases(data),
         timeline=timeline,
     )
-    return _store(session, version)
+    return _store(session, version, prescriber, "protocol")
 
 
 def change_phase(
@@ -465,11 +466,13 @@ def change_phase(
         reason=reason,
         timeline=timeline,
     )
-    return _store(session, version)
+    return _store(session, version, prescriber, "phase")
 
 
-def _store(session: Session, version: ProtocolVersion) -> ProtocolVersion:
-    """Add a version; if another save took this version number first, say so plainly."""
+def _store(session: Session, version: ProtocolVersion, prescriber: User,
+           change: str) -> ProtocolVersion:
+    """Add a version; if another save took this version number first, say so plainly.
+    Audited as a protocol change: which version and what kind of edit, never the doses."""
     try:
         with session.begin_nested():
             session.add(version)
@@ -478,4 +481,7 @@ def _store(session: Session, version: ProtocolVersion) -> ProtocolVersion:
         raise Conflict(
             _("Someone saved this protocol a moment ago. Reload to see it, then try again.")
         ) from None
+    audit.record(session, action="protocol.change", actor=prescriber,
+                 patient_id=version.patient_id, now=version.created_at,
+                 details={"change": change, "version": version.version})
     return version

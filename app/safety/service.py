@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.alerts import service as alerts
+from app.audit import service as audit
 from app.careteam import access
 from app.checkins.models import CheckinSettings, QuestionnaireResponse, SafetyEvent
 from app.doses import rules
@@ -101,6 +102,8 @@ def review(session: Session, *, prescriber: User, patient_id: uuid.UUID, event_i
     event.review_note = note
     session.add(event)
     session.flush()
+    audit.record(session, action="flag.review", actor=prescriber, patient_id=patient_id,
+                 now=now, details={"kind": "safety_event"})
     return event
 
 

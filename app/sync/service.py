@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.accounts.models import User
+from app.audit import service as audit
 from app.careteam import access
 from app.checkins.sync import HANDLERS as checkin_handlers
 from app.checkins.sync import SITTER_HANDLERS
@@ -265,4 +266,8 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
             return {"id": str(item.id), "status": "rejected", "code": "id_conflict",
                     "detail": _("This id was already used for a different entry.")}
         return _replay(winner, item, digest, patient)
+    if by_sitter:
+        # Someone else wrote into the patient's record: who, for whom, what kind.
+        audit.note_write(session, action="write", actor=author, patient_id=patient.id,
+                         on_behalf_of_id=patient.id, now=now, details={"kind": item.kind})
     return {**result, "id": str(item.id), "status": "created"}

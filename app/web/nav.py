@@ -21,6 +21,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "supporting": ("/supporting",),
     "patients": ("/patients",),
     "alerts": ("/alerts",),
+    "audit": ("/audit",),
     "account": ("/account",),
     "help": ("/help",),
     "more": ("/more",),
@@ -35,12 +36,13 @@ _BAR = {
 _MORE = {
     "patient": ("supply", "care_team", "account", "help"),
     "caregiver": ("account", "help"),
-    "prescriber": ("account", "help"),
+    "prescriber": ("audit", "account", "help"),
 }
 _HREF = {
     "today": "/today", "checkins": "/checkins", "history": "/doses", "trends": "/trends",
     "supply": "/supply", "care_team": "/care-team", "supporting": "/supporting",
-    "patients": "/patients", "alerts": "/alerts", "account": "/account", "help": "/help",
+    "patients": "/patients", "alerts": "/alerts", "audit": "/audit", "account": "/account",
+    "help": "/help",
     "more": "/more",
 }
 
@@ -57,6 +59,7 @@ def _label(key: str) -> str:
         "supporting": _("People I support"),
         "patients": _("Patients"),
         "alerts": _("Alerts"),
+        "audit": _("Access log"),
         "account": _("Account"),
         "help": _("Help"),
         "more": _("More"),

@@ -82,7 +82,8 @@ def test_more_lists_the_rest_and_they_open(page: Page, demo, sign_in):
     ("email", "labels", "more"),
     [
         ("caregiver@demo.test", ["People I support", "Alerts", "More"], ["Account", "Help"]),
-        ("prescriber@demo.test", ["Patients", "Alerts", "More"], ["Account", "Help"]),
+        ("prescriber@demo.test", ["Patients", "Alerts", "More"],
+         ["Access log", "Account", "Help"]),
     ],
 )
 def test_each_care_team_role_has_a_bar_that_fits(page: Page, demo, sign_in, email, labels, more):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.accounts.models import Role
 from app.audit.models import AuditEvent
@@ -27,8 +27,18 @@ def demo(db):
 
 
 def audits(db) -> list[AuditEvent]:
+    """The exports made by the test's requests (the trail also holds sign-ins, views and
+    refusals, tests/audit, and the demo seed's own export, which has no request)."""
     db.expire_all()
-    return list(db.exec(select(AuditEvent).order_by(AuditEvent.at)).all())
+    return list(db.exec(select(AuditEvent).where(AuditEvent.action == "export",
+                                                 col(AuditEvent.request_id).is_not(None))
+                        .order_by(AuditEvent.seq)).all())
+
+
+def finished(db) -> list[AuditEvent]:
+    db.expire_all()
+    return list(db.exec(select(AuditEvent).where(AuditEvent.action == "export.finished")
+                        .order_by(AuditEvent.seq)).all())
 
 
 def sign_in(auth, email: str):
@@ -202,7 +212,10 @@ def test_the_panel_zip_holds_every_patient_and_is_audited(client, auth, db, demo
     [event] = audits(db)
     assert (event.actor_id, event.patient_id) == (prescriber.id, None)
     assert event.details == {"format": "csv", "start": "2026-10-01", "end": "2026-11-24",
-                             "rows": expected, "patients": 2, "complete": True}
+                             "rows": None, "patients": 2, "complete": False}
+    [done] = finished(db)
+    assert (done.actor_id, done.patient_id) == (prescriber.id, None)
+    assert done.details == {"export": str(event.id), "rows": expected, "complete": True}
 
 
 # --- the HTML forms ------------------------------------------------------------------------

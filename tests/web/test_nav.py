@@ -68,7 +68,7 @@ def test_a_sub_page_marks_its_section_and_a_place_under_more_marks_more():
     ("role", "bar", "more"),
     [
         ("caregiver", ["People I support", "Alerts", "More"], ["Account", "Help"]),
-        ("prescriber", ["Patients", "Alerts", "More"], ["Account", "Help"]),
+        ("prescriber", ["Patients", "Alerts", "More"], ["Access log", "Account", "Help"]),
     ],
 )
 def test_each_care_team_role_has_its_own_places(role, bar, more):
