@@ -21,7 +21,10 @@ FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    APP_ENV=production
+    APP_ENV=production \
+    FORWARDED_ALLOW_IPS=127.0.0.1
+# FORWARDED_ALLOW_IPS: the reverse proxy's address(es); docker/prestart.sh passes it to uvicorn's
+# --forwarded-allow-ips, so only that proxy may say who the client is (sign-in throttling).
 RUN groupadd --system --gid 10001 trochelog \
  && useradd --system --uid 10001 --gid trochelog --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin trochelog

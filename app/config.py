@@ -23,13 +23,47 @@ class Settings(BaseSettings):
     # Sessions: a patient's phone stays signed in through a treatment week, but not forever.
     session_idle_hours: int = 7 * 24
     session_absolute_days: int = 30
+    # A prescriber's browser shows many patients' records: short sessions (issue 13).
+    prescriber_idle_minutes: int = 30
+    prescriber_absolute_hours: int = 12
+    # Exports and consent changes ask for the password (or a passkey) again after this long.
+    reauth_minutes: int = 10
+    # The optional app lock (patients, caregivers): how long the phone may be away before the
+    # PIN is asked again (the choices offered), and wrong PINs before the session ends.
+    app_lock_minute_choices: list[int] = [5, 15, 60]
+    app_lock_max_wrong_pins: int = 5
+    # Password reset links: how long one works, and how many an address may ask for per hour.
+    password_reset_valid_minutes: int = 60
+    password_reset_per_hour: int = 3
+    # Outgoing email (password reset links). Empty SMTP_HOST in development: the link is
+    # printed to the console instead.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "TrocheLog <no-reply@trochelog.example>"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 10.0
+    # Proxies whose X-Forwarded-For uvicorn believes (comma-separated addresses or networks);
+    # passed as --forwarded-allow-ips by `make run` and the container. The sign-in throttle
+    # keys on the address uvicorn resolved, never on a header the app reads itself.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Passkeys (WebAuthn): the relying party id (a domain, e.g. clinic.example) and the origin
+    # the browser reports. Empty: taken from PUBLIC_ORIGIN, else from the request.
+    webauthn_rp_id: str = ""
+    webauthn_origin: str = ""
     session_cookie: str = "tl_session"
     anon_cookie: str = "tl_anon"
 
     # Login throttling, counted in the database so every instance sees the same numbers.
     login_window_minutes: int = 15
-    login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 20
+    # Growing delays per (account, address): after this many failures, 2, 4, 8 … seconds,
+    # capped. An account attacked from many addresses only gets a short pause per failure.
+    login_free_failures: int = 3
+    login_max_delay_seconds: int = 15 * 60
+    login_account_ceiling: int = 50
+    login_account_delay_seconds: int = 10
 
     invite_valid_hours: int = 72
 

@@ -7,25 +7,31 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
+from app.accounts import gates
 from app.accounts import service as accounts
 from app.accounts.models import Role, User
+from app.audit import service as audit
 from app.config import settings
 from app.db import SessionDep, utcnow
 from app.errors import Forbidden, Invalid, NotAuthenticated
 from app.i18n import gettext as _
 from app.validation import savable_text
+from app.web import cookies
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def load_signed_in(request: Request, session: SessionDep) -> Iterator[accounts.SignedIn | None]:
     if not hasattr(request.state, "signed_in"):
-        token = request.cookies.get(settings.session_cookie)
+        token = cookies.read_session(request)  # __Host- prefixed over https
         request.state.signed_in = accounts.resolve_session(session, token, utcnow())
         # A cookie that no longer resolves (expired, ended elsewhere, account closed): the
         # response tells the browser to forget it and the PHI it kept (main.py).
         request.state.stale_session = bool(token) and request.state.signed_in is None
     signed_in = request.state.signed_in
+    if signed_in is not None:
+        # The app lock is due: only the lock screen, sign-out and help answer (gates.py).
+        gates.refuse_if_locked(request, signed_in.auth)
     try:
         yield signed_in
     except Exception:
@@ -57,8 +63,12 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def require_role(*roles: Role):
-    def guard(user: CurrentUser) -> User:
+    def guard(request: Request, user: CurrentUser) -> User:
         if user.role not in roles:
+            # Audited with the route's template (never the concrete path: it may hold ids).
+            route = request.scope.get("route")
+            audit.note_denial(action="access", actor=user,
+                              details={"path": getattr(route, "path", "?")})
             raise Forbidden()
         return user
 
@@ -116,7 +126,7 @@ async def csrf_protect(request: Request, signed_in: SignedInDep) -> None:
     if signed_in is not None:
         key = f"session:{signed_in.auth.id}"
     else:
-        anon = request.cookies.get(settings.anon_cookie)
+        anon = cookies.read_anon(request)
         key = f"anon:{anon}" if anon else None
     expected = accounts.csrf_token_for(key) if key else None
     # isascii first: compare_digest raises on other text (a header or field sent with "é").

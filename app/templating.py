@@ -20,7 +20,7 @@ from app.checkins.words import answers_in_words, values_in_words
 from app.config import settings
 from app.db import SessionDep
 from app.i18n import gettext as _
-from app.web import formats
+from app.web import cookies, formats
 from app.web.nav import menu as nav_menu
 from app.web.nav import section_of
 
@@ -192,7 +192,7 @@ def csrf_token(request: Request) -> str:
     signed_in = getattr(request.state, "signed_in", None)
     if signed_in is not None:
         return csrf_token_for(f"session:{signed_in.auth.id}")
-    anon = request.cookies.get(settings.anon_cookie) or getattr(request.state, "new_anon", None)
+    anon = cookies.read_anon(request) or getattr(request.state, "new_anon", None)
     if anon is None:
         anon = secrets.token_urlsafe(24)
         request.state.new_anon = anon
@@ -233,7 +233,8 @@ def render(
     signed_in = getattr(request.state, "signed_in", None)
     ctx = {
         "request": request,
-        "user": signed_in.user if signed_in else None,
+        # While the app lock is due, pages (help, the lock screen) show nobody's menu or name.
+        "user": signed_in.user if signed_in and not signed_in.auth.locked else None,
         "csrf_token": csrf_token(request),
         **(context or {}),
     }
@@ -248,13 +249,6 @@ def render(
     # One URL, two representations: caches (the service worker's too) must keep them apart.
     response.headers["Vary"] = "HX-Request, Cookie"
     new_anon = getattr(request.state, "new_anon", None)
-    if new_anon and not request.cookies.get(settings.anon_cookie):
-        response.set_cookie(
-            settings.anon_cookie,
-            new_anon,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-            max_age=7 * 24 * 3600,
-        )
+    if new_anon and not cookies.read_anon(request):
+        cookies.set_anon(request, response, new_anon)
     return response

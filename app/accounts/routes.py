@@ -7,13 +7,14 @@ from fastapi.responses import Response
 
 from app.accounts import service
 from app.accounts.models import InviteKind, User
-from app.config import settings
+from app.audit import events as audit_events
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, OptionalUser, PrescriberUser, SignedInDep
 from app.errors import Invalid, TooManyAttempts
 from app.i18n import gettext as _
 from app.push import service as push_service
 from app.templating import render
+from app.web import cookies
 from app.web.forms import form_error, safe_next, see_other
 from app.web.timezones import TIMEZONE_CHOICES, timezone_label
 
@@ -21,14 +22,8 @@ router = APIRouter()
 
 
 def _set_session_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(
-        settings.session_cookie,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=settings.session_absolute_days * 24 * 3600,
-    )
+    # Name (__Host- over https) and attributes: app/web/cookies.py.
+    cookies.set_session(request, response, token)
 
 
 # "cache" and "storage" wipe the HTTP cache, the service worker's caches and registration,
@@ -41,12 +36,14 @@ CLEAR_SITE_DATA = '"cache", "storage"'
 
 def sets_session_cookie(response: Response) -> bool:
     return any(
-        value.split("=", 1)[0].strip() == settings.session_cookie
+        cookies.is_session_name(value.split("=", 1)[0].strip())
         for value in response.headers.getlist("set-cookie")
     )
 
 
-def forget_browser(response: Response, *, keep_unsent: bool = False) -> Response:
+def forget_browser(
+    response: Response, *, keep_unsent: bool = False, request: Request | None = None
+) -> Response:
     """The session ended: drop its cookie, and make the browser wipe what it kept (PHI).
 
     `keep_unsent`: a session that ended by itself (expired, ended elsewhere) wipes the page
@@ -54,7 +51,7 @@ def forget_browser(response: Response, *, keep_unsent: bool = False) -> Response
     wiping them would lose doses without a word. They stay keyed to their user, are shown and
     sent only when that user signs in again, and sign-out (after a warning) wipes them.
     """
-    response.delete_cookie(settings.session_cookie)
+    cookies.delete_session(request, response)  # pass `request`: over https the name differs
     response.headers["Clear-Site-Data"] = '"cache"' if keep_unsent else CLEAR_SITE_DATA
     return response
 
@@ -84,10 +81,12 @@ def login(
             session, email=email, password=password, address=_client_address(request), now=utcnow()
         )
     except TooManyAttempts as err:
+        audit_events.sign_in_throttled(session, email)
         response = form_error(request, session, "accounts/login.html", err, values)
         response.headers["Retry-After"] = str(err.retry_after_seconds)
         return response
     if user is None:
+        audit_events.sign_in_failed(session, email)
         # The failure rows must be committed, so this is a response, not an exception.
         return render(
             request,
@@ -98,7 +97,9 @@ def login(
             },
             status_code=401,
         )
-    token = service.start_session(session, user, utcnow())
+    audit_events.signed_in(session, user)
+    token = service.start_session(session, user, utcnow(), method="password",
+                                  user_agent=request.headers.get("user-agent"))
     response = see_other(safe_next(next))
     _set_session_cookie(request, response, token)
     return response
@@ -110,8 +111,9 @@ def logout(request: Request, session: SessionDep, signed_in: SignedInDep):
         # Reminders stop on this device: the next person to pick up the phone sees none.
         push_service.forget_session(session, signed_in.auth.id)
         service.end_session(session, signed_in.auth)
+        audit_events.signed_out(session, signed_in.user)
     # The service worker's caches and IndexedDB hold PHI: the browser wipes them on sign-out.
-    return forget_browser(see_other("/login?signed_out=1"))
+    return forget_browser(see_other("/login?signed_out=1"), request=request)
 
 
 @router.get("/account")
@@ -187,7 +189,9 @@ def change_password(
         )
         # Every browser is signed out: none keeps receiving this person's reminders.
         push_service.forget_user(session, user)
+        audit_events.password_changed(session, user)
     except Invalid as err:
+        audit_events.password_change_refused(user)
         if err.field == "password":
             # The rule speaks of "password"; on this form the field is "new_password". A new
             # error, not a changed `field`: Invalid keeps its own copy in `errors`.
@@ -202,7 +206,7 @@ def change_password(
         )
     # Every session ended, this one too: sign in again with the new password. What this
     # browser kept goes too, so the next person to sign in here cannot read it offline.
-    return forget_browser(see_other("/login?password_changed=1"))
+    return forget_browser(see_other("/login?password_changed=1"), request=request)
 
 
 def _invite_context(session, invite, signed_in_user):
@@ -300,5 +304,7 @@ def accept_invite(
         return _keep_link_private(response)
     response = see_other("/?welcome=1")
     if signed_in is None or signed_in.user.id != user.id:
-        _set_session_cookie(request, response, service.start_session(session, user, utcnow()))
+        token = service.start_session(session, user, utcnow(), method="invite",
+                                      user_agent=request.headers.get("user-agent"))
+        _set_session_cookie(request, response, token)
     return response

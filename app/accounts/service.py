@@ -17,6 +17,8 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, col, delete, func, select
 
+from app.accounts import throttle
+from app.accounts.devices import device_label
 from app.accounts.models import AuthSession, Invite, InviteKind, LoginFailure, Role, User
 from app.careteam import access
 from app.careteam import service as careteam
@@ -117,11 +119,6 @@ def check_new_password(password: str, confirm: str | None = None) -> None:
 # --- sign-in and throttling -------------------------------------------------------------------
 
 
-def _failure_keys(email: str, address: str) -> tuple[str, str]:
-    # Hashed so the table holds neither emails nor addresses.
-    return _sha256(f"account:{normalise_email(email)}"), _sha256(f"address:{address}")
-
-
 def _throttle_wait(session: Session, key: str, limit: int, now: datetime) -> int:
     """Seconds until `key` may try again, or 0."""
     since = now - timedelta(minutes=settings.login_window_minutes)
@@ -156,15 +153,10 @@ def authenticate(
     """The account for these credentials, or None after recording the failure.
 
     A miss returns rather than raises so the failure rows commit with the request. Raises
-    TooManyAttempts, before checking anything, while the account or address is throttled.
+    TooManyAttempts, before checking anything, while this account and address must wait
+    (growing delays, app/accounts/throttle.py).
     """
-    account_key, address_key = _failure_keys(email, address)
-    wait = max(
-        _throttle_wait(session, account_key, settings.login_max_failures_per_account, now),
-        _throttle_wait(session, address_key, settings.login_max_failures_per_address, now),
-    )
-    if wait:
-        raise _too_many_attempts(wait)
+    throttle.check(session, email=email, address=address, now=now)
 
     email = normalise_email(email)
     # A control character cannot be in a stored email, and PostgreSQL refuses NUL in a query.
@@ -180,7 +172,7 @@ def authenticate(
         record_login_failure(session, email=email, address=address, now=now)
         return None
 
-    session.exec(delete(LoginFailure).where(col(LoginFailure.key) == account_key))
+    throttle.record_success(session, email=email, address=address)
     if updated_hash is not None:  # parameters got stronger since this hash was made
         user.password_hash = updated_hash
         session.add(user)
@@ -188,38 +180,87 @@ def authenticate(
 
 
 def record_login_failure(session: Session, *, email: str, address: str, now: datetime) -> None:
-    """Count a failed password, for the account and the address alike."""
-    account_key, address_key = _failure_keys(email, address)
-    session.add(LoginFailure(key=account_key, failed_at=now))
-    session.add(LoginFailure(key=address_key, failed_at=now))
-    # Keep the table small; rows older than a day no longer count for anything.
-    session.exec(
-        delete(LoginFailure).where(col(LoginFailure.failed_at) < now - timedelta(days=1))
-    )
-    session.flush()
+    """Count a failed password, for the account, the address and the pair of them."""
+    throttle.record_failure(session, email=email, address=address, now=now)
 
 
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def start_session(session: Session, user: User, now: datetime) -> str:
-    """A new signed-in session; returns the cookie token (only its hash is stored)."""
+def session_limits(role: Role | str) -> tuple[timedelta, timedelta]:
+    """(idle, absolute) lifetime of a session for this role."""
+    if role == Role.PRESCRIBER:
+        return (timedelta(minutes=settings.prescriber_idle_minutes),
+                timedelta(hours=settings.prescriber_absolute_hours))
+    return (timedelta(hours=settings.session_idle_hours),
+            timedelta(days=settings.session_absolute_days))
+
+
+SIGN_IN_METHODS = frozenset({"password", "invite", "reset", "passkey"})
+
+
+def start_session(
+    session: Session,
+    user: User,
+    now: datetime,
+    *,
+    method: str = "password",
+    user_agent: str | None = None,
+) -> str:
+    """A new signed-in session; returns the cookie token (only its hash is stored).
+
+    Every way in (password, invite, reset link, passkey) comes through here. `user_agent` is
+    reduced to a short label ("Chrome on Android") and the header itself is not kept.
+    """
+    if method not in SIGN_IN_METHODS:
+        raise ValueError(f"unknown sign-in method {method!r}")
     token = secrets.token_urlsafe(32)
+    _idle, absolute = session_limits(user.role)
     session.add(
         AuthSession(
             token_hash=_sha256(token),
             user_id=user.id,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + timedelta(days=settings.session_absolute_days),
+            expires_at=now + absolute,
+            device=device_label(user_agent),
+            method=method,
+            # Signing in is proving who you are: no second question right after it.
+            reauthenticated_at=now,
         )
     )
     session.flush()
     return token
 
 
-# Writing last_seen_at on every request would make each page view a write.
+def mark_reauthenticated(session: Session, auth: AuthSession, now: datetime) -> None:
+    """The person proved again it is them (password or passkey) in this session."""
+    auth.reauthenticated_at = now
+    session.add(auth)
+    session.flush()
+
+
+# Writing last_seen_at on every request would make each page view a write. But last_seen_at
+# also decides idle expiry and the app lock, so it may lag at most a small part of the
+# shortest limit that applies: 30 seconds for a prescriber's 30-minute idle limit or a
+# 5-minute app lock, 5 minutes otherwise. (It only lags, so a limit can strike that much early,
+# never late.)
 _TOUCH_EVERY = timedelta(minutes=5)
+
+
+def _touch_every(user: User) -> timedelta:
+    idle, _absolute = session_limits(user.role)
+    every = min(_TOUCH_EVERY, idle / 60)
+    if user.app_lock_pin_hash and user.app_lock_minutes:
+        every = min(every, timedelta(minutes=user.app_lock_minutes) / 10)
+    return every
+
+
+def lock_due(user: User, auth: AuthSession, now: datetime) -> bool:
+    """The phone was away long enough for the app lock to ask for the PIN."""
+    if not user.app_lock_pin_hash or not user.app_lock_minutes or user.role == Role.PRESCRIBER:
+        return False
+    return now - auth.last_seen_at >= timedelta(minutes=user.app_lock_minutes)
 
 
 @dataclass
@@ -234,14 +275,19 @@ def resolve_session(session: Session, token: str | None, now: datetime) -> Signe
     auth = session.exec(select(AuthSession).where(AuthSession.token_hash == _sha256(token))).first()
     if auth is None:
         return None
-    idle_limit = auth.last_seen_at + timedelta(hours=settings.session_idle_hours)
-    if now >= auth.expires_at or now >= idle_limit:
-        session.delete(auth)
-        return None
     user = session.get(User, auth.user_id)
     if user is None or not user.is_active:
         return None
-    if now - auth.last_seen_at >= _TOUCH_EVERY:
+    idle, _absolute = session_limits(user.role)
+    if now >= auth.expires_at or now >= auth.last_seen_at + idle:
+        session.delete(auth)
+        return None
+    if not auth.locked and lock_due(user, auth, now):
+        auth.locked = True
+        session.add(auth)
+    # A locked session is not "seen" until it is unlocked: touching it would undo the lock's
+    # reason (the time away) if the flag were lost with a rolled-back request.
+    if not auth.locked and now - auth.last_seen_at >= _touch_every(user):
         auth.last_seen_at = now
         session.add(auth)
     return SignedIn(user=user, auth=auth)
@@ -434,7 +480,8 @@ def invite_caregiver(
     Every wrong field is reported at once, each beside its own field."""
     access.require_patient_access(session, patient, patient.id, access.Purpose.INVITE_CAREGIVER)
     chosen_scope, chosen_end = None, None
-    if session.get(Invite, invite_id) is None:
+    new = session.get(Invite, invite_id) is None
+    if new:
         errors: dict[str, str] = {}
         try:
             email, display_name = _clean_person(email, display_name)
@@ -452,7 +499,7 @@ def invite_caregiver(
             errors.update(err.errors)
         if errors:
             raise Invalid(errors=errors)
-    return _issue(
+    issued = _issue(
         session,
         invite_id=invite_id,
         kind=InviteKind.CAREGIVER,
@@ -464,6 +511,9 @@ def invite_caregiver(
         scope=chosen_scope,
         ends_on=chosen_end,
     )
+    if new:  # a double submit shows the same invite again: one entry
+        careteam.consent_changed(session, patient, issued.invite, "invite_created")
+    return issued
 
 
 def cancel_invite(session: Session, *, patient: User, invite_id: uuid.UUID, now: datetime) -> None:
@@ -480,6 +530,7 @@ def cancel_invite(session: Session, *, patient: User, invite_id: uuid.UUID, now:
         invite.revoked_at = now
         session.add(invite)
         session.flush()
+        careteam.consent_changed(session, patient, invite, "invite_cancelled")
 
 
 def _revoke_open_invites(session: Session, patient_id: uuid.UUID, kind: InviteKind, now) -> None:
@@ -631,7 +682,7 @@ def accept_invite(
             )
         session.add(user)
         session.flush()
-        access.link(
+        care_link = access.link(
             session,
             patient_id=invite.patient_id,
             member_id=user.id,
@@ -641,6 +692,7 @@ def accept_invite(
             scope=invite.scope or access.Scope.SUPERVISION,
             ends_on=invite.ends_on,
         )
+        careteam.consent_changed(session, user, care_link, "link_accepted")
 
     # Conditional update: of two simultaneous accepts, only one finds the invite unused.
     claimed = session.exec(  # type: ignore[call-overload]

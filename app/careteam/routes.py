@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 
 from app.accounts import service as accounts
 from app.accounts.models import Role, User
+from app.accounts.reauth import RecentAuth
 from app.alerts import service as alerts
 from app.careteam import access
 from app.careteam import service as careteam
@@ -197,7 +198,8 @@ def care_team(request: Request, session: SessionDep, user: PatientUser):
     return render(request, "careteam/care_team.html", _care_team_context(session, user))
 
 
-@router.post("/care-team/caregivers/{link_id}")
+# Consent changes (who sees the records, and what) ask for the password again when it is old.
+@router.post("/care-team/caregivers/{link_id}", dependencies=[RecentAuth])
 def change_caregiver(
     request: Request,
     session: SessionDep,
@@ -241,21 +243,21 @@ def caregiver_alert_delay(
     return see_other("/care-team?changed=1#alert-delay")
 
 
-@router.post("/care-team/caregivers/{link_id}/remove")
+@router.post("/care-team/caregivers/{link_id}/remove", dependencies=[RecentAuth])
 def remove_caregiver(request: Request, session: SessionDep, user: PatientUser,
                      link_id: uuid.UUID):
     careteam.remove_caregiver(session, patient=user, link_id=link_id, now=utcnow())
     return see_other("/care-team?removed=1#team-heading")
 
 
-@router.post("/care-team/invites/{invite_id}/cancel")
+@router.post("/care-team/invites/{invite_id}/cancel", dependencies=[RecentAuth])
 def cancel_invite(request: Request, session: SessionDep, user: PatientUser,
                   invite_id: uuid.UUID):
     accounts.cancel_invite(session, patient=user, invite_id=invite_id, now=utcnow())
     return see_other("/care-team?cancelled=1#team-heading")
 
 
-@router.post("/care-team/invite")
+@router.post("/care-team/invite", dependencies=[RecentAuth])
 def invite_caregiver(
     request: Request,
     session: SessionDep,

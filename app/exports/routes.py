@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 
 from app.accounts.models import User
+from app.accounts.reauth import RecentAuthToDownload
 from app.careteam.access import local_today
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, PrescriberUser
@@ -38,13 +39,13 @@ def _form(request: Request, patient: User | None, formats: tuple[str, ...], down
 
 
 # Registered before /patients/{patient_id} (app/main.py), which would otherwise take "export".
-@router.get("/patients/export")
+@router.get("/patients/export", dependencies=[RecentAuthToDownload])
 def panel_export_form(request: Request, session: SessionDep, user: PrescriberUser):
     return _form(request, None, service.PANEL_FORMATS, "/api/v1/export",
                  local_today(user, utcnow()), ZoneInfo(user.timezone))
 
 
-@router.get("/patients/{patient_id}/export")
+@router.get("/patients/{patient_id}/export", dependencies=[RecentAuthToDownload])
 def patient_export_form(request: Request, session: SessionDep, user: CurrentUser,
                         patient_id: uuid.UUID):
     patient = service.patient_for_export(session, user, patient_id)

@@ -5,20 +5,21 @@ import re
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.accounts import service
+from app.accounts import service, throttle
 from app.accounts.models import LoginFailure
 from app.config import settings
 from app.db import utcnow
 from app.errors import TooManyAttempts
+from app.main import app
 from app.seed import DEMO_PASSWORD, seed_demo
-from tests import factories
+from tests import factories, figures
 from tests.conftest import csrf_from
 from tests.helpers import another_client, follow, session_cookie, set_cookie_headers
 
 NO_MATCH = "That email and password do not match an account."
-TOO_MANY = "Too many attempts. Try again in 15 minutes."
 
 
 @pytest.fixture
@@ -144,66 +145,80 @@ def test_control_characters_in_the_email_are_refused(demo, client):
     assert NO_MATCH in response.text
 
 
-# --- throttling --------------------------------------------------------------------------------
+# --- throttling: slow the attacker, never lock out the owner (app/accounts/throttle.py) -------
+
+FREE = settings.login_free_failures
 
 
-def _assert_throttled(response):
+def _from(address: str) -> TestClient:
+    """A browser at another address (as uvicorn resolved it)."""
+    return TestClient(app, follow_redirects=False, client=(address, 50000))
+
+
+def _assert_slowed(response, *, at_most: int):
     assert response.status_code == 429
-    assert TOO_MANY in response.text
+    assert "Too many attempts. Try again in" in response.text
     retry_after = int(response.headers["Retry-After"])
-    window = settings.login_window_minutes * 60
-    assert window - 60 < retry_after <= window
+    assert 1 <= retry_after <= at_most
     assert not set_cookie_headers(response, settings.session_cookie)
 
 
-def test_sixth_attempt_on_an_account_is_throttled_even_with_the_right_password(demo, client):
-    for _ in range(settings.login_max_failures_per_account):
+def test_repeated_misses_from_one_place_slow_even_the_right_password(demo, client):
+    for _ in range(FREE):
         assert _login(client, "patient@demo.test", "wrong-password").status_code == 401
     response = _login(client, "patient@demo.test", DEMO_PASSWORD)
-    _assert_throttled(response)
+    _assert_slowed(response, at_most=2)
+    assert "Too many attempts. Try again in 2 seconds." in response.text
     # The form is still there, with the email kept.
     assert 'value="patient@demo.test"' in response.text
     assert session_cookie(client) is None
 
 
 def test_throttle_follows_the_account_not_the_spelling(demo, client):
-    spellings = (
-        "patient@demo.test",
-        "PATIENT@demo.test",
-        " patient@Demo.Test",
-        "Patient@DEMO.test ",
-    )
-    for n in range(settings.login_max_failures_per_account):
+    spellings = ("patient@demo.test", "PATIENT@demo.test", " patient@Demo.Test")
+    for n in range(FREE):
         _login(client, spellings[n % len(spellings)], "wrong-password")
-    _assert_throttled(_login(client, "patient@demo.test", DEMO_PASSWORD))
+    _assert_slowed(_login(client, "patient@demo.test", DEMO_PASSWORD), at_most=2)
 
 
-def test_unknown_email_is_throttled_the_same_way(demo, client):
-    for _ in range(settings.login_max_failures_per_account):
+def test_unknown_email_is_slowed_the_same_way(demo, client):
+    for _ in range(FREE):
         assert _login(client, "ghost@demo.test", "wrong-password").status_code == 401
-    _assert_throttled(_login(client, "ghost@demo.test", "wrong-password"))
+    _assert_slowed(_login(client, "ghost@demo.test", "wrong-password"), at_most=2)
 
 
-def test_throttled_account_does_not_lock_out_other_people(demo, client):
-    for _ in range(settings.login_max_failures_per_account):
-        _login(client, "patient@demo.test", "wrong-password")
-    with another_client() as other:
-        assert _login(other, "patient2@demo.test", DEMO_PASSWORD).status_code == 303
+def test_owner_gets_in_while_an_attacker_elsewhere_is_slowed(demo):
+    with _from("198.51.100.66") as attacker, _from("203.0.113.10") as owner:
+        for _ in range(FREE):
+            assert _login(attacker, "patient@demo.test", "guess").status_code == 401
+        _assert_slowed(_login(attacker, "patient@demo.test", DEMO_PASSWORD), at_most=2)
+        # The owner, from their own phone, is not held up by someone else's guesses.
+        response = _login(owner, "patient@demo.test", DEMO_PASSWORD)
+        assert response.status_code == 303
+        assert owner.get("/today").status_code == 200
+        # …and their success does not free the attacker.
+        _assert_slowed(_login(attacker, "patient@demo.test", DEMO_PASSWORD), at_most=2)
+    figures.add("sign-in: owner admitted while attacker slowed", 1)
 
 
-def test_one_address_is_throttled_across_many_emails(demo, client):
+def test_one_address_is_throttled_across_many_emails(demo):
     limit = settings.login_max_failures_per_address
-    assert limit > settings.login_max_failures_per_account
-    for n in range(limit):
-        assert _login(client, f"guess{n}@demo.test", "wrong-password").status_code == 401
-    # Every account is blocked from this address now, even a real one with the right password.
-    _assert_throttled(_login(client, "prescriber@demo.test", DEMO_PASSWORD))
+    with _from("198.51.100.7") as stuffer, _from("203.0.113.11") as elsewhere:
+        for n in range(limit):
+            assert _login(stuffer, f"guess{n}@demo.test", "wrong-password").status_code == 401
+        # Every account is blocked from this address now, even a real one with its password.
+        response = _login(stuffer, "prescriber@demo.test", DEMO_PASSWORD)
+        assert response.status_code == 429
+        window = settings.login_window_minutes * 60
+        assert window - 60 < int(response.headers["Retry-After"]) <= window
+        # Not from anywhere else.
+        assert _login(elsewhere, "prescriber@demo.test", DEMO_PASSWORD).status_code == 303
 
 
 def test_failures_store_neither_emails_nor_addresses(demo, db, client):
     _login(client, "patient@demo.test", "wrong-password")
     keys = [row.key for row in db.exec(select(LoginFailure)).all()]
-    assert len(keys) == 2
+    assert len(keys) == 3  # the pair, the account, the address
     for key in keys:
         assert re.fullmatch(r"[0-9a-f]{64}", key)
         assert "demo.test" not in key and "testclient" not in key
@@ -212,46 +227,93 @@ def test_failures_store_neither_emails_nor_addresses(demo, db, client):
 # --- the service, with explicit time ------------------------------------------------------------
 
 
-def _auth(db, email, password, now):
-    return service.authenticate(db, email=email, password=password, address="10.0.0.7", now=now)
+def _auth(db, email, password, now, address="10.0.0.7"):
+    return service.authenticate(db, email=email, password=password, address=address, now=now)
 
 
-def test_throttle_lifts_once_the_window_has_passed(db):
-    user = factories.user(db, role="patient")
-    db.commit()
-    t0 = utcnow()
-    for n in range(5):
-        assert _auth(db, user.email, "wrong-password", t0 + timedelta(seconds=n)) is None
-    db.commit()
-
-    with pytest.raises(TooManyAttempts) as caught:
-        _auth(db, user.email, factories.PASSWORD, t0 + timedelta(minutes=1))
-    # Until the oldest failure leaves the 15-minute window.
-    assert caught.value.retry_after_seconds == 14 * 60
-    assert caught.value.message == "Too many attempts. Try again in 14 minutes."
-
-    with pytest.raises(TooManyAttempts) as caught:
-        _auth(db, user.email, factories.PASSWORD, t0 + timedelta(minutes=14, seconds=59))
-    assert caught.value.retry_after_seconds == 1
-    assert caught.value.message == "Too many attempts. Try again in 1 minute."
-
-    later = t0 + timedelta(minutes=15, seconds=5)
-    signed_in = _auth(db, user.email, factories.PASSWORD, later)
-    assert signed_in is not None and signed_in.id == user.id
+def test_the_attackers_delay_grows_and_is_capped():
+    delays = [throttle.pair_delay_seconds(n) for n in range(FREE + 12)]
+    assert delays[:FREE] == [0] * FREE
+    assert delays[FREE:FREE + 5] == [2, 4, 8, 16, 32]
+    assert max(delays) == settings.login_max_delay_seconds
 
 
-def test_success_clears_the_accounts_failures(db):
+def test_each_wait_is_longer_than_the_last_and_refusals_are_not_counted(db):
     user = factories.user(db, role="patient")
     db.commit()
     now = utcnow()
-    for _ in range(4):
-        assert _auth(db, user.email, "wrong-password", now) is None
-    assert _auth(db, user.email, factories.PASSWORD, now) is not None
+    waits = []
+    for _ in range(FREE + 4):
+        # An attacker who waits out every delay, then misses again.
+        try:
+            assert _auth(db, user.email, "wrong-password", now) is None
+        except TooManyAttempts as refused:
+            waits.append(refused.retry_after_seconds)
+            # Refused before checking anything: trying again while waiting adds nothing.
+            for _ in range(3):
+                with pytest.raises(TooManyAttempts):
+                    _auth(db, user.email, "wrong-password", now)
+            now += timedelta(seconds=refused.retry_after_seconds)
+            assert _auth(db, user.email, "wrong-password", now) is None
+        db.commit()
+    assert waits == sorted(waits) and len(set(waits)) == len(waits) and len(waits) >= 3
+    figures.add("sign-in: attacker delays observed", len(waits))
+
+
+def test_throttle_lifts_after_the_delay_and_success_starts_afresh(db):
+    user = factories.user(db, role="patient")
     db.commit()
-    # Four more mistakes are allowed: without the reset these would make eight and lock the account.
-    for _ in range(4):
+    t0 = utcnow()
+    for n in range(FREE):
+        assert _auth(db, user.email, "wrong-password", t0 + timedelta(seconds=n)) is None
+    db.commit()
+    last = t0 + timedelta(seconds=FREE - 1)
+    with pytest.raises(TooManyAttempts) as caught:
+        _auth(db, user.email, factories.PASSWORD, last + timedelta(seconds=1))
+    assert caught.value.retry_after_seconds == 1
+    assert caught.value.message == "Too many attempts. Try again in 1 second."
+    signed_in = _auth(db, user.email, factories.PASSWORD, last + timedelta(seconds=2))
+    assert signed_in is not None and signed_in.id == user.id
+    db.commit()
+    # The place starts afresh: a typo after signing in is not slowed.
+    later = last + timedelta(seconds=3)
+    assert _auth(db, user.email, "wrong-password", later) is None
+    assert _auth(db, user.email, factories.PASSWORD, later) is not None
+
+
+def test_a_slow_guesser_keeps_the_long_delay(db):
+    user = factories.user(db, role="patient")
+    db.commit()
+    now = utcnow()
+    for _ in range(FREE + 9):  # one miss every 20 minutes, each after its delay
+        now += timedelta(minutes=20)
         assert _auth(db, user.email, "wrong-password", now) is None
-    assert _auth(db, user.email, factories.PASSWORD, now) is not None
+        db.commit()
+    with pytest.raises(TooManyAttempts) as caught:
+        _auth(db, user.email, factories.PASSWORD, now + timedelta(seconds=1))
+    assert caught.value.retry_after_seconds > 60
+    assert caught.value.message.endswith("minutes.")
+
+
+def test_many_addresses_only_pause_the_account_never_lock_it(db):
+    user = factories.user(db, role="patient")
+    db.commit()
+    now = utcnow()
+    ceiling = settings.login_account_ceiling
+    for n in range(ceiling):  # a botnet: one miss from each of many addresses
+        assert _auth(db, user.email, "wrong", now, address=f"192.0.2.{n % 250}:{n}") is None
+    db.commit()
+    pause = settings.login_account_delay_seconds
+    # Past the ceiling every try on the account pauses, the botnet's and the owner's alike…
+    for address in ("192.0.2.251", "203.0.113.10"):
+        with pytest.raises(TooManyAttempts) as caught:
+            _auth(db, user.email, factories.PASSWORD, now, address=address)
+        assert 1 <= caught.value.retry_after_seconds <= pause
+    # The owner, from their own address, gets in after the short pause.
+    signed_in = _auth(db, user.email, factories.PASSWORD, now + timedelta(seconds=pause),
+                      address="203.0.113.10")
+    assert signed_in is not None and signed_in.id == user.id
+    figures.add("sign-in: owner admitted after botnet failures", 1)
 
 
 def test_old_failures_are_pruned(db):
@@ -261,7 +323,7 @@ def test_old_failures_are_pruned(db):
     _auth(db, "else@example.test", "wrong-password", t0 + timedelta(days=2))
     db.commit()
     failed_at = [row.failed_at for row in db.exec(select(LoginFailure)).all()]
-    assert len(failed_at) == 2
+    assert len(failed_at) == 3
     assert all(when > t0 + timedelta(days=1) for when in failed_at)
 
 
@@ -277,7 +339,7 @@ def test_sign_in_flows_log_neither_email_nor_password(demo, db, client, caplog):
     assert ok.status_code == 303
     token = session_cookie(client)
     with another_client() as other:
-        for _ in range(settings.login_max_failures_per_account):
+        for _ in range(settings.login_free_failures):
             _login(other, "patient2@demo.test", "a-wrong-secret-9f3")
         assert _login(other, "patient2@demo.test", DEMO_PASSWORD).status_code == 429
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)

@@ -360,7 +360,8 @@ def test_session_cookie_is_secure_over_https(db):
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         response = factories_login(client, user.email)
         assert response.status_code == 303
-        (cookie,) = set_cookie_headers(response, settings.session_cookie)
+        # Over https the name carries the __Host- prefix (app/web/cookies.py).
+        (cookie,) = set_cookie_headers(response, f"__Host-{settings.session_cookie}")
         assert "secure" in [part.strip().lower() for part in cookie.split(";")]
 
 
