@@ -1,6 +1,7 @@
 """create_app(): middleware, routers, static files and error pages."""
 
 import logging
+import secrets
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
@@ -13,10 +14,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import i18n
 from app.accounts import api as accounts_api
+from app.accounts import data_routes as accounts_data_routes
+from app.accounts import gates as accounts_gates
+from app.accounts import passkey_routes
 from app.accounts import routes as accounts_routes
+from app.accounts import session_routes as accounts_session_routes
 from app.accounts.routes import forget_browser, sets_session_cookie
 from app.accounts.service import resolve_session
 from app.alerts import routes as alerts_routes
+from app.audit import routes as audit_routes
+from app.audit import service as audit_service
 from app.careteam import api as careteam_api
 from app.careteam import routes as careteam_routes
 from app.checkins import api as checkins_api
@@ -46,6 +53,7 @@ from app.supervision import routes as supervision_routes
 from app.sync import api as sync_api
 from app.templating import keep_request_session, render
 from app.validation import printable
+from app.web import cookies, openapi
 from app.web.access_log import AccessLogMiddleware, configure_logging
 from app.web.forms import see_other
 from app.web.limits import BodyLimitMiddleware
@@ -60,12 +68,15 @@ SECURITY_HEADERS = {
         "form-action 'self'; manifest-src 'self'; worker-src 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
-    # same-origin keeps the Origin header on our own form posts and tells other sites nothing.
-    "Referrer-Policy": "same-origin",
+    # No address leaves the page, not even to ourselves. Browsers then send `Origin: null` on our
+    # own form posts: the CSRF check reads Sec-Fetch-Site first (app/deps.py), see docs/security.md.
+    "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Only over https (a browser ignores it on http): two years, the preload list's minimum.
+HSTS = "max-age=63072000; includeSubDomains"
 
 
 def _wants_json(request: Request) -> bool:
@@ -113,15 +124,23 @@ def create_app() -> FastAPI:
         version="0.1.0",
         # The request's session is lent to page rendering (the menu's alert count).
         dependencies=[Depends(csrf_protect), Depends(keep_request_session, scope="function")],
-        docs_url="/api/docs",
+        # No Swagger UI: FastAPI's loads from a CDN with an inline script, which the CSP and the
+        # no-CDN rule both refuse. /openapi.json is the description (docs/security.md).
+        docs_url=None,
         redoc_url=None,
     )
+    openapi.install(app)  # JSON routes only, errors documented as {"detail": str}
     # Added before the middleware below, so inside it: its 413 reaches the error handlers.
     app.add_middleware(BodyLimitMiddleware)
 
     @app.middleware("http")
     async def language_and_headers(request: Request, call_next):
         i18n.activate(i18n.pick_language(request.headers.get("accept-language")))
+        # One id per request, in the audit trail's entries and sent back, so a person reporting
+        # a problem can quote it and the entries of that request can be found.
+        rid = secrets.token_hex(8)
+        audit_service.request_id.set(rid)
+        audit_service.start_request()
         try:
             response = await call_next(request)
         except Exception as exc:
@@ -141,6 +160,9 @@ def create_app() -> FastAPI:
             )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        response.headers["X-Request-ID"] = rid
+        if cookies.is_https(request):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         html = response.headers.get("content-type", "").startswith("text/html")
         if html or not request.url.path.startswith("/static/"):
             # Pages and API answers hold PHI: no browser or shared cache keeps them (no-store
@@ -152,7 +174,7 @@ def create_app() -> FastAPI:
             # The cookie named a session that has ended (expired, signed out elsewhere, password
             # changed): whatever answers, the browser drops it and wipes the cached pages. Not
             # when this response signs someone in (a sign-in posted with a stale cookie).
-            forget_browser(response, keep_unsent=True)
+            forget_browser(response, keep_unsent=True, request=request)
         return response
 
     @app.exception_handler(NotAuthenticated)
@@ -167,6 +189,11 @@ def create_app() -> FastAPI:
         response = see_other(login)
         response.headers["Vary"] = "HX-Request"
         return response
+
+    @app.exception_handler(accounts_gates.SendTo)
+    async def gate(request: Request, exc: accounts_gates.SendTo):
+        # The app lock or a re-authentication is due (app/accounts/gates.py).
+        return accounts_gates.handle(request, exc)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError):
@@ -191,7 +218,7 @@ def create_app() -> FastAPI:
             # No route ran (an unknown URL): look up who is signed in so the page keeps its
             # navigation, in a session of its own.
             with Session(engine) as session:
-                token = request.cookies.get(settings.session_cookie)
+                token = cookies.read_session(request)
                 request.state.signed_in = resolve_session(session, token, utcnow())
                 request.state.stale_session = bool(token) and request.state.signed_in is None
                 if request.state.signed_in is not None:
@@ -212,6 +239,9 @@ def create_app() -> FastAPI:
     app.include_router(pwa_router)
     app.include_router(home_routes.router)
     app.include_router(accounts_routes.router)
+    app.include_router(passkey_routes.router)
+    app.include_router(accounts_data_routes.router)
+    app.include_router(accounts_session_routes.router)
     # /patients/export and /patients/new before clinic's /patients/{patient_id}.
     app.include_router(exports_routes.router)
     app.include_router(careteam_routes.router)
@@ -221,6 +251,7 @@ def create_app() -> FastAPI:
     app.include_router(checkins_routes.router)
     app.include_router(supervision_routes.router)
     app.include_router(alerts_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(accounts_api.router)
     app.include_router(clinic_api.router)
     app.include_router(careteam_api.router)

@@ -222,6 +222,12 @@ def test_login_form_sets_its_own_httponly_cookie(client):
 def test_public_origin_setting_is_what_counts(db, client, patient, monkeypatch):
     """Behind a proxy the app knows its public address; the request's Host does not decide."""
     monkeypatch.setattr(settings, "public_origin", "https://clinic.example/")
+    # Served over https, the session cookie is named __Host-… (app/web/cookies.py): the one
+    # this browser got over plain http moves under that name.
+    session = client.cookies.get(settings.session_cookie)
+    client.cookies.clear()
+    client.cookies.set(f"__Host-{settings.session_cookie}", session,
+                       domain="testserver.local", path="/")
     token = _token(client)
     refused = client.post(
         "/account/timezone",

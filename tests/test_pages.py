@@ -110,7 +110,7 @@ def test_security_headers_everywhere(client, path):
     assert directives["frame-ancestors"] == ["'none'"]
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Referrer-Policy"] == "no-referrer"  # docs/security.md
     assert response.headers["X-Frame-Options"] == "DENY"
 
 

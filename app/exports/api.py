@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
+from app.accounts.reauth import RecentAuth
 from app.careteam.access import local_today
 from app.db import SessionDep, engine, utcnow
 from app.deps import CurrentUser
@@ -53,7 +54,15 @@ def _generator(name: str, missing: str):
         raise NotAvailable(missing) from None
 
 
-@router.get("/patients/{patient_id}/export")
+# The files' real types, so /openapi.json (and clients generated from it) expect them.
+PATIENT_FILES = {200: {"description": "The export file.", "content": {
+    "application/zip": {}, "application/pdf": {}, "application/fhir+json": {}}},
+    503: {"description": "That format is not available yet."}}
+PANEL_FILES = {200: {"description": "A zip of CSV files.", "content": {"application/zip": {}}}}
+
+
+@router.get("/patients/{patient_id}/export", dependencies=[RecentAuth],  # re-authenticate first
+            response_class=Response, responses=PATIENT_FILES)
 def export_patient(session: SessionDep, user: CurrentUser, patient_id: uuid.UUID,
                    format: FormatParam = None, start: DayParam = None,
                    end: DayParam = None) -> Response:
@@ -79,7 +88,8 @@ def export_patient(session: SessionDep, user: CurrentUser, patient_id: uuid.UUID
     return response
 
 
-@router.get("/export")
+@router.get("/export", dependencies=[RecentAuth],  # re-authenticate first
+            response_class=StreamingResponse, responses=PANEL_FILES)
 def export_panel(session: SessionDep, user: CurrentUser, format: FormatParam = None,
                  start: DayParam = None, end: DayParam = None) -> StreamingResponse:
     patients = service.panel_for_export(session, user)

@@ -282,6 +282,10 @@ def remove(session: Session, *, user: User, subscription_id: uuid.UUID) -> None:
 def remove_endpoint(session: Session, *, user: User, endpoint: str) -> bool:
     """Forget this person's subscription at `endpoint` (the browser unsubscribed). Idempotent:
     False when there was none."""
+    if not savable_text(endpoint):
+        # No stored endpoint holds NUL or a lone surrogate, and PostgreSQL refuses NUL even in
+        # a query's parameter (a 500): refuse it as any other unusable endpoint.
+        raise _bad_endpoint()
     result = session.execute(
         delete(PushSubscription).where(
             col(PushSubscription.endpoint) == endpoint, col(PushSubscription.user_id) == user.id

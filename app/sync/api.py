@@ -2,10 +2,10 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.accounts.models import Role
+from app.accounts.models import Role, User
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser
 from app.errors import Forbidden
@@ -29,8 +29,17 @@ class SyncResponse(BaseModel):
     results: list[dict[str, Any]]
 
 
+def _writer(user: CurrentUser) -> User:
+    # A dependency, so a prescriber is refused before the body is validated (a 403, not a 422
+    # that would depend on what they sent).
+    if user.role not in (Role.PATIENT, Role.CAREGIVER):
+        raise Forbidden(_("Only patients and their sitters record entries."))
+    return user
+
+
 @router.post("/sync", response_model=SyncResponse)
-def sync(body: SyncRequest, session: SessionDep, user: CurrentUser) -> SyncResponse:
+def sync(body: SyncRequest, session: SessionDep,
+         user: Annotated[User, Depends(_writer)]) -> SyncResponse:
     """Apply each item in order; results come back in the same order.
 
     `status` is `created`, `duplicate` (same id, same content: nothing written) or `rejected`
@@ -38,8 +47,6 @@ def sync(body: SyncRequest, session: SessionDep, user: CurrentUser) -> SyncRespo
     `invalid_item`, `unsavable_text`, `too_deep` or `too_large`, and `reasons` when a dose broke
     a guard rule without an override). A rejected item never affects the others.
     """
-    if user.role not in (Role.PATIENT, Role.CAREGIVER):
-        raise Forbidden(_("Only patients and their sitters record entries."))
     now = utcnow()
     # A patient writes their own record; a sitter's items each name their patient (checked
     # per item in service.sitter_patient).

@@ -131,6 +131,8 @@ class ConsoleErrors:
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.expected: list[re.Pattern[str]] = []
+        # Content-Security-Policy violations: never expected, whatever a test declares.
+        self.csp: list[str] = []
 
     def expect(self, pattern: str) -> None:
         self.expected.append(re.compile(pattern))
@@ -142,6 +144,8 @@ class ConsoleErrors:
         return page
 
     def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp.append(f"console: {message.text}")
         if message.type == "error":
             where = message.location.get("url", "")
             self.seen.append(f"console error: {message.text} ({where})")
@@ -152,6 +156,14 @@ class ConsoleErrors:
 
     def unexpected(self) -> list[str]:
         return [e for e in self.seen if not any(p.search(e) for p in self.expected)]
+
+
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__tlCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile || event.documentURI}:${event.lineNumber}`);
+});
+"""
 
 
 @pytest.fixture
@@ -169,12 +181,18 @@ def new_context(browser, live_server, console_errors) -> Iterator:
         context = browser.new_context(base_url=live_server, **{**PHONE, **options})
         context.set_default_timeout(TIMEOUT_MS)
         context.on("page", console_errors.watch)
+        # Every document reports its CSP violations through a binding (a DevTools-injected
+        # script and binding, which the page's own CSP does not govern).
+        context.expose_binding(
+            "__tlCspViolation", lambda _source, text: console_errors.csp.append(text))
+        context.add_init_script(CSP_LISTENER)
         contexts.append(context)
         return context
 
     yield _new_context
     for context in contexts:
         context.close()
+    assert not console_errors.csp, "CSP violations:\n" + "\n".join(console_errors.csp)
     unexpected = console_errors.unexpected()
     assert not unexpected, "browser errors:\n" + "\n".join(unexpected)
 
