@@ -236,9 +236,12 @@ def _today() -> str:
 
 
 def test_fill_and_count_through_sync(db, client, patient):
+    # Filled yesterday: a fill dated today counts from local noon or the server's "now", which
+    # before noon comes after this count's time.
+    yesterday = (utcnow().astimezone(NY).date() - timedelta(days=1)).isoformat()
     response = sync_post(
         client,
-        sync_item("ledger_fill", {"filled_on": _today(), "count": 12, "strength_mg": "100",
+        sync_item("ledger_fill", {"filled_on": yesterday, "count": 12, "strength_mg": "100",
                                   "pharmacy": "Eastside", "rx_number": "RX-9", "lot": "K-1"}),
         sync_item("ledger_count", {"counted_at": utcnow().isoformat(), "count": "11.5"}),
     )

@@ -41,8 +41,11 @@ def results(response):
 
 
 def test_results_come_back_in_request_order(db, client, patient):
+    # Filled yesterday: a fill dated today before local noon counts from the server's "now",
+    # which comes after this count's time, and the count would be judged against no fill.
+    yesterday = utcnow().astimezone(ZoneInfo("America/New_York")).date() - timedelta(days=1)
     items = [
-        sync_item("ledger_fill", fill_data()),
+        sync_item("ledger_fill", fill_data(filled_on=yesterday.isoformat())),
         sync_item("gate", gate_data()),
         sync_item("nonsense", {}),
         sync_item("ledger_count", {"counted_at": utcnow().isoformat(), "count": "10"}),
