@@ -256,7 +256,7 @@ def sign_in(request: Request, session: SessionDep, signed_in: SignedInDep, body:
                                   user_agent=request.headers.get("user-agent"))
     audit.record(session, action="sign_in", actor=user, details={"method": "passkey"})
     response = JSONResponse({"redirect": _next(body)})
-    _set_session_cookie(request, response, token)
+    _set_session_cookie(request, response, token, user)
     return response
 
 

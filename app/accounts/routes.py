@@ -21,9 +21,11 @@ from app.web.timezones import TIMEZONE_CHOICES, timezone_label
 router = APIRouter()
 
 
-def _set_session_cookie(request: Request, response: Response, token: str) -> None:
-    # Name (__Host- over https) and attributes: app/web/cookies.py.
-    cookies.set_session(request, response, token)
+def _set_session_cookie(request: Request, response: Response, token: str, user: User) -> None:
+    # Name (__Host- over https) and attributes: app/web/cookies.py. The browser keeps the cookie
+    # no longer than the server keeps the session (12 hours for a prescriber).
+    cookies.set_session(request, response, token,
+                        max_age=int(service.session_limits(user.role)[1].total_seconds()))
 
 
 # "cache" and "storage" wipe the HTTP cache, the service worker's caches and registration,
@@ -101,7 +103,7 @@ def login(
     token = service.start_session(session, user, utcnow(), method="password",
                                   user_agent=request.headers.get("user-agent"))
     response = see_other(safe_next(next))
-    _set_session_cookie(request, response, token)
+    _set_session_cookie(request, response, token, user)
     return response
 
 
@@ -306,5 +308,5 @@ def accept_invite(
     if signed_in is None or signed_in.user.id != user.id:
         token = service.start_session(session, user, utcnow(), method="invite",
                                       user_agent=request.headers.get("user-agent"))
-        _set_session_cookie(request, response, token)
+        _set_session_cookie(request, response, token, user)
     return response

@@ -417,13 +417,15 @@ def create_patient(
     patient = User(email=email, display_name=display_name, role=Role.PATIENT, timezone=timezone)
     session.add(patient)
     session.flush()
-    access.link(
+    link = access.link(
         session,
         patient_id=patient.id,
         member_id=prescriber.id,
         relation=Relation.PRESCRIBER,
         now=now,
     )
+    # Who may see the record is consent's business from the first day: the trail says so.
+    careteam.consent_changed(session, prescriber, link, "prescriber_linked")
     return _issue(
         session,
         invite_id=invite_id,

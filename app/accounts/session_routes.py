@@ -301,5 +301,5 @@ def reset_password(
     token_cookie = service.start_session(session, user, now, method="reset",
                                          user_agent=request.headers.get("user-agent"))
     response = see_other("/")
-    _set_session_cookie(request, response, token_cookie)
+    _set_session_cookie(request, response, token_cookie, user)
     return _keep_link_secret(response)

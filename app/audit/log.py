@@ -79,6 +79,7 @@ def what_words(entry: AuditEvent) -> str:
     if entry.action == "consent.change":
         return {
             "link_accepted": _("Joined your care team"),
+            "prescriber_linked": _("Became your prescriber"),
         }.get(str(details.get("change")), _("Changed your care team"))
     return entry.action
 
@@ -164,6 +165,7 @@ def action_words(entry: AuditEvent) -> str:
         return _("Exported the record (%(format)s)",
                  format=str(details.get("format", "")).upper())
     consent = {
+        "prescriber_linked": _("Became the patient's prescriber"),
         "invite_created": _("Invited a caregiver"),
         "link_accepted": _("A caregiver joined the care team"),
         "scope": _("Changed what a caregiver sees"),

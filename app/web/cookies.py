@@ -57,8 +57,10 @@ def _set(request, response: Response, name: str, value: str, max_age: int) -> No
     )
 
 
-def set_session(request: HTTPConnection, response: Response, token: str) -> None:
-    _set(request, response, session_name(request), token, settings.session_absolute_days * 86400)
+def set_session(request: HTTPConnection, response: Response, token: str,
+                max_age: int | None = None) -> None:
+    _set(request, response, session_name(request), token,
+         max_age or settings.session_absolute_days * 86400)
 
 
 def set_anon(request: HTTPConnection, response: Response, value: str) -> None:

@@ -100,3 +100,15 @@ def test_mark_reauthenticated(db):
     service.mark_reauthenticated(db, row, t0 + timedelta(minutes=30))
     db.commit()
     assert fresh(db, AuthSession, row.id).reauthenticated_at == t0 + timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(("role", "seconds"), [("prescriber", 12 * 3600),
+                                               ("patient", 30 * 86400)])
+def test_the_browser_keeps_the_cookie_no_longer_than_the_session_lasts(db, auth, role, seconds):
+    user = factories.user(db, role=role)
+    db.commit()
+    response = auth.login(user.email)
+    assert response.status_code == 303
+    cookie = next(v for k, v in response.headers.multi_items()
+                  if k == "set-cookie" and v.startswith(f"{settings.session_cookie}="))
+    assert f"Max-Age={seconds}" in cookie

@@ -298,3 +298,18 @@ def test_an_export_carries_the_request_id(db, client, auth, clinic):
     assert (entry.actor_id, entry.patient_id, entry.request_id) == (
         prescriber.id, patient.id, rid(response))
     assert_shape_only(entry, *canaries(patient, prescriber))
+
+
+def test_adding_a_patient_records_the_prescriber_link_as_consent(db, auth):
+    prescriber = factories.user(db, role="prescriber")
+    db.commit()
+    assert auth.login(prescriber.email).status_code == 303
+    added = auth.post("/patients/new", {
+        "client_id": str(uuid.uuid4()), "display_name": "Ari New", "email": "ari@example.test",
+        "timezone": "America/New_York"})
+    assert added.status_code == 200, added.text
+    [entry] = entries(db, action="consent.change")
+    assert (entry.actor_id, entry.actor_role, entry.request_id) == (
+        prescriber.id, "prescriber", rid(added))
+    assert entry.details["change"] == "prescriber_linked" and entry.patient_id is not None
+    assert_shape_only(entry, "Ari New", "ari@example.test")
