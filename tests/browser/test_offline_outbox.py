@@ -16,6 +16,7 @@ from app.db import engine, utcnow
 from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.protocols import service as protocols
 from tests import factories
+from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
 # Sending the outbox is a few requests; on a loaded 2-core CI machine give it time.
@@ -48,7 +49,7 @@ def _ready_offline(context: BrowserContext, page: Page, email: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    until(page, "navigator.serviceWorker.controller !== null")
     # The service worker says when its offline copies of the pages are in place.
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     context.set_offline(True)

@@ -3,7 +3,6 @@ wipes what the browser kept (the service worker's page caches, IndexedDB); persi
 is asked for while signed in; a sign-out that would delete unsent entries asks first."""
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -12,7 +11,7 @@ from sqlmodel import Session, col, delete
 from app.accounts.models import AuthSession, Role
 from app.db import engine
 from tests import factories
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
 
@@ -93,15 +92,6 @@ def _sign_in(page: Page, email: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
 
 
-def _until(page: Page, expression: str) -> None:
-    """Wait for `expression` to be true. Not page.wait_for_function: the page's CSP (no
-    unsafe-eval) stops its polling whenever the first check is false."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        page.wait_for_timeout(100)
-
-
 def _kept(page: Page) -> dict:
     return page.evaluate(KEPT_JS)
 
@@ -113,13 +103,13 @@ def _cached_paths(kept: dict) -> set[str]:
 def _today_cached_with_phi(page: Page) -> None:
     """Today, loaded by the service worker (a navigation it controls), is in its page cache,
     and the page holds PHI in IndexedDB, Cache Storage and localStorage."""
-    _until(page, "navigator.serviceWorker.controller !== null")
+    until(page, "navigator.serviceWorker.controller !== null")
     page.goto("/today")
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     # The service worker has finished keeping this patient's pages for offline use.
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     page.evaluate(POPULATE_JS, [PHI_DB, PHI_CACHE_MARKER])
-    _until(
+    until(
         page,
         """async () => {
           for (const name of await caches.keys()) {
@@ -174,7 +164,7 @@ def test_sign_out_wipes_what_the_phone_kept_and_an_ended_session_its_pages(page:
     # The pages with PHI are gone (the sign-in page has the service worker drop them);
     # storage stays, where the outbox keeps entries not yet sent (they wait for this user to
     # sign in again; another user never sees them).
-    _until(page, """async () => {
+    until(page, """async () => {
       for (const name of await caches.keys()) {
         const cache = await caches.open(name);
         if ((await cache.keys()).some((r) => new URL(r.url).pathname === "/today")) return false;
@@ -207,10 +197,10 @@ def test_signed_in_pages_ask_for_persistent_storage(context, page: Page, patient
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     # Signing in swaps Today into the sign-in page's document (htmx boost): asked then.
-    _until(page, "window.__persistCalls === 1")
+    until(page, "window.__persistCalls === 1")
 
     page.goto("/today")
-    _until(page, "window.__persistCalls === 1")
+    until(page, "window.__persistCalls === 1")
     page.wait_for_timeout(200)
     assert page.evaluate("window.__persistCalls") == 1  # once per page
 

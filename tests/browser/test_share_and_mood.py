@@ -14,6 +14,7 @@ from app.checkins.models import CheckIn
 from app.db import engine, utcnow
 from app.protocols import service as protocols
 from tests import factories
+from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
 
@@ -104,7 +105,7 @@ def test_offline_a_tap_on_a_mood_waits_in_the_outbox_with_its_value(context, pag
     _sign_in(page, patient.email)
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    until(page, "navigator.serviceWorker.controller !== null")
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     page.goto("/checkins/daily")
     context.set_offline(True)

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.a11y import serious_violations
+from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
 
@@ -88,7 +89,7 @@ def test_service_worker_serves_help_and_offline_page(context, page: Page, live_s
     scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
     assert scope == f"{live_server}/"
     # clients.claim() in activate: this page is controlled without a reload.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    until(page, "navigator.serviceWorker.controller !== null")
 
     context.set_offline(True)
     try:

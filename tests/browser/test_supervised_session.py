@@ -17,6 +17,7 @@ from app.doses import service as doses
 from app.doses.models import GateCheck
 from app.protocols import service as protocols
 from tests import factories
+from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
 FLUSH_MS = 20_000
@@ -120,7 +121,7 @@ def test_a_supervised_session_on_the_sitters_phone(new_context, people):
     expect(phone.locator("[data-elapsed-since]")).to_have_text("16 minutes since the dose")
 
     # The signal goes: the sitter's observations wait on the phone.
-    phone.wait_for_function("navigator.serviceWorker.controller !== null")
+    until(phone, "navigator.serviceWorker.controller !== null")
     expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
     context.set_offline(True)
     phone.get_by_role("link", name="Record an observation").first.click()
@@ -175,7 +176,7 @@ def test_a_removed_sitters_queued_observation_is_shown_rejected_with_the_reason(
     phone = context.new_page()
     _sign_in(phone, sitter.email)
     phone.goto(f"/supporting/{patient.id}/session")
-    phone.wait_for_function("navigator.serviceWorker.controller !== null")
+    until(phone, "navigator.serviceWorker.controller !== null")
     expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
     context.set_offline(True)
     phone.get_by_role("link", name="Record an observation").first.click()
