@@ -67,7 +67,7 @@ def recently_authenticated(auth: AuthSession, now: datetime) -> bool:
 
 # Reachable while the app is locked: the lock screen itself, signing out, crisis help (always),
 # and what the offline shell and the service worker need.
-_OPEN_WHILE_LOCKED = ("/unlock", "/logout", "/help", "/offline", "/sw.js", "/healthz")
+_OPEN_WHILE_LOCKED = ("/unlock", "/logout", "/help", "/offline", "/sw.js", "/healthz", "/livez")
 _OPEN_PREFIXES = ("/static/", "/manifest")
 
 

@@ -30,6 +30,13 @@ def healthz(session: SessionDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.get("/livez", include_in_schema=False)
+def livez() -> dict[str, str]:
+    """The process answers (no database): a liveness probe, and the benchmarks' ceiling, the
+    cheapest request the same middleware and router can serve (docs/benchmarks.md)."""
+    return {"status": "ok"}
+
+
 @router.get("/help")
 def crisis_help(request: Request, session: SessionDep, user: OptionalUser):
     """Crisis resources: public, no sign-in, cached by the service worker for offline use.

@@ -113,6 +113,7 @@ POLICY: dict[str, Rule] = {
     "GET /offline": public(),
     "GET /": public(),  # a redirect: home, or the sign-in page
     "GET /healthz": public(),
+    "GET /livez": public(),
     "GET /help": public(),
     "GET /login": public(),
     "POST /login": public(),
