@@ -5,10 +5,10 @@ import secrets
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
+import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,7 +43,6 @@ from app.i18n import gettext as _
 from app.protocols import routes as protocols_routes
 from app.push import api as push_api
 from app.push import vapid
-from app.pwa import STATIC
 from app.pwa import router as pwa_router
 from app.reminders import api as reminders_api
 from app.reminders import links as reminder_links
@@ -55,6 +54,8 @@ from app.templating import keep_request_session, render
 from app.validation import printable
 from app.web import cookies, openapi
 from app.web.access_log import AccessLogMiddleware, configure_logging
+from app.web.assets import StaticAssets
+from app.web.compression import CompressionMiddleware
 from app.web.forms import see_other
 from app.web.limits import BodyLimitMiddleware
 from app.web.reload import form_page_for
@@ -79,6 +80,19 @@ SECURITY_HEADERS = {
 HSTS = "max-age=63072000; includeSubDomains"
 
 
+BUSY_RETRY_SECONDS = 5
+
+
+def db_busy(exc: BaseException) -> bool:
+    """The database could not take the request in time: the pool had no free connection
+    (pool_timeout), or SQLite's write lock stayed held past busy_timeout."""
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return True
+    if isinstance(exc, sqlalchemy.exc.OperationalError):
+        return "database is locked" in str(getattr(exc, "orig", "") or "")
+    return False
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -86,7 +100,10 @@ def _wants_json(request: Request) -> bool:
 def _error_response(request: Request, status: int, message: str, headers=None):
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
-    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    response = render(request, "error.html", {"status": status, "message": message},
+                      status_code=status)
+    response.headers.update(headers or {})
+    return response
 
 
 def _readable_validation(exc: RequestValidationError) -> str:
@@ -147,17 +164,30 @@ def create_app() -> FastAPI:
             # Handled here so the server never logs the exception text: a database error's
             # message can carry PHI. The request's transaction was already rolled back.
             route = request.scope.get("route")
-            log.error(
-                "unhandled %s on %s %s",
-                type(exc).__name__,
-                request.method,
-                getattr(route, "path", "?"),
-            )
-            response = _error_response(
-                request,
-                500,
-                _("Something went wrong on our side. Nothing was saved; please try again."),
-            )
+            if db_busy(exc):
+                # Overload, not a fault: every connection taken, or SQLite's write lock held
+                # past busy_timeout. 503 + Retry-After tells the outbox to keep the entries
+                # and send them again later (a 500 read as a broken server).
+                log.warning("busy (%s) on %s %s", type(exc).__name__, request.method,
+                            getattr(route, "path", "?"))
+                response = _error_response(
+                    request, 503,
+                    _("TrocheLog is busy right now. Nothing was saved; please try again in a "
+                      "moment."),
+                    headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
+                )
+            else:
+                log.error(
+                    "unhandled %s on %s %s",
+                    type(exc).__name__,
+                    request.method,
+                    getattr(route, "path", "?"),
+                )
+                response = _error_response(
+                    request,
+                    500,
+                    _("Something went wrong on our side. Nothing was saved; please try again."),
+                )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         response.headers["X-Request-ID"] = rid
@@ -235,7 +265,8 @@ def create_app() -> FastAPI:
             request, exc.status_code, messages.get(exc.status_code, _("Something went wrong."))
         )
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Hashed names kept a year, text precompressed once (app/web/assets.py).
+    app.mount("/static", StaticAssets(), name="static")
     app.include_router(pwa_router)
     app.include_router(home_routes.router)
     app.include_router(accounts_routes.router)
@@ -263,6 +294,9 @@ def create_app() -> FastAPI:
     app.include_router(reminder_links.router)
     app.include_router(reminders_routes.router)
     app.include_router(reminders_api.router)
+    # Outside the headers middleware (it compresses the final response, error pages too) and
+    # inside the access log. Static files arrive already compressed and pass through.
+    app.add_middleware(CompressionMiddleware)
     # Added last, so outermost: it logs the status the client got, whatever answered.
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -20,7 +20,8 @@ from app.checkins.words import answers_in_words, values_in_words
 from app.config import settings
 from app.db import SessionDep
 from app.i18n import gettext as _
-from app.web import cookies, formats
+from app.web import cookies, csrf, formats
+from app.web.assets import static_url
 from app.web.nav import menu as nav_menu
 from app.web.nav import section_of
 
@@ -33,12 +34,17 @@ env = jinja2.Environment(
     extensions=["jinja2.ext.i18n"],
     trim_blocks=True,
     lstrip_blocks=True,
+    # Outside development a template never changes under a running process: no stat() of each
+    # template and include on every render.
+    auto_reload=settings.app_env == "development",
 )
 templates = Jinja2Templates(env=env)
 env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda s: i18n.gettext(s), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
 )
 env.globals["HTMX_FILE"] = HTMX_FILE
+# Hashed, year-long static addresses (app/web/assets.py): every page names files through it.
+env.globals["static_url"] = static_url
 # The main menu (app/web/nav.py): each role's places and the current section of an address.
 env.globals.update(nav_menu=nav_menu, section_of=section_of)
 
@@ -191,12 +197,13 @@ def csrf_token(request: Request) -> str:
     """The token for forms on this page; an anonymous visitor gets a random cookie to bind it to."""
     signed_in = getattr(request.state, "signed_in", None)
     if signed_in is not None:
-        return csrf_token_for(f"session:{signed_in.auth.id}")
+        return csrf.mask(csrf_token_for(f"session:{signed_in.auth.id}"))
     anon = cookies.read_anon(request) or getattr(request.state, "new_anon", None)
     if anon is None:
         anon = secrets.token_urlsafe(24)
         request.state.new_anon = anon
-    return csrf_token_for(f"anon:{anon}")
+    # Masked afresh per response: compressed pages must not leak it (app/web/csrf.py).
+    return csrf.mask(csrf_token_for(f"anon:{anon}"))
 
 
 def is_htmx(request: Request) -> bool:

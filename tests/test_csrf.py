@@ -1,12 +1,16 @@
 """CSRF: every unsafe request must be same-origin and carry the token bound to its session."""
 
+import re
+
 import pytest
 
+from app.accounts import service as accounts
 from app.accounts.models import User
 from app.config import settings
+from app.web import csrf
 from tests import factories
 from tests.conftest import Auth, csrf_from
-from tests.helpers import another_client, fresh, session_cookie
+from tests.helpers import another_client, fresh, session_cookie, sessions_of
 
 BEFORE = "America/New_York"
 AFTER = "Europe/London"
@@ -138,10 +142,35 @@ def test_wrong_header_token_is_refused(db, client, patient):
 
 
 def test_api_token_matches_the_pages_token(client, patient):
-    page_token = csrf_from(client.get("/account").text)
-    assert _token(client) == page_token
-    # The same token rides on <body hx-headers> so htmx requests carry it.
-    assert f'"X-CSRF-Token": "{page_token}"' in client.get("/account").text
+    page = client.get("/account").text
+    page_token = csrf_from(page)
+    # Masked afresh in every response (BREACH): another string, the same token underneath.
+    assert _token(client) != page_token
+    assert csrf.unmask(_token(client)) == csrf.unmask(page_token)
+    # The same token rides on the wrapper's hx-headers so htmx requests carry it.
+    header_token = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', page).group(1)
+    assert csrf.unmask(header_token) == csrf.unmask(page_token)
+
+
+def test_every_response_masks_the_token_differently(db, client, patient):
+    """A compressed page that reflects a search must not carry the same secret every time."""
+    seen = {csrf_from(client.get("/account").text) for _ in range(5)}
+    assert len(seen) == 5
+    (auth_session,) = sessions_of(db, patient)
+    raw = accounts.csrf_token_for(f"session:{auth_session.id}")
+    assert all(raw not in client.get("/account").text for _ in range(2))
+    assert {csrf.unmask(token) for token in seen} == {raw}
+    # Each masked token, the raw one (API clients compute it) and neither as header or field.
+    for token in (*seen, raw):
+        response = client.post("/account/timezone", data={"timezone": AFTER},
+                               headers={"X-CSRF-Token": token})
+        assert response.status_code == 303
+    tampered = next(iter(seen))
+    tampered = tampered[:-1] + ("0" if tampered[-1] != "0" else "1")
+    response = client.post("/account/timezone",
+                           data={"timezone": BEFORE, "csrf_token": tampered})
+    assert response.status_code == 403
+    assert _timezone(db, patient) == AFTER
 
 
 def test_logout_needs_the_token_too(db, client, patient):

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from app.templating import HTMX_FILE
+from app.web.assets import static_url
 from tests import factories
 from tests.conftest import Auth
 from tests.helpers import another_client, invite_token
@@ -62,7 +63,7 @@ def test_me_describes_the_signed_in_user(login_as, client):
     assert body["role"] == "caregiver"
     assert body["timezone"] == "Europe/Paris"
     assert body["display_name"] == "Casey Sitter"
-    assert re.fullmatch(r"[0-9a-f]{64}", body["csrf_token"])
+    assert re.fullmatch(r"[0-9a-f]{128}", body["csrf_token"])  # masked (app/web/csrf.py)
     assert "password" not in response.text
     assert "hash" not in response.text
 
@@ -158,9 +159,11 @@ def test_sign_in_redirect_varies_on_hx_request(client):
 
 
 def test_static_files_keep_their_caching(client):
+    # The plain name still answers (pages cached before hashed names), revalidated each time;
+    # the hashed names' year-long caching is tested in tests/web/test_page_weight.py.
     response = client.get("/static/app.css")
     assert response.status_code == 200
-    assert "Cache-Control" not in response.headers
+    assert response.headers["Cache-Control"] == "no-cache"
     assert response.headers.get("ETag")
     assert client.get("/sw.js").headers["Cache-Control"] == "no-cache"
 
@@ -202,7 +205,7 @@ def test_service_worker_is_served_from_the_root_with_htmx_substituted(client):
     assert response.headers["Service-Worker-Allowed"] == "/"
     assert response.headers["Cache-Control"] == "no-cache"
     assert "__HTMX_FILE__" not in response.text
-    assert f"/static/{HTMX_FILE}" in response.text
+    assert static_url(HTMX_FILE) in response.text
 
 
 def test_service_worker_precaches_only_files_that_exist(client):
@@ -218,8 +221,9 @@ def test_service_worker_precaches_only_files_that_exist(client):
 
 def test_htmx_is_vendored_where_the_pages_load_it(client):
     page = client.get("/login").text
-    assert f'<script src="/static/{HTMX_FILE}" defer></script>' in page
-    response = client.get(f"/static/{HTMX_FILE}")
+    assert f'<script src="{static_url(HTMX_FILE)}" defer></script>' in page
+    assert static_url(HTMX_FILE).startswith("/static/htmx-4.0.1.min.")  # the version shows
+    response = client.get(static_url(HTMX_FILE))
     assert response.status_code == 200
     assert "javascript" in response.headers["content-type"]
 
@@ -316,6 +320,6 @@ def test_no_page_has_inline_script_or_style(db, client):
 def test_every_asset_a_page_references_exists(db, client):
     pages = _collect_pages(db, client)
     assets = {asset for response in pages.values() for asset in LOCAL_ASSET.findall(response.text)}
-    assert "/static/app.css" in assets
+    assert static_url("app.css") in assets
     for asset in sorted(assets):
         assert client.get(asset).status_code == 200, asset

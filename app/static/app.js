@@ -1,13 +1,24 @@
 // TrocheLog: small enhancements on top of pages that work without JavaScript.
+
+// Run `init` once the page is parsed. boot.js adds the scripts after the first paint, when the
+// page has usually been parsed already (DOMContentLoaded has passed).
+window.TrocheReady = function (init) {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+};
+
 (function () {
   "use strict";
 
   if ("serviceWorker" in navigator) {
-    window.addEventListener("load", function () {
+    var register = function () {
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {
         // The app works without it; offline support is simply unavailable.
       });
-    });
+    };
+    // boot.js adds this script after the first paint, often after the load event.
+    if (document.readyState === "complete") register();
+    else window.addEventListener("load", register);
   }
 
   // Select the one-time invite link on focus so it is easy to copy on a phone.
@@ -52,7 +63,7 @@
       form.addEventListener("change", function () { update(form); });
     });
   }
-  document.addEventListener("DOMContentLoaded", init);
+  window.TrocheReady(init);
   document.addEventListener("htmx:after:swap", init);
 })();
 
@@ -64,7 +75,7 @@
     var target = document.querySelector("[data-focus]");
     if (target) target.focus();
   }
-  document.addEventListener("DOMContentLoaded", focusVerdict);
+  window.TrocheReady(focusVerdict);
   document.addEventListener("htmx:after:swap", focusVerdict);
 })();
 
@@ -96,7 +107,7 @@
     tick();
     if (!window.__trocheTimer) window.__trocheTimer = setInterval(tick, 15000);
   }
-  document.addEventListener("DOMContentLoaded", init);
+  window.TrocheReady(init);
   document.addEventListener("htmx:after:swap", init);
 })();
 
@@ -133,7 +144,7 @@
       }
     });
   }
-  document.addEventListener("DOMContentLoaded", init);
+  window.TrocheReady(init);
   document.addEventListener("htmx:after:swap", init);
 })();
 
@@ -158,7 +169,7 @@
     var el = event.target;
     if (el && el.matches && el.matches("select[data-cadence]")) update(el);
   });
-  document.addEventListener("DOMContentLoaded", init);
+  window.TrocheReady(init);
   document.addEventListener("htmx:after:swap", init);
 })();
 
@@ -184,6 +195,6 @@
       update();
     });
   }
-  document.addEventListener("DOMContentLoaded", init);
+  window.TrocheReady(init);
   document.addEventListener("htmx:after:swap", init);
 })();

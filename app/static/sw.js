@@ -1,19 +1,24 @@
 // TrocheLog service worker: network-first pages, cached app shell, an offline fallback,
 // Background Sync for the outbox (outbox.js, shared with the pages), and push notifications.
+// app/pwa.py serves this file with each quoted static address below made hashed (immutable), and
+// the cache version's placeholder replaced by a hash of them all: a deploy that changes a file
+// installs a new worker with new caches.
 importScripts("/static/outbox.js");
-const VERSION = "v6";
+const VERSION = "v7-__ASSETS__";
 const SHELL_CACHE = `shell-${VERSION}`;
 const PAGE_CACHE = `pages-${VERSION}`;
 const SHELL = [
   "/offline",
   "/help",
   "/static/app.css",
+  "/static/boot.js",
   "/static/app.js",
   "/static/outbox.js",
   "/static/offline.js",
   "/static/offline-gate.js",
   "/static/privacy.js",
   "/static/push.js",
+  "/static/passkeys.js",
   "/static/__HTMX_FILE__",
   "/static/icons/icon-192.png",
   "/manifest.webmanifest",
@@ -139,8 +144,11 @@ self.addEventListener("message", (event) => {
     return;
   }
   if (data.type !== "warm" || !Array.isArray(data.urls)) return;
+  // A page that began loading while this worker was activating is not controlled (the
+  // activation's claim ran before it existed): claim it now, or it would not be answered
+  // offline until its next navigation.
   event.waitUntil(
-    warm(data.urls).then(() => {
+    Promise.all([self.clients.claim(), warm(data.urls)]).then(() => {
       // Tell the page its offline copies are in place (tests wait for this too).
       if (event.source) event.source.postMessage({ type: "warmed" });
     })

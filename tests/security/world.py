@@ -32,7 +32,9 @@ from app.db import utcnow
 from app.doses.models import Dose, DoseRevision, LedgerEntry
 from app.push.models import PushSubscription
 from app.reminders.models import ReminderOccurrence
+from app.web import csrf as csrf_mask
 from tests import factories
+from tests.conftest import csrf_from
 from tests.security.policy import ROLE, SUBJECTS
 
 COOKIE_DOMAIN = "testserver.local"  # where the TestClient's jar keeps cookies (tests/helpers.py)
@@ -287,7 +289,9 @@ def build(db: Session, client) -> World:
     anon = client.cookies.get(settings.anon_cookie)
     assert anon, "the sign-in page set no anonymous cookie"
     anon_csrf = accounts.csrf_token_for(f"anon:{anon}")
-    assert anon_csrf in page.text
+    # The page carries it masked (app/web/csrf.py, BREACH); the raw token is accepted as well.
+    assert anon_csrf not in page.text
+    assert csrf_mask.unmask(csrf_from(page.text)) == anon_csrf
 
     subjects: dict[str, Subject] = {}
     for name in SUBJECTS:

@@ -1,0 +1,28 @@
+// TrocheLog: run the page's scripts after its first paint. They only enhance pages that work
+// without JavaScript; fetched and run before the first paint, they delayed what a patient sees
+// first on a slow phone (issue 14: Lighthouse counts them into Today's LCP). base.html lists
+// them, in order, in <template data-scripts> (inert there: neither fetched nor run).
+(function () {
+  "use strict";
+  var started = false;
+  function load() {
+    if (started) return;
+    started = true;
+    var list = document.querySelector("template[data-scripts]");
+    if (!list) return;
+    list.content.querySelectorAll("script[src]").forEach(function (listed) {
+      var script = document.createElement("script");
+      script.src = listed.getAttribute("src");
+      script.async = false; // in the listed order: htmx first, then what listens to it
+      script.setAttribute("data-loaded-by", "boot");
+      document.head.appendChild(script);
+    });
+  }
+  if (document.visibilityState === "hidden") {
+    load(); // nothing is painted in a background tab: no reason to wait
+    return;
+  }
+  // A task queued from a frame callback runs once that frame is painted.
+  requestAnimationFrame(function () { setTimeout(load, 0); });
+  setTimeout(load, 300); // frames can stall (a throttled page): never wait longer than this
+})();

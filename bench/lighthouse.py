@@ -1,0 +1,216 @@
+"""Lighthouse (npm `lighthouse@12.2.3`, Debian's Chromium, mobile form factor, simulated
+throttling: Lighthouse's defaults) on the pages each role opens, signed in with the session
+cookie, against the app started by the production command on a fresh database seeded with the
+demo clinic.
+
+    .venv/bin/python -m bench.lighthouse                    # 3 runs per page, the median kept
+    LIGHTHOUSE_RUNS=1 .venv/bin/python -m bench.lighthouse  # a quick check
+    LIGHTHOUSE_PAGES=today,trends .venv/bin/python -m bench.lighthouse   # some pages only
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \
+        .venv/bin/python -m bench.lighthouse
+
+Lighthouse is installed on first use into LIGHTHOUSE_CACHE (default
+~/.cache/trochelog-bench), outside the repository; no browser is ever downloaded (CHROME_PATH,
+default /usr/bin/chromium). LIGHTHOUSE_KEEP=folder keeps each run's JSON report there (for the
+diagnostics: critical request chains, render-blocking resources). Writes its section of
+docs/benchmarks.md (not with BENCH_NO_RECORD=1). Numbers, never assertions.
+"""
+
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2 as httpx
+from sqlalchemy import create_engine, text
+
+from bench import report
+from bench.server import BIN, ROOT, AppServer, fresh_database, server_env
+
+VERSION = "12.2.3"
+RUNS = int(os.environ.get("LIGHTHOUSE_RUNS", "3"))
+CACHE = Path(os.environ.get("LIGHTHOUSE_CACHE", Path.home() / ".cache" / "trochelog-bench"))
+CHROME = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
+CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-background-networking "
+                "--disable-component-update --disable-sync --no-first-run")
+KEEP = os.environ.get("LIGHTHOUSE_KEEP", "")
+PASSWORD = "demo-pass-2026"  # noqa: S105 - the published demo password (app/seed.py)
+CATEGORIES = ("performance", "accessibility", "best-practices")
+METRICS = (("largest-contentful-paint", "LCP"), ("first-contentful-paint", "FCP"),
+           ("cumulative-layout-shift", "CLS"), ("total-blocking-time", "TBT"))
+
+
+@dataclass(frozen=True)
+class Page:
+    key: str
+    label: str
+    account: str | None  # None: signed out
+    path: str  # "{patient}": the first demo patient's id
+
+
+PAGES = (
+    Page("login", "Sign-in", None, "/login"),
+    Page("today", "Today (patient)", "patient@demo.test", "/today"),
+    Page("trends", "Trends (patient)", "patient@demo.test", "/trends"),
+    Page("history", "History (patient)", "patient@demo.test", "/doses"),
+    Page("checkin", "Daily check-in form (patient)", "patient@demo.test", "/checkins/daily"),
+    Page("supporting", "People I support (caregiver)", "caregiver@demo.test", "/supporting"),
+    Page("patients", "Patient list (prescriber)", "prescriber@demo.test", "/patients"),
+    Page("timeline", "Patient timeline (prescriber)", "prescriber@demo.test",
+         "/patients/{patient}"),
+)
+
+
+def lighthouse_bin() -> Path:
+    """The Lighthouse CLI, installed with npm into the cache folder when missing."""
+    binary = CACHE / "node_modules" / ".bin" / "lighthouse"
+    package = CACHE / "node_modules" / "lighthouse" / "package.json"
+    if binary.exists() and json.loads(package.read_text()).get("version") == VERSION:
+        return binary
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if not (CACHE / "package.json").exists():
+        (CACHE / "package.json").write_text('{"private": true}\n')
+    print(f"installing lighthouse@{VERSION} into {CACHE}", file=sys.stderr)
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"lighthouse@{VERSION}"],  # noqa: S603,S607
+                   cwd=CACHE, check=True, env={**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"})
+    return binary
+
+
+def seed(url: str) -> None:
+    """Migrate and seed the demo clinic (production never seeds: bootstrap in development)."""
+    subprocess.run([str(BIN / "python"), "-m", "app.cli", "bootstrap"], cwd=ROOT, check=True,  # noqa: S603
+                   env=server_env(url, APP_ENV="development"), stdout=subprocess.DEVNULL)
+
+
+def first_patient_id(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(text("SELECT id FROM users WHERE email = :e"),
+                                 {"e": "patient@demo.test"}).scalar_one()
+    finally:
+        engine.dispose()
+    return str(uuid.UUID(str(value)))  # SQLite keeps 32 hex digits, PostgreSQL a uuid
+
+
+def sign_in(origin: str, email: str) -> str:
+    """The session cookie, as a browser gets it: GET /login (CSRF token and anonymous cookie),
+    then POST the form."""
+    with httpx.Client(base_url=origin, follow_redirects=False, timeout=30) as client:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        response = client.post("/login", data={
+            "email": email, "password": PASSWORD, "next": "/",
+            **({"csrf_token": token.group(1)} if token else {}),
+        }, headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})
+        if response.status_code != 303:
+            raise RuntimeError(f"sign-in as {email} failed: {response.status_code}")
+        return "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)
+
+
+def run_lighthouse(binary: Path, url: str, cookie: str | None, keep_as: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="trochelog-lh-") as folder:
+        report_file = Path(folder) / "report.json"
+        command = [str(binary), url, "--output=json", f"--output-path={report_file}", "--quiet",
+                   f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={CHROME_FLAGS}"]
+        if cookie:
+            command.append(f"--extra-headers={json.dumps({'Cookie': cookie})}")
+        subprocess.run(command, check=True, env={**os.environ, "CHROME_PATH": CHROME},  # noqa: S603
+                       stdout=subprocess.DEVNULL)
+        data = json.loads(report_file.read_text())
+        if KEEP:
+            Path(KEEP).mkdir(parents=True, exist_ok=True)
+            (Path(KEEP) / f"{keep_as}.json").write_text(report_file.read_text())
+    if data.get("runtimeError"):
+        raise RuntimeError(f"lighthouse on {url}: {data['runtimeError']}")
+    if data.get("finalDisplayedUrl", url).split("?")[0] != url.split("?")[0]:
+        raise RuntimeError(f"{url} ended on {data.get('finalDisplayedUrl')}: not signed in?")
+    return data
+
+
+def figures(data: dict) -> dict[str, float]:
+    out = {c: data["categories"][c]["score"] * 100 for c in CATEGORIES}
+    for audit, name in METRICS:
+        out[name] = data["audits"][audit]["numericValue"]
+    out["bytes"] = data["audits"]["total-byte-weight"]["numericValue"]
+    out["requests"] = len(data["audits"]["network-requests"]["details"]["items"])
+    blocking = data["audits"]["render-blocking-resources"].get("details", {}).get("items", [])
+    out["blocking"] = len(blocking)
+    return out
+
+
+def main() -> int:
+    binary = lighthouse_bin()
+    wanted = {k for k in os.environ.get("LIGHTHOUSE_PAGES", "").split(",") if k}
+    pages = [p for p in PAGES if not wanted or p.key in wanted]
+    kind = "postgresql" if os.environ.get("BENCH_DATABASE_URL", "").startswith("postgresql") \
+        else "sqlite"
+    results: dict[str, dict[str, float]] = {}
+    with fresh_database(kind) as url:
+        seed(url)
+        patient = first_patient_id(url)
+        with AppServer(url) as server:
+            cookies = {a: sign_in(server.origin, a) for a in {p.account for p in pages} if a}
+            for page in pages:
+                target = server.origin + page.path.format(patient=patient)
+                runs = []
+                for n in range(RUNS):
+                    began = time.monotonic()
+                    data = run_lighthouse(binary, target, cookies.get(page.account),
+                                          f"{page.key}-{n + 1}")
+                    runs.append(figures(data))
+                    print(f"{page.key} run {n + 1}: "
+                          + ", ".join(f"{k} {v:g}" for k, v in runs[-1].items())
+                          + f" ({time.monotonic() - began:.0f} s)", file=sys.stderr)
+                results[page.key] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    lines = [
+        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; Lighthouse {VERSION}, "
+        f"{_chrome_version()}; database {kind}",
+        f"- Command: `LIGHTHOUSE_RUNS={RUNS} .venv/bin/python -m bench.lighthouse` (mobile form "
+        "factor, simulated throttling: Lighthouse's defaults; the app started by the production "
+        "command on the demo clinic, signed in with the session cookie)",
+        f"- Median of {RUNS} run{'s' if RUNS != 1 else ''} per page; scores are performance / "
+        "accessibility / best practices",
+        "",
+        "| Page | Scores | LCP | FCP | CLS | TBT | Transfer | Requests | Render-blocking |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for page in pages:
+        r = results[page.key]
+        lines.append(
+            f"| {page.label} `{page.path.replace('{patient}', '{id}')}` | "
+            f"{r['performance']:.0f} / {r['accessibility']:.0f} / {r['best-practices']:.0f} | "
+            f"**{r['LCP'] / 1000:.2f} s** | {r['FCP'] / 1000:.2f} s | {r['CLS']:.3f} | "
+            f"{r['TBT']:.0f} ms | {r['bytes'] / 1024:.1f} KiB | {r['requests']:.0f} | "
+            f"{r['blocking']:.0f} |")
+    print("\n".join(lines))
+    if not os.environ.get("BENCH_NO_RECORD"):
+        _record(kind, lines)
+    return 0
+
+
+def _chrome_version() -> str:
+    try:
+        out = subprocess.run([CHROME, "--version"], capture_output=True, text=True,  # noqa: S603
+                             timeout=30).stdout
+    except OSError:
+        return "Chromium"
+    found = re.search(r"Chromium [\d.]+", out)
+    return found.group(0) if found else "Chromium"
+
+
+def _record(database: str, lines: list[str]) -> None:
+    report.record(f"lighthouse:{database}", f"Lighthouse on {database}", lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""A repeat visit to Today asks the network for the page alone: its stylesheet, scripts, icons
+and manifest come from the service worker's cache or the HTTP cache (hashed, immutable
+addresses, app/web/assets.py), so one bar of signal carries only the HTML."""
+
+import logging
+import re
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.waiting import until
+
+pytestmark = pytest.mark.browser
+
+
+class ServerRequests(logging.Handler):
+    """What reached the live server, as the access log names it ("GET /static/{path} 200")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        method, route = record.getMessage().split()[:2]
+        self.seen.append(f"{method} {route}")
+
+    def __enter__(self) -> "ServerRequests":
+        logging.getLogger("trochelog.access").addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger("trochelog.access").removeHandler(self)
+
+
+def test_repeat_visit_to_today_fetches_only_the_html(
+    context: BrowserContext, page: Page, demo, sign_in
+):
+    sign_in(page, "patient@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    until(page, "navigator.serviceWorker.controller !== null")
+    # The worker's warm-up has finished: nothing of the first visit is still in flight.
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    page.close()
+
+    with ServerRequests() as server:
+        repeat = context.new_page()
+        repeat.goto("/today")
+        expect(repeat.get_by_role("heading", level=1)).to_have_text("Today")
+        # Everything the page needs is there: the stylesheet applies, the scripts ran.
+        until(
+            repeat,
+            "getComputedStyle(document.querySelector('.site-nav')).position !== "
+            "'static' && typeof window.htmx === 'object'",
+        )
+        expect(repeat.locator("html[data-offline-ready]")).to_have_count(1)
+    static = [r for r in server.seen if re.search(r"/static/|manifest|/favicon", r)]
+    assert static == [], server.seen
+    # Besides the page: only data (the outbox asks who is signed in, the offline snapshot is
+    # refreshed) and the browser's update check of the worker script itself.
+    pages = [r for r in server.seen if not r.startswith("GET /api/") and r != "GET /sw.js"]
+    assert pages == ["GET /today"], server.seen
