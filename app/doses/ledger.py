@@ -20,6 +20,7 @@ from app.protocols import schedule
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from app.validation import SaneDate, SaneDatetime, parse
+from app.web import pages
 
 
 class FillInput(BaseModel):
@@ -49,6 +50,23 @@ class LedgerSummary:
     last_count: LedgerEntry | None
     discrepancies: list[LedgerEntry]
     entries: list[LedgerEntry]
+
+
+# The supply page's ledger table a page at a time: a year of weekly counts and monthly fills
+# is some 65 rows.
+LEDGER_PAGE = 20
+
+
+def _entry_key(entry: LedgerEntry) -> pages.Cursor:
+    return pages.Cursor(entry.occurred_at, entry.id)
+
+
+def ledger_page(session: Session, patient_id: uuid.UUID, before: pages.Cursor | None,
+                size: int = LEDGER_PAGE) -> pages.Page[LedgerEntry]:
+    """One page of fills and counts, newest first."""
+    query = pages.older_than(select(LedgerEntry).where(LedgerEntry.patient_id == patient_id),
+                             LedgerEntry.occurred_at, LedgerEntry.id, before, size)
+    return pages.page_of(session.exec(query).all(), size, _entry_key, before)
 
 
 def _ledger_entries(session: Session, patient_id: uuid.UUID) -> list[LedgerEntry]:

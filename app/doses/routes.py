@@ -2,9 +2,11 @@
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlmodel import Session
 
 from app.accounts.models import User
@@ -21,8 +23,9 @@ from app.protocols import service as protocols
 from app.push import service as push_service
 from app.safety import service as safety
 from app.sync import service as sync
-from app.templating import local_input, render
+from app.templating import is_htmx, local_input, render
 from app.validation import datetime_range_problem
+from app.web import pages
 from app.web.forms import form_values, new_client_id, see_other
 
 router = APIRouter()
@@ -167,32 +170,55 @@ async def log_dose(request: Request, session: SessionDep, user: PatientUser):
     return see_other("/today?logged=late" if late else "/today?logged=1")
 
 
+def _appending(request: Request, before: pages.Cursor | None) -> bool:
+    """An htmx "Show older" (not a boosted navigation, which wants the whole page): answered
+    with the next rows and the next link alone, appended in place."""
+    return before is not None and is_htmx(request) \
+        and request.headers.get("HX-Request-Type") == "partial"
+
+
 def _history_page(request: Request, session: Session, user: User, *,
-                  errors: dict | None = None, failed: dict | None = None,
-                  status_code: int = 200):
-    """The dose history. `failed` holds what the person typed into the form that was refused
-    (with its "form" key naming which), so it comes back as they left it."""
-    now = utcnow()
-    doses = service.list_doses(session, user.id, now - timedelta(days=120),
-                               now + timedelta(days=1))
+                  before: pages.Cursor | None = None, errors: dict | None = None,
+                  failed: dict | None = None, status_code: int = 200):
+    """A page of the dose history, newest first, from `before` (None: the newest page).
+    `failed` holds what the person typed into the form that was refused (with its "form" key
+    naming which), so it comes back as they left it."""
+    page = service.history_page(session, user.id, before)
+    doses = page.items
     records = {d.id: checkins.session_record(session, d) for d in doses}
+    appending = _appending(request, before)
     return render(request, "doses/history.html",
-                  {"doses": doses, "records": records, "new_client_id": new_client_id,
+                  {"doses": doses, "page": page, "appending": appending,
+                   "records": records, "new_client_id": new_client_id,
                    "revisions": corrections.revisions_of(session, [d.id for d in doses]),
-                   "errors": errors, "failed": failed or {}}, status_code=status_code)
+                   "errors": errors, "failed": failed or {}}, status_code=status_code,
+                  block="rows" if appending else None)
 
 
 @router.get("/doses")
-def dose_history(request: Request, session: SessionDep, user: PatientUser):
-    return _history_page(request, session, user)
+def dose_history(request: Request, session: SessionDep, user: PatientUser,
+                 before: Annotated[str | None, Query(max_length=100)] = None):
+    return _history_page(request, session, user, before=pages.Cursor.decode(before))
 
 
-def _history_refused(request, session, user, result: dict, key: str, values: dict):
+def _history_refused(request, session, user, result: dict, key: str, values: dict,
+                     dose_id: uuid.UUID):
     session.rollback()
     errors = result.get("errors") or {}
     message = " ".join(dict.fromkeys(errors.values())) or result.get("detail")
-    return _history_page(request, session, user, errors={key: message},
+    # The page that holds the dose, as it was when the form was sent.
+    before = service.history_cursor_of(session, session.get(Dose, dose_id))
+    return _history_page(request, session, user, before=before, errors={key: message},
                          failed={**values, "form": key}, status_code=422)
+
+
+def _history_holding(session: Session, dose_id: uuid.UUID, **query: str):
+    """Back to the History page that shows the dose (a correction may have moved it)."""
+    session.flush()
+    before = service.history_cursor_of(session, session.get(Dose, dose_id))
+    if before is not None:
+        query = {"before": before.encode(), **query}
+    return see_other("/doses" + (f"?{urlencode(query)}" if query else ""))
 
 
 def _own_dose_or_404(session: Session, user: User, dose_id: uuid.UUID) -> None:
@@ -212,8 +238,8 @@ async def entered_in_error(request: Request, session: SessionDep, user: PatientU
     result = _apply(session, user, values.get("client_id", ""), "dose_entered_in_error", data,
                     utcnow())
     if result["status"] == "rejected":
-        return _history_refused(request, session, user, result, str(dose_id), values)
-    return see_other("/doses")
+        return _history_refused(request, session, user, result, str(dose_id), values, dose_id)
+    return _history_holding(session, dose_id)
 
 
 @router.post("/doses/{dose_id}/correct")
@@ -232,20 +258,27 @@ async def correct_dose(request: Request, session: SessionDep, user: PatientUser,
             changes["taken_at"] = parse_local(values["taken_at"], user.timezone,
                                               "taken_at").isoformat()
         except Invalid as err:
-            return _history_refused(request, session, user, {"errors": err.errors}, key, values)
+            return _history_refused(request, session, user, {"errors": err.errors}, key, values,
+                                    dose_id)
     data = {"dose_id": str(dose_id), "reason": values.get("reason", ""), "changes": changes}
     result = _apply(session, user, values.get("client_id", ""), "dose_revision", data, utcnow())
     if result["status"] == "rejected":
-        return _history_refused(request, session, user, result, key, values)
-    return see_other("/doses?corrected=1")
+        return _history_refused(request, session, user, result, key, values, dose_id)
+    return _history_holding(session, dose_id, corrected="1")
 
 
 @router.get("/supply")
-def supply(request: Request, session: SessionDep, user: PatientUser):
-    return render(request, "doses/supply.html", _supply_context(session, user))
+def supply(request: Request, session: SessionDep, user: PatientUser,
+           before: Annotated[str | None, Query(max_length=100)] = None):
+    cursor = pages.Cursor.decode(before)
+    if _appending(request, cursor):
+        return render(request, "doses/supply.html",
+                      {"rows": ledger.ledger_page(session, user.id, cursor), "appending": True},
+                      block="ledger_rows")
+    return render(request, "doses/supply.html", _supply_context(session, user, before=cursor))
 
 
-def _supply_context(session, user, **extra):
+def _supply_context(session, user, before: pages.Cursor | None = None, **extra):
     now = utcnow()
     values = {"fill_client_id": new_client_id(), "count_client_id": new_client_id(),
               "fill_filled_on": now.astimezone(ZoneInfo(user.timezone)).date().isoformat(),
@@ -254,7 +287,8 @@ def _supply_context(session, user, **extra):
     if version is not None:
         values["fill_strength_mg"] = f"{version.strength_mg.normalize():f}"
     values.update(extra.pop("values", {}))
-    return {"ledger": ledger.ledger_summary(session, user, now), "values": values, **extra}
+    return {"ledger": ledger.ledger_summary(session, user, now), "values": values,
+            "rows": ledger.ledger_page(session, user.id, before), **extra}
 
 
 def _supply_refused(request: Request, session: Session, user: User, values: dict,

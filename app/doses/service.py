@@ -26,6 +26,7 @@ from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion, Route
 from app.safety import service as safety
 from app.validation import SaneDatetime, parse
+from app.web import pages
 from app.web.formats import format_datetime
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -200,6 +201,34 @@ def list_doses(session: Session, patient_id: uuid.UUID, start: datetime, end: da
             .order_by(col(Dose.taken_at).desc())
         ).all()
     )
+
+
+# The History page's length: a month of twice-weekly sessions. Each card carries its session
+# record and two correction forms (about 5 KB of HTML, 0.4 KB compressed), so a page stays
+# light on a phone and "Show older" is one small htmx swap.
+HISTORY_PAGE = 8
+
+
+def _dose_key(dose: Dose) -> pages.Cursor:
+    return pages.Cursor(dose.taken_at, dose.id)
+
+
+def _own_doses(patient_id: uuid.UUID):
+    return select(Dose).where(Dose.patient_id == patient_id)
+
+
+def history_page(session: Session, patient_id: uuid.UUID, before: pages.Cursor | None,
+                 size: int = HISTORY_PAGE) -> pages.Page[Dose]:
+    """One page of the patient's doses, newest first, entered-in-error ones included."""
+    query = pages.older_than(_own_doses(patient_id), Dose.taken_at, Dose.id, before, size)
+    return pages.page_of(session.exec(query).all(), size, _dose_key, before)
+
+
+def history_cursor_of(session: Session, dose: Dose,
+                      size: int = HISTORY_PAGE) -> pages.Cursor | None:
+    """The cursor of the History page that shows `dose` (None: the newest page)."""
+    return pages.holding_cursor(session, _own_doses(dose.patient_id), Dose.taken_at, Dose.id,
+                                dose, size, _dose_key)
 
 
 def _history(session: Session, patient_id: uuid.UUID, around: datetime) -> list[rules.PastDose]:
@@ -384,10 +413,14 @@ def record_dose(
                       field="no_gate_reason")
 
     policy = protocols.policy(version)
+    # One read of the doses around it: the rolling limits' history (8 days either side) and,
+    # below, the extra-dose check (3 days either side).
+    around = active_doses(session, patient.id, start=taken_at - timedelta(days=8),
+                          end=taken_at + timedelta(days=8))
+    history = [rules.PastDose(taken_at=d.taken_at, dose_mg=d.dose_mg) for d in around]
     found = [
         *_record_holds(session, policy, patient.id, taken_at),
-        *rules.dose_limit_reasons(policy, _history(session, patient.id, taken_at), taken_at,
-                                  dose.dose_mg),
+        *rules.dose_limit_reasons(policy, history, taken_at, dose.dose_mg),
     ]
     messages = reasons_json(found, patient.timezone)
     for stored in gate.reasons if gate else []:
@@ -409,9 +442,9 @@ def record_dose(
         flags.append("off_protocol_amount")
     if recorded_at - taken_at > LATE_ENTRY_AFTER:
         flags.append("late_entry")
+    span = timedelta(days=3)
     if is_extra(session, version, patient, taken_at,
-                 active_doses(session, patient.id, start=taken_at - timedelta(days=3),
-                              end=taken_at + timedelta(days=3))):
+                [d for d in around if taken_at - span <= d.taken_at < taken_at + span]):
         flags.append("extra")
 
     row = Dose(

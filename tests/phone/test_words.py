@@ -54,9 +54,14 @@ def _patient_with_every_flag(db):
 def test_history_shows_no_internal_codes(db, client, auth):
     patient, _caregiver = _patient_with_every_flag(db)
     auth.login(patient.email)
-    page = client.get("/doses")
-    assert page.status_code == 200
-    text = visible_text(page.text)
+    # Every page of the history (a page at a time; "Show older doses" leads on).
+    text, url = "", "/doses"
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        text += visible_text(page.text)
+        older = re.search(r'href="(/doses\?before=[^"]+)"', page.text)
+        url = older.group(1) if older else None
     assert "Entered later" in text and "No sitter" in text
     assert CODE.findall(text) == []
 
