@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import event, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, delete, func, select
 
 from app.accounts import throttle
@@ -288,9 +290,18 @@ def resolve_session(session: Session, token: str | None, now: datetime) -> Signe
     # A locked session is not "seen" until it is unlocked: touching it would undo the lock's
     # reason (the time away) if the flag were lost with a rolled-back request.
     if not auth.locked and now - auth.last_seen_at >= _touch_every(user):
-        auth.last_seen_at = now
-        session.add(auth)
+        _touch_at_commit(session, auth, now)
     return SignedIn(user=user, auth=auth)
+
+
+def _touch_at_commit(session: Session, auth: AuthSession, now: datetime) -> None:
+    """Note the session as seen, written as the request commits. Flushed here, the UPDATE would
+    begin the request's write transaction: on SQLite it would hold the database's only write
+    lock through the whole request (its queries, its template) instead of for the commit."""
+    set_committed_value(auth, "last_seen_at", now)  # what the request sees meanwhile
+    stmt = (update(AuthSession).where(col(AuthSession.id) == auth.id)
+            .values(last_seen_at=now))
+    event.listen(session, "before_commit", lambda s: s.execute(stmt), once=True)
 
 
 def end_session(session: Session, auth: AuthSession) -> None:

@@ -586,9 +586,15 @@ def due_checkins(session: Session, patient: User, now: datetime) -> list[Due]:
                            col(Dose.taken_at) >= now - timedelta(hours=36))
         .order_by(col(Dose.taken_at))
     ).all()
+    # One read for every dose's check-ins (not one per dose).
+    slots_of: dict[uuid.UUID, set[str]] = {dose.id: set() for dose in doses}
+    if doses:
+        for dose_id, slot_key in session.exec(
+                select(CheckIn.dose_id, CheckIn.slot)
+                .where(col(CheckIn.dose_id).in_(list(slots_of)))).all():
+            slots_of[dose_id].add(slot_key)
     for dose in doses:
-        done_slots = {c.slot for c in session.exec(
-            select(CheckIn).where(CheckIn.dose_id == dose.id)).all()}
+        done_slots = slots_of[dose.id]
         for slot_key in ("plus40", "end", "next_morning"):
             slot = SLOTS[slot_key]
             if slot.offset_minutes is not None:

@@ -25,6 +25,8 @@ from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from app.safety import service as safety
 
+NEARBY = timedelta(days=3)  # the doses that decide whether a dose now would be extra
+
 
 @dataclass
 class Today:
@@ -45,11 +47,13 @@ class Today:
 
 
 def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
-                      now: datetime) -> schedule.Occurrence | None:
+                      now: datetime, nearby: list[Dose] | None = None
+                      ) -> schedule.Occurrence | None:
     """If a dose now would match no scheduled session, the first session it would hold back
-    (one due before the minimum interval has passed); else None."""
-    nearby = active_doses(session, patient.id, start=now - timedelta(days=3),
-                          end=now + timedelta(days=3))
+    (one due before the minimum interval has passed); else None. `nearby`: the doses from 3
+    days before `now` to 3 days after, when the caller has them already."""
+    if nearby is None:
+        nearby = active_doses(session, patient.id, start=now - NEARBY, end=now + NEARBY)
     if not is_extra(session, version, patient, now, nearby):
         return None
     gap = timedelta(hours=float(version.min_hours_between_doses))
@@ -82,8 +86,10 @@ def today(session: Session, patient: User, now: datetime) -> Today:
         return Today(None, None, None, [], None, None, None, None)
     tz = ZoneInfo(patient.timezone)
     grace = timedelta(hours=float(version.grace_hours))
-    doses = active_doses(session, patient.id, start=now - timedelta(days=70),
-                         end=now + FUTURE_TOLERANCE)
+    # One read for the page and the extra-dose notice (which looks 3 days either side).
+    read = active_doses(session, patient.id, start=now - timedelta(days=70), end=now + NEARBY)
+    doses = [d for d in read if d.taken_at < now + FUTURE_TOLERANCE]
+    nearby = [d for d in read if d.taken_at >= now - NEARBY]
     dose_times = [d.taken_at for d in doses]
     plans = protocols.plans(version)
     nxt = schedule.next_session(plans, tz, now, dose_times, grace=grace, due_window=DUE_WINDOW)
@@ -104,6 +110,6 @@ def today(session: Session, patient: User, now: datetime) -> Today:
         holds=reasons_json(rules.safety_hold_reasons(protocols.policy(version), record, now),
                            patient.timezone),
         safety_state=record,
-        extra_pushes=extra_dose_pushes(session, patient, version, now),
+        extra_pushes=extra_dose_pushes(session, patient, version, now, nearby),
     )
 

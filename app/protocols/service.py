@@ -15,12 +15,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.audit import service as audit
 from app.careteam import access
+from app.db import REQUEST
 from app.doses import rules
 from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
@@ -199,12 +201,41 @@ def _mg(value: Decimal) -> str:
 # --- reading --------------------------------------------------------------------------------
 
 
+_CURRENT = "protocols.current"  # session.info key: {patient_id: version or None}
+
+
 def current(session: Session, patient_id: uuid.UUID) -> ProtocolVersion | None:
+    """The patient's protocol now. In a request it is read once per transaction: Today, its
+    supply card and each item of a sync batch all ask (forgotten when the transaction ends or
+    a version is saved)."""
+    if not session.info.get(REQUEST):
+        return _read_current(session, patient_id)
+    known = session.info.setdefault(_CURRENT, {})
+    if patient_id not in known:
+        known[patient_id] = _read_current(session, patient_id)
+    return known[patient_id]
+
+
+def _read_current(session: Session, patient_id: uuid.UUID) -> ProtocolVersion | None:
     return session.exec(
         select(ProtocolVersion)
         .where(ProtocolVersion.patient_id == patient_id)
         .order_by(col(ProtocolVersion.version).desc())
     ).first()
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_current_on_save(session, _context) -> None:
+    if any(isinstance(obj, ProtocolVersion)
+           for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_CURRENT, None)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_current(session, *_args) -> None:
+    # A new transaction may see a version another request saved meanwhile.
+    session.info.pop(_CURRENT, None)
 
 
 def history(session: Session, patient_id: uuid.UUID) -> list[ProtocolVersion]:
