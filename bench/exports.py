@@ -21,7 +21,6 @@ import time
 import tracemalloc
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,131 +33,26 @@ os.environ["APP_ENV"] = "test"
 os.environ["REMINDERS_DISPATCHER"] = "off"
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-0123456789")
 
-from sqlalchemy import insert  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from app.accounts.models import Role, User  # noqa: E402
 from app.audit.models import AuditEvent  # noqa: E402
-from app.careteam.models import CareLink, Relation  # noqa: E402
-from app.checkins.models import CheckIn, QuestionnaireResponse  # noqa: E402
 from app.db import engine  # noqa: E402
-from app.doses.models import Dose, GateCheck, LedgerEntry  # noqa: E402
 from app.exports import panel, records  # noqa: E402
 from app.exports.service import ExportRequest  # noqa: E402
-from app.protocols import service as protocols  # noqa: E402
-from app.protocols.models import ProtocolVersion  # noqa: E402
+from bench import dataset, report  # noqa: E402
 from bench.push_fanout import _drop_schema, _fresh_schema  # noqa: E402
-from tests.factories import protocol_values  # noqa: E402
 
 START = date(2025, 12, 1)
 END = START + timedelta(days=364)
-ZONE_OFFSET = timedelta(hours=5)  # New York winter: good enough for synthetic wall times
-
-
-def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC) + ZONE_OFFSET
 
 
 def _seed() -> tuple[uuid.UUID, int]:
-    """The prescriber, PATIENTS patients each with a year, in bulk. Returns the prescriber's id
-    and the number of rows inserted."""
-    now = datetime.now(UTC)
-    with Session(engine) as session:
-        prescriber = User(email="bench-prescriber@example.test", display_name="Dr. Bench",
-                          role=Role.PRESCRIBER, timezone="America/New_York")
-        template_patient = User(email="bench-template@example.test", display_name="Template",
-                                role=Role.PATIENT, timezone="America/New_York")
-        session.add_all([prescriber, template_patient])
-        session.flush()
-        session.add(CareLink(patient_id=template_patient.id, member_id=prescriber.id,
-                             relation=Relation.PRESCRIBER, created_at=now))
-        version = protocols.save(session, prescriber=prescriber, patient_id=template_patient.id,
-                                 version_id=uuid.uuid4(),
-                                 values=protocol_values(starts_on=START.isoformat()), now=now)
-        session.flush()
-        template = {c.name: getattr(version, c.name) for c in ProtocolVersion.__table__.columns}
-        prescriber_id = prescriber.id
-        session.commit()
-    total = 0
-    mood_values = {"mood": 6, "note": "Steady day."}
-    session_values = {"systolic": 128, "diastolic": 82, "heart_rate": 74, "dissociation": 3,
-                      "sedation": 1, "nausea": "mild", "vomiting": "none",
-                      "dizziness": "none", "headache": "none", "anxiety": "none",
-                      "other": "none", "note": ""}
-    phq = {f"q{i}": 1 for i in range(1, 10)} | {"difficulty": "somewhat_difficult"}
-    gad = {f"q{i}": 1 for i in range(1, 8)} | {"difficulty": "somewhat_difficult"}
-    checklist = {"fasted": True, "no_sedatives": True, "no_driving": True, "safe_place": True,
-                 "sitter_present": True}
-    batch = 100
-    for first in range(0, PATIENTS, batch):
-        rows: dict[type, list[dict]] = {m: [] for m in (
-            User, CareLink, ProtocolVersion, GateCheck, Dose, CheckIn, QuestionnaireResponse,
-            LedgerEntry)}
-        for i in range(first, min(first + batch, PATIENTS)):
-            pid, vid = uuid.uuid4(), uuid.uuid4()
-            rows[User].append({"id": pid, "email": f"bench-{i}@example.test",
-                               "display_name": f"Patient {i:04d}", "role": Role.PATIENT,
-                               "timezone": "America/New_York", "is_active": True,
-                               "created_at": now})
-            rows[CareLink].append({"id": uuid.uuid4(), "patient_id": pid,
-                                   "member_id": prescriber_id,
-                                   "relation": Relation.PRESCRIBER, "created_at": now,
-                                   "receives_alerts": False})
-            rows[ProtocolVersion].append({**template, "id": vid, "patient_id": pid})
-            for offset in range(365):
-                day = START + timedelta(days=offset)
-                dosing = day.weekday() in (0, 3) if offset < 28 else day.weekday() == 0
-                if dosing:
-                    gid, did = uuid.uuid4(), uuid.uuid4()
-                    rows[GateCheck].append({
-                        "id": gid, "patient_id": pid, "protocol_version_id": vid,
-                        "checked_at": _at(day, 10), "received_at": _at(day, 10),
-                        "systolic": 126, "diastolic": 80, "heart_rate": 72,
-                        "checklist": checklist, "proposed_mg": Decimal(100), "verdict": "ok",
-                        "reasons": [], "sitter_check_id": None})
-                    rows[Dose].append({
-                        "id": did, "patient_id": pid, "protocol_version_id": vid,
-                        "gate_id": gid, "taken_at": _at(day, 10, 5),
-                        "recorded_at": _at(day, 10, 6), "received_at": _at(day, 10, 6),
-                        "dose_mg": Decimal(100), "troches": Decimal(1), "route": "sublingual",
-                        "hold_minutes": 15, "swallowed": False, "lot": "B-2025",
-                        "rx_number": "RX1", "override_reason": None, "no_gate_reason": None,
-                        "flags": [], "status": "recorded", "status_reason": None,
-                        "revision": 1})
-                    for slot, minute in (("plus40", 45), ("end", 125)):
-                        at = _at(day, 10) + timedelta(minutes=minute)
-                        rows[CheckIn].append({
-                            "id": uuid.uuid4(), "patient_id": pid, "author_id": pid,
-                            "dose_id": did, "slot": slot, "values": session_values,
-                            "recorded_at": at, "received_at": at, "flags": []})
-                at = _at(day, 20)
-                rows[CheckIn].append({"id": uuid.uuid4(), "patient_id": pid, "author_id": pid,
-                                      "dose_id": None, "slot": "daily", "values": mood_values,
-                                      "recorded_at": at, "received_at": at, "flags": []})
-                if offset % 14 == 0:
-                    for key, answers, score, band in (("phq9", phq, 9, "mild"),
-                                                      ("gad7", gad, 7, "mild")):
-                        at = _at(day, 19)
-                        rows[QuestionnaireResponse].append({
-                            "id": uuid.uuid4(), "patient_id": pid, "instrument": key,
-                            "answers": answers, "score": score, "band": band, "risk": None,
-                            "follow_up": None, "version": None, "follows_id": None,
-                            "completed_at": at, "received_at": at})
-                if offset % 30 == 0:
-                    rows[LedgerEntry].append({
-                        "id": uuid.uuid4(), "patient_id": pid, "kind": "fill",
-                        "occurred_at": _at(day, 12), "received_at": _at(day, 12),
-                        "count": Decimal(8), "filled_on": day, "strength_mg": Decimal(100),
-                        "rx_number": "RX1", "pharmacy": "Compounding Co", "lot": "B-2025",
-                        "expected_balance": None, "flags": []})
-        with Session(engine) as session:
-            for model, values in rows.items():
-                if values:
-                    session.execute(insert(model), values)
-                    total += len(values) if model not in (User, CareLink,
-                                                          ProtocolVersion) else 0
-            session.commit()
-    return prescriber_id, total
+    """The clinic of bench/dataset.py with PATIENTS patients and a fixed year, in bulk. Returns
+    the director's id (every patient's prescriber) and the number of clinical records."""
+    clinic = dataset.seed(engine, PATIENTS, start=START,
+                          now=datetime.combine(END + timedelta(days=1), datetime.min.time(), UTC))
+    return clinic.director_id, clinic.clinical_rows
 
 
 def _panel(patients: list[User], request: ExportRequest, audit_id) -> tuple[int, float]:
@@ -186,7 +80,7 @@ def main() -> int:
         with Session(engine, expire_on_commit=False) as session:
             patients = list(session.exec(
                 select(User).where(User.role == Role.PATIENT,
-                                   User.email != "bench-template@example.test")
+                                   User.email != dataset.TEMPLATE_EMAIL)
                 .order_by(User.display_name)).all())
             audit = AuditEvent(at=datetime.now(UTC), actor_id=prescriber_id, action="export",
                                details={})
@@ -245,17 +139,7 @@ def main() -> int:
 
 
 def _record(database: str, lines: list[str]) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text_ = path.read_text() if path.exists() else "# Benchmarks\n\nMade by `make bench`.\n"
-    start, end = f"<!-- exports:{database} -->", f"<!-- /exports:{database} -->"
-    section = (f"{start}\n### Exports on {database} "
-               f"({datetime.now(UTC):%Y-%m-%d})\n\n" + "\n".join(lines) + f"\n{end}")
-    if start in text_:
-        before, rest = text_.split(start, 1)
-        text_ = before + section + rest.split(end, 1)[1]
-    else:
-        text_ = text_.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text_)
+    report.record(f"exports:{database}", f"Exports on {database}", lines)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -20,6 +20,10 @@ class AuditEvent(SQLModel, table=True):
     """
 
     __tablename__ = "audit_events"
+    # A patient's entries in time order (pages, flags, exports): one index range.
+    __table_args__ = (
+        Index("ix_audit_events_patient_id_at", "patient_id", "at"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     # Position in the chain: 1, 2, 3 … assigned under a lock (app/audit/service.py).

@@ -167,14 +167,24 @@ def readable_patients(
     """The one "whose records may this person read for this purpose" query, by name.
 
     A list shows something of each patient on it (the panel's flags, today's session), so each
-    listed patient gets a "view" entry (once per request). `audited=False` only where the list
-    filters a query and shows nothing of the patients themselves."""
+    listed patient gets a "view" entry (once per request). `audited=False` where the list
+    filters a query and shows nothing of the patients themselves, or where the caller shows
+    only a page of it and notes that page with `note_listed`."""
     patients = _readable(session, user, purpose, now)
-    if audited and user.role != Role.PATIENT:
-        for patient in patients:
-            audit.note_view(session, actor=user, patient_id=patient.id, purpose=purpose,
-                            listed=True, now=now)
+    if audited:
+        note_listed(session, user, patients, purpose, now)
     return patients
+
+
+def note_listed(session: Session, user: User, patients: list[User], purpose: Purpose,
+                now: datetime | None = None) -> None:
+    """A "view" entry for each patient a list actually showed (a page of a long list: only
+    that page, so a list of 1,000 does not write 1,000 entries per load)."""
+    if user.role == Role.PATIENT:
+        return
+    for patient in patients:
+        audit.note_view(session, actor=user, patient_id=patient.id, purpose=purpose,
+                        listed=True, now=now)
 
 
 def _readable(session: Session, user: User, purpose: Purpose, now: datetime | None) -> list[User]:

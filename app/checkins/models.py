@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime, time
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -11,6 +11,10 @@ class CheckIn(SQLModel, table=True):
     """Answers to a check-in slot: before, +40 min, end of a session, next morning, or daily."""
 
     __tablename__ = "checkins"
+    # A patient's entries in time order (pages, flags, exports): one index range.
+    __table_args__ = (
+        Index("ix_checkins_patient_id_recorded_at", "patient_id", "recorded_at"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)  # the client UUID
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
@@ -25,6 +29,10 @@ class CheckIn(SQLModel, table=True):
 
 class QuestionnaireResponse(SQLModel, table=True):
     __tablename__ = "questionnaire_responses"
+    # A patient's entries in time order (pages, flags, exports): one index range.
+    __table_args__ = (
+        Index("ix_questionnaire_responses_patient_id_completed_at", "patient_id", "completed_at"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
@@ -50,6 +58,10 @@ class SafetyEvent(SQLModel, table=True):
     """
 
     __tablename__ = "safety_events"
+    # A patient's entries in time order (pages, flags, exports): one index range.
+    __table_args__ = (
+        Index("ix_safety_events_patient_id_occurred_at", "patient_id", "occurred_at"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")

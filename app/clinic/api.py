@@ -4,8 +4,9 @@ a caregiver gets the people they support in the care team's shape (app/careteam/
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from app.accounts.models import Role
@@ -18,6 +19,8 @@ from app.errors import Forbidden
 from app.i18n import gettext as _
 
 router = APIRouter(prefix="/api/v1", tags=["clinic"])
+
+API_PAGE_SIZE = 100
 
 
 class FlagOut(BaseModel):
@@ -49,25 +52,37 @@ class ClinicPatientOut(BaseModel):
 def list_patients(
     session: SessionDep,
     user: CurrentUser,
+    response: Response,
     flag: Annotated[str, Query(max_length=100, description=(
         "Prescribers: only patients with an open flag of this code."))] = "",
     q: Annotated[str, Query(max_length=1000, description=(
         "Prescribers: only patients whose name or email contains this (any case)."))] = "",
+    page: Annotated[str, Query(max_length=20, description=(
+        f"Prescribers: the page, {API_PAGE_SIZE} patients each, from 1 (the most urgent). "
+        "The response's `Link` header names the next page (rel=\"next\") while there is one; "
+        "`X-Total-Count` is the number of patients matching."))] = "",
 ) -> list[ClinicPatientOut] | list[careteam_api.PatientOut]:
     """For a prescriber, their patients with open flags, ordered by the most urgent open flag,
-    then by name (those without flags last), as on the /patients page. For a caregiver, the
-    people they support now, by name (`flag` and `q` do not apply)."""
+    then by name (those without flags last), as on the /patients page, a page at a time. For a
+    caregiver, the people they support now, by name (`flag`, `q` and `page` do not apply)."""
     if user.role == Role.PATIENT:
         raise Forbidden(_("Only prescribers and caregivers have a list of patients."))
     now = utcnow()
     if user.role != Role.PRESCRIBER:
         return careteam_api.patient_entries(session, user, now)
     filters = service.parse_filters(flag, q)
+    shown = service.patient_page(session, user, now, filters, service.page_number(page),
+                                 size=API_PAGE_SIZE)
+    response.headers["X-Total-Count"] = str(shown.total)
+    if shown.number < shown.pages:
+        query = urlencode({k: v for k, v in (("flag", filters.flag or ""), ("q", filters.q),
+                                             ("page", str(shown.number + 1))) if v})
+        response.headers["Link"] = f'</api/v1/patients?{query}>; rel="next"'
     return [
         ClinicPatientOut(
             id=row.patient.id, name=row.patient.display_name, email=row.patient.email,
             phase=row.phase,  # type: ignore[arg-type]
             flags=[FlagOut(code=f.code, message=f.message, since=f.since) for f in row.flags],
         )
-        for row in service.patient_rows(session, user, now, filters)
+        for row in shown.rows
     ]

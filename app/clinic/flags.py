@@ -93,6 +93,8 @@ DUE_WINDOW = timedelta(hours=2)
 FUTURE_TOLERANCE = timedelta(minutes=10)
 # Doses read for the rules: the longest window, plus room to match sessions near its start.
 _DOSE_LOOKBACK = timedelta(days=RECENT_DAYS) + timedelta(days=2)
+# The PHQ-9s and the last entries are looked for here first (see gather).
+RECENT_LOOKBACK = timedelta(days=90)
 OVERRIDE_FLAGS = frozenset({"override", "against_hold"})
 LATE_OR_EXTRA_FLAGS = frozenset({"late_entry", "extra"})
 SUPPLY_FLAGS = frozenset({"discrepancy", "early_refill"})
@@ -336,7 +338,8 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 
 def gather(session: Session, patients: Sequence[User], now: datetime) -> dict[uuid.UUID,
                                                                                PatientFacts]:
-    """The facts of every patient given, read in the same ten queries however many there are."""
+    """The facts of every patient given, read in the same queries however many there are (ten,
+    and up to four more for patients with no recent PHQ-9 or entry)."""
     facts = {p.id: PatientFacts(timezone=p.timezone) for p in patients}
     if not facts:
         return {}
@@ -408,38 +411,61 @@ def gather(session: Session, patients: Sequence[User], now: datetime) -> dict[uu
         if set(entry.flags or ()) & SUPPLY_FLAGS:
             facts[entry.patient_id].supply.append(Seen(entry.occurred_at, str(entry.id)))
 
-    # 6. The latest two PHQ-9s of each patient.
-    rank = func.row_number().over(
-        partition_by=col(QuestionnaireResponse.patient_id),
-        order_by=(col(QuestionnaireResponse.completed_at).desc(),
-                  col(QuestionnaireResponse.id).desc()),
-    ).label("rank")
-    latest = (
-        select(QuestionnaireResponse.id, QuestionnaireResponse.patient_id,
-               QuestionnaireResponse.completed_at, QuestionnaireResponse.score,
-               QuestionnaireResponse.band, rank)
-        .where(col(QuestionnaireResponse.patient_id).in_(ids),
-               QuestionnaireResponse.instrument == "phq9",
-               col(QuestionnaireResponse.score).is_not(None))
-        .subquery()
-    )
-    for row in session.exec(
-            select(latest.c.id, latest.c.patient_id, latest.c.completed_at, latest.c.score,
-                   latest.c.band).where(latest.c.rank <= 2)).all():
-        facts[row.patient_id].phq9.append(
-            Phq9(str(row.id), _aware(row.completed_at), row.score, row.band))
+    # 6. The latest two PHQ-9s of each patient: read from the recent ones first (an index range
+    # per patient, not a patient's whole history), then, for the few with fewer than two
+    # there, from all of theirs.
+    def latest_phq9(among: list[uuid.UUID], since: datetime | None) -> None:
+        rank = func.row_number().over(
+            partition_by=col(QuestionnaireResponse.patient_id),
+            order_by=(col(QuestionnaireResponse.completed_at).desc(),
+                      col(QuestionnaireResponse.id).desc()),
+        ).label("rank")
+        where = [col(QuestionnaireResponse.patient_id).in_(among),
+                 QuestionnaireResponse.instrument == "phq9",
+                 col(QuestionnaireResponse.score).is_not(None)]
+        if since is not None:
+            where.append(col(QuestionnaireResponse.completed_at) >= since)
+        latest = (
+            select(QuestionnaireResponse.id, QuestionnaireResponse.patient_id,
+                   QuestionnaireResponse.completed_at, QuestionnaireResponse.score,
+                   QuestionnaireResponse.band, rank)
+            .where(*where)
+            .subquery()
+        )
+        for row in session.exec(
+                select(latest.c.id, latest.c.patient_id, latest.c.completed_at, latest.c.score,
+                       latest.c.band).where(latest.c.rank <= 2)).all():
+            facts[row.patient_id].phq9.append(
+                Phq9(str(row.id), _aware(row.completed_at), row.score, row.band))
 
-    # 7-9. The last thing logged of each kind.
-    for model, column in ((Dose, Dose.taken_at), (CheckIn, CheckIn.recorded_at),
-                          (QuestionnaireResponse, QuestionnaireResponse.completed_at)):
-        for pid, last in session.exec(
-                select(model.patient_id, func.max(column))  # type: ignore[attr-defined]
-                .where(col(model.patient_id).in_(ids))  # type: ignore[attr-defined]
-                .group_by(model.patient_id)).all():  # type: ignore[attr-defined]
-            last = _aware(last)
-            item = facts[pid]
-            if last is not None and (item.last_logged is None or last > item.last_logged):
-                item.last_logged = last
+    latest_phq9(ids, now - RECENT_LOOKBACK)
+    fewer = [pid for pid in ids if len(facts[pid].phq9) < 2]
+    for pid in fewer:
+        facts[pid].phq9 = []
+    if fewer:
+        latest_phq9(fewer, None)
+
+    # 7-9. The last thing logged of each kind: recent first, then all time for the patients
+    # with nothing recent (the same split as above).
+    def last_logged(among: list[uuid.UUID], since: datetime | None) -> None:
+        for model, column in ((Dose, Dose.taken_at), (CheckIn, CheckIn.recorded_at),
+                              (QuestionnaireResponse, QuestionnaireResponse.completed_at)):
+            where = [col(model.patient_id).in_(among)]  # type: ignore[attr-defined]
+            if since is not None:
+                where.append(col(column) >= since)
+            for pid, last in session.exec(
+                    select(model.patient_id, func.max(column))  # type: ignore[attr-defined]
+                    .where(*where)
+                    .group_by(model.patient_id)).all():  # type: ignore[attr-defined]
+                last = _aware(last)
+                item = facts[pid]
+                if last is not None and (item.last_logged is None or last > item.last_logged):
+                    item.last_logged = last
+
+    last_logged(ids, now - RECENT_LOOKBACK)
+    quiet = [pid for pid in ids if facts[pid].last_logged is None]
+    if quiet:
+        last_logged(quiet, None)
 
     # 10. Reviews.
     reviewed: dict[uuid.UUID, set[tuple[str, str]]] = {}

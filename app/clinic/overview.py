@@ -30,8 +30,12 @@ def needs_attention(dose) -> bool:
 
 
 def patient_overview(session: Session, patient: User, days: int = timeline.DEFAULT_SPAN,
-                     **extra) -> dict:
+                     until: str | None = None, **extra) -> dict:
     now = utcnow()
+    last_day = timeline.until_of(until, patient, now)
+    first_shown, last_shown = timeline.window(patient, days, now, last_day)
+    base = f"/patients/{patient.id}?days={days}"
+    newer = last_shown + timedelta(days=days)
     events = checkins.safety_events(session, patient.id, now - timedelta(days=90))
     version = protocols.current(session, patient.id)
     recent = doses.list_doses(session, patient.id, now - timedelta(days=42),
@@ -42,8 +46,18 @@ def patient_overview(session: Session, patient: User, days: int = timeline.DEFAU
         # What needs attention first: events not yet reviewed; the reviewed ones further down.
         "open_events": [e for e in events if e.reviewed_at is None],
         "reviewed_events": [e for e in events if e.reviewed_at is not None],
-        "timeline": timeline.build(session, patient, days, now),
+        "timeline": timeline.build(session, patient, days, now, last_day),
         "days": days,
+        "timeline_from": first_shown,
+        "timeline_until": last_shown,
+        # Newest first, a stretch of `days` at a time (plain links: no JavaScript needed).
+        "older_url": f"{base}&until={first_shown - timedelta(days=1)}#timeline"
+        if first_shown > patient.created_at.astimezone(ZoneInfo(patient.timezone)).date()
+        else None,
+        "newer_url": None if last_day is None else (
+            f"{base}&until={newer}#timeline"
+            if newer < now.astimezone(ZoneInfo(patient.timezone)).date()
+            else f"{base}#timeline"),
         "spans": timeline.SPANS,
         # With what the patient lets each one see, and until when (ended ones too, marked).
         "caregivers": [

@@ -28,19 +28,30 @@ router = APIRouter()
 LIST = "/patients"
 
 
-def _list_page(request, session, user: User, filters: service.Filters, *, errors=None,
-               review_errors=None, review_values=None, status_code: int = 200):
+def _list_url(filters: service.Filters, page: int = 1) -> str:
+    """The list with these filters and this page (the filters kept from page to page)."""
+    query = urlencode({k: v for k, v in (("flag", filters.flag or ""), ("q", filters.q),
+                                         ("page", str(page) if page > 1 else "")) if v})
+    return LIST + (f"?{query}" if query else "")
+
+
+def _list_page(request, session, user: User, filters: service.Filters, *, page: int = 1,
+               errors=None, review_errors=None, review_values=None, status_code: int = 200):
     now = utcnow()
-    query = urlencode({k: v for k, v in (("flag", filters.flag or ""), ("q", filters.q)) if v})
+    shown = service.patient_page(session, user, now, filters, page)
     context = {
-        "rows": service.patient_rows(session, user, now, filters),
+        "rows": shown.rows,
+        "page": shown,
+        "previous_url": _list_url(filters, shown.number - 1) if shown.number > 1 else None,
+        "next_url": _list_url(filters, shown.number + 1) if shown.number < shown.pages
+        else None,
         # The prescriber's home: open alerts come first, with their acknowledge forms.
         "open_alerts": alerts.views(session, alerts.open_alerts(session, user)),
         "filters": filters,
         "codes": [(code, flag_rules.code_label(code)) for code in flag_rules.CODES],
         "code_label": flag_rules.code_label,
         "since_words": lambda since: service.since_words(since, now),
-        "here": LIST + (f"?{query}" if query else ""),
+        "here": _list_url(filters, shown.number),
         "errors": errors or {},
         "review_errors": review_errors or {},
         "review_values": review_values or {},
@@ -55,6 +66,7 @@ def patient_list(
     user: PrescriberUser,
     flag: Annotated[str, Query(max_length=100)] = "",
     q: Annotated[str, Query(max_length=1000)] = "",
+    page: Annotated[str, Query(max_length=20)] = "",
 ):
     try:
         filters = service.parse_filters(flag, q)
@@ -62,19 +74,22 @@ def patient_list(
         # The whole list, unfiltered, with the message next to the filter that was wrong.
         return _list_page(request, session, user, service.Filters(), errors=err.errors,
                           status_code=422)
-    return _list_page(request, session, user, filters)
+    return _list_page(request, session, user, filters, page=service.page_number(page))
 
 
-def _filters_of(next_url: str) -> service.Filters:
-    """The list's filters from a `next` that points back at the list (to show it as it was)."""
+def _filters_of(next_url: str) -> tuple[service.Filters, int]:
+    """The list's filters and page from a `next` that points back at the list (to show it as
+    it was)."""
     parts = urlsplit(next_url)
     if parts.path != LIST:
-        return service.Filters()
+        return service.Filters(), 1
     params = parse_qs(parts.query)
+    page = service.page_number(params.get("page", [""])[0])
     try:
-        return service.parse_filters(params.get("flag", [""])[0], params.get("q", [""])[0])
+        return service.parse_filters(params.get("flag", [""])[0],
+                                     params.get("q", [""])[0]), page
     except Invalid:
-        return service.Filters()
+        return service.Filters(), 1
 
 
 def _with_status(url: str, anchor: str) -> str:
@@ -102,7 +117,8 @@ def review_flag(
     except Invalid as err:
         session.rollback()
         form_id = f"{patient_id}:{code}:{key}"
-        return _list_page(request, session, user, _filters_of(back),
+        filters, page = _filters_of(back)
+        return _list_page(request, session, user, filters, page=page,
                           review_errors={form_id: err.errors.get("note", err.message)},
                           review_values={form_id: note}, status_code=422)
     return see_other(_with_status(back, f"patient-{patient_id}"))
@@ -114,13 +130,14 @@ def review_flag(
 @router.get("/patients/{patient_id}")
 def patient_detail(
     request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID,
-    days: str | None = None,
+    days: Annotated[str | None, Query(max_length=20)] = None,
+    until: Annotated[str | None, Query(max_length=20)] = None,
 ):
     # Anyone but the patient's prescriber (a caregiver, the patient, a stranger): 404, as for a
     # patient who does not exist.
     patient = access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
     return render(request, "clinic/patient.html",
-                  patient_overview(session, patient, days=timeline.span_of(days)))
+                  patient_overview(session, patient, days=timeline.span_of(days), until=until))
 
 
 @router.get("/patients/{patient_id}/summary")

@@ -41,6 +41,41 @@ class Filters:
     q: str = ""
 
 
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the list (most urgent first across the whole list, then cut)."""
+
+    rows: list[PatientRow]
+    number: int  # 1-based, within 1..pages
+    total: int  # rows matching the filters, on every page
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first(self) -> int:  # 1-based position of the page's first row (0 when empty)
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return (self.number - 1) * self.size + len(self.rows)
+
+
+def page_number(raw: str | int | None) -> int:
+    """A page number from a query string: anything unreadable or below 1 is the first page
+    (a stale or edited link still shows the list, never an error)."""
+    try:
+        value = int(raw or 1)
+    except (TypeError, ValueError):
+        return 1
+    return max(1, value)
+
+
 def parse_filters(flag: str | None, q: str | None) -> Filters:
     """The list's filters from a query string; Invalid (with the field) when they make no sense."""
     code = (flag or "").strip() or None
@@ -54,11 +89,27 @@ def parse_filters(flag: str | None, q: str | None) -> Filters:
     return Filters(code, text)
 
 
+def patient_page(session: Session, prescriber: User, now: datetime,
+                 filters: Filters = Filters(), number: int = 1,
+                 size: int = PAGE_SIZE) -> Page:
+    """One page of `patient_rows` (a page past the end is the last page). Only the patients
+    on the page are noted as viewed in the audit trail: the others were not shown."""
+    rows = patient_rows(session, prescriber, now, filters)
+    pages = max(1, -(-len(rows) // size))
+    number = min(max(1, number), pages)
+    shown = rows[(number - 1) * size:number * size]
+    access.note_listed(session, prescriber, [r.patient for r in shown], access.Purpose.VIEW,
+                       now)
+    return Page(shown, number, len(rows), size)
+
+
 def patient_rows(session: Session, prescriber: User, now: datetime,
                  filters: Filters = Filters()) -> list[PatientRow]:
     """The prescriber's patients with their open flags: most urgent open flag first, then by
-    name; those without a flag last. The search matches a name or an email, any case."""
-    patients = access.readable_patients(session, prescriber, access.Purpose.VIEW, now=now)
+    name; those without a flag last. The search matches a name or an email, any case.
+    Not audited: the caller notes the patients it shows (`patient_page`)."""
+    patients = access.readable_patients(session, prescriber, access.Purpose.VIEW, now=now,
+                                        audited=False)
     if filters.q:
         needle = filters.q.casefold()
         patients = [p for p in patients

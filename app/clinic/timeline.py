@@ -45,10 +45,30 @@ def span_of(raw: str | None) -> int:
     return value if value in SPANS else DEFAULT_SPAN
 
 
-def build(session: Session, patient: User, days: int, now: datetime) -> list[Day]:
+def until_of(raw: str | None, patient: User, now: datetime) -> date | None:
+    """The last day of an older stretch ("Older" links), or None for one ending today (also
+    for anything unreadable or not in the past)."""
+    try:
+        value = date.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return value if value < now.astimezone(ZoneInfo(patient.timezone)).date() else None
+
+
+def window(patient: User, days: int, now: datetime, until: date | None = None
+           ) -> tuple[date, date]:
+    """The days shown: `days` days ending `until` (the patient's today by default)."""
+    end_day = until or now.astimezone(ZoneInfo(patient.timezone)).date()
+    return end_day - timedelta(days=days - 1), end_day
+
+
+def build(session: Session, patient: User, days: int, now: datetime,
+          until: date | None = None) -> list[Day]:
+    """`days` days ending `until` (today by default): a page of the course, so the page stays
+    the same size however long the treatment has run; "Older" goes back a page at a time."""
     tz = ZoneInfo(patient.timezone)
-    end_day = now.astimezone(tz).date()
-    found = gathering.gather(session, patient, end_day - timedelta(days=days - 1), end_day)
+    start_day, end_day = window(patient, days, now, until)
+    found = gathering.gather(session, patient, start_day, end_day)
     entries: list[Entry] = []
     for dose in found.doses:
         entries.append(Entry(dose.taken_at, "dose", dose, {

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, Numeric, String
+from sqlalchemy import JSON, Index, Numeric, String
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -13,6 +13,10 @@ class GateCheck(SQLModel, table=True):
     """A pre-dose safety gate: the readings and answers, and what the rules said."""
 
     __tablename__ = "gate_checks"
+    # A patient's entries in time order (pages, flags, exports): one index range.
+    __table_args__ = (
+        Index("ix_gate_checks_patient_id_checked_at", "patient_id", "checked_at"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
@@ -39,6 +43,10 @@ class DoseStatus(StrEnum):
 
 class Dose(SQLModel, table=True):
     __tablename__ = "doses"
+    # A patient's entries in time order (pages, flags, exports): one index range.
+    __table_args__ = (
+        Index("ix_doses_patient_id_taken_at", "patient_id", "taken_at"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
@@ -87,6 +95,10 @@ class LedgerEntry(SQLModel, table=True):
     """The troche count ledger: fills add, doses subtract (derived), counts check."""
 
     __tablename__ = "ledger_entries"
+    # A patient's entries in time order (pages, flags, exports): one index range.
+    __table_args__ = (
+        Index("ix_ledger_entries_patient_id_occurred_at", "patient_id", "occurred_at"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
