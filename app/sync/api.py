@@ -15,6 +15,10 @@ from app.sync.service import IncomingItem
 
 router = APIRouter(prefix="/api/v1", tags=["sync"])
 
+# A month offline is about 200 entries; 500 takes a whole outbox in one request (in about a
+# second, docs/benchmarks.md). The phone still sends smaller batches (app/static/outbox.js).
+MAX_ITEMS = 500
+
 
 class SyncRequest(BaseModel):
     """The envelope is strict (a 422 for the whole request): an object with only `items`, each an
@@ -22,7 +26,7 @@ class SyncRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    items: Annotated[list[IncomingItem], Field(max_length=200)]
+    items: Annotated[list[IncomingItem], Field(max_length=MAX_ITEMS)]
 
 
 class SyncResponse(BaseModel):

@@ -10,6 +10,7 @@ from sqlmodel import func, select
 
 from app.db import utcnow
 from app.doses.models import Dose, GateCheck, LedgerEntry
+from app.sync.api import MAX_ITEMS
 from app.sync.models import ClientWrite
 from tests import factories
 from tests.factories import gate_data, sync_item, sync_post
@@ -281,10 +282,19 @@ def test_a_malformed_item_with_a_valid_id_is_rejected_alone(db, client, patient,
 
 
 def test_a_batch_is_limited_in_size(db, client, patient):
-    items = [sync_item("nonsense", {}) for _ in range(201)]
+    items = [sync_item("nonsense", {}) for _ in range(MAX_ITEMS + 1)]
     response = sync_post(client, *items)
     assert response.status_code == 422
-    assert "200" in response.json()["detail"]
+    assert str(MAX_ITEMS) in response.json()["detail"]
+
+
+def test_a_whole_outbox_of_the_largest_batch_fits_in_one_request(db, client, patient):
+    """500 entries in one request (a month offline): each is answered, none refused for size."""
+    items = [sync_item("checkin", {"slot": "daily", "values": {"mood": 5, "note": "x" * 200}})
+             for _ in range(MAX_ITEMS)]
+    answered = results(sync_post(client, *items))
+    assert [a["status"] for a in answered] == ["created"] * MAX_ITEMS
+    assert count(db, ClientWrite) == MAX_ITEMS
 
 
 def test_an_empty_batch_is_fine(client, patient):
