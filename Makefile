@@ -28,8 +28,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Measured, never asserted: prints the figures and records them in docs/benchmarks.md.
-# BENCH_DATABASE_URL=postgresql+psycopg://… measures on PostgreSQL.
+# Measured, never asserted: every benchmark on SQLite, then on PostgreSQL (BENCH_POSTGRES,
+# default the local server; BENCH_DATABASES=sqlite for SQLite only), each recording its figures
+# in docs/benchmarks.md (bench/__main__.py). One script: .venv/bin/python -m bench.load
 # The security figures (access matrix, fuzzing, hostile inputs, log canaries, crash safety …),
 # measured by the tests with SECURITY_FULL=1 and recorded in docs/security.md; on PostgreSQL too
 # when TEST_DATABASE_URL=postgresql+psycopg://… is set.
@@ -37,8 +38,7 @@ security-report: $(STAMP)
 	$(BIN)/python -m bench.security_report
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.push_fanout
-	$(BIN)/python -m bench.exports
+	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

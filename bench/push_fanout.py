@@ -42,6 +42,7 @@ from app.push import sender, vapid  # noqa: E402
 from app.push.models import PushSubscription  # noqa: E402
 from app.reminders import dispatcher  # noqa: E402
 from app.reminders.models import ReminderOccurrence  # noqa: E402
+from bench import report  # noqa: E402
 
 
 def _b64(data: bytes) -> str:
@@ -171,17 +172,7 @@ def main() -> int:
 
 
 def _record(database: str, lines: list[str]) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text_ = path.read_text() if path.exists() else "# Benchmarks\n\nMade by `make bench`.\n"
-    start, end = f"<!-- push-fanout:{database} -->", f"<!-- /push-fanout:{database} -->"
-    section = (f"{start}\n### Push fan-out on {database} "
-               f"({datetime.now(UTC):%Y-%m-%d})\n\n" + "\n".join(lines) + f"\n{end}")
-    if start in text_:
-        before, rest = text_.split(start, 1)
-        text_ = before + section + rest.split(end, 1)[1]
-    else:
-        text_ = text_.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text_)
+    report.record(f"push-fanout:{database}", f"Push fan-out on {database}", lines)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,7 @@ class AppServer:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"the server stopped at start; see {self.log.name}")
             try:
                 if httpx.get(self.origin + "/healthz", timeout=1).status_code == 200:
@@ -123,6 +124,7 @@ class AppServer:
                 pass
             time.sleep(0.2)
         self.stop()
+        self.log.close()
         raise RuntimeError(f"the server did not answer within 60 s; see {self.log.name}")
 
     def stop(self) -> None:

@@ -1,0 +1,620 @@
+"""Server throughput and latency under the real mix, as a ratio to the same server's ceiling.
+
+    make bench                                   # SQLite
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench
+    LOAD_SECONDS=3 LOAD_USERS=10 LOAD_RECORD=0 .venv/bin/python -m bench.load   # a quick check
+
+One production process (bench/server.py: docker/prestart.sh, the Dockerfile's uvicorn command)
+on a fresh database seeded with its own clinic (bench/load_seed.py). Every virtual user signs in
+through the real /login form and finds its pages by following links. Phases, in one server run:
+
+1. Ceiling: GET /livez (constant, no database) from LOAD_USERS closed loops for LOAD_SECONDS.
+2. Each endpoint alone, the same way: its throughput ÷ the ceiling is the headline RATIO.
+3. The mix: LOAD_USERS users in closed loops (no think time), LOAD_PRESCRIBERS of them
+   prescribers. A patient's iteration: Today (full page), Today as a boosted htmx request
+   (HX-Request: true), GET /api/v1/me (the outbox's whoAmI), a sync batch with a safety check
+   and a dose, a sync batch with a daily mood check-in, Trends. A prescriber's: the patient
+   list, then one patient's timeline (a link from the list).
+4. Open loop: sync writes (gate + dose batches) sent at a fixed LOAD_WRITE_RATE/s while page
+   reads go on at LOAD_READ_RATE/s; latency counted from when each request was due (so a
+   backlog shows), p99 reported.
+5. On PostgreSQL: the mix against one app process, then two on the same database with the
+   users split between them → the scaling factor. Sessions live in the database, so the same
+   cookies work on both.
+
+What the writes are: every dose must be a clean one (safety check "ok", no flag), or the
+benchmark would measure refusals. The plan is one session a day at the seeding minute, so the
+first dose of the run is on schedule; for the next one not to be "too soon" (20 h minimum),
+each later batch starts by marking the user's previous dose entered in error (the correction a
+patient makes for a wrong entry), then a new safety check, then the dose: three writes per
+batch, each answered "created". Entered-in-error doses stay in the record (the timeline shows
+them), not on Today.
+
+Every response's status is checked (200 for pages and API, each sync item "created"); anything
+else is counted as an error, reported beside the figures, and fails the run (exit 1). The
+client runs on the same machine as the servers (say how many cores): its share of the CPU is
+not the server's. Numbers, never assertions.
+"""
+
+import asyncio
+import itertools
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx2 as httpx
+
+from bench import report
+from bench.server import BIN, ROOT, AppServer, fresh_database, migrate, server_env
+
+SECONDS = float(os.environ.get("LOAD_SECONDS", "20"))
+USERS = int(os.environ.get("LOAD_USERS", "50"))
+PRESCRIBERS = int(os.environ.get("LOAD_PRESCRIBERS", str(max(1, USERS // 10))))
+PATIENTS = max(int(os.environ.get("LOAD_PATIENTS", "50")), USERS)
+WRITE_RATE = float(os.environ.get("LOAD_WRITE_RATE", "50"))
+READ_RATE = float(os.environ.get("LOAD_READ_RATE", "50"))
+RECORD = os.environ.get("LOAD_RECORD", "1") != "0"
+
+LIVEZ = "GET /livez"
+TODAY = "Today page"
+PARTIAL = "Today (htmx)"
+ME = "GET /api/v1/me"
+DOSE = "sync: gate + dose"
+CHECKIN = "sync: check-in"
+TRENDS = "Trends page"
+PATIENT_LIST = "Patient list"
+TIMELINE = "Patient timeline"
+GOALS = {DOSE: 0.3, TODAY: 0.4}
+UUID_LINK = re.compile(r'href="(/patients/[0-9a-f-]{36})"')
+
+
+# --- measurements --------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    sizes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    missed: Counter = field(default_factory=Counter)  # open loop: due but never sent
+    elapsed: float = 0.0
+
+    def ok(self, label: str, seconds: float, size: int) -> None:
+        self.latencies[label].append(seconds)
+        self.sizes[label].append(size)
+
+    def fail(self, label: str, why: str) -> None:
+        self.errors[label][why] += 1
+
+    def rate(self, label: str) -> float:
+        return len(self.latencies[label]) / self.elapsed if self.elapsed else 0.0
+
+    def total_errors(self) -> int:
+        return sum(sum(c.values()) for c in self.errors.values())
+
+    def labels(self) -> list[str]:
+        return list(dict.fromkeys([*self.latencies, *self.errors]))
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def ms(values: list[float], p: float) -> str:
+    return f"{percentile(values, p) * 1000:.0f}"
+
+
+def error_text(stats: Stats, label: str) -> str:
+    found = stats.errors.get(label)
+    return ", ".join(f"{n}× {why}" for why, n in found.most_common(3)) if found else "0"
+
+
+# --- virtual users -------------------------------------------------------------------------
+
+
+@dataclass
+class VirtualUser:
+    email: str
+    role: str
+    origin: str
+    client: httpx.AsyncClient
+    csrf: str = ""
+    today: str = ""
+    trends: str = ""
+    patients: list[str] = field(default_factory=list)
+    previous_dose: str | None = None
+    unsent: list[dict] | None = None  # a dose batch whose answer was lost: sent again
+    replaying: bool = False
+    turn: itertools.count = field(default_factory=itertools.count)
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+
+def new_client() -> httpx.AsyncClient:
+    # Like a browser: fetch metadata on every request (the CSRF check reads Sec-Fetch-Site).
+    pool = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    return httpx.AsyncClient(timeout=60, follow_redirects=False, limits=pool,
+                             headers={"Sec-Fetch-Site": "same-origin",
+                                      "User-Agent": "trochelog-bench-load"})
+
+
+async def sign_in(vu: VirtualUser, password: str) -> None:
+    """The real form: GET /login (CSRF token + anonymous cookie), POST /login, follow to the
+    landing page and find the links the mix follows."""
+    page = await vu.client.get(vu.url("/login"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    if page.status_code != 200 or token is None:
+        raise RuntimeError(f"/login answered {page.status_code} without a CSRF token")
+    answer = await vu.client.post(vu.url("/login"), data={
+        "email": vu.email, "password": password, "csrf_token": token.group(1), "next": "/"})
+    if answer.status_code != 303:
+        raise RuntimeError(f"sign-in of {vu.email} answered {answer.status_code}")
+    landing = await vu.client.get(vu.url("/"), follow_redirects=True)
+    if landing.status_code != 200:
+        raise RuntimeError(f"the landing page answered {landing.status_code}")
+    me = await vu.client.get(vu.url("/api/v1/me"))
+    vu.csrf = me.json()["csrf_token"]
+    if vu.role == "patient":
+        vu.today = landing.url.path
+        trends = re.search(r'href="(/trends[^"]*)"', landing.text)
+        if vu.today != "/today" or trends is None:
+            raise RuntimeError(f"a patient landed on {vu.today} without a Trends link")
+        vu.trends = trends.group(1)
+    else:
+        listing = re.search(r'href="(/patients)"', landing.text)
+        if listing is None:
+            raise RuntimeError("a prescriber's landing page has no link to the patient list")
+        page = await vu.client.get(vu.url(listing.group(1)))
+        vu.patients = sorted(set(UUID_LINK.findall(page.text)))
+        if not vu.patients:
+            raise RuntimeError("a prescriber's patient list links to no patient")
+
+
+async def call(stats: Stats, label: str, vu: VirtualUser, method: str, path: str, *,
+               check: Callable[[httpx.Response], str | None] | None = None,
+               due: float | None = None, **kw) -> httpx.Response | None:
+    """One measured request: a 200 (and `check` passing) or it counts as an error. `due`: when
+    an open-loop request should have started (its latency then includes any backlog)."""
+    started = time.perf_counter() if due is None else due
+    try:
+        response = await vu.client.request(method, vu.url(path), **kw)
+    except httpx.HTTPError as exc:
+        stats.fail(label, type(exc).__name__)
+        return None
+    seconds = time.perf_counter() - started
+    problem = None if response.status_code == 200 else f"HTTP {response.status_code}"
+    if problem is None and check is not None:
+        problem = check(response)
+    if problem:
+        stats.fail(label, problem)
+        return None
+    stats.ok(label, seconds, len(response.content))
+    return response
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def all_created(response: httpx.Response) -> str | None:
+    for result in response.json()["results"]:
+        if result["status"] != "created":
+            return f"item {result['status']} ({result.get('code') or result.get('reasons')})"
+    return None
+
+
+def sync_headers(vu: VirtualUser) -> dict[str, str]:
+    return {"X-CSRF-Token": vu.csrf, "Origin": vu.origin}
+
+
+def all_saved(response: httpx.Response) -> str | None:
+    """A replayed batch: items the lost attempt had saved come back "duplicate"."""
+    for result in response.json()["results"]:
+        if result["status"] not in ("created", "duplicate"):
+            return f"item {result['status']} ({result.get('code') or result.get('reasons')})"
+    return None
+
+
+async def dose_batch(stats: Stats, vu: VirtualUser, due: float | None = None) -> None:
+    """A safety check and a dose (after marking the previous dose entered in error). When an
+    attempt fails, the next one sends the same items again, as the outbox does: the server may
+    have saved them, and only the same ids keep the user's record in order."""
+    if vu.unsent is None:
+        gate_id, dose_id = str(uuid.uuid4()), str(uuid.uuid4())
+        items = []
+        if vu.previous_dose:
+            items.append({"id": str(uuid.uuid4()), "kind": "dose_entered_in_error",
+                          "recorded_at": now_iso(),
+                          "data": {"dose_id": vu.previous_dose, "reason": "Logged twice."}})
+        items.append({"id": gate_id, "kind": "gate", "recorded_at": now_iso(), "data": {
+            "systolic": 124, "diastolic": 80, "heart_rate": 72,
+            "checklist": {"fasted": True, "no_sedatives": True, "no_driving": True,
+                          "safe_place": True, "sitter_present": True}}})
+        items.append({"id": dose_id, "kind": "dose", "recorded_at": now_iso(), "data": {
+            "taken_at": now_iso(), "dose_mg": "100", "route": "sublingual",
+            "gate_id": gate_id}})
+        vu.unsent = items
+    items, replay = vu.unsent, vu.replaying
+    vu.replaying = True
+    answer = await call(stats, DOSE, vu, "POST", "/api/v1/sync", json={"items": items},
+                        headers=sync_headers(vu), check=all_saved if replay else all_created,
+                        due=due)
+    if answer is not None:
+        vu.previous_dose = items[-1]["id"]
+        vu.unsent, vu.replaying = None, False
+
+
+async def checkin_batch(stats: Stats, vu: VirtualUser) -> None:
+    item = {"id": str(uuid.uuid4()), "kind": "checkin", "recorded_at": now_iso(),
+            "data": {"slot": "daily", "values": {"mood": 6, "note": "A steady day."}}}
+    await call(stats, CHECKIN, vu, "POST", "/api/v1/sync", json={"items": [item]},
+               headers=sync_headers(vu), check=all_created)
+
+
+def htmx_headers(vu: VirtualUser, path: str) -> dict[str, str]:
+    # What htmx 4 sends for a boosted link to the page (base.html's hx-boost).
+    return {"HX-Request": "true", "HX-Boosted": "true", "HX-Current-URL": vu.url(path)}
+
+
+async def today_page(stats: Stats, vu: VirtualUser, due: float | None = None) -> None:
+    await call(stats, TODAY, vu, "GET", vu.today, due=due)
+
+
+async def today_partial(stats: Stats, vu: VirtualUser, due: float | None = None) -> None:
+    await call(stats, PARTIAL, vu, "GET", vu.today, headers=htmx_headers(vu, vu.today), due=due)
+
+
+async def me(stats: Stats, vu: VirtualUser) -> None:
+    await call(stats, ME, vu, "GET", "/api/v1/me")
+
+
+async def trends_page(stats: Stats, vu: VirtualUser, due: float | None = None) -> None:
+    await call(stats, TRENDS, vu, "GET", vu.trends, due=due)
+
+
+async def patient_list(stats: Stats, vu: VirtualUser, due: float | None = None) -> None:
+    page = await call(stats, PATIENT_LIST, vu, "GET", "/patients", due=due)
+    if page is not None:
+        vu.patients = sorted(set(UUID_LINK.findall(page.text))) or vu.patients
+
+
+async def timeline(stats: Stats, vu: VirtualUser, due: float | None = None) -> None:
+    path = vu.patients[next(vu.turn) % len(vu.patients)]
+    await call(stats, TIMELINE, vu, "GET", path, due=due)
+
+
+async def livez(stats: Stats, vu: VirtualUser) -> None:
+    await call(stats, LIVEZ, vu, "GET", "/livez")
+
+
+async def patient_iteration(stats: Stats, vu: VirtualUser) -> None:
+    await today_page(stats, vu)
+    await today_partial(stats, vu)
+    await me(stats, vu)  # the outbox asks who is signed in before each flush
+    await dose_batch(stats, vu)
+    await checkin_batch(stats, vu)
+    await trends_page(stats, vu)
+
+
+async def prescriber_iteration(stats: Stats, vu: VirtualUser) -> None:
+    await patient_list(stats, vu)
+    await timeline(stats, vu)
+
+
+# --- phases --------------------------------------------------------------------------------
+
+Step = Callable[[Stats, VirtualUser], Awaitable[None]]
+
+
+async def closed_loop(loops: list[tuple[VirtualUser, Step]], seconds: float) -> Stats:
+    """Each (user, step) pair repeats its step back to back until the time is up."""
+    stats = Stats()
+    deadline = time.perf_counter() + seconds
+
+    async def run(vu: VirtualUser, step: Step) -> None:
+        while time.perf_counter() < deadline:
+            await step(stats, vu)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(vu, step) for vu, step in loops))
+    stats.elapsed = time.perf_counter() - started
+    return stats
+
+
+def spread(users: list[VirtualUser], step: Step, n: int) -> list[tuple[VirtualUser, Step]]:
+    """n loops over the users, round robin (several loops may share a user's client)."""
+    return [(users[i % len(users)], step) for i in range(n)]
+
+
+LATE = 1.0  # an open-loop request that cannot start within this of its due time is missed
+
+
+async def open_loop(patients: list[VirtualUser], prescribers: list[VirtualUser],
+                    seconds: float) -> Stats:
+    """Dose batches due at WRITE_RATE/s (each from an idle patient: one user's writes stay in
+    order) and page reads due at READ_RATE/s, in the mix's proportions, at most USERS reads in
+    flight. A request that cannot start within LATE seconds of its due time (no idle patient,
+    too many reads waiting) is counted as missed, not queued: past capacity the phase reports
+    the rate it reached instead of a queue that grows for minutes."""
+    stats = Stats()
+    idle: asyncio.Queue[VirtualUser] = asyncio.Queue()
+    for vu in patients:
+        idle.put_nowait(vu)
+    in_flight = asyncio.Semaphore(USERS)
+    reads: list[tuple[Step, list[VirtualUser]]] = (
+        [(today_page, patients), (today_partial, patients), (trends_page, patients)] * 9
+        + [(patient_list, prescribers), (timeline, prescribers)])
+    tasks: list[asyncio.Task] = []
+
+    async def write(i: int, due: float) -> None:
+        try:
+            vu = await asyncio.wait_for(idle.get(), LATE)
+        except TimeoutError:
+            stats.missed[DOSE] += 1
+            return
+        try:
+            await dose_batch(stats, vu, due=due)
+        finally:
+            idle.put_nowait(vu)
+
+    async def read(i: int, due: float) -> None:
+        try:
+            await asyncio.wait_for(in_flight.acquire(), LATE)
+        except TimeoutError:
+            stats.missed["reads"] += 1
+            return
+        try:
+            step, users = reads[i % len(reads)]
+            await step(stats, users[i % len(users)], due=due)
+        finally:
+            in_flight.release()
+
+    async def schedule(rate: float, start: Callable[[int, float], Awaitable[None]]) -> None:
+        if rate <= 0:
+            return
+        origin = time.perf_counter()
+        for i in itertools.count():
+            due = origin + i / rate
+            if due - origin >= seconds:
+                return
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            tasks.append(asyncio.create_task(start(i, due)))
+
+    started = time.perf_counter()
+    await asyncio.gather(schedule(WRITE_RATE, write), schedule(READ_RATE, read))
+    await asyncio.gather(*tasks)
+    stats.elapsed = time.perf_counter() - started
+    return stats
+
+
+def mix_loops(patients: list[VirtualUser], prescribers: list[VirtualUser]):
+    return ([(vu, patient_iteration) for vu in patients]
+            + [(vu, prescriber_iteration) for vu in prescribers])
+
+
+SOLO: list[tuple[str, Step, str]] = [
+    (TODAY, today_page, "patient"), (PARTIAL, today_partial, "patient"),
+    (ME, me, "patient"), (DOSE, dose_batch, "patient"), (CHECKIN, checkin_batch, "patient"),
+    (TRENDS, trends_page, "patient"), (PATIENT_LIST, patient_list, "prescriber"),
+    (TIMELINE, timeline, "prescriber"),
+]
+
+
+# --- a run ---------------------------------------------------------------------------------
+
+
+def seed(database_url: str, patients: int, prescribers: int) -> dict:
+    done = subprocess.run(  # noqa: S603 - our own module
+        [str(BIN / "python"), "-m", "bench.load_seed", str(patients), str(prescribers)],
+        cwd=ROOT, env=server_env(database_url), check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+async def sign_in_all(accounts: dict, origin: str, patients: int,
+                      prescribers: int) -> tuple[list[VirtualUser], list[VirtualUser]]:
+    people = [VirtualUser(e, "patient", origin, new_client())
+              for e in accounts["patients"][:patients]]
+    doctors = [VirtualUser(accounts["prescribers"][i % len(accounts["prescribers"])],
+                           "prescriber", origin, new_client()) for i in range(prescribers)]
+    gate = asyncio.Semaphore(4)  # Argon2 at the production cost: a few at a time
+
+    async def one(vu: VirtualUser) -> None:
+        async with gate:
+            await sign_in(vu, accounts["password"])
+
+    await asyncio.gather(*(one(vu) for vu in people + doctors))
+    return people, doctors
+
+
+async def close_all(users: list[VirtualUser]) -> None:
+    await asyncio.gather(*(vu.client.aclose() for vu in users))
+
+
+async def measure(url: str, kind: str, accounts: dict) -> dict:
+    """Every phase in one event loop, the same signed-in users throughout (each patient's
+    chain of doses continues from phase to phase)."""
+    result: dict = {}
+    with AppServer(url) as server:
+        patients, doctors = await sign_in_all(accounts, server.origin, USERS, PRESCRIBERS)
+        try:
+            everyone = patients + doctors
+            result["ceiling"] = await closed_loop(spread(everyone, livez, USERS), SECONDS)
+            result["solo"] = {}
+            for label, step, role in SOLO:
+                pool = patients if role == "patient" else doctors
+                result["solo"][label] = await closed_loop(spread(pool, step, USERS), SECONDS)
+            loops = mix_loops(patients[:USERS - PRESCRIBERS], doctors)
+            result["mix"] = await closed_loop(loops, SECONDS)
+            result["open"] = await open_loop(patients, doctors, SECONDS)
+            if kind == "postgresql":
+                # The mix again on one process, then the same users with the same cookies
+                # spread over two processes on one database.
+                result["one"] = await closed_loop(loops, SECONDS)
+                with AppServer(url) as second:
+                    for i, vu in enumerate(everyone):
+                        vu.origin = (server.origin, second.origin)[i % 2]
+                    result["two"] = await closed_loop(loops, SECONDS)
+                    keep_log(second, {"two": result["two"]})
+        finally:
+            await close_all(patients + doctors)
+            keep_log(server, result)
+    return result
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def machine_line(kind: str) -> str:
+    return (f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+            f"shared by the load client and the server(s); Python {platform.python_version()}; "
+            f"database {kind}")
+
+
+def command_line(kind: str) -> str:
+    env = f"LOAD_SECONDS={SECONDS:g} LOAD_USERS={USERS} LOAD_PATIENTS={PATIENTS}"
+    if kind == "postgresql":
+        env = "BENCH_DATABASE_URL=postgresql+psycopg://… " + env
+    return f"- Command: `{env} .venv/bin/python -m bench.load` (part of `make bench`)"
+
+
+def server_lines(kind: str, result: dict) -> list[str]:
+    ceiling = result["ceiling"].rate(LIVEZ)
+    lines = [
+        machine_line(kind), command_line(kind),
+        f"- One app process started by the production command (docker/prestart.sh); "
+        f"{PATIENTS} patients with six weeks of history, {USERS} concurrent users, "
+        f"{SECONDS:g} s per phase",
+        f"- Ceiling: GET /livez (constant, no database) **{ceiling:,.0f} req/s** "
+        f"(p50 {ms(result['ceiling'].latencies[LIVEZ], 50)} ms, "
+        f"p99 {ms(result['ceiling'].latencies[LIVEZ], 99)} ms)",
+        "",
+        f"Each endpoint alone, {USERS} closed loops (ratio = its req/s ÷ /livez req/s):",
+        "",
+        "| Endpoint | req/s | p50 ms | p95 ms | p99 ms | ratio | goal | size | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, stats in result["solo"].items():
+        values = stats.latencies[label]
+        goal = f"≥ {GOALS[label]}" if label in GOALS else ""
+        size = stats.sizes[label]
+        lines.append(
+            f"| {label} | {stats.rate(label):,.0f} | {ms(values, 50)} | {ms(values, 95)} | "
+            f"{ms(values, 99)} | **{stats.rate(label) / ceiling:.2f}** | {goal} | "
+            f"{(sum(size) / len(size) / 1e3 if size else 0):,.1f} kB | "
+            f"{error_text(stats, label)} |")
+    mix = result["mix"]
+    total = sum(len(mix.latencies[label]) for label in mix.labels()) / mix.elapsed
+    lines += ["", f"The mix, {USERS - PRESCRIBERS} patients and {PRESCRIBERS} prescribers in "
+              f"closed loops: **{total:,.0f} req/s** in all", "",
+              "| Endpoint | req/s | p50 ms | p95 ms | p99 ms | errors |",
+              "|---|---:|---:|---:|---:|---|"]
+    for label in mix.labels():
+        values = mix.latencies[label]
+        lines.append(f"| {label} | {mix.rate(label):,.1f} | {ms(values, 50)} | "
+                     f"{ms(values, 95)} | {ms(values, 99)} | {error_text(mix, label)} |")
+    opened = result.get("open")
+    if opened is not None:
+        writes = opened.latencies[DOSE]
+        reads = [v for label in opened.labels() if label != DOSE
+                 for v in opened.latencies[label]]
+        read_errors = sum(sum(c.values()) for k, c in opened.errors.items() if k != DOSE)
+        lines += ["", f"- Open loop, {WRITE_RATE:g} sync writes/s (gate + dose batches) due "
+                  f"while pages are read at {READ_RATE:g}/s, latency from when each was due: "
+                  f"writes {len(writes) / opened.elapsed:,.1f}/s done, p50 {ms(writes, 50)} "
+                  f"ms, p95 {ms(writes, 95)} ms, **p99 {ms(writes, 99)} ms** (goal < 250), "
+                  f"errors {error_text(opened, DOSE)}; reads {len(reads) / opened.elapsed:,.1f}"
+                  f"/s, p50 {ms(reads, 50)} ms, p99 {ms(reads, 99)} ms, errors {read_errors}; "
+                  f"missed (due but not sent within {LATE:g} s: past capacity) "
+                  f"{opened.missed[DOSE]} writes, {opened.missed['reads']} reads"]
+    return lines
+
+
+def scale_lines(one: Stats, two: Stats) -> list[str]:
+    def total(stats: Stats) -> float:
+        return sum(len(stats.latencies[label]) for label in stats.labels()) / stats.elapsed
+
+    def every(stats: Stats) -> list[float]:
+        return [v for label in stats.labels() for v in stats.latencies[label]]
+
+    return [
+        machine_line("postgresql"), command_line("postgresql"),
+        f"- The mix ({USERS} users, {SECONDS:g} s) against one app process, then two on the "
+        "same database (each started by the production command, users split between them, "
+        "the same session cookies on both)",
+        f"- One process: {total(one):,.0f} req/s, p50 {ms(every(one), 50)} ms, "
+        f"p99 {ms(every(one), 99)} ms, errors {one.total_errors()}",
+        f"- Two processes: {total(two):,.0f} req/s, p50 {ms(every(two), 50)} ms, "
+        f"p99 {ms(every(two), 99)} ms, errors {two.total_errors()}",
+        f"- **Scaling factor {total(two) / total(one):.2f}** (on {os.cpu_count()} cores shared "
+        "by the client, both servers and PostgreSQL: an upper bound of about 2 is not "
+        "reachable here; on separate machines it measures the app's own scaling)",
+    ]
+
+
+record = report.record
+
+
+def phases(result: dict) -> list[Stats]:
+    return [stats for key, stats in result.items() if key != "solo"] \
+        + list(result.get("solo", {}).values())
+
+
+def keep_log(server: AppServer, result: dict) -> None:
+    """A failed request's traceback is in the server's log, which a clean exit removes."""
+    if any(stats.total_errors() for stats in phases(result)):
+        server.log.flush()
+        kept = shutil.copy(server.log.name, f"{server.log.name}.kept")
+        print(f"requests failed; the server's log: {kept}", file=sys.stderr)
+
+
+def database_kind() -> str:
+    chosen = os.environ.get("LOAD_DATABASE")
+    if chosen:
+        return chosen
+    return "postgresql" if os.environ.get("BENCH_DATABASE_URL", "").startswith("postgresql") \
+        else "sqlite"
+
+
+def main() -> int:
+    kind = database_kind()
+    with fresh_database(kind) as url:
+        migrate(url)
+        began = time.perf_counter()
+        accounts = seed(url, PATIENTS, max(1, min(3, PRESCRIBERS)))
+        print(f"seeded {PATIENTS} patients ({accounts['rows']:,} history rows) "
+              f"in {time.perf_counter() - began:.1f} s", flush=True)
+        result = asyncio.run(measure(url, kind, accounts))
+    lines = server_lines(kind, result)
+    print(f"\n## Load on {kind}\n" + "\n".join(lines))
+    if RECORD:
+        record(f"load:{kind}", f"Server throughput and latency on {kind}", lines)
+    if "two" in result:
+        scale = scale_lines(result["one"], result["two"])
+        print("\n## Scale-out on postgresql\n" + "\n".join(scale))
+        if RECORD:
+            record("scale-out:postgresql", "Scale-out: one vs two app processes on PostgreSQL",
+                   scale)
+    errors = sum(stats.total_errors() for stats in phases(result))
+    if errors:
+        print(f"\n{errors} requests failed: these figures measured error pages too.",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
