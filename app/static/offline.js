@@ -442,10 +442,17 @@
   // in the background redraws the list, and must not wipe their words or move their focus.
   var drafts = {};
 
+  // Drawing only reads the outbox. Signing out wipes its storage, and a redraw already under
+  // way then finds the connection closed: nothing is lost (the wipe was the point) and there is
+  // nothing left to draw, so that rejection ends quietly instead of as an uncaught page error.
   function render() {
+    return draw().catch(function () { /* storage closed by the sign-out wipe */ });
+  }
+
+  function draw() {
     var user = currentUser();
     if (!user) return Promise.resolve();
-    renderNotices(user);
+    renderNotices(user).catch(function () { /* as render */ });
     return Outbox.all(user).then(function (items) {
       var active = document.activeElement;
       var focusedDraft = active && active.getAttribute && active.getAttribute("data-draft-for");

@@ -43,8 +43,10 @@
         var tx = db.transaction(name || STORE, mode);
         var result = work(tx.objectStore(name || STORE));
         tx.oncomplete = function () { db.close(); resolve(result && result.value); };
-        tx.onerror = function () { db.close(); reject(tx.error); };
-        tx.onabort = function () { db.close(); reject(tx.error); };
+        // A transaction aborted because the connection was closed under it (the sign-out wipe
+        // deletes the database) has no error of its own: reject with one that says so.
+        tx.onerror = function () { db.close(); reject(tx.error || new Error("The outbox storage was closed.")); };
+        tx.onabort = function () { db.close(); reject(tx.error || new Error("The outbox storage was closed.")); };
       });
     });
   }
