@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     # Where a dispatcher runs: "in-process" under `make run` (the embedded default), or "worker"
     # when `python -m app.reminders.worker` runs beside several app instances on PostgreSQL.
     reminders_dispatcher: Literal["in-process", "worker", "off"] = "in-process"
+    # Requests inside the app at once, per process (app/web/admission.py); the rest wait in
+    # the event loop, up to admission_wait_seconds, then get a 503. Below the thread pool (40)
+    # and the connection pool (db_pool_size + 10 overflow), so a request that holds a
+    # connection can always get a thread to finish and commit.
+    max_requests_in_flight: int = 10
+    admission_wait_seconds: float = 10.0
+    db_pool_size: int = 10
     reminders_tick_seconds: float = 5.0
     # Clinic-wide timing: an unacknowledged alert goes to the next contact after this long; a
     # caregiver who accepted alerts is told when a session's dose or +40 minute check-in has

@@ -88,8 +88,11 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        in_memory = not parsed.database or parsed.database == ":memory:"
         engine = create_engine(
             url,
+            # A file database gets a queue pool, sized as in app/web/admission.py.
+            **({} if in_memory else {"pool_size": settings.db_pool_size, "max_overflow": 10}),
             connect_args={"check_same_thread": False, "timeout": 15},
             hide_parameters=True,  # errors and logs must never carry PHI from bound values
         )
@@ -107,7 +110,8 @@ def make_engine(url: str) -> Engine:
 
         _queue_sqlite_writers(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                         pool_size=settings.db_pool_size, max_overflow=10)
 
 
 engine = make_engine(settings.database_url)

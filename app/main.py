@@ -54,6 +54,7 @@ from app.templating import keep_request_session, render
 from app.validation import printable
 from app.web import cookies, openapi
 from app.web.access_log import AccessLogMiddleware, configure_logging
+from app.web.admission import AdmissionMiddleware, Busy
 from app.web.assets import StaticAssets
 from app.web.compression import CompressionMiddleware
 from app.web.forms import see_other
@@ -86,7 +87,7 @@ BUSY_RETRY_SECONDS = 5
 def db_busy(exc: BaseException) -> bool:
     """The database could not take the request in time: the pool had no free connection
     (pool_timeout), or SQLite's write lock stayed held past busy_timeout."""
-    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+    if isinstance(exc, Busy | sqlalchemy.exc.TimeoutError):
         return True
     if isinstance(exc, sqlalchemy.exc.OperationalError):
         return "database is locked" in str(getattr(exc, "orig", "") or "")
@@ -149,6 +150,9 @@ def create_app() -> FastAPI:
     openapi.install(app)  # JSON routes only, errors documented as {"detail": str}
     # Added before the middleware below, so inside it: its 413 reaches the error handlers.
     app.add_middleware(BodyLimitMiddleware)
+    # Outside the body limit, inside the headers below: a request waits here for a slot, and
+    # one that waits too long becomes a 503 with the usual headers (app/web/admission.py).
+    app.add_middleware(AdmissionMiddleware)
 
     @app.middleware("http")
     async def language_and_headers(request: Request, call_next):
@@ -164,6 +168,9 @@ def create_app() -> FastAPI:
             # Handled here so the server never logs the exception text: a database error's
             # message can carry PHI. The request's transaction was already rolled back.
             route = request.scope.get("route")
+            # The request's transaction was rolled back and its objects expired with it: the
+            # error page must not read the signed-in person from it (that raised again, a 500).
+            request.state.signed_in = None
             if db_busy(exc):
                 # Overload, not a fault: every connection taken, or SQLite's write lock held
                 # past busy_timeout. 503 + Retry-After tells the outbox to keep the entries

@@ -123,8 +123,15 @@ def run_lighthouse(binary: Path, url: str, cookie: str | None, keep_as: str) -> 
                    f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={CHROME_FLAGS}"]
         if cookie:
             command.append(f"--extra-headers={json.dumps({'Cookie': cookie})}")
-        subprocess.run(command, check=True, env={**os.environ, "CHROME_PATH": CHROME},  # noqa: S603
-                       stdout=subprocess.DEVNULL)
+        # Lighthouse now and then fails to record its trace (NO_NAVSTART): that run again.
+        for attempt in range(3):
+            done = subprocess.run(command, env={**os.environ, "CHROME_PATH": CHROME},  # noqa: S603
+                                  stdout=subprocess.DEVNULL)
+            if done.returncode == 0:
+                break
+            print(f"lighthouse on {url} failed (exit {done.returncode}), attempt {attempt + 1}")
+        else:
+            raise RuntimeError(f"lighthouse on {url} failed three times")
         data = json.loads(report_file.read_text())
         if KEEP:
             Path(KEEP).mkdir(parents=True, exist_ok=True)

@@ -66,3 +66,45 @@ def test_a_request_that_finds_no_connection_gets_503(starved_pool, path):
     assert "Nothing was saved" in response.text
     if path.startswith("/api/"):
         assert response.json()["detail"].startswith("TrocheLog is busy")
+
+
+def test_requests_past_the_in_flight_limit_wait_then_get_503(monkeypatch):
+    """One slot: a second request waits while the first holds it, and gets a 503 with
+    Retry-After once it has waited too long; a third, after the first is done, gets in."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx2
+
+    from app.config import settings
+
+    monkeypatch.setattr(settings, "max_requests_in_flight", 1)
+    monkeypatch.setattr(settings, "admission_wait_seconds", 0.2)
+    app = create_app()
+    release = None
+
+    async def hold():
+        await release.wait()
+        return {"held": True}
+
+    app.add_api_route("/api/v1/hold-probe", hold)
+
+    async def scenario():
+        nonlocal release
+        release = asyncio.Event()
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            first = asyncio.create_task(c.get("/api/v1/hold-probe"))
+            await asyncio.sleep(0.05)
+            second = await c.get("/livez")
+            release.set()
+            third = await c.get("/livez")
+            return await first, second, third
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own (the browser tests may hold one)
+        first, second, third = pool.submit(asyncio.run, scenario()).result()
+    assert first.status_code == 200
+    assert second.status_code == 503
+    assert second.headers["Retry-After"] == str(BUSY_RETRY_SECONDS)
+    assert "TrocheLog is busy" in second.text
+    assert third.status_code == 200
