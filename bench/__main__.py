@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, on SQLite then PostgreSQL, each writing its own section of
 docs/benchmarks.md. Numbers, never assertions.
 
-    make bench                                  # everything, both databases (about 40 minutes)
+    make bench                                  # all, both databases (about an hour, 2 cores)
     BENCH_DATABASES=sqlite make bench           # SQLite only
     BENCH_ONLY=load,growth make bench           # some of them
     BENCH_POSTGRES=postgresql+psycopg://…       # the PostgreSQL server to use (a database of
