@@ -101,8 +101,14 @@ def _wants_json(request: Request) -> bool:
 def _error_response(request: Request, status: int, message: str, headers=None):
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
-    response = render(request, "error.html", {"status": status, "message": message},
-                      status_code=status)
+    context = {"status": status, "message": message}
+    try:
+        response = render(request, "error.html", context, status_code=status)
+    except sqlalchemy.exc.SQLAlchemyError:
+        # The signed-in person came from a transaction that was rolled back (a busy database):
+        # their expired rows cannot be read again, so this page goes without the menu.
+        request.state.signed_in = None
+        response = render(request, "error.html", context, status_code=status)
     response.headers.update(headers or {})
     return response
 
@@ -168,9 +174,6 @@ def create_app() -> FastAPI:
             # Handled here so the server never logs the exception text: a database error's
             # message can carry PHI. The request's transaction was already rolled back.
             route = request.scope.get("route")
-            # The request's transaction was rolled back and its objects expired with it: the
-            # error page must not read the signed-in person from it (that raised again, a 500).
-            request.state.signed_in = None
             if db_busy(exc):
                 # Overload, not a fault: every connection taken, or SQLite's write lock held
                 # past busy_timeout. 503 + Retry-After tells the outbox to keep the entries
