@@ -4,6 +4,7 @@ docs/benchmarks.md. Numbers, never assertions.
     make bench                                  # all, both databases (about an hour, 2 cores)
     BENCH_DATABASES=sqlite make bench           # SQLite only
     BENCH_ONLY=load,growth make bench           # some of them
+    BENCH_RECORD=0 make bench                   # print only, docs/benchmarks.md untouched
     BENCH_POSTGRES=postgresql+psycopg://…       # the PostgreSQL server to use (a database of
                                                 # its own is made and dropped on it)
 
@@ -37,7 +38,7 @@ def main() -> int:
     postgres = os.environ.get("BENCH_POSTGRES") or LOCAL_POSTGRES
     failed = []
     for kind in databases:
-        env = {**os.environ, "BENCH_DATABASES": kind, "LOAD_DATABASE": kind}
+        env = {**os.environ, "BENCH_DATABASES": kind}
         env.pop("BENCH_DATABASE_URL", None)
         if kind == "postgresql":
             env["BENCH_DATABASE_URL"] = postgres

@@ -8,27 +8,26 @@ grow with the panel).
 
 The year is synthetic and inserted in bulk (a believable mix: twice-weekly then weekly doses,
 each with its safety check and session check-ins, daily mood, PHQ-9 and GAD-7 every two
-weeks, monthly fills and counts). Time is measured without tracemalloc (it slows Python
-down), peak memory in a second pass with it. Writes its section of docs/benchmarks.md.
+weeks, monthly fills and counts), in this process on a fresh, migrated database of its own
+(bench/server.py). Time is measured without tracemalloc (it slows Python down), peak memory in
+a second pass with it. Writes its section of docs/benchmarks.md (not with BENCH_RECORD=0).
 Numbers, never assertions.
 """
 
 import os
 import platform
 import sys
-import tempfile
 import time
 import tracemalloc
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.server import database_for_this_process
+
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "1000"))
 SMALL = min(50, PATIENTS)
 
-_tmp = tempfile.mkdtemp(prefix="trochelog-bench-")
-os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{_tmp}/bench.db"
+_database = database_for_this_process()  # before app.db reads DATABASE_URL
 os.environ["APP_ENV"] = "test"
 os.environ["REMINDERS_DISPATCHER"] = "off"
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-0123456789")
@@ -36,12 +35,13 @@ os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-012345
 from sqlmodel import Session, select  # noqa: E402
 
 from app.accounts.models import Role, User  # noqa: E402
+from app.audit import service as audit_log  # noqa: E402
 from app.audit.models import AuditEvent  # noqa: E402
+from app.cli import migrate  # noqa: E402
 from app.db import engine  # noqa: E402
 from app.exports import panel, records  # noqa: E402
 from app.exports.service import ExportRequest  # noqa: E402
 from bench import dataset, report  # noqa: E402
-from bench.push_fanout import _drop_schema, _fresh_schema  # noqa: E402
 
 START = date(2025, 12, 1)
 END = START + timedelta(days=364)
@@ -72,8 +72,8 @@ def _peak(fn) -> tuple[object, int]:
 
 
 def main() -> int:
-    _fresh_schema()
     try:
+        migrate()
         started = time.perf_counter()
         prescriber_id, inserted = _seed()
         seeded = time.perf_counter() - started
@@ -82,9 +82,8 @@ def main() -> int:
                 select(User).where(User.role == Role.PATIENT,
                                    User.email != dataset.TEMPLATE_EMAIL)
                 .order_by(User.display_name)).all())
-            audit = AuditEvent(at=datetime.now(UTC), actor_id=prescriber_id, action="export",
-                               details={})
-            session.add(audit)
+            # Through the audit log (its hash chain numbers and seals the entry), as the app does.
+            audit = audit_log.record(session, action="export", actor_id=prescriber_id)
             session.commit()
             session.expunge_all()
         request = ExportRequest("csv", START, END)
@@ -92,7 +91,11 @@ def main() -> int:
         (small_size, _), small_peak = _peak(lambda: _panel(patients[:SMALL], request, audit.id))
         (_, _), big_peak = _peak(lambda: _panel(patients, request, audit.id))
         with Session(engine) as session:
-            rows = session.get(AuditEvent, audit.id).details["rows"]
+            # The trail is append-only: a run's row count is its "export.finished" entry (the
+            # first: the whole panel, timed above).
+            rows = session.exec(select(AuditEvent.details)
+                                .where(AuditEvent.action == "export.finished")
+                                .order_by(AuditEvent.seq)).first()["rows"]
 
         pdf_line = "- One-patient-year PDF: skipped (app/exports/pdf.py is not there yet)"
         try:
@@ -118,7 +121,8 @@ def main() -> int:
                         f"questionnaires): **{pdf_time:.2f} s**, {len(document) / 1e3:,.0f} kB, "
                         f"peak Python memory {pdf_peak / 1e6:,.1f} MB")
     finally:
-        _drop_schema()
+        engine.dispose()
+        _database.close()
 
     lines = [
         f"- Database: {engine.dialect.name}; {platform.processor() or platform.machine()}, "

@@ -10,8 +10,8 @@ patient's Today page, the prescriber's patient list (its first page) and one pat
 weeks) and (b) the clinic of bench/dataset.py: BENCH_PATIENTS patients × 1 year, with the
 director, who is on every patient's team, signed in. Each database is fresh; the app runs as
 production runs it (bench/server.py). The figure is the ratio (b)/(a) of the p50s: goal ≤ 2×.
-Writes its sections of docs/benchmarks.md (BENCH_RECORD=0: print only). Numbers, never
-assertions.
+Writes its sections of docs/benchmarks.md (BENCH_RECORD=0: print only, bench/report.py).
+Numbers, never assertions.
 """
 
 import os
@@ -43,7 +43,6 @@ REQUESTS = int(os.environ.get("BENCH_REQUESTS", "50"))
 WARMUP = 3
 DATABASES = [d.strip() for d in os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
              if d.strip()]
-RECORD = os.environ.get("BENCH_RECORD", "1") != "0"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PAGES = ("Today (patient)", "Patient list (prescriber)", "One patient's timeline")
 
@@ -147,8 +146,7 @@ def main() -> int:
         lines.append("")
         lines.append("Goal: each ratio ≤ 2×.")
         print(f"\n{kind}\n" + "\n".join(lines))
-        if RECORD:
-            _record(kind, lines)
+        _record(kind, lines)
     return 0
 
 

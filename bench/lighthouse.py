@@ -13,7 +13,7 @@ Lighthouse is installed on first use into LIGHTHOUSE_CACHE (default
 ~/.cache/trochelog-bench), outside the repository; no browser is ever downloaded (CHROME_PATH,
 default /usr/bin/chromium). LIGHTHOUSE_KEEP=folder keeps each run's JSON report there (for the
 diagnostics: critical request chains, render-blocking resources). Writes its section of
-docs/benchmarks.md (not with BENCH_NO_RECORD=1). Numbers, never assertions.
+docs/benchmarks.md (not with BENCH_RECORD=0). Numbers, never assertions.
 """
 
 import json
@@ -33,7 +33,7 @@ import httpx2 as httpx
 from sqlalchemy import create_engine, text
 
 from bench import report
-from bench.server import BIN, ROOT, AppServer, fresh_database, server_env
+from bench.server import BIN, ROOT, AppServer, database_kind, fresh_database, server_env
 
 VERSION = "12.2.3"
 RUNS = int(os.environ.get("LIGHTHOUSE_RUNS", "3"))
@@ -158,8 +158,7 @@ def main() -> int:
     binary = lighthouse_bin()
     wanted = {k for k in os.environ.get("LIGHTHOUSE_PAGES", "").split(",") if k}
     pages = [p for p in PAGES if not wanted or p.key in wanted]
-    kind = "postgresql" if os.environ.get("BENCH_DATABASE_URL", "").startswith("postgresql") \
-        else "sqlite"
+    kind = database_kind()
     results: dict[str, dict[str, float]] = {}
     with fresh_database(kind) as url:
         seed(url)
@@ -200,8 +199,7 @@ def main() -> int:
             f"{r['TBT']:.0f} ms | {r['bytes'] / 1024:.1f} KiB | {r['requests']:.0f} | "
             f"{r['blocking']:.0f} |")
     print("\n".join(lines))
-    if not os.environ.get("BENCH_NO_RECORD"):
-        _record(kind, lines)
+    _record(kind, lines)
     return 0
 
 

@@ -2,7 +2,7 @@
 
     make bench                                   # SQLite
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench
-    LOAD_SECONDS=3 LOAD_USERS=10 LOAD_RECORD=0 .venv/bin/python -m bench.load   # a quick check
+    LOAD_SECONDS=3 LOAD_USERS=10 BENCH_RECORD=0 .venv/bin/python -m bench.load   # a quick check
 
 One production process (bench/server.py: docker/prestart.sh, the Dockerfile's uvicorn command)
 on a fresh database seeded with its own clinic (bench/load_seed.py). Every virtual user signs in
@@ -55,7 +55,7 @@ from datetime import UTC, datetime
 import httpx2 as httpx
 
 from bench import report
-from bench.server import BIN, ROOT, AppServer, fresh_database, migrate, server_env
+from bench.server import BIN, ROOT, AppServer, database_kind, fresh_database, migrate, server_env
 
 SECONDS = float(os.environ.get("LOAD_SECONDS", "20"))
 USERS = int(os.environ.get("LOAD_USERS", "50"))
@@ -63,7 +63,6 @@ PRESCRIBERS = int(os.environ.get("LOAD_PRESCRIBERS", str(max(1, USERS // 10))))
 PATIENTS = max(int(os.environ.get("LOAD_PATIENTS", "50")), USERS)
 WRITE_RATE = float(os.environ.get("LOAD_WRITE_RATE", "50"))
 READ_RATE = float(os.environ.get("LOAD_READ_RATE", "50"))
-RECORD = os.environ.get("LOAD_RECORD", "1") != "0"
 
 LIVEZ = "GET /livez"
 TODAY = "Today page"
@@ -581,14 +580,6 @@ def keep_log(server: AppServer, result: dict) -> None:
         print(f"requests failed; the server's log: {kept}", file=sys.stderr)
 
 
-def database_kind() -> str:
-    chosen = os.environ.get("LOAD_DATABASE")
-    if chosen:
-        return chosen
-    return "postgresql" if os.environ.get("BENCH_DATABASE_URL", "").startswith("postgresql") \
-        else "sqlite"
-
-
 def main() -> int:
     kind = database_kind()
     with fresh_database(kind) as url:
@@ -600,14 +591,12 @@ def main() -> int:
         result = asyncio.run(measure(url, kind, accounts))
     lines = server_lines(kind, result)
     print(f"\n## Load on {kind}\n" + "\n".join(lines))
-    if RECORD:
-        record(f"load:{kind}", f"Server throughput and latency on {kind}", lines)
+    record(f"load:{kind}", f"Server throughput and latency on {kind}", lines)
     if "two" in result:
         scale = scale_lines(result["one"], result["two"])
         print("\n## Scale-out on postgresql\n" + "\n".join(scale))
-        if RECORD:
-            record("scale-out:postgresql", "Scale-out: one vs two app processes on PostgreSQL",
-                   scale)
+        record("scale-out:postgresql", "Scale-out: one vs two app processes on PostgreSQL",
+               scale)
     errors = sum(stats.total_errors() for stats in phases(result))
     if errors:
         print(f"\n{errors} requests failed: these figures measured error pages too.",

@@ -8,8 +8,10 @@ not write docs/benchmarks.md (bench/load.py-style benchmarks do that) and assert
     .venv/bin/python -m bench.profile_pages                     # SQLite, 20 requests each
     PROFILE_N=5 PROFILE_SHOW=today,sync_dose .venv/bin/python -m bench.profile_pages
     PROFILE_ONLY=today PROFILE_SQL=today .venv/bin/python -m bench.profile_pages  # its SQL
-    PROFILE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \
-        .venv/bin/python -m bench.profile_pages                 # a schema of its own, dropped
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \
+        .venv/bin/python -m bench.profile_pages                 # PostgreSQL
+
+Each run on a fresh, migrated database of its own, dropped afterwards (bench/server.py).
 
 APP_ENV is production (templates are not re-read, Argon2 at its production cost), so the
 figures show what a real server spends; the demo clinic is seeded as `make run` seeds it.
@@ -19,20 +21,19 @@ import asyncio
 import logging
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+
+from bench.server import database_for_this_process
 
 N = int(os.environ.get("PROFILE_N", "20"))
 SHOW = {name for name in os.environ.get("PROFILE_SHOW", "").split(",") if name}
 SQL = {name for name in os.environ.get("PROFILE_SQL", "").split(",") if name}
 ONLY = {name for name in os.environ.get("PROFILE_ONLY", "").split(",") if name}
 
-_tmp = tempfile.mkdtemp(prefix="trochelog-profile-")
-os.environ["DATABASE_URL"] = (os.environ.get("PROFILE_DATABASE_URL")
-                              or f"sqlite:///{_tmp}/profile.db")
+_database = database_for_this_process()  # before app.db reads DATABASE_URL
 os.environ["APP_ENV"] = os.environ.get("PROFILE_APP_ENV", "production")
 os.environ["REMINDERS_DISPATCHER"] = "off"
 os.environ.setdefault("SECRET_KEY", "profile-secret-key-that-is-long-enough-0123456789")
@@ -42,10 +43,10 @@ import httpx2 as httpx  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from app.cli import migrate  # noqa: E402
 from app.db import engine, utcnow  # noqa: E402
 from app.main import app  # noqa: E402
 from app.seed import DEMO_PASSWORD, seed_demo  # noqa: E402
-from bench.push_fanout import _drop_schema, _fresh_schema  # noqa: E402
 
 _statements = [0]
 _printing = [False]
@@ -138,8 +139,8 @@ def requests(patient: Client, caregiver: Client, patient_id: str
 
 def main() -> int:
     logging.getLogger("trochelog.access").disabled = True  # one line per request otherwise
-    _fresh_schema()
     try:
+        migrate()
         with Session(engine, expire_on_commit=False) as session:
             users = seed_demo(session, utcnow() - timedelta(minutes=1))
             session.commit()
@@ -176,7 +177,8 @@ def main() -> int:
                 print(profiler.output_text(unicode=True, color=False, show_all=False,
                                            short_mode=False))
     finally:
-        _drop_schema()
+        engine.dispose()
+        _database.close()
     return 0
 
 

@@ -4,7 +4,8 @@ encryption and signing alone, measured in the same run (the ratio is the figure)
     make bench                      # SQLite in a temporary file
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench
 
-Writes its section of docs/benchmarks.md. Numbers, never assertions.
+On a fresh, migrated database of its own (bench/server.py), in this process. Writes its section
+of docs/benchmarks.md (not with BENCH_RECORD=0). Numbers, never assertions.
 """
 
 import base64
@@ -12,27 +13,25 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.server import ROOT, database_for_this_process
+
 REMINDERS = int(os.environ.get("BENCH_REMINDERS", "10000"))
 PEOPLE = max(REMINDERS // 5, 1)  # five due reminders each, one device each
 CRYPTO_SAMPLE = 2000
 
-_tmp = tempfile.mkdtemp(prefix="trochelog-bench-")
-os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{_tmp}/bench.db"
+_database = database_for_this_process()  # before app.db reads DATABASE_URL
 os.environ["APP_ENV"] = "test"
 os.environ["REMINDERS_DISPATCHER"] = "off"
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-0123456789")
 
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from app.accounts.models import Role, User  # noqa: E402
@@ -53,32 +52,6 @@ def _device_keys() -> tuple[str, str]:
     point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return _b64(point), _b64(os.urandom(16))
-
-
-def _fresh_schema() -> None:
-    if engine.dialect.name == "postgresql":
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        with engine.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine.dispose()
-        from sqlalchemy import event
-
-        @event.listens_for(engine, "connect")
-        def _search_path(dbapi_conn, _record):
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f'SET search_path TO "{schema}"')
-            cursor.close()
-
-        _fresh_schema.schema = schema  # type: ignore[attr-defined]
-    migrate()
-
-
-def _drop_schema() -> None:
-    schema = getattr(_fresh_schema, "schema", None)
-    if schema:
-        engine.dispose()
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def _seed(origin: str, now: datetime) -> None:
@@ -129,7 +102,7 @@ def main() -> int:
     try:
         port = int(receiver.stdout.readline())
         origin = f"http://127.0.0.1:{port}"
-        _fresh_schema()
+        migrate()
         now = datetime.now(UTC)
         _seed(origin, now)
         with Session(engine) as session:
@@ -150,7 +123,8 @@ def main() -> int:
             received = int(answer.read())
     finally:
         receiver.terminate()
-        _drop_schema()
+        engine.dispose()
+        _database.close()
 
     rate = summary.sent / elapsed
     lines = [

@@ -10,7 +10,7 @@ a repeat visit always waits for the HTML; the stylesheet, scripts and icons come
 worker's cache. The throttled network applies to the page and to the worker (its fetch of the
 page is what the network carries). The app is started by the production command on a fresh
 database seeded with the demo clinic. Writes its section of docs/benchmarks.md (not with
-BENCH_NO_RECORD=1). Numbers, never assertions.
+BENCH_RECORD=0). Numbers, never assertions.
 """
 
 import json
@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright
 
 from bench import report
 from bench.lighthouse import PASSWORD, _chrome_version, seed
-from bench.server import AppServer, fresh_database
+from bench.server import AppServer, database_kind, fresh_database
 
 VISITS = int(os.environ.get("REPEAT_VISITS", "20"))
 CHROMIUM = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
@@ -105,8 +105,7 @@ def summary(values: list[float]) -> tuple[float, float]:
 
 
 def main() -> int:
-    kind = "postgresql" if os.environ.get("BENCH_DATABASE_URL", "").startswith("postgresql") \
-        else "sqlite"
+    kind = database_kind()
     results: dict[str, list[dict]] = {}
     workers = 0
     with fresh_database(kind) as url:
@@ -154,8 +153,7 @@ def main() -> int:
         lines.append(f"| {labels[key]} ({served}/{len(runs)} through the worker) | "
                      f"**{lm:.0f} ms** | {lp:.0f} ms | {dm:.0f} ms | {dp:.0f} ms |")
     print("\n".join(lines))
-    if not os.environ.get("BENCH_NO_RECORD"):
-        _record(kind, lines)
+    _record(kind, lines)
     return 0
 
 

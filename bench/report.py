@@ -1,13 +1,25 @@
-"""docs/benchmarks.md: each benchmark replaces its own dated section between markers."""
+"""docs/benchmarks.md: each benchmark replaces its own dated section between markers.
 
+BENCH_RECORD=0 leaves the file alone (every benchmark prints its figures either way).
+"""
+
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
+def recording() -> bool:
+    """False with BENCH_RECORD=0: a quick or trial run prints only."""
+    return os.environ.get("BENCH_RECORD", "1") != "0"
+
+
 def record(name: str, title: str, lines: list[str]) -> None:
-    """Replace (or append) the section `<!-- name -->` … `<!-- /name -->`, titled and dated."""
+    """Replace (or append) the section `<!-- name -->` … `<!-- /name -->`, titled and dated
+    (nothing with BENCH_RECORD=0)."""
+    if not recording():
+        return
     text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n\nMade by `make bench`.\n"
     start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
     section = f"{start}\n### {title} ({datetime.now(UTC):%Y-%m-%d})\n\n" + "\n".join(lines) \

@@ -8,8 +8,12 @@
 
 The PostgreSQL database is a new one on the server in BENCH_DATABASE_URL (default: the local
 one the tests use), dropped afterwards, so a benchmark never touches the test database's data.
+Which of the two a benchmark uses: `database_kind()` (PostgreSQL when BENCH_DATABASE_URL is a
+PostgreSQL URL). Benchmarks that run the app in their own process call
+`database_for_this_process()` before importing `app`.
 """
 
+import atexit
 import os
 import shutil
 import socket
@@ -19,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
@@ -31,6 +35,12 @@ PRESTART = ROOT / "docker" / "prestart.sh"
 BIN = Path(sys.executable).parent
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SECRET = "bench-secret-key-that-is-long-enough-0123456789abcdef"  # noqa: S105 - bench only
+
+
+def database_kind() -> str:
+    """"postgresql" when BENCH_DATABASE_URL names a PostgreSQL server, else "sqlite"."""
+    return "postgresql" if os.environ.get("BENCH_DATABASE_URL", "").startswith("postgresql") \
+        else "sqlite"
 
 
 def postgres_server_url() -> str:
@@ -62,6 +72,17 @@ def fresh_database(kind: str) -> Iterator[str]:
             ), {"n": name})
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+def database_for_this_process() -> ExitStack:
+    """A fresh database of `database_kind()` as this process's DATABASE_URL, for benchmarks that
+    run the app in process (its engine reads DATABASE_URL when `app.db` is imported, so call
+    this first). Close the returned stack to drop it (after `engine.dispose()`); it is closed
+    at exit otherwise, so importing the script leaves nothing behind."""
+    stack = ExitStack()
+    os.environ["DATABASE_URL"] = stack.enter_context(fresh_database(database_kind()))
+    atexit.register(stack.close)
+    return stack
 
 
 def free_port() -> int:

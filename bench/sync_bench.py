@@ -11,7 +11,8 @@ The app runs as production does (bench/server.py: prestart, the Dockerfile's uvi
 two processes on one fresh database. Sizes: BENCH_SYNC_OUTBOX items in the one-request flush
 (500), BENCH_SYNC_REPLAYS item sends in the replay run (10,000), BENCH_SYNC_PATIENTS patients
 (4) with two phones each, one phone on each process, all sending at once. Writes its section of
-docs/benchmarks.md. Numbers, never assertions (the exit status is 1 if a row is lost or doubled).
+docs/benchmarks.md (not with BENCH_RECORD=0). Numbers, never assertions (the exit status is 1
+if a row is lost or doubled).
 """
 
 import json
@@ -58,7 +59,7 @@ from app.db import make_engine  # noqa: E402
 from app.doses.models import Dose, GateCheck, LedgerEntry  # noqa: E402
 from app.sync.api import MAX_ITEMS  # noqa: E402
 from bench import report  # noqa: E402
-from bench.server import AppServer, fresh_database, migrate  # noqa: E402
+from bench.server import AppServer, database_kind, fresh_database, migrate  # noqa: E402
 from tests import factories  # noqa: E402
 
 # Read by the settings above; the servers must not inherit them (production refuses them).
@@ -457,8 +458,7 @@ def _conflicts(phones, plans, expected, engine, now, rng) -> tuple[list[str], bo
 
 
 def main() -> int:
-    kind = "postgresql" if os.environ.get("BENCH_DATABASE_URL", "").startswith("postgresql") \
-        else "sqlite"
+    kind = database_kind()
     started_at = datetime.now(UTC)
     with fresh_database(kind) as url:
         migrate(url)

@@ -4,6 +4,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -59,6 +60,22 @@ def follow(client: TestClient, response, limit: int = 5):
             return response
         response = client.get(response.headers["location"])
     raise AssertionError("too many redirects")
+
+
+def walk_pages(client: TestClient, first_url: str, next_link: re.Pattern[str],
+               limit: int = 50) -> list[str]:
+    """Every page of a paged list from `first_url` on, as a browser without JavaScript: each
+    page must answer 200, and `next_link`'s first group (the "older" link's address, HTML
+    escaped) leads to the next one until a page has none."""
+    pages, url = [], first_url
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        pages.append(response.text)
+        assert len(pages) < limit, "the next-page links never end"
+        match = next_link.search(response.text)
+        url = unescape(match.group(1)) if match else None
+    return pages
 
 
 def fresh(db: Session, model, pk):

@@ -18,6 +18,7 @@ from app.doses import service
 from app.doses.models import Dose
 from app.doses.service import HISTORY_PAGE
 from tests import factories
+from tests.helpers import walk_pages
 
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial", "HX-Target": "li#history-more"}
 _CARD = re.compile(r'<li id="dose-([0-9a-f-]{36})"')
@@ -63,18 +64,6 @@ def patient(db, auth):
     return SimpleNamespace(id=patient.id, timezone=patient.timezone, version=version)
 
 
-def walk(client, url="/doses"):
-    """Every page from `url` on, following "Show older doses" as a browser without JavaScript."""
-    pages = []
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200
-        pages.append(response.text)
-        url = older_link(response.text)
-        assert len(pages) < 50
-    return pages
-
-
 def test_many_doses_show_the_newest_page_and_the_links_reach_every_dose_once(db, client,
                                                                             patient):
     doses = add_doses(db, patient, patient.version, 75, ties_every=7)
@@ -84,7 +73,7 @@ def test_many_doses_show_the_newest_page_and_the_links_reach_every_dose_once(db,
     first = client.get("/doses").text
     assert cards(first) == newest_first(doses)[:HISTORY_PAGE]
     assert "Show older doses" in first and "Newest doses" not in first
-    pages = walk(client)
+    pages = walk_pages(client, "/doses", _MORE)  # "Show older doses", page after page
     assert len(pages) == -(-75 // HISTORY_PAGE)
     assert [c for page in pages for c in cards(page)] == newest_first(doses)
     assert all("Newest doses" in page for page in pages[1:])

@@ -13,6 +13,7 @@ from app.db import utcnow
 from app.doses.ledger import LEDGER_PAGE
 from app.doses.models import LedgerEntry, LedgerKind
 from tests import factories
+from tests.helpers import walk_pages
 
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial", "HX-Target": "tr#ledger-more"}
 _ROW = re.compile(r"Fill · (Pharmacy \d+)")
@@ -56,13 +57,9 @@ def test_the_ledger_pages_reach_every_entry_once_newest_first(db, client, patien
     expected = add_fills(db, patient.id, 2 * LEDGER_PAGE + 5)
     _, other, _ = factories.patient_with_protocol(db)
     add_fills(db, other.id, 3)  # never shown
-    seen, url, pages = [], "/supply", 0
-    while url:
-        html = client.get(url).text
-        assert "Troche supply" in html  # the whole page, forms included
-        seen += rows(html)
-        url, pages = older_link(html), pages + 1
-    assert seen == expected and pages == 3
+    pages = walk_pages(client, "/supply", _MORE)
+    assert all("Troche supply" in html for html in pages)  # the whole page, forms included
+    assert [row for html in pages for row in rows(html)] == expected and len(pages) == 3
 
 
 def test_the_htmx_request_for_older_entries_returns_only_the_rows(db, client, patient):
