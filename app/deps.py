@@ -15,7 +15,7 @@ from app.db import SessionDep, utcnow
 from app.errors import Forbidden, Invalid, NotAuthenticated
 from app.i18n import gettext as _
 from app.validation import savable_text
-from app.web import cookies, csrf
+from app.web import cookies, csrf, language
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -45,6 +45,14 @@ def load_signed_in(request: Request, session: SessionDep) -> Iterator[accounts.S
 
 
 SignedInDep = Annotated[accounts.SignedIn | None, Depends(load_signed_in, scope="function")]
+
+
+async def use_language(request: Request, signed_in: SignedInDep) -> None:
+    """The signed-in person's language setting wins over the browser's (app/web/language.py).
+    Async on purpose: it runs in the request's own context, so the language it activates is
+    the one the route (even one run in a thread) and its page speak; a sync dependency runs in
+    a copy of the context and its change would be lost."""
+    language.apply(request)
 
 
 def optional_user(signed_in: SignedInDep) -> User | None:

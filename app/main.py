@@ -32,7 +32,7 @@ from app.clinic import api as clinic_api
 from app.clinic import routes as clinic_routes
 from app.config import settings
 from app.db import engine, utcnow
-from app.deps import csrf_protect
+from app.deps import csrf_protect, use_language
 from app.doses import api as doses_api
 from app.doses import routes as doses_routes
 from app.errors import AppError, NotAuthenticated
@@ -147,7 +147,9 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         version="0.1.0",
         # The request's session is lent to page rendering (the menu's alert count).
-        dependencies=[Depends(csrf_protect), Depends(keep_request_session, scope="function")],
+        # The language first, so even a refused form's message speaks the person's language.
+        dependencies=[Depends(use_language), Depends(csrf_protect),
+                      Depends(keep_request_session, scope="function")],
         # No Swagger UI: FastAPI's loads from a CDN with an inline script, which the CSP and the
         # no-CDN rule both refuse. /openapi.json is the description (docs/security.md).
         docs_url=None,
@@ -205,6 +207,11 @@ def create_app() -> FastAPI:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         html = response.headers.get("content-type", "").startswith("text/html")
         if html or not request.url.path.startswith("/static/"):
+            # The language the page or message speaks (the person's setting or the browser's;
+            # app/web/language.py), for caches, translators' tools and screen readers.
+            response.headers.setdefault(
+                "Content-Language",
+                getattr(request.state, "language", None) or i18n.current_language())
             # Pages and API answers hold PHI: no browser or shared cache keeps them (no-store
             # also keeps them out of the back/forward cache after sign-out). The service
             # worker alone decides what this device keeps, and sign-out wipes it. Static files

@@ -21,7 +21,11 @@ DEMO_ACCOUNTS = (
     ("patient@demo.test", "Jordan Reyes", Role.PATIENT, "America/New_York"),
     ("patient2@demo.test", "Sam Whitfield", Role.PATIENT, "America/Chicago"),
     ("caregiver@demo.test", "Alex Reyes", Role.CAREGIVER, "America/New_York"),
+    # Speaks Spanish (issue 15): her account's language is set, whatever the browser's.
+    ("paciente@demo.test", "Lucía Morales", Role.PATIENT, "America/Los_Angeles"),
 )
+# Each demo account's language setting; the others follow the browser.
+DEMO_LANGUAGES = {"paciente@demo.test": "es"}
 
 
 def database_is_empty(session: Session) -> bool:
@@ -42,13 +46,14 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
             # The accounts predate the six weeks of history below (nothing is due before an
             # account existed).
             created_at=now - DEMO_ACCOUNTS_AGE,
+            language=DEMO_LANGUAGES.get(email),
         )
         session.add(user)
         users[email] = user
     session.flush()
     prescriber = users["prescriber@demo.test"]
     prescriber.clinic_phone = "+1 (555) 010-2000"  # "Call my clinic" (a fictional 555 number)
-    for patient_email in ("patient@demo.test", "patient2@demo.test"):
+    for patient_email in ("patient@demo.test", "patient2@demo.test", "paciente@demo.test"):
         access.link(
             session,
             patient_id=users[patient_email].id,
@@ -69,7 +74,12 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
     caregiver_link.receives_alerts = True
     session.add(caregiver_link)
     session.flush()
-    from app.seed_history import seed_checkins, seed_patient2_history, seed_patient_history
+    from app.seed_history import (
+        seed_checkins,
+        seed_patient2_history,
+        seed_patient_history,
+        seed_spanish_patient_history,
+    )
 
     seed_patient_history(session, prescriber, users["patient@demo.test"], now,
                          sitter=users["caregiver@demo.test"])
@@ -79,6 +89,7 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
     # open alert: the review cleared the dosing hold; the alert waits on the prescriber's home
     # page to be acknowledged.
     seed_patient2_history(session, prescriber, users["patient2@demo.test"], now)
+    seed_spanish_patient_history(session, prescriber, users["paciente@demo.test"], now)
     session.flush()
     seed_reminders(session, users, now)
     seed_audit(session, users, now)

@@ -527,3 +527,39 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
                 "gate_id": gate,
             },
         )
+
+
+def seed_spanish_patient_history(session: Session, prescriber: User, patient: User,
+                                 now: datetime) -> None:
+    """The Spanish-speaking demo patient (issue 15): ten days into an every-3-days induction,
+    every session gated and logged, with the same daily moods and weekly questionnaires as
+    Jordan, so Today, the check-ins and the trends have something to say in Spanish."""
+    tz = ZoneInfo(patient.timezone)
+    start_day = (now.astimezone(tz) - timedelta(days=10)).date()
+    created = datetime.combine(start_day - timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    _protocol(session, prescriber, patient, created.astimezone(UTC), {
+        "strength_mg": "50", "halving_allowed": True, "dose_mg": "75", "route": "sublingual",
+        "hold_minutes": 15, "min_hours_between_doses": "48", "max_mg_per_24h": "75",
+        "max_mg_per_7d": "225", "bp_hold_systolic": 150, "bp_hold_diastolic": 95,
+        "sitter_required": False, "required_checklist": ["fasted", "no_driving", "safe_place"],
+        "fasting_hours": 3, "sedative_free_hours": 24, "grace_hours": "3",
+        "early_refill_days": 7, "starts_on": start_day.isoformat(),
+        "induction": {"cadence": "interval", "every_n_days": 3, "at": "10:00", "weeks": 3},
+        "maintenance": {"cadence": "weekdays", "weekdays": [2], "at": "10:00"},
+        "reason": "Inducción según el plan de tratamiento.",
+    })
+    _apply(session, patient, "ledger_fill", created.astimezone(UTC) + timedelta(hours=10), {
+        "filled_on": (start_day - timedelta(days=1)).isoformat(), "count": 12,
+        "strength_mg": "50", "pharmacy": "Farmacia del Valle", "rx_number": "FV-40417",
+    })
+    version = protocols.current(session, patient.id)
+    assert version is not None
+    occs = schedule.occurrences(protocols.plans(version), tz, created.astimezone(UTC),
+                                now - SEED_UNTIL)
+    for n, occ in enumerate(occs):
+        gate = _apply_gate(session, patient, occ.scheduled_at, sitter=False, bump=n + 4)
+        _apply(session, patient, "dose", occ.scheduled_at + timedelta(minutes=6), {
+            "taken_at": (occ.scheduled_at + timedelta(minutes=5)).isoformat(),
+            "dose_mg": "75", "route": "sublingual", "gate_id": gate,
+        })
+    seed_checkins(session, patient, now)

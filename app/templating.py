@@ -20,7 +20,7 @@ from app.checkins.words import answers_in_words, values_in_words
 from app.config import settings
 from app.db import SessionDep
 from app.i18n import gettext as _
-from app.web import cookies, csrf, formats
+from app.web import cookies, csrf, formats, language
 from app.web.assets import static_url
 from app.web.nav import menu as nav_menu
 from app.web.nav import section_of
@@ -163,13 +163,32 @@ env.globals.update(answers_in_words=answers_in_words, values_in_words=values_in_
 
 
 def mg(value: object) -> str:
-    """A Decimal amount without trailing zeros: 100, 50, 12.5."""
+    """An amount to read, without trailing zeros, in the viewer's locale: 100, 12.5, 1,200."""
+    if value is None:
+        return ""
+    return formats.format_number(value)
+
+
+def mg_value(value: object) -> str:
+    """An amount as a machine reads it (an input's value, a data- attribute): 1200, 12.5."""
     if value is None:
         return ""
     return f"{Decimal(str(value)).normalize():f}"
 
 
 env.filters["mg"] = mg
+env.filters["mg_value"] = mg_value
+
+
+def language_choices() -> list[tuple[str, str, str | None]]:
+    """The account page's language options: (value, label, the label's own language)."""
+    return [("", _("Follow my phone"), None),
+            *((code, name, code) for code, name in i18n.LANGUAGE_NAMES.items())]
+
+
+env.globals["language_choices"] = language_choices
+# Where a value (not a text) differs by language: the crisis lines' Spanish keyword.
+env.globals["current_language"] = i18n.current_language
 
 
 def _plural_n(value: object) -> tuple[Decimal, int]:
@@ -239,6 +258,8 @@ def render(
     """Render a page. With `block`, an htmx request gets just that block of the same template."""
     signed_in = getattr(request.state, "signed_in", None)
     ctx = {
+        # <html lang> and the page wrapper's lang (a boosted swap replaces only the body).
+        "lang": language.apply(request),
         "request": request,
         # While the app lock is due, pages (help, the lock screen) show nobody's menu or name.
         "user": signed_in.user if signed_in and not signed_in.auth.locked else None,
@@ -254,7 +275,8 @@ def render(
             ctx["alerts_open"] = _open_alerts(request, ctx["user"])
         response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
     # One URL, two representations: caches (the service worker's too) must keep them apart.
-    response.headers["Vary"] = "HX-Request, Cookie"
+    # The language too follows the Cookie (the person's setting) or Accept-Language.
+    response.headers["Vary"] = "HX-Request, Cookie, Accept-Language"
     new_anon = getattr(request.state, "new_anon", None)
     if new_anon and not cookies.read_anon(request):
         cookies.set_anon(request, response, new_anon)

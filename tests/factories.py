@@ -28,6 +28,7 @@ def user(
     display_name: str | None = None,
     timezone: str = "America/New_York",
     with_password: bool = True,
+    language: str | None = None,
 ) -> User:
     role = Role(role)
     tag = uuid.uuid4().hex[:8]
@@ -37,6 +38,7 @@ def user(
         role=role,
         timezone=timezone,
         password_hash=_hashed() if with_password else None,
+        language=language,
     )
     db.add(account)
     db.flush()

@@ -251,3 +251,19 @@ def test_the_caregiver_has_one_acknowledged_and_one_open_alert(db, demo):
     assert [a.kind for a in alerts.open_alerts(db, sitter)] == ["bp_hold"]
     (done,) = alerts.recent_acknowledged(db, sitter, 10)
     assert done.acknowledged_by_id == sitter.id and done.acknowledgement_note
+
+
+def test_the_spanish_demo_patient_has_a_plan_doses_and_check_ins(db, demo):
+    """Issue 15: her account speaks Spanish, and Today, the check-ins and the trends have
+    something to show."""
+    from app.checkins.models import CheckIn
+
+    patient = demo["paciente@demo.test"]
+    assert patient.language == "es"
+    assert all(u.language is None for e, u in demo.items() if e != "paciente@demo.test")
+    assert protocols.current(db, patient.id) is not None
+    taken = doses.active_doses(db, patient.id)
+    assert len(taken) >= 3 and all(d.gate_id is not None for d in taken)
+    assert len(rows(db, CheckIn, patient)) > 20
+    states = [s.state for s in session_states(db, patient, NOW)]
+    assert "missed" not in states

@@ -21,12 +21,16 @@ class MailNotConfigured(RuntimeError):
     pass
 
 
-def build(*, to: str, subject: str, body: str) -> EmailMessage:
+def build(*, to: str, subject: str, body: str, language: str | None = None) -> EmailMessage:
+    """A plain-text message; write subject and body in the recipient's language first
+    (`with i18n.using(i18n.language_for(user)):`) and name it here."""
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
+    if language:  # after set_content, which clears every Content-* header
+        message["Content-Language"] = language
     return message
 
 

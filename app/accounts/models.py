@@ -34,6 +34,9 @@ class User(SQLModel, table=True):
     # server, asked for again once the phone has been away this many minutes.
     app_lock_pin_hash: str | None = Field(default=None, max_length=255)
     app_lock_minutes: int | None = Field(default=None)
+    # The language the app speaks to this person ("en", "es"; app/i18n.py): pages, push, mail
+    # and exports made for them. None follows the browser's (the phone's) language.
+    language: str | None = Field(default=None, max_length=8)
 
     @property
     def has_password(self) -> bool:

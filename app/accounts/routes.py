@@ -171,6 +171,30 @@ def change_timezone(
     return see_other("/account?changed=timezone")
 
 
+@router.post("/account/language")
+def change_language(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    language: Annotated[str, Form(max_length=16)] = "",
+):
+    try:
+        service.set_language(session, user, language)
+    except Invalid as err:
+        return form_error(
+            request,
+            session,
+            "accounts/account.html",
+            err,
+            {"timezone": user.timezone, "clinic_phone": user.clinic_phone or "",
+             "language": language},
+            {"timezones": TIMEZONE_CHOICES},
+        )
+    # A full page load follows (the form is not boosted), so the whole page, <html lang>
+    # included, speaks the new language.
+    return see_other("/account?changed=language")
+
+
 @router.post("/account/password")
 def change_password(
     request: Request,

@@ -19,6 +19,7 @@ from sqlalchemy import event, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, delete, func, select
 
+from app import i18n
 from app.accounts import throttle
 from app.accounts.devices import device_label
 from app.accounts.models import AuthSession, Invite, InviteKind, LoginFailure, Role, User
@@ -106,6 +107,16 @@ def set_clinic_phone(session: Session, prescriber: User, raw: str) -> None:
         raise Invalid(_("Only a prescriber sets a clinic phone number."), field="clinic_phone")
     prescriber.clinic_phone = clean_clinic_phone(raw)
     session.add(prescriber)
+    session.flush()
+
+
+def set_language(session: Session, user: User, raw: str) -> None:
+    """The language the app speaks to `user`; empty follows their browser (app/i18n.py)."""
+    choice = raw.strip()
+    if choice and i18n.supported(choice) is None:
+        raise Invalid(_("Choose a language from the list."), field="language")
+    user.language = choice or None
+    session.add(user)
     session.flush()
 
 

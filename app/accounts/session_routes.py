@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from sqlmodel import col, select
 
+from app import i18n
 from app.accounts import applock, mail, service
 from app.accounts import reset as resets
 from app.accounts.models import AuthSession
@@ -252,17 +253,20 @@ def forgot(
     if issued is not None:
         link = f"{expected_origin(request)}/reset/{issued.token}"
         minutes = settings.password_reset_valid_minutes
-        message = mail.build(
-            to=issued.user.email,
-            subject=_("Choose a new TrocheLog password"),
-            body=_(
-                "Someone (we hope you) asked to choose a new password for TrocheLog.\n\n"
-                "Open this link to choose one. It works once, for %(minutes)s minutes:\n"
-                "%(link)s\n\n"
-                "If you did not ask, ignore this email: your password stays as it is.",
-                minutes=minutes, link=link,
-            ),
-        )
+        # In the account's language; with none chosen, this browser's (they are the one asking).
+        with i18n.using(i18n.language_for(issued.user, i18n.current_language())) as language:
+            message = mail.build(
+                to=issued.user.email,
+                language=language,
+                subject=_("Choose a new TrocheLog password"),
+                body=_(
+                    "Someone (we hope you) asked to choose a new password for TrocheLog.\n\n"
+                    "Open this link to choose one. It works once, for %(minutes)s minutes:\n"
+                    "%(link)s\n\n"
+                    "If you did not ask, ignore this email: your password stays as it is.",
+                    minutes=minutes, link=link,
+                ),
+            )
         # Sent after the response (and the commit): the answer takes the same time whether
         # or not the address has an account.
         background.add_task(mail.send_quietly, message)

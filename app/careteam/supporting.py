@@ -179,7 +179,7 @@ def _latest_score(session: Session, patient_id: uuid.UUID, key: str,
     instrument = CATALOGUE[key]
     band = next((b.label for b in instrument.bands if b.key == latest.band), None)
     # Score and band only: item answers stay with the patient and the prescriber.
-    return Score(instrument.title, latest.score, instrument.max_score,
+    return Score(_(instrument.title), latest.score, instrument.max_score,
                  _(band) if band else None, latest.completed_at)
 
 

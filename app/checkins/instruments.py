@@ -333,7 +333,7 @@ def normalise(instrument: Instrument, raw: list) -> dict[str, object]:
     if not required <= len(raw) <= len(items):
         raise IncompleteAnswers(
             _("%(title)s has %(n)s items; %(got)s answers were sent.",
-              title=instrument.title, n=len(items), got=len(raw))
+              title=_(instrument.title), n=len(items), got=len(raw))
         )
     raw = [*raw, *[None] * (len(items) - len(raw))]
     answers: dict[str, object] = {}
@@ -503,3 +503,32 @@ SLOTS: dict[str, Slot] = {
         Slot("daily", "Daily mood", None, 12 * 60, ("mood", "note")),
     )
 }
+
+
+def wording() -> list[str]:
+    """Every text of the catalogue a person reads (titles, prompts, items, answers, bands,
+    measures, slots), once each, for extraction and for the test that each is translated."""
+    found: dict[str, None] = {}
+
+    def add(*texts: str | None) -> None:
+        for text in texts:
+            if isinstance(text, str) and text.strip():
+                found.setdefault(text)
+
+    def options(choices) -> None:
+        add(*(o.label for o in choices))
+
+    # Every version of every instrument (the module's Instrument constants), current or not:
+    # an old response is shown in the wording it was answered in.
+    for instrument in (v for v in globals().values() if isinstance(v, Instrument)):
+        add(instrument.title, instrument.prompt, instrument.recall, *instrument.notes)
+        options(instrument.options)
+        for item in instrument.items:
+            add(item.text)
+            options(item.options)
+        add(*(band.label for band in instrument.bands))
+    for measure in MEASURES.values():
+        add(measure.label, measure.low_label, measure.high_label, measure.short_label)
+        options(measure.options)
+    add(*(slot.title for slot in SLOTS.values()))
+    return list(found)

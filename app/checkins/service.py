@@ -578,7 +578,7 @@ def due_checkins(session: Session, patient: User, now: datetime) -> list[Due]:
         done = bool(responses_between(session, patient.id, q_start, now + FUTURE_TOLERANCE,
                                       key))
         state = _state(now, q_start, timedelta(days=QUESTIONNAIRE_GRACE_DAYS + 1), done)
-        items.append(Due(key, CATALOGUE[key].title, state, q_start, f"/questionnaires/{key}"))
+        items.append(Due(key, _(CATALOGUE[key].title), state, q_start, f"/questionnaires/{key}"))
 
     # Session check-ins relative to each dose of the last day and a half.
     doses = session.exec(

@@ -80,7 +80,7 @@ def build(session: Session, patient: User, range_key: str, now: datetime) -> lis
             if last else ""
         )
         charts.append(time_chart(
-            key=key, title=instrument.title, unit="", start=start, end=end, tz=tz, y_min=0,
+            key=key, title=_(instrument.title), unit="", start=start, end=end, tz=tz, y_min=0,
             y_max=float(instrument.max_score or 27), y_step=5 if key == "phq9" else 3,
             series=[(key, _("Total score"), points)], bands=bands,
             summary=f"{_trend_words([v for _w, v in points], '')} {band_words}".strip(),

@@ -14,6 +14,7 @@ from app.checkins import service as checkins
 from app.checkins.instruments import CATALOGUE
 from app.doses import ledger, today
 from app.exports import records as gathering
+from app.i18n import gettext as _
 from app.protocols import schedule
 from app.protocols import service as protocols
 
@@ -38,7 +39,7 @@ def _scores(session: Session, patient: User, now: datetime) -> list[Score]:
         if responses:
             last = responses[-1]
             prev = responses[-2].score if len(responses) > 1 else None
-            result.append(Score(CATALOGUE[key].title, last.score, last.band,
+            result.append(Score(_(CATALOGUE[key].title), last.score, last.band,
                                 last.completed_at, prev))
     return result
 

@@ -17,6 +17,7 @@ from app.checkins import service as checkins
 from app.checkins.instruments import CATALOGUE, SLOTS
 from app.doses import today
 from app.exports import records as gathering
+from app.i18n import gettext as _
 from app.protocols import schedule
 
 SPANS = (14, 42, 90)  # days the page offers
@@ -78,11 +79,11 @@ def build(session: Session, patient: User, days: int, now: datetime,
         }))
     entries += [Entry(g.checked_at, "gate", g) for g in found.gates]
     entries += [Entry(c.recorded_at, "checkin", c, {
-        "slot": SLOTS[c.slot].title if c.slot in SLOTS else c.slot,
+        "slot": _(SLOTS[c.slot].title) if c.slot in SLOTS else c.slot,
         "by": found.authors.get(c.author_id) if c.author_id != patient.id else None,
     }) for c in found.checkins]
     entries += [Entry(q.completed_at, "questionnaire", q, {
-        "title": CATALOGUE[q.instrument].title if q.instrument in CATALOGUE else q.instrument,
+        "title": _(CATALOGUE[q.instrument].title) if q.instrument in CATALOGUE else q.instrument,
     }) for q in found.questionnaires]
     entries += [Entry(e.occurred_at, "ledger", e) for e in found.ledger]
     entries += [Entry(e.occurred_at, "safety", e) for e in found.safety_events]

@@ -27,7 +27,7 @@ from app.protocols.models import ProtocolVersion, Route
 from app.safety import service as safety
 from app.validation import SaneDatetime, parse
 from app.web import pages
-from app.web.formats import format_datetime
+from app.web.formats import format_datetime, format_number
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
@@ -119,7 +119,8 @@ class DoseInput(BaseModel):
 
 
 def _mg(value: object) -> str:
-    return f"{Decimal(str(value)).normalize():f}"
+    """Read in the viewer's locale (app/web/formats.py): 12.5, 1,200."""
+    return format_number(value)
 
 
 def reason_message(reason: rules.Reason, tz: str) -> str:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
+from app import i18n
 from app.accounts.reauth import RecentAuth
 from app.careteam.access import local_today
 from app.db import SessionDep, engine, utcnow
@@ -76,7 +77,9 @@ def export_patient(session: SessionDep, user: CurrentUser, patient_id: uuid.UUID
         response = _download(content, "application/zip", request.filename("zip"))
     elif request.format == "pdf":
         pdf = _generator("pdf", _("PDF export is not available yet."))
-        content = pdf.render(found, generated_at=now, prescriber=user)
+        # In the language of the person who asked (their setting, else this browser's).
+        content = pdf.render(found, generated_at=now, prescriber=user,
+                             language=i18n.language_for(user, i18n.current_language()))
         response = _download(content, "application/pdf", request.filename("pdf"))
     else:
         fhir = _generator("fhir", _("FHIR export is not available yet."))

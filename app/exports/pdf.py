@@ -24,6 +24,7 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from app import i18n
 from app.accounts.models import User
 from app.checkins.instruments import FREQUENCY, SEDATION, instrument_for
 from app.checkins.models import CheckIn
@@ -36,6 +37,7 @@ from app.protocols import schedule
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from app.templating import flag_label
+from app.web.formats import format_number
 
 FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVuSans"
@@ -66,10 +68,10 @@ def printable(text: str) -> str:
 
 
 def _num(value: Decimal | int | float | None) -> str:
-    """100, 12.5: no trailing zeros."""
+    """100, 12.5: no trailing zeros, in the reader's locale (app/web/formats.py)."""
     if value is None:
         return "—"
-    return f"{Decimal(str(value)).normalize():f}"
+    return format_number(value)
 
 
 class _Doc(FPDF):
@@ -614,7 +616,7 @@ def _questionnaires(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
     rows = []
     for q in records.questionnaires:
         instrument = instrument_for(q.instrument)
-        title = instrument.title if instrument else q.instrument
+        title = _(instrument.title) if instrument else q.instrument
         notes = ""
         if q.instrument == "phq9" and q.answers.get("q9") is not None:
             notes = _("Item 9 (thoughts of self-harm): %(a)s",
@@ -770,7 +772,15 @@ def _ledger(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
              muted=True)
 
 
-def render(records: PatientRecords, *, generated_at: datetime, prescriber: User | None) -> bytes:
+def render(records: PatientRecords, *, generated_at: datetime, prescriber: User | None,
+           language: str | None = None) -> bytes:
+    """The record as a PDF in `language` (the reader's: whoever asked for it), or the active
+    one."""
+    with i18n.using(language or i18n.current_language()):
+        return _render(records, generated_at=generated_at, prescriber=prescriber)
+
+
+def _render(records: PatientRecords, *, generated_at: datetime, prescriber: User | None) -> bytes:
     clock = _Clock(records.zone)
     local = generated_at.astimezone(clock.zone)
     footer = _("%(name)s · %(start)s to %(end)s · generated %(utc)s UTC (%(local)s)",
@@ -784,7 +794,7 @@ def render(records: PatientRecords, *, generated_at: datetime, prescriber: User 
     doc.set_creator("TrocheLog")
     doc.set_producer("TrocheLog")
     doc.set_creation_date(generated_at.astimezone(UTC))
-    doc.set_lang("en")
+    doc.set_lang(i18n.current_language())
     doc.add_page()
     doc.set_font(FAMILY, "", BODY)
     _header(doc, records, clock, generated_at, prescriber)

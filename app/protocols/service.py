@@ -29,6 +29,7 @@ from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion, Route
 from app.protocols.schedule import Cadence, Phase, PhasePlan, shortest_gap
 from app.validation import SaneDate, date_range_problem, parse
+from app.web.formats import format_number
 
 PRESCRIBER_CHECKLIST = ("fasted", "no_sedatives", "no_driving", "safe_place")
 # The holds a prescriber may let the patient override before dosing, in display order.
@@ -195,7 +196,8 @@ def dose_amount_message(code: str, strength_mg: Decimal) -> str:
 
 
 def _mg(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    """Read in the viewer's locale (app/web/formats.py): 12.5, 1,200."""
+    return format_number(value)
 
 
 # --- reading --------------------------------------------------------------------------------

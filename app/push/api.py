@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from app import i18n
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, SignedInDep
 from app.push import service, vapid
@@ -94,6 +95,8 @@ def subscribe(
         now=utcnow(),
         old_endpoint=body.old_endpoint,
         user_agent=request.headers.get("user-agent"),
+        # Never the person's setting: the browser's language, for when they have none.
+        language=i18n.pick_language(request.headers.get("accept-language")),
     )
     return SubscriptionOut(id=row.id, name=row.name)
 

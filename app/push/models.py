@@ -38,3 +38,6 @@ class PushSubscription(SQLModel, table=True):
     last_delivery_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_status: int | None = None
+    # The browser's own language when it subscribed (Accept-Language, "en"/"es"): what its
+    # notifications say when the person has not chosen a language (app/i18n.py).
+    language: str | None = Field(default=None, max_length=8)

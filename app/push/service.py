@@ -197,6 +197,7 @@ def subscribe(
     now: datetime,
     old_endpoint: str | None = None,
     user_agent: str | None = None,
+    language: str | None = None,
 ) -> PushSubscription:
     """Save this browser's subscription for `user` (insert or update by endpoint).
 
@@ -239,6 +240,7 @@ def subscribe(
             "auth_session_id": auth_session_id,
             "created_at": now,
             "updated_at": now,
+            "language": language,
         }
         if _insert(session, values):
             inserted = session.get(PushSubscription, new_id)
@@ -256,6 +258,7 @@ def subscribe(
         row.name = name
     row.auth_session_id = auth_session_id
     row.updated_at = now
+    row.language = language
     session.add(row)
     session.flush()
     return row

@@ -4,15 +4,18 @@ The person picks one of these neutral texts on their reminders page. Stored as a
 the reader's language when the payload is built.
 """
 
+from app.i18n import N_
+
 TITLE = "TrocheLog"
 
-# key → English source text (translated where the payload is built)
+# key → English source text (N_ marks it for the catalogue; translated where the payload is
+# built, in the recipient's language)
 MESSAGES: dict[str, str] = {
-    "scheduled": "You have a scheduled reminder.",
-    "check_app": "Please open the app.",
-    "time_for_it": "It's time.",
+    "scheduled": N_("You have a scheduled reminder."),
+    "check_app": N_("Please open the app."),
+    "time_for_it": N_("It's time."),
 }
 DEFAULT_MESSAGE = "scheduled"
 # Safety alerts to the care team: still nothing about the patient or what happened.
-ALERT_MESSAGE = "An alert needs your attention. Open the app."
-TEST_MESSAGE = "Test notification: reminders work on this device."
+ALERT_MESSAGE = N_("An alert needs your attention. Open the app.")
+TEST_MESSAGE = N_("Test notification: reminders work on this device.")

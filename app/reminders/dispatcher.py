@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import insert, or_, text, update
 from sqlmodel import Session, col, select
 
+from app import i18n
 from app.accounts.models import User
 from app.config import settings
 from app.db import engine, utcnow
@@ -189,8 +190,16 @@ class _Job:
     payload: dict
 
 
-def payload(occurrence: ReminderOccurrence, prefs: ReminderPreferences | None) -> dict:
-    """What the service worker receives (encrypted): neutral words only, never health data."""
+def payload(occurrence: ReminderOccurrence, prefs: ReminderPreferences | None,
+            language: str | None = None) -> dict:
+    """What the service worker receives (encrypted): neutral words only, never health data, in
+    the recipient's language (their setting, else their device's browser; None: the active
+    one)."""
+    with i18n.using(language or i18n.current_language()):
+        return _payload(occurrence, prefs)
+
+
+def _payload(occurrence: ReminderOccurrence, prefs: ReminderPreferences | None) -> dict:
     if occurrence.kind == "alert":
         body = _(texts.ALERT_MESSAGE)
     elif occurrence.kind == "test":
@@ -278,6 +287,13 @@ def claim_deliveries(now: datetime, *, limit: int = BATCH) -> list[_Job]:
                 )
             )
         }
+        languages = dict(
+            session.exec(
+                select(User.id, User.language).where(
+                    col(User.id).in_({o.user_id for o in occurrences.values()})
+                )
+            ).all()
+        )
         jobs: list[_Job] = []
         for row in claimed:
             subscription = subscriptions.get(row.subscription_id)
@@ -296,7 +312,10 @@ def claim_deliveries(now: datetime, *, limit: int = BATCH) -> list[_Job]:
                     occurrence_id=occurrence.id,
                     kind=occurrence.kind,
                     due_at=occurrence.due_at,
-                    payload=payload(occurrence, prefs.get(occurrence.user_id)),
+                    # The person's language, else the one this device's browser sent.
+                    payload=payload(occurrence, prefs.get(occurrence.user_id),
+                                    i18n.first_supported(languages.get(occurrence.user_id),
+                                                         subscription.language)),
                 )
             )
         session.commit()

@@ -5,13 +5,27 @@ and month before day ("Tue Dec 1"). Templates and services ask for a format by n
 (`format_datetime(value, "time")`); only this module knows the patterns, so Spanish (issue 15)
 adds one more table here instead of touching every page.
 
-Patterns use strftime's letters, except that names (%a %A %b %B %p) go through gettext and a few
-portable non-padded forms are handled here: %-I (hour 1–12), %-d (day 1–31), %-m (month 1–12).
+Spanish (es) follows CLDR's es_US, what a phone set to "Español (Estados Unidos)" shows (our
+patients live in the US; es_MX reads the same): day before month with lower-case names
+("mar 1 dic"), "de" in long dates ("martes, 1 de diciembre de 2026"), and a 12-hour clock with
+"p.m." ("8:00 p.m.") rather than Spain's 24-hour "20:00", because that is what the phone's own
+clock and time pickers show these patients; `parse_time` reads "8:00 p.m." too.
+
+Patterns use strftime's letters, except that names (%a %A %b %B %p) come from the language's
+CLDR data (Babel; never strftime, whose names follow the process's C locale) and a few portable
+non-padded forms are handled here: %-I (hour 1–12), %-d (day 1–31), %-m (month 1–12).
 Values of HTML inputs (type=time/date/datetime-local) are not display text: they stay ISO.
+Numbers to read go through `format_number` (the locale's decimal sign and grouping); numbers a
+machine reads (input values, data- attributes) stay plain: "12.5".
 """
 
 import re
 from datetime import date, datetime, time
+from decimal import Decimal
+from functools import cache
+
+from babel import Locale
+from babel.numbers import format_decimal
 
 from app import i18n
 from app.i18n import gettext as _
@@ -35,28 +49,45 @@ FORMATS: dict[str, dict[str, str]] = {
         "picker_date": "%m/%d/%Y",                 # 12/01/2026
         "picker_datetime": "%m/%d/%Y, %I:%M %p",   # 12/01/2026, 08:00 PM
     },
+    "es": {
+        "time": "%-I:%M %p",                            # 8:00 p.m.
+        "weekday_time": "%a %-I:%M %p",                 # mar 8:00 p.m.
+        "date": "%-d %b",                               # 1 dic
+        "weekday_date": "%a %-d %b",                    # mar 1 dic
+        "date_year": "%-d %b %Y",                       # 1 dic 2026
+        "long_date_year": "%A, %-d de %B de %Y",        # martes, 1 de diciembre de 2026
+        "datetime": "%a %-d %b, %-I:%M %p",             # mar 1 dic, 8:00 p.m.
+        "short_datetime": "%-d %b, %-I:%M %p",          # 1 dic, 8:00 p.m.
+        "long_datetime": "%A %-d de %B, %-I:%M %p",     # martes 1 de diciembre, 8:00 p.m.
+        "datetime_year": "%-d %b %Y, %-I:%M %p",        # 1 dic 2026, 8:00 p.m.
+        "picker_time": "%I:%M %p",                      # 08:00 p.m.
+        "picker_date": "%d/%m/%Y",                      # 01/12/2026
+        "picker_datetime": "%d/%m/%Y, %I:%M %p",        # 01/12/2026, 08:00 p.m.
+    },
 }
 
-# Day and month names through gettext when shown (strftime's names follow the process's C locale,
-# never the viewer's); written out so `pybabel extract` finds them.
-def _days() -> tuple[str, ...]:
-    return (_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"),
-            _("Saturday"), _("Sunday"))
+@cache
+def _names(language: str) -> dict[str, tuple[str, ...]]:
+    """Day, month and AM/PM names in a language, from CLDR: Monday first, January first."""
+    locale = Locale.parse(i18n.LOCALES.get(language, i18n.LOCALES[i18n.DEFAULT_LANGUAGE]))
+    periods = locale.day_periods["format"]["abbreviated"]
+    return {
+        "%a": tuple(locale.days["format"]["abbreviated"][d] for d in range(7)),
+        "%A": tuple(locale.days["format"]["wide"][d] for d in range(7)),
+        "%b": tuple(locale.months["format"]["abbreviated"][m] for m in range(1, 13)),
+        "%B": tuple(locale.months["format"]["wide"][m] for m in range(1, 13)),
+        "%p": (periods["am"], periods["pm"]),
+    }
 
 
-def _days_short() -> tuple[str, ...]:
-    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
-
-
-def _months() -> tuple[str, ...]:
-    return (_("January"), _("February"), _("March"), _("April"), _("May"), _("June"),
-            _("July"), _("August"), _("September"), _("October"), _("November"),
-            _("December"))
-
-
-def _months_short() -> tuple[str, ...]:
-    return (_("Jan"), _("Feb"), _("Mar"), _("Apr"), _("May"), _("Jun"), _("Jul"), _("Aug"),
-            _("Sep"), _("Oct"), _("Nov"), _("Dec"))
+def format_number(value: object, language: str | None = None) -> str:
+    """A number to read, without trailing zeros, in the language's conventions: "12.5",
+    "1,200" (es_US writes numbers as the US does; a future es_ES would give "12,5")."""
+    if value is None:
+        return ""
+    amount = Decimal(str(value)).normalize()
+    locale = i18n.LOCALES.get(language or i18n.current_language(), "en_US")
+    return format_decimal(amount, locale=locale, decimal_quantization=False)
 
 
 _TOKEN = re.compile(r"%-?[a-zA-Z%]")
@@ -68,19 +99,15 @@ def pattern(name: str, language: str | None = None) -> str:
     return table.get(name) or FORMATS[i18n.DEFAULT_LANGUAGE][name]
 
 
-def _field(value: date | time, token: str) -> str:
+def _field(value: date | time, token: str, language: str) -> str:
     hour = getattr(value, "hour", 0)
     match token:
-        case "%a":
-            return _days_short()[value.weekday()]  # type: ignore[union-attr]
-        case "%A":
-            return _days()[value.weekday()]  # type: ignore[union-attr]
-        case "%b":
-            return _months_short()[value.month - 1]  # type: ignore[union-attr]
-        case "%B":
-            return _months()[value.month - 1]  # type: ignore[union-attr]
+        case "%a" | "%A":
+            return _names(language)[token][value.weekday()]  # type: ignore[union-attr]
+        case "%b" | "%B":
+            return _names(language)[token][value.month - 1]  # type: ignore[union-attr]
         case "%p":
-            return _("AM") if hour < 12 else _("PM")
+            return _names(language)["%p"][0 if hour < 12 else 1]
         case "%-I":
             return str(hour % 12 or 12)
         case "%-d":
@@ -97,7 +124,8 @@ def format_datetime(value: datetime | date | time | None, name: str,
     """`value` (already in the zone it should be read in) in the named format."""
     if value is None:
         return ""
-    return _TOKEN.sub(lambda m: _field(value, m.group(0)), pattern(name, language))
+    language = language or i18n.current_language()
+    return _TOKEN.sub(lambda m: _field(value, m.group(0), language), pattern(name, language))
 
 
 def example(kind: str, language: str | None = None) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import quote
 FORM_PAGES: dict[str, str] = {
     "/logout": "/",
     "/account/timezone": "/account",
+    "/account/language": "/account",
     "/account/clinic-phone": "/account",
     "/account/password": "/account",
     "/account/app-lock/off": "/account/app-lock",

@@ -202,17 +202,18 @@ def test_the_panel_zip_holds_every_patient_and_is_audited(client, auth, db, demo
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         doses = archive.read("doses.csv").decode("utf-8-sig").splitlines()
         readme = archive.read("README.txt").decode()
-    assert "2 patients" in readme
+    panel = ("patient@demo.test", "patient2@demo.test", "paciente@demo.test")
+    assert "3 patients" in readme
     ids = {line.split(",", 1)[0] for line in doses[1:]}
-    assert ids == {str(demo["patient@demo.test"].id), str(demo["patient2@demo.test"].id)}
+    assert ids == {str(demo[e].id) for e in panel}
     assert str(stranger.id) not in response.content.decode("latin-1")
     expected = sum(records.gather(db, demo[e], datetime(2026, 10, 1).date(),
                                   datetime(2026, 11, 24).date()).rows()
-                   for e in ("patient@demo.test", "patient2@demo.test"))
+                   for e in panel)
     [event] = audits(db)
     assert (event.actor_id, event.patient_id) == (prescriber.id, None)
     assert event.details == {"format": "csv", "start": "2026-10-01", "end": "2026-11-24",
-                             "rows": None, "patients": 2, "complete": False}
+                             "rows": None, "patients": 3, "complete": False}
     [done] = finished(db)
     assert (done.actor_id, done.patient_id) == (prescriber.id, None)
     assert done.details == {"export": str(event.id), "rows": expected, "complete": True}

@@ -134,6 +134,7 @@ POLICY: dict[str, Rule] = {
     "GET /more": signed_in(),
     "GET /account": signed_in(),
     "POST /account/timezone": signed_in(),
+    "POST /account/language": signed_in(),
     "POST /account/password": signed_in(),
     "GET /account/reminders": signed_in(),
     "POST /account/reminders": signed_in(),
