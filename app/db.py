@@ -140,3 +140,12 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@event.listens_for(Session, "after_flush")
+def _count_flag_changes(session: Session, _context) -> None:
+    # Registered here because every process (app, worker, CLI, tests) imports this module: a
+    # write the patient list's stored flags miss would leave that list wrongly sorted.
+    from app.clinic import flag_changes
+
+    flag_changes.note_flush(session)

@@ -13,7 +13,7 @@ from app.alerts.models import Alert
 from app.audit.models import AuditEvent
 from app.careteam.models import CareLink
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse, SafetyEvent
-from app.clinic.models import FlagReview
+from app.clinic.models import FlagReview, FlagSummary
 from app.doses.models import Dose, DoseRevision, GateCheck, LedgerEntry
 from app.protocols.models import ProtocolVersion
 from app.push.models import PushSubscription, ServerKey
@@ -37,6 +37,7 @@ __all__ = [
     "Dose",
     "DoseRevision",
     "FlagReview",
+    "FlagSummary",
     "GateCheck",
     "Invite",
     "LedgerEntry",

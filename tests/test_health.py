@@ -41,6 +41,13 @@ def test_instances_starting_together_migrate_an_empty_database(tmp_path):
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
         engine.dispose()
+        # `make run` seeds the demo through the CLI alone (no web app imported first): every
+        # module must load in that order too (a listener first imported during a flush once
+        # broke it).
+        seeded = subprocess.run([sys.executable, "-m", "app.cli", "bootstrap"], cwd=ROOT,
+                                env=env, capture_output=True, text=True, timeout=180)
+        assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+        assert "patient@demo.test" in seeded.stdout
     finally:
         if IS_POSTGRES:
             with admin.connect() as conn:

@@ -176,6 +176,28 @@ def readable_patients(
     return patients
 
 
+def readable_patient_refs(
+    session: Session, user: User, purpose: Purpose, now: datetime | None = None,
+) -> list[tuple[uuid.UUID, str, str]]:
+    """`readable_patients` as (id, display name, email) only, for long lists that sort and page
+    before they load anyone (a prescriber's list of thousands). Not audited: the caller notes
+    the page it shows (`note_listed`)."""
+    if (user.is_active and user.role == Role.PRESCRIBER
+            and purpose in ROLE_PURPOSES[Role.PRESCRIBER]):
+        # The same rule as `_readable` for prescribers, without building a User per patient.
+        return [tuple(row) for row in session.exec(
+            select(User.id, User.display_name, User.email)
+            .join(CareLink, col(CareLink.patient_id) == col(User.id))
+            .where(
+                CareLink.member_id == user.id,
+                CareLink.relation == Relation.PRESCRIBER,
+                col(CareLink.revoked_at).is_(None),
+                User.role == Role.PATIENT,
+            )
+        ).all()]
+    return [(p.id, p.display_name, p.email) for p in _readable(session, user, purpose, now)]
+
+
 def note_listed(session: Session, user: User, patients: list[User], purpose: Purpose,
                 now: datetime | None = None) -> None:
     """A "view" entry for each patient a list actually showed (a page of a long list: only

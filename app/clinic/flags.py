@@ -61,6 +61,7 @@ from app.i18n import ngettext
 from app.protocols import schedule
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
+from app.web.formats import format_number
 
 # In urgency order, most urgent first.
 CODES: tuple[str, ...] = (
@@ -169,6 +170,8 @@ class PatientFacts:
     phq9: list[Phq9] = field(default_factory=list)  # the latest two, oldest first
     last_logged: datetime | None = None
     reviewed: frozenset[tuple[str, str]] = frozenset()  # (code, key)
+    # When the oldest review read stops counting (REVIEW_HORIZON): a flag it hid may return.
+    reviews_lapse_at: datetime | None = None
 
 
 # --- the rules (pure) ---------------------------------------------------------------------------
@@ -198,7 +201,8 @@ def _within(items: Iterable, at, start: datetime, now: datetime) -> list:
 
 
 def _mg(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    """Read in the viewer's locale (app/web/formats.py): 12.5, 1,200."""
+    return format_number(value)
 
 
 def missed_sessions(facts: PatientFacts, now: datetime) -> list[Seen]:
@@ -331,6 +335,48 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 
     found.sort(key=lambda f: (-f.urgency, f.since))
     return found
+
+
+# How long an evaluation may stand at most, whatever `settled_until` finds: it also covers rows
+# dated further ahead than FUTURE_TOLERANCE, which `gather` does not read until they come close.
+SETTLED_MAX = timedelta(hours=1)
+_WINDOWS = (timedelta(days=CREEP_DAYS), timedelta(days=BP_DAYS), timedelta(days=RECENT_DAYS),
+            timedelta(days=MISSED_DAYS))
+
+
+def settled_until(facts: PatientFacts, now: datetime) -> datetime:
+    """The earliest moment after `now` at which `evaluate` could answer differently (which flags,
+    not their wording) with no new entry: a session turning due or missed or leaving a window, an
+    entry entering or leaving a window, the quiet spell reaching NO_DATA_DAYS, a review lapsing,
+    the patient's midnight (phase, daily counts), and SETTLED_MAX at the latest. Conservative:
+    every instant a rule compares against is a candidate, so an earlier answer only costs a
+    recomputation, never a stale list (tests/clinic/test_flag_summary.py sweeps time to check)."""
+    tz = ZoneInfo(facts.timezone)
+    local = now.astimezone(tz)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
+    candidates = [now + SETTLED_MAX, midnight.astimezone(UTC)]
+    moments = [d.taken_at for d in facts.doses]
+    moments += [s.at for s in (*facts.bp_emergencies, *facts.bp_holds, *facts.supply)]
+    for at in moments:
+        candidates.append(at - FUTURE_TOLERANCE)
+        candidates += [at + window for window in _WINDOWS]
+    if facts.plans:
+        grace = facts.grace
+        for occ in schedule.occurrences(facts.plans, tz,
+                                        now - timedelta(days=MISSED_DAYS + 1) - grace,
+                                        now + timedelta(days=2)):
+            at = occ.scheduled_at
+            candidates += [at - DUE_WINDOW, at, at + grace, at + timedelta(days=CREEP_DAYS) + grace,
+                           at + timedelta(days=MISSED_DAYS)]
+    quiet_since = facts.last_logged or facts.started_at
+    if facts.plans is not None and quiet_since is not None:
+        candidates.append(quiet_since + timedelta(days=NO_DATA_DAYS))
+    if facts.reviews_lapse_at is not None:
+        candidates.append(facts.reviews_lapse_at)
+    # Some comparisons include their bound (a reading exactly 14 days old still counts), so
+    # the answer changes just after it: a moment past each bound is a candidate too.
+    tick = timedelta(microseconds=1)
+    return min(c for bound in candidates for c in (bound, bound + tick) if c > now)
 
 
 # --- the facts, for many patients in a fixed number of queries ---------------------------------
@@ -469,11 +515,16 @@ def gather(session: Session, patients: Sequence[User], now: datetime) -> dict[uu
 
     # 10. Reviews.
     reviewed: dict[uuid.UUID, set[tuple[str, str]]] = {}
-    for pid, code, key in session.exec(
-            select(FlagReview.patient_id, FlagReview.code, FlagReview.key)
+    for pid, code, key, reviewed_at in session.exec(
+            select(FlagReview.patient_id, FlagReview.code, FlagReview.key,
+                   FlagReview.reviewed_at)
             .where(col(FlagReview.patient_id).in_(ids),
                    col(FlagReview.reviewed_at) >= now - REVIEW_HORIZON)).all():
         reviewed.setdefault(pid, set()).add((code, key))
+        lapse = _aware(reviewed_at) + REVIEW_HORIZON
+        item = facts[pid]
+        if item.reviews_lapse_at is None or lapse < item.reviews_lapse_at:
+            item.reviews_lapse_at = lapse
     for pid, keys in reviewed.items():
         facts[pid].reviewed = frozenset(keys)
     return facts

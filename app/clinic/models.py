@@ -25,3 +25,21 @@ class FlagReview(SQLModel, table=True):
     reviewed_at: datetime = Field(sa_type=UTCDateTime)
     reviewed_by_id: uuid.UUID = Field(foreign_key="users.id")
     note: str = Field(max_length=1000)
+
+
+class FlagSummary(SQLModel, table=True):
+    """Each patient's open flags in brief (their codes and the top urgency), so a list of
+    thousands is sorted and paged without evaluating every patient (app/clinic/summary_store.py).
+
+    `changes` counts writes to what the flags are made of (bumped in the writer's transaction);
+    `computed_from` is the count the stored answer was computed at. The answer is trusted only
+    while the two are equal and before `settled_until` (time alone may change it then)."""
+
+    __tablename__ = "flag_summaries"
+
+    patient_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    changes: int = Field(default=0)
+    computed_from: int = Field(default=-1)
+    urgency: int = Field(default=0)
+    codes: str = Field(default="", sa_type=String(400))  # space-separated flag codes
+    settled_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.audit import service as audit
 from app.careteam import access
+from app.clinic import flag_index
 from app.clinic import flags as flag_rules
 from app.clinic.models import FlagReview
 from app.errors import Invalid
@@ -92,34 +93,32 @@ def parse_filters(flag: str | None, q: str | None) -> Filters:
 def patient_page(session: Session, prescriber: User, now: datetime,
                  filters: Filters = Filters(), number: int = 1,
                  size: int = PAGE_SIZE) -> Page:
-    """One page of `patient_rows` (a page past the end is the last page). Only the patients
-    on the page are noted as viewed in the audit trail: the others were not shown."""
-    rows = patient_rows(session, prescriber, now, filters)
-    pages = max(1, -(-len(rows) // size))
-    number = min(max(1, number), pages)
-    shown = rows[(number - 1) * size:number * size]
-    access.note_listed(session, prescriber, [r.patient for r in shown], access.Purpose.VIEW,
-                       now)
-    return Page(shown, number, len(rows), size)
+    """One page of the prescriber's patients with their open flags: most urgent open flag
+    first, then by name; those without a flag last (a page past the end is the last page). The
+    search matches a name or an email, any case.
 
-
-def patient_rows(session: Session, prescriber: User, now: datetime,
-                 filters: Filters = Filters()) -> list[PatientRow]:
-    """The prescriber's patients with their open flags: most urgent open flag first, then by
-    name; those without a flag last. The search matches a name or an email, any case.
-    Not audited: the caller notes the patients it shows (`patient_page`)."""
-    patients = access.readable_patients(session, prescriber, access.Purpose.VIEW, now=now,
-                                        audited=False)
+    The order, the flag filter and the total come from each patient's stored brief
+    (app/clinic/flag_index.py, recomputed where outdated); the patients on the page are
+    evaluated afresh for what is shown. Only they are noted as viewed in the audit trail."""
+    refs = access.readable_patient_refs(session, prescriber, access.Purpose.VIEW, now)
     if filters.q:
         needle = filters.q.casefold()
-        patients = [p for p in patients
-                    if needle in p.display_name.casefold() or needle in p.email.casefold()]
-    found = flag_rules.for_patients(session, patients, now)
-    rows = [PatientRow(p, found[p.id][0].phase, found[p.id][1]) for p in patients]
+        refs = [r for r in refs if needle in r[1].casefold() or needle in r[2].casefold()]
+    briefs = flag_index.briefs(session, [r[0] for r in refs], now)
     if filters.flag:
-        rows = [r for r in rows if any(f.code == filters.flag for f in r.flags)]
-    rows.sort(key=lambda r: (-r.urgency, r.patient.display_name.casefold(), str(r.patient.id)))
-    return rows
+        refs = [r for r in refs if filters.flag in briefs[r[0]].codes]
+    refs.sort(key=lambda r: (-briefs[r[0]].urgency, r[1].casefold(), str(r[0])))
+    pages = max(1, -(-len(refs) // size))
+    number = min(max(1, number), pages)
+    ids = [r[0] for r in refs[(number - 1) * size:number * size]]
+    # Evaluated again even where the briefs just did: a fixed number of queries per load.
+    evaluated = flag_index.evaluate(session, ids, now)
+    users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids))).all()} \
+        if ids else {}
+    shown = [PatientRow(users[pid], evaluated[pid][0].phase, evaluated[pid][1]) for pid in ids]
+    access.note_listed(session, prescriber, [r.patient for r in shown], access.Purpose.VIEW,
+                       now)
+    return Page(shown, number, len(refs), size)
 
 
 def since_words(since: datetime, now: datetime) -> str:

@@ -1,0 +1,110 @@
+"""Each patient's open flags in brief, kept in `flag_summaries`, so the prescriber's list sorts
+and pages thousands of patients without evaluating them all on every load.
+
+Never stale: every flush that writes a row the flags are made of counts a change for its
+patient in the same transaction (app/clinic/flag_changes.py), and a stored answer counts only
+while it was computed from the current count and before `flags.settled_until` (when time alone
+may change it). What the list shows of a patient is always evaluated afresh; the brief only
+decides the order, the flag filter and the total. A reader stores what it computed only if no
+write was counted meanwhile (`UPDATE … WHERE changes = <the count it read>`), so a concurrent
+writer on PostgreSQL leaves the row outdated rather than wrongly current. The count is taken on
+ORM flushes: write these tables through the session, never with a bare Core INSERT/UPDATE (the
+bench dataset does, before any brief exists, which is safe: a missing brief is computed).
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.clinic import flags as flag_rules
+from app.clinic.flag_changes import upsert
+from app.clinic.models import FlagSummary
+
+_TABLE = FlagSummary.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Brief:
+    urgency: int
+    codes: frozenset[str]
+
+
+def briefs(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
+           ) -> dict[uuid.UUID, Brief]:
+    """Each patient's brief, recomputing (and storing) those outdated."""
+    stored: dict[uuid.UUID, FlagSummary] = {}
+    for chunk in _chunks(list(patient_ids)):
+        for row in session.exec(select(FlagSummary)
+                                .where(col(FlagSummary.patient_id).in_(chunk))).all():
+            stored[row.patient_id] = row
+    found: dict[uuid.UUID, Brief] = {}
+    outdated: list[uuid.UUID] = []
+    for pid in patient_ids:
+        row = stored.get(pid)
+        if (row is None or row.computed_from != row.changes or row.settled_until is None
+                or row.settled_until <= now):
+            outdated.append(pid)
+        else:
+            found[pid] = Brief(row.urgency, frozenset(row.codes.split()))
+    fresh = evaluate(session, outdated, now)
+    if fresh:
+        _store(session, fresh, {pid: stored[pid].changes for pid in fresh if pid in stored}, now)
+        for pid, (_facts, flags) in fresh.items():
+            found[pid] = _brief(flags)
+    return found
+
+
+def evaluate(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
+             ) -> dict[uuid.UUID, tuple]:
+    """(facts, flags) of each patient, evaluated now."""
+    if not patient_ids:
+        return {}
+    users = []
+    for chunk in _chunks(list(patient_ids)):
+        users += session.exec(select(User).where(col(User.id).in_(chunk))).all()
+    return flag_rules.for_patients(session, users, now)
+
+
+def _brief(flags: Sequence[flag_rules.Flag]) -> Brief:
+    return Brief(max((f.urgency for f in flags), default=0), frozenset(f.code for f in flags))
+
+
+def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.UUID, int],
+           now: datetime) -> None:
+    connection = session.connection()
+    updates, inserts = [], []
+    for pid in sorted(fresh):
+        facts, flags = fresh[pid]
+        brief = _brief(flags)
+        values = {"b_urgency": brief.urgency, "b_codes": " ".join(sorted(brief.codes)),
+                  "b_settled": flag_rules.settled_until(facts, now)}
+        if pid in read_at:
+            updates.append({"b_pid": pid, "b_changes": read_at[pid], **values})
+        else:
+            inserts.append({"patient_id": pid, "changes": 0, "computed_from": 0,
+                            "urgency": values["b_urgency"], "codes": values["b_codes"],
+                            "settled_until": values["b_settled"]})
+    if updates:
+        # Only if no write was counted since the count was read: otherwise it stays outdated.
+        connection.execute(
+            update(_TABLE)
+            .where(_TABLE.c.patient_id == bindparam("b_pid"),
+                   _TABLE.c.changes == bindparam("b_changes"))
+            .values(computed_from=bindparam("b_changes"), urgency=bindparam("b_urgency"),
+                    codes=bindparam("b_codes"), settled_until=bindparam("b_settled")),
+            updates)
+    if inserts:
+        # A writer that created the row meanwhile wins (its count makes ours outdated anyway).
+        connection.execute(upsert(connection).on_conflict_do_nothing(
+            index_elements=[_TABLE.c.patient_id]), inserts)
+
+
+def _chunks(ids: list[uuid.UUID], size: int = 900) -> Iterable[list[uuid.UUID]]:
+    # SQLite builds of old allow 999 bound parameters per statement.
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]

@@ -1,0 +1,190 @@
+"""The patient list's stored briefs (app/clinic/flag_index.py) are never stale: a write counts
+a change in its own transaction, time alone is covered by `flags.settled_until`, and a reader
+racing a writer leaves the brief outdated rather than wrongly current."""
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session
+
+from app.clinic import flag_changes, flag_index, flags
+from app.clinic.flags import DoseFact, Seen
+from app.clinic.models import FlagSummary
+from app.db import engine, utcnow
+from tests import factories
+from tests.clinic.test_flags import NOW, every_session, treated
+from tests.clinic.test_patient_list import (
+    dose,
+    on_protocol,
+    order_on_page,
+    safety_event,
+    signed_in,
+)
+
+# --- settled_until (pure) ------------------------------------------------------------------
+
+
+def _answer(facts, at):
+    return sorted((f.code, f.urgency) for f in flags.evaluate(facts, at))
+
+
+SCENARIOS = {
+    "doing well": treated(),
+    "a session skipped": treated(doses=every_session(skip=(3, 4))),
+    "doses near the window edges": treated(doses=[
+        DoseFact("old", NOW - timedelta(days=29, hours=20), flags.Decimal(100),
+                 frozenset({"override"})),
+        DoseFact("late", NOW - timedelta(days=6, hours=23), flags.Decimal(100),
+                 frozenset({"late_entry"})),
+        *every_session()]),
+    "blood pressure near 14 days": treated(
+        bp_holds=[Seen(NOW - timedelta(days=13, hours=22), "g1")],
+        bp_emergencies=[Seen(NOW - timedelta(days=13, hours=23, minutes=30), "e1")],
+        supply=[Seen(NOW - timedelta(days=29, hours=23), "s1")]),
+    "quiet for almost a week": treated(doses=[], last_logged=NOW - timedelta(days=6, hours=21)),
+    "dose creep": treated(doses=[*every_session(), DoseFact(
+        "extra", NOW - timedelta(days=1), flags.Decimal(300))]),
+    "an entry dated a little ahead": treated(doses=[*every_session(), DoseFact(
+        "ahead", NOW + timedelta(minutes=40), flags.Decimal(100), frozenset({"extra"}))]),
+}
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_no_flag_changes_before_the_answer_is_settled_until(name):
+    """From many starting moments over two weeks, the flags stay as they were at every sampled
+    moment before `settled_until`, and they do change somewhere: the sweep has teeth."""
+    facts = SCENARIOS[name]
+    changed = False
+    start = NOW - timedelta(days=3)
+    for step in range(0, 14 * 24 * 60 // 37):  # every 37 minutes (any phase) for two weeks
+        at = start + timedelta(minutes=37 * step)
+        until = flags.settled_until(facts, at)
+        assert at < until <= at + flags.SETTLED_MAX
+        before = _answer(facts, at)
+        span = until - at
+        for k in range(1, 5):
+            probe = at + span * k // 5  # floored: always before `until`
+            assert _answer(facts, probe) == before, (name, at, probe, until)
+        assert _answer(facts, until - timedelta(microseconds=1)) == before
+        changed |= _answer(facts, until) != before
+    assert changed, f"{name}: nothing changed in two weeks; the sweep proves nothing"
+
+
+def test_a_review_that_lapses_ends_the_settled_time():
+    facts = replace(treated(), reviews_lapse_at=NOW + timedelta(minutes=20))
+    assert flags.settled_until(facts, NOW) <= NOW + timedelta(minutes=20)
+
+
+def test_the_patients_midnight_ends_the_settled_time():
+    facts = treated(doses=[], plans=None, last_logged=None)  # nothing else to wait for
+    at = NOW + timedelta(hours=8, minutes=10)  # 23:40 in New York
+    assert flags.settled_until(facts, at) == at + timedelta(minutes=20)  # local midnight
+    assert flags.settled_until(facts, NOW) == NOW + flags.SETTLED_MAX
+
+
+# --- stored briefs (real database) ---------------------------------------------------------
+
+
+def _row(db, patient) -> FlagSummary | None:
+    db.expire_all()
+    return db.get(FlagSummary, patient.id)
+
+
+def test_every_table_the_flags_read_counts_changes():
+    """flags.gather reads exactly FLAG_SOURCE_TABLES: a new source must count its writes too."""
+    read: set[str] = set()
+
+    def tables(conn, cursor, statement, *args):
+        read.update(re.findall(r"\bFROM (\w+)", statement))
+
+    with Session(engine) as db:
+        patient = factories.user(db, role="patient")
+        event.listen(engine, "before_cursor_execute", tables)
+        try:
+            flags.gather(db, [patient], utcnow())
+        finally:
+            event.remove(engine, "before_cursor_execute", tables)
+        db.rollback()
+    assert read == flag_changes.FLAG_SOURCE_TABLES
+
+
+def test_a_write_makes_the_brief_outdated_and_the_list_reorders_at_once(db, auth, client):
+    prescriber = factories.user(db, role="prescriber")
+    calm, calm_version = on_protocol(db, prescriber, "Ann Calm")
+    later, _ = on_protocol(db, prescriber, "Zoe Later")
+    db.commit()
+    signed_in(auth, prescriber)
+    first = client.get("/patients").text
+    assert order_on_page(first) == [str(calm.id), str(later.id)]
+    stored = _row(db, later)
+    assert stored is not None and stored.computed_from == stored.changes  # current
+    counted = stored.changes
+
+    safety_event(db, later, "bp_emergency")
+    db.commit()
+    outdated = _row(db, later)
+    assert outdated.changes == counted + 1 and outdated.computed_from != outdated.changes
+
+    page = client.get("/patients").text
+    assert order_on_page(page) == [str(later.id), str(calm.id)]
+    assert "Blood pressure at or above 180/120" in page
+    assert _row(db, later).computed_from == _row(db, later).changes
+    filtered = client.get("/patients", params={"flag": "bp_emergency"}).text
+    assert order_on_page(filtered) == [str(later.id)]
+
+    dose(db, calm, calm_version)  # through an override: a flag for Ann too
+    db.commit()
+    assert order_on_page(client.get("/patients").text) == [str(later.id), str(calm.id)]
+    assert client.get("/patients", params={"flag": "override"}).text.count("Ann Calm") >= 1
+
+
+def test_a_brief_past_its_settled_time_is_computed_again(db, auth, client):
+    prescriber = factories.user(db, role="prescriber")
+    patient, version = on_protocol(db, prescriber, "Ann Time")
+    db.commit()
+    signed_in(auth, prescriber)
+    client.get("/patients")
+    row = _row(db, patient)
+    assert row.settled_until > utcnow()
+    # Make the stored brief claim "nothing to see" and expire: the next load must not trust it.
+    db.add(dose(db, patient, version))
+    db.commit()
+    row = _row(db, patient)
+    row.computed_from, row.codes, row.urgency = row.changes, "", 0
+    row.settled_until = utcnow() - timedelta(seconds=1)
+    db.add(row)
+    db.commit()
+    assert "override" in client.get("/patients", params={"flag": "override"}).text.lower()
+    assert "override" in _row(db, patient).codes
+
+
+def test_a_reader_racing_a_writer_leaves_the_brief_outdated(db, monkeypatch):
+    """The reader read the count, then a writer committed a change, then the reader stores what
+    it computed from the older data: the brief must stay outdated, not look current."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, _version = on_protocol(db, prescriber, "Ann Race")
+    db.commit()
+    evaluate = flag_index.evaluate
+
+    def evaluate_then_a_writer_commits(session, ids, now):
+        found = evaluate(session, ids, now)
+        with Session(engine) as writer:
+            safety_event(writer, writer.get(type(patient), patient.id), "bp_emergency")
+            writer.commit()
+        return found
+
+    monkeypatch.setattr(flag_index, "evaluate", evaluate_then_a_writer_commits)
+    with Session(engine) as reader:
+        found = flag_index.briefs(reader, [patient.id], utcnow())
+        reader.commit()
+    assert "bp_emergency" not in found[patient.id].codes  # computed before the write
+    monkeypatch.undo()
+    row = _row(db, patient)
+    assert row.computed_from != row.changes  # so the next list computes it again
+    with Session(engine) as reader:
+        assert "bp_emergency" in flag_index.briefs(reader, [patient.id], utcnow())[
+            patient.id].codes
+        reader.commit()
