@@ -21,6 +21,17 @@ window.TrocheReady = function (init) {
     else window.addEventListener("load", register);
   }
 
+  // A boosted swap (signing in, say) brings a new page wrapper but keeps <html>: its lang
+  // follows the wrapper's, so the browser and screen readers use the page's language.
+  function syncLanguage() {
+    var page = document.querySelector(".page[lang]");
+    if (page && document.documentElement.lang !== page.lang) {
+      document.documentElement.lang = page.lang;
+    }
+  }
+  window.TrocheReady(syncLanguage);
+  document.addEventListener("htmx:after:swap", syncLanguage);
+
   // Select the one-time invite link on focus so it is easy to copy on a phone.
   document.addEventListener("focusin", function (event) {
     var el = event.target;
@@ -77,6 +88,49 @@ window.TrocheReady = function (init) {
   }
   window.TrocheReady(focusVerdict);
   document.addEventListener("htmx:after:swap", focusVerdict);
+})();
+
+// After any other htmx swap, focus must not be lost on <body> (a screen reader would start
+// again from the top, saying nothing of what changed): a new page focuses its h1, a swapped
+// part its first heading. A status message the swap brought is a live region inserted together
+// with its text, which screen readers often do not announce: its content is put back a moment
+// later, inside the region now on the page, so it is read out.
+(function () {
+  "use strict";
+  function region(event) {
+    var ctx = event.detail && event.detail.ctx;
+    var target = ctx && ctx.target;
+    if (!target || !target.isConnected || target === document.body || target.contains(document.querySelector("main"))) {
+      return document.querySelector("main");
+    }
+    return target;
+  }
+  function announce(el) {
+    var nodes = Array.prototype.slice.call(el.childNodes);
+    nodes.forEach(function (node) { el.removeChild(node); });
+    setTimeout(function () {
+      nodes.forEach(function (node) { el.appendChild(node); });
+      el.setAttribute("data-announced", "");
+    }, 150);
+  }
+  document.addEventListener("htmx:after:swap", function (event) {
+    var where = region(event);
+    if (!where) return;
+    setTimeout(function () {
+      var active = document.activeElement;
+      if (!active || active === document.body || !active.isConnected) {
+        var heading = where.querySelector("h1") || where.querySelector("h2, h3, [data-focus]") ||
+          (where.matches("h1, h2, h3") ? where : null);
+        if (heading) {
+          if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+          heading.focus();
+        }
+      }
+      where.querySelectorAll("[role=status]:not([hidden])").forEach(function (el) {
+        if (!el.contains(document.activeElement) && el.textContent.trim()) announce(el);
+      });
+    }, 0);
+  });
 })();
 
 // The sitter's session timer: minutes since the dose, and a prompt whose time has come shown as

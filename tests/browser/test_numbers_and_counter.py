@@ -35,6 +35,8 @@ def _shown_numbers(page: Page) -> list[str]:
 def test_cssrs_numbers_follow_what_is_shown(page: Page):
     _sign_in(page, _patient())
     page.goto("/questionnaires/cssrs")
+    # The scripts that hide the follow-up questions run after the first paint (boot.js).
+    expect(page.locator("fieldset.item:visible .item-number")).to_have_count(3)
     assert _shown_numbers(page) == ["1.", "2.", "3."]
     page.locator('#item-q6 input[value="yes"]').check()
     assert _shown_numbers(page) == ["1.", "2.", "3.", "3a."]
