@@ -37,10 +37,13 @@ class Brief:
 def briefs(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
            ) -> dict[uuid.UUID, Brief]:
     """Each patient's brief, recomputing (and storing) those outdated."""
-    stored: dict[uuid.UUID, FlagSummary] = {}
+    stored = {}
     for chunk in _chunks(list(patient_ids)):
-        for row in session.exec(select(FlagSummary)
-                                .where(col(FlagSummary.patient_id).in_(chunk))).all():
+        # Columns, not FlagSummary objects: a list of thousands reads them all on every load.
+        for row in session.exec(
+                select(FlagSummary.patient_id, FlagSummary.changes, FlagSummary.computed_from,
+                       FlagSummary.urgency, FlagSummary.codes, FlagSummary.settled_until)
+                .where(col(FlagSummary.patient_id).in_(chunk))).all():
             stored[row.patient_id] = row
     found: dict[uuid.UUID, Brief] = {}
     outdated: list[uuid.UUID] = []

@@ -112,9 +112,9 @@ def patient_page(session: Session, prescriber: User, now: datetime,
     number = min(max(1, number), pages)
     ids = [r[0] for r in refs[(number - 1) * size:number * size]]
     # Evaluated again even where the briefs just did: a fixed number of queries per load.
-    evaluated = flag_index.evaluate(session, ids, now)
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids))).all()} \
         if ids else {}
+    evaluated = flag_rules.for_patients(session, [users[pid] for pid in ids], now)
     shown = [PatientRow(users[pid], evaluated[pid][0].phase, evaluated[pid][1]) for pid in ids]
     access.note_listed(session, prescriber, [r.patient for r in shown], access.Purpose.VIEW,
                        now)
