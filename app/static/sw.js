@@ -161,7 +161,10 @@ self.addEventListener("message", (event) => {
 // revoke a site whose push shows nothing; iOS requires it), so an unreadable payload still shows
 // a generic one.
 const PUSH_TITLE = "TrocheLog";
-const PUSH_FALLBACK_BODY = "Please open the app.";
+// The payload's texts come in the person's language; this one, for a payload that cannot be read,
+// follows the phone's (the only two languages the app speaks).
+const PUSH_FALLBACK_BODY = /^es\b/i.test((self.navigator && self.navigator.language) || "")
+  ? "Abra la aplicación, por favor." : "Please open the app.";
 const PUSH_FALLBACK_TAG = "tl-generic";
 
 function pushText(value, fallback) {

@@ -311,3 +311,13 @@ def test_app_open_renews_a_dropped_subscription(granted, live_server, demo, sign
     page.goto("/supporting")
     expect(page.locator("html[data-push-checked]")).to_have_count(1)
     assert [d.endpoint for d in _devices("caregiver@demo.test")] == [endpoint]
+
+
+def test_an_unreadable_push_on_a_spanish_phone_speaks_spanish(new_context, live_server):
+    context = new_context(locale="es-US")
+    context.grant_permissions(["notifications"], origin=live_server)
+    page = context.new_page()
+    cdp, registration = _registration_id(context, page, live_server)
+    shown = _push_until(page, cdp, live_server, registration, "not json at all",
+                        lambda s: len(s) == 1)
+    assert shown[0]["body"] == "Abra la aplicación, por favor."
