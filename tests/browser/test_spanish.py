@@ -72,10 +72,10 @@ def _pick(page: Page, item: str, value: str) -> None:
     page.locator(f'#item-{item} input[value="{value}"]').check()
 
 
-def test_today_a_questionnaire_and_the_crisis_screen_are_wholly_spanish(new_context, demo,
-                                                                         sign_in):
-    """The Spanish demo patient's Today, PHQ-9 (official Spanish wording), C-SSRS and crisis
-    screen: no English sentence of the catalogue anywhere on them, and the crisis lines'
+def test_today_check_ins_questionnaires_and_the_crisis_screen_are_wholly_spanish(
+        new_context, demo, sign_in):
+    """The Spanish demo patient's Today, check-ins, PHQ-9 (official Spanish wording), C-SSRS and
+    crisis screen: no English sentence of the catalogue anywhere on them, and the crisis lines'
     Spanish options (988: press 2; text AYUDA)."""
     sentences = _english_sentences()
     assert "Little interest or pleasure in doing things" in sentences  # the list has teeth
@@ -84,6 +84,11 @@ def test_today_a_questionnaire_and_the_crisis_screen_are_wholly_spanish(new_cont
     expect(page.get_by_role("heading", level=1)).to_have_text("Hoy")
     page.reload()
     assert _english_on(page, sentences) == []
+
+    for path in ("/checkins", "/checkins/daily"):  # the check-ins and the daily one's form
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).not_to_have_text(re.compile("[Cc]heck"))
+        assert _english_on(page, sentences) == [], path
 
     page.goto("/questionnaires/phq9")
     expect(page.get_by_text("Poco interés o placer en hacer cosas")).to_be_visible()
