@@ -20,9 +20,9 @@ PATIENT_PAGES = ["/today", "/checkins", "/checkins/daily", "/help", "/doses", "/
 class _Sentences(HTMLParser):
     """The text inside <main>, one sentence per block (scripts, templates, selects skipped)."""
 
-    BLOCKS = {"p", "li", "label", "h1", "h2", "h3", "h4", "legend", "button", "a", "dt", "dd",
-              "td", "th", "summary", "caption"}
-    SKIP = {"script", "style", "template", "select"}
+    BLOCKS = frozenset({"p", "li", "label", "h1", "h2", "h3", "h4", "legend", "button", "a",
+                        "dt", "dd", "td", "th", "summary", "caption"})
+    SKIP = frozenset({"script", "style", "template", "select"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,7 +63,8 @@ def reading_grade(html: str) -> tuple[float, int]:
 
 
 def test_the_measure_tells_plain_from_dense():
-    plain = "<main><p>Take your blood pressure. If it is high, wait and call your clinic.</p></main>"
+    plain = ("<main><p>Take your blood pressure. If it is high, wait and call your clinic.</p>"
+             "</main>")
     dense = ("<main><p>Contemporaneous sphygmomanometric determinations notwithstanding, "
              "pharmacokinetic variability necessitates individualized therapeutic "
              "monitoring considerations.</p></main>")
