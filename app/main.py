@@ -55,7 +55,7 @@ from app.validation import printable
 from app.web import cookies, openapi
 from app.web.access_log import AccessLogMiddleware, configure_logging
 from app.web.admission import AdmissionMiddleware, Busy
-from app.web.assets import StaticAssets
+from app.web.assets import INLINE_SCRIPT_CSP, StaticAssets
 from app.web.compression import CompressionMiddleware
 from app.web.forms import see_other
 from app.web.limits import BodyLimitMiddleware
@@ -65,7 +65,8 @@ log = logging.getLogger("trochelog")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self' {INLINE_SCRIPT_CSP}; style-src 'self'; "
+        "img-src 'self' data:; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
         "form-action 'self'; manifest-src 'self'; worker-src 'self'"
     ),

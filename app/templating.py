@@ -12,6 +12,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from app import i18n
 from app.accounts.service import csrf_token_for
@@ -21,7 +22,7 @@ from app.config import settings
 from app.db import SessionDep
 from app.i18n import gettext as _
 from app.web import cookies, csrf, formats, language
-from app.web.assets import static_url
+from app.web.assets import INLINE_SCRIPT, static_url
 from app.web.nav import menu as nav_menu
 from app.web.nav import section_of
 
@@ -45,6 +46,8 @@ env.install_gettext_callables(  # type: ignore[attr-defined]
 env.globals["HTMX_FILE"] = HTMX_FILE
 # Hashed, year-long static addresses (app/web/assets.py): every page names files through it.
 env.globals["static_url"] = static_url
+# Our own file, trusted as markup (not escaped, so its hash in the CSP matches what is sent).
+env.globals["inline_script"] = Markup(INLINE_SCRIPT)  # noqa: S704
 # The main menu (app/web/nav.py): each role's places and the current section of an address.
 env.globals.update(nav_menu=nav_menu, section_of=section_of)
 

@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from app.templating import HTMX_FILE
-from app.web.assets import static_url
+from app.web import assets
+from app.web.assets import INLINE_SCRIPT_CSP, static_url
 from tests import factories
 from tests.conftest import Auth
 from tests.helpers import another_client, invite_token
@@ -106,7 +107,7 @@ def test_security_headers_everywhere(client, path):
     csp = response.headers["Content-Security-Policy"]
     directives = {part.split()[0]: part.split()[1:] for part in csp.split(";") if part.strip()}
     assert directives["default-src"] == ["'self'"]
-    assert directives["script-src"] == ["'self'"]
+    assert directives["script-src"] == ["'self'", INLINE_SCRIPT_CSP]  # boot.js inline
     assert directives["style-src"] == ["'self'"]
     assert directives["frame-ancestors"] == ["'none'"]
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
@@ -310,7 +311,10 @@ def test_no_page_has_inline_script_or_style(db, client):
         html = response.text
         assert response.headers["content-type"].startswith("text/html"), name
         assert "<html" in html, name
-        assert not INLINE_SCRIPT.search(html), f"inline <script> on {name}"
+        # The one inline script is boot.js, allowed by its hash (the test below); no other.
+        booted = f"<script>{assets.INLINE_SCRIPT}</script>"
+        assert html.count(booted) == 1, f"boot script missing on {name}"
+        assert not INLINE_SCRIPT.search(html.replace(booted, "")), f"inline <script> on {name}"
         assert not STYLE_ATTRIBUTE.search(html), f"style= attribute on {name}"
         assert not STYLE_ELEMENT.search(html), f"<style> element on {name}"
         assert not EVENT_HANDLER.search(html), f"inline event handler on {name}"
@@ -323,3 +327,17 @@ def test_every_asset_a_page_references_exists(db, client):
     assert static_url("app.css") in assets
     for asset in sorted(assets):
         assert client.get(asset).status_code == 200, asset
+
+
+def test_the_one_inline_script_is_the_one_the_csp_allows(client):
+    """boot.js is inline in every page (no request before the first paint); the CSP names its
+    hash, so any other inline script, or an edit of this one without its hash, is refused."""
+    import base64
+    import hashlib
+
+    response = client.get("/login")
+    scripts = re.findall(r"<script>(.*?)</script>", response.text, re.S)
+    assert len(scripts) == 1 and "template[data-scripts]" in scripts[0]
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in response.headers["Content-Security-Policy"]
+    assert re.search(r'<script src="[^"]*boot', response.text) is None

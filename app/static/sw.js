@@ -11,7 +11,6 @@ const SHELL = [
   "/offline",
   "/help",
   "/static/app.css",
-  "/static/boot.js",
   "/static/app.js",
   "/static/outbox.js",
   "/static/offline.js",

@@ -8,6 +8,7 @@ Cache-Control; the plain names (pages cached before this, the offline gate's tes
 answer, revalidated each time. Text files are gzipped once here, not per request.
 """
 
+import base64
 import gzip
 import hashlib
 import mimetypes
@@ -115,6 +116,14 @@ def _fresh() -> None:
     if newest != _stamp:
         _by_name, _stamp = _scan()
         _index()
+
+
+# Inline in every page's <head> (base.html), allowed by its hash in the CSP (app/main.py): the
+# script that loads the others after the first paint, so nothing is fetched before that paint
+# but the stylesheet. Read once: a change to it needs a restart, like the CSP it must match.
+INLINE_SCRIPT = (STATIC / "boot.js").read_text(encoding="utf-8")
+INLINE_SCRIPT_CSP = "'sha256-{}'".format(
+    base64.b64encode(hashlib.sha256(INLINE_SCRIPT.encode("utf-8")).digest()).decode())
 
 
 def static_url(name: str) -> str:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.config import settings
 from app.main import app
+from app.web.assets import INLINE_SCRIPT_CSP
 from tests import factories
 from tests.conftest import csrf_from
 
@@ -56,7 +57,7 @@ def check_headers(response, *, https: bool, path: str) -> None:
     csp = headers["Content-Security-Policy"]
     directives = {p.split()[0]: p.split()[1:] for p in csp.split(";") if p.strip()}
     assert directives["default-src"] == ["'self'"]
-    assert directives["script-src"] == ["'self'"]
+    assert directives["script-src"] == ["'self'", INLINE_SCRIPT_CSP]  # boot.js inline
     assert directives["style-src"] == ["'self'"]
     assert directives["frame-ancestors"] == ["'none'"]
     assert directives["form-action"] == ["'self'"]
