@@ -123,9 +123,20 @@ def account_page(request: Request, user: CurrentUser, changed: str | None = None
     return render(
         request,
         "accounts/account.html",
-        {"values": {"timezone": user.timezone, "clinic_phone": user.clinic_phone or ""},
-         "timezones": TIMEZONE_CHOICES, "changed": changed},
+        {"values": _saved_values(user), "timezones": TIMEZONE_CHOICES, "changed": changed},
     )
+
+
+def _saved_values(user) -> dict[str, str]:
+    """The account page's settings as saved (its forms' values when nothing was entered)."""
+    return {"timezone": user.timezone, "clinic_phone": user.clinic_phone or ""}
+
+
+def _settings_error(request: Request, session, user, err: Invalid, **entered: str):
+    """The account page again with the error by its field: what was entered in the form that
+    failed, every other setting as saved."""
+    return form_error(request, session, "accounts/account.html", err,
+                      {**_saved_values(user), **entered}, {"timezones": TIMEZONE_CHOICES})
 
 
 @router.post("/account/clinic-phone")
@@ -138,14 +149,7 @@ def change_clinic_phone(
     try:
         service.set_clinic_phone(session, user, clinic_phone)
     except Invalid as err:
-        return form_error(
-            request,
-            session,
-            "accounts/account.html",
-            err,
-            {"timezone": user.timezone, "clinic_phone": clinic_phone},
-            {"timezones": TIMEZONE_CHOICES},
-        )
+        return _settings_error(request, session, user, err, clinic_phone=clinic_phone)
     return see_other("/account?changed=clinic_phone")
 
 
@@ -158,14 +162,7 @@ def change_timezone(
 ):
     if not service.valid_timezone(timezone):
         err = Invalid(_("Choose a time zone from the list."), field="timezone")
-        return form_error(
-            request,
-            session,
-            "accounts/account.html",
-            err,
-            {"timezone": timezone},
-            {"timezones": TIMEZONE_CHOICES},
-        )
+        return _settings_error(request, session, user, err, timezone=timezone)
     user.timezone = timezone
     session.add(user)
     return see_other("/account?changed=timezone")
@@ -181,15 +178,7 @@ def change_language(
     try:
         service.set_language(session, user, language)
     except Invalid as err:
-        return form_error(
-            request,
-            session,
-            "accounts/account.html",
-            err,
-            {"timezone": user.timezone, "clinic_phone": user.clinic_phone or "",
-             "language": language},
-            {"timezones": TIMEZONE_CHOICES},
-        )
+        return _settings_error(request, session, user, err, language=language)
     # A full page load follows (the form is not boosted), so the whole page, <html lang>
     # included, speaks the new language.
     return see_other("/account?changed=language")

@@ -188,12 +188,7 @@ def readable_patient_refs(
         return [tuple(row) for row in session.exec(
             select(User.id, User.display_name, User.email)
             .join(CareLink, col(CareLink.patient_id) == col(User.id))
-            .where(
-                CareLink.member_id == user.id,
-                CareLink.relation == Relation.PRESCRIBER,
-                col(CareLink.revoked_at).is_(None),
-                User.role == Role.PATIENT,
-            )
+            .where(*_linked_patients(user, Relation.PRESCRIBER))
         ).all()]
     return [(p.id, p.display_name, p.email) for p in _readable(session, user, purpose, now)]
 
@@ -209,6 +204,17 @@ def note_listed(session: Session, user: User, patients: list[User], purpose: Pur
                         listed=True, now=now)
 
 
+def _linked_patients(user: User, relation: Relation) -> tuple:
+    """The conditions of "a patient this person is linked to, not removed" (CareLink joined to
+    the patient's User), shared by `_readable` and `readable_patient_refs`."""
+    return (
+        CareLink.member_id == user.id,
+        CareLink.relation == relation,
+        col(CareLink.revoked_at).is_(None),
+        User.role == Role.PATIENT,
+    )
+
+
 def _readable(session: Session, user: User, purpose: Purpose, now: datetime | None) -> list[User]:
     if not user.is_active:
         return []
@@ -220,12 +226,7 @@ def _readable(session: Session, user: User, purpose: Purpose, now: datetime | No
     rows = session.exec(
         select(CareLink, User)
         .join(User, col(User.id) == col(CareLink.patient_id))
-        .where(
-            CareLink.member_id == user.id,
-            CareLink.relation == relation,
-            col(CareLink.revoked_at).is_(None),
-            User.role == Role.PATIENT,
-        )
+        .where(*_linked_patients(user, relation))
         .order_by(col(User.display_name), col(User.id))
     ).all()
     if user.role == Role.PRESCRIBER:
