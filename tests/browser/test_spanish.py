@@ -3,12 +3,12 @@ language wins, through the boosted sign-in and on a full load, and the account p
 (a plain form) hands the choice back to the phone."""
 
 import re
-from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 from playwright.sync_api import Page, expect
 
+from app import i18n
 from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
@@ -42,8 +42,7 @@ def test_the_spanish_demo_patient_sees_today_in_spanish(new_context, demo, sign_
 
 # --- nothing left in English ------------------------------------------------------------------
 
-ES_PO = Path(__file__).resolve().parents[2] / "app" / "locale" / "es" / "LC_MESSAGES" / \
-    "messages.po"
+ES_PO = i18n.LOCALE_DIR / "es" / "LC_MESSAGES" / "messages.po"
 
 
 def _english_sentences() -> list[str]:

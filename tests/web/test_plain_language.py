@@ -78,16 +78,8 @@ def demo(db):
     return users
 
 
-def _sign_in(client, email: str) -> None:
-    page = client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"email": email, "password": DEMO_PASSWORD,
-                                           "csrf_token": token})
-    assert response.status_code == 303
-
-
-def test_the_patients_screens_read_at_8th_grade_or_below(demo, client):
-    _sign_in(client, "patient@demo.test")
+def test_the_patients_screens_read_at_8th_grade_or_below(demo, auth, client):
+    assert auth.login("patient@demo.test", DEMO_PASSWORD).status_code == 303
     grades = {}
     for path in PATIENT_PAGES:
         response = client.get(path)
@@ -97,8 +89,8 @@ def test_the_patients_screens_read_at_8th_grade_or_below(demo, client):
     assert {p: g for p, (g, _w) in grades.items() if g > MAX_GRADE} == {}
 
 
-def test_the_sitters_screens_read_at_8th_grade_or_below(demo, client):
-    _sign_in(client, "caregiver@demo.test")
+def test_the_sitters_screens_read_at_8th_grade_or_below(demo, auth, client):
+    assert auth.login("caregiver@demo.test", DEMO_PASSWORD).status_code == 303
     supporting = client.get("/supporting").text
     patient = re.search(r'href="(/supporting/[0-9a-f-]+)"', supporting).group(1)
     for path in ("/supporting", patient, "/help"):
