@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -57,6 +58,16 @@ def _count(_conn, _cursor, statement, *_args) -> None:
     _statements[0] += 1
     if _printing[0]:
         print("   ", " ".join(statement.split())[:160])
+        print("      from", _caller())
+
+
+def _caller() -> str:
+    """The app's own frames that led to a statement, innermost last: where to look for a
+    repeated read."""
+    frames = [f"{f.filename.split('/app/', 1)[1]}:{f.lineno} {f.name}"
+              for f in traceback.extract_stack() if "/app/" in f.filename
+              and "/app/db.py" not in f.filename]
+    return " > ".join(frames[-3:])
 
 
 async def _inline(func, *args, abandon_on_cancel=False, cancellable=None, limiter=None):

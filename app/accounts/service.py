@@ -285,11 +285,14 @@ class SignedIn:
 def resolve_session(session: Session, token: str | None, now: datetime) -> SignedIn | None:
     if not token:
         return None
-    auth = session.exec(select(AuthSession).where(AuthSession.token_hash == _sha256(token))).first()
-    if auth is None:
+    # One statement for the session and its person: every signed-in request makes it.
+    row = session.exec(
+        select(AuthSession, User).join(User, col(User.id) == col(AuthSession.user_id))
+        .where(AuthSession.token_hash == _sha256(token))).first()
+    if row is None:
         return None
-    user = session.get(User, auth.user_id)
-    if user is None or not user.is_active:
+    auth, user = row
+    if not user.is_active:
         return None
     idle, _absolute = session_limits(user.role)
     if now >= auth.expires_at or now >= auth.last_seen_at + idle:

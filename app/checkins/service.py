@@ -554,7 +554,11 @@ def last_questionnaire_day(today: date, weekday: int, every_weeks: int) -> date:
     return day
 
 
-def due_checkins(session: Session, patient: User, now: datetime) -> list[Due]:
+def due_checkins(session: Session, patient: User, now: datetime,
+                 doses: list[Dose] | None = None) -> list[Due]:
+    """The check-ins of today and of the last day and a half's sessions, each with its state.
+    `doses`: the patient's recorded doses from at least 36 hours before `now` to now, in time
+    order, when the caller has read them already (Today has)."""
     tz = ZoneInfo(patient.timezone)
     today = _local(now, tz).date()
     settings = _settings(session, patient.id)
@@ -574,18 +578,28 @@ def due_checkins(session: Session, patient: User, now: datetime) -> list[Due]:
                                    settings.questionnaire_every_weeks)
     # Never due before the account existed: a new patient's first one starts when they joined.
     q_start = max(_at(q_day, time(0), tz), patient.created_at)
+    # One read for both questionnaires: which of them has an answer since the day came.
+    answered = set(session.exec(
+        select(QuestionnaireResponse.instrument).distinct()
+        .where(QuestionnaireResponse.patient_id == patient.id,
+               col(QuestionnaireResponse.instrument).in_(("phq9", "gad7")),
+               col(QuestionnaireResponse.completed_at) >= q_start,
+               col(QuestionnaireResponse.completed_at) < now + FUTURE_TOLERANCE)).all())
     for key in ("phq9", "gad7"):
-        done = bool(responses_between(session, patient.id, q_start, now + FUTURE_TOLERANCE,
-                                      key))
+        done = key in answered
         state = _state(now, q_start, timedelta(days=QUESTIONNAIRE_GRACE_DAYS + 1), done)
         items.append(Due(key, _(CATALOGUE[key].title), state, q_start, f"/questionnaires/{key}"))
 
     # Session check-ins relative to each dose of the last day and a half.
-    doses = session.exec(
-        select(Dose).where(Dose.patient_id == patient.id, Dose.status == DoseStatus.RECORDED,
-                           col(Dose.taken_at) >= now - timedelta(hours=36))
-        .order_by(col(Dose.taken_at))
-    ).all()
+    since = now - timedelta(hours=36)
+    if doses is None:
+        doses = list(session.exec(
+            select(Dose).where(Dose.patient_id == patient.id,
+                               Dose.status == DoseStatus.RECORDED, col(Dose.taken_at) >= since)
+            .order_by(col(Dose.taken_at))
+        ).all())
+    else:
+        doses = [d for d in doses if d.taken_at >= since]
     # One read for every dose's check-ins (not one per dose).
     slots_of: dict[uuid.UUID, set[str]] = {dose.id: set() for dose in doses}
     if doses:

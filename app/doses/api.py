@@ -125,7 +125,7 @@ def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
     }
     body["recent_doses"] = [
         {"taken_at": d.taken_at.isoformat(), "dose_mg": str(d.dose_mg)}
-        for d in service.active_doses(session, user.id, start=now - timedelta(days=8))
+        for d in state.doses_read if d.taken_at >= now - timedelta(days=8)
     ]
     if state.next_session:
         body["next_session"] = {

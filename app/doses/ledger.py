@@ -76,11 +76,15 @@ def _ledger_entries(session: Session, patient_id: uuid.UUID) -> list[LedgerEntry
     ).all())
 
 
-def expected_balance(session: Session, patient_id: uuid.UUID, at: datetime) -> Decimal:
-    """What should be on hand at `at`: from the last count before it, plus fills, minus doses."""
+def expected_balance(session: Session, patient_id: uuid.UUID, at: datetime,
+                     entries: list[LedgerEntry] | None = None) -> Decimal:
+    """What should be on hand at `at`: from the last count before it, plus fills, minus doses.
+    `entries`: the patient's ledger in time order, when the caller has read it already."""
     balance = Decimal(0)
     since = None
-    for entry in _ledger_entries(session, patient_id):
+    if entries is None:
+        entries = _ledger_entries(session, patient_id)
+    for entry in entries:
         if entry.occurred_at > at:
             break
         if entry.kind == LedgerKind.COUNT:
@@ -104,7 +108,7 @@ def troches_per_week(version: ProtocolVersion, tz: str, now: datetime) -> Decima
 
 def ledger_summary(session: Session, patient: User, now: datetime) -> LedgerSummary:
     entries = _ledger_entries(session, patient.id)
-    balance = expected_balance(session, patient.id, now)
+    balance = expected_balance(session, patient.id, now, entries)
     version = protocols.current(session, patient.id)
     days = None
     if version is not None:

@@ -58,7 +58,9 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
         "swallowed": "",
     }
     values.update(extra.pop("values", {}))
-    due = [i for i in checkins.due_checkins(session, user, now) if i.state == "due"]
+    # Today read the recent doses already (when there is a protocol to read them for).
+    doses = state.doses_read if state.protocol else None
+    due = [i for i in checkins.due_checkins(session, user, now, doses) if i.state == "due"]
     gate_codes = [r["code"] for r in state.gate.reasons] if state.gate else []
     gate_overridable = bool(state.protocol) and rules.may_override_before_dosing(
         protocols.policy(state.protocol), [rules.Reason(rules.ReasonCode(c), {})

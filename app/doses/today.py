@@ -26,6 +26,7 @@ from app.protocols.models import ProtocolVersion
 from app.safety import service as safety
 
 NEARBY = timedelta(days=3)  # the doses that decide whether a dose now would be extra
+RECENT_DOSES = timedelta(days=70)  # how far back Today reads doses (sessions, last dose)
 
 
 @dataclass
@@ -44,6 +45,9 @@ class Today:
     safety_state: rules.SafetyState | None = None
     # The scheduled session a dose now would push back, when a dose now would be extra.
     extra_pushes: schedule.Occurrence | None = None
+    # The recorded doses read for all this (RECENT_DOSES before now to NEARBY after), in time
+    # order: the page's check-ins and the API reuse them instead of reading doses again.
+    doses_read: list[Dose] = field(default_factory=list)
 
 
 def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
@@ -87,7 +91,7 @@ def today(session: Session, patient: User, now: datetime) -> Today:
     tz = ZoneInfo(patient.timezone)
     grace = timedelta(hours=float(version.grace_hours))
     # One read for the page and the extra-dose notice (which looks 3 days either side).
-    read = active_doses(session, patient.id, start=now - timedelta(days=70), end=now + NEARBY)
+    read = active_doses(session, patient.id, start=now - RECENT_DOSES, end=now + NEARBY)
     doses = [d for d in read if d.taken_at < now + FUTURE_TOLERANCE]
     nearby = [d for d in read if d.taken_at >= now - NEARBY]
     dose_times = [d.taken_at for d in doses]
@@ -111,5 +115,6 @@ def today(session: Session, patient: User, now: datetime) -> Today:
                            patient.timezone),
         safety_state=record,
         extra_pushes=extra_dose_pushes(session, patient, version, now, nearby),
+        doses_read=read,
     )
 

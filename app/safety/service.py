@@ -9,6 +9,7 @@ or above 180/120 holds dosing for the protocol's lockout period.
 import uuid
 from datetime import datetime
 
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
@@ -64,18 +65,17 @@ def state(session: Session, patient_id: uuid.UUID, at: datetime) -> rules.Safety
     A pending review holds every dose from the screen on; a dose taken before the screen (logged
     late) is not held by it. The latest crisis reading at or before `at` starts the lockout.
     """
-    review = session.exec(
-        select(SafetyEvent.id)
-        .where(SafetyEvent.patient_id == patient_id, col(SafetyEvent.holds_dosing).is_(True),
-               col(SafetyEvent.reviewed_at).is_(None), col(SafetyEvent.occurred_at) <= at)
-    ).first()
-    last_emergency = session.exec(
+    # Both facts in one statement (Today and every dose judged ask for them).
+    review = exists().where(
+        SafetyEvent.patient_id == patient_id, col(SafetyEvent.holds_dosing).is_(True),
+        col(SafetyEvent.reviewed_at).is_(None), col(SafetyEvent.occurred_at) <= at)
+    last_emergency = (
         select(SafetyEvent.occurred_at)
         .where(SafetyEvent.patient_id == patient_id, SafetyEvent.kind == BP_EMERGENCY,
                col(SafetyEvent.occurred_at) <= at)
-        .order_by(col(SafetyEvent.occurred_at).desc())
-    ).first()
-    return rules.SafetyState(review_pending=review is not None, last_emergency_at=last_emergency)
+        .order_by(col(SafetyEvent.occurred_at).desc()).limit(1).scalar_subquery())
+    pending, last_at = session.exec(select(review, last_emergency)).one()
+    return rules.SafetyState(review_pending=bool(pending), last_emergency_at=last_at)
 
 
 def review(session: Session, *, prescriber: User, patient_id: uuid.UUID, event_id: uuid.UUID,
