@@ -13,6 +13,7 @@ the browser's Accept-Language, then English. Work done for someone else outside 
 """
 
 import gettext as _gettext
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -146,14 +147,25 @@ def _active() -> _gettext.NullTranslations:
     return _current.get() or translations_for(DEFAULT_LANGUAGE)
 
 
+# A period that ends an abbreviation ends the sentence too: never two ("a las 10:05 p.m.",
+# not "p.m.."; RAE, "abreviatura"). Spanish times end in "a.m."/"p.m.", and a sentence whose
+# last word is a time would otherwise print both periods.
+_DOUBLED_PERIOD = re.compile(r"(\b[ap]\.\s?m\.)\.")
+
+
+def typeset(text: str) -> str:
+    """A filled-in message as it should read (see _DOUBLED_PERIOD)."""
+    return _DOUBLED_PERIOD.sub(r"\1", text)
+
+
 def gettext(message: str, **params: object) -> str:
     text = _active().gettext(message)
-    return text % params if params else text
+    return typeset(text % params) if params else text
 
 
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
     text = _active().ngettext(singular, plural, n)
-    return text % {"num": n, **params}
+    return typeset(text % {"num": n, **params})
 
 
 def N_(message: str) -> str:

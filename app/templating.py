@@ -43,6 +43,22 @@ templates = Jinja2Templates(env=env)
 env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda s: i18n.gettext(s), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
 )
+
+
+def _typeset(fill):
+    """Jinja fills in a message's values itself: typeset what it filled in as i18n.gettext
+    does (no doubled period after "p.m."), keeping it markup when it was markup."""
+    @jinja2.pass_context
+    def filled(context, *args, **kwargs):
+        text = fill(context, *args, **kwargs)
+        if isinstance(text, Markup):  # escaped already; dropping a period keeps it safe
+            return Markup(i18n.typeset(str(text)))  # noqa: S704
+        return i18n.typeset(text)
+    return filled
+
+
+for _name in ("gettext", "ngettext"):
+    env.globals[_name] = _typeset(env.globals[_name])
 env.globals["HTMX_FILE"] = HTMX_FILE
 # Hashed, year-long static addresses (app/web/assets.py): every page names files through it.
 env.globals["static_url"] = static_url

@@ -140,3 +140,20 @@ def test_numbers_read_in_the_locale_and_stay_plain_for_machines():
     with i18n.using("es"):
         assert mg(Decimal("1500.0")) == "1,500"
         assert mg_value(Decimal("1500.0")) == "1500"  # an input's value stays as HTML wants
+
+
+def test_a_sentence_that_ends_with_a_spanish_time_ends_with_one_period():
+    """"p.m." carries its own period; the sentence's period is not added after it, whether the
+    message is filled in by Python or by a template (Jinja fills those in itself)."""
+    from app.templating import env
+
+    taken = formats.format_datetime(datetime(2026, 12, 1, 22, 5), "time", "es")
+    assert taken == "10:05 p.m."
+    page = env.from_string('{{ _("Last dose: %(mg)s mg on %(when)s.", mg=mg, when=when) }}')
+    with i18n.using("es"):
+        in_python = _("Last dose: %(mg)s mg on %(when)s.", mg="100", when=taken)
+        in_page = page.render(mg="<100>", when=taken)
+    assert in_python == "Última dosis: 100 mg el 10:05 p.m."
+    assert in_page == "Última dosis: &lt;100&gt; mg el 10:05 p.m."  # still escaped
+    with i18n.using("en"):
+        assert page.render(mg="100", when="10:05 PM") == "Last dose: 100 mg on 10:05 PM."
