@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session, col, select
 
 from app.audit import chain
@@ -56,47 +56,57 @@ def record(
 ) -> AuditEvent:
     """Append one entry. `actor` is a User (or None when nobody can be named); `details` holds
     the shape of what happened (format, row count, scope), never a health value or a name."""
-    return record_many(session, [dict(
+    [row] = _chained(session, [dict(
         action=action, actor=actor, patient_id=patient_id, on_behalf_of_id=on_behalf_of_id,
         outcome=outcome, details=details, actor_id=actor_id, actor_role=actor_role, now=now,
-    )])[0]
+    )])
+    event = AuditEvent(**row)
+    session.add(event)
+    session.flush()
+    return event
 
 
-def record_many(session: Session, entries: list[dict[str, Any]]) -> list[AuditEvent]:
+def record_many(session: Session, entries: list[dict[str, Any]]) -> None:
     """Append several entries (each as `record`'s keywords) under one lock, with one read of
-    the chain's head and one INSERT: a patient list's views cost the same for 5 or 50."""
+    the chain's head and one INSERT: a patient list's views cost the same for 5 or 50. Plain
+    rows, not ORM objects: building fifty of those cost more than the rest of the page."""
+    rows = _chained(session, entries)
+    if rows:
+        session.execute(insert(AuditEvent), rows)
+
+
+def _chained(session: Session, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries as audit rows that take the next places in the chain (under its lock)."""
     session.flush()
     _take_chain_lock(session)
     head = session.exec(
         select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
     ).first()
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, chain.GENESIS)
-    events = []
+    rows = []
     for entry in entries:
         actor = entry.get("actor")
         actor_id, actor_role = entry.get("actor_id"), entry.get("actor_role")
         if actor is not None:
             actor_id, actor_role = actor.id, str(actor.role)
-        event = AuditEvent(
-            seq=seq,
-            at=entry.get("now") or utcnow(),
-            actor_id=actor_id,
-            actor_role=actor_role,
-            on_behalf_of_id=entry.get("on_behalf_of_id"),
-            patient_id=entry.get("patient_id"),
-            action=entry["action"],
-            outcome=entry.get("outcome") or "ok",
-            request_id=request_id.get(),
-            details=entry.get("details") or {},
-            prev_hash=prev_hash,
-            hash="",
-        )
-        event.hash = chain.entry_hash(chain.fields_of(event))
-        events.append(event)
-        seq, prev_hash = seq + 1, event.hash
-    session.add_all(events)
-    session.flush()
-    return events
+        row = {
+            "id": uuid.uuid4(),
+            "seq": seq,
+            "at": entry.get("now") or utcnow(),
+            "actor_id": actor_id,
+            "actor_role": actor_role,
+            "on_behalf_of_id": entry.get("on_behalf_of_id"),
+            "patient_id": entry.get("patient_id"),
+            "action": entry["action"],
+            "outcome": entry.get("outcome") or "ok",
+            "request_id": request_id.get(),
+            "details": entry.get("details") or {},
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = chain.entry_hash(row)
+        rows.append(row)
+        seq, prev_hash = seq + 1, row["hash"]
+    return rows
 
 
 def _keep(entry: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ class FlagReview(SQLModel, table=True):
 
 class FlagSummary(SQLModel, table=True):
     """Each patient's open flags in brief (their codes and the top urgency), so a list of
-    thousands is sorted and paged without evaluating every patient (app/clinic/summary_store.py).
+    thousands is sorted and paged without evaluating every patient (app/clinic/flag_index.py).
 
     `changes` counts writes to what the flags are made of (bumped in the writer's transaction);
     `computed_from` is the count the stored answer was computed at. The answer is trusted only
