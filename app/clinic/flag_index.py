@@ -1,25 +1,29 @@
-"""Each patient's open flags in brief, kept in `flag_summaries`, so the prescriber's list sorts
-and pages thousands of patients without evaluating them all on every load.
+"""Each patient's open flags in brief, kept in `flag_summaries`, so the prescriber's list sorts,
+pages and shows thousands of patients without evaluating them all on every load.
 
 Never stale: every flush that writes a row the flags are made of counts a change for its
 patient in the same transaction (app/clinic/flag_changes.py), and a stored answer counts only
 while it was computed from the current count and before `flags.settled_until` (when time alone
-may change it). What the list shows of a patient is always evaluated afresh; the brief only
-decides the order, the flag filter and the total. A reader stores what it computed only if no
-write was counted meanwhile (`UPDATE … WHERE changes = <the count it read>`), so a concurrent
-writer on PostgreSQL leaves the row outdated rather than wrongly current. The count is taken on
-ORM flushes: write these tables through the session, never with a bare Core INSERT/UPDATE (the
-bench dataset does, before any brief exists, which is safe: a missing brief is computed).
+may change which flags there are or how they read). `briefs` gives every patient's order and
+codes; `shown` gives what the page shows of its patients (phase, flags worded in the reader's
+language), from the same rows, current by the same test, or evaluated afresh. A reader stores
+what it computed only if no write was counted meanwhile (`UPDATE … WHERE changes = <the count it
+read>`), so a concurrent writer on PostgreSQL leaves the row outdated rather than wrongly
+current. The count is taken on ORM flushes: write these tables through the session, never with
+a bare Core INSERT/UPDATE (the bench dataset does, before any brief exists, which is safe: a
+missing brief is computed).
 """
 
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
+from app import i18n
 from app.accounts.models import User
 from app.clinic import flags as flag_rules
 from app.clinic.flag_changes import upsert
@@ -49,17 +53,62 @@ def briefs(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
     outdated: list[uuid.UUID] = []
     for pid in patient_ids:
         row = stored.get(pid)
-        if (row is None or row.computed_from != row.changes or row.settled_until is None
-                or row.settled_until <= now):
-            outdated.append(pid)
-        else:
+        if _current(row, now):
             found[pid] = Brief(row.urgency, frozenset(row.codes.split()))
+        else:
+            outdated.append(pid)
+    for pid, (_facts, flags) in _fresh(session, outdated, stored, now).items():
+        found[pid] = _brief(flags)
+    return found
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the list shows of one patient."""
+
+    phase: str | None
+    flags: list[flag_rules.Flag]
+
+
+def shown(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
+          ) -> dict[uuid.UUID, Shown]:
+    """The phase and open flags of a page's patients, worded in the current language: from
+    their stored rows where current (as `briefs` decides), else evaluated now (and stored)."""
+    language = i18n.current_language()
+    stored = {}
+    for chunk in _chunks(list(patient_ids)):
+        for row in session.exec(
+                select(FlagSummary.patient_id, FlagSummary.changes, FlagSummary.computed_from,
+                       FlagSummary.settled_until, FlagSummary.phase, FlagSummary.shown)
+                .where(col(FlagSummary.patient_id).in_(chunk))).all():
+            stored[row.patient_id] = row
+    found: dict[uuid.UUID, Shown] = {}
+    outdated: list[uuid.UUID] = []
+    for pid in patient_ids:
+        row = stored.get(pid)
+        if (_current(row, now) and row.shown is not None
+                and all(language in f["message"] for f in row.shown)):
+            found[pid] = Shown(row.phase, [_flag_from(f, language) for f in row.shown])
+        else:
+            outdated.append(pid)
+    for pid, (facts, flags) in _fresh(session, outdated, stored, now).items():
+        found[pid] = Shown(facts.phase, flags)
+    return found
+
+
+def _current(row: Any, now: datetime) -> bool:
+    """A stored row still answers: computed from the current count, before time may change it."""
+    return (row is not None and row.computed_from == row.changes
+            and row.settled_until is not None and row.settled_until > now)
+
+
+def _fresh(session: Session, outdated: list[uuid.UUID], stored: dict[uuid.UUID, Any],
+           now: datetime) -> dict[uuid.UUID, tuple]:
+    """(facts, flags) of the outdated patients, evaluated now and stored."""
     fresh = evaluate(session, outdated, now)
     if fresh:
         _store(session, fresh, {pid: stored[pid].changes for pid in fresh if pid in stored}, now)
-        for pid, (_facts, flags) in fresh.items():
-            found[pid] = _brief(flags)
-    return found
+    return fresh
 
 
 def evaluate(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
@@ -77,6 +126,25 @@ def _brief(flags: Sequence[flag_rules.Flag]) -> Brief:
     return Brief(max((f.urgency for f in flags), default=0), frozenset(f.code for f in flags))
 
 
+def _worded(facts: flag_rules.PatientFacts, now: datetime) -> list[dict[str, Any]]:
+    """The flags as stored for showing: each worded in every language (the rules are pure and
+    quick; reading the facts was the cost)."""
+    by_language = {}
+    for language in i18n.SUPPORTED_LANGUAGES:
+        with i18n.using(language):
+            by_language[language] = flag_rules.evaluate(facts, now)
+    first = by_language[i18n.SUPPORTED_LANGUAGES[0]]
+    return [{"code": f.code, "key": f.key, "since": f.since.isoformat(), "urgency": f.urgency,
+             "message": {language: flags[i].message for language, flags in by_language.items()}}
+            for i, f in enumerate(first)]
+
+
+def _flag_from(stored: dict[str, Any], language: str) -> flag_rules.Flag:
+    return flag_rules.Flag(code=stored["code"], message=stored["message"][language],
+                           since=datetime.fromisoformat(stored["since"]), key=stored["key"],
+                           urgency=stored["urgency"])
+
+
 def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.UUID, int],
            now: datetime) -> None:
     connection = session.connection()
@@ -85,13 +153,15 @@ def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.U
         facts, flags = fresh[pid]
         brief = _brief(flags)
         values = {"b_urgency": brief.urgency, "b_codes": " ".join(sorted(brief.codes)),
-                  "b_settled": flag_rules.settled_until(facts, now)}
+                  "b_settled": flag_rules.settled_until(facts, now), "b_phase": facts.phase,
+                  "b_shown": _worded(facts, now)}
         if pid in read_at:
             updates.append({"b_pid": pid, "b_changes": read_at[pid], **values})
         else:
             inserts.append({"patient_id": pid, "changes": 0, "computed_from": 0,
                             "urgency": values["b_urgency"], "codes": values["b_codes"],
-                            "settled_until": values["b_settled"]})
+                            "settled_until": values["b_settled"], "phase": values["b_phase"],
+                            "shown": values["b_shown"]})
     if updates:
         # Only if no write was counted since the count was read: otherwise it stays outdated.
         connection.execute(
@@ -99,7 +169,8 @@ def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.U
             .where(_TABLE.c.patient_id == bindparam("b_pid"),
                    _TABLE.c.changes == bindparam("b_changes"))
             .values(computed_from=bindparam("b_changes"), urgency=bindparam("b_urgency"),
-                    codes=bindparam("b_codes"), settled_until=bindparam("b_settled")),
+                    codes=bindparam("b_codes"), settled_until=bindparam("b_settled"),
+                    phase=bindparam("b_phase"), shown=bindparam("b_shown")),
             updates)
     if inserts:
         # A writer that created the row meanwhile wins (its count makes ours outdated anyway).

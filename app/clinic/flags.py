@@ -345,10 +345,11 @@ _WINDOWS = (timedelta(days=CREEP_DAYS), timedelta(days=BP_DAYS), timedelta(days=
 
 
 def settled_until(facts: PatientFacts, now: datetime) -> datetime:
-    """The earliest moment after `now` at which `evaluate` could answer differently (which flags,
-    not their wording) with no new entry: a session turning due or missed or leaving a window, an
-    entry entering or leaving a window, the quiet spell reaching NO_DATA_DAYS, a review lapsing,
-    the patient's midnight (phase, daily counts), and SETTLED_MAX at the latest. Conservative:
+    """The earliest moment after `now` at which `evaluate` could answer differently (which flags
+    and how they read) with no new entry: a session turning due or missed or leaving a window, an
+    entry entering or leaving a window, the quiet spell reaching NO_DATA_DAYS or another whole
+    day, a review lapsing, the patient's midnight (phase, daily counts), and SETTLED_MAX at the
+    latest. Conservative:
     every instant a rule compares against is a candidate, so an earlier answer only costs a
     recomputation, never a stale list (tests/clinic/test_flag_summary.py sweeps time to check)."""
     tz = ZoneInfo(facts.timezone)
@@ -371,6 +372,8 @@ def settled_until(facts: PatientFacts, now: datetime) -> datetime:
     quiet_since = facts.last_logged or facts.started_at
     if facts.plans is not None and quiet_since is not None:
         candidates.append(quiet_since + timedelta(days=NO_DATA_DAYS))
+        # Its wording counts the days ("Nothing logged for 8 days"): the next one changes it.
+        candidates.append(quiet_since + timedelta(days=(now - quiet_since).days + 1))
     if facts.reviews_lapse_at is not None:
         candidates.append(facts.reviews_lapse_at)
     # Some comparisons include their bound (a reading exactly 14 days old still counts), so

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -28,8 +28,9 @@ class FlagReview(SQLModel, table=True):
 
 
 class FlagSummary(SQLModel, table=True):
-    """Each patient's open flags in brief (their codes and the top urgency), so a list of
-    thousands is sorted and paged without evaluating every patient (app/clinic/flag_index.py).
+    """Each patient's open flags in brief (their codes and the top urgency, and as shown), so a
+    list of thousands is sorted, paged and shown without evaluating every patient
+    (app/clinic/flag_index.py).
 
     `changes` counts writes to what the flags are made of (bumped in the writer's transaction);
     `computed_from` is the count the stored answer was computed at. The answer is trusted only
@@ -43,3 +44,8 @@ class FlagSummary(SQLModel, table=True):
     urgency: int = Field(default=0)
     codes: str = Field(default="", sa_type=String(400))  # space-separated flag codes
     settled_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the list shows of the patient, computed with the rest: the phase, and each open flag
+    # ({code, key, since, urgency, message: {language: text}}) worded in every language, so any
+    # reader's language is there. NULL until computed (rows from before these columns).
+    phase: str | None = Field(default=None, sa_type=String(20))
+    shown: list | None = Field(default=None, sa_type=JSON)

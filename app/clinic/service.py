@@ -97,9 +97,9 @@ def patient_page(session: Session, prescriber: User, now: datetime,
     first, then by name; those without a flag last (a page past the end is the last page). The
     search matches a name or an email, any case.
 
-    The order, the flag filter and the total come from each patient's stored brief
-    (app/clinic/flag_index.py, recomputed where outdated); the patients on the page are
-    evaluated afresh for what is shown. Only they are noted as viewed in the audit trail."""
+    The order, the flag filter, the total and what is shown come from each patient's stored
+    brief (app/clinic/flag_index.py: never stale, recomputed where outdated). Only the page's
+    patients are noted as viewed in the audit trail."""
     refs = access.readable_patient_refs(session, prescriber, access.Purpose.VIEW, now)
     if filters.q:
         needle = filters.q.casefold()
@@ -111,11 +111,10 @@ def patient_page(session: Session, prescriber: User, now: datetime,
     pages = max(1, -(-len(refs) // size))
     number = min(max(1, number), pages)
     ids = [r[0] for r in refs[(number - 1) * size:number * size]]
-    # Evaluated again even where the briefs just did: a fixed number of queries per load.
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids))).all()} \
         if ids else {}
-    evaluated = flag_rules.for_patients(session, [users[pid] for pid in ids], now)
-    shown = [PatientRow(users[pid], evaluated[pid][0].phase, evaluated[pid][1]) for pid in ids]
+    briefly = flag_index.shown(session, ids, now)
+    shown = [PatientRow(users[pid], briefly[pid].phase, briefly[pid].flags) for pid in ids]
     access.note_listed(session, prescriber, [r.patient for r in shown], access.Purpose.VIEW,
                        now)
     return Page(shown, number, len(refs), size)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
+from app import i18n
 from app.clinic import flag_changes, flag_index, flags
 from app.clinic.flags import DoseFact, Seen
 from app.clinic.models import FlagSummary
@@ -28,7 +29,14 @@ from tests.clinic.test_patient_list import (
 
 
 def _answer(facts, at):
-    return sorted((f.code, f.urgency) for f in flags.evaluate(facts, at))
+    """Everything the list shows that the rules decide: which flags, their order, keys and
+    times, and their wording in every language."""
+    worded = []
+    for language in i18n.SUPPORTED_LANGUAGES:
+        with i18n.using(language):
+            worded.append([(f.code, f.urgency, f.key, f.since, f.message)
+                           for f in flags.evaluate(facts, at)])
+    return worded
 
 
 SCENARIOS = {
@@ -45,6 +53,8 @@ SCENARIOS = {
         bp_emergencies=[Seen(NOW - timedelta(days=13, hours=23, minutes=30), "e1")],
         supply=[Seen(NOW - timedelta(days=29, hours=23), "s1")]),
     "quiet for almost a week": treated(doses=[], last_logged=NOW - timedelta(days=6, hours=21)),
+    # "Nothing logged for 9 days" reads "10 days" a day later, with no flag coming or going.
+    "quiet for a long time": treated(doses=[], last_logged=NOW - timedelta(days=9, hours=5)),
     "dose creep": treated(doses=[*every_session(), DoseFact(
         "extra", NOW - timedelta(days=1), flags.Decimal(300))]),
     "an entry dated a little ahead": treated(doses=[*every_session(), DoseFact(
@@ -188,3 +198,86 @@ def test_a_reader_racing_a_writer_leaves_the_brief_outdated(db, monkeypatch):
         assert "bp_emergency" in flag_index.briefs(reader, [patient.id], utcnow())[
             patient.id].codes
         reader.commit()
+
+
+def test_the_list_shows_a_current_brief_as_stored_in_the_readers_language(db, auth, client,
+                                                                          monkeypatch):
+    """Once computed, a patient's flags are shown from their row (no evaluation), worded in
+    whichever language the prescriber reads: each row keeps every language."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, version = on_protocol(db, prescriber, "Ann Stored")
+    dose(db, patient, version)  # through an override
+    db.commit()
+    signed_in(auth, prescriber)
+    english = "1 dose taken through an override or against a hold in 30 days."
+    assert english in client.get("/patients").text
+    stored = _row(db, patient)
+    assert [f["code"] for f in stored.shown] == ["override"]
+    spanish = stored.shown[0]["message"]["es"]
+    assert spanish != english and "30" in spanish
+
+    def no_evaluation(session, ids, now):
+        assert not ids, "a current row was evaluated again"
+        return {}
+
+    monkeypatch.setattr(flag_index, "evaluate", no_evaluation)
+    assert english in client.get("/patients").text
+    prescriber.language = "es"
+    db.add(prescriber)
+    db.commit()
+    page = client.get("/patients").text
+    assert spanish in page and english not in page
+
+
+def test_a_row_without_the_readers_wording_is_computed_again(db, auth, client):
+    """A row stored before the list kept wording (or without this language) is not shown as it
+    is: the patient is evaluated, and the row gets the wording."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, version = on_protocol(db, prescriber, "Ann Older")
+    dose(db, patient, version)
+    db.commit()
+    signed_in(auth, prescriber)
+    client.get("/patients")
+    row = _row(db, patient)
+    row.shown, row.phase = None, None
+    db.add(row)
+    db.commit()
+    assert "through an override" in client.get("/patients").text
+    assert _row(db, patient).shown[0]["code"] == "override"
+    row = _row(db, patient)
+    row.shown = [{**row.shown[0], "message": {"en": row.shown[0]["message"]["en"]}}]
+    db.add(row)
+    db.commit()
+    prescriber.language = "es"
+    db.add(prescriber)
+    db.commit()
+    assert set(_row(db, patient).shown[0]["message"]) == {"en"}
+    client.get("/patients")
+    assert set(_row(db, patient).shown[0]["message"]) == set(i18n.SUPPORTED_LANGUAGES)
+
+
+def test_a_reader_racing_a_writer_does_not_store_what_it_shows_as_current(db, monkeypatch):
+    """As for the order: what a page showed from data a writer changed meanwhile is not kept as
+    current; the next page evaluates the patient again and shows the writer's flag."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, _version = on_protocol(db, prescriber, "Ann Shown")
+    db.commit()
+    evaluate = flag_index.evaluate
+
+    def evaluate_then_a_writer_commits(session, ids, now):
+        found = evaluate(session, ids, now)
+        with Session(engine) as writer:
+            safety_event(writer, writer.get(type(patient), patient.id), "bp_emergency")
+            writer.commit()
+        return found
+
+    monkeypatch.setattr(flag_index, "evaluate", evaluate_then_a_writer_commits)
+    with Session(engine) as reader:
+        first = flag_index.shown(reader, [patient.id], utcnow())[patient.id]
+        reader.commit()
+    assert [f.code for f in first.flags] == []  # computed before the write
+    monkeypatch.undo()
+    with Session(engine) as reader:
+        again = flag_index.shown(reader, [patient.id], utcnow())[patient.id]
+        reader.commit()
+    assert [f.code for f in again.flags] == ["bp_emergency"]
