@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from app.accounts.models import Role, User
@@ -182,15 +183,22 @@ def readable_patient_refs(
     """`readable_patients` as (id, display name, email) only, for long lists that sort and page
     before they load anyone (a prescriber's list of thousands). Not audited: the caller notes
     the page it shows (`note_listed`)."""
+    query = readable_patient_refs_query(user, purpose)
+    if query is not None:
+        return [tuple(row) for row in session.exec(query).all()]
+    return [(p.id, p.display_name, p.email) for p in _readable(session, user, purpose, now)]
+
+
+def readable_patient_refs_query(user: User, purpose: Purpose) -> Select | None:
+    """`readable_patient_refs` as a query (columns id, display_name, email) that a caller may
+    join more to, where the rule is one query (a prescriber's panel); else None."""
     if (user.is_active and user.role == Role.PRESCRIBER
             and purpose in ROLE_PURPOSES[Role.PRESCRIBER]):
         # The same rule as `_readable` for prescribers, without building a User per patient.
-        return [tuple(row) for row in session.exec(
-            select(User.id, User.display_name, User.email)
-            .join(CareLink, col(CareLink.patient_id) == col(User.id))
-            .where(*_linked_patients(user, Relation.PRESCRIBER))
-        ).all()]
-    return [(p.id, p.display_name, p.email) for p in _readable(session, user, purpose, now)]
+        return (select(User.id, User.display_name, User.email)
+                .join(CareLink, col(CareLink.patient_id) == col(User.id))
+                .where(*_linked_patients(user, Relation.PRESCRIBER)))
+    return None
 
 
 def note_listed(session: Session, user: User, patients: list[User], purpose: Purpose,

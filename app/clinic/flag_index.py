@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Select, and_, bindparam, case, update
 from sqlmodel import Session, col, select
 
 from app import i18n
@@ -60,6 +60,38 @@ def briefs(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
     for pid, (_facts, flags) in _fresh(session, outdated, stored, now).items():
         found[pid] = _brief(flags)
     return found
+
+
+def listed(session: Session, refs: Select, now: datetime,
+           ) -> list[tuple[uuid.UUID, str, str, Brief]]:
+    """`briefs` for a list given as a query of (id, display_name, email): (id, name, email,
+    brief) of each, read in the same statement as the list (a panel of thousands, once), with
+    whether each stored brief is current decided in SQL."""
+    people = refs.subquery()
+    current = and_(col(FlagSummary.computed_from) == col(FlagSummary.changes),
+                   col(FlagSummary.settled_until) > now)
+    rows = session.exec(
+        select(people.c.id, people.c.display_name, people.c.email, FlagSummary.urgency,
+               FlagSummary.codes, FlagSummary.changes, case((current, True), else_=False))
+        .outerjoin(FlagSummary, col(FlagSummary.patient_id) == people.c.id)).all()
+    found: list[tuple[uuid.UUID, str, str, Brief]] = []
+    outdated: dict[uuid.UUID, Any] = {}
+    for pid, name, email, urgency, codes, changes, is_current in rows:
+        if is_current:
+            found.append((pid, name, email, Brief(urgency, frozenset(codes.split()))))
+        else:
+            outdated[pid] = (name, email, changes)
+    counts = {pid: _Read(changes) for pid, (_n, _e, changes) in outdated.items()
+              if changes is not None}
+    fresh = _fresh(session, list(outdated), counts, now)
+    for pid, (name, email, _changes) in outdated.items():
+        found.append((pid, name, email, _brief(fresh[pid][1])))
+    return found
+
+
+@dataclass(frozen=True)
+class _Read:
+    changes: int  # as `_fresh` takes a stored row: the count the answer was computed from
 
 
 @dataclass(frozen=True)

@@ -100,11 +100,18 @@ def patient_page(session: Session, prescriber: User, now: datetime,
     The order, the flag filter, the total and what is shown come from each patient's stored
     brief (app/clinic/flag_index.py: never stale, recomputed where outdated). Only the page's
     patients are noted as viewed in the audit trail."""
-    refs = access.readable_patient_refs(session, prescriber, access.Purpose.VIEW, now)
+    query = access.readable_patient_refs_query(prescriber, access.Purpose.VIEW)
+    if query is not None:  # a prescriber's panel: the list and its briefs in one read
+        listed = flag_index.listed(session, query, now)
+    else:
+        refs = access.readable_patient_refs(session, prescriber, access.Purpose.VIEW, now)
+        found = flag_index.briefs(session, [r[0] for r in refs], now)
+        listed = [(*r, found[r[0]]) for r in refs]
     if filters.q:
         needle = filters.q.casefold()
-        refs = [r for r in refs if needle in r[1].casefold() or needle in r[2].casefold()]
-    briefs = flag_index.briefs(session, [r[0] for r in refs], now)
+        listed = [r for r in listed if needle in r[1].casefold() or needle in r[2].casefold()]
+    briefs = {r[0]: r[3] for r in listed}
+    refs = [r[:3] for r in listed]
     if filters.flag:
         refs = [r for r in refs if filters.flag in briefs[r[0]].codes]
     refs.sort(key=lambda r: (-briefs[r[0]].urgency, r[1].casefold(), str(r[0])))
