@@ -438,7 +438,10 @@ MEASURES: dict[str, Measure] = {
         Measure("mood", "Mood right now", "scale", 0, 10, low_label="Worst",
                 high_label="Best"),
         Measure("dissociation", "Feeling detached or unreal (dissociation)", "scale", 0, 10,
-                low_label="Not at all", high_label="Extremely", short_label="Dissociation"),
+                # Not the PHQ-9's "Not at all": that answer is translated as a frequency
+                # ("Ningún día"), which a 0-10 scale end must not read as.
+                low_label="Not detached at all", high_label="Extremely",
+                short_label="Dissociation"),
         Measure("sedation", "Sedation (sitter's observation)", "choice", 0, 3, options=SEDATION,
                 short_label="Sedation"),
         *(Measure(effect, effect.capitalize(), "severity") for effect in SIDE_EFFECTS),

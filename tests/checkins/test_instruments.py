@@ -372,3 +372,17 @@ def test_bands_cover_every_possible_total_exactly_once():
 def test_only_q3_to_q5_of_the_screener_depend_on_q2():
     assert [i.key for i in CSSRS.items if i.asked_if == ("q2", True)] == ["q3", "q4", "q5"]
     assert [i.key for i in CSSRS.items if i.asked_if == ("q6", True)] == ["q6_past_3_months"]
+
+
+def test_a_scale_end_never_shares_its_words_with_a_questionnaire_answer():
+    """One English text is one translation: the PHQ-9's "Not at all" is a frequency in Spanish
+    ("Ningún día"), so a 0-10 scale whose end read "Not at all" said "0 = Ningún día"."""
+    from app import i18n
+    from app.checkins.instruments import FREQUENCY, MEASURES
+
+    answers = {option.label for option in FREQUENCY}
+    for measure in MEASURES.values():
+        assert not {measure.low_label, measure.high_label} & answers, measure.key
+    with i18n.using("es"):
+        low = i18n.gettext(MEASURES["dissociation"].low_label)
+    assert low == "Nada en absoluto"
