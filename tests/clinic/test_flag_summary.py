@@ -3,6 +3,7 @@ a change in its own transaction, time alone is covered by `flags.settled_until`,
 racing a writer leaves the brief outdated rather than wrongly current."""
 
 import re
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -281,3 +282,46 @@ def test_a_reader_racing_a_writer_does_not_store_what_it_shows_as_current(db, mo
         again = flag_index.shown(reader, [patient.id], utcnow())[patient.id]
         reader.commit()
     assert [f.code for f in again.flags] == ["bp_emergency"]
+
+
+WRITERS = 8
+
+
+def test_eight_writers_at_once_each_count_their_change(db):
+    """Eight transactions write to one patient's flag sources at the same moment (on PostgreSQL
+    really at once; on SQLite one after another through the write lock): none of their counts is
+    lost, and the brief computed afterwards holds all eight readings and is stored as current."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, _version = on_protocol(db, prescriber, "Ann Busy")
+    db.commit()
+    with Session(engine) as reader:
+        flag_index.briefs(reader, [patient.id], utcnow())
+        reader.commit()
+    before = _row(db, patient).changes
+    start = threading.Barrier(WRITERS)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            with Session(engine) as session:
+                start.wait(timeout=30)
+                safety_event(session, session.get(type(patient), patient.id), "bp_emergency",
+                             days_ago=1 + n / 100)
+                session.commit()
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert _row(db, patient).changes == before + WRITERS
+    with Session(engine) as reader:
+        shown = flag_index.shown(reader, [patient.id], utcnow())[patient.id]
+        reader.commit()
+    assert [f.message for f in shown.flags] == [
+        f"Blood pressure at or above 180/120: {WRITERS} readings in 14 days."]
+    row = _row(db, patient)
+    assert row.computed_from == row.changes and "bp_emergency" in row.codes
