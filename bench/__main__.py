@@ -22,6 +22,7 @@ from bench.server import LOCAL_POSTGRES
 # (module, runs per database?) in the order they run: the server figures first.
 BENCHMARKS = [
     ("load", True),
+    ("wrk_ratio", True),
     ("growth", True),
     ("sync_bench", True),
     ("push_fanout", True),
