@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from app.accounts.models import User
 from app.db import engine
 from app.push.models import PushSubscription
+from tests.browser.conftest import TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
 
@@ -259,7 +260,10 @@ def test_turning_reminders_on_then_removing_this_device(granted, live_server, de
     sign_in(page, "patient@demo.test")
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     card = page.locator(".push-card")
-    expect(card.get_by_role("status")).to_have_text("Reminders are off on this device.")
+    # The card says "needs JavaScript" until the scripts, which load after the first paint,
+    # replace it: on a busy machine that takes longer than expect's default 5 s.
+    expect(card.get_by_role("status")).to_have_text("Reminders are off on this device.",
+                                                    timeout=TIMEOUT_MS)
     page.goto("/account/reminders")
     expect(page.get_by_text("No device receives your reminders yet.")).to_be_visible()
 
