@@ -41,14 +41,7 @@ class Brief:
 def briefs(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
            ) -> dict[uuid.UUID, Brief]:
     """Each patient's brief, recomputing (and storing) those outdated."""
-    stored = {}
-    for chunk in _chunks(list(patient_ids)):
-        # Columns, not FlagSummary objects: a list of thousands reads them all on every load.
-        for row in session.exec(
-                select(FlagSummary.patient_id, FlagSummary.changes, FlagSummary.computed_from,
-                       FlagSummary.urgency, FlagSummary.codes, FlagSummary.settled_until)
-                .where(col(FlagSummary.patient_id).in_(chunk))).all():
-            stored[row.patient_id] = row
+    stored = _stored(session, patient_ids, FlagSummary.urgency, FlagSummary.codes)
     found: dict[uuid.UUID, Brief] = {}
     outdated: list[uuid.UUID] = []
     for pid in patient_ids:
@@ -107,13 +100,7 @@ def shown(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
     """The phase and open flags of a page's patients, worded in the current language: from
     their stored rows where current (as `briefs` decides), else evaluated now (and stored)."""
     language = i18n.current_language()
-    stored = {}
-    for chunk in _chunks(list(patient_ids)):
-        for row in session.exec(
-                select(FlagSummary.patient_id, FlagSummary.changes, FlagSummary.computed_from,
-                       FlagSummary.settled_until, FlagSummary.phase, FlagSummary.shown)
-                .where(col(FlagSummary.patient_id).in_(chunk))).all():
-            stored[row.patient_id] = row
+    stored = _stored(session, patient_ids, FlagSummary.phase, FlagSummary.shown)
     found: dict[uuid.UUID, Shown] = {}
     outdated: list[uuid.UUID] = []
     for pid in patient_ids:
@@ -126,6 +113,20 @@ def shown(session: Session, patient_ids: Sequence[uuid.UUID], now: datetime,
     for pid, (facts, flags) in _fresh(session, outdated, stored, now).items():
         found[pid] = Shown(facts.phase, flags)
     return found
+
+
+def _stored(session: Session, patient_ids: Sequence[uuid.UUID], *columns: Any,
+            ) -> dict[uuid.UUID, Any]:
+    """The stored rows of these patients: what `_current` tests, and `columns`. Columns, not
+    FlagSummary objects: a list of thousands reads them all on every load."""
+    stored = {}
+    for chunk in _chunks(list(patient_ids)):
+        for row in session.exec(
+                select(FlagSummary.patient_id, FlagSummary.changes, FlagSummary.computed_from,
+                       FlagSummary.settled_until, *columns)
+                .where(col(FlagSummary.patient_id).in_(chunk))).all():
+            stored[row.patient_id] = row
+    return stored
 
 
 def _current(row: Any, now: datetime) -> bool:

@@ -172,12 +172,9 @@ def test_a_brief_past_its_settled_time_is_computed_again(db, auth, client):
     assert "override" in _row(db, patient).codes
 
 
-def test_a_reader_racing_a_writer_leaves_the_brief_outdated(db, monkeypatch):
-    """The reader read the count, then a writer committed a change, then the reader stores what
-    it computed from the older data: the brief must stay outdated, not look current."""
-    prescriber = factories.user(db, role="prescriber")
-    patient, _version = on_protocol(db, prescriber, "Ann Race")
-    db.commit()
+def _a_writer_commits_after_each_evaluation(monkeypatch, patient) -> None:
+    """The reader evaluates, then a writer commits a crisis reading for the patient before the
+    reader stores what it computed (undone with monkeypatch.undo())."""
     evaluate = flag_index.evaluate
 
     def evaluate_then_a_writer_commits(session, ids, now):
@@ -188,6 +185,15 @@ def test_a_reader_racing_a_writer_leaves_the_brief_outdated(db, monkeypatch):
         return found
 
     monkeypatch.setattr(flag_index, "evaluate", evaluate_then_a_writer_commits)
+
+
+def test_a_reader_racing_a_writer_leaves_the_brief_outdated(db, monkeypatch):
+    """The reader read the count, then a writer committed a change, then the reader stores what
+    it computed from the older data: the brief must stay outdated, not look current."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, _version = on_protocol(db, prescriber, "Ann Race")
+    db.commit()
+    _a_writer_commits_after_each_evaluation(monkeypatch, patient)
     with Session(engine) as reader:
         found = flag_index.briefs(reader, [patient.id], utcnow())
         reader.commit()
@@ -263,16 +269,7 @@ def test_a_reader_racing_a_writer_does_not_store_what_it_shows_as_current(db, mo
     prescriber = factories.user(db, role="prescriber")
     patient, _version = on_protocol(db, prescriber, "Ann Shown")
     db.commit()
-    evaluate = flag_index.evaluate
-
-    def evaluate_then_a_writer_commits(session, ids, now):
-        found = evaluate(session, ids, now)
-        with Session(engine) as writer:
-            safety_event(writer, writer.get(type(patient), patient.id), "bp_emergency")
-            writer.commit()
-        return found
-
-    monkeypatch.setattr(flag_index, "evaluate", evaluate_then_a_writer_commits)
+    _a_writer_commits_after_each_evaluation(monkeypatch, patient)
     with Session(engine) as reader:
         first = flag_index.shown(reader, [patient.id], utcnow())[patient.id]
         reader.commit()
