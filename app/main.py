@@ -1,5 +1,6 @@
 """create_app(): middleware, routers, static files and error pages."""
 
+import gc
 import logging
 import secrets
 from contextlib import asynccontextmanager
@@ -10,7 +11,9 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
 from app.accounts import api as accounts_api
@@ -124,12 +127,30 @@ def _readable_validation(exc: RequestValidationError) -> str:
     return printable("; ".join(parts), limit=1000) or _("The request was not valid.")
 
 
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Move what importing and building the app made (modules, classes, SQLAlchemy's mappers,
+    compiled templates: hundreds of thousands of objects that live as long as the process) out
+    of the garbage collector's sight. Each full collection otherwise walks them all again, and a
+    request that reads many rows (a patient list of 1,000) set one off: measured in process,
+    the list's page went 71 → 57 ms (issue 14, docs/benchmarks.md). Once per process: later
+    calls would also freeze whatever garbage exists by then (tests start the app many times)."""
+    global _frozen
+    if not _frozen:
+        gc.collect()  # what startup already threw away is freed, not frozen
+        gc.freeze()
+        _frozen = True
+
+
 @asynccontextmanager
 async def lifespan(_app: FastAPI):
     # The embedded default: the reminder dispatcher runs beside the web app in this process.
     # With several instances on PostgreSQL, run `python -m app.reminders.worker` instead (or as
     # well: claims keep dispatchers from sending anything twice).
     vapid.check_settings()  # a push setting that cannot work stops the start, not the first send
+    _freeze_startup_objects()
     dispatcher = None
     if settings.reminders_dispatcher == "in-process":
         dispatcher = InProcessDispatcher()
@@ -139,6 +160,100 @@ async def lifespan(_app: FastAPI):
     finally:
         if dispatcher:
             dispatcher.stop()
+
+
+def _failure_response(request: Request, exc: Exception) -> Response:
+    """The answer to an exception no handler took. Decided here so the server never logs the
+    exception text: a database error's message can carry PHI. The request's transaction was
+    already rolled back."""
+    route = getattr(request.scope.get("route"), "path", "?")
+    if db_busy(exc):
+        # Overload, not a fault: every connection taken, or SQLite's write lock held past
+        # busy_timeout. 503 + Retry-After tells the outbox to keep the entries and send them
+        # again later (a 500 read as a broken server).
+        log.warning("busy (%s) on %s %s", type(exc).__name__, request.method, route)
+        return _error_response(
+            request, 503,
+            _("TrocheLog is busy right now. Nothing was saved; please try again in a moment."),
+            headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
+        )
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
+    return _error_response(
+        request, 500, _("Something went wrong on our side. Nothing was saved; please try again."))
+
+
+def _finish_headers(request: Request, headers: MutableHeaders, rid: str) -> None:
+    """What every answer carries, whatever made it: security headers, the request id, the
+    language, no caching of PHI, and the stale-session wipe."""
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    headers["X-Request-ID"] = rid
+    if cookies.is_https(request):
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    html = headers.get("content-type", "").startswith("text/html")
+    if html or not request.url.path.startswith("/static/"):
+        # The language the page or message speaks (the person's setting or the browser's;
+        # app/web/language.py), for caches, translators' tools and screen readers.
+        headers.setdefault("Content-Language",
+                           getattr(request.state, "language", None) or i18n.current_language())
+        # Pages and API answers hold PHI: no browser or shared cache keeps them (no-store also
+        # keeps them out of the back/forward cache after sign-out). The service worker alone
+        # decides what this device keeps, and sign-out wipes it. Static files keep their
+        # validators; /sw.js sets its own no-cache.
+        headers.setdefault("Cache-Control", "no-store")
+    if getattr(request.state, "stale_session", False) and not sets_session_cookie(headers):
+        # The cookie named a session that has ended (expired, signed out elsewhere, password
+        # changed): whatever answers, the browser drops it and wipes the cached pages. Not when
+        # this response signs someone in (a sign-in posted with a stale cookie).
+        wipe = forget_browser(Response(), keep_unsent=True, request=request).headers
+        for value in wipe.getlist("set-cookie"):
+            headers.append("set-cookie", value)
+        headers["Clear-Site-Data"] = wipe["clear-site-data"]
+
+
+class LanguageAndHeaders:
+    """Per request: the language from Accept-Language (a signed-in person's setting replaces it
+    in `use_language`), the request id, the headers of `_finish_headers` on every answer, and
+    an error page instead of any exception.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs the
+    app in a task of its own and streams the response through a memory channel, which measured
+    about a quarter of a constant endpoint's time in process (issue 14)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        i18n.activate(i18n.pick_language(request.headers.get("accept-language")))
+        # One id per request, in the audit trail's entries and sent back, so a person reporting
+        # a problem can quote it and the entries of that request can be found.
+        rid = secrets.token_hex(8)
+        audit_service.request_id.set(rid)
+        audit_service.start_request()
+        started = False
+
+        async def send_finished(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                _finish_headers(request, MutableHeaders(scope=message), rid)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_finished)
+        except Exception as exc:
+            if started:
+                # Failed mid-answer: nothing else can be sent. Logged without its text, and not
+                # raised on (the server would print the text); the server closes the
+                # connection on the unfinished answer.
+                log.error("unhandled %s after the answer began on %s %s", type(exc).__name__,
+                          request.method, getattr(scope.get("route"), "path", "?"))
+                return
+            await _failure_response(request, exc)(scope, receive, send_finished)
 
 
 def create_app() -> FastAPI:
@@ -163,67 +278,8 @@ def create_app() -> FastAPI:
     # one that waits too long becomes a 503 with the usual headers (app/web/admission.py).
     app.add_middleware(AdmissionMiddleware)
 
-    @app.middleware("http")
-    async def language_and_headers(request: Request, call_next):
-        i18n.activate(i18n.pick_language(request.headers.get("accept-language")))
-        # One id per request, in the audit trail's entries and sent back, so a person reporting
-        # a problem can quote it and the entries of that request can be found.
-        rid = secrets.token_hex(8)
-        audit_service.request_id.set(rid)
-        audit_service.start_request()
-        try:
-            response = await call_next(request)
-        except Exception as exc:
-            # Handled here so the server never logs the exception text: a database error's
-            # message can carry PHI. The request's transaction was already rolled back.
-            route = request.scope.get("route")
-            if db_busy(exc):
-                # Overload, not a fault: every connection taken, or SQLite's write lock held
-                # past busy_timeout. 503 + Retry-After tells the outbox to keep the entries
-                # and send them again later (a 500 read as a broken server).
-                log.warning("busy (%s) on %s %s", type(exc).__name__, request.method,
-                            getattr(route, "path", "?"))
-                response = _error_response(
-                    request, 503,
-                    _("TrocheLog is busy right now. Nothing was saved; please try again in a "
-                      "moment."),
-                    headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
-                )
-            else:
-                log.error(
-                    "unhandled %s on %s %s",
-                    type(exc).__name__,
-                    request.method,
-                    getattr(route, "path", "?"),
-                )
-                response = _error_response(
-                    request,
-                    500,
-                    _("Something went wrong on our side. Nothing was saved; please try again."),
-                )
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        response.headers["X-Request-ID"] = rid
-        if cookies.is_https(request):
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
-        html = response.headers.get("content-type", "").startswith("text/html")
-        if html or not request.url.path.startswith("/static/"):
-            # The language the page or message speaks (the person's setting or the browser's;
-            # app/web/language.py), for caches, translators' tools and screen readers.
-            response.headers.setdefault(
-                "Content-Language",
-                getattr(request.state, "language", None) or i18n.current_language())
-            # Pages and API answers hold PHI: no browser or shared cache keeps them (no-store
-            # also keeps them out of the back/forward cache after sign-out). The service
-            # worker alone decides what this device keeps, and sign-out wipes it. Static files
-            # keep their validators; /sw.js sets its own no-cache.
-            response.headers.setdefault("Cache-Control", "no-store")
-        if getattr(request.state, "stale_session", False) and not sets_session_cookie(response):
-            # The cookie named a session that has ended (expired, signed out elsewhere, password
-            # changed): whatever answers, the browser drops it and wipes the cached pages. Not
-            # when this response signs someone in (a sign-in posted with a stale cookie).
-            forget_browser(response, keep_unsent=True, request=request)
-        return response
+    # Outside admission, so its 503 gets the usual headers too.
+    app.add_middleware(LanguageAndHeaders)
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated):

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from starlette.datastructures import Headers
 
 from app.accounts import service
 from app.accounts.models import InviteKind, User
@@ -36,10 +37,11 @@ def _set_session_cookie(request: Request, response: Response, token: str, user: 
 CLEAR_SITE_DATA = '"cache", "storage"'
 
 
-def sets_session_cookie(response: Response) -> bool:
+def sets_session_cookie(headers: Headers) -> bool:
+    """The response (its headers) sets the session cookie: someone is signing in."""
     return any(
         cookies.is_session_name(value.split("=", 1)[0].strip())
-        for value in response.headers.getlist("set-cookie")
+        for value in headers.getlist("set-cookie")
     )
 
 

@@ -41,10 +41,15 @@ class AdmissionMiddleware:
             # Made inside the loop that serves (a server has one; tests' clients may start
             # several, and a semaphore cannot wait in a loop other than its own).
             self._slots, self._loop = asyncio.Semaphore(self.limit), loop
-        try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self.wait_seconds)
-        except TimeoutError:
-            raise Busy() from None
+        if self._slots.locked():
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout=self.wait_seconds)
+            except TimeoutError:
+                raise Busy() from None
+        else:
+            # A slot is free and nobody waits: take it at once, without the task and timer
+            # wait_for makes on every call (the common case, on every request).
+            await self._slots.acquire()
         try:
             await self.app(scope, receive, send)
         finally:

@@ -263,3 +263,25 @@ def test_a_bad_range_in_the_form_comes_back_with_the_message_next_to_the_field(c
     panel = client.get("/patients/export?format=csv&start=2024-01-01&end=2026-11-24")
     assert panel.status_code == 422 and 'id="end-error"' in panel.text
     assert audits(db) == []
+
+
+def test_a_panel_stream_that_fails_midway_is_cut_off_and_logged_without_its_text(
+        client, auth, db, demo, monkeypatch, caplog):
+    """The headers have gone: no error page can follow. The download ends unfinished (the zip
+    cannot be opened, so nobody mistakes it for the whole panel) and the log names the error's
+    type, never its text (a database error's message can carry PHI)."""
+    from app.exports import api
+
+    def failing(*_args, **_kwargs):
+        yield b"PK\x03\x04"
+        raise RuntimeError("patient@demo.test took 150 mg")
+
+    monkeypatch.setattr(api, "panel_zip", failing)
+    sign_in(auth, "prescriber@demo.test")
+    response = client.get("/api/v1/export?format=csv")
+    assert response.status_code == 200
+    assert response.content == b"PK\x03\x04"
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(response.content))
+    assert "unhandled RuntimeError after the answer began on GET /api/v1/export" in caplog.text
+    assert "150 mg" not in caplog.text
