@@ -158,6 +158,15 @@ def typeset(text: str) -> str:
     return _DOUBLED_PERIOD.sub(r"\1", text)
 
 
+def translated(message: str) -> str:
+    """The message in the active language, not filled in."""
+    return _active().gettext(message)
+
+
+def translated_plural(singular: str, plural: str, n: int) -> str:
+    return _active().ngettext(singular, plural, n)
+
+
 def gettext(message: str, **params: object) -> str:
     text = _active().gettext(message)
     return typeset(text % params) if params else text
