@@ -197,10 +197,19 @@ def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.U
                             "shown": values["b_shown"]})
     if updates:
         # Only if no write was counted since the count was read: otherwise it stays outdated.
+        # And only rows nobody holds (SKIP LOCKED; SQLite has one writer and no row locks):
+        # a brief is a cache, so a reader never waits for a writer about to count a change, or
+        # for another reader storing the same brief. Waiting could deadlock two patient lists
+        # on PostgreSQL (each stores its outdated rows, then its page's: two orders), which fits
+        # the one 500 bench/load.py met on the list on 2026-12-03 (an OperationalError; the log
+        # keeps no error text). A row skipped stays outdated: recomputed by the next reader.
+        free = (select(_TABLE.c.patient_id)
+                .where(_TABLE.c.patient_id == bindparam("b_pid"),
+                       _TABLE.c.changes == bindparam("b_changes"))
+                .with_for_update(skip_locked=True).scalar_subquery())
         connection.execute(
             update(_TABLE)
-            .where(_TABLE.c.patient_id == bindparam("b_pid"),
-                   _TABLE.c.changes == bindparam("b_changes"))
+            .where(_TABLE.c.patient_id == free)
             .values(computed_from=bindparam("b_changes"), urgency=bindparam("b_urgency"),
                     codes=bindparam("b_codes"), settled_until=bindparam("b_settled"),
                     phase=bindparam("b_phase"), shown=bindparam("b_shown")),

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlmodel import Session
 
 from app import i18n
@@ -25,6 +25,7 @@ from tests.clinic.test_patient_list import (
     safety_event,
     signed_in,
 )
+from tests.conftest import IS_POSTGRES
 
 # --- settled_until (pure) ------------------------------------------------------------------
 
@@ -205,6 +206,28 @@ def test_a_reader_racing_a_writer_leaves_the_brief_outdated(db, monkeypatch):
         assert "bp_emergency" in flag_index.briefs(reader, [patient.id], utcnow())[
             patient.id].codes
         reader.commit()
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="row locks are PostgreSQL's (SQLite: one writer)")
+def test_a_reader_never_waits_for_a_brief_another_transaction_holds(db):
+    """Two prescribers' lists store the same outdated brief at once: the second skips the row
+    the first holds (it stays outdated until the first commits) instead of waiting, so two
+    lists storing their rows in different orders cannot deadlock. Before, the second waited
+    here until lock_timeout."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, _version = on_protocol(db, prescriber, "Ann Held")
+    db.commit()
+    now = utcnow()
+    with Session(engine) as first, Session(engine) as second:
+        held = flag_index.briefs(first, [patient.id], now)  # stored: the row is locked
+        second.exec(text("SET LOCAL lock_timeout = '2s'"))
+        found = flag_index.briefs(second, [patient.id], now)
+        second.commit()
+        assert _row(db, patient).computed_from != _row(db, patient).changes  # not stored yet
+        first.commit()
+    assert found == held
+    row = _row(db, patient)
+    assert row.computed_from == row.changes  # the first reader's store
 
 
 def test_the_list_shows_a_current_brief_as_stored_in_the_readers_language(db, auth, client,
