@@ -168,12 +168,12 @@ def translated_plural(singular: str, plural: str, n: int) -> str:
 
 
 def gettext(message: str, **params: object) -> str:
-    text = _active().gettext(message)
+    text = translated(message)
     return typeset(text % params) if params else text
 
 
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
-    text = _active().ngettext(singular, plural, n)
+    text = translated_plural(singular, plural, n)
     return typeset(text % {"num": n, **params})
 
 

@@ -127,9 +127,6 @@ def _readable_validation(exc: RequestValidationError) -> str:
     return printable("; ".join(parts), limit=1000) or _("The request was not valid.")
 
 
-_frozen = False
-
-
 def _freeze_startup_objects() -> None:
     """Move what importing and building the app made (modules, classes, SQLAlchemy's mappers,
     compiled templates: hundreds of thousands of objects that live as long as the process) out
@@ -137,11 +134,9 @@ def _freeze_startup_objects() -> None:
     request that reads many rows (a patient list of 1,000) set one off: measured in process,
     the list's page went 71 → 57 ms (issue 14, docs/benchmarks.md). Once per process: later
     calls would also freeze whatever garbage exists by then (tests start the app many times)."""
-    global _frozen
-    if not _frozen:
+    if gc.get_freeze_count() == 0:
         gc.collect()  # what startup already threw away is freed, not frozen
         gc.freeze()
-        _frozen = True
 
 
 @asynccontextmanager

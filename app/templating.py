@@ -71,10 +71,9 @@ def _typeset(text: str) -> str:
     return i18n.typeset(text)
 
 
-# install_gettext_callables sets newstyle (how {% trans %} compiles); the globals are then ours.
-env.install_gettext_callables(  # type: ignore[attr-defined]
-    i18n.gettext, i18n.ngettext, newstyle=True
-)
+# Newstyle: `{% trans %}` compiles to calls of these globals with the values as keywords, as
+# `_()` passes them (what install_gettext_callables(newstyle=True) would set, minus its wrappers).
+env.newstyle_gettext = True  # type: ignore[attr-defined]
 env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
 env.globals["HTMX_FILE"] = HTMX_FILE
 # Hashed, year-long static addresses (app/web/assets.py): every page names files through it.
