@@ -109,7 +109,9 @@ window.TrocheReady = function (init) {
     var nodes = Array.prototype.slice.call(el.childNodes);
     nodes.forEach(function (node) { el.removeChild(node); });
     setTimeout(function () {
-      nodes.forEach(function (node) { el.appendChild(node); });
+      // A script that wrote a newer message meanwhile (push.js replaces the no-JavaScript text)
+      // has been read out already; putting the old text back would show both, run together.
+      if (!el.firstChild) nodes.forEach(function (node) { el.appendChild(node); });
       el.setAttribute("data-announced", "");
     }, 150);
   }

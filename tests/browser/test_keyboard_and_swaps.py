@@ -54,6 +54,25 @@ def test_a_status_after_a_swap_is_read_out(page: Page, demo, sign_in):
     assert violations(page) == []
 
 
+def test_a_status_rewritten_while_it_is_read_out_keeps_only_the_newer_message(
+        page: Page, demo, sign_in):
+    # Signing in swaps Today in; the reminders card's status then holds the no-JavaScript text,
+    # which push.js replaces moments later. The read-out must not put the old text back after.
+    _signed_in(page, sign_in, "patient@demo.test")
+    page.goto("/account/app-lock")
+    text = page.evaluate("""() => new Promise((done) => {
+      const main = document.querySelector("main");
+      const status = document.createElement("p");
+      status.setAttribute("role", "status");
+      status.textContent = "Older message.";
+      main.appendChild(status);
+      document.dispatchEvent(new CustomEvent("htmx:after:swap", {detail: {ctx: {target: main}}}));
+      setTimeout(() => { status.textContent = "Newer message."; }, 60);
+      setTimeout(() => done(status.textContent), 400);
+    })""")
+    assert text == "Newer message."
+
+
 def test_show_older_doses_swap_focuses_the_new_part_and_passes_axe(page: Page, demo, sign_in):
     _signed_in(page, sign_in, "patient@demo.test")
     page.goto("/doses")
