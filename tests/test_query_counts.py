@@ -210,3 +210,26 @@ def test_a_page_view_notes_the_session_as_seen_only_as_it_ends(db, people):
     assert writes[0] > max(n for n, word in enumerate(words) if word == "SELECT")
     db.expire_all()
     assert db.get(AuthSession, auth.id).last_seen_at > utcnow() - timedelta(minutes=1)
+
+
+def test_a_sync_batch_reads_the_protocol_once(people):
+    """Each item runs in a savepoint of its own; the protocol read for the first item serves the
+    rest of the batch (the patient's write lock is held throughout)."""
+    _caregiver, patients, _every = people
+    patient = patients[HISTORIES[0]]
+    with another_client() as web:
+        assert Auth(web).login(patient.email).status_code == 303
+        csrf = web.get("/api/v1/me").json()["csrf_token"]
+        gate = factories.sync_item("gate", factories.gate_data())
+        items = [gate, factories.sync_item("dose", {
+            "taken_at": utcnow().isoformat(), "dose_mg": "100", "route": "sublingual",
+            "gate_id": gate["id"], "override_reason": "as planned", "already_taken": True}),
+            factories.sync_item("checkin", {"slot": "daily", "values": {"mood": 7}})]
+        with counted() as seen:
+            answer = web.post("/api/v1/sync", json={"items": items},
+                              headers={"X-CSRF-Token": csrf})
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == ["created"] * 3, answer.text
+    protocol_reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")
+                      and "FROM protocol_versions" in s]
+    assert len(protocol_reads) == 1, protocol_reads

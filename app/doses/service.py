@@ -380,9 +380,9 @@ def _record_holds(session: Session, policy: rules.GuardPolicy, patient_id: uuid.
     is rounded down to the minute, so a dose logged "at 10:04" right after a 10:04:30 crisis
     reading must still be held by it."""
     found: dict[rules.ReasonCode, rules.Reason] = {}
-    for at in (taken_at + FUTURE_TOLERANCE, taken_at):
-        for reason in rules.safety_hold_reasons(policy, safety.state(session, patient_id, at),
-                                                at):
+    moments = (taken_at + FUTURE_TOLERANCE, taken_at)
+    for at, state in zip(moments, safety.states(session, patient_id, moments), strict=True):
+        for reason in rules.safety_hold_reasons(policy, state, at):
             found[reason.code] = reason
     return list(found.values())
 

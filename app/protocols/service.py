@@ -234,9 +234,17 @@ def _forget_current_on_save(session, _context) -> None:
 
 
 @event.listens_for(Session, "after_commit")
+def _forget_current_after_commit(session) -> None:
+    # A new transaction may see a version another request saved meanwhile. SQLAlchemy fires
+    # this for each released savepoint too (one per sync item): those keep what they read, or
+    # every item of a batch would read the protocol again.
+    if not session.in_nested_transaction():
+        session.info.pop(_CURRENT, None)
+
+
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_current(session, *_args) -> None:
-    # A new transaction may see a version another request saved meanwhile.
+def _forget_current_after_rollback(session, _transaction) -> None:
+    # A savepoint rolled back may have held a version saved (and read) inside it.
     session.info.pop(_CURRENT, None)
 
 

@@ -7,6 +7,7 @@ or above 180/120 holds dosing for the protocol's lockout period.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import exists
@@ -65,17 +66,26 @@ def state(session: Session, patient_id: uuid.UUID, at: datetime) -> rules.Safety
     A pending review holds every dose from the screen on; a dose taken before the screen (logged
     late) is not held by it. The latest crisis reading at or before `at` starts the lockout.
     """
-    # Both facts in one statement (Today and every dose judged ask for them).
-    review = exists().where(
-        SafetyEvent.patient_id == patient_id, col(SafetyEvent.holds_dosing).is_(True),
-        col(SafetyEvent.reviewed_at).is_(None), col(SafetyEvent.occurred_at) <= at)
-    last_emergency = (
-        select(SafetyEvent.occurred_at)
-        .where(SafetyEvent.patient_id == patient_id, SafetyEvent.kind == BP_EMERGENCY,
-               col(SafetyEvent.occurred_at) <= at)
-        .order_by(col(SafetyEvent.occurred_at).desc()).limit(1).scalar_subquery())
-    pending, last_at = session.exec(select(review, last_emergency)).one()
-    return rules.SafetyState(review_pending=bool(pending), last_emergency_at=last_at)
+    return states(session, patient_id, (at,))[0]
+
+
+def states(session: Session, patient_id: uuid.UUID,
+           moments: Sequence[datetime]) -> list[rules.SafetyState]:
+    """`state` at each of several moments, in one statement (a dose is judged at its time and
+    a minute later; Today and every dose judged ask)."""
+    columns: list = []
+    for at in moments:
+        columns.append(exists().where(
+            SafetyEvent.patient_id == patient_id, col(SafetyEvent.holds_dosing).is_(True),
+            col(SafetyEvent.reviewed_at).is_(None), col(SafetyEvent.occurred_at) <= at))
+        columns.append(
+            select(SafetyEvent.occurred_at)
+            .where(SafetyEvent.patient_id == patient_id, SafetyEvent.kind == BP_EMERGENCY,
+                   col(SafetyEvent.occurred_at) <= at)
+            .order_by(col(SafetyEvent.occurred_at).desc()).limit(1).scalar_subquery())
+    row = session.exec(select(*columns)).one()
+    return [rules.SafetyState(review_pending=bool(row[2 * n]), last_emergency_at=row[2 * n + 1])
+            for n in range(len(moments))]
 
 
 def review(session: Session, *, prescriber: User, patient_id: uuid.UUID, event_id: uuid.UUID,

@@ -366,3 +366,19 @@ def test_no_dose_right_after_an_emergency_reading_even_without_the_gate(db, worl
     assert "recent_emergency" in [r["code"] for r in recheck.reasons]
     day_later = gate(db, patient, SESSION + timedelta(hours=25, minutes=1))
     assert "recent_emergency" not in [r["code"] for r in day_later.reasons]
+
+
+def test_a_dose_timed_just_before_a_crisis_reading_is_held_by_it(db, world):
+    # A form's time is rounded down to the minute: "10:04" right after a 10:04:30 crisis reading
+    # is the same moment, and a dose logged minutes before the reading is too close to tell.
+    _, patient, _ = world
+    reading = SESSION + timedelta(hours=1, minutes=4, seconds=30)
+    assert gate(db, patient, reading, systolic=182).verdict == "emergency"
+    for before in (timedelta(seconds=30), timedelta(minutes=9)):
+        with pytest.raises(service.DoseRefused) as caught:
+            dose(db, patient, reading - before, now=reading + timedelta(minutes=1),
+                 override_reason="I feel fine.")
+        assert [r["code"] for r in caught.value.reasons] == ["recent_emergency"]
+    # Longer before the reading, it was taken before anything was wrong: recorded.
+    earlier = dose(db, patient, reading - timedelta(minutes=11), now=reading + timedelta(minutes=1))
+    assert earlier.flags == ["no_gate"]
