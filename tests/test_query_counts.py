@@ -212,9 +212,14 @@ def test_a_page_view_notes_the_session_as_seen_only_as_it_ends(db, people):
     assert db.get(AuthSession, auth.id).last_seen_at > utcnow() - timedelta(minutes=1)
 
 
-def test_a_sync_batch_reads_the_protocol_once(people):
-    """Each item runs in a savepoint of its own; the protocol read for the first item serves the
-    rest of the batch (the patient's write lock is held throughout)."""
+def _locks(seen: list[str]) -> list[str]:
+    return [s for s in seen if "pg_advisory_xact_lock" in s or "SET id = id WHERE 0" in s]
+
+
+def test_a_sync_batch_locks_the_patient_and_reads_the_protocol_once(people):
+    """Each item runs in a savepoint of its own; the patient's write lock taken for the first
+    item is held to the end of the transaction, and the protocol read for it serves the rest.
+    The next request takes the lock again."""
     _caregiver, patients, _every = people
     patient = patients[HISTORIES[0]]
     with another_client() as web:
@@ -228,6 +233,10 @@ def test_a_sync_batch_reads_the_protocol_once(people):
         with counted() as seen:
             answer = web.post("/api/v1/sync", json={"items": items},
                               headers={"X-CSRF-Token": csrf})
+        with counted() as next_request:
+            assert factories.sync_post(web, factories.sync_item(
+                "checkin", {"slot": "daily", "values": {"mood": 6}})).status_code == 200
+    assert len(_locks(seen)) == 1 and len(_locks(next_request)) == 1, (seen, next_request)
     assert answer.status_code == 200, answer.text
     assert [r["status"] for r in answer.json()["results"]] == ["created"] * 3, answer.text
     protocol_reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")

@@ -233,12 +233,11 @@ def _forget_current_on_save(session, _context) -> None:
         session.info.pop(_CURRENT, None)
 
 
-@event.listens_for(Session, "after_commit")
-def _forget_current_after_commit(session) -> None:
-    # A new transaction may see a version another request saved meanwhile. SQLAlchemy fires
-    # this for each released savepoint too (one per sync item): those keep what they read, or
-    # every item of a batch would read the protocol again.
-    if not session.in_nested_transaction():
+@event.listens_for(Session, "after_transaction_end")
+def _forget_current_after_the_transaction(session, transaction) -> None:
+    # A new transaction may see a version another request saved meanwhile. A savepoint released
+    # (one per sync item) keeps what was read, or each item of a batch would read it again.
+    if transaction.parent is None:
         session.info.pop(_CURRENT, None)
 
 

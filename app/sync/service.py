@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -102,6 +102,21 @@ def _replay(existing: ClientWrite, item: SyncItem, digest: str, patient: User) -
             "detail": _("This id was already used for a different entry.")}
 
 
+_LOCKED = "sync.locked_patients"  # session.info key: patients this transaction holds locked
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _locks_end_with_the_transaction(session, transaction) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed; a savepoint keeps them
+        session.info.pop(_LOCKED, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _locks_may_end_with_a_savepoint(session, _transaction) -> None:
+    # PostgreSQL releases a lock taken inside a savepoint rolled back: take it again.
+    session.info.pop(_LOCKED, None)
+
+
 def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
     """Serialise every write for one patient until the transaction ends.
 
@@ -113,12 +128,16 @@ def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
     database write lock before anything is read (pysqlite would otherwise read first and then
     fail at once with "database is locked" when upgrading to write, a 500 under contention).
     """
+    held = session.info.setdefault(_LOCKED, set())
+    if patient_id in held:
+        return  # taken for an earlier item of this batch, and held until the transaction ends
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         key = int.from_bytes(patient_id.bytes[:8], "big", signed=True)
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     elif connection.dialect.name == "sqlite":
         connection.execute(text("UPDATE client_writes SET id = id WHERE 0"))
+    held.add(patient_id)
 
 
 def _rejected(item_id: uuid.UUID, code: str, detail: str, field: str) -> dict[str, Any]:
