@@ -1,6 +1,5 @@
 """create_app(): middleware, routers, static files and error pages."""
 
-import gc
 import logging
 import secrets
 from contextlib import asynccontextmanager
@@ -43,6 +42,7 @@ from app.exports import api as exports_api
 from app.exports import routes as exports_routes
 from app.home import routes as home_routes
 from app.i18n import gettext as _
+from app.process import freeze_startup_objects
 from app.protocols import routes as protocols_routes
 from app.push import api as push_api
 from app.push import vapid
@@ -127,25 +127,13 @@ def _readable_validation(exc: RequestValidationError) -> str:
     return printable("; ".join(parts), limit=1000) or _("The request was not valid.")
 
 
-def _freeze_startup_objects() -> None:
-    """Move what importing and building the app made (modules, classes, SQLAlchemy's mappers,
-    compiled templates: hundreds of thousands of objects that live as long as the process) out
-    of the garbage collector's sight. Each full collection otherwise walks them all again, and a
-    request that reads many rows (a patient list of 1,000) set one off: measured in process,
-    the list's page went 71 → 57 ms (issue 14, docs/benchmarks.md). Once per process: later
-    calls would also freeze whatever garbage exists by then (tests start the app many times)."""
-    if gc.get_freeze_count() == 0:
-        gc.collect()  # what startup already threw away is freed, not frozen
-        gc.freeze()
-
-
 @asynccontextmanager
 async def lifespan(_app: FastAPI):
     # The embedded default: the reminder dispatcher runs beside the web app in this process.
     # With several instances on PostgreSQL, run `python -m app.reminders.worker` instead (or as
     # well: claims keep dispatchers from sending anything twice).
     vapid.check_settings()  # a push setting that cannot work stops the start, not the first send
-    _freeze_startup_objects()
+    freeze_startup_objects()
     dispatcher = None
     if settings.reminders_dispatcher == "in-process":
         dispatcher = InProcessDispatcher()

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from app.process import freeze_startup_objects
 from app.reminders.runner import loop
 from app.web.access_log import configure_logging
 
@@ -17,6 +18,7 @@ from app.web.access_log import configure_logging
 def main() -> int:
     configure_logging()
     logging.getLogger("trochelog.reminders").info("reminder worker started")
+    freeze_startup_objects()  # as the app does: each pass's collections skip what lives forever
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
