@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from app.web.access_log import AccessLogMiddleware
 from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
@@ -32,8 +33,23 @@ class ServerRequests(logging.Handler):
         logging.getLogger("trochelog.access").removeHandler(self)
 
 
+@pytest.fixture
+def page_headers(monkeypatch) -> list[dict[str, str]]:
+    """The headers of each page request (GET /today) that reaches the live server."""
+    seen: list[dict[str, str]] = []
+    real = AccessLogMiddleware.__call__
+
+    async def noting(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/today":
+            seen.append({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
+        await real(self, scope, receive, send)
+
+    monkeypatch.setattr(AccessLogMiddleware, "__call__", noting)
+    return seen
+
+
 def test_repeat_visit_to_today_fetches_only_the_html(
-    context: BrowserContext, page: Page, demo, sign_in
+    context: BrowserContext, page: Page, demo, sign_in, page_headers
 ):
     sign_in(page, "patient@demo.test")
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
@@ -61,3 +77,6 @@ def test_repeat_visit_to_today_fetches_only_the_html(
     # refreshed) and the browser's update check of the worker script itself.
     pages = [r for r in server.seen if not r.startswith("GET /api/") and r != "GET /sw.js"]
     assert pages == ["GET /today"], server.seen
+    # That one request was the browser's navigation preload, sent while the worker started, and
+    # the worker answered with it rather than asking again.
+    assert page_headers[-1].get("service-worker-navigation-preload") == "true", page_headers[-1]
