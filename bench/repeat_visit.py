@@ -90,9 +90,13 @@ class WorkerThrottle:
         return len(self.sessions)
 
 
-def measure(page, visits: int) -> list[dict]:
+def measure(page, visits: int, cold=None) -> list[dict]:
+    """`cold`: a DevTools session that stops the service worker before each visit, as the
+    browser does after ~30 s idle, so a patient opening the app later meets a stopped one."""
     out = []
     for _ in range(visits):
+        if cold is not None:
+            cold.send("ServiceWorker.stopAllWorkers")
         page.goto("/today", wait_until="load")
         out.append(page.evaluate(TIMINGS))
     return out
@@ -125,11 +129,14 @@ def main() -> int:
             measure(page, 2)  # warm-up: the worker's caches and the HTTP cache are filled
             results["none"] = measure(page, VISITS)
             cdp = context.new_cdp_session(page)
+            cdp.send("ServiceWorker.enable")
+            results["cold"] = measure(page, VISITS, cold=cdp)
             cdp.send("Network.enable")
             cdp.send("Network.emulateNetworkConditions", SLOW_4G)
             cdp.send("Emulation.setCPUThrottlingRate", {"rate": CPU_SLOWDOWN})
             workers = WorkerThrottle(browser).apply(SLOW_4G)
             results["slow"] = measure(page, VISITS)
+            results["slow-cold"] = measure(page, VISITS, cold=cdp)
             browser.close()
     lines = [
         f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -142,9 +149,12 @@ def main() -> int:
         "| Conditions | LCP median | LCP p95 | DOMContentLoaded median | DOMContentLoaded p95 |",
         "|---|---|---|---|---|",
     ]
-    labels = {"none": "No throttling",
-              "slow": f"CPU {CPU_SLOWDOWN}× + Slow 4G (562.5 ms latency, 1.44 Mbit/s down; "
-                      f"also on the worker: {workers} attached)"}
+    slow = (f"CPU {CPU_SLOWDOWN}× + Slow 4G (562.5 ms latency, 1.44 Mbit/s down; also on the "
+            f"worker: {workers} attached)")
+    labels = {"none": "No throttling, the worker running",
+              "cold": "No throttling, the worker stopped before each visit",
+              "slow": f"{slow}, the worker running",
+              "slow-cold": f"{slow}, the worker stopped before each visit"}
     for key, runs in results.items():
         lcp = [r["lcp"] for r in runs if r["lcp"] is not None]
         dcl = [r["dcl"] for r in runs]
