@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.doses.models import LedgerEntry, LedgerKind
-from app.doses.service import OLDEST_ENTRY, active_doses, check_time
+from app.doses.service import OLDEST_ENTRY, check_time, troches_taken
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.protocols import schedule
@@ -91,12 +91,7 @@ def expected_balance(session: Session, patient_id: uuid.UUID, at: datetime,
             balance, since = entry.count, entry.occurred_at
         else:
             balance += entry.count
-    taken = sum(
-        (d.troches for d in active_doses(session, patient_id, start=since, end=at)
-         if since is None or d.taken_at > since),
-        Decimal(0),
-    )
-    return balance - taken
+    return balance - troches_taken(session, patient_id, after=since, until=at)
 
 
 def troches_per_week(version: ProtocolVersion, tz: str, now: datetime) -> Decimal:

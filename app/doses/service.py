@@ -12,7 +12,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.accounts.models import User
 from app.alerts import service as alerts
@@ -190,6 +190,21 @@ def active_doses(
     if end is not None:
         stmt = stmt.where(col(Dose.taken_at) < end)
     return list(session.exec(stmt.order_by(col(Dose.taken_at))).all())
+
+
+def troches_taken(session: Session, patient_id: uuid.UUID, *, after: datetime | None,
+                  until: datetime) -> Decimal:
+    """Troches of the recorded doses after `after` (from the start, if None) and before
+    `until`, summed by the database: a supply card reads one row, however long ago the last
+    count was (a year of doses, read as rows, was most of Today's time for such a patient)."""
+    stmt = select(func.coalesce(func.sum(Dose.troches), 0)).where(
+        Dose.patient_id == patient_id, Dose.status == DoseStatus.RECORDED,
+        col(Dose.taken_at) < until)
+    if after is not None:
+        stmt = stmt.where(col(Dose.taken_at) > after)
+    # SQLite sums NUMERIC as floating point; the column's type brings it back to two places.
+    # An empty sum is a bare 0: given the same two places.
+    return Decimal(str(session.exec(stmt).one())).quantize(Decimal("0.01"))
 
 
 def list_doses(session: Session, patient_id: uuid.UUID, start: datetime, end: datetime):

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from app.db import utcnow
 from app.doses import corrections, ledger, service
-from app.doses.models import LedgerEntry, LedgerKind
+from app.doses.models import Dose, LedgerEntry, LedgerKind
 from app.errors import Invalid
 from app.protocols import service as protocols
 from tests import factories
@@ -114,6 +114,21 @@ def test_half_troches_can_be_counted(db, world):
     take(db, patient, at(5, 10, 5), mg="50")
     entry = count_check(db, patient, at(6), "3.5")
     assert entry.flags == [] and entry.count == Decimal("3.5")
+
+
+def test_many_fractional_doses_subtract_exactly(db, world):
+    # The database sums the doses; SQLite sums NUMERIC as floating point (ten 0.1s are not 1
+    # there), so the total comes back to the ledger's two places.
+    patient, version = world
+    fill(db, patient, at(2), count=20)
+    for day in range(30):
+        db.add(Dose(id=uuid.uuid4(), patient_id=patient.id, protocol_version_id=version.id,
+                    taken_at=at(3, 9) + timedelta(days=day),
+                    recorded_at=at(2), received_at=at(2), dose_mg=Decimal(10),
+                    troches=Decimal("0.1"), route="sublingual", hold_minutes=15,
+                    flags=[], no_gate_reason="test"))
+    db.flush()
+    assert balance(db, patient, at(3) + timedelta(days=40)) == Decimal("17.00")
 
 
 def test_doses_entered_in_error_give_their_troches_back(db, world):
