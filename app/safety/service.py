@@ -72,7 +72,7 @@ def state(session: Session, patient_id: uuid.UUID, at: datetime) -> rules.Safety
 def states(session: Session, patient_id: uuid.UUID,
            moments: Sequence[datetime]) -> list[rules.SafetyState]:
     """`state` at each of several moments, in one statement (a dose is judged at its time and
-    a minute later; Today and every dose judged ask)."""
+    at the end of the form time's tolerance, app/doses/service.py `_record_holds`)."""
     columns: list = []
     for at in moments:
         columns.append(exists().where(
