@@ -2,10 +2,10 @@
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy import MetaData, event
@@ -140,6 +140,36 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+_MEMOS = "transaction_memos"  # session.info key: {name: value} for the current transaction
+
+
+def transaction_memo(session: Session, name: str, make: Callable[[], Any]) -> Any:
+    """A value kept for the rest of this session's transaction (a read or a lock its callers
+    need not repeat), made by `make` the first time. Forgotten when the transaction ends,
+    however it ends, and when any savepoint rolls back (what was read or locked inside it may
+    be undone); a savepoint released keeps it. Not on `after_commit`: SQLAlchemy fires that for
+    every released savepoint too, one per sync item."""
+    memos = session.info.setdefault(_MEMOS, {})
+    if name not in memos:
+        memos[name] = make()
+    return memos[name]
+
+
+def forget_transaction_memo(session: Session, name: str) -> None:
+    session.info.get(_MEMOS, {}).pop(name, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _memos_end_with_the_transaction(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_MEMOS, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _memos_end_with_a_savepoint_rolled_back(session: Session, _transaction) -> None:
+    session.info.pop(_MEMOS, None)
 
 
 @event.listens_for(Session, "after_flush")

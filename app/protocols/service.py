@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from app.accounts.models import User
 from app.audit import service as audit
 from app.careteam import access
-from app.db import REQUEST
+from app.db import REQUEST, forget_transaction_memo, transaction_memo
 from app.doses import rules
 from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
@@ -203,7 +203,7 @@ def _mg(value: Decimal) -> str:
 # --- reading --------------------------------------------------------------------------------
 
 
-_CURRENT = "protocols.current"  # session.info key: {patient_id: version or None}
+_CURRENT = "protocols.current"  # transaction memo: {patient_id: version or None}
 
 
 def current(session: Session, patient_id: uuid.UUID) -> ProtocolVersion | None:
@@ -212,7 +212,7 @@ def current(session: Session, patient_id: uuid.UUID) -> ProtocolVersion | None:
     a version is saved)."""
     if not session.info.get(REQUEST):
         return _read_current(session, patient_id)
-    known = session.info.setdefault(_CURRENT, {})
+    known = transaction_memo(session, _CURRENT, dict)
     if patient_id not in known:
         known[patient_id] = _read_current(session, patient_id)
     return known[patient_id]
@@ -230,21 +230,7 @@ def _read_current(session: Session, patient_id: uuid.UUID) -> ProtocolVersion | 
 def _forget_current_on_save(session, _context) -> None:
     if any(isinstance(obj, ProtocolVersion)
            for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info.pop(_CURRENT, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_current_after_the_transaction(session, transaction) -> None:
-    # A new transaction may see a version another request saved meanwhile. A savepoint released
-    # (one per sync item) keeps what was read, or each item of a batch would read it again.
-    if transaction.parent is None:
-        session.info.pop(_CURRENT, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_current_after_rollback(session, _transaction) -> None:
-    # A savepoint rolled back may have held a version saved (and read) inside it.
-    session.info.pop(_CURRENT, None)
+        forget_transaction_memo(session, _CURRENT)
 
 
 def history(session: Session, patient_id: uuid.UUID) -> list[ProtocolVersion]:

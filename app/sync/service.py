@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -23,6 +23,7 @@ from app.audit import service as audit
 from app.careteam import access
 from app.checkins.sync import HANDLERS as checkin_handlers
 from app.checkins.sync import SITTER_HANDLERS
+from app.db import transaction_memo
 from app.doses.service import DoseRefused
 from app.doses.sync import HANDLERS as dose_handlers
 from app.errors import AppError
@@ -102,19 +103,7 @@ def _replay(existing: ClientWrite, item: SyncItem, digest: str, patient: User) -
             "detail": _("This id was already used for a different entry.")}
 
 
-_LOCKED = "sync.locked_patients"  # session.info key: patients this transaction holds locked
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _locks_end_with_the_transaction(session, transaction) -> None:
-    if transaction.parent is None:  # committed, rolled back or closed; a savepoint keeps them
-        session.info.pop(_LOCKED, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _locks_may_end_with_a_savepoint(session, _transaction) -> None:
-    # PostgreSQL releases a lock taken inside a savepoint rolled back: take it again.
-    session.info.pop(_LOCKED, None)
+_LOCKED = "sync.locked_patients"  # transaction memo: the patients this transaction holds locked
 
 
 def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
@@ -128,9 +117,11 @@ def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
     database write lock before anything is read (pysqlite would otherwise read first and then
     fail at once with "database is locked" when upgrading to write, a 500 under contention).
     """
-    held = session.info.setdefault(_LOCKED, set())
+    # Taken once: held to the end of the transaction (again after a savepoint rolled back,
+    # which releases it on PostgreSQL).
+    held = transaction_memo(session, _LOCKED, set)
     if patient_id in held:
-        return  # taken for an earlier item of this batch, and held until the transaction ends
+        return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         key = int.from_bytes(patient_id.bytes[:8], "big", signed=True)
