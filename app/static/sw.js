@@ -44,17 +44,22 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+// A navigation's answer from the network: the one the browser preloaded while this worker
+// started, when it did (asking again would send the request twice), else a fetch of our own.
+function network(event) {
+  return Promise.resolve(event.preloadResponse)
+    .then((preloaded) => preloaded || fetch(event.request));
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname.startsWith("/api/")) {
     // Not a page (an export's download, say): the network's answer, never a cached copy. A
-    // navigation here was preloaded by the browser already; without using that answer it
-    // would ask again, and the server would build the file twice.
-    if (request.mode === "navigate") {
-      event.respondWith(Promise.resolve(event.preloadResponse).then((r) => r || fetch(request)));
-    }
+    // navigation here was preloaded by the browser already; left to the browser, it would
+    // ask again, and the server would build the file twice.
+    if (request.mode === "navigate") event.respondWith(network(event));
     return;
   }
 
@@ -66,11 +71,9 @@ self.addEventListener("fetch", (event) => {
   }
 
   if (request.mode === "navigate") {
-    // Network first: pages are always fresh when there is signal, the last copy when not. The
-    // network's answer is the preloaded one when the browser started it (one request, not two).
+    // Network first: pages are always fresh when there is signal, the last copy when not.
     event.respondWith(
-      Promise.resolve(event.preloadResponse)
-        .then((preloaded) => preloaded || fetch(request))
+      network(event)
         .then((response) => {
           // Pages only: a download (an export's CSV or PDF) is not kept on the phone.
           const page = (response.headers.get("Content-Type") || "").startsWith("text/html");
