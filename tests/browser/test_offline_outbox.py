@@ -16,7 +16,7 @@ from app.db import engine, utcnow
 from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.protocols import service as protocols
 from tests import factories
-from tests.browser.waiting import until
+from tests.browser.waiting import under_the_service_worker
 
 pytestmark = pytest.mark.browser
 # Sending the outbox is a few requests; on a loaded 2-core CI machine give it time.
@@ -47,9 +47,7 @@ def _ready_offline(context: BrowserContext, page: Page, email: str) -> None:
     page.get_by_label("Password").fill(factories.PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.reload()
-    until(page, "navigator.serviceWorker.controller !== null")
+    under_the_service_worker(page)
     # The service worker says when its offline copies of the pages are in place.
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     context.set_offline(True)

@@ -2,35 +2,16 @@
 and manifest come from the service worker's cache or the HTTP cache (hashed, immutable
 addresses, app/web/assets.py), so one bar of signal carries only the HTML."""
 
-import logging
 import re
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from app.web.access_log import AccessLogMiddleware
-from tests.browser.waiting import until
+from tests.browser.server_log import ServerRequests
+from tests.browser.waiting import under_the_service_worker, until
 
 pytestmark = pytest.mark.browser
-
-
-class ServerRequests(logging.Handler):
-    """What reached the live server, as the access log names it ("GET /static/{path} 200")."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        method, route = record.getMessage().split()[:2]
-        self.seen.append(f"{method} {route}")
-
-    def __enter__(self) -> "ServerRequests":
-        logging.getLogger("trochelog.access").addHandler(self)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        logging.getLogger("trochelog.access").removeHandler(self)
 
 
 @pytest.fixture
@@ -53,9 +34,7 @@ def test_repeat_visit_to_today_fetches_only_the_html(
 ):
     sign_in(page, "patient@demo.test")
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.reload()
-    until(page, "navigator.serviceWorker.controller !== null")
+    under_the_service_worker(page)
     # The worker's warm-up has finished: nothing of the first visit is still in flight.
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     page.close()

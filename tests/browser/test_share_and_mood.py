@@ -14,7 +14,7 @@ from app.checkins.models import CheckIn
 from app.db import engine, utcnow
 from app.protocols import service as protocols
 from tests import factories
-from tests.browser.waiting import until
+from tests.browser.waiting import under_the_service_worker
 
 pytestmark = pytest.mark.browser
 
@@ -103,9 +103,7 @@ def test_offline_a_tap_on_a_mood_waits_in_the_outbox_with_its_value(context, pag
                            patient, hours_from_now=6)))
         db.commit()
     _sign_in(page, patient.email)
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.reload()
-    until(page, "navigator.serviceWorker.controller !== null")
+    under_the_service_worker(page)
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     page.goto("/checkins/daily")
     context.set_offline(True)

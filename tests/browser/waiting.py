@@ -16,3 +16,11 @@ def until(page: Page, expression: str, timeout_ms: int = TIMEOUT_MS) -> None:
     while not page.evaluate(expression):
         assert time.monotonic() < deadline, f"timed out waiting for {expression}"
         page.wait_for_timeout(100)
+
+
+def under_the_service_worker(page: Page) -> None:
+    """Reload the page once the service worker is installed, and wait until it controls it:
+    from then on the page's requests go through the worker."""
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    until(page, "navigator.serviceWorker.controller !== null")
