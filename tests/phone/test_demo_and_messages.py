@@ -191,14 +191,24 @@ def test_the_help_page_does_not_speak_of_answers(client):
 def test_today_says_what_else_is_due_on_the_first_screen(db, client, auth):
     """What is next, whether it is safe, and what is due: the check-ins due are named in the
     session card at the top, linking to their list further down."""
+    from zoneinfo import ZoneInfo
+
+    from app.checkins.models import CheckinSettings
     from app.db import utcnow
     from app.seed import DEMO_PASSWORD, seed_demo
 
-    seed_demo(db, utcnow())
+    now = utcnow()
+    users = seed_demo(db, now)
+    # The demo answers each week's questionnaires on its Monday, so what is due depends on the
+    # day and hour: make today the questionnaire day (last answered three days ago), so the
+    # PHQ-9 and GAD-7 are due whenever the suite runs.
+    patient = users["patient@demo.test"]
+    settings = db.get(CheckinSettings, patient.id)
+    settings.questionnaire_weekday = now.astimezone(ZoneInfo(patient.timezone)).weekday()
     db.commit()
     assert auth.login("patient@demo.test", DEMO_PASSWORD).status_code == 303
     page = client.get("/today").text
     card = page[page.index('id="next-heading"'):page.index("</section>", page.index(
         'id="next-heading"'))]
     assert "Also due now:" in card and 'href="#due-heading"' in card
-    assert "Daily mood" in card or "PHQ-9" in card
+    assert "PHQ-9" in card and "GAD-7" in card
