@@ -42,25 +42,28 @@ env = jinja2.Environment(
 templates = Jinja2Templates(env=env)
 
 
-@jinja2.pass_context
-def _template_gettext(context, message: str, **variables) -> str:
+# pass_eval_context, not pass_context: Jinja copies the whole context into a new one for each
+# call of a pass_context function inside a loop (so it sees the loop's variables); `_()` needs
+# only the autoescape setting, and a list of 50 patients called it some 250 times.
+@jinja2.pass_eval_context
+def _template_gettext(eval_ctx, message: str, **variables) -> str:
     """`_()` and `gettext()` in templates, as Jinja's "newstyle" gettext behaves (the message is
     always a format string, filled with escaped values when autoescaping), typeset as
     i18n.gettext typesets (no doubled period after "p.m."). One function instead of Jinja's
     stack of wrappers around ours: a page calls it a hundred times (issue 14's profile)."""
     text = i18n.translated(message)
-    if context.eval_ctx.autoescape:
+    if eval_ctx.autoescape:
         text = Markup(text)  # noqa: S704 - our own catalogue; the values are escaped by %
     if not variables:
         return text % variables
     return _typeset(text % variables)
 
 
-@jinja2.pass_context
-def _template_ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
+@jinja2.pass_eval_context
+def _template_ngettext(eval_ctx, singular: str, plural: str, num: int, **variables) -> str:
     variables.setdefault("num", num)
     text = i18n.translated_plural(singular, plural, num)
-    if context.eval_ctx.autoescape:
+    if eval_ctx.autoescape:
         text = Markup(text)  # noqa: S704 - our own catalogue; the values are escaped by %
     return _typeset(text % variables)
 
