@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, create_engine, insert
 from sqlmodel import Session, col, select
 
-from app.accounts.models import Role, User
+from app.accounts.models import Role, User, name_key
 from app.audit import chain
 from app.audit.models import AuditEvent
 from app.careteam.models import CareLink, Relation
@@ -158,7 +158,9 @@ def _seed(engine: Engine, patients: int, days: int, start: date | None, now: dat
             email = f"bench-{i}@example.test"
             clinic.patient_ids.append(pid)
             clinic.patient_emails.append(email)
-            rows[User].append({"id": pid, "email": email, "display_name": f"Patient {i:04d}",
+            name = f"Patient {i:04d}"
+            rows[User].append({"id": pid, "email": email, "display_name": name,
+                               "name_key": name_key(name),
                                "role": Role.PATIENT, "timezone": ZONE, "is_active": True,
                                "created_at": began, "password_hash": hashed,
                                "password_changed_at": began})

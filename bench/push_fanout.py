@@ -59,7 +59,7 @@ def _seed(origin: str, now: datetime) -> None:
     for i in range(PEOPLE):
         user_id = uuid.uuid4()
         users.append({"id": user_id, "email": f"bench-{i}@example.test",
-                      "display_name": f"Bench {i}", "role": Role.PATIENT,
+                      "display_name": f"Bench {i}", "name_key": f"bench {i}", "role": Role.PATIENT,
                       "timezone": "America/New_York", "is_active": True, "created_at": now})
         p256dh, auth = _device_keys() if i < 50 else devices[i % 50]["keys"]
         devices.append({"id": uuid.uuid4(), "user_id": user_id, "endpoint": f"{origin}/push/{i}",

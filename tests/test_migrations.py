@@ -117,3 +117,26 @@ def test_test_database_is_at_head():
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_heads()
     assert set(current) == set(script.get_heads())
+
+
+def test_existing_names_get_their_sort_key(empty_database):
+    """users.name_key arrived after people had accounts: the migration folds every existing
+    name, accents included, as the app does (the list sorts by it)."""
+    config = alembic_config(empty_database.url)
+    command.upgrade(config, "4f1a6b8c2d93")
+    fresh_engine = make_engine(empty_database.url)
+    try:
+        with fresh_engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, email, display_name, role, timezone, is_active, "
+                "created_at) VALUES (:id, 'a@example.test', 'ÁNGELA Straße', 'patient', "
+                "'America/New_York', :yes, :at)"),
+                {"id": uuid.uuid4().hex if not IS_POSTGRES else uuid.uuid4(), "yes": True,
+                 "at": "2026-12-01 10:00:00"})
+        command.upgrade(config, "head")
+        with fresh_engine.connect() as conn:
+            assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
+                "ángela strasse"
+    finally:
+        fresh_engine.dispose()
+    command.downgrade(config, "base")

@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, LargeBinary, String
+from sqlalchemy import JSON, LargeBinary, String, event
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -20,6 +20,10 @@ class User(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(max_length=254, unique=True)  # stored lower-case
     display_name: str = Field(max_length=120)
+    # display_name.casefold(), kept by the listeners below: the prescriber's patient list sorts
+    # and pages by it in SQL, compared byte-wise (code points, as Python compares strings), so
+    # "Ángela" sorts by her name on both databases (SQLite's lower() folds ASCII only).
+    name_key: str = Field(default="", max_length=480)
     role: Role = Field(sa_type=String(20))
     timezone: str = Field(max_length=64)
     # None until the person accepts their invite and chooses a password.
@@ -41,6 +45,18 @@ class User(SQLModel, table=True):
     @property
     def has_password(self) -> bool:
         return self.password_hash is not None
+
+
+def name_key(display_name: str) -> str:
+    """What the patient list sorts a name by."""
+    return display_name.casefold()
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _keep_name_key(_mapper, _connection, user: User) -> None:
+    # Bulk Core inserts (bench/dataset.py) set name_key themselves.
+    user.name_key = name_key(user.display_name)
 
 
 class AuthSession(SQLModel, table=True):

@@ -14,17 +14,18 @@ a bare Core INSERT/UPDATE (the bench dataset does, before any brief exists, whic
 missing brief is computed).
 """
 
+import heapq
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, update
+from sqlalchemy import Select, and_, bindparam, case, collate, func, literal, or_, update
 from sqlmodel import Session, col, select
 
 from app import i18n
-from app.accounts.models import User
+from app.accounts.models import User, name_key
 from app.clinic import flags as flag_rules
 from app.clinic.flag_changes import upsert
 from app.clinic.models import FlagSummary
@@ -80,6 +81,129 @@ def listed(session: Session, refs: Select, now: datetime,
     for pid, (name, email, _changes) in outdated.items():
         found.append((pid, name, email, _brief(fresh[pid][1])))
     return found
+
+
+# Beyond this many outdated briefs (a new day for the whole panel, a fresh install), a page is
+# sorted in Python from every brief, as `listed` gives them: the ids of the briefs computed
+# afresh would not fit in one statement on SQLite builds of old (999 parameters).
+_SQL_PAGE_MAX_FRESH = 900
+
+
+def ranked_page(session: Session, refs: Select, now: datetime, *, flag: str | None,
+                number: int, size: int,
+                ) -> tuple[list[tuple[uuid.UUID, str, str, Brief]], int, int]:
+    """One page of a list given as a query of (id, display_name, email), most urgent first,
+    then by name (`User.name_key`), then id; only those with `flag` open when given. Returns
+    (id, name, email, brief) of the page's patients, how many match, and the page number
+    (a page past the end is the last page).
+
+    Sorted, counted and cut in SQL from the stored briefs, so a panel of thousands reads one
+    page of rows. The outdated briefs are computed first (and stored where no writer holds
+    them); they join the order in Python by what they are now, whether or not they could be
+    stored, so a brief is never sorted by what it was."""
+    people = refs.subquery()
+    if flag is None:
+        quick = _page_if_all_current(session, people, now, number, size)
+        if quick is not None:
+            return quick
+    stale = session.exec(
+        select(people.c.id, people.c.display_name, people.c.email, FlagSummary.changes)
+        .outerjoin(FlagSummary, col(FlagSummary.patient_id) == people.c.id)
+        .where(or_(col(FlagSummary.patient_id).is_(None),
+                   col(FlagSummary.computed_from) != col(FlagSummary.changes),
+                   col(FlagSummary.settled_until).is_(None),
+                   col(FlagSummary.settled_until) <= now))).all()
+    if len(stale) > _SQL_PAGE_MAX_FRESH:
+        return cut([r for r in listed(session, refs, now) if flag is None or flag in r[3].codes],
+                   number, size)
+    fresh = _fresh(session, [r.id for r in stale],
+                   {r.id: _Read(r.changes) for r in stale if r.changes is not None}, now)
+    recomputed = [(r.id, r.display_name, r.email, _brief(fresh[r.id][1])) for r in stale]
+    recomputed = sorted((r for r in recomputed if flag is None or flag in r[3].codes),
+                        key=list_order)
+
+    stored = (select(people.c.id, people.c.display_name, people.c.email, FlagSummary.urgency,
+                     FlagSummary.codes)
+              .join(FlagSummary, col(FlagSummary.patient_id) == people.c.id))
+    if stale:
+        stored = stored.where(people.c.id.not_in([r.id for r in stale]))
+    if flag is not None:
+        # codes are space-separated: match the whole code, never a part of a longer one.
+        spaced = literal(" ") + col(FlagSummary.codes) + literal(" ")
+        stored = stored.where(spaced.contains(f" {flag} ", autoescape=True))
+    counted = session.exec(select(func.count()).select_from(stored.subquery())).one()
+    total = counted + len(recomputed)
+    number = min(max(1, number), _pages(total, size))
+    ordered = _in_order(session, stored, people)
+    start = (number - 1) * size
+    if not recomputed:
+        rows = session.exec(ordered.offset(start).limit(size)).all()
+        return [_listed(*row) for row in rows], total, number
+    # A recomputed brief may sort anywhere: the stored rows up to the page's end, merged with
+    # the recomputed ones, then cut (deep pages read more, only until the briefs are stored).
+    rows = session.exec(ordered.limit(start + size)).all()
+    merged = heapq.merge(
+        ((_order(row[3], row[5], row[0]), _listed(*row)) for row in rows),
+        ((list_order(r), r) for r in recomputed),
+        key=lambda pair: pair[0])
+    return [row for _key, row in merged][start:start + size], total, number
+
+
+def _page_if_all_current(session: Session, people: Any, now: datetime, number: int, size: int,
+                         ) -> tuple[list[tuple[uuid.UUID, str, str, Brief]], int, int] | None:
+    """The whole list's page in one statement, when every brief is current (the usual case:
+    a write outdates its patient's brief only until the next reader): the count and the
+    number of outdated briefs come with the page's rows. None when any is outdated, or the
+    page is past the end."""
+    current = and_(col(FlagSummary.computed_from) == col(FlagSummary.changes),
+                   col(FlagSummary.settled_until) > now)  # NULL (not current) without a row
+    start = (number - 1) * size
+    rows = session.exec(
+        _in_order(session, select(people.c.id, people.c.display_name, people.c.email,
+                                  FlagSummary.urgency, FlagSummary.codes)
+                  .outerjoin(FlagSummary, col(FlagSummary.patient_id) == people.c.id), people)
+        .add_columns(func.count().over(), func.sum(case((current, 0), else_=1)).over())
+        .offset(start).limit(size)).all()
+    if not rows:
+        return ([], 0, 1) if number == 1 else None
+    if rows[0][-1]:
+        return None
+    return [_listed(*row[:5]) for row in rows], rows[0][-2], number
+
+
+def _in_order(session: Session, query: Select, people: Any) -> Select:
+    """`query` (over `people` and FlagSummary) with name_key, in the list's order."""
+    key = User.name_key if session.get_bind().dialect.name != "postgresql" \
+        else collate(User.name_key, "C")  # byte order, as Python compares strings
+    return (query.add_columns(User.name_key).join(User, col(User.id) == people.c.id)
+            .order_by(col(FlagSummary.urgency).desc(), key, people.c.id))
+
+
+def _listed(pid: uuid.UUID, name: str, email: str, urgency: int, codes: str, _key: str = "",
+            ) -> tuple[uuid.UUID, str, str, Brief]:
+    return pid, name, email, Brief(urgency, frozenset(codes.split()))
+
+
+def cut(found: list[tuple[uuid.UUID, str, str, Brief]], number: int, size: int,
+        ) -> tuple[list[tuple[uuid.UUID, str, str, Brief]], int, int]:
+    """`ranked_page` of a list already read, in Python (a search; a panel of new briefs)."""
+    found = sorted(found, key=list_order)
+    number = min(max(1, number), _pages(len(found), size))
+    return found[(number - 1) * size:number * size], len(found), number
+
+
+def list_order(row: tuple[uuid.UUID, str, str, Brief]) -> tuple[int, str, str]:
+    return _order(row[3].urgency, name_key(row[1]), row[0])
+
+
+def _order(urgency: int, sort_name: str, pid: uuid.UUID) -> tuple[int, str, str]:
+    """The list's order in Python, the same as `ranked_page`'s in SQL (the id as its 32 hex
+    digits: SQLite stores it so, and PostgreSQL's uuid order is the same)."""
+    return (-urgency, sort_name, pid.hex)
+
+
+def _pages(total: int, size: int) -> int:
+    return max(1, -(-total // size))
 
 
 @dataclass(frozen=True)

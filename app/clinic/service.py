@@ -101,30 +101,34 @@ def patient_page(session: Session, prescriber: User, now: datetime,
     brief (app/clinic/flag_index.py: never stale, recomputed where outdated). Only the page's
     patients are noted as viewed in the audit trail."""
     query = access.readable_patient_refs_query(prescriber, access.Purpose.VIEW)
-    if query is not None:  # a prescriber's panel: the list and its briefs in one read
-        listed = flag_index.listed(session, query, now)
+    if query is not None and not filters.q:
+        # A prescriber's panel: sorted, counted and cut in SQL (flag_index.ranked_page).
+        page, total, number = flag_index.ranked_page(session, query, now, flag=filters.flag,
+                                                     number=number, size=size)
     else:
-        refs = access.readable_patient_refs(session, prescriber, access.Purpose.VIEW, now)
-        found = flag_index.briefs(session, [r[0] for r in refs], now)
-        listed = [(*r, found[r[0]]) for r in refs]
-    if filters.q:
-        needle = filters.q.casefold()
-        listed = [r for r in listed if needle in r[1].casefold() or needle in r[2].casefold()]
-    briefs = {r[0]: r[3] for r in listed}
-    refs = [r[:3] for r in listed]
-    if filters.flag:
-        refs = [r for r in refs if filters.flag in briefs[r[0]].codes]
-    refs.sort(key=lambda r: (-briefs[r[0]].urgency, r[1].casefold(), str(r[0])))
-    pages = max(1, -(-len(refs) // size))
-    number = min(max(1, number), pages)
-    ids = [r[0] for r in refs[(number - 1) * size:number * size]]
+        # A search matches names and emails in Python (SQLite's lower() folds ASCII only), so
+        # it reads every brief of the panel.
+        if query is not None:
+            listed = flag_index.listed(session, query, now)
+        else:
+            refs = access.readable_patient_refs(session, prescriber, access.Purpose.VIEW, now)
+            found = flag_index.briefs(session, [r[0] for r in refs], now)
+            listed = [(*r, found[r[0]]) for r in refs]
+        if filters.q:
+            needle = filters.q.casefold()
+            listed = [r for r in listed
+                      if needle in r[1].casefold() or needle in r[2].casefold()]
+        if filters.flag:
+            listed = [r for r in listed if filters.flag in r[3].codes]
+        page, total, number = flag_index.cut(listed, number, size)
+    ids = [r[0] for r in page]
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids))).all()} \
         if ids else {}
     briefly = flag_index.shown(session, ids, now)
     shown = [PatientRow(users[pid], briefly[pid].phase, briefly[pid].flags) for pid in ids]
     access.note_listed(session, prescriber, [r.patient for r in shown], access.Purpose.VIEW,
                        now)
-    return Page(shown, number, len(refs), size)
+    return Page(shown, number, total, size)
 
 
 def since_words(since: datetime, now: datetime) -> str:

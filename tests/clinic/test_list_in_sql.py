@@ -1,0 +1,162 @@
+"""The prescriber's list is sorted, counted and cut in SQL (flag_index.ranked_page): every page,
+with or without a flag filter, is exactly the page the whole list sorted in Python gives (most
+urgent first, then the name case-folded, accents included, then id), whether the stored briefs
+are current, outdated by a write, missing, or could not be stored."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, event, text
+from sqlmodel import col
+
+from app.careteam import access
+from app.clinic import flag_index
+from app.clinic.models import FlagSummary
+from app.db import engine, utcnow
+from tests import factories
+from tests.clinic.test_patient_list import dose, on_protocol, panel  # noqa: F401 - a fixture
+from tests.conftest import IS_POSTGRES
+
+# Names whose order differs between casefold() and a byte or ASCII-only comparison.
+EXTRA = ("Ángela Calm", "ángel Calm", "Émile Calm", "bob calm", "Zoë Calm", "ZOE calm",
+         "Straße Calm", "strasse Dan")
+SIZE = 3
+
+
+@pytest.fixture
+def bigger_panel(panel, db):  # noqa: F811 - the fixture imported above
+    prescriber = panel["prescriber"]
+    extra = {name: factories.user(db, display_name=name) for name in EXTRA}
+    for patient in extra.values():
+        factories.link(db, patient, prescriber)
+    flagged, version = on_protocol(db, prescriber, "Ñandú Override")
+    dose(db, flagged, version)
+    db.commit()
+    ids = [p.id for p in panel["people"].values()] + [p.id for p in extra.values()] + [flagged.id]
+    return prescriber, ids
+
+
+def expected_pages(db, ids, flag, now):
+    """The list as the whole of it sorted in Python, from each patient evaluated now."""
+    people = {pid: db.get(flag_index.User, pid) for pid in ids}
+    rows = []
+    for pid, (_facts, flags) in flag_index.evaluate(db, ids, now).items():
+        codes = {f.code for f in flags}
+        if flag is None or flag in codes:
+            urgency = max((f.urgency for f in flags), default=0)
+            rows.append(((-urgency, people[pid].display_name.casefold(), pid.hex),
+                         (pid, urgency, codes)))
+    rows.sort()
+    ordered = [row for _key, row in rows]
+    return [ordered[i:i + SIZE] for i in range(0, len(ordered), SIZE)] or [[]]
+
+
+def page_of(db, prescriber, now, flag, number):
+    query = access.readable_patient_refs_query(prescriber, access.Purpose.VIEW)
+    nested = db.begin_nested()  # each call meets the same stored briefs
+    try:
+        rows, total, shown_number = flag_index.ranked_page(db, query, now, flag=flag,
+                                                           number=number, size=SIZE)
+    finally:
+        nested.rollback()
+    return [(pid, brief.urgency, set(brief.codes)) for pid, _n, _e, brief in rows], total, \
+        shown_number
+
+
+def _store_everything(db, ids, now):
+    flag_index.briefs(db, ids, now)
+    db.commit()
+
+
+@pytest.mark.parametrize("state", ["current", "outdated by a write", "never stored",
+                                   "not storable"])
+@pytest.mark.parametrize("flag", [None, "override", "bp_emergency", "no_data", "phq9_worse"])
+def test_every_page_is_the_page_of_the_whole_list_sorted(bigger_panel, db, monkeypatch, state,
+                                                          flag):
+    prescriber, ids = bigger_panel
+    now = utcnow()
+    if state == "never stored":
+        db.exec(delete(FlagSummary).where(col(FlagSummary.patient_id).in_(ids)))
+    else:
+        _store_everything(db, ids, now)
+    if state == "outdated by a write":
+        # A calm patient takes a dose through an override: their brief is outdated, and they
+        # now sort among the flagged.
+        calm = db.get(flag_index.User, ids[-2])
+        version = factories.protocol(db, prescriber, calm, now=now - timedelta(days=1))
+        dose(db, calm, version)
+    if state == "not storable":
+        db.exec(delete(FlagSummary).where(col(FlagSummary.patient_id).in_(ids)))
+        monkeypatch.setattr(flag_index, "_store", lambda *args: None)
+    db.flush()
+
+    pages = expected_pages(db, ids, flag, now)
+    total = sum(len(p) for p in pages)
+    if flag == "override":
+        assert total >= 3  # the filter keeps some and drops some
+    for number, expected in enumerate(pages, start=1):
+        assert page_of(db, prescriber, now, flag, number) == (expected, total, number)
+    # A page past the end is the last page.
+    assert page_of(db, prescriber, now, flag, len(pages) + 3) == (pages[-1], total, len(pages))
+
+
+def test_a_current_panel_comes_in_one_statement(bigger_panel, db):
+    prescriber, ids = bigger_panel
+    now = utcnow()
+    _store_everything(db, ids, now)
+    statements = []
+
+    def _count(*_args) -> None:
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", _count)
+    try:
+        rows, total, _number = page_of(db, prescriber, now, None, 2)
+    finally:
+        event.remove(engine, "before_cursor_execute", _count)
+    assert len(rows) == SIZE and total == len(ids)
+    # The savepoint's SAVEPOINT and ROLLBACK TO, and the page itself.
+    assert len(statements) == 3
+
+
+def test_names_sort_as_people_read_them_not_by_their_bytes(bigger_panel, db):
+    prescriber, ids = bigger_panel
+    now = utcnow()
+    _store_everything(db, ids, now)
+    assert _calm_names(db, prescriber, now) == CASEFOLDED
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="collations are PostgreSQL's (SQLite: bytes)")
+def test_the_order_holds_whatever_collation_the_database_sorts_text_by(bigger_panel, db):
+    """A clinic's PostgreSQL may sort text by a language's rules (en_US ignores case and
+    accents first): the list still sorts as Python does, the same as on SQLite."""
+    prescriber, ids = bigger_panel
+    now = utcnow()
+    _store_everything(db, ids, now)
+    if not db.exec(text("SELECT 1 FROM pg_collation WHERE collname = 'en-US-x-icu'")).first():
+        pytest.skip("this PostgreSQL has no ICU collations")
+    # In this test's transaction only (PostgreSQL's DDL is transactional; rolled back below).
+    db.exec(text('ALTER TABLE users ALTER COLUMN name_key TYPE varchar(480) '
+                 'COLLATE "en-US-x-icu"'))
+    try:
+        assert _calm_names(db, prescriber, now) == CASEFOLDED
+    finally:
+        db.rollback()
+
+
+CASEFOLDED = ["bob calm", "Straße Calm", "strasse Dan", "ZOE calm", "Zoë Calm", "ángel Calm",
+              "Ángela Calm", "Émile Calm"]
+
+
+def _calm_names(db, prescriber, now) -> list[str]:
+    """The names of the patients without a flag, in the list's order, across its pages."""
+    calm = []
+    number = 1
+    while True:
+        rows, total, shown = page_of(db, prescriber, now, None, number)
+        calm += [db.get(flag_index.User, pid).display_name for pid, urgency, _c in rows
+                 if urgency == 0]
+        if shown < number or number * SIZE >= total:
+            break
+        number += 1
+    return [name for name in calm if name in EXTRA]
