@@ -4,8 +4,9 @@ pages and shows thousands of patients without evaluating them all on every load.
 Never stale: every flush that writes a row the flags are made of counts a change for its
 patient in the same transaction (app/clinic/flag_changes.py), and a stored answer counts only
 while it was computed from the current count and before `flags.settled_until` (when time alone
-may change which flags there are or how they read). `briefs` gives every patient's order and
-codes; `shown` gives what the page shows of its patients (phase, flags worded in the reader's
+may change which flags there are or how they read). `ranked_page` sorts, filters, counts and
+cuts the list by them in SQL; `briefs` gives each patient's order and codes; `shown` gives what
+the page shows of its patients (phase, flags worded in the reader's
 language), from the same rows, current by the same test, or evaluated afresh. A reader stores
 what it computed only if no write was counted meanwhile (`UPDATE … WHERE changes = <the count it
 read>`), so a concurrent writer on PostgreSQL leaves the row outdated rather than wrongly
