@@ -55,7 +55,7 @@ def name_key(display_name: str) -> str:
 @event.listens_for(User, "before_insert")
 @event.listens_for(User, "before_update")
 def _keep_name_key(_mapper, _connection, user: User) -> None:
-    # Bulk Core inserts (bench/dataset.py) set name_key themselves.
+    # ORM flushes only: bulk inserts (bench/dataset.py, bench/push_fanout.py) set it themselves.
     user.name_key = name_key(user.display_name)
 
 

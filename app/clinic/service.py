@@ -106,8 +106,8 @@ def patient_page(session: Session, prescriber: User, now: datetime,
         page, total, number = flag_index.ranked_page(session, query, now, flag=filters.flag,
                                                      number=number, size=size)
     else:
-        # A search matches names and emails in Python (SQLite's lower() folds ASCII only), so
-        # it reads every brief of the panel.
+        # A search reads every brief of the panel and matches names and emails in Python,
+        # case-folded as people type them (emails are stored lower-cased, not case-folded).
         if query is not None:
             listed = flag_index.listed(session, query, now)
         else:
