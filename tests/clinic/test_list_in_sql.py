@@ -14,7 +14,7 @@ from app.clinic import flag_index
 from app.clinic.models import FlagSummary
 from app.db import engine, utcnow
 from tests import factories
-from tests.clinic.test_patient_list import dose, on_protocol, panel  # noqa: F401 - a fixture
+from tests.clinic.test_patient_list import dose, on_protocol, phq9, safety_event
 from tests.conftest import IS_POSTGRES
 
 # Names whose order differs between casefold() and a byte or ASCII-only comparison.
@@ -24,16 +24,26 @@ SIZE = 3
 
 
 @pytest.fixture
-def bigger_panel(panel, db):  # noqa: F811 - the fixture imported above
-    prescriber = panel["prescriber"]
-    extra = {name: factories.user(db, display_name=name) for name in EXTRA}
-    for patient in extra.values():
+def bigger_panel(db):
+    """A prescriber's patients: some flagged (one or two flags each, of several urgencies),
+    the rest calm, with names that sort differently by bytes; and a patient of someone else."""
+    prescriber = factories.user(db, role="prescriber")
+    flagged = {name: on_protocol(db, prescriber, name) for name in (
+        "Zed Screen", "Amy Override", "Bob Emergency", "Dan Override", "Pia Phq",
+        "Ñandú Override")}
+    safety_event(db, flagged["Zed Screen"][0], "positive_screen", holds=True)
+    safety_event(db, flagged["Bob Emergency"][0], "bp_emergency")
+    for name in ("Amy Override", "Dan Override", "Ñandú Override"):
+        dose(db, *flagged[name])
+    phq9(db, flagged["Pia Phq"][0], 6, "mild", days_ago=8)
+    phq9(db, flagged["Pia Phq"][0], 13, "moderate", days_ago=1)
+    calm = [factories.user(db, display_name=name) for name in EXTRA]
+    for patient in calm:
         factories.link(db, patient, prescriber)
-    flagged, version = on_protocol(db, prescriber, "Ñandú Override")
-    dose(db, flagged, version)
+    stranger, version = on_protocol(db, factories.user(db, role="prescriber"), "Sid Stranger")
+    dose(db, stranger, version)
     db.commit()
-    ids = [p.id for p in panel["people"].values()] + [p.id for p in extra.values()] + [flagged.id]
-    return prescriber, ids
+    return prescriber, [p.id for p, _v in flagged.values()] + [p.id for p in calm]
 
 
 def expected_pages(db, ids, flag, now):
