@@ -196,6 +196,15 @@ def flag_label(code: str) -> str:
 
 
 env.filters["flag_label"] = flag_label
+
+
+def phase_label(phase: str) -> str:
+    """A protocol phase in words, for its badge and the phase picker."""
+    labels = {"induction": _("Induction"), "maintenance": _("Maintenance"), "taper": _("Taper")}
+    return labels.get(phase, phase)
+
+
+env.filters["phase_label"] = phase_label
 # Answers and check-in values in words (item text and answer labels), on any page.
 env.globals.update(answers_in_words=answers_in_words, values_in_words=values_in_words)
 
