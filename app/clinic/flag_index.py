@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, collate, func, literal, or_, update
+from sqlalchemy import Select, and_, bindparam, case, collate, func, literal, not_, update
 from sqlmodel import Session, col, select
 
 from app import i18n
@@ -63,11 +63,9 @@ def listed(session: Session, refs: Select, now: datetime,
     brief) of each, read in the same statement as the list (a panel of thousands, once), with
     whether each stored brief is current decided in SQL."""
     people = refs.subquery()
-    current = and_(col(FlagSummary.computed_from) == col(FlagSummary.changes),
-                   col(FlagSummary.settled_until) > now)
     rows = session.exec(
         select(people.c.id, people.c.display_name, people.c.email, FlagSummary.urgency,
-               FlagSummary.codes, FlagSummary.changes, case((current, True), else_=False))
+               FlagSummary.codes, FlagSummary.changes, _is_current(now))
         .outerjoin(FlagSummary, col(FlagSummary.patient_id) == people.c.id)).all()
     found: list[tuple[uuid.UUID, str, str, Brief]] = []
     outdated: dict[uuid.UUID, Any] = {}
@@ -110,13 +108,9 @@ def ranked_page(session: Session, refs: Select, now: datetime, *, flag: str | No
     stale = session.exec(
         select(people.c.id, people.c.display_name, people.c.email, FlagSummary.changes)
         .outerjoin(FlagSummary, col(FlagSummary.patient_id) == people.c.id)
-        .where(or_(col(FlagSummary.patient_id).is_(None),
-                   col(FlagSummary.computed_from) != col(FlagSummary.changes),
-                   col(FlagSummary.settled_until).is_(None),
-                   col(FlagSummary.settled_until) <= now))).all()
+        .where(not_(_is_current(now)))).all()
     if len(stale) > _SQL_PAGE_MAX_FRESH:
-        return cut([r for r in listed(session, refs, now) if flag is None or flag in r[3].codes],
-                   number, size)
+        return cut(listed(session, refs, now), flag, number, size)
     fresh = _fresh(session, [r.id for r in stale],
                    {r.id: _Read(r.changes) for r in stale if r.changes is not None}, now)
     recomputed = [(r.id, r.display_name, r.email, _brief(fresh[r.id][1])) for r in stale]
@@ -156,20 +150,26 @@ def _page_if_all_current(session: Session, people: Any, now: datetime, number: i
     a write outdates its patient's brief only until the next reader): the count and the
     number of outdated briefs come with the page's rows. None when any is outdated, or the
     page is past the end."""
-    current = and_(col(FlagSummary.computed_from) == col(FlagSummary.changes),
-                   col(FlagSummary.settled_until) > now)  # NULL (not current) without a row
     start = (number - 1) * size
     rows = session.exec(
         _in_order(session, select(people.c.id, people.c.display_name, people.c.email,
                                   FlagSummary.urgency, FlagSummary.codes)
                   .outerjoin(FlagSummary, col(FlagSummary.patient_id) == people.c.id), people)
-        .add_columns(func.count().over(), func.sum(case((current, 0), else_=1)).over())
+        .add_columns(func.count().over(),
+                     func.sum(case((_is_current(now), 0), else_=1)).over())
         .offset(start).limit(size)).all()
     if not rows:
         return ([], 0, 1) if number == 1 else None
     if rows[0][-1]:
         return None
     return [_listed(*row[:5]) for row in rows], rows[0][-2], number
+
+
+def _is_current(now: datetime) -> Any:
+    """`_current` in SQL, over FlagSummary outer-joined to a list: true or false, never NULL
+    (a patient without a row, or without a settled time, is not current)."""
+    return case((and_(col(FlagSummary.computed_from) == col(FlagSummary.changes),
+                      col(FlagSummary.settled_until) > now), True), else_=False)
 
 
 def _in_order(session: Session, query: Select, people: Any) -> Select:
@@ -185,10 +185,10 @@ def _listed(pid: uuid.UUID, name: str, email: str, urgency: int, codes: str, _ke
     return pid, name, email, Brief(urgency, frozenset(codes.split()))
 
 
-def cut(found: list[tuple[uuid.UUID, str, str, Brief]], number: int, size: int,
-        ) -> tuple[list[tuple[uuid.UUID, str, str, Brief]], int, int]:
+def cut(found: list[tuple[uuid.UUID, str, str, Brief]], flag: str | None, number: int,
+        size: int) -> tuple[list[tuple[uuid.UUID, str, str, Brief]], int, int]:
     """`ranked_page` of a list already read, in Python (a search; a panel of new briefs)."""
-    found = sorted(found, key=list_order)
+    found = sorted((r for r in found if flag is None or flag in r[3].codes), key=list_order)
     number = min(max(1, number), _pages(len(found), size))
     return found[(number - 1) * size:number * size], len(found), number
 

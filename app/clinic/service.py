@@ -118,9 +118,7 @@ def patient_page(session: Session, prescriber: User, now: datetime,
             needle = filters.q.casefold()
             listed = [r for r in listed
                       if needle in r[1].casefold() or needle in r[2].casefold()]
-        if filters.flag:
-            listed = [r for r in listed if filters.flag in r[3].codes]
-        page, total, number = flag_index.cut(listed, number, size)
+        page, total, number = flag_index.cut(listed, filters.flag, number, size)
     ids = [r[0] for r in page]
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids))).all()} \
         if ids else {}
