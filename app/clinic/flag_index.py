@@ -86,6 +86,7 @@ def listed(session: Session, refs: Select, now: datetime,
 # sorted in Python from every brief, as `listed` gives them: the ids of the briefs computed
 # afresh would not fit in one statement on SQLite builds of old (999 parameters).
 _SQL_PAGE_MAX_FRESH = 900
+_PAGE_MAX = 1_000_000  # pages: far past any panel's last
 
 
 def ranked_page(session: Session, refs: Select, now: datetime, *, flag: str | None,
@@ -100,6 +101,9 @@ def ranked_page(session: Session, refs: Select, now: datetime, *, flag: str | No
     page of rows. The outdated briefs are computed first (and stored where no writer holds
     them); they join the order in Python by what they are now, whether or not they could be
     stored, so a brief is never sorted by what it was."""
+    # Any page number past the list is its last page; bounded first, so that the offset sent to
+    # the database fits its integers (a query string may ask for page 9223372036854775807).
+    number = max(1, min(number, _PAGE_MAX))
     people = refs.subquery()
     if flag is None:
         quick = _page_if_all_current(session, people, now, number, size)

@@ -106,8 +106,10 @@ def test_every_page_is_the_page_of_the_whole_list_sorted(bigger_panel, db, monke
         assert total >= 3  # the filter keeps some and drops some
     for number, expected in enumerate(pages, start=1):
         assert page_of(db, prescriber, now, flag, number) == (expected, total, number)
-    # A page past the end is the last page.
-    assert page_of(db, prescriber, now, flag, len(pages) + 3) == (pages[-1], total, len(pages))
+    # A page past the end is the last page, however far past (its offset would not fit the
+    # database's integers).
+    for past in (len(pages) + 3, 2**63 - 1):
+        assert page_of(db, prescriber, now, flag, past) == (pages[-1], total, len(pages))
 
 
 def test_a_current_panel_comes_in_one_statement(bigger_panel, db):

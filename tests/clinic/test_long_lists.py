@@ -67,6 +67,7 @@ def test_the_list_comes_a_page_at_a_time_most_urgent_first(long_list, auth, clie
     assert _listed_views(db, second) == set(rest)
     # A page past the end is the last page; nonsense is the first.
     assert order_on_page(client.get("/patients?page=99").text) == rest
+    assert order_on_page(client.get("/patients?page=9223372036854775807").text) == rest
     assert order_on_page(client.get("/patients?page=x").text) == shown
 
 
