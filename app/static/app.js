@@ -254,3 +254,55 @@ window.TrocheReady = function (init) {
   window.TrocheReady(init);
   document.addEventListener("htmx:after:swap", init);
 })();
+
+// A saved copy of this page, shown by the service worker because the network was slow
+// (sw.js marks it data-saved-copy on <html>, with the time it was made). It may be out of
+// date, so nothing is done from it: its forms stay shut while the fresh page, already on its
+// way, is fetched (the worker answers with that same request) and swapped in. Signed out
+// meanwhile: where the server sends us. No answer: the copy stays, said to be possibly out of
+// date, and its forms work as they do offline (the server checks every entry again).
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  if (!root.hasAttribute("data-saved-copy")) return;
+  var shut = [];
+  document.querySelectorAll("main form").forEach(function (form) {
+    form.querySelectorAll("button, input[type=submit]").forEach(function (button) {
+      if (!button.disabled) { button.disabled = true; shut.push(button); }
+    });
+  });
+  function unchecked() {
+    var made = new Date(root.getAttribute("data-saved-copy"));
+    root.removeAttribute("data-saved-copy");
+    shut.forEach(function (button) { button.disabled = false; });
+    var banner = document.querySelector("[data-saved-copy-banner]");
+    if (!banner) return;
+    var time = isNaN(made.getTime()) ? "?" : made.toLocaleTimeString(root.lang || undefined,
+      { hour: "numeric", minute: "2-digit" });
+    banner.textContent = (banner.getAttribute("data-text-unchecked") || "").replace("{time}", time);
+    banner.setAttribute("data-unchecked", "");
+  }
+  fetch(window.location.href.split("#")[0],
+    { headers: { "X-Trochelog-Fresh": "1" }, credentials: "same-origin" })
+    .then(function (response) {
+      if (response.redirected) {
+        window.location.replace(response.url);
+        return null;
+      }
+      var type = response.headers.get("Content-Type") || "";
+      if (!response.ok || type.indexOf("text/html") !== 0) throw new Error("no fresh page");
+      return response.text().then(function (text) {
+        var old = document.querySelector(".page");
+        // (Not a reload: the worker could answer it with the saved copy again.)
+        if (!window.htmx || !old) throw new Error("nothing to swap the page with");
+        // As a boosted navigation swaps a page in: scripts listening for htmx:after:swap
+        // bind to the new content.
+        return window.htmx.swap({ text: text, target: old, swap: "outerHTML", select: ".page",
+          sourceElement: document.body }).then(function () {
+          root.removeAttribute("data-saved-copy");
+          if (window.performance && performance.mark) performance.mark("trochelog:fresh");
+        });
+      });
+    })
+    .catch(unchecked);
+})();

@@ -587,7 +587,7 @@
   });
 
   function start() {
-    if (!navigator.onLine) {
+    if (!navigator.onLine || document.documentElement.hasAttribute("data-saved-copy")) {
       // A page from the service worker's cache carries the client ids it was rendered with;
       // every entry made from it offline needs ids of its own.
       Array.prototype.forEach.call(document.querySelectorAll("form[data-sync-id]"), function (f) {

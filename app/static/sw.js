@@ -23,6 +23,13 @@ const SHELL = [
   "/manifest.webmanifest",
 ];
 
+// How long a page's network answer is waited for before its saved copy shows (issue 14: a
+// repeat visit shows Today within 300 ms on a slow network, rendering included).
+const SAVED_COPY_AFTER_MS = 150;
+// The header of a saved copy's request for the fresh page (app.js), and those in flight.
+const FRESH_HEADER = "X-Trochelog-Fresh";
+const pendingPages = new Map();
+
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)));
   self.skipWaiting();
@@ -70,33 +77,81 @@ self.addEventListener("fetch", (event) => {
     return;
   }
 
+  if (request.headers.get(FRESH_HEADER)) {
+    // A page shown from its saved copy asks for the fresh one: the answer of the request
+    // already in flight for it (see savedCopy), not a second one.
+    const pending = pendingPages.get(request.url);
+    pendingPages.delete(request.url);
+    if (pending) {
+      event.respondWith(pending.then((response) =>
+        // A redirect (signed out, say) or an error: the page's own request follows it.
+        (response.ok && response.type === "basic" ? response.clone() : fetch(request))));
+    }
+    return;
+  }
+
   if (request.mode === "navigate") {
-    // Network first: pages are always fresh when there is signal, the last copy when not.
+    // Network first: pages are always fresh when there is signal, the last copy when not. A
+    // slow answer (one bar of signal) is not waited for with an empty screen: after
+    // SAVED_COPY_AFTER_MS the saved copy shows, marked as such, while the fresh one arrives.
+    const fresh = network(event).then((response) => {
+      // Pages only: a download (an export's CSV or PDF) is not kept on the phone.
+      const page = (response.headers.get("Content-Type") || "").startsWith("text/html");
+      if (response.ok && !response.redirected && page) {
+        const copy = response.clone();
+        caches.open(PAGE_CACHE).then((cache) => cache.put(request, copy));
+      }
+      return response;
+    });
     event.respondWith(
-      network(event)
-        .then((response) => {
-          // Pages only: a download (an export's CSV or PDF) is not kept on the phone.
-          const page = (response.headers.get("Content-Type") || "").startsWith("text/html");
-          if (response.ok && !response.redirected && page) {
-            const copy = response.clone();
-            caches.open(PAGE_CACHE).then((cache) => cache.put(request, copy));
-          }
-          return response;
-        })
+      Promise.race([fresh, savedCopy(event, request, fresh)])
         .catch(() =>
           // The signed-in copy first (pages cache), then the shell's anonymous one; a form page
           // reached with a query (the screener after a PHQ-9) falls back to the page itself,
           // which reads its query.
-          // Vary (HX-Request, language) is ignored: a page is a page for this one person.
-          caches.open(PAGE_CACHE)
-            .then((cache) => cache.match(request, { ignoreVary: true })
-              .then((hit) => hit || cache.match(request, { ignoreSearch: true, ignoreVary: true })))
+          pagesCopy(request)
             .then((hit) => hit || caches.match(request, { ignoreSearch: true, ignoreVary: true }))
             .then((hit) => hit || caches.match("/offline", { ignoreVary: true }))
         )
     );
   }
 });
+
+// This person's last copy of a page. Vary (HX-Request, language) is ignored: a page is a page
+// for this one person.
+function pagesCopy(request) {
+  return caches.open(PAGE_CACHE).then((cache) => cache.match(request, { ignoreVary: true })
+    .then((hit) => hit || cache.match(request, { ignoreSearch: true, ignoreVary: true })));
+}
+
+// After SAVED_COPY_AFTER_MS without the network's answer: the page's saved copy, marked
+// data-saved-copy on <html> (with the time it was made, its Date header). The page then shows
+// it as a saved copy, keeps its forms shut and asks for the fresh one (app.js), which this
+// worker answers with the request already in flight (pendingPages). Never resolves when
+// there is no saved copy, or when the network answered first: the race is the network's.
+function savedCopy(event, request, fresh) {
+  let answered = false;
+  fresh.then(() => { answered = true; }, () => { answered = true; });
+  return new Promise((resolve) => setTimeout(resolve, SAVED_COPY_AFTER_MS))
+    .then(() => (answered ? null : pagesCopy(request)))
+    .then((hit) => {
+      if (!hit || answered) return new Promise(() => {});
+      pendingPages.set(request.url, fresh);
+      // The worker stays up until the fresh page is in; an unclaimed one is let go after a minute.
+      event.waitUntil(fresh.catch(() => null).then(() => new Promise((done) => setTimeout(() => {
+        if (pendingPages.get(request.url) === fresh) pendingPages.delete(request.url);
+        done();
+      }, 60000))));
+      return hit.text().then((html) => {
+        const made = hit.headers.get("Date") || "";
+        const marked = html.replace("<html", `<html data-saved-copy="${made.replace(/"/g, "")}"`);
+        const headers = new Headers(hit.headers);
+        headers.delete("Content-Length");
+        headers.delete("Content-Encoding");
+        return new Response(marked, { status: 200, headers });
+      });
+    });
+}
 
 // Background Sync (Chromium): send the outbox even when no page is open. Pages flush too; the
 // server dedupes by client id, so both at once write each entry once.
@@ -157,6 +212,7 @@ self.addEventListener("message", (event) => {
     // Every cache but the anonymous app shell: pages, the protocol snapshot, anything else.
     generation += 1;
     warmedAt = 0;
+    pendingPages.clear();
     event.waitUntil(
       caches.keys().then((keys) =>
         Promise.all(keys.filter((k) => k !== SHELL_CACHE).map((k) => caches.delete(k))))
