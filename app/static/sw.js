@@ -24,8 +24,14 @@ const SHELL = [
 ];
 
 // How long a page's network answer is waited for before its saved copy shows (issue 14: a
-// repeat visit shows Today within 300 ms on a slow network, rendering included).
+// repeat visit shows Today within 300 ms on a slow network, rendering included): 150 ms,
+// or not at all when the last page took longer than SLOW_ANSWER_MS to come (a slow phone
+// renders for a good part of the budget itself). How long the last one took is kept in
+// the pages cache, so a worker the browser stopped while idle still knows.
 const SAVED_COPY_AFTER_MS = 150;
+const SLOW_ANSWER_MS = 300;
+const ANSWER_TIME = "/__trochelog/last-page-answer-ms";
+let lastAnswerMs = null;
 // The header of a saved copy's request for the fresh page (app.js), and those in flight.
 const FRESH_HEADER = "X-Trochelog-Fresh";
 const pendingPages = new Map();
@@ -94,7 +100,9 @@ self.addEventListener("fetch", (event) => {
     // Network first: pages are always fresh when there is signal, the last copy when not. A
     // slow answer (one bar of signal) is not waited for with an empty screen: after
     // SAVED_COPY_AFTER_MS the saved copy shows, marked as such, while the fresh one arrives.
+    const started = Date.now();
     const fresh = network(event).then((response) => {
+      noteAnswerTime(Date.now() - started);
       // Pages only: a download (an export's CSV or PDF) is not kept on the phone.
       const page = (response.headers.get("Content-Type") || "").startsWith("text/html");
       if (response.ok && !response.redirected && page) {
@@ -119,9 +127,26 @@ self.addEventListener("fetch", (event) => {
 
 // This person's last copy of a page. Vary (HX-Request, language) is ignored: a page is a page
 // for this one person.
-function pagesCopy(request) {
+function pagesCopy(request, exact) {
   return caches.open(PAGE_CACHE).then((cache) => cache.match(request, { ignoreVary: true })
-    .then((hit) => hit || cache.match(request, { ignoreSearch: true, ignoreVary: true })));
+    .then((hit) => hit ||
+      (exact ? null : cache.match(request, { ignoreSearch: true, ignoreVary: true }))));
+}
+
+function lastAnswer() {
+  if (lastAnswerMs !== null) return Promise.resolve(lastAnswerMs);
+  return caches.open(PAGE_CACHE)
+    .then((cache) => cache.match(ANSWER_TIME))
+    .then((kept) => (kept ? kept.text() : null))
+    .then((text) => (text === null || isNaN(Number(text)) ? null : Number(text)))
+    .catch(() => null);
+}
+
+function noteAnswerTime(ms) {
+  lastAnswerMs = ms;
+  caches.open(PAGE_CACHE)
+    .then((cache) => cache.put(ANSWER_TIME, new Response(String(ms))))
+    .catch(() => null);
 }
 
 // After SAVED_COPY_AFTER_MS without the network's answer: the page's saved copy, marked
@@ -132,8 +157,11 @@ function pagesCopy(request) {
 function savedCopy(event, request, fresh) {
   let answered = false;
   fresh.then(() => { answered = true; }, () => { answered = true; });
-  return new Promise((resolve) => setTimeout(resolve, SAVED_COPY_AFTER_MS))
-    .then(() => (answered ? null : pagesCopy(request)))
+  return lastAnswer()
+    .then((ms) => new Promise((resolve) =>
+      setTimeout(resolve, ms !== null && ms > SLOW_ANSWER_MS ? 0 : SAVED_COPY_AFTER_MS)))
+    // This address's own copy only: another page of a list is not a copy of this one.
+    .then(() => (answered ? null : pagesCopy(request, true)))
     .then((hit) => {
       if (!hit || answered) return new Promise(() => {});
       pendingPages.set(request.url, fresh);
@@ -213,6 +241,7 @@ self.addEventListener("message", (event) => {
     generation += 1;
     warmedAt = 0;
     pendingPages.clear();
+    lastAnswerMs = null;
     event.waitUntil(
       caches.keys().then((keys) =>
         Promise.all(keys.filter((k) => k !== SHELL_CACHE).map((k) => caches.delete(k))))
