@@ -165,7 +165,8 @@ def main() -> int:
         f"390×844; database {kind}",
         f"- Command: `REPEAT_VISITS={VISITS} .venv/bin/python -m bench.repeat_visit`; "
         f"{VISITS} visits each way after two warm-up visits, the service worker in control "
-        "(pages network-first, the app shell from its cache)",
+        "(pages network-first, their saved copy after 150 ms or at once after a slow answer; "
+        "the app shell from its cache)",
         "",
         "| Conditions | Today shown (LCP) median | p95 | DOMContentLoaded median | p95 | "
         "Up to date median | p95 | Saved copy shown first |",

@@ -17,6 +17,7 @@ from app.accounts.models import AuthSession
 from app.checkins.models import SafetyEvent
 from app.db import engine, utcnow
 from app.web.access_log import AccessLogMiddleware
+from tests.browser.a11y import serious_violations
 from tests.browser.waiting import under_the_service_worker, until
 
 pytestmark = pytest.mark.browser
@@ -138,6 +139,7 @@ def test_a_saved_copy_that_could_not_be_checked_says_it_may_be_out_of_date(
         "No answer from TrocheLog: this is the copy saved on this phone at",
         timeout=2 * SLOW_SECONDS * 1000 + 10_000)
     expect(page.locator(BANNER)).to_contain_text("it may be out of date")
+    assert serious_violations(page) == []
     # Its forms work again, as they do offline: the server checks whatever is sent.
     expect(page.get_by_role("button", name="Check")).to_be_enabled()
     expect(page.locator("html[data-saved-copy]")).to_have_count(0)
