@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     admission_wait_seconds: float = 10.0
     db_pool_size: int = 10
     reminders_tick_seconds: float = 5.0
+    # A repeat visit on a slow network: the service worker shows a page's saved copy once the
+    # network has not answered in this many ms (app/static/sw.js). Negative: never while the
+    # network may still answer (the test suite, whose page timings are the machine's, not a
+    # phone's; tests/browser/test_saved_copy.py turns it on).
+    saved_copy_after_ms: int = 150
     # Clinic-wide timing: an unacknowledged alert goes to the next contact after this long; a
     # caregiver who accepted alerts is told when a session's dose or +40 minute check-in has
     # not been logged this long after it was due; a PHQ-9 item 9 left without its screener

@@ -6,6 +6,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.config import settings
 from app.i18n import gettext as _
 from app.templating import HTMX_FILE, render
 from app.web import assets
@@ -48,6 +49,7 @@ def service_worker_source() -> str:
     the assets' hashes, so a deploy that changes any file installs a new worker and caches."""
     source = (STATIC / "sw.js").read_text().replace("__HTMX_FILE__", HTMX_FILE)
     source = source.replace("__ASSETS__", assets.version())
+    source = source.replace("__SAVED_COPY_AFTER_MS__", str(settings.saved_copy_after_ms))
     return _STATIC_LITERAL.sub(lambda m: f'"{static_url(m.group(1))}"', source)
 
 

@@ -25,6 +25,9 @@ os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 # Real Argon2id, at a cost that keeps hundreds of sign-ins quick.
 os.environ["ARGON2_TIME_COST"] = "1"
 os.environ["ARGON2_MEMORY_KIB"] = "8192"
+# Pages straight from the network in browser tests: a saved copy shown first would depend on
+# how fast this machine answers (tests/browser/test_saved_copy.py turns it on).
+os.environ["SAVED_COPY_AFTER_MS"] = "-1"
 _SCHEMA: str | None = None
 _BASE_URL = os.environ.get("TEST_DATABASE_URL")
 if _BASE_URL and make_url(_BASE_URL).get_backend_name() == "postgresql":

@@ -28,7 +28,7 @@ const SHELL = [
 // or not at all when the last page took longer than SLOW_ANSWER_MS to come (a slow phone
 // renders for a good part of the budget itself). How long the last one took is kept in
 // the pages cache, so a worker the browser stopped while idle still knows.
-const SAVED_COPY_AFTER_MS = 150;
+const SAVED_COPY_AFTER_MS = Number("__SAVED_COPY_AFTER_MS__"); // settings.saved_copy_after_ms
 const SLOW_ANSWER_MS = 300;
 const ANSWER_TIME = "/__trochelog/last-page-answer-ms";
 let lastAnswerMs = null;
@@ -155,6 +155,7 @@ function noteAnswerTime(ms) {
 // worker answers with the request already in flight (pendingPages). Never resolves when
 // there is no saved copy, or when the network answered first: the race is the network's.
 function savedCopy(event, request, fresh) {
+  if (!(SAVED_COPY_AFTER_MS >= 0)) return new Promise(() => {});
   let answered = false;
   fresh.then(() => { answered = true; }, () => { answered = true; });
   return lastAnswer()

@@ -15,6 +15,7 @@ from sqlmodel import Session, delete
 
 from app.accounts.models import AuthSession
 from app.checkins.models import SafetyEvent
+from app.config import settings
 from app.db import engine, utcnow
 from app.web.access_log import AccessLogMiddleware
 from tests.browser.a11y import serious_violations
@@ -50,6 +51,8 @@ def slow_today(monkeypatch):
         await real(self, scope, receive, send)
 
     monkeypatch.setattr(AccessLogMiddleware, "__call__", slowed)
+    # The suite's default is off (tests/conftest.py); this is the production setting.
+    monkeypatch.setattr(settings, "saved_copy_after_ms", 150)
     return state
 
 
