@@ -257,24 +257,32 @@ window.TrocheReady = function (init) {
 
 // A saved copy of this page, shown by the service worker because the network was slow
 // (sw.js marks it data-saved-copy on <html>, with the time it was made). It may be out of
-// date, so nothing is done from it: its forms stay shut while the fresh page, already on its
-// way, is fetched (the worker answers with that same request) and swapped in. Signed out
-// meanwhile: where the server sends us. No answer: the copy stays, said to be possibly out of
-// date, and its forms work as they do offline (the server checks every entry again).
+// date, so nothing is done from it: its forms stay shut (inputs too: what is typed there
+// would be lost in the swap) while the fresh page, already on its way, is fetched (the worker
+// answers with that same request) and swapped in. Signed out meanwhile: where the server
+// sends us. No answer (none within FRESH_WAIT_MS, an error): the copy stays, said to be
+// possibly out of date, and its forms work as they do offline (the server checks every entry
+// again); a fresh page that comes later is not swapped over what the person is doing.
 (function () {
   "use strict";
+  var FRESH_WAIT_MS = 10000;
   var root = document.documentElement;
   if (!root.hasAttribute("data-saved-copy")) return;
   var shut = [];
+  // waiting → fresh (swapped in), unchecked (kept, said so) or leaving (signed out).
+  var state = "waiting";
   document.querySelectorAll("main form").forEach(function (form) {
-    form.querySelectorAll("button, input[type=submit]").forEach(function (button) {
-      if (!button.disabled) { button.disabled = true; shut.push(button); }
-    });
+    form.querySelectorAll("button, input:not([type=hidden]), select, textarea")
+      .forEach(function (control) {
+        if (!control.disabled) { control.disabled = true; shut.push(control); }
+      });
   });
   function unchecked() {
+    if (state === "unchecked" || state === "fresh" || state === "leaving") return;
+    state = "unchecked";
     var made = new Date(root.getAttribute("data-saved-copy"));
     root.removeAttribute("data-saved-copy");
-    shut.forEach(function (button) { button.disabled = false; });
+    shut.forEach(function (control) { control.disabled = false; });
     var banner = document.querySelector("[data-saved-copy-banner]");
     if (!banner) return;
     var time = isNaN(made.getTime()) ? "?" : made.toLocaleTimeString(root.lang || undefined,
@@ -282,10 +290,13 @@ window.TrocheReady = function (init) {
     banner.textContent = (banner.getAttribute("data-text-unchecked") || "").replace("{time}", time);
     banner.setAttribute("data-unchecked", "");
   }
+  setTimeout(function () { if (state === "waiting") unchecked(); }, FRESH_WAIT_MS);
   fetch(window.location.href.split("#")[0],
     { headers: { "X-Trochelog-Fresh": "1" }, credentials: "same-origin" })
     .then(function (response) {
+      if (state !== "waiting") return null;
       if (response.redirected) {
+        state = "leaving";
         window.location.replace(response.url);
         return null;
       }
@@ -294,11 +305,14 @@ window.TrocheReady = function (init) {
       return response.text().then(function (text) {
         var old = document.querySelector(".page");
         // (Not a reload: the worker could answer it with the saved copy again.)
+        if (state !== "waiting") return null;
         if (!window.htmx || !old) throw new Error("nothing to swap the page with");
+        state = "swapping"; // a swap that fails leaves the copy, said to be unchecked
         // As a boosted navigation swaps a page in: scripts listening for htmx:after:swap
         // bind to the new content.
         return window.htmx.swap({ text: text, target: old, swap: "outerHTML", select: ".page",
           sourceElement: document.body }).then(function () {
+          state = "fresh";
           root.removeAttribute("data-saved-copy");
           if (window.performance && performance.mark) performance.mark("trochelog:fresh");
         });

@@ -84,7 +84,7 @@ def test_the_saved_copy_shows_at_once_then_the_fresh_page_with_a_hold_placed_mea
     expect(page.locator(BANNER)).to_be_visible()
     expect(page.locator(BANNER)).to_have_text(
         "This is the copy saved on this phone. Checking for changes…")
-    expect(page.get_by_label("Upper (systolic)")).to_be_visible()
+    expect(page.get_by_label("Upper (systolic)")).to_be_disabled()
     until(page, ALL_SHUT)
     assert slow_today["seen"] == 1
 
@@ -145,6 +145,7 @@ def test_a_saved_copy_that_could_not_be_checked_says_it_may_be_out_of_date(
     assert serious_violations(page) == []
     # Its forms work again, as they do offline: the server checks whatever is sent.
     expect(page.get_by_role("button", name="Check")).to_be_enabled()
+    expect(page.get_by_label("Upper (systolic)")).to_be_editable()
     expect(page.locator("html[data-saved-copy]")).to_have_count(0)
     # With ids of their own: the copy's were sent with whatever was sent from that page
     # before, and an entry under one of them would be taken as its replay.
@@ -154,3 +155,21 @@ def test_a_saved_copy_that_could_not_be_checked_says_it_may_be_out_of_date(
     }""")
     shown = page.locator('input[name="gate_client_id"]').input_value()
     assert shown and saved and shown != saved
+
+
+def test_a_fresh_page_that_comes_too_late_is_not_swapped_over_what_the_person_typed(
+        page: Page, demo, sign_in, slow_today):
+    _ready(page, sign_in)
+    page.clock.install()  # the page's timers: its 10 s wait for the fresh page, jumped over
+    slow_today["slow"] = True
+    page.goto("/today")
+    expect(page.get_by_label("Upper (systolic)")).to_be_disabled()
+    page.clock.fast_forward(10_000)
+    expect(page.locator(BANNER)).to_contain_text("it may be out of date")
+    page.get_by_label("Upper (systolic)").fill("128")
+
+    # The fresh page arrives (the server answers after SLOW_SECONDS): it is kept for the next
+    # visit, not swapped over the form being filled in.
+    page.wait_for_timeout(SLOW_SECONDS * 1000 + 1000)
+    expect(page.get_by_label("Upper (systolic)")).to_have_value("128")
+    expect(page.locator(BANNER)).to_contain_text("it may be out of date")
