@@ -118,9 +118,12 @@ window.TrocheReady = function (init) {
   document.addEventListener("htmx:after:swap", function (event) {
     var where = region(event);
     if (!where) return;
+    // The fresh page replacing its saved copy is the page loading, not a move: focus stays
+    // where a page load leaves it (a verdict still takes it, above).
+    var loading = event.detail && event.detail.ctx && event.detail.ctx.replacesSavedCopy;
     setTimeout(function () {
       var active = document.activeElement;
-      if (!active || active === document.body || !active.isConnected) {
+      if (!loading && (!active || active === document.body || !active.isConnected)) {
         var heading = where.querySelector("h1") || where.querySelector("h2, h3, [data-focus]") ||
           (where.matches("h1, h2, h3") ? where : null);
         if (heading) {
@@ -311,7 +314,7 @@ window.TrocheReady = function (init) {
         // As a boosted navigation swaps a page in: scripts listening for htmx:after:swap
         // bind to the new content.
         return window.htmx.swap({ text: text, target: old, swap: "outerHTML", select: ".page",
-          sourceElement: document.body }).then(function () {
+          sourceElement: document.body, replacesSavedCopy: true }).then(function () {
           state = "fresh";
           root.removeAttribute("data-saved-copy");
           if (window.performance && performance.mark) performance.mark("trochelog:fresh");

@@ -94,6 +94,8 @@ def test_the_saved_copy_shows_at_once_then_the_fresh_page_with_a_hold_placed_mea
     expect(page.get_by_label("Upper (systolic)")).to_have_count(0)
     expect(page.locator(BANNER)).to_be_hidden()
     expect(page.locator("html[data-saved-copy]")).to_have_count(0)
+    # The hold takes focus, as on any page load that brings one.
+    expect(page.locator("#gate-result")).to_be_focused()
     # One request to the server for the visit: the worker's own, handed to the page.
     assert slow_today["seen"] == 1
     # The worker keeps how long that answer took: the next visit shows the saved copy at
