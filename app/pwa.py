@@ -47,7 +47,8 @@ _STATIC_LITERAL = re.compile(r'"/static/([^"]+)"')
 def service_worker_source() -> str:
     """sw.js with hashed addresses (its precache, importScripts) and a cache version made of
     the assets' hashes, so a deploy that changes any file installs a new worker and caches."""
-    source = (STATIC / "sw.js").read_text().replace("__HTMX_FILE__", HTMX_FILE)
+    source = assets.minified_script("sw.js", (STATIC / "sw.js").read_text())
+    source = source.replace("__HTMX_FILE__", HTMX_FILE)
     source = source.replace("__ASSETS__", assets.version())
     source = source.replace("__SAVED_COPY_AFTER_MS__", str(settings.saved_copy_after_ms))
     return _STATIC_LITERAL.sub(lambda m: f'"{static_url(m.group(1))}"', source)

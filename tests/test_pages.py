@@ -212,7 +212,7 @@ def test_service_worker_is_served_from_the_root_with_htmx_substituted(client):
 def test_service_worker_precaches_only_files_that_exist(client):
     """One 404 in cache.addAll() fails the whole install, and the app is not offline-ready."""
     source = client.get("/sw.js").text
-    shell = re.search(r"const SHELL = \[(.*?)\];", source, re.S)
+    shell = re.search(r"const SHELL ?= ?\[(.*?)\];", source, re.S)
     assert shell
     paths = re.findall(r'"([^"]+)"', shell.group(1))
     assert "/offline" in paths and "/help" in paths

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import rjsmin
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -46,6 +47,15 @@ class Asset:
     body: bytes
     gzipped: bytes | None
     media_type: str
+
+
+def minified_script(name: str, text: str) -> str:
+    """Our scripts as sent: without comments and spaces (rjsmin: it keeps strings, template
+    literals and regular expressions as written), a third smaller compressed. A vendored
+    `.min.js` is already, and in development the page's scripts stay readable."""
+    if name.endswith(".min.js") or settings.app_env == "development":
+        return text
+    return rjsmin.jsmin(text)
 
 
 def _hashed_name(name: str, digest: str) -> str:
@@ -81,6 +91,8 @@ def _scan() -> tuple[dict[str, Asset], float]:
         if name.endswith(".css"):
             text = body.decode()
             body = _CSS_URL.sub(lambda m: f"url({_url(by_name, m.group(2))})", text).encode()
+        elif name.endswith(".js"):
+            body = minified_script(name, body.decode()).encode()
         by_name[name] = _asset(name, body)
     return by_name, stamp
 
