@@ -307,8 +307,8 @@ window.TrocheReady = function (init) {
       if (!response.ok || type.indexOf("text/html") !== 0) throw new Error("no fresh page");
       return response.text().then(function (text) {
         var old = document.querySelector(".page");
-        // (Not a reload: the worker could answer it with the saved copy again.)
         if (state !== "waiting") return null;
+        // Not a reload instead: the worker could answer it with the saved copy again.
         if (!window.htmx || !old) throw new Error("nothing to swap the page with");
         state = "swapping"; // a swap that fails leaves the copy, said to be unchecked
         // As a boosted navigation swaps a page in: scripts listening for htmx:after:swap
