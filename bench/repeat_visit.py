@@ -5,8 +5,9 @@ Chromium, without throttling and with 4× CPU throttling plus a Slow-4G-like net
     .venv/bin/python -m bench.repeat_visit                   # 20 visits each way
     REPEAT_VISITS=5 .venv/bin/python -m bench.repeat_visit   # a quick check
 
-Pages are network-first in app/static/sw.js, but an answer slower than 150 ms is not waited
-for with an empty screen: the page's saved copy shows, marked as such with its forms shut,
+Pages are network-first in app/static/sw.js, but an answer slower than 150 ms (none at all
+after a page that took over 300 ms) is not waited for with an empty screen: the page's saved
+copy shows, marked as such with its forms shut,
 until the fresh page (the same request) is swapped in. So two times per visit: Today shown
 (LCP, the saved copy's when one showed) and Today up to date (the fresh page in). The
 stylesheet, scripts and icons come from the worker's cache. The throttled network applies to
