@@ -7,10 +7,10 @@ Chromium, without throttling and with 4× CPU throttling plus a Slow-4G-like net
 
 Pages are network-first in app/static/sw.js, but an answer slower than 150 ms (none at all
 after a page that took over 300 ms) is not waited for with an empty screen: the page's saved
-copy shows, marked as such with its forms shut,
-until the fresh page (the same request) is swapped in. So two times per visit: Today shown
-(LCP, the saved copy's when one showed) and Today up to date (the fresh page in). The
-stylesheet, scripts and icons come from the worker's cache. The throttled network applies to
+copy shows, marked as such with its forms shut, until the fresh page (the same request) is
+swapped in. So two times per visit: Today shown (LCP, the saved copy's when one showed) and
+Today up to date (the fresh page in). The stylesheet, scripts and icons come from the
+worker's cache. The throttled network applies to
 the page and to the worker (its fetch of the page is what the network carries). The app is
 started by the production command on a fresh database seeded with the demo clinic. Writes
 its section of docs/benchmarks.md (not with BENCH_RECORD=0). Numbers, never assertions.
