@@ -6,6 +6,13 @@
 // a round trip too.
 (function () {
   "use strict";
+  // Passkeys are offered only where this browser has WebAuthn (passkeys.js, the same test).
+  // Said here, before the first paint, so the sign-in page does not move down when the offer
+  // appears after it (app.css shows it at once; a layout shift Lighthouse counted).
+  if (typeof window.PublicKeyCredential === "function" && navigator.credentials &&
+      window.isSecureContext !== false) {
+    document.documentElement.setAttribute("data-webauthn", "");
+  }
   if (document.readyState === "loading") {
     // Inline in <head>: start once the page is parsed, as a deferred script would.
     document.addEventListener("DOMContentLoaded", boot);

@@ -18,6 +18,7 @@ from app.accounts.models import AuthSession, Passkey
 from app.audit.models import AuditEvent
 from app.db import engine, utcnow
 from tests import factories
+from tests.browser.waiting import until
 
 
 @pytest.fixture
@@ -243,3 +244,23 @@ def test_confirm_it_is_you_with_a_passkey(context, local, person):
         assert utcnow() - auth.reauthenticated_at < timedelta(minutes=5)
         events = db.exec(select(AuditEvent).where(AuditEvent.action == "reauth")).all()
         assert [(e.outcome, e.details) for e in events] == [("ok", {"method": "passkey"})]
+
+
+# The layout shifts of the page so far (what CLS adds up), once the browser has reported the
+# last frame's. All of them: nothing is typed or tapped here, and headless Chromium marks a
+# fresh page's shifts "after input" (which CLS would leave out, and Lighthouse counted).
+LAYOUT_SHIFT = """() => new Promise((resolve) => {
+  let shifted = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) shifted += entry.value;
+  }).observe({ type: "layout-shift", buffered: true });
+  setTimeout(() => resolve(shifted), 300);
+})"""
+
+
+def test_the_sign_in_page_does_not_move_when_the_passkey_offer_appears(page: Page):
+    # passkeys.js runs after the first paint; the offer it reveals was already in its place.
+    page.goto("/login")
+    expect(page.get_by_role("button", name="Use a passkey")).to_be_visible()
+    until(page, "!document.querySelector('[data-passkey-sign-in]').hidden")
+    assert page.evaluate(LAYOUT_SHIFT) == 0
