@@ -280,6 +280,10 @@ window.TrocheReady = function (init) {
         if (!control.disabled) { control.disabled = true; shut.push(control); }
       });
   });
+  function clock(when) {
+    return isNaN(when.getTime()) ? "?" : when.toLocaleTimeString(root.lang || undefined,
+      { hour: "numeric", minute: "2-digit" });
+  }
   function unchecked() {
     if (state === "unchecked" || state === "fresh" || state === "leaving") return;
     state = "unchecked";
@@ -288,12 +292,24 @@ window.TrocheReady = function (init) {
     shut.forEach(function (control) { control.disabled = false; });
     var banner = document.querySelector("[data-saved-copy-banner]");
     if (!banner) return;
-    var time = isNaN(made.getTime()) ? "?" : made.toLocaleTimeString(root.lang || undefined,
-      { hour: "numeric", minute: "2-digit" });
-    banner.textContent = (banner.getAttribute("data-text-unchecked") || "").replace("{time}", time);
+    banner.textContent = (banner.getAttribute("data-text-unchecked") || "")
+      .replace("{time}", clock(made));
     banner.setAttribute("data-unchecked", "");
   }
   setTimeout(function () { if (state === "waiting") unchecked(); }, FRESH_WAIT_MS);
+  // The fresh page's banner says when it came, at the copy's height, in the same task as the
+  // swap: the page does not move up under the reader when the copy goes (no layout shift), and
+  // a screen reader told "checking" hears the outcome. The next page a link opens has none.
+  var bannerHeight = 0;
+  document.addEventListener("htmx:after:swap", function (event) {
+    if (!(event.detail && event.detail.ctx && event.detail.ctx.replacesSavedCopy)) return;
+    var banner = document.querySelector("[data-saved-copy-banner]");
+    if (!banner) return;
+    banner.textContent = (banner.getAttribute("data-text-checked") || "")
+      .replace("{time}", clock(new Date()));
+    banner.setAttribute("data-checked", "");
+    if (bannerHeight) banner.style.minHeight = bannerHeight + "px";
+  });
   fetch(window.location.href.split("#")[0],
     { headers: { "X-Trochelog-Fresh": "1" }, credentials: "same-origin" })
     .then(function (response) {
@@ -311,6 +327,8 @@ window.TrocheReady = function (init) {
         // Not a reload instead: the worker could answer it with the saved copy again.
         if (!window.htmx || !old) throw new Error("nothing to swap the page with");
         state = "swapping"; // a swap that fails leaves the copy, said to be unchecked
+        var banner = document.querySelector("[data-saved-copy-banner]");
+        bannerHeight = banner ? banner.offsetHeight : 0;
         // As a boosted navigation swaps a page in: scripts listening for htmx:after:swap
         // bind to the new content.
         return window.htmx.swap({ text: text, target: old, swap: "outerHTML", select: ".page",
