@@ -308,6 +308,7 @@ window.TrocheReady = function (init) {
     banner.textContent = (banner.getAttribute("data-text-checked") || "")
       .replace("{time}", clock(new Date()));
     banner.setAttribute("data-checked", "");
+    // Through the CSSOM, which the CSP (no inline styles) allows, unlike a style attribute.
     if (bannerHeight) banner.style.minHeight = bannerHeight + "px";
   });
   fetch(window.location.href.split("#")[0],
