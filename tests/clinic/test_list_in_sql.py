@@ -10,7 +10,7 @@ from sqlalchemy import delete, event, text
 from sqlmodel import col
 
 from app.careteam import access
-from app.clinic import flag_index
+from app.clinic import flag_index, service
 from app.clinic.models import FlagSummary
 from app.db import engine, utcnow
 from tests import factories
@@ -172,3 +172,32 @@ def _calm_names(db, prescriber, now) -> list[str]:
             break
         number += 1
     return [name for name in calm if name in EXTRA]
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("STRASSE", ["Straße Calm", "strasse Dan"]),  # case-folded: ß is ss
+    ("zoë", ["Zoë Calm"]),
+    ("ZOE", ["ZOE calm"]),  # an accent is a letter of its own
+    ("ÁNGEL", ["ángel Calm", "Ángela Calm"]),
+    ("override", ["Amy Override", "Dan Override", "Ñandú Override"]),
+    ("%", []), ("_", []),  # matched as typed, not as SQL's wildcards
+    ("sid", []),  # another prescriber's patient
+])
+def test_a_search_is_answered_in_sql_as_people_type_it(bigger_panel, db, q, expected):
+    prescriber, _ids = bigger_panel
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        shown = service.patient_page(db, prescriber, utcnow(), service.Filters(None, q),
+                                     size=50)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        db.rollback()
+    assert [row.patient.display_name for row in shown.rows] == expected
+    assert shown.total == len(expected)
+    # The panel is never read whole to match in Python: the search is in the statement.
+    assert any("LIKE" in s.upper() and "name_key" in s for s in statements)
