@@ -5,13 +5,13 @@
     BENCH_DATABASES=sqlite .venv/bin/python -m bench.growth
 
 Sequential latency (p50/p95 over BENCH_REQUESTS requests each, after a few to warm up) of the
-patient's Today page, the prescriber's patient list (its first page) and one patient's page
-(the timeline's default two weeks), on (a) the demo clinic (`app/seed.py`: 2 patients, six
-weeks) and (b) the clinic of bench/dataset.py: BENCH_PATIENTS patients × 1 year, with the
-director, who is on every patient's team, signed in. Each database is fresh; the app runs as
-production runs it (bench/server.py). The figure is the ratio (b)/(a) of the p50s: goal ≤ 2×.
-Writes its sections of docs/benchmarks.md (BENCH_RECORD=0: print only, bench/report.py).
-Numbers, never assertions.
+patient's Today page, the prescriber's patient list (its first page), one patient's page (the
+timeline's default two weeks) and the list searched by a name that finds a few, on (a) the
+demo clinic (`app/seed.py`: 2 patients, six weeks) and (b) the clinic of bench/dataset.py:
+BENCH_PATIENTS patients × 1 year, with the director, who is on every patient's team, signed in.
+Each database is fresh; the app runs as production runs it (bench/server.py). The figure is
+the ratio (b)/(a) of the p50s: goal ≤ 2×. Writes its sections of docs/benchmarks.md
+(BENCH_RECORD=0: print only, bench/report.py). Numbers, never assertions.
 """
 
 import os
@@ -44,7 +44,8 @@ WARMUP = 3
 DATABASES = [d.strip() for d in os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
              if d.strip()]
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-PAGES = ("Today (patient)", "Patient list (prescriber)", "One patient's timeline")
+PAGES = ("Today (patient)", "Patient list (prescriber)", "One patient's timeline",
+         "Patient list searched by name (a few found)")
 
 
 def _seed_demo(url: str) -> dict:
@@ -59,7 +60,8 @@ def _seed_demo(url: str) -> dict:
     finally:
         engine.dispose()
     return {"patient": "patient@demo.test", "prescriber": "prescriber@demo.test",
-            "password": DEMO_PASSWORD, "timeline_of": patient_id, "label": "demo clinic"}
+            "password": DEMO_PASSWORD, "timeline_of": patient_id, "label": "demo clinic",
+            "search": "reyes"}  # Jordan Reyes
 
 
 def _seed_big(url: str) -> dict:
@@ -69,7 +71,8 @@ def _seed_big(url: str) -> dict:
     total = sum(clinic.rows.values())
     return {"patient": clinic.patient_emails[0], "prescriber": clinic.director_email,
             "password": clinic.password, "timeline_of": clinic.patient_ids[0],
-            "label": f"{PATIENTS:,} patients × 1 year ({total:,} rows, seeded in {seconds:.0f} s)"}
+            "label": f"{PATIENTS:,} patients × 1 year ({total:,} rows, seeded in {seconds:.0f} s)",
+            "search": "patient 004"}  # Patient 0040 to 0049
 
 
 def _signed_in(origin: str, email: str, password: str) -> httpx.Client:
@@ -112,7 +115,8 @@ def _measure(kind: str, seed) -> tuple[dict, list[tuple[float, float, int]]]:
             try:
                 figures = [_latency(patient, "/today"),
                            _latency(prescriber, "/patients"),
-                           _latency(prescriber, f"/patients/{world['timeline_of']}")]
+                           _latency(prescriber, f"/patients/{world['timeline_of']}"),
+                           _latency(prescriber, "/patients?q=" + world["search"])]
             finally:
                 patient.close()
                 prescriber.close()
