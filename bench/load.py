@@ -515,6 +515,7 @@ def server_lines(kind: str, result: dict) -> list[str]:
             f"{ms(values, 99)} | **{stats.rate(label) / ceiling:.2f}** | {goal} | "
             f"{(sum(size) / len(size) / 1e3 if size else 0):,.1f} kB | "
             f"{error_text(stats, label)} |")
+    lines += budget_lines(result)
     mix = result["mix"]
     total = sum(len(mix.latencies[label]) for label in mix.labels()) / mix.elapsed
     lines += ["", f"The mix, {USERS - PRESCRIBERS} patients and {PRESCRIBERS} prescribers in "
@@ -539,6 +540,35 @@ def server_lines(kind: str, result: dict) -> list[str]:
                   f"/s, p50 {ms(reads, 50)} ms, p99 {ms(reads, 99)} ms, errors {read_errors}; "
                   f"missed (due but not sent within {LATE:g} s: past capacity) "
                   f"{opened.missed[DOSE]} writes, {opened.missed['reads']} reads"]
+    return lines
+
+
+def budget_lines(result: dict) -> list[str]:
+    """What each ratio goal leaves for the endpoint's own work, in this run's milliseconds of
+    the server's time per request (1 / req/s at saturation): the goal's time per request less
+    that of a signed-in answer that does next to nothing (GET /api/v1/me: the session, the
+    user, a small JSON). Any signed-in request pays that much before it starts its own work,
+    so this is the most the work may cost for the goal to be met, against what it costs."""
+    ceiling = result["ceiling"].rate(LIVEZ)
+    me = result["solo"].get(ME)
+    if not ceiling or me is None or not me.rate(ME):
+        return []
+    floor = 1000 / me.rate(ME)
+    lines = ["", f"What the goals leave (this run: a signed-in answer doing next to nothing, "
+             f"{ME}, takes {floor:.1f} ms of the server's time per request, "
+             f"ratio {me.rate(ME) / ceiling:.2f}):", "",
+             "| Endpoint | goal | time per request at the goal | its own work: allowed "
+             "| its own work: measured | over by |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for label, goal in GOALS.items():
+        stats = result["solo"].get(label)
+        if stats is None or not stats.rate(label):
+            continue
+        allowed = 1000 / (goal * ceiling) - floor
+        measured = 1000 / stats.rate(label) - floor
+        over = f"{measured / allowed:.1f}×" if allowed > 0 else "no time left"
+        lines.append(f"| {label} | ≥ {goal} | {1000 / (goal * ceiling):.1f} ms | "
+                     f"{allowed:.1f} ms | {measured:.1f} ms | {over} |")
     return lines
 
 

@@ -9,7 +9,8 @@ Pages are network-first in app/static/sw.js, but an answer slower than 150 ms (n
 after a page that took over 300 ms) is not waited for with an empty screen: the page's saved
 copy shows, marked as such with its forms shut, until the fresh page (the same request) is
 swapped in. So two times per visit: Today shown (LCP, the saved copy's when one showed) and
-Today up to date (the fresh page in). The stylesheet, scripts and icons come from the
+Today up to date (the fresh page in); and the layout shift of the visit (CLS), which the swap
+must not add to. The stylesheet, scripts and icons come from the
 worker's cache. The throttled network applies to
 the page and to the worker (its fetch of the page is what the network carries). The app is
 started by the production command on a fresh database seeded with the demo clinic. Writes
@@ -50,6 +51,13 @@ TIMINGS = """() => new Promise((resolve) => {
   // (app.js marks "trochelog:fresh"); a page the network answered in time is fresh at once.
   const saved = root.hasAttribute("data-saved-copy") ||
     performance.getEntriesByName("trochelog:fresh").length > 0;
+  // Layout shifts (CLS's sum): the saved copy giving way to the fresh page must not move what
+  // is being read. All of them: nothing is tapped, and headless Chromium marks a page's shifts
+  // "after input" (hadRecentInput) after a navigation started from the DevTools protocol.
+  let shifted = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) shifted += entry.value;
+  }).observe({ type: "layout-shift", buffered: true });
   let answered = false;
   const done = (lcp) => {
     if (answered) return;
@@ -60,11 +68,12 @@ TIMINGS = """() => new Promise((resolve) => {
         return;
       }
       const mark = performance.getEntriesByName("trochelog:fresh")[0];
-      resolve({
+      // A shift is reported after the frame that drew it: a moment for the swap's.
+      setTimeout(() => resolve({
         lcp, dcl: nav.domContentLoadedEventEnd, worker: nav.workerStart > 0, saved,
-        fresh: mark ? mark.startTime : lcp,
+        fresh: mark ? mark.startTime : lcp, cls: shifted,
         fcp: (performance.getEntriesByName("first-contentful-paint")[0] || {}).startTime || null,
-      });
+      }), 300);
     };
     waitFresh(400);
   };
@@ -170,8 +179,8 @@ def main() -> int:
         "the app shell from its cache)",
         "",
         "| Conditions | Today shown (LCP) median | p95 | DOMContentLoaded median | p95 | "
-        "Up to date median | p95 | Saved copy shown first |",
-        "|---|---|---|---|---|---|---|---|",
+        "Up to date median | p95 | Saved copy shown first | Layout shift (CLS) median | max |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     slow = (f"CPU {CPU_SLOWDOWN}× + Slow 4G (562.5 ms latency, 1.44 Mbit/s down; also on the "
             f"worker: {workers} attached)")
@@ -186,9 +195,11 @@ def main() -> int:
         (lm, lp), (dm, dp), (fm, fp) = summary(lcp), summary(dcl), summary(fresh)
         served = sum(r["worker"] for r in runs)
         saved = sum(r["saved"] for r in runs)
+        cls = [r["cls"] for r in runs]
         lines.append(f"| {labels[key]} ({served}/{len(runs)} through the worker) | "
                      f"**{lm:.0f} ms** | {lp:.0f} ms | {dm:.0f} ms | {dp:.0f} ms | "
-                     f"{fm:.0f} ms | {fp:.0f} ms | {saved}/{len(runs)} |")
+                     f"{fm:.0f} ms | {fp:.0f} ms | {saved}/{len(runs)} | "
+                     f"{statistics.median(cls):.3f} | {max(cls):.3f} |")
     print("\n".join(lines))
     _record(kind, lines)
     return 0
