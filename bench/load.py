@@ -17,7 +17,8 @@ through the real /login form and finds its pages by following links. Phases, in 
    list, then one patient's timeline (a link from the list).
 4. Open loop: sync writes (gate + dose batches) sent at a fixed LOAD_WRITE_RATE/s while page
    reads go on at LOAD_READ_RATE/s; latency counted from when each request was due (so a
-   backlog shows), p99 reported.
+   backlog shows), p99 reported. Then the same writes alone (no reads), for what the write
+   path does by itself.
 5. On PostgreSQL: the mix against one app process, then two on the same database with the
    users split between them → the scaling factor. Sessions live in the database, so the same
    cookies work on both.
@@ -343,7 +344,7 @@ LATE = 1.0  # an open-loop request that cannot start within this of its due time
 
 
 async def open_loop(patients: list[VirtualUser], prescribers: list[VirtualUser],
-                    seconds: float) -> Stats:
+                    seconds: float, read_rate: float = READ_RATE) -> Stats:
     """Dose batches due at WRITE_RATE/s (each from an idle patient: one user's writes stay in
     order) and page reads due at READ_RATE/s, in the mix's proportions, at most USERS reads in
     flight. A request that cannot start within LATE seconds of its due time (no idle patient,
@@ -394,7 +395,7 @@ async def open_loop(patients: list[VirtualUser], prescribers: list[VirtualUser],
             tasks.append(asyncio.create_task(start(i, due)))
 
     started = time.perf_counter()
-    await asyncio.gather(schedule(WRITE_RATE, write), schedule(READ_RATE, read))
+    await asyncio.gather(schedule(WRITE_RATE, write), schedule(read_rate, read))
     await asyncio.gather(*tasks)
     stats.elapsed = time.perf_counter() - started
     return stats
@@ -459,6 +460,8 @@ async def measure(url: str, kind: str, accounts: dict) -> dict:
             loops = mix_loops(patients[:USERS - PRESCRIBERS], doctors)
             result["mix"] = await closed_loop(loops, SECONDS)
             result["open"] = await open_loop(patients, doctors, SECONDS)
+            # The same writes with no page read beside them: what the write path does alone.
+            result["writes"] = await open_loop(patients, doctors, SECONDS, read_rate=0)
             if kind == "postgresql":
                 # The mix again on one process, then the same users with the same cookies
                 # spread over two processes on one database.
@@ -540,6 +543,13 @@ def server_lines(kind: str, result: dict) -> list[str]:
                   f"/s, p50 {ms(reads, 50)} ms, p99 {ms(reads, 99)} ms, errors {read_errors}; "
                   f"missed (due but not sent within {LATE:g} s: past capacity) "
                   f"{opened.missed[DOSE]} writes, {opened.missed['reads']} reads"]
+    alone = result.get("writes")
+    if alone is not None:
+        writes = alone.latencies[DOSE]
+        lines += [f"- The same {WRITE_RATE:g} writes/s with no page read beside them: "
+                  f"{len(writes) / alone.elapsed:,.1f}/s done, p50 {ms(writes, 50)} ms, "
+                  f"p95 {ms(writes, 95)} ms, **p99 {ms(writes, 99)} ms**, errors "
+                  f"{error_text(alone, DOSE)}, missed {alone.missed[DOSE]}"]
     return lines
 
 
