@@ -1,10 +1,9 @@
 """A repeat visit on a slow network: the service worker shows the page's saved copy after
 150 ms instead of an empty screen, says so, keeps its forms shut, and swaps in the fresh page
-from the request already in flight (app/static/sw.js, app.js), saying it was checked, without
-moving the page. A saved copy never stands in
-for the fresh page: a hold placed meanwhile shows as soon as the answer arrives, a session
-ended meanwhile leads to the sign-in page, and a copy that could not be checked says it may
-be out of date."""
+from the request already in flight (app/static/sw.js, app.js), saying when it came, without
+moving the page. A saved copy never stands in for the fresh page: a hold placed meanwhile
+shows as soon as the answer arrives, a session ended meanwhile leads to the sign-in page, and
+a copy that could not be checked says it may be out of date."""
 
 import asyncio
 import re
