@@ -6,9 +6,9 @@
 // a round trip too.
 (function () {
   "use strict";
-  // Passkeys are offered only where this browser has WebAuthn (passkeys.js, the same test).
-  // Said here, before the first paint, so the sign-in page does not move down when the offer
-  // appears after it (app.css shows it at once; a layout shift Lighthouse counted).
+  // Passkeys are offered only where this browser has WebAuthn: tested here, before the first
+  // paint, so the sign-in page does not move down when the offer appears after it (app.css
+  // shows it at once; a layout shift Lighthouse counted). passkeys.js reads the same mark.
   if (typeof window.PublicKeyCredential === "function" && navigator.credentials &&
       window.isSecureContext !== false) {
     document.documentElement.setAttribute("data-webauthn", "");

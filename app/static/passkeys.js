@@ -7,9 +7,10 @@
 (function () {
   "use strict";
 
+  // WebAuthn here: boot.js (inline in every page's <head>) tested it before the first paint and
+  // marked <html> for app.css, so the offer is already in place; one test, read here.
   function supported() {
-    return typeof window.PublicKeyCredential === "function" && !!navigator.credentials &&
-      window.isSecureContext !== false;
+    return document.documentElement.hasAttribute("data-webauthn");
   }
 
   // Loaded on every page (base.html): a boosted navigation swaps pages in without loading
