@@ -574,10 +574,11 @@ def budget_lines(result: dict) -> list[str]:
         stats = result["solo"].get(label)
         if stats is None or not stats.rate(label):
             continue
-        allowed = 1000 / (goal * ceiling) - floor
+        at_goal = 1000 / (goal * ceiling)
+        allowed = at_goal - floor
         measured = 1000 / stats.rate(label) - floor
         over = f"{measured / allowed:.1f}×" if allowed > 0 else "no time left"
-        lines.append(f"| {label} | ≥ {goal} | {1000 / (goal * ceiling):.1f} ms | "
+        lines.append(f"| {label} | ≥ {goal} | {at_goal:.1f} ms | "
                      f"{allowed:.1f} ms | {measured:.1f} ms | {over} |")
     return lines
 

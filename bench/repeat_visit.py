@@ -10,11 +10,11 @@ after a page that took over 300 ms) is not waited for with an empty screen: the 
 copy shows, marked as such with its forms shut, until the fresh page (the same request) is
 swapped in. So two times per visit: Today shown (LCP, the saved copy's when one showed) and
 Today up to date (the fresh page in); and the layout shift of the visit (CLS), which the swap
-must not add to. The stylesheet, scripts and icons come from the
-worker's cache. The throttled network applies to
-the page and to the worker (its fetch of the page is what the network carries). The app is
-started by the production command on a fresh database seeded with the demo clinic. Writes
-its section of docs/benchmarks.md (not with BENCH_RECORD=0). Numbers, never assertions.
+must not add to. The stylesheet, scripts and icons come from the worker's cache. The
+throttled network applies to the page and to the worker (its fetch of the page is what the
+network carries). The app is started by the production command on a fresh database seeded
+with the demo clinic. Writes its section of docs/benchmarks.md (not with BENCH_RECORD=0).
+Numbers, never assertions.
 """
 
 import json
