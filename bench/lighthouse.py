@@ -32,7 +32,15 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from bench import report
-from bench.server import BIN, ROOT, AppServer, database_kind, fresh_database, server_env
+from bench.server import (
+    BIN,
+    ROOT,
+    AppServer,
+    database_kind,
+    fresh_database,
+    server_env,
+    stop_process,
+)
 
 VERSION = "12.2.3"
 RUNS = int(os.environ.get("LIGHTHOUSE_RUNS", "3"))
@@ -126,12 +134,7 @@ class SignedInChromium:
         return port
 
     def __exit__(self, *_exc) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process)
         self._profile.cleanup()
 
     def _port(self) -> int:

@@ -150,18 +150,23 @@ class AppServer:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
 
     def __exit__(self, *exc) -> None:
         self.stop()
         self.log.close()
         if exc[0] is None:
             os.unlink(self.log.name)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Ask a child process to end (SIGTERM), and kill it if it has not within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def migrate(database_url: str) -> None:
