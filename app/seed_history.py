@@ -21,10 +21,17 @@ from app.sync.service import SyncItem
 # logged or the one deliberately missed, never missed by accident of the hour the seed ran.
 SEED_UNTIL = timedelta(hours=1)
 
+# How long at least the demo's session stays "due" after the seed ran: the first look at Today
+# (the server starting, a sign-in) comes after the seed, and a session seeded at 18:59:59 for
+# 19:00 would already read "Overdue" there.
+DUE_NOW_LEAD = timedelta(minutes=15)
+
+
 def due_now_session_time(now: datetime, tz: ZoneInfo) -> datetime:
-    """The local wall time of the demo patient's session that is due at `now`: the next
-    quarter hour (a session is "due" from two hours before its time until the time itself)."""
-    local = now.astimezone(tz)
+    """The local wall time of the demo patient's session that is due at `now`: the first
+    quarter hour at least `DUE_NOW_LEAD` later (a session is "due" from two hours before its
+    time until the time itself), so it is due from the seed for 15 to 30 minutes."""
+    local = now.astimezone(tz) + DUE_NOW_LEAD
     minute = local.replace(second=0, microsecond=0)
     if minute < local:
         minute += timedelta(minutes=1)

@@ -50,8 +50,9 @@ def test_both_demo_patients_have_a_protocol(db, demo):
     assert first.strength_mg == 100 and first.halving_allowed
     assert len(first.phases["induction"]["weekdays"]) == 2  # twice weekly
     assert first.phases["induction"]["weeks"] == 4
-    # Sessions are at the seed's local time (15:30 in New York at NOW): one is due now.
-    assert first.phases["maintenance"] == {"cadence": "interval", "at": "15:30:00",
+    # Sessions are at the first quarter hour 15 minutes after the seed's local time (15:30 in
+    # New York at NOW): one is due now.
+    assert first.phases["maintenance"] == {"cadence": "interval", "at": "15:45:00",
                                            "weekdays": [], "every_n_days": 7, "weeks": None}
     assert [e["phase"] for e in first.timeline] == ["induction", "maintenance"]
     assert first.created_by_id == demo["prescriber@demo.test"].id

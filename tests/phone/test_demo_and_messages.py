@@ -43,7 +43,9 @@ SEED_TIMES = [
     datetime(2026, 11, 23, 15, 10, tzinfo=UTC),   # Monday 10:10 in New York
     datetime(2026, 11, 25, 20, 30, tzinfo=UTC),   # Wednesday 15:30, on the quarter hour
     datetime(2026, 11, 27, 4, 10, tzinfo=UTC),    # Thursday 23:10, late at night
-    datetime(2026, 11, 29, 4, 55, tzinfo=UTC),    # Saturday 23:55: the session is at midnight
+    datetime(2026, 11, 29, 4, 40, tzinfo=UTC),    # Saturday 23:40: the session is at midnight
+    datetime(2026, 11, 29, 4, 55, tzinfo=UTC),    # Saturday 23:55: the session is on Sunday
+    datetime(2026, 11, 25, 20, 44, 59, 900000, tzinfo=UTC),  # a breath before a quarter hour
     datetime(2026, 3, 16, 13, 44, 30, tzinfo=UTC),  # history across the spring clock change
 ]
 
@@ -54,7 +56,10 @@ def test_the_demo_patient_can_pass_the_gate_and_dose_and_patient2_is_held(db, no
     patient, patient2 = users["patient@demo.test"], users["patient2@demo.test"]
     today = today_state.today(db, patient, now)
     assert today.next_session.state == "due", today.next_session
-    assert now <= today.next_session.occurrence.scheduled_at <= now + timedelta(minutes=15)
+    # Due from the seed for 15 to 30 minutes, so the first look at Today still finds it due.
+    assert now + timedelta(minutes=15) <= today.next_session.occurrence.scheduled_at \
+        < now + timedelta(minutes=30)
+    assert today_state.today(db, patient, now + timedelta(minutes=15)).next_session.state == "due"
     assert today.gate is None and today.holds == []
 
     gate = _apply(db, patient, "gate", GATE_OK, now)
