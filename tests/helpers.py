@@ -2,18 +2,39 @@
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html import unescape
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app.accounts.models import AuthSession, User
 from app.config import settings
+from app.db import engine
 from app.main import app
 
 INVITE_URL = re.compile(r'id="invite-url"[^>]*value="([^"]+)"')
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    """The SQL statements the app sends while the block runs (any thread: the test client
+    serves requests on its own)."""
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def _count(_conn, _cursor, statement, *_args) -> None:
+        with lock:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", _count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", _count)
 
 
 @contextmanager

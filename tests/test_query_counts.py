@@ -1,48 +1,28 @@
 """The patient's and the sitter's everyday requests cost the same whatever the record holds: the
-number of SQL statements for Today, its API, Trends, a check-in form, a sync and the sitter's
-pages is the same with one dose as with forty (no query per dose or per check-in), and an
-ordinary signed-in request never runs the password hasher (Argon2 is for signing in)."""
+number of SQL statements for Today, its API, Trends, History, a check-in form, a sync, the
+sitter's pages and the prescriber's timeline is the same with one dose as with forty (no query
+per dose or per check-in), and an ordinary signed-in request never runs the password hasher
+(Argon2 is for signing in)."""
 
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
-from sqlmodel import select
+from sqlmodel import col, select
 
-from app.accounts.models import AuthSession, Role
+from app.accounts.models import AuthSession, Role, User
 from app.accounts.service import password_hash
 from app.careteam import access
+from app.careteam.models import CareLink, Relation
 from app.checkins.models import CheckIn, QuestionnaireResponse
-from app.db import engine, utcnow
+from app.db import utcnow
 from app.doses.models import Dose, GateCheck
 from tests import factories
 from tests.conftest import Auth
-from tests.helpers import another_client
+from tests.helpers import another_client, counted
 
 HISTORIES = (1, 40)
-
-
-@contextmanager
-def counted() -> Iterator[list[str]]:
-    """The SQL statements the app sends while the block runs (any thread: the test client
-    serves requests on its own)."""
-    seen: list[str] = []
-    lock = threading.Lock()
-
-    def _count(_conn, _cursor, statement, *_args) -> None:
-        with lock:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", _count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", _count)
 
 
 def _patient_with_history(db, prescriber, caregiver, doses: int, every: timedelta):
@@ -131,6 +111,7 @@ def _requests(web, patient_id, every: timedelta):
             "today (htmx)": lambda: web.get("/today", headers={"HX-Request": "true"}),
             "api today": lambda: web.get("/api/v1/today"),
             "trends": lambda: web.get("/trends"),
+            "history": lambda: web.get("/doses"),
             "check-in form": lambda: web.get("/checkins/daily"),
             "sync check-in": lambda: sync(factories.sync_item(
                 "checkin", {"slot": "daily", "values": {"mood": 7}})),
@@ -140,6 +121,10 @@ def _requests(web, patient_id, every: timedelta):
             "supporting": lambda: web.get("/supporting"),
             "supporting patient": lambda: web.get(f"/supporting/{patient_id}"),
             "session": lambda: web.get(f"/supporting/{patient_id}/session"),
+        },
+        "prescriber": {
+            # Its fortnight holds every dose of the recent history, or 14 of the daily one.
+            "timeline": lambda: web.get(f"/patients/{patient_id}"),
         },
     }
 
@@ -166,6 +151,17 @@ def test_a_patients_everyday_requests_do_not_grow_with_their_history(people):
 def test_a_sitters_pages_do_not_grow_with_the_patients_history(people):
     caregiver, patients, every = people
     small, large = (_counts(caregiver.email, "caregiver", patients[n].id, every)
+                    for n in HISTORIES)
+    assert large == small
+
+
+def test_a_prescribers_timeline_does_not_grow_with_the_patients_history(db, people):
+    """Each dose on the timeline has its session card: read for all of them at once."""
+    _caregiver, patients, every = people
+    prescriber = db.exec(select(User).join(CareLink, col(CareLink.member_id) == col(User.id))
+                         .where(CareLink.patient_id == patients[HISTORIES[0]].id,
+                                CareLink.relation == Relation.PRESCRIBER)).one()
+    small, large = (_counts(prescriber.email, "prescriber", patients[n].id, every)
                     for n in HISTORIES)
     assert large == small
 

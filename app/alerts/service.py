@@ -380,7 +380,9 @@ def _visible_to(session: Session, user: User):
             col(CareLink.revoked_at).is_(None),
             col(CareLink.receives_alerts).is_(True),
         )
-        return and_(linked, consent.is_(True))
+        # The patient ids on Alert itself too: the database then reads those patients' alerts
+        # by index, not every alert the clinic ever raised to test each against the link.
+        return and_(col(Alert.patient_id).in_(supported), linked, consent.is_(True))
     return false()
 
 

@@ -12,13 +12,13 @@ from enum import StrEnum
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select
+from sqlalchemy import Select, event
 from sqlmodel import Session, col, select
 
 from app.accounts.models import Role, User
 from app.audit import service as audit
 from app.careteam.models import CareLink, Relation
-from app.db import utcnow
+from app.db import REQUEST, forget_transaction_memo, transaction_memo, utcnow
 from app.errors import NotFound
 
 
@@ -85,13 +85,41 @@ def link_is_active(link: CareLink, patient: User, now: datetime) -> bool:
     return link.ends_on is None or link.ends_on >= local_today(patient, now)
 
 
+# Transaction memo (app/db.py): what this request has read of links and patients, so one page
+# that asks "may they see this?" several times (the page, its sections, the alerts beside it)
+# reads each link once. Still read afresh by every request; forgotten as soon as this session
+# writes a link or a user, and when the transaction ends.
+_READ = "careteam.access"
+
+
+def _memo(session: Session) -> dict | None:
+    if not session.info.get(REQUEST):
+        return None
+    # What a query would do first: write this request's pending changes (a link re-activated,
+    # say), which forgets the memo below. Free when nothing is pending.
+    if session.autoflush:
+        session.flush()
+    return transaction_memo(session, _READ, dict)
+
+
 def _patient(session: Session, patient_id: uuid.UUID) -> User | None:
+    known = _memo(session)
+    key = ("patient", patient_id)
+    if known is not None and key in known:
+        return known[key]
     patient = session.get(User, patient_id)
-    return patient if patient is not None and patient.role == Role.PATIENT else None
+    found = patient if patient is not None and patient.role == Role.PATIENT else None
+    if known is not None:
+        known[key] = found  # also keeps the User in the session's (weak) identity map
+    return found
 
 
 def _link(session: Session, member: User, patient_id: uuid.UUID, relation: Relation):
-    return session.exec(
+    known = _memo(session)
+    key = ("link", member.id, patient_id, relation)
+    if known is not None and key in known:
+        return known[key]
+    link = session.exec(
         select(CareLink).where(
             CareLink.patient_id == patient_id,
             CareLink.member_id == member.id,
@@ -99,6 +127,16 @@ def _link(session: Session, member: User, patient_id: uuid.UUID, relation: Relat
             col(CareLink.revoked_at).is_(None),
         )
     ).first()
+    if known is not None:
+        known[key] = link
+    return link
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_reads_on_write(session: Session, _context) -> None:
+    if any(isinstance(obj, CareLink | User)
+           for obj in (*session.new, *session.dirty, *session.deleted)):
+        forget_transaction_memo(session, _READ)
 
 
 def caregiver_link(

@@ -440,7 +440,9 @@ def record_questionnaire(
     if instrument.key == "cssrs":
         if payload.follows_id is not None:
             # The PHQ-9 flag now says what the screener found.
+            # By patient first: the patient's own events by index, not every event's source.
             for flag in session.exec(select(SafetyEvent).where(
+                    SafetyEvent.patient_id == patient.id,
                     SafetyEvent.source_id == payload.follows_id,
                     SafetyEvent.kind == "phq9_item9")).all():
                 flag.level = "screened"
@@ -458,8 +460,9 @@ def record_questionnaire(
     if version is not None:
         # The screener's wording travels with its safety events, so the prescriber's list shows
         # the questions as they were asked ("since last contact" or not).
-        for event in session.exec(
-                select(SafetyEvent).where(SafetyEvent.source_id == response.id)).all():
+        for event in session.exec(select(SafetyEvent).where(
+                SafetyEvent.patient_id == patient.id,
+                SafetyEvent.source_id == response.id)).all():
             event.details = {**event.details, "version": version}
         session.flush()
     return response
@@ -679,26 +682,46 @@ def _bp(values: dict[str, Any]) -> tuple[int, int] | None:
 
 def session_record(session: Session, dose: Dose) -> SessionRecord:
     """One card per dose, like the esketamine monitoring form."""
+    return session_records(session, [dose])[dose.id]
+
+
+def session_records(session: Session, doses: list[Dose]) -> dict[uuid.UUID, SessionRecord]:
+    """The session record of each dose, by dose id, in at most four statements however many
+    doses (a timeline's fortnight, a page of History, an export's year): their check-ins
+    (wherever they fall: an end-of-session entry after midnight belongs to the card), their
+    gates, the sitter checklists those gates were checked with, and the authors' names."""
     from app.doses.models import GateCheck
 
-    checkins = list(session.exec(
-        select(CheckIn).where(CheckIn.dose_id == dose.id).order_by(col(CheckIn.recorded_at))
-    ).all())
-    gate = session.get(GateCheck, dose.gate_id) if dose.gate_id else None
-    sitter_check = session.get(CheckIn, gate.sitter_check_id) if gate and gate.sitter_check_id \
-        else None
-    people = {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(
-        {c.author_id for c in checkins} | ({sitter_check.author_id} if sitter_check else set()))
-    )).all()}
-    return build_session_record(dose, checkins, gate, sitter_check, people)
+    if not doses:
+        return {}
+    by_dose: dict[uuid.UUID, list[CheckIn]] = {d.id: [] for d in doses}
+    for c in session.exec(select(CheckIn).where(col(CheckIn.dose_id).in_(list(by_dose)))
+                          .order_by(col(CheckIn.recorded_at), col(CheckIn.id))).all():
+        by_dose[c.dose_id].append(c)  # type: ignore[index]
+    gate_ids = {d.gate_id for d in doses if d.gate_id}
+    gates = {g.id: g for g in session.exec(
+        select(GateCheck).where(col(GateCheck.id).in_(gate_ids))).all()} if gate_ids else {}
+    sitter_ids = {g.sitter_check_id for g in gates.values() if g.sitter_check_id}
+    sitters = {c.id: c for c in session.exec(
+        select(CheckIn).where(col(CheckIn.id).in_(sitter_ids))).all()} if sitter_ids else {}
+    authors = {c.author_id for rows in by_dose.values() for c in rows} | {
+        c.author_id for c in sitters.values()}
+    people = {u.id: u.display_name for u in session.exec(
+        select(User).where(col(User.id).in_(authors))).all()} if authors else {}
+    found = {}
+    for dose in doses:
+        gate = gates.get(dose.gate_id) if dose.gate_id else None
+        sitter = sitters.get(gate.sitter_check_id) if gate and gate.sitter_check_id else None
+        found[dose.id] = build_session_record(dose, by_dose[dose.id], gate, sitter, people)
+    return found
 
 
 def build_session_record(dose: Dose, checkins: list[CheckIn], gate: Any,
                          sitter_check: CheckIn | None,
                          people: dict[uuid.UUID, str]) -> SessionRecord:
-    """The session record from what was stored, without a query (exports gather the rows
-    once): the dose's check-ins in time order, its gate, the sitter's co-signed checklist that
-    gate was checked with, and authors' names by id."""
+    """The session record from what `session_records` read, without a query: the dose's
+    check-ins in time order, its gate, the sitter's co-signed checklist that gate was checked
+    with, and authors' names by id."""
     by_slot = {c.slot: c.values for c in checkins}
     # A slot can be answered more than once (a recheck, "ready to be alone" later on): the
     # blood pressure is the latest reading in that slot, not lost to a later entry without one.

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from app.accounts.models import User
-from app.checkins import service as checkins
 from app.checkins.instruments import CATALOGUE, SLOTS
 from app.doses import today
 from app.exports import records as gathering
@@ -74,8 +73,7 @@ def build(session: Session, patient: User, days: int, now: datetime,
     for dose in found.doses:
         entries.append(Entry(dose.taken_at, "dose", dose, {
             "revisions": found.revisions.get(dose.id, []),
-            "record": checkins.session_record(session, dose)
-            if dose.status == "recorded" else None,
+            "record": found.sessions.get(dose.id) if dose.status == "recorded" else None,
         }))
     entries += [Entry(g.checked_at, "gate", g) for g in found.gates]
     entries += [Entry(c.recorded_at, "checkin", c, {

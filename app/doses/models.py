@@ -51,7 +51,8 @@ class Dose(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     protocol_version_id: uuid.UUID = Field(foreign_key="protocol_versions.id")
-    gate_id: uuid.UUID | None = Field(default=None, foreign_key="gate_checks.id")
+    # Indexed: each dose logged asks whether its check was already used (one check, one dose).
+    gate_id: uuid.UUID | None = Field(default=None, foreign_key="gate_checks.id", index=True)
     taken_at: datetime = Field(sa_type=UTCDateTime, index=True)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     received_at: datetime = Field(sa_type=UTCDateTime)

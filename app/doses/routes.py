@@ -187,7 +187,7 @@ def _history_page(request: Request, session: Session, user: User, *,
     naming which), so it comes back as they left it."""
     page = service.history_page(session, user.id, before)
     doses = page.items
-    records = {d.id: checkins.session_record(session, d) for d in doses}
+    records = checkins.session_records(session, doses)
     appending = _appending(request, before)
     return render(request, "doses/history.html",
                   {"doses": doses, "page": page, "appending": appending,

@@ -6,6 +6,7 @@ idempotent and serialises each patient's writes.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, func, select
 from app.accounts.models import User
 from app.alerts import service as alerts
 from app.checkins import service as checkins
+from app.db import transaction_memo
 from app.doses import rules
 from app.doses.models import Dose, DoseStatus, GateCheck
 from app.errors import Invalid
@@ -180,15 +182,22 @@ def reasons_json(reasons, tz: str) -> list[dict]:
 # --- reading --------------------------------------------------------------------------------
 
 
+def _recorded(patient_id: uuid.UUID, start: datetime | None, end: datetime | None) -> list:
+    """The conditions of a patient's recorded doses in [start, end): `active_doses` and
+    `past_doses` read the same rows."""
+    found = [Dose.patient_id == patient_id, Dose.status == DoseStatus.RECORDED]
+    if start is not None:
+        found.append(col(Dose.taken_at) >= start)
+    if end is not None:
+        found.append(col(Dose.taken_at) < end)
+    return found
+
+
 def active_doses(
     session: Session, patient_id: uuid.UUID, *, start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[Dose]:
-    stmt = select(Dose).where(Dose.patient_id == patient_id, Dose.status == DoseStatus.RECORDED)
-    if start is not None:
-        stmt = stmt.where(col(Dose.taken_at) >= start)
-    if end is not None:
-        stmt = stmt.where(col(Dose.taken_at) < end)
+    stmt = select(Dose).where(*_recorded(patient_id, start, end))
     return list(session.exec(stmt.order_by(col(Dose.taken_at))).all())
 
 
@@ -247,11 +256,21 @@ def history_cursor_of(session: Session, dose: Dose,
                                 dose, size, _dose_key)
 
 
+def past_doses(session: Session, patient_id: uuid.UUID, *, start: datetime,
+               end: datetime) -> list[rules.PastDose]:
+    """The recorded doses in [start, end) as the rules judge them: time and amount. The same
+    rows as `active_doses`, read as two columns: every safety check and dose judges these,
+    and whole rows (a dozen columns, JSON flags) cost more than the rules that read them."""
+    rows = session.exec(
+        select(Dose.taken_at, Dose.dose_mg).where(*_recorded(patient_id, start, end))
+        .order_by(col(Dose.taken_at))).all()
+    return [rules.PastDose(taken_at=taken_at, dose_mg=dose_mg) for taken_at, dose_mg in rows]
+
+
 def _history(session: Session, patient_id: uuid.UUID, around: datetime) -> list[rules.PastDose]:
     # Seven days either side covers every rolling window that can include `around`.
-    doses = active_doses(session, patient_id, start=around - timedelta(days=8),
-                         end=around + timedelta(days=8))
-    return [rules.PastDose(taken_at=d.taken_at, dose_mg=d.dose_mg) for d in doses]
+    return past_doses(session, patient_id, start=around - timedelta(days=8),
+                      end=around + timedelta(days=8))
 
 
 def require_protocol(session: Session, patient_id: uuid.UUID) -> ProtocolVersion:
@@ -262,6 +281,8 @@ def require_protocol(session: Session, patient_id: uuid.UUID) -> ProtocolVersion
 
 
 # --- the gate -------------------------------------------------------------------------------
+
+_GATES_RECORDED = "doses.gates_recorded"
 
 
 def gate_valid_for(version: ProtocolVersion) -> timedelta:
@@ -306,6 +327,10 @@ def record_gate(
     gate.sitter_check_id = sitter_check.id if sitter_check else None
     session.add(gate)
     session.flush()
+    # Held for the transaction: the session keeps only weak references to unchanged rows, so
+    # the dose that uses this check, usually the next item of the same sync, would read it
+    # back from the database.
+    transaction_memo(session, _GATES_RECORDED, list).append(gate)
     if answers.offline_verdict is not None and answers.offline_verdict != result.verdict:
         # The phone and the server disagree: the patient is told on sync, the prescriber here.
         safety.raise_event(session, patient_id=patient.id, kind=safety.OFFLINE_GATE_DISAGREED,
@@ -361,7 +386,7 @@ def check_time(value: datetime, now: datetime, *, field: str) -> None:
 
 
 def is_extra(session: Session, version: ProtocolVersion, patient: User, taken_at: datetime,
-              others: list[Dose]) -> bool:
+              others: Sequence[Dose | rules.PastDose]) -> bool:
     """True when the dose matches no scheduled session (an extra dose)."""
     span = timedelta(days=3)
     occs = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone),
@@ -431,12 +456,11 @@ def record_dose(
     policy = protocols.policy(version)
     # One read of the doses around it: the rolling limits' history (8 days either side) and,
     # below, the extra-dose check (3 days either side).
-    around = active_doses(session, patient.id, start=taken_at - timedelta(days=8),
-                          end=taken_at + timedelta(days=8))
-    history = [rules.PastDose(taken_at=d.taken_at, dose_mg=d.dose_mg) for d in around]
+    around = past_doses(session, patient.id, start=taken_at - timedelta(days=8),
+                        end=taken_at + timedelta(days=8))
     found = [
         *_record_holds(session, policy, patient.id, taken_at),
-        *rules.dose_limit_reasons(policy, history, taken_at, dose.dose_mg),
+        *rules.dose_limit_reasons(policy, around, taken_at, dose.dose_mg),
     ]
     messages = reasons_json(found, patient.timezone)
     for stored in gate.reasons if gate else []:

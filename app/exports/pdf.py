@@ -27,9 +27,8 @@ from fpdf.enums import XPos, YPos
 from app import i18n
 from app.accounts.models import User
 from app.checkins.instruments import FREQUENCY, SEDATION, instrument_for
-from app.checkins.models import CheckIn
-from app.checkins.service import SessionRecord, build_session_record
-from app.doses.models import Dose, DoseStatus, GateCheck, LedgerKind
+from app.checkins.service import SessionRecord
+from app.doses.models import Dose, DoseStatus, LedgerKind
 from app.doses.service import DUE_WINDOW
 from app.exports.records import PatientRecords
 from app.i18n import gettext as _
@@ -668,23 +667,9 @@ def _doses(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
 
 
 def session_records(records: PatientRecords) -> list[SessionRecord]:
-    """A session record per recorded dose, built from the gathered rows as
-    `checkins.session_record` builds it from the database."""
-    by_dose: dict[Any, list[CheckIn]] = {}
-    by_id = {c.id: c for c in records.checkins}
-    for c in records.checkins:
-        if c.dose_id is not None:
-            by_dose.setdefault(c.dose_id, []).append(c)
-    gates: dict[Any, GateCheck] = {g.id: g for g in records.gates}
-    found = []
-    for dose in sorted(records.doses, key=lambda d: d.taken_at):
-        if dose.status == DoseStatus.ENTERED_IN_ERROR:
-            continue
-        gate = gates.get(dose.gate_id) if dose.gate_id else None
-        sitter = by_id.get(gate.sitter_check_id) if gate and gate.sitter_check_id else None
-        found.append(build_session_record(dose, by_dose.get(dose.id, []), gate, sitter,
-                                          records.authors))
-    return found
+    """A session record per recorded dose, in time order (gathered with the range)."""
+    return [records.sessions[d.id] for d in sorted(records.doses, key=lambda d: d.taken_at)
+            if d.id in records.sessions]
 
 
 def _sessions(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:

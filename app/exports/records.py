@@ -15,10 +15,11 @@ from sqlmodel import Session, col, select
 from app.accounts.models import User
 from app.checkins import service as checkins
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
+from app.checkins.service import SessionRecord
 from app.doses import corrections
 from app.doses import service as doses
 from app.doses.corrections import RevisionView
-from app.doses.models import Dose, GateCheck, LedgerEntry
+from app.doses.models import Dose, DoseStatus, GateCheck, LedgerEntry
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 
@@ -46,6 +47,9 @@ class PatientRecords:
     ledger: list[LedgerEntry] = field(default_factory=list)
     safety_events: list[SafetyEvent] = field(default_factory=list)
     authors: dict[uuid.UUID, str] = field(default_factory=dict)  # user id → display name
+    # Each recorded dose's session record, by dose id: with all of its check-ins, those that
+    # fall after the range's end (a late-evening dose's end-of-session entry) included.
+    sessions: dict[uuid.UUID, SessionRecord] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -88,4 +92,6 @@ def gather(session: Session, patient: User, start: date, end: date) -> PatientRe
         v.created_by_id for v in found.protocols}  # who wrote each protocol version (PDF)
     found.authors = {u.id: u.display_name for u in session.exec(
         select(User).where(col(User.id).in_(ids))).all()} if ids else {}
+    found.sessions = checkins.session_records(
+        session, [d for d in found.doses if d.status == DoseStatus.RECORDED])
     return found

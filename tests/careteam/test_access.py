@@ -10,9 +10,10 @@ from app.accounts.models import User
 from app.careteam import access
 from app.careteam.access import Purpose
 from app.careteam.models import CareLink, Relation
-from app.db import utcnow
+from app.db import REQUEST, engine, utcnow
 from app.errors import NotFound
 from tests import factories
+from tests.helpers import counted
 
 
 @dataclass
@@ -187,3 +188,55 @@ def test_linked_caregiver_sees_the_patient_on_supporting(db, world, auth, client
     page = client.get("/supporting")
     assert "Pat Ient" in page.text
     assert "Other Patient" not in page.text
+
+
+def _request_session() -> Session:
+    """A session as a request has it (app/db.py get_session): access reads are kept for the
+    rest of its transaction."""
+    session = Session(engine, expire_on_commit=False)
+    session.info[REQUEST] = True
+    return session
+
+
+def test_a_request_reads_a_link_once_and_its_own_changes_at_once(world):
+    """A page asks "may they see this?" several times; the link is read once per request. A
+    change this request writes (a new link, a removal) counts from its next question."""
+    with _request_session() as session:
+        caregiver = session.get(User, world.caregiver.id)
+        with counted() as seen:
+            for _ in range(3):
+                assert access.can_access_patient(session, caregiver, world.patient.id, VS)
+            assert access.require_patient_access(session, caregiver, world.patient.id, VS)
+        assert len([s for s in seen if "FROM care_links" in s]) == 1, seen
+
+        # A link this request makes or re-activates counts at once (the "none" it read before
+        # is forgotten), flushed or not.
+        for who in (world.unlinked_caregiver, world.revoked_caregiver):
+            member = session.get(User, who.id)
+            assert not access.can_access_patient(session, member, world.patient.id, VS)
+            access.link(session, patient_id=world.patient.id, member_id=member.id,
+                        relation=Relation.CAREGIVER, now=utcnow())
+            assert access.can_access_patient(session, member, world.patient.id, VS)
+
+        link = access.caregiver_link(session, caregiver, world.patient.id)
+        link.revoked_at = utcnow()
+        session.add(link)
+        session.flush()
+        assert not access.can_access_patient(session, caregiver, world.patient.id, VS)
+        with pytest.raises(NotFound):
+            access.require_patient_access(session, caregiver, world.patient.id, VS)
+        session.rollback()
+
+
+def test_the_next_request_sees_a_link_removed_by_another(world):
+    """Kept for one request only: a removal another request commits is seen by the next one."""
+    with _request_session() as first:
+        caregiver = first.get(User, world.caregiver.id)
+        assert access.can_access_patient(first, caregiver, world.patient.id, VS)
+        first.commit()
+        with _request_session() as other:
+            link = access.caregiver_link(other, other.get(User, caregiver.id), world.patient.id)
+            link.revoked_at = utcnow()
+            other.add(link)
+            other.commit()
+        assert not access.can_access_patient(first, caregiver, world.patient.id, VS)

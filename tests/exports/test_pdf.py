@@ -6,10 +6,12 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
 
+from app.checkins.models import CheckIn
 from app.doses import corrections
 from app.doses.models import Dose, DoseStatus
 from app.exports import pdf
@@ -193,3 +195,24 @@ def test_metadata_names_the_document_and_no_email(db, demo):
         assert patient.display_name not in value
     assert patient.email not in text
     assert patient.email.encode() not in data
+
+
+def test_a_late_evening_session_keeps_its_entries_after_midnight(db):
+    """The range ends at the patient's midnight; a dose taken late on its last day still shows
+    its whole session, the end-of-session entry written after midnight included (as the
+    timeline and History show it)."""
+    prescriber, patient, version = factories.patient_with_protocol(db)
+    zone = ZoneInfo(patient.timezone)
+    taken = datetime(2026, 11, 10, 23, 15, tzinfo=zone)
+    dose = factories_dose(db, patient, version, taken.astimezone(UTC))
+    ended = (taken + timedelta(hours=2)).astimezone(UTC)  # 01:15 on 11 November
+    db.add(CheckIn(id=uuid.uuid4(), patient_id=patient.id, author_id=patient.id,
+                   dose_id=dose.id, slot="end", recorded_at=ended, received_at=ended,
+                   values={"dissociation": 4, "sedation": 1, "ready_alone": True}, flags=[]))
+    db.flush()
+    records = gather(db, patient, date(2026, 11, 1), date(2026, 11, 10))
+    assert records.checkins == []  # the range's own rows stop at midnight …
+    [card] = pdf.session_records(records)  # … the session's card does not
+    assert card.ready_alone_at == ended and card.peak_dissociation == 4
+    _, text = text_of(pdf.render(records, generated_at=NOW, prescriber=prescriber))
+    assert "No sessions in this range." not in flat(text)
