@@ -35,6 +35,7 @@ from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from app.sync.models import ClientWrite
+from bench.server import analyze
 from tests.factories import protocol_values
 
 PASSWORD = "bench-password-0123"  # noqa: S105 - synthetic accounts only
@@ -235,4 +236,5 @@ def _seed(engine: Engine, patients: int, days: int, start: date | None, now: dat
                     name = model.__tablename__
                     clinic.rows[name] = clinic.rows.get(name, 0) + len(values)
             session.commit()
+    analyze(engine)
     return clinic

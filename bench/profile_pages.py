@@ -1,4 +1,4 @@
-"""Profile the patient's and the caregiver's hot paths on the demo data, in process.
+"""Profile the hot paths of patients, caregivers and prescribers on the demo data, in process.
 
 For each request: milliseconds per request (wall clock, in process through ASGI: no
 network, no uvicorn) and SQL statements per request; with PROFILE_SHOW=name[,name] the
@@ -115,7 +115,7 @@ def _gate() -> dict:
                           "safe_place": True, "sitter_present": True}}
 
 
-def requests(patient: Client, caregiver: Client, patient_id: str
+def requests(patient: Client, caregiver: Client, prescriber: Client, patient_id: str
              ) -> dict[str, Callable[[], object]]:
     csrf = patient.get("/api/v1/me").json()["csrf_token"]
     headers = {"X-CSRF-Token": csrf}
@@ -145,6 +145,8 @@ def requests(patient: Client, caregiver: Client, patient_id: str
         "caregiver_home": lambda: caregiver.get("/supporting"),
         "caregiver_patient": lambda: caregiver.get(f"/supporting/{patient_id}"),
         "caregiver_session": lambda: caregiver.get(f"/supporting/{patient_id}/session"),
+        "patient_list": lambda: prescriber.get("/patients"),
+        "timeline": lambda: prescriber.get(f"/patients/{patient_id}"),
     }
 
 
@@ -158,9 +160,10 @@ def main() -> int:
             patient_id = str(users["patient@demo.test"].id)
         patient = signed_in("patient@demo.test")
         caregiver = signed_in("caregiver@demo.test")
+        prescriber = signed_in("prescriber@demo.test")
         print(f"{'request':<20}{'ms/req':>9}{'SQL/req':>9}  status  (N={N}, "
               f"{engine.dialect.name})")
-        for name, call in requests(patient, caregiver, patient_id).items():
+        for name, call in requests(patient, caregiver, prescriber, patient_id).items():
             if ONLY and name not in ONLY:
                 continue
             _printing[0] = name in SQL
