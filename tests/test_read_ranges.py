@@ -42,9 +42,12 @@ def test_the_doses_api_takes_days_in_the_patients_zone(db, client, login_as):
     patient = login_as("patient", timezone="America/New_York")
     factories.protocol(db, factories.user(db, role="prescriber"), patient)
     now = utcnow()
-    local_day = now.astimezone(ZoneInfo("America/New_York")).date()
+    taken_at = now - timedelta(minutes=5)
+    # The day the dose was taken, not the day it is now: in the five minutes after midnight
+    # in New York these differ.
+    local_day = taken_at.astimezone(ZoneInfo("America/New_York")).date()
     doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
-        "taken_at": (now - timedelta(minutes=5)).isoformat(), "dose_mg": "100",
+        "taken_at": taken_at.isoformat(), "dose_mg": "100",
         "route": "sublingual", "no_gate_reason": "Logged later."}, now=now)
     db.commit()
     today = local_day.isoformat()
