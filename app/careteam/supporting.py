@@ -55,8 +55,11 @@ class SessionToday:
     has_protocol: bool
     next_session: schedule.SessionStatus | None  # the session to act on now, or the next one
     earlier_today: list[schedule.SessionStatus]  # today's sessions already taken or missed
-    dose_at: datetime | None  # the latest dose taken today (the patient's day)
+    # The latest dose taken today (the patient's day), or the one whose session runs past
+    # midnight; dose_yesterday says it was taken the day before.
+    dose_at: datetime | None
     plus40: checkins.Due | None  # that dose's +40 minute check-in
+    dose_yesterday: bool = False
 
 
 def _schedule(session: Session, patient: User, now: datetime):
@@ -93,13 +96,17 @@ def session_today(session: Session, patient: User, now: datetime) -> SessionToda
                if s.occurrence.local_date == local_date
                and s.state in (schedule.SessionState.TAKEN, schedule.SessionState.MISSED)
                and (nxt is None or s.occurrence != nxt.occurrence)]
-    todays: list[Dose] = [d for d in recorded if d.taken_at >= day_start]
-    dose = todays[-1] if todays else None
+    # A session is followed for SESSION_SPAN after its dose, midnight or not: at 00:10 the
+    # sitter still sees the 23:50 dose and its +40 minute check-in, not "no dose logged today".
+    current: list[Dose] = [d for d in recorded if d.taken_at >= min(
+        day_start, now - checkins.SESSION_SPAN)]
+    dose = current[-1] if current else None
     plus40 = None
     if dose is not None:
         plus40 = next((d for d in checkins.due_checkins(session, patient, now)
                        if d.key == f"plus40:{dose.id}"), None)
-    return SessionToday(True, nxt, earlier, dose.taken_at if dose else None, plus40)
+    return SessionToday(True, nxt, earlier, dose.taken_at if dose else None, plus40,
+                        dose_yesterday=dose is not None and dose.taken_at < day_start)
 
 
 def next_session_at(session: Session, patient: User, now: datetime) -> datetime | None:

@@ -2,14 +2,16 @@
 GET /api/v1/patients: only the people they support now, and only what each one shares."""
 
 import html
+import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
 from app.alerts.models import Alert
-from app.careteam import access
+from app.careteam import access, supporting
 from app.careteam.models import CareLink, Relation
 from app.db import utcnow
 from tests import factories
@@ -73,8 +75,13 @@ def test_home_lists_only_the_people_supported_now_with_their_session(db, login_a
         assert name not in page
     # The session state, in words, and never the dose amount under "supervision".
     assert '<span class="state state-taken">Taken</span> Today\'s session' in page
-    assert "Dose taken today at" in page
-    assert "The +40 minute check-in is due at" in page
+    # Five minutes after midnight, the dose of five minutes ago was taken yesterday (tested on
+    # a fixed clock below).
+    tz = ZoneInfo(robin_patient.timezone)
+    taken_day = (utcnow() - timedelta(minutes=5)).astimezone(tz).date()
+    day = "today" if taken_day == utcnow().astimezone(tz).date() else "yesterday"
+    # Two sentences, a space between them.
+    assert re.search(rf"Dose taken {day} at [^<]+\.\s+The \+40 minute check-in is due at", page)
     assert "100 mg" not in page
     assert "Shares their sessions with you" in page
     assert "has not set up a dosing plan yet" in page  # Sam has no protocol
@@ -87,6 +94,33 @@ def test_home_lists_only_the_people_supported_now_with_their_session(db, login_a
                                          "values": {"systolic": 130, "diastolic": 85}}, utcnow())
     db.commit()
     assert "The +40 minute check-in is logged." in text(client.get("/supporting"))
+
+
+def test_a_session_past_midnight_keeps_its_dose_and_its_plus40_check_in(db):
+    """A 23:50 session, its dose at 23:52: at 00:10 the sitter still follows that session (the
+    dose, taken yesterday, and its +40 minute check-in at 00:32), not "no dose logged today"."""
+    tz = ZoneInfo("America/New_York")
+    night = datetime(2026, 11, 20, 23, 50, tzinfo=tz)
+    prescriber = factories.user(db, role="prescriber")
+    patient = factories.user(db, role="patient", timezone="America/New_York")
+    factories.protocol(db, prescriber, patient, now=(night - timedelta(days=8)).astimezone(UTC),
+                       starts_on="2026-11-10", maintenance=None,
+                       induction={"cadence": "interval", "every_n_days": 1, "at": "23:50"})
+    taken = (night + timedelta(minutes=2)).astimezone(UTC)
+    gate = apply(db, patient, "gate", factories.gate_data(), taken - timedelta(minutes=5))
+    apply(db, patient, "dose", {"taken_at": taken.isoformat(), "dose_mg": "100",
+                                "route": "sublingual", "gate_id": gate["id"]}, taken)
+    db.commit()
+
+    before_midnight = supporting.session_today(db, patient, taken + timedelta(minutes=5))
+    assert before_midnight.dose_at == taken and not before_midnight.dose_yesterday
+    after_midnight = supporting.session_today(db, patient, taken + timedelta(minutes=18))
+    assert after_midnight.dose_at == taken and after_midnight.dose_yesterday
+    assert after_midnight.plus40 is not None
+    assert after_midnight.plus40.due_at == taken + timedelta(minutes=40)
+    # Once the session is over (SESSION_SPAN after the dose), the next day has no dose yet.
+    next_morning = supporting.session_today(db, patient, taken + timedelta(hours=8))
+    assert next_morning.dose_at is None
 
 
 def test_open_alert_is_shown_and_acknowledged_from_the_home(db, login_as, client, auth, robin):
@@ -158,7 +192,8 @@ def test_the_persons_page_shows_only_what_the_scope_allows(db, login_as, client,
     assert response.status_code == 200
     page = text(response)
     assert "Robin Example" in page
-    assert "Dose taken today at" in page  # every scope includes the session
+    # Every scope includes the session (its dose was taken yesterday five minutes after midnight).
+    assert re.search(r"Dose taken (today|yesterday) at", page)
     # Never the patient's own notes or questionnaire items, in any scope.
     assert "Private note about my week" not in page
     assert "Little interest or pleasure" not in page
