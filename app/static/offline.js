@@ -535,6 +535,12 @@
     }, 50);
   }
 
+  // A warm-up that could not fetch every page (a server error, the signal dropping) is asked
+  // again a few times while this page is open: these are the pages the next offline hour needs.
+  var WARM_RETRY_MS = [3000, 15000, 60000];
+  var warmRetries = 0;
+  var warmRetryTimer = null;
+
   function warmCache() {
     // Keep the pages a patient needs offline fresh in the service worker's cache.
     var urls = (page() && page().getAttribute("data-offline-pages")) || "";
@@ -564,7 +570,14 @@
     navigator.serviceWorker.addEventListener("message", function (event) {
       if (event.data && event.data.type === Outbox.CHANGED) render();
       if (event.data && event.data.type === "warmed") {
-        document.documentElement.setAttribute("data-offline-ready", "");
+        clearTimeout(warmRetryTimer);
+        if (event.data.complete !== false) {
+          warmRetries = 0; // a later failure (after a boosted swap, say) is retried afresh
+          document.documentElement.setAttribute("data-offline-ready", "");
+        } else if (warmRetries < WARM_RETRY_MS.length) {
+          warmRetryTimer = setTimeout(warmCache, WARM_RETRY_MS[warmRetries]);
+          warmRetries += 1;
+        }
       }
     });
   }

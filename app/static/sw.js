@@ -197,41 +197,50 @@ self.addEventListener("sync", (event) => {
 // Bumped when a page says the person is signing out: a warm-up still in flight must not put
 // their pages back after the sign-out wiped them.
 let generation = 0;
-// One warm-up at a time, and at most every few minutes: every page load asks, and a phone on
-// a metered connection should not fetch a dozen pages for each tap.
+// Each page is fetched at most every few minutes: every page load asks, and a phone on a
+// metered connection should not fetch a dozen pages for each tap. Kept per page, not per
+// warm-up, so a page that failed (one bar of signal) or that is new on the list (a person a
+// sitter has just begun to support) is fetched at the next page load, not minutes later.
 const WARM_EVERY_MS = 5 * 60 * 1000;
-let warming = null;
-let warmedAt = 0;
+const warmedAt = new Map();
+let warming = Promise.resolve();
 const SNAPSHOT = "/api/v1/today";
 
-function warm(requested) {
-  if (warming) return warming;
+// Resolves true when every page was answered: cached, or a final answer not to keep (a
+// redirect, a page this person cannot see). A server error or no answer is false: not ready.
+function warmPages(requested, started) {
   // The Today snapshot (what the offline gate judges with) is always refreshed: a dose logged a
-  // minute ago must count offline. The pages, at most every few minutes.
-  const recent = Date.now() - warmedAt < WARM_EVERY_MS;
-  const urls = recent ? requested.filter((url) => url === SNAPSHOT) : requested;
-  const started = generation;
-  warming = caches.open(PAGE_CACHE).then((cache) =>
+  // minute ago must count offline.
+  const now = Date.now();
+  const urls = requested
+    .filter((url) => typeof url === "string" && url.startsWith("/"))
+    .filter((url) => url === SNAPSHOT || !(now - (warmedAt.get(url) || 0) < WARM_EVERY_MS));
+  return caches.open(PAGE_CACHE).then((cache) =>
     Promise.all(
-      urls
-        .filter((url) => typeof url === "string" && url.startsWith("/"))
-        .map((url) =>
-          fetch(url, { credentials: "same-origin" })
-            .then((response) => {
-              if (response.ok && !response.redirected && generation === started) {
-                return cache.put(url, response);
-              }
-              return null;
-            })
-            .catch(() => null)
-        )
+      urls.map((url) =>
+        fetch(url, { credentials: "same-origin" })
+          .then((response) => {
+            if (generation !== started) return true;
+            if (response.status >= 500) return false;
+            if (!response.ok || response.redirected) return true;
+            return cache.put(url, response).then(() => {
+              if (generation === started) warmedAt.set(url, Date.now());
+              return true;
+            });
+          })
+          .catch(() => false)
+      )
     )
-  ).then(() => {
-    if (generation === started && !recent) warmedAt = Date.now();
-  }).finally(() => {
-    warming = null;
-  });
-  return warming;
+  ).then((answered) => answered.every(Boolean));
+}
+
+// One warm-up at a time. A page that asks while one is in flight waits for it, then fetches
+// what that one did not: its own list may hold pages the other did not.
+function warm(requested) {
+  const started = generation;
+  const mine = warming.then(() => (generation === started ? warmPages(requested, started) : true));
+  warming = mine.catch(() => null);
+  return mine;
 }
 
 // Pages ask for the pages a patient needs offline to be kept fresh (after sign-in, online).
@@ -240,7 +249,7 @@ self.addEventListener("message", (event) => {
   if (data.type === "forget") {
     // Every cache but the anonymous app shell: pages, the protocol snapshot, anything else.
     generation += 1;
-    warmedAt = 0;
+    warmedAt.clear();
     pendingPages.clear();
     lastAnswerMs = null;
     event.waitUntil(
@@ -254,9 +263,9 @@ self.addEventListener("message", (event) => {
   // activation's claim ran before it existed): claim it now, or it would not be answered
   // offline until its next navigation.
   event.waitUntil(
-    Promise.all([self.clients.claim(), warm(data.urls)]).then(() => {
-      // Tell the page its offline copies are in place (tests wait for this too).
-      if (event.source) event.source.postMessage({ type: "warmed" });
+    Promise.all([self.clients.claim(), warm(data.urls)]).then(([, complete]) => {
+      // Tell the page whether its offline copies are in place (tests wait for this too).
+      if (event.source) event.source.postMessage({ type: "warmed", complete });
     })
   );
 });

@@ -202,3 +202,67 @@ def test_a_removed_sitters_queued_observation_is_shown_rejected_with_the_reason(
                                      timeout=FLUSH_MS)
     expect(phone.locator("header [data-outbox-count]")).to_have_text("1")  # not lost
     assert _sitter_rows(patient.id, "observe") == []
+
+
+def test_a_person_new_on_the_sitters_list_is_kept_for_offline_at_once(new_context, people):
+    """The sitter's phone keeps each person's session pages. Someone who adds the sitter to
+    their care team a minute after sign-in is kept at the next page load, not minutes later."""
+    _patient, sitter = people
+    context: BrowserContext = new_context()
+    phone = context.new_page()
+    _sign_in(phone, sitter.email)
+    until(phone, "navigator.serviceWorker.controller !== null")
+    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+
+    with Session(engine, expire_on_commit=False) as db:
+        prescriber = factories.user(db, role=Role.PRESCRIBER)
+        second = factories.user(db, role=Role.PATIENT, timezone="UTC", display_name="Kim Second")
+        factories.link(db, second, prescriber)
+        factories.link(db, second, sitter, scope="supervision")
+        protocols.save(db, prescriber=prescriber, patient_id=second.id, version_id=uuid.uuid4(),
+                       now=utcnow() - timedelta(days=2),
+                       values=factories.protocol_values(**factories.session_now_protocol(second)))
+        db.commit()
+    phone.goto("/supporting")
+    expect(phone.get_by_role("link", name="Kim Second")).to_be_visible()
+    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+
+    # No signal: Kim's page and session come from the phone.
+    context.set_offline(True)
+    phone.get_by_role("link", name="Kim Second").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Kim Second")
+    phone.get_by_role("link", name="Open the session: checklist, timer and observations").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Kim Second's session")
+
+
+def test_a_page_the_server_could_not_give_is_asked_again_before_ready_offline(
+        new_context, people, monkeypatch):
+    """The server is busy the first two times the phone asks for the observation form (the
+    sign-in's warm-up and the session page's): the page is not called ready offline until it
+    has asked again (a few seconds later) and kept the form."""
+    patient, sitter = people
+    from app.supervision import routes
+    from app.web.admission import Busy
+
+    real = routes._slot_or_404
+    asked: list[str] = []
+
+    def busy_the_first_time(slot_key):
+        if slot_key == "observe":
+            asked.append(slot_key)
+            if len(asked) <= 2:
+                raise Busy()  # answered 503 + Retry-After, as under load
+        return real(slot_key)
+
+    monkeypatch.setattr(routes, "_slot_or_404", busy_the_first_time)
+    context: BrowserContext = new_context()
+    phone = context.new_page()
+    _sign_in(phone, sitter.email)
+    phone.goto(f"/supporting/{patient.id}/session")
+    until(phone, "navigator.serviceWorker.controller !== null")
+    expect(phone.locator("html[data-offline-ready]")).to_have_count(1, timeout=30_000)
+    assert len(asked) >= 3, asked
+
+    context.set_offline(True)
+    phone.get_by_role("link", name="Record an observation").first.click()
+    expect(phone.get_by_role("group", name="Sedation")).to_be_visible()
