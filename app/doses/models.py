@@ -51,8 +51,10 @@ class Dose(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     protocol_version_id: uuid.UUID = Field(foreign_key="protocol_versions.id")
-    # Indexed: each dose logged asks whether its check was already used (one check, one dose).
-    gate_id: uuid.UUID | None = Field(default=None, foreign_key="gate_checks.id", index=True)
+    # One check, one dose: the service refuses a second with a message; the unique index
+    # holds the rule for every writer. Each dose logged also asks it by this index.
+    gate_id: uuid.UUID | None = Field(default=None, foreign_key="gate_checks.id", index=True,
+                                      unique=True)
     taken_at: datetime = Field(sa_type=UTCDateTime, index=True)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     received_at: datetime = Field(sa_type=UTCDateTime)

@@ -6,6 +6,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
 from app.doses import corrections, service
@@ -165,6 +166,27 @@ def test_one_safety_check_clears_one_dose_only(db, world):
         dose(db, patient, SESSION + timedelta(minutes=30), gate_id=check.id,
              override_reason="second troche")
     assert count(db, Dose) == 1
+
+
+def test_the_database_holds_one_check_one_dose_too(db, world):
+    """A writer that skips the service (a script, a future code path) still cannot clear two
+    doses with one check; doses without a check may be many."""
+    _, patient, version = world
+    check = gate(db, patient, SESSION)
+    first = dose(db, patient, SESSION + timedelta(minutes=5), gate_id=check.id)
+
+    def written_directly(gate_id, taken_at: datetime) -> None:
+        db.add(Dose(id=uuid.uuid4(), patient_id=patient.id, protocol_version_id=version.id,
+                    gate_id=gate_id, taken_at=utc(taken_at), recorded_at=utc(SESSION),
+                    received_at=utc(SESSION), dose_mg=Decimal(100), troches=Decimal(1),
+                    route="sublingual", hold_minutes=15, flags=[]))
+        db.flush()
+
+    for _ in range(2):
+        written_directly(None, SESSION - timedelta(days=3))
+    with pytest.raises(IntegrityError), db.begin_nested():
+        written_directly(first.gate_id, SESSION + timedelta(minutes=30))
+    assert count(db, Dose) == 3
 
 
 def test_a_dose_outside_any_session_is_flagged_extra(db, world):
