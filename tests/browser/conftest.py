@@ -143,17 +143,45 @@ class ConsoleErrors:
         ]
         # Content-Security-Policy violations: never expected, whatever a test declares.
         self.csp: list[str] = []
+        # What the browser did, shown when the test fails (pytest_runtest_makereport): a
+        # browser test that times out then says where the page and its service worker were.
+        self.trail: list[str] = []
+        self.started = time.monotonic()
+        self.pages: list[Page] = []
+
+    def note(self, text: str) -> None:
+        self.trail.append(f"{time.monotonic() - self.started:7.3f}s {text}")
+
+    def follow(self, context: BrowserContext) -> None:
+        """Every request of the context's pages and service workers, and the workers' console."""
+        context.on("request", lambda r: self.note(
+            f"{self._who(r)} {r.method} {r.url} ({r.resource_type})"))
+        context.on("response", lambda r: self.note(
+            f"{self._who(r.request)} {r.status} {r.url}"))
+        context.on("requestfailed", lambda r: self.note(
+            f"{self._who(r)} failed {r.url}: {r.failure}"))
+        context.on("serviceworker", lambda worker: (
+            self.note(f"service worker {worker.url}"),
+            worker.on("console", lambda m: self.note(f"sw console {m.type}: {m.text}"))))
+
+    @staticmethod
+    def _who(request) -> str:
+        return "sw" if request.service_worker else "page"
 
     def expect(self, pattern: str) -> None:
         self.expected.append(re.compile(pattern))
 
     def watch(self, page: Page) -> Page:
+        self.pages.append(page)
         page.on("console", self._console)
+        page.on("framenavigated", lambda frame: self.note(f"navigated {frame.url}")
+                if frame == page.main_frame else None)
         page.on("pageerror", lambda error: self.seen.append(f"page error: {error}"))
         page.on("response", self._response)
         return page
 
     def _console(self, message: ConsoleMessage) -> None:
+        self.note(f"console {message.type}: {message.text}")
         if "Content Security Policy" in message.text:
             self.csp.append(f"console: {message.text}")
         if message.type == "error":
@@ -181,6 +209,16 @@ def console_errors() -> ConsoleErrors:
     return ConsoleErrors()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = (yield).get_result()
+    watcher = getattr(item, "funcargs", {}).get("console_errors")
+    if report.failed and isinstance(watcher, ConsoleErrors) and watcher.trail:
+        where = [f"page at {page.url}" for page in watcher.pages if not page.is_closed()]
+        report.sections.append(
+            (f"browser trail ({report.when})", "\n".join(where + watcher.trail[-300:])))
+
+
 @pytest.fixture
 def new_context(browser, live_server, console_errors) -> Iterator:
     """Factory for phone-sized contexts (extra options e.g. java_script_enabled=False);
@@ -191,6 +229,7 @@ def new_context(browser, live_server, console_errors) -> Iterator:
         context = browser.new_context(base_url=live_server, **{**PHONE, **options})
         context.set_default_timeout(TIMEOUT_MS)
         context.on("page", console_errors.watch)
+        console_errors.follow(context)
         # Every document reports its CSP violations through a binding (a DevTools-injected
         # script and binding, which the page's own CSP does not govern).
         context.expose_binding(
