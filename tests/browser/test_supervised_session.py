@@ -17,6 +17,7 @@ from app.doses import service as doses
 from app.doses.models import GateCheck
 from app.protocols import service as protocols
 from tests import factories
+from tests.browser import a11y
 from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
@@ -202,6 +203,45 @@ def test_a_removed_sitters_queued_observation_is_shown_rejected_with_the_reason(
                                      timeout=FLUSH_MS)
     expect(phone.locator("header [data-outbox-count]")).to_have_text("1")  # not lost
     assert _sitter_rows(patient.id, "observe") == []
+
+
+def test_the_signal_dropping_does_not_move_the_page_under_the_sitters_finger(new_context,
+                                                                             people):
+    """The offline banner appears over the page's end, resting on the menu bar: the button the
+    sitter is about to tap stays where it was (a page pushed down mid-tap sends the tap to
+    whatever was above it), the menu stays uncovered, and the end of the page still scrolls
+    clear of the banner."""
+    patient, sitter = people
+    now = utcnow()
+    with Session(engine) as db:
+        doses.record_dose(db, patient=db.get(type(patient), patient.id), dose_id=uuid.uuid4(),
+                          recorded_at=now, data={
+                              "taken_at": (now - timedelta(minutes=20)).isoformat(),
+                              "dose_mg": "100", "route": "sublingual",
+                              "no_gate_reason": "Cuff battery flat."}, now=now)
+        db.commit()
+    context: BrowserContext = new_context()
+    phone = context.new_page()
+    _sign_in(phone, sitter.email)
+    phone.goto(f"/supporting/{patient.id}/session")
+    until(phone, "navigator.serviceWorker.controller !== null")
+    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+    button = phone.get_by_role("link", name="Record an observation").first
+    before = button.bounding_box()
+
+    context.set_offline(True)
+    banner = phone.locator("[data-offline-banner]")
+    expect(banner).to_be_visible()
+    assert button.bounding_box() == before
+    menu = phone.get_by_role("navigation", name="Main").bounding_box()
+    rests = banner.bounding_box()
+    assert abs(rests["y"] + rests["height"] - menu["y"]) < 1, (rests, menu)
+
+    phone.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
+    end = phone.locator("main").bounding_box()
+    rests = banner.bounding_box()
+    assert end["y"] + end["height"] <= rests["y"], (end, rests)
+    assert a11y.serious_violations(phone) == []
 
 
 def test_a_person_new_on_the_sitters_list_is_kept_for_offline_at_once(new_context, people):
