@@ -2,6 +2,7 @@
 shows, the timer and observation prompts, observations made offline that sync, and the
 emergency guidance at once when the patient is hard to rouse."""
 
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -120,6 +121,8 @@ def test_a_supervised_session_on_the_sitters_phone(new_context, people):
     expect(phone.get_by_role("heading", name="Session under way")).to_be_visible()
     expect(phone.get_by_text("Now: Observation (+15 minutes).")).to_be_visible()
     expect(phone.locator("[data-elapsed-since]")).to_have_text("16 minutes since the dose")
+    expect(phone.locator(".session-timer")).to_have_text(
+        re.compile(r"^Dose taken at [^.]+\. 100 mg\. 16 minutes since the dose$"))
 
     # The signal goes: the sitter's observations wait on the phone.
     until(phone, "navigator.serviceWorker.controller !== null")
