@@ -66,6 +66,25 @@ def _sitter_rows(patient_id, slot: str):
                                              CheckIn.slot == slot)).all()
 
 
+def _sitter_ready_offline_at_a_session(new_context, patient, sitter):
+    """A dose 20 minutes ago; the sitter's phone on its session page, kept for offline use."""
+    now = utcnow()
+    with Session(engine) as db:
+        doses.record_dose(db, patient=db.get(type(patient), patient.id), dose_id=uuid.uuid4(),
+                          recorded_at=now, data={
+                              "taken_at": (now - timedelta(minutes=20)).isoformat(),
+                              "dose_mg": "100", "route": "sublingual",
+                              "no_gate_reason": "Cuff battery flat."}, now=now)
+        db.commit()
+    context: BrowserContext = new_context()
+    phone = context.new_page()
+    _sign_in(phone, sitter.email)
+    phone.goto(f"/supporting/{patient.id}/session")
+    until(phone, "navigator.serviceWorker.controller !== null")
+    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+    return context, phone
+
+
 def _yes(page: Page, legend: str) -> None:
     page.get_by_role("group", name=legend).get_by_label("Yes", exact=True).check()
 
@@ -168,20 +187,7 @@ def test_a_supervised_session_on_the_sitters_phone(new_context, people):
 def test_a_removed_sitters_queued_observation_is_shown_rejected_with_the_reason(new_context,
                                                                                people):
     patient, sitter = people
-    now = utcnow()
-    with Session(engine) as db:
-        doses.record_dose(db, patient=db.get(type(patient), patient.id), dose_id=uuid.uuid4(),
-                          recorded_at=now, data={
-                              "taken_at": (now - timedelta(minutes=20)).isoformat(),
-                              "dose_mg": "100", "route": "sublingual",
-                              "no_gate_reason": "Cuff battery flat."}, now=now)
-        db.commit()
-    context: BrowserContext = new_context()
-    phone = context.new_page()
-    _sign_in(phone, sitter.email)
-    phone.goto(f"/supporting/{patient.id}/session")
-    until(phone, "navigator.serviceWorker.controller !== null")
-    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+    context, phone = _sitter_ready_offline_at_a_session(new_context, patient, sitter)
     context.set_offline(True)
     phone.get_by_role("link", name="Record an observation").first.click()
     phone.get_by_role("group", name="Sedation").get_by_label(
@@ -215,20 +221,7 @@ def test_the_signal_dropping_does_not_move_the_page_under_the_sitters_finger(new
     whatever was above it), the menu stays uncovered, and the end of the page still scrolls
     clear of the banner."""
     patient, sitter = people
-    now = utcnow()
-    with Session(engine) as db:
-        doses.record_dose(db, patient=db.get(type(patient), patient.id), dose_id=uuid.uuid4(),
-                          recorded_at=now, data={
-                              "taken_at": (now - timedelta(minutes=20)).isoformat(),
-                              "dose_mg": "100", "route": "sublingual",
-                              "no_gate_reason": "Cuff battery flat."}, now=now)
-        db.commit()
-    context: BrowserContext = new_context()
-    phone = context.new_page()
-    _sign_in(phone, sitter.email)
-    phone.goto(f"/supporting/{patient.id}/session")
-    until(phone, "navigator.serviceWorker.controller !== null")
-    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+    context, phone = _sitter_ready_offline_at_a_session(new_context, patient, sitter)
     button = phone.get_by_role("link", name="Record an observation").first
     before = button.bounding_box()
 
