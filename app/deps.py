@@ -109,6 +109,11 @@ def _same_origin(request: Request) -> bool:
     return f"{parts.scheme}://{parts.netloc}" == expected_origin(request)
 
 
+# Bodies the CSRF check reads as a form (for its token field): after it, a route can read
+# the form again (Starlette keeps it) but not the raw body.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 async def csrf_protect(request: Request, signed_in: SignedInDep) -> None:
     """Refuse an unsafe request unless it is same-origin and carries the session's CSRF token."""
     if request.method not in UNSAFE_METHODS:
@@ -121,9 +126,7 @@ async def csrf_protect(request: Request, signed_in: SignedInDep) -> None:
     # A token may come as a header (htmx, the service worker, API clients) and as a form field.
     # A form's own field wins: it was rendered with the page the person is looking at.
     sent = [request.headers.get("x-csrf-token")]
-    if request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
         form = await request.form()  # cached on the request; the route reads the same form
         value = form.get("csrf_token")
         sent.insert(0, value if isinstance(value, str) else None)

@@ -22,7 +22,7 @@ from app.accounts.models import User
 from app.accounts.routes import _set_session_cookie
 from app.audit import service as audit
 from app.db import SessionDep, utcnow
-from app.deps import CurrentUser, SignedInDep, expected_origin
+from app.deps import FORM_TYPES, CurrentUser, SignedInDep, expected_origin
 from app.errors import AppError, Invalid, NotFound, TooManyAttempts
 from app.i18n import gettext as _
 from app.templating import env, render
@@ -36,6 +36,10 @@ PAGE = "/account/passkeys"
 
 async def _json_body(request: Request) -> dict[str, Any]:
     """The posted JSON object; anything else reads as empty (and is refused as unreadable)."""
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
+        # A form: the CSRF check has read its body already (there is no second read), and a
+        # passkey's answer is never one.
+        return {}
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):

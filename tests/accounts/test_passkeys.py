@@ -239,6 +239,22 @@ def test_unreadable_answers_get_a_readable_4xx(client, db, body):
     assert db.exec(select(AuthSession)).first() is None
 
 
+@pytest.mark.parametrize("signed_in", [False, True])
+@pytest.mark.parametrize("path", ["/login/passkey", "/account/passkeys", "/reauth/passkey"])
+def test_a_form_posted_where_a_passkey_answer_goes_gets_a_readable_4xx(login_as, client, db,
+                                                                       path, signed_in):
+    # The add form without its script (or any client posting a form): the CSRF check reads
+    # the form's body, and the answer was a 500 ("Stream consumed") when the route read it
+    # again as JSON.
+    if signed_in:
+        login_as("patient")
+    token = session_token(client) if signed_in else anon_token(client)
+    response = client.post(path, data={"csrf_token": token, "name": "My phone"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["detail"]
+    assert db.exec(select(Passkey)).first() is None
+
+
 def test_passkey_failures_share_the_password_throttle(client, db):
     # An address that failed too many passwords cannot go on with passkeys instead.
     now = utcnow()
