@@ -12,6 +12,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
 
 from app.errors import Invalid
 from app.i18n import gettext as _
+from app.i18n import ngettext
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,6 +37,12 @@ def _message(error: dict[str, Any]) -> str:
         ):
             if key in ctx:
                 return text % {"v": ctx[key]}
+    if kind in ("decimal_max_digits", "decimal_whole_digits"):
+        return _("Enter a smaller number.")
+    if kind == "decimal_max_places":
+        places = error.get("ctx", {}).get("decimal_places", 2)
+        return ngettext("Use at most %(num)s digit after the decimal point.",
+                        "Use at most %(num)s digits after the decimal point.", places)
     if kind == "value_error":
         # Our own validators raise ValueError with an already translated message.
         return str(error.get("ctx", {}).get("error", error.get("msg", "")))

@@ -41,7 +41,11 @@ SESSION_SAFETY_FIELDS = (
 )
 # A daylight-saving change moves the real time between two sessions by this many hours.
 DST_SHIFT_HOURS = 1
-Mg = Annotated[Decimal, Field(gt=0, le=2000, max_digits=8, decimal_places=2, allow_inf_nan=False)]
+MAX_INTERVAL_HOURS = 720  # a 30-day minimum interval: the most the form takes
+# No max_digits on these numbers: the bound and the two decimal places already keep them within
+# their columns, and a bound is what a person needs to hear ("Enter 2000 or less."), where
+# a digit count was checked first ("1e308": "should have no more than 8 digits").
+Mg = Annotated[Decimal, Field(gt=0, le=2000, decimal_places=2, allow_inf_nan=False)]
 
 
 class PhaseTemplate(BaseModel):
@@ -78,7 +82,7 @@ class ProtocolInput(BaseModel):
     route: Route = Route.SUBLINGUAL
     hold_minutes: Annotated[int, Field(ge=1, le=60)] = 15
     min_hours_between_doses: Annotated[
-        Decimal, Field(gt=0, le=720, max_digits=6, decimal_places=2, allow_inf_nan=False)
+        Decimal, Field(gt=0, le=MAX_INTERVAL_HOURS, decimal_places=2, allow_inf_nan=False)
     ]
     max_mg_per_24h: Mg
     max_mg_per_7d: Mg
@@ -103,7 +107,7 @@ class ProtocolInput(BaseModel):
         Literal["bp_hold", "pulse_hold", "sitter_required", "checklist_failed"]
     ] = []
     grace_hours: Annotated[
-        Decimal, Field(ge=0, le=48, max_digits=5, decimal_places=2, allow_inf_nan=False)
+        Decimal, Field(ge=0, le=48, decimal_places=2, allow_inf_nan=False)
     ] = Decimal(4)
     early_refill_days: Annotated[int, Field(ge=0, le=90)] = 7
     induction: PhaseTemplate
@@ -324,8 +328,8 @@ def values_warning(values: Mapping) -> str | None:
         min_hours = Decimal(str(values.get("min_hours_between_doses", "")).strip())
     except InvalidOperation:
         return None
-    if not min_hours.is_finite():
-        return None
+    if not min_hours.is_finite() or not 0 < min_hours <= MAX_INTERVAL_HOURS:
+        return None  # its own error says so (a number past any format, such as 1e308, too)
     templates = []
     for name in ("induction", "maintenance", "taper"):
         raw = values.get(name)
