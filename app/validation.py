@@ -19,6 +19,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def _message(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
+    ctx = error.get("ctx", {})
     if kind == "missing":
         return _("This is required.")
     if kind == "extra_forbidden":
@@ -28,7 +29,6 @@ def _message(error: dict[str, Any]) -> str:
     if kind in ("decimal_parsing", "float_parsing", "finite_number"):
         return _("Enter a number.")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        ctx = error.get("ctx", {})
         for key, text in (
             ("ge", _("Enter %(v)s or more.")),
             ("gt", _("Enter more than %(v)s.")),
@@ -37,15 +37,28 @@ def _message(error: dict[str, Any]) -> str:
         ):
             if key in ctx:
                 return text % {"v": ctx[key]}
+    if kind in ("date_parsing", "date_type", "date_from_datetime_parsing",
+                "date_from_datetime_inexact"):
+        return _("Enter a date as YYYY-MM-DD.")
+    if kind in ("time_parsing", "time_type"):
+        return _("Enter a time like %(example)s.", example="10:00")
+    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
+        return _("Enter a date and time.")
+    if kind == "string_too_long":
+        return _("Use at most %(n)s characters.", n=ctx.get("max_length"))
+    if kind == "string_too_short" and ctx.get("min_length", 1) <= 1:
+        return _("This is required.")
+    if kind in ("enum", "literal_error"):
+        return _("Choose one of the options.")
     if kind in ("decimal_max_digits", "decimal_whole_digits"):
         return _("Enter a smaller number.")
     if kind == "decimal_max_places":
-        places = error.get("ctx", {}).get("decimal_places", 2)
+        places = ctx.get("decimal_places", 2)
         return ngettext("Use at most %(num)s digit after the decimal point.",
                         "Use at most %(num)s digits after the decimal point.", places)
     if kind == "value_error":
         # Our own validators raise ValueError with an already translated message.
-        return str(error.get("ctx", {}).get("error", error.get("msg", "")))
+        return str(ctx.get("error", error.get("msg", "")))
     return str(error.get("msg", _("This value is not valid.")))
 
 

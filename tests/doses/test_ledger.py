@@ -314,6 +314,11 @@ def test_supply_fill_form(db, auth, client, patient):
         ({"fill_count": ""}, "fill_count", "This is required."),
         ({"fill_filled_on": ""}, "fill_filled_on", "This is required."),
         ({"fill_strength_mg": "-100"}, "fill_strength_mg", "Enter more than 0."),
+        # Pydantic's own English showed for these two ("Input should be a valid date or
+        # datetime, day value is outside expected range", "String should have at most 60
+        # characters"), in English on a Spanish phone too.
+        ({"fill_filled_on": "2026-02-30"}, "fill_filled_on", "Enter a date as YYYY-MM-DD."),
+        ({"fill_lot": "K" * 61}, "fill_lot", "Use at most 60 characters."),
     ],
 )
 def test_supply_fill_form_bad_input_is_shown_again(db, auth, patient, changes, field,
@@ -332,6 +337,23 @@ def test_supply_fill_form_bad_input_is_shown_again(db, auth, patient, changes, f
             assert f'id="{name}" name="{name}" type' in html
             if value:
                 assert re.search(rf'id="{name}"[^>]*value="{re.escape(value)}"', html), name
+    assert count_rows(db) == 0
+
+
+def test_supply_fill_form_errors_in_spanish(db, auth, patient):
+    patient.language = "es"
+    db.add(patient)
+    db.commit()
+    response = auth.post("/supply/fill", {
+        "fill_client_id": str(uuid.uuid4()), "fill_filled_on": "2026-13-01", "fill_count": "12",
+        "fill_strength_mg": "100.005", "fill_pharmacy": "E" * 121})
+    assert response.status_code == 422
+    html = response.text
+    for field, message in (
+            ("fill_filled_on", "Escriba una fecha como AAAA-MM-DD."),
+            ("fill_strength_mg", "Use como máximo 2 cifras después del punto decimal."),
+            ("fill_pharmacy", "Use 120 caracteres como máximo.")):
+        assert f'<p class="field-error" id="{field}-error">{message}</p>' in html, field
     assert count_rows(db) == 0
 
 
