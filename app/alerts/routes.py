@@ -59,7 +59,7 @@ def acknowledge(
     session: SessionDep,
     user: CareTeamUser,
     alert_id: uuid.UUID,
-    note: Annotated[str, Form(max_length=5000)] = "",
+    note: Annotated[str, Form()] = "",  # any length: the service says by how much to cut
     back: Annotated[str, Form(max_length=500)] = "",
 ):
     target = safe_next(back, "/alerts")

@@ -106,7 +106,7 @@ def review_flag(
     patient_id: uuid.UUID,
     code: Annotated[str, Form(max_length=100)] = "",
     key: Annotated[str, Form(max_length=500)] = "",
-    note: Annotated[str, Form(max_length=4000)] = "",
+    note: Annotated[str, Form()] = "",  # any length: the service says by how much to cut
     next: Annotated[str, Form(max_length=2000)] = "",
 ):
     patient = access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
@@ -157,7 +157,7 @@ def review_safety_event(
     user: CurrentUser,
     patient_id: uuid.UUID,
     event_id: uuid.UUID,
-    review_note: Annotated[str, Form(max_length=4000)] = "",
+    review_note: Annotated[str, Form()] = "",  # any length, as the note above
 ):
     access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
     try:

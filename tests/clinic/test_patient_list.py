@@ -257,6 +257,8 @@ def test_review_goes_back_to_a_local_next_only(panel, auth):
     ("", "Write what you reviewed and decided, for the record."),
     ("   \n ", "Write what you reviewed and decided, for the record."),
     ("x" * 1001, "Use at most 1000 characters."),
+    # A long pasted note: an error page that lost it used to come first (a 4,000 cap).
+    ("Pasted from the chart. " * 300, "Use at most 1000 characters."),
 ])
 def test_a_bad_note_is_a_422_with_the_list_and_the_error_by_the_form(panel, auth, db, note,
                                                                     message):

@@ -105,6 +105,14 @@ def test_a_high_risk_screen_holds_dosing_until_the_prescriber_clears_it(db, clie
         assert blank.status_code == 422
         assert "Write what you reviewed and decided, for the record." in text_of(blank)
         assert gate(client)["verdict"] == "hold"  # still held
+        # A long note pasted from the chart comes back beside the field to be cut, not lost
+        # on an error page (a 4,000-character cap on the form field used to come first).
+        pasted = "Called Sam; safety plan reviewed line by line. " * 100
+        long = laptop.post(url, data={"review_note": pasted, "csrf_token": token})
+        assert long.status_code == 422
+        assert "Use at most 1000 characters." in text_of(long)
+        assert html.escape(pasted, quote=False) in long.text
+        assert gate(client)["verdict"] == "hold"
 
         cleared = laptop.post(url, data={"review_note": "Called; safety plan in place.",
                                          "csrf_token": token})
