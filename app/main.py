@@ -54,7 +54,7 @@ from app.reminders.runner import InProcessDispatcher
 from app.supervision import routes as supervision_routes
 from app.sync import api as sync_api
 from app.templating import keep_request_session, render
-from app.validation import printable
+from app.validation import error_message, printable
 from app.web import cookies, openapi
 from app.web.access_log import AccessLogMiddleware, configure_logging
 from app.web.admission import AdmissionMiddleware, Busy
@@ -121,7 +121,7 @@ def _readable_validation(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
-        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        parts.append(f"{where}: {error_message(error)}" if where else error_message(error))
     # A location can be the sender's own key and a message can quote their input: make both
     # safe to send back (a lone surrogate there made the error itself a 500).
     return printable("; ".join(parts), limit=1000) or _("The request was not valid.")

@@ -17,7 +17,9 @@ from app.i18n import ngettext
 M = TypeVar("M", bound=BaseModel)
 
 
-def _message(error: dict[str, Any]) -> str:
+def error_message(error: Any) -> str:
+    """One validation error (pydantic's or FastAPI's) as a person should read it, in their
+    language: never the library's own English ("Input should be a valid date…")."""
     kind = error.get("type", "")
     ctx = error.get("ctx", {})
     if kind == "missing":
@@ -50,6 +52,8 @@ def _message(error: dict[str, Any]) -> str:
         return _("This is required.")
     if kind in ("enum", "literal_error"):
         return _("Choose one of the options.")
+    if kind in ("uuid_parsing", "uuid_type"):
+        return _("This value is not valid.")
     if kind in ("decimal_max_digits", "decimal_whole_digits"):
         return _("Enter a smaller number.")
     if kind == "decimal_max_places":
@@ -77,7 +81,7 @@ def field_errors(exc: ValidationError, *, prefix: str = "") -> dict[str, str]:
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ())]
         name = prefix + ("_".join(loc) if loc else "__all__")
-        errors.setdefault(printable(name, limit=64), printable(_message(error), limit=300))
+        errors.setdefault(printable(name, limit=64), printable(error_message(error), limit=300))
     return errors
 
 
