@@ -26,7 +26,7 @@ def error_message(error: Any) -> str:
         return _("This is required.")
     if kind == "extra_forbidden":
         return _("This field is not recognised.")
-    if kind in ("int_parsing", "int_from_float"):
+    if kind in ("int_parsing", "int_from_float", "int_type"):
         return _("Enter a whole number.")
     if kind in ("decimal_parsing", "float_parsing", "finite_number"):
         return _("Enter a number.")
@@ -44,7 +44,8 @@ def error_message(error: Any) -> str:
         return _("Enter a date as YYYY-MM-DD.")
     if kind in ("time_parsing", "time_type"):
         return _("Enter a time like %(example)s.", example="10:00")
-    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
+    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing",
+                "timezone_aware"):
         return _("Enter a date and time.")
     if kind == "string_too_long":
         return _("Use at most %(n)s characters.", n=ctx.get("max_length"))
@@ -52,7 +53,12 @@ def error_message(error: Any) -> str:
         return _("This is required.")
     if kind in ("enum", "literal_error"):
         return _("Choose one of the options.")
-    if kind in ("uuid_parsing", "uuid_type"):
+    if kind in ("bool_parsing", "bool_type"):
+        return _("Answer yes or no.")
+    if kind in ("uuid_parsing", "uuid_type", "string_type", "list_type", "dict_type",
+                "model_type", "model_attributes_type"):
+        # Only a client with a bug sends these (a form sends text, the phone's outbox the
+        # right types): plain words, never the library's.
         return _("This value is not valid.")
     if kind in ("decimal_max_digits", "decimal_whole_digits"):
         return _("Enter a smaller number.")

@@ -261,10 +261,10 @@ def test_malformed_body_is_a_readable_422(db, client, patient, body):
     [
         (b'{"items": [{"id": "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f", "kind": "gate",'
          b' "recorded_at": "2026-01-01T00:00:00", "data": {}}]}',
-         {"recorded_at": "Input should have timezone info"}),
+         {"recorded_at": "Enter a date and time."}),
         (b'{"items": [{"id": "6f1c2c1e-0d3a-4b8e-9c55-0b9a3c1d2e4f", "kind": "gate",'
          b' "recorded_at": "2026-01-01T00:00:00+00:00", "data": [], "extra": 1}]}',
-         {"data": "Input should be a valid dictionary",
+         {"data": "This value is not valid.",
           "extra": "This field is not recognised."}),
     ],
 )
