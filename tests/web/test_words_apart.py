@@ -34,7 +34,7 @@ _GLUED_WORDS = re.compile(r"[a-záéíóúñü][A-ZÁÉÍÓÚÑÜ][a-záéíóú
 # A sentence's end with the next one at once behind it ("100 mg.20 minutes").
 _GLUED_SENTENCES = re.compile(r"[a-záéíóúñü)][.!?][A-ZÁÉÍÓÚÑÜ¿¡0-9]")
 # Words that have a capital inside by right.
-_CAMEL_CASE = re.compile(r"TrocheLog|JavaScript|mmHg")
+_CAMEL_CASE = re.compile(r"TrocheLog|JavaScript|mmHg|iPhone|iPad|iOS|macOS")
 
 
 class _Lines(HTMLParser):
