@@ -28,7 +28,8 @@ def error_message(error: Any) -> str:
         return _("This field is not recognised.")
     if kind in ("int_parsing", "int_from_float", "int_type"):
         return _("Enter a whole number.")
-    if kind in ("decimal_parsing", "float_parsing", "finite_number"):
+    if kind in ("decimal_parsing", "decimal_type", "float_parsing", "float_type",
+                "finite_number"):
         return _("Enter a number.")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         for key, text in (
