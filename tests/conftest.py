@@ -49,8 +49,9 @@ from sqlmodel import Session, SQLModel  # noqa: E402
 
 from app.audit import guard as audit_guard  # noqa: E402
 from app.cli import migrate  # noqa: E402
-from app.db import engine  # noqa: E402
+from app.db import engine, utcnow  # noqa: E402
 from app.main import app  # noqa: E402
+from app.seed import seed_demo  # noqa: E402
 from tests import factories, figures  # noqa: E402
 
 IS_POSTGRES = engine.dialect.name == "postgresql"
@@ -110,6 +111,15 @@ def _isolated():
 def db():
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture
+def demo(db):
+    """The demo clinic as `make run` seeds it, now, committed (requests read it): its users by
+    email. Tests that need a fixed clock seed their own (tests/exports)."""
+    users = seed_demo(db, utcnow())
+    db.commit()
+    return users
 
 
 @pytest.fixture

@@ -74,6 +74,11 @@ def invite_token(html: str) -> str:
     return url.rsplit("/", 1)[1]
 
 
+# The validation library's own wording, which must never reach a person (an answer's errors are
+# in plain words of ours, in their language: app/validation.error_message).
+LIBRARY_WORDING = re.compile(r"Input should|should have|String should|Value error|Decimal input")
+
+
 def follow(client: TestClient, response, limit: int = 5):
     """Follow 303s as a browser would, returning the final response."""
     for _ in range(limit):

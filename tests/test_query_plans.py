@@ -15,11 +15,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import pytest
 from sqlalchemy import event
 
 from app.db import engine, utcnow
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import DEMO_PASSWORD
 from tests import factories
 from tests.conftest import IS_POSTGRES
 
@@ -95,13 +94,6 @@ def _check(requests: dict[str, Callable[[], object]]) -> list[str]:
             for table in sorted(full_scans(statement, parameters)):
                 problems.append(f"{name}: reads all of {table}: {' '.join(statement.split())}")
     return problems
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, utcnow())
-    db.commit()
-    return users
 
 
 def test_the_patients_pages_and_sync_use_indexes(demo, client, auth):

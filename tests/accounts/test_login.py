@@ -14,19 +14,12 @@ from app.config import settings
 from app.db import utcnow
 from app.errors import TooManyAttempts
 from app.main import app
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import DEMO_PASSWORD
 from tests import factories, figures
 from tests.conftest import csrf_from
 from tests.helpers import another_client, follow, session_cookie, set_cookie_headers, without_csrf
 
 NO_MATCH = "That email and password do not match an account."
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, utcnow())
-    db.commit()
-    return users
 
 
 def _login(client, email: str, password: str, **extra):

@@ -22,7 +22,7 @@ from app.checkins.charts import (
 )
 from app.db import utcnow
 from app.doses import service as doses
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import DEMO_PASSWORD
 from tests import factories
 from tests.conftest import Auth
 from tests.helpers import another_client
@@ -142,13 +142,6 @@ def test_the_difficulty_answer_is_not_charted_as_part_of_the_score(db):
     charts = {c.key: c for c in trends.build(db, patient, "4w", now)}
     assert [p.value for p in charts["phq9"].series[0].points] == [9]
     assert [p.value for p in charts["gad7"].series[0].points] == [21, 7]
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, utcnow())
-    db.commit()
-    return users
 
 
 def test_the_demo_trends_show_improvement(db, demo):

@@ -10,15 +10,8 @@ import pytest
 
 from app.db import utcnow
 from app.doses import service as doses
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import DEMO_PASSWORD
 from tests import factories
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, utcnow())
-    db.commit()
-    return users
 
 
 def page_of(client, auth, patient, query=""):

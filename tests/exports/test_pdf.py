@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import pytest
 from pypdf import PdfReader
 
 from app.checkins.models import CheckIn
@@ -16,7 +15,6 @@ from app.doses import corrections
 from app.doses.models import Dose, DoseStatus
 from app.exports import pdf
 from app.exports.records import gather
-from app.seed import seed_demo
 from tests import factories
 
 # The same fixed instant as tests/test_seed.py: a Tuesday afternoon in New York.
@@ -33,13 +31,6 @@ def text_of(data: bytes) -> tuple[PdfReader, str]:
 
 def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, NOW)
-    db.flush()
-    return users
 
 
 def test_demo_record_reads_back_with_patient_doses_scores_and_safety(db, demo):

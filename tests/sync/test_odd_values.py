@@ -6,17 +6,16 @@ item's rejection says is our own plain wording, since the outbox shows it to the
 """
 
 import copy
-import re
 from collections.abc import Iterator
 
 import pytest
 
 from app.db import utcnow
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import DEMO_PASSWORD
 from tests import factories
+from tests.helpers import LIBRARY_WORDING
 
 ODD = (None, "", "1e308", 10**30, -1, "x" * 3000, [], {}, True, "2026-12-04T10:00:00")
-_LIBRARY_WORDING = re.compile(r"Input should|should have|String should|Value error")
 
 
 def _variants(data: dict) -> Iterator[tuple[str, dict]]:
@@ -37,9 +36,7 @@ def _variants(data: dict) -> Iterator[tuple[str, dict]]:
 
 
 @pytest.fixture
-def patient_client(db, auth, client):
-    seed_demo(db, utcnow())
-    db.commit()
+def patient_client(demo, auth, client):
     assert auth.login("patient@demo.test", DEMO_PASSWORD).status_code == 303
     return client
 
@@ -82,6 +79,6 @@ def test_every_kind_answers_odd_fields_item_by_item_in_plain_words(patient_clien
                 problems.append((kind, where, answer["status"]))
             elif answer["status"] == "rejected" and not answer.get("detail"):
                 problems.append((kind, where, "rejected without a word"))
-            elif wording := _LIBRARY_WORDING.search(str(answer)):
+            elif wording := LIBRARY_WORDING.search(str(answer)):
                 problems.append((kind, where, wording.group(0), answer.get("errors")))
     assert problems == [], "\n".join(map(str, problems))

@@ -4,6 +4,7 @@ a person could open, for tests that check every page (or every form) rather than
 import re
 from collections import Counter
 from collections.abc import Iterator
+from html import unescape
 from typing import Any
 
 # Not pages to read: signing out, files, the JSON API, downloads.
@@ -21,7 +22,7 @@ def pages(client, start: str = "/", per_shape: int = 3) -> Iterator[tuple[str, A
     shape), with its answer; a page that does not answer 200 fails the test at once."""
     to_read, seen, shapes = [start], set(), Counter()
     while to_read:
-        path = to_read.pop(0).replace("&amp;", "&")
+        path = unescape(to_read.pop(0))
         shapes[shape(path)] += 1
         if path in seen or shapes[shape(path)] > per_shape \
                 or any(part in path for part in _NOT_PAGES):

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.db import utcnow
 from app.main import app
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import DEMO_PASSWORD
 from app.templating import HTMX_FILE
 from app.web import assets
 from app.web.assets import IMMUTABLE, STATIC, static_url
@@ -58,13 +57,6 @@ def fetch(client, url: str, **headers) -> Fetched:
     return Fetched(
         url, response.num_bytes_downloaded, head, response.headers.get("content-encoding")
     )
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, utcnow())
-    db.commit()
-    return users
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ sentence. The questionnaires are left out: their clinical wording stays exact.""
 import re
 from html.parser import HTMLParser
 
-import pytest
 import textstat
 
-from app.db import utcnow
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import DEMO_PASSWORD
 
 MAX_GRADE = 8.0
 PATIENT_PAGES = ["/today", "/checkins", "/checkins/daily", "/help", "/doses", "/supply",
@@ -69,13 +67,6 @@ def test_the_measure_tells_plain_from_dense():
              "pharmacokinetic variability necessitates individualized therapeutic "
              "monitoring considerations.</p></main>")
     assert reading_grade(plain)[0] <= MAX_GRADE < reading_grade(dense)[0]
-
-
-@pytest.fixture
-def demo(db):
-    users = seed_demo(db, utcnow())
-    db.commit()
-    return users
 
 
 def test_the_patients_screens_read_at_8th_grade_or_below(demo, auth, client):

@@ -17,7 +17,7 @@ import pytest
 
 from app.accounts.models import Role
 from app.db import utcnow
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import DEMO_PASSWORD
 from tests import factories
 from tests.web import crawl
 
@@ -99,20 +99,19 @@ _ACCOUNTS = ("patient@demo.test", "paciente@demo.test", "prescriber@demo.test",
 
 
 @pytest.fixture
-def demo(db):
-    users = seed_demo(db, utcnow())
+def demo_and_invited(demo, db):
     # Beside the demo's: a patient invited with their protocol already set, who has not yet
     # chosen a password (the list shows their phase beside "Invite pending").
     invited = factories.user(db, role=Role.PATIENT, display_name="Ines Invited",
                              with_password=False)
-    factories.protocol(db, users["prescriber@demo.test"], invited,
+    factories.protocol(db, demo["prescriber@demo.test"], invited,
                        starts_on=utcnow().date().isoformat())
     db.commit()
-    return users
 
 
 @pytest.mark.parametrize("email", _ACCOUNTS)
-def test_no_words_run_together_on_any_page_a_demo_user_reaches(demo, auth, client, email):
+def test_no_words_run_together_on_any_page_a_demo_user_reaches(demo_and_invited, auth, client,
+                                                                email):
     assert auth.login(email, DEMO_PASSWORD).status_code == 303
     read = list(crawl.pages(client))
     assert len(read) > 10  # the pages were read, not just the first
