@@ -49,7 +49,7 @@ def parse_local(value: str, tz: str, field: str) -> datetime:
 
 def _today_context(session: Session, user: User, now: datetime, **extra) -> dict:
     state = today_state.today(session, user, now)
-    values = {
+    fresh_values = {
         "gate_client_id": new_client_id(),
         "dose_client_id": new_client_id(),
         "taken_at": local_input(now, user.timezone),
@@ -57,7 +57,7 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
         "route": state.protocol.route if state.protocol else "sublingual",
         "swallowed": "",
     }
-    values.update(extra.pop("values", {}))
+    values = {**fresh_values, **extra.pop("values", {})}
     # Today read the recent doses already (when there is a protocol to read them for).
     doses = state.doses_read if state.protocol else None
     due = [i for i in checkins.due_checkins(session, user, now, doses) if i.state == "due"]
@@ -69,7 +69,8 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
     extra.setdefault("sitter", checkins.sitter_confirmation(session, user.id, state.gate, now))
     # "Call my clinic" beside a hold or an emergency (the first prescriber's clinic number).
     extra.setdefault("clinic_phone", careteam.clinic_phone_for(session, user))
-    return {"state": state, "now": now, "values": values, "checkins_due": due,
+    return {"state": state, "now": now, "values": values, "fresh_values": fresh_values,
+            "checkins_due": due,
             "checklist_labels": service.checklist_labels(), "gate_codes": gate_codes,
             "gate_overridable": gate_overridable, "unscreened": unscreened, **extra}
 

@@ -705,8 +705,22 @@ def test_dose_form_bad_time_is_shown_again(db, auth, client, patient):
         "taken_at": "not a time",
     })
     assert response.status_code == 422
-    assert 'id="taken_at-error"' in response.text
+    assert 'id="taken_at-late-error"' in response.text
     assert count(db, Dose) == 0
+
+
+def test_the_offline_dose_form_is_fresh_after_a_refused_one(db, auth, client, patient):
+    """The dose form the phone brings up after an offline check starts clean: not with the
+    amount and error of a dose the server just sent back."""
+    response = auth.post("/today/dose", {
+        "dose_client_id": str(uuid.uuid4()), "dose_mg": "250", "route": "sublingual",
+        "no_gate_reason": "Logged later.", "taken_at": "not a time"})
+    assert response.status_code == 422
+    late, offline = (re.search(rf'<input id="{name}"[^>]*>', response.text).group(0)
+                     for name in ("dose_mg-late", "dose_mg-offline"))
+    assert 'value="250"' in late and 'value="100"' in offline
+    template = response.text.split('<template id="offline-dose-form">')[1].split("</template>")[0]
+    assert "field-error" not in template and "aria-invalid" not in template
 
 
 def test_dose_form_with_an_expired_gate_says_why(db, auth, client, patient):

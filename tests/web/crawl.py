@@ -5,6 +5,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from html import unescape
+from html.parser import HTMLParser
 from typing import Any
 
 # Not pages to read: signing out, files, the JSON API, downloads.
@@ -33,3 +34,44 @@ def pages(client, start: str = "/", per_shape: int = 3) -> Iterator[tuple[str, A
         if response.headers["content-type"].startswith("text/html"):
             yield path, response
             to_read += re.findall(r'href="(/[^"]*)"', response.text)
+
+
+class _Forms(HTMLParser):
+    """Each POST form of a page: its action and the values it would send as it stands."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+        self._fields: dict[str, str] | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "form":
+            self._fields = {}
+            if (a.get("method") or "get").lower() == "post":
+                self.forms.append((a.get("action") or "", self._fields))
+        elif self._fields is None or not name:
+            if tag == "option" and self._select and self._fields is not None:
+                self._fields.setdefault(self._select, a.get("value") or "")
+        elif tag == "select":
+            self._select = name
+        elif tag == "input" and a.get("type") in ("checkbox", "radio"):
+            if "checked" in a:
+                self._fields.setdefault(name, a.get("value") or "on")
+        elif tag in ("input", "textarea"):
+            self._fields.setdefault(name, a.get("value") or "")
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._fields = None
+        elif tag == "select":
+            self._select = None
+
+
+def post_forms(html: str) -> list[tuple[str, dict[str, str]]]:
+    """Each POST form of a page: its action and the values it would send as it stands."""
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
