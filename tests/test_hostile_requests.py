@@ -106,7 +106,7 @@ def test_an_extreme_dose_time_in_the_form_is_a_422_by_the_field(db, auth, patien
         "taken_at": when,
     })
     assert response.status_code == 422, response.text
-    assert "2000" in (field_error(response.text, "taken_at") or "")
+    assert "2000" in (field_error(response.text, "taken_at-late") or "")  # the late-dose form
     assert count(db, Dose) == 0
 
 
