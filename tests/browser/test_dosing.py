@@ -124,3 +124,24 @@ def test_a_crisis_blood_pressure_shows_guidance_and_no_dose_button(page: Page, p
     expect(page.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
     expect(page.get_by_role("button", name=re.compile("Log dose|Take anyway"))).to_have_count(0)
     assert _doses(patient.id) == []
+
+
+def test_a_refused_record_of_a_dose_taken_comes_back_open_with_its_error(page: Page, patient,
+                                                                          console_errors):
+    """A reason too long for the record of a dose taken during a hold: the patient sees why it
+    was not saved, beside the words they wrote, not a hold page with the record folded away."""
+    console_errors.expect(r"status of 422 .*/today/dose")
+    _sign_in(page, patient.email)
+    _safety_check(page, "184", "96")
+    expect(page.get_by_role("heading", name="Do not take your dose")).to_be_visible()
+    page.get_by_text("I have already taken a dose: record it").click()
+    words = "I took it before I measured. " * 20  # 580 characters: over the 500 allowed
+    page.get_by_label("What happened, and why").fill(words)
+    page.get_by_role("button", name="Record the dose I took").click()
+
+    reason = page.get_by_label("What happened, and why")
+    expect(reason).to_be_visible()
+    expect(reason).to_have_value(words)
+    expect(reason).to_have_accessible_description(re.compile("Use at most 500 characters"))
+    expect(page.get_by_text("Use at most 500 characters.")).to_be_visible()
+    assert _doses(patient.id) == []
