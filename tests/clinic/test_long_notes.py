@@ -9,6 +9,7 @@ from app.checkins.models import SafetyEvent
 from app.db import utcnow
 from app.safety import service as safety
 from tests import factories
+from tests.web.page_checks import page_problems
 
 
 def test_an_over_long_review_note_is_refused_and_kept(db, client, auth):
@@ -28,6 +29,7 @@ def test_an_over_long_review_note_is_refused_and_kept(db, client, auth):
                          {"review_note": note})
     assert response.status_code == 422
     assert note.strip()[:200] in response.text
+    assert page_problems(response.text) == []  # the review, open once, with its error
     db.expire_all()
     assert db.exec(select(SafetyEvent).where(SafetyEvent.id == event.id)).one().reviewed_at is None
 

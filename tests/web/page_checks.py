@@ -5,6 +5,8 @@ the HTML alone, for tests that walk many pages or forms.
   id that is there. A duplicate id ties an error to the wrong field (the reader announces the
   first one it finds); a reference to a missing id is dropped, so the field is read without
   its error or hint.
+- No attribute twice on one element (`<details open open>`): invalid HTML, and which value a
+  browser keeps is its own choice.
 - No field error inside a closed <details>: the page came back refused and the patient sees
   nothing wrong, while what they typed sits folded away unsaved.
 
@@ -24,6 +26,7 @@ class _Scope:
     ids: list[str] = field(default_factory=list)
     references: list[tuple[str, str]] = field(default_factory=list)
     folded_errors: list[str] = field(default_factory=list)
+    repeated_attributes: list[str] = field(default_factory=list)
 
 
 class _Reader(HTMLParser):
@@ -37,6 +40,10 @@ class _Reader(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         scope = self._scope[-1]
+        if len(a) < len(attrs):
+            names = [name for name, _ in attrs]
+            scope.repeated_attributes += [f"<{tag} {name}>" for name in set(names)
+                                          if names.count(name) > 1]
         if a.get("id"):
             scope.ids.append(a["id"])
         if tag == "label" and a.get("for"):
@@ -92,4 +99,5 @@ def page_problems(html: str) -> list[str]:
                      if ref not in seen]
         problems += [f"error {text!r} is inside a closed <details>"
                      for text in scope.folded_errors]
+        problems += [f"{element} has the attribute twice" for element in scope.repeated_attributes]
     return sorted(set(problems))
