@@ -17,6 +17,7 @@ from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.protocols import service as protocols
 from tests import factories
 from tests.browser.waiting import under_the_service_worker
+from tests.web.page_checks import page_problems
 
 pytestmark = pytest.mark.browser
 # Sending the outbox is a few requests; on a loaded 2-core CI machine give it time.
@@ -178,6 +179,7 @@ def test_a_rejected_entry_stays_visible_with_its_reason(context, page: Page, pat
     page.evaluate("window.dispatchEvent(new Event('online'))")
     rejected = page.locator("[data-outbox] .outbox-rejected")
     expect(rejected).to_contain_text("That is more than 10 troches: check the amount.")
+    assert page_problems(page.content()) == []
     expect(_count(page)).to_have_text("1")  # not lost
     assert _rows(patient.id)["doses"] == []
 
@@ -214,6 +216,7 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
     expect(verdict).to_contain_text("Checked on this phone while offline")
     expect(verdict).to_be_focused()
+    assert page_problems(page.content()) == []  # the form copied in: its ids once, tied
     verdict.get_by_role("button", name="Log dose").click()
     expect(_count(page)).to_have_text("2")
 
@@ -336,6 +339,7 @@ def test_a_held_dose_from_the_outbox_can_be_recorded_as_taken(context, page: Pag
     page.evaluate("window.dispatchEvent(new Event('online'))")
     rejected = page.locator("[data-outbox] .outbox-rejected")
     expect(rejected).to_contain_text("Too soon")
+    assert page_problems(page.content()) == []  # the outbox's own form: ids once, tied
     account = rejected.get_by_label("What happened, and why")
     account.fill("I forgot the earlier one.")
     # A background flush redraws the list while they type: their words and focus stay.
