@@ -92,7 +92,8 @@ def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
 
 # Fields the Today page shows an error next to; any other error is shown above the forms.
 SHOWN_BY_FIELD = frozenset({"dose_mg", "taken_at", "override_reason", "systolic", "diastolic",
-                            "heart_rate", "no_gate_reason"})
+                            "heart_rate", "no_gate_reason", "route", "hold_minutes",
+                            "swallowed", "lot", "rx_number"})
 
 
 def _rejected(request, session, user, now, result, values, status=422):
@@ -149,7 +150,9 @@ async def log_dose(request: Request, session: SessionDep, user: PatientUser):
         taken_at = parse_local(values.get("taken_at", ""), user.timezone, "taken_at")
     except Invalid as err:
         return _rejected(request, session, user, now, {"errors": err.errors}, values)
-    swallowed = {"swallowed": True, "spat": False}.get(values.get("swallowed", ""))
+    # Anything but the two answers (or none) goes on to the check, which refuses it by name.
+    answer = values.get("swallowed", "")
+    swallowed = {"swallowed": True, "spat": False}.get(answer, answer or None)
     hold = values.get("hold_minutes", "").strip()
     data = {
         "taken_at": taken_at.isoformat(),
@@ -161,7 +164,7 @@ async def log_dose(request: Request, session: SessionDep, user: PatientUser):
         "already_taken": values.get("already_taken") == "yes",
         "lot": values.get("lot") or None,
         "rx_number": values.get("rx_number") or None,
-        "hold_minutes": int(hold) if hold.isdigit() else None,
+        "hold_minutes": hold or None,  # "abc" or "-5" is refused, not dropped
         "swallowed": swallowed,
     }
     data = {k: v for k, v in data.items() if v is not None}

@@ -24,6 +24,7 @@ from app.web.formats import format_datetime
 from tests import factories
 from tests.factories import gate_data, sync_item, sync_post
 from tests.helpers import follow
+from tests.web.page_checks import page_problems
 
 CRISIS_GUIDANCE = "Do not take your dose"
 
@@ -706,6 +707,36 @@ def test_dose_form_bad_time_is_shown_again(db, auth, client, patient):
     })
     assert response.status_code == 422
     assert 'id="taken_at-late-error"' in response.text
+    assert count(db, Dose) == 0
+
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("hold_minutes", "500", "Enter 120 or less."),
+        ("hold_minutes", "abc", "Enter a whole number."),  # was dropped and the dose written
+        ("hold_minutes", "-5", "Enter 0 or more."),
+        ("lot", "x" * 70, "Use at most 60 characters."),
+        ("rx_number", "y" * 80, "Use at most 60 characters."),
+        ("route", "nasal", "Choose one of the options."),
+        ("swallowed", "maybe", "Answer yes or no."),
+    ],
+)
+def test_a_bad_detail_of_the_dose_is_shown_beside_its_field(db, auth, client, patient, field,
+                                                            value, message):
+    """Route, hold time, lot: folded under "Route, hold time, lot", which opens on an error
+    there, with the error under the field it is about, not a bare "Enter 120 or less." above
+    the page."""
+    response = auth.post("/today/dose", {
+        "dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "sublingual",
+        "no_gate_reason": "Logged later.", "taken_at": local_input(patient, utcnow()),
+        field: value})
+    assert response.status_code == 422
+    assert f'<p class="field-error" id="{field}-late-error">{message}</p>' in response.text
+    assert f'aria-describedby="{field}-late-error"' in response.text
+    assert "alert-error" not in response.text
+    assert page_problems(response.text) == []  # not folded away in a closed <details>
     assert count(db, Dose) == 0
 
 
