@@ -28,12 +28,16 @@ def _own_dose(session: Session, patient: User, dose_id: uuid.UUID) -> Dose:
     return dose
 
 
+# The column's length; the input is held to it too, so any reason past it reads the same limit.
+REASON_MAX = 500
+
+
 def _reason_text(reason: str | None) -> str:
     reason = " ".join((reason or "").split())
     if not reason:
         raise Invalid(_("Say why, for the record."), field="reason")
-    if len(reason) > 500:
-        raise Invalid(_("Use at most 500 characters."), field="reason")
+    if len(reason) > REASON_MAX:
+        raise Invalid(_("Use at most %(n)s characters.", n=REASON_MAX), field="reason")
     return reason
 
 
@@ -68,7 +72,7 @@ class RevisionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dose_id: uuid.UUID
-    reason: Annotated[str, Field(max_length=2000)] = ""
+    reason: Annotated[str, Field(max_length=REASON_MAX)] = ""
     changes: DoseChanges
 
 
@@ -76,7 +80,7 @@ class EnteredInErrorInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dose_id: uuid.UUID
-    reason: Annotated[str, Field(max_length=2000)] = ""
+    reason: Annotated[str, Field(max_length=REASON_MAX)] = ""
 
 
 def entered_in_error_item(session: Session, *, patient: User, author: User,

@@ -42,6 +42,7 @@ SESSION_SAFETY_FIELDS = (
 # A daylight-saving change moves the real time between two sessions by this many hours.
 DST_SHIFT_HOURS = 1
 MAX_INTERVAL_HOURS = 720  # a 30-day minimum interval: the most the form takes
+REASON_MAX = 500  # a version's reason: the column's length
 # No max_digits on these numbers: the bound and the two decimal places already keep them within
 # their columns, and a bound is what a person needs to hear ("Enter 2000 or less."), where
 # a digit count was checked first ("1e308": "should have no more than 8 digits").
@@ -114,7 +115,7 @@ class ProtocolInput(BaseModel):
     maintenance: PhaseTemplate | None = None
     taper: PhaseTemplate | None = None
     starts_on: SaneDate
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
 
     @field_validator("reason")
     @classmethod
@@ -472,6 +473,8 @@ def change_phase(
     reason = " ".join(reason.split())
     if not reason:
         errors["reason"] = _("Say why, for the record.")
+    elif len(reason) > REASON_MAX:  # the column's length (a 500 on PostgreSQL past it)
+        errors["reason"] = _("Use at most %(n)s characters.", n=REASON_MAX)
     if errors:
         raise Invalid(errors=errors)
     assert effective_on is not None

@@ -805,6 +805,25 @@ def test_entered_in_error_without_a_reason_is_refused(db, auth, client, patient)
     assert count(db, DoseRevision) == 0
 
 
+def test_a_refused_reason_for_entered_in_error_is_kept_whole(db, auth, client, patient):
+    """A long explanation pasted in is neither cut at the field (no maxlength) nor lost when
+    refused: it comes back in the field with the limit beside it."""
+    row = past_dose(db, patient, timedelta(hours=3))
+    page = client.get("/doses").text
+    field = re.search(rf'<input id="reason-{row.id}"[^>]*>', page).group(0)
+    assert "maxlength" not in field
+    reason = "The pharmacy label was misread, " * 20  # 660 characters
+    response = auth.post(f"/doses/{row.id}/entered-in-error",
+                         {"client_id": str(uuid.uuid4()), "reason": reason})
+    assert response.status_code == 422
+    field = re.search(rf'<input id="reason-{row.id}"[^>]*>', response.text).group(0)
+    assert f'value="{reason}"' in field and 'aria-invalid="true"' in field
+    assert f'id="reason-{row.id}-error" tabindex="-1" data-focus>Use at most 500 characters.' \
+        in response.text
+    db.expire_all()
+    assert db.get(Dose, row.id).status == DoseStatus.RECORDED
+
+
 def test_another_patients_dose_cannot_be_marked(db, auth, patient):
     other = factories.user(db, role="patient")
     factories.protocol(db, prescriber_of(db, patient), other)
