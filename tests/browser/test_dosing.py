@@ -144,4 +144,5 @@ def test_a_refused_record_of_a_dose_taken_comes_back_open_with_its_error(page: P
     expect(reason).to_have_value(words)
     expect(reason).to_have_accessible_description(re.compile("Use at most 500 characters"))
     expect(page.get_by_text("Use at most 500 characters.")).to_be_visible()
+    assert serious_violations(page) == []
     assert _doses(patient.id) == []
