@@ -75,3 +75,21 @@ def post_forms(html: str) -> list[tuple[str, dict[str, str]]]:
     parser = _Forms()
     parser.feed(html)
     return parser.forms
+
+
+_TYPED = re.compile(r"<(input|textarea)\b[^>]*>")
+
+
+def typed_fields(html: str) -> set[str]:
+    """The names of the fields a person types words into (text, search, email, tel, text
+    areas), leaving out hidden ones (a password manager's username, say)."""
+    names = set()
+    for match in _TYPED.finditer(html):
+        tag = match.group(0)
+        kind = re.search(r'type="([^"]+)"', tag)
+        name = re.search(r'name="([^"]+)"', tag)
+        typed = match.group(1) == "textarea" or (
+            kind is None or kind.group(1) in ("text", "search", "email", "tel"))
+        if name and typed and not re.search(r"\shidden[\s>]", tag):
+            names.add(name.group(1))
+    return names
