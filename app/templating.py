@@ -20,6 +20,7 @@ from app.alerts import service as alerts
 from app.checkins.words import answers_in_words, values_in_words
 from app.config import settings
 from app.db import SessionDep
+from app.doses import reasons as dose_reasons
 from app.i18n import gettext as _
 from app.web import cookies, csrf, formats, language
 from app.web.assets import INLINE_SCRIPT, static_url
@@ -152,6 +153,8 @@ def iso_local_time(value: str | None, tz: str | None = None) -> str:
 
 
 env.filters["iso_local_time"] = iso_local_time
+# A safety check's stored reason in the reader's language, its times in the patient's zone.
+env.filters["reason_text"] = dose_reasons.text
 
 
 def flag_label(code: str) -> str:

@@ -29,7 +29,9 @@ class GateCheck(SQLModel, table=True):
     checklist: dict = Field(default_factory=dict, sa_type=JSON)
     proposed_mg: Decimal = Field(sa_type=Numeric(8, 2))
     verdict: str = Field(max_length=20)
-    reasons: list = Field(default_factory=list, sa_type=JSON)  # [{"code", "message"}]
+    # [{"code", "params"}], put into words when shown (doses/reasons.py); rows from before
+    # parameters were kept hold [{"code", "message"}] and show that message.
+    reasons: list = Field(default_factory=list, sa_type=JSON)
     # The sitter's co-signed checklist this gate was checked with (a "sitter_check" check-in
     # from the caregiver's own account, shortly before), so the record shows who confirmed.
     # No foreign key: check-ins already point at doses and doses at gates (a cycle).

@@ -14,7 +14,7 @@ from app.careteam import service as careteam
 from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
 from app.deps import PatientUser
-from app.doses import corrections, ledger, rules, service
+from app.doses import corrections, ledger, reasons, rules, service
 from app.doses import today as today_state
 from app.doses.models import Dose
 from app.errors import Invalid, NotFound
@@ -71,7 +71,7 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
     extra.setdefault("clinic_phone", careteam.clinic_phone_for(session, user))
     return {"state": state, "now": now, "values": values, "fresh_values": fresh_values,
             "checkins_due": due,
-            "checklist_labels": service.checklist_labels(), "gate_codes": gate_codes,
+            "checklist_labels": reasons.checklist_labels(), "gate_codes": gate_codes,
             "gate_overridable": gate_overridable, "unscreened": unscreened, **extra}
 
 
@@ -131,7 +131,7 @@ async def gate(request: Request, session: SessionDep, user: PatientUser):
         "systolic": number("systolic"),
         "diastolic": number("diastolic"),
         "heart_rate": number("heart_rate"),
-        "checklist": {item: form.get(item) == "yes" for item in service.checklist_labels()},
+        "checklist": {item: form.get(item) == "yes" for item in reasons.checklist_labels()},
     }
     data = {k: v for k, v in data.items() if v is not None}  # blank: "This is required."
     result = _apply(session, user, values.get("gate_client_id", ""), "gate", data, now)

@@ -19,7 +19,7 @@ from app.accounts.models import User
 from app.alerts import service as alerts
 from app.checkins import service as checkins
 from app.db import transaction_memo
-from app.doses import rules
+from app.doses import reasons, rules
 from app.doses.models import Dose, DoseStatus, GateCheck
 from app.errors import Invalid
 from app.i18n import gettext as _
@@ -29,7 +29,7 @@ from app.protocols.models import ProtocolVersion, Route
 from app.safety import service as safety
 from app.validation import SaneDatetime, parse
 from app.web import pages
-from app.web.formats import format_datetime, format_number
+from app.web.formats import format_datetime
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
@@ -115,68 +115,6 @@ class DoseInput(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return squash_blank(value)
-
-
-# --- messages -------------------------------------------------------------------------------
-
-
-def _mg(value: object) -> str:
-    """Read in the viewer's locale (app/web/formats.py): 12.5, 1,200."""
-    return format_number(value)
-
-
-def reason_message(reason: rules.Reason, tz: str) -> str:
-    p = reason.params
-    code = reason.code
-    if code == rules.ReasonCode.TOO_SOON:
-        nxt = p.get("next_allowed_at")
-        when = format_datetime(nxt.astimezone(ZoneInfo(tz)), "datetime") if nxt else ""
-        return _(
-            "Too soon: doses must be at least %(hours)s hours apart. Next allowed: %(when)s.",
-            hours=_mg(p.get("hours", 0)), when=when,
-        )
-    if code == rules.ReasonCode.OVER_24H_MAX:
-        return _("Over the 24-hour maximum of %(limit)s mg (this would make %(total)s mg).",
-                 limit=_mg(p["limit_mg"]), total=_mg(p["total_mg"]))
-    if code == rules.ReasonCode.OVER_7D_MAX:
-        return _("Over the 7-day maximum of %(limit)s mg (this would make %(total)s mg).",
-                 limit=_mg(p["limit_mg"]), total=_mg(p["total_mg"]))
-    if code == rules.ReasonCode.BP_EMERGENCY:
-        return _("Blood pressure %(s)s/%(d)s is at a dangerous level (180/120 or above).",
-                 s=p["systolic"], d=p["diastolic"])
-    if code == rules.ReasonCode.BP_HOLD:
-        return _("Blood pressure %(s)s/%(d)s is at or above your hold limit of %(hs)s/%(hd)s.",
-                 s=p["systolic"], d=p["diastolic"], hs=p["hold_systolic"],
-                 hd=p["hold_diastolic"])
-    if code == rules.ReasonCode.SITTER_REQUIRED:
-        return _("Your sitter must be with you for this session.")
-    if code == rules.ReasonCode.CHECKLIST_FAILED:
-        labels = [checklist_labels().get(item, item) for item in p.get("items", ())]
-        return _("Not yet safe: %(items)s.", items=", ".join(labels))
-    if code == rules.ReasonCode.PULSE_HOLD:
-        return _("Pulse %(hr)s is outside your limits of %(low)s to %(high)s.",
-                 hr=p["heart_rate"], low=p.get("low") or "—", high=p.get("high") or "—")
-    if code == rules.ReasonCode.SAFETY_REVIEW:
-        return _("Your care team must review your recent answers before your next dose.")
-    if code == rules.ReasonCode.RECENT_EMERGENCY:
-        when = format_datetime(p["until"].astimezone(ZoneInfo(tz)), "datetime")
-        return _("Your blood pressure reached a dangerous level recently. Dosing is on hold "
-                 "until %(when)s, whatever later readings show.", when=when)
-    return str(code)
-
-
-def checklist_labels() -> dict[str, str]:
-    return {
-        "fasted": _("fasted"),
-        "no_sedatives": _("no alcohol or sedatives"),
-        "no_driving": _("no driving until tomorrow"),
-        "safe_place": _("in a safe place"),
-        "sitter_present": _("sitter present"),
-    }
-
-
-def reasons_json(reasons, tz: str) -> list[dict]:
-    return [{"code": r.code.value, "message": reason_message(r, tz)} for r in reasons]
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -319,7 +257,7 @@ def record_gate(
         received_at=now, systolic=answers.systolic, diastolic=answers.diastolic,
         heart_rate=answers.heart_rate, checklist=answers.checklist.model_dump(),
         proposed_mg=version.dose_mg, verdict=result.verdict.value,
-        reasons=reasons_json(result.reasons, patient.timezone),
+        reasons=reasons.stored(result.reasons),
     )
     # The sitter's co-signed checklist from their own account, if they signed shortly before:
     # the gate shows "sitter confirmed" and the session record names who confirmed.
@@ -462,19 +400,19 @@ def record_dose(
         *_record_holds(session, policy, patient.id, taken_at),
         *rules.dose_limit_reasons(policy, around, taken_at, dose.dose_mg),
     ]
-    messages = reasons_json(found, patient.timezone)
-    for stored in gate.reasons if gate else []:
+    held = reasons.stored(found)
+    for recorded in gate.reasons if gate else []:
         # The gate's own reasons (its readings, checklist) stand as it recorded them.
-        if stored["code"] not in {m["code"] for m in messages}:
-            messages.append(stored)
-    codes = [m["code"] for m in messages]
+        if recorded["code"] not in {r["code"] for r in held}:
+            held.append(recorded)
+    codes = [r["code"] for r in held]
     as_reasons = [rules.Reason(rules.ReasonCode(c), {}) for c in codes]
     overridable = rules.may_override_before_dosing(policy, as_reasons)
 
     flags: list[str] = [] if gate else ["no_gate"]
     if codes:
         if not dose.override_reason or not (overridable or dose.already_taken):
-            raise DoseRefused(messages, overridable=overridable)
+            raise DoseRefused(reasons.shown(held, patient.timezone), overridable=overridable)
         flags += ["override", *codes]
         if not overridable:
             flags.append("against_hold")

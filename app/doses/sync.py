@@ -2,14 +2,15 @@
 
 from typing import Any
 
-from app.doses import corrections, ledger, service
+from app.doses import corrections, ledger, reasons, service
 from app.sync.context import Handler, Write
 
 
 def _gate(w: Write) -> dict[str, Any]:
     gate = service.record_gate(w.session, patient=w.patient, gate_id=w.item_id,
                                checked_at=w.recorded_at, data=w.data, now=w.now)
-    return {"verdict": gate.verdict, "reasons": gate.reasons,
+    # The reasons' words are for this answer, in the writer's language; the gate keeps codes.
+    return {"verdict": gate.verdict, "reasons": reasons.shown(gate.reasons, w.patient.timezone),
             "offline_verdict": w.data.get("offline_verdict")}
 
 

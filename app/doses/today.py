@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from app.accounts.models import User
-from app.doses import rules
+from app.doses import reasons, rules
 from app.doses.ledger import LedgerSummary, ledger_summary
 from app.doses.models import Dose, GateCheck
 from app.doses.service import (
@@ -18,7 +18,6 @@ from app.doses.service import (
     active_doses,
     is_extra,
     latest_gate,
-    reasons_json,
 )
 from app.protocols import schedule
 from app.protocols import service as protocols
@@ -111,8 +110,8 @@ def today(session: Session, patient: User, now: datetime) -> Today:
         ledger=ledger_summary(session, patient, now),
         troches_per_dose=(version.dose_mg / version.strength_mg).quantize(
             Decimal("0.1"), rounding=ROUND_CEILING),
-        holds=reasons_json(rules.safety_hold_reasons(protocols.policy(version), record, now),
-                           patient.timezone),
+        holds=reasons.in_words(
+            rules.safety_hold_reasons(protocols.policy(version), record, now), patient.timezone),
         safety_state=record,
         extra_pushes=extra_dose_pushes(session, patient, version, now, nearby),
         doses_read=read,

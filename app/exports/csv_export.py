@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from app import i18n
 from app.checkins.instruments import (
     MEASURES,
     SLOTS,
@@ -29,6 +30,7 @@ from app.checkins.instruments import (
     risk_loinc,
 )
 from app.checkins.words import answers_in_words, values_in_words
+from app.doses import reasons as dose_reasons
 from app.exports.records import PatientRecords
 from app.exports.stream import zip_bytes
 from app.i18n import gettext as _
@@ -292,13 +294,16 @@ def _gates(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
     versions = _versions(records)
     for g in sorted(records.gates, key=lambda g: (g.checked_at, str(g.id))):
         reasons = [r for r in g.reasons if isinstance(r, dict)]
+        # Put into words again as the patient was told them: their language, their zone.
+        with i18n.using(i18n.language_for(records.patient)):
+            told = [dose_reasons.text(r, records.patient.timezone) for r in reasons]
         yield {**_pid(records), "gate_id": str(g.id), **_times("checked_at", g.checked_at, records),
                "received_at_utc": _utc(g.received_at), "systolic": _num(g.systolic),
                "diastolic": _num(g.diastolic), "heart_rate": _num(g.heart_rate),
                "proposed_mg": _num(g.proposed_mg), "verdict": g.verdict,
                "verdict_label": labels["verdict"].get(g.verdict, g.verdict),
                "reason_codes": _join(r.get("code", "") for r in reasons),
-               "reason_messages": _text(_join(r.get("message", "") for r in reasons)),
+               "reason_messages": _text(_join(told)),
                "checklist": _join(f"{k}={_yes(v) if isinstance(v, bool) else v}"
                                   for k, v in sorted(g.checklist.items())),
                "sitter_check_id": str(g.sitter_check_id or ""),

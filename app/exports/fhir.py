@@ -38,6 +38,7 @@ from app.checkins.instruments import (
 )
 from app.checkins.models import CheckIn, QuestionnaireResponse
 from app.checkins.words import _screener_version
+from app.doses import reasons as dose_reasons
 from app.doses.models import Dose, DoseStatus, GateCheck
 from app.doses.rules import Verdict
 from app.exports.records import PatientRecords
@@ -280,7 +281,8 @@ class _Builder:
         route = str(version.route) if version else ""
         reasons = [{"coding": [{"system": System.GATE_REASON.value, "code": r["code"],
                                 "display": flag_label(r["code"])}],
-                    "text": r.get("message") or flag_label(r["code"])}
+                    "text": dose_reasons.text(r, self.records.patient.timezone)
+                    or flag_label(r["code"])}
                    for r in gate.reasons]
         resource: Json = {
             "resourceType": "MedicationAdministration",

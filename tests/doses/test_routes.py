@@ -111,6 +111,11 @@ def test_gate_ok(db, client, patient):
     assert f'name="gate_id" value="{result["id"]}"' in page
 
 
+def said(result: dict) -> list[dict]:
+    """A sync result's reasons as the patient reads them: code and words."""
+    return [{"code": r["code"], "message": r["message"]} for r in result["reasons"]]
+
+
 @pytest.mark.parametrize(
     ("answers", "code", "message"),
     [
@@ -131,7 +136,7 @@ def test_gate_hold_for_readings_and_answers(db, client, patient, answers, code, 
     result = gate(client, **answers)
     assert result["status"] == "created"
     assert result["verdict"] == "hold"
-    assert result["reasons"] == [{"code": code, "message": message}]
+    assert said(result) == [{"code": code, "message": message}]
 
 
 def test_gate_hold_too_soon_after_a_recent_dose(db, client, patient):
@@ -151,10 +156,12 @@ def test_gate_hold_over_the_24h_maximum(db, client, patient):
                  max_mg_per_7d="1000")
     past_dose(db, patient, timedelta(hours=3))
     result = gate(client)
-    assert result["reasons"] == [{
+    assert said(result) == [{
         "code": "over_24h_max",
         "message": "Over the 24-hour maximum of 150 mg (this would make 200 mg).",
     }]
+    # The answer carries the numbers too, so a client can word it in its own language.
+    assert result["reasons"][0]["params"] == {"limit_mg": "150.00", "total_mg": "200.00"}
 
 
 def test_gate_hold_over_the_7_day_maximum(db, client, patient):
@@ -163,7 +170,7 @@ def test_gate_hold_over_the_7_day_maximum(db, client, patient):
     past_dose(db, patient, timedelta(days=2))
     past_dose(db, patient, timedelta(days=4))
     result = gate(client)
-    assert result["reasons"] == [{
+    assert said(result) == [{
         "code": "over_7d_max",
         "message": "Over the 7-day maximum of 250 mg (this would make 300 mg).",
     }]
@@ -537,8 +544,8 @@ def test_pulse_limits_hold_the_gate_like_blood_pressure(db, client, patient):
     new_protocol(db, patient, pulse_hold_low=50, pulse_hold_high=110)
     held = gate(client, heart_rate=118)
     assert held["verdict"] == "hold"
-    assert held["reasons"] == [{"code": "pulse_hold",
-                                "message": "Pulse 118 is outside your limits of 50 to 110."}]
+    assert said(held) == [{"code": "pulse_hold",
+                           "message": "Pulse 118 is outside your limits of 50 to 110."}]
     assert gate(client, heart_rate=110)["verdict"] == "ok"
 
 

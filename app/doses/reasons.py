@@ -1,0 +1,132 @@
+"""Why a safety check held or a dose was refused, in words.
+
+A gate stores its reasons as codes and parameters (`stored`), never as the sentence the patient
+read, so each reader gets them in their own language: the Spanish-speaking patient in Spanish,
+their English-speaking prescriber in English, an export in its reader's language. `text` puts a
+stored reason into words when it is shown; `shown` gives the list with a `message` for the JSON
+answers and the pages. Rows written before the parameters were kept carry only the message they
+were written with, and keep showing it.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from app.doses import rules
+from app.doses.rules import ReasonCode
+from app.i18n import gettext as _
+from app.web.formats import format_datetime, format_number
+
+# Parameters that are instants (stored as ISO 8601 text) and amounts (stored as decimal text).
+_INSTANTS = frozenset({"next_allowed_at", "conflicting_at", "at", "until"})
+_AMOUNTS = frozenset({"hours", "limit_mg", "total_mg"})
+
+
+def checklist_labels() -> dict[str, str]:
+    return {
+        "fasted": _("fasted"),
+        "no_sedatives": _("no alcohol or sedatives"),
+        "no_driving": _("no driving until tomorrow"),
+        "safe_place": _("in a safe place"),
+        "sitter_present": _("sitter present"),
+    }
+
+
+def _mg(value: object) -> str:
+    """Read in the viewer's locale (app/web/formats.py): 12.5, 1,200."""
+    return format_number(value)
+
+
+def reason_message(reason: rules.Reason, tz: str) -> str:
+    """One reason in the active language, its times in the zone `tz` (the patient's)."""
+    p = reason.params
+    code = reason.code
+    if code == ReasonCode.TOO_SOON:
+        nxt = p.get("next_allowed_at")
+        when = format_datetime(nxt.astimezone(ZoneInfo(tz)), "datetime") if nxt else ""
+        return _(
+            "Too soon: doses must be at least %(hours)s hours apart. Next allowed: %(when)s.",
+            hours=_mg(p.get("hours", 0)), when=when,
+        )
+    if code == ReasonCode.OVER_24H_MAX:
+        return _("Over the 24-hour maximum of %(limit)s mg (this would make %(total)s mg).",
+                 limit=_mg(p["limit_mg"]), total=_mg(p["total_mg"]))
+    if code == ReasonCode.OVER_7D_MAX:
+        return _("Over the 7-day maximum of %(limit)s mg (this would make %(total)s mg).",
+                 limit=_mg(p["limit_mg"]), total=_mg(p["total_mg"]))
+    if code == ReasonCode.BP_EMERGENCY:
+        return _("Blood pressure %(s)s/%(d)s is at a dangerous level (180/120 or above).",
+                 s=p["systolic"], d=p["diastolic"])
+    if code == ReasonCode.BP_HOLD:
+        return _("Blood pressure %(s)s/%(d)s is at or above your hold limit of %(hs)s/%(hd)s.",
+                 s=p["systolic"], d=p["diastolic"], hs=p["hold_systolic"],
+                 hd=p["hold_diastolic"])
+    if code == ReasonCode.SITTER_REQUIRED:
+        return _("Your sitter must be with you for this session.")
+    if code == ReasonCode.CHECKLIST_FAILED:
+        labels = [checklist_labels().get(item, item) for item in p.get("items", ())]
+        return _("Not yet safe: %(items)s.", items=", ".join(labels))
+    if code == ReasonCode.PULSE_HOLD:
+        return _("Pulse %(hr)s is outside your limits of %(low)s to %(high)s.",
+                 hr=p["heart_rate"], low=p.get("low") or "—", high=p.get("high") or "—")
+    if code == ReasonCode.SAFETY_REVIEW:
+        return _("Your care team must review your recent answers before your next dose.")
+    if code == ReasonCode.RECENT_EMERGENCY:
+        when = format_datetime(p["until"].astimezone(ZoneInfo(tz)), "datetime")
+        return _("Your blood pressure reached a dangerous level recently. Dosing is on hold "
+                 "until %(when)s, whatever later readings show.", when=when)
+    return str(code)
+
+
+# --- stored as data --------------------------------------------------------------------------
+
+
+def _to_json(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _from_json(key: str, value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_from_json(key, v) for v in value)
+    if key in _INSTANTS and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if key in _AMOUNTS and isinstance(value, str | int | float):
+        return Decimal(str(value))
+    return value
+
+
+def stored(reasons: Iterable[rules.Reason]) -> list[dict]:
+    """The reasons as the record keeps them: `{"code", "params"}`, JSON-safe."""
+    return [{"code": r.code.value, "params": {k: _to_json(v) for k, v in r.params.items()}}
+            for r in reasons]
+
+
+def text(reason: Mapping, tz: str) -> str:
+    """A stored reason in the active language. A reason written before parameters were kept,
+    or with a code this version does not know, shows the words it was stored with."""
+    params = reason.get("params")
+    code = reason.get("code")
+    if isinstance(params, Mapping) and code in ReasonCode.__members__.values():
+        try:
+            decoded = {k: _from_json(k, v) for k, v in params.items()}
+            return reason_message(rules.Reason(ReasonCode(code), decoded), tz)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            pass  # a damaged row still shows what it has, below
+    return str(reason.get("message") or code or "")
+
+
+def shown(reasons: Iterable[Mapping], tz: str) -> list[dict]:
+    """Stored reasons with their words in the active language, for a JSON answer or a page."""
+    return [{**r, "message": text(r, tz)} for r in reasons if isinstance(r, Mapping)]
+
+
+def in_words(reasons: Iterable[rules.Reason], tz: str) -> list[dict]:
+    """Reasons the rules just gave, as `shown` gives stored ones."""
+    return shown(stored(reasons), tz)
