@@ -157,6 +157,14 @@ env.filters["iso_local_time"] = iso_local_time
 env.filters["reason_text"] = dose_reasons.text
 
 
+def errors_in(errors: dict | None, fields) -> bool:
+    """Whether any of `fields` has an error: a folded form with one opens to show it."""
+    return bool(errors) and any(name in errors for name in fields)
+
+
+env.globals["errors_in"] = errors_in
+
+
 def flag_label(code: str) -> str:
     """A dose flag or hold reason code in words, for badges the prescriber reads."""
     labels = {

@@ -72,6 +72,7 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
     return {"state": state, "now": now, "values": values, "fresh_values": fresh_values,
             "checkins_due": due,
             "checklist_labels": reasons.checklist_labels(), "gate_codes": gate_codes,
+            "fields": TODAY_FIELDS,
             "gate_overridable": gate_overridable, "unscreened": unscreened, **extra}
 
 
@@ -90,10 +91,16 @@ def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
     return sync.apply_form(session, user=user, client_id=item_id, kind=kind, data=data, now=now)
 
 
-# Fields the Today page shows an error next to; any other error is shown above the forms.
-SHOWN_BY_FIELD = frozenset({"dose_mg", "taken_at", "override_reason", "systolic", "diastolic",
-                            "heart_rate", "no_gate_reason", "route", "hold_minutes",
-                            "swallowed", "lot", "rx_number"})
+# The Today page's fields, by the form that shows each one's error: the safety check, the
+# dose forms, and the dose form's folded "Route, hold time, lot". The templates open a folded
+# form when one of its fields has an error (`errors_in`); any other error shows above the forms.
+_DOSE_DETAILS = frozenset({"route", "hold_minutes", "swallowed", "lot", "rx_number"})
+TODAY_FIELDS = {
+    "gate": frozenset({"systolic", "diastolic", "heart_rate"}),
+    "dose": frozenset({"dose_mg", "taken_at", "no_gate_reason", "override_reason"}) | _DOSE_DETAILS,
+    "dose_details": _DOSE_DETAILS,
+}
+SHOWN_BY_FIELD = TODAY_FIELDS["gate"] | TODAY_FIELDS["dose"]
 
 
 def _rejected(request, session, user, now, result, values, status=422):

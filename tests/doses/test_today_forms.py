@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+from app.doses import reasons
+from app.doses.routes import SHOWN_BY_FIELD, TODAY_FIELDS
 from tests import factories
 from tests.doses.test_routes import gate, new_protocol
 from tests.safety.test_safety_hold import high_risk_screen
@@ -88,3 +90,37 @@ def test_every_today_form_shows_its_error_where_the_patient_looks(db, auth, clie
                 failures += [(action, name, value[:12], p) for p in page_problems(response.text)]
     assert refused > 10  # the walk sent values that were refused
     assert failures == [], "\n".join(map(str, failures))
+
+
+_FIELD = re.compile(r"<(?:input|select|textarea)\b[^>]*>")
+
+
+def _fields_shown(html: str) -> set[str]:
+    """The names of the fields a patient fills in on a page (not hidden ids, not buttons)."""
+    names = set()
+    for tag in _FIELD.findall(html):
+        name = re.search(r'\bname="([^"]+)"', tag)
+        kind = re.search(r'\btype="([^"]+)"', tag)
+        if name and not (kind and kind.group(1) in ("hidden", "submit", "button")):
+            names.add(name.group(1))
+    return names
+
+
+def test_every_field_on_today_is_one_whose_error_has_a_place(db, auth, client, login_as):
+    """Which folded form opens for an error, and which errors show beside their field, is read
+    from one list of Today's fields (doses/routes.py TODAY_FIELDS): a field added to a form
+    must be in it, and a field in it must still be on the page."""
+    seen: set[str] = set()
+    for state, arrange in STATES.items():
+        client.cookies.clear()
+        patient = login_as("patient")
+        factories.protocol(db, factories.user(db, role="prescriber"), patient,
+                           **factories.session_now_protocol(patient))
+        db.commit()
+        arrange(db, auth, client, patient)
+        shown = _fields_shown(client.get("/today").text) - set(reasons.checklist_labels())
+        assert shown - SHOWN_BY_FIELD == set(), state
+        seen |= shown
+    assert SHOWN_BY_FIELD - seen == set()
+    assert set().union(*TODAY_FIELDS.values()) == SHOWN_BY_FIELD
+    assert TODAY_FIELDS["dose_details"] <= TODAY_FIELDS["dose"]
