@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, String, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel.sql.sqltypes import AutoString
 
 from app.config import settings
 
@@ -179,3 +181,34 @@ def _count_flag_changes(session: Session, _context) -> None:
     from app.clinic import flag_changes
 
     flag_changes.note_flush(session)
+
+
+# --- text that fits its column ----------------------------------------------------------------
+# A column's length is the last word on text: PostgreSQL refuses an over-long value (a 500 and
+# the request lost) while SQLite stores it whole. Each service checks its own fields first, with
+# a message beside the field; this is the floor under them, the same on both databases.
+_BOUNDED: dict[type, tuple[tuple[str, int], ...]] = {}
+
+
+def bounded_text(cls: type) -> tuple[tuple[str, int], ...]:
+    """A mapped class's text attributes that have a length limit, with the limit."""
+    found = _BOUNDED.get(cls)
+    if found is None:
+        found = tuple(
+            (attr.key, column.type.length)
+            for attr in sa_inspect(cls).column_attrs for column in attr.columns
+            if isinstance(column.type, String | AutoString) and column.type.length)
+        _BOUNDED[cls] = found
+    return found
+
+
+@event.listens_for(Session, "before_flush")
+def _text_fits_its_column(session: Session, _context, _instances) -> None:
+    from app.errors import Invalid
+    from app.i18n import gettext as _
+
+    for row in (*session.new, *session.dirty):
+        for key, length in bounded_text(type(row)):
+            value = row.__dict__.get(key)  # only what is loaded: never a read inside a flush
+            if isinstance(value, str) and len(value) > length:
+                raise Invalid(_("Use at most %(n)s characters.", n=length), field=key)
