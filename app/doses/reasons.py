@@ -8,7 +8,7 @@ answers and the pages. Rows written before the parameters were kept carry only t
 were written with, and keep showing it.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -38,45 +38,68 @@ def _mg(value: object) -> str:
     return format_number(value)
 
 
-def reason_message(reason: rules.Reason, tz: str) -> str:
-    """One reason in the active language, its times in the zone `tz` (the patient's)."""
-    p = reason.params
-    code = reason.code
+def _sentence(code: ReasonCode, v: Callable[[str], str]) -> str:
+    """A reason's sentence in the active language, each number, time or list filled by `v`
+    from the parameter of that name (one place for the words, online and offline)."""
     if code == ReasonCode.TOO_SOON:
-        nxt = p.get("next_allowed_at")
-        when = format_datetime(nxt.astimezone(ZoneInfo(tz)), "datetime") if nxt else ""
         return _(
             "Too soon: doses must be at least %(hours)s hours apart. Next allowed: %(when)s.",
-            hours=_mg(p.get("hours", 0)), when=when,
+            hours=v("hours"), when=v("next_allowed_at"),
         )
     if code == ReasonCode.OVER_24H_MAX:
         return _("Over the 24-hour maximum of %(limit)s mg (this would make %(total)s mg).",
-                 limit=_mg(p["limit_mg"]), total=_mg(p["total_mg"]))
+                 limit=v("limit_mg"), total=v("total_mg"))
     if code == ReasonCode.OVER_7D_MAX:
         return _("Over the 7-day maximum of %(limit)s mg (this would make %(total)s mg).",
-                 limit=_mg(p["limit_mg"]), total=_mg(p["total_mg"]))
+                 limit=v("limit_mg"), total=v("total_mg"))
     if code == ReasonCode.BP_EMERGENCY:
         return _("Blood pressure %(s)s/%(d)s is at a dangerous level (180/120 or above).",
-                 s=p["systolic"], d=p["diastolic"])
+                 s=v("systolic"), d=v("diastolic"))
     if code == ReasonCode.BP_HOLD:
         return _("Blood pressure %(s)s/%(d)s is at or above your hold limit of %(hs)s/%(hd)s.",
-                 s=p["systolic"], d=p["diastolic"], hs=p["hold_systolic"],
-                 hd=p["hold_diastolic"])
+                 s=v("systolic"), d=v("diastolic"), hs=v("hold_systolic"),
+                 hd=v("hold_diastolic"))
     if code == ReasonCode.SITTER_REQUIRED:
         return _("Your sitter must be with you for this session.")
     if code == ReasonCode.CHECKLIST_FAILED:
-        labels = [checklist_labels().get(item, item) for item in p.get("items", ())]
-        return _("Not yet safe: %(items)s.", items=", ".join(labels))
+        return _("Not yet safe: %(items)s.", items=v("items"))
     if code == ReasonCode.PULSE_HOLD:
         return _("Pulse %(hr)s is outside your limits of %(low)s to %(high)s.",
-                 hr=p["heart_rate"], low=p.get("low") or "—", high=p.get("high") or "—")
+                 hr=v("heart_rate"), low=v("low"), high=v("high"))
     if code == ReasonCode.SAFETY_REVIEW:
         return _("Your care team must review your recent answers before your next dose.")
     if code == ReasonCode.RECENT_EMERGENCY:
-        when = format_datetime(p["until"].astimezone(ZoneInfo(tz)), "datetime")
         return _("Your blood pressure reached a dangerous level recently. Dosing is on hold "
-                 "until %(when)s, whatever later readings show.", when=when)
+                 "until %(when)s, whatever later readings show.", when=v("until"))
     return str(code)
+
+
+# Parameters a reason may lack: its sentence shows a blank (a time) or a dash (a pulse limit).
+_OPTIONAL = frozenset({"hours", "next_allowed_at", "items", "low", "high"})
+
+
+def reason_message(reason: rules.Reason, tz: str) -> str:
+    """One reason in the active language, its times in the zone `tz` (the patient's)."""
+    p = reason.params
+
+    def v(name: str) -> str:
+        value = p.get(name) if name in _OPTIONAL else p[name]
+        if name in _INSTANTS:
+            return format_datetime(value.astimezone(ZoneInfo(tz)), "datetime") if value else ""
+        if name == "items":
+            labels = checklist_labels()
+            return ", ".join(labels.get(item, item) for item in value or ())
+        if name in _AMOUNTS:
+            return _mg(value or 0)
+        return "—" if value is None else str(value)
+
+    return _sentence(reason.code, v)
+
+
+def sentences() -> dict[str, str]:
+    """Each reason's sentence in the active language with `{parameter}` slots, for the phone to
+    fill offline from the reasons its own copy of the rules gives (app/static/offline.js)."""
+    return {code.value: _sentence(code, lambda name: "{" + name + "}") for code in ReasonCode}
 
 
 # --- stored as data --------------------------------------------------------------------------

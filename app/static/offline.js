@@ -225,6 +225,32 @@
     });
   }
 
+  /** A reason in the page's words: the server's sentence for its code (app/doses/reasons.py)
+   * with each {slot} filled from the parameter of that name, as the server fills it online. */
+  function reasonWords(reason, w) {
+    var sentence = reason.message || w("reason-" + reason.code);
+    if (!sentence) return String(reason.code).replace(/_/g, " ");
+    var params = reason.params || {};
+    var lang = document.documentElement.lang || [];
+    return sentence.replace(/\{(\w+)\}/g, function (slot, name) {
+      var value = params[name];
+      if (value === null || value === undefined || value === "") {
+        return /_at$|^until$/.test(name) ? "" : "\u2014";
+      }
+      if (Array.isArray(value)) {
+        return value.map(function (item) { return w("item-" + item) || item; }).join(", ");
+      }
+      if (/_at$|^until$/.test(name)) {
+        var when = new Date(value);
+        return isNaN(when.getTime()) ? "" : when.toLocaleString(lang, {
+          weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+      }
+      var number = Number(value);
+      return isFinite(number) ? number.toLocaleString(lang, { maximumFractionDigits: 3 })
+        : String(value);
+    });
+  }
+
   function showVerdict(form, item, result) {
     var words = document.querySelector("[data-offline-verdict]");
     var section = document.getElementById("gate-result");
@@ -248,8 +274,7 @@
     var list = document.createElement("ul");
     (result ? result.reasons : []).forEach(function (reason) {
       var li = document.createElement("li");
-      li.textContent = w("reason-" + reason.code) || reason.message ||
-        String(reason.code).replace(/_/g, " ");
+      li.textContent = reasonWords(reason, w);
       list.appendChild(li);
     });
     lines.forEach(function (line) {

@@ -228,6 +228,15 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     expect(verdict.get_by_role("link", name=re.compile("Call my clinic"))).to_have_attribute(
         "href", "tel:+15550102000")
     expect(verdict.locator("form")).to_have_count(0)
+    # Each reason in the server's own sentence, its numbers filled in on the phone.
+    expect(verdict).to_contain_text(
+        "Blood pressure 186/100 is at a dangerous level (180/120 or above).")
+    expect(verdict).to_contain_text(re.compile(
+        r"Too soon: doses must be at least 48 hours apart\. Next allowed: \w{3}, \w{3} \d{1,2}, "
+        r"\d{1,2}:\d\d"))
+    expect(verdict).to_contain_text("Not yet safe: fasted, no alcohol or sedatives, no driving "
+                                    "until tomorrow, in a safe place.")
+    expect(verdict).not_to_contain_text("{")
     expect(_count(page)).to_have_text("3")
     # Measuring again at once is refused, as the server would: rest 5 minutes first.
     _safety_check(page, "150", "90", "80", all_ticked=False)

@@ -6,6 +6,7 @@ one."""
 import csv
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -61,6 +62,20 @@ def test_a_stored_reason_reads_as_the_rules_gave_it(reason, language):
         assert reasons.text(kept[0], TZ) == expected
         assert reasons.shown(kept, TZ) == [{**kept[0], "message": expected}]
     assert expected and expected != reason.code.value
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_phones_sentences_have_a_slot_for_each_number_the_rules_give(language):
+    """Offline, the phone fills each reason's sentence from the parameters its own copy of the
+    rules gives (offline.js): every {slot} must name one of them, whatever the language."""
+    with i18n.using(language):
+        sentences = reasons.sentences()
+    assert set(sentences) == {code.value for code in ReasonCode}
+    for reason in EVERY_CODE:
+        slots = set(re.findall(r"\{(\w+)\}", sentences[reason.code.value]))
+        assert slots <= set(reason.params), reason.code
+        filled = re.sub(r"\{(\w+)\}", "", sentences[reason.code.value])
+        assert "{" not in filled and "}" not in filled
 
 
 def test_the_words_follow_the_reader_and_the_times_the_patients_zone():
@@ -133,6 +148,10 @@ ENGLISH = "Blood pressure 170/95 is at or above your hold limit of 160/100."
 
 def test_a_hold_reads_in_each_readers_language(db, client, auth, spanish_patient):
     patient, prescriber = spanish_patient
+    # Offline, the phone words its own verdict from the same sentences, in her language.
+    assert ('data-text-reason-bp_hold="La presión arterial {systolic}/{diastolic} está en su '
+            'límite de pausa de {hold_systolic}/{hold_diastolic} o por encima."'
+            ) in client.get("/today").text
     result = _held(client)
     assert [r["message"] for r in result["reasons"]] == [SPANISH]
     stored = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id)).one().reasons
