@@ -92,20 +92,6 @@ def test_every_today_form_shows_its_error_where_the_patient_looks(db, auth, clie
     assert failures == [], "\n".join(map(str, failures))
 
 
-_FIELD = re.compile(r"<(?:input|select|textarea)\b[^>]*>")
-
-
-def _fields_shown(html: str) -> set[str]:
-    """The names of the fields a patient fills in on a page (not hidden ids, not buttons)."""
-    names = set()
-    for tag in _FIELD.findall(html):
-        name = re.search(r'\bname="([^"]+)"', tag)
-        kind = re.search(r'\btype="([^"]+)"', tag)
-        if name and not (kind and kind.group(1) in ("hidden", "submit", "button")):
-            names.add(name.group(1))
-    return names
-
-
 def test_every_field_on_today_is_one_whose_error_has_a_place(db, auth, client, login_as):
     """Which folded form opens for an error, and which errors show beside their field, is read
     from one list of Today's fields (doses/routes.py TODAY_FIELDS): a field added to a form
@@ -118,7 +104,8 @@ def test_every_field_on_today_is_one_whose_error_has_a_place(db, auth, client, l
                            **factories.session_now_protocol(patient))
         db.commit()
         arrange(db, auth, client, patient)
-        shown = _fields_shown(client.get("/today").text) - set(reasons.checklist_labels())
+        shown = ({name for name, _kind in crawl.fields(client.get("/today").text)}
+                 - set(reasons.checklist_labels()))
         assert shown - SHOWN_BY_FIELD == set(), state
         seen |= shown
     assert SHOWN_BY_FIELD - seen == set()

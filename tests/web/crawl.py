@@ -77,19 +77,29 @@ def post_forms(html: str) -> list[tuple[str, dict[str, str]]]:
     return parser.forms
 
 
-_TYPED = re.compile(r"<(input|textarea)\b[^>]*>")
+_FIELD = re.compile(r"<(input|select|textarea)\b[^>]*>")
+_TYPED_KINDS = ("textarea", "text", "search", "email", "tel")
+
+
+def fields(html: str) -> list[tuple[str, str]]:
+    """(name, kind) of each field a person fills in: kind is "textarea", "select" or the
+    input's type ("text" when it has none). Hidden inputs, buttons and fields with the
+    `hidden` attribute (a password manager's username, say) are left out."""
+    found = []
+    for match in _FIELD.finditer(html):
+        tag = match.group(0)
+        name = re.search(r'\bname="([^"]+)"', tag)
+        kind = match.group(1)
+        if kind == "input":
+            typed = re.search(r'\btype="([^"]+)"', tag)
+            kind = typed.group(1) if typed else "text"
+        if name and kind not in ("hidden", "submit", "button") \
+                and not re.search(r"\shidden[\s>]", tag):
+            found.append((name.group(1), kind))
+    return found
 
 
 def typed_fields(html: str) -> set[str]:
     """The names of the fields a person types words into (text, search, email, tel, text
-    areas), leaving out hidden ones (a password manager's username, say)."""
-    names = set()
-    for match in _TYPED.finditer(html):
-        tag = match.group(0)
-        kind = re.search(r'type="([^"]+)"', tag)
-        name = re.search(r'name="([^"]+)"', tag)
-        typed = match.group(1) == "textarea" or (
-            kind is None or kind.group(1) in ("text", "search", "email", "tel"))
-        if name and typed and not re.search(r"\shidden[\s>]", tag):
-            names.add(name.group(1))
-    return names
+    areas)."""
+    return {name for name, kind in fields(html) if kind in _TYPED_KINDS}
