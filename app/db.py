@@ -16,6 +16,8 @@ from sqlmodel import Session, SQLModel, create_engine
 from sqlmodel.sql.sqltypes import AutoString
 
 from app.config import settings
+from app.errors import Invalid
+from app.i18n import gettext as _
 
 # Named constraints keep Alembic migrations stable across SQLite and PostgreSQL.
 SQLModel.metadata = MetaData(
@@ -204,9 +206,6 @@ def bounded_text(cls: type) -> tuple[tuple[str, int], ...]:
 
 @event.listens_for(Session, "before_flush")
 def _text_fits_its_column(session: Session, _context, _instances) -> None:
-    from app.errors import Invalid
-    from app.i18n import gettext as _
-
     for row in (*session.new, *session.dirty):
         for key, length in bounded_text(type(row)):
             value = row.__dict__.get(key)  # only what is loaded: never a read inside a flush

@@ -135,14 +135,13 @@ def text(reason: Mapping, tz: str) -> str:
     """A stored reason in the active language. A reason written before parameters were kept,
     or with a code this version does not know, shows the words it was stored with."""
     params = reason.get("params")
-    code = reason.get("code")
-    if isinstance(params, Mapping) and code in ReasonCode.__members__.values():
-        try:
+    if isinstance(params, Mapping):
+        try:  # an unknown code is a ValueError from rules.Reason
             decoded = {k: _from_json(k, v) for k, v in params.items()}
-            return reason_message(rules.Reason(ReasonCode(code), decoded), tz)
+            return reason_message(rules.Reason(reason.get("code"), decoded), tz)
         except (KeyError, TypeError, ValueError, ArithmeticError):
             pass  # a damaged row still shows what it has, below
-    return str(reason.get("message") or code or "")
+    return str(reason.get("message") or reason.get("code") or "")
 
 
 def shown(reasons: Iterable[Mapping], tz: str) -> list[dict]:

@@ -234,13 +234,12 @@
     var lang = document.documentElement.lang || [];
     return sentence.replace(/\{(\w+)\}/g, function (slot, name) {
       var value = params[name];
-      if (value === null || value === undefined || value === "") {
-        return /_at$|^until$/.test(name) ? "" : "\u2014";
-      }
+      var instant = /_at$|^until$/.test(name);  // as app/doses/reasons.py _INSTANTS
+      if (value === null || value === undefined || value === "") return instant ? "" : "\u2014";
       if (Array.isArray(value)) {
         return value.map(function (item) { return w("item-" + item) || item; }).join(", ");
       }
-      if (/_at$|^until$/.test(name)) {
+      if (instant) {
         var when = new Date(value);
         return isNaN(when.getTime()) ? "" : when.toLocaleString(lang, {
           weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
