@@ -21,6 +21,7 @@ from app.checkins.words import answers_in_words, values_in_words
 from app.config import settings
 from app.db import SessionDep
 from app.doses import reasons as dose_reasons
+from app.i18n import N_
 from app.i18n import gettext as _
 from app.web import cookies, csrf, formats, language
 from app.web.assets import INLINE_SCRIPT, static_url
@@ -166,45 +167,51 @@ def errors_in(errors: dict | None, fields) -> bool:
 env.globals["errors_in"] = errors_in
 
 
+# Marked here, translated when shown (N_): building the whole table in the reader's language on
+# each call cost some twenty catalogue lookups per badge, and a prescriber's two weeks of
+# timeline show hundreds of badges (issue 14's profile).
+_FLAG_LABELS = {
+    "override": N_("Override"),
+    "against_hold": N_("Taken against a hold"),
+    "no_gate": N_("No safety check"),
+    "late_entry": N_("Entered later"),
+    "extra": N_("Extra dose"),
+    "corrected_over_limit": N_("Correction breaks a limit"),
+    "off_protocol_amount": N_("Not the prescribed amount"),
+    "too_soon": N_("Too soon"),
+    "over_24h_max": N_("Over 24-hour maximum"),
+    "over_7d_max": N_("Over 7-day maximum"),
+    "bp_hold": N_("Blood pressure hold"),
+    "bp_emergency": N_("Blood pressure emergency"),
+    "pulse_hold": N_("Pulse hold"),
+    "sitter_required": N_("No sitter"),
+    "checklist_failed": N_("Checklist not complete"),
+    "safety_review": N_("Safety review pending"),
+    "recent_emergency": N_("Recent emergency reading"),
+    "severe_side_effect": N_("Severe side effect"),
+    "hard_to_rouse": N_("Hard to rouse"),
+    "breathing_concern": N_("Breathing concern"),
+    "positive_screen": N_("Positive suicidality screen"),
+    "phq9_item9": N_("PHQ-9 item 9 above 0"),
+    "dose_against_hold": N_("Dose taken against a hold"),
+    "offline_gate_disagreed": N_("Offline safety check disagreed"),
+    # Every code a patient or caregiver can meet reads as words.
+    "no_sedation": N_("No sedation check yet"),
+    "sedated": N_("Still drowsy"),
+    "no_bp": N_("No blood pressure reading yet"),
+    "bp_at_hold": N_("Blood pressure at the hold level"),
+    "pulse_hold_low": N_("Pulse too low"),
+    "pulse_hold_high": N_("Pulse too high"),
+    "discrepancy": N_("Count does not match"),
+    "early_refill": N_("Early refill"),
+    "strength_mismatch": N_("Different strength"),
+}
+
+
 def flag_label(code: str) -> str:
     """A dose flag or hold reason code in words, for badges the prescriber reads."""
-    labels = {
-        "override": _("Override"),
-        "against_hold": _("Taken against a hold"),
-        "no_gate": _("No safety check"),
-        "late_entry": _("Entered later"),
-        "extra": _("Extra dose"),
-        "corrected_over_limit": _("Correction breaks a limit"),
-        "off_protocol_amount": _("Not the prescribed amount"),
-        "too_soon": _("Too soon"),
-        "over_24h_max": _("Over 24-hour maximum"),
-        "over_7d_max": _("Over 7-day maximum"),
-        "bp_hold": _("Blood pressure hold"),
-        "bp_emergency": _("Blood pressure emergency"),
-        "pulse_hold": _("Pulse hold"),
-        "sitter_required": _("No sitter"),
-        "checklist_failed": _("Checklist not complete"),
-        "safety_review": _("Safety review pending"),
-        "recent_emergency": _("Recent emergency reading"),
-        "severe_side_effect": _("Severe side effect"),
-        "hard_to_rouse": _("Hard to rouse"),
-        "breathing_concern": _("Breathing concern"),
-        "positive_screen": _("Positive suicidality screen"),
-        "phq9_item9": _("PHQ-9 item 9 above 0"),
-        "dose_against_hold": _("Dose taken against a hold"),
-        "offline_gate_disagreed": _("Offline safety check disagreed"),
-        # Every code a patient or caregiver can meet reads as words.
-        "no_sedation": _("No sedation check yet"),
-        "sedated": _("Still drowsy"),
-        "no_bp": _("No blood pressure reading yet"),
-        "bp_at_hold": _("Blood pressure at the hold level"),
-        "pulse_hold_low": _("Pulse too low"),
-        "pulse_hold_high": _("Pulse too high"),
-        "discrepancy": _("Count does not match"),
-        "early_refill": _("Early refill"),
-        "strength_mismatch": _("Different strength"),
-    }
-    return labels.get(code, code.replace("_", " "))
+    label = _FLAG_LABELS.get(code)
+    return _(label) if label else code.replace("_", " ")
 
 
 env.filters["flag_label"] = flag_label

@@ -570,8 +570,13 @@ def due_checkins(session: Session, patient: User, now: datetime,
     # Daily mood at the time the patient chose.
     mood_at = _at(today, settings.mood_time, tz)
     day_start = _at(today, time(0), tz)
-    recent = checkins_between(session, patient.id, now - timedelta(days=3), now + FUTURE_TOLERANCE)
-    mood_done = any(c.slot == "daily" and c.recorded_at >= day_start for c in recent)
+    # Whether one exists, not the days' rows: a caregiver's and the patient's pages ask this on
+    # every view, and the rows grew with every check-in (issue 14's profile).
+    mood_done = session.exec(
+        select(CheckIn.id).where(CheckIn.patient_id == patient.id, CheckIn.slot == "daily",
+                                 col(CheckIn.recorded_at) >= day_start,
+                                 col(CheckIn.recorded_at) < now + FUTURE_TOLERANCE).limit(1)
+    ).first() is not None
     items.append(Due("daily", _("Daily mood"),
                      _state(now, mood_at, timedelta(hours=12), mood_done), mood_at,
                      "/checkins/daily"))

@@ -22,7 +22,7 @@ machine reads (input values, data- attributes) stay plain: "12.5".
 import re
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from babel import Locale
 from babel.numbers import format_decimal
@@ -85,9 +85,14 @@ def format_number(value: object, language: str | None = None) -> str:
     "1,200" (es_US writes numbers as the US does; a future es_ES would give "12,5")."""
     if value is None:
         return ""
-    amount = Decimal(str(value)).normalize()
-    locale = i18n.LOCALES.get(language or i18n.current_language(), "en_US")
-    return format_decimal(amount, locale=locale, decimal_quantization=False)
+    return _formatted(str(value), i18n.LOCALES.get(language or i18n.current_language(), "en_US"))
+
+
+# Babel spends some 10 µs on each number; a page shows the same few amounts again and again
+# (a timeline's mg in every reason and dose), and the answer depends only on these two.
+@lru_cache(maxsize=4096)
+def _formatted(text: str, locale: str) -> str:
+    return format_decimal(Decimal(text).normalize(), locale=locale, decimal_quantization=False)
 
 
 _TOKEN = re.compile(r"%-?[a-zA-Z%]")

@@ -8,6 +8,7 @@ menu, and a place kept under More marks More on a phone.
 
 from dataclasses import dataclass
 
+from app.i18n import N_
 from app.i18n import gettext as _
 
 # Section → the address prefixes that belong to it (a prefix matches itself and what is below it).
@@ -47,24 +48,27 @@ _HREF = {
 }
 
 
+# Marked here and translated when the page is rendered, in the reader's language: one lookup
+# per item shown rather than the whole table for each (every page draws the menu).
+_LABELS = {
+    "today": N_("Today"),
+    "checkins": N_("Check-ins"),
+    "history": N_("History"),
+    "trends": N_("Trends"),
+    "supply": N_("Supply"),
+    "care_team": N_("Care team"),
+    "supporting": N_("People I support"),
+    "patients": N_("Patients"),
+    "alerts": N_("Alerts"),
+    "audit": N_("Access log"),
+    "account": N_("Account"),
+    "help": N_("Help"),
+    "more": N_("More"),
+}
+
+
 def _label(key: str) -> str:
-    # Translated when the page is rendered, in the reader's language.
-    labels = {
-        "today": _("Today"),
-        "checkins": _("Check-ins"),
-        "history": _("History"),
-        "trends": _("Trends"),
-        "supply": _("Supply"),
-        "care_team": _("Care team"),
-        "supporting": _("People I support"),
-        "patients": _("Patients"),
-        "alerts": _("Alerts"),
-        "audit": _("Access log"),
-        "account": _("Account"),
-        "help": _("Help"),
-        "more": _("More"),
-    }
-    return labels[key]
+    return _(_LABELS[key])
 
 
 def section_of(path: str) -> str | None:

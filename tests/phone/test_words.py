@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from app import i18n
 from app.checkins.rules import ReadyAloneCode
 from app.db import utcnow
 from app.doses.models import Dose, LedgerEntry
@@ -32,6 +33,18 @@ def test_every_code_has_words():
     for code in [*DOSE_FLAGS, *LEDGER_FLAGS]:
         label = flag_label(code)
         assert "_" not in label and label != code.replace("_", " "), code
+
+
+def test_every_code_reads_in_the_readers_language():
+    """The labels are kept untranslated and worded when shown, so one process serves an
+    English-speaking prescriber and a Spanish-speaking patient each in their own words."""
+    english = {code: flag_label(code) for code in [*DOSE_FLAGS, *LEDGER_FLAGS]}
+    with i18n.using("es"):
+        spanish = {code: flag_label(code) for code in english}
+    assert flag_label("too_soon") == "Too soon"
+    assert spanish["too_soon"] == "Demasiado pronto"
+    assert all(spanish[code] != english[code] for code in english), [
+        code for code in english if spanish[code] == english[code]]
 
 
 def _patient_with_every_flag(db):
