@@ -58,7 +58,7 @@ audit-verify: $(STAMP)
 # Extract every user-facing string into the translation template.
 messages: $(STAMP)
 	mkdir -p app/locale
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ -o app/locale/messages.pot app
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k pgettext:1c,2 -k N_ -o app/locale/messages.pot app
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-*

@@ -172,6 +172,19 @@ def gettext(message: str, **params: object) -> str:
     return typeset(text % params) if params else text
 
 
+def translated_in(context: str, message: str) -> str:
+    """The message in the active language, as it reads in `context`, not filled in."""
+    return _active().pgettext(context, message)
+
+
+def pgettext(context: str, message: str, **params: object) -> str:
+    """A message whose words depend on where it stands: one English word, several Spanish ones
+    ("Open" as a button is "Abrir", open alerts are "Abiertas"; a session "Taken" is "Tomada").
+    """
+    text = translated_in(context, message)
+    return typeset(text % params) if params else text
+
+
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
     text = translated_plural(singular, plural, n)
     return typeset(text % {"num": n, **params})

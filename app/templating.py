@@ -62,6 +62,15 @@ def _template_gettext(eval_ctx, message: str, **variables) -> str:
 
 
 @jinja2.pass_eval_context
+def _template_pgettext(eval_ctx, context: str, message: str, **variables) -> str:
+    """`pgettext(context, message)` in templates, as `_()` behaves (i18n.pgettext)."""
+    text = i18n.translated_in(context, message)
+    if eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - our own catalogue; the values are escaped by %
+    return _typeset(text % variables) if variables else text % variables
+
+
+@jinja2.pass_eval_context
 def _template_ngettext(eval_ctx, singular: str, plural: str, num: int, **variables) -> str:
     variables.setdefault("num", num)
     text = i18n.translated_plural(singular, plural, num)
@@ -79,7 +88,8 @@ def _typeset(text: str) -> str:
 # Newstyle: `{% trans %}` compiles to calls of these globals with the values as keywords, as
 # `_()` passes them (what install_gettext_callables(newstyle=True) would set, minus its wrappers).
 env.newstyle_gettext = True  # type: ignore[attr-defined]
-env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
+env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext,
+                   pgettext=_template_pgettext)
 env.globals["HTMX_FILE"] = HTMX_FILE
 # Hashed, year-long static addresses (app/web/assets.py): every page names files through it.
 env.globals["static_url"] = static_url

@@ -157,3 +157,32 @@ def test_a_sentence_that_ends_with_a_spanish_time_ends_with_one_period():
     assert in_page == "Última dosis: &lt;100&gt; mg el 10:05 p.m."  # still escaped
     with i18n.using("en"):
         assert page.render(mg="100", when="10:05 PM") == "Last dose: 100 mg on 10:05 PM."
+
+
+def test_one_english_word_reads_as_its_meaning_in_spanish():
+    """Where one English word has two meanings, each use says which (pgettext), in Python and
+    in templates: an action "Open" is "Abrir", open alerts are "Abiertas"."""
+    from app.templating import env
+
+    page = env.from_string('{{ pgettext("alerts", "Open") }} · {{ _("Open") }} · '
+                           '{{ pgettext("a dose session", "Missed") }}')
+    with i18n.using("es"):
+        assert i18n.pgettext("alerts", "Open") == "Abiertas"
+        assert _("Open") == "Abrir"
+        assert page.render() == "Abiertas · Abrir · No tomada"
+    with i18n.using("en"):
+        assert page.render() == "Open · Open · Missed"
+
+
+def test_the_safety_check_button_says_check_in_spanish_too(db, client, login_as):
+    """The gate's button once shared its msgid with the session record's column ("which
+    check"), and a Spanish-speaking patient's safety check button read "Momento"."""
+    from tests import factories
+
+    patient = login_as("patient", language="es")
+    prescriber = factories.user(db, role="prescriber")
+    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
+    db.commit()
+    page = client.get("/today").text
+    assert '<button type="submit" class="button primary">Comprobar</button>' in page
+    assert "Momento" not in page

@@ -50,7 +50,7 @@ def _translated(message) -> bool:
 
 def test_every_extracted_string_has_a_spanish_translation(template, spanish):
     missing = [m.id for m in template if m.id and (
-        spanish.get(m.id) is None or not _translated(spanish.get(m.id)))]
+        spanish.get(m.id, m.context) is None or not _translated(spanish.get(m.id, m.context)))]
     assert missing == [], (
         f"{len(missing)} string(s) without Spanish: translate them in {ES_PO.relative_to(ROOT)}"
         f" (run `make messages` to see them all): {missing[:20]}")
