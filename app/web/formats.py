@@ -133,6 +133,22 @@ def format_datetime(value: datetime | date | time | None, name: str,
     return _TOKEN.sub(lambda m: _field(value, m.group(0), language), pattern(name, language))
 
 
+# The formats the phone writes itself, offline (app/static/offline.js clockText).
+PHONE_FORMATS = ("datetime", "time", "weekday_time")
+
+
+def phone_clock(timezone: str, language: str | None = None) -> dict:
+    """What the phone needs to write a time as format_datetime does: the patterns, the names
+    they use, and the zone to read instants in. Without it the phone wrote "Sun, Dec 6" in its
+    own style, and in its own zone, beside the server's "Sun Dec 6"."""
+    language = language or i18n.current_language()
+    patterns = {name: pattern(name, language) for name in PHONE_FORMATS}
+    used = set(_TOKEN.findall(" ".join(patterns.values())))
+    return {"zone": timezone, "patterns": patterns,
+            "names": {token: list(names) for token, names in _names(language).items()
+                      if token in used}}
+
+
 def example(kind: str, language: str | None = None) -> str:
     """A hint for a native picker: how it shows a value ("For example 08:00 PM")."""
     sample = datetime(2026, 12, 1, 20, 0)

@@ -5,16 +5,21 @@ import re
 import time
 import uuid
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlmodel import Session, col, delete, select
 
+from app import i18n
 from app.accounts.models import AuthSession, Role
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.db import engine, utcnow
+from app.doses import reasons
 from app.doses.models import Dose, GateCheck, LedgerEntry
+from app.doses.rules import EMERGENCY_RECHECK_WAIT
 from app.protocols import service as protocols
+from app.web import formats
 from tests import factories
 from tests.browser.waiting import under_the_service_worker
 from tests.web.page_checks import page_problems
@@ -27,11 +32,15 @@ FLUSH_MS = 20_000
 
 @pytest.fixture
 def patient(live_server):
+    return _patient()
+
+
+def _patient(**person):
     now = utcnow()
     with Session(engine, expire_on_commit=False) as db:
         prescriber = factories.user(db, role=Role.PRESCRIBER)
         prescriber.clinic_phone = "+1 555 010 2000"
-        patient = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        patient = factories.user(db, role=Role.PATIENT, **{"timezone": "UTC", **person})
         factories.link(db, patient, prescriber)
         protocols.save(db, prescriber=prescriber, patient_id=patient.id,
                        version_id=uuid.uuid4(), now=now - timedelta(days=2),
@@ -232,8 +241,8 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     expect(verdict).to_contain_text(
         "Blood pressure 186/100 is at a dangerous level (180/120 or above).")
     expect(verdict).to_contain_text(re.compile(
-        r"Too soon: doses must be at least 48 hours apart\. Next allowed: \w{3}, \w{3} \d{1,2}, "
-        r"\d{1,2}:\d\d"))
+        r"Too soon: doses must be at least 48 hours apart\. Next allowed: \w{3} \w{3} \d{1,2}, "
+        r"\d{1,2}:\d\d [AP]M\."))  # as the server writes it (app/web/formats.py "datetime")
     expect(verdict).to_contain_text("Not yet safe: fasted, no alcohol or sedatives, no driving "
                                     "until tomorrow, in a safe place.")
     expect(verdict).not_to_contain_text("{")
@@ -250,6 +259,60 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
         assert [g.verdict for g in gates] == ["ok", "emergency"]
         (dose,) = db.exec(select(Dose).where(Dose.patient_id == patient.id)).all()
         assert dose.gate_id == gates[0].id and dose.flags == ["extra"]
+
+
+def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
+                                                                                live_server):
+    """The phone's own clock style and zone are not the page's: a Spanish-speaking patient in
+    Los Angeles whose phone is set to Tokyo reads an offline hold's times exactly as the server
+    words the same reasons, in her zone, with one period after "p.m."."""
+    patient = _patient(timezone="America/Los_Angeles", language="es")
+    context = new_context(timezone_id="Asia/Tokyo", locale="en-GB")
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("Email").fill(patient.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()  # her language comes with her session
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hoy")
+    under_the_service_worker(page)
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    context.set_offline(True)
+
+    def safety_check(systolic: str, diastolic: str, pulse: str, all_ticked: bool = False):
+        page.goto("/today")
+        page.get_by_label("Alta (sistólica)").fill(systolic)
+        page.get_by_label("Baja (diastólica)").fill(diastolic)
+        page.get_by_label("Pulso").fill(pulse)
+        if all_ticked:
+            for box in page.locator(".gate-form input[type=checkbox]").all():
+                box.check()
+        page.get_by_role("button", name="Comprobar").click()
+
+    safety_check("128", "82", "72", all_ticked=True)
+    verdict = page.locator("#gate-result")
+    verdict.get_by_role("button", name="Anotar dosis").click()
+    expect(_count(page)).to_have_text("2")
+    safety_check("186", "100", "90")
+    expect(verdict.get_by_role("heading", name="No tome su dosis")).to_be_visible()
+    offline_words = verdict.inner_text()
+    safety_check("150", "90", "80")
+    resting = page.get_by_text("Después de una medición peligrosa, descanse 5 minutos")
+    expect(resting).to_be_visible()
+    resting_words = resting.inner_text()
+
+    _back_online(context, page)
+    with Session(engine) as db, i18n.using("es"):
+        gate = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id,
+                                               GateCheck.verdict == "emergency")).one()
+        worded = {r["code"]: reasons.text(r, "America/Los_Angeles") for r in gate.reasons}
+        rest_from = formats.format_datetime(
+            (gate.checked_at + EMERGENCY_RECHECK_WAIT).astimezone(
+                ZoneInfo("America/Los_Angeles")), "time", "es")
+    assert "Próxima permitida" in worded["too_soon"] and "p.m.." not in offline_words
+    for code in ("too_soon", "bp_emergency"):
+        assert worded[code] in offline_words, (code, worded[code], offline_words)
+    # One period after "p.m.", as the server typesets its own sentences.
+    assert resting_words.endswith(f"a partir de las {rest_from}"), (rest_from, resting_words)
 
 
 def test_a_server_that_disagrees_with_the_offline_gate_is_shown_and_flagged(context,
