@@ -189,18 +189,19 @@ def test_the_safety_check_button_says_check_in_spanish_too(db, client, login_as)
 
 
 def test_the_phone_can_write_every_format_it_is_given():
-    """Offline, app/static/offline.js writes times from the patterns and names the page carries
-    (formats.phone_clock): every token of those patterns, in each language, is one it writes,
-    and every name a pattern uses comes with the page."""
+    """The phone writes times (app/static/app.js TrocheClock: offline, and on a saved copy) from
+    the patterns and names the page carries (formats.phone_clock): every token of those
+    patterns, in each language, is one it writes, and every name a pattern uses comes along."""
     import re
     from pathlib import Path
 
-    script = (Path(formats.__file__).parent.parent / "static" / "offline.js").read_text()
+    script = (Path(formats.__file__).parent.parent / "static" / "app.js").read_text()
     written = set(re.findall(r'case "(%-?[a-zA-Z%])"', script))
     assert {"%a", "%b", "%p", "%-I", "%M", "%-d"} <= written  # the walk reads the script
     for language in i18n.SUPPORTED_LANGUAGES:
         clock = formats.phone_clock("America/Chicago", language)
         assert clock["zone"] == "America/Chicago"
+        assert clock["locale"] == i18n.LOCALES[language].replace("_", "-")  # en-US, es-US
         for name, pattern in clock["patterns"].items():
             assert pattern == formats.pattern(name, language)
             tokens = set(re.findall(r"%-?[a-zA-Z%]", pattern))

@@ -7,6 +7,77 @@ window.TrocheReady = function (init) {
   else init();
 };
 
+// Times as the server writes them (app/web/formats.py): the page carries the server's patterns,
+// their CLDR names and the reader's zone (formats.phone_clock), so a time the phone writes reads
+// as the server writes it ("Sun Dec 6, 9:30 PM", "dom 6 dic, 9:30 p.m."), in the patient's zone
+// whatever the phone's own style and zone. `name`: "time", "weekday_time" or "datetime".
+window.TrocheClock = (function () {
+  "use strict";
+  var WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  var OWN_STYLE = {  // a page without the server's clock (signed out): the phone's own style
+    time: { hour: "numeric", minute: "2-digit" },
+    weekday_time: { weekday: "short", hour: "numeric", minute: "2-digit" },
+    datetime: { weekday: "short", month: "short", day: "numeric", hour: "numeric",
+      minute: "2-digit" },
+  };
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function text(value, name) {
+    var when = value instanceof Date ? value : new Date(value);
+    if (isNaN(when.getTime())) return "";
+    var clock = null, parts = {};
+    try {
+      var page = document.querySelector(".page[data-clock]");
+      clock = JSON.parse(page ? page.getAttribute("data-clock") : "null");
+      new Intl.DateTimeFormat("en-US", { timeZone: clock.zone, hourCycle: "h23",
+        weekday: "short", year: "numeric", month: "numeric", day: "numeric", hour: "numeric",
+        minute: "2-digit" }).formatToParts(when).forEach(function (p) { parts[p.type] = p.value; });
+    } catch (e) { clock = null; }  // none on the page, or a zone this phone does not know
+    var pattern = clock && clock.patterns && clock.patterns[name];
+    if (!pattern) {
+      return when.toLocaleString(document.documentElement.lang || [],
+        OWN_STYLE[name] || OWN_STYLE.datetime);
+    }
+    var weekday = WEEKDAYS.indexOf(parts.weekday), month = Number(parts.month);
+    var day = Number(parts.day), hour = Number(parts.hour) % 24, minute = Number(parts.minute);
+    var names = clock.names || {};
+    return pattern.replace(/%-?[a-zA-Z%]/g, function (token) {  // as formats._TOKEN
+      switch (token) {
+        case "%a": case "%A": return (names[token] || [])[weekday] || parts.weekday;
+        case "%b": case "%B": return (names[token] || [])[month - 1] || String(month);
+        case "%p": return (names["%p"] || ["AM", "PM"])[hour < 12 ? 0 : 1];
+        case "%-I": return String(hour % 12 || 12);
+        case "%I": return two(hour % 12 || 12);
+        case "%H": return two(hour);
+        case "%M": return two(minute);
+        case "%-d": return String(day);
+        case "%d": return two(day);
+        case "%-m": return String(month);
+        case "%m": return two(month);
+        case "%Y": return parts.year;
+        case "%%": return "%";
+      }
+      return token;
+    });
+  }
+  // A period that ends an abbreviation ends the sentence too ("p.m.", not "p.m.."), as
+  // app/i18n.py typeset does for the server's sentences.
+  function typeset(sentence) { return sentence.replace(/(\b[ap]\.\s?m\.)\./g, "$1"); }
+  // A number in the server's locale (formats.format_number: US conventions in both languages,
+  // "12.5" and "1,200"), not the language's default ("es" alone would write "12,5").
+  function number(value) {
+    var n = Number(value), clock = null;
+    if (!isFinite(n)) return String(value);
+    try {
+      var page = document.querySelector(".page[data-clock]");
+      clock = JSON.parse(page ? page.getAttribute("data-clock") : "null");
+      return n.toLocaleString(clock.locale, { maximumFractionDigits: 3 });
+    } catch (e) {
+      return n.toLocaleString(document.documentElement.lang || [], { maximumFractionDigits: 3 });
+    }
+  }
+  return { text: text, typeset: typeset, number: number };
+})();
+
 (function () {
   "use strict";
 
@@ -281,8 +352,7 @@ window.TrocheReady = function (init) {
       });
   });
   function clock(when) {
-    return isNaN(when.getTime()) ? "?" : when.toLocaleTimeString(root.lang || undefined,
-      { hour: "numeric", minute: "2-digit" });
+    return isNaN(when.getTime()) ? "?" : window.TrocheClock.text(when, "time");
   }
   function unchecked() {
     if (state === "unchecked" || state === "fresh" || state === "leaving") return;
@@ -292,8 +362,8 @@ window.TrocheReady = function (init) {
     shut.forEach(function (control) { control.disabled = false; });
     var banner = document.querySelector("[data-saved-copy-banner]");
     if (!banner) return;
-    banner.textContent = (banner.getAttribute("data-text-unchecked") || "")
-      .replace("{time}", clock(made));
+    banner.textContent = window.TrocheClock.typeset(
+      (banner.getAttribute("data-text-unchecked") || "").replace("{time}", clock(made)));
     banner.setAttribute("data-unchecked", "");
   }
   setTimeout(function () { if (state === "waiting") unchecked(); }, FRESH_WAIT_MS);
@@ -305,8 +375,8 @@ window.TrocheReady = function (init) {
     if (!(event.detail && event.detail.ctx && event.detail.ctx.replacesSavedCopy)) return;
     var banner = document.querySelector("[data-saved-copy-banner]");
     if (!banner) return;
-    banner.textContent = (banner.getAttribute("data-text-checked") || "")
-      .replace("{time}", clock(new Date()));
+    banner.textContent = window.TrocheClock.typeset(
+      (banner.getAttribute("data-text-checked") || "").replace("{time}", clock(new Date())));
     banner.setAttribute("data-checked", "");
     // Through the CSSOM, which the CSP (no inline styles) allows, unlike a style attribute.
     if (bannerHeight) banner.style.minHeight = bannerHeight + "px";

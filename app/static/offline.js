@@ -23,53 +23,8 @@
       "-" + h.slice(8, 10).join("") + "-" + h.slice(10).join("");
   }
 
-  // --- times as the server writes them ----------------------------------------------------
-
-  // The page carries the server's patterns, their CLDR names and the reader's zone
-  // (app/web/formats.py phone_clock), so a time the phone writes offline reads as the server
-  // writes it online ("Sun Dec 6, 9:30 PM", "dom 6 dic, 9:30 p.m."), in the patient's zone.
-  var WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-  function two(n) { return (n < 10 ? "0" : "") + n; }
-  function clockText(value, name) {
-    var when = new Date(value);
-    if (isNaN(when.getTime())) return "";
-    var clock = null, parts = {};
-    try {
-      clock = JSON.parse((page() && page().getAttribute("data-clock")) || "null");
-      new Intl.DateTimeFormat("en-US", { timeZone: clock.zone, hourCycle: "h23",
-        weekday: "short", year: "numeric", month: "numeric", day: "numeric", hour: "numeric",
-        minute: "2-digit" }).formatToParts(when).forEach(function (p) { parts[p.type] = p.value; });
-    } catch (e) { clock = null; }
-    var pattern = clock && clock.patterns && clock.patterns[name];
-    if (!pattern) {  // an older page: the phone's own style
-      return when.toLocaleString(document.documentElement.lang || [], { weekday: "short",
-        month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
-    }
-    var weekday = WEEKDAYS.indexOf(parts.weekday), month = Number(parts.month);
-    var day = Number(parts.day), hour = Number(parts.hour) % 24, minute = Number(parts.minute);
-    var names = clock.names || {};
-    return pattern.replace(/%-?[a-zA-Z%]/g, function (token) {  // as formats._TOKEN
-      switch (token) {
-        case "%a": case "%A": return (names[token] || [])[weekday] || parts.weekday;
-        case "%b": case "%B": return (names[token] || [])[month - 1] || String(month);
-        case "%p": return (names["%p"] || ["AM", "PM"])[hour < 12 ? 0 : 1];
-        case "%-I": return String(hour % 12 || 12);
-        case "%I": return two(hour % 12 || 12);
-        case "%H": return two(hour);
-        case "%M": return two(minute);
-        case "%-d": return String(day);
-        case "%d": return two(day);
-        case "%-m": return String(month);
-        case "%m": return two(month);
-        case "%Y": return parts.year;
-        case "%%": return "%";
-      }
-      return token;
-    });
-  }
-  // A period that ends an abbreviation ends the sentence too ("p.m.", not "p.m.."), as
-  // app/i18n.py typeset does for the server's sentences.
-  function typeset(sentence) { return sentence.replace(/(\b[ap]\.\s?m\.)\./g, "$1"); }
+  // Times as the server writes them, in the patient's zone (app.js TrocheClock).
+  var Clock = window.TrocheClock;
 
   // --- reading a form as the server would (the same field names the routes read) -----------
 
@@ -279,18 +234,15 @@
     var sentence = reason.message || w("reason-" + reason.code);
     if (!sentence) return String(reason.code).replace(/_/g, " ");
     var params = reason.params || {};
-    var lang = document.documentElement.lang || [];
-    return typeset(sentence.replace(/\{(\w+)\}/g, function (slot, name) {
+    return Clock.typeset(sentence.replace(/\{(\w+)\}/g, function (slot, name) {
       var value = params[name];
       var instant = /_at$|^until$/.test(name);  // as app/doses/reasons.py _INSTANTS
       if (value === null || value === undefined || value === "") return instant ? "" : "\u2014";
       if (Array.isArray(value)) {
         return value.map(function (item) { return w("item-" + item) || item; }).join(", ");
       }
-      if (instant) return clockText(value, "datetime");
-      var number = Number(value);
-      return isFinite(number) ? number.toLocaleString(lang, { maximumFractionDigits: 3 })
-        : String(value);
+      if (instant) return Clock.text(value, "datetime");
+      return Clock.number(value);
     }));
   }
 
@@ -424,7 +376,7 @@
       offlineVerdict(form, data).then(function (result) {
         if (result && result.recheckAt) {
           // Nothing is saved: the server would refuse this reading too.
-          say(typeset(text("recheck-wait").replace("{time}", clockText(result.recheckAt, "time"))),
+          say(Clock.typeset(text("recheck-wait").replace("{time}", Clock.text(result.recheckAt, "time"))),
             "alert-error");
           return null;
         }
@@ -538,7 +490,7 @@
         li.className = "outbox-item outbox-" + item.status;
         li.setAttribute("data-outbox-item", item.id);
         var title = document.createElement("span");
-        title.textContent = item.label + " · " + clockText(item.recorded_at, "weekday_time");
+        title.textContent = item.label + " · " + Clock.text(item.recorded_at, "weekday_time");
         li.appendChild(title);
         var state = document.createElement("span");
         state.className = "badge";

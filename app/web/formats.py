@@ -133,18 +133,20 @@ def format_datetime(value: datetime | date | time | None, name: str,
     return _TOKEN.sub(lambda m: _field(value, m.group(0), language), pattern(name, language))
 
 
-# The formats the phone writes itself, offline (app/static/offline.js clockText).
+# The formats the phone writes itself (app/static/app.js TrocheClock): offline, and on a saved copy.
 PHONE_FORMATS = ("datetime", "time", "weekday_time")
 
 
 def phone_clock(timezone: str, language: str | None = None) -> dict:
-    """What the phone needs to write a time as format_datetime does: the patterns, the names
-    they use, and the zone to read instants in. Without it the phone wrote "Sun, Dec 6" in its
-    own style, and in its own zone, beside the server's "Sun Dec 6"."""
+    """What the phone needs to write a time as format_datetime does (the patterns, the names
+    they use, the zone to read instants in) and a number as format_number does (the locale).
+    Without it the phone wrote "Sun, Dec 6" in its own style and zone beside the server's
+    "Sun Dec 6", and a Spanish "12,5 mg" beside the server's "12.5 mg"."""
     language = language or i18n.current_language()
     patterns = {name: pattern(name, language) for name in PHONE_FORMATS}
     used = set(_TOKEN.findall(" ".join(patterns.values())))
-    return {"zone": timezone, "patterns": patterns,
+    locale = i18n.LOCALES.get(language, i18n.LOCALES[i18n.DEFAULT_LANGUAGE])
+    return {"zone": timezone, "locale": locale.replace("_", "-"), "patterns": patterns,
             "names": {token: list(names) for token, names in _names(language).items()
                       if token in used}}
 

@@ -5,6 +5,7 @@ import re
 import time
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -299,6 +300,10 @@ def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(
     resting = page.get_by_text("Después de una medición peligrosa, descanse 5 minutos")
     expect(resting).to_be_visible()
     resting_words = resting.inner_text()
+
+    # Amounts too, in US Spanish as the server writes them ("es" alone would give "1200,5").
+    assert page.evaluate("window.TrocheClock.number('1200.5')") == formats.format_number(
+        Decimal("1200.5"), "es") == "1,200.5"
 
     _back_online(context, page)
     with Session(engine) as db, i18n.using("es"):

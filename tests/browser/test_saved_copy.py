@@ -9,6 +9,7 @@ import asyncio
 import re
 import uuid
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,6 +19,7 @@ from app.accounts.models import AuthSession
 from app.checkins.models import SafetyEvent
 from app.config import settings
 from app.db import engine, utcnow
+from app.web import formats
 from app.web.access_log import AccessLogMiddleware
 from tests.browser.a11y import serious_violations
 from tests.browser.waiting import under_the_service_worker, until
@@ -104,6 +106,11 @@ def test_the_saved_copy_shows_at_once_then_the_fresh_page_with_a_hold_placed_mea
     # reader when the copy goes (a layout shift).
     expect(page.locator(BANNER)).to_have_text(
         re.compile(r"^Updated from TrocheLog at \d{1,2}:\d\d"))
+    # In the patient's zone and the server's format, whatever the phone's (this one's is UTC).
+    zone, now = ZoneInfo(demo["patient@demo.test"].timezone), utcnow()
+    assert page.locator(BANNER).inner_text() in {
+        f"Updated from TrocheLog at {formats.format_datetime(at.astimezone(zone), 'time', 'en')}."
+        for at in (now, now - timedelta(minutes=1))}
     assert page.evaluate(HEADING_TOP) == copy_top
     # The hold takes focus, as on any page load that brings one.
     expect(page.locator("#gate-result")).to_be_focused()
