@@ -21,22 +21,26 @@ window.TrocheClock = (function () {
       minute: "2-digit" },
   };
   function two(n) { return (n < 10 ? "0" : "") + n; }
+  function own() { return document.documentElement.lang || []; }
+  function settings() {  // the page's, or null (signed out)
+    var page = document.querySelector(".page[data-clock]");
+    try {
+      return page ? JSON.parse(page.getAttribute("data-clock")) : null;
+    } catch (e) {
+      return null;
+    }
+  }
   function text(value, name) {
     var when = value instanceof Date ? value : new Date(value);
     if (isNaN(when.getTime())) return "";
-    var clock = null, parts = {};
+    var clock = settings(), parts = {};
     try {
-      var page = document.querySelector(".page[data-clock]");
-      clock = JSON.parse(page ? page.getAttribute("data-clock") : "null");
-      new Intl.DateTimeFormat("en-US", { timeZone: clock.zone, hourCycle: "h23",
+      if (clock) new Intl.DateTimeFormat("en-US", { timeZone: clock.zone, hourCycle: "h23",
         weekday: "short", year: "numeric", month: "numeric", day: "numeric", hour: "numeric",
         minute: "2-digit" }).formatToParts(when).forEach(function (p) { parts[p.type] = p.value; });
-    } catch (e) { clock = null; }  // none on the page, or a zone this phone does not know
+    } catch (e) { clock = null; }  // a zone this phone does not know
     var pattern = clock && clock.patterns && clock.patterns[name];
-    if (!pattern) {
-      return when.toLocaleString(document.documentElement.lang || [],
-        OWN_STYLE[name] || OWN_STYLE.datetime);
-    }
+    if (!pattern) return when.toLocaleString(own(), OWN_STYLE[name] || OWN_STYLE.datetime);
     var weekday = WEEKDAYS.indexOf(parts.weekday), month = Number(parts.month);
     var day = Number(parts.day), hour = Number(parts.hour) % 24, minute = Number(parts.minute);
     var names = clock.names || {};
@@ -65,14 +69,12 @@ window.TrocheClock = (function () {
   // A number in the server's locale (formats.format_number: US conventions in both languages,
   // "12.5" and "1,200"), not the language's default ("es" alone would write "12,5").
   function number(value) {
-    var n = Number(value), clock = null;
+    var n = Number(value), clock = settings();
     if (!isFinite(n)) return String(value);
     try {
-      var page = document.querySelector(".page[data-clock]");
-      clock = JSON.parse(page ? page.getAttribute("data-clock") : "null");
-      return n.toLocaleString(clock.locale, { maximumFractionDigits: 3 });
+      return n.toLocaleString(clock ? clock.locale : own(), { maximumFractionDigits: 3 });
     } catch (e) {
-      return n.toLocaleString(document.documentElement.lang || [], { maximumFractionDigits: 3 });
+      return n.toLocaleString(own(), { maximumFractionDigits: 3 });
     }
   }
   return { text: text, typeset: typeset, number: number };

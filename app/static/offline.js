@@ -376,8 +376,8 @@
       offlineVerdict(form, data).then(function (result) {
         if (result && result.recheckAt) {
           // Nothing is saved: the server would refuse this reading too.
-          say(Clock.typeset(text("recheck-wait").replace("{time}", Clock.text(result.recheckAt, "time"))),
-            "alert-error");
+          var from = Clock.text(result.recheckAt, "time");
+          say(Clock.typeset(text("recheck-wait").replace("{time}", from)), "alert-error");
           return null;
         }
         // The verdict travels with the check, so the server can say where it disagrees.
