@@ -4,6 +4,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from app import i18n
@@ -53,30 +55,27 @@ def _template_gettext(eval_ctx, message: str, **variables) -> str:
     always a format string, filled with escaped values when autoescaping), typeset as
     i18n.gettext typesets (no doubled period after "p.m."). One function instead of Jinja's
     stack of wrappers around ours: a page calls it a hundred times (issue 14's profile)."""
-    text = i18n.translated(message)
-    if eval_ctx.autoescape:
-        text = Markup(text)  # noqa: S704 - our own catalogue; the values are escaped by %
-    if not variables:
-        return text % variables
-    return _typeset(text % variables)
+    return _filled(eval_ctx, i18n.translated(message), variables)
 
 
 @jinja2.pass_eval_context
 def _template_pgettext(eval_ctx, context: str, message: str, **variables) -> str:
     """`pgettext(context, message)` in templates, as `_()` behaves (i18n.pgettext)."""
-    text = i18n.translated_in(context, message)
-    if eval_ctx.autoescape:
-        text = Markup(text)  # noqa: S704 - our own catalogue; the values are escaped by %
-    return _typeset(text % variables) if variables else text % variables
+    return _filled(eval_ctx, i18n.translated_in(context, message), variables)
 
 
 @jinja2.pass_eval_context
 def _template_ngettext(eval_ctx, singular: str, plural: str, num: int, **variables) -> str:
     variables.setdefault("num", num)
-    text = i18n.translated_plural(singular, plural, num)
+    return _filled(eval_ctx, i18n.translated_plural(singular, plural, num), variables)
+
+
+def _filled(eval_ctx, text: str, variables: dict) -> str:
+    """A translated message filled in: always as a format string, with escaped values when
+    autoescaping, and typeset when values went in."""
     if eval_ctx.autoescape:
         text = Markup(text)  # noqa: S704 - our own catalogue; the values are escaped by %
-    return _typeset(text % variables)
+    return _typeset(text % variables) if variables else text % variables
 
 
 def _typeset(text: str) -> str:
@@ -123,8 +122,21 @@ def format_date(value: date | None, fmt: str = "weekday_date") -> str:
 env.filters["format_date"] = format_date
 # The hint beside a native date/time picker, e.g. "For example 08:00 PM".
 env.globals["picker_example"] = formats.example
-# The server's clock for the phone to write times with (app/static/app.js TrocheClock).
-env.globals["phone_clock"] = formats.phone_clock
+
+
+# The server's clock for the phone to write times with (app/static/app.js TrocheClock), as the
+# JSON of the page's data-clock. It depends on the reader's zone and language alone: made once
+# for each pair, not on every signed-in page (some 25 µs each, most of it the JSON).
+@lru_cache(maxsize=512)
+def _phone_clock_json(zone: str, language: str) -> Markup:
+    return htmlsafe_json_dumps(formats.phone_clock(zone, language))
+
+
+def phone_clock_json(zone: str) -> Markup:
+    return _phone_clock_json(zone, i18n.current_language())
+
+
+env.globals["phone_clock_json"] = phone_clock_json
 
 
 @jinja2.pass_context

@@ -204,7 +204,7 @@ def test_the_phone_can_write_every_format_it_is_given():
         assert clock["locale"] == i18n.LOCALES[language].replace("_", "-")  # en-US, es-US
         for name, pattern in clock["patterns"].items():
             assert pattern == formats.pattern(name, language)
-            tokens = set(re.findall(r"%-?[a-zA-Z%]", pattern))
+            tokens = set(formats._TOKEN.findall(pattern))
             assert tokens <= written, (language, name, tokens - written)
             named = {t for t in tokens if t in ("%a", "%A", "%b", "%B", "%p")}
             assert named <= set(clock["names"]), (language, name)

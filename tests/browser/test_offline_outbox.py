@@ -64,16 +64,22 @@ def _ready_offline(context: BrowserContext, page: Page, email: str) -> None:
     context.set_offline(True)
 
 
+# The safety check's labels and button, as a patient reads them in each language.
+GATE_WORDS = {"en": ("Upper (systolic)", "Lower (diastolic)", "Pulse", "Check"),
+              "es": ("Alta (sistólica)", "Baja (diastólica)", "Pulso", "Comprobar")}
+
+
 def _safety_check(page: Page, systolic: str, diastolic: str, pulse: str, *,
-                  all_ticked: bool = True) -> None:
+                  all_ticked: bool = True, language: str = "en") -> None:
+    upper, lower, pulse_label, button = GATE_WORDS[language]
     page.goto("/today")
-    page.get_by_label("Upper (systolic)").fill(systolic)
-    page.get_by_label("Lower (diastolic)").fill(diastolic)
-    page.get_by_label("Pulse").fill(pulse)
+    page.get_by_label(upper).fill(systolic)
+    page.get_by_label(lower).fill(diastolic)
+    page.get_by_label(pulse_label).fill(pulse)
     if all_ticked:
         for box in page.locator(".gate-form input[type=checkbox]").all():
             box.check()
-    page.get_by_role("button", name="Check").click()
+    page.get_by_role("button", name=button).click()
 
 
 def _back_online(context: BrowserContext, page: Page) -> None:
@@ -279,24 +285,14 @@ def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     context.set_offline(True)
 
-    def safety_check(systolic: str, diastolic: str, pulse: str, all_ticked: bool = False):
-        page.goto("/today")
-        page.get_by_label("Alta (sistólica)").fill(systolic)
-        page.get_by_label("Baja (diastólica)").fill(diastolic)
-        page.get_by_label("Pulso").fill(pulse)
-        if all_ticked:
-            for box in page.locator(".gate-form input[type=checkbox]").all():
-                box.check()
-        page.get_by_role("button", name="Comprobar").click()
-
-    safety_check("128", "82", "72", all_ticked=True)
+    _safety_check(page, "128", "82", "72", language="es")
     verdict = page.locator("#gate-result")
     verdict.get_by_role("button", name="Anotar dosis").click()
     expect(_count(page)).to_have_text("2")
-    safety_check("186", "100", "90")
+    _safety_check(page, "186", "100", "90", all_ticked=False, language="es")
     expect(verdict.get_by_role("heading", name="No tome su dosis")).to_be_visible()
     offline_words = verdict.inner_text()
-    safety_check("150", "90", "80")
+    _safety_check(page, "150", "90", "80", all_ticked=False, language="es")
     resting = page.get_by_text("Después de una medición peligrosa, descanse 5 minutos")
     expect(resting).to_be_visible()
     resting_words = resting.inner_text()
