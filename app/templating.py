@@ -19,7 +19,8 @@ from markupsafe import Markup
 from app import i18n
 from app.accounts.service import csrf_token_for
 from app.alerts import service as alerts
-from app.checkins.words import answers_in_words, values_in_words
+from app.checkins.instruments import band_label as instrument_band_label
+from app.checkins.words import answers_in_words, severity_words, values_in_words
 from app.config import settings
 from app.db import SessionDep
 from app.doses import reasons as dose_reasons
@@ -241,6 +242,33 @@ def flag_label(code: str) -> str:
 env.filters["flag_label"] = flag_label
 
 
+# A C-SSRS risk level, or a PHQ-9 item 9's screening, in words (the timeline, the summary,
+# the PDF); "riesgo moderado": the level qualifies the risk, masculine in Spanish.
+_RISK_LABELS = {
+    "none": N_("none"),
+    "low": N_("low"),
+    "moderate": N_("moderate"),
+    "high": N_("high"),
+    "screened": N_("screened"),
+    "unscreened": N_("not screened"),
+}
+
+
+def risk_label(level: str | None) -> str:
+    label = _RISK_LABELS.get(level or "")
+    return _(label) if label else (level or "—")
+
+
+def band_words(band: str | None, instrument: str) -> str:
+    """A stored score band in the reader's words, as the check-in's result page names it."""
+    label = instrument_band_label(instrument, band)
+    return _(label) if label else (band or "").replace("_", " ")
+
+
+env.filters["risk_label"] = risk_label
+env.filters["band_words"] = band_words
+
+
 def phase_label(phase: str) -> str:
     """A protocol phase in words, for its badge and the phase picker."""
     labels = {"induction": _("Induction"), "maintenance": _("Maintenance"), "taper": _("Taper")}
@@ -250,6 +278,7 @@ def phase_label(phase: str) -> str:
 env.filters["phase_label"] = phase_label
 # Answers and check-in values in words (item text and answer labels), on any page.
 env.globals.update(answers_in_words=answers_in_words, values_in_words=values_in_words)
+env.filters["severity_words"] = severity_words
 
 
 def mg(value: object) -> str:

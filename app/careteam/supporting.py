@@ -17,7 +17,7 @@ from app.accounts.models import User
 from app.alerts import service as alerts
 from app.careteam import access
 from app.checkins import service as checkins
-from app.checkins.instruments import CATALOGUE
+from app.checkins.instruments import CATALOGUE, band_label
 from app.doses import ledger
 from app.doses import service as doses
 from app.doses.models import Dose
@@ -184,7 +184,7 @@ def _latest_score(session: Session, patient_id: uuid.UUID, key: str,
         return None
     latest = found[-1]
     instrument = CATALOGUE[key]
-    band = next((b.label for b in instrument.bands if b.key == latest.band), None)
+    band = band_label(key, latest.band)
     # Score and band only: item answers stay with the patient and the prescriber.
     return Score(_(instrument.title), latest.score, instrument.max_score,
                  _(band) if band else None, latest.completed_at)

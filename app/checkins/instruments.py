@@ -281,6 +281,14 @@ RISK_LEVEL_LOINC: dict[str, tuple[str, str]] = {
 }
 
 
+def band_label(instrument_key: str, band_key: str | None) -> str | None:
+    """A stored score band's label ("moderately_severe" → "Moderately severe"), in English:
+    translate it where it is shown. None when the instrument has no such band."""
+    instrument = CATALOGUE.get(instrument_key)
+    return next((b.label for b in instrument.bands if b.key == band_key), None) \
+        if instrument else None
+
+
 def risk_loinc(risk: str | None) -> tuple[str, str] | None:
     """(LOINC answer code, display) for a screener risk level, or None for "none"."""
     return RISK_LEVEL_LOINC.get(risk or "")

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, func, select
 from app.accounts.models import User
 from app.checkins import service
 from app.checkins.charts import Chart, range_start, time_chart
-from app.checkins.instruments import CATALOGUE
+from app.checkins.instruments import CATALOGUE, band_label
 from app.checkins.models import CheckIn, QuestionnaireResponse
 from app.doses import service as doses
 from app.doses.models import Dose, DoseStatus, GateCheck
@@ -76,7 +76,7 @@ def build(session: Session, patient: User, range_key: str, now: datetime) -> lis
         last = responses[-1] if responses else None
         band_words = (
             _("Latest: %(score)s, %(band)s.", score=last.score,
-              band=_(next(b.label for b in instrument.bands if b.key == last.band)).lower())
+              band=_(band_label(key, last.band) or "Not recorded").lower())
             if last else ""
         )
         charts.append(time_chart(

@@ -17,6 +17,16 @@ from app.checkins.instruments import (
     instrument_for,
 )
 from app.i18n import gettext as _
+from app.i18n import pgettext
+
+
+def severity_words(level: object) -> str:
+    """A side effect's severity in words: "moderada" in Spanish, for la náusea, la ansiedad
+    (the risk levels, el riesgo, are masculine: a context of their own)."""
+    words = {"none": pgettext("severity", "none"), "mild": pgettext("severity", "mild"),
+             "moderate": pgettext("severity", "moderate"),
+             "severe": pgettext("severity", "severe")}
+    return words.get(str(level), str(level))
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ def values_in_words(values: dict[str, Any]) -> list[Worded]:
         elif measure.kind == "bool":
             words.append(Worded(label, _("Yes") if value is True else _("No")))
         elif measure.kind == "severity":
-            words.append(Worded(label, _(value)))
+            words.append(Worded(label, severity_words(value)))
         elif measure.unit:
             unit = measure.unit if measure.unit.startswith("/") else f" {measure.unit}"
             words.append(Worded(label, f"{value}{unit}"))

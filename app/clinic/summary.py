@@ -28,6 +28,7 @@ class Score:
     band: str | None
     at: datetime
     previous: int | None
+    instrument: str
 
 
 def _scores(session: Session, patient: User, now: datetime) -> list[Score]:
@@ -40,7 +41,7 @@ def _scores(session: Session, patient: User, now: datetime) -> list[Score]:
             last = responses[-1]
             prev = responses[-2].score if len(responses) > 1 else None
             result.append(Score(_(CATALOGUE[key].title), last.score, last.band,
-                                last.completed_at, prev))
+                                last.completed_at, prev, key))
     return result
 
 

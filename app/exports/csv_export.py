@@ -186,7 +186,6 @@ def _labels() -> dict[str, dict[str, str]]:
         "verdict": {"ok": _("OK to dose"), "hold": _("Hold"),
                     "emergency": _("Emergency: do not dose")},
         "ledger_kind": {"fill": _("Fill"), "count": _("Count")},
-        "ledger_flag": {"early_refill": _("Early refill"), "discrepancy": _("Count discrepancy")},
         "risk": {"none": _("None"), "low": _("Low"), "moderate": _("Moderate"),
                  "high": _("High")},
         "safety": {
@@ -358,7 +357,7 @@ def _ledger(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
                "strength_mg": _num(e.strength_mg), "rx_number": _text(e.rx_number),
                "pharmacy": _text(e.pharmacy), "lot": _text(e.lot),
                "expected_balance": _num(e.expected_balance), "flags": _join(e.flags),
-               "flag_labels": _join(labels["ledger_flag"].get(f, f) for f in e.flags)}
+               "flag_labels": _join(flag_label(f) for f in e.flags)}
 
 
 def _safety_events(records: PatientRecords, labels) -> Iterator[dict[str, str]]:

@@ -42,8 +42,8 @@ from app.doses import reasons as dose_reasons
 from app.doses.models import Dose, DoseStatus, GateCheck
 from app.doses.rules import Verdict
 from app.exports.records import PatientRecords
+from app.i18n import N_, ngettext
 from app.i18n import gettext as _
-from app.i18n import ngettext
 from app.protocols.models import ProtocolVersion, Route
 from app.templating import flag_label
 
@@ -84,8 +84,8 @@ class Snomed(StrEnum):
 
 # route → (SNOMED CT code, its display, the words shown; translated when rendered)
 ROUTE_CODES: dict[str, tuple[Snomed, str, str]] = {
-    Route.SUBLINGUAL: (Snomed.SUBLINGUAL, "Sublingual route", "Under the tongue"),
-    Route.BUCCAL: (Snomed.BUCCAL, "Buccal route", "Between cheek and gum"),
+    Route.SUBLINGUAL: (Snomed.SUBLINGUAL, "Sublingual route", N_("Under the tongue")),
+    Route.BUCCAL: (Snomed.BUCCAL, "Buccal route", N_("Between cheek and gum")),
 }
 
 

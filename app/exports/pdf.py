@@ -26,16 +26,18 @@ from fpdf.enums import XPos, YPos
 
 from app import i18n
 from app.accounts.models import User
-from app.checkins.instruments import FREQUENCY, SEDATION, instrument_for
+from app.checkins.instruments import FREQUENCY, MEASURES, SEDATION, instrument_for
 from app.checkins.service import SessionRecord
+from app.checkins.words import severity_words
 from app.doses.models import Dose, DoseStatus, LedgerKind
 from app.doses.service import DUE_WINDOW
 from app.exports.records import PatientRecords
 from app.i18n import gettext as _
+from app.i18n import pgettext
 from app.protocols import schedule
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
-from app.templating import flag_label
+from app.templating import flag_label, risk_label
 from app.web.formats import format_number
 
 FONTS = Path(__file__).parent / "fonts"
@@ -273,21 +275,17 @@ class _Clock:
         return value.astimezone(self.zone).date()
 
 
-def _risk_words(level: str | None) -> str:
-    words = {"none": _("none"), "low": _("low"), "moderate": _("moderate"), "high": _("high"),
-             "screened": _("screened"), "unscreened": _("not screened")}
-    return words.get(level or "", level or "—")
 
 
 def _event_words(kind: str, details: dict[str, Any], level: str) -> str:
     if kind == "positive_screen":
         return _("Positive suicidality screen (%(instrument)s), risk %(level)s",
-                 instrument=str(details.get("instrument", "")).upper(), level=_risk_words(level))
+                 instrument=str(details.get("instrument", "")).upper(), level=risk_label(level))
     if kind == "phq9_item9":
         if level == "unscreened":
             return _("PHQ-9 item 9 answered above 0: the C-SSRS screener was not completed")
         return _("PHQ-9 item 9 answered above 0: screener done, risk %(level)s",
-                 level=_risk_words(details.get("screened_risk")))
+                 level=risk_label(details.get("screened_risk")))
     words = {
         "bp_emergency": _("Blood pressure at or above 180/120"),
         "dose_against_hold": _("Dose taken against a hold"),
@@ -398,7 +396,7 @@ def _safety(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
                        if event.reviewed_by_id else "—", note=event.review_note or "")
         else:
             review = _("Not reviewed")
-        rows.append((clock.at(event.occurred_at), _risk_words(event.level), what, review))
+        rows.append((clock.at(event.occurred_at), risk_label(event.level), what, review))
     if rows:
         doc.grid((_("Time"), _("Level"), _("Event"), _("Review")), rows, (35, 18, 60, 67))
     held = [g for g in records.gates if g.verdict != "ok"]
@@ -512,7 +510,7 @@ def _adherence(doc: _Doc, records: PatientRecords, generated_at: datetime) -> No
                                 n=a.doses, mg=_num(a.total_mg),
                                 per=_num((Decimal(a.doses) / weeks).quantize(Decimal("0.1"))))),
         (_("Extra doses"), _("%(n)s outside a session", n=a.extra)),
-        (_("Entered later"), str(a.late)),
+        (pgettext("a count of doses", "Entered later"), str(a.late)),
         (_("Entered in error"), str(a.in_error)),
     ])
 
@@ -621,7 +619,7 @@ def _questionnaires(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
             notes = _("Item 9 (thoughts of self-harm): %(a)s",
                       a=frequency.get(q.answers["q9"], q.answers["q9"]))
         if q.risk:
-            notes = _("Risk: %(risk)s", risk=_risk_words(q.risk))
+            notes = _("Risk: %(risk)s", risk=risk_label(q.risk))
         score = "—" if q.score is None else str(q.score)
         if q.score is not None and instrument and instrument.max_score:
             score = f"{q.score}/{instrument.max_score}"
@@ -662,7 +660,8 @@ def _doses(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
             cells = [(c, "struck") for c in cells]
         cells.append(_dose_notes(d, records, clock) or "—")
         rows.append(cells)
-    doc.grid((_("Taken"), _("Amount"), _("Troches"), _("Route"), _("Flags"), _("Notes")),
+    doc.grid((pgettext("when a dose was taken", "Taken"), _("Amount"), _("Troches"), _("Route"),
+              _("Flags"), _("Notes")),
              rows, (37, 15, 15, 19, 34, 60))
 
 
@@ -683,7 +682,7 @@ def _sessions(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
         dose = card.dose
         title = _("%(when)s — %(mg)s mg %(route)s", when=clock.at(dose.taken_at),
                   mg=_num(dose.dose_mg), route=_route_words(dose.route))
-        effects = ", ".join(f"{_(k.capitalize())} ({_(v)})"
+        effects = ", ".join(f"{_(MEASURES[k].label) if k in MEASURES else k} ({severity_words(v)})"
                             for k, v in card.side_effects.items()) or _("none recorded")
         sitter = (_("%(who)s at %(when)s", who=card.sitter_confirmed_by,
                     when=clock.time(card.sitter_confirmed_at))
@@ -730,8 +729,7 @@ def _ledger(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
         since = _num(taken) if previous is not None else _("%(n)s (from the range's start)",
                                                           n=_num(taken))
         previous = entry.occurred_at
-        flags = ", ".join(_({"discrepancy": "Count differs", "early_refill": "Early refill"}
-                            .get(f, f.replace("_", " "))) for f in entry.flags)
+        flags = ", ".join(flag_label(f) for f in entry.flags)
         if entry.kind == LedgerKind.FILL:
             detail = ", ".join(p for p in (
                 _("%(mg)s mg troches", mg=_num(entry.strength_mg)) if entry.strength_mg else "",
