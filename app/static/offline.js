@@ -563,7 +563,9 @@
     var urls = (page() && page().getAttribute("data-offline-pages")) || "";
     if (!urls || !navigator.onLine || !navigator.serviceWorker) return;
     navigator.serviceWorker.ready.then(function (reg) {
-      if (reg.active) reg.active.postMessage({ type: "warm", urls: urls.split(" ") });
+      if (reg.active) {
+        reg.active.postMessage({ type: "warm", urls: urls.split(" "), user: currentUser() });
+      }
     });
   }
 

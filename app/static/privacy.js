@@ -73,4 +73,17 @@
   }
   forgetPages();
   document.addEventListener("htmx:after:swap", forgetPages);
+
+  // Signed in: the service worker learns whose pages it keeps, and drops the last person's if
+  // this is someone else (signed in by an invitation or a reset link, never seeing /login).
+  function claimPages() {
+    var p = document.querySelector(".page[data-user]");
+    var user = p && p.getAttribute("data-user");
+    if (!user || !navigator.serviceWorker) return;
+    navigator.serviceWorker.ready.then(function (reg) {
+      if (reg.active) reg.active.postMessage({ type: "owner", user: user });
+    });
+  }
+  claimPages();
+  document.addEventListener("htmx:after:swap", claimPages);
 })();

@@ -35,9 +35,14 @@ let lastAnswerMs = null;
 // The header of a saved copy's request for the fresh page (app.js), and those in flight.
 const FRESH_HEADER = "X-Trochelog-Fresh";
 const pendingPages = new Map();
+// Answers that say a page is no longer this person's to see: its saved copy goes too.
+const GONE = new Set([403, 404, 410]);
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)));
+  // Without cookies: a deploy installs this worker while someone is signed in, and the shell's
+  // /offline and /help, kept across sign-outs, must not carry their name ("Signed in as …").
+  event.waitUntil(caches.open(SHELL_CACHE).then((cache) =>
+    cache.addAll(SHELL.map((url) => new Request(url, { credentials: "omit" })))));
   self.skipWaiting();
 });
 
@@ -108,6 +113,10 @@ self.addEventListener("fetch", (event) => {
       if (response.ok && !response.redirected && page) {
         const copy = response.clone();
         caches.open(PAGE_CACHE).then((cache) => cache.put(request, copy));
+      } else if (GONE.has(response.status)) {
+        // No longer this person's to see (a caregiver's link revoked, a record deleted): its
+        // old copy must not answer offline either.
+        caches.open(PAGE_CACHE).then((cache) => cache.delete(request, { ignoreVary: true }));
       }
       return response;
     });
@@ -222,6 +231,9 @@ function warmPages(requested, started) {
           .then((response) => {
             if (generation !== started) return true;
             if (response.status >= 500) return false;
+            if (GONE.has(response.status)) {
+              return cache.delete(url, { ignoreVary: true }).then(() => true);
+            }
             if (!response.ok || response.redirected) return true;
             return cache.put(url, response).then(() => {
               if (generation === started) warmedAt.set(url, Date.now());
@@ -243,27 +255,50 @@ function warm(requested) {
   return mine;
 }
 
+// Every cache but the anonymous app shell: pages, the protocol snapshot, anything else.
+function forget() {
+  generation += 1;
+  warmedAt.clear();
+  pendingPages.clear();
+  lastAnswerMs = null;
+  return caches.keys().then((keys) =>
+    Promise.all(keys.filter((k) => k !== SHELL_CACHE).map((k) => caches.delete(k))));
+}
+
+// Whose pages the caches hold (the page's data-user, an opaque id), kept beside them. Someone
+// else signed in on this phone without the sign-in page (an invitation, a password reset, a
+// session that ended by itself first) must not be shown the last person's saved pages.
+const OWNER = "/__trochelog/owner";
+let owning = Promise.resolve();
+function own(user) {
+  owning = owning.then(() => caches.open(PAGE_CACHE)
+    .then((cache) => cache.match(OWNER))
+    .then((kept) => (kept ? kept.text() : null))
+    .then((owner) => (owner !== null && owner !== user ? forget() : null))
+    .then(() => caches.open(PAGE_CACHE))
+    .then((cache) => cache.put(OWNER, new Response(user))))
+    .catch(() => null);
+  return owning;
+}
+
 // Pages ask for the pages a patient needs offline to be kept fresh (after sign-in, online).
 self.addEventListener("message", (event) => {
   const data = event.data || {};
   if (data.type === "forget") {
-    // Every cache but the anonymous app shell: pages, the protocol snapshot, anything else.
-    generation += 1;
-    warmedAt.clear();
-    pendingPages.clear();
-    lastAnswerMs = null;
-    event.waitUntil(
-      caches.keys().then((keys) =>
-        Promise.all(keys.filter((k) => k !== SHELL_CACHE).map((k) => caches.delete(k))))
-    );
+    event.waitUntil(owning.then(forget));
+    return;
+  }
+  if (data.type === "owner" && typeof data.user === "string" && data.user) {
+    event.waitUntil(own(data.user));
     return;
   }
   if (data.type !== "warm" || !Array.isArray(data.urls)) return;
   // A page that began loading while this worker was activating is not controlled (the
   // activation's claim ran before it existed): claim it now, or it would not be answered
   // offline until its next navigation.
+  const owned = typeof data.user === "string" && data.user ? own(data.user) : owning;
   event.waitUntil(
-    Promise.all([self.clients.claim(), warm(data.urls)]).then(([, complete]) => {
+    Promise.all([self.clients.claim(), owned.then(() => warm(data.urls))]).then(([, complete]) => {
       // Tell the page whether its offline copies are in place (tests wait for this too).
       if (event.source) event.source.postMessage({ type: "warmed", complete });
     })

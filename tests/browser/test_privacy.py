@@ -6,10 +6,13 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlmodel import Session, col, delete
+from sqlmodel import Session, col, delete, select
 
 from app.accounts.models import AuthSession, Role
-from app.db import engine
+from app.accounts.service import start_session
+from app.careteam.models import CareLink
+from app.config import settings
+from app.db import engine, utcnow
 from tests import factories
 from tests.browser.waiting import until
 
@@ -207,7 +210,9 @@ def test_signed_in_pages_ask_for_persistent_storage(context, page: Page, patient
 
 def _unsent(page: Page, n: int) -> None:
     """The outbox's count of unsent entries, as every signed-in page shows it."""
-    page.wait_for_load_state("networkidle")  # the outbox has rendered its own count
+    page.wait_for_load_state("networkidle")
+    # The warm-up is done (the outbox renders its own count again when it is).
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     page.evaluate(
         """(n) => {
           let counts = document.querySelectorAll("[data-outbox-count]");
@@ -259,3 +264,116 @@ def test_sign_out_with_nothing_unsent_does_not_ask(page: Page, patient):
     expect(page).to_have_url(_path("/login"))
     expect(page.get_by_role("status")).to_have_text("You are signed out.")
     assert dialogs == []
+
+
+# Every cached response whose body holds `needle`, as "cache path" (Cache Storage, all caches).
+CACHED_WITH_JS = """async ([needle, only]) => {
+  const found = [];
+  for (const name of await caches.keys()) {
+    if (only && !name.startsWith(only)) continue;
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) {
+      const body = await (await cache.match(request)).text();
+      if (body.includes(needle)) found.push(name + " " + new URL(request.url).pathname);
+    }
+  }
+  return found;
+}"""
+
+
+def _cached_with(page: Page, needle: str, only: str = "") -> list[str]:
+    return page.evaluate(CACHED_WITH_JS, [needle, only])
+
+
+def _signed_in_elsewhere(context, live_server: str, person) -> None:
+    """`person` signed in on this phone without the sign-in page showing (an invitation or a
+    reset link starts a session the same way: accounts.start_session)."""
+    with Session(engine, expire_on_commit=False) as db:
+        token = start_session(db, person, utcnow(), method="invite")
+        db.commit()
+    context.add_cookies([{"name": settings.session_cookie, "value": token, "url": live_server,
+                          "httpOnly": True, "sameSite": "Lax"}])
+
+
+def test_someone_else_signed_in_on_the_phone_never_sees_the_last_persons_pages(
+        context, page: Page, patient, live_server, console_errors):
+    console_errors.expect(r"status of 401")
+    _sign_in(page, patient.email)
+    _today_cached_with_phi(page)
+    page.goto("/account")
+    until(page, f"async () => (await ({CACHED_WITH_JS})([{patient.email!r}, 'pages'])).length > 1")
+    # The phone is put down; the session ends by itself; someone else is signed in on it by
+    # an invitation link, so the sign-in page (which has the caches dropped) never shows.
+    with Session(engine, expire_on_commit=False) as db:
+        db.exec(delete(AuthSession).where(col(AuthSession.user_id) == patient.id))
+        other = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        db.commit()
+    context.clear_cookies()
+    _signed_in_elsewhere(context, live_server, other)
+
+    page.goto("/today")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    until(page, f"async () => (await ({CACHED_WITH_JS})([{patient.email!r}, ''])).length === 0")
+
+    # Offline, a page the first person opened shows nothing of theirs.
+    context.set_offline(True)
+    page.goto("/account")
+    expect(page.locator("body")).not_to_contain_text(patient.email)
+    expect(page.locator("body")).not_to_contain_text(patient.display_name)
+    context.set_offline(False)
+
+
+def test_the_app_shell_kept_across_sign_outs_is_made_without_the_persons_cookies(
+        page: Page, patient):
+    _sign_in(page, patient.email)
+    until(page, "navigator.serviceWorker.controller !== null")
+    # A deploy while signed in: a new worker installs (here: the old one gone, caches too).
+    page.evaluate("""async () => {
+      for (const reg of await navigator.serviceWorker.getRegistrations()) await reg.unregister();
+      for (const name of await caches.keys()) await caches.delete(name);
+    }""")
+    page.goto("/today")
+    until(page, """async () => {
+      const shell = (await caches.keys()).find((k) => k.startsWith("shell-"));
+      if (!shell) return false;
+      const cache = await caches.open(shell);
+      return !!(await cache.match("/help")) && !!(await cache.match("/offline"));
+    }""")
+    assert _cached_with(page, patient.email, "shell-") == []
+    assert _cached_with(page, patient.display_name, "shell-") == []
+
+
+def test_a_caregivers_phone_drops_a_patients_page_once_the_link_is_revoked(
+        context, page: Page, live_server, console_errors):
+    console_errors.expect(r"status of 404")
+    with Session(engine, expire_on_commit=False) as db:
+        supported = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        caregiver = factories.user(db, role=Role.CAREGIVER, timezone="UTC")
+        factories.link(db, supported, caregiver)
+        db.commit()
+    page.goto("/login")
+    page.get_by_label("Email").fill(caregiver.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    until(page, "navigator.serviceWorker.controller !== null")
+    about = f"/supporting/{supported.id}"
+    page.goto(about)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(supported.display_name)
+    until(page, f"async () => (await ({CACHED_WITH_JS})"
+                f"([{supported.display_name!r}, 'pages'])).length > 0")
+
+    with Session(engine) as db:
+        link = db.exec(select(CareLink).where(CareLink.patient_id == supported.id,
+                                              CareLink.member_id == caregiver.id)).one()
+        link.revoked_at = utcnow()
+        db.add(link)
+        db.commit()
+    response = page.goto(about)
+    assert response is not None and response.status == 404
+    until(page, f"async () => !(await ({CACHED_WITH_JS})([{supported.display_name!r}, '']))"
+                f".some((kept) => kept.endsWith({about!r}))")
+
+    context.set_offline(True)
+    page.goto(about)
+    expect(page.locator("body")).not_to_contain_text(supported.display_name)
+    context.set_offline(False)
