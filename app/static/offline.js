@@ -199,16 +199,33 @@
       .catch(function () { return null; });
   }
 
+  // Sent and accepted, but perhaps after the snapshot was made: the snapshot is the server's
+  // word only for what it had by its `now` (a second after the answer, as the answer's Date
+  // header is to the second). The rest the phone lets go.
+  function unseenSent(body, sent) {
+    var made = Date.parse(body && body.now);
+    var reflected = [];
+    var unseen = sent.filter(function (item) {
+      var seen = made > Date.parse(item.answered_at) + 1000;
+      if (seen) reflected.push(item.id);
+      return !seen;
+    });
+    Outbox.forgetSent(reflected).catch(function () { /* tried again next time */ });
+    return unseen;
+  }
+
   function offlineVerdict(form, data) {
     var Gate = window.TrocheGate;
-    return Promise.all([snapshot(), Outbox.all(currentUser())]).then(function (found) {
+    var user = currentUser();
+    return Promise.all([snapshot(), Outbox.all(user), Outbox.sent(user)]).then(function (found) {
       var inputs = Gate && Gate.fromToday(found[0]);
       if (!inputs) return null;
       var history = inputs.history;
       var state = inputs.state;
-      found[1].forEach(function (item) {
+      found[1].concat(unseenSent(found[0], found[2])).forEach(function (item) {
         // What this phone has logged since the snapshot counts too.
-        if (item.kind === "dose" && item.status === "pending" && item.data.taken_at) {
+        var counts = item.status === "pending" || item.answered_at;
+        if (item.kind === "dose" && counts && item.data.taken_at) {
           history.push({ taken_at: item.data.taken_at, dose_mg: String(item.data.dose_mg) });
         }
         if (item.kind === "gate" && (item.data.systolic >= Gate.CRISIS_SYSTOLIC ||
@@ -592,7 +609,13 @@
         clearTimeout(warmRetryTimer);
         if (event.data.complete !== false) {
           warmRetries = 0; // a later failure (after a boosted swap, say) is retried afresh
-          document.documentElement.setAttribute("data-offline-ready", "");
+          // A fresh snapshot: the doses it has seen need no note of their own any more.
+          Promise.all([snapshot(), Outbox.sent(currentUser())])
+            .then(function (found) { unseenSent(found[0], found[1]); })
+            .catch(function () { /* kept: they only make the phone more careful */ })
+            .then(function () {
+              document.documentElement.setAttribute("data-offline-ready", "");
+            });
         } else if (warmRetries < WARM_RETRY_MS.length) {
           warmRetryTimer = setTimeout(warmCache, WARM_RETRY_MS[warmRetries]);
           warmRetries += 1;

@@ -17,12 +17,16 @@
   // agree with), kept until they dismiss it: a flush may run in the service worker with no
   // page open.
   var NOTICES = "notices";
+  // Doses and safety checks the server accepted, kept until a Today snapshot made after that
+  // answer is on the phone: the offline gate's snapshot may predate them, and a dose that left
+  // the outbox must not leave the phone's count with it (a second dose would look allowed).
+  var SENT = "sent";
   var BATCH = 50;
   var CHANGED = "trochelog:outbox-changed";
 
   function open() {
     return new Promise(function (resolve, reject) {
-      var request = root.indexedDB.open(DB_NAME, 2);
+      var request = root.indexedDB.open(DB_NAME, 3);
       request.onupgradeneeded = function () {
         var db = request.result;
         if (!db.objectStoreNames.contains(STORE)) {
@@ -30,6 +34,9 @@
         }
         if (!db.objectStoreNames.contains(NOTICES)) {
           db.createObjectStore(NOTICES, { keyPath: "id" });
+        }
+        if (!db.objectStoreNames.contains(SENT)) {
+          db.createObjectStore(SENT, { keyPath: "id" });
         }
       };
       request.onsuccess = function () { resolve(request.result); };
@@ -117,6 +124,38 @@
     }, NOTICES);
   }
 
+  // What the server accepted of `items` (doses and safety checks), with when it answered by its
+  // own clock (the Date header, to the second), to compare with a snapshot's `now`.
+  function keepSent(user, items, answeredAt) {
+    if (!items.length) return Promise.resolve();
+    return withStore("readwrite", function (store) {
+      items.forEach(function (item) {
+        store.put({ id: item.id, user: user, kind: item.kind, recorded_at: item.recorded_at,
+                    data: item.data, answered_at: answeredAt });
+      });
+    }, SENT);
+  }
+
+  function sent(user) {
+    return withStore("readonly", function (store) {
+      var box = { value: [] };
+      store.openCursor().onsuccess = function (event) {
+        var cursor = event.target.result;
+        if (!cursor) return;
+        if (cursor.value.user === user) box.value.push(cursor.value);
+        cursor.continue();
+      };
+      return box;
+    }, SENT);
+  }
+
+  function forgetSent(ids) {
+    if (!ids.length) return Promise.resolve();
+    return withStore("readwrite", function (store) {
+      ids.forEach(function (id) { store.delete(id); });
+    }, SENT);
+  }
+
   function dismiss(id) {
     return withStore("readwrite", function (store) { store.delete(id); }, NOTICES)
       .then(announce);
@@ -162,6 +201,7 @@
         return { id: item.id, kind: item.kind, recorded_at: item.recorded_at, data: item.data };
       })
     };
+    var answeredAt = null;
     return postJSON(me, "/api/v1/sync", body).then(function (response) {
       if (!response.ok) {
         // 401/403: signed out or a stale token; 413/5xx: try again later. Keep everything.
@@ -169,7 +209,19 @@
         stop.status = response.status;
         throw stop;
       }
+      var date = Date.parse(response.headers.get("Date") || "");
+      answeredAt = new Date(isNaN(date) ? Date.now() : date).toISOString();
       return response.json();
+    }).then(function (answer) {
+      var byId = {};
+      items.forEach(function (item) { byId[item.id] = item; });
+      var accepted = answer.results.filter(function (result) {
+        var item = byId[result.id];
+        return item && (item.kind === "dose" || item.kind === "gate") &&
+          (result.status === "created" || result.status === "duplicate");
+      }).map(function (result) { return byId[result.id]; });
+      // Kept before the outbox lets them go: a page judging meanwhile sees one or the other.
+      return keepSent(me.id, accepted, answeredAt).then(function () { return answer; });
     }).then(function (answer) {
       var done = [];
       answer.results.forEach(function (result) {
@@ -253,6 +305,8 @@
     add: add,
     all: all,
     notices: notices,
+    sent: sent,
+    forgetSent: forgetSent,
     dismiss: dismiss,
     remove: remove,
     retry: retry,

@@ -268,6 +268,40 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
         assert dose.gate_id == gates[0].id and dose.flags == ["extra"]
 
 
+def test_a_dose_sent_from_the_outbox_still_counts_offline_until_a_newer_snapshot(
+        context, page: Page, patient):
+    """The outbox lets a dose go once the server accepts it; the phone's snapshot of Today is
+    older than that dose until the next warm-up. Signal for a moment, then none: the dose that
+    left the outbox must still hold the next check on the phone, as the server would."""
+    _ready_offline(context, page, patient.email)
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("2")
+    # The 'online' event sends the outbox; no page load, so no fresh snapshot.
+    _back_online(context, page)
+    _until(lambda: len(_rows(patient.id)["doses"]) == 1)
+    context.set_offline(True)
+
+    _safety_check(page, "128", "82", "72")
+    expect(verdict.get_by_role("heading", name="Hold: it is not safe to dose right now")
+           ).to_be_visible()
+    expect(verdict).to_contain_text("Too soon: doses must be at least 48 hours apart.")
+    expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
+
+    # With signal, a page load brings a snapshot made after the dose, which has it: the phone
+    # lets its own note of the dose go.
+    _back_online(context, page)
+    page.wait_for_timeout(1100)  # the answer's Date is to the second; the snapshot after it
+    page.goto("/today")
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    assert page.evaluate("""async () => {
+      const all = await window.TrocheOutbox.sent(document.querySelector('.page').dataset.user);
+      return all.length;
+    }""") == 0
+
+
 def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
                                                                                 live_server):
     """The phone's own clock style and zone are not the page's: a Spanish-speaking patient in
