@@ -445,6 +445,13 @@
     return { review_pending: s.reviewPending, last_emergency_at: isoFromMicros(last) };
   }
 
+  /** The state with a review pending: a screen on the phone the server would hold dosing for. */
+  function noteReview(state) {
+    var s = readState(state);
+    return { review_pending: true,
+             last_emergency_at: s.lastEmergency === null ? null : isoFromMicros(s.lastEmergency) };
+  }
+
   root.TrocheGate = Object.freeze({
     evaluateGate: evaluateGate,
     doseLimitReasons: doseLimitReasons,
@@ -453,6 +460,7 @@
     mayOverrideBeforeDosing: mayOverrideBeforeDosing,
     fromToday: fromToday,
     noteEmergency: noteEmergency,
+    noteReview: noteReview,
     CHECKLIST_ITEMS: Object.freeze(CHECKLIST_ITEMS.slice()),
     CRISIS_SYSTOLIC: CRISIS_SYSTOLIC,
     CRISIS_DIASTOLIC: CRISIS_DIASTOLIC,

@@ -199,6 +199,14 @@
       .catch(function () { return null; });
   }
 
+  // The C-SSRS screener's answers (item order: q1…q6, then q6's "past 3 months") hold dosing
+  // until a prescriber reviews them when the server's triage is "high" (instruments.py
+  // cssrs_risk): intent or a plan, or behaviour not known to be older than 3 months.
+  function screenHolds(answers) {
+    if (answers[3] === true || answers[4] === true) return true;
+    return answers[5] === true && answers[6] !== false;
+  }
+
   // Sent and accepted, but perhaps after the snapshot was made: the snapshot is the server's
   // word only for what it had by its `now` (a second after the answer, as the answer's Date
   // header is to the second). The rest the phone lets go.
@@ -228,9 +236,17 @@
         if (item.kind === "dose" && counts && item.data.taken_at) {
           history.push({ taken_at: item.data.taken_at, dose_mg: String(item.data.dose_mg) });
         }
-        if (item.kind === "gate" && (item.data.systolic >= Gate.CRISIS_SYSTOLIC ||
-            item.data.diastolic >= Gate.CRISIS_DIASTOLIC)) {
+        // A crisis reading, at a safety check or in a check-in (the server's bp_emergency
+        // event, app/checkins/service.py): the lockout and the 5-minute rest start from it.
+        var reading = item.kind === "gate" ? item.data
+          : item.kind === "checkin" ? (item.data.values || {}) : null;
+        if (reading && (reading.systolic >= Gate.CRISIS_SYSTOLIC ||
+            reading.diastolic >= Gate.CRISIS_DIASTOLIC)) {
           state = Gate.noteEmergency(state, item.recorded_at);
+        }
+        if (item.kind === "questionnaire" && item.data.instrument === "cssrs" &&
+            screenHolds(item.data.answers || [])) {
+          state = Gate.noteReview(state);
         }
       });
       try {
@@ -390,6 +406,15 @@
     submitter = event.submitter && event.submitter.name ? event.submitter : null;
     if (form.getAttribute("data-sync-kind") === "gate") {
       var data = ADAPTERS.gate(form);
+      // As the server refuses it (GateInput): said at the field, nothing saved.
+      var lower = form.elements.namedItem("diastolic");
+      if (lower && data.diastolic >= data.systolic) {
+        lower.setCustomValidity(form.getAttribute("data-text-diastolic-below") || "");
+        lower.addEventListener("input", function () { lower.setCustomValidity(""); },
+                               { once: true });
+        form.reportValidity();
+        return;
+      }
       offlineVerdict(form, data).then(function (result) {
         if (result && result.recheckAt) {
           // Nothing is saved: the server would refuse this reading too.

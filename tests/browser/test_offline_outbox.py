@@ -13,10 +13,11 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sqlmodel import Session, col, delete, select
 
 from app import i18n
-from app.accounts.models import AuthSession, Role
+from app.accounts.models import AuthSession, Role, User
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.db import engine, utcnow
 from app.doses import reasons
+from app.doses import service as doses
 from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.doses.rules import EMERGENCY_RECHECK_WAIT
 from app.protocols import service as protocols
@@ -300,6 +301,87 @@ def test_a_dose_sent_from_the_outbox_still_counts_offline_until_a_newer_snapshot
       const all = await window.TrocheOutbox.sent(document.querySelector('.page').dataset.user);
       return all.length;
     }""") == 0
+
+
+def _answer(page: Page, item: str, label: str) -> None:
+    page.locator(f"#item-{item}").get_by_label(label, exact=True).check()
+
+
+def test_a_high_risk_screen_made_offline_holds_the_offline_check_as_the_server_would(
+        context, page: Page, patient):
+    """A C-SSRS with intent holds dosing until a prescriber reviews it (server side); on the
+    phone, the screen still in the outbox must hold the next offline check the same way."""
+    _ready_offline(context, page, patient.email)
+    page.goto("/questionnaires/cssrs")
+    for item, answer in (("q1", "Yes"), ("q2", "Yes"), ("q3", "No"), ("q4", "Yes"),
+                         ("q5", "No"), ("q6", "No")):
+        _answer(page, item, answer)
+    page.get_by_role("button", name="Submit").click()
+    expect(_count(page)).to_have_text("1")
+
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Hold: it is not safe to dose right now")
+           ).to_be_visible()
+    expect(verdict).to_contain_text(reasons.text({"code": "safety_review", "params": {}}, "UTC"))
+    expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
+
+    _back_online(context, page)
+    with Session(engine) as db:
+        (gate,) = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id)).all()
+        assert gate.verdict == "hold" and [r["code"] for r in gate.reasons] == ["safety_review"]
+        # The phone and the server agree: no disagreement for the prescriber to look at.
+        assert not db.exec(select(SafetyEvent).where(
+            SafetyEvent.patient_id == patient.id,
+            SafetyEvent.kind == "offline_gate_disagreed")).all()
+
+
+def test_a_crisis_reading_in_an_offline_check_in_starts_the_rest_and_lockout_on_the_phone(
+        context, page: Page):
+    # A short interval: only the crisis reading can hold the next check.
+    patient = _patient()
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as db:
+        prescriber = db.exec(select(User).where(User.role == Role.PRESCRIBER)
+                             .order_by(col(User.created_at).desc())).first()
+        protocols.save(db, prescriber=prescriber, patient_id=patient.id, version_id=uuid.uuid4(),
+                       now=now - timedelta(days=1), values=factories.protocol_values(
+                           **factories.session_now_protocol(patient, hours_from_now=6),
+                           min_hours_between_doses="2"))
+        dose = doses.record_dose(db, patient=db.get(User, patient.id), dose_id=uuid.uuid4(),
+                                 recorded_at=now, data={
+                                     "taken_at": (now - timedelta(hours=3)).isoformat(),
+                                     "dose_mg": "100", "route": "sublingual",
+                                     "no_gate_reason": "At the clinic."}, now=now)
+        db.commit()
+    _ready_offline(context, page, patient.email)
+    page.goto(f"/checkins/plus40?dose={dose.id}")
+    page.get_by_label("Blood pressure, upper (systolic)").fill("186")
+    page.get_by_label("Blood pressure, lower (diastolic)").fill("100")
+    page.get_by_role("button", name="Save check-in").click()
+    expect(_count(page)).to_have_text("1")
+
+    _safety_check(page, "128", "82", "72")
+    expect(page.get_by_text("Rest for 5 minutes after a dangerous reading")).to_be_visible()
+    expect(page.locator("#gate-result").get_by_role("button", name="Log dose")).to_have_count(0)
+    expect(_count(page)).to_have_text("1")  # nothing saved: the server would refuse it too
+
+
+def test_a_reading_the_server_would_refuse_is_refused_at_the_field_offline(context, page: Page,
+                                                                          patient):
+    _ready_offline(context, page, patient.email)
+    _safety_check(page, "95", "96", "72")
+    lower = page.get_by_label("Lower (diastolic)")
+    assert lower.evaluate("(el) => el.validationMessage") == (
+        "The lower number (diastolic) must be below the upper (systolic).")
+    expect(page.locator("#gate-result").get_by_role("heading", name="Safety check passed")
+           ).to_have_count(0)
+    expect(_count(page)).to_be_hidden()  # nothing saved
+    # Corrected, it goes through.
+    lower.fill("66")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#gate-result").get_by_role("heading", name="Safety check passed")
+           ).to_be_visible()
 
 
 def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
