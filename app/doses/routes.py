@@ -69,7 +69,12 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
     extra.setdefault("sitter", checkins.sitter_confirmation(session, user.id, state.gate, now))
     # "Call my clinic" beside a hold or an emergency (the first prescriber's clinic number).
     extra.setdefault("clinic_phone", careteam.clinic_phone_for(session, user))
+    # An OK check's page may be shown again from the phone's saved copy (offline): it says
+    # until when the check holds, so the phone stops offering it then (offline.js).
+    gate_until = (service.gate_shown_until(state.gate, state.protocol)
+                  if state.gate and state.protocol else None)
     return {"state": state, "now": now, "values": values, "fresh_values": fresh_values,
+            "gate_until": gate_until,
             "checkins_due": due,
             "checklist_labels": reasons.checklist_labels(), "gate_codes": gate_codes,
             "fields": TODAY_FIELDS,

@@ -295,6 +295,12 @@ def _clock(value: datetime, tz: str) -> str:
     return format_datetime(value.astimezone(ZoneInfo(tz)), "time")
 
 
+def gate_shown_until(gate: GateCheck, version: ProtocolVersion) -> datetime:
+    """Until when `latest_gate` offers this gate (unless a dose uses it first): a saved copy of
+    the page must not offer it longer."""
+    return min(gate.received_at + gate_valid_for(version), gate.received_at + GATE_VALID_AT_MOST)
+
+
 def latest_gate(session: Session, patient_id: uuid.UUID, now: datetime) -> GateCheck | None:
     """The gate the patient may still act on: recent, and not yet used by a dose."""
     gate = session.exec(

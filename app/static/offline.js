@@ -660,21 +660,58 @@
   // A boosted swap can bring a signed-in page (after sign-in) into a page that had none.
   document.addEventListener("htmx:after:swap", function () {
     signingOut = false; // the signed-out page is in: whoever signs in next flushes again
+    retireSpentCheck();
     banner();
     render();
     flushSoon();
     warmCache();
   });
 
+  function freshIds(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("form[data-sync-id]"), function (f) {
+      var hidden = f.elements.namedItem(f.getAttribute("data-sync-id"));
+      if (hidden) hidden.value = newId();
+    });
+  }
+
+  // A page that says "Safety check passed" offers that check's dose form only while the server
+  // would: a saved copy shown offline may be hours old, or from before a dose this phone logged
+  // with that check. Then the page shows the safety check as before any verdict, to check again.
+  var retireTimer = null;
+  function retireSpentCheck() {
+    var section = document.querySelector("#gate-result[data-gate-id]");
+    var template = document.getElementById("offline-gate-start");
+    if (!section || !template) return Promise.resolve();
+    var gateId = section.getAttribute("data-gate-id");
+    var until = Date.parse(section.getAttribute("data-gate-until"));
+    var user = currentUser();
+    return Promise.all([Outbox.all(user), Outbox.sent(user), snapshot()]).then(function (found) {
+      // Used by a dose on this phone, or by the last dose the server had (logged online).
+      var last = found[2] && found[2].last_dose;
+      var used = (last && last.gate_id === gateId) ||
+        found[0].concat(found[1]).some(function (item) {
+          return item.kind === "dose" && item.data && item.data.gate_id === gateId;
+        });
+      var expired = !(Date.now() < until);
+      if (!used && !expired) {
+        clearTimeout(retireTimer);
+        retireTimer = setTimeout(retireSpentCheck, Math.min(until - Date.now() + 50, 2147483647));
+        return;
+      }
+      section.removeAttribute("data-gate-id");
+      section.textContent = "";
+      section.appendChild(template.content.cloneNode(true));
+      freshIds(section);
+    }).catch(function () { /* the outbox cannot be read: the server judges the dose again */ });
+  }
+
   function start() {
     if (!navigator.onLine || document.documentElement.hasAttribute("data-saved-copy")) {
       // A page from the service worker's cache carries the client ids it was rendered with;
       // every entry made from it offline needs ids of its own.
-      Array.prototype.forEach.call(document.querySelectorAll("form[data-sync-id]"), function (f) {
-        var hidden = f.elements.namedItem(f.getAttribute("data-sync-id"));
-        if (hidden) hidden.value = newId();
-      });
+      freshIds(document);
     }
+    retireSpentCheck();
     banner();
     render();
     flushSoon();

@@ -384,6 +384,60 @@ def test_a_reading_the_server_would_refuse_is_refused_at_the_field_offline(conte
            ).to_be_visible()
 
 
+def test_a_saved_today_never_offers_a_safety_check_a_dose_already_used(context, page: Page,
+                                                                        patient):
+    """The check passed online and Today was kept with its dose form. Once a dose used that
+    check (logged offline from the page, or online), the kept Today must not say 'You can take
+    your dose now' again: it shows the safety check to do again."""
+    verdict = page.locator("#gate-result")
+    _ready_offline(context, page, patient.email)
+    context.set_offline(False)
+    _safety_check(page, "128", "82", "72")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    page.goto("/today")  # a navigation: the service worker keeps this copy
+    expect(page.get_by_text("You can take your dose now")).to_be_visible()
+
+    context.set_offline(True)
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("1")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")  # the kept copy
+    expect(verdict.get_by_role("heading", name="Before you dose: safety check")).to_be_visible()
+    expect(page.get_by_text("You can take your dose now")).to_have_count(0)
+    expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
+    # Checking again on the phone counts the dose just logged: a hold, not a second OK.
+    page.get_by_label("Upper (systolic)").fill("128")
+    page.get_by_label("Lower (diastolic)").fill("82")
+    page.get_by_label("Pulse").fill("72")
+    for box in page.locator(".gate-form input[type=checkbox]").all():
+        box.check()
+    page.get_by_role("button", name="Check").click()
+    expect(verdict.get_by_role("heading", name="Hold: it is not safe to dose right now")
+           ).to_be_visible()
+
+
+
+def test_a_saved_today_never_offers_a_check_a_dose_logged_online_used(context, page: Page,
+                                                                      patient):
+    verdict = page.locator("#gate-result")
+    _ready_offline(context, page, patient.email)
+    context.set_offline(False)
+    _safety_check(page, "128", "82", "72")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    page.goto("/today")
+    expect(page.get_by_text("You can take your dose now")).to_be_visible()
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(page.get_by_text("Dose logged.")).to_be_visible()
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    _until(lambda: page.evaluate("""async () => {
+      const r = await caches.match('/api/v1/today', {ignoreVary: true});
+      return !!(r && (await r.json()).last_dose);
+    }"""))
+    context.set_offline(True)
+    page.goto("/today")
+    expect(verdict.get_by_role("heading", name="Before you dose: safety check")).to_be_visible()
+    expect(page.get_by_text("You can take your dose now")).to_have_count(0)
+
+
 def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
                                                                                 live_server):
     """The phone's own clock style and zone are not the page's: a Spanish-speaking patient in

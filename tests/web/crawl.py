@@ -37,18 +37,24 @@ def pages(client, start: str = "/", per_shape: int = 3) -> Iterator[tuple[str, A
 
 
 class _Forms(HTMLParser):
-    """Each POST form of a page: its action and the values it would send as it stands."""
+    """Each POST form of a page: its action and the values it would send as it stands. A form
+    inside a <template> is not on the page: the phone copies it in and fills it (offline.js)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.forms: list[tuple[str, dict[str, str]]] = []
         self._fields: dict[str, str] | None = None
         self._select: str | None = None
+        self._templates = 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         name = a.get("name")
-        if tag == "form":
+        if tag == "template":
+            self._templates += 1
+        elif self._templates:
+            return
+        elif tag == "form":
             self._fields = {}
             if (a.get("method") or "get").lower() == "post":
                 self.forms.append((a.get("action") or "", self._fields))
@@ -64,7 +70,11 @@ class _Forms(HTMLParser):
             self._fields.setdefault(name, a.get("value") or "")
 
     def handle_endtag(self, tag):
-        if tag == "form":
+        if tag == "template":
+            self._templates -= 1
+        elif self._templates:
+            return
+        elif tag == "form":
             self._fields = None
         elif tag == "select":
             self._select = None
