@@ -222,7 +222,10 @@
     return unseen;
   }
 
-  function offlineVerdict(form, data) {
+  // The rules' inputs on this phone: the snapshot, with what the phone logged since folded in
+  // (entries still in the outbox, and those sent after the snapshot was made). Null without a
+  // snapshot.
+  function gateInputs() {
     var Gate = window.TrocheGate;
     var user = currentUser();
     return Promise.all([snapshot(), Outbox.all(user), Outbox.sent(user)]).then(function (found) {
@@ -249,16 +252,55 @@
           state = Gate.noteReview(state);
         }
       });
+      return { snapshot: inputs.snapshot, history: history, state: state };
+    });
+  }
+
+  function offlineVerdict(form, data) {
+    var Gate = window.TrocheGate;
+    return gateInputs().then(function (inputs) {
+      if (!inputs) return null;
       try {
         var now = new Date().toISOString();
-        var wait = Gate.emergencyRecheckAt(state, now);
+        var wait = Gate.emergencyRecheckAt(inputs.state, now);
         if (wait) return { recheckAt: wait }; // as the server: rest first, then measure
-        return Gate.evaluateGate(inputs.snapshot, history, data, now,
-                                 form.getAttribute("data-proposed-mg"), state);
+        return Gate.evaluateGate(inputs.snapshot, inputs.history, data, now,
+                                 form.getAttribute("data-proposed-mg"), inputs.state);
       } catch (e) {
         return null; // cannot judge: never an OK
       }
     });
+  }
+
+  // A dose logged with a safety check that passed: the amount and time typed in are judged as
+  // the server will judge them (app/doses/service.py record_dose): the interval and the rolling
+  // maximums at its time, and the holds since the check. None of these can be overridden, so
+  // the phone keeps nothing that breaks them and says why. A dose already taken, or one without
+  // a check, is recorded as it happened and flagged by the server.
+  function doseBreaks(form) {
+    var Gate = window.TrocheGate;
+    var data = ADAPTERS.dose(form);
+    if (!data.gate_id || data.already_taken === true) return Promise.resolve([]);
+    return gateInputs().then(function (inputs) {
+      if (!inputs) return [];
+      try {
+        var at = data.taken_at || new Date().toISOString();
+        return Gate.doseLimitReasons(inputs.snapshot, inputs.history, at, data.dose_mg)
+          .concat(Gate.safetyHoldReasons(inputs.snapshot, inputs.state, at));
+      } catch (e) {
+        return []; // an amount or time it cannot read: the server answers for it
+      }
+    });
+  }
+
+  // The words for a reason code live with the offline verdict's (the safety check's section,
+  // or its copy kept in a <template> on a page that shows a passed check).
+  var shownWords = null; // the words of a verdict this page has shown (its section replaced)
+  function verdictWords() {
+    var words = document.querySelector("[data-offline-verdict]") || shownWords;
+    var kept = document.getElementById("offline-gate-start");
+    if (!words && kept) words = kept.content.querySelector("[data-offline-verdict]");
+    return function (key) { return (words && words.getAttribute("data-text-" + key)) || ""; };
   }
 
   /** A reason in the page's words: the server's sentence for its code (app/doses/reasons.py)
@@ -283,6 +325,7 @@
     var words = document.querySelector("[data-offline-verdict]");
     var section = document.getElementById("gate-result");
     if (!words || !section) { say(text("saved-offline")); return; }
+    shownWords = words;
     function w(key) { return words.getAttribute("data-text-" + key) || ""; }
     var template = document.getElementById("offline-dose-form"); // before the section empties
     var clinic = document.getElementById("offline-clinic-call");
@@ -403,7 +446,27 @@
     event.preventDefault();
     event.stopImmediatePropagation();
     if (!form.reportValidity()) return;
-    submitter = event.submitter && event.submitter.name ? event.submitter : null;
+    keepOnPhone(form, event.submitter);
+  }, true);
+
+  // An entry kept in the outbox (no signal, or a send that failed on the way), after the checks
+  // the server would make of it; a safety check shows the phone's verdict.
+  function keepOnPhone(form, pressed) {
+    submitter = pressed && pressed.name ? pressed : null;
+    if (form.getAttribute("data-sync-kind") === "dose") {
+      doseBreaks(form).then(function (reasons) {
+        if (!reasons.length) {
+          return queue(form).then(function (item) { afterQueued(form, item); });
+        }
+        var w = verdictWords();
+        say([form.getAttribute("data-text-breaks") || ""].concat(reasons.map(function (r) {
+          return reasonWords(r, w);
+        }), [form.getAttribute("data-text-nothing-saved") || ""]).join(" ").trim(),
+            "alert-error");
+        return null;
+      }).catch(function () { say(text("not-saved"), "alert-error"); });
+      return;
+    }
     if (form.getAttribute("data-sync-kind") === "gate") {
       var data = ADAPTERS.gate(form);
       // As the server refuses it (GateInput): said at the field, nothing saved.
@@ -431,7 +494,7 @@
     queue(form).then(function (item) { afterQueued(form, item); }, function () {
       say(text("not-saved"), "alert-error");
     });
-  }, true);
+  }
 
   // --- navigation: offline, always somewhere visible -----------------------------------------
 
@@ -454,8 +517,18 @@
   });
   document.addEventListener("htmx:error", function (event) {
     var ctx = event.detail && event.detail.ctx;
-    if (ctx && ctx.request && (ctx.request.method || "GET").toUpperCase() === "GET") {
+    if (!ctx || !ctx.request) return;
+    if ((ctx.request.method || "GET").toUpperCase() === "GET") {
       fullNavigation(ctx.request.action);
+      return;
+    }
+    // A write that never got its answer (the signal went mid-send, though the phone thought it
+    // was online): kept on the phone with the same client id, so if the server did get it the
+    // outbox's replay is a duplicate it ignores. Never lost without a word.
+    var form = ctx.sourceElement;
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-sync-kind") &&
+        form.hasAttribute("data-sync-id")) {
+      keepOnPhone(form, ctx.sourceEvent && ctx.sourceEvent.submitter);
     }
   });
 

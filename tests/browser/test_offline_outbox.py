@@ -438,6 +438,53 @@ def test_a_saved_today_never_offers_a_check_a_dose_logged_online_used(context, p
     expect(page.get_by_text("You can take your dose now")).to_have_count(0)
 
 
+def test_offline_a_dose_amount_over_the_plans_maximum_is_refused_and_nothing_is_kept(
+        context, page: Page, patient):
+    """The check passed on the phone for the prescribed 100 mg; the patient types 300 mg. The
+    server would refuse it (over the 24-hour maximum, never overridable): so does the phone,
+    in the server's words, before anything is kept."""
+    _ready_offline(context, page, patient.email)
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    expect(_count(page)).to_have_text("1")  # the check
+    verdict.locator("input[name=dose_mg]").fill("300")
+    verdict.get_by_role("button", name="Log dose").click()
+    refusal = page.locator("#offline-saved")
+    expect(refusal).to_contain_text("This dose breaks your plan's safety rules:")
+    expect(refusal).to_contain_text("Over the 24-hour maximum of 200 mg (this would make 300 mg).")
+    expect(refusal).to_contain_text("Nothing was saved on this phone.")
+    expect(_count(page)).to_have_text("1")
+    # The prescribed amount goes through.
+    verdict.locator("input[name=dose_mg]").fill("100")
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("2")
+
+
+def test_a_write_that_fails_on_the_way_is_kept_on_the_phone_not_lost(context, page: Page,
+                                                                     patient, console_errors):
+    """Online as far as the phone knows, the dose's request dies on the way (a dead spot): the
+    entry is kept in the outbox with its client id and sent once, when it can be."""
+    console_errors.expect(r"ERR_INTERNET_DISCONNECTED|Failed to fetch|net::")
+    _ready_offline(context, page, patient.email)
+    context.set_offline(False)
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    # The dead spot lasts a while: the page's sends and the service worker's (Background Sync).
+    for path in ("**/today/dose", "**/api/v1/sync"):
+        context.route(path, lambda route: route.abort("internetdisconnected"))
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("1")
+    expect(page.locator("#outbox")).to_contain_text("Dose")
+    assert _rows(patient.id)["doses"] == []
+    for path in ("**/today/dose", "**/api/v1/sync"):
+        context.unroute(path)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
+    _until(lambda: len(_rows(patient.id)["doses"]) == 1)
+
+
 def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
                                                                                 live_server):
     """The phone's own clock style and zone are not the page's: a Spanish-speaking patient in
