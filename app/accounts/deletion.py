@@ -103,8 +103,9 @@ def delete_patient(session: Session, patient: User, *, address: str, now: dateti
         select(func.count()).select_from(table).where(condition)).scalar_one()
         for table, condition in found.owned.items()}
     audit.record(session, action="account.delete", actor=patient, patient_id=pid, now=now,
-                 details={"rows": sum(counts.values()),
-                          "tables": sorted(name for name, n in counts.items() if n)})
+                 # How many rows, not which tables: the audit trail outlives the patient, and
+                 # "safety_events" or "questionnaire_responses" would say what they had.
+                 details={"rows": sum(counts.values())})
     # Sign-in throttling rows carry no id, only hashes: the account's count and this
     # address's pair go; pairs with other addresses cannot be told apart from anyone's and
     # expire within a day (app/accounts/throttle.py).

@@ -467,22 +467,34 @@ class AlertView:
     alert: Alert
     patient_name: str
     acknowledged_by: str | None
+    acknowledged_by_role: str | None = None
+
+    def note_for(self, viewer: User) -> str | None:
+        """The acknowledgement's note as `viewer` may read it. A patient shares the alert with
+        their caregivers, not the clinic's notes: a prescriber's note ("discussed ideation,
+        started sertraline") is clinical, so a caregiver reads only a caregiver's."""
+        note = self.alert.acknowledgement_note
+        if not note or viewer.role != Role.CAREGIVER:
+            return note
+        mine = self.alert.acknowledged_by_id == viewer.id
+        return note if mine or self.acknowledged_by_role == Role.CAREGIVER else None
 
 
 def views(session: Session, alerts: list[Alert]) -> list[AlertView]:
     ids = {a.patient_id for a in alerts} | {
         a.acknowledged_by_id for a in alerts if a.acknowledged_by_id
     }
-    names = {}
+    people: dict = {}
     if ids:
-        names = dict(
-            session.exec(select(User.id, User.display_name).where(col(User.id).in_(ids))).all()
-        )
+        people = {uid: (name, role) for uid, name, role in session.exec(
+            select(User.id, User.display_name, User.role).where(col(User.id).in_(ids))).all()}
     return [
         AlertView(
             alert=a,
-            patient_name=names.get(a.patient_id, "—"),
-            acknowledged_by=names.get(a.acknowledged_by_id, "—") if a.acknowledged_by_id else None,
+            patient_name=people.get(a.patient_id, ("—", None))[0],
+            acknowledged_by=(people.get(a.acknowledged_by_id, ("—", None))[0]
+                             if a.acknowledged_by_id else None),
+            acknowledged_by_role=people.get(a.acknowledged_by_id, (None, None))[1],
         )
         for a in alerts
     ]

@@ -177,6 +177,24 @@ def test_a_caregiver_turns_alerts_on_and_sees_them(db, auth, client, clinic):
     assert "Safety alerts about Robin Example: off." in text(follow(client, off))
 
 
+def test_a_caregiver_reads_who_acknowledged_but_not_the_prescribers_clinical_note(
+        db, auth, client, clinic):
+    """The patient shares the alert with their caregiver, not the clinic's notes on it; a
+    caregiver's own note stays readable by everyone who sees the alert."""
+    note = "PHQ-9 trending up, discussed ideation, started sertraline 50mg."
+    by_prescriber = open_alert(db, clinic)
+    auth.login(clinic.first.email)
+    auth.post(f"/alerts/{by_prescriber.id}/acknowledge", {"note": note, "back": "/alerts"})
+    assert note in text(client.get("/alerts"))  # the prescriber reads it
+    client.cookies.clear()
+
+    auth.login(clinic.caregiver.email)
+    for path in ("/alerts", f"/supporting/{clinic.patient.id}"):
+        page = text(client.get(path))
+        assert "Acknowledged by Dr Zhou" in page, path
+        assert "sertraline" not in page and "ideation" not in page, path
+
+
 def test_a_caregiver_without_the_patients_consent_sees_no_alert(db, auth, client, clinic):
     db.add(CheckinSettings(patient_id=clinic.patient.id, share_alerts_with_caregiver=False))
     db.commit()
