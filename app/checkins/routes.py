@@ -23,6 +23,7 @@ from app.deps import CurrentUser, PatientUser
 from app.doses.models import Dose
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
+from app.safety import service as safety
 from app.sync import service as sync
 from app.templating import render
 from app.web.forms import form_values, new_client_id, see_other
@@ -198,6 +199,9 @@ def _questionnaire_page(request: Request, instrument, values: dict, errors=None,
 def questionnaire_form(request: Request, session: SessionDep, user: PatientUser, key: str,
                        follows: uuid.UUID | None = None):
     instrument = _instrument_or_404(key)
+    if instrument.key == "cssrs" and follows is None:
+        # An address with ?follows= (a page saved before, an old bookmark) still works.
+        follows = safety.screener_follows(session, user.id, utcnow())
     values = {"client_id": new_client_id(), "follows": str(follows) if follows else ""}
     last_at = None
     if instrument.key in VERSIONS:
@@ -258,7 +262,7 @@ async def questionnaire_submit(request: Request, session: SessionDep, user: Pati
         return _questionnaire_page(request, instrument, values, errors, status_code=422)
     if result.get("follow_up") == "cssrs":
         # PHQ-9 item 9 above 0: straight on to the screener, linked to this answer.
-        return see_other(f"/questionnaires/cssrs?follows={result['id']}")
+        return see_other("/questionnaires/cssrs")
     return see_other(f"/questionnaires/result/{result['id']}")
 
 

@@ -1,7 +1,7 @@
 """The patient's pages: Today (gate and dose log), the dose history and the troche supply."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -30,7 +30,6 @@ from app.web.forms import form_values, new_client_id, see_other
 
 router = APIRouter()
 # A PHQ-9 answer whose screener was left unfinished stays on Today this long.
-UNSCREENED_SHOWN_FOR = timedelta(days=14)
 
 
 
@@ -65,7 +64,7 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
     gate_overridable = bool(state.protocol) and rules.may_override_before_dosing(
         protocols.policy(state.protocol), [rules.Reason(rules.ReasonCode(c), {})
                                            for c in gate_codes])
-    unscreened = safety.unscreened_item9(session, user.id, now - UNSCREENED_SHOWN_FOR)
+    unscreened = safety.unscreened_item9(session, user.id, now - safety.UNSCREENED_SHOWN_FOR)
     extra.setdefault("sitter", checkins.sitter_confirmation(session, user.id, state.gate, now))
     # "Call my clinic" beside a hold or an emergency (the first prescriber's clinic number).
     extra.setdefault("clinic_phone", careteam.clinic_phone_for(session, user))

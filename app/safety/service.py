@@ -8,7 +8,7 @@ or above 180/120 holds dosing for the protocol's lockout period.
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
@@ -127,6 +127,19 @@ def reviewer_names(session: Session, patient_id: uuid.UUID) -> dict[uuid.UUID, s
         return {}
     users = session.exec(select(User).where(col(User.id).in_(set(ids)))).all()
     return {u.id: u.display_name for u in users}
+
+
+# How long a PHQ-9 with item 9 above 0 and no screener after it stays pending (Today says so).
+UNSCREENED_SHOWN_FOR = timedelta(days=14)
+
+
+def screener_follows(session: Session, patient_id: uuid.UUID,
+                     now: datetime) -> uuid.UUID | None:
+    """The PHQ-9 a C-SSRS screener opened now follows: the latest still unscreened. Found here,
+    not carried in the screener's address, where '?follows=' alone would tell a proxy's log
+    that item 9 (thoughts of self-harm) was answered above 0."""
+    pending = unscreened_item9(session, patient_id, now - UNSCREENED_SHOWN_FOR)
+    return pending[0].id if pending else None
 
 
 def unscreened_item9(session: Session, patient_id: uuid.UUID,

@@ -7,6 +7,8 @@
   var Outbox = window.TrocheOutbox;
   if (!Outbox || !window.indexedDB) return;
 
+  // The PHQ-9 a screener opened offline follows (its client id), kept for that page only.
+  var FOLLOWS = "trochelog:screener-follows";
   function page() { return document.querySelector(".page"); }
   function currentUser() { var p = page(); return p ? p.getAttribute("data-user") || "" : ""; }
   function text(key) {
@@ -420,8 +422,11 @@
     if (item.kind === "questionnaire" && item.data.instrument === "phq9") {
       var item9 = item.data.answers[8];
       if (typeof item9 === "number" && item9 > 0) {
-        // The safety path does not wait for a signal: straight on to the screener.
-        window.location.assign("/questionnaires/cssrs?follows=" + encodeURIComponent(item.id));
+        // The safety path does not wait for a signal: straight on to the screener, which is
+        // linked to this answer on the phone (never in the address: ?follows= there would
+        // tell a proxy's log how item 9 was answered).
+        try { window.sessionStorage.setItem(FOLLOWS, item.id); } catch (e) { /* private mode */ }
+        window.location.assign("/questionnaires/cssrs");
         return;
       }
     }
@@ -792,8 +797,24 @@
     if (new URLSearchParams(window.location.search).get("screened") === "offline") {
       say(text("saved-offline"));
     }
-    // A form page served offline from a cached copy without its query: the screener after a
-    // PHQ-9 (?follows=), a session check-in for a dose (?dose=). Link them as the server would.
+    // The screener after a PHQ-9 answered on this phone: linked to it, whatever PHQ-9 the
+    // saved copy of the page named.
+    var screener = document.querySelector('form[data-instrument="cssrs"]');
+    var follows = null;
+    try { follows = window.sessionStorage.getItem(FOLLOWS); } catch (e) { /* private mode */ }
+    if (screener && follows) {
+      var linked = screener.elements.namedItem("follows");
+      if (!linked) {
+        linked = document.createElement("input");
+        linked.type = "hidden";
+        linked.name = "follows";
+        screener.appendChild(linked);
+      }
+      linked.value = follows;
+      try { window.sessionStorage.removeItem(FOLLOWS); } catch (e) { /* private mode */ }
+    }
+    // A form page served offline from a cached copy without its query: a session check-in for
+    // a dose (?dose=), or a screener address saved with ?follows=. Link them as the server would.
     var query = new URLSearchParams(window.location.search);
     [['form[data-instrument="cssrs"]', "follows", "follows"],
      ['form[data-sync-kind="checkin"]', "dose", "dose_id"]].forEach(function (link) {

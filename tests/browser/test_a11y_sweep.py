@@ -152,8 +152,8 @@ def _sweep_patient(sweep: Sweep, new_context, patient_id) -> None:
         _answer(page, f"q{n}", "Several days")
     _answer(page, "q9", "More than half the days")
     page.get_by_role("button", name="Submit").click()
-    expect(page).to_have_url(re.compile(r"/questionnaires/cssrs\?follows="))
-    sweep.check(page, "/questionnaires/cssrs?follows= (after a positive item 9)")
+    expect(page).to_have_url(re.compile(r"/questionnaires/cssrs$"))
+    sweep.check(page, "/questionnaires/cssrs (after a positive item 9)")
     for item, answer in (("q1", "Yes"), ("q2", "Yes"), ("q3", "Yes"), ("q4", "Yes"),
                          ("q5", "No"), ("q6", "No")):
         _answer(page, item, answer)

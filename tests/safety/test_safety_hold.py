@@ -31,11 +31,19 @@ def text_of(response) -> str:
     return html.unescape(response.text)
 
 
+def screener_follows(client, phq) -> str:
+    """Where a positive PHQ-9 leads (the screener, its address silent on item 9), and the PHQ-9
+    the screener's page is linked to."""
+    assert phq.headers["location"] == "/questionnaires/cssrs"
+    page = client.get("/questionnaires/cssrs").text
+    return re.search(r'name="follows" value="([0-9a-f-]{36})"', page).group(1)
+
+
 def high_risk_screen(auth) -> str:
     """PHQ-9 with item 9 = 2, then a C-SSRS with intent (Q4 yes): the crisis screen's html."""
     phq = auth.post("/questionnaires/phq9", {f"q{i}": "1" for i in range(1, 9)} | {"q9": "2"})
     assert phq.status_code == 303, phq.text
-    follows = re.search(r"follows=([0-9a-f-]{36})", phq.headers["location"]).group(1)
+    follows = screener_follows(auth.client, phq)
     screen = auth.post("/questionnaires/cssrs", {
         "follows": follows, "q1": "yes", "q2": "yes", "q3": "no", "q4": "yes", "q5": "no",
         "q6": "no"})
@@ -135,7 +143,7 @@ def test_a_high_risk_screen_holds_dosing_until_the_prescriber_clears_it(db, clie
 
 def test_a_low_or_moderate_screen_is_a_flag_but_does_not_hold(db, client, auth, world):
     phq = auth.post("/questionnaires/phq9", {f"q{i}": "0" for i in range(1, 9)} | {"q9": "1"})
-    follows = re.search(r"follows=([0-9a-f-]{36})", phq.headers["location"]).group(1)
+    follows = screener_follows(auth.client, phq)
     auth.post("/questionnaires/cssrs", {"follows": follows, "q1": "yes", "q2": "yes",
                                         "q3": "yes", "q4": "no", "q5": "no", "q6": "no"})
     assert gate(client)["verdict"] == "ok"
@@ -145,11 +153,11 @@ def test_a_low_or_moderate_screen_is_a_flag_but_does_not_hold(db, client, auth, 
 
 def test_a_phq9_item9_without_a_screener_is_pending_on_today_never_low(db, client, auth, world):
     phq = auth.post("/questionnaires/phq9", {f"q{i}": "0" for i in range(1, 9)} | {"q9": "1"})
-    follows = re.search(r"follows=([0-9a-f-]{36})", phq.headers["location"]).group(1)
+    follows = screener_follows(auth.client, phq)
     # The patient leaves the screener unanswered and goes back to Today.
     today = text_of(client.get("/today"))
     assert "Your safety questions are not finished" in today
-    assert f"/questionnaires/cssrs?follows={follows}" in today
+    assert 'href="/questionnaires/cssrs"' in today
     (flag,) = db.exec(select(SafetyEvent)).all()
     assert (flag.kind, flag.level) == ("phq9_item9", "unscreened")
     auth.post("/questionnaires/cssrs", {"follows": follows, "q1": "no", "q2": "no",
