@@ -29,9 +29,6 @@ from app.web import pages
 from app.web.forms import form_values, new_client_id, see_other
 
 router = APIRouter()
-# A PHQ-9 answer whose screener was left unfinished stays on Today this long.
-
-
 
 
 def parse_local(value: str, tz: str, field: str) -> datetime:

@@ -77,7 +77,54 @@ window.TrocheClock = (function () {
       return n.toLocaleString(own(), { maximumFractionDigits: 3 });
     }
   }
-  return { text: text, typeset: typeset, number: number };
+  // The wall-clock reading of instant `ms` in `zone`, as if it were UTC (ms).
+  function wallAsUtc(ms, zone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric",
+      month: "numeric", day: "numeric", hour: "numeric", minute: "2-digit", second: "2-digit" })
+      .formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = p.value; });
+    return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day),
+                    Number(parts.hour) % 24, Number(parts.minute), Number(parts.second));
+  }
+  // A time typed into a datetime-local field, read in the patient's zone as the server reads
+  // a form's (doses/routes.py parse_local: the zone's first reading of an ambiguous hour, and
+  // a time in the spring gap moved forward): an ISO instant. The phone's own zone when the
+  // page has no clock. "" when it cannot be read.
+  function instant(value) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value || "");
+    var clock = settings();
+    if (!m || !clock) {
+      var own = new Date(value);
+      return isNaN(own.getTime()) ? "" : own.toISOString();
+    }
+    var wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]),
+                        Number(m[5]), Number(m[6] || 0));
+    try {
+      // The zone's offset a day before and a day after: each reading that gives this wall
+      // time back is a candidate; the earlier wins (Python's fold=0). None does in a spring
+      // gap: then the offset before it, as Python reads it.
+      var DAY = 864e5;
+      var before = wall - (wallAsUtc(wall - DAY, clock.zone) - (wall - DAY));
+      var after = wall - (wallAsUtc(wall + DAY, clock.zone) - (wall + DAY));
+      var fits = [before, after].filter(function (t) { return wallAsUtc(t, clock.zone) === wall; });
+      return new Date(fits.length ? Math.min.apply(null, fits) : before).toISOString();
+    } catch (e) {
+      return "";  // a zone this phone does not know: the form is kept as typed, unread
+    }
+  }
+  // The other way: an instant as a datetime-local field's value ("2026-12-05T14:05") in the
+  // patient's zone, as the server fills the field (templating.local_input).
+  function fieldValue(value) {
+    var when = value instanceof Date ? value : new Date(value);
+    var clock = settings();
+    var wall = when.getTime() - when.getTimezoneOffset() * 60000;  // the phone's own zone
+    try {
+      if (clock) wall = wallAsUtc(when.getTime(), clock.zone);
+    } catch (e) { /* a zone this phone does not know: its own */ }
+    return new Date(wall).toISOString().slice(0, 16);
+  }
+  return { text: text, typeset: typeset, number: number, instant: instant,
+           fieldValue: fieldValue };
 })();
 
 (function () {

@@ -42,10 +42,10 @@
     return (el.value || "").trim();
   }
   function localToIso(value) {
-    // A datetime-local value in this phone's zone, as an instant with its offset.
+    // A datetime-local value in the patient's zone (the page's clock), as the server reads the
+    // same form online: not the phone's zone, which may be another.
     if (!value) return "";
-    var when = new Date(value);
-    return isNaN(when.getTime()) ? value : when.toISOString();
+    return Clock.instant(value) || value;
   }
   function intOrRaw(raw) { return /^-?\d+$/.test(raw) ? parseInt(raw, 10) : raw; }
   function drop(data) {
@@ -382,11 +382,7 @@
       dose.elements.namedItem("gate_id").value = item.id;
       dose.elements.namedItem("dose_client_id").value = newId();
       var taken = dose.elements.namedItem("taken_at");
-      if (taken) {
-        var now = new Date();
-        taken.value = new Date(now.getTime() - now.getTimezoneOffset() * 60000)
-          .toISOString().slice(0, 16);
-      }
+      if (taken) taken.value = Clock.fieldValue(new Date());
       section.appendChild(dose);
     }
     section.setAttribute("data-focus", "");

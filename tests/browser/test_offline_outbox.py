@@ -4,7 +4,7 @@ visible count, survive a reload, and arrive exactly once when the signal returns
 import re
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -19,8 +19,10 @@ from app.db import engine, utcnow
 from app.doses import reasons
 from app.doses import service as doses
 from app.doses.models import Dose, GateCheck, LedgerEntry
+from app.doses.routes import parse_local
 from app.doses.rules import EMERGENCY_RECHECK_WAIT
 from app.protocols import service as protocols
+from app.templating import local_input
 from app.web import formats
 from tests import factories
 from tests.browser.waiting import under_the_service_worker
@@ -483,6 +485,67 @@ def test_a_write_that_fails_on_the_way_is_kept_on_the_phone_not_lost(context, pa
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
     _until(lambda: len(_rows(patient.id)["doses"]) == 1)
+
+
+def test_a_time_typed_offline_means_the_same_instant_as_online(new_context):
+    """A patient in Los Angeles on a phone set to New York logs a dose taken an hour ago
+    offline: it is recorded at the time she typed, read in her zone as the server reads the
+    same form online (three hours off, before)."""
+    patient = _patient(timezone="America/Los_Angeles")
+    context = new_context(timezone_id="America/New_York")
+    page = context.new_page()
+    _ready_offline(context, page, patient.email)
+    intended = (utcnow() - timedelta(hours=1)).replace(second=0, microsecond=0)
+    typed = intended.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%Y-%m-%dT%H:%M")
+    page.goto("/today")
+    page.get_by_text("Log a dose you took earlier").click()
+    page.get_by_label("Why was there no safety check before this dose?").fill("No cuff.")
+    page.locator("#dose_mg-late").fill("100")
+    page.locator("#taken_at-late").fill(typed)
+    page.locator("form.dose-form").last.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("1")
+    _back_online(context, page)
+    (dose,) = _rows(patient.id)["doses"]
+    assert dose.taken_at == intended
+    assert dose.taken_at == parse_local(typed, "America/Los_Angeles", "taken_at")
+
+
+# Wall times the way a form sends them, in zones west and east of UTC, with each zone's
+# ambiguous autumn hour and its spring gap.
+TYPED_TIMES = [
+    ("America/Los_Angeles", "2026-12-04T21:15"),
+    ("America/New_York", "2026-11-01T01:30"),  # twice that night: the first (EDT)
+    ("America/New_York", "2026-03-08T02:30"),  # not that night: moved forward
+    ("Europe/Madrid", "2026-10-25T02:30"),
+    ("Europe/Madrid", "2026-03-29T02:30"),
+    ("Asia/Tokyo", "2026-12-05T08:00"),
+    ("Australia/Lord_Howe", "2026-04-05T01:45"),  # a half-hour change
+    ("UTC", "2026-12-05T23:59:30"),
+]
+
+
+def test_the_phone_reads_a_typed_time_as_the_server_does_in_every_zone(page: Page, patient):
+    page.goto("/login")
+    page.get_by_label("Email").fill(patient.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    # And back: the field's value the phone writes for an instant is the server's.
+    now = utcnow().replace(second=0, microsecond=0)
+    assert page.evaluate("(iso) => window.TrocheClock.fieldValue(iso)", now.isoformat()) == \
+        local_input(now, patient.timezone)
+    for zone, typed in TYPED_TIMES:
+        phone = page.evaluate("""([zone, typed]) => {
+          const wrapper = document.querySelector('.page[data-clock]');
+          const clock = JSON.parse(wrapper.getAttribute('data-clock'));
+          clock.zone = zone;
+          wrapper.setAttribute('data-clock', JSON.stringify(clock));
+          return window.TrocheClock.instant(typed);
+        }""", [zone, typed])
+        server = parse_local(typed, zone, "taken_at")
+        # Instants (an ambiguous wall time never equals another zone's, by Python's rule).
+        assert datetime.fromisoformat(phone.replace("Z", "+00:00")).timestamp() == \
+            server.timestamp(), (zone, typed, phone, server.astimezone(UTC).isoformat())
 
 
 def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
