@@ -149,6 +149,11 @@ def revise_dose(
         dose.dose_mg = new_mg
         dose.troches = (new_mg / version.strength_mg).quantize(Decimal("0.01"))
     new_time = changes.get("taken_at")
+    if new_time is not None and new_time.astimezone(UTC) == dose.taken_at.replace(
+            second=0, microsecond=0):
+        # The forms show the time to the minute: sent back as shown, it is no change (a lot
+        # number added must not move the dose by its seconds and say its time was revised).
+        new_time = None
     if new_time is not None and new_time.astimezone(UTC) != dose.taken_at:
         new_time = new_time.astimezone(UTC)
         check_time(new_time, now, field="taken_at")

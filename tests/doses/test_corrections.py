@@ -6,6 +6,7 @@ from sqlmodel import select
 
 from app.db import utcnow
 from app.doses.models import Dose, DoseRevision
+from app.templating import local_input
 from tests import factories
 
 
@@ -33,6 +34,30 @@ def test_a_correction_keeps_the_old_value_and_the_reason(db, auth, client):
     assert revision.reason == "Only took half"
     assert revision.before == {"dose_mg": "100.00", "lot": None}
     assert "corrected" in auth.client.get("/doses").text
+
+
+def test_a_correction_that_sends_the_time_back_as_the_form_shows_it_does_not_move_the_dose(
+        db, auth, client):
+    """The correction form is filled with the recorded time to the minute; adding a lot number
+    must not drop the time's seconds and record a time revision."""
+    patient, dose = _logged_dose(db, auth, client)
+    dose_id, recorded = dose.id, dose.taken_at
+    assert recorded.second or recorded.microsecond  # the dose has seconds to lose
+    shown = local_input(recorded, patient.timezone)
+    assert shown in client.get("/doses").text  # as the form shows it
+    response = auth.post(f"/doses/{dose_id}/correct",
+                         {"taken_at": shown, "lot": "K-77", "reason": "Adding the lot"})
+    assert response.status_code == 303
+    db.expire_all()
+    corrected = db.get(Dose, dose_id)
+    assert corrected.taken_at == recorded and corrected.lot == "K-77"
+    revision = db.exec(select(DoseRevision).where(DoseRevision.dose_id == dose_id)).one()
+    assert revision.before == {"lot": None}
+    # A time that really changed is still a change.
+    earlier = local_input(recorded - timedelta(minutes=30), patient.timezone)
+    auth.post(f"/doses/{dose_id}/correct", {"taken_at": earlier, "reason": "Half an hour before"})
+    db.expire_all()
+    assert db.get(Dose, dose_id).taken_at < recorded - timedelta(minutes=29)
 
 
 def test_a_correction_over_a_limit_is_kept_and_flagged(db, auth, client):
