@@ -123,8 +123,9 @@ def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
         ],
         "grace_hours": str(version.grace_hours),
     }
+    # With their ids: a correction the phone holds for one of them counts offline too.
     body["recent_doses"] = [
-        {"taken_at": d.taken_at.isoformat(), "dose_mg": str(d.dose_mg)}
+        {"id": str(d.id), "taken_at": d.taken_at.isoformat(), "dose_mg": str(d.dose_mg)}
         for d in state.doses_read if d.taken_at >= now - timedelta(days=8)
     ]
     if state.next_session:

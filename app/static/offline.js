@@ -235,7 +235,20 @@
       if (!inputs) return null;
       var history = inputs.history;
       var state = inputs.state;
-      found[1].concat(unseenSent(found[0], found[2])).forEach(function (item) {
+      var mine = found[1].concat(unseenSent(found[0], found[2]));
+      // A correction of a recorded dose, not yet in the snapshot: judged as the server will,
+      // at its corrected time and amount (a dose marked entered in error keeps counting
+      // until the server has it: the careful side).
+      mine.forEach(function (item) {
+        if (item.kind !== "dose_revision" || item.status === "rejected") return;
+        var changes = item.data.changes || {};
+        history.forEach(function (dose) {
+          if (!dose.id || dose.id !== item.data.dose_id) return;
+          if (changes.taken_at) dose.taken_at = changes.taken_at;
+          if (changes.dose_mg) dose.dose_mg = String(changes.dose_mg);
+        });
+      });
+      mine.forEach(function (item) {
         // What this phone has logged since the snapshot counts too.
         var counts = item.status === "pending" || item.answered_at;
         if (item.kind === "dose" && counts && item.data.taken_at) {

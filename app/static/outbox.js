@@ -17,11 +17,12 @@
   // agree with), kept until they dismiss it: a flush may run in the service worker with no
   // page open.
   var NOTICES = "notices";
-  // Doses, safety checks, check-ins and screens the server accepted (what the offline gate
-  // folds in), kept until a Today snapshot made after that answer is on the phone: the
-  // snapshot may predate them, and a dose that left the outbox must not leave the phone's
-  // count with it (a second dose would look allowed).
+  // Doses, safety checks, check-ins, screens and corrections the server accepted (what the
+  // offline gate folds in), kept until a Today snapshot made after that answer is on the
+  // phone: the snapshot may predate them, and a dose that left the outbox must not leave the
+  // phone's count with it (a second dose would look allowed).
   var SENT = "sent";
+  var KEPT_WHEN_SENT = ["dose", "gate", "checkin", "questionnaire", "dose_revision"];
   var BATCH = 50;
   var CHANGED = "trochelog:outbox-changed";
 
@@ -218,7 +219,7 @@
       items.forEach(function (item) { byId[item.id] = item; });
       var accepted = answer.results.filter(function (result) {
         var item = byId[result.id];
-        return item && ["dose", "gate", "checkin", "questionnaire"].indexOf(item.kind) >= 0 &&
+        return item && KEPT_WHEN_SENT.indexOf(item.kind) >= 0 &&
           (result.status === "created" || result.status === "duplicate");
       }).map(function (result) { return byId[result.id]; });
       // Kept before the outbox lets them go: a page judging meanwhile sees one or the other.

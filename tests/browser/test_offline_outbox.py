@@ -548,6 +548,45 @@ def test_the_phone_reads_a_typed_time_as_the_server_does_in_every_zone(page: Pag
             server.timestamp(), (zone, typed, phone, server.astimezone(UTC).isoformat())
 
 
+def test_a_correction_kept_on_the_phone_counts_in_the_offline_check(context, page: Page,
+                                                                    console_errors):
+    """A dose recorded 50 hours ago (48 hours apart at least): a check now would pass. The
+    patient corrects it offline to 40 hours ago; the next offline check holds, as the server
+    will once it has the correction."""
+    console_errors.expect(r"ERR_INTERNET_DISCONNECTED")
+    patient = _patient()
+    now = utcnow()
+    with Session(engine) as db:
+        doses.record_dose(db, patient=db.get(User, patient.id), dose_id=uuid.uuid4(),
+                          recorded_at=now, data={
+                              "taken_at": (now - timedelta(hours=50)).isoformat(),
+                              "dose_mg": "100", "route": "sublingual",
+                              "no_gate_reason": "Logged later."}, now=now)
+        db.commit()
+    _ready_offline(context, page, patient.email)
+    context.set_offline(False)
+    page.goto("/doses")
+    context.set_offline(True)
+    card = page.locator("li.card.dose").nth(0)
+    card.get_by_text("Correct this entry").click()
+    later = (now - timedelta(hours=40)).strftime("%Y-%m-%dT%H:%M")  # a patient in UTC
+    card.get_by_label("Taken at").fill(later)
+    card.get_by_label("Why the correction?").fill("It was later than I wrote.")
+    card.get_by_role("button", name="Save correction").click()
+    expect(_count(page)).to_have_text("1")
+
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Hold: it is not safe to dose right now")
+           ).to_be_visible()
+    expect(verdict).to_contain_text("Too soon: doses must be at least 48 hours apart.")
+
+    _back_online(context, page)
+    with Session(engine) as db:
+        (gate,) = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id)).all()
+        assert [r["code"] for r in gate.reasons] == ["too_soon"]  # the server agrees
+
+
 def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
                                                                                 live_server):
     """The phone's own clock style and zone are not the page's: a Spanish-speaking patient in
