@@ -631,7 +631,12 @@
           why.className = "field-error";
           why.textContent = item.detail;
           li.appendChild(why);
-          if (item.kind === "dose" && item.result && item.result.reasons &&
+          // The safety check it was logged with is not one the server can use (not found, used
+          // already, too old): if the dose was taken, it is recorded without one, in the
+          // patient's words, and flagged, never only "sent again" to fail again or discarded.
+          var checkRefused = item.kind === "dose" && item.data.gate_id && item.result &&
+            item.result.errors && item.result.errors.gate_id;
+          if (item.kind === "dose" && item.result && (item.result.reasons || checkRefused) &&
               !(item.data.already_taken && item.data.override_reason)) {
             // A dose the rules hold: if it was already taken, the record must still show it.
             var label = document.createElement("label");
@@ -648,8 +653,10 @@
               var said = (drafts[item.id] || account.value).trim();
               if (!said) { account.focus(); return; }
               delete drafts[item.id];
-              Outbox.retry(item.id, { already_taken: true, override_reason: said })
-                .then(flushSoon);
+              var taken = checkRefused
+                ? { already_taken: true, gate_id: null, no_gate_reason: said }
+                : { already_taken: true, override_reason: said };
+              Outbox.retry(item.id, taken).then(flushSoon);
             }));
             if (focusedDraft === item.id) refocus = account;
           }

@@ -747,6 +747,38 @@ def test_a_held_dose_from_the_outbox_can_be_recorded_as_taken(context, page: Pag
         assert held[0].override_reason == "I forgot the earlier one."
 
 
+def test_a_dose_whose_safety_check_the_server_cannot_use_can_be_recorded_as_taken(
+        context, page: Page, patient):
+    """Checked online, the dose logged offline from that check; by the time the phone syncs the
+    check is too old for the dose (here: made older on the server). 'Send again' would fail
+    every time: the patient who took it records it, without the check, in their own words."""
+    _ready_offline(context, page, patient.email)
+    context.set_offline(False)
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    context.set_offline(True)
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("1")
+    with Session(engine) as db:
+        (gate,) = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id)).all()
+        gate.checked_at -= timedelta(hours=3)
+        gate.received_at -= timedelta(hours=3)
+        db.add(gate)
+        db.commit()
+
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    rejected = page.locator("[data-outbox] .outbox-rejected")
+    expect(rejected).to_contain_text("too old")
+    rejected.get_by_label("What happened, and why").fill("Took it at 9; the signal was out.")
+    rejected.get_by_role("button", name="I already took it: record it").click()
+    expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
+    (dose,) = _rows(patient.id)["doses"]
+    assert dose.gate_id is None and dose.no_gate_reason == "Took it at 9; the signal was out."
+    assert "no_gate" in dose.flags
+
+
 def test_flushing_twice_at_once_and_a_concurrent_post_write_each_entry_once(context,
                                                                           page: Page, patient):
     _ready_offline(context, page, patient.email)
