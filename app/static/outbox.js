@@ -107,7 +107,8 @@
     });
   }
 
-  function notices(user) {
+  // Every record of `name` (a store keyed by id, not by time) that belongs to `user`.
+  function usersRecords(name, user) {
     return withStore("readonly", function (store) {
       var box = { value: [] };
       store.openCursor().onsuccess = function (event) {
@@ -117,8 +118,10 @@
         cursor.continue();
       };
       return box;
-    }, NOTICES);
+    }, name);
   }
+
+  function notices(user) { return usersRecords(NOTICES, user); }
 
   function notice(user, kind, id) {
     return withStore("readwrite", function (store) {
@@ -126,8 +129,8 @@
     }, NOTICES);
   }
 
-  // What the server accepted of `items` (doses and safety checks), with when it answered by its
-  // own clock (the Date header, to the second), to compare with a snapshot's `now`.
+  // What the server accepted of `items` (KEPT_WHEN_SENT), with when it answered by its own
+  // clock (the Date header, to the second), to compare with a snapshot's `now`.
   function keepSent(user, items, answeredAt) {
     if (!items.length) return Promise.resolve();
     return withStore("readwrite", function (store) {
@@ -138,18 +141,7 @@
     }, SENT);
   }
 
-  function sent(user) {
-    return withStore("readonly", function (store) {
-      var box = { value: [] };
-      store.openCursor().onsuccess = function (event) {
-        var cursor = event.target.result;
-        if (!cursor) return;
-        if (cursor.value.user === user) box.value.push(cursor.value);
-        cursor.continue();
-      };
-      return box;
-    }, SENT);
-  }
+  function sent(user) { return usersRecords(SENT, user); }
 
   function forgetSent(ids) {
     if (!ids.length) return Promise.resolve();
