@@ -13,12 +13,13 @@ from app.alerts import service as alerts
 from app.careteam import access
 from app.checkins import service as checkins
 from app.clinic import flags as flag_rules
-from app.clinic import service, timeline
+from app.clinic import search, service, timeline
 from app.clinic import summary as clinic_summary
 from app.clinic.overview import patient_overview
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, PrescriberUser
 from app.errors import Invalid
+from app.i18n import gettext as _
 from app.safety import service as safety
 from app.templating import render
 from app.web.forms import safe_next, see_other
@@ -29,14 +30,27 @@ LIST = "/patients"
 
 
 def _list_url(filters: service.Filters, page: int = 1) -> str:
-    """The list with these filters and this page (the filters kept from page to page)."""
-    query = urlencode({k: v for k, v in (("flag", filters.flag or ""), ("q", filters.q),
+    """The list with these filters and this page (the filters kept from page to page; the
+    search sealed, app/clinic/search.py)."""
+    query = urlencode({k: v for k, v in (("flag", filters.flag or ""),
+                                         ("find", search.seal(filters.q)),
                                          ("page", str(page) if page > 1 else "")) if v})
     return LIST + (f"?{query}" if query else "")
 
 
+def _filters(flag: str, q: str, find: str) -> service.Filters:
+    """The list's filters from its address: a sealed search, or a plain `q` (typed by hand)."""
+    if find:
+        opened = search.unseal(find)
+        if opened is None:
+            raise Invalid(_("That search can no longer be read. Search again."), field="q")
+        q = opened
+    return service.parse_filters(flag, q)
+
+
 def _list_page(request, session, user: User, filters: service.Filters, *, page: int = 1,
-               errors=None, review_errors=None, review_values=None, status_code: int = 200):
+               errors=None, review_errors=None, review_values=None, typed=None,
+               status_code: int = 200):
     now = utcnow()
     shown = service.patient_page(session, user, now, filters, page)
     context = {
@@ -48,6 +62,8 @@ def _list_page(request, session, user: User, filters: service.Filters, *, page: 
         # The prescriber's home: open alerts come first, with their acknowledge forms.
         "open_alerts": alerts.views(session, alerts.open_alerts(session, user)),
         "filters": filters,
+        # What a refused search form held, to show it again beside its error.
+        "typed": typed or {"flag": filters.flag or "", "q": filters.q},
         "codes": [(code, flag_rules.code_label(code)) for code in flag_rules.CODES],
         "code_label": flag_rules.code_label,
         "since_words": lambda since: service.since_words(since, now),
@@ -66,15 +82,34 @@ def patient_list(
     user: PrescriberUser,
     flag: Annotated[str, Query(max_length=100)] = "",
     q: Annotated[str, Query(max_length=1000)] = "",
+    find: Annotated[str, Query(max_length=4000)] = "",
     page: Annotated[str, Query(max_length=20)] = "",
 ):
     try:
-        filters = service.parse_filters(flag, q)
+        filters = _filters(flag, q, find)
     except Invalid as err:
         # The whole list, unfiltered, with the message next to the filter that was wrong.
         return _list_page(request, session, user, service.Filters(), errors=err.errors,
                           status_code=422)
     return _list_page(request, session, user, filters, page=service.page_number(page))
+
+
+@router.post("/patients")
+def search_patients(
+    request: Request,
+    session: SessionDep,
+    user: PrescriberUser,
+    flag: Annotated[str, Form(max_length=100)] = "",
+    q: Annotated[str, Form()] = "",  # any length: the service says by how much to cut
+):
+    """The list's search form: posted, so the name typed is never in an address; then the list
+    with the search sealed (Post/Redirect/Get)."""
+    try:
+        filters = service.parse_filters(flag, q)
+    except Invalid as err:
+        return _list_page(request, session, user, service.Filters(), errors=err.errors,
+                          typed={"flag": flag, "q": q}, status_code=422)
+    return see_other(_list_url(filters))
 
 
 def _filters_of(next_url: str) -> tuple[service.Filters, int]:
@@ -86,8 +121,8 @@ def _filters_of(next_url: str) -> tuple[service.Filters, int]:
     params = parse_qs(parts.query)
     page = service.page_number(params.get("page", [""])[0])
     try:
-        return service.parse_filters(params.get("flag", [""])[0],
-                                     params.get("q", [""])[0]), page
+        return _filters(params.get("flag", [""])[0], params.get("q", [""])[0],
+                        params.get("find", [""])[0]), page
     except Invalid:
         return service.Filters(), 1
 

@@ -75,13 +75,26 @@ def test_the_next_page_keeps_the_filters_and_a_review_comes_back_to_its_page(lon
                                                                            client, db):
     prescriber, _urgent = long_list
     assert auth.login(prescriber.email).status_code == 303
-    first = client.get("/patients?q=calm")
+    # The search is posted; the list's address carries it sealed, never as typed (a name in
+    # an address is in every proxy's log and the browser's history).
+    searched = auth.post("/patients", {"q": "calm", "flag": ""})
+    assert searched.status_code == 303
+    here = searched.headers["location"]
+    assert here.startswith("/patients?find=") and "calm" not in here.lower()
+    first = client.get(here)
     assert str(_urgent.id) not in order_on_page(first.text)
-    assert _link(first.text, "next") == "/patients?q=calm&page=2"
-    second = client.get("/patients?q=calm&page=2")
+    assert 'value="calm"' in first.text  # the box still shows what was searched
+    following = _link(first.text, "next")
+    assert following.startswith("/patients?find=") and following.endswith("&page=2")
+    assert "calm" not in following.lower()
+    second = client.get(following)
     assert len(order_on_page(second.text)) == PAGE_SIZE + MORE - 1 - PAGE_SIZE
-    assert 'name="next" value="/patients?q=calm&amp;page=2"' in second.text or (
+    assert f'name="next" value="{html.escape(following)}"' in second.text or (
         "No open flags." in second.text)  # no flag to review on that page: no form
+    # A sealed search that was altered, or made with another secret: said, not a 500.
+    broken = client.get(following.replace("find=gA", "find=gB"))
+    assert broken.status_code == 422
+    assert "That search can no longer be read. Search again." in html.unescape(broken.text)
 
 
 def test_the_api_pages_too_and_says_where_the_next_page_is(long_list, auth, client):

@@ -182,6 +182,14 @@ def test_an_unknown_flag_or_a_long_search_is_a_clear_422(panel, auth, client):
     assert 'id="flag-error"' in page.text and "Choose a flag from the list." in page.text
     assert len(order_on_page(page.text)) == 7  # the whole list, unfiltered
 
+    # The search form (posted): the list back with what was typed and the error beside it.
+    typed = "Amy " * 60
+    page = auth.post("/patients", {"q": typed, "flag": "override"})
+    assert page.status_code == 422
+    assert 'id="q-error"' in page.text and "at most 200 characters" in page.text
+    assert f'value="{typed}"' in page.text and 'value="override" selected' in page.text
+    assert len(order_on_page(page.text)) == 7
+
 
 def review(auth, patient, code, key, note="Called them; plan unchanged.", **extra):
     return auth.post(f"/patients/{patient.id}/flags/review",

@@ -202,6 +202,7 @@ POLICY: dict[str, Rule] = {
     "GET /supporting": role("caregiver"),
     # --- prescribers -----------------------------------------------------------------------------
     "GET /patients": role("prescriber"),
+    "POST /patients": role("prescriber"),  # the search form (posted: no name in an address)
     "GET /patients/new": role("prescriber"),
     "POST /patients/new": role("prescriber"),
     "GET /patients/export": role("prescriber"),

@@ -1,0 +1,38 @@
+"""The patient list's search, sealed for its address.
+
+A search is a patient's name or email: in `/patients?q=Jordan` it would sit in every proxy's
+and browser history's record of the list (and of a flag reviewed from it, as `next`). The form
+posts it; the list's address carries it encrypted and authenticated with a key derived from
+the app's secret (Fernet: AES-128-CBC with HMAC-SHA256), so paging, going back and reviewing
+keep the search without anyone reading it from the address.
+"""
+
+import base64
+import hashlib
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from app.config import settings
+
+
+@cache
+def _fernet(secret: str) -> Fernet:
+    key = hashlib.sha256(b"trochelog patient search\0" + secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(text: str) -> str:
+    """The search as the list's address carries it ("" for no search)."""
+    if not text:
+        return ""
+    return _fernet(settings.secret_key).encrypt(text.encode()).decode()
+
+
+def unseal(token: str) -> str | None:
+    """The search a sealed token holds; None when it cannot be read (made with another secret,
+    or altered)."""
+    try:
+        return _fernet(settings.secret_key).decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError, UnicodeError):
+        return None
