@@ -55,6 +55,8 @@ def sync(body: SyncRequest, session: SessionDep,
     # A patient writes their own record; a sitter's items each name their patient (checked
     # per item in service.sitter_patient).
     patient = user if user.role == Role.PATIENT else None
+    if patient is None:
+        service.lock_sitters_patients(session, user, body.items, now)
     return SyncResponse(
         results=[service.apply_incoming(session, author=user, patient=patient, incoming=item,
                                         now=now)

@@ -106,6 +106,11 @@ def _replay(existing: ClientWrite, item: SyncItem, digest: str, patient: User) -
 _LOCKED = "sync.locked_patients"  # transaction memo: the patients this transaction holds locked
 
 
+def patient_lock_key(patient_id: uuid.UUID) -> int:
+    """The advisory lock key of one patient's writes (PostgreSQL)."""
+    return int.from_bytes(patient_id.bytes[:8], "big", signed=True)
+
+
 def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
     """Serialise every write for one patient until the transaction ends.
 
@@ -124,11 +129,33 @@ def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        key = int.from_bytes(patient_id.bytes[:8], "big", signed=True)
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": patient_lock_key(patient_id)})
     elif connection.dialect.name == "sqlite":
         connection.execute(text("UPDATE client_writes SET id = id WHERE 0"))
     held.add(patient_id)
+
+
+def lock_sitters_patients(session: Session, author: User, items: list[IncomingItem],
+                          now: datetime) -> None:
+    """Before a sitter's batch: lock every patient it names that they may supervise, in one
+    order (the lock's key). Taken item by item, two batches naming the same two patients in
+    opposite orders would each hold one lock and wait for the other: PostgreSQL ends one of
+    them as a deadlock, a 500. In one order, the second waits for the first."""
+    named: set[uuid.UUID] = set()
+    for incoming in items:
+        data = incoming.rest.get("data") if isinstance(incoming.rest, dict) else None
+        raw = data.get("patient_id") if isinstance(data, dict) else None
+        try:
+            named.add(uuid.UUID(raw))
+        except (TypeError, ValueError, AttributeError):
+            continue  # its item is rejected on its own (sitter_patient)
+    if len(named) < 2:
+        return  # one patient: apply() takes its lock
+    for patient_id in sorted(named, key=patient_lock_key):
+        # Only people this sitter may supervise: naming a stranger must not stall their writes.
+        if access.can_access_patient(session, author, patient_id, access.Purpose.SUPERVISE, now):
+            lock_patient(session, patient_id)
 
 
 def _rejected(item_id: uuid.UUID, code: str, detail: str, field: str) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""A sitter's batch can carry entries for two patients. Each patient's writes are serialised
+by a lock (app/sync/service.py lock_patient); a batch that took them item by item could hold
+one patient's lock while waiting for the other's, against a batch doing the opposite."""
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, func, select
+
+from app.checkins.models import CheckIn
+from app.db import engine
+from app.sync.service import patient_lock_key
+from tests import factories
+from tests.conftest import IS_POSTGRES
+from tests.helpers import signed_in_clients
+
+CHECKLIST = {"sitter_present": True, "bp_taken": True, "safe_place": True, "no_driving": True}
+
+
+def _checklist(patient) -> dict:
+    return factories.sync_item("sitter_checkin", {"patient_id": str(patient.id),
+                                                  "slot": "sitter_check", "values": CHECKLIST})
+
+
+def _lock(session: Session, patient) -> None:
+    key = patient_lock_key(patient.id)
+    session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=key))
+
+
+def _waiting_for_a_lock(session: Session) -> bool:
+    return session.exec(text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).one()[0] > 0
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="advisory locks are PostgreSQL's (SQLite: one writer)")
+def test_a_sitters_batch_for_two_patients_takes_their_locks_in_one_order(db):
+    """Another writer holds the first patient's lock (in the lock order) and then asks for the
+    second's, as a sitter's batch naming both would. The batch under test names them the other
+    way round. Before, it took the second patient's lock for its first item and waited for the
+    first's: PostgreSQL ended one of the two as a deadlock, and the phone got a 500."""
+    sitter = factories.user(db, role="caregiver")
+    patients = []
+    for _ in range(2):
+        _prescriber, patient, _version = factories.patient_with_protocol(db)
+        factories.link(db, patient, sitter)
+        patients.append(patient)
+    db.commit()
+    first, second = sorted(patients, key=lambda p: patient_lock_key(p.id))
+    (web,) = signed_in_clients(sitter.email, 1, factories.PASSWORD)
+    answer: list = []
+    try:
+        csrf = web.get("/api/v1/me").json()["csrf_token"]
+        with Session(engine) as other:
+            other.exec(text("SET LOCAL lock_timeout = '10s'"))
+            _lock(other, first)
+            batch = threading.Thread(target=lambda: answer.append(web.post(
+                "/api/v1/sync", json={"items": [_checklist(second), _checklist(first)]},
+                headers={"X-CSRF-Token": csrf})))
+            batch.start()
+            with Session(engine) as watcher:
+                deadline = time.monotonic() + 30
+                while not _waiting_for_a_lock(watcher) and time.monotonic() < deadline:
+                    watcher.rollback()
+                    time.sleep(0.05)
+            # The batch waits on a lock now; the other writer goes on to the second patient.
+            _lock(other, second)
+            other.commit()
+            batch.join(timeout=60)
+    finally:
+        web.__exit__(None, None, None)
+    assert [a.status_code for a in answer] == [200], [a.text for a in answer]
+    assert [r["status"] for r in answer[0].json()["results"]] == ["created", "created"]
+    db.expire_all()
+    assert db.exec(select(func.count()).select_from(CheckIn)).one() == 2
