@@ -54,6 +54,19 @@ def _patient(**person):
     return patient
 
 
+def _recorded_dose(patient: User, *, hours_ago: float, reason: str = "Logged later.") -> Dose:
+    """A dose the server already holds (logged on another phone, or at the clinic)."""
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as db:
+        dose = doses.record_dose(db, patient=db.get(User, patient.id), dose_id=uuid.uuid4(),
+                                 recorded_at=now, data={
+                                     "taken_at": (now - timedelta(hours=hours_ago)).isoformat(),
+                                     "dose_mg": "100", "route": "sublingual",
+                                     "no_gate_reason": reason}, now=now)
+        db.commit()
+    return dose
+
+
 def _ready_offline(context: BrowserContext, page: Page, email: str) -> None:
     """Sign in, let the service worker take control and warm its cache, then cut the signal."""
     page.goto("/login")
@@ -350,12 +363,8 @@ def test_a_crisis_reading_in_an_offline_check_in_starts_the_rest_and_lockout_on_
                        now=now - timedelta(days=1), values=factories.protocol_values(
                            **factories.session_now_protocol(patient, hours_from_now=6),
                            min_hours_between_doses="2"))
-        dose = doses.record_dose(db, patient=db.get(User, patient.id), dose_id=uuid.uuid4(),
-                                 recorded_at=now, data={
-                                     "taken_at": (now - timedelta(hours=3)).isoformat(),
-                                     "dose_mg": "100", "route": "sublingual",
-                                     "no_gate_reason": "At the clinic."}, now=now)
         db.commit()
+    dose = _recorded_dose(patient, hours_ago=3, reason="At the clinic.")
     _ready_offline(context, page, patient.email)
     page.goto(f"/checkins/plus40?dose={dose.id}")
     page.get_by_label("Blood pressure, upper (systolic)").fill("186")
@@ -556,13 +565,7 @@ def test_a_correction_kept_on_the_phone_counts_in_the_offline_check(context, pag
     console_errors.expect(r"ERR_INTERNET_DISCONNECTED")
     patient = _patient()
     now = utcnow()
-    with Session(engine) as db:
-        doses.record_dose(db, patient=db.get(User, patient.id), dose_id=uuid.uuid4(),
-                          recorded_at=now, data={
-                              "taken_at": (now - timedelta(hours=50)).isoformat(),
-                              "dose_mg": "100", "route": "sublingual",
-                              "no_gate_reason": "Logged later."}, now=now)
-        db.commit()
+    _recorded_dose(patient, hours_ago=50)
     _ready_offline(context, page, patient.email)
     context.set_offline(False)
     page.goto("/doses")
@@ -668,18 +671,8 @@ def test_a_correction_and_an_entered_in_error_made_offline_arrive(context, page:
                                                                   console_errors):
     # The page's own flush on load may meet the signal going away: the browser logs it.
     console_errors.expect(r"ERR_INTERNET_DISCONNECTED")
-    now = utcnow()
-    with Session(engine) as db:
-        from app.accounts.models import User
-        from app.doses import service as doses
-
-        user = db.get(User, patient.id)
-        for hours in (80, 30):
-            doses.record_dose(db, patient=user, dose_id=uuid.uuid4(), recorded_at=now,
-                              data={"taken_at": (now - timedelta(hours=hours)).isoformat(),
-                                    "dose_mg": "100", "route": "sublingual",
-                                    "no_gate_reason": "Logged later."}, now=now)
-        db.commit()
+    for hours in (80, 30):
+        _recorded_dose(patient, hours_ago=hours)
     _ready_offline(context, page, patient.email)
     context.set_offline(False)
     page.goto("/doses")  # the history, loaded while online, then the signal goes
@@ -709,16 +702,7 @@ def test_a_held_dose_from_the_outbox_can_be_recorded_as_taken(context, page: Pag
     """Logged offline, refused on sync (too soon after a dose logged elsewhere): the patient
     took it, so the record must show it, flagged, with their account."""
     now = utcnow()
-    with Session(engine) as db:
-        from app.accounts.models import User
-        from app.doses import service as doses
-
-        doses.record_dose(db, patient=db.get(User, patient.id), dose_id=uuid.uuid4(),
-                          recorded_at=now, data={
-                              "taken_at": (now - timedelta(hours=5)).isoformat(),
-                              "dose_mg": "100", "route": "sublingual",
-                              "no_gate_reason": "Logged at the clinic."}, now=now)
-        db.commit()
+    _recorded_dose(patient, hours_ago=5, reason="Logged at the clinic.")
     _ready_offline(context, page, patient.email)
     page.goto("/today")
     page.get_by_text("Log a dose you took earlier").click()
