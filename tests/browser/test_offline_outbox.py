@@ -701,7 +701,6 @@ def test_a_correction_and_an_entered_in_error_made_offline_arrive(context, page:
 def test_a_held_dose_from_the_outbox_can_be_recorded_as_taken(context, page: Page, patient):
     """Logged offline, refused on sync (too soon after a dose logged elsewhere): the patient
     took it, so the record must show it, flagged, with their account."""
-    now = utcnow()
     _recorded_dose(patient, hours_ago=5, reason="Logged at the clinic.")
     _ready_offline(context, page, patient.email)
     page.goto("/today")
