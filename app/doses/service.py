@@ -241,14 +241,17 @@ def record_gate(
         raise Invalid(_("Rest for 5 minutes after a dangerous reading before you measure "
                         "again: from %(when)s.", when=_clock(wait_until, patient.timezone)),
                       field="systolic")
+    # Judged when it was made, as the phone judged it: a check made offline and sent hours
+    # later must keep the verdict of its moment (a hold then is a hold, even if the interval has
+    # run out since), and agree or disagree with the phone's on the same facts.
     result = rules.evaluate_gate(
         protocols.policy(version),
-        _history(session, patient.id, now),
+        _history(session, patient.id, checked_at),
         rules.GateAnswers(
             systolic=answers.systolic, diastolic=answers.diastolic,
             heart_rate=answers.heart_rate, checklist=answers.checklist.model_dump(),
         ),
-        now,
+        checked_at,
         version.dose_mg,
         record,
     )
@@ -297,22 +300,26 @@ def _clock(value: datetime, tz: str) -> str:
 
 def gate_shown_until(gate: GateCheck, version: ProtocolVersion) -> datetime:
     """Until when `latest_gate` offers this gate (unless a dose uses it first): a saved copy of
-    the page must not offer it longer."""
-    return min(gate.received_at + gate_valid_for(version), gate.received_at + GATE_VALID_AT_MOST)
+    the page must not offer it longer. Counted from when it was made, as a dose using it is
+    (`_usable_gate`), and from when it arrived: a check sent hours late is never offered."""
+    valid = min(gate_valid_for(version), GATE_VALID_AT_MOST)
+    return min(gate.received_at, gate.checked_at) + valid
 
 
 def latest_gate(session: Session, patient_id: uuid.UUID, now: datetime) -> GateCheck | None:
-    """The gate the patient may still act on: recent, and not yet used by a dose."""
+    """The gate the patient may still act on: the latest made, recent, and not yet used by a
+    dose (latest by when it was made: a check sent late from the outbox must not hide a fresh
+    one made online meanwhile)."""
     gate = session.exec(
         select(GateCheck)
         .where(GateCheck.patient_id == patient_id,
-               col(GateCheck.received_at) > now - GATE_VALID_AT_MOST)
-        .order_by(col(GateCheck.received_at).desc())
+               col(GateCheck.checked_at) > now - GATE_VALID_AT_MOST)
+        .order_by(col(GateCheck.checked_at).desc())
     ).first()
     if gate is None:
         return None
     version = session.get(ProtocolVersion, gate.protocol_version_id)
-    if version is None or gate.received_at <= now - gate_valid_for(version):
+    if version is None or gate_shown_until(gate, version) <= now:
         return None
     used = session.exec(select(Dose.id).where(Dose.gate_id == gate.id)).first()
     return None if used else gate

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
+from app.checkins.models import SafetyEvent
 from app.doses import corrections, service
 from app.doses import today as today_state
 from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
@@ -255,6 +256,44 @@ def test_a_gate_too_old_for_the_dose_is_refused(db, world):
         dose(db, patient, SESSION + timedelta(hours=2, minutes=1), gate_id=check.id)
     assert "gate_id" in caught.value.errors
     assert count(db, Dose) == 0
+
+
+def late_gate(db, patient, checked_at: datetime, arrives: datetime, **answers) -> GateCheck:
+    """A check made offline at `checked_at`, sent from the outbox when `arrives`."""
+    data = {"systolic": 124, "diastolic": 80, "heart_rate": 72,
+            "checklist": factories.CHECKLIST_ALL_YES, **answers}
+    return service.record_gate(db, patient=patient, gate_id=uuid.uuid4(),
+                               checked_at=utc(checked_at), data=data, now=utc(arrives))
+
+
+def test_a_check_sent_late_keeps_the_verdict_of_when_it_was_made(db, world):
+    """47 hours after a dose (48 apart at least), offline: the phone held, rightly. Sent three
+    hours later, the interval has run out; before, the server judged the check at arrival,
+    stored "ok" and raised a disagreement against the phone, which was right."""
+    _, patient, _ = world
+    dose(db, patient, SESSION - timedelta(hours=47))
+    check = late_gate(db, patient, SESSION, SESSION + timedelta(hours=3), offline_verdict="hold")
+    assert check.verdict == "hold"
+    assert [r["code"] for r in check.reasons] == ["too_soon"]
+    assert count(db, SafetyEvent) == 0  # the phone and the server agree
+
+
+def test_today_never_offers_a_check_that_arrived_after_its_time(db, world):
+    """An OK check made offline two hours ago and sent now: a dose could not use it (it is
+    counted from when it was made), so Today must not say "you can take your dose now"."""
+    _, patient, version = world
+    check = late_gate(db, patient, SESSION - timedelta(hours=2), SESSION)
+    assert check.verdict == "ok"
+    assert service.gate_shown_until(check, version) == utc(SESSION - timedelta(hours=1, minutes=30))
+    assert today_state.today(db, patient, utc(SESSION)).gate is None
+    assert service.latest_gate(db, patient.id, utc(SESSION)) is None
+
+
+def test_a_check_sent_late_does_not_hide_a_fresh_one(db, world):
+    _, patient, _ = world
+    fresh = gate(db, patient, SESSION)
+    late_gate(db, patient, SESSION - timedelta(minutes=40), SESSION + timedelta(minutes=1))
+    assert service.latest_gate(db, patient.id, utc(SESSION + timedelta(minutes=2))) == fresh
 
 
 def test_a_dose_before_any_protocol_is_refused(db):
