@@ -68,3 +68,16 @@ def test_ten_fits_its_box_and_radios_sit_on_their_labels(page: Page, demo, sign_
     assert label_top is not None
     # The radio's middle is within a few pixels of the first line's middle.
     assert abs((radio["y"] + radio["height"] / 2) - label_top) <= 4
+
+
+@pytest.mark.parametrize("email", ["patient@demo.test", "paciente@demo.test"])
+def test_the_safety_checks_required_tags_stay_on_one_line(page: Page, demo, sign_in, email):
+    """Beside a long checklist item on a 390 px phone, the tag was squeezed to a few letters a
+    line ("requ / uir / ed")."""
+    sign_in(page, email)
+    tags = page.locator(".gate-form .required-tag")
+    expect(tags.first).to_be_visible()
+    lines = tags.evaluate_all(
+        "els => els.map(el => { const r = document.createRange(); r.selectNodeContents(el);"
+        " return [el.textContent.trim(), r.getClientRects().length]; })")
+    assert lines and all(n == 1 for _word, n in lines), lines
