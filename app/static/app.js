@@ -461,3 +461,34 @@ window.TrocheClock = (function () {
     })
     .catch(unchecked);
 })();
+
+// A table box (app.css .table-box) that scrolls sideways, a wide table on a small screen or
+// with large text, can be focused to scroll it from the keyboard, as a region named by its
+// caption (WCAG 2.1.1). Only then: a box that fits adds no stop to the tab order.
+(function () {
+  "use strict";
+  function check(box) {
+    var scrolls = box.scrollWidth > box.clientWidth + 1;
+    if (scrolls === box.hasAttribute("data-scrolls")) return;
+    if (scrolls) {
+      var caption = box.querySelector("caption");
+      box.setAttribute("data-scrolls", "");
+      box.setAttribute("tabindex", "0");
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label",
+        (caption ? caption.textContent : box.getAttribute("data-label") || "").trim());
+    } else {
+      ["data-scrolls", "tabindex", "role", "aria-label"].forEach(function (name) {
+        box.removeAttribute(name);
+      });
+    }
+  }
+  function init() {
+    document.querySelectorAll(".table-box").forEach(check);
+  }
+  window.TrocheReady(init);
+  document.addEventListener("htmx:after:swap", init);
+  window.addEventListener("resize", init);
+  // A table inside a closed disclosure has no width until it opens.
+  document.addEventListener("toggle", init, true);
+})();

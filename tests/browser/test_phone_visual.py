@@ -81,3 +81,54 @@ def test_the_safety_checks_required_tags_stay_on_one_line(page: Page, demo, sign
         "els => els.map(el => { const r = document.createRange(); r.selectNodeContents(el);"
         " return [el.textContent.trim(), r.getClientRects().length]; })")
     assert lines and all(n == 1 for _word, n in lines), lines
+
+
+BROKEN_WORDS = """els => els.flatMap(el => {
+  const found = [];
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode());) {
+    for (const m of node.textContent.matchAll(/\\S+/g)) {
+      const r = document.createRange();
+      r.setStart(node, m.index);
+      r.setEnd(node, m.index + m[0].length);
+      if ([...r.getClientRects()].filter(x => x.width > 0).length > 1) found.push(m[0]);
+    }
+  }
+  return found;
+})"""
+
+
+def test_a_session_records_tables_keep_whole_words_and_scroll_when_text_is_large(
+        page: Page, demo, sign_in):
+    """Squeezed to fit a 390 px phone, the readings table broke inside words ("Bloo / d press /
+    ure", "124/8 / 2"). With the text doubled on a 320 px screen it scrolls sideways in its own
+    box instead, which can then be focused (by keyboard) and is named by its caption."""
+    sign_in(page, "patient@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    page.goto("/doses")
+    page.get_by_text("Session record").first.click()
+    tables = page.locator(".table-box table")
+    expect(tables.first).to_be_visible()
+    assert tables.evaluate_all(BROKEN_WORDS) == []
+    box = page.locator(".table-box").first
+    assert box.get_attribute("tabindex") is None  # it fits: no extra stop for the keyboard
+
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.evaluate("() => { document.documentElement.style.fontSize = '200%';"
+                  " window.dispatchEvent(new Event('resize')); }")
+    expect(box).to_have_attribute("tabindex", "0")
+    expect(page.get_by_role("region", name="Blood pressure readings").first).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth"
+                         " - document.documentElement.clientWidth") <= 0
+
+
+def test_a_long_question_sits_inside_its_box(page: Page, demo, sign_in):
+    """A question of two lines or more straddled its box's top border, which cut through it."""
+    sign_in(page, "patient@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    page.goto("/questionnaires/phq9")
+    item = page.locator("fieldset.item").first
+    legend = item.locator("legend").bounding_box()
+    box = item.bounding_box()
+    assert legend["height"] > 40  # two lines on this phone
+    assert legend["y"] > box["y"] and legend["x"] > box["x"]
