@@ -14,6 +14,7 @@ from app.careteam.models import CareLink
 from app.config import settings
 from app.db import engine, utcnow
 from tests import factories
+from tests.browser.server_log import ServerRequests
 from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
@@ -300,8 +301,15 @@ def test_someone_else_signed_in_on_the_phone_never_sees_the_last_persons_pages(
     console_errors.expect(r"status of 401")
     _sign_in(page, patient.email)
     _today_cached_with_phi(page)
-    page.goto("/account")
-    until(page, f"async () => (await ({CACHED_WITH_JS})([{patient.email!r}, 'pages'])).length > 1")
+    with ServerRequests() as seen:
+        page.goto("/account")
+        until(page,
+              f"async () => (await ({CACHED_WITH_JS})([{patient.email!r}, 'pages'])).length > 1")
+        # The page's own requests after it loads (the outbox asks who is signed in, the service
+        # worker refreshes the snapshot) are answered first: one still on its way when the
+        # session ends comes back as a stale session and drops the next person's cookie too.
+        seen.wait_for(r"GET /api/v1/me")
+        seen.wait_for(r"GET /api/v1/today")
     # The phone is put down; the session ends by itself; someone else is signed in on it by
     # an invitation link, so the sign-in page (which has the caches dropped) never shows.
     with Session(engine, expire_on_commit=False) as db:
