@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from app.accounts.models import Role
 from app.careteam import api as careteam_api
 from app.clinic import flags as flag_rules
-from app.clinic import service
+from app.clinic import search, service
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser
 from app.errors import Forbidden
@@ -57,6 +57,9 @@ def list_patients(
         "Prescribers: only patients with an open flag of this code."))] = "",
     q: Annotated[str, Query(max_length=1000, description=(
         "Prescribers: only patients whose name or email contains this (any case)."))] = "",
+    find: Annotated[str, Query(max_length=4000, description=(
+        "Prescribers: a search as the `Link` header carries it, sealed so that a name is not "
+        "readable in an address (use `q` for a new search)."))] = "",
     page: Annotated[str, Query(max_length=20, description=(
         f"Prescribers: the page, {API_PAGE_SIZE} patients each, from 1 (the most urgent). "
         "The response's `Link` header names the next page (rel=\"next\") while there is one; "
@@ -70,12 +73,15 @@ def list_patients(
     now = utcnow()
     if user.role != Role.PRESCRIBER:
         return careteam_api.patient_entries(session, user, now)
-    filters = service.parse_filters(flag, q)
+    filters = search.filters(flag, q, find)
     shown = service.patient_page(session, user, now, filters, service.page_number(page),
                                  size=API_PAGE_SIZE)
     response.headers["X-Total-Count"] = str(shown.total)
     if shown.number < shown.pages:
-        query = urlencode({k: v for k, v in (("flag", filters.flag or ""), ("q", filters.q),
+        # The search rides sealed, as on the page (app/clinic/search.py): a client following
+        # the links does not put the name in every address it asks for.
+        query = urlencode({k: v for k, v in (("flag", filters.flag or ""),
+                                             ("find", search.seal(filters.q)),
                                              ("page", str(shown.number + 1))) if v})
         response.headers["Link"] = f'</api/v1/patients?{query}>; rel="next"'
     return [

@@ -19,7 +19,6 @@ from app.clinic.overview import patient_overview
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, PrescriberUser
 from app.errors import Invalid
-from app.i18n import gettext as _
 from app.safety import service as safety
 from app.templating import render
 from app.web.forms import safe_next, see_other
@@ -36,16 +35,6 @@ def _list_url(filters: service.Filters, page: int = 1) -> str:
                                          ("find", search.seal(filters.q)),
                                          ("page", str(page) if page > 1 else "")) if v})
     return LIST + (f"?{query}" if query else "")
-
-
-def _filters(flag: str, q: str, find: str) -> service.Filters:
-    """The list's filters from its address: a sealed search, or a plain `q` (typed by hand)."""
-    if find:
-        opened = search.unseal(find)
-        if opened is None:
-            raise Invalid(_("That search can no longer be read. Search again."), field="q")
-        q = opened
-    return service.parse_filters(flag, q)
 
 
 def _list_page(request, session, user: User, filters: service.Filters, *, page: int = 1,
@@ -86,7 +75,7 @@ def patient_list(
     page: Annotated[str, Query(max_length=20)] = "",
 ):
     try:
-        filters = _filters(flag, q, find)
+        filters = search.filters(flag, q, find)
     except Invalid as err:
         # The whole list, unfiltered, with the message next to the filter that was wrong.
         return _list_page(request, session, user, service.Filters(), errors=err.errors,
@@ -121,7 +110,7 @@ def _filters_of(next_url: str) -> tuple[service.Filters, int]:
     params = parse_qs(parts.query)
     page = service.page_number(params.get("page", [""])[0])
     try:
-        return _filters(params.get("flag", [""])[0], params.get("q", [""])[0],
+        return search.filters(params.get("flag", [""])[0], params.get("q", [""])[0],
                         params.get("find", [""])[0]), page
     except Invalid:
         return service.Filters(), 1

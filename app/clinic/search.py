@@ -13,7 +13,10 @@ from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from app.clinic import service
 from app.config import settings
+from app.errors import Invalid
+from app.i18n import gettext as _
 
 
 @cache
@@ -36,3 +39,14 @@ def unseal(token: str) -> str | None:
         return _fernet(settings.secret_key).decrypt(token.encode()).decode()
     except (InvalidToken, ValueError, UnicodeError):
         return None
+
+
+def filters(flag: str, q: str, find: str) -> service.Filters:
+    """The list's filters from an address: a sealed search (`find`), or a plain `q` (typed by
+    hand, or sent by an API client)."""
+    if find:
+        opened = unseal(find)
+        if opened is None:
+            raise Invalid(_("That search can no longer be read. Search again."), field="q")
+        q = opened
+    return service.parse_filters(flag, q)

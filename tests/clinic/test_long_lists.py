@@ -139,3 +139,27 @@ def test_views_of_a_page_are_written_in_one_insert(long_list, auth, client, db):
     count = len(db.exec(select(AuditEvent).where(col(AuditEvent.seq) > before,
                                                  AuditEvent.action == "view")).all())
     assert count == PAGE_SIZE
+
+
+def test_the_apis_next_page_carries_the_search_sealed(long_list, auth, client, monkeypatch):
+    """The API's `Link` to the next page kept the search as `q=<a name>`: a client following it
+    put the name in every address it asked for. It carries it sealed, as the page does."""
+    from app.clinic import api
+
+    monkeypatch.setattr(api, "API_PAGE_SIZE", 20)
+    prescriber, _urgent = long_list
+    assert auth.login(prescriber.email).status_code == 303
+    first = client.get("/api/v1/patients", params={"q": "Calm 0"})
+    assert first.status_code == 200
+    assert first.headers["x-total-count"] == str(PAGE_SIZE + MORE - 1)  # not Zoe
+    link = re.fullmatch(r'<(/api/v1/patients\?[^>]+)>; rel="next"', first.headers["link"])
+    assert link and "Calm" not in link.group(1) and "q=" not in link.group(1)
+    second = client.get(link.group(1))
+    assert second.status_code == 200
+    names = [row["name"] for row in first.json() + second.json()]
+    assert len(names) == 40 and len(set(names)) == 40
+    assert all(name.startswith("Calm 0") for name in names)
+
+    tampered = client.get(link.group(1).replace("find=", "find=x"))
+    assert tampered.status_code == 422
+    assert tampered.json()["detail"] == "That search can no longer be read. Search again."
