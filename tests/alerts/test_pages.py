@@ -80,6 +80,9 @@ def test_acknowledging_through_the_form_records_it_and_the_count_drops(db, auth,
     page = text(client.get("/alerts"))
     assert "Acknowledged by Dr Zhou" in page and "Called Robin, BP rechecked 150/90." in page
     assert "Hard to rouse during a session." in page  # still open, listed first
+    # Acknowledged, nobody else is notified: the count is final, with no "yet" to promise more.
+    assert page.count("Nobody notified yet") == 1  # the open alert's
+    assert "Nobody was notified" in page
 
 
 def test_acknowledging_an_acknowledged_alert_says_so(db, auth, client, clinic):
