@@ -165,6 +165,11 @@ def _failure_response(request: Request, exc: Exception) -> Response:
         request, 500, _("Something went wrong on our side. Nothing was saved; please try again."))
 
 
+# How a browser marks a request a script made with fetch(), as opposed to opening a page
+# ("navigate"); a client that sends no Sec-Fetch-Mode is treated as opening a page.
+SCRIPT_FETCH_MODES = frozenset({"cors", "same-origin", "no-cors"})
+
+
 def _finish_headers(request: Request, headers: MutableHeaders, rid: str) -> None:
     """What every answer carries, whatever made it: security headers, the request id, the
     language, no caching of PHI, and the stale-session wipe."""
@@ -186,11 +191,16 @@ def _finish_headers(request: Request, headers: MutableHeaders, rid: str) -> None
         headers.setdefault("Cache-Control", "no-store")
     if getattr(request.state, "stale_session", False) and not sets_session_cookie(headers):
         # The cookie named a session that has ended (expired, signed out elsewhere, password
-        # changed): whatever answers, the browser drops it and wipes the cached pages. Not when
-        # this response signs someone in (a sign-in posted with a stale cookie).
+        # changed): whatever answers, the browser wipes the cached pages, and drops the cookie.
+        # Not when this response signs someone in (a sign-in posted with a stale cookie), nor
+        # when a script asked (the outbox asking who is signed in, the service worker
+        # refreshing a page): its answer can arrive after someone else signed in on this
+        # browser, and would drop their new cookie, which has the same name. The next page
+        # opened drops the stale one.
         wipe = forget_browser(Response(), keep_unsent=True, request=request).headers
-        for value in wipe.getlist("set-cookie"):
-            headers.append("set-cookie", value)
+        if request.headers.get("sec-fetch-mode") not in SCRIPT_FETCH_MODES:
+            for value in wipe.getlist("set-cookie"):
+                headers.append("set-cookie", value)
         headers["Clear-Site-Data"] = wipe["clear-site-data"]
 
 

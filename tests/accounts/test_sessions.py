@@ -239,6 +239,27 @@ def test_stale_cookie_on_a_form_post_is_forgotten(db, login_as, auth, client):
     _assert_forgotten(response)
 
 
+@pytest.mark.parametrize("mode", ["cors", "same-origin"])
+def test_a_scripts_answer_to_a_stale_cookie_keeps_the_cookie_for_the_next_page(
+        db, login_as, client, mode):
+    """The outbox asks who is signed in, or the service worker refreshes a page, with a session
+    that has just ended. Its answer can arrive after someone else signed in on this browser:
+    dropping "the" session cookie then dropped theirs (same name), and they were asked to sign
+    in again. A script's answer wipes the cached pages but leaves the cookie to the next page
+    opened, which drops it."""
+    user = login_as("patient")
+    _end_elsewhere(db, user)
+    script = {"Sec-Fetch-Mode": mode, "Sec-Fetch-Site": "same-origin"}
+    for path in ("/api/v1/me", "/api/v1/today"):
+        response = client.get(path, headers=script)
+        assert response.status_code == 401
+        assert response.headers["Clear-Site-Data"] == '"cache"'
+        assert not set_cookie_headers(response, settings.session_cookie)
+    opened = client.get("/today", headers={"Sec-Fetch-Mode": "navigate"})
+    assert opened.status_code == 303
+    _assert_forgotten(opened)
+
+
 @pytest.mark.parametrize("path", ["/today", "/api/v1/me", "/login", "/help"])
 def test_no_cookie_or_a_live_session_wipes_nothing(login_as, client, path):
     assert "Clear-Site-Data" not in client.get(path).headers
