@@ -4,7 +4,6 @@ a caregiver gets the people they support in the care team's shape (app/careteam/
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
@@ -80,9 +79,7 @@ def list_patients(
     if shown.number < shown.pages:
         # The search rides sealed, as on the page (app/clinic/search.py): a client following
         # the links does not put the name in every address it asks for.
-        query = urlencode({k: v for k, v in (("flag", filters.flag or ""),
-                                             ("find", search.seal(filters.q)),
-                                             ("page", str(shown.number + 1))) if v})
+        query = search.query(filters, shown.number + 1)
         response.headers["Link"] = f'</api/v1/patients?{query}>; rel="next"'
     return [
         ClinicPatientOut(

@@ -4,7 +4,7 @@ summary."""
 
 import uuid
 from typing import Annotated
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 
@@ -31,9 +31,7 @@ LIST = "/patients"
 def _list_url(filters: service.Filters, page: int = 1) -> str:
     """The list with these filters and this page (the filters kept from page to page; the
     search sealed, app/clinic/search.py)."""
-    query = urlencode({k: v for k, v in (("flag", filters.flag or ""),
-                                         ("find", search.seal(filters.q)),
-                                         ("page", str(page) if page > 1 else "")) if v})
+    query = search.query(filters, page)
     return LIST + (f"?{query}" if query else "")
 
 
@@ -111,7 +109,7 @@ def _filters_of(next_url: str) -> tuple[service.Filters, int]:
     page = service.page_number(params.get("page", [""])[0])
     try:
         return search.filters(params.get("flag", [""])[0], params.get("q", [""])[0],
-                        params.get("find", [""])[0]), page
+                              params.get("find", [""])[0]), page
     except Invalid:
         return service.Filters(), 1
 

@@ -10,6 +10,7 @@ keep the search without anyone reading it from the address.
 import base64
 import hashlib
 from functools import cache
+from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -50,3 +51,11 @@ def filters(flag: str, q: str, find: str) -> service.Filters:
             raise Invalid(_("That search can no longer be read. Search again."), field="q")
         q = opened
     return service.parse_filters(flag, q)
+
+
+def query(filters: service.Filters, page: int = 1) -> str:
+    """The list's query string for these filters and this page, the search sealed ("" for the
+    first page, unfiltered)."""
+    return urlencode({k: v for k, v in (("flag", filters.flag or ""),
+                                        ("find", seal(filters.q)),
+                                        ("page", str(page) if page > 1 else "")) if v})

@@ -142,14 +142,10 @@ def lock_sitters_patients(session: Session, author: User, items: list[IncomingIt
     order (the lock's key). Taken item by item, two batches naming the same two patients in
     opposite orders would each hold one lock and wait for the other: PostgreSQL ends one of
     them as a deadlock, a 500. In one order, the second waits for the first."""
-    named: set[uuid.UUID] = set()
-    for incoming in items:
-        data = incoming.rest.get("data") if isinstance(incoming.rest, dict) else None
-        raw = data.get("patient_id") if isinstance(data, dict) else None
-        try:
-            named.add(uuid.UUID(raw))
-        except (TypeError, ValueError, AttributeError):
-            continue  # its item is rejected on its own (sitter_patient)
+    # An item naming nobody valid is rejected on its own (sitter_patient).
+    named = {patient_id for incoming in items
+             if isinstance(incoming.rest, dict)
+             and (patient_id := _named_patient(incoming.rest.get("data"))) is not None}
     if len(named) < 2:
         return  # one patient: apply() takes its lock
     for patient_id in sorted(named, key=patient_lock_key):
@@ -188,17 +184,22 @@ def _refusal(item_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any] | Non
     return _rejected(item_id, code, detail, field)
 
 
+def _named_patient(data: Any) -> uuid.UUID | None:
+    """The patient a sitter's item names in its data (`patient_id`), if it is a UUID."""
+    raw = data.get("patient_id") if isinstance(data, dict) else None
+    try:
+        return uuid.UUID(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
 def sitter_patient(session: Session, author: User, item: SyncItem,
                    now: datetime) -> User | dict[str, Any]:
     """For a caregiver's item: the patient it is for, if the caregiver's link lets them record
     the session now (read on every item, so a removal or an end date applies to a phone's
     queued entries too); else the item's rejection, the same whether the person was never
     linked, was removed or does not exist."""
-    raw = item.data.get("patient_id")
-    try:
-        patient_id = uuid.UUID(raw) if isinstance(raw, str) else None
-    except ValueError:
-        patient_id = None
+    patient_id = _named_patient(item.data)
     if patient_id is None:
         return _rejected(item.id, "invalid_item", _("Say whose session this is for."),
                          "patient_id")
