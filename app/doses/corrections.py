@@ -13,7 +13,13 @@ from sqlmodel import Session, col, select
 from app.accounts.models import User
 from app.doses import rules
 from app.doses.models import Dose, DoseRevision, DoseStatus
-from app.doses.service import active_doses, check_time, squash_blank
+from app.doses.service import (
+    NEAR_STRUCK_DOSE,
+    active_doses,
+    check_time,
+    past_and_struck_doses,
+    squash_blank,
+)
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.protocols import service as protocols
@@ -175,6 +181,11 @@ def revise_dose(
         new_flags = [r.code.value for r in broken if r.code.value not in dose.flags]
         if new_flags:
             dose.flags = [*dose.flags, "corrected_over_limit", *new_flags]
+        struck = past_and_struck_doses(session, patient.id, start=dose.taken_at - window,
+                                       end=dose.taken_at + window)[1]
+        if NEAR_STRUCK_DOSE not in dose.flags and rules.limits_met_only_without(
+                protocols.policy(version), others, struck, dose.taken_at, dose.dose_mg):
+            dose.flags = [*dose.flags, NEAR_STRUCK_DOSE]
         if dose.dose_mg != version.dose_mg and "off_protocol_amount" not in dose.flags:
             dose.flags = [*dose.flags, "off_protocol_amount"]
     dose.revision += 1

@@ -298,6 +298,29 @@ def dose_limit_reasons(
     return tuple(reasons)
 
 
+def limits_met_only_without(
+    policy: GuardPolicy,
+    history: Iterable[PastDose],
+    struck: Iterable[PastDose],
+    taken_at: datetime,
+    dose_mg: Decimal | int | float,
+) -> tuple[Reason, ...]:
+    """The limit reasons a dose would meet if the doses marked entered in error (``struck``)
+    still counted, beyond those it meets against ``history`` alone.
+
+    Striking a dose is how a mistaken entry is put right, so a struck dose never holds the
+    next one; but a real dose struck to clear a "too soon" would make the next one look
+    clean. A dose for which this is not empty is flagged for the prescriber, never refused.
+    """
+    struck = list(struck)
+    if not struck:
+        return ()
+    history = list(history)
+    met = {r.code for r in dose_limit_reasons(policy, history, taken_at, dose_mg)}
+    return tuple(r for r in dose_limit_reasons(policy, [*history, *struck], taken_at, dose_mg)
+                 if r.code not in met)
+
+
 def safety_hold_reasons(
     policy: GuardPolicy, state: SafetyState, at: datetime
 ) -> tuple[Reason, ...]:

@@ -34,6 +34,8 @@ from app.web.formats import format_datetime
 FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
 LATE_ENTRY_AFTER = timedelta(hours=1)
+# A dose within the limits only because a dose near it was marked entered in error.
+NEAR_STRUCK_DOSE = "near_struck_dose"
 # A dose follows its gate within the protocol's validity (default 30 minutes); no protocol
 # allows more than this, which bounds the look-up.
 GATE_VALID_AT_MOST = timedelta(hours=2)
@@ -123,7 +125,11 @@ class DoseInput(BaseModel):
 def _recorded(patient_id: uuid.UUID, start: datetime | None, end: datetime | None) -> list:
     """The conditions of a patient's recorded doses in [start, end): `active_doses` and
     `past_doses` read the same rows."""
-    found = [Dose.patient_id == patient_id, Dose.status == DoseStatus.RECORDED]
+    return [*_in_range(patient_id, start, end), Dose.status == DoseStatus.RECORDED]
+
+
+def _in_range(patient_id: uuid.UUID, start: datetime | None, end: datetime | None) -> list:
+    found = [Dose.patient_id == patient_id]
     if start is not None:
         found.append(col(Dose.taken_at) >= start)
     if end is not None:
@@ -203,6 +209,20 @@ def past_doses(session: Session, patient_id: uuid.UUID, *, start: datetime,
         select(Dose.taken_at, Dose.dose_mg).where(*_recorded(patient_id, start, end))
         .order_by(col(Dose.taken_at))).all()
     return [rules.PastDose(taken_at=taken_at, dose_mg=dose_mg) for taken_at, dose_mg in rows]
+
+
+def past_and_struck_doses(session: Session, patient_id: uuid.UUID, *, start: datetime,
+                          end: datetime) -> tuple[list[rules.PastDose], list[rules.PastDose]]:
+    """`past_doses`, and the doses in [start, end) marked entered in error, in one read."""
+    rows = session.exec(
+        select(Dose.taken_at, Dose.dose_mg, Dose.status).where(*_in_range(patient_id, start, end))
+        .order_by(col(Dose.taken_at))).all()
+    recorded: list[rules.PastDose] = []
+    struck: list[rules.PastDose] = []
+    for taken_at, dose_mg, status in rows:
+        (recorded if status == DoseStatus.RECORDED else struck).append(
+            rules.PastDose(taken_at=taken_at, dose_mg=dose_mg))
+    return recorded, struck
 
 
 def _history(session: Session, patient_id: uuid.UUID, around: datetime) -> list[rules.PastDose]:
@@ -407,8 +427,9 @@ def record_dose(
     policy = protocols.policy(version)
     # One read of the doses around it: the rolling limits' history (8 days either side) and,
     # below, the extra-dose check (3 days either side).
-    around = past_doses(session, patient.id, start=taken_at - timedelta(days=8),
-                        end=taken_at + timedelta(days=8))
+    around, struck = past_and_struck_doses(session, patient.id,
+                                           start=taken_at - timedelta(days=8),
+                                           end=taken_at + timedelta(days=8))
     found = [
         *_record_holds(session, policy, patient.id, taken_at),
         *rules.dose_limit_reasons(policy, around, taken_at, dose.dose_mg),
@@ -429,6 +450,9 @@ def record_dose(
         flags += ["override", *codes]
         if not overridable:
             flags.append("against_hold")
+    if rules.limits_met_only_without(policy, around, struck, taken_at, dose.dose_mg):
+        # Within the limits only because a dose near it was struck: the prescriber looks.
+        flags.append(NEAR_STRUCK_DOSE)
     if dose.dose_mg != version.dose_mg:
         flags.append("off_protocol_amount")
     if recorded_at - taken_at > LATE_ENTRY_AFTER:

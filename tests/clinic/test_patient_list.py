@@ -400,8 +400,9 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_patients(db, aut
 def test_the_demo_clinic_shows_its_flags(db):
     """What the seeded demo shows (tests/test_seed.py's fixed NOW): Jordan's held blood pressure,
     the session taken through an override, and the count that did not match; Sam's missed
-    session and the dose he logged the next morning (his high-risk screen was reviewed, so it
-    is not flagged)."""
+    session, the dose he logged the next morning, and the session's dose after he struck the
+    one logged that morning by mistake (his high-risk screen was reviewed, so it is not
+    flagged)."""
     from app.clinic import flags
     from tests.test_seed import NOW
 
@@ -410,5 +411,48 @@ def test_the_demo_clinic_shows_its_flags(db):
     jordan, sam = users["patient@demo.test"], users["patient2@demo.test"]
     found = flags.for_patients(db, [jordan, sam], NOW)
     assert [f.code for f in found[jordan.id][1]] == ["bp_hold", "override", "supply"]
-    assert [f.code for f in found[sam.id][1]] == ["missed_sessions", "late_or_extra"]
+    assert [f.code for f in found[sam.id][1]] == ["near_struck", "missed_sessions",
+                                                  "late_or_extra"]
     assert (found[jordan.id][0].phase, found[sam.id][0].phase) == ("maintenance", "induction")
+
+
+def test_a_dose_cleared_by_striking_the_one_before_flags_on_the_list_and_the_page(
+        db, auth, client):
+    """Through the one write path: a dose logged, struck as entered in error, and a second one
+    logged an hour later after a safety check that passed. The record keeps both; the
+    prescriber's list and the patient's page say what happened."""
+    prescriber, patient, _ = factories.patient_with_protocol(db)
+    db.commit()
+    signed_in(auth, patient)
+    first = uuid.uuid4()
+    assert factories.sync_post(client, factories.sync_item("dose", {
+        "taken_at": (utcnow() - timedelta(hours=1)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "no_gate_reason": "Logged later."}, item_id=first),
+    ).json()["results"][0]["status"] == "created"
+    gate_id = uuid.uuid4()
+    results = factories.sync_post(
+        client,
+        factories.sync_item("dose_entered_in_error", {"dose_id": str(first),
+                                                      "reason": "Logged by mistake."}),
+        factories.sync_item("gate", {"systolic": 122, "diastolic": 78, "heart_rate": 70,
+                                     "checklist": factories.CHECKLIST_ALL_YES},
+                            item_id=gate_id),
+        factories.sync_item("dose", {"taken_at": utcnow().isoformat(), "dose_mg": "100",
+                                     "route": "sublingual", "gate_id": str(gate_id)}),
+    ).json()["results"]
+    assert [r["status"] for r in results] == ["created", "created", "created"], results
+    second = db.exec(select(Dose).where(Dose.patient_id == patient.id,
+                                        Dose.status == "recorded")).one()
+    assert "near_struck_dose" in second.flags and "override" not in second.flags
+
+    auth.logout()
+    signed_in(auth, prescriber)
+    [row] = client.get("/api/v1/patients", params={"flag": "near_struck"}).json()
+    assert row["id"] == str(patient.id)
+    [flag] = [f for f in row["flags"] if f["code"] == "near_struck"]
+    assert flag["message"] == (
+        "1 dose within the limits only because a dose near it was marked entered in error, "
+        "in 30 days.")
+    assert "Dose near one marked in error" in text(client.get("/patients"))
+    page = text(client.get(f"/patients/{patient.id}"))
+    assert "Near a dose marked in error" in page and "Logged by mistake." in page

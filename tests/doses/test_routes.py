@@ -784,6 +784,11 @@ def test_entered_in_error_through_the_form(db, auth, client, patient):
     row = past_dose(db, patient, timedelta(hours=3))
     history = client.get("/doses").text
     assert f'action="/doses/{row.id}/entered-in-error"' in history
+    # The form says what striking does, and the reason's field is described by it.
+    field = re.search(rf'<input id="reason-{row.id}"[^>]*>', history).group(0)
+    assert f'aria-describedby="reason-{row.id}-hint"' in field
+    assert (f'<p class="hint" id="reason-{row.id}-hint">The dose stays in your record, marked, '
+            "and your prescriber sees it.</p>") in history
     response = auth.post(f"/doses/{row.id}/entered-in-error",
                          {"client_id": str(uuid.uuid4()), "reason": "Logged the wrong day."})
     assert response.status_code == 303
@@ -825,6 +830,7 @@ def test_a_refused_reason_for_entered_in_error_is_kept_whole(db, auth, client, p
     assert response.status_code == 422
     field = re.search(rf'<input id="reason-{row.id}"[^>]*>', response.text).group(0)
     assert f'value="{reason}"' in field and 'aria-invalid="true"' in field
+    assert f'aria-describedby="reason-{row.id}-hint reason-{row.id}-error"' in field
     assert f'id="reason-{row.id}-error" tabindex="-1" data-focus>Use at most 500 characters.' \
         in response.text
     db.expire_all()

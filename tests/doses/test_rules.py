@@ -24,6 +24,7 @@ from app.doses.rules import (
     Verdict,
     dose_limit_reasons,
     evaluate_gate,
+    limits_met_only_without,
     validate_dose_amount,
 )
 
@@ -1097,3 +1098,62 @@ def test_validate_dose_amount_accepts_only_whole_or_half_multiples(
         assert (dose_mg / step) == (dose_mg / step).to_integral_value()
     else:
         assert result in {"absurd", "not_half_troche" if halving else "not_whole_troche"}
+
+
+# --- limits met only without the doses struck (entered in error) ---------------------------
+
+
+@pytest.mark.parametrize(("history", "struck", "mg", "expected"), [
+    # Nothing struck: nothing to say, whatever the history holds.
+    ([], [], 100, []),
+    ([dose(T0 - H(1))], [], 100, []),
+    # A struck dose within the interval: the dose would have been too soon.
+    ([], [dose(T0 - H(1))], 100, [ReasonCode.TOO_SOON]),
+    ([], [dose(T0 + H(1))], 100, [ReasonCode.TOO_SOON]),  # a back-dated dose, struck one after
+    # Exactly the interval away is allowed, with or without the struck dose.
+    ([], [dose(T0 - H(48))], 100, []),
+    ([], [dose(T0 - H(48) + SEC)], 100, [ReasonCode.TOO_SOON]),
+    # Already too soon against the recorded history, and the day's total stays within the
+    # maximum with the struck dose: it adds nothing to say.
+    ([dose(T0 - H(2), 50)], [dose(T0 - H(1), 50)], 100, []),
+    # ... but a struck dose that takes the day over the maximum adds that.
+    ([dose(T0 - H(2))], [dose(T0 - H(1))], 100, [ReasonCode.OVER_24H_MAX]),
+    ([], [dose(T0 - H(23), 150)], 100, [ReasonCode.TOO_SOON, ReasonCode.OVER_24H_MAX]),
+    # Outside the interval and the day; the week's total stays within: nothing.
+    ([], [dose(T0 - H(49), 150)], 100, []),
+    ([dose(T0 - H(60), 50)], [dose(T0 - H(49), 150)], 100, []),
+    ([dose(T0 - H(60), 100)], [dose(T0 - H(49), 150)], 100, [ReasonCode.OVER_7D_MAX]),
+    # Over the 7-day maximum only with the struck dose counted.
+    ([dose(T0 - H(24 * 5)), dose(T0 - H(24 * 3))], [dose(T0 - H(24 * 6))], 100,
+     [ReasonCode.OVER_7D_MAX]),
+    # Over it already: nothing added.
+    ([dose(T0 - H(24 * 6)), dose(T0 - H(24 * 5)), dose(T0 - H(24 * 3))],
+     [dose(T0 - H(24 * 4))], 100, []),
+])
+def test_limits_met_only_without_the_struck_doses(history, struck, mg, expected):
+    p = policy(min_hours=48, max24=200, max7d=300)
+    assert codes(limits_met_only_without(p, history, struck, T0, D(mg))) == expected
+
+
+def test_a_struck_dose_over_the_daily_maximum_alone_is_named():
+    p = policy(min_hours=0, max24=200)
+    [reason] = limits_met_only_without(p, [dose(T0 - H(3), 100)], [dose(T0 - H(2), 100)], T0,
+                                       D(100))
+    assert reason.code is ReasonCode.OVER_24H_MAX
+    assert reason.params["total_mg"] == D(300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    history=st.lists(st.integers(-24 * 9, 24 * 9), max_size=5),
+    struck=st.lists(st.integers(-24 * 9, 24 * 9), max_size=3),
+    mg=st.sampled_from([50, 100, 150]),
+)
+def test_limits_met_only_without_are_those_the_struck_doses_add(history, struck, mg):
+    p = policy(min_hours=48, max24=200, max7d=400)
+    recorded = [dose(T0 + H(h)) for h in history]
+    struck_doses = [dose(T0 + H(h)) for h in struck]
+    found = set(codes(limits_met_only_without(p, recorded, struck_doses, T0, D(mg))))
+    alone = set(codes(dose_limit_reasons(p, recorded, T0, D(mg))))
+    together = set(codes(dose_limit_reasons(p, [*recorded, *struck_doses], T0, D(mg))))
+    assert found == together - alone

@@ -353,6 +353,49 @@ def test_a_dose_marked_entered_in_error_no_longer_counts_toward_the_guard(db, wo
     assert gate(db, patient, later + timedelta(minutes=1)).verdict == "ok"
 
 
+def test_a_dose_cleared_only_by_striking_one_is_recorded_and_flagged(db, world):
+    """Striking a dose lets the next one through (the entry may really have been a mistake),
+    but the next one says so: had the struck dose counted, it would have been too soon."""
+    _, patient, _ = world
+    first = gated_dose(db, patient, SESSION)
+    later = SESSION + timedelta(hours=3)
+    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=first.id,
+                                      revision_id=uuid.uuid4(), reason="Wrong day.",
+                                      now=utc(later))
+    second = gated_dose(db, patient, later)
+    # Within the session's grace, so it is the session's dose, not an extra one.
+    assert second.flags == ["near_struck_dose"]
+    assert "override" not in second.flags  # nothing was overridden: the gate passed
+    # The next session, the interval away from both, is clean.
+    assert gated_dose(db, patient, NEXT_SESSION).flags == []
+
+
+def test_a_dose_far_from_a_struck_one_is_not_flagged(db, world):
+    _, patient, _ = world
+    first = gated_dose(db, patient, SESSION)
+    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=first.id,
+                                      revision_id=uuid.uuid4(), reason="Never taken.",
+                                      now=utc(SESSION + timedelta(hours=1)))
+    assert gated_dose(db, patient, NEXT_SESSION).flags == []
+
+
+def test_a_correction_that_moves_a_dose_next_to_a_struck_one_is_flagged(db, world):
+    _, patient, _ = world
+    struck = gated_dose(db, patient, SESSION)
+    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=struck.id,
+                                      revision_id=uuid.uuid4(), reason="Wrong day.",
+                                      now=utc(SESSION + timedelta(hours=1)))
+    moved = gated_dose(db, patient, NEXT_SESSION)
+    assert moved.flags == []
+    revised = corrections.revise_dose(
+        db, patient=patient, author=patient, dose_id=moved.id, revision_id=uuid.uuid4(),
+        reason="It was the Monday evening.",
+        changes={"taken_at": utc(SESSION + timedelta(hours=6))},
+        now=utc(NEXT_SESSION + timedelta(hours=1)))
+    assert "near_struck_dose" in revised.flags
+    assert "corrected_over_limit" not in revised.flags  # against the recorded doses, none
+
+
 @pytest.mark.parametrize("reason", [None, "", "   "])
 def test_entered_in_error_needs_a_reason(db, world, reason):
     _, patient, _ = world
