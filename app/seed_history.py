@@ -521,6 +521,8 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
                 "no_gate_reason": "Took it with my sitter there; forgot to log until morning.",
             })
             continue
+        if n == 1:
+            _struck_morning_entry(session, patient, occ.scheduled_at - timedelta(hours=9))
         gate = _apply_gate(session, patient, occ.scheduled_at, sitter=True, bump=n + 2)
         _apply(
             session,
@@ -534,6 +536,21 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
                 "gate_id": gate,
             },
         )
+
+
+def _struck_morning_entry(session: Session, patient: User, at: datetime) -> None:
+    """The evening's dose logged in the morning by mistake and struck minutes later: the
+    evening's real dose is then within the limits only because of the strike, and is
+    flagged for the prescriber (near_struck_dose), who sees both entries."""
+    gate = _apply_gate(session, patient, at, sitter=True)
+    dose = _apply(session, patient, "dose", at + timedelta(minutes=2), {
+        "taken_at": (at + timedelta(minutes=1)).isoformat(), "dose_mg": "100",
+        "route": "buccal", "gate_id": gate,
+    })
+    _apply(session, patient, "dose_entered_in_error", at + timedelta(minutes=9), {
+        "dose_id": dose["id"],
+        "reason": "Logged tonight's dose this morning by mistake; not taken yet.",
+    })
 
 
 def seed_spanish_patient_history(session: Session, prescriber: User, patient: User,
