@@ -541,7 +541,7 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
 def _struck_morning_entry(session: Session, patient: User, at: datetime) -> None:
     """The evening's dose logged in the morning by mistake and struck minutes later: the
     evening's real dose is then within the limits only because of the strike, and is
-    flagged for the prescriber (near_struck_dose), who sees both entries."""
+    flagged for the prescriber (cleared_by_correction), who sees both entries."""
     gate = _apply_gate(session, patient, at, sitter=True)
     dose = _apply(session, patient, "dose", at + timedelta(minutes=2), {
         "taken_at": (at + timedelta(minutes=1)).isoformat(), "dose_mg": "100",

@@ -202,7 +202,7 @@ _FLAG_LABELS = {
     "late_entry": N_("Entered later"),
     "extra": N_("Extra dose"),
     "corrected_over_limit": N_("Correction breaks a limit"),
-    "near_struck_dose": N_("Near a dose marked in error"),
+    "cleared_by_correction": N_("Within limits only after a correction"),
     "off_protocol_amount": N_("Not the prescribed amount"),
     "too_soon": N_("Too soon"),
     "over_24h_max": N_("Over 24-hour maximum"),

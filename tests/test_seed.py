@@ -167,13 +167,13 @@ def test_the_second_patient_has_a_different_shorter_history(db, demo):
     # (With the struck dose the week would have been over its maximum at the next session
     # too: that dose says so as well.)
     flagged = [set(d.flags) for d in second if d.flags]
-    assert flagged[0] == {"near_struck_dose"}
-    assert [f - {"near_struck_dose"} for f in flagged[1:]] == [{"no_gate", "late_entry"}]
+    assert flagged[0] == {"cleared_by_correction"}
+    assert [f - {"cleared_by_correction"} for f in flagged[1:]] == [{"no_gate", "late_entry"}]
     struck = [d for d in doses.list_doses(db, second_patient.id, NOW - timedelta(days=20), NOW)
               if d.status == "entered_in_error"]
     assert len(struck) == 1
     assert timedelta(hours=8) < second[1].taken_at - struck[0].taken_at < timedelta(hours=10)
-    assert "near_struck_dose" in second[1].flags
+    assert "cleared_by_correction" in second[1].flags
     states = [s.state for s in session_states(db, second_patient, NOW)]
     assert states.count(schedule.SessionState.MISSED) == 1
     assert len(rows(db, LedgerEntry, second_patient)) == 1

@@ -21,9 +21,10 @@ bp_emergency     a reading at or above 180/120 (gate or check-in) in the last 14
 bp_hold          a safety check held for blood pressure (at or above the protocol's hold level)
                  in the last 14 days.
 override         a dose taken through a guard override or against a hold, last 30 days.
-near_struck      a dose within the limits only because a dose near it was marked entered in
-                 error (app/doses/rules.py limits_met_only_without), last 30 days: striking a
-                 real dose must not make the next one look clean.
+cleared_by_correction
+                 a dose within the limits only because a dose near it was corrected or marked
+                 entered in error (app/doses/rules.py limits_met_only_after_corrections), last
+                 30 days: striking or moving a real dose must not make the next look clean.
 missed_sessions  scheduled sessions of the current protocol missed in the last 14 days (the same
                  matching of doses to sessions as the patient's Today).
 late_or_extra    doses flagged late_entry (logged over an hour after) or extra (matching no
@@ -59,7 +60,7 @@ from app.checkins.instruments import CATALOGUE
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.clinic.models import FlagReview
 from app.doses.models import Dose, DoseStatus, GateCheck, LedgerEntry
-from app.doses.service import NEAR_STRUCK_DOSE
+from app.doses.service import CLEARED_BY_CORRECTION
 from app.i18n import gettext as _
 from app.i18n import ngettext
 from app.protocols import schedule
@@ -73,7 +74,7 @@ CODES: tuple[str, ...] = (
     "bp_emergency",
     "bp_hold",
     "override",
-    "near_struck",
+    "cleared_by_correction",
     "missed_sessions",
     "late_or_extra",
     "supply",
@@ -86,7 +87,7 @@ URGENCY: dict[str, int] = {code: len(CODES) - i for i, code in enumerate(CODES)}
 
 BP_DAYS = 14
 MISSED_DAYS = 14
-RECENT_DAYS = 30  # override, near_struck, late_or_extra, supply
+RECENT_DAYS = 30  # override, cleared_by_correction, late_or_extra, supply
 CREEP_DAYS = 7
 NO_DATA_DAYS = 7
 PHQ9_RISE = 5
@@ -113,7 +114,7 @@ def code_label(code: str) -> str:
         "bp_emergency": _("Blood pressure emergency"),
         "bp_hold": _("Blood pressure hold"),
         "override": _("Override or dose against a hold"),
-        "near_struck": _("Dose near one marked in error"),
+        "cleared_by_correction": _("Dose cleared by a correction"),
         "missed_sessions": _("Missed sessions"),
         "late_or_extra": _("Late or extra doses"),
         "supply": _("Supply: count or early refill"),
@@ -301,13 +302,13 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
                           "%(num)s dose taken through an override or against a hold in 30 days.",
                           "%(num)s doses taken through an override or against a hold in 30 days.",
                           n))
-    found += _summary("near_struck", [Seen(d.taken_at, d.key) for d in recent
-                                      if NEAR_STRUCK_DOSE in d.flags], reviewed,
+    found += _summary("cleared_by_correction", [Seen(d.taken_at, d.key) for d in recent
+                                                if CLEARED_BY_CORRECTION in d.flags], reviewed,
                       lambda n: ngettext(
                           "%(num)s dose within the limits only because a dose near it was "
-                          "marked entered in error, in 30 days.",
+                          "corrected or marked entered in error, in 30 days.",
                           "%(num)s doses within the limits only because a dose near them was "
-                          "marked entered in error, in 30 days.", n))
+                          "corrected or marked entered in error, in 30 days.", n))
     found += _summary("missed_sessions", missed_sessions(facts, now), reviewed,
                       lambda n: ngettext("%(num)s scheduled session missed in 14 days.",
                                          "%(num)s scheduled sessions missed in 14 days.", n))

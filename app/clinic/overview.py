@@ -21,7 +21,7 @@ from app.web.forms import new_client_id
 
 # Dose flags the prescriber is shown (besides entered in error and corrected doses).
 FLAGS_SHOWN = frozenset({"override", "against_hold", "extra", "no_gate", "corrected_over_limit",
-                         "off_protocol_amount", "near_struck_dose"})
+                         "off_protocol_amount", "cleared_by_correction"})
 
 
 def needs_attention(dose) -> bool:

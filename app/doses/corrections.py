@@ -14,10 +14,9 @@ from app.accounts.models import User
 from app.doses import rules
 from app.doses.models import Dose, DoseRevision, DoseStatus
 from app.doses.service import (
-    NEAR_STRUCK_DOSE,
-    active_doses,
+    CLEARED_BY_CORRECTION,
     check_time,
-    past_and_struck_doses,
+    past_doses_as_recorded,
     squash_blank,
 )
 from app.errors import Invalid, NotFound
@@ -173,19 +172,18 @@ def revise_dose(
         raise Invalid(_("Nothing was changed."), field="changes")
     if {"dose_mg", "taken_at"} & after.keys():
         window = timedelta(days=8)
-        others = [rules.PastDose(taken_at=d.taken_at, dose_mg=d.dose_mg)
-                  for d in active_doses(session, patient.id, start=dose.taken_at - window,
-                                        end=dose.taken_at + window) if d.id != dose.id]
-        broken = rules.dose_limit_reasons(protocols.policy(version), others, dose.taken_at,
-                                          dose.dose_mg)
+        policy = protocols.policy(version)
+        others, as_first_recorded = past_doses_as_recorded(
+            session, patient.id, start=dose.taken_at - window, end=dose.taken_at + window,
+            exclude=dose.id)
+        broken = rules.dose_limit_reasons(policy, others, dose.taken_at, dose.dose_mg)
         new_flags = [r.code.value for r in broken if r.code.value not in dose.flags]
         if new_flags:
             dose.flags = [*dose.flags, "corrected_over_limit", *new_flags]
-        struck = past_and_struck_doses(session, patient.id, start=dose.taken_at - window,
-                                       end=dose.taken_at + window)[1]
-        if NEAR_STRUCK_DOSE not in dose.flags and rules.limits_met_only_without(
-                protocols.policy(version), others, struck, dose.taken_at, dose.dose_mg):
-            dose.flags = [*dose.flags, NEAR_STRUCK_DOSE]
+        if (CLEARED_BY_CORRECTION not in dose.flags and as_first_recorded is not None
+                and rules.limits_met_only_after_corrections(
+                    policy, others, as_first_recorded, dose.taken_at, dose.dose_mg)):
+            dose.flags = [*dose.flags, CLEARED_BY_CORRECTION]
         if dose.dose_mg != version.dose_mg and "off_protocol_amount" not in dose.flags:
             dose.flags = [*dose.flags, "off_protocol_amount"]
     dose.revision += 1

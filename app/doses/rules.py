@@ -298,26 +298,25 @@ def dose_limit_reasons(
     return tuple(reasons)
 
 
-def limits_met_only_without(
+def limits_met_only_after_corrections(
     policy: GuardPolicy,
     history: Iterable[PastDose],
-    struck: Iterable[PastDose],
+    as_first_recorded: Iterable[PastDose],
     taken_at: datetime,
     dose_mg: Decimal | int | float,
 ) -> tuple[Reason, ...]:
-    """The limit reasons a dose would meet if the doses marked entered in error (``struck``)
-    still counted, beyond those it meets against ``history`` alone.
+    """The limit reasons a dose would meet against the doses as they were first recorded
+    (``as_first_recorded``: doses later marked entered in error still there, corrected ones at
+    their first time and amount), beyond those it meets against ``history`` as it stands.
 
-    Striking a dose is how a mistaken entry is put right, so a struck dose never holds the
-    next one; but a real dose struck to clear a "too soon" would make the next one look
-    clean. A dose for which this is not empty is flagged for the prescriber, never refused.
+    A correction or a strike is how a mistaken entry is put right, so the record as it stands
+    judges the next dose; but a real dose struck, or moved, to clear a "too soon" would make
+    the next one look clean. A dose for which this is not empty is flagged for the
+    prescriber, never refused.
     """
-    struck = list(struck)
-    if not struck:
-        return ()
     history = list(history)
     met = {r.code for r in dose_limit_reasons(policy, history, taken_at, dose_mg)}
-    return tuple(r for r in dose_limit_reasons(policy, [*history, *struck], taken_at, dose_mg)
+    return tuple(r for r in dose_limit_reasons(policy, as_first_recorded, taken_at, dose_mg)
                  if r.code not in met)
 
 

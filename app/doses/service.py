@@ -13,6 +13,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
 from app.accounts.models import User
@@ -20,7 +21,7 @@ from app.alerts import service as alerts
 from app.checkins import service as checkins
 from app.db import transaction_memo
 from app.doses import reasons, rules
-from app.doses.models import Dose, DoseStatus, GateCheck
+from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.protocols import schedule
@@ -34,8 +35,9 @@ from app.web.formats import format_datetime
 FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
 LATE_ENTRY_AFTER = timedelta(hours=1)
-# A dose within the limits only because a dose near it was marked entered in error.
-NEAR_STRUCK_DOSE = "near_struck_dose"
+# A dose within the limits only because a dose near it was corrected or marked entered in
+# error (rules.limits_met_only_after_corrections).
+CLEARED_BY_CORRECTION = "cleared_by_correction"
 # A dose follows its gate within the protocol's validity (default 30 minutes); no protocol
 # allows more than this, which bounds the look-up.
 GATE_VALID_AT_MOST = timedelta(hours=2)
@@ -211,18 +213,46 @@ def past_doses(session: Session, patient_id: uuid.UUID, *, start: datetime,
     return [rules.PastDose(taken_at=taken_at, dose_mg=dose_mg) for taken_at, dose_mg in rows]
 
 
-def past_and_struck_doses(session: Session, patient_id: uuid.UUID, *, start: datetime,
-                          end: datetime) -> tuple[list[rules.PastDose], list[rules.PastDose]]:
-    """`past_doses`, and the doses in [start, end) marked entered in error, in one read."""
-    rows = session.exec(
-        select(Dose.taken_at, Dose.dose_mg, Dose.status).where(*_in_range(patient_id, start, end))
-        .order_by(col(Dose.taken_at))).all()
-    recorded: list[rules.PastDose] = []
-    struck: list[rules.PastDose] = []
-    for taken_at, dose_mg, status in rows:
-        (recorded if status == DoseStatus.RECORDED else struck).append(
-            rules.PastDose(taken_at=taken_at, dose_mg=dose_mg))
-    return recorded, struck
+# How far a correction can move a dose: every time it is given lies within OLDEST_ENTRY of
+# when it was entered (check_time), so a day more either side of a window finds every dose
+# first recorded in it.
+_MOVED_AT_MOST = OLDEST_ENTRY + timedelta(days=1)
+
+
+def past_doses_as_recorded(
+    session: Session, patient_id: uuid.UUID, *, start: datetime, end: datetime,
+    exclude: uuid.UUID | None = None,
+) -> tuple[list[rules.PastDose], list[rules.PastDose] | None]:
+    """`past_doses` in [start, end), and the doses first recorded in it as they were first
+    recorded: those since marked entered in error included, corrected ones at their first
+    time and amount (None when no dose in reach was ever struck or corrected). `exclude`
+    leaves out the dose being judged."""
+    wide = _in_range(patient_id, start - _MOVED_AT_MOST, end + _MOVED_AT_MOST)
+    rows = [row for row in session.exec(
+        select(Dose.id, Dose.taken_at, Dose.dose_mg, Dose.status, Dose.revision)
+        .where(*wide, or_(and_(col(Dose.taken_at) >= start, col(Dose.taken_at) < end),
+                          col(Dose.revision) > 1))
+        .order_by(col(Dose.taken_at))).all() if row[0] != exclude]
+    recorded = [rules.PastDose(taken_at=at, dose_mg=mg) for _id, at, mg, status, _rev in rows
+                if status == DoseStatus.RECORDED and start <= at < end]
+    first = {dose_id: (at, mg) for dose_id, at, mg, _status, revision in rows if revision > 1}
+    if not first:
+        return recorded, None
+    # Newest revision first, so each field ends at the value before its first correction.
+    for dose_id, before in session.exec(
+            select(DoseRevision.dose_id, DoseRevision.before)
+            .where(col(DoseRevision.dose_id).in_(first))
+            .order_by(col(DoseRevision.revision).desc())).all():
+        at, mg = first[dose_id]
+        first[dose_id] = (datetime.fromisoformat(before["taken_at"]) if "taken_at" in before
+                          else at,
+                          Decimal(before["dose_mg"]) if "dose_mg" in before else mg)
+    as_first_recorded = [
+        rules.PastDose(taken_at=at, dose_mg=mg)
+        for at, mg in [*first.values(), *((at, mg) for dose_id, at, mg, status, _rev in rows
+                                          if dose_id not in first)]
+        if start <= at < end]
+    return recorded, as_first_recorded
 
 
 def _history(session: Session, patient_id: uuid.UUID, around: datetime) -> list[rules.PastDose]:
@@ -427,9 +457,8 @@ def record_dose(
     policy = protocols.policy(version)
     # One read of the doses around it: the rolling limits' history (8 days either side) and,
     # below, the extra-dose check (3 days either side).
-    around, struck = past_and_struck_doses(session, patient.id,
-                                           start=taken_at - timedelta(days=8),
-                                           end=taken_at + timedelta(days=8))
+    around, as_first_recorded = past_doses_as_recorded(
+        session, patient.id, start=taken_at - timedelta(days=8), end=taken_at + timedelta(days=8))
     found = [
         *_record_holds(session, policy, patient.id, taken_at),
         *rules.dose_limit_reasons(policy, around, taken_at, dose.dose_mg),
@@ -450,9 +479,11 @@ def record_dose(
         flags += ["override", *codes]
         if not overridable:
             flags.append("against_hold")
-    if rules.limits_met_only_without(policy, around, struck, taken_at, dose.dose_mg):
-        # Within the limits only because a dose near it was struck: the prescriber looks.
-        flags.append(NEAR_STRUCK_DOSE)
+    if as_first_recorded is not None and rules.limits_met_only_after_corrections(
+            policy, around, as_first_recorded, taken_at, dose.dose_mg):
+        # Within the limits only because a dose near it was struck or corrected: the
+        # prescriber looks.
+        flags.append(CLEARED_BY_CORRECTION)
     if dose.dose_mg != version.dose_mg:
         flags.append("off_protocol_amount")
     if recorded_at - taken_at > LATE_ENTRY_AFTER:

@@ -120,8 +120,8 @@ def test_a_review_clears_that_occurrence_and_earlier_ones_and_a_new_one_flags_ag
     ({"override", "sitter_required", "late_entry"}, ["override", "late_or_extra"]),
     ({"no_gate", "off_protocol_amount"}, []),
     # Within the limits only because a dose near it was struck: its own flag, after override.
-    ({"near_struck_dose"}, ["near_struck"]),
-    ({"near_struck_dose", "late_entry", "override"}, ["override", "near_struck",
+    ({"cleared_by_correction"}, ["cleared_by_correction"]),
+    ({"cleared_by_correction", "late_entry", "override"}, ["override", "cleared_by_correction",
                                                       "late_or_extra"]),
 ])
 def test_dose_flags(dose_flags, expected):
@@ -135,22 +135,22 @@ def test_dose_flags(dose_flags, expected):
 
 def test_dose_flags_older_than_30_days_do_not_flag():
     old = DoseFact("old", ago(days=30, minutes=1), DOSE,
-                   frozenset({"override", "extra", "near_struck_dose"}))
+                   frozenset({"override", "extra", "cleared_by_correction"}))
     assert flags.evaluate(treated(doses=[old, *every_session()]), NOW) == []
     recent = replace(old, taken_at=ago(days=29))
     assert codes(flags.evaluate(treated(doses=[recent, *every_session()]), NOW)) == [
-        "override", "near_struck", "late_or_extra"]
+        "override", "cleared_by_correction", "late_or_extra"]
 
 
 def test_a_dose_near_a_struck_one_is_counted_and_cleared_by_a_review():
     doses = every_session()
-    doses[-1] = replace(doses[-1], flags=frozenset({"near_struck_dose"}))
-    doses[-2] = replace(doses[-2], flags=frozenset({"near_struck_dose"}))
+    doses[-1] = replace(doses[-1], flags=frozenset({"cleared_by_correction"}))
+    doses[-2] = replace(doses[-2], flags=frozenset({"cleared_by_correction"}))
     [flag] = flags.evaluate(treated(doses=doses), NOW)
     assert flag.message == ("2 doses within the limits only because a dose near them was "
-                            "marked entered in error, in 30 days.")
+                            "corrected or marked entered in error, in 30 days.")
     assert (flag.key, flag.since) == (doses[-1].key, doses[-2].taken_at)
-    reviewed = frozenset({("near_struck", doses[-1].key)})
+    reviewed = frozenset({("cleared_by_correction", doses[-1].key)})
     assert flags.evaluate(treated(doses=doses, reviewed=reviewed), NOW) == []
 
 

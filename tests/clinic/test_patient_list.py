@@ -411,7 +411,7 @@ def test_the_demo_clinic_shows_its_flags(db):
     jordan, sam = users["patient@demo.test"], users["patient2@demo.test"]
     found = flags.for_patients(db, [jordan, sam], NOW)
     assert [f.code for f in found[jordan.id][1]] == ["bp_hold", "override", "supply"]
-    assert [f.code for f in found[sam.id][1]] == ["near_struck", "missed_sessions",
+    assert [f.code for f in found[sam.id][1]] == ["cleared_by_correction", "missed_sessions",
                                                   "late_or_extra"]
     assert (found[jordan.id][0].phase, found[sam.id][0].phase) == ("maintenance", "induction")
 
@@ -443,16 +443,16 @@ def test_a_dose_cleared_by_striking_the_one_before_flags_on_the_list_and_the_pag
     assert [r["status"] for r in results] == ["created", "created", "created"], results
     second = db.exec(select(Dose).where(Dose.patient_id == patient.id,
                                         Dose.status == "recorded")).one()
-    assert "near_struck_dose" in second.flags and "override" not in second.flags
+    assert "cleared_by_correction" in second.flags and "override" not in second.flags
 
     auth.logout()
     signed_in(auth, prescriber)
-    [row] = client.get("/api/v1/patients", params={"flag": "near_struck"}).json()
+    [row] = client.get("/api/v1/patients", params={"flag": "cleared_by_correction"}).json()
     assert row["id"] == str(patient.id)
-    [flag] = [f for f in row["flags"] if f["code"] == "near_struck"]
+    [flag] = [f for f in row["flags"] if f["code"] == "cleared_by_correction"]
     assert flag["message"] == (
-        "1 dose within the limits only because a dose near it was marked entered in error, "
-        "in 30 days.")
-    assert "Dose near one marked in error" in text(client.get("/patients"))
+        "1 dose within the limits only because a dose near it was corrected or marked entered "
+        "in error, in 30 days.")
+    assert "Dose cleared by a correction" in text(client.get("/patients"))
     page = text(client.get(f"/patients/{patient.id}"))
-    assert "Near a dose marked in error" in page and "Logged by mistake." in page
+    assert "Within limits only after a correction" in page and "Logged by mistake." in page

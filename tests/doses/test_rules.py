@@ -24,7 +24,7 @@ from app.doses.rules import (
     Verdict,
     dose_limit_reasons,
     evaluate_gate,
-    limits_met_only_without,
+    limits_met_only_after_corrections,
     validate_dose_amount,
 )
 
@@ -1100,7 +1100,7 @@ def test_validate_dose_amount_accepts_only_whole_or_half_multiples(
         assert result in {"absurd", "not_half_troche" if halving else "not_whole_troche"}
 
 
-# --- limits met only without the doses struck (entered in error) ---------------------------
+# --- limits met only after corrections (against the doses as first recorded) ----------------
 
 
 @pytest.mark.parametrize(("history", "struck", "mg", "expected"), [
@@ -1132,13 +1132,31 @@ def test_validate_dose_amount_accepts_only_whole_or_half_multiples(
 ])
 def test_limits_met_only_without_the_struck_doses(history, struck, mg, expected):
     p = policy(min_hours=48, max24=200, max7d=300)
-    assert codes(limits_met_only_without(p, history, struck, T0, D(mg))) == expected
+    assert codes(limits_met_only_after_corrections(p, history, [*history, *struck], T0,
+                                                   D(mg))) == expected
+
+
+@pytest.mark.parametrize(("first", "now", "expected"), [
+    # A dose moved back two days by a correction: at its first time it made this one too soon.
+    (dose(T0 - H(1)), dose(T0 - H(49)), [ReasonCode.TOO_SOON]),
+    # A correction of a few minutes changes nothing that matters.
+    (dose(T0 - H(49)), dose(T0 - H(50)), []),
+    # An amount corrected down: at its first amount the day would have been over.
+    (dose(T0 - H(49), 150), dose(T0 - H(49), 50), []),
+    (dose(T0 - H(20), 150), dose(T0 - H(20), 50), [ReasonCode.OVER_24H_MAX]),
+    # Moved later, away from this one (a back-dated dose, say): nothing cleared.
+    (dose(T0 - H(60)), dose(T0 - H(1)), []),
+])
+def test_limits_met_only_after_a_correction_moved_a_dose(first, now, expected):
+    p = policy(min_hours=48, max24=200, max7d=1000)
+    assert codes(limits_met_only_after_corrections(p, [now], [first], T0, D(100))) == expected
 
 
 def test_a_struck_dose_over_the_daily_maximum_alone_is_named():
     p = policy(min_hours=0, max24=200)
-    [reason] = limits_met_only_without(p, [dose(T0 - H(3), 100)], [dose(T0 - H(2), 100)], T0,
-                                       D(100))
+    history = [dose(T0 - H(3), 100)]
+    [reason] = limits_met_only_after_corrections(p, history, [*history, dose(T0 - H(2), 100)],
+                                                 T0, D(100))
     assert reason.code is ReasonCode.OVER_24H_MAX
     assert reason.params["total_mg"] == D(300)
 
@@ -1149,11 +1167,12 @@ def test_a_struck_dose_over_the_daily_maximum_alone_is_named():
     struck=st.lists(st.integers(-24 * 9, 24 * 9), max_size=3),
     mg=st.sampled_from([50, 100, 150]),
 )
-def test_limits_met_only_without_are_those_the_struck_doses_add(history, struck, mg):
+def test_limits_met_only_after_corrections_are_those_the_first_record_adds(history, struck, mg):
     p = policy(min_hours=48, max24=200, max7d=400)
     recorded = [dose(T0 + H(h)) for h in history]
     struck_doses = [dose(T0 + H(h)) for h in struck]
-    found = set(codes(limits_met_only_without(p, recorded, struck_doses, T0, D(mg))))
+    found = set(codes(limits_met_only_after_corrections(p, recorded, [*recorded, *struck_doses],
+                                                        T0, D(mg))))
     alone = set(codes(dose_limit_reasons(p, recorded, T0, D(mg))))
     together = set(codes(dose_limit_reasons(p, [*recorded, *struck_doses], T0, D(mg))))
     assert found == together - alone

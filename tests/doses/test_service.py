@@ -364,10 +364,34 @@ def test_a_dose_cleared_only_by_striking_one_is_recorded_and_flagged(db, world):
                                       now=utc(later))
     second = gated_dose(db, patient, later)
     # Within the session's grace, so it is the session's dose, not an extra one.
-    assert second.flags == ["near_struck_dose"]
+    assert second.flags == ["cleared_by_correction"]
     assert "override" not in second.flags  # nothing was overridden: the gate passed
     # The next session, the interval away from both, is clean.
     assert gated_dose(db, patient, NEXT_SESSION).flags == []
+
+
+def test_a_dose_cleared_only_by_moving_one_back_is_recorded_and_flagged(db, world):
+    """The same with a correction: the dose three hours ago "corrected" to two days before
+    lets a dose through now, flagged; a correction of a few minutes flags nothing."""
+    _, patient, _ = world
+    first = gated_dose(db, patient, SESSION)
+    later = SESSION + timedelta(hours=3)
+    corrections.revise_dose(db, patient=patient, author=patient, dose_id=first.id,
+                            revision_id=uuid.uuid4(), reason="It was Saturday.",
+                            changes={"taken_at": utc(SESSION - timedelta(days=2))},
+                            now=utc(later))
+    corrections.revise_dose(db, patient=patient, author=patient, dose_id=first.id,
+                            revision_id=uuid.uuid4(), reason="Saturday at 9.",
+                            changes={"taken_at": utc(SESSION - timedelta(days=2, hours=1))},
+                            now=utc(later))
+    assert gated_dose(db, patient, later).flags == ["cleared_by_correction"]
+    nudged = gated_dose(db, patient, NEXT_SESSION + timedelta(days=3))
+    corrections.revise_dose(db, patient=patient, author=patient, dose_id=nudged.id,
+                            revision_id=uuid.uuid4(), reason="A few minutes before.",
+                            changes={"taken_at": utc(NEXT_SESSION + timedelta(days=3)
+                                                     - timedelta(minutes=10))},
+                            now=utc(NEXT_SESSION + timedelta(days=3, hours=1)))
+    assert gated_dose(db, patient, NEXT_SESSION + timedelta(days=7)).flags == []
 
 
 def test_a_dose_far_from_a_struck_one_is_not_flagged(db, world):
@@ -392,7 +416,7 @@ def test_a_correction_that_moves_a_dose_next_to_a_struck_one_is_flagged(db, worl
         reason="It was the Monday evening.",
         changes={"taken_at": utc(SESSION + timedelta(hours=6))},
         now=utc(NEXT_SESSION + timedelta(hours=1)))
-    assert "near_struck_dose" in revised.flags
+    assert "cleared_by_correction" in revised.flags
     assert "corrected_over_limit" not in revised.flags  # against the recorded doses, none
 
 
