@@ -455,8 +455,9 @@ def record_dose(
                       field="no_gate_reason")
 
     policy = protocols.policy(version)
-    # One read of the doses around it: the rolling limits' history (8 days either side) and,
-    # below, the extra-dose check (3 days either side).
+    # One read of the doses around it: the rolling limits' history (8 days either side),
+    # below, the extra-dose check (3 days either side), and the doses as first recorded (a
+    # second read, of revisions, only when a dose in reach was struck or corrected).
     around, as_first_recorded = past_doses_as_recorded(
         session, patient.id, start=taken_at - timedelta(days=8), end=taken_at + timedelta(days=8))
     found = [
