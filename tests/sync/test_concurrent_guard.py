@@ -98,3 +98,30 @@ def test_another_patients_dose_is_judged_on_their_own_history(db, patient):
     mine = _all_at_once(patient, [_dose(taken)])
     theirs = _all_at_once(other, [_dose(taken)])
     assert mine[0]["status"] == theirs[0]["status"] == "created"
+
+
+def test_a_strike_beside_doses_never_lets_one_through_unflagged(db, patient):
+    """A dose struck as entered in error while new doses arrive from other phones: a new dose
+    judged before the strike is too soon (refused); one judged after it is recorded, flagged
+    for the prescriber as cleared only by the strike; never a clean one, never two."""
+    first = factories.sync_item("dose", {
+        "taken_at": (utcnow() - timedelta(hours=2)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "no_gate_reason": "Measured at the clinic."})
+    assert _all_at_once(patient, [first])[0]["status"] == "created"
+    strike = factories.sync_item("dose_entered_in_error", {"dose_id": first["id"],
+                                                           "reason": "Logged by mistake."})
+    taken = utcnow() - timedelta(minutes=5)
+    results = _all_at_once(patient, [strike, *(_dose(taken + timedelta(seconds=n))
+                                               for n in range(WRITERS - 1))])
+
+    assert results[0]["status"] == "created"
+    created = [r for r in results[1:] if r["status"] == "created"]
+    assert len(created) <= 1, results
+    for dose in created:
+        assert "cleared_by_correction" in dose["flags"] and "too_soon" not in dose["flags"]
+    for refused in (r for r in results[1:] if r["status"] == "rejected"):
+        assert "too_soon" in {c["code"] for c in refused["reasons"]}
+    db.expire_all()
+    recorded = db.exec(select(Dose).where(Dose.patient_id == patient.id,
+                                          Dose.status == "recorded")).all()
+    assert len(recorded) == len(created)
