@@ -267,14 +267,21 @@
           state = Gate.noteReview(state);
         }
       });
-      return { snapshot: inputs.snapshot, history: history, state: state };
+      // When the server last told this phone the record: a dose logged on another device
+      // since then is not known here, so the verdict says as of when it judges.
+      return { snapshot: inputs.snapshot, history: history, state: state,
+               asOf: found[0] && found[0].now };
     });
   }
 
+  var judgedAsOf = null; // the snapshot's time behind the last verdict made here
+
   function offlineVerdict(form, data) {
     var Gate = window.TrocheGate;
+    judgedAsOf = null;
     return gateInputs().then(function (inputs) {
       if (!inputs) return null;
+      judgedAsOf = inputs.asOf || null;
       try {
         var now = new Date().toISOString();
         var wait = Gate.emergencyRecheckAt(inputs.state, now);
@@ -376,7 +383,8 @@
     }
     var here = document.createElement("p");
     here.className = "hint";
-    here.textContent = w("checked-here");
+    var asOf = judgedAsOf && Clock.text(judgedAsOf, "datetime");
+    here.textContent = asOf ? w("checked-here-as-of").replace("{time}", asOf) : w("checked-here");
     alert.appendChild(here);
     section.appendChild(alert);
     if (verdict === "emergency") {

@@ -246,7 +246,14 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     # The phone's verdict, with the same rules, and the dose form tied to that check.
     verdict = page.locator("#gate-result")
     expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
-    expect(verdict).to_contain_text("Checked on this phone while offline")
+    # Judged with the record the phone last had: the verdict says as of when.
+    as_of = page.evaluate("""caches.match("/api/v1/today", {ignoreVary: true})
+        .then(function (r) { return r.json(); })
+        .then(function (body) { return window.TrocheClock.text(body.now, "datetime"); })""")
+    assert re.fullmatch(r"\w{3} \w{3} \d{1,2}, \d{1,2}:\d\d [AP]M", as_of), as_of
+    expect(verdict).to_contain_text(
+        "Checked on this phone while offline, with the rules your prescriber set and your "
+        f"record as of {as_of}. It will be checked again when you are back online.")
     expect(verdict).to_be_focused()
     assert page_problems(page.content()) == []  # the form copied in: its ids once, tied
     verdict.get_by_role("button", name="Log dose").click()
