@@ -132,3 +132,24 @@ def test_a_long_question_sits_inside_its_box(page: Page, demo, sign_in):
     box = item.bounding_box()
     assert legend["height"] > 40  # two lines on this phone
     assert legend["y"] > box["y"] and legend["x"] > box["x"]
+
+
+def test_the_patient_pages_links_wrap_whole_with_nothing_dangling(page: Page, demo, sign_in):
+    """The row of links on a prescriber's patient page ended a line with its "·" separator
+    on a 390 px phone; spaced links wrap whole, each a full touch target."""
+    sign_in(page, "prescriber@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
+    page.goto(page.get_by_role("link", name="Jordan Reyes").first.get_attribute("href"))
+    row = page.get_by_role("navigation", name="On this page")
+    expect(row.get_by_role("link")).to_have_count(5)
+    assert "·" not in row.inner_text()
+    boxes = row.get_by_role("link").evaluate_all(
+        "els => els.map(el => { const r = el.getBoundingClientRect(); const t ="
+        " document.createRange(); t.selectNodeContents(el);"
+        " return [el.textContent, r.left, r.right, r.top, r.height,"
+        " t.getClientRects().length]; })")
+    width = page.viewport_size["width"]
+    assert len({round(top) for _t, _l, _r, top, _h, _n in boxes}) > 1  # it does wrap here
+    for text, left, right, _top, height, lines in boxes:
+        assert left >= 0 and right <= width, (text, left, right)
+        assert height >= 44 and lines == 1, (text, height, lines)
