@@ -274,22 +274,23 @@
     });
   }
 
-  var judgedAsOf = null; // the snapshot's time behind the last verdict made here
-
+  // The phone's verdict on a check ({result, asOf}): the result is null when it cannot judge,
+  // and asOf the time of the record it judged with (the snapshot's), null without one.
   function offlineVerdict(form, data) {
     var Gate = window.TrocheGate;
-    judgedAsOf = null;
     return gateInputs().then(function (inputs) {
-      if (!inputs) return null;
-      judgedAsOf = inputs.asOf || null;
+      if (!inputs) return { result: null, asOf: null };
+      var asOf = inputs.asOf || null;
       try {
         var now = new Date().toISOString();
         var wait = Gate.emergencyRecheckAt(inputs.state, now);
-        if (wait) return { recheckAt: wait }; // as the server: rest first, then measure
-        return Gate.evaluateGate(inputs.snapshot, inputs.history, data, now,
-                                 form.getAttribute("data-proposed-mg"), inputs.state);
+        // As the server: rest first, then measure.
+        if (wait) return { result: { recheckAt: wait }, asOf: asOf };
+        return { result: Gate.evaluateGate(inputs.snapshot, inputs.history, data, now,
+                                           form.getAttribute("data-proposed-mg"), inputs.state),
+                 asOf: asOf };
       } catch (e) {
-        return null; // cannot judge: never an OK
+        return { result: null, asOf: asOf }; // cannot judge: never an OK
       }
     });
   }
@@ -343,7 +344,7 @@
     }));
   }
 
-  function showVerdict(form, item, result) {
+  function showVerdict(form, item, result, judgedAsOf) {
     var words = document.querySelector("[data-offline-verdict]");
     var section = document.getElementById("gate-result");
     if (!words || !section) { say(text("saved-offline")); return; }
@@ -500,7 +501,8 @@
         form.reportValidity();
         return;
       }
-      offlineVerdict(form, data).then(function (result) {
+      offlineVerdict(form, data).then(function (judged) {
+        var result = judged.result;
         if (result && result.recheckAt) {
           // Nothing is saved: the server would refuse this reading too.
           var from = Clock.text(result.recheckAt, "time");
@@ -509,7 +511,9 @@
         }
         // The verdict travels with the check, so the server can say where it disagrees.
         form.setAttribute("data-offline-result", result ? result.verdict : "hold");
-        return queue(form).then(function (item) { showVerdict(form, item, result); });
+        return queue(form).then(function (item) {
+          showVerdict(form, item, result, judged.asOf);
+        });
       }).catch(function () { say(text("not-saved"), "alert-error"); });
       return;
     }
