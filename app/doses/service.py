@@ -247,10 +247,8 @@ def past_doses_as_recorded(
         first[dose_id] = (datetime.fromisoformat(before["taken_at"]) if "taken_at" in before
                           else at,
                           Decimal(before["dose_mg"]) if "dose_mg" in before else mg)
-    as_first_recorded = [
-        rules.PastDose(taken_at=at, dose_mg=mg)
-        for at, mg in [*first.values(), *((at, mg) for dose_id, at, mg, status, _rev in rows
-                                          if dose_id not in first)]
+    as_first_recorded = [rules.PastDose(taken_at=at, dose_mg=mg) for at, mg in (
+        first.get(dose_id, (at, mg)) for dose_id, at, mg, _status, _rev in rows)
         if start <= at < end]
     return recorded, as_first_recorded
 

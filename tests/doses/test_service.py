@@ -353,15 +353,27 @@ def test_a_dose_marked_entered_in_error_no_longer_counts_toward_the_guard(db, wo
     assert gate(db, patient, later + timedelta(minutes=1)).verdict == "ok"
 
 
+def struck(db, patient, at: datetime, *, then: datetime, reason: str = "Wrong day.") -> Dose:
+    """A dose logged at `at` after a passing check, marked entered in error at `then`."""
+    row = gated_dose(db, patient, at)
+    return corrections.mark_entered_in_error(db, patient=patient, author=patient,
+                                             dose_id=row.id, revision_id=uuid.uuid4(),
+                                             reason=reason, now=utc(then))
+
+
+def moved(db, patient, row: Dose, to: datetime, *, then: datetime, reason: str) -> Dose:
+    """`row` corrected at `then` to have been taken at `to`."""
+    return corrections.revise_dose(db, patient=patient, author=patient, dose_id=row.id,
+                                   revision_id=uuid.uuid4(), reason=reason,
+                                   changes={"taken_at": utc(to)}, now=utc(then))
+
+
 def test_a_dose_cleared_only_by_striking_one_is_recorded_and_flagged(db, world):
     """Striking a dose lets the next one through (the entry may really have been a mistake),
     but the next one says so: had the struck dose counted, it would have been too soon."""
     _, patient, _ = world
-    first = gated_dose(db, patient, SESSION)
     later = SESSION + timedelta(hours=3)
-    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=first.id,
-                                      revision_id=uuid.uuid4(), reason="Wrong day.",
-                                      now=utc(later))
+    struck(db, patient, SESSION, then=later)
     second = gated_dose(db, patient, later)
     # Within the session's grace, so it is the session's dose, not an extra one.
     assert second.flags == ["cleared_by_correction"]
@@ -376,46 +388,31 @@ def test_a_dose_cleared_only_by_moving_one_back_is_recorded_and_flagged(db, worl
     _, patient, _ = world
     first = gated_dose(db, patient, SESSION)
     later = SESSION + timedelta(hours=3)
-    corrections.revise_dose(db, patient=patient, author=patient, dose_id=first.id,
-                            revision_id=uuid.uuid4(), reason="It was Saturday.",
-                            changes={"taken_at": utc(SESSION - timedelta(days=2))},
-                            now=utc(later))
-    corrections.revise_dose(db, patient=patient, author=patient, dose_id=first.id,
-                            revision_id=uuid.uuid4(), reason="Saturday at 9.",
-                            changes={"taken_at": utc(SESSION - timedelta(days=2, hours=1))},
-                            now=utc(later))
+    moved(db, patient, first, SESSION - timedelta(days=2), then=later,
+          reason="It was Saturday.")
+    moved(db, patient, first, SESSION - timedelta(days=2, hours=1), then=later,
+          reason="Saturday at 9.")
     assert gated_dose(db, patient, later).flags == ["cleared_by_correction"]
-    nudged = gated_dose(db, patient, NEXT_SESSION + timedelta(days=3))
-    corrections.revise_dose(db, patient=patient, author=patient, dose_id=nudged.id,
-                            revision_id=uuid.uuid4(), reason="A few minutes before.",
-                            changes={"taken_at": utc(NEXT_SESSION + timedelta(days=3)
-                                                     - timedelta(minutes=10))},
-                            now=utc(NEXT_SESSION + timedelta(days=3, hours=1)))
+    sunday = NEXT_SESSION + timedelta(days=3)
+    nudged = gated_dose(db, patient, sunday)
+    moved(db, patient, nudged, sunday - timedelta(minutes=10),
+          then=sunday + timedelta(hours=1), reason="A few minutes before.")
     assert gated_dose(db, patient, NEXT_SESSION + timedelta(days=7)).flags == []
 
 
 def test_a_dose_far_from_a_struck_one_is_not_flagged(db, world):
     _, patient, _ = world
-    first = gated_dose(db, patient, SESSION)
-    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=first.id,
-                                      revision_id=uuid.uuid4(), reason="Never taken.",
-                                      now=utc(SESSION + timedelta(hours=1)))
+    struck(db, patient, SESSION, then=SESSION + timedelta(hours=1), reason="Never taken.")
     assert gated_dose(db, patient, NEXT_SESSION).flags == []
 
 
 def test_a_correction_that_moves_a_dose_next_to_a_struck_one_is_flagged(db, world):
     _, patient, _ = world
-    struck = gated_dose(db, patient, SESSION)
-    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=struck.id,
-                                      revision_id=uuid.uuid4(), reason="Wrong day.",
-                                      now=utc(SESSION + timedelta(hours=1)))
-    moved = gated_dose(db, patient, NEXT_SESSION)
-    assert moved.flags == []
-    revised = corrections.revise_dose(
-        db, patient=patient, author=patient, dose_id=moved.id, revision_id=uuid.uuid4(),
-        reason="It was the Monday evening.",
-        changes={"taken_at": utc(SESSION + timedelta(hours=6))},
-        now=utc(NEXT_SESSION + timedelta(hours=1)))
+    struck(db, patient, SESSION, then=SESSION + timedelta(hours=1))
+    later = gated_dose(db, patient, NEXT_SESSION)
+    assert later.flags == []
+    revised = moved(db, patient, later, SESSION + timedelta(hours=6),
+                    then=NEXT_SESSION + timedelta(hours=1), reason="It was the Monday evening.")
     assert "cleared_by_correction" in revised.flags
     assert "corrected_over_limit" not in revised.flags  # against the recorded doses, none
 
