@@ -98,6 +98,12 @@ BROKEN_WORDS = """els => els.flatMap(el => {
 })"""
 
 
+# Each element whose text wraps onto more than one line: its text.
+ONE_LINE_EACH = """els => els.filter(el => { const r = document.createRange();
+  r.selectNodeContents(el); return new Set([...r.getClientRects()].filter(x => x.width > 0)
+  .map(x => Math.round(x.top))).size > 1; }).map(el => el.textContent.trim())"""
+
+
 def test_a_session_records_tables_keep_whole_words_and_scroll_when_text_is_large(
         page: Page, demo, sign_in):
     """Squeezed to fit a 390 px phone, the readings table broke inside words ("Bloo / d press /
@@ -110,6 +116,10 @@ def test_a_session_records_tables_keep_whole_words_and_scroll_when_text_is_large
     tables = page.locator(".table-box table")
     expect(tables.first).to_be_visible()
     assert tables.evaluate_all(BROKEN_WORDS) == []
+    # A reading's time is whole on its line ("2:55 / AM" split it), and still the table fits.
+    times = page.locator("table.readings .reading-time")
+    assert times.count() > 1
+    assert times.evaluate_all(ONE_LINE_EACH) == []
     box = page.locator(".table-box").first
     assert box.get_attribute("tabindex") is None  # it fits: no extra stop for the keyboard
 
@@ -153,3 +163,44 @@ def test_the_patient_pages_links_wrap_whole_with_nothing_dangling(page: Page, de
     for text, left, right, _top, height, lines in boxes:
         assert left >= 0 and right <= width, (text, left, right)
         assert height >= 44 and lines == 1, (text, height, lines)
+
+
+def test_spanish_answers_keep_whole_words_two_by_two_where_they_fit(page: Page, demo, sign_in):
+    """In Spanish, "Extremadamente difícil" broke inside its first word in the PHQ-9's two
+    columns on a 390 px phone. An answer with a word too wide for half the line takes a line of
+    its own; the others stay two by two; with the text doubled on 320 px nothing pushes the page
+    sideways (the longest word then breaks, having no wider line to go to)."""
+    sign_in(page, "paciente@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hoy")
+    page.goto("/questionnaires/phq9")
+    answers = page.locator(".questionnaire .choice")
+    assert answers.evaluate_all(BROKEN_WORDS) == []
+    extreme = answers.filter(has_text="Extremadamente difícil")
+    expect(extreme).to_be_visible()
+    item = page.locator("fieldset.item").filter(has_text="Extremadamente difícil").bounding_box()
+    assert extreme.bounding_box()["width"] > item["width"] * 0.7  # a line of its own
+    first_item = page.locator("fieldset.item").first.locator(".choice")
+    tops = [round(b["y"]) for b in (first_item.nth(i).bounding_box() for i in range(4))]
+    assert tops[0] == tops[1] and tops[2] == tops[3] and tops[2] > tops[0]  # two by two
+
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.evaluate("() => document.documentElement.style.fontSize = '200%'")
+    assert page.evaluate("() => document.documentElement.scrollWidth"
+                         " - document.documentElement.clientWidth") <= 0
+
+
+def test_the_patient_lists_flag_filter_shows_its_longest_name_whole(page: Page, demo, sign_in):
+    """On a 390 px phone the flag filter sat beside the search box and cut its longer names
+    short ("Dose cleared b…"); it now has the line's whole width."""
+    sign_in(page, "prescriber@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
+    cut = page.locator("#flag").evaluate(
+        """select => { const style = getComputedStyle(select); const probe =
+        document.createElement("span"); probe.style.font = style.font;
+        probe.style.whiteSpace = "pre"; document.body.append(probe); const cut = [];
+        for (const option of select.options) { probe.textContent = option.text;
+          const room = select.clientWidth - parseFloat(style.paddingLeft)
+            - parseFloat(style.paddingRight) - 24;  // the arrow
+          if (probe.getBoundingClientRect().width > room) cut.push(option.text); }
+        probe.remove(); return cut; }""")
+    assert cut == []
