@@ -34,14 +34,18 @@ excepted: the seed starts their sessions). Phases, in one server run:
    users split between them → the scaling factor. Sessions live in the database, so the same
    cookies work on both.
 
-What the writes are: every dose must be a clean one (safety check "ok", no flag), or the
-benchmark would measure refusals. The plan is one session a day at the seeding minute, so the
-first dose of the run is on schedule; for the next one not to be "too soon" (20 h minimum),
-each later batch starts by marking the user's previous dose entered in error (the correction a
-patient makes for a wrong entry), then a new safety check, then the dose: three writes per
-batch, each answered "created" (DOSE_CHAIN). Entered-in-error doses stay in the record (the
-timeline shows them), not on Today. The goal names a batch of a safety check and a dose, so
-its phase sends exactly that, each for a patient who has not dosed in the run (DOSE).
+What the writes are: every dose must be recorded (safety check "ok"), or the benchmark would
+measure refusals. The plan is one session a day at the seeding minute, so the first dose of the
+run is on schedule; for the next one not to be refused as "too soon" (20 h minimum), each later
+batch starts by marking the user's previous dose entered in error (the correction a patient
+makes for a wrong entry), then a new safety check, then the dose: three writes per batch, each
+answered "created" (DOSE_CHAIN). Since 2026-12-05 that dose is recorded with the flag
+`cleared_by_correction` (within the limits only because the dose before it was struck), as the
+rule intends: the chain measures a flagged dose, and the prescribers' list in the mix shows that
+flag for every patient who repeated. Entered-in-error doses stay in the record (the timeline
+shows them), not on Today. The goal names a batch of a safety check and a dose, so its phase
+sends exactly that, each for a patient who has not dosed in the run (DOSE), and checks that
+each dose is clean: no flag at all.
 
 Every response's status is checked (200 for pages and API, each sync item "created"); anything
 else is counted as an error, reported beside the figures, and fails the run (exit 1). The
@@ -101,8 +105,9 @@ TODAY = "Today page"
 PARTIAL = "Today (htmx)"
 ME = "GET /api/v1/me"
 # The goal's batch: a safety check and a dose, the day's first for a patient not yet seen in the
-# run (a fresh one each time: FIRST_DOSERS). A repeating patient's batch also corrects the
-# previous dose, which keeps the next one clean: DOSE_CHAIN, in the mix and the open loop.
+# run (a fresh one each time: FIRST_DOSERS). A repeating patient's batch also strikes the
+# previous dose, so the next one is not refused (it is flagged cleared_by_correction):
+# DOSE_CHAIN, in the mix and the open loop.
 DOSE = "sync: gate + dose"
 DOSE_CHAIN = "sync: correction + gate + dose"
 CHECKIN = "sync: check-in"
@@ -729,8 +734,9 @@ def server_lines(kind: str, result: dict) -> list[str]:
                   + (f" and the phase ended early, at {first.elapsed:.1f} s, when none was "
                      f"left" if first.used_up else "")
                   + f". {DOSE_CHAIN} is a repeating patient's batch, which marks the previous "
-                  f"dose entered in error so the new one is clean too (the mix and the open "
-                  f"loop send these)."]
+                  f"dose entered in error so the new one is not refused as too soon; it is "
+                  f"recorded flagged cleared_by_correction (the mix and the open loop send "
+                  f"these)."]
     lines += budget_lines(result)
     mix = result["mix"]
     total = sum(len(mix.latencies[label]) for label in mix.labels()) / mix.elapsed
