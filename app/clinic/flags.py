@@ -114,7 +114,7 @@ def code_label(code: str) -> str:
         "bp_emergency": _("Blood pressure emergency"),
         "bp_hold": _("Blood pressure hold"),
         "override": _("Override or dose against a hold"),
-        "cleared_by_correction": _("Dose cleared by a correction"),
+        "cleared_by_correction": _("Limits met only after a correction"),
         "missed_sessions": _("Missed sessions"),
         "late_or_extra": _("Late or extra doses"),
         "supply": _("Supply: count or early refill"),

@@ -453,6 +453,6 @@ def test_a_dose_cleared_by_striking_the_one_before_flags_on_the_list_and_the_pag
     assert flag["message"] == (
         "1 dose within the limits only because a dose near it was corrected or marked entered "
         "in error, in 30 days.")
-    assert "Dose cleared by a correction" in text(client.get("/patients"))
+    assert "Limits met only after a correction" in text(client.get("/patients"))
     page = text(client.get(f"/patients/{patient.id}"))
     assert "Within limits only after a correction" in page and "Logged by mistake." in page
