@@ -7,8 +7,6 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.seed import DEMO_PASSWORD
-
 pytestmark = pytest.mark.browser
 
 
@@ -100,6 +98,9 @@ BROKEN_WORDS = """els => els.flatMap(el => {
 })"""
 
 
+# How far the page reaches past the screen's right edge (0 or less: no sideways scrolling).
+SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
 # Each element whose text wraps onto more than one line: its text.
 ONE_LINE_EACH = """els => els.filter(el => { const r = document.createRange();
   r.selectNodeContents(el); return new Set([...r.getClientRects()].filter(x => x.width > 0)
@@ -130,8 +131,7 @@ def test_a_session_records_tables_keep_whole_words_and_scroll_when_text_is_large
                   " window.dispatchEvent(new Event('resize')); }")
     expect(box).to_have_attribute("tabindex", "0")
     expect(page.get_by_role("region", name="Blood pressure readings").first).to_be_visible()
-    assert page.evaluate("() => document.documentElement.scrollWidth"
-                         " - document.documentElement.clientWidth") <= 0
+    assert page.evaluate(SIDEWAYS) <= 0
 
 
 def test_a_long_question_sits_inside_its_box(page: Page, demo, sign_in):
@@ -187,20 +187,20 @@ def test_spanish_answers_keep_whole_words_two_by_two_where_they_fit(page: Page, 
 
     page.set_viewport_size({"width": 320, "height": 640})
     page.evaluate("() => document.documentElement.style.fontSize = '200%'")
-    assert page.evaluate("() => document.documentElement.scrollWidth"
-                         " - document.documentElement.clientWidth") <= 0
+    assert page.evaluate(SIDEWAYS) <= 0
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_the_patient_lists_flag_filter_shows_its_longest_name_whole(new_context, demo, language):
+def test_the_patient_lists_flag_filter_shows_its_longest_name_whole(
+        page: Page, demo, sign_in, language):
     """On a 390 px phone the flag filter sat beside the search box and cut its longer names
     short ("Override or do…"); it now has the line's whole width, and each name, in English and
     in Spanish, fits it."""
-    page = new_context(extra_http_headers={"Accept-Language": language}).new_page()
-    page.goto("/login")
-    page.locator("#email").fill("prescriber@demo.test")
-    page.locator("#password").fill(DEMO_PASSWORD)
-    page.locator("main form button[type=submit]").first.click()
+    sign_in(page, "prescriber@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
+    # The prescriber has no language of their own: the browser's speaks from here on.
+    page.set_extra_http_headers({"Accept-Language": language})
+    page.goto("/patients")
     expect(page.get_by_role("heading", level=1)).to_have_text(
         {"en": "Patients", "es": "Pacientes"}[language])
     cut = page.locator("#flag").evaluate(
