@@ -1,5 +1,6 @@
 """The prescriber's protocol pages: edit (a new version each time), phase moves, history."""
 
+import re
 import uuid
 from datetime import date
 
@@ -12,6 +13,7 @@ from app.clinic.overview import patient_overview
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser
 from app.errors import Invalid
+from app.i18n import gettext as _
 from app.protocols import service
 from app.templating import render
 from app.web.forms import form_error, form_values, new_client_id, parse_client_id, see_other
@@ -63,8 +65,10 @@ def values_from_form(form) -> dict:
         at = str(form.get(f"{phase}_at", "")).strip()
         if at:
             template["at"] = at
+        # Anything but a weekday's number is passed on as sent, to be refused by the validator
+        # (dropping it quietly could save a schedule the prescriber did not choose).
         template["weekdays"] = [
-            int(v) for v in form.getlist(f"{phase}_weekdays") if str(v).isdigit()
+            int(v) if str(v).isdigit() else str(v) for v in form.getlist(f"{phase}_weekdays")
         ]
         for key in ("every_n_days", "weeks"):
             raw = str(form.get(f"{phase}_{key}", "")).strip()
@@ -72,6 +76,40 @@ def values_from_form(form) -> dict:
                 template[key] = raw
         data[phase] = template
     return data
+
+
+# Where the form shows an error (edit.html and protocols/_phase.html): each field's own name, a
+# phase's schedule select under the phase's name.
+_SHOWN = frozenset({
+    *SIMPLE_FIELDS, "route", "required_checklist", "overridable_holds", *PHASE_NAMES,
+    *(f"{phase}_{key}" for phase in PHASE_NAMES
+      for key in ("weekdays", "every_n_days", "at", "weeks")),
+})
+_PHASE = "|".join(PHASE_NAMES)
+_ITEM = re.compile(rf"^(?P<list>required_checklist|overridable_holds|(?:{_PHASE})_weekdays)_\d+$")
+_CADENCE = re.compile(rf"^(?P<phase>{_PHASE})_cadence$")
+
+
+def shown_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The service's errors under the names the form shows them by, so every refusal is marked
+    next to its field: a list item's error (``induction_weekdays_0``) by its list, a phase's
+    cadence by the phase's select. Anything else (only a tampered or outdated form could send
+    it) is said at the top of the form, never dropped."""
+    shown: dict[str, str] = {}
+    for key, message in errors.items():
+        if key in _SHOWN or key == "__all__":
+            shown.setdefault(key, message)
+        elif item := _ITEM.match(key):
+            name = item["list"]
+            if name.endswith("_weekdays"):
+                message = _("Choose weekdays from the list.")
+            shown.setdefault(name, message)
+        elif cadence := _CADENCE.match(key):
+            shown.setdefault(cadence["phase"], message)
+        else:
+            shown.setdefault("__all__", _(
+                "The form sent a choice it does not offer. Reload the page and try again."))
+    return shown
 
 
 def _form_values(form) -> dict:
@@ -115,7 +153,7 @@ def _values_from_version(version) -> dict:
     return values
 
 
-def _starter_values() -> dict:
+def _starter_values(patient) -> dict:
     """A blank protocol: schedule shape pre-filled, every clinical limit left to the prescriber."""
     return {
         "route": "sublingual",
@@ -127,9 +165,10 @@ def _starter_values() -> dict:
         "gate_valid_minutes": "30",
         "observation_minutes": "120",
         "emergency_lockout_hours": "24",
-        "grace_hours": "4",
+        "grace_hours": str(service.GRACE_USUAL_HOURS),
         "early_refill_days": "7",
-        "starts_on": utcnow().date().isoformat(),
+        # The patient's today: the day the plan starts unless the prescriber says otherwise.
+        "starts_on": service.date_bounds(patient.timezone, utcnow())[0].isoformat(),
         "induction_cadence": "weekdays",
         "induction_weekdays": [0, 3],
         "induction_at": "10:00",
@@ -141,12 +180,18 @@ def _starter_values() -> dict:
 
 
 def _page_context(session: Session, patient, values: dict, **extra) -> dict:
+    today, last = service.date_bounds(patient.timezone, utcnow())
     return {
         "patient": patient,
         "values": {"client_id": new_client_id(), **values},
         "versions": service.history(session, patient.id),
         "phase_client_id": new_client_id(),
-        "today_iso": utcnow().date().isoformat(),
+        "today_iso": today.isoformat(),
+        # The server's own bounds, for the inputs' min and max (the server checks them too).
+        "starts_on_max": last.isoformat(),
+        "grace_min": service.GRACE_MIN_HOURS,
+        "grace_max": service.GRACE_MAX_HOURS,
+        "grace_usual": service.GRACE_USUAL_HOURS,
         **extra,
     }
 
@@ -157,7 +202,7 @@ def edit_page(request: Request, session: SessionDep, user: CurrentUser, patient_
         session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
     )
     version = service.current(session, patient.id)
-    values = _values_from_version(version) if version else _starter_values()
+    values = _values_from_version(version) if version else _starter_values(patient)
     values["reason"] = ""
     warning = service.version_warning(version) if version else None
     return render(request, "protocols/edit.html",
@@ -187,7 +232,7 @@ async def save(request: Request, session: SessionDep, user: CurrentUser, patient
             request,
             session,
             "protocols/edit.html",
-            err,
+            Invalid(errors=shown_errors(err.errors)) if err.errors else err,
             values,
             {k: v for k, v in context.items() if k != "values"},
         )

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -28,8 +29,8 @@ from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion, Route
 from app.protocols.schedule import Cadence, Phase, PhasePlan, shortest_gap
-from app.validation import SaneDate, date_range_problem, parse
-from app.web.formats import format_number
+from app.validation import SaneDate, date_range_problem, field_errors
+from app.web.formats import format_datetime, format_number
 
 PRESCRIBER_CHECKLIST = ("fasted", "no_sedatives", "no_driving", "safe_place")
 # The holds a prescriber may let the patient override before dosing, in display order.
@@ -43,6 +44,13 @@ SESSION_SAFETY_FIELDS = (
 DST_SHIFT_HOURS = 1
 MAX_INTERVAL_HOURS = 720  # a 30-day minimum interval: the most the form takes
 REASON_MAX = 500  # a version's reason: the column's length
+# How long after its time an unlogged session counts as missed. Below an hour, a session logged a
+# few minutes late would already be "missed" (and its caregivers alerted).
+GRACE_MIN_HOURS = 1
+GRACE_MAX_HOURS = 48
+GRACE_USUAL_HOURS = 4
+# A plan's start and a phase change may be set at most this many days ahead of the patient's today.
+MAX_DAYS_AHEAD = 365
 # No max_digits on these numbers: the bound and the two decimal places already keep them within
 # their columns, and a bound is what a person needs to hear ("Enter 2000 or less."), where
 # a digit count was checked first ("1e308": "should have no more than 8 digits").
@@ -108,8 +116,9 @@ class ProtocolInput(BaseModel):
         Literal["bp_hold", "pulse_hold", "sitter_required", "checklist_failed"]
     ] = []
     grace_hours: Annotated[
-        Decimal, Field(ge=0, le=48, decimal_places=2, allow_inf_nan=False)
-    ] = Decimal(4)
+        Decimal,
+        Field(ge=GRACE_MIN_HOURS, le=GRACE_MAX_HOURS, decimal_places=2, allow_inf_nan=False),
+    ] = Decimal(GRACE_USUAL_HOURS)
     early_refill_days: Annotated[int, Field(ge=0, le=90)] = 7
     induction: PhaseTemplate
     maintenance: PhaseTemplate | None = None
@@ -173,6 +182,27 @@ class ProtocolInput(BaseModel):
                 "applies whatever the hold.", v=rules.CRISIS_DIASTOLIC))
         return value
 
+    @field_validator("bp_hold_diastolic")
+    @classmethod
+    def _diastolic_below_systolic(cls, value: int, info: ValidationInfo) -> int:
+        systolic = info.data.get("bp_hold_systolic")
+        if systolic is not None and value >= systolic:
+            raise ValueError(_(
+                "Enter less than %(v)s: the diastolic hold must be below the systolic hold.",
+                v=systolic))
+        return value
+
+    @field_validator("starts_on")
+    @classmethod
+    def _starts_within_reach(cls, value: date, info: ValidationInfo) -> date:
+        # The patient's today comes from the caller (save() passes it as context). A start in
+        # the past is allowed: an edit sends the running plan's own start again, and a patient
+        # already dosing keeps the schedule counted from the day they really began.
+        today = (info.context or {}).get("today")
+        if today is not None and (problem := too_far_ahead(value, today)):
+            raise ValueError(problem)
+        return value
+
     @field_validator("pulse_hold_high")
     @classmethod
     def _pulse_limits_apart(cls, value: int | None, info: ValidationInfo) -> int | None:
@@ -186,6 +216,21 @@ class ProtocolInput(BaseModel):
         self.required_checklist = [i for i in PRESCRIBER_CHECKLIST if i in self.required_checklist]
         self.overridable_holds = [h for h in OVERRIDABLE_HOLDS if h in self.overridable_holds]
         return self
+
+
+def date_bounds(timezone: str, now: datetime) -> tuple[date, date]:
+    """The first and last day a phase change may take effect (and the last a plan may start):
+    the patient's today, in their time zone, and MAX_DAYS_AHEAD days after it."""
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    return today, today + timedelta(days=MAX_DAYS_AHEAD)
+
+
+def too_far_ahead(value: date, today: date) -> str | None:
+    last = today + timedelta(days=MAX_DAYS_AHEAD)
+    if value <= last:
+        return None
+    return _("Enter a date at most %(days)s days ahead: %(last)s or earlier.",
+             days=MAX_DAYS_AHEAD, last=format_datetime(last, "date_year"))
 
 
 def dose_amount_message(code: str, strength_mg: Decimal) -> str:
@@ -411,10 +456,15 @@ def save(
     now: datetime,
 ) -> ProtocolVersion:
     """A new protocol version from the prescriber's values (raises Invalid with field errors)."""
-    access.require_patient_access(session, prescriber, patient_id, access.Purpose.MANAGE_PROTOCOL)
+    patient = access.require_patient_access(session, prescriber, patient_id,
+                                            access.Purpose.MANAGE_PROTOCOL)
     if _claim_id(session, version_id, patient_id):
         return session.get(ProtocolVersion, version_id)  # type: ignore[return-value]
-    data = parse(ProtocolInput, values)
+    today = date_bounds(patient.timezone, now)[0]
+    try:
+        data = ProtocolInput.model_validate(values, context={"today": today})
+    except ValidationError as exc:
+        raise Invalid(errors=field_errors(exc)) from None
     previous = current(session, patient_id)
     timeline = _timeline(data)
     if previous is not None and previous.timeline and (
@@ -456,8 +506,13 @@ def change_phase(
     reason: str,
     now: datetime,
 ) -> ProtocolVersion:
-    """Move the patient to `phase` from `effective_on`; later planned moves are dropped."""
-    access.require_patient_access(session, prescriber, patient_id, access.Purpose.MANAGE_PROTOCOL)
+    """Move the patient to `phase` from `effective_on`; later planned moves are dropped.
+
+    `effective_on` is from the patient's today (in their time zone) to MAX_DAYS_AHEAD days
+    after: a version applies from when it is saved, so an earlier date would only misstate the
+    record."""
+    patient = access.require_patient_access(session, prescriber, patient_id,
+                                            access.Purpose.MANAGE_PROTOCOL)
     if _claim_id(session, version_id, patient_id):
         return session.get(ProtocolVersion, version_id)  # type: ignore[return-value]
     previous = current(session, patient_id)
@@ -470,6 +525,14 @@ def change_phase(
         errors["effective_on"] = _("Enter the date the change takes effect.")
     elif problem := date_range_problem(effective_on):
         errors["effective_on"] = problem
+    else:
+        first = date_bounds(patient.timezone, now)[0]
+        if effective_on < first:
+            errors["effective_on"] = _(
+                "A phase change cannot be backdated: enter %(first)s (today in the patient's "
+                "time zone) or later.", first=format_datetime(first, "date_year"))
+        elif problem := too_far_ahead(effective_on, first):
+            errors["effective_on"] = problem
     reason = " ".join(reason.split())
     if not reason:
         errors["reason"] = _("Say why, for the record.")

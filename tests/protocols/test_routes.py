@@ -2,10 +2,13 @@
 
 import re
 import uuid
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import func, select
 
+from app.db import utcnow
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from tests import factories
@@ -39,6 +42,11 @@ FORM = {
     "taper_cadence": "",
     "reason": "Starting at-home treatment.",
 }
+
+
+def _patient_today(patient) -> date:
+    """The patient's date now, in their time zone (phase changes are bounded by it)."""
+    return utcnow().astimezone(ZoneInfo(patient.timezone)).date()
 
 
 def _count(db) -> int:
@@ -242,28 +250,31 @@ def test_phase_change_from_the_patient_page(db, auth, client, prescriber_and_pat
     page = client.get(f"/patients/{patient.id}")
     assert f'action="/patients/{patient.id}/phase"' in page.text
 
+    # A phase change takes effect from the patient's today at the earliest (see below).
+    today = _patient_today(patient)
     response = auth.post(f"/patients/{patient.id}/phase", {
         "phase_client_id": str(uuid.uuid4()), "phase": "maintenance",
-        "effective_on": "2026-01-19", "phase_reason": "Good response.",
+        "effective_on": today.isoformat(), "phase_reason": "Good response.",
     })
     assert response.status_code == 303, response.text
     assert response.headers["location"] == f"/patients/{patient.id}?saved=phase"
     db.expire_all()
     version = protocols.current(db, patient.id)
     assert version.version == 2 and version.reason == "Good response."
-    assert version.timeline[-1] == {"phase": "maintenance", "starts_on": "2026-01-19"}
-    # Long after 2026-01-19 the patient is in maintenance.
+    assert version.timeline[-1] == {"phase": "maintenance", "starts_on": today.isoformat()}
+    # From today the patient is in maintenance.
     assert '<span class="badge">Maintenance</span>' in client.get(f"/patients/{patient.id}").text
 
+    back_on = today + timedelta(days=14)
     back = auth.post(f"/patients/{patient.id}/phase", {
         "phase_client_id": str(uuid.uuid4()), "phase": "induction",
-        "effective_on": "2026-03-02", "phase_reason": "Symptoms returned.",
+        "effective_on": back_on.isoformat(), "phase_reason": "Symptoms returned.",
     })
     assert back.status_code == 303
     db.expire_all()
     assert protocols.current(db, patient.id).timeline[-2:] == [
-        {"phase": "induction", "starts_on": "2026-03-02"},
-        {"phase": "maintenance", "starts_on": "2026-03-30"},
+        {"phase": "induction", "starts_on": back_on.isoformat()},
+        {"phase": "maintenance", "starts_on": (back_on + timedelta(weeks=4)).isoformat()},
     ]
 
 
