@@ -22,7 +22,7 @@ from app.doses import ledger
 from app.doses import service as doses
 from app.doses.models import Dose
 from app.i18n import gettext as _
-from app.protocols import schedule
+from app.protocols import schedule, versions
 from app.protocols import service as protocols
 
 DOSE_DAYS = 14
@@ -85,17 +85,21 @@ def session_today(session: Session, patient: User, now: datetime) -> SessionToda
     tz = ZoneInfo(patient.timezone)
     local_date = now.astimezone(tz).date()
     day_start = datetime.combine(local_date, time(0), tzinfo=tz)
-    # Classified over the same two weeks as the patient's Today, so a dose matches the same
-    # session here as there; then today's are kept.
-    occs = schedule.occurrences(protocols.plans(version), tz, now - MATCH_LOOKBACK,
-                                now + timedelta(seconds=1))
-    classified = schedule.classify_sessions(
-        occs, [d.taken_at for d in recorded], now,
-        grace=timedelta(hours=float(version.grace_hours)), due_window=doses.DUE_WINDOW)
+    # Classified over the same two weeks as the patient's Today, each session under the
+    # version in force when it was due, so a dose matches the same session here as there;
+    # then today's are kept.
+    since, until = now - MATCH_LOOKBACK, now + timedelta(seconds=1)
+    taken = [d.taken_at for d in recorded]
+    occs = schedule.occurrences_in_force(
+        versions.in_force(versions.for_patient(session, patient.id, since, until)), tz, since,
+        until, doses=taken, due_window=doses.DUE_WINDOW)
+    classified = schedule.classify_sessions(occs, taken, now, due_window=doses.DUE_WINDOW)
+    # The session to act on is the current version's (it carries no version of its own): the
+    # same session is the one at the same time.
     earlier = [s for s in classified
                if s.occurrence.local_date == local_date
                and s.state in (schedule.SessionState.TAKEN, schedule.SessionState.MISSED)
-               and (nxt is None or s.occurrence != nxt.occurrence)]
+               and (nxt is None or s.occurrence.scheduled_at != nxt.occurrence.scheduled_at)]
     # A session is followed for SESSION_SPAN after its dose, midnight or not: at 00:10 the
     # sitter still sees the 23:50 dose and its +40 minute check-in, not "no dose logged today".
     current: list[Dose] = [d for d in recorded if d.taken_at >= min(

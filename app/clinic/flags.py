@@ -25,17 +25,21 @@ cleared_by_correction
                  a dose within the limits only because a dose near it was corrected or marked
                  entered in error (app/doses/rules.py limits_met_only_after_corrections), last
                  30 days: striking or moving a real dose must not make the next look clean.
-missed_sessions  scheduled sessions of the current protocol missed in the last 14 days (the same
-                 matching of doses to sessions as the patient's Today).
+missed_sessions  scheduled sessions missed in the last 14 days, each judged by the protocol version
+                 in force when it was due (a version applies from when it was saved until the
+                 next one: a new time or phase never turns sessions taken on the old schedule
+                 into missed ones; app/protocols/schedule.py occurrences_in_force), with the
+                 same matching of doses to sessions as the patient's Today.
 late_or_extra    doses flagged late_entry (logged over an hour after) or extra (matching no
                  session), last 30 days.
 supply           a troche count that did not match the ledger, or a refill flagged early, last
                  30 days.
-dose_creep       the mg taken in the last 7 days is more than ONE DOSE above what the current
-                 protocol schedules in those 7 days: taken > scheduled sessions x dose + dose.
-                 Sessions are counted generously (from 7 days + the grace period ago to now +
-                 the due window), so a dose taken a little early or late at either edge of the
-                 window never flags on its own. No protocol, no rule.
+dose_creep       the mg taken in the last 7 days is more than ONE DOSE above what the protocol
+                 scheduled in those 7 days: taken > the dose of each scheduled session (under
+                 the version in force when it was due) + the current dose. Sessions are counted
+                 generously (from 7 days + the grace period ago to now + the due window), so a
+                 dose taken a little early or late at either edge of the window never flags on
+                 its own. No protocol, no rule.
 phq9_worse       the latest PHQ-9 is 5 or more points above the one before, or in a worse band.
 no_data          nothing logged (no dose, check-in or questionnaire, by anyone) for NO_DATA_DAYS
                  days, counted from the last entry or, when there is none, from when treatment
@@ -63,7 +67,7 @@ from app.doses.models import Dose, DoseStatus, GateCheck, LedgerEntry
 from app.doses.service import CLEARED_BY_CORRECTION
 from app.i18n import gettext as _
 from app.i18n import ngettext
-from app.protocols import schedule
+from app.protocols import schedule, versions
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from app.web.formats import format_number
@@ -100,6 +104,10 @@ DUE_WINDOW = timedelta(hours=2)
 FUTURE_TOLERANCE = timedelta(minutes=10)
 # Doses read for the rules: the longest window, plus room to match sessions near its start.
 _DOSE_LOOKBACK = timedelta(days=RECENT_DAYS) + timedelta(days=2)
+# Protocol versions read for the rules: those in force since the earliest session a rule looks
+# at (settled_until: MISSED_DAYS + 1 days and the grace, which a protocol keeps within 48 hours).
+_VERSION_LOOKBACK = timedelta(days=MISSED_DAYS + 1) + timedelta(hours=48)
+_FOREVER = datetime.min.replace(tzinfo=UTC)
 # The PHQ-9s and the last entries are looked for here first (see gather).
 RECENT_LOOKBACK = timedelta(days=90)
 OVERRIDE_FLAGS = frozenset({"override", "against_hold"})
@@ -167,6 +175,11 @@ class PatientFacts:
     dose_mg: Decimal | None = None
     grace: timedelta = timedelta(hours=4)
     phase: str | None = None
+    # The versions in force over the rules' windows, oldest first, and each one's dose by
+    # version number: past sessions are judged by the version in force when they were due.
+    # None (facts built by hand): the current protocol, in force all along.
+    in_force: list[schedule.InForce] | None = None
+    doses_mg: dict[int, Decimal] = field(default_factory=dict)
     # When entries began to be expected (treatment start); None without a protocol.
     started_at: datetime | None = None
     pending_reviews: list[Seen] = field(default_factory=list)
@@ -179,6 +192,24 @@ class PatientFacts:
     reviewed: frozenset[tuple[str, str]] = frozenset()  # (code, key)
     # When the oldest review read stops counting (REVIEW_HORIZON): a flag it hid may return.
     reviews_lapse_at: datetime | None = None
+
+    def schedules(self) -> list[schedule.InForce]:
+        if self.in_force is not None:
+            return self.in_force
+        if not self.plans:
+            return []
+        return [schedule.InForce(version=0, since=_FOREVER, plans=tuple(self.plans),
+                                 grace=self.grace)]
+
+    def sessions(self, start: datetime, end: datetime) -> list[schedule.Occurrence]:
+        """The sessions from `start` to `end`, each under the version in force when due (and
+        carrying its grace)."""
+        return schedule.occurrences_in_force(
+            self.schedules(), ZoneInfo(self.timezone), start, end,
+            doses=[d.taken_at for d in self.doses], due_window=DUE_WINDOW)
+
+    def widest_grace(self) -> timedelta:
+        return max((v.grace for v in self.schedules()), default=self.grace)
 
 
 # --- the rules (pure) ---------------------------------------------------------------------------
@@ -213,13 +244,13 @@ def _mg(value: Decimal) -> str:
 
 
 def missed_sessions(facts: PatientFacts, now: datetime) -> list[Seen]:
-    """Sessions of the current protocol missed in the last MISSED_DAYS, keyed by local date."""
-    if not facts.plans:
+    """Sessions missed in the last MISSED_DAYS, each judged by the version in force when it was
+    due (with that version's grace), keyed by local date."""
+    occs = facts.sessions(now - timedelta(days=MISSED_DAYS), now)
+    if not occs:
         return []
-    occs = schedule.occurrences(facts.plans, ZoneInfo(facts.timezone),
-                                now - timedelta(days=MISSED_DAYS), now)
     statuses = schedule.classify_sessions(
-        occs, [d.taken_at for d in facts.doses], now, grace=facts.grace, due_window=DUE_WINDOW)
+        occs, [d.taken_at for d in facts.doses], now, due_window=DUE_WINDOW)
     return [Seen(s.occurrence.scheduled_at, s.occurrence.local_date.isoformat())
             for s in statuses if s.state is schedule.SessionState.MISSED]
 
@@ -241,9 +272,12 @@ def dose_creep(facts: PatientFacts, now: datetime) -> Creep | None:
                     key=lambda d: d.taken_at)
     if not recent:
         return None
-    sessions = schedule.occurrences(facts.plans, ZoneInfo(facts.timezone), start - facts.grace,
-                                    now + DUE_WINDOW)
-    expected = facts.dose_mg * len(sessions)
+    # Each session with its own version's grace and dose (a raised dose does not raise the
+    # sessions before it).
+    sessions = [o for o in facts.sessions(start - facts.widest_grace(), now + DUE_WINDOW)
+                if o.scheduled_at >= start - (o.grace or timedelta(0))]
+    expected = sum((facts.doses_mg.get(o.version or 0, facts.dose_mg) for o in sessions),
+                   Decimal(0))
     limit = expected + facts.dose_mg
     total = Decimal(0)
     crossed: DoseFact | None = None
@@ -376,11 +410,9 @@ def settled_until(facts: PatientFacts, now: datetime) -> datetime:
         candidates.append(at - FUTURE_TOLERANCE)
         candidates += [at + window for window in _WINDOWS]
     if facts.plans:
-        grace = facts.grace
-        for occ in schedule.occurrences(facts.plans, tz,
-                                        now - timedelta(days=MISSED_DAYS + 1) - grace,
-                                        now + timedelta(days=2)):
-            at = occ.scheduled_at
+        for occ in facts.sessions(now - timedelta(days=MISSED_DAYS + 1) - facts.widest_grace(),
+                                  now + timedelta(days=2)):
+            at, grace = occ.scheduled_at, occ.grace or timedelta(0)
             candidates += [at - DUE_WINDOW, at, at + grace, at + timedelta(days=CREEP_DAYS) + grace,
                            at + timedelta(days=MISSED_DAYS)]
     quiet_since = facts.last_logged or facts.started_at
@@ -401,23 +433,26 @@ def settled_until(facts: PatientFacts, now: datetime) -> datetime:
 
 def gather(session: Session, patients: Sequence[User], now: datetime) -> dict[uuid.UUID,
                                                                                PatientFacts]:
-    """The facts of every patient given, read in the same queries however many there are (ten,
-    and up to four more for patients with no recent PHQ-9 or entry)."""
+    """The facts of every patient given, read in the same queries however many there are
+    (eleven, and up to four more for patients with no recent PHQ-9 or entry)."""
     facts = {p.id: PatientFacts(timezone=p.timezone) for p in patients}
     if not facts:
         return {}
     ids = list(facts)
 
-    # 1. Protocols: the current version of each, and when treatment began.
-    first_at: dict[uuid.UUID, datetime] = {}
+    # 1. Protocols: the versions in force over the rules' windows (the last is the current
+    # one), then when treatment began (the first version of each).
     current: dict[uuid.UUID, ProtocolVersion] = {}
-    for version in session.exec(
-            select(ProtocolVersion).where(col(ProtocolVersion.patient_id).in_(ids))).all():
-        pid = version.patient_id
-        if pid not in current or version.version > current[pid].version:
-            current[pid] = version
-        if pid not in first_at or version.created_at < first_at[pid]:
-            first_at[pid] = version.created_at
+    for pid, read in versions.overlapping(session, ids, now - _VERSION_LOOKBACK).items():
+        facts[pid].in_force = versions.in_force(read)
+        facts[pid].doses_mg = {v.version: v.dose_mg for v in read}
+        current[pid] = read[-1]
+    first_at: dict[uuid.UUID, datetime] = {}
+    for pid, first in session.exec(
+            select(ProtocolVersion.patient_id, func.min(ProtocolVersion.created_at))
+            .where(col(ProtocolVersion.patient_id).in_(ids))
+            .group_by(ProtocolVersion.patient_id)).all():
+        first_at[pid] = _aware(first)
     for pid, version in current.items():
         item = facts[pid]
         tz = ZoneInfo(item.timezone)

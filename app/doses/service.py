@@ -24,7 +24,7 @@ from app.doses import reasons, rules
 from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
 from app.errors import Invalid
 from app.i18n import gettext as _
-from app.protocols import schedule
+from app.protocols import schedule, versions
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion, Route
 from app.safety import service as safety
@@ -386,13 +386,19 @@ def check_time(value: datetime, now: datetime, *, field: str) -> None:
 
 def is_extra(session: Session, version: ProtocolVersion, patient: User, taken_at: datetime,
               others: Sequence[Dose | rules.PastDose]) -> bool:
-    """True when the dose matches no scheduled session (an extra dose)."""
+    """True when the dose matches no scheduled session (an extra dose), each session under the
+    version in force when it was due. `version` is the current one."""
     span = timedelta(days=3)
-    occs = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone),
-                                taken_at - span, taken_at + span)
+    start, end = taken_at - span, taken_at + span
+    # The current version alone unless one was saved within the span (a dose logged late for
+    # a session before a new time): then that session keeps its own version's time and grace.
+    in_force = ([version] if version.created_at <= start
+                else versions.for_patient(session, patient.id, start, end))
     times = [d.taken_at for d in others if abs(d.taken_at - taken_at) <= span] + [taken_at]
-    grace = timedelta(hours=float(version.grace_hours))
-    return taken_at in schedule.extra_doses(occs, times, grace=grace, due_window=DUE_WINDOW)
+    occs = schedule.occurrences_in_force(versions.in_force(in_force),
+                                         ZoneInfo(patient.timezone), start, end, doses=times,
+                                         due_window=DUE_WINDOW)
+    return taken_at in schedule.extra_doses(occs, times, due_window=DUE_WINDOW)
 
 
 def _usable_gate(session: Session, patient: User, gate_id: uuid.UUID,

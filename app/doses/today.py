@@ -19,13 +19,14 @@ from app.doses.service import (
     is_extra,
     latest_gate,
 )
-from app.protocols import schedule
+from app.protocols import schedule, versions
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from app.safety import service as safety
 
 NEARBY = timedelta(days=3)  # the doses that decide whether a dose now would be extra
 RECENT_DOSES = timedelta(days=70)  # how far back Today reads doses (sessions, last dose)
+RECENT_SESSIONS = timedelta(days=14)  # the sessions Today lists ("Last two weeks")
 
 
 @dataclass
@@ -67,20 +68,19 @@ def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
 
 def sessions_between(session: Session, patient: User, start: datetime, end: datetime,
                      now: datetime) -> list[schedule.SessionStatus]:
-    """The protocol's sessions scheduled from `start` until `end` (never past `now`), each
-    classified against the recorded doses with the protocol's grace, as Today reads them; []
-    without a protocol. Doses a little either side count, so an edge session matches."""
-    version = protocols.current(session, patient.id)
-    if version is None:
-        return []
+    """The sessions scheduled from `start` until `end` (never past `now`), each under the
+    protocol version in force when it was due and classified against the recorded doses with
+    that version's grace, as Today reads them; [] without a protocol. Doses a little either
+    side count, so an edge session matches."""
     until = min(end, now)
+    in_force = versions.for_patient(session, patient.id, start, until)
+    if not in_force:
+        return []
     taken = [d.taken_at for d in active_doses(session, patient.id, start=start - timedelta(days=3),
                                               end=until + timedelta(days=1))]
-    occs = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone), start,
-                                until)
-    return schedule.classify_sessions(occs, taken, now,
-                                      grace=timedelta(hours=float(version.grace_hours)),
-                                      due_window=DUE_WINDOW)
+    occs = schedule.occurrences_in_force(versions.in_force(in_force), ZoneInfo(patient.timezone),
+                                         start, until, doses=taken, due_window=DUE_WINDOW)
+    return schedule.classify_sessions(occs, taken, now, due_window=DUE_WINDOW)
 
 
 def today(session: Session, patient: User, now: datetime) -> Today:
@@ -95,10 +95,14 @@ def today(session: Session, patient: User, now: datetime) -> Today:
     nearby = [d for d in read if d.taken_at >= now - NEARBY]
     dose_times = [d.taken_at for d in doses]
     plans = protocols.plans(version)
+    # The session to act on is the current version's; the last two weeks are each judged by
+    # the version in force when they were due (a new time does not turn taken ones missed).
     nxt = schedule.next_session(plans, tz, now, dose_times, grace=grace, due_window=DUE_WINDOW)
-    occs = schedule.occurrences(plans, tz, now - timedelta(days=14), now)
-    recent = schedule.classify_sessions(occs, dose_times, now, grace=grace,
-                                        due_window=DUE_WINDOW)
+    since = now - RECENT_SESSIONS
+    occs = schedule.occurrences_in_force(
+        versions.in_force(versions.for_patient(session, patient.id, since, now)), tz, since, now,
+        doses=dose_times, due_window=DUE_WINDOW)
+    recent = schedule.classify_sessions(occs, dose_times, now, due_window=DUE_WINDOW)
     record = safety.state(session, patient.id, now)
     return Today(
         protocol=version,

@@ -35,8 +35,8 @@ from app.exports.records import PatientRecords
 from app.i18n import gettext as _
 from app.i18n import pgettext
 from app.protocols import schedule
-from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
+from app.protocols.versions import in_force
 from app.templating import flag_label, risk_label
 from app.web.formats import format_number
 
@@ -458,25 +458,17 @@ class Adherence:
 
 
 def adherence(records: PatientRecords, generated_at: datetime) -> Adherence:
-    """Sessions in the range under the protocol version in effect at each (a version applies
-    from when it was saved until the next one), classified against the recorded doses as the
-    patient's Today screen classifies them."""
+    """Sessions in the range under the protocol version in force at each (a version applies
+    from when it was saved until the next one: schedule.occurrences_in_force, as every page
+    judges past sessions), classified against the recorded doses as the patient's Today
+    screen classifies them."""
     recorded = [d for d in records.doses if d.status != DoseStatus.ENTERED_IN_ERROR]
     times = [d.taken_at for d in recorded]
-    versions = sorted(records.protocols, key=lambda v: v.version)
-    states: Counter[str] = Counter()
-    for i, version in enumerate(versions):
-        lo = max(version.created_at, records.start_at)
-        hi = records.end_at
-        if i + 1 < len(versions):
-            hi = min(hi, versions[i + 1].created_at)
-        if lo >= hi:
-            continue
-        occs = schedule.occurrences(protocols.plans(version), records.zone, lo, hi)
-        grace = timedelta(hours=float(version.grace_hours))
-        for status in schedule.classify_sessions(occs, times, generated_at, grace=grace,
-                                                 due_window=DUE_WINDOW):
-            states[status.state] += 1
+    occs = schedule.occurrences_in_force(in_force(records.protocols), records.zone,
+                                         records.start_at, records.end_at, doses=times,
+                                         due_window=DUE_WINDOW)
+    states = Counter(status.state for status in schedule.classify_sessions(
+        occs, times, generated_at, due_window=DUE_WINDOW))
     open_ = states[schedule.SessionState.DUE] + states[schedule.SessionState.OVERDUE]
     taken, missed = states[schedule.SessionState.TAKEN], states[schedule.SessionState.MISSED]
     return Adherence(

@@ -21,13 +21,30 @@ Plans are sorted by ``starts_on``. A plan is in effect from its ``starts_on`` un
 ``starts_on + weeks * 7 days`` and the next plan's ``starts_on`` (both exclusive). When a plan with
 ``weeks`` ends and no later plan exists, there are NO sessions from then on (a gap): the schedule
 never silently extends a finished phase; the prescriber must add the next plan.
+
+Protocol versions
+-----------------
+A version's plans say what is scheduled; WHEN the version was saved says from when that holds.
+``occurrences_in_force`` judges each session by the version in force at its scheduled time: a
+version applies from its ``since`` (when it was saved) until the next version's ``since``, so a
+new version (a new time, a phase change) never rewrites the sessions taken or missed before it.
+Each session carries its version's grace and number.
+
+What a new version does decide is the session still OPEN when it is saved (neither taken by a
+dose before the save nor past its grace): it gives way to the new version, which also takes its
+own sessions still open by its grace at the save, on days with no session settled by then. So
+a prescriber who moves today's pending session from 10:00 to 18:00 moves it (it is not left to
+be missed), a new dose amount keeps today's open session open, and the first version takes the
+session still open on the day it is set up. A session taken or missed before the save is never
+replaced, and a dose taken before a save goes first to a session of the schedule of its time.
+Upcoming sessions are the current version's (``next_session`` takes its plans).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import pairwise
@@ -36,6 +53,7 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "NEXT_SESSION_HORIZON",
     "Cadence",
+    "InForce",
     "Occurrence",
     "Phase",
     "PhasePlan",
@@ -45,6 +63,7 @@ __all__ = [
     "extra_doses",
     "next_session",
     "occurrences",
+    "occurrences_in_force",
     "shortest_gap",
 ]
 
@@ -128,6 +147,28 @@ class Occurrence:
     scheduled_at: datetime  # aware, UTC
     local_date: date  # the local date the session belongs to in the patient's zone
     phase: Phase
+    # Set by occurrences_in_force: the grace, number and save time of the version it was
+    # scheduled under (classify_sessions judges it with that grace, and gives a dose to a
+    # session of a version saved by then first). None: the caller's grace; no preference.
+    grace: timedelta | None = None
+    version: int | None = None
+    saved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InForce:
+    """One protocol version's schedule and the moment it took effect (when it was saved)."""
+
+    version: int
+    since: datetime  # aware
+    plans: tuple[PhasePlan, ...]
+    grace: timedelta
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plans", tuple(self.plans))
+        _require_aware("since", self.since)
+        if self.grace < timedelta(0):
+            raise ValueError("grace must not be negative")
 
 
 @dataclass(frozen=True)
@@ -229,6 +270,74 @@ def occurrences(
     return found
 
 
+def occurrences_in_force(
+    versions: Sequence[InForce],
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    *,
+    doses: Sequence[datetime],
+    due_window: timedelta = timedelta(hours=2),
+) -> list[Occurrence]:
+    """Sessions with ``start <= scheduled_at < end``, each under the version in force then.
+
+    ``versions`` oldest first (by version number). A version is in force from its ``since``
+    until the next one's (a later version saved with an earlier clock wins from its own
+    ``since``; the one it overtook never rules). Each session carries its version's grace and
+    number. At each save (see the module docstring) the earlier sessions still open then give
+    way: those neither past their grace nor taken by a dose before the save (``doses``: the
+    recorded doses, as ``classify_sessions`` gets them, reaching two days before ``start``; a
+    dose counts from ``due_window`` before a session to its grace after). The new version takes
+    its own sessions still open by its grace then, on days that had no session settled by then.
+    """
+    _require_aware("start", start)
+    _require_aware("end", end)
+    for version in versions:
+        if not isinstance(version, InForce):
+            raise TypeError(f"expected InForce, got {version!r}")
+    for dose in doses:
+        _require_aware("dose time", dose)
+    taken = sorted(d.astimezone(UTC) for d in doses)
+    # The versions that rule at all: each saved before every later one.
+    ruling: list[InForce] = []
+    for version in reversed(versions):
+        if not ruling or version.since < ruling[-1].since:
+            ruling.append(version)
+    ruling.reverse()
+    # Two days before `start` are expanded too, so the sessions settled on a day that straddles
+    # it are known; only [start, end) is returned.
+    first = start - _DAY_SLACK
+    found: list[Occurrence] = []
+    for n, version in enumerate(ruling):
+        settled = [o for o in found if _settled(o, version.since, taken, due_window)]
+        settled_days = {o.local_date for o in settled}
+        # Compared this way round: a version in force "forever" (since = datetime.min) must not
+        # overflow.
+        lo = first if version.since - first <= version.grace else version.since - version.grace
+        hi = min(ruling[n + 1].since, end) if n + 1 < len(ruling) else end
+        found = settled + [
+            replace(o, grace=version.grace, version=version.version, saved_at=version.since)
+            for o in occurrences(version.plans, tz, lo, hi)
+            if o.scheduled_at >= version.since or o.local_date not in settled_days]
+    return sorted((o for o in found if o.scheduled_at >= start), key=lambda o: o.scheduled_at)
+
+
+_DAY_SLACK = timedelta(days=2)
+
+
+def _settled(occ: Occurrence, at: datetime, taken: Sequence[datetime],
+             due_window: timedelta) -> bool:
+    """Whether a session was settled at ``at``: past its grace (missed), or a dose before ``at``
+    in its window (taken; without the nearest-session rule of ``_match``: a day holds one
+    session, and the window says which)."""
+    assert occ.grace is not None  # occurrences_in_force sets it
+    if at > occ.scheduled_at + occ.grace:
+        return True
+    first = bisect_left(taken, occ.scheduled_at - due_window)
+    return (first < len(taken) and taken[first] < at
+            and taken[first] <= occ.scheduled_at + occ.grace)
+
+
 def _check_windows(grace: timedelta, due_window: timedelta) -> None:
     if grace < timedelta(0):
         raise ValueError("grace must not be negative")
@@ -236,43 +345,65 @@ def _check_windows(grace: timedelta, due_window: timedelta) -> None:
         raise ValueError("due_window must not be negative")
 
 
+def _graces(ordered: Sequence[Occurrence], grace: timedelta | None) -> list[timedelta]:
+    """Each session's grace: its own (set by occurrences_in_force), else the caller's."""
+    found = []
+    for occ in ordered:
+        own = occ.grace if occ.grace is not None else grace
+        if own is None:
+            raise ValueError("a session without a grace of its own needs the caller's grace")
+        found.append(own)
+    return found
+
+
 def _match(
     occs: Sequence[Occurrence],
     dose_times: Sequence[datetime],
-    grace: timedelta,
+    grace: timedelta | None,
     due_window: timedelta,
-) -> tuple[list[Occurrence], dict[int, datetime], list[datetime]]:
+) -> tuple[list[Occurrence], list[timedelta], dict[int, datetime], list[datetime]]:
     """Pair doses with sessions.
 
-    A dose can match a session when ``scheduled_at - due_window <= dose <= scheduled_at + grace``.
-    Doses are taken in time order; each picks the nearest still-unmatched session it can match
-    (ties go to the earlier session, which is already due). Greedy, not globally optimal: an early
-    second dose can claim a session that a later dose was nearer to, and the later one is extra.
+    A dose can match a session when ``scheduled_at - due_window <= dose <= scheduled_at + grace``
+    (the session's own grace when it carries one, else ``grace``). Doses are taken in time
+    order; each picks the nearest still-unmatched session it can match (ties go to the earlier
+    session, which is already due), a session of a version saved by the dose's time before one
+    saved after it (the dose was taken for the schedule of its time: a later save must not take
+    it from the session it settled). Greedy, not globally optimal: an early second dose can
+    claim a session that a later dose was nearer to, and the later one is extra.
 
-    Returns the sessions sorted by time, {session index: dose (UTC)}, and the unmatched doses.
+    Returns the sessions sorted by time, their graces, {session index: dose (UTC)}, and the
+    unmatched doses.
     """
-    _check_windows(grace, due_window)
+    ordered = sorted(occs, key=lambda o: o.scheduled_at)
+    graces = _graces(ordered, grace)
+    for each in graces:
+        _check_windows(each, due_window)
+    _check_windows(grace or timedelta(0), due_window)
     for dose in dose_times:
         _require_aware("dose time", dose)
-    ordered = sorted(occs, key=lambda o: o.scheduled_at)
     times = [o.scheduled_at for o in ordered]
+    widest = max(graces, default=timedelta(0))
     matched: dict[int, datetime] = {}
     extras: list[datetime] = []
     for dose in sorted(d.astimezone(UTC) for d in dose_times):
         # Candidate sessions satisfy dose - grace <= scheduled_at <= dose + due_window.
-        lo = bisect_left(times, dose - grace)
+        lo = bisect_left(times, dose - widest)
         hi = bisect_right(times, dose + due_window)
         best: int | None = None
+        best_key: tuple[bool, timedelta] | None = None
         for i in range(lo, hi):
-            if i in matched:
+            if i in matched or times[i] < dose - graces[i]:
                 continue
-            if best is None or abs(times[i] - dose) < abs(times[best] - dose):
-                best = i  # strict < keeps the earlier session on a tie
+            saved = ordered[i].saved_at
+            key = (saved is not None and saved > dose, abs(times[i] - dose))
+            if best_key is None or key < best_key:
+                best, best_key = i, key  # strict < keeps the earlier session on a tie
         if best is None:
             extras.append(dose)
         else:
             matched[best] = dose
-    return ordered, matched, extras
+    return ordered, graces, matched, extras
 
 
 def classify_sessions(
@@ -280,18 +411,20 @@ def classify_sessions(
     dose_times: Sequence[datetime],
     now: datetime,
     *,
-    grace: timedelta,
+    grace: timedelta | None = None,
     due_window: timedelta = timedelta(hours=2),
 ) -> list[SessionStatus]:
     """State of each session at ``now``, sorted by scheduled time.
 
     Matched sessions are TAKEN (see ``_match`` for the greedy nearest-session rule). Unmatched:
     UPCOMING before ``scheduled_at - due_window``; DUE from then through ``scheduled_at``;
-    OVERDUE after that through ``scheduled_at + grace`` inclusive; MISSED afterwards.
-    Doses are used as given (even if later than ``now``); pass only recorded doses.
+    OVERDUE after that through ``scheduled_at + grace`` inclusive; MISSED afterwards. ``grace``
+    is for sessions that carry none (``occurrences``); those from ``occurrences_in_force`` are
+    judged by their own version's. Doses are used as given (even if later than ``now``); pass
+    only recorded doses.
     """
     _require_aware("now", now)
-    ordered, matched, _ = _match(occs, dose_times, grace, due_window)
+    ordered, graces, matched, _ = _match(occs, dose_times, grace, due_window)
     statuses: list[SessionStatus] = []
     for i, occ in enumerate(ordered):
         at = occ.scheduled_at
@@ -301,7 +434,7 @@ def classify_sessions(
             state = SessionState.UPCOMING
         elif now <= at:
             state = SessionState.DUE
-        elif now <= at + grace:
+        elif now <= at + graces[i]:
             state = SessionState.OVERDUE
         else:
             state = SessionState.MISSED
@@ -313,11 +446,11 @@ def extra_doses(
     occs: Sequence[Occurrence],
     dose_times: Sequence[datetime],
     *,
-    grace: timedelta,
+    grace: timedelta | None = None,
     due_window: timedelta = timedelta(hours=2),
 ) -> list[datetime]:
     """Doses (UTC, sorted) that match no session under the same rule as ``classify_sessions``."""
-    return _match(occs, dose_times, grace, due_window)[2]
+    return _match(occs, dose_times, grace, due_window)[3]
 
 
 def next_session(
