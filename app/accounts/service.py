@@ -44,6 +44,8 @@ password_hash = PasswordHash(
 _DUMMY_HASH = password_hash.hash("not-a-real-password-but-just-as-slow")
 
 MIN_PASSWORD_LENGTH = 10
+NAME_MAX = 120  # a person's display name (users.display_name, invites.display_name)
+EMAIL_MAX = 254  # an email address (users.email)
 MAX_PASSWORD_LENGTH = 128
 
 
@@ -61,7 +63,7 @@ def valid_email(email: str) -> bool:
         bool(local)
         and "." in domain
         and " " not in email
-        and len(email) <= 254
+        and len(email) <= EMAIL_MAX
         # No control characters: PostgreSQL refuses NUL in text, which made this a 500 there.
         and email.isprintable()
     )
@@ -396,16 +398,23 @@ def _issue(
 
 
 def _clean_person(email: str, display_name: str) -> tuple[str, str]:
+    """The name and email as stored; what is wrong with either, both at once, each beside its
+    field (the forms take text of any length and show these)."""
     email = normalise_email(email)
     # Control characters dropped (PostgreSQL refuses NUL in text); runs of spaces made one.
     display_name = "".join(ch for ch in display_name if ch.isprintable() or ch.isspace())
     display_name = " ".join(display_name.split())
+    errors: dict[str, str] = {}
     if not display_name:
-        raise Invalid(_("Enter a name."), field="display_name")
-    if len(display_name) > 120:
-        raise Invalid(_("Use at most 120 characters."), field="display_name")
-    if not valid_email(email):
-        raise Invalid(_("Enter an email address like name@example.com."), field="email")
+        errors["display_name"] = _("Enter a name.")
+    elif len(display_name) > NAME_MAX:
+        errors["display_name"] = _("Use at most 120 characters.")
+    if len(email) > EMAIL_MAX:
+        errors["email"] = _("Use at most %(n)s characters.", n=EMAIL_MAX)
+    elif not valid_email(email):
+        errors["email"] = _("Enter an email address like name@example.com.")
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
     return email, display_name
 
 

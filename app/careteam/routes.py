@@ -78,10 +78,12 @@ def create_patient(
     request: Request,
     session: SessionDep,
     user: PrescriberUser,
-    client_id: Annotated[str, Form(max_length=64)] = "",
-    display_name: Annotated[str, Form(max_length=500)] = "",
-    email: Annotated[str, Form(max_length=500)] = "",
-    timezone: Annotated[str, Form(max_length=64)] = "",
+    client_id: Annotated[str, Form(max_length=64)] = "",  # hidden: no person types it
+    # Any length: the service says what is wrong beside the field, and the form comes back with
+    # what was typed (a limit here refused it before the route ran, on a bare page).
+    display_name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    timezone: Annotated[str, Form()] = "",
 ):
     values = {
         "client_id": client_id,
@@ -205,8 +207,8 @@ def change_caregiver(
     session: SessionDep,
     user: PatientUser,
     link_id: uuid.UUID,
-    scope: Annotated[str, Form(max_length=20)] = "",
-    ends_on: Annotated[str, Form(max_length=20)] = "",
+    scope: Annotated[str, Form()] = "",  # any length: the service says, beside the field
+    ends_on: Annotated[str, Form()] = "",
 ):
     try:
         careteam.set_caregiver_terms(session, patient=user, link_id=link_id, scope=scope,
@@ -228,7 +230,7 @@ def caregiver_alert_delay(
     request: Request,
     session: SessionDep,
     user: PatientUser,
-    caregiver_alert_minutes: Annotated[str, Form(max_length=20)] = "",
+    caregiver_alert_minutes: Annotated[str, Form()] = "",  # any length: the service says
 ):
     try:
         checkins.update_caregiver_alert_minutes(session, patient=user,
@@ -262,11 +264,13 @@ def invite_caregiver(
     request: Request,
     session: SessionDep,
     user: PatientUser,
-    client_id: Annotated[str, Form(max_length=64)] = "",
-    display_name: Annotated[str, Form(max_length=500)] = "",
-    email: Annotated[str, Form(max_length=500)] = "",
-    scope: Annotated[str, Form(max_length=20)] = "",
-    ends_on: Annotated[str, Form(max_length=20)] = "",
+    client_id: Annotated[str, Form(max_length=64)] = "",  # hidden: no person types it
+    # Any length: the service says what is wrong beside each field, and the form comes back
+    # with what was typed (as on the patient form above).
+    display_name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "",
+    ends_on: Annotated[str, Form()] = "",
 ):
     values = {"client_id": client_id, "display_name": display_name, "email": email,
               "scope": scope, "ends_on": ends_on}

@@ -308,11 +308,15 @@ class Score:
 
 
 class IncompleteAnswers(ValueError):
-    """Answers that cannot be scored; the message says which item and why."""
+    """Answers that cannot be scored. The message says which items and why, for whoever sent
+    them; `item` is the first such item, and `errors` says what is wrong with each one in the
+    patient's words (the form shows each beside its question)."""
 
-    def __init__(self, message: str, item: str | None = None) -> None:
+    def __init__(self, message: str, item: str | None = None,
+                 errors: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.item = item
+        self.errors = errors or {}
 
 
 def _is_asked(item: Item, answers: dict[str, object]) -> bool:
@@ -345,16 +349,23 @@ def normalise(instrument: Instrument, raw: list) -> dict[str, object]:
         )
     raw = [*raw, *[None] * (len(items) - len(raw))]
     answers: dict[str, object] = {}
+    # Every item is checked before any refusal, so the form can mark each question at once.
+    problems: list[str] = []
+    errors: dict[str, str] = {}
     for item, value in zip(items, raw, strict=True):
         if not _is_asked(item, answers):
             if value is not None:
                 if not item.asked:
-                    message = _("Item %(item)s is not asked in this version; send null.",
-                                item=item.key)
+                    problems.append(_("Item %(item)s is not asked in this version; send null.",
+                                      item=item.key))
+                    errors[item.key] = _("This question is not asked here. Leave it "
+                                         "unanswered.")
                 else:
-                    message = _("Item %(item)s is only asked after a yes to %(dep)s; send null.",
-                                item=item.key, dep=item.asked_if[0] if item.asked_if else "")
-                raise IncompleteAnswers(message, item.key)
+                    dep = item.asked_if[0] if item.asked_if else ""
+                    problems.append(_("Item %(item)s is only asked after a yes to %(dep)s; "
+                                      "send null.", item=item.key, dep=dep))
+                    errors[item.key] = _("Leave this question unanswered unless you answered "
+                                         "yes to question %(n)s.", n=instrument.number_of(dep))
             answers[item.key] = None
             continue
         if value is None and item.optional:
@@ -367,11 +378,19 @@ def normalise(instrument: Instrument, raw: list) -> dict[str, object]:
         )
         if not valid:
             if value is None:
-                raise IncompleteAnswers(_("Answer item %(item)s.", item=item.key), item.key)
-            raise IncompleteAnswers(
-                _("Item %(item)s: %(value)s is not one of the answers.", item=item.key,
-                  value=value), item.key)
+                problems.append(_("Answer item %(item)s.", item=item.key))
+                errors[item.key] = _("Choose an answer for this question.")
+            else:
+                problems.append(_("Item %(item)s: %(value)s is not one of the answers.",
+                                  item=item.key, value=value))
+                errors[item.key] = _("Choose one of the answers shown.")
+            # An answer that cannot be used is no answer: the questions that depend on it are
+            # not asked (as on the page, where they show only after a yes).
+            answers[item.key] = None
+            continue
         answers[item.key] = value
+    if errors:
+        raise IncompleteAnswers(" ".join(problems), next(iter(errors)), errors)
     return answers
 
 

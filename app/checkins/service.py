@@ -32,6 +32,7 @@ from app.config import settings as app_settings
 from app.doses.models import Dose, DoseStatus
 from app.errors import Invalid
 from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.protocols.models import ProtocolVersion
 from app.safety import service as safety
 from app.validation import parse
@@ -47,6 +48,10 @@ DOSE_SLOTS = ("plus40", "end", "next_morning", "observe")  # these belong to one
 SITTER_CHECK_VALID = timedelta(hours=2)
 # How long after a dose a sitter's entry without a dose id still joins that dose's session.
 SESSION_SPAN = timedelta(hours=4)
+# A sitter's session entries (not the pre-dose checklist). Made while no dose is logged (the
+# patient took it and has not logged it yet), one is saved as it is, with its time, and joins
+# the dose whose session it falls in once that dose is logged (join_waiting_entries).
+SITTER_SESSION_SLOTS = ("observe", "plus40", "end")
 
 
 class CheckinInput(BaseModel):
@@ -76,45 +81,65 @@ def _check_time(value: datetime, now: datetime) -> None:
 
 
 def clean_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Check each value against its measure; raise Invalid naming the field."""
+    """Check each value against its measure; raise Invalid naming every field that is wrong
+    (all of them at once, so the form marks each, not one per try)."""
     if not values:
         raise Invalid(_("Answer at least one question."), field="values")
     clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for key, value in values.items():
         measure = MEASURES.get(key)
         if measure is None:
-            raise Invalid(_("Unknown value: %(key)s.", key=key), field=key)
+            errors[key] = _("Unknown value: %(key)s.", key=key)
+            continue
         kind = measure.kind
         if kind in ("scale", "choice", "int"):
             if type(value) is not int or not (measure.low <= value <= measure.high):  # type: ignore[operator]
-                raise Invalid(_("Enter a whole number from %(low)s to %(high)s.",
-                                low=measure.low, high=measure.high), field=key)
+                errors[key] = _("Enter a whole number from %(low)s to %(high)s.",
+                                low=measure.low, high=measure.high)
+                continue
         elif kind == "severity":
             if value not in SEVERITY:
-                raise Invalid(_("Choose none, mild, moderate or severe."), field=key)
+                errors[key] = _("Choose none, mild, moderate or severe.")
+                continue
         elif kind == "bool":
             if type(value) is not bool:
-                raise Invalid(_("Answer yes or no."), field=key)
+                errors[key] = _("Answer yes or no.")
+                continue
         elif kind == "text":
             if not isinstance(value, str):
-                raise Invalid(_("Use at most %(limit)s characters.", limit=TEXT_LIMIT), field=key)
+                errors[key] = _("Use at most %(limit)s characters.", limit=TEXT_LIMIT)
+                continue
             # A browser sends a line break as CRLF: count it as the one character the person saw.
             value = value.replace("\r\n", "\n")
             if len(value) > TEXT_LIMIT:
                 # Never cut: refuse, say by how much, and the form keeps what was typed.
-                raise Invalid(_("This is %(n)s characters; the limit is %(limit)s. Shorten it by "
+                errors[key] = _("This is %(n)s characters; the limit is %(limit)s. Shorten it by "
                                 "%(over)s and save again.", n=len(value), limit=TEXT_LIMIT,
-                                over=len(value) - TEXT_LIMIT), field=key)
+                                over=len(value) - TEXT_LIMIT)
+                continue
             value = value.strip()
             if not value:
                 continue
         clean[key] = value
     if "systolic" in clean and "diastolic" in clean and clean["diastolic"] >= clean["systolic"]:
-        raise Invalid(_("The lower number (diastolic) must be below the upper (systolic)."),
-                      field="diastolic")
+        errors["diastolic"] = _("The lower number (diastolic) must be below the upper "
+                                "(systolic).")
+    if errors:
+        raise Invalid(_field_errors_message(errors), errors=errors)
     if not clean:
         raise Invalid(_("Answer at least one question."), field="values")
     return clean
+
+
+def _field_errors_message(errors: dict[str, str]) -> str:
+    """The whole refusal in one message (an API answer, an entry refused from the phone's
+    outbox): one error is its own words; several are each named by what the person saw."""
+    if len(errors) == 1:
+        return next(iter(errors.values()))
+    return " ".join(
+        f"{_(MEASURES[key].label) if key in MEASURES else key}: {text}"
+        for key, text in errors.items())
 
 
 def _flags(values: dict[str, Any]) -> list[str]:
@@ -250,9 +275,12 @@ def _check_ready_alone(session: Session, patient: User, slot_key: str, dose: Dos
     the end of the observation period of the dose's protocol version, sedation normal and
     blood pressure below that version's hold level, from this check-in or the latest earlier
     one for the same dose. The pre-dose check is not a reading of the session."""
-    if slot_key != "end" or dose is None:
+    if slot_key != "end":
         raise Invalid(_("Ready to be alone is answered at the end of a session."),
                       field="ready_alone")
+    if dose is None:
+        raise Invalid(_("No dose is logged yet: ready to be alone can be recorded once the "
+                        "dose is logged and the observation time is over."), field="ready_alone")
     version = session.get_one(ProtocolVersion, dose.protocol_version_id)
     earlier = [
         rules.Reading(at=c.recorded_at, values=c.values)
@@ -274,8 +302,10 @@ def _check_ready_alone(session: Session, patient: User, slot_key: str, dose: Dos
 
 def record_checkin(
     session: Session, *, patient: User, author: User, checkin_id: uuid.UUID,
-    recorded_at: datetime, data: dict, now: datetime,
+    recorded_at: datetime, data: dict, now: datetime, waiting: bool = False,
 ) -> CheckIn:
+    """`waiting`: a sitter's session entry made while no dose is logged, saved without one
+    (record_sitter_checkin decides)."""
     payload = parse(CheckinInput, data)
     _check_time(recorded_at, now)
     slot = SLOTS.get(payload.slot)
@@ -288,7 +318,8 @@ def record_checkin(
         raise Invalid(_("This check-in is recorded by the sitter, from their own account.")
                       if by == "patient" else
                       _("This check-in is the patient's own."), field="slot")
-    if slot.key in DOSE_SLOTS and payload.dose_id is None:
+    if slot.key in DOSE_SLOTS and payload.dose_id is None and not (
+            waiting and by == "caregiver" and slot.key in SITTER_SESSION_SLOTS):
         raise Invalid(_("This check-in belongs to a dose: send its dose_id."), field="dose_id")
     dose: Dose | None = None
     if payload.dose_id is not None:
@@ -344,18 +375,66 @@ def record_sitter_checkin(
 ) -> CheckIn:
     """A sitter's entry: the pre-dose checklist (no dose), or an observation, the +40 minute
     recheck or the end of the session, joined to the dose given or, when the sitter's phone did
-    not know it yet, to the session the entry falls in."""
+    not know it yet, to the session the entry falls in.
+
+    With no dose logged for it yet (the patient took the troche and has not logged it), the
+    entry is never refused for that: it is saved as it is, with its time (a hard-to-rouse or
+    breathing observation raises its safety event and alerts at once, as after a dose), and
+    joins the dose's session when the dose is logged (join_waiting_entries). Only "ready to be
+    alone" needs the dose first."""
     if sitter.id == patient.id or sitter.role != Role.CAREGIVER:
         raise Invalid(_("Only a sitter records this, from their own account."), field="slot")
+    waiting = False
     if (isinstance(data, dict) and data.get("slot") in DOSE_SLOTS
             and data.get("dose_id") in (None, "")):
         dose = session_dose(session, patient.id, recorded_at)
         if dose is None:
-            raise Invalid(_("No dose has been logged for this session yet. When the dose is "
-                            "logged, record this again."), field="dose_id")
-        data = {**data, "dose_id": str(dose.id)}
+            data = {k: v for k, v in data.items() if k != "dose_id"}
+            waiting = True
+        else:
+            data = {**data, "dose_id": str(dose.id)}
     return record_checkin(session, patient=patient, author=sitter, checkin_id=checkin_id,
-                          recorded_at=recorded_at, data=data, now=now)
+                          recorded_at=recorded_at, data=data, now=now, waiting=waiting)
+
+
+def _waiting_query(patient_id: uuid.UUID):
+    return select(CheckIn).where(
+        CheckIn.patient_id == patient_id, col(CheckIn.dose_id).is_(None),
+        col(CheckIn.slot).in_(SITTER_SESSION_SLOTS), CheckIn.author_id != patient_id)
+
+
+def waiting_sitter_entries(session: Session, patient_id: uuid.UUID, since: datetime,
+                           until: datetime) -> list[CheckIn]:
+    """A sitter's session entries recorded in [since, until] that no dose's session holds
+    (yet), in time order."""
+    return list(session.exec(
+        _waiting_query(patient_id).where(col(CheckIn.recorded_at) >= since,
+                                         col(CheckIn.recorded_at) <= until)
+        .order_by(col(CheckIn.recorded_at), col(CheckIn.id))).all())
+
+
+def join_waiting_entries(session: Session, patient_id: uuid.UUID, dose_id: uuid.UUID) -> int:
+    """A dose was logged (or its time corrected): the sitter's entries saved while no dose was
+    logged join it when its session is the one they fall in, by the rule an entry arriving
+    after the dose follows (session_dose: recorded from the dose's time, a little clock skew
+    allowed, to SESSION_SPAN after, with no later dose in between). One recorded before the
+    dose was taken stays on its own: it was not part of the session. Returns how many joined.
+    """
+    dose = session.get(Dose, dose_id)
+    if dose is None or dose.patient_id != patient_id or dose.status != DoseStatus.RECORDED:
+        return 0
+    found = waiting_sitter_entries(session, patient_id, dose.taken_at - FUTURE_TOLERANCE,
+                                   dose.taken_at + SESSION_SPAN)
+    joined = 0
+    for entry in found:
+        home = session_dose(session, patient_id, entry.recorded_at)
+        if home is not None and home.id == dose.id:
+            entry.dose_id = dose.id
+            session.add(entry)
+            joined += 1
+    if joined:
+        session.flush()
+    return joined
 
 
 def sitter_check_for_gate(session: Session, patient_id: uuid.UUID,
@@ -416,7 +495,13 @@ def record_questionnaire(
     try:
         answers = normalise(instrument, payload.answers)
     except IncompleteAnswers as err:
-        raise Invalid(str(err), field=err.item or "answers") from None
+        if not err.errors:  # not a list, or the wrong length: nothing to say item by item
+            raise Invalid(str(err), field="answers") from None
+        # Each question's own words, all at once; the whole said without item keys, as an
+        # entry refused from the phone's outbox shows it.
+        raise Invalid(ngettext("%(num)s question needs an answer.",
+                               "%(num)s questions need an answer.", len(err.errors)),
+                      errors=err.errors) from None
     if payload.follows_id is not None:
         earlier = session.get(QuestionnaireResponse, payload.follows_id)
         if earlier is None or earlier.patient_id != patient.id:

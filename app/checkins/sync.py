@@ -1,5 +1,7 @@
 """The check-in sync kinds: session and daily check-ins, and questionnaires."""
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from app.checkins import service
@@ -43,4 +45,19 @@ HANDLERS: dict[str, Handler] = {
 # What a caregiver writes for a patient they support; no other kind is theirs to write.
 SITTER_HANDLERS: dict[str, Handler] = {
     "sitter_checkin": _sitter_checkin,
+}
+
+
+def _join_after_dose(w: Write, result: dict[str, Any]) -> None:
+    # The sitter's entries saved while no dose was logged join the dose whose session they
+    # fall in, in the same savepoint as the dose (or its corrected time).
+    dose_id = result.get("dose_id") or w.item_id
+    service.join_waiting_entries(w.session, w.patient.id, uuid.UUID(str(dose_id)))
+
+
+# Other domains' kinds this one acts on after they are applied (app/sync/service.py calls
+# them inside the item's savepoint, with the handler's result).
+AFTER_WRITE: dict[str, Callable[[Write, dict[str, Any]], None]] = {
+    "dose": _join_after_dose,
+    "dose_revision": _join_after_dose,
 }

@@ -23,14 +23,29 @@ _INSTANTS = frozenset({"next_allowed_at", "conflicting_at", "at", "until"})
 _AMOUNTS = frozenset({"hours", "limit_mg", "total_mg"})
 
 
-def checklist_labels() -> dict[str, str]:
+def checklist_reasons() -> dict[str, str]:
+    """The checklist's items in the form's order, each with what the safety check says when it
+    is required and not ticked: a whole sentence, what is wrong and what to do, matching the
+    item's own words on the form (templates/doses/_gate_form.html). The hours are the plan's
+    and are not kept with the reason, so the sentence says "as long as your plan asks"."""
     return {
-        "fasted": _("fasted"),
-        "no_sedatives": _("no alcohol or sedatives"),
-        "no_driving": _("no driving until tomorrow"),
-        "safe_place": _("in a safe place"),
-        "sitter_present": _("sitter present"),
+        "fasted": _("You have not confirmed that you have gone without food for as long as "
+                    "your plan asks. Wait until you have, then check again."),
+        "no_sedatives": _("You have not confirmed that you have had no alcohol, "
+                          "benzodiazepines or other sedatives for as long as your plan asks. "
+                          "Wait until you have gone that long without them, then check again."),
+        "no_driving": _("You have not confirmed that you will not drive or use machinery until "
+                        "tomorrow. Make plans so you do not have to, then check again."),
+        "safe_place": _("You have not confirmed that you are somewhere safe to sit or lie down. "
+                        "Go somewhere safe, then check again."),
+        "sitter_present": _("You have not confirmed that your sitter is here with you. Wait for "
+                            "them to arrive, then check again."),
     }
+
+
+# The dose pages know the checklist by this name: its keys are the form's checkboxes, and its
+# words those of the phone's offline verdict (templates/doses/_gate_start.html).
+checklist_labels = checklist_reasons
 
 
 def _mg(value: object) -> str:
@@ -62,7 +77,8 @@ def _sentence(code: ReasonCode, v: Callable[[str], str]) -> str:
     if code == ReasonCode.SITTER_REQUIRED:
         return _("Your sitter must be with you for this session.")
     if code == ReasonCode.CHECKLIST_FAILED:
-        return _("Not yet safe: %(items)s.", items=v("items"))
+        # Each item not ticked in its own sentence (checklist_reasons), one after another.
+        return v("items")
     if code == ReasonCode.PULSE_HOLD:
         return _("Pulse %(hr)s is outside your limits of %(low)s to %(high)s.",
                  hr=v("heart_rate"), low=v("low"), high=v("high"))
@@ -87,8 +103,8 @@ def reason_message(reason: rules.Reason, tz: str) -> str:
         if name in _INSTANTS:
             return format_datetime(value.astimezone(ZoneInfo(tz)), "datetime") if value else ""
         if name == "items":
-            labels = checklist_labels()
-            return ", ".join(labels.get(item, item) for item in value or ())
+            words = checklist_reasons()
+            return " ".join(words.get(item, item) for item in value or ())
         if name in _AMOUNTS:
             return _mg(value or 0)
         return "—" if value is None else str(value)

@@ -198,6 +198,37 @@ window.TrocheClock = (function () {
   document.addEventListener("htmx:after:swap", init);
 })();
 
+// A questionnaire's unanswered questions, online or offline, marked as the server marks them:
+// each with its own error beside it, in words (the browser's own bubble names only the first,
+// and the browser still focuses it). An answer clears its question's error.
+(function () {
+  "use strict";
+  function itemOf(input) {
+    var form = input.form;
+    if (!form || !form.classList.contains("questionnaire")) return null;
+    return input.closest("fieldset.item");
+  }
+  document.addEventListener("invalid", function (event) {
+    var item = event.target && event.target.form ? itemOf(event.target) : null;
+    if (!item || item.querySelector(".field-error")) return;
+    var error = document.createElement("p");
+    error.className = "field-error";
+    error.id = item.getAttribute("data-answer-key") + "-error";
+    error.textContent = item.closest("form").getAttribute("data-text-unanswered") || "";
+    item.appendChild(error);
+    item.setAttribute("aria-invalid", "true");
+    item.setAttribute("aria-describedby", error.id);
+  }, true);
+  document.addEventListener("change", function (event) {
+    var item = event.target && event.target.form ? itemOf(event.target) : null;
+    if (!item || !item.querySelector("input:checked")) return;
+    var error = item.querySelector(".field-error");
+    if (error) error.remove();
+    item.removeAttribute("aria-invalid");
+    item.removeAttribute("aria-describedby");
+  });
+})();
+
 // A verdict, a refusal or an error is the first thing the patient sees: move focus to it (and
 // so scroll to it) when the page or an htmx swap brings one.
 (function () {
@@ -268,7 +299,11 @@ window.TrocheClock = (function () {
       var since = Date.parse(el.getAttribute("data-elapsed-since"));
       if (isNaN(since)) return;
       var minutes = Math.max(0, Math.floor((now - since) / 60000));
-      el.textContent = (el.getAttribute("data-text-elapsed") || "{m}").replace("{m}", minutes);
+      // "1 minute", "2 minutes": the page carries both forms in its language (ngettext); a
+      // page kept from before it did carries the one plural text.
+      var words = el.getAttribute(minutes === 1 ? "data-text-elapsed-one"
+        : "data-text-elapsed-other") || el.getAttribute("data-text-elapsed") || "{m}";
+      el.textContent = words.replace("{m}", minutes);
     });
     document.querySelectorAll("[data-prompt-state='upcoming']").forEach(function (el) {
       var at = Date.parse(el.getAttribute("data-prompt-at"));

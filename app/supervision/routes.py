@@ -96,7 +96,10 @@ async def session_submit(request: Request, session: SessionDep, user: CurrentUse
     flags = set(result.get("flags") or [])
     if flags & EMERGENCY_FLAGS:
         return render(request, "checkins/emergency.html", {
-            "flags": sorted(flags), "saved_words": _("Your observation is saved."),
+            "flags": sorted(flags),
+            # The co-signed checklist is not an observation: say what was kept.
+            "saved_words": (_("The checklist and the reading are saved.")
+                            if slot.key == "sitter_check" else _("Your observation is saved.")),
             "back": _session_url(view.patient.id)})
     return see_other(f"{_session_url(view.patient.id)}?saved={slot.key}")
 

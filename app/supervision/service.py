@@ -57,8 +57,11 @@ class SessionView:
     ready_from: datetime | None  # when the observation time is over
     prompts: list[rules.Prompt] = field(default_factory=list)
     next_prompt: rules.Prompt | None = None
+    # During and after: the session's entries. Before a dose is logged: the sitter's entries
+    # saved while waiting for it (they join its session when it is logged, if made after it).
     entries: list[Entry] = field(default_factory=list)
     emergency: bool = False  # the latest observation said hard to rouse or breathing concern
+    elapsed_minutes: int = 0  # since the dose, when the page was made
 
     over: bool = False  # ready to be alone recorded, or long past the session's time
 
@@ -108,10 +111,14 @@ def session_view(session: Session, caregiver: User, patient_id: uuid.UUID,
     )
     rows = list(session.exec(
         select(CheckIn).where(CheckIn.dose_id == dose.id).order_by(col(CheckIn.recorded_at))
-    ).all()) if dose else []
+    ).all()) if dose else checkins.waiting_sitter_entries(
+        # No dose yet: the entries a dose logged now could still take in (taken up to
+        # SESSION_SPAN ago).
+        session, patient.id, now - checkins.SESSION_SPAN, now + checkins.FUTURE_TOLERANCE)
     names = _names(session, {c.author_id for c in rows} | ({check.author_id} if check else set()))
     view.sitter_check_by = names.get(check.author_id) if check else None
     if dose is None:
+        _set_entries(view, rows, names)
         return view
     # The observation time of the protocol the dose was taken under.
     dose_version = session.get_one(ProtocolVersion, dose.protocol_version_id)
@@ -123,6 +130,13 @@ def session_view(session: Session, caregiver: User, patient_id: uuid.UUID,
     view.prompts = rules.prompts(dose.taken_at, now, observed, rechecked)
     view.over = view.ready_at is not None or now >= dose.taken_at + checkins.SESSION_SPAN
     view.next_prompt = None if view.over else rules.next_prompt(view.prompts)
+    view.elapsed_minutes = max(0, int((now - dose.taken_at).total_seconds() // 60))
+    _set_entries(view, rows, names)
+    return view
+
+
+def _set_entries(view: SessionView, rows: list[CheckIn], names: dict[uuid.UUID, str]) -> None:
+    patient = view.patient
     view.entries = [
         Entry(c.recorded_at, c.slot, c.author_id != patient.id, names.get(c.author_id, ""),
               _shown_values(c.values, c.author_id != patient.id), list(c.flags))
@@ -131,7 +145,6 @@ def session_view(session: Session, caregiver: User, patient_id: uuid.UUID,
     latest = next((e for e in reversed(view.entries) if "sedation" in e.values
                    or "breathing" in e.values), None)
     view.emergency = bool(latest and {"hard_to_rouse", "breathing_concern"} & set(latest.flags))
-    return view
 
 
 def form_slot(slot_key: str):

@@ -21,8 +21,8 @@ from sqlmodel import Session
 from app.accounts.models import User
 from app.audit import service as audit
 from app.careteam import access
+from app.checkins.sync import AFTER_WRITE, SITTER_HANDLERS
 from app.checkins.sync import HANDLERS as checkin_handlers
-from app.checkins.sync import SITTER_HANDLERS
 from app.db import transaction_memo
 from app.doses.service import DoseRefused
 from app.doses.sync import HANDLERS as dose_handlers
@@ -280,9 +280,14 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
                 "detail": _("Unknown kind: %(kind)s.", kind=item.kind)}
     try:
         with session.begin_nested():
-            result = handler(Write.of(session, author=author, patient=patient, now=now,
-                                      item_id=item.id, recorded_at=item.recorded_at,
-                                      data=item.data))
+            write = Write.of(session, author=author, patient=patient, now=now,
+                             item_id=item.id, recorded_at=item.recorded_at, data=item.data)
+            result = handler(write)
+            # Another domain's follow-up in the same savepoint (a dose logged: the sitter's
+            # entries that waited for it join its session).
+            after = AFTER_WRITE.get(item.kind)
+            if after is not None:
+                after(write, result)
             session.add(ClientWrite(id=item.id, patient_id=patient.id, author_id=author.id,
                                     kind=item.kind, content_hash=digest,
                                     recorded_at=item.recorded_at.astimezone(UTC),

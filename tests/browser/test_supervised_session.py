@@ -184,6 +184,46 @@ def test_a_supervised_session_on_the_sitters_phone(new_context, people):
            ).to_be_visible()
 
 
+def test_hard_to_rouse_before_the_dose_is_logged_offline_is_kept_and_sent(new_context, people):
+    """The patient took the troche and has not logged it; the sitter's phone has no signal. The
+    guidance shows at once, and once the signal is back the server keeps the entry (it used to
+    refuse it for want of a dose, and the phone showed it refused): event and alert raised."""
+    patient, sitter = people
+    context: BrowserContext = new_context()
+    phone = context.new_page()
+    _sign_in(phone, sitter.email)
+    phone.goto(f"/supporting/{patient.id}/session")
+    expect(phone.get_by_role("heading", name="Before the dose")).to_be_visible()
+    until(phone, "navigator.serviceWorker.controller !== null")
+    expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
+
+    context.set_offline(True)
+    phone.get_by_role("link", name="Record an observation now").click()
+    expect(phone.get_by_text("What you record is saved now, with the time")).to_be_visible()
+    phone.get_by_role("group", name="Sedation").get_by_label(
+        "Hard to rouse: responds only to a light shake, or not at all").check()
+    phone.get_by_role("button", name="Save").click()
+    guidance = phone.get_by_role("alert").filter(has_text="This is an emergency")
+    expect(guidance).to_be_visible()
+    expect(guidance.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
+    expect(phone.locator("header [data-outbox-count]")).to_have_text("1")
+
+    context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(phone.locator("header [data-outbox-count]")).to_be_hidden(timeout=FLUSH_MS)
+    expect(phone.locator("[data-outbox] .outbox-rejected")).to_have_count(0)
+    (row,) = _until(lambda: _sitter_rows(patient.id, "observe"))
+    assert row.author_id == sitter.id and row.dose_id is None and row.values["sedation"] == 3
+    with Session(engine) as db:
+        assert db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id,
+                                                 SafetyEvent.kind == "hard_to_rouse")).one()
+    phone.goto(f"/supporting/{patient.id}/session")
+    expect(phone.get_by_role("alert").filter(has_text="Your last observation was an emergency")
+           ).to_be_visible()
+    expect(phone.get_by_role("heading", name="Recorded before the dose was logged")
+           ).to_be_visible()
+
+
 def test_a_removed_sitters_queued_observation_is_shown_rejected_with_the_reason(new_context,
                                                                                people):
     patient, sitter = people

@@ -3,7 +3,7 @@ chose, and nothing once removed; every other case looks like a patient who does 
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
@@ -273,6 +273,8 @@ def test_invite_with_scope_makes_a_link_with_that_scope(db, auth, patient):
     created = _invite(auth, "casey@example.test", scope="checkins", ends_on=ends)
     assert created.status_code == 200
     assert "Sessions, doses and check-ins" in created.text
+    # The last day in words, as a person reads a date ("Until 2027-01-01." read as a code).
+    assert f"Until {date.fromisoformat(ends).strftime('%b %-d, %Y')}." in created.text
     token = invite_token(created.text)
     with another_client() as phone:
         page = phone.get(f"/invite/{token}")
@@ -367,5 +369,8 @@ def test_the_prescriber_sees_what_each_caregiver_may_see_and_until_when(db, logi
     factories.link(db, patient, former, scope="checkins", ends_on=today - timedelta(days=3))
     db.commit()
     page = client.get(f"/patients/{patient.id}").text
-    assert f"Sam Sitter (sessions and doses, until {today + timedelta(days=30)})" in page
-    assert f"Fay Former (sessions, doses and check-ins, ended {today - timedelta(days=3)})" in page
+    # Days in words ("Jan 4, 2027"), not the record's ISO form.
+    until, ended = today + timedelta(days=30), today - timedelta(days=3)
+    assert f"Sam Sitter (sessions and doses, until {until.strftime('%b %-d, %Y')})" in page
+    assert (f"Fay Former (sessions, doses and check-ins, ended {ended.strftime('%b %-d, %Y')})"
+            in page)

@@ -58,6 +58,19 @@ def test_before_the_dose_the_sitter_co_signs_and_the_page_says_so(db, client, si
     assert base in client.get(f"/supporting/{patient.id}").text
 
 
+def test_a_checklist_with_a_crisis_reading_gets_the_guidance_and_says_what_was_kept(
+        db, client, sitter):
+    patient = supported(db, sitter)
+    response = post_form(client, f"/supporting/{patient.id}/session/sitter_check", {
+        "sitter_present": "yes", "bp_taken": "yes", "safe_place": "yes", "no_driving": "yes",
+        "systolic": "190", "diastolic": "125"})
+    assert response.status_code == 200
+    assert "Call 911" in response.text
+    # It was a checklist, not an observation.
+    assert "The checklist and the reading are saved." in response.text
+    assert "Your observation is saved." not in response.text
+
+
 def test_a_checklist_with_an_item_not_ticked_comes_back_with_the_error(db, client, sitter):
     patient = supported(db, sitter)
     response = post_form(client, f"/supporting/{patient.id}/session/sitter_check", {
@@ -101,6 +114,95 @@ def test_an_emergency_sign_shows_the_guidance_at_once(db, client, sitter, answer
     assert "Your observation is saved." in response.text
     assert "Your last observation was an emergency sign" in client.get(
         f"/supporting/{patient.id}/session").text
+
+
+@pytest.mark.parametrize("answer,flag", [({"sedation": "3"}, "hard_to_rouse"),
+                                         ({"breathing": "yes"}, "breathing_concern")])
+def test_an_emergency_sign_before_the_dose_is_logged_is_saved_with_the_guidance(
+        db, client, sitter, answer, flag):
+    """The patient took the troche and has not logged it yet: the sitter's "hard to rouse" or
+    breathing concern is never refused for that."""
+    from app.alerts.models import Alert
+    from app.checkins.models import SafetyEvent
+
+    patient = supported(db, sitter)
+    base = f"/supporting/{patient.id}/session"
+    assert "Before the dose" in client.get(base).text
+    form = client.get(f"{base}/observe")
+    client_id = form.text.split('name="client_id" value="')[1].split('"')[0]
+    data = {"csrf_token": csrf_from(form.text), "client_id": client_id, **answer}
+    response = client.post(f"{base}/observe", data=data, follow_redirects=False)
+    assert response.status_code == 200, response.text
+    assert "Call 911 now." in response.text and "recovery position" in response.text
+    assert "Your observation is saved." in response.text
+    row = db.exec(select(CheckIn).where(CheckIn.patient_id == patient.id)).one()
+    assert row.author_id == sitter.id and row.dose_id is None and flag in row.flags
+    assert db.exec(select(SafetyEvent).where(SafetyEvent.kind == flag)).one().level == "high"
+    assert db.exec(select(Alert).where(Alert.patient_id == patient.id)).one().kind == flag
+    # The session page says so, and lists it as waiting for the dose.
+    page = client.get(base).text
+    assert "Your last observation was an emergency sign" in page
+    assert "Recorded before the dose was logged" in page and "Alex Sitter" in page
+    # Sent twice (a double tap, Back and Save): the same guidance, nothing written twice.
+    again = client.post(f"{base}/observe", data=data, follow_redirects=False)
+    assert again.status_code == 200 and "Call 911 now." in again.text
+    db.expire_all()
+    assert len(db.exec(select(CheckIn)).all()) == 1
+    assert len(db.exec(select(SafetyEvent)).all()) == 1
+    assert len(db.exec(select(Alert)).all()) == 1
+
+
+def test_before_the_dose_the_form_says_what_happens_to_an_observation_and_it_does(db, client,
+                                                                                 sitter):
+    patient = supported(db, sitter)
+    base = f"/supporting/{patient.id}/session"
+    form = client.get(f"{base}/observe").text
+    assert "What you record is saved now, with the time, and joins the session once the dose " \
+           "is logged, if you recorded it after the dose was taken." in form
+    response = post_form(client, f"{base}/observe", {"sedation": "1", "dissociation": "4",
+                                                       "note": "Eyes closed, chatting."})
+    assert response.status_code == 303, response.text
+    page = client.get(response.headers["location"]).text
+    assert "Saved." in page and "Recorded before the dose was logged" in page
+    assert "Eyes closed, chatting." in page
+    row = db.exec(select(CheckIn).where(CheckIn.patient_id == patient.id)).one()
+    assert row.dose_id is None
+    # The patient logs the dose they took two minutes before the observation (their phone,
+    # through the one write path): the observation joins its session, as the page said.
+    from app.sync import service as sync
+
+    now = utcnow()
+    logged = sync.apply_form(db, user=patient, client_id=str(uuid.uuid4()), kind="dose",
+                             data={"taken_at": (row.recorded_at - timedelta(minutes=2))
+                                   .isoformat(), "dose_mg": "150", "route": "sublingual",
+                                   "no_gate_reason": "Logged later."}, now=now)
+    db.commit()
+    assert logged["status"] == "created", logged
+    db.expire_all()
+    assert str(db.get(CheckIn, row.id).dose_id) == logged["id"]
+    page = client.get(base).text
+    assert "Session under way" in page and "Eyes closed, chatting." in page
+    assert "Recorded before the dose was logged" not in page
+
+
+@pytest.mark.parametrize("language,minutes,words", [
+    ("en", 1, "1 minute since the dose"), ("en", 2, "2 minutes since the dose"),
+    ("es", 1, "1 minuto desde la dosis"), ("es", 5, "5 minutos desde la dosis")])
+def test_the_session_timer_says_minute_or_minutes(db, client, sitter, language, minutes, words):
+    sitter.language = language
+    db.add(sitter)
+    patient = supported(db, sitter)
+    dose = log_dose(db, patient, minutes_ago=minutes)
+    db.expire_all()
+    page = client.get(f"/supporting/{patient.id}/session").text
+    assert f'aria-live="off">{words}</span>' in page
+    assert "1 minutes" not in page and "1 minutos" not in page
+    # Both forms for the page's script, which counts on from the dose's time.
+    one, other = {"en": ("{m} minute since the dose", "{m} minutes since the dose"),
+                  "es": ("{m} minuto desde la dosis", "{m} minutos desde la dosis")}[language]
+    assert f'data-text-elapsed-one="{one}"' in page
+    assert f'data-text-elapsed-other="{other}"' in page
+    assert dose.taken_at.isoformat() in page
 
 
 def test_ready_to_be_alone_too_early_comes_back_with_the_reason(db, client, sitter):

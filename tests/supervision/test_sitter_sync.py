@@ -115,11 +115,102 @@ def test_an_observation_joins_the_dose_given_or_the_session_it_falls_in(db, clie
     assert db.get(CheckIn, uuid.UUID(matched["id"])).author_id != patient.id
 
 
-def test_an_observation_with_no_dose_logged_is_refused_and_says_why(db, client, patient):
-    result = send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
-                                             "values": {"sedation": 0}})
+# --- before the dose is logged: the patient took it and has not logged it yet ---------------
+
+
+def _as_patient_log_dose(client, patient, *, taken_at, item_id=None) -> dict:
+    """The patient's phone sends the dose through the one write path (their own sign-in)."""
+    from tests.conftest import Auth
+
+    client.cookies.clear()
+    Auth(client).login(patient.email)
+    return send(client, "dose", {"taken_at": taken_at.isoformat(), "dose_mg": "100",
+                                 "route": "sublingual", "no_gate_reason": "Logged later."},
+                item_id=item_id)
+
+
+@pytest.mark.parametrize("values,flag", [({"sedation": 3}, "hard_to_rouse"),
+                                         ({"breathing": True}, "breathing_concern")])
+def test_an_emergency_sign_with_no_dose_logged_is_saved_and_alerts_the_care_team(
+        db, client, patient, sitter, values, flag):
+    from app.alerts import service as alerts
+    from app.alerts.models import Alert
+
+    other = factories.user(db, role="caregiver", display_name="Kim Other")
+    factories.link(db, patient, other)
+    _accepts_alerts(db, patient, other)
+    item = factories.sync_item("sitter_checkin", {"patient_id": str(patient.id),
+                                                  "slot": "observe", "values": values})
+    (result,) = factories.sync_post(client, item).json()["results"]
+    assert result["status"] == "created", result
+    assert flag in result["flags"] and result["dose_id"] is None
+    row = db.get(CheckIn, uuid.UUID(result["id"]))
+    assert row.author_id == sitter.id and row.dose_id is None and row.values == values
+    # The same safety event and alert as after a dose: the prescriber first, then the other
+    # caregiver (never the sitter who saw it).
+    event = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id)).one()
+    assert (event.kind, event.level, event.source_id) == (flag, "high", row.id)
+    alert = db.exec(select(Alert).where(Alert.patient_id == patient.id)).one()
+    assert alert.kind == flag
+    told = [u.id for u in alerts.contacts(db, alert)]
+    assert other.id in told and sitter.id not in told
+    assert any(u.role == "prescriber" for u in alerts.contacts(db, alert))
+    # The phone sends it again (no answer reached it): nothing is written twice.
+    (again,) = factories.sync_post(client, item).json()["results"]
+    assert again["status"] == "duplicate" and again["flags"] == result["flags"]
+    assert (count(db, CheckIn), count(db, SafetyEvent), count(db, Alert),
+            count(db, ClientWrite)) == (1, 1, 1, 1)
+
+
+def test_an_observation_with_no_dose_logged_waits_and_joins_the_dose_when_logged(
+        db, client, patient):
+    now = utcnow()
+    # Before the troche (not part of the session), then two after it: none logged yet.
+    before = send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
+                                             "values": {"sedation": 0}},
+                  recorded_at=now - timedelta(minutes=40))
+    during = [send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
+                                              "values": {"sedation": 1, "dissociation": 5}},
+                   recorded_at=now - timedelta(minutes=minutes)) for minutes in (17, 2)]
+    assert {r["status"] for r in (before, *during)} == {"created"}
+    assert {r["dose_id"] for r in (before, *during)} == {None}
+    # The patient logs the dose they took 20 minutes ago.
+    dose = _as_patient_log_dose(client, patient, taken_at=now - timedelta(minutes=20))
+    assert dose["status"] == "created", dose
+    db.expire_all()
+    assert [str(db.get(CheckIn, uuid.UUID(r["id"])).dose_id) for r in during] == [dose["id"]] * 2
+    assert db.get(CheckIn, uuid.UUID(before["id"])).dose_id is None
+    # The session record has them as the sitter's observations, at their times.
+    from app.checkins import service as checkins
+    from app.doses.models import Dose
+
+    record = checkins.session_record(db, db.get(Dose, uuid.UUID(dose["id"])))
+    assert [o.minutes_after_dose for o in record.observations] == [3, 18]
+
+
+def test_a_corrected_dose_time_takes_in_the_observations_it_now_covers(db, client, patient):
+    now = utcnow()
+    waiting = send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "observe",
+                                              "values": {"sedation": 1}},
+                   recorded_at=now - timedelta(minutes=25))
+    # Logged "now", then corrected to when it was really taken.
+    dose = _as_patient_log_dose(client, patient, taken_at=now - timedelta(minutes=1))
+    db.expire_all()
+    assert db.get(CheckIn, uuid.UUID(waiting["id"])).dose_id is None
+    fixed = send(client, "dose_revision", {
+        "dose_id": dose["id"], "reason": "Took it half an hour ago.",
+        "changes": {"taken_at": (now - timedelta(minutes=30)).isoformat()}})
+    assert fixed["status"] == "created", fixed
+    db.expire_all()
+    assert str(db.get(CheckIn, uuid.UUID(waiting["id"])).dose_id) == dose["id"]
+
+
+def test_ready_to_be_alone_with_no_dose_logged_is_refused_and_says_why(db, client, patient):
+    result = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "end",
+        "values": {"systolic": 120, "diastolic": 80, "sedation": 0, "ready_alone": True}})
     assert result["status"] == "rejected"
-    assert "No dose has been logged" in result["detail"]
+    assert "No dose is logged yet" in result["errors"]["ready_alone"]
     assert count(db, CheckIn) == 0
 
 

@@ -1,0 +1,104 @@
+"""A questionnaire sent with questions unanswered, in a phone's browser: every unanswered
+question is marked beside it in words (never "q2"), whether the browser's own check stops it
+(online or offline) or the server refuses it; the server's summary takes focus."""
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+from sqlmodel import Session
+
+from app.accounts.models import Role
+from app.db import engine, utcnow
+from app.protocols import service as protocols
+from tests import factories
+from tests.browser.waiting import under_the_service_worker
+
+pytestmark = pytest.mark.browser
+
+CHOOSE = "Choose an answer for this question."
+
+
+@pytest.fixture
+def patient(live_server):
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as db:
+        prescriber = factories.user(db, role=Role.PRESCRIBER)
+        patient = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        factories.link(db, patient, prescriber)
+        protocols.save(db, prescriber=prescriber, patient_id=patient.id,
+                       version_id=uuid.uuid4(), now=now - timedelta(days=2),
+                       values=factories.protocol_values(**factories.session_now_protocol(
+                           patient, hours_from_now=6)))
+        db.commit()
+    return patient
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+
+
+def _errors(page: Page) -> dict[str, str]:
+    return {el.get_attribute("data-answer-key"): el.locator(".field-error").inner_text()
+            for el in page.locator("fieldset.item[aria-invalid=true]").all()}
+
+
+def _answer_only_the_first_and_send(page: Page) -> None:
+    page.goto("/questionnaires/phq9")
+    page.locator("#item-q1").get_by_label("Several days", exact=True).check()
+    page.get_by_role("button", name="Submit").click()
+
+
+def _every_other_item_is_marked(page: Page) -> None:
+    expect(page.locator("fieldset.item .field-error")).to_have_count(8)
+    assert _errors(page) == {f"q{n}": CHOOSE for n in range(2, 10)}
+    for n in range(2, 10):
+        expect(page.locator(f"#item-q{n}")).to_have_attribute("aria-describedby", f"q{n}-error")
+    assert not re.search(r"\bq\d", page.locator("main").inner_text())
+    expect(page.locator("#item-q1").get_by_label("Several days", exact=True)).to_be_checked()
+
+
+def test_the_browsers_own_check_marks_every_unanswered_question(page: Page, patient):
+    _sign_in(page, patient.email)
+    _answer_only_the_first_and_send(page)
+    _every_other_item_is_marked(page)
+    expect(page).to_have_url(re.compile(r"/questionnaires/phq9$"))  # nothing was sent
+    # The browser takes the patient to the first unanswered question.
+    expect(page.locator("#item-q2 input").first).to_be_focused()
+    # An answer clears its own question's error, and only that one.
+    page.locator("#item-q2").get_by_label("Not at all", exact=True).check()
+    expect(page.locator("#item-q2 .field-error")).to_have_count(0)
+    expect(page.locator("#item-q2")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator("fieldset.item .field-error")).to_have_count(7)
+
+
+def test_the_servers_refusal_marks_every_question_and_its_summary_takes_focus(
+        page: Page, patient, console_errors):
+    console_errors.expect(r"status of 422")  # the refusal, on purpose
+    _sign_in(page, patient.email)
+    page.goto("/questionnaires/phq9")
+    page.locator("form.questionnaire").evaluate("(form) => form.noValidate = true")
+    page.locator("#item-q1").get_by_label("Several days", exact=True).check()
+    page.get_by_role("button", name="Submit").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_have_text("8 questions need an answer. Each one is marked below.")
+    expect(summary).to_be_focused()
+    _every_other_item_is_marked(page)
+
+
+def test_offline_the_same_words_mark_every_question(context: BrowserContext, page: Page,
+                                                    patient):
+    _sign_in(page, patient.email)
+    under_the_service_worker(page)
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    context.set_offline(True)
+    _answer_only_the_first_and_send(page)
+    _every_other_item_is_marked(page)
+    expect(page.locator("header [data-outbox-count]")).to_be_hidden()  # nothing kept
+    expect(page.locator("#item-q2 input").first).to_be_focused()
