@@ -213,6 +213,18 @@ class RevisionView:
                 for name in self.after}
 
 
+def changed_since(session: Session, patient_id: uuid.UUID, at: datetime) -> bool:
+    """Whether a dose within the rules' reach of `at` (8 days before it, the rolling maximums'
+    window) was corrected or marked entered in error after `at`: a safety check made then was
+    judged on a record that is no longer the record."""
+    return session.exec(
+        select(DoseRevision.id).join(Dose, col(Dose.id) == DoseRevision.dose_id)
+        .where(Dose.patient_id == patient_id, col(Dose.taken_at) >= at - timedelta(days=8),
+               col(Dose.taken_at) <= at + timedelta(days=1), col(DoseRevision.revised_at) > at)
+        .limit(1)
+    ).first() is not None
+
+
 def revisions_of(session: Session, dose_ids: list[uuid.UUID]) -> dict[uuid.UUID,
                                                                      list[RevisionView]]:
     """Each dose's revisions in order, for many doses in two queries."""

@@ -1,7 +1,7 @@
 """The patient's pages: Today (gate and dose log), the dose history and the troche supply."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -69,8 +69,11 @@ def _today_context(session: Session, user: User, now: datetime, **extra) -> dict
     # until when the check holds, so the phone stops offering it then (offline.js).
     gate_until = (service.gate_shown_until(state.gate, state.protocol)
                   if state.gate and state.protocol else None)
+    # A hold judged on doses since corrected or struck: said, and the check offered again.
+    gate_outdated = bool(state.gate and state.gate.verdict == "hold" and corrections.changed_since(
+        session, user.id, state.gate.checked_at))
     return {"state": state, "now": now, "values": values, "fresh_values": fresh_values,
-            "gate_until": gate_until,
+            "gate_until": gate_until, "gate_outdated": gate_outdated,
             "checkins_due": due,
             "checklist_labels": reasons.checklist_labels(), "gate_codes": gate_codes,
             "fields": TODAY_FIELDS,
@@ -82,9 +85,21 @@ def today(request: Request, session: SessionDep, user: PatientUser, welcome: str
           logged: str | None = None):
     # One small query: the "Turn on reminders" card shows until a device receives them.
     show_push_card = not push_service.devices(session, user)
-    ctx = _today_context(session, user, utcnow(), welcome=welcome, logged=logged,
+    now = utcnow()
+    ctx = _today_context(session, user, now, welcome=welcome, logged=logged,
                          show_push_card=show_push_card)
+    if logged:
+        # Said from the record, not from the address: a dose against a hold is health
+        # information, and an address ends up in the browser's history and in logs.
+        ctx["logged_against_hold"] = _just_logged_against_hold(ctx["state"], now)
     return render(request, "doses/today.html", ctx)
+
+
+def _just_logged_against_hold(state, now: datetime) -> bool:
+    """The dose the server received last, in the last few minutes, was taken against a hold."""
+    recent = [d for d in state.doses_read or () if d.received_at >= now - timedelta(minutes=10)]
+    latest = max(recent, key=lambda d: d.received_at, default=None)
+    return latest is not None and "against_hold" in (latest.flags or ())
 
 
 def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,

@@ -447,12 +447,18 @@ def record_dose(
     dose = parse(DoseInput, data)
     version = require_protocol(session, patient.id)
     taken_at = dose.taken_at.astimezone(UTC)
-    check_time(taken_at, now, field="taken_at")
+    # Every field's problem at once, each beside its field (not the time's, then the amount's).
+    errors: dict[str, str] = {}
+    try:
+        check_time(taken_at, now, field="taken_at")
+    except Invalid as err:
+        errors.update(err.errors)
     problem = rules.validate_dose_amount(dose.dose_mg, version.strength_mg,
                                          version.halving_allowed)
     if problem:
-        raise Invalid(protocols.dose_amount_message(problem, version.strength_mg),
-                      field="dose_mg")
+        errors["dose_mg"] = protocols.dose_amount_message(problem, version.strength_mg)
+    if errors:
+        raise Invalid(" ".join(errors.values()), errors=errors)
     gate = _usable_gate(session, patient, dose.gate_id, taken_at) if dose.gate_id else None
     if gate is None and not dose.no_gate_reason:
         raise Invalid(_("Say why there was no safety check before this dose."),

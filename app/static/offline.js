@@ -9,6 +9,9 @@
 
   // The PHQ-9 a screener opened offline follows (its client id), kept for that page only.
   var FOLLOWS = "trochelog:screener-follows";
+  // What the next page should say about an entry just kept on the phone, in the words of the
+  // form that kept it (a dose offline goes on to Today, whose saved copy cannot know of it).
+  var KEPT_NOTE = "trochelog:kept-note";
   function page() { return document.querySelector(".page"); }
   function currentUser() { var p = page(); return p ? p.getAttribute("data-user") || "" : ""; }
   function text(key) {
@@ -337,7 +340,8 @@
       var instant = /_at$|^until$/.test(name);  // as app/doses/reasons.py _INSTANTS
       if (value === null || value === undefined || value === "") return instant ? "" : "\u2014";
       if (Array.isArray(value)) {
-        return value.map(function (item) { return w("item-" + item) || item; }).join(", ");
+        // The checklist's items not ticked: each its own sentence, one after another.
+        return value.map(function (item) { return w("item-" + item) || item; }).join(" ");
       }
       if (instant) return Clock.text(value, "datetime");
       return Clock.number(value);
@@ -448,7 +452,14 @@
         return;
       }
     }
-    if (next) { window.location.assign(next); return; }
+    if (next) {
+      var note = form.getAttribute("data-text-kept");
+      if (note) {
+        try { window.sessionStorage.setItem(KEPT_NOTE, note); } catch (e) { /* private mode */ }
+      }
+      window.location.assign(next);
+      return;
+    }
     form.reset();
     say(text("saved-offline"));
   }
@@ -825,6 +836,13 @@
     if (new URLSearchParams(window.location.search).get("screened") === "offline") {
       say(text("saved-offline"));
     }
+    var kept = null;
+    try {
+      kept = window.sessionStorage.getItem(KEPT_NOTE);
+      window.sessionStorage.removeItem(KEPT_NOTE);
+    } catch (e) { /* private mode */ }
+    // Without it the saved Today looks as if nothing was logged, and invites a second dose.
+    if (kept) say(kept);
     // The screener after a PHQ-9 answered on this phone: linked to it, whatever PHQ-9 the
     // saved copy of the page named.
     var screener = document.querySelector('form[data-instrument="cssrs"]');

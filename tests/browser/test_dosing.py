@@ -108,7 +108,11 @@ def test_a_second_dose_is_held_and_can_only_be_recorded_as_taken(page: Page, pat
 
     page.get_by_label("What happened, and why").first.fill("Took a second one by mistake.")
     page.get_by_role("button", name="Record the dose I took").first.click()
-    expect(page.get_by_role("status").filter(has_text="Dose logged")).to_be_visible()
+    # Recorded, and never greeted as an ordinary dose: the hold is named, the team told.
+    recorded = page.get_by_role("status").filter(has_text="Dose recorded as taken against a hold")
+    expect(recorded).to_be_visible()
+    expect(recorded).to_contain_text("your care team has been told")
+    expect(page.get_by_role("status").filter(has_text="Dose logged")).to_have_count(0)
     flagged = [d for d in _doses(patient.id) if "override" in d.flags]
     assert len(flagged) == 1
     assert {"too_soon", "against_hold"} <= set(flagged[0].flags)

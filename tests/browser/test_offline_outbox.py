@@ -258,6 +258,11 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     assert page_problems(page.content()) == []  # the form copied in: its ids once, tied
     verdict.get_by_role("button", name="Log dose").click()
     expect(_count(page)).to_have_text("2")
+    # Today's saved copy cannot know of the dose: the page says it is kept, so the empty
+    # safety check below it does not read as "nothing was logged".
+    expect(page.locator("#offline-saved")).to_have_text(
+        "Dose saved on this phone, not yet sent. It will be sent when you are back online.")
+    expect(page.locator("#offline-saved")).to_be_focused()
 
     # A crisis reading offline: emergency guidance at once, no dose form.
     _safety_check(page, "186", "100", "90", all_ticked=False)
@@ -273,8 +278,13 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     expect(verdict).to_contain_text(re.compile(
         r"Too soon: doses must be at least 48 hours apart\. Next allowed: \w{3} \w{3} \d{1,2}, "
         r"\d{1,2}:\d\d [AP]M\."))  # as the server writes it (app/web/formats.py "datetime")
-    expect(verdict).to_contain_text("Not yet safe: fasted, no alcohol or sedatives, no driving "
-                                    "until tomorrow, in a safe place.")
+    expect(verdict).to_contain_text(
+        "You have not confirmed that you have gone without food for as long as your plan asks. "
+        "Wait until you have, then check again. You have not confirmed that you have had no "
+        "alcohol, benzodiazepines or other sedatives for as long as your plan asks.")
+    expect(verdict).to_contain_text(
+        "Make plans so you do not have to, then check again. You have not confirmed that you "
+        "are somewhere safe to sit or lie down. Go somewhere safe, then check again.")
     expect(verdict).not_to_contain_text("{")
     expect(_count(page)).to_have_text("3")
     # Measuring again at once is refused, as the server would: rest 5 minutes first.

@@ -126,10 +126,16 @@ def said(result: dict) -> list[dict]:
         ({"checklist": {**factories.CHECKLIST_ALL_YES, "sitter_present": False}},
          "sitter_required", "Your sitter must be with you for this session."),
         ({"checklist": {**factories.CHECKLIST_ALL_YES, "fasted": False, "no_driving": False}},
-         "checklist_failed", "Not yet safe: fasted, no driving until tomorrow."),
+         "checklist_failed",
+         "You have not confirmed that you have gone without food for as long as your plan "
+         "asks. Wait until you have, then check again. You have not confirmed that you will "
+         "not drive or use machinery until tomorrow. Make plans so you do not have to, then "
+         "check again."),
         ({"checklist": {"sitter_present": True, "fasted": True, "no_sedatives": True,
                         "safe_place": True}},  # an answer left out is not a yes
-         "checklist_failed", "Not yet safe: no driving until tomorrow."),
+         "checklist_failed",
+         "You have not confirmed that you will not drive or use machinery until tomorrow. "
+         "Make plans so you do not have to, then check again."),
     ],
 )
 def test_gate_hold_for_readings_and_answers(db, client, patient, answers, code, message):
@@ -444,8 +450,11 @@ def test_dose_breaking_the_rules_with_a_reason_is_flagged_to_the_prescriber(db, 
     assert auth.login(prescriber_of(db, patient).email).status_code == 303
     page = client.get(f"/patients/{patient.id}").text
     flags = page[page.index('id="flags-heading"'):]
-    assert "Override" in flags and "Too soon" in flags and "Over 24-hour maximum" in flags
-    assert "Taken against a hold" in flags
+    assert "Too soon" in flags and "Over 24-hour maximum" in flags
+    # Against a hold that may not be overridden: said first, and never as an "Override".
+    badges = re.findall(r'<span class="badge flag">([^<]+)</span>', flags)
+    assert badges[:2] == ["Taken against a hold", "No safety check"], badges
+    assert "Override" not in badges
     assert "Reason: Prescriber said by phone to take it." in flags
 
 
@@ -1007,3 +1016,14 @@ def test_gate_without_a_protocol_is_rejected(db, client, login_as):
     assert result["status"] == "rejected"
     assert result["detail"] == "Your prescriber has not set up your dosing plan yet."
     assert nothing_written(db)
+
+
+def test_a_dose_against_a_hold_is_shown_so_and_an_allowed_override_stays_one():
+    from app.templating import shown_flags
+
+    stored = ["no_gate", "override", "too_soon", "over_24h_max", "against_hold", "extra"]
+    assert shown_flags(stored) == ["against_hold", "no_gate", "too_soon", "over_24h_max",
+                                   "extra"]
+    # A hold the prescriber lets the patient override with a reason is an override.
+    assert shown_flags(["override", "bp_hold"]) == ["override", "bp_hold"]
+    assert shown_flags(None) == []

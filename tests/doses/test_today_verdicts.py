@@ -1,0 +1,169 @@
+"""What Today says after the record moves on from a safety check: holds that came later (a
+high-risk screen, a sitter's crisis reading) always show with their resources, a hold judged on
+doses since struck says so, a sitter's co-signature never sits above a hold, and a dose taken
+against a hold is never greeted as an ordinary one."""
+
+import html
+import re
+import uuid
+
+import pytest
+
+from app.db import utcnow
+from tests import factories
+from tests.conftest import Auth
+from tests.factories import gate_data, sync_item, sync_post
+from tests.helpers import another_client
+from tests.safety.test_safety_hold import high_risk_screen
+
+HOLD_HEADING = "Hold: it is not safe to dose right now"
+REVIEW = "Your care team must review your recent answers before your next dose."
+OUTDATED = "Your record changed after this check"
+CHECKLIST = {"sitter_present": True, "bp_taken": True, "safe_place": True, "no_driving": True}
+
+
+@pytest.fixture
+def patient(db, login_as):
+    patient = login_as("patient")
+    prescriber = factories.user(db, role="prescriber")
+    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
+    db.commit()
+    return patient
+
+
+def send(client, kind: str, data: dict) -> dict:
+    (result,) = sync_post(client, sync_item(kind, data)).json()["results"]
+    assert result["status"] == "created", result
+    return result
+
+
+def dosed_then_held(client) -> tuple[dict, dict]:
+    """A dose after a check that passed, then a second check: held, too soon."""
+    first = send(client, "gate", gate_data())
+    dose = send(client, "dose", {"taken_at": utcnow().isoformat(), "dose_mg": "100",
+                                 "route": "sublingual", "gate_id": first["id"]})
+    held = send(client, "gate", gate_data())
+    assert held["verdict"] == "hold"
+    assert "too_soon" in [r["code"] for r in held["reasons"]]
+    return dose, held
+
+
+def today(client) -> str:
+    return html.unescape(client.get("/today").text)
+
+
+def test_a_high_risk_screen_after_a_held_check_shows_beside_it_with_crisis_resources(
+        client, auth, patient):
+    dosed_then_held(client)
+    high_risk_screen(auth)
+    page = today(client)
+    # The check made before the screen is still the one on Today...
+    assert HOLD_HEADING in page and "Too soon" in page
+    # ...and the hold that came after it shows in it, with the crisis resources (it hid them).
+    assert REVIEW in page
+    assert 'href="tel:988"' in page
+
+
+def test_a_hold_judged_on_a_dose_since_struck_says_the_record_changed(client, patient):
+    dose, _held = dosed_then_held(client)
+    assert OUTDATED not in today(client)
+    send(client, "dose_entered_in_error", {"dose_id": dose["id"], "reason": "Logged twice."})
+    page = today(client)
+    assert HOLD_HEADING in page
+    assert OUTDATED in page
+    # The check is offered again, open, not folded away behind the old reasons.
+    assert re.search(r"<details open><summary>Check again</summary>", page)
+
+
+def test_a_sitters_checklist_with_a_crisis_reading_never_reads_as_confirmed(
+        db, client, patient):
+    sitter = factories.user(db, role="caregiver", display_name="Alex Sitter")
+    factories.link(db, patient, sitter)
+    db.commit()
+    with another_client() as phone:
+        assert Auth(phone).login(sitter.email).status_code == 303
+        send(phone, "sitter_checkin", {"patient_id": str(patient.id), "slot": "sitter_check",
+                                       "values": {**CHECKLIST, "systolic": 190,
+                                                  "diastolic": 125}})
+    page = today(client)
+    assert "Dosing is on hold" in page
+    assert "Sitter confirmed" not in page
+
+
+def test_a_dose_recorded_against_a_hold_is_not_greeted_as_logged(auth, client, patient):
+    _dose, held = dosed_then_held(client)
+    form = client.get("/today").text
+    dose_id = re.search(r'name="dose_client_id" value="([^"]+)"', form).group(1)
+    taken_at = re.search(r'name="taken_at"[^>]* value="([^"]+)"', form).group(1)
+    response = auth.post("/today/dose", {
+        "dose_client_id": dose_id, "gate_id": held["id"], "dose_mg": "100",
+        "taken_at": taken_at, "route": "sublingual", "already_taken": "yes",
+        "override_reason": "I took it before checking."})
+    assert response.status_code == 303, response.text
+    page = html.unescape(client.get(response.headers["location"]).text)
+    assert "Dose recorded as taken against a hold" in page
+    assert "your care team has been told" in page
+    assert "Dose logged. Stay seated" not in page
+    # The address said nothing of it: only that a dose was logged.
+    assert "hold" not in response.headers["location"]
+
+
+def test_an_ordinary_dose_is_still_greeted_as_logged(client, auth, patient):
+    first = send(client, "gate", gate_data())
+    form = client.get("/today").text
+    dose_id = re.search(r'name="dose_client_id" value="([^"]+)"', form).group(1)
+    taken_at = re.search(r'name="taken_at"[^>]* value="([^"]+)"', form).group(1)
+    response = auth.post("/today/dose", {
+        "dose_client_id": dose_id, "gate_id": first["id"], "dose_mg": "100",
+        "taken_at": taken_at, "route": "sublingual"})
+    assert response.status_code == 303, response.text
+    page = html.unescape(client.get(response.headers["location"]).text)
+    assert "Dose logged. Stay seated" in page
+    assert "against a hold" not in page
+
+
+def test_the_last_two_weeks_say_when_a_sessions_dose_was_taken(db, client, patient):
+    """A session taken 45 minutes late read "Taken Sat Nov 28, 1:00 PM": the session's time,
+    which History contradicted with the dose's."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import select
+
+    from app.doses.models import Dose
+    from app.protocols.models import ProtocolVersion
+
+    for version in db.exec(select(ProtocolVersion)).all():
+        version.created_at -= timedelta(days=8)  # in force for yesterday's session too
+        db.add(version)
+    db.commit()
+    dose, _held = dosed_then_held(client)
+    row = db.exec(select(Dose).where(Dose.id == uuid.UUID(dose["id"]))).one()
+    row.taken_at = row.taken_at - timedelta(days=1) + timedelta(minutes=45)
+    db.add(row)
+    db.commit()
+    page = today(client)
+    recent = page[page.index('id="recent-heading"'):]
+    at = row.taken_at.astimezone(ZoneInfo(patient.timezone))
+    assert f"dose at {at.strftime('%-I:%M %p')}" in recent
+
+
+def test_a_dose_form_with_two_wrong_fields_marks_both(auth, client, patient):
+    """A negative amount and a time in the future: the time's error alone came back, then the
+    amount's after the time was fixed."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    first = send(client, "gate", gate_data())
+    form = client.get("/today").text
+    dose_id = re.search(r'name="dose_client_id" value="([^"]+)"', form).group(1)
+    later = (utcnow() + timedelta(hours=3)).astimezone(ZoneInfo(patient.timezone))
+    response = auth.post("/today/dose", {
+        "dose_client_id": dose_id, "gate_id": first["id"], "dose_mg": "-5",
+        "taken_at": later.strftime("%Y-%m-%dT%H:%M"), "route": "sublingual"})
+    assert response.status_code == 422
+    page = html.unescape(response.text)
+    errors = dict(re.findall(r'<p class="field-error" id="([a-z_]+)-error">([^<]+)</p>', page))
+    assert errors["taken_at"] == "That time is in the future."
+    assert "dose_mg" in errors
+    assert 'value="-5"' in page
