@@ -140,6 +140,10 @@ def phone_clock_json(zone: str) -> Markup:
 env.globals["phone_clock_json"] = phone_clock_json
 
 
+# Named formats that show a day without a clock time (app/web/formats.py).
+_DATE_ONLY = frozenset({"date", "weekday_date", "date_year", "long_date_year"})
+
+
 @jinja2.pass_context
 def patient_time(context, value: datetime | None, tz: str, fmt: str = "datetime") -> str:
     """A time in the patient's zone, saying which zone, with the viewer's own time beside it
@@ -147,8 +151,16 @@ def patient_time(context, value: datetime | None, tz: str, fmt: str = "datetime"
     if value is None:
         return ""
     theirs = value.astimezone(ZoneInfo(tz))
-    text = f"{_shown(theirs, fmt)} {theirs.strftime('%Z')}"
     viewer = context.get("user")
+    if fmt in _DATE_ONLY:
+        # A day has no zone to name; the viewer's day beside it only when it is another one.
+        text = _shown(theirs, fmt)
+        if viewer is not None and getattr(viewer, "timezone", tz) != tz:
+            mine = value.astimezone(ZoneInfo(viewer.timezone))
+            if mine.date() != theirs.date():
+                text += " " + i18n.gettext("(%(time)s your time)", time=_shown(mine, fmt))
+        return text
+    text = f"{_shown(theirs, fmt)} {theirs.strftime('%Z')}"
     if viewer is not None and getattr(viewer, "timezone", tz) != tz:
         mine = value.astimezone(ZoneInfo(viewer.timezone))
         if mine.utcoffset() != theirs.utcoffset():
@@ -241,6 +253,20 @@ def flag_label(code: str) -> str:
 
 
 env.filters["flag_label"] = flag_label
+
+
+def shown_flags(flags) -> list[str]:
+    """A dose's flags in the order its reader should meet them. A dose taken against a hold
+    that may not be overridden is stored with "override" first (app/doses/service.py
+    record_dose); shown that way it read as if overriding were allowed. So "Taken against a
+    hold" leads and "Override" is left out beside it; the stored codes are unchanged."""
+    flags = list(flags or ())
+    if "against_hold" not in flags:
+        return flags
+    return ["against_hold", *(f for f in flags if f not in ("against_hold", "override"))]
+
+
+env.filters["shown_flags"] = shown_flags
 
 
 # A C-SSRS risk level, or a PHQ-9 item 9's screening, in words (the timeline, the summary,

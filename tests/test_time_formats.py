@@ -66,6 +66,17 @@ def test_a_prescriber_elsewhere_sees_the_patients_time_and_their_own():
     assert shown == "Tue Dec 1, 10:05 AM EST (3:05 PM GMT your time)"
 
 
+def test_a_day_in_the_patients_zone_names_no_zone_and_the_viewers_day_only_when_another():
+    viewer = SimpleNamespace(timezone="America/New_York")
+    day = env.from_string("{{ at | patient_time('America/Chicago', 'date') }}")
+    # 7:37 PM in New York is 6:37 PM in Chicago: the same day, shown once (it read
+    # "Nov 25 CST (7:37 PM EST your time)": a day with a zone and someone else's clock).
+    assert day.render(at=datetime(2026, 11, 26, 0, 37, tzinfo=UTC), user=viewer) == "Nov 25"
+    # 12:30 AM in New York is still the 25th in Chicago: both days.
+    assert (day.render(at=datetime(2026, 11, 26, 5, 30, tzinfo=UTC), user=viewer)
+            == "Nov 25 (Nov 26 your time)")
+
+
 def test_the_mood_time_accepts_the_twelve_hour_form_and_shows_the_hint(db, auth, login_as):
     patient = login_as("patient")
     page = auth.client.get("/checkins").text

@@ -17,6 +17,13 @@ The rules, in urgency order (most urgent first):
 
 cssrs_high       a safety event that holds dosing (a high-risk C-SSRS screen) not yet reviewed;
                  one flag per event.
+safety_event     any other safety event the patient's page lists to review (PHQ-9 item 9 above
+                 0, screened or not; a positive screen short of high risk; a severe side effect;
+                 hard to rouse or a breathing concern in a session; an offline check the server
+                 disagreed with), not yet reviewed, in the last 90 days (the page's window); one
+                 flag per event, cleared by the event's own review, as a high-risk screen is. A
+                 crisis reading and a dose against a hold have flags of their own (bp_emergency,
+                 override), so their events are not flagged twice.
 bp_emergency     a reading at or above 180/120 (gate or check-in) in the last 14 days.
 bp_hold          a safety check held for blood pressure (at or above the protocol's hold level)
                  in the last 14 days.
@@ -75,6 +82,7 @@ from app.web.formats import format_number
 # In urgency order, most urgent first.
 CODES: tuple[str, ...] = (
     "cssrs_high",
+    "safety_event",
     "bp_emergency",
     "bp_hold",
     "override",
@@ -90,6 +98,11 @@ CODES: tuple[str, ...] = (
 URGENCY: dict[str, int] = {code: len(CODES) - i for i, code in enumerate(CODES)}
 
 BP_DAYS = 14
+# Safety events to review are flagged as long as the patient's page lists them (90 days).
+EVENT_DAYS = 90
+# The safety events flagged as safety_event: every kind but those with a flag of their own.
+EVENT_KINDS = ("phq9_item9", "positive_screen", "severe_side_effect", "hard_to_rouse",
+               "breathing_concern", "offline_gate_disagreed")
 MISSED_DAYS = 14
 RECENT_DAYS = 30  # override, cleared_by_correction, late_or_extra, supply
 CREEP_DAYS = 7
@@ -119,6 +132,7 @@ def code_label(code: str) -> str:
     """A flag code in a few words, for the filter and the badges."""
     return {
         "cssrs_high": _("High-risk screen to review"),
+        "safety_event": _("Safety event to review"),
         "bp_emergency": _("Blood pressure emergency"),
         "bp_hold": _("Blood pressure hold"),
         "override": _("Override or dose against a hold"),
@@ -147,6 +161,18 @@ class Seen:
 
     at: datetime
     key: str
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """A safety event to review (safety_event): the key is the event's id."""
+
+    at: datetime
+    key: str
+    kind: str
+    level: str
+    screened_risk: str | None = None
+    instrument: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,6 +209,7 @@ class PatientFacts:
     # When entries began to be expected (treatment start); None without a protocol.
     started_at: datetime | None = None
     pending_reviews: list[Seen] = field(default_factory=list)
+    events_to_review: list[EventFact] = field(default_factory=list)
     bp_emergencies: list[Seen] = field(default_factory=list)
     bp_holds: list[Seen] = field(default_factory=list)
     doses: list[DoseFact] = field(default_factory=list)  # recorded doses, the last month
@@ -241,6 +268,25 @@ def _within(items: Iterable, at, start: datetime, now: datetime) -> list:
 def _mg(value: Decimal) -> str:
     """Read in the viewer's locale (app/web/formats.py): 12.5, 1,200."""
     return format_number(value)
+
+
+def event_words(event: EventFact) -> str:
+    """What happened, as the patient's page lists it among the safety events to review."""
+    from app.templating import flag_label, risk_label  # at call time: templating imports a lot
+
+    if event.kind == "positive_screen":
+        return _("Positive suicidality screen (%(instrument)s), risk %(level)s",
+                 instrument=event.instrument.upper(), level=risk_label(event.level))
+    if event.kind == "phq9_item9":
+        if event.level == "unscreened":
+            return _("PHQ-9 item 9 answered above 0: the C-SSRS screener was not completed")
+        return _("PHQ-9 item 9 answered above 0: screener done, risk %(level)s",
+                 level=risk_label(event.screened_risk))
+    if event.kind == "hard_to_rouse":
+        return _("Hard to rouse during a session")
+    if event.kind == "breathing_concern":
+        return _("Breathing concern during a session")
+    return flag_label(event.kind)
 
 
 def missed_sessions(facts: PatientFacts, now: datetime) -> list[Seen]:
@@ -315,6 +361,10 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
         found.append(_flag("cssrs_high", _(
             "High-risk answers on the suicidality screener (C-SSRS): dosing is on hold until "
             "you review them."), event.at, event.key))
+    since = now - timedelta(days=EVENT_DAYS)
+    for fact in sorted(facts.events_to_review, key=lambda e: e.at):
+        if since <= fact.at:
+            found.append(_flag("safety_event", event_words(fact) + ".", fact.at, fact.key))
 
     bp_start = now - timedelta(days=BP_DAYS)
     found += _summary("bp_emergency", _within(facts.bp_emergencies, lambda s: s.at, bp_start,
@@ -409,6 +459,7 @@ def settled_until(facts: PatientFacts, now: datetime) -> datetime:
     for at in moments:
         candidates.append(at - FUTURE_TOLERANCE)
         candidates += [at + window for window in _WINDOWS]
+    candidates += [e.at + timedelta(days=EVENT_DAYS) for e in facts.events_to_review]
     if facts.plans:
         for occ in facts.sessions(now - timedelta(days=MISSED_DAYS + 1) - facts.widest_grace(),
                                   now + timedelta(days=2)):
@@ -476,19 +527,29 @@ def gather(session: Session, patients: Sequence[User], now: datetime) -> dict[uu
         facts[row.patient_id].doses.append(
             DoseFact(str(row.id), row.taken_at, row.dose_mg, frozenset(row.flags or ())))
 
-    # 3. Safety events: reviews pending, and crisis readings of the last two weeks.
+    # 3. Safety events: reviews pending, other events to review, and crisis readings of the
+    # last two weeks.
     for event in session.exec(
-            select(SafetyEvent.id, SafetyEvent.patient_id, SafetyEvent.kind,
-                   SafetyEvent.occurred_at, SafetyEvent.holds_dosing, SafetyEvent.reviewed_at)
+            select(SafetyEvent.id, SafetyEvent.patient_id, SafetyEvent.kind, SafetyEvent.level,
+                   SafetyEvent.occurred_at, SafetyEvent.holds_dosing, SafetyEvent.reviewed_at,
+                   SafetyEvent.details)
             .where(col(SafetyEvent.patient_id).in_(ids),
                    or_(and_(col(SafetyEvent.holds_dosing).is_(True),
                             col(SafetyEvent.reviewed_at).is_(None)),
+                       and_(col(SafetyEvent.kind).in_(EVENT_KINDS),
+                            col(SafetyEvent.reviewed_at).is_(None),
+                            col(SafetyEvent.occurred_at) >= now - timedelta(days=EVENT_DAYS)),
                        and_(SafetyEvent.kind == "bp_emergency",
                             col(SafetyEvent.occurred_at) >= now - timedelta(days=BP_DAYS))))
     ).all():
         seen = Seen(event.occurred_at, str(event.id))
         if event.holds_dosing and event.reviewed_at is None:
             facts[event.patient_id].pending_reviews.append(seen)
+        elif event.kind in EVENT_KINDS and event.reviewed_at is None:
+            details = event.details or {}
+            facts[event.patient_id].events_to_review.append(EventFact(
+                event.occurred_at, str(event.id), event.kind, event.level,
+                details.get("screened_risk"), str(details.get("instrument") or "")))
         if event.kind == "bp_emergency":
             facts[event.patient_id].bp_emergencies.append(seen)
 

@@ -80,6 +80,8 @@ def patient_overview(session: Session, patient: User, days: int = timeline.DEFAU
         "reviewers": safety.reviewer_names(session, patient.id),
         "ledger": ledger.ledger_summary(session, patient, now) if version else None,
         "today_iso": local_today.isoformat(),
+        # A phase change takes effect from the patient's today, at most a year ahead.
+        "phase_last_iso": (local_today + timedelta(days=protocols.MAX_DAYS_AHEAD)).isoformat(),
         "checkin_settings": checkins.settings_for(session, patient.id),
         "alert_delay": checkins.caregiver_alert_form(
             checkins.settings_for(session, patient.id), f"/patients/{patient.id}/caregiver-alerts"),

@@ -157,8 +157,9 @@ def review_flag(session: Session, *, prescriber: User, patient: User, code: str,
     occurrence of the same code) until a new occurrence flags again.
 
     The caller has checked access (Purpose.TREAT). Reviewing twice keeps the first review (who,
-    when, what they wrote), as safety reviews do. A high-risk screen is reviewed where the
-    record keeps such reviews, on its safety event, which also ends its dosing hold.
+    when, what they wrote), as safety reviews do. A safety event (a high-risk screen, or any
+    other event to review) is reviewed where the record keeps such reviews, on the event itself,
+    which also ends a high-risk screen's dosing hold.
     """
     if code not in flag_rules.CODES:
         raise Invalid(_("That flag was not found. Reload the list and try again."), field="note")
@@ -172,7 +173,7 @@ def review_flag(session: Session, *, prescriber: User, patient: User, code: str,
         raise Invalid(_("Use at most %(n)s characters.", n=NOTE_MAX), field="note")
     if not savable_text(note):
         raise Invalid(_("The note holds characters that cannot be saved."), field="note")
-    if code == "cssrs_high":
+    if code in ("cssrs_high", "safety_event"):
         try:
             event_id = uuid.UUID(key)
         except ValueError:

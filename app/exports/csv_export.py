@@ -34,7 +34,7 @@ from app.doses import reasons as dose_reasons
 from app.exports.records import PatientRecords
 from app.exports.stream import zip_bytes
 from app.i18n import gettext as _
-from app.templating import flag_label
+from app.templating import flag_label, shown_flags
 
 _TIMES = "ISO 8601"
 
@@ -49,6 +49,11 @@ _PATIENT = {"patient_id": "The patient's TrocheLog id (the same in every file)",
 
 # file name → {column: description}, in column order. The README in every zip lists these.
 COLUMNS: dict[str, dict[str, str]] = {
+    # Whose record it is: the other files carry only the id (the zip's name carries nothing).
+    "patients.csv": {
+        **_PATIENT,
+        "name": "The patient's name, as their care team sees it in TrocheLog",
+    },
     "doses.csv": {
         **_PATIENT,
         "dose_id": "The dose's id",
@@ -271,7 +276,7 @@ def _doses(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
                "lot": _text(d.lot), "rx_number": _text(d.rx_number),
                "protocol_version": _num(versions.get(d.protocol_version_id)),
                "gate_id": str(d.gate_id or ""), "flags": _join(d.flags),
-               "flag_labels": _join(flag_label(f) for f in d.flags),
+               "flag_labels": _join(flag_label(f) for f in shown_flags(d.flags)),
                "override_reason": _text(d.override_reason),
                "no_gate_reason": _text(d.no_gate_reason), "status": str(d.status),
                "status_label": labels["status"].get(str(d.status), str(d.status)),
@@ -375,7 +380,12 @@ def _safety_events(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
                "review_note": _text(e.review_note), "details": _value(e.details)}
 
 
+def _patients(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
+    yield {**_pid(records), "name": _text(records.patient.display_name)}
+
+
 ROWS: dict[str, Callable[[PatientRecords, dict], Iterator[dict[str, str]]]] = {
+    "patients.csv": _patients,
     "doses.csv": _doses,
     "dose_revisions.csv": _dose_revisions,
     "gates.csv": _gates,
@@ -386,6 +396,7 @@ ROWS: dict[str, Callable[[PatientRecords, dict], Iterator[dict[str, str]]]] = {
 }
 # What each file needs gathered (the panel gathers one record type at a time).
 NEEDS: dict[str, str] = {
+    "patients.csv": "patients",  # nothing beyond the patient
     "doses.csv": "doses", "dose_revisions.csv": "doses", "gates.csv": "gates",
     "checkins.csv": "checkins", "questionnaires.csv": "questionnaires", "ledger.csv": "ledger",
     "safety_events.csv": "safety_events",
@@ -399,8 +410,11 @@ class Counter:
         self.rows: dict[str, int] = dict.fromkeys(FILES, 0)
 
     @property
-    def total(self) -> int:
-        return sum(self.rows.values())
+    def records(self) -> int:
+        """The records exported, counted as PatientRecords.rows() counts them (for the audit):
+        revisions are part of their dose, and the patients' list is not a record."""
+        return sum(n for name, n in self.rows.items()
+                   if name not in ("dose_revisions.csv", "patients.csv"))
 
 
 def csv_chunks(name: str, batches: Iterable[PatientRecords],
@@ -430,7 +444,7 @@ def readme(*, start, end, generated_at: datetime, patients: str) -> bytes:
         "TrocheLog export",
         "",
         f"Records of {patients}, for the days {start.isoformat()} to {end.isoformat()} "
-        "(inclusive, each patient's own local days).",
+        "(inclusive, each patient's own local days). patients.csv says whose they are.",
         f"Generated at {_utc(generated_at)}.",
         "",
         "Files are UTF-8 CSV (with a byte-order mark), comma separated, one header row.",

@@ -45,7 +45,7 @@ from app.exports.records import PatientRecords
 from app.i18n import N_, ngettext
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion, Route
-from app.templating import flag_label
+from app.templating import flag_label, shown_flags
 
 Json = dict[str, Any]
 
@@ -238,7 +238,7 @@ class _Builder:
             notes.append(_("Entered in error: %(reason)s", reason=dose.status_reason or ""))
         if dose.flags:
             notes.append(_("Flags: %(flags)s",
-                           flags=", ".join(flag_label(f) for f in dose.flags)))
+                           flags=", ".join(flag_label(f) for f in shown_flags(dose.flags))))
         if dose.override_reason:
             notes.append(_("Reason given for dosing despite a hold: %(reason)s",
                            reason=dose.override_reason))

@@ -37,7 +37,7 @@ from app.i18n import pgettext
 from app.protocols import schedule
 from app.protocols.models import ProtocolVersion
 from app.protocols.versions import in_force
-from app.templating import flag_label, risk_label
+from app.templating import flag_label, risk_label, shown_flags
 from app.web.formats import format_number
 
 FONTS = Path(__file__).parent / "fonts"
@@ -647,7 +647,7 @@ def _doses(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
     for d in sorted(records.doses, key=lambda d: d.taken_at):
         cells: list[Any] = [clock.at(d.taken_at, "%a %Y-%m-%d %H:%M"), f"{_num(d.dose_mg)} mg",
                             _num(d.troches), _route_words(d.route),
-                            ", ".join(flag_label(f) for f in d.flags) or "—"]
+                            ", ".join(flag_label(f) for f in shown_flags(d.flags)) or "—"]
         if d.status == DoseStatus.ENTERED_IN_ERROR:
             cells = [(c, "struck") for c in cells]
         cells.append(_dose_notes(d, records, clock) or "—")

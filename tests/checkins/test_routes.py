@@ -155,7 +155,7 @@ def test_a_missing_phq9_answer_re_renders_the_form_keeping_the_others(client, db
     response = auth.post("/questionnaires/phq9", phq9_form(1, 2, 3, 0, None, 1, 2, 3, 0))
     assert response.status_code == 422
     page = text_of(response)
-    assert "Answer item q5." in page
+    assert '<p class="field-error" id="q5-error">Choose an answer for this question.</p>' in page
     assert 'aria-invalid="true" aria-describedby="q5-error"' in page
     for key, value in {"q1": "1", "q2": "2", "q3": "3", "q4": "0", "q6": "1", "q7": "2",
                        "q8": "3", "q9": "0"}.items():
@@ -335,7 +335,8 @@ def test_a_yes_to_q6_needs_the_3_month_follow_up(client, db, auth, patient):
     response = auth.post("/questionnaires/cssrs", {"q1": "no", "q2": "no", "q6": "yes"})
     assert response.status_code == 422
     page = text_of(response)
-    assert "Answer item q6_past_3_months." in page
+    assert ('<p class="field-error" id="q6_past_3_months-error">Choose an answer for this '
+            'question.</p>') in page
     assert 'aria-invalid="true" aria-describedby="q6_past_3_months-error"' in page
     assert checked(page, "q6") == {"yes"}
     assert count(db, QuestionnaireResponse) == 0
@@ -393,7 +394,7 @@ def test_q2_yes_with_q3_left_out_is_refused_with_the_item_marked(client, db, aut
                                                    "q5": "no", "q6": "no"})
     assert response.status_code == 422
     page = text_of(response)
-    assert "Answer item q3." in page
+    assert '<p class="field-error" id="q3-error">Choose an answer for this question.</p>' in page
     assert checked(page, "q2") == {"yes"}
     assert count(db, QuestionnaireResponse) == 0 and count(db, SafetyEvent) == 0
 
@@ -552,3 +553,28 @@ def test_the_session_record_reaches_the_prescriber(client, db, auth, patient, pr
     # Every reading, not only the last: both rechecks are in the readings table.
     table = re.search(r'<table class="table readings">.*?</table>', page, re.S).group(0)
     assert "142/90" in table and "136/86" in table
+
+
+def test_a_prescriber_elsewhere_reads_the_session_in_the_patients_zone(
+        client, db, auth, patient, prescriber_page):
+    """The dose above the record says its time in the patient's zone; the readings under it
+    said the viewer's, unlabelled, so a reading 7 minutes before a 6:37 PM CST dose read
+    "7:30 PM"."""
+    from app.careteam import access
+    from app.careteam.models import Relation
+
+    prescriber = access.care_team_of(db, patient.id, Relation.PRESCRIBER)[0]
+    prescriber.timezone = "Asia/Tokyo"  # never the patient's offset
+    db.add(prescriber)
+    db.commit()
+    dose = dose_now(db, patient)
+    auth.post("/checkins/plus40", {"dose_id": str(dose.id), "systolic": "142",
+                                   "diastolic": "90", "sedation": "1"})
+    [reading] = db.exec(select(CheckIn).where(CheckIn.dose_id == dose.id)).all()
+    page = prescriber_page()
+    table = re.search(r'<table class="table readings">.*?</table>', page, re.S).group(0)
+    theirs = reading.recorded_at.astimezone(ZoneInfo(patient.timezone))
+    tokyo = reading.recorded_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"Time ({theirs.strftime('%Z')})" in table
+    assert format_datetime(theirs, "time") in table
+    assert format_datetime(tokyo, "time") not in table

@@ -402,7 +402,8 @@ def test_the_demo_clinic_shows_its_flags(db):
     the session taken through an override, and the count that did not match; Sam's missed
     session, the dose he logged the next morning, and the session's dose after he struck the
     one logged that morning by mistake (his high-risk screen was reviewed, so it is not
-    flagged)."""
+    flagged; the PHQ-9 item 9 answer that led to it is still to review, as his page lists it).
+    Jordan's PHQ-9 item 9 answer and the low-risk screen after it are to review too."""
     from app.clinic import flags
     from tests.test_seed import NOW
 
@@ -410,9 +411,12 @@ def test_the_demo_clinic_shows_its_flags(db):
     db.flush()
     jordan, sam = users["patient@demo.test"], users["patient2@demo.test"]
     found = flags.for_patients(db, [jordan, sam], NOW)
-    assert [f.code for f in found[jordan.id][1]] == ["bp_hold", "override", "supply"]
-    assert [f.code for f in found[sam.id][1]] == ["cleared_by_correction", "missed_sessions",
-                                                  "late_or_extra"]
+    assert [f.code for f in found[jordan.id][1]] == ["safety_event", "safety_event", "bp_hold",
+                                                     "override", "supply"]
+    assert [f.code for f in found[sam.id][1]] == ["safety_event", "cleared_by_correction",
+                                                  "missed_sessions", "late_or_extra"]
+    assert found[sam.id][1][0].message == (
+        "PHQ-9 item 9 answered above 0: screener done, risk high.")
     assert (found[jordan.id][0].phase, found[sam.id][0].phase) == ("maintenance", "induction")
 
 

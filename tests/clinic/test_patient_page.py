@@ -3,6 +3,7 @@ dose, safety check (holds and emergencies included), check-in, questionnaire, le
 missed session, times in the patient's zone with the prescriber's beside them, and the
 printable one-page summary."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -81,8 +82,12 @@ def test_the_printable_summary(client, auth, demo):
     assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
     page = client.get(f"/patients/{patient.id}/summary").text
     assert "Jordan Reyes" in page and "Sessions, last 4 weeks" in page
-    assert "taken of" in page and "PHQ-9" in page and "Latest" in page
+    assert re.search(r"Taken: \d+ of \d+ scheduled\. Missed: \d+\.", page)
+    assert "PHQ-9" in page and "Latest" in page
     assert "Alex Reyes" in page
+    # Words, not the record's codes: the phase, the route, a check that did not pass.
+    assert "Phase: maintenance." in page and ", sublingual;" in page
+    assert re.search(r": hold, [a-z]", page) and ": hold (" not in page
 
 
 @pytest.mark.parametrize("who", ["patient", "caregiver", "prescriber"])

@@ -112,9 +112,13 @@ def test_the_prescriber_downloads_a_patients_csv_zip_and_it_is_audited(client, a
     assert disposition == 'attachment; filename="trochelog-export-20261001-20261124.zip"'
     assert "Reyes" not in disposition and str(patient.id) not in disposition
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-        assert archive.namelist() == ["README.txt", "doses.csv", "dose_revisions.csv",
-                                      "gates.csv", "checkins.csv", "questionnaires.csv",
-                                      "ledger.csv", "safety_events.csv"]
+        assert archive.namelist() == ["README.txt", "patients.csv", "doses.csv",
+                                      "dose_revisions.csv", "gates.csv", "checkins.csv",
+                                      "questionnaires.csv", "ledger.csv", "safety_events.csv"]
+        # The file name says nothing of whose record it is; the zip itself does.
+        whose = archive.read("patients.csv").decode("utf-8-sig").splitlines()
+        assert whose[0] == "patient_id,timezone,name"
+        assert whose[1:] == [f"{patient.id},{patient.timezone},{patient.display_name}"]
         doses = archive.read("doses.csv").decode("utf-8-sig").splitlines()
         assert "taken_at_utc" in doses[0] and "taken_at_local" in doses[0]
     found = records.gather(db, patient, datetime(2026, 10, 1).date(),
