@@ -63,7 +63,14 @@ def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
     gap = timedelta(hours=float(version.min_hours_between_doses))
     upcoming = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone), now,
                                     now + gap)
-    return upcoming[0] if upcoming else None
+    # Not a session a dose already took (a dose just before its time matches it): naming the
+    # session just covered as the one held back read as if it were still to come.
+    for status in schedule.classify_sessions(
+            upcoming, [d.taken_at for d in nearby], now,
+            grace=timedelta(hours=float(version.grace_hours)), due_window=DUE_WINDOW):
+        if status.state is not schedule.SessionState.TAKEN:
+            return status.occurrence
+    return None
 
 
 def sessions_between(session: Session, patient: User, start: datetime, end: datetime,

@@ -536,6 +536,24 @@ def test_an_extra_dose_says_which_session_it_pushes_back_before_it_is_logged(db,
     assert "extra dose" not in client.get("/today").text
 
 
+def test_the_extra_dose_notice_never_names_the_session_a_dose_just_took(db, client, patient):
+    """A dose 30 minutes before the session takes it; the notice on the next check named that
+    session as the one a further dose would push back."""
+    new_protocol(db, patient, **factories.session_now_protocol(patient, hours_from_now=0.5))
+    assert send_dose(client, gate_id=gate(client)["id"])["status"] == "created"
+    zone = ZoneInfo(patient.timezone)
+    today_at = (utcnow() + timedelta(minutes=30)).astimezone(zone)
+    tomorrow_at = today_at + timedelta(days=1)
+
+    def named(at) -> str:
+        return f"push back your session on {format_datetime(at, 'long_datetime').rsplit(',', 1)[0]}"
+
+    page = html.unescape(client.get("/today").text)
+    assert "this would be an extra dose" in page
+    assert named(today_at) not in page
+    assert named(tomorrow_at) in page  # within the 48 hours: the next one still to come
+
+
 def test_a_safety_check_is_valid_for_the_prescribers_window(db, client, patient):
     new_protocol(db, patient, gate_valid_minutes=10)
     old = sync_post(client, sync_item("gate", gate_data(),
