@@ -389,7 +389,8 @@
     var here = document.createElement("p");
     here.className = "hint";
     var asOf = judgedAsOf && Clock.text(judgedAsOf, "datetime");
-    here.textContent = asOf ? w("checked-here-as-of").replace("{time}", asOf) : w("checked-here");
+    here.textContent = asOf ? Clock.typeset(w("checked-here-as-of").replace("{time}", asOf))
+      : w("checked-here");
     alert.appendChild(here);
     section.appendChild(alert);
     if (verdict === "emergency") {

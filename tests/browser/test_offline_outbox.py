@@ -607,6 +607,23 @@ def test_a_correction_kept_on_the_phone_counts_in_the_offline_check(context, pag
         assert [r["code"] for r in gate.reasons] == ["too_soon"]  # the server agrees
 
 
+# Rewrites when the service worker's saved Today snapshot says the server read the record.
+_SNAPSHOT_READ_AT = """async (when) => {
+  let rewritten = 0;
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    const saved = await cache.match("/api/v1/today", { ignoreVary: true });
+    if (!saved) continue;
+    const body = await saved.json();
+    body.now = when;
+    await cache.put("/api/v1/today", new Response(JSON.stringify(body), {
+      headers: { "Content-Type": "application/json" } }));
+    rewritten += 1;
+  }
+  return rewritten;
+}"""
+
+
 def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
                                                                                 live_server):
     """The phone's own clock style and zone are not the page's: a Spanish-speaking patient in
@@ -623,9 +640,15 @@ def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(
     under_the_service_worker(page)
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     context.set_offline(True)
+    # The record the phone holds was read yesterday at 3:00 p.m. in her zone, whatever the
+    # hour this test runs: the "as of" sentence then always ends in "p.m." before its period.
+    read_at = datetime.now(ZoneInfo("America/Los_Angeles")).replace(
+        hour=15, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    assert page.evaluate(_SNAPSHOT_READ_AT, read_at.astimezone(UTC).isoformat()) >= 1
 
     _safety_check(page, "128", "82", "72", language="es")
     verdict = page.locator("#gate-result")
+    expect(verdict).to_contain_text("3:00 p.m. Se volverá a revisar")
     verdict.get_by_role("button", name="Anotar dosis").click()
     expect(_count(page)).to_have_text("2")
     _safety_check(page, "186", "100", "90", all_ticked=False, language="es")
