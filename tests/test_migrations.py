@@ -121,7 +121,7 @@ def test_test_database_is_at_head():
 
 def test_existing_names_get_their_sort_key(empty_database):
     """users.name_key arrived after people had accounts: the migration folds every existing
-    name, accents included, as the app does (the list sorts by it)."""
+    name, as the app does (the list sorts by it): case-folded, then with its accents set aside."""
     config = alembic_config(empty_database.url)
     command.upgrade(config, "4f1a6b8c2d93")
     fresh_engine = make_engine(empty_database.url)
@@ -133,7 +133,16 @@ def test_existing_names_get_their_sort_key(empty_database):
                 "'America/New_York', :yes, :at)"),
                 {"id": uuid.uuid4().hex if not IS_POSTGRES else uuid.uuid4(), "yes": True,
                  "at": "2026-12-01 10:00:00"})
+        command.upgrade(config, "a8c3e6f1d247")
+        with fresh_engine.connect() as conn:
+            assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
+                "ángela strasse"
+        # Then with its accents set aside, as the list now sorts and searches (b6d2f8a4c913).
         command.upgrade(config, "head")
+        with fresh_engine.connect() as conn:
+            assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
+                "angela strasse"
+        command.downgrade(config, "e7b4d1a9c602")
         with fresh_engine.connect() as conn:
             assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
                 "ángela strasse"

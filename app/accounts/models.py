@@ -1,3 +1,4 @@
+import unicodedata
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
@@ -6,6 +7,9 @@ from sqlalchemy import JSON, LargeBinary, String, event
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
+
+# users.name_key's length: four times the display name's, for folds that lengthen it (ß is ss).
+NAME_KEY_MAX = 480
 
 
 class Role(StrEnum):
@@ -20,10 +24,11 @@ class User(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(max_length=254, unique=True)  # stored lower-case
     display_name: str = Field(max_length=120)
-    # display_name.casefold(), kept by the listeners below: the prescriber's patient list sorts
-    # and pages by it in SQL, compared byte-wise (code points, as Python compares strings), so
-    # "Ángela" sorts by her name on both databases (SQLite's lower() folds ASCII only).
-    name_key: str = Field(default="", max_length=480)
+    # name_key(display_name), kept by the listeners below: the prescriber's patient list sorts,
+    # pages and searches by it in SQL, compared byte-wise (code points, as Python compares
+    # strings), so "Ángela" sorts among the A's and "lucia" finds Lucía on both databases
+    # (SQLite's lower() folds ASCII only and neither database sets accents aside by default).
+    name_key: str = Field(default="", max_length=NAME_KEY_MAX)
     role: Role = Field(sa_type=String(20))
     timezone: str = Field(max_length=64)
     # None until the person accepts their invite and chooses a password.
@@ -48,8 +53,11 @@ class User(SQLModel, table=True):
 
 
 def name_key(display_name: str) -> str:
-    """What the patient list sorts a name by."""
-    return display_name.casefold()
+    """What the patient list sorts and searches a name by: case-folded (Straße is strasse) with
+    its accents set aside (Lucía is lucia, Ñandú is nandu), as a prescriber types a name on a
+    keyboard without them. The display name keeps them."""
+    decomposed = unicodedata.normalize("NFKD", display_name.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))[:NAME_KEY_MAX]
 
 
 @event.listens_for(User, "before_insert")

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.accounts.models import User
+from app.accounts.models import User, name_key
 from app.audit import service as audit
 from app.careteam import access
 from app.clinic import flag_index
@@ -114,9 +114,10 @@ def patient_page(session: Session, prescriber: User, now: datetime,
         found = flag_index.briefs(session, [r[0] for r in refs], now)
         listed = [(*r, found[r[0]]) for r in refs]
         if filters.q:
-            needle = filters.q.casefold()
+            needle, folded = filters.q.casefold(), name_key(filters.q)
             listed = [r for r in listed
-                      if needle in r[1].casefold() or needle in r[2].casefold()]
+                      if folded in name_key(r[1]) or needle in r[2].casefold()
+                      or folded in r[2].casefold()]
         page, total, number = flag_index.cut(listed, filters.flag, number, size)
     ids = [r[0] for r in page]
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids))).all()} \
@@ -129,12 +130,14 @@ def patient_page(session: Session, prescriber: User, now: datetime,
 
 
 def _searched(q: str) -> ColumnElement[bool]:
-    """The panel's patients whose name or email holds what was typed, case-folded as people type
-    (Ana finds ANA, strasse finds Straße): names through `User.name_key`, the name case-folded
-    as the list sorts it; emails as stored, lower-cased. % and _ are matched as typed."""
-    needle = q.casefold()
-    return or_(col(User.name_key).contains(needle, autoescape=True),
-               col(User.email).contains(needle, autoescape=True))
+    """The panel's patients whose name or email holds what was typed, case-folded and accents
+    set aside as people type (Ana finds ANA, strasse finds Straße, lucia finds Lucía and lucía
+    finds Lucia): names through `User.name_key`, folded so as the list sorts by it; emails as
+    stored, lower-cased, matched as typed or folded. % and _ are matched as typed."""
+    needle, folded = q.casefold(), name_key(q)
+    return or_(col(User.name_key).contains(folded, autoescape=True),
+               col(User.email).contains(needle, autoescape=True),
+               col(User.email).contains(folded, autoescape=True))
 
 
 def since_words(since: datetime, now: datetime) -> str:

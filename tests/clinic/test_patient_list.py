@@ -16,7 +16,7 @@ from app.checkins.models import QuestionnaireResponse, SafetyEvent
 from app.clinic.models import FlagReview
 from app.db import engine, utcnow
 from app.doses.models import Dose, LedgerEntry, LedgerKind
-from app.seed import seed_demo
+from app.seed import DEMO_PASSWORD, seed_demo
 from tests import factories
 from tests.helpers import fresh
 
@@ -418,6 +418,18 @@ def test_the_demo_clinic_shows_its_flags(db):
     assert found[sam.id][1][0].message == (
         "PHQ-9 item 9 answered above 0: screener done, risk high.")
     assert (found[jordan.id][0].phase, found[sam.id][0].phase) == ("maintenance", "induction")
+
+
+@pytest.mark.parametrize("typed", ["lucia", "LUCÍA MORALES", "morales", "Lucia Morales"])
+def test_the_demo_prescriber_finds_lucia_as_typed_without_accents(demo, auth, client, typed):
+    """A prescriber on a keyboard without accents types "lucia": the list finds Lucía Morales
+    (and only her), through the posted search form as the page sends it."""
+    assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
+    searched = auth.post("/patients", {"q": typed, "flag": ""})
+    assert searched.status_code == 303
+    page = client.get(searched.headers["location"])
+    assert order_on_page(page.text) == [str(demo["paciente@demo.test"].id)]
+    assert "Lucía Morales" in html.unescape(page.text)
 
 
 def test_a_dose_cleared_by_striking_the_one_before_flags_on_the_list_and_the_page(
