@@ -35,7 +35,7 @@ from app.exports.records import PatientRecords
 from app.i18n import gettext as _
 from app.i18n import pgettext
 from app.protocols import schedule
-from app.protocols.models import ProtocolVersion
+from app.protocols.changes import route_words, schedule_words
 from app.protocols.versions import in_force
 from app.templating import flag_label, risk_label, shown_flags
 from app.web.formats import format_number
@@ -302,31 +302,6 @@ def _verdict_words(verdict: str) -> str:
     return {"ok": _("OK"), "hold": _("Hold"), "emergency": _("Emergency")}.get(verdict, verdict)
 
 
-def _route_words(route: str) -> str:
-    return {"sublingual": _("sublingual"), "buccal": _("buccal")}.get(str(route), str(route))
-
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def _phase_words(version: ProtocolVersion) -> list[str]:
-    lines = []
-    for entry in version.timeline:
-        template = version.phases.get(entry["phase"]) or {}
-        name = _(str(entry["phase"]).capitalize())
-        at = str(template.get("at", ""))[:5]
-        if template.get("cadence") == "interval":
-            cadence = _("every %(n)s days at %(at)s", n=template.get("every_n_days"), at=at)
-        else:
-            days = ", ".join(_(WEEKDAYS[d]) for d in sorted(template.get("weekdays") or ()))
-            cadence = _("%(days)s at %(at)s", days=days, at=at)
-        weeks = template.get("weeks")
-        length = (_("%(n)s weeks", n=weeks) if weeks else _("open-ended"))
-        lines.append(_("%(phase)s from %(day)s: %(cadence)s, %(length)s", phase=name,
-                       day=entry["starts_on"], cadence=cadence, length=length))
-    return lines
-
-
 def _bp(value: tuple[int, int] | None) -> str:
     return f"{value[0]}/{value[1]} mmHg" if value else "—"
 
@@ -430,7 +405,7 @@ def _protocols(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
             (_("Reason"), v.reason),
             (_("Dose"), _("%(mg)s mg (%(n)s × %(strength)s mg troche), %(route)s, hold "
                           "%(hold)s min", mg=_num(v.dose_mg), n=_num(troches),
-                          strength=_num(v.strength_mg), route=_route_words(v.route),
+                          strength=_num(v.strength_mg), route=route_words(v.route),
                           hold=v.hold_minutes)),
             (_("Limits"), _("at least %(h)s h between doses; at most %(d)s mg per 24 h and "
                             "%(w)s mg per 7 days", h=_num(v.min_hours_between_doses),
@@ -439,7 +414,7 @@ def _protocols(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
                            "%(sitter)s", s=v.bp_hold_systolic,
                            d=v.bp_hold_diastolic, pulse=pulse,
                            sitter=_("required") if v.sitter_required else _("not required"))),
-            (_("Phases"), "\n".join(_phase_words(v)) or "—"),
+            (_("Phases"), "\n".join(schedule_words(v)) or "—"),
         ], label_width=22)
 
 
@@ -646,7 +621,7 @@ def _doses(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
     rows = []
     for d in sorted(records.doses, key=lambda d: d.taken_at):
         cells: list[Any] = [clock.at(d.taken_at, "%a %Y-%m-%d %H:%M"), f"{_num(d.dose_mg)} mg",
-                            _num(d.troches), _route_words(d.route),
+                            _num(d.troches), route_words(d.route),
                             ", ".join(flag_label(f) for f in shown_flags(d.flags)) or "—"]
         if d.status == DoseStatus.ENTERED_IN_ERROR:
             cells = [(c, "struck") for c in cells]
@@ -673,7 +648,7 @@ def _sessions(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
     for card in cards:
         dose = card.dose
         title = _("%(when)s — %(mg)s mg %(route)s", when=clock.at(dose.taken_at),
-                  mg=_num(dose.dose_mg), route=_route_words(dose.route))
+                  mg=_num(dose.dose_mg), route=route_words(dose.route))
         effects = ", ".join(f"{_(MEASURES[k].label) if k in MEASURES else k} ({severity_words(v)})"
                             for k, v in card.side_effects.items()) or _("none recorded")
         sitter = (_("%(who)s at %(when)s", who=card.sitter_confirmed_by,

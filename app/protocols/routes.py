@@ -14,7 +14,7 @@ from app.db import SessionDep, utcnow
 from app.deps import CurrentUser
 from app.errors import Invalid
 from app.i18n import gettext as _
-from app.protocols import service
+from app.protocols import changes, service
 from app.templating import render
 from app.web.forms import form_error, form_values, new_client_id, parse_client_id, see_other
 
@@ -181,10 +181,13 @@ def _starter_values(patient) -> dict:
 
 def _page_context(session: Session, patient, values: dict, **extra) -> dict:
     today, last = service.date_bounds(patient.timezone, utcnow())
+    versions = service.history(session, patient.id)
     return {
         "patient": patient,
         "values": {"client_id": new_client_id(), **values},
-        "versions": service.history(session, patient.id),
+        # Each version with who saved it and what it changed (changes.py).
+        "versions": changes.history(versions),
+        "authors": service.authors(session, versions),
         "phase_client_id": new_client_id(),
         "today_iso": today.isoformat(),
         # The server's own bounds, for the inputs' min and max (the server checks them too).

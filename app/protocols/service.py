@@ -293,6 +293,15 @@ def history(session: Session, patient_id: uuid.UUID) -> list[ProtocolVersion]:
     )
 
 
+def authors(session: Session, versions: list[ProtocolVersion]) -> dict[uuid.UUID, str]:
+    """Who saved each of `versions`: user id → display name, in one query."""
+    ids = {v.created_by_id for v in versions}
+    if not ids:
+        return {}
+    return {u.id: u.display_name
+            for u in session.exec(select(User).where(col(User.id).in_(ids))).all()}
+
+
 def plans(version: ProtocolVersion) -> list[PhasePlan]:
     """The schedule as the pure schedule module wants it."""
     result = []

@@ -122,7 +122,8 @@ def test_history_lists_versions_newest_first(db, auth, client, prescriber_and_pa
         assert response.status_code == 303, response.text
     page = client.get(f"/patients/{patient.id}/protocol").text
     history = page[page.index('id="history-heading"'):]
-    found = re.findall(r"<strong>Version (\d)</strong>[^<]*· (\d+) mg · ([^<]+)</li>", history)
+    found = re.findall(r"<strong>Version (\d) — [^<]*</strong> · (\d+) mg</p>\s*<p>([^<]+)</p>",
+                       history)
     assert found == [("3", "200", "Still partial."), ("2", "150", "Partial response."),
                      ("1", "100", "Start low.")]
 
