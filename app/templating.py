@@ -296,6 +296,44 @@ env.filters["risk_label"] = risk_label
 env.filters["band_words"] = band_words
 
 
+def safety_event_words(kind: str, level: str | None, details: dict | None = None) -> str:
+    """What a safety event was, in words: the one wording of the patient's page (its event
+    list, the `safety_event_words` global) and of the prescriber's list flag for it
+    (app/clinic/flags.py event_words). `details` is the event's stored details; what is read of
+    them: a screen's instrument, a PHQ-9 item 9's screened risk, an offline disagreement's two
+    verdicts. An offline disagreement without its verdicts (the list flag carries none) reads
+    as its label. An unknown kind reads as its code."""
+    details = details or {}
+    if kind == "positive_screen":
+        return _("Positive suicidality screen (%(instrument)s), risk %(level)s",
+                 instrument=str(details.get("instrument") or "").upper(),
+                 level=risk_label(level))
+    if kind == "phq9_item9":
+        if level == "unscreened":
+            return _("PHQ-9 item 9 answered above 0: the C-SSRS screener was not completed")
+        return _("PHQ-9 item 9 answered above 0: screener done, risk %(level)s",
+                 level=risk_label(details.get("screened_risk")))
+    if kind == "bp_emergency":
+        return _("Blood pressure at or above 180/120")
+    if kind == "dose_against_hold":
+        return _("Dose taken against a hold")
+    if kind == "offline_gate_disagreed":
+        if "offline" not in details and "server" not in details:
+            return flag_label(kind)
+        return _("The phone's offline safety check said %(offline)s; the server said %(server)s",
+                 offline=details.get("offline"), server=details.get("server"))
+    if kind == "severe_side_effect":
+        return _("Severe side effect")
+    if kind == "hard_to_rouse":
+        return _("Hard to rouse during a session")
+    if kind == "breathing_concern":
+        return _("Breathing concern during a session")
+    return kind
+
+
+env.globals["safety_event_words"] = safety_event_words
+
+
 def phase_label(phase: str) -> str:
     """A protocol phase in words, for its badge and the phase picker."""
     labels = {"induction": _("Induction"), "maintenance": _("Maintenance"), "taper": _("Taper")}

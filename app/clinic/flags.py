@@ -271,22 +271,12 @@ def _mg(value: Decimal) -> str:
 
 
 def event_words(event: EventFact) -> str:
-    """What happened, as the patient's page lists it among the safety events to review."""
-    from app.templating import flag_label, risk_label  # at call time: templating imports a lot
+    """What happened, in the words the patient's page lists it with among the safety events to
+    review (one wording for both: app/templating.py safety_event_words)."""
+    from app.templating import safety_event_words  # at call time: templating imports a lot
 
-    if event.kind == "positive_screen":
-        return _("Positive suicidality screen (%(instrument)s), risk %(level)s",
-                 instrument=event.instrument.upper(), level=risk_label(event.level))
-    if event.kind == "phq9_item9":
-        if event.level == "unscreened":
-            return _("PHQ-9 item 9 answered above 0: the C-SSRS screener was not completed")
-        return _("PHQ-9 item 9 answered above 0: screener done, risk %(level)s",
-                 level=risk_label(event.screened_risk))
-    if event.kind == "hard_to_rouse":
-        return _("Hard to rouse during a session")
-    if event.kind == "breathing_concern":
-        return _("Breathing concern during a session")
-    return flag_label(event.kind)
+    return safety_event_words(event.kind, event.level, {"instrument": event.instrument,
+                                                        "screened_risk": event.screened_risk})
 
 
 def missed_sessions(facts: PatientFacts, now: datetime) -> list[Seen]:
@@ -352,6 +342,80 @@ def _band_label(key: str | None) -> str:
     return _(band.label) if band else ""
 
 
+def occurrences(facts: PatientFacts, now: datetime) -> dict[str, list[Seen]]:
+    """The occurrences each code that counts them is counted from, in its window, reviewed or
+    not: what `evaluate` counts (those after the latest reviewed one) and what a review of that
+    code may name."""
+    bp_start = now - timedelta(days=BP_DAYS)
+    recent_start = now - timedelta(days=RECENT_DAYS)
+    recent = _within(facts.doses, lambda d: d.taken_at, recent_start, now)
+    return {
+        "bp_emergency": _within(facts.bp_emergencies, lambda s: s.at, bp_start, now),
+        "bp_hold": _within(facts.bp_holds, lambda s: s.at, bp_start, now),
+        "override": [Seen(d.taken_at, d.key) for d in recent if d.flags & OVERRIDE_FLAGS],
+        "cleared_by_correction": [Seen(d.taken_at, d.key) for d in recent
+                                  if CLEARED_BY_CORRECTION in d.flags],
+        "missed_sessions": missed_sessions(facts, now),
+        "late_or_extra": [Seen(d.taken_at, d.key) for d in recent
+                          if d.flags & LATE_OR_EXTRA_FLAGS],
+        "supply": _within(facts.supply, lambda s: s.at, recent_start, now),
+    }
+
+
+def _quiet(facts: PatientFacts, now: datetime) -> tuple[datetime, str] | None:
+    """Since when nothing was logged, and the no_data key, once that is NO_DATA_DAYS or more
+    (only for a patient with a protocol); else None."""
+    quiet_since = facts.last_logged or facts.started_at
+    if (facts.plans is None or quiet_since is None
+            or now - quiet_since < timedelta(days=NO_DATA_DAYS)):
+        return None
+    return quiet_since, quiet_since.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def reviewable(facts: PatientFacts, now: datetime) -> dict[str, set[str]]:
+    """The keys a review may name now, by code: each occurrence a counted code counts (a review
+    clears it and those before it, so a list loaded before a newer occurrence still works), a
+    standing flag's current key (dose creep, a worse PHQ-9, no data) and each safety event the
+    list flags. Any other key names nothing the list shows: its review is refused."""
+    keys = {code: {s.key for s in seen} for code, seen in occurrences(facts, now).items()}
+    keys["cssrs_high"] = {s.key for s in facts.pending_reviews}
+    since = now - timedelta(days=EVENT_DAYS)
+    keys["safety_event"] = {e.key for e in facts.events_to_review if since <= e.at}
+    creep = dose_creep(facts, now)
+    keys["dose_creep"] = {creep.key} if creep is not None else set()
+    worse = phq9_worse(facts)
+    keys["phq9_worse"] = {worse[1].key} if worse is not None else set()
+    quiet = _quiet(facts, now)
+    keys["no_data"] = {quiet[1]} if quiet is not None else set()
+    return keys
+
+
+def names_a_flag(session: Session, patient: User, code: str, key: str, now: datetime) -> bool:
+    """Whether a review of (code, key) names a flag of this patient's: one `reviewable` now, one
+    reviewed already (reviewing twice keeps the first review), or, for a safety event, the
+    patient's own event of that kind (reviewed or not: its review is kept on the event). False
+    for a key made up or edited in the form, or another patient's."""
+    if code in ("cssrs_high", "safety_event"):
+        try:
+            event = session.get(SafetyEvent, uuid.UUID(key))
+        except ValueError:
+            return False
+        if event is None or event.patient_id != patient.id:
+            return False
+        if code == "cssrs_high":
+            return bool(event.holds_dosing)
+        return event.kind in EVENT_KINDS and not event.holds_dosing
+    if code not in CODES:
+        return False
+    reviewed = session.exec(select(FlagReview.id).where(
+        FlagReview.patient_id == patient.id, FlagReview.code == code, FlagReview.key == key,
+    )).first()
+    if reviewed is not None:
+        return True
+    facts = gather(session, [patient], now)[patient.id]
+    return key in reviewable(facts, now)[code]
+
+
 def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
     """Every open flag of one patient, most urgent first (then oldest first)."""
     reviewed = facts.reviewed
@@ -366,43 +430,34 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
         if since <= fact.at:
             found.append(_flag("safety_event", event_words(fact) + ".", fact.at, fact.key))
 
-    bp_start = now - timedelta(days=BP_DAYS)
-    found += _summary("bp_emergency", _within(facts.bp_emergencies, lambda s: s.at, bp_start,
-                                              now), reviewed,
+    seen = occurrences(facts, now)
+    found += _summary("bp_emergency", seen["bp_emergency"], reviewed,
                       lambda n: ngettext(
                           "Blood pressure at or above 180/120: %(num)s reading in 14 days.",
                           "Blood pressure at or above 180/120: %(num)s readings in 14 days.", n))
-    found += _summary("bp_hold", _within(facts.bp_holds, lambda s: s.at, bp_start, now),
-                      reviewed,
+    found += _summary("bp_hold", seen["bp_hold"], reviewed,
                       lambda n: ngettext(
                           "Held for blood pressure: %(num)s safety check in 14 days.",
                           "Held for blood pressure: %(num)s safety checks in 14 days.", n))
-
-    recent_start = now - timedelta(days=RECENT_DAYS)
-    recent = _within(facts.doses, lambda d: d.taken_at, recent_start, now)
-    found += _summary("override", [Seen(d.taken_at, d.key) for d in recent
-                                   if d.flags & OVERRIDE_FLAGS], reviewed,
+    found += _summary("override", seen["override"], reviewed,
                       lambda n: ngettext(
                           "%(num)s dose taken through an override or against a hold in 30 days.",
                           "%(num)s doses taken through an override or against a hold in 30 days.",
                           n))
-    found += _summary("cleared_by_correction", [Seen(d.taken_at, d.key) for d in recent
-                                                if CLEARED_BY_CORRECTION in d.flags], reviewed,
+    found += _summary("cleared_by_correction", seen["cleared_by_correction"], reviewed,
                       lambda n: ngettext(
                           "%(num)s dose within the limits only because a dose near it was "
                           "corrected or marked entered in error, in 30 days.",
                           "%(num)s doses within the limits only because a dose near them was "
                           "corrected or marked entered in error, in 30 days.", n))
-    found += _summary("missed_sessions", missed_sessions(facts, now), reviewed,
+    found += _summary("missed_sessions", seen["missed_sessions"], reviewed,
                       lambda n: ngettext("%(num)s scheduled session missed in 14 days.",
                                          "%(num)s scheduled sessions missed in 14 days.", n))
-    found += _summary("late_or_extra", [Seen(d.taken_at, d.key) for d in recent
-                                        if d.flags & LATE_OR_EXTRA_FLAGS], reviewed,
+    found += _summary("late_or_extra", seen["late_or_extra"], reviewed,
                       lambda n: ngettext(
                           "%(num)s dose logged late or taken outside a session in 30 days.",
                           "%(num)s doses logged late or taken outside a session in 30 days.", n))
-    found += _summary("supply", _within(facts.supply, lambda s: s.at, recent_start, now),
-                      reviewed,
+    found += _summary("supply", seen["supply"], reviewed,
                       lambda n: ngettext(
                           "%(num)s troche count that did not match, or early refill, in 30 days.",
                           "%(num)s troche counts that did not match, or early refills, in 30 "
@@ -421,10 +476,9 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
             "PHQ-9 went from %(before)s to %(after)s (%(band)s).", before=previous.score,
             after=latest.score, band=_band_label(latest.band)), latest.completed_at, latest.key))
 
-    quiet_since = facts.last_logged or facts.started_at
-    if (facts.plans is not None and quiet_since is not None
-            and now - quiet_since >= timedelta(days=NO_DATA_DAYS)):
-        key = quiet_since.astimezone(UTC).isoformat(timespec="seconds")
+    quiet = _quiet(facts, now)
+    if quiet is not None:
+        quiet_since, key = quiet
         if ("no_data", key) not in reviewed:
             days = (now - quiet_since).days
             found.append(_flag("no_data", ngettext(

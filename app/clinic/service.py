@@ -169,6 +169,10 @@ def review_flag(session: Session, *, prescriber: User, patient: User, code: str,
     key = key.strip()
     if not key or len(key) > KEY_MAX or not key.isprintable():
         raise Invalid(_("That flag was not found. Reload the list and try again."), field="note")
+    # A key made up or edited in the form names nothing: refused, nothing written (a review
+    # of it used to be stored and answered "Flag reviewed").
+    if not flag_rules.names_a_flag(session, patient, code, key, now):
+        raise Invalid(_("That flag was not found. Reload the list and try again."), field="note")
     note = " ".join(note.split())
     if not note:
         raise Invalid(_("Write what you reviewed and decided, for the record."), field="note")

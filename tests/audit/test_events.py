@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.checkins.models import SafetyEvent
 from app.clinic import flags as flag_rules
 from app.db import utcnow
 from tests import factories
@@ -240,9 +241,15 @@ def test_a_flag_review_is_recorded_without_the_flag_or_the_note(db, client, auth
     prescriber, patient, _caregiver = clinic
     assert auth.login(prescriber.email).status_code == 303
     code = next(c for c in flag_rules.CODES if c not in ("cssrs_high", "safety_event"))
+    assert code == "bp_emergency"
+    # A real reading to review: a review of a made-up key is refused (tests/clinic).
+    reading = SafetyEvent(patient_id=patient.id, kind="bp_emergency", level="high",
+                          occurred_at=utcnow() - timedelta(days=1), source_id=uuid.uuid4())
+    db.add(reading)
+    db.commit()
     response = auth.post(f"/patients/{patient.id}/flags/review",
-                         {"code": code, "key": "2026-11-24", "note": "Spoke with them today.",
-                          "next": "/patients"})
+                         {"code": code, "key": str(reading.id),
+                          "note": "Spoke with them today.", "next": "/patients"})
     assert response.status_code == 303, response.text
     [entry] = entries(db, action="flag.review")
     assert (entry.actor_id, entry.patient_id, entry.request_id) == (
