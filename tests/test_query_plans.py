@@ -157,6 +157,7 @@ def test_the_prescribers_pages_use_indexes(demo, client, auth):
         "Timeline": lambda: client.get(f"/patients/{patient.id}"),
         "Timeline, older": lambda: client.get(f"/patients/{patient.id}?days=42&until="
                                               f"{(utcnow().date()).replace(day=1)}"),
+        "Alerts": lambda: client.get("/alerts"),
     })
     assert not problems, "\n".join(problems)
 

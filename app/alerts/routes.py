@@ -30,6 +30,8 @@ RECENT_SHOWN = 20
 def _page(session, user: User, **extra) -> dict:
     return {
         "open": alerts.views(session, alerts.open_alerts(session, user)),
+        # A prescriber's: the caregivers-only kinds, open on the patient's page too (not paged).
+        "open_not_paged": alerts.views(session, alerts.open_not_paged(session, user)),
         "recent": alerts.views(session, alerts.recent_acknowledged(session, user, RECENT_SHOWN)),
         "receiving": (
             any(alerts.receives_alerts_by_patient(session, user).values())

@@ -58,7 +58,7 @@ CONTACTS: dict[str, tuple[str, ...]] = {
 }
 KINDS = tuple(CONTACTS)
 # Kinds a prescriber is paged for: their open list and menu count show only these (the others
-# are on the patient's page, where they can still acknowledge them).
+# are on the patient's page and apart on /alerts, where they can still acknowledge them).
 PRESCRIBER_KINDS = tuple(k for k, who in CONTACTS.items() if PRESCRIBERS in who)
 
 NOTE_MAX = 1000
@@ -352,12 +352,12 @@ def _visible_to(session: Session, user: User):
     if not user.is_active:
         return false()
     if user.role == Role.PRESCRIBER:
-        return exists().where(
-            CareLink.patient_id == Alert.patient_id,
-            CareLink.member_id == user.id,
-            CareLink.relation == Relation.PRESCRIBER,
-            col(CareLink.revoked_at).is_(None),
-        )
+        # The patients whose pages they may open (the access module decides, as for the
+        # patient's page, which lists and acknowledges every open alert of the patient's).
+        treated = access.readable_patient_refs_query(user, access.Purpose.TREAT)
+        if treated is None:
+            return false()
+        return col(Alert.patient_id).in_(treated.with_only_columns(col(User.id)))
     if user.role == Role.CAREGIVER:
         consent = func.coalesce(
             select(SafetyEvent.share_with_caregiver)
@@ -389,7 +389,8 @@ def _visible_to(session: Session, user: User):
 def _paged(user: User):
     """A condition on Alert: a kind this person is paged for. A prescriber is not paged for the
     caregivers-only kinds (they are on the patient's flag list and page); their open list and
-    menu count leave them out, though they may still read and acknowledge them."""
+    menu count leave them out, though they may still read and acknowledge them (the patient's
+    page, and /alerts apart: `open_not_paged`)."""
     if user.role == Role.PRESCRIBER:
         return col(Alert.kind).in_(PRESCRIBER_KINDS)
     return true()
@@ -402,6 +403,17 @@ def open_alerts(session: Session, user: User, patient_id: uuid.UUID | None = Non
                                 _paged(user))
     if patient_id is not None:
         query = query.where(Alert.patient_id == patient_id)
+    return list(session.exec(query.order_by(col(Alert.raised_at), col(Alert.id))).all())
+
+
+def open_not_paged(session: Session, user: User) -> list[Alert]:
+    """Unacknowledged alerts this person may read and acknowledge but is not paged for, oldest
+    first: for a prescriber, the caregivers-only kinds (the patient's page lists them among the
+    open alerts, so /alerts does too); nothing for a caregiver, who is paged for all they see."""
+    if user.role != Role.PRESCRIBER:
+        return []
+    query = select(Alert).where(col(Alert.acknowledged_at).is_(None), _visible_to(session, user),
+                                ~col(Alert.kind).in_(PRESCRIBER_KINDS))
     return list(session.exec(query.order_by(col(Alert.raised_at), col(Alert.id))).all())
 
 
