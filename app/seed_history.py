@@ -101,38 +101,33 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
     # or two days before the first weekly one: too soon under the 60-hour rule, so the seed
     # failed on four weekdays out of seven.
     induction_days = sorted({start_day.weekday(), (start_day.weekday() + 3) % 7})
-    _protocol(
-        session,
-        prescriber,
-        patient,
-        created.astimezone(UTC),
-        {
-            "strength_mg": "100",
-            "halving_allowed": True,
-            "dose_mg": "150",
-            "route": "sublingual",
-            "hold_minutes": 15,
-            "min_hours_between_doses": "60",
-            "max_mg_per_24h": "200",
-            "max_mg_per_7d": "450",
-            "bp_hold_systolic": 160,
-            "bp_hold_diastolic": 100,
-            "sitter_required": True,
-            "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
-            "fasting_hours": 2,
-            "sedative_free_hours": 24,
-            "grace_hours": "4",
-            "early_refill_days": 10,
-            # The prescriber lets a late sitter be overridden with a reason; nothing else.
-            "overridable_holds": ["sitter_required"],
-            "starts_on": start_day.isoformat(),
-            "induction": {"cadence": "weekdays", "weekdays": induction_days,
-                          "at": session_at.strftime("%H:%M"), "weeks": 4},
-            "maintenance": {"cadence": "interval", "every_n_days": 7,
-                            "at": session_at.strftime("%H:%M")},
-            "reason": "Starting at-home troche treatment after in-clinic test dose.",
-        },
-    )
+    plan = {
+        "strength_mg": "100",
+        "halving_allowed": True,
+        "dose_mg": "150",
+        "route": "sublingual",
+        "hold_minutes": 15,
+        "min_hours_between_doses": "60",
+        "max_mg_per_24h": "200",
+        "max_mg_per_7d": "450",
+        "bp_hold_systolic": 160,
+        "bp_hold_diastolic": 100,
+        "sitter_required": True,
+        "required_checklist": ["fasted", "no_sedatives", "no_driving", "safe_place"],
+        "fasting_hours": 2,
+        "sedative_free_hours": 24,
+        "grace_hours": "4",
+        "early_refill_days": 10,
+        # The prescriber lets a late sitter be overridden with a reason; nothing else.
+        "overridable_holds": ["sitter_required"],
+        "starts_on": start_day.isoformat(),
+        "induction": {"cadence": "weekdays", "weekdays": induction_days,
+                      "at": session_at.strftime("%H:%M"), "weeks": 4},
+        "maintenance": {"cadence": "interval", "every_n_days": 7,
+                        "at": session_at.strftime("%H:%M")},
+        "reason": "Starting at-home troche treatment after in-clinic test dose.",
+    }
+    _protocol(session, prescriber, patient, created.astimezone(UTC), plan)
     _apply(
         session,
         patient,
@@ -154,6 +149,13 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
     )
     for n, occ in enumerate(occs):
         at = occ.scheduled_at
+        if n == 4:
+            # Version 2, half a day before the fifth session (so no session is open at the
+            # save): the protocol history shows who changed what and why.
+            _protocol(session, prescriber, patient, at - timedelta(hours=12), {
+                **plan, "fasting_hours": 4,
+                "reason": "Moderate nausea after the third session: fast 4 hours before each "
+                          "dose."})
         if n == 5:
             continue  # a missed session
         if n not in (2, 7):

@@ -151,3 +151,16 @@ def test_the_prescriber_reads_who_changed_what_and_why(db, auth, client, login_a
                         r"A sitter must be present: from Yes to No", entries[1]), entries[1]
     assert re.fullmatch(r"Version 1 — .+, by Dr\. Amara Okafor \| Starting at-home treatment\. "
                         r"\| First version\.", entries[2]), entries[2]
+
+
+def test_the_demo_shows_jordans_second_version_and_what_it_changed(demo, auth, client):
+    from app.seed import DEMO_PASSWORD
+
+    assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
+    jordan = demo["patient@demo.test"]
+    entries = _history(client.get(f"/patients/{jordan.id}/protocol").text)
+    assert len(entries) == 2
+    assert re.fullmatch(r"Version 2 — .+, by Dr\. Amara Okafor \| Moderate nausea after the "
+                        r"third session: fast 4 hours before each dose\. \| Fast for \(hours\): "
+                        r"from 2 to 4", entries[0]), entries[0]
+    assert entries[1].endswith("| First version.")
