@@ -20,7 +20,8 @@ from sqlmodel import Session
 
 from app.db import engine, utcnow
 from app.main import app
-from app.seed import DEMO_PASSWORD, seed_demo
+from app.seed import seed_demo
+from tests.browser import signing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -258,12 +259,5 @@ def page(context) -> Page:
 
 @pytest.fixture
 def sign_in():
-    """Sign a page in through the real form, as a person would."""
-
-    def _sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
-        page.goto("/login")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
-
-    return _sign_in
+    """Sign a page in through the real form, as a person would (tests/browser/signing.py)."""
+    return signing.sign_in

@@ -14,6 +14,7 @@ from app.doses.models import Dose
 from app.protocols import service as protocols
 from tests import factories
 from tests.browser.a11y import serious_violations
+from tests.browser.signing import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -44,14 +45,6 @@ def patient(live_server):
     return patient
 
 
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
-
-
 def _safety_check(page: Page, systolic: str, diastolic: str, *, all_ticked: bool = True):
     page.get_by_label("Upper (systolic)").fill(systolic)
     page.get_by_label("Lower (diastolic)").fill(diastolic)
@@ -68,7 +61,7 @@ def _doses(patient_id) -> list[Dose]:
 
 
 def test_patient_passes_the_gate_and_logs_a_dose(page: Page, patient):
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     expect(page.locator(".session-card")).to_contain_text("Due now")
     assert serious_violations(page) == []
 
@@ -86,7 +79,7 @@ def test_patient_passes_the_gate_and_logs_a_dose(page: Page, patient):
 def test_a_second_dose_is_held_and_can_only_be_recorded_as_taken(page: Page, patient,
                                                                    console_errors):
     console_errors.expect(r"status of 422 .*/today/dose")  # the record without a reason
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _safety_check(page, "128", "82")
     page.get_by_role("button", name="Log dose").click()
     expect(page.get_by_role("status").filter(has_text="Dose logged")).to_be_visible()
@@ -119,7 +112,7 @@ def test_a_second_dose_is_held_and_can_only_be_recorded_as_taken(page: Page, pat
 
 
 def test_a_crisis_blood_pressure_shows_guidance_and_no_dose_button(page: Page, patient):
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _safety_check(page, "184", "96")
 
     expect(page.get_by_role("heading", name="Do not take your dose")).to_be_visible()
@@ -135,7 +128,7 @@ def test_a_refused_record_of_a_dose_taken_comes_back_open_with_its_error(page: P
     """A reason too long for the record of a dose taken during a hold: the patient sees why it
     was not saved, beside the words they wrote, not a hold page with the record folded away."""
     console_errors.expect(r"status of 422 .*/today/dose")
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _safety_check(page, "184", "96")
     expect(page.get_by_role("heading", name="Do not take your dose")).to_be_visible()
     page.get_by_text("I have already taken a dose: record it").click()

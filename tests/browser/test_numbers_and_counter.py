@@ -8,6 +8,7 @@ from sqlmodel import Session
 from app.accounts.models import Role
 from app.db import engine
 from tests import factories
+from tests.browser.signing import ANY_PAGE, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -20,20 +21,12 @@ def _patient() -> str:
     return patient.email
 
 
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).not_to_have_text("Sign in")
-
-
 def _shown_numbers(page: Page) -> list[str]:
     return [n.strip() for n in page.locator("fieldset.item:visible .item-number").all_inner_texts()]
 
 
 def test_cssrs_numbers_follow_what_is_shown(page: Page):
-    _sign_in(page, _patient())
+    sign_in(page, _patient(), factories.PASSWORD, lands_on=ANY_PAGE)
     page.goto("/questionnaires/cssrs")
     # The scripts that hide the follow-up questions run after the first paint (boot.js).
     expect(page.locator("fieldset.item:visible .item-number")).to_have_count(3)
@@ -46,7 +39,7 @@ def test_cssrs_numbers_follow_what_is_shown(page: Page):
 
 
 def test_a_long_note_is_counted_not_cut(page: Page):
-    _sign_in(page, _patient())
+    sign_in(page, _patient(), factories.PASSWORD, lands_on=ANY_PAGE)
     page.goto("/checkins/daily")
     note = page.locator("textarea[name=note]")
     expect(page.locator("#note-limit")).to_have_text("1000 characters left")

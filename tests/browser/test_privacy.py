@@ -15,6 +15,7 @@ from app.config import settings
 from app.db import engine, utcnow
 from tests import factories
 from tests.browser.server_log import ServerRequests
+from tests.browser.signing import sign_in
 from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
@@ -88,15 +89,6 @@ def patient(live_server):
     return patient
 
 
-def _sign_in(page: Page, email: str, home: str = "Today") -> None:
-    """Signed in through the form, once the person's home page has loaded."""
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(home)
-
-
 def _kept(page: Page) -> dict:
     return page.evaluate(KEPT_JS)
 
@@ -147,7 +139,7 @@ def test_sign_out_wipes_what_the_phone_kept_and_an_ended_session_its_pages(page:
                                                                 console_errors):
     # Once the session has ended, the outbox's "who am I?" is refused: that 401 is the point.
     console_errors.expect(r"status of 401")
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _today_cached_with_phi(page)
 
     page.get_by_role("button", name="Sign out").click()
@@ -157,7 +149,7 @@ def test_sign_out_wipes_what_the_phone_kept_and_an_ended_session_its_pages(page:
 
     # Signed in again, the phone is away while the session ends (idle expiry, a sign-out on
     # another phone, a password change): the next page load wipes the same way.
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _today_cached_with_phi(page)
     with Session(engine) as db:
         db.exec(delete(AuthSession).where(col(AuthSession.user_id) == patient.id))
@@ -181,7 +173,7 @@ def test_sign_out_wipes_what_the_phone_kept_and_an_ended_session_its_pages(page:
     assert PHI_CACHE_MARKER not in _cached_paths(kept), kept
     assert kept["databases"].get(PHI_DB) == 1, kept
     # A stale cookie wipes once; signing in again works as usual.
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
 
 
 def test_signed_in_pages_ask_for_persistent_storage(context, page: Page, patient):
@@ -232,7 +224,7 @@ def _unsent(page: Page, n: int) -> None:
 
 def test_sign_out_with_unsent_entries_asks_first(page: Page, patient, console_errors):
     console_errors.expect(r"status of 401")  # /api/v1/me once signed out: the point
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _unsent(page, 3)
     dialogs: list[str] = []
 
@@ -258,7 +250,7 @@ def test_sign_out_with_unsent_entries_asks_first(page: Page, patient, console_er
 
 
 def test_sign_out_with_nothing_unsent_does_not_ask(page: Page, patient):
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _unsent(page, 0)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -300,7 +292,7 @@ def _signed_in_elsewhere(context, live_server: str, person) -> None:
 def test_someone_else_signed_in_on_the_phone_never_sees_the_last_persons_pages(
         context, page: Page, patient, live_server, console_errors):
     console_errors.expect(r"status of 401")
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _today_cached_with_phi(page)
     with ServerRequests() as seen:
         page.goto("/account")
@@ -335,7 +327,7 @@ def test_someone_else_signed_in_on_the_phone_never_sees_the_last_persons_pages(
 
 def test_the_app_shell_kept_across_sign_outs_is_made_without_the_persons_cookies(
         page: Page, patient):
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     until(page, "navigator.serviceWorker.controller !== null")
     # A deploy while signed in: a new worker installs (here: the old one gone, caches too).
     page.evaluate("""async () => {
@@ -363,7 +355,7 @@ def test_a_caregivers_phone_drops_a_patients_page_once_the_link_is_revoked(
         db.commit()
     # Waiting for the home page: the service worker already controls the sign-in page, so
     # waiting for it alone let the next page open before the sign-in was answered.
-    _sign_in(page, caregiver.email, home="People I support")
+    sign_in(page, caregiver.email, factories.PASSWORD, lands_on="People I support")
     until(page, "navigator.serviceWorker.controller !== null")
     about = f"/supporting/{supported.id}"
     page.goto(about)

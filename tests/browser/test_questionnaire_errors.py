@@ -14,6 +14,7 @@ from app.accounts.models import Role
 from app.db import engine, utcnow
 from app.protocols import service as protocols
 from tests import factories
+from tests.browser.signing import sign_in
 from tests.browser.waiting import under_the_service_worker
 
 pytestmark = pytest.mark.browser
@@ -34,14 +35,6 @@ def patient(live_server):
                            patient, hours_from_now=6)))
         db.commit()
     return patient
-
-
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
 
 
 def _errors(page: Page) -> dict[str, str]:
@@ -65,7 +58,7 @@ def _every_other_item_is_marked(page: Page) -> None:
 
 
 def test_the_browsers_own_check_marks_every_unanswered_question(page: Page, patient):
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     _answer_only_the_first_and_send(page)
     _every_other_item_is_marked(page)
     expect(page).to_have_url(re.compile(r"/questionnaires/phq9$"))  # nothing was sent
@@ -81,7 +74,7 @@ def test_the_browsers_own_check_marks_every_unanswered_question(page: Page, pati
 def test_the_servers_refusal_marks_every_question_and_its_summary_takes_focus(
         page: Page, patient, console_errors):
     console_errors.expect(r"status of 422")  # the refusal, on purpose
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     page.goto("/questionnaires/phq9")
     page.locator("form.questionnaire").evaluate("(form) => form.noValidate = true")
     page.locator("#item-q1").get_by_label("Several days", exact=True).check()
@@ -94,7 +87,7 @@ def test_the_servers_refusal_marks_every_question_and_its_summary_takes_focus(
 
 def test_offline_the_same_words_mark_every_question(context: BrowserContext, page: Page,
                                                     patient):
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     under_the_service_worker(page)
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     context.set_offline(True)

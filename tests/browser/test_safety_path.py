@@ -10,16 +10,9 @@ from app.checkins.models import QuestionnaireResponse, SafetyEvent
 from app.db import engine
 from tests import factories
 from tests.browser.a11y import serious_violations
+from tests.browser.signing import ANY_PAGE, sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("demo-pass-2026")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).not_to_have_text("Sign in")
 
 
 def _answer(page: Page, item: str, label: str) -> None:
@@ -27,7 +20,7 @@ def _answer(page: Page, item: str, label: str) -> None:
 
 
 def test_phq9_item9_leads_to_screener_then_crisis_screen(page: Page, demo):
-    _sign_in(page, "patient@demo.test")
+    sign_in(page, "patient@demo.test", lands_on=ANY_PAGE)
     page.goto("/questionnaires/phq9")
     expect(page.get_by_role("heading", level=1)).to_have_text("PHQ-9")
     for n in range(1, 9):
@@ -108,7 +101,7 @@ def test_a_first_screener_asks_about_the_past_3_months_only_after_a_yes_to_q6(pa
 
 
 def test_prescriber_sees_the_positive_screen(page: Page, demo):
-    _sign_in(page, "prescriber@demo.test")
+    sign_in(page, "prescriber@demo.test", lands_on=ANY_PAGE)
     page.get_by_role("link", name="Jordan Reyes").click()
     events = page.get_by_role("region", name="Safety events to review")
     expect(events).to_contain_text("Positive suicidality screen")
@@ -119,7 +112,7 @@ def test_prescriber_sees_the_positive_screen(page: Page, demo):
 
 
 def test_trend_charts_are_accessible(page: Page, demo):
-    _sign_in(page, "patient@demo.test")
+    sign_in(page, "patient@demo.test", lands_on=ANY_PAGE)
     page.goto("/trends?range=all")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your trends")
     expect(page.locator("svg[role=img]")).to_have_count(5)
@@ -130,7 +123,7 @@ def test_trend_charts_are_accessible(page: Page, demo):
 
 def test_a_high_risk_screen_holds_dosing_until_the_prescriber_clears_it(new_context, demo):
     phone = new_context().new_page()
-    _sign_in(phone, "patient@demo.test")
+    sign_in(phone, "patient@demo.test", lands_on=ANY_PAGE)
     phone.goto("/questionnaires/phq9")
     for n in range(1, 9):
         _answer(phone, f"q{n}", "Not at all")
@@ -157,7 +150,7 @@ def test_a_high_risk_screen_holds_dosing_until_the_prescriber_clears_it(new_cont
     assert serious_violations(phone) == []
 
     laptop = new_context(viewport={"width": 1280, "height": 900}).new_page()
-    _sign_in(laptop, "prescriber@demo.test")
+    sign_in(laptop, "prescriber@demo.test", lands_on=ANY_PAGE)
     laptop.get_by_role("link", name="Jordan Reyes").click()
     expect(laptop.get_by_role("alert").first).to_contain_text("needs your review")
     laptop.get_by_label("What you reviewed and decided").first.fill(

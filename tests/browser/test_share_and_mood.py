@@ -14,17 +14,10 @@ from app.checkins.models import CheckIn
 from app.db import engine, utcnow
 from app.protocols import service as protocols
 from tests import factories
+from tests.browser.signing import ANY_PAGE, sign_in
 from tests.browser.waiting import under_the_service_worker
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).not_to_have_text("Sign in")
 
 
 def _user(role: Role) -> str:
@@ -43,7 +36,7 @@ def _checkins(email: str) -> list[dict]:
 def test_copy_puts_the_invite_link_on_the_clipboard(new_context, live_server):
     context = new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
-    _sign_in(page, _user(Role.PRESCRIBER))
+    sign_in(page, _user(Role.PRESCRIBER), factories.PASSWORD, lands_on=ANY_PAGE)
     page.goto("/patients/new")
     page.locator("#display_name").fill("Robin Example")
     page.locator("#email").fill("robin@example.test")
@@ -66,7 +59,7 @@ def test_copy_puts_the_invite_link_on_the_clipboard(new_context, live_server):
 
 def test_without_javascript_the_link_is_there_and_the_buttons_are_not(new_context):
     page = new_context(java_script_enabled=False).new_page()
-    _sign_in(page, _user(Role.PRESCRIBER))
+    sign_in(page, _user(Role.PRESCRIBER), factories.PASSWORD, lands_on=ANY_PAGE)
     page.goto("/patients/new")
     page.locator("#display_name").fill("Robin Example")
     page.locator("#email").fill("robin@example.test")
@@ -79,7 +72,7 @@ def test_without_javascript_the_link_is_there_and_the_buttons_are_not(new_contex
 
 def test_a_tap_on_a_mood_saves_it(page: Page):
     email = _user(Role.PATIENT)
-    _sign_in(page, email)
+    sign_in(page, email, factories.PASSWORD, lands_on=ANY_PAGE)
     page.goto("/checkins/daily")
     page.locator("textarea[name=note]").fill("Good walk.")
     page.get_by_role("button", name="7", exact=True).click()
@@ -102,7 +95,7 @@ def test_offline_a_tap_on_a_mood_waits_in_the_outbox_with_its_value(context, pag
                        values=factories.protocol_values(**factories.session_now_protocol(
                            patient, hours_from_now=6)))
         db.commit()
-    _sign_in(page, patient.email)
+    sign_in(page, patient.email, factories.PASSWORD, lands_on=ANY_PAGE)
     under_the_service_worker(page)
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     page.goto("/checkins/daily")

@@ -19,6 +19,7 @@ from app.doses.models import GateCheck
 from app.protocols import service as protocols
 from tests import factories
 from tests.browser import a11y
+from tests.browser.signing import ANY_PAGE, sign_in
 from tests.browser.waiting import until
 
 pytestmark = pytest.mark.browser
@@ -42,14 +43,6 @@ def people(live_server):
                            patient)))
         db.commit()
     return patient, sitter
-
-
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def _until(condition, timeout: float = FLUSH_MS / 1000):
@@ -78,7 +71,7 @@ def _sitter_ready_offline_at_a_session(new_context, patient, sitter):
         db.commit()
     context: BrowserContext = new_context()
     phone = context.new_page()
-    _sign_in(phone, sitter.email)
+    sign_in(phone, sitter.email, factories.PASSWORD, lands_on=ANY_PAGE)
     phone.goto(f"/supporting/{patient.id}/session")
     until(phone, "navigator.serviceWorker.controller !== null")
     expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
@@ -93,7 +86,7 @@ def test_a_supervised_session_on_the_sitters_phone(new_context, people):
     patient, sitter = people
     context: BrowserContext = new_context()
     phone = context.new_page()
-    _sign_in(phone, sitter.email)
+    sign_in(phone, sitter.email, factories.PASSWORD, lands_on=ANY_PAGE)
 
     # Before the dose: the sitter co-signs the checklist from their own account.
     phone.get_by_role("link", name="Open the session").click()
@@ -110,7 +103,7 @@ def test_a_supervised_session_on_the_sitters_phone(new_context, people):
 
     # The patient's own phone: their safety check shows the sitter confirmed.
     patient_phone = new_context().new_page()
-    _sign_in(patient_phone, patient.email)
+    sign_in(patient_phone, patient.email, factories.PASSWORD, lands_on=ANY_PAGE)
     expect(patient_phone.get_by_text("Sitter confirmed")).to_be_visible()
     expect(patient_phone.get_by_text("Sam Sitter co-signed the checklist")).to_be_visible()
     patient_phone.context.close()
@@ -191,7 +184,7 @@ def test_hard_to_rouse_before_the_dose_is_logged_offline_is_kept_and_sent(new_co
     patient, sitter = people
     context: BrowserContext = new_context()
     phone = context.new_page()
-    _sign_in(phone, sitter.email)
+    sign_in(phone, sitter.email, factories.PASSWORD, lands_on=ANY_PAGE)
     phone.goto(f"/supporting/{patient.id}/session")
     expect(phone.get_by_role("heading", name="Before the dose")).to_be_visible()
     until(phone, "navigator.serviceWorker.controller !== null")
@@ -286,7 +279,7 @@ def test_a_person_new_on_the_sitters_list_is_kept_for_offline_at_once(new_contex
     _patient, sitter = people
     context: BrowserContext = new_context()
     phone = context.new_page()
-    _sign_in(phone, sitter.email)
+    sign_in(phone, sitter.email, factories.PASSWORD, lands_on=ANY_PAGE)
     until(phone, "navigator.serviceWorker.controller !== null")
     expect(phone.locator("html[data-offline-ready]")).to_have_count(1)
 
@@ -333,7 +326,7 @@ def test_a_page_the_server_could_not_give_is_asked_again_before_ready_offline(
     monkeypatch.setattr(routes, "_slot_or_404", busy_the_first_time)
     context: BrowserContext = new_context()
     phone = context.new_page()
-    _sign_in(phone, sitter.email)
+    sign_in(phone, sitter.email, factories.PASSWORD, lands_on=ANY_PAGE)
     phone.goto(f"/supporting/{patient.id}/session")
     until(phone, "navigator.serviceWorker.controller !== null")
     expect(phone.locator("html[data-offline-ready]")).to_have_count(1, timeout=30_000)

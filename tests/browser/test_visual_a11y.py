@@ -11,20 +11,14 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from tests.browser.signing import ANY_PAGE, sign_in
+
 pytestmark = pytest.mark.browser
 
 SMALL_PHONE = {"width": 360, "height": 740}
 MIN_TARGET = 44  # CSS px, issue 15 (WCAG 2.5.5's size; 2.5.8's minimum is 24)
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("demo-pass-2026")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 def _first_href(page: Page, path: str, pattern: str) -> str:
@@ -111,7 +105,7 @@ STICKING_OUT = r"""
 @pytest.mark.parametrize("role", list(ROLES))
 def test_every_target_is_at_least_44_by_44_on_a_small_phone(new_context, demo, role):
     page = new_context(viewport=SMALL_PHONE).new_page()
-    _sign_in(page, ROLES[role])
+    sign_in(page, ROLES[role], lands_on=ANY_PAGE)
     small = {}
     for path in _role_pages(page, role):
         page.goto(path)
@@ -140,7 +134,7 @@ def test_no_sideways_scrolling_at_320_px_with_text_doubled(new_context, demo, ro
     page.goto("/login")
     page.evaluate("() => document.documentElement.style.fontSize = '200%'")
     wide = {"/login": page.evaluate(OVERFLOW)} if page.evaluate(OVERFLOW) > 0 else {}
-    _sign_in(page, ROLES[role])
+    sign_in(page, ROLES[role], lands_on=ANY_PAGE)
     for path in _role_pages(page, role):
         page.goto(path)
         page.evaluate("() => document.documentElement.style.fontSize = '200%'")
@@ -152,7 +146,7 @@ def test_no_sideways_scrolling_at_320_px_with_text_doubled(new_context, demo, ro
 
 def test_landscape_today_shows_its_main_action_without_sideways_scrolling(new_context, demo):
     page = new_context(viewport={"width": 740, "height": 360}).new_page()
-    _sign_in(page, ROLES["patient"])
+    sign_in(page, ROLES["patient"], lands_on=ANY_PAGE)
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     assert page.evaluate(OVERFLOW) <= 0
     check = page.locator(".gate-form").get_by_role("button", name="Check")
@@ -180,7 +174,7 @@ def _within_reach(page: Page, locator, viewport: dict) -> None:
 
 def test_todays_safety_check_and_a_check_ins_save_are_within_a_thumbs_reach(new_context, demo):
     page = new_context(viewport=SMALL_PHONE).new_page()
-    _sign_in(page, ROLES["patient"])
+    sign_in(page, ROLES["patient"], lands_on=ANY_PAGE)
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     check = page.locator(".gate-form").get_by_role("button", name="Check")
     _within_reach(page, check, SMALL_PHONE)
@@ -193,7 +187,7 @@ def test_todays_safety_check_and_a_check_ins_save_are_within_a_thumbs_reach(new_
 
 def test_a_focused_field_is_not_hidden_behind_the_menu_bar(new_context, demo):
     page = new_context(viewport=SMALL_PHONE).new_page()
-    _sign_in(page, ROLES["patient"])
+    sign_in(page, ROLES["patient"], lands_on=ANY_PAGE)
     page.goto("/checkins/plus40")
     nav = page.get_by_role("navigation", name="Main")
     fields = page.locator("main form input:not([type=hidden])").all()
@@ -225,7 +219,7 @@ MOTION = r"""
 @pytest.mark.parametrize("motion", ["no-preference", "reduce"])
 def test_nothing_moves_when_reduced_motion_is_asked_for(new_context, demo, motion):
     page = new_context(viewport=SMALL_PHONE, reduced_motion=motion).new_page()
-    _sign_in(page, ROLES["patient"])
+    sign_in(page, ROLES["patient"], lands_on=ANY_PAGE)
     # An htmx request in flight with a busy indicator: the indicator fades in (the one
     # transition in app.css), unless the person asked for less motion.
     page.evaluate("""() => {
@@ -265,7 +259,7 @@ def test_the_dark_theme_keeps_aa_contrast(new_context, demo, scheme):
     assert page.evaluate(
         "() => getComputedStyle(document.documentElement).backgroundColor") == expected
     found = {"/login": _contrast_violations(page)}
-    _sign_in(page, ROLES["patient"])
+    sign_in(page, ROLES["patient"], lands_on=ANY_PAGE)
     for path in ("/today", "/checkins/plus40", "/help", "/trends"):
         page.goto(path)
         page.evaluate("() => document.querySelectorAll('main details').forEach(d => d.open = true)")
@@ -285,7 +279,7 @@ def test_the_dark_theme_keeps_aa_contrast(new_context, demo, scheme):
     expect(page.get_by_role("heading", level=1)).to_have_text("Get help now")
     found["crisis"] = _contrast_violations(page)
     page = new_context(color_scheme=scheme, viewport={"width": 1024, "height": 768}).new_page()
-    _sign_in(page, ROLES["prescriber"])
+    sign_in(page, ROLES["prescriber"], lands_on=ANY_PAGE)
     patient = _first_href(page, "/patients", r"/patients/[0-9a-f-]+")
     for path in ("/patients", patient, f"{patient}/summary", "/alerts"):
         page.goto(path)
@@ -322,7 +316,7 @@ FOCUS_CONTRAST = r"""
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_focus_ring_shows_with_3_to_1_contrast(new_context, demo, scheme):
     page = new_context(viewport=SMALL_PHONE, color_scheme=scheme).new_page()
-    _sign_in(page, ROLES["patient"])
+    sign_in(page, ROLES["patient"], lands_on=ANY_PAGE)
     expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     targets = [page.locator(".skip-link"), page.locator(".site-header .help-link"),
                page.get_by_role("navigation", name="Main").get_by_role("link", name="Today"),
@@ -350,7 +344,7 @@ SIGNALS = ".badge, .state, .alert, .tl, .field-error, .band-label, [data-flag], 
 
 def test_bands_flags_and_states_carry_words(new_context, demo):
     page = new_context().new_page()
-    _sign_in(page, ROLES["patient"])
+    sign_in(page, ROLES["patient"], lands_on=ANY_PAGE)
     page.goto("/questionnaires/phq9")
     for item in range(1, 10):
         page.locator(f"#item-q{item}").get_by_label("More than half the days" if item < 9
@@ -371,7 +365,7 @@ def test_bands_flags_and_states_carry_words(new_context, demo):
         assert labelled > 0 or path != "/today"
 
     page = new_context().new_page()
-    _sign_in(page, ROLES["prescriber"])
+    sign_in(page, ROLES["prescriber"], lands_on=ANY_PAGE)
     page.goto("/patients")
     flags = page.locator(".patient-list .badge.flag")
     assert flags.count() > 0
