@@ -296,6 +296,13 @@ env.filters["risk_label"] = risk_label
 env.filters["band_words"] = band_words
 
 
+def verdict_words(verdict: object) -> str:
+    """A safety check's verdict code in words ("ok" is "OK"; "hold", "Hold"), as the PDF's table
+    and an offline disagreement say it; anything else as given."""
+    return {"ok": _("OK"), "hold": _("Hold"), "emergency": _("Emergency")}.get(
+        str(verdict), str(verdict))
+
+
 def safety_event_words(kind: str, level: str | None, details: dict | None = None) -> str:
     """What a safety event was, in words: the one wording of the patient's page (its event
     list, the `safety_event_words` global) and of the prescriber's list flag for it
@@ -321,7 +328,8 @@ def safety_event_words(kind: str, level: str | None, details: dict | None = None
         if "offline" not in details and "server" not in details:
             return flag_label(kind)
         return _("The phone's offline safety check said %(offline)s; the server said %(server)s",
-                 offline=details.get("offline"), server=details.get("server"))
+                 offline=verdict_words(details.get("offline")),
+                 server=verdict_words(details.get("server")))
     if kind == "severe_side_effect":
         return _("Severe side effect")
     if kind == "hard_to_rouse":

@@ -37,7 +37,7 @@ from app.i18n import pgettext
 from app.protocols import schedule
 from app.protocols.changes import route_words, schedule_words
 from app.protocols.versions import in_force
-from app.templating import flag_label, risk_label, shown_flags
+from app.templating import flag_label, risk_label, safety_event_words, shown_flags, verdict_words
 from app.web.formats import format_number
 
 FONTS = Path(__file__).parent / "fonts"
@@ -277,31 +277,6 @@ class _Clock:
 
 
 
-def _event_words(kind: str, details: dict[str, Any], level: str) -> str:
-    if kind == "positive_screen":
-        return _("Positive suicidality screen (%(instrument)s), risk %(level)s",
-                 instrument=str(details.get("instrument", "")).upper(), level=risk_label(level))
-    if kind == "phq9_item9":
-        if level == "unscreened":
-            return _("PHQ-9 item 9 answered above 0: the C-SSRS screener was not completed")
-        return _("PHQ-9 item 9 answered above 0: screener done, risk %(level)s",
-                 level=risk_label(details.get("screened_risk")))
-    words = {
-        "bp_emergency": _("Blood pressure at or above 180/120"),
-        "dose_against_hold": _("Dose taken against a hold"),
-        "offline_gate_disagreed": _("The phone's offline safety check disagreed with the "
-                                    "server's"),
-        "severe_side_effect": _("Severe side effect"),
-        "hard_to_rouse": _("Hard to rouse during a session"),
-        "breathing_concern": _("Breathing concern during a session"),
-    }
-    return words.get(kind, kind.replace("_", " "))
-
-
-def _verdict_words(verdict: str) -> str:
-    return {"ok": _("OK"), "hold": _("Hold"), "emergency": _("Emergency")}.get(verdict, verdict)
-
-
 def _bp(value: tuple[int, int] | None) -> str:
     return f"{value[0]}/{value[1]} mmHg" if value else "—"
 
@@ -361,7 +336,7 @@ def _safety(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
         doc.para(_("No safety events in this range."))
     rows = []
     for event in records.safety_events:
-        what = _event_words(event.kind, event.details, event.level)
+        what = safety_event_words(event.kind, event.level, event.details)
         if event.holds_dosing:
             what += " — " + (_("dosing held until reviewed") if not event.reviewed_at
                              else _("dosing hold cleared at review"))
@@ -380,7 +355,7 @@ def _safety(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
         doc.para(_("None in this range."))
         return
     doc.grid((_("Time"), _("Verdict"), _("Reading"), _("Reasons")),
-             [(clock.at(g.checked_at), _verdict_words(g.verdict),
+             [(clock.at(g.checked_at), verdict_words(g.verdict),
                f"{g.systolic}/{g.diastolic} mmHg, {g.heart_rate}/min",
                "; ".join(flag_label(r.get("code", "")) for r in g.reasons
                          if isinstance(r, dict)) or "—")

@@ -66,11 +66,27 @@ def words(source: str, kind: str, level: str, details: dict) -> str:
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-@pytest.mark.parametrize(("kind", "level", "details"), EVENTS)
+@pytest.mark.parametrize(("kind", "level", "details"),
+                         [e for e in EVENTS if e[0] != "offline_gate_disagreed"])
 def test_the_page_reads_as_the_macro_did(language, kind, level, details):
     i18n.activate(language)
     try:
         assert words(AFTER, kind, level, details) == words(BEFORE, kind, level, details)
+    finally:
+        i18n.activate("en")
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "The phone's offline safety check said OK; the server said Hold"),
+    ("es", "El control de seguridad sin conexión del teléfono dio Bien; el servidor dio Pausa"),
+])
+def test_an_offline_disagreement_says_each_verdict_in_words(language, expected):
+    """The macro put the stored codes in the sentence ("said ok; the server said hold", in
+    Spanish too); each verdict now reads in the page's language."""
+    i18n.activate(language)
+    try:
+        assert words(AFTER, "offline_gate_disagreed", "moderate",
+                     {"offline": "ok", "server": "hold", "codes": ["bp_hold"]}) == expected
     finally:
         i18n.activate("en")
 
@@ -109,7 +125,7 @@ def test_the_patient_page_shows_each_event_in_these_words(db, auth, client):
         "PHQ-9 item 9 answered above 0: screener done, risk low",
         "Blood pressure at or above 180/120",
         "Dose taken against a hold",
-        "The phone's offline safety check said go; the server said hold",
+        "The phone's offline safety check said go; the server said Hold",
         "Severe side effect",
         "Hard to rouse during a session",
         "Breathing concern during a session",

@@ -207,3 +207,23 @@ def test_a_late_evening_session_keeps_its_entries_after_midnight(db):
     assert card.ready_alone_at == ended and card.peak_dissociation == 4
     _, text = text_of(pdf.render(records, generated_at=NOW, prescriber=prescriber))
     assert "No sessions in this range." not in flat(text)
+
+
+def test_safety_events_read_as_on_the_patients_page(db):
+    """The PDF words each safety event with the patient page's one wording
+    (templating.safety_event_words): an offline disagreement says what each side said."""
+    from app.checkins.models import SafetyEvent
+    from app.templating import safety_event_words
+
+    _prescriber, patient, _version = factories.patient_with_protocol(
+        db, now=NOW - timedelta(days=20))
+    details = {"offline": "ok", "server": "hold"}
+    db.add(SafetyEvent(patient_id=patient.id, kind="offline_gate_disagreed", level="info",
+                       details=details, occurred_at=NOW - timedelta(days=2),
+                       source_id=uuid.uuid4()))
+    db.flush()
+    records = gather(db, patient, START, END)
+    _reader, text = text_of(pdf.render(records, generated_at=NOW, prescriber=None))
+    words = safety_event_words("offline_gate_disagreed", "info", details)
+    assert "said OK; the server said Hold" in words
+    assert words in flat(text)
