@@ -193,6 +193,7 @@ def iso_local_time(value: str | None, tz: str | None = None) -> str:
 env.filters["iso_local_time"] = iso_local_time
 # A safety check's stored reason in the reader's language, its times in the patient's zone.
 env.filters["reason_text"] = dose_reasons.text
+env.filters["reason_text_about_patient"] = dose_reasons.text_about_patient
 env.globals["reason_sentences"] = dose_reasons.sentences
 
 

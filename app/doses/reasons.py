@@ -43,6 +43,20 @@ def checklist_reasons() -> dict[str, str]:
     }
 
 
+def checklist_reasons_about_patient() -> dict[str, str]:
+    """The same items as `checklist_reasons`, as the record says them to a clinician reading
+    it (the prescriber's timeline, the FHIR export): what was not confirmed, in the third
+    person, without telling anyone what to do."""
+    return {
+        "fasted": _("Not confirmed: no food for as long as the plan asks."),
+        "no_sedatives": _("Not confirmed: no alcohol, benzodiazepines or other sedatives for as "
+                          "long as the plan asks."),
+        "no_driving": _("Not confirmed: no driving or machinery until tomorrow."),
+        "safe_place": _("Not confirmed: somewhere safe to sit or lie down."),
+        "sitter_present": _("Not confirmed: the sitter is present."),
+    }
+
+
 # The dose pages know the checklist by this name: its keys are the form's checkboxes, and its
 # words those of the phone's offline verdict (templates/doses/_gate_start.html).
 checklist_labels = checklist_reasons
@@ -53,9 +67,15 @@ def _mg(value: object) -> str:
     return format_number(value)
 
 
-def _sentence(code: ReasonCode, v: Callable[[str], str]) -> str:
+def _sentence(code: ReasonCode, v: Callable[[str], str], about_patient: bool = False) -> str:
     """A reason's sentence in the active language, each number, time or list filled by `v`
-    from the parameter of that name (one place for the words, online and offline)."""
+    from the parameter of that name (one place for the words, online and offline). As the
+    patient is told it ("your hold limit"), or, `about_patient`, as the record reads to a
+    clinician ("the hold limit"); the sentences without a "you" serve both."""
+    if about_patient:
+        clinical = _about_patient(code, v)
+        if clinical is not None:
+            return clinical
     if code == ReasonCode.TOO_SOON:
         return _(
             "Too soon: doses must be at least %(hours)s hours apart. Next allowed: %(when)s.",
@@ -90,12 +110,33 @@ def _sentence(code: ReasonCode, v: Callable[[str], str]) -> str:
     return str(code)
 
 
+def _about_patient(code: ReasonCode, v: Callable[[str], str]) -> str | None:
+    """The third-person sentence of a reason the patient is told in the second person; None
+    for the others, whose one sentence serves every reader."""
+    if code == ReasonCode.BP_HOLD:
+        return _("Blood pressure %(s)s/%(d)s is at or above the hold limit of %(hs)s/%(hd)s.",
+                 s=v("systolic"), d=v("diastolic"), hs=v("hold_systolic"),
+                 hd=v("hold_diastolic"))
+    if code == ReasonCode.SITTER_REQUIRED:
+        return _("A sitter must be present for this session, and none was confirmed.")
+    if code == ReasonCode.PULSE_HOLD:
+        return _("Pulse %(hr)s is outside the limits of %(low)s to %(high)s.",
+                 hr=v("heart_rate"), low=v("low"), high=v("high"))
+    if code == ReasonCode.SAFETY_REVIEW:
+        return _("A care-team review of recent answers is pending.")
+    if code == ReasonCode.RECENT_EMERGENCY:
+        return _("Blood pressure reached a dangerous level recently: dosing is on hold until "
+                 "%(when)s, whatever later readings show.", when=v("until"))
+    return None
+
+
 # Parameters a reason may lack: its sentence shows a blank (a time) or a dash (a pulse limit).
 _OPTIONAL = frozenset({"hours", "next_allowed_at", "items", "low", "high"})
 
 
-def reason_message(reason: rules.Reason, tz: str) -> str:
-    """One reason in the active language, its times in the zone `tz` (the patient's)."""
+def reason_message(reason: rules.Reason, tz: str, about_patient: bool = False) -> str:
+    """One reason in the active language, its times in the zone `tz` (the patient's): as the
+    patient is told it, or, `about_patient`, as a clinician reads the record."""
     p = reason.params
 
     def v(name: str) -> str:
@@ -103,13 +144,13 @@ def reason_message(reason: rules.Reason, tz: str) -> str:
         if name in _INSTANTS:
             return format_datetime(value.astimezone(ZoneInfo(tz)), "datetime") if value else ""
         if name == "items":
-            words = checklist_reasons()
+            words = checklist_reasons_about_patient() if about_patient else checklist_reasons()
             return " ".join(words.get(item, item) for item in value or ())
         if name in _AMOUNTS:
             return _mg(value or 0)
         return "—" if value is None else str(value)
 
-    return _sentence(reason.code, v)
+    return _sentence(reason.code, v, about_patient)
 
 
 def sentences() -> dict[str, str]:
@@ -148,13 +189,24 @@ def stored(reasons: Iterable[rules.Reason]) -> list[dict]:
 
 
 def text(reason: Mapping, tz: str) -> str:
-    """A stored reason in the active language. A reason written before parameters were kept,
-    or with a code this version does not know, shows the words it was stored with."""
+    """A stored reason in the active language, as the patient was told it. A reason written
+    before parameters were kept, or with a code this version does not know, shows the words it
+    was stored with."""
+    return _text(reason, tz, about_patient=False)
+
+
+def text_about_patient(reason: Mapping, tz: str) -> str:
+    """A stored reason as a clinician reads the record (the prescriber's timeline, the FHIR
+    export): "the hold limit", not "your hold limit"."""
+    return _text(reason, tz, about_patient=True)
+
+
+def _text(reason: Mapping, tz: str, about_patient: bool) -> str:
     params = reason.get("params")
     if isinstance(params, Mapping):
         try:  # an unknown code is a ValueError from rules.Reason
             decoded = {k: _from_json(k, v) for k, v in params.items()}
-            return reason_message(rules.Reason(reason.get("code"), decoded), tz)
+            return reason_message(rules.Reason(reason.get("code"), decoded), tz, about_patient)
         except (KeyError, TypeError, ValueError, ArithmeticError):
             pass  # a damaged row still shows what it has, below
     return str(reason.get("message") or reason.get("code") or "")

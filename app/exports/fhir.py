@@ -281,7 +281,7 @@ class _Builder:
         route = str(version.route) if version else ""
         reasons = [{"coding": [{"system": System.GATE_REASON.value, "code": r["code"],
                                 "display": flag_label(r["code"])}],
-                    "text": dose_reasons.text(r, self.records.patient.timezone)
+                    "text": dose_reasons.text_about_patient(r, self.records.patient.timezone)
                     or flag_label(r["code"])}
                    for r in gate.reasons]
         resource: Json = {

@@ -64,6 +64,40 @@ def test_a_stored_reason_reads_as_the_rules_gave_it(reason, language):
     assert expected and expected != reason.code.value
 
 
+@pytest.mark.parametrize("reason", EVERY_CODE, ids=lambda r: r.code.value)
+def test_a_clinician_reads_each_reason_about_the_patient_not_addressed_to_them(reason):
+    """The prescriber's timeline and the FHIR export read a hold as the record says it ("the
+    hold limit", "Not confirmed: ..."), never as the patient was told it ("your hold limit",
+    "Wait until you have, then check again"): the same numbers, no second person."""
+    kept = json.loads(json.dumps(reasons.stored([reason])))[0]
+    with i18n.using("en"):
+        told, recorded = reasons.text(kept, TZ), reasons.text_about_patient(kept, TZ)
+    assert not re.search(r"\b(you|your)\b", recorded, re.I), recorded
+    assert re.findall(r"\d+", recorded) == re.findall(r"\d+", told)
+    if not re.search(r"\b(you|your)\b", told, re.I):
+        assert recorded == told  # one sentence for every reader
+    with i18n.using("es"):
+        spanish = reasons.text_about_patient(kept, TZ)
+    assert spanish != recorded and not re.search(r"\b(usted|su|sus)\b", spanish), spanish
+
+
+def test_the_prescribers_timeline_reads_a_hold_about_the_patient(db, auth, client):
+    prescriber, patient, _version = factories.patient_with_protocol(db, sitter_required=True)
+    db.commit()
+    assert auth.login(patient.email).status_code == 303
+    sync_post(client, sync_item("gate", gate_data(
+        systolic=166, diastolic=98,
+        checklist={**factories.CHECKLIST_ALL_YES, "sitter_present": False})))
+    auth.logout()
+    assert auth.login(prescriber.email).status_code == 303
+    page = client.get(f"/patients/{patient.id}")
+    assert page.status_code == 200
+    shown = re.sub(r"\s+", " ", page.text)
+    assert "is at or above the hold limit of" in shown
+    assert "A sitter must be present for this session, and none was confirmed." in shown
+    assert "your hold limit" not in shown and "Your sitter" not in shown
+
+
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_the_phones_sentences_have_a_slot_for_each_number_the_rules_give(language):
     """Offline, the phone fills each reason's sentence from the parameters its own copy of the
@@ -144,6 +178,8 @@ def _held(client) -> dict:
 
 SPANISH = "La presión arterial 170/95 está en su límite de pausa de 160/100 o por encima."
 ENGLISH = "Blood pressure 170/95 is at or above your hold limit of 160/100."
+# As a clinician reads the record (the prescriber's timeline, FHIR): about the patient.
+ENGLISH_RECORD = "Blood pressure 170/95 is at or above the hold limit of 160/100."
 
 
 def test_a_hold_reads_in_each_readers_language(db, client, auth, spanish_patient):
@@ -163,7 +199,7 @@ def test_a_hold_reads_in_each_readers_language(db, client, auth, spanish_patient
     client.cookies.clear()
     assert auth.login(prescriber.email).status_code == 303
     timeline = client.get(f"/patients/{patient.id}").text
-    assert ENGLISH in timeline and SPANISH not in timeline
+    assert ENGLISH_RECORD in timeline and SPANISH not in timeline
 
     # The patient changes language: the hold they were shown reads in the new one.
     patient.language = "en"
@@ -186,7 +222,7 @@ def test_exports_word_a_hold_for_their_reader(db, client, spanish_patient):
     not_done = [e["resource"] for e in bundle["entry"]
                 if e["resource"]["resourceType"] == "MedicationAdministration"
                 and e["resource"]["status"] == "not-done"]
-    assert [r["text"] for r in not_done[0]["statusReason"]] == [ENGLISH]
+    assert [r["text"] for r in not_done[0]["statusReason"]] == [ENGLISH_RECORD]
     with zipfile.ZipFile(io.BytesIO(archive)) as files:
         gates = list(csv.DictReader(io.StringIO(files.read("gates.csv").decode()[1:])))
     # The CSV's column is "why, as the patient was told": in the patient's language.

@@ -128,7 +128,7 @@ def test_a_held_gate_is_not_done_with_its_stored_reasons(db, demo):
         "display": "Blood pressure hold"}]
     # Worded from the stored code and readings, in the export's language.
     assert gate.reasons[0]["code"] == "bp_hold" and "message" not in gate.reasons[0]
-    assert reason["text"] == "Blood pressure 166/98 is at or above your hold limit of 160/100."
+    assert reason["text"] == "Blood pressure 166/98 is at or above the hold limit of 160/100."
     assert skipped["dosage"]["dose"]["value"] == 150
     reading = by_url(out, skipped["supportingInformation"][0]["reference"])
     assert [c["valueQuantity"]["value"] for c in reading["component"]] == [166, 98]
