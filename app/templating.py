@@ -226,6 +226,7 @@ _FLAG_LABELS = {
     "sitter_required": N_("No sitter"),
     "checklist_failed": N_("Checklist not complete"),
     "safety_review": N_("Safety review pending"),
+    "screener_pending": N_("Safety questions not answered"),
     "recent_emergency": N_("Recent emergency reading"),
     "severe_side_effect": N_("Severe side effect"),
     "hard_to_rouse": N_("Hard to rouse"),

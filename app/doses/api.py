@@ -143,7 +143,8 @@ def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
     record = state.safety_state
     assert record is not None  # set whenever there is a protocol
     body["safety_state"] = {"review_pending": record.review_pending,
-                            "last_emergency_at": _iso(record.last_emergency_at)}
+                            "last_emergency_at": _iso(record.last_emergency_at),
+                            "screener_pending": record.screener_pending}
     if state.ledger:
         body["ledger"] = {"balance": str(state.ledger.balance),
                           "days_of_supply": state.ledger.days_of_supply}

@@ -104,6 +104,10 @@ def _sentence(code: ReasonCode, v: Callable[[str], str], about_patient: bool = F
                  hr=v("heart_rate"), low=v("low"), high=v("high"))
     if code == ReasonCode.SAFETY_REVIEW:
         return _("Your care team must review your recent answers before your next dose.")
+    if code == ReasonCode.SCREENER_PENDING:
+        return _("You answered that you have had thoughts of being better off dead or of "
+                 "hurting yourself. Answer the few safety questions that follow before your "
+                 "next dose.")
     if code == ReasonCode.RECENT_EMERGENCY:
         return _("Your blood pressure reached a dangerous level recently. Dosing is on hold "
                  "until %(when)s, whatever later readings show.", when=v("until"))
@@ -124,6 +128,9 @@ def _about_patient(code: ReasonCode, v: Callable[[str], str]) -> str | None:
                  hr=v("heart_rate"), low=v("low"), high=v("high"))
     if code == ReasonCode.SAFETY_REVIEW:
         return _("A care-team review of recent answers is pending.")
+    if code == ReasonCode.SCREENER_PENDING:
+        return _("PHQ-9 item 9 was answered above 0 and the C-SSRS screener that follows it is "
+                 "not answered yet.")
     if code == ReasonCode.RECENT_EMERGENCY:
         return _("Blood pressure reached a dangerous level recently: dosing is on hold until "
                  "%(when)s, whatever later readings show.", when=v("until"))

@@ -15,7 +15,8 @@ Conventions (fixed, relied on by the tests):
 * ``Reason.params`` is a read-only ``MappingProxyType`` over a private copy of the dict the
   reason was built with; ``Reason`` hashes by ``(code, frozenset(params.items()))``.
 * Reason order in ``evaluate_gate``: bp_emergency, bp_hold, pulse_hold, safety_review,
-  recent_emergency, too_soon, over_24h_max, over_7d_max, sitter_required, checklist_failed.
+  screener_pending, recent_emergency, too_soon, over_24h_max, over_7d_max, sitter_required,
+  checklist_failed.
   ``bp_hold`` is omitted when ``bp_emergency`` fires (the emergency supersedes it); every other
   reason is still listed so the record is complete.
 * Overrides: ``NEVER_OVERRIDABLE`` reasons can never be overridden before dosing; the others
@@ -102,6 +103,8 @@ class ReasonCode(StrEnum):
     CHECKLIST_FAILED = "checklist_failed"
     PULSE_HOLD = "pulse_hold"
     SAFETY_REVIEW = "safety_review"  # a high-risk screen awaits the prescriber's review
+    # A PHQ-9 item 9 answer above 0 awaits the C-SSRS screener that says how much it means.
+    SCREENER_PENDING = "screener_pending"
     RECENT_EMERGENCY = "recent_emergency"  # a crisis reading within the lockout period
 
 
@@ -109,6 +112,7 @@ class ReasonCode(StrEnum):
 NEVER_OVERRIDABLE = frozenset({
     ReasonCode.BP_EMERGENCY,
     ReasonCode.SAFETY_REVIEW,
+    ReasonCode.SCREENER_PENDING,
     ReasonCode.RECENT_EMERGENCY,
     ReasonCode.TOO_SOON,
     ReasonCode.OVER_24H_MAX,
@@ -199,14 +203,18 @@ class GuardPolicy:
 @dataclass(frozen=True)
 class SafetyState:
     """What the record says right now, beyond the dose history: whether a high-risk screen
-    awaits review, and when the latest reading at or above the crisis level was taken."""
+    awaits review, whether a PHQ-9 item 9 answer above 0 awaits its screener, and when the
+    latest reading at or above the crisis level was taken."""
 
     review_pending: bool = False
     last_emergency_at: datetime | None = None
+    screener_pending: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.review_pending, bool):
             raise TypeError("review_pending must be a bool")
+        if not isinstance(self.screener_pending, bool):
+            raise TypeError("screener_pending must be a bool")
         if self.last_emergency_at is not None:
             _to_utc(self.last_emergency_at, "last_emergency_at")
 
@@ -323,9 +331,10 @@ def limits_met_only_after_corrections(
 def safety_hold_reasons(
     policy: GuardPolicy, state: SafetyState, at: datetime
 ) -> tuple[Reason, ...]:
-    """Holds that come from the record rather than the readings: a pending safety review, and a
-    crisis reading within the prescriber's lockout period before ``at`` (whatever later
-    rechecks showed). A crisis reading after ``at`` does not hold a dose taken before it.
+    """Holds that come from the record rather than the readings: a pending safety review, a
+    PHQ-9 item 9 answer above 0 whose screener is not answered yet, and a crisis reading
+    within the prescriber's lockout period before ``at`` (whatever later rechecks showed). A
+    crisis reading after ``at`` does not hold a dose taken before it.
 
     params: recent_emergency has ``at`` (the reading, UTC) and ``until`` (when the hold ends).
     """
@@ -333,6 +342,8 @@ def safety_hold_reasons(
     reasons: list[Reason] = []
     if state.review_pending:
         reasons.append(Reason(ReasonCode.SAFETY_REVIEW, {}))
+    if state.screener_pending:
+        reasons.append(Reason(ReasonCode.SCREENER_PENDING, {}))
     if state.last_emergency_at is not None:
         last = _to_utc(state.last_emergency_at, "last_emergency_at")
         until = last + timedelta(hours=policy.emergency_lockout_hours)

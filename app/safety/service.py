@@ -25,6 +25,9 @@ from app.i18n import gettext as _
 BP_EMERGENCY = "bp_emergency"
 DOSE_AGAINST_HOLD = "dose_against_hold"
 OFFLINE_GATE_DISAGREED = "offline_gate_disagreed"
+# A PHQ-9 with item 9 above 0, "unscreened" until a C-SSRS screener follows it.
+PHQ9_ITEM9 = "phq9_item9"
+UNSCREENED = "unscreened"
 REVIEW_NOTE_MAX = 1000
 
 
@@ -83,8 +86,22 @@ def states(session: Session, patient_id: uuid.UUID,
             .where(SafetyEvent.patient_id == patient_id, SafetyEvent.kind == BP_EMERGENCY,
                    col(SafetyEvent.occurred_at) <= at)
             .order_by(col(SafetyEvent.occurred_at).desc()).limit(1).scalar_subquery())
+        # A PHQ-9 item 9 answer above 0 that no screener has followed (its event says
+        # "unscreened" until the screener linked to it is answered, app/checkins/service.py;
+        # any screener answered after it will do, so two such answers need one screener) and no
+        # prescriber has reviewed, for as long as Today asks for the screener.
+        screened_after = exists().where(
+            QuestionnaireResponse.patient_id == patient_id,
+            QuestionnaireResponse.instrument == "cssrs",
+            col(QuestionnaireResponse.completed_at) >= SafetyEvent.occurred_at)
+        columns.append(exists().where(
+            SafetyEvent.patient_id == patient_id, SafetyEvent.kind == PHQ9_ITEM9,
+            SafetyEvent.level == UNSCREENED, col(SafetyEvent.reviewed_at).is_(None),
+            col(SafetyEvent.occurred_at) <= at,
+            col(SafetyEvent.occurred_at) > at - UNSCREENED_SHOWN_FOR, ~screened_after))
     row = session.exec(select(*columns)).one()
-    return [rules.SafetyState(review_pending=bool(row[2 * n]), last_emergency_at=row[2 * n + 1])
+    return [rules.SafetyState(review_pending=bool(row[3 * n]), last_emergency_at=row[3 * n + 1],
+                              screener_pending=bool(row[3 * n + 2]))
             for n in range(len(moments))]
 
 

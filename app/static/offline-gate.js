@@ -27,9 +27,10 @@
  *             only an answer that is exactly `true` counts as yes.
  *   nowIso    the instant of the proposed dose.
  *   proposedMg
- *   state     body.safety_state: {review_pending: bool, last_emergency_at: iso|null}; null
- *             means none. A crisis reading taken on the phone since the snapshot must be folded
- *             in (noteEmergency) or the offline lockout would start late.
+ *   state     body.safety_state: {review_pending: bool, last_emergency_at: iso|null,
+ *             screener_pending: bool}; null means none. A crisis reading taken on the phone
+ *             since the snapshot must be folded in (noteEmergency) or the offline lockout would
+ *             start late; so must a screen (noteReview) and a PHQ-9 or screener (noteScreener).
  *
  * Conventions (the same as rules.py):
  *   - Times are ISO 8601 strings and must carry an offset (Z or +hh:mm); a naive time throws.
@@ -46,13 +47,14 @@
  *     must treat a throw as "cannot clear this dose offline", never as OK.
  *
  * evaluateGate returns {verdict: "ok"|"hold"|"emergency", reasons: [{code, params}]} with the
- * reasons in this order: bp_emergency, bp_hold, pulse_hold, safety_review, recent_emergency,
- * too_soon, over_24h_max, over_7d_max, sitter_required, checklist_failed (bp_hold omitted when
+ * reasons in this order: bp_emergency, bp_hold, pulse_hold, safety_review, screener_pending,
+ * recent_emergency, too_soon, over_24h_max, over_7d_max, sitter_required, checklist_failed (bp_hold omitted when
  * bp_emergency fires). Params per code:
  *   bp_emergency      {systolic, diastolic, crisis_systolic, crisis_diastolic}
  *   bp_hold           {systolic, diastolic, hold_systolic, hold_diastolic}
  *   pulse_hold        {heart_rate, low, high}
  *   safety_review     {}
+ *   screener_pending  {}
  *   recent_emergency  {at, until}
  *   too_soon          {hours, next_allowed_at, conflicting_at: [iso...]}
  *   over_24h_max, over_7d_max  {limit_mg, total_mg}
@@ -68,17 +70,17 @@
   var CRISIS_DIASTOLIC = 120;
   var EMERGENCY_RECHECK_MINUTES = 5;
   var NEVER_OVERRIDABLE = ['bp_emergency', 'over_24h_max', 'over_7d_max', 'recent_emergency',
-    'safety_review', 'too_soon'];
+    'safety_review', 'screener_pending', 'too_soon'];
   var OVERRIDABLE_CHOICES = ['bp_hold', 'pulse_hold', 'sitter_required', 'checklist_failed'];
   var REASON_CODES = ['bp_emergency', 'bp_hold', 'pulse_hold', 'safety_review',
-    'recent_emergency', 'too_soon', 'over_24h_max', 'over_7d_max', 'sitter_required',
+    'screener_pending', 'recent_emergency', 'too_soon', 'over_24h_max', 'over_7d_max', 'sitter_required',
     'checklist_failed'];
   var VERDICTS = { OK: 'ok', HOLD: 'hold', EMERGENCY: 'emergency' };
   // The keys of body.protocol.rules this file reads.
   var SNAPSHOT_FIELDS = ['min_hours_between_doses', 'max_mg_per_24h', 'max_mg_per_7d',
     'bp_hold_systolic', 'bp_hold_diastolic', 'pulse_hold_low', 'pulse_hold_high',
     'emergency_lockout_hours', 'sitter_required', 'required_checklist', 'overridable_holds'];
-  var STATE_FIELDS = ['review_pending', 'last_emergency_at'];
+  var STATE_FIELDS = ['review_pending', 'last_emergency_at', 'screener_pending'];
 
   var US_PER_MS = 1000;
   var US_PER_MINUTE = 60 * 1000 * 1000;
@@ -252,15 +254,27 @@
   }
 
   function readState(state) {
-    if (state === null || state === undefined) return { reviewPending: false, lastEmergency: null };
+    if (state === null || state === undefined) {
+      return { reviewPending: false, lastEmergency: null, screenerPending: false };
+    }
     if (typeof state !== 'object') throw new TypeError('state must be an object');
     var review = state.review_pending === undefined ? false : state.review_pending;
     if (typeof review !== 'boolean') throw new TypeError('review_pending must be a bool');
+    var screener = state.screener_pending === undefined ? false : state.screener_pending;
+    if (typeof screener !== 'boolean') throw new TypeError('screener_pending must be a bool');
     var last = state.last_emergency_at;
     return {
       reviewPending: review,
-      lastEmergency: last === null || last === undefined ? null : toMicros(last, 'last_emergency_at')
+      lastEmergency: last === null || last === undefined ? null : toMicros(last, 'last_emergency_at'),
+      screenerPending: screener
     };
+  }
+
+  // A state read by readState, as body.safety_state gives it.
+  function stateJson(s) {
+    return { review_pending: s.reviewPending,
+             last_emergency_at: s.lastEmergency === null ? null : isoFromMicros(s.lastEmergency),
+             screener_pending: s.screenerPending };
   }
 
   function readAnswers(answers) {
@@ -337,6 +351,7 @@
   function holdReasons(policy, state, at) {
     var reasons = [];
     if (state.reviewPending) reasons.push({ code: 'safety_review', params: {} });
+    if (state.screenerPending) reasons.push({ code: 'screener_pending', params: {} });
     if (state.lastEmergency !== null) {
       var last = state.lastEmergency;
       var until = safe(last + policy.lockoutHours * US_PER_HOUR, 'until');
@@ -356,7 +371,8 @@
     return limitReasons(readPolicy(snapshot), readHistory(history), at, mg);
   }
 
-  /** safety_review while a review is pending; recent_emergency for last <= at < last + lockout. */
+  /** safety_review while a review is pending, screener_pending while a PHQ-9 item 9 answer
+   * awaits its screener; recent_emergency for last <= at < last + lockout. */
   function safetyHoldReasons(snapshot, state, atIso) {
     var at = toMicros(atIso, 'at');
     return holdReasons(readPolicy(snapshot), readState(state), at);
@@ -441,15 +457,23 @@
   function noteEmergency(state, atIso) {
     var s = readState(state);
     var at = toMicros(atIso, 'at');
-    var last = s.lastEmergency === null || at > s.lastEmergency ? at : s.lastEmergency;
-    return { review_pending: s.reviewPending, last_emergency_at: isoFromMicros(last) };
+    s.lastEmergency = s.lastEmergency === null || at > s.lastEmergency ? at : s.lastEmergency;
+    return stateJson(s);
   }
 
   /** The state with a review pending: a screen on the phone the server would hold dosing for. */
   function noteReview(state) {
     var s = readState(state);
-    return { review_pending: true,
-             last_emergency_at: s.lastEmergency === null ? null : isoFromMicros(s.lastEmergency) };
+    s.reviewPending = true;
+    return stateJson(s);
+  }
+
+  /** The state after a PHQ-9 answered on the phone with item 9 above 0 (pending: true), or a
+   * screener answered after it (pending: false), as the server will hold and clear. */
+  function noteScreener(state, pending) {
+    var s = readState(state);
+    s.screenerPending = pending === true;
+    return stateJson(s);
   }
 
   root.TrocheGate = Object.freeze({
@@ -461,6 +485,7 @@
     fromToday: fromToday,
     noteEmergency: noteEmergency,
     noteReview: noteReview,
+    noteScreener: noteScreener,
     CHECKLIST_ITEMS: Object.freeze(CHECKLIST_ITEMS.slice()),
     CRISIS_SYSTOLIC: CRISIS_SYSTOLIC,
     CRISIS_DIASTOLIC: CRISIS_DIASTOLIC,

@@ -238,7 +238,11 @@
       if (!inputs) return null;
       var history = inputs.history;
       var state = inputs.state;
-      var mine = found[1].concat(unseenSent(found[0], found[2]));
+      // In the order they were made (the sent ones come after the unsent in the two lists): a
+      // screener clears the PHQ-9 answer before it, never one after it.
+      var mine = found[1].concat(unseenSent(found[0], found[2])).sort(function (a, b) {
+        return (Date.parse(a.recorded_at) || 0) - (Date.parse(b.recorded_at) || 0);
+      });
       // A correction of a recorded dose, not yet in the snapshot: judged as the server will,
       // at its corrected time and amount (a dose marked entered in error keeps counting
       // until the server has it: the careful side).
@@ -268,6 +272,16 @@
         if (item.kind === "questionnaire" && item.data.instrument === "cssrs" &&
             screenHolds(item.data.answers || [])) {
           state = Gate.noteReview(state);
+        }
+        // PHQ-9 item 9 above 0 holds dosing until a screener answered after it (the server's
+        // safety state, app/safety/service.py); a screener the server refused clears nothing.
+        if (item.kind === "questionnaire" && item.data.instrument === "phq9") {
+          var item9 = (item.data.answers || [])[8];
+          if (typeof item9 === "number" && item9 > 0) state = Gate.noteScreener(state, true);
+        }
+        if (item.kind === "questionnaire" && item.data.instrument === "cssrs" &&
+            item.status !== "rejected") {
+          state = Gate.noteScreener(state, false);
         }
       });
       // When the server last told this phone the record: a dose logged on another device

@@ -126,7 +126,7 @@ def test_javascript_constants_are_the_python_ones(page: Page):
     # Everything the JavaScript reads is in the /api/v1/today snapshot (whose keys
     # tests/doses/test_gate_corpus.py checks against the real endpoint).
     assert set(got["fields"]) <= set(gen.snapshot_rules())
-    assert got["state"] == ["review_pending", "last_emergency_at"]
+    assert got["state"] == ["review_pending", "last_emergency_at", "screener_pending"]
 
 
 def test_offline_gate_runs_on_the_real_today_snapshot(page: Page, demo, sign_in):

@@ -368,6 +368,50 @@ def test_a_high_risk_screen_made_offline_holds_the_offline_check_as_the_server_w
             SafetyEvent.kind == "offline_gate_disagreed")).all()
 
 
+def test_an_item9_answer_made_offline_holds_until_its_screener_as_the_server_would(
+        context, page: Page, patient):
+    """A PHQ-9 with item 9 above 0 holds dosing until the screener after it is answered
+    (server side); on the phone, the answer still in the outbox holds the next offline check,
+    and the screener answered after it lifts the hold, as the server will."""
+    _ready_offline(context, page, patient.email)
+    page.goto("/questionnaires/phq9")
+    for n in range(1, 9):
+        page.locator(f"#item-q{n}").get_by_label("Not at all", exact=True).check()
+    page.locator("#item-q9").get_by_label("Several days", exact=True).check()
+    page.get_by_role("button", name="Submit").click()
+    expect(page).to_have_url(re.compile(r"/questionnaires/cssrs$"))
+    expect(_count(page)).to_have_text("1")
+
+    # The screener is left for later: the check holds, and says why.
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Hold: it is not safe to dose right now")
+           ).to_be_visible()
+    expect(verdict).to_contain_text(
+        reasons.text({"code": "screener_pending", "params": {}}, "UTC"))
+    expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
+
+    page.goto("/questionnaires/cssrs")
+    for item in ("q1", "q2", "q6"):
+        _answer(page, item, "No")
+    page.get_by_role("button", name="Submit").click()
+    expect(_count(page)).to_have_text("3")
+    _safety_check(page, "128", "82", "72")
+    expect(page.locator("#gate-result").get_by_role("heading", name="Safety check passed")
+           ).to_be_visible()
+
+    _back_online(context, page)
+    with Session(engine) as db:
+        gates = db.exec(select(GateCheck).where(GateCheck.patient_id == patient.id)
+                        .order_by(col(GateCheck.checked_at))).all()
+        assert [(g.verdict, [r["code"] for r in g.reasons]) for g in gates] == [
+            ("hold", ["screener_pending"]), ("ok", [])]
+        # The phone and the server agree both times.
+        assert not db.exec(select(SafetyEvent).where(
+            SafetyEvent.patient_id == patient.id,
+            SafetyEvent.kind == "offline_gate_disagreed")).all()
+
+
 def test_a_crisis_reading_in_an_offline_check_in_starts_the_rest_and_lockout_on_the_phone(
         context, page: Page):
     # A short interval: only the crisis reading can hold the next check.

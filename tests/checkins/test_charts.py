@@ -116,7 +116,10 @@ def test_all_includes_a_baseline_questionnaire_from_before_the_first_dose(db):
     baseline_at = now - timedelta(days=25)
     service.record_questionnaire(db, patient=patient, response_id=uuid.uuid4(),
                                  completed_at=baseline_at,
-                                 data={"instrument": "phq9", "answers": [2] * 9},
+                                 # 18 with item 9 at 0 (above 0 would hold the dose below
+                                 # until a screener followed it).
+                                 data={"instrument": "phq9",
+                                       "answers": [3, 3, 2, 2, 2, 2, 2, 2, 0]},
                                  now=baseline_at)
     taken = now - timedelta(days=18)
     doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=taken,

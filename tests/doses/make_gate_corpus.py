@@ -14,7 +14,8 @@ Case shape (all JSON):
     history     [{"taken_at": iso, "dose_mg": "100.00"}]
     answers     {"systolic", "diastolic", "heart_rate", "checklist": {item: bool}}
     now         iso instant of the proposed dose, proposed_mg a decimal string
-    state       GET /api/v1/today's `safety_state`: {"review_pending", "last_emergency_at"}
+    state       GET /api/v1/today's `safety_state`: {"review_pending", "last_emergency_at",
+                "screener_pending"}
     expected    {"verdict", "codes", "params", "recheck_at", "may_override"}
                 params are JSON-ready: UTC datetimes as datetime.isoformat(), decimals in their
                 shortest exact form ("200", "12.5"), tuples as lists.
@@ -111,7 +112,8 @@ def state_from_json(body: dict[str, Any] | None) -> rules.SafetyState:
     body = body or {}
     last = body.get("last_emergency_at")
     return rules.SafetyState(review_pending=body.get("review_pending", False),
-                             last_emergency_at=datetime.fromisoformat(last) if last else None)
+                             last_emergency_at=datetime.fromisoformat(last) if last else None,
+                             screener_pending=body.get("screener_pending", False))
 
 
 def decimal_text(value: Decimal) -> str:
@@ -168,8 +170,9 @@ def answers(sys_bp: int = 120, dia_bp: int = 80, pulse: int = 70,
             "checklist": dict(ALL_YES) if checklist is None else checklist}
 
 
-def state(review: bool = False, last: str | None = None) -> dict[str, Any]:
-    return {"review_pending": review, "last_emergency_at": last}
+def state(review: bool = False, last: str | None = None,
+          screener: bool = False) -> dict[str, Any]:
+    return {"review_pending": review, "last_emergency_at": last, "screener_pending": screener}
 
 
 def case(name: str, *, policy: dict[str, Any] | None = None, history=(), reading=None,
@@ -331,6 +334,16 @@ def build_cases() -> list[dict[str, Any]]:
         case("safety_review_never_overridable",
              policy=snapshot_rules(overridable_holds=all_overridable),
              reading=answers(165, 80), safety=state(review=True)),
+        # -- a PHQ-9 item 9 answer above 0 awaiting its screener
+        case("screener_pending", safety=state(screener=True)),
+        case("screener_pending_never_overridable",
+             policy=snapshot_rules(overridable_holds=all_overridable),
+             reading=answers(165, 80, checklist={**ALL_YES, "fasted": False}),
+             safety=state(screener=True)),
+        case("screener_pending_and_safety_review_both_listed",
+             safety=state(review=True, screener=True)),
+        case("screener_pending_with_a_recent_emergency",
+             safety=state(screener=True, last=iso(-HOUR))),
         # -- a recent crisis reading: held for last <= now < last + lockout hours
         case("recent_emergency_at_the_reading_instant", safety=state(last=iso())),
         case("recent_emergency_one_microsecond_before_the_lockout_ends",
@@ -404,13 +417,13 @@ def build_cases() -> list[dict[str, Any]]:
              policy=snapshot_rules(max_mg_per_7d="200.00", pulse_hold_low=50,
                                    sitter_required=True, required_checklist=["fasted"]),
              history=[dose(-HOUR, "150.00")], reading=answers(170, 90, pulse=40, checklist={}),
-             safety=state(review=True, last=iso(-HOUR))),
+             safety=state(review=True, last=iso(-HOUR), screener=True)),
         case("everything_at_once_in_an_emergency",
              policy=snapshot_rules(max_mg_per_7d="200.00", pulse_hold_high=100,
                                    sitter_required=True, required_checklist=NON_SITTER),
              history=[dose(-HOUR, "150.00")],
              reading=answers(185, 125, pulse=120, checklist={"no_driving": True}),
-             safety=state(review=True, last=iso(-HOUR))),
+             safety=state(review=True, last=iso(-HOUR), screener=True)),
         case("emergency_with_the_interval", history=[dose(-HOUR)], reading=answers(181, 70)),
     ]
 
@@ -422,6 +435,8 @@ def build_invalid() -> list[dict[str, Any]]:
         case("invalid_naive_history",
              history=[{"taken_at": "2026-02-28T12:00:00", "dose_mg": "100"}]),
         case("invalid_naive_last_emergency", safety=state(last="2026-03-01T11:00:00")),
+        case("invalid_screener_pending_not_a_bool",
+             safety={**state(), "screener_pending": "yes"}),
         case("invalid_zero_proposal", proposed="0"),
         case("invalid_negative_proposal", proposed="-100"),
         case("invalid_negative_past_dose", history=[dose(-2 * DAY, "-100.00")]),

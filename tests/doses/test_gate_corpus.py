@@ -147,8 +147,8 @@ def test_hand_checked_checklist_override_and_combined_cases():
     assert only("override_sitter_and_checklist")["may_override"] is True
     assert only("override_never_for_too_soon")["may_override"] is False
     assert only("every_hold_at_once")["codes"] == [
-        "bp_hold", "pulse_hold", "safety_review", "recent_emergency", "too_soon",
-        "over_24h_max", "over_7d_max", "sitter_required", "checklist_failed"]
+        "bp_hold", "pulse_hold", "safety_review", "screener_pending", "recent_emergency",
+        "too_soon", "over_24h_max", "over_7d_max", "sitter_required", "checklist_failed"]
     assert only("every_hold_at_once")["verdict"] == "hold"
     assert only("everything_at_once_in_an_emergency")["codes"][0] == "bp_emergency"
     assert "bp_hold" not in only("everything_at_once_in_an_emergency")["codes"]
@@ -178,7 +178,8 @@ def test_today_snapshot_carries_what_the_offline_gate_reads(db, client, patient)
     body = client.get("/api/v1/today").json()
     assert set(body["protocol"]["rules"]) == set(gen.snapshot_rules())
     assert body["safety_state"] == {
-        "review_pending": False, "last_emergency_at": event.occurred_at.isoformat()}
+        "review_pending": False, "last_emergency_at": event.occurred_at.isoformat(),
+        "screener_pending": False}
 
     answers = gate_data(systolic=128, diastolic=82)
     offline = gen.evaluate_case({

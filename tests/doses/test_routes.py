@@ -981,7 +981,8 @@ def test_today_json_has_the_protocol_snapshot_and_next_session(db, client, patie
         "emergency_lockout_hours": 24, "emergency_recheck_minutes": 5,
         "overridable_holds": [],
         "never_overridable": ["bp_emergency", "over_24h_max", "over_7d_max",
-                              "recent_emergency", "safety_review", "too_soon"],
+                              "recent_emergency", "safety_review", "screener_pending",
+                              "too_soon"],
     }
     assert Decimal(protocol["rules"]["min_hours_between_doses"]) == 48
     assert Decimal(protocol["rules"]["max_mg_per_24h"]) == 200
@@ -996,7 +997,8 @@ def test_today_json_has_the_protocol_snapshot_and_next_session(db, client, patie
     assert abs(scheduled - utcnow()) < timedelta(minutes=2)
     assert len(body["recent_doses"]) == 1
     assert body["holds"] == []
-    assert body["safety_state"] == {"review_pending": False, "last_emergency_at": None}
+    assert body["safety_state"] == {"review_pending": False, "last_emergency_at": None,
+                                    "screener_pending": False}
     assert body["last_dose"]["dose_mg"]
     assert "balance" in body["ledger"]
 

@@ -127,6 +127,7 @@ def test_enum_values_are_the_documented_machine_codes() -> None:
         "checklist_failed",
         "pulse_hold",
         "safety_review",
+        "screener_pending",
         "recent_emergency",
     }
     assert CHECKLIST_ITEMS == (

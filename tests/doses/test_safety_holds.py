@@ -179,5 +179,5 @@ def test_a_never_overridable_reason_is_never_overridable(never, fired, allowed):
 
 def test_the_never_overridable_set_is_the_documented_one():
     assert {c.value for c in NEVER_OVERRIDABLE} == {
-        "bp_emergency", "safety_review", "recent_emergency", "too_soon", "over_24h_max",
-        "over_7d_max"}
+        "bp_emergency", "safety_review", "screener_pending", "recent_emergency", "too_soon",
+        "over_24h_max", "over_7d_max"}

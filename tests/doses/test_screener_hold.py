@@ -1,0 +1,130 @@
+"""A PHQ-9 with item 9 above 0 holds dosing until the C-SSRS screener that follows it is
+answered (or a prescriber reviews the answer): the screener says how much the answer means
+before a dissociative drug is taken at home. Through the one write path, as the phone sends
+them, on both databases."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from app.checkins.models import SafetyEvent
+from app.db import utcnow
+from app.doses.models import Dose
+from tests import factories
+
+ITEM9_ONE = [0, 0, 0, 0, 0, 0, 0, 0, 1]
+LOW_RISK = [True, False, None, None, None, False, None]
+HIGH_RISK = [True, True, True, True, False, False, None]
+
+
+@pytest.fixture
+def patient(db, auth):
+    prescriber = factories.user(db, role="prescriber")
+    patient = factories.user(db, role="patient")
+    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
+    db.commit()
+    assert auth.login(patient.email).status_code == 303
+    return prescriber, patient
+
+
+def _send(client, kind: str, data: dict, *, at=None) -> dict:
+    response = factories.sync_post(client, factories.sync_item(kind, data, recorded_at=at))
+    assert response.status_code == 200, response.text
+    (result,) = response.json()["results"]
+    return result
+
+
+def _phq9(client, answers=ITEM9_ONE, at=None) -> dict:
+    return _send(client, "questionnaire", {"instrument": "phq9", "answers": answers,
+                                           **({"completed_at": at.isoformat()} if at else {})})
+
+
+def _gate(client) -> dict:
+    return _send(client, "gate", factories.gate_data())
+
+
+def _codes(result: dict) -> list[str]:
+    return [r["code"] for r in result["reasons"]]
+
+
+def test_item9_holds_until_the_screener_is_answered(client, patient):
+    assert _gate(client)["verdict"] == "ok"
+    phq = _phq9(client)
+    held = _gate(client)
+    assert held["verdict"] == "hold" and _codes(held) == ["screener_pending"]
+    assert "Answer the few safety questions that follow before your next dose." in \
+        held["reasons"][0]["message"]
+    today = client.get("/api/v1/today").json()
+    assert today["safety_state"]["screener_pending"] is True
+    assert [h["code"] for h in today["holds"]] == ["screener_pending"]
+    # Today asks for the screener above the check.
+    page = client.get("/today").text
+    assert "Answer the safety questions" in page and "Safety questions not answered" not in page
+    # A suicidality answer always leads to the crisis resources, the hold included.
+    assert page.count('href="tel:988"') >= 1
+
+    _send(client, "questionnaire", {"instrument": "cssrs", "answers": LOW_RISK,
+                                    "follows_id": phq["id"]})
+    assert _gate(client)["verdict"] == "ok"
+    assert client.get("/api/v1/today").json()["safety_state"]["screener_pending"] is False
+
+
+def test_a_high_risk_screener_turns_the_hold_into_the_review_hold(client, patient):
+    phq = _phq9(client)
+    _send(client, "questionnaire", {"instrument": "cssrs", "answers": HIGH_RISK,
+                                    "follows_id": phq["id"]})
+    assert _codes(_gate(client)) == ["safety_review"]
+
+
+def test_a_prescribers_review_of_the_answer_lifts_the_hold(client, auth, db, patient):
+    prescriber, person = patient
+    _phq9(client)
+    assert _codes(_gate(client)) == ["screener_pending"]
+    event = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == person.id,
+                                              SafetyEvent.kind == "phq9_item9")).one()
+    auth.logout()
+    assert auth.login(prescriber.email).status_code == 303
+    reviewed = auth.post(f"/patients/{person.id}/flags/review",
+                         {"code": "safety_event", "key": str(event.id),
+                          "note": "Called them: passive thoughts, safety plan in place.",
+                          "next": "/patients"})
+    assert reviewed.status_code == 303, reviewed.text
+    auth.logout()
+    assert auth.login(person.email).status_code == 303
+    assert _gate(client)["verdict"] == "ok"
+
+
+def test_one_screener_after_two_such_answers_lifts_the_hold(client, patient):
+    _phq9(client, at=utcnow() - timedelta(days=3))
+    second = _phq9(client)
+    _send(client, "questionnaire", {"instrument": "cssrs", "answers": LOW_RISK,
+                                    "follows_id": second["id"]})
+    assert _gate(client)["verdict"] == "ok"
+
+
+def test_an_answer_older_than_two_weeks_no_longer_holds(client, patient):
+    _phq9(client, at=utcnow() - timedelta(days=15))
+    assert _gate(client)["verdict"] == "ok"
+
+
+def test_a_zero_on_item9_holds_nothing(client, patient):
+    _phq9(client, answers=[1, 1, 1, 0, 0, 0, 0, 0, 0])
+    assert _gate(client)["verdict"] == "ok"
+
+
+def test_a_dose_taken_against_the_hold_is_recorded_and_flagged(client, db, patient):
+    _, person = patient
+    _phq9(client)
+    dose_id = uuid.uuid4()
+    result = factories.sync_post(client, factories.sync_item("dose", {
+        "taken_at": utcnow().isoformat(), "dose_mg": "100", "route": "sublingual",
+        "no_gate_reason": "Forgot the check.", "override_reason": "Took it before I saw this.",
+        "already_taken": True}, item_id=dose_id)).json()["results"][0]
+    assert result["status"] == "created", result
+    dose = db.exec(select(Dose).where(Dose.id == dose_id)).one()
+    assert "against_hold" in dose.flags
+    event = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == person.id,
+                                              SafetyEvent.kind == "dose_against_hold")).one()
+    assert "screener_pending" in event.details["codes"]
