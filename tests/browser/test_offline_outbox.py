@@ -129,6 +129,16 @@ def _rows(patient_id):
         }
 
 
+def _phq9_with_item9_above_0(page: Page) -> None:
+    """A PHQ-9 with "Several days" on item 9 only: it goes straight on to the screener."""
+    page.goto("/questionnaires/phq9")
+    for n in range(1, 9):
+        page.locator(f"#item-q{n}").get_by_label("Not at all", exact=True).check()
+    page.locator("#item-q9").get_by_label("Several days", exact=True).check()
+    page.get_by_role("button", name="Submit").click()
+    expect(page).to_have_url(re.compile(r"/questionnaires/cssrs$"))
+
+
 def test_offline_entries_wait_in_the_outbox_and_arrive_once(context, page: Page, patient):
     _ready_offline(context, page, patient.email)
 
@@ -147,12 +157,7 @@ def test_offline_entries_wait_in_the_outbox_and_arrive_once(context, page: Page,
 
     # A PHQ-9 with item 9 above 0 goes straight on to the screener, offline too; the
     # screener's answers lead to the crisis resources at once.
-    page.goto("/questionnaires/phq9")
-    for n in range(1, 9):
-        page.locator(f"#item-q{n}").get_by_label("Not at all", exact=True).check()
-    page.locator("#item-q9").get_by_label("Several days", exact=True).check()
-    page.get_by_role("button", name="Submit").click()
-    expect(page).to_have_url(re.compile(r"/questionnaires/cssrs$"))
+    _phq9_with_item9_above_0(page)
     for item in ("q1", "q2", "q6"):
         page.locator(f"#item-{item}").get_by_label("No", exact=True).check()
     page.get_by_role("button", name="Submit").click()
@@ -374,12 +379,7 @@ def test_an_item9_answer_made_offline_holds_until_its_screener_as_the_server_wou
     (server side); on the phone, the answer still in the outbox holds the next offline check,
     and the screener answered after it lifts the hold, as the server will."""
     _ready_offline(context, page, patient.email)
-    page.goto("/questionnaires/phq9")
-    for n in range(1, 9):
-        page.locator(f"#item-q{n}").get_by_label("Not at all", exact=True).check()
-    page.locator("#item-q9").get_by_label("Several days", exact=True).check()
-    page.get_by_role("button", name="Submit").click()
-    expect(page).to_have_url(re.compile(r"/questionnaires/cssrs$"))
+    _phq9_with_item9_above_0(page)
     expect(_count(page)).to_have_text("1")
 
     # The screener is left for later: the check holds, and says why.

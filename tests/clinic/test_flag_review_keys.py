@@ -19,6 +19,7 @@ from app.db import utcnow
 from app.doses.models import Dose
 from tests import factories
 from tests.audit.conftest import entries
+from tests.clinic.test_patient_list import safety_event
 from tests.helpers import fresh
 
 NOT_FOUND = "That flag was not found. Reload the list and try again."
@@ -47,15 +48,6 @@ def dose(db, patient, *, days_ago: float, flags=("override",)) -> Dose:
     return row
 
 
-def event(db, patient, kind: str, *, days_ago: float = 1, holds: bool = False) -> SafetyEvent:
-    row = SafetyEvent(patient_id=patient.id, kind=kind, level="high",
-                      occurred_at=utcnow() - timedelta(days=days_ago), source_id=uuid.uuid4(),
-                      holds_dosing=holds)
-    db.add(row)
-    db.flush()
-    return row
-
-
 @pytest.fixture
 def amy(db):
     """Amy, the prescriber's patient: two doses through an override (an older and a newer), a
@@ -70,13 +62,13 @@ def amy(db):
         "older": dose(db, patient, days_ago=5),
         "newer": dose(db, patient, days_ago=1),
         "plain": dose(db, patient, days_ago=2, flags=()),
-        "rouse": event(db, patient, "hard_to_rouse"),
-        "screen": event(db, patient, "positive_screen", holds=True),
-        "reading": event(db, patient, "bp_emergency"),
+        "rouse": safety_event(db, patient, "hard_to_rouse"),
+        "screen": safety_event(db, patient, "positive_screen", holds=True),
+        "reading": safety_event(db, patient, "bp_emergency"),
     }
     sid = on_protocol(db, factories.user(db, role="prescriber"), "Sid Stranger")
     found["sids_dose"] = dose(db, sid, days_ago=1)
-    found["sids_event"] = event(db, sid, "hard_to_rouse")
+    found["sids_event"] = safety_event(db, sid, "hard_to_rouse")
     db.commit()
     return found
 
