@@ -105,9 +105,8 @@ def _sentence(code: ReasonCode, v: Callable[[str], str], about_patient: bool = F
     if code == ReasonCode.SAFETY_REVIEW:
         return _("Your care team must review your recent answers before your next dose.")
     if code == ReasonCode.SCREENER_PENDING:
-        return _("You answered that you have had thoughts of being better off dead or of "
-                 "hurting yourself. Answer the few safety questions that follow before your "
-                 "next dose.")
+        # Today says above why the questions are asked; the hold does not repeat it.
+        return _("Your safety questions are not finished. Answer them before your next dose.")
     if code == ReasonCode.RECENT_EMERGENCY:
         return _("Your blood pressure reached a dangerous level recently. Dosing is on hold "
                  "until %(when)s, whatever later readings show.", when=v("until"))

@@ -54,8 +54,8 @@ def test_item9_holds_until_the_screener_is_answered(client, patient):
     phq = _phq9(client)
     held = _gate(client)
     assert held["verdict"] == "hold" and _codes(held) == ["screener_pending"]
-    assert "Answer the few safety questions that follow before your next dose." in \
-        held["reasons"][0]["message"]
+    assert held["reasons"][0]["message"] == (
+        "Your safety questions are not finished. Answer them before your next dose.")
     today = client.get("/api/v1/today").json()
     assert today["safety_state"]["screener_pending"] is True
     assert [h["code"] for h in today["holds"]] == ["screener_pending"]
