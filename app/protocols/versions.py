@@ -21,8 +21,8 @@ from app.protocols.models import ProtocolVersion
 
 # A version saved this long after a range's end can still decide about a session open in it (it
 # reaches back over its own grace: schedule.occurrences_in_force): the longest grace the protocol
-# form takes.
-_REACH_BACK = timedelta(hours=48)
+# form takes (the maximum has stood since versions had a grace).
+_REACH_BACK = timedelta(hours=protocols.GRACE_MAX_HOURS)
 
 
 def in_force(versions: Iterable[ProtocolVersion]) -> list[schedule.InForce]:
