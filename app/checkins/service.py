@@ -334,8 +334,11 @@ def record_checkin(
     if slot.key == "sitter_check":
         missing = [k for k in SITTER_CHECKLIST if values.get(k) is not True]
         if missing:
+            # Every item not answered Yes is marked, not only the first.
             raise Invalid(_("Tick every item: the checklist is only co-signed when all are "
-                            "true."), field=missing[0])
+                            "true."),
+                          errors={k: _("Answer Yes: the checklist is only co-signed when every "
+                                       "item is Yes.") for k in missing})
     if values.get("ready_alone") is True:
         _check_ready_alone(session, patient, slot.key, dose, recorded_at, values)
     flags = _flags(values)

@@ -1,5 +1,6 @@
 """The sitter's session pages: /supporting/{id}/session and its forms, without JavaScript."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -74,9 +75,13 @@ def test_a_checklist_with_a_crisis_reading_gets_the_guidance_and_says_what_was_k
 def test_a_checklist_with_an_item_not_ticked_comes_back_with_the_error(db, client, sitter):
     patient = supported(db, sitter)
     response = post_form(client, f"/supporting/{patient.id}/session/sitter_check", {
-        "sitter_present": "yes", "bp_taken": "yes", "safe_place": "yes", "no_driving": "no"})
+        "sitter_present": "yes", "safe_place": "no", "no_driving": "no"})
     assert response.status_code == 422
-    assert "Tick every item" in response.text
+    # Each item not answered Yes is marked beside it (one left blank, two answered No), and
+    # none of those answered Yes.
+    marked = re.findall(r'<p class="field-error" id="(\w+)-error"', response.text)
+    assert sorted(marked) == ["bp_taken", "no_driving", "safe_place"], marked
+    assert "the checklist is only co-signed when every item is Yes" in response.text
     assert 'value="no" checked' in response.text  # the sitter's answers are kept
     assert db.exec(select(CheckIn)).first() is None
 
