@@ -126,6 +126,9 @@ def seed_caregiver_alerts(session: Session, caregiver: User, patient: User) -> N
                         .order_by(col(Alert.raised_at))).all()
     assert len(held) == 2, held  # the seed must show what it describes
     first = held[0]
+    # Alex was notified at once, as the dispatcher does (alerts.notify_due), then acknowledged:
+    # the record says who was told, not "Nobody was notified".
+    alerts.notify_due(session, first.raised_at)
     alerts.acknowledge(session, user=caregiver, alert_id=first.id,
                        note="Called Jordan: rested, rechecked at 132/84 and went ahead.",
                        now=first.raised_at + timedelta(minutes=12))

@@ -279,3 +279,21 @@ def test_the_spanish_demo_patient_has_a_plan_doses_and_check_ins(db, demo):
     assert len(rows(db, CheckIn, patient)) > 20
     states = [s.state for s in session_states(db, patient, NOW)]
     assert "missed" not in states
+
+
+def test_the_demo_alert_alex_acknowledged_says_he_was_told_first(db):
+    """Jordan's first blood-pressure hold alerted Alex, who acknowledged it 12 minutes later:
+    the record shows one contact notified ("1 contact was notified"), never "Nobody was
+    notified" beside Alex's own acknowledgement."""
+    from sqlmodel import col
+
+    from app.alerts import service as alerts
+    from app.alerts.models import Alert
+
+    users = seed_demo(db, NOW)
+    first, latest = db.exec(select(Alert).where(
+        Alert.patient_id == users["patient@demo.test"].id, Alert.kind == alerts.BP_HOLD)
+        .order_by(col(Alert.raised_at))).all()
+    assert first.acknowledged_by_id == users["caregiver@demo.test"].id
+    assert first.notified_count == 1
+    assert latest.acknowledged_at is None
