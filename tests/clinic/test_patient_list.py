@@ -470,3 +470,18 @@ def test_a_dose_cleared_by_striking_the_one_before_flags_on_the_list_and_the_pag
     assert "Limits met only after a correction" in text(client.get("/patients"))
     page = text(client.get(f"/patients/{patient.id}"))
     assert "Within limits only after a correction" in page and "Logged by mistake." in page
+
+
+def test_two_screens_to_review_have_review_buttons_a_screen_reader_tells_apart(panel, auth,
+                                                                                client, db):
+    """Each high-risk screen is reviewed on its own; two of them made two rows whose Review
+    buttons had the same name ("High-risk screen to review for Zed Screen"). Each names when."""
+    zed = panel["people"]["Zed Screen"]
+    safety_event(db, zed, "positive_screen", days_ago=3, holds=True)
+    db.commit()
+    signed_in(auth, panel["prescriber"])
+    page = html.unescape(client.get("/patients").text)
+    names = re.findall(r'<span class="visually-hidden"> (High-risk screen to review for Zed '
+                       r'Screen[^<]*)</span>', page)
+    assert len(names) == 2 and len(set(names)) == 2, names
+    assert all(", since " in n for n in names)
