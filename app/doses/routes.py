@@ -1,7 +1,7 @@
 """The patient's pages: Today (gate and dose log), the dose history and the troche supply."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -91,15 +91,8 @@ def today(request: Request, session: SessionDep, user: PatientUser, welcome: str
     if logged:
         # Said from the record, not from the address: a dose against a hold is health
         # information, and an address ends up in the browser's history and in logs.
-        ctx["logged_against_hold"] = _just_logged_against_hold(ctx["state"], now)
+        ctx["logged_against_hold"] = today_state.just_logged_against_hold(ctx["state"], now)
     return render(request, "doses/today.html", ctx)
-
-
-def _just_logged_against_hold(state, now: datetime) -> bool:
-    """The dose the server received last, in the last few minutes, was taken against a hold."""
-    recent = [d for d in state.doses_read or () if d.received_at >= now - timedelta(minutes=10)]
-    latest = max(recent, key=lambda d: d.received_at, default=None)
-    return latest is not None and "against_hold" in (latest.flags or ())
 
 
 def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,

@@ -90,6 +90,15 @@ def sessions_between(session: Session, patient: User, start: datetime, end: date
     return schedule.classify_sessions(occs, taken, now, due_window=DUE_WINDOW)
 
 
+def just_logged_against_hold(state: Today, now: datetime) -> bool:
+    """The dose the server received last, in the last few minutes, was taken against a hold:
+    Today greets it as that, never with the green "Dose logged" (read from the record, the
+    address carrying only logged=1)."""
+    recent = [d for d in state.doses_read or () if d.received_at >= now - timedelta(minutes=10)]
+    latest = max(recent, key=lambda d: d.received_at, default=None)
+    return latest is not None and "against_hold" in (latest.flags or ())
+
+
 def today(session: Session, patient: User, now: datetime) -> Today:
     version = protocols.current(session, patient.id)
     if version is None:
