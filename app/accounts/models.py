@@ -8,7 +8,8 @@ from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
 
-# users.name_key's length: four times the display name's, for folds that lengthen it (ß is ss).
+# users.name_key's length: the key is cut here, since a fold can lengthen a name far beyond
+# its 120 characters (ß is ss; NFKD spells some characters out in up to 18).
 NAME_KEY_MAX = 480
 
 
@@ -57,7 +58,10 @@ def name_key(display_name: str) -> str:
     its accents set aside (Lucía is lucia, Ñandú is nandu), as a prescriber types a name on a
     keyboard without them. The display name keeps them."""
     decomposed = unicodedata.normalize("NFKD", display_name.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))[:NAME_KEY_MAX]
+    # Folded again: decomposing can bring capitals back ("ℌ" is "H"), and PostgreSQL's LIKE,
+    # unlike SQLite's, tells cases apart.
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()[
+        :NAME_KEY_MAX]
 
 
 @event.listens_for(User, "before_insert")

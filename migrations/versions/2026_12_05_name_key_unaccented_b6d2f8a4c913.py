@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def _unaccented(display_name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", display_name.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))[:480]
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()[:480]
 
 
 def _refold(fold: Callable[[str], str]) -> None:
