@@ -33,19 +33,39 @@ def schedule_words(version: ProtocolVersion) -> list[str]:
     4 weeks"."""
     lines = []
     for entry in version.timeline:
-        template = version.phases.get(entry["phase"]) or {}
-        name = _(str(entry["phase"]).capitalize())
-        at = str(template.get("at", ""))[:5]
-        if template.get("cadence") == "interval":
-            cadence = _("every %(n)s days at %(at)s", n=template.get("every_n_days"), at=at)
-        else:
-            days = ", ".join(_(WEEKDAYS[d]) for d in sorted(template.get("weekdays") or ()))
-            cadence = _("%(days)s at %(at)s", days=days, at=at)
-        weeks = template.get("weeks")
-        length = (_("%(n)s weeks", n=weeks) if weeks else _("open-ended"))
-        lines.append(_("%(phase)s from %(day)s: %(cadence)s, %(length)s", phase=name,
-                       day=entry["starts_on"], cadence=cadence, length=length))
+        cadence, length = _template_words(version.phases.get(entry["phase"]) or {})
+        lines.append(_("%(phase)s from %(day)s: %(cadence)s, %(length)s",
+                       phase=_(str(entry["phase"]).capitalize()), day=entry["starts_on"],
+                       cadence=cadence, length=length))
     return lines
+
+
+def _template_words(template: dict) -> tuple[str, str]:
+    """A phase's template: its cadence ("Mon, Thu at 10:00") and length ("4 weeks")."""
+    at = str(template.get("at", ""))[:5]
+    if template.get("cadence") == "interval":
+        cadence = _("every %(n)s days at %(at)s", n=template.get("every_n_days"), at=at)
+    else:
+        days = ", ".join(_(WEEKDAYS[d]) for d in sorted(template.get("weekdays") or ()))
+        cadence = _("%(days)s at %(at)s", days=days, at=at)
+    weeks = template.get("weeks")
+    return cadence, (_("%(n)s weeks", n=weeks) if weeks else _("open-ended"))
+
+
+def _unscheduled_template_changes(before: ProtocolVersion,
+                                  after: ProtocolVersion) -> list[Change]:
+    """Templates of phases on neither version's timeline yet (a taper set up ahead, the
+    maintenance after an open-ended induction): the schedule's words do not show them."""
+    scheduled = {e["phase"] for e in before.timeline} | {e["phase"] for e in after.timeline}
+    found = []
+    for phase in ("induction", "maintenance", "taper"):
+        old, new = before.phases.get(phase), after.phases.get(phase)
+        if phase in scheduled or old == new:
+            continue
+        found.append(Change(_(phase.capitalize()),
+                            ", ".join(_template_words(old)) if old else "—",
+                            ", ".join(_template_words(new)) if new else "—"))
+    return found
 
 
 def _number(value: Any) -> str:
@@ -115,7 +135,7 @@ def changes(before: ProtocolVersion | None, after: ProtocolVersion) -> list[Chan
     if old_plan != new_plan:
         found.append(Change(_("Schedule"), "; ".join(old_plan) or "—",
                             "; ".join(new_plan) or "—"))
-    return found
+    return found + _unscheduled_template_changes(before, after)
 
 
 def history(versions: list[ProtocolVersion]) -> list[tuple[ProtocolVersion, list[Change]]]:

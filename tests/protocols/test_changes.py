@@ -87,6 +87,21 @@ def test_each_setting_changed_alone_is_one_change_in_the_forms_words(field, valu
             [expected]
 
 
+def test_a_phase_set_up_ahead_of_the_schedule_is_a_change_too():
+    """A taper template saved before any taper is on the timeline (or the maintenance after an
+    open-ended induction) changes no date in the schedule's words, but is a change."""
+    before = _version()
+    taper = {**before.phases, "taper": {"cadence": "interval", "every_n_days": 14,
+                                        "at": "10:00", "weeks": 6}}
+    with i18n.using("en"):
+        assert _worded(changes.changes(before, _version(version=2, phases=taper))) == [
+            "Taper: — → every 14 days at 10:00, 6 weeks"]
+        longer = {**taper, "taper": {**taper["taper"], "weeks": 8}}
+        assert _worded(changes.changes(_version(version=2, phases=taper),
+                                       _version(version=3, phases=longer))) == [
+            "Taper: every 14 days at 10:00, 6 weeks → every 14 days at 10:00, 8 weeks"]
+
+
 def test_every_setting_the_form_saves_is_compared():
     """A setting added to the form and the model but not to changes.py would change silently:
     every column of a version but its identity and reason is compared."""
