@@ -14,6 +14,7 @@ from app.doses import corrections, rules, service
 from app.doses import today as today_state
 from app.doses.models import Dose
 from app.protocols import service as protocols
+from app.safety import service as safety
 from app.web.ranges import DayOrInstant, query_window
 
 router = APIRouter(prefix="/api/v1", tags=["doses"])
@@ -144,7 +145,14 @@ def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
     assert record is not None  # set whenever there is a protocol
     body["safety_state"] = {"review_pending": record.review_pending,
                             "last_emergency_at": _iso(record.last_emergency_at),
-                            "screener_pending": record.screener_pending}
+                            "screener_pending": record.screener_pending,
+                            "screener_pending_since": None}
+    if record.screener_pending:
+        # When the latest unscreened answer was given: a screener the phone holds lifts the
+        # hold only if answered at or after it, as the server judges (offline.js).
+        pending = safety.unscreened_item9(session, user.id, now - safety.UNSCREENED_SHOWN_FOR)
+        if pending:
+            body["safety_state"]["screener_pending_since"] = pending[0].completed_at.isoformat()
     if state.ledger:
         body["ledger"] = {"balance": str(state.ledger.balance),
                           "days_of_supply": state.ledger.days_of_supply}

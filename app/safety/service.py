@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.accounts.models import User
 from app.alerts import service as alerts
@@ -25,9 +25,8 @@ from app.i18n import gettext as _
 BP_EMERGENCY = "bp_emergency"
 DOSE_AGAINST_HOLD = "dose_against_hold"
 OFFLINE_GATE_DISAGREED = "offline_gate_disagreed"
-# A PHQ-9 with item 9 above 0, "unscreened" until a C-SSRS screener follows it.
+# A PHQ-9 with item 9 above 0: its safety event, which holds dosing until a screener follows.
 PHQ9_ITEM9 = "phq9_item9"
-UNSCREENED = "unscreened"
 REVIEW_NOTE_MAX = 1000
 
 
@@ -86,19 +85,20 @@ def states(session: Session, patient_id: uuid.UUID,
             .where(SafetyEvent.patient_id == patient_id, SafetyEvent.kind == BP_EMERGENCY,
                    col(SafetyEvent.occurred_at) <= at)
             .order_by(col(SafetyEvent.occurred_at).desc()).limit(1).scalar_subquery())
-        # A PHQ-9 item 9 answer above 0 that no screener has followed (its event says
-        # "unscreened" until the screener linked to it is answered, app/checkins/service.py;
-        # any screener answered after it will do, so two such answers need one screener) and no
-        # prescriber has reviewed, for as long as Today asks for the screener.
-        screened_after = exists().where(
+        # A PHQ-9 item 9 answer above 0 that no screener had followed by `at` (any screener
+        # answered between the two will do, so two such answers need one screener; judged by
+        # time, not by the event's level, which changes when the screener comes whenever the
+        # dose was taken) and no prescriber has reviewed, for as long as Today asks for the
+        # screener.
+        screened_by_then = exists().where(
             QuestionnaireResponse.patient_id == patient_id,
             QuestionnaireResponse.instrument == "cssrs",
-            col(QuestionnaireResponse.completed_at) >= SafetyEvent.occurred_at)
+            col(QuestionnaireResponse.completed_at) >= SafetyEvent.occurred_at,
+            col(QuestionnaireResponse.completed_at) <= at)
         columns.append(exists().where(
             SafetyEvent.patient_id == patient_id, SafetyEvent.kind == PHQ9_ITEM9,
-            SafetyEvent.level == UNSCREENED, col(SafetyEvent.reviewed_at).is_(None),
-            col(SafetyEvent.occurred_at) <= at,
-            col(SafetyEvent.occurred_at) > at - UNSCREENED_SHOWN_FOR, ~screened_after))
+            col(SafetyEvent.reviewed_at).is_(None), col(SafetyEvent.occurred_at) <= at,
+            col(SafetyEvent.occurred_at) > at - UNSCREENED_SHOWN_FOR, ~screened_by_then))
     row = session.exec(select(*columns)).one()
     return [rules.SafetyState(review_pending=bool(row[3 * n]), last_emergency_at=row[3 * n + 1],
                               screener_pending=bool(row[3 * n + 2]))
@@ -161,7 +161,9 @@ def screener_follows(session: Session, patient_id: uuid.UUID,
 
 def unscreened_item9(session: Session, patient_id: uuid.UUID,
                      since: datetime) -> list[QuestionnaireResponse]:
-    """PHQ-9 answers with item 9 above 0 that no completed C-SSRS screener follows yet."""
+    """PHQ-9 answers with item 9 above 0 that no completed C-SSRS screener follows yet: none
+    answered at or after them (the rule the dosing hold judges by, `states`), so two such
+    answers need one screener, and Today stops asking when the hold lifts."""
     positives = session.exec(
         select(QuestionnaireResponse)
         .where(QuestionnaireResponse.patient_id == patient_id,
@@ -172,10 +174,9 @@ def unscreened_item9(session: Session, patient_id: uuid.UUID,
     ).all()
     if not positives:
         return []
-    screened = set(session.exec(
-        select(QuestionnaireResponse.follows_id)
+    last_screen = session.exec(
+        select(func.max(QuestionnaireResponse.completed_at))
         .where(QuestionnaireResponse.patient_id == patient_id,
-               QuestionnaireResponse.instrument == "cssrs",
-               col(QuestionnaireResponse.follows_id).in_([p.id for p in positives]))
-    ).all())
-    return [p for p in positives if p.id not in screened]
+               QuestionnaireResponse.instrument == "cssrs")
+    ).one()
+    return [p for p in positives if last_screen is None or p.completed_at > last_screen]

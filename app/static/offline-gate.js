@@ -28,7 +28,7 @@
  *   nowIso    the instant of the proposed dose.
  *   proposedMg
  *   state     body.safety_state: {review_pending: bool, last_emergency_at: iso|null,
- *             screener_pending: bool}; null means none. A crisis reading taken on the phone
+ *             screener_pending: bool, screener_pending_since: iso|null}; null means none. A crisis reading taken on the phone
  *             since the snapshot must be folded in (noteEmergency) or the offline lockout would
  *             start late; so must a screen (noteReview) and a PHQ-9 or screener (noteScreener).
  *
@@ -80,7 +80,8 @@
   var SNAPSHOT_FIELDS = ['min_hours_between_doses', 'max_mg_per_24h', 'max_mg_per_7d',
     'bp_hold_systolic', 'bp_hold_diastolic', 'pulse_hold_low', 'pulse_hold_high',
     'emergency_lockout_hours', 'sitter_required', 'required_checklist', 'overridable_holds'];
-  var STATE_FIELDS = ['review_pending', 'last_emergency_at', 'screener_pending'];
+  var STATE_FIELDS = ['review_pending', 'last_emergency_at', 'screener_pending',
+    'screener_pending_since'];
 
   var US_PER_MS = 1000;
   var US_PER_MINUTE = 60 * 1000 * 1000;
@@ -255,7 +256,8 @@
 
   function readState(state) {
     if (state === null || state === undefined) {
-      return { reviewPending: false, lastEmergency: null, screenerPending: false };
+      return { reviewPending: false, lastEmergency: null, screenerPending: false,
+               screenerSince: null };
     }
     if (typeof state !== 'object') throw new TypeError('state must be an object');
     var review = state.review_pending === undefined ? false : state.review_pending;
@@ -263,10 +265,13 @@
     var screener = state.screener_pending === undefined ? false : state.screener_pending;
     if (typeof screener !== 'boolean') throw new TypeError('screener_pending must be a bool');
     var last = state.last_emergency_at;
+    var since = state.screener_pending_since;
     return {
       reviewPending: review,
       lastEmergency: last === null || last === undefined ? null : toMicros(last, 'last_emergency_at'),
-      screenerPending: screener
+      screenerPending: screener,
+      screenerSince: since === null || since === undefined ? null
+        : toMicros(since, 'screener_pending_since')
     };
   }
 
@@ -274,7 +279,9 @@
   function stateJson(s) {
     return { review_pending: s.reviewPending,
              last_emergency_at: s.lastEmergency === null ? null : isoFromMicros(s.lastEmergency),
-             screener_pending: s.screenerPending };
+             screener_pending: s.screenerPending,
+             screener_pending_since: s.screenerSince === null ? null
+               : isoFromMicros(s.screenerSince) };
   }
 
   function readAnswers(answers) {
@@ -468,11 +475,20 @@
     return stateJson(s);
   }
 
-  /** The state after a PHQ-9 answered on the phone with item 9 above 0 (pending: true), or a
-   * screener answered after it (pending: false), as the server will hold and clear. */
-  function noteScreener(state, pending) {
+  /** The state after a PHQ-9 answered on the phone at atIso with item 9 above 0 (pending:
+   * true), or a screener answered at atIso (pending: false), as the server holds and clears:
+   * a screener lifts the hold only if answered at or after the latest such answer, and a
+   * hold whose answer's time the phone does not know stays (the careful side). */
+  function noteScreener(state, pending, atIso) {
     var s = readState(state);
-    s.screenerPending = pending === true;
+    var at = toMicros(atIso, 'at');
+    if (pending === true) {
+      s.screenerPending = true;
+      s.screenerSince = s.screenerSince === null || at > s.screenerSince ? at : s.screenerSince;
+    } else if (s.screenerPending && s.screenerSince !== null && at >= s.screenerSince) {
+      s.screenerPending = false;
+      s.screenerSince = null;
+    }
     return stateJson(s);
   }
 

@@ -236,6 +236,9 @@
     return Promise.all([snapshot(), Outbox.all(user), Outbox.sent(user)]).then(function (found) {
       var inputs = Gate && Gate.fromToday(found[0]);
       if (!inputs) return null;
+      // A copy saved before the record said whether a screener is pending cannot clear a
+      // check: it cannot tell (the phone says so and the server judges when it can).
+      if (inputs.state && typeof inputs.state.screener_pending !== "boolean") return null;
       var history = inputs.history;
       var state = inputs.state;
       // In the order they were made (the sent ones come after the unsent in the two lists): a
@@ -277,11 +280,13 @@
         // safety state, app/safety/service.py); a screener the server refused clears nothing.
         if (item.kind === "questionnaire" && item.data.instrument === "phq9") {
           var item9 = (item.data.answers || [])[8];
-          if (typeof item9 === "number" && item9 > 0) state = Gate.noteScreener(state, true);
+          if (typeof item9 === "number" && item9 > 0) {
+            state = Gate.noteScreener(state, true, item.recorded_at);
+          }
         }
         if (item.kind === "questionnaire" && item.data.instrument === "cssrs" &&
             item.status !== "rejected") {
-          state = Gate.noteScreener(state, false);
+          state = Gate.noteScreener(state, false, item.recorded_at);
         }
       });
       // When the server last told this phone the record: a dose logged on another device
@@ -370,6 +375,7 @@
     function w(key) { return words.getAttribute("data-text-" + key) || ""; }
     var template = document.getElementById("offline-dose-form"); // before the section empties
     var clinic = document.getElementById("offline-clinic-call");
+    var crisis = document.getElementById("offline-crisis");
     section.textContent = "";
     var heading = document.createElement("h2");
     heading.id = "gate-heading";
@@ -417,6 +423,13 @@
     if (verdict !== "ok" && clinic && clinic.content.firstElementChild) {
       // "Call my clinic" beside a hold or an emergency, as online.
       section.appendChild(clinic.content.firstElementChild.cloneNode(true));
+    }
+    var suicidality = (result ? result.reasons : []).some(function (reason) {
+      return reason.code === "safety_review" || reason.code === "screener_pending";
+    });
+    if (suicidality && crisis && crisis.content.firstElementChild) {
+      // A suicidality answer always leads to the crisis resources, offline too.
+      section.appendChild(crisis.content.firstElementChild.cloneNode(true));
     }
     if (verdict === "ok") {
       var dose = template.content.firstElementChild.cloneNode(true);

@@ -126,7 +126,8 @@ def test_javascript_constants_are_the_python_ones(page: Page):
     # Everything the JavaScript reads is in the /api/v1/today snapshot (whose keys
     # tests/doses/test_gate_corpus.py checks against the real endpoint).
     assert set(got["fields"]) <= set(gen.snapshot_rules())
-    assert got["state"] == ["review_pending", "last_emergency_at", "screener_pending"]
+    assert got["state"] == ["review_pending", "last_emergency_at", "screener_pending",
+                            "screener_pending_since"]
 
 
 def test_offline_gate_runs_on_the_real_today_snapshot(page: Page, demo, sign_in):
@@ -152,3 +153,35 @@ def test_offline_gate_runs_on_the_real_today_snapshot(page: Page, demo, sign_in)
         "answers": answers, "now": body["now"], "proposed_mg": body["protocol"]["dose_mg"],
         "state": body["safety_state"]})
     assert got == want
+
+
+def test_a_screener_on_the_phone_lifts_only_a_hold_from_an_answer_before_it(page: Page):
+    """The server lifts the screener hold with a screener answered at or after the latest
+    item 9 answer. The phone folds its own PHQ-9s and screeners into the snapshot's state the
+    same way, and never lifts a hold whose answer's time it does not know."""
+    load_gate(page)
+    got = page.evaluate("""() => {
+      const G = window.TrocheGate;
+      const held = {review_pending: false, last_emergency_at: null, screener_pending: true,
+                    screener_pending_since: "2026-03-01T10:00:00+00:00"};
+      const pending = (s) => s.screener_pending;
+      return {
+        // A screener queued before an answer given on another device: still held.
+        before: pending(G.noteScreener(held, false, "2026-03-01T09:59:59+00:00")),
+        at: pending(G.noteScreener(held, false, "2026-03-01T10:00:00+00:00")),
+        after: pending(G.noteScreener(held, false, "2026-03-01T10:05:00+00:00")),
+        // No time for the answer: the careful side.
+        unknown: pending(G.noteScreener({...held, screener_pending_since: null}, false,
+                                        "2026-03-01T11:00:00+00:00")),
+        // The phone's own answer, then an older screener, then a newer one.
+        own: [G.noteScreener(held, true, "2026-03-01T12:00:00+00:00")].map((s) => [
+          pending(G.noteScreener(s, false, "2026-03-01T11:00:00+00:00")),
+          pending(G.noteScreener(s, false, "2026-03-01T12:01:00+00:00"))])[0],
+        reasons: G.safetyHoldReasons({min_hours_between_doses: "48", max_mg_per_24h: "200",
+          max_mg_per_7d: "450", bp_hold_systolic: 160, bp_hold_diastolic: 100,
+          emergency_lockout_hours: 24, sitter_required: false, required_checklist: [],
+          overridable_holds: []}, held, "2026-03-01T10:30:00+00:00").map((r) => r.code),
+      };
+    }""")
+    assert got == {"before": True, "at": False, "after": False, "unknown": True,
+                   "own": [True, False], "reasons": ["screener_pending"]}

@@ -362,6 +362,7 @@ def test_a_high_risk_screen_made_offline_holds_the_offline_check_as_the_server_w
            ).to_be_visible()
     expect(verdict).to_contain_text(reasons.text({"code": "safety_review", "params": {}}, "UTC"))
     expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
+    expect(verdict.get_by_role("link", name=re.compile("Call 988"))).to_be_visible()
 
     _back_online(context, page)
     with Session(engine) as db:
@@ -390,6 +391,8 @@ def test_an_item9_answer_made_offline_holds_until_its_screener_as_the_server_wou
     expect(verdict).to_contain_text(
         reasons.text({"code": "screener_pending", "params": {}}, "UTC"))
     expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
+    # With the crisis resources, offline too.
+    expect(verdict.get_by_role("link", name=re.compile("Call 988"))).to_be_visible()
 
     page.goto("/questionnaires/cssrs")
     for item in ("q1", "q2", "q6"):

@@ -179,7 +179,7 @@ def test_today_snapshot_carries_what_the_offline_gate_reads(db, client, patient)
     assert set(body["protocol"]["rules"]) == set(gen.snapshot_rules())
     assert body["safety_state"] == {
         "review_pending": False, "last_emergency_at": event.occurred_at.isoformat(),
-        "screener_pending": False}
+        "screener_pending": False, "screener_pending_since": None}
 
     answers = gate_data(systolic=128, diastolic=82)
     offline = gen.evaluate_case({

@@ -998,7 +998,7 @@ def test_today_json_has_the_protocol_snapshot_and_next_session(db, client, patie
     assert len(body["recent_doses"]) == 1
     assert body["holds"] == []
     assert body["safety_state"] == {"review_pending": False, "last_emergency_at": None,
-                                    "screener_pending": False}
+                                    "screener_pending": False, "screener_pending_since": None}
     assert body["last_dose"]["dose_mg"]
     assert "balance" in body["ledger"]
 

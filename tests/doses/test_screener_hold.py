@@ -33,12 +33,25 @@ def _send(client, kind: str, data: dict, *, at=None) -> dict:
     response = factories.sync_post(client, factories.sync_item(kind, data, recorded_at=at))
     assert response.status_code == 200, response.text
     (result,) = response.json()["results"]
+    assert result["status"] == "created", result  # a refused entry would prove nothing
     return result
 
 
 def _phq9(client, answers=ITEM9_ONE, at=None) -> dict:
-    return _send(client, "questionnaire", {"instrument": "phq9", "answers": answers,
-                                           **({"completed_at": at.isoformat()} if at else {})})
+    """A PHQ-9 answered at `at` (the phone's time for it: the outbox item's recorded_at)."""
+    return _send(client, "questionnaire", {"instrument": "phq9", "answers": answers}, at=at)
+
+
+def _screener(client, answers=LOW_RISK, follows: dict | None = None, at=None) -> dict:
+    data = {"instrument": "cssrs", "answers": answers}
+    if follows is not None:
+        data["follows_id"] = follows["id"]
+    return _send(client, "questionnaire", data, at=at)
+
+
+def _events(db, person) -> list[SafetyEvent]:
+    return db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == person.id,
+                                             SafetyEvent.kind == "phq9_item9")).all()
 
 
 def _gate(client) -> dict:
@@ -49,7 +62,7 @@ def _codes(result: dict) -> list[str]:
     return [r["code"] for r in result["reasons"]]
 
 
-def test_item9_holds_until_the_screener_is_answered(client, patient):
+def test_item9_holds_until_the_screener_is_answered(client, db, patient):
     assert _gate(client)["verdict"] == "ok"
     phq = _phq9(client)
     held = _gate(client)
@@ -58,6 +71,10 @@ def test_item9_holds_until_the_screener_is_answered(client, patient):
         "Your safety questions are not finished. Answer them before your next dose.")
     today = client.get("/api/v1/today").json()
     assert today["safety_state"]["screener_pending"] is True
+    # When the answer was given, for the phone: a screener it holds lifts only a hold before it.
+    assert today["safety_state"]["screener_pending_since"] == \
+        db.exec(select(SafetyEvent).where(SafetyEvent.kind == "phq9_item9")).one() \
+        .occurred_at.isoformat()
     assert [h["code"] for h in today["holds"]] == ["screener_pending"]
     # Today asks for the screener above the check.
     page = client.get("/today").text
@@ -65,16 +82,14 @@ def test_item9_holds_until_the_screener_is_answered(client, patient):
     # A suicidality answer always leads to the crisis resources, the hold included.
     assert page.count('href="tel:988"') >= 1
 
-    _send(client, "questionnaire", {"instrument": "cssrs", "answers": LOW_RISK,
-                                    "follows_id": phq["id"]})
+    _screener(client, follows=phq)
     assert _gate(client)["verdict"] == "ok"
     assert client.get("/api/v1/today").json()["safety_state"]["screener_pending"] is False
 
 
 def test_a_high_risk_screener_turns_the_hold_into_the_review_hold(client, patient):
     phq = _phq9(client)
-    _send(client, "questionnaire", {"instrument": "cssrs", "answers": HIGH_RISK,
-                                    "follows_id": phq["id"]})
+    _screener(client, HIGH_RISK, follows=phq)
     assert _codes(_gate(client)) == ["safety_review"]
 
 
@@ -96,17 +111,52 @@ def test_a_prescribers_review_of_the_answer_lifts_the_hold(client, auth, db, pat
     assert _gate(client)["verdict"] == "ok"
 
 
-def test_one_screener_after_two_such_answers_lifts_the_hold(client, patient):
+def test_one_screener_after_two_such_answers_lifts_the_hold(client, db, patient):
+    _, person = patient
     _phq9(client, at=utcnow() - timedelta(days=3))
     second = _phq9(client)
-    _send(client, "questionnaire", {"instrument": "cssrs", "answers": LOW_RISK,
-                                    "follows_id": second["id"]})
+    assert len(_events(db, person)) == 2
+    assert _codes(_gate(client)) == ["screener_pending"]
+    _screener(client, follows=second)
     assert _gate(client)["verdict"] == "ok"
 
 
-def test_an_answer_older_than_two_weeks_no_longer_holds(client, patient):
-    _phq9(client, at=utcnow() - timedelta(days=15))
+def test_a_screener_answered_before_the_answer_does_not_lift_it(client, patient):
+    _screener(client, at=utcnow() - timedelta(hours=2))
+    _phq9(client, at=utcnow() - timedelta(hours=1))
+    assert _codes(_gate(client)) == ["screener_pending"]
+
+
+def test_the_hold_lasts_the_two_weeks_today_asks_for_the_screener(client, db, patient):
+    _, person = patient
+    _phq9(client, at=utcnow() - timedelta(days=13, hours=23))
+    assert len(_events(db, person)) == 1
+    assert _codes(_gate(client)) == ["screener_pending"]
+
+
+def test_an_answer_older_than_two_weeks_no_longer_holds(client, db, patient):
+    _, person = patient
+    _phq9(client, at=utcnow() - timedelta(days=14, minutes=1))
+    assert len(_events(db, person)) == 1  # recorded, and flagged for the prescriber
     assert _gate(client)["verdict"] == "ok"
+
+
+def test_a_dose_taken_before_the_screener_was_answered_is_recorded_against_the_hold(
+        client, db, patient):
+    """Judged as the record stood when it was taken: a screener answered an hour later does
+    not make a dose taken in between clean."""
+    phq = _phq9(client, at=utcnow() - timedelta(hours=3))
+    _screener(client, follows=phq, at=utcnow() - timedelta(hours=1))
+    dose_id = uuid.uuid4()
+    taken = utcnow() - timedelta(hours=2)
+    result = factories.sync_post(client, factories.sync_item("dose", {
+        "taken_at": taken.isoformat(), "dose_mg": "100", "route": "sublingual",
+        "no_gate_reason": "Logged later.", "override_reason": "Took it before the questions.",
+        "already_taken": True}, item_id=dose_id)).json()["results"][0]
+    assert result["status"] == "created", result
+    assert "against_hold" in db.exec(select(Dose).where(Dose.id == dose_id)).one().flags
+    # Now, screened, the screener no longer holds (the dose's own interval does).
+    assert _codes(_gate(client)) == ["too_soon"]
 
 
 def test_a_zero_on_item9_holds_nothing(client, patient):

@@ -304,8 +304,9 @@ SAFETY = {
     "pulse_hold_high": "110",
     "overridable_holds": ["pulse_hold", "bp_hold"],
 }
-NEVER_OVERRIDABLE = ("too soon, over the 24-hour or 7-day maximum, a recent emergency reading "
-                     "and a pending safety review can never be overridden before dosing")
+NEVER_OVERRIDABLE = ("too soon, over the 24-hour or 7-day maximum, an emergency reading now or "
+                     "recently, a pending safety review and safety questions not yet answered "
+                     "can never be overridden before dosing")
 
 
 def _checked(html: str, name: str, value: str) -> bool:
