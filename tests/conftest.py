@@ -123,6 +123,17 @@ def demo(db):
 
 
 @pytest.fixture
+def patient(db, login_as):
+    """A signed-in patient whose plan has a session right now (daily at this local time), with
+    their prescriber. A test module with a patient of another kind defines its own."""
+    patient = login_as("patient")
+    prescriber = factories.user(db, role="prescriber")
+    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
+    db.commit()
+    return patient
+
+
+@pytest.fixture
 def client():
     with TestClient(app, follow_redirects=False) as test_client:
         yield test_client

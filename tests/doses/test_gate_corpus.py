@@ -18,7 +18,6 @@ from sqlmodel import select
 
 from app.checkins.models import SafetyEvent
 from app.doses.rules import OVERRIDABLE_CHOICES, ReasonCode, Verdict
-from tests import factories
 from tests.doses import make_gate_corpus as gen
 from tests.factories import gate_data, sync_item, sync_post
 
@@ -155,15 +154,6 @@ def test_hand_checked_checklist_override_and_combined_cases():
 
 
 # --- the real snapshot is enough to reach the server's verdict offline ---------------------
-
-
-@pytest.fixture
-def patient(db, login_as):
-    patient = login_as("patient")
-    prescriber = factories.user(db, role="prescriber")
-    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
-    db.commit()
-    return patient
 
 
 def test_today_snapshot_carries_what_the_offline_gate_reads(db, client, patient):

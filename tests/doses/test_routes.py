@@ -38,16 +38,6 @@ def nothing_written(db) -> bool:
     return count(db, Dose) == 0 and count(db, GateCheck) == 0 and count(db, ClientWrite) == 0
 
 
-@pytest.fixture
-def patient(db, login_as):
-    """A signed-in patient whose plan has a session right now (daily at this local time)."""
-    patient = login_as("patient")
-    prescriber = factories.user(db, role="prescriber")
-    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
-    db.commit()
-    return patient
-
-
 def prescriber_of(db, patient):
     return access.care_team_of(db, patient.id, Relation.PRESCRIBER)[0]
 

@@ -7,8 +7,6 @@ import html
 import re
 import uuid
 
-import pytest
-
 from app.db import utcnow
 from tests import factories
 from tests.conftest import Auth
@@ -20,15 +18,6 @@ HOLD_HEADING = "Hold: it is not safe to dose right now"
 REVIEW = "Your care team must review your recent answers before your next dose."
 OUTDATED = "Your record changed after this check"
 CHECKLIST = {"sitter_present": True, "bp_taken": True, "safe_place": True, "no_driving": True}
-
-
-@pytest.fixture
-def patient(db, login_as):
-    patient = login_as("patient")
-    prescriber = factories.user(db, role="prescriber")
-    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
-    db.commit()
-    return patient
 
 
 def send(client, kind: str, data: dict) -> dict:

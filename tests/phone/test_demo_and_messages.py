@@ -113,15 +113,6 @@ def test_on_a_fresh_demo_the_patient_doses_through_the_forms_and_patient2_sees_a
 # --- item 6a: a late entry is not told to stay seated -----------------------------------------
 
 
-@pytest.fixture
-def patient(db, login_as):
-    patient = login_as("patient")
-    prescriber = factories.user(db, role="prescriber")
-    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
-    db.commit()
-    return patient
-
-
 def _dose_form(client) -> str:
     page = client.get("/today").text
     return re.search(r'name="dose_client_id" value="([^"]+)"', page).group(1)

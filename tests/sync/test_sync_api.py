@@ -22,15 +22,6 @@ def count(db, model) -> int:
     return db.exec(select(func.count()).select_from(model)).one()
 
 
-@pytest.fixture
-def patient(db, login_as):
-    patient = login_as("patient")
-    prescriber = factories.user(db, role="prescriber")
-    factories.protocol(db, prescriber, patient, **factories.session_now_protocol(patient))
-    db.commit()
-    return patient
-
-
 def fill_data(**changes):
     today = utcnow().astimezone(ZoneInfo("America/New_York")).date()  # the patient's day
     return {"filled_on": today.isoformat(), "count": 10, "strength_mg": "100", **changes}
