@@ -4,8 +4,10 @@ the models exactly."""
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -146,6 +148,63 @@ def test_existing_names_get_their_sort_key(empty_database):
         with fresh_engine.connect() as conn:
             assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
                 "ángela strasse"
+    finally:
+        fresh_engine.dispose()
+    command.downgrade(config, "base")
+
+
+def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
+    """Flags written while a screener marked only the PHQ-9 it followed: an older answer the
+    same screener came after reads "screened" after the migration (d4a7c2e9b158), as the
+    dosing hold already judged it; an answer after the last screener stays unscreened."""
+    config = alembic_config(empty_database.url)
+    command.upgrade(config, "b6d2f8a4c913")
+    t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    patient, screener = uuid.uuid4(), uuid.uuid4()
+    older, followed, later = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    users = sa.table("users", *(sa.column(c) for c in (
+        "email", "display_name", "name_key", "role", "timezone")),
+        sa.column("id", sa.Uuid()), sa.column("is_active", sa.Boolean()),
+        sa.column("created_at", sa.DateTime(timezone=True)))
+    responses = sa.table("questionnaire_responses", sa.column("instrument"), sa.column("risk"),
+                         sa.column("id", sa.Uuid()), sa.column("patient_id", sa.Uuid()),
+                         sa.column("answers", sa.JSON()),
+                         sa.column("completed_at", sa.DateTime(timezone=True)),
+                         sa.column("received_at", sa.DateTime(timezone=True)))
+    events = sa.table("safety_events", sa.column("kind"), sa.column("level"),
+                      sa.column("id", sa.Uuid()), sa.column("patient_id", sa.Uuid()),
+                      sa.column("source_id", sa.Uuid()), sa.column("details", sa.JSON()),
+                      sa.column("share_with_caregiver", sa.Boolean()),
+                      sa.column("holds_dosing", sa.Boolean()),
+                      sa.column("occurred_at", sa.DateTime(timezone=True)))
+    fresh_engine = make_engine(empty_database.url)
+    try:
+        with fresh_engine.begin() as conn:
+            conn.execute(users.insert().values(
+                id=patient, email="p@example.test", display_name="P", name_key="p",
+                role="patient", timezone="America/New_York", is_active=True, created_at=t0))
+            conn.execute(responses.insert().values(
+                id=screener, patient_id=patient, instrument="cssrs", risk="low", answers={},
+                completed_at=t0 - timedelta(hours=12), received_at=t0))
+            for event_id, at, level in ((older, t0 - timedelta(days=3), "unscreened"),
+                                        (followed, t0 - timedelta(days=1), "screened"),
+                                        (later, t0, "unscreened")):
+                details = {"score": 3}
+                if level == "screened":
+                    details |= {"screened_risk": "low", "screener_id": str(screener)}
+                conn.execute(events.insert().values(
+                    id=event_id, patient_id=patient, kind="phq9_item9", level=level,
+                    source_id=uuid.uuid4(), details=details, share_with_caregiver=False,
+                    holds_dosing=False, occurred_at=at))
+        command.upgrade(config, "head")
+        with fresh_engine.connect() as conn:
+            rows = {row.id: (row.level, row.details) for row in conn.execute(
+                sa.select(events.c.id, events.c.level, events.c.details))}
+        screened = ("screened", {"score": 3, "screened_risk": "low",
+                                 "screener_id": str(screener)})
+        assert rows == {older: screened, followed: screened,
+                        later: ("unscreened", {"score": 3})}
+        command.downgrade(config, "b6d2f8a4c913")  # leaves the flags as they are
     finally:
         fresh_engine.dispose()
     command.downgrade(config, "base")

@@ -522,21 +522,27 @@ def record_questionnaire(
     details = {"instrument": instrument.key, "answers": answers, "score": result.total}
     if instrument.key == "phq9" and result.follow_up == "cssrs":
         # Item 9 above 0 is a flag in its own right until a screener says more: never "low".
+        # A PHQ-9 arriving late from an offline phone may already have its screener here.
+        screener = _first_screener_since(session, patient.id, completed_at)
+        level = "unscreened"
+        if screener is not None:
+            level, details = "screened", _screened_by(details, screener)
         safety.raise_event(session, patient_id=patient.id, kind="phq9_item9",
-                           level="unscreened", occurred_at=completed_at, source_id=response.id,
+                           level=level, occurred_at=completed_at, source_id=response.id,
                            details=details, now=now)
     if instrument.key == "cssrs":
-        if payload.follows_id is not None:
-            # The PHQ-9 flag now says what the screener found.
-            # By patient first: the patient's own events by index, not every event's source.
-            for flag in session.exec(select(SafetyEvent).where(
-                    SafetyEvent.patient_id == patient.id,
-                    SafetyEvent.source_id == payload.follows_id,
-                    SafetyEvent.kind == "phq9_item9")).all():
-                flag.level = "screened"
-                flag.details = {**flag.details, "screened_risk": result.risk,
-                                "screener_id": str(response.id)}
-                session.add(flag)
+        # Every item 9 flag this screener comes at or after now says what it found, the one it
+        # follows and any earlier one alike: the rule the dosing hold and Today's prompt judge
+        # by (safety.states, unscreened_item9), so the prescriber's list and the unanswered-
+        # screener alert agree with them. By patient first: the patient's own events by index.
+        for flag in session.exec(select(SafetyEvent).where(
+                SafetyEvent.patient_id == patient.id,
+                SafetyEvent.kind == "phq9_item9",
+                SafetyEvent.level == "unscreened",
+                col(SafetyEvent.occurred_at) <= completed_at)).all():
+            flag.level = "screened"
+            flag.details = _screened_by(flag.details, response)
+            session.add(flag)
         if result.risk not in (None, "none"):
             # High risk holds dosing until a prescriber reviews it (app/safety), and alerts
             # the care team.
@@ -554,6 +560,21 @@ def record_questionnaire(
             event.details = {**event.details, "version": version}
         session.flush()
     return response
+
+
+def _first_screener_since(session: Session, patient_id: uuid.UUID,
+                          at: datetime) -> QuestionnaireResponse | None:
+    return session.exec(
+        select(QuestionnaireResponse)
+        .where(QuestionnaireResponse.patient_id == patient_id,
+               QuestionnaireResponse.instrument == "cssrs",
+               col(QuestionnaireResponse.completed_at) >= at)
+        .order_by(col(QuestionnaireResponse.completed_at)).limit(1)
+    ).first()
+
+
+def _screened_by(details: dict, screener: QuestionnaireResponse) -> dict:
+    return {**details, "screened_risk": screener.risk, "screener_id": str(screener.id)}
 
 
 def cssrs_version(session: Session, patient_id: uuid.UUID,

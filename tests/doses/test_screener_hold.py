@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from app.alerts import service as alerts
 from app.checkins.models import SafetyEvent
 from app.db import utcnow
 from app.doses.models import Dose
@@ -117,14 +118,38 @@ def test_one_screener_after_two_such_answers_lifts_the_hold(client, db, patient)
     second = _phq9(client)
     assert len(_events(db, person)) == 2
     assert _codes(_gate(client)) == ["screener_pending"]
-    _screener(client, follows=second)
+    screener = _screener(client, follows=second)
     assert _gate(client)["verdict"] == "ok"
+    # The older answer's flag says so too: the prescriber's list reads both as screened, and
+    # neither raises the alert that the screener went unanswered.
+    db.expire_all()
+    assert sorted((e.level, e.details.get("screener_id")) for e in _events(db, person)) == \
+        [("screened", screener["id"])] * 2
+    assert alerts.raise_unanswered_screeners(db, utcnow() + timedelta(hours=2)) == []
 
 
-def test_a_screener_answered_before_the_answer_does_not_lift_it(client, patient):
+def test_a_screener_answered_before_the_answer_does_not_lift_it(client, db, patient):
+    _, person = patient
     _screener(client, at=utcnow() - timedelta(hours=2))
     _phq9(client, at=utcnow() - timedelta(hours=1))
     assert _codes(_gate(client)) == ["screener_pending"]
+    (event,) = _events(db, person)
+    assert event.level == "unscreened"
+    (alert,) = alerts.raise_unanswered_screeners(db, utcnow() + timedelta(hours=2))
+    assert alert.source_id == event.id
+
+
+def test_an_answer_arriving_after_the_screener_that_followed_it_is_screened(client, db, patient):
+    """An offline phone sends the PHQ-9 after a screener answered later on another device: the
+    flag is screened as it is written, so no alert says the screener went unanswered."""
+    _, person = patient
+    screener = _screener(client, at=utcnow() - timedelta(hours=1))
+    _phq9(client, at=utcnow() - timedelta(hours=2))
+    (event,) = _events(db, person)
+    assert (event.level, event.details["screener_id"]) == ("screened", screener["id"])
+    assert event.details["screened_risk"] == "low"
+    assert _gate(client)["verdict"] == "ok"
+    assert alerts.raise_unanswered_screeners(db, utcnow() + timedelta(hours=2)) == []
 
 
 def test_the_hold_lasts_the_two_weeks_today_asks_for_the_screener(client, db, patient):
