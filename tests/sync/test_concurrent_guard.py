@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from app.alerts import service as alerts
+from app.checkins.models import SafetyEvent
 from app.db import utcnow
 from app.doses.models import Dose
 from app.sync.models import ClientWrite
@@ -125,3 +127,29 @@ def test_a_strike_beside_doses_never_lets_one_through_unflagged(db, patient):
     recorded = db.exec(select(Dose).where(Dose.patient_id == patient.id,
                                           Dose.status == "recorded")).all()
     assert len(recorded) == len(created)
+
+
+def test_a_screener_sent_beside_the_answers_it_follows_screens_every_one(db, patient):
+    """Seven PHQ-9 answers with item 9 above 0, sent from seven phones while the screener
+    answered after them arrives from an eighth: whichever is written first, every flag ends
+    screened (none left saying the screener was not completed, none alerting that it went
+    unanswered), and the next safety check passes."""
+    answered = utcnow() - timedelta(hours=2)
+    phq9 = [factories.sync_item("questionnaire", {
+        "instrument": "phq9", "answers": [0, 0, 0, 0, 0, 0, 0, 0, 1]},
+        recorded_at=answered + timedelta(seconds=n)) for n in range(WRITERS - 1)]
+    screener = factories.sync_item("questionnaire", {
+        "instrument": "cssrs", "answers": [True, False, None, None, None, False, None]},
+        recorded_at=utcnow() - timedelta(hours=1))
+    results = _all_at_once(patient, [screener, *phq9])
+
+    assert [r["status"] for r in results] == ["created"] * WRITERS, results
+    db.expire_all()
+    flags = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id,
+                                              SafetyEvent.kind == "phq9_item9")).all()
+    assert [(f.level, f.details["screener_id"]) for f in flags] == \
+        [("screened", screener["id"])] * (WRITERS - 1)
+    assert alerts.raise_unanswered_screeners(db, utcnow() + timedelta(hours=2)) == []
+    db.rollback()  # SQLite: the alert pass took the write lock the next sign-in needs
+    (gate,) = _all_at_once(patient, [factories.sync_item("gate", factories.gate_data())])
+    assert gate["verdict"] == "ok", gate
