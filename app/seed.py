@@ -23,6 +23,8 @@ DEMO_ACCOUNTS = (
     ("caregiver@demo.test", "Alex Reyes", Role.CAREGIVER, "America/New_York"),
     # Speaks Spanish (issue 15): her account's language is set, whatever the browser's.
     ("paciente@demo.test", "Lucía Morales", Role.PATIENT, "America/Los_Angeles"),
+    # Left the safety questions unfinished last evening: the screener hold, from both sides.
+    ("patient3@demo.test", "Riley Chen", Role.PATIENT, "America/Denver"),
 )
 # Each demo account's language setting; the others follow the browser.
 DEMO_LANGUAGES = {"paciente@demo.test": "es"}
@@ -53,7 +55,8 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
     session.flush()
     prescriber = users["prescriber@demo.test"]
     prescriber.clinic_phone = "+1 (555) 010-2000"  # "Call my clinic" (a fictional 555 number)
-    for patient_email in ("patient@demo.test", "patient2@demo.test", "paciente@demo.test"):
+    for patient_email in ("patient@demo.test", "patient2@demo.test", "paciente@demo.test",
+                          "patient3@demo.test"):
         access.link(
             session,
             patient_id=users[patient_email].id,
@@ -79,6 +82,7 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
         seed_patient2_history,
         seed_patient_history,
         seed_spanish_patient_history,
+        seed_unscreened_patient_history,
     )
 
     seed_patient_history(session, prescriber, users["patient@demo.test"], now,
@@ -90,7 +94,14 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
     # page to be acknowledged.
     seed_patient2_history(session, prescriber, users["patient2@demo.test"], now)
     seed_spanish_patient_history(session, prescriber, users["paciente@demo.test"], now)
+    seed_unscreened_patient_history(session, prescriber, users["patient3@demo.test"], now)
     session.flush()
+    from app.alerts import service as alerts
+
+    # Riley's screener, unanswered since last evening: the alert the dispatcher would have
+    # raised by now (only Riley's: every other item 9 answer in the demo was screened).
+    (unanswered,) = alerts.raise_unanswered_screeners(session, now)
+    assert unanswered.patient_id == users["patient3@demo.test"].id
     seed_reminders(session, users, now)
     seed_audit(session, users, now)
     return users

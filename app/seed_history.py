@@ -589,3 +589,63 @@ def seed_spanish_patient_history(session: Session, prescriber: User, patient: Us
             "dose_mg": "75", "route": "sublingual", "gate_id": gate,
         })
     seed_checkins(session, patient, now)
+
+
+def seed_unscreened_patient_history(session: Session, prescriber: User, patient: User,
+                                    now: datetime) -> None:
+    """A patient four weeks in with a session due now, whose PHQ-9 last evening answered item 9
+    above 0 and who closed the app before the screener: Today asks for the screener with the
+    crisis resources, the safety check holds (`screener_pending`) until it is answered, and the
+    prescriber sees the flag and the unanswered-screener alert (raised in app/seed.py)."""
+    tz = ZoneInfo(patient.timezone)
+    # As Jordan's: two weeks of induction on two weekdays 3 and 4 days apart, then weekly from
+    # the start's weekday, so the session due now is the third weekly one.
+    session_at = due_now_session_time(now, tz)
+    start_day = session_at.date() - timedelta(days=28)
+    created = datetime.combine(start_day - timedelta(days=2), datetime.min.time(), tzinfo=tz)
+    _protocol(session, prescriber, patient, created.astimezone(UTC), {
+        "strength_mg": "50", "halving_allowed": False, "dose_mg": "100", "route": "sublingual",
+        "hold_minutes": 15, "min_hours_between_doses": "60", "max_mg_per_24h": "100",
+        "max_mg_per_7d": "300", "bp_hold_systolic": 160, "bp_hold_diastolic": 100,
+        "sitter_required": False, "required_checklist": ["fasted", "no_driving", "safe_place"],
+        "fasting_hours": 2, "sedative_free_hours": 24, "grace_hours": "4",
+        "early_refill_days": 7, "starts_on": start_day.isoformat(),
+        "induction": {"cadence": "weekdays",
+                      "weekdays": sorted({start_day.weekday(), (start_day.weekday() + 3) % 7}),
+                      "at": session_at.strftime("%H:%M"), "weeks": 2},
+        "maintenance": {"cadence": "interval", "every_n_days": 7,
+                        "at": session_at.strftime("%H:%M")},
+        "reason": "Induction, then weekly maintenance; partner home during sessions.",
+    })
+    _apply(session, patient, "ledger_fill", created.astimezone(UTC) + timedelta(hours=11), {
+        "filled_on": (start_day - timedelta(days=2)).isoformat(), "count": 16,
+        "strength_mg": "50", "pharmacy": "Front Range Compounding", "rx_number": "FR-20931",
+    })
+    version = protocols.current(session, patient.id)
+    assert version is not None
+    occs = schedule.occurrences(protocols.plans(version), tz, created.astimezone(UTC),
+                                now - SEED_UNTIL)
+    for n, occ in enumerate(occs):
+        gate = _apply_gate(session, patient, occ.scheduled_at, sitter=False, bump=n + 2)
+        _apply(session, patient, "dose", occ.scheduled_at + timedelta(minutes=6), {
+            "taken_at": (occ.scheduled_at + timedelta(minutes=5)).isoformat(),
+            "dose_mg": "100", "route": "sublingual", "gate_id": gate,
+        })
+    from app.checkins.models import CheckinSettings
+
+    today = now.astimezone(tz).date()
+    # The weekly questionnaires fall due on the day Riley answers them: the last was yesterday.
+    session.add(CheckinSettings(patient_id=patient.id, mood_time=time(20, 0),
+                                questionnaire_weekday=(today - timedelta(days=1)).weekday(),
+                                questionnaire_every_weeks=1))
+    for days_ago, (phq, gad) in zip((22, 15, 8, 1), ((18, 13), (15, 12), (14, 11), (14, 11)),
+                                    strict=True):
+        at = datetime.combine(today - timedelta(days=days_ago), time(19, 30),
+                              tzinfo=tz).astimezone(UTC)
+        item9 = 1 if days_ago == 1 else 0
+        _apply(session, patient, "questionnaire", at, {
+            "instrument": "phq9", "answers": [*_spread(phq - item9, 8), item9]})
+        if item9:
+            break  # the PHQ-9 led straight to the screener, and Riley closed the app there
+        _apply(session, patient, "questionnaire", at + timedelta(minutes=4),
+               {"instrument": "gad7", "answers": _spread(gad, 7)})

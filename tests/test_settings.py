@@ -76,13 +76,13 @@ def _counts(db) -> tuple[int, int]:
 def test_bootstrap_seeds_an_empty_database_once(db, capsys):
     assert _counts(db) == (0, 0)
     cli.bootstrap()
-    assert _counts(db) == (5, 4)
+    assert _counts(db) == (6, 5)
     first = capsys.readouterr().out
     assert "Seeded the demo clinic." in first
     assert "patient@demo.test" in first
 
     cli.bootstrap()
-    assert _counts(db) == (5, 4)
+    assert _counts(db) == (6, 5)
     assert "Seeded the demo clinic." not in capsys.readouterr().out
 
     emails = set(db.exec(select(User.email)).all())

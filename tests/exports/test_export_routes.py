@@ -206,8 +206,9 @@ def test_the_panel_zip_holds_every_patient_and_is_audited(client, auth, db, demo
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         doses = archive.read("doses.csv").decode("utf-8-sig").splitlines()
         readme = archive.read("README.txt").decode()
-    panel = ("patient@demo.test", "patient2@demo.test", "paciente@demo.test")
-    assert "3 patients" in readme
+    panel = ("patient@demo.test", "patient2@demo.test", "paciente@demo.test",
+             "patient3@demo.test")
+    assert "4 patients" in readme
     ids = {line.split(",", 1)[0] for line in doses[1:]}
     assert ids == {str(demo[e].id) for e in panel}
     assert str(stranger.id) not in response.content.decode("latin-1")
@@ -217,7 +218,7 @@ def test_the_panel_zip_holds_every_patient_and_is_audited(client, auth, db, demo
     [event] = audits(db)
     assert (event.actor_id, event.patient_id) == (prescriber.id, None)
     assert event.details == {"format": "csv", "start": "2026-10-01", "end": "2026-11-24",
-                             "rows": None, "patients": 3, "complete": False}
+                             "rows": None, "patients": 4, "complete": False}
     [done] = finished(db)
     assert (done.actor_id, done.patient_id) == (prescriber.id, None)
     assert done.details == {"export": str(event.id), "rows": expected, "complete": True}

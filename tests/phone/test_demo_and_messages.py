@@ -78,6 +78,44 @@ def test_the_demo_patient_can_pass_the_gate_and_dose_and_patient2_is_held(db, no
     assert codes[0] == "too_soon" and set(codes) <= {"too_soon", "over_24h_max"}, codes
 
 
+@pytest.mark.parametrize("now", SEED_TIMES, ids=lambda t: t.isoformat())
+def test_the_demo_patient_who_left_the_screener_is_held_until_answering_it(db, now):
+    """Riley's session is due whatever the hour the seed ran, and the check holds only for the
+    unanswered screener: once a screener is answered it passes and the dose is a plain one."""
+    riley = seed_demo(db, now)["patient3@demo.test"]
+    today = today_state.today(db, riley, now)
+    assert today.next_session.state == "due", today.next_session
+    held = _apply(db, riley, "gate", GATE_OK, now)
+    assert held["status"] == "created" and held["verdict"] == "hold", held
+    assert [r["code"] for r in held["reasons"]] == ["screener_pending"]
+
+    screener = _apply(db, riley, "questionnaire", {
+        "instrument": "cssrs", "answers": [True, False, None, None, None, False, None]},
+        now + timedelta(minutes=1))
+    assert screener["status"] == "created" and screener["risk"] == "low", screener
+    gate = _apply(db, riley, "gate", GATE_OK, now + timedelta(minutes=2))
+    assert gate["verdict"] == "ok", gate
+    dose = _apply(db, riley, "dose", {
+        "taken_at": (now + timedelta(minutes=3)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "gate_id": gate["id"]}, now + timedelta(minutes=4))
+    assert dose["status"] == "created" and dose["flags"] == [], dose
+
+
+def test_on_a_fresh_demo_riley_sees_the_screener_and_the_prescriber_sees_why(db, auth, client):
+    seed_demo(db, utcnow())
+    db.commit()
+    assert auth.login("patient3@demo.test", DEMO_PASSWORD).status_code == 303
+    page = client.get("/today").text
+    assert "Answer the safety questions" in page and "988" in page
+    assert "Your safety questions are not finished. Answer them before your next dose." in page
+    with another_client() as other:
+        assert Auth(other).login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
+        patients = other.get("/patients").text
+        assert "Riley Chen" in patients
+        assert "the C-SSRS screener was not completed" in patients
+        assert "follow-up suicidality screener is still unanswered" in other.get("/alerts").text
+
+
 def test_on_a_fresh_demo_the_patient_doses_through_the_forms_and_patient2_sees_a_hold(
         db, auth, client):
     seed_demo(db, utcnow())
