@@ -177,6 +177,9 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
                       sa.column("share_with_caregiver", sa.Boolean()),
                       sa.column("holds_dosing", sa.Boolean()),
                       sa.column("occurred_at", sa.DateTime(timezone=True)))
+    summaries = sa.table("flag_summaries", sa.column("patient_id", sa.Uuid()),
+                         sa.column("changes"), sa.column("computed_from"), sa.column("urgency"),
+                         sa.column("codes"))
     fresh_engine = make_engine(empty_database.url)
     try:
         with fresh_engine.begin() as conn:
@@ -196,10 +199,15 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
                     id=event_id, patient_id=patient, kind="phq9_item9", level=level,
                     source_id=uuid.uuid4(), details=details, share_with_caregiver=False,
                     holds_dosing=False, occurred_at=at))
+            # The patient list's flags, stored while the older flag read "not screened".
+            conn.execute(summaries.insert().values(patient_id=patient, changes=4,
+                                                   computed_from=4, urgency=11, codes=""))
         command.upgrade(config, "head")
         with fresh_engine.connect() as conn:
             rows = {row.id: (row.level, row.details) for row in conn.execute(
                 sa.select(events.c.id, events.c.level, events.c.details))}
+            # Outdated, so the next reader words the flags afresh.
+            assert conn.execute(sa.select(summaries.c.changes)).scalar_one() == 5
         screened = ("screened", {"score": 3, "screened_risk": "low",
                                  "screener_id": str(screener)})
         assert rows == {older: screened, followed: screened,

@@ -5,7 +5,8 @@ count any screener answered at or after an answer. After two answers and one scr
 older flag still read "not screened" on the prescriber's list and could raise the unanswered-
 screener alert. This marks every such flag as the app now does (app/checkins/service.py): with
 the first screener answered at or after it. The rule is copied here, not imported, so that this
-migration keeps meaning what it meant when the app changes.
+migration keeps meaning what it meant when the app changes. The patient list's stored flags of
+each patient concerned are marked outdated, since they were worded from the old level.
 
 Downgrade leaves the flags as they are: they say what happened either way.
 
@@ -40,6 +41,8 @@ def upgrade() -> None:
                          sa.column('patient_id', sa.Uuid()), sa.column('instrument', sa.String()),
                          sa.column('risk', sa.String()),
                          sa.column('completed_at', sa.DateTime(timezone=True)))
+    summaries = sa.table('flag_summaries', sa.column('patient_id', sa.Uuid()),
+                         sa.column('changes', sa.Integer()))
     connection = op.get_bind()
     screeners: dict = {}
     for row in connection.execute(
@@ -60,6 +63,11 @@ def upgrade() -> None:
                    "screener_id": str(first[1])}
         connection.execute(events.update().where(events.c.id == event.id)
                            .values(level='screened', details=details))
+        # The patient list's stored flags were worded from the old level: count a change, as
+        # the app does on every write to what flags are made of (app/clinic/flag_changes.py),
+        # so the next reader words them afresh.
+        connection.execute(summaries.update().where(summaries.c.patient_id == event.patient_id)
+                           .values(changes=summaries.c.changes + 1))
 
 
 def downgrade() -> None:
