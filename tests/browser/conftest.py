@@ -10,7 +10,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,12 @@ import uvicorn
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 from sqlmodel import Session
 
+from app.accounts.models import Role, User
 from app.db import engine, utcnow
 from app.main import app
+from app.protocols import service as protocols
 from app.seed import seed_demo
+from tests import factories
 from tests.browser import signing
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,6 +109,35 @@ def demo(live_server):
         users = seed_demo(session, utcnow())
         session.commit()
     return users
+
+
+@pytest.fixture
+def new_patient(live_server) -> Callable[..., User]:
+    """Factory for a signed-out patient, linked to a new prescriber, whose plan (saved two days
+    ago) has one session a day, the next six hours from now.
+
+    `person` goes to factories.user (the zone is UTC unless it says otherwise; language).
+    `clinic_phone` gives the prescriber the number shown as "Call my clinic" on a hold.
+    Named apart from tests/conftest.py's `patient` (signed in on a TestClient, session due
+    now), which a browser module shadows with its own `patient` when it wants one.
+    """
+
+    def _new_patient(*, clinic_phone: str | None = None, **person) -> User:
+        now = utcnow()
+        with Session(engine, expire_on_commit=False) as db:
+            prescriber = factories.user(db, role=Role.PRESCRIBER)
+            if clinic_phone:
+                prescriber.clinic_phone = clinic_phone
+            patient = factories.user(db, role=Role.PATIENT, **{"timezone": "UTC", **person})
+            factories.link(db, patient, prescriber)
+            protocols.save(db, prescriber=prescriber, patient_id=patient.id,
+                           version_id=uuid.uuid4(), now=now - timedelta(days=2),
+                           values=factories.protocol_values(**factories.session_now_protocol(
+                               patient, hours_from_now=6)))
+            db.commit()
+        return patient
+
+    return _new_patient
 
 
 # --- the browser ------------------------------------------------------------------------------

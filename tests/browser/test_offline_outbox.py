@@ -31,27 +31,14 @@ from tests.web.page_checks import page_problems
 pytestmark = pytest.mark.browser
 # Sending the outbox is a few requests; on a loaded 2-core CI machine give it time.
 FLUSH_MS = 20_000
-
+# Every patient's prescriber here has a number: the offline hold shows "Call my clinic" too.
+CLINIC_PHONE = "+1 555 010 2000"
 
 
 @pytest.fixture
-def patient(live_server):
-    return _patient()
-
-
-def _patient(**person):
-    now = utcnow()
-    with Session(engine, expire_on_commit=False) as db:
-        prescriber = factories.user(db, role=Role.PRESCRIBER)
-        prescriber.clinic_phone = "+1 555 010 2000"
-        patient = factories.user(db, role=Role.PATIENT, **{"timezone": "UTC", **person})
-        factories.link(db, patient, prescriber)
-        protocols.save(db, prescriber=prescriber, patient_id=patient.id,
-                       version_id=uuid.uuid4(), now=now - timedelta(days=2),
-                       values=factories.protocol_values(**factories.session_now_protocol(
-                           patient, hours_from_now=6)))
-        db.commit()
-    return patient
+def patient(new_patient):
+    # Shadows tests/conftest.py's `patient` (signed in on a TestClient, no use in a browser).
+    return new_patient(clinic_phone=CLINIC_PHONE)
 
 
 def _recorded_dose(patient: User, *, hours_ago: float, reason: str = "Logged later.") -> Dose:
@@ -416,9 +403,8 @@ def test_an_item9_answer_made_offline_holds_until_its_screener_as_the_server_wou
 
 
 def test_a_crisis_reading_in_an_offline_check_in_starts_the_rest_and_lockout_on_the_phone(
-        context, page: Page):
+        context, page: Page, patient):
     # A short interval: only the crisis reading can hold the next check.
-    patient = _patient()
     now = utcnow()
     with Session(engine, expire_on_commit=False) as db:
         prescriber = db.exec(select(User).where(User.role == Role.PRESCRIBER)
@@ -560,11 +546,11 @@ def test_a_write_that_fails_on_the_way_is_kept_on_the_phone_not_lost(context, pa
     _until(lambda: len(_rows(patient.id)["doses"]) == 1)
 
 
-def test_a_time_typed_offline_means_the_same_instant_as_online(new_context):
+def test_a_time_typed_offline_means_the_same_instant_as_online(new_context, new_patient):
     """A patient in Los Angeles on a phone set to New York logs a dose taken an hour ago
     offline: it is recorded at the time she typed, read in her zone as the server reads the
     same form online (three hours off, before)."""
-    patient = _patient(timezone="America/Los_Angeles")
+    patient = new_patient(clinic_phone=CLINIC_PHONE, timezone="America/Los_Angeles")
     context = new_context(timezone_id="America/New_York")
     page = context.new_page()
     _ready_offline(context, page, patient.email)
@@ -622,12 +608,11 @@ def test_the_phone_reads_a_typed_time_as_the_server_does_in_every_zone(page: Pag
 
 
 def test_a_correction_kept_on_the_phone_counts_in_the_offline_check(context, page: Page,
-                                                                    console_errors):
+                                                                    console_errors, patient):
     """A dose recorded 50 hours ago (48 hours apart at least): a check now would pass. The
     patient corrects it offline to 40 hours ago; the next offline check holds, as the server
     will once it has the correction."""
     console_errors.expect(r"ERR_INTERNET_DISCONNECTED")
-    patient = _patient()
     now = utcnow()
     _recorded_dose(patient, hours_ago=50)
     _ready_offline(context, page, patient.email)
@@ -672,11 +657,12 @@ _SNAPSHOT_READ_AT = """async (when) => {
 
 
 def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(new_context,
-                                                                                live_server):
+                                                                                new_patient):
     """The phone's own clock style and zone are not the page's: a Spanish-speaking patient in
     Los Angeles whose phone is set to Tokyo reads an offline hold's times exactly as the server
     words the same reasons, in her zone, with one period after "p.m."."""
-    patient = _patient(timezone="America/Los_Angeles", language="es")
+    patient = new_patient(clinic_phone=CLINIC_PHONE, timezone="America/Los_Angeles",
+                          language="es")
     context = new_context(timezone_id="Asia/Tokyo", locale="en-GB")
     page = context.new_page()
     page.goto("/login")

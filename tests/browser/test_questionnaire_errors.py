@@ -3,16 +3,10 @@ question is marked beside it in words (never "q2"), whether the browser's own ch
 (online or offline) or the server refuses it; the server's summary takes focus."""
 
 import re
-import uuid
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
-from sqlmodel import Session
 
-from app.accounts.models import Role
-from app.db import engine, utcnow
-from app.protocols import service as protocols
 from tests import factories
 from tests.browser.signing import sign_in
 from tests.browser.waiting import under_the_service_worker
@@ -23,18 +17,9 @@ CHOOSE = "Choose an answer for this question."
 
 
 @pytest.fixture
-def patient(live_server):
-    now = utcnow()
-    with Session(engine, expire_on_commit=False) as db:
-        prescriber = factories.user(db, role=Role.PRESCRIBER)
-        patient = factories.user(db, role=Role.PATIENT, timezone="UTC")
-        factories.link(db, patient, prescriber)
-        protocols.save(db, prescriber=prescriber, patient_id=patient.id,
-                       version_id=uuid.uuid4(), now=now - timedelta(days=2),
-                       values=factories.protocol_values(**factories.session_now_protocol(
-                           patient, hours_from_now=6)))
-        db.commit()
-    return patient
+def patient(new_patient):
+    # Shadows tests/conftest.py's `patient` (signed in on a TestClient, no use in a browser).
+    return new_patient()
 
 
 def _errors(page: Page) -> dict[str, str]:

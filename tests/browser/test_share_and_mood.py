@@ -2,8 +2,6 @@
 tap on a mood number saves it (online, and into the outbox offline)."""
 
 import re
-import uuid
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -11,8 +9,7 @@ from sqlmodel import Session, select
 
 from app.accounts.models import Role, User
 from app.checkins.models import CheckIn
-from app.db import engine, utcnow
-from app.protocols import service as protocols
+from app.db import engine
 from tests import factories
 from tests.browser.signing import ANY_PAGE, sign_in
 from tests.browser.waiting import under_the_service_worker
@@ -82,19 +79,11 @@ def test_a_tap_on_a_mood_saves_it(page: Page):
 
 
 def test_offline_a_tap_on_a_mood_waits_in_the_outbox_with_its_value(context, page: Page,
-                                                                    console_errors):
+                                                                    console_errors,
+                                                                    new_patient):
     # The page's own background checks fail while the signal is off: expected here.
     console_errors.expect(r"ERR_INTERNET_DISCONNECTED")
-    now = utcnow()
-    with Session(engine, expire_on_commit=False) as db:
-        prescriber = factories.user(db, role=Role.PRESCRIBER)
-        patient = factories.user(db, role=Role.PATIENT, timezone="UTC")
-        factories.link(db, patient, prescriber)
-        protocols.save(db, prescriber=prescriber, patient_id=patient.id,
-                       version_id=uuid.uuid4(), now=now - timedelta(days=2),
-                       values=factories.protocol_values(**factories.session_now_protocol(
-                           patient, hours_from_now=6)))
-        db.commit()
+    patient = new_patient()
     sign_in(page, patient.email, factories.PASSWORD, lands_on=ANY_PAGE)
     under_the_service_worker(page)
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
