@@ -16,23 +16,30 @@ def test_the_prescriber_acknowledges_the_demo_alert(page: Page, demo, sign_in):
     sign_in(page, "prescriber@demo.test")
     expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
     nav = page.get_by_role("navigation", name="Main")
-    expect(nav.get_by_role("link", name="Alerts, 1 open")).to_be_visible()
-    alerts = page.get_by_role("region", name="1 open alert")
+    expect(nav.get_by_role("link", name="Alerts, 2 open")).to_be_visible()
+    alerts = page.get_by_role("region", name="2 open alerts")
     expect(alerts).to_contain_text("Sam Whitfield")
     expect(alerts).to_contain_text("High-risk answers on the suicidality screener")
+    expect(alerts).to_contain_text("Riley Chen")
+    expect(alerts).to_contain_text("the follow-up suicidality screener is still unanswered")
     assert serious_violations(page) == []
 
-    alerts.get_by_label("Note (optional)").fill("Called Sam; seen this morning.")
+    # Each open alert's note is named for its alert, as its button is.
+    alerts.get_by_label("Note (optional) on the alert about Sam Whitfield").fill(
+        "Called Sam; seen this morning.")
     alerts.get_by_role("button", name="Acknowledge the alert about Sam Whitfield").click()
 
     expect(page.get_by_role("status")).to_have_text(
         "Alert acknowledged. Nobody else will be notified about it."
     )
     expect(page).to_have_url(re.compile(r"/patients\?alert=acknowledged$"))
-    expect(nav.get_by_role("link", name="Alerts", exact=True)).to_be_visible()
-    expect(page.get_by_role("region", name="1 open alert")).to_have_count(0)
+    # Riley's is still open: the count and the list say one now.
+    expect(nav.get_by_role("link", name="Alerts, 1 open")).to_be_visible()
+    remaining = page.get_by_role("region", name="1 open alert")
+    expect(remaining).to_contain_text("Riley Chen")
+    expect(remaining).not_to_contain_text("Sam Whitfield")
 
-    nav.get_by_role("link", name="Alerts", exact=True).click()
+    nav.get_by_role("link", name="Alerts, 1 open").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
     recent = page.get_by_role("region", name="Recently acknowledged")
     expect(recent).to_contain_text("Acknowledged by Dr. Amara Okafor")
