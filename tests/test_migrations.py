@@ -199,14 +199,14 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
                     id=event_id, patient_id=patient, kind="phq9_item9", level=level,
                     source_id=uuid.uuid4(), details=details, share_with_caregiver=False,
                     holds_dosing=False, occurred_at=at))
-            # The patient list's flags, stored while the older flag read "not screened".
+            # The patient list's flags, stored by the rules before: all outdated after.
             conn.execute(summaries.insert().values(patient_id=patient, changes=4,
                                                    computed_from=4, urgency=11, codes=""))
         command.upgrade(config, "head")
         with fresh_engine.connect() as conn:
             rows = {row.id: (row.level, row.details) for row in conn.execute(
                 sa.select(events.c.id, events.c.level, events.c.details))}
-            # Outdated, so the next reader words the flags afresh.
+            # Outdated, so the next reader evaluates the flags afresh.
             assert conn.execute(sa.select(summaries.c.changes)).scalar_one() == 5
         screened = ("screened", {"score": 3, "screened_risk": "low",
                                  "screener_id": str(screener)})

@@ -17,8 +17,13 @@ The rules, in urgency order (most urgent first):
 
 cssrs_high       a safety event that holds dosing (a high-risk C-SSRS screen) not yet reviewed;
                  one flag per event.
+screener_pending a PHQ-9 item 9 answer above 0 that no C-SSRS screener has followed yet, not
+                 yet reviewed, in the last 90 days: nobody knows yet whether it was a passing
+                 thought or a plan, and dosing holds for it (app/safety/service.py states), so
+                 it ranks above the screened events. One flag per event; once a screener is
+                 answered the same event (same key) is a safety_event saying what it found.
 safety_event     any other safety event the patient's page lists to review (PHQ-9 item 9 above
-                 0, screened or not; a positive screen short of high risk; a severe side effect;
+                 0 and screened; a positive screen short of high risk; a severe side effect;
                  hard to rouse or a breathing concern in a session; an offline check the server
                  disagreed with), not yet reviewed, in the last 90 days (the page's window); one
                  flag per event, cleared by the event's own review, as a high-risk screen is. A
@@ -82,6 +87,7 @@ from app.web.formats import format_number
 # In urgency order, most urgent first.
 CODES: tuple[str, ...] = (
     "cssrs_high",
+    "screener_pending",
     "safety_event",
     "bp_emergency",
     "bp_hold",
@@ -100,9 +106,12 @@ URGENCY: dict[str, int] = {code: len(CODES) - i for i, code in enumerate(CODES)}
 BP_DAYS = 14
 # Safety events to review are flagged as long as the patient's page lists them (90 days).
 EVENT_DAYS = 90
-# The safety events flagged as safety_event: every kind but those with a flag of their own.
+# The safety events flagged as safety_event (or screener_pending): every kind but those with a
+# flag of their own.
 EVENT_KINDS = ("phq9_item9", "positive_screen", "severe_side_effect", "hard_to_rouse",
                "breathing_concern", "offline_gate_disagreed")
+# The codes whose key is a safety event's id, reviewed by reviewing the event.
+EVENT_CODES = ("cssrs_high", "screener_pending", "safety_event")
 MISSED_DAYS = 14
 RECENT_DAYS = 30  # override, cleared_by_correction, late_or_extra, supply
 CREEP_DAYS = 7
@@ -132,6 +141,7 @@ def code_label(code: str) -> str:
     """A flag code in a few words, for the filter and the badges."""
     return {
         "cssrs_high": _("High-risk screen to review"),
+        "screener_pending": _("C-SSRS screener not answered"),
         "safety_event": _("Safety event to review"),
         "bp_emergency": _("Blood pressure emergency"),
         "bp_hold": _("Blood pressure hold"),
@@ -270,6 +280,13 @@ def _mg(value: Decimal) -> str:
     return format_number(value)
 
 
+def event_code(event: EventFact) -> str:
+    """An event's flag: an item 9 answer no screener has followed yet ranks above the rest."""
+    if event.kind == "phq9_item9" and event.level == "unscreened":
+        return "screener_pending"
+    return "safety_event"
+
+
 def event_words(event: EventFact) -> str:
     """What happened, in the words the patient's page lists it with among the safety events to
     review (one wording for both: app/templating.py safety_event_words)."""
@@ -380,7 +397,9 @@ def reviewable(facts: PatientFacts, now: datetime) -> dict[str, set[str]]:
     keys = {code: {s.key for s in seen} for code, seen in occurrences(facts, now).items()}
     keys["cssrs_high"] = {s.key for s in facts.pending_reviews}
     since = now - timedelta(days=EVENT_DAYS)
-    keys["safety_event"] = {e.key for e in facts.events_to_review if since <= e.at}
+    for code in ("screener_pending", "safety_event"):
+        keys[code] = {e.key for e in facts.events_to_review
+                      if since <= e.at and event_code(e) == code}
     creep = dose_creep(facts, now)
     keys["dose_creep"] = {creep.key} if creep is not None else set()
     worse = phq9_worse(facts)
@@ -395,7 +414,7 @@ def names_a_flag(session: Session, patient: User, code: str, key: str, now: date
     reviewed already (reviewing twice keeps the first review), or, for a safety event, the
     patient's own event of that kind (reviewed or not: its review is kept on the event). False
     for a key made up or edited in the form, or another patient's."""
-    if code in ("cssrs_high", "safety_event"):
+    if code in EVENT_CODES:
         try:
             event = session.get(SafetyEvent, uuid.UUID(key))
         except ValueError:
@@ -404,6 +423,9 @@ def names_a_flag(session: Session, patient: User, code: str, key: str, now: date
             return False
         if code == "cssrs_high":
             return bool(event.holds_dosing)
+        if code == "screener_pending":
+            # Any item 9 answer: a list loaded before its screener was answered still works.
+            return event.kind == "phq9_item9" and not event.holds_dosing
         return event.kind in EVENT_KINDS and not event.holds_dosing
     if code not in CODES:
         return False
@@ -428,7 +450,7 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
     since = now - timedelta(days=EVENT_DAYS)
     for fact in sorted(facts.events_to_review, key=lambda e: e.at):
         if since <= fact.at:
-            found.append(_flag("safety_event", event_words(fact) + ".", fact.at, fact.key))
+            found.append(_flag(event_code(fact), event_words(fact) + ".", fact.at, fact.key))
 
     seen = occurrences(facts, now)
     found += _summary("bp_emergency", seen["bp_emergency"], reviewed,

@@ -180,7 +180,7 @@ def review_flag(session: Session, *, prescriber: User, patient: User, code: str,
         raise Invalid(_("Use at most %(n)s characters.", n=NOTE_MAX), field="note")
     if not savable_text(note):
         raise Invalid(_("The note holds characters that cannot be saved."), field="note")
-    if code in ("cssrs_high", "safety_event"):
+    if code in flag_rules.EVENT_CODES:
         try:
             event_id = uuid.UUID(key)
         except ValueError:

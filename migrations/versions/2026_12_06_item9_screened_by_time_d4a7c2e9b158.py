@@ -5,8 +5,8 @@ count any screener answered at or after an answer. After two answers and one scr
 older flag still read "not screened" on the prescriber's list and could raise the unanswered-
 screener alert. This marks every such flag as the app now does (app/checkins/service.py): with
 the first screener answered at or after it. The rule is copied here, not imported, so that this
-migration keeps meaning what it meant when the app changes. The patient list's stored flags of
-each patient concerned are marked outdated, since they were worded from the old level.
+migration keeps meaning what it meant when the app changes. Every patient's stored list flags
+are marked outdated: the rules gained the screener_pending flag in the same change.
 
 Downgrade leaves the flags as they are: they say what happened either way.
 
@@ -63,11 +63,12 @@ def upgrade() -> None:
                    "screener_id": str(first[1])}
         connection.execute(events.update().where(events.c.id == event.id)
                            .values(level='screened', details=details))
-        # The patient list's stored flags were worded from the old level: count a change, as
-        # the app does on every write to what flags are made of (app/clinic/flag_changes.py),
-        # so the next reader words them afresh.
-        connection.execute(summaries.update().where(summaries.c.patient_id == event.patient_id)
-                           .values(changes=summaries.c.changes + 1))
+    # Every patient's stored list flags are outdated: those above were worded from the old
+    # level, and the rules now have a flag of their own for an answer not yet screened
+    # (screener_pending, ranked above the other safety events). Count a change, as the app
+    # does on every write to what flags are made of (app/clinic/flag_changes.py), so the next
+    # reader evaluates them afresh instead of trusting them for up to an hour.
+    connection.execute(summaries.update().values(changes=summaries.c.changes + 1))
 
 
 def downgrade() -> None:

@@ -240,7 +240,7 @@ def test_consent_changes_from_invite_to_removal(db, client, auth):
 def test_a_flag_review_is_recorded_without_the_flag_or_the_note(db, client, auth, clinic):
     prescriber, patient, _caregiver = clinic
     assert auth.login(prescriber.email).status_code == 303
-    code = next(c for c in flag_rules.CODES if c not in ("cssrs_high", "safety_event"))
+    code = next(c for c in flag_rules.CODES if c not in flag_rules.EVENT_CODES)
     assert code == "bp_emergency"
     # A real reading to review: a review of a made-up key is refused (tests/clinic).
     reading = SafetyEvent(patient_id=patient.id, kind="bp_emergency", level="high",

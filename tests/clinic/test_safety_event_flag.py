@@ -38,25 +38,25 @@ def test_an_unfinished_screener_after_item_9_is_on_the_list_until_reviewed(
 
     assert auth.login(prescriber.email).status_code == 303
     page = listed(client)
-    assert 'data-flag="safety_event"' in page
+    assert 'data-flag="screener_pending"' in page
     assert "PHQ-9 item 9 answered above 0: the C-SSRS screener was not completed." in page
     [event] = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id)).all()
     [flag] = [f for f in client.get("/api/v1/patients").json()[0]["flags"]
-              if f["code"] == "safety_event"]
+              if f["code"] == "screener_pending"]
     assert flag["message"].startswith("PHQ-9 item 9 answered above 0")
 
     # A review without a note saves nothing; with one, it is the event's review.
     refused = auth.post(f"/patients/{patient.id}/flags/review",
-                        {"code": "safety_event", "key": str(event.id), "note": " "})
+                        {"code": "screener_pending", "key": str(event.id), "note": " "})
     assert refused.status_code == 422
     assert fresh(db, SafetyEvent, event.id).reviewed_at is None
     response = auth.post(f"/patients/{patient.id}/flags/review", {
-        "code": "safety_event", "key": str(event.id),
+        "code": "screener_pending", "key": str(event.id),
         "note": "Called; no current intent. Screener to be done at the next visit."})
     assert response.status_code == 303
     reviewed = fresh(db, SafetyEvent, event.id)
     assert reviewed.reviewed_by_id == prescriber.id
-    assert 'data-flag="safety_event"' not in listed(client)
+    assert 'data-flag="screener_pending"' not in listed(client)
     # The patient's page lists it as reviewed, not to review.
     page = html.unescape(client.get(f"/patients/{patient.id}").text)
     assert "Safety events to review" not in page
@@ -87,3 +87,57 @@ def test_an_event_older_than_the_pages_window_or_with_a_flag_of_its_own_is_not_f
     db.commit()
     codes = [f.code for f in flags.for_patients(db, [patient], utcnow())[patient.id][1]]
     assert "safety_event" not in codes
+
+
+def _item9(db, patient, days_ago: float, level: str) -> SafetyEvent:
+    event = SafetyEvent(patient_id=patient.id, kind="phq9_item9", level=level,
+                        occurred_at=utcnow() - timedelta(days=days_ago), source_id=uuid.uuid4(),
+                        details={"score": 5})
+    db.add(event)
+    return event
+
+
+def test_an_unscreened_answer_ranks_above_screened_events_and_their_patients(db, auth, client):
+    """Nobody knows yet whether an unscreened item 9 answer was a passing thought or a plan,
+    and it holds dosing: its patient comes first among those with safety events to review, and
+    a list loaded before the screener was answered may still review it under that flag."""
+    prescriber = factories.user(db, role="prescriber", display_name="Dr. Lee")
+    screened = factories.user(db, role="patient", display_name="Aaron Abbott")
+    waiting = factories.user(db, role="patient", display_name="Zoe Zimmer")
+    for person in (screened, waiting):
+        factories.link(db, person, prescriber)
+    _item9(db, screened, 1, "screened")
+    event = _item9(db, waiting, 3, "unscreened")
+    older = _item9(db, waiting, 5, "screened")
+    db.commit()
+    [(_, found)] = [flags.for_patients(db, [waiting], utcnow())[waiting.id]]
+    assert [(f.code, f.key) for f in found] == [("screener_pending", str(event.id)),
+                                                ("safety_event", str(older.id))]
+    assert flags.URGENCY["screener_pending"] > flags.URGENCY["safety_event"]
+
+    assert auth.login(prescriber.email).status_code == 303
+    page = listed(client)
+    assert page.index("Zoe Zimmer") < page.index("Aaron Abbott")
+    assert '<option value="screener_pending" >C-SSRS screener not answered</option>' in page
+    only = html.unescape(client.get("/patients?flag=screener_pending").text)
+    assert "Zoe Zimmer" in only and "Aaron Abbott" not in only
+
+    # The screener comes; the same event is now a safety event, and the review the prescriber
+    # was writing on the list as it stood is still taken as that event's.
+    fresh(db, SafetyEvent, event.id).level = "screened"
+    db.commit()
+    assert [f.code for f in flags.for_patients(db, [waiting], utcnow())[waiting.id][1]] == \
+        ["safety_event", "safety_event"]
+    response = auth.post(f"/patients/{waiting.id}/flags/review", {
+        "code": "screener_pending", "key": str(event.id), "note": "Called Zoe; screener low."})
+    assert response.status_code == 303
+    assert fresh(db, SafetyEvent, event.id).reviewed_by_id == prescriber.id
+    # Not for an event of another kind.
+    other = SafetyEvent(patient_id=waiting.id, kind="severe_side_effect", level="high",
+                        occurred_at=utcnow(), source_id=uuid.uuid4())
+    db.add(other)
+    db.commit()
+    refused = auth.post(f"/patients/{waiting.id}/flags/review", {
+        "code": "screener_pending", "key": str(other.id), "note": "Reviewed."})
+    assert refused.status_code == 422
+    assert fresh(db, SafetyEvent, other.id).reviewed_at is None

@@ -111,8 +111,11 @@ def test_on_a_fresh_demo_riley_sees_the_screener_and_the_prescriber_sees_why(db,
     with another_client() as other:
         assert Auth(other).login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
         patients = other.get("/patients").text
-        assert "Riley Chen" in patients
         assert "the C-SSRS screener was not completed" in patients
+        # First on the list: an answer nobody has screened yet holds dosing.
+        first = other.get("/api/v1/patients").json()[0]
+        assert first["name"] == "Riley Chen"
+        assert first["flags"][0]["code"] == "screener_pending"
         assert "follow-up suicidality screener is still unanswered" in other.get("/alerts").text
 
 
