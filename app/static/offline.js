@@ -376,6 +376,7 @@
     var template = document.getElementById("offline-dose-form"); // before the section empties
     var clinic = document.getElementById("offline-clinic-call");
     var crisis = document.getElementById("offline-crisis");
+    var screener = document.getElementById("offline-screener");
     section.textContent = "";
     var heading = document.createElement("h2");
     heading.id = "gate-heading";
@@ -419,6 +420,13 @@
       call.href = "tel:911";
       call.textContent = w("call");
       section.appendChild(call);
+    }
+    var unfinished = (result ? result.reasons : []).some(function (reason) {
+      return reason.code === "screener_pending";
+    });
+    if (unfinished && screener && screener.content.firstElementChild) {
+      // The way to end the hold, beside it: the screener works offline too.
+      section.appendChild(screener.content.firstElementChild.cloneNode(true));
     }
     if (verdict !== "ok" && clinic && clinic.content.firstElementChild) {
       // "Call my clinic" beside a hold or an emergency, as online.

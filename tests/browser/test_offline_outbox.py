@@ -378,10 +378,10 @@ def test_an_item9_answer_made_offline_holds_until_its_screener_as_the_server_wou
     expect(verdict).to_contain_text(
         reasons.text({"code": "screener_pending", "params": {}}, "UTC"))
     expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
-    # With the crisis resources, offline too.
+    # With the crisis resources, offline too, and the way to end the hold beside it.
     expect(verdict.get_by_role("link", name=re.compile("Call 988"))).to_be_visible()
-
-    page.goto("/questionnaires/cssrs")
+    verdict.get_by_role("link", name="Answer the safety questions").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("C-SSRS")
     for item in ("q1", "q2", "q6"):
         _answer(page, item, "No")
     page.get_by_role("button", name="Submit").click()

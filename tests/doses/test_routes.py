@@ -263,9 +263,7 @@ def test_gate_with_a_clock_far_off_is_rejected(db, client, patient):
 # --- the gate through the form ----------------------------------------------------------------
 
 
-GATE_FORM_OK = {"systolic": "124", "diastolic": "80", "heart_rate": "72", "fasted": "yes",
-                "no_sedatives": "yes", "no_driving": "yes", "safe_place": "yes",
-                "sitter_present": "yes"}
+GATE_FORM_OK = factories.GATE_FORM_OK
 
 
 def test_gate_form_ok_then_log_the_dose(db, auth, client, patient):

@@ -88,6 +88,32 @@ def test_item9_holds_until_the_screener_is_answered(client, db, patient):
     assert client.get("/api/v1/today").json()["safety_state"]["screener_pending"] is False
 
 
+def _gate_section(page: str) -> str:
+    start = page.index('<section id="gate-result"')
+    return page[start:page.index("</section>", start)]
+
+
+def test_the_hold_offers_the_screener_and_leaves_the_prompt_in_view(client, auth, patient):
+    """The hold says to answer the safety questions; the way to do it is beside it. Standing,
+    it no longer takes focus (which scrolled the prompt above it off a phone's screen); after
+    a check the patient asked for, the verdict does."""
+    _phq9(client)
+    page = client.get("/today").text
+    section = _gate_section(page)
+    assert "Dosing is on hold" in section and "data-focus" not in section.split(">", 1)[0]
+    assert '<a class="button primary" href="/questionnaires/cssrs">Answer the safety questions' \
+        in section
+    assert page.index("Your safety questions are not finished") < page.index('id="gate-result"')
+
+    response = auth.post("/today/gate", {**factories.GATE_FORM_OK,
+                                         "gate_client_id": str(uuid.uuid4())})
+    assert response.status_code == 303
+    section = _gate_section(client.get("/today").text)
+    assert "Hold: it is not safe to dose right now" in section
+    assert "data-focus" in section.split(">", 1)[0]
+    assert 'href="/questionnaires/cssrs"' in section and 'href="tel:988"' in section
+
+
 def test_a_high_risk_screener_turns_the_hold_into_the_review_hold(client, patient):
     phq = _phq9(client)
     _screener(client, HIGH_RISK, follows=phq)
