@@ -578,17 +578,24 @@ def seed_spanish_patient_history(session: Session, prescriber: User, patient: Us
         "filled_on": (start_day - timedelta(days=1)).isoformat(), "count": 12,
         "strength_mg": "50", "pharmacy": "Farmacia del Valle", "rx_number": "FV-40417",
     })
+    _every_session_gated_and_logged(session, patient, created.astimezone(UTC), now, bump=4)
+    seed_checkins(session, patient, now)
+
+
+def _every_session_gated_and_logged(session: Session, patient: User, since: datetime,
+                                    now: datetime, *, bump: int) -> None:
+    """Each session of the current protocol from `since`: a passing check without a sitter,
+    then the protocol's dose five minutes after the session's time."""
     version = protocols.current(session, patient.id)
     assert version is not None
-    occs = schedule.occurrences(protocols.plans(version), tz, created.astimezone(UTC),
+    occs = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone), since,
                                 now - SEED_UNTIL)
     for n, occ in enumerate(occs):
-        gate = _apply_gate(session, patient, occ.scheduled_at, sitter=False, bump=n + 4)
+        gate = _apply_gate(session, patient, occ.scheduled_at, sitter=False, bump=n + bump)
         _apply(session, patient, "dose", occ.scheduled_at + timedelta(minutes=6), {
             "taken_at": (occ.scheduled_at + timedelta(minutes=5)).isoformat(),
-            "dose_mg": "75", "route": "sublingual", "gate_id": gate,
+            "dose_mg": str(version.dose_mg), "route": "sublingual", "gate_id": gate,
         })
-    seed_checkins(session, patient, now)
 
 
 def seed_unscreened_patient_history(session: Session, prescriber: User, patient: User,
@@ -621,16 +628,7 @@ def seed_unscreened_patient_history(session: Session, prescriber: User, patient:
         "filled_on": (start_day - timedelta(days=2)).isoformat(), "count": 16,
         "strength_mg": "50", "pharmacy": "Front Range Compounding", "rx_number": "FR-20931",
     })
-    version = protocols.current(session, patient.id)
-    assert version is not None
-    occs = schedule.occurrences(protocols.plans(version), tz, created.astimezone(UTC),
-                                now - SEED_UNTIL)
-    for n, occ in enumerate(occs):
-        gate = _apply_gate(session, patient, occ.scheduled_at, sitter=False, bump=n + 2)
-        _apply(session, patient, "dose", occ.scheduled_at + timedelta(minutes=6), {
-            "taken_at": (occ.scheduled_at + timedelta(minutes=5)).isoformat(),
-            "dose_mg": "100", "route": "sublingual", "gate_id": gate,
-        })
+    _every_session_gated_and_logged(session, patient, created.astimezone(UTC), now, bump=2)
     from app.checkins.models import CheckinSettings
 
     today = now.astimezone(tz).date()
