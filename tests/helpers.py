@@ -136,3 +136,9 @@ def without_csrf(html: str) -> str:
     """A page with its CSRF tokens blanked: each response masks the token afresh (BREACH,
     app/web/csrf.py), so two renders of one page differ there and only there."""
     return _MASKED_CSRF.sub("CSRF", html)
+
+
+def shown(html: str) -> str:
+    """The page without its <template> elements: inert copies kept for the offline verdict
+    (offline.js), not shown unless the phone itself finds a hold."""
+    return re.sub(r"<template\b.*?</template>", "", html, flags=re.S)

@@ -16,7 +16,7 @@ from app.db import utcnow
 from app.i18n import gettext as _
 from app.web.qr import qr_svg
 from tests import factories
-from tests.helpers import INVITE_URL, fresh
+from tests.helpers import INVITE_URL, fresh, shown
 
 CLINIC = "+1 (555) 010-2000"
 CALL_CLINIC = re.compile(r'<a class="button" href="tel:\+15550102000"><span>Call my clinic</span> '
@@ -214,26 +214,20 @@ def _gate(auth, **reading):
     return auth.client.get("/today").text
 
 
-def _shown(html: str) -> str:
-    """The page without its <template> elements: inert copies kept for the offline verdict
-    (offline.js), not shown unless the phone itself finds a hold."""
-    return re.sub(r"<template\b.*?</template>", "", html, flags=re.S)
-
-
 def test_the_hold_screen_offers_call_my_clinic(db, auth):
     _prescriber, patient = _patient_with_clinic(db)
     assert auth.login(patient.email).status_code == 303
-    assert not CALL_CLINIC.search(_shown(auth.client.get("/today").text))  # nothing held yet
+    assert not CALL_CLINIC.search(shown(auth.client.get("/today").text))  # nothing held yet
     today = _gate(auth, systolic="170", diastolic="104")
     assert "Hold: it is not safe to dose right now" in today
-    assert CALL_CLINIC.search(_shown(today))
+    assert CALL_CLINIC.search(shown(today))
 
 
 def test_the_emergency_screen_offers_call_my_clinic(db, auth):
     _prescriber, patient = _patient_with_clinic(db)
     assert auth.login(patient.email).status_code == 303
     today = _gate(auth, systolic="190", diastolic="125")
-    today = _shown(today)
+    today = shown(today)
     assert "Do not take your dose" in today
     assert CALL_CLINIC.search(today)
     assert today.index('href="tel:911"') < CALL_CLINIC.search(today).start()
@@ -244,7 +238,7 @@ def test_the_ok_screen_has_no_clinic_button(db, auth):
     assert auth.login(patient.email).status_code == 303
     today = _gate(auth, systolic="124", diastolic="80")
     assert "Safety check passed" in today
-    assert not CALL_CLINIC.search(_shown(today))
+    assert not CALL_CLINIC.search(shown(today))
 
 
 def test_the_help_page_offers_call_my_clinic_beside_the_crisis_lines(db, auth, client):
