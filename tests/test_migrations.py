@@ -161,7 +161,7 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
     command.upgrade(config, "b6d2f8a4c913")
     t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     patient, screener = uuid.uuid4(), uuid.uuid4()
-    older, followed, later = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    older, followed, later, stale = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     users = sa.table("users", *(sa.column(c) for c in (
         "email", "display_name", "name_key", "role", "timezone")),
         sa.column("id", sa.Uuid()), sa.column("is_active", sa.Boolean()),
@@ -189,7 +189,9 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
             conn.execute(responses.insert().values(
                 id=screener, patient_id=patient, instrument="cssrs", risk="low", answers={},
                 completed_at=t0 - timedelta(hours=12), received_at=t0))
-            for event_id, at, level in ((older, t0 - timedelta(days=3), "unscreened"),
+            # Too long before the screener for it to speak for that answer (two weeks).
+            for event_id, at, level in ((stale, t0 - timedelta(days=15), "unscreened"),
+                                        (older, t0 - timedelta(days=3), "unscreened"),
                                         (followed, t0 - timedelta(days=1), "screened"),
                                         (later, t0, "unscreened")):
                 details = {"score": 3}
@@ -211,7 +213,7 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
         screened = ("screened", {"score": 3, "screened_risk": "low",
                                  "screener_id": str(screener)})
         assert rows == {older: screened, followed: screened,
-                        later: ("unscreened", {"score": 3})}
+                        later: ("unscreened", {"score": 3}), stale: ("unscreened", {"score": 3})}
         command.downgrade(config, "b6d2f8a4c913")  # leaves the flags as they are
     finally:
         fresh_engine.dispose()

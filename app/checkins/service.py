@@ -531,15 +531,21 @@ def record_questionnaire(
                            level=level, occurred_at=completed_at, source_id=response.id,
                            details=details, now=now)
     if instrument.key == "cssrs":
-        # Every item 9 flag this screener comes at or after now says what it found, the one it
-        # follows and any earlier one alike: the rule the dosing hold and Today's prompt judge
-        # by (safety.states, unscreened_item9), so the prescriber's list and the unanswered-
-        # screener alert agree with them. By patient first: the patient's own events by index.
+        # Every item 9 flag this screener comes at or after, within the two weeks the hold and
+        # Today's prompt wait for one, now says what it found, the one it follows and any
+        # earlier one alike: the rule the dosing hold and Today's prompt judge by
+        # (safety.states, unscreened_item9), so the prescriber's list and the unanswered-
+        # screener alert agree with them. The first such screener speaks for a flag: one that
+        # arrives late from an offline phone takes the place of a later one already here.
+        # By patient first: the patient's own events by index.
         for flag in session.exec(select(SafetyEvent).where(
                 SafetyEvent.patient_id == patient.id,
                 SafetyEvent.kind == "phq9_item9",
-                SafetyEvent.level == "unscreened",
-                col(SafetyEvent.occurred_at) <= completed_at)).all():
+                col(SafetyEvent.occurred_at) <= completed_at,
+                col(SafetyEvent.occurred_at) >= completed_at - safety.UNSCREENED_SHOWN_FOR,
+        )).all():
+            if flag.level == "screened" and not _screened_later(session, flag, completed_at):
+                continue
             flag.level = "screened"
             flag.details = _screened_by(flag.details, response)
             session.add(flag)
@@ -564,13 +570,24 @@ def record_questionnaire(
 
 def _first_screener_since(session: Session, patient_id: uuid.UUID,
                           at: datetime) -> QuestionnaireResponse | None:
+    """The first screener answered at or after `at`, within the two weeks one is waited for."""
     return session.exec(
         select(QuestionnaireResponse)
         .where(QuestionnaireResponse.patient_id == patient_id,
                QuestionnaireResponse.instrument == "cssrs",
-               col(QuestionnaireResponse.completed_at) >= at)
+               col(QuestionnaireResponse.completed_at) >= at,
+               col(QuestionnaireResponse.completed_at) <= at + safety.UNSCREENED_SHOWN_FOR)
         .order_by(col(QuestionnaireResponse.completed_at)).limit(1)
     ).first()
+
+
+def _screened_later(session: Session, flag: SafetyEvent, completed_at: datetime) -> bool:
+    """Whether the screener that screened this flag was answered after `completed_at`."""
+    try:
+        screener = session.get(QuestionnaireResponse, uuid.UUID(str(flag.details["screener_id"])))
+    except (KeyError, ValueError):
+        return False
+    return screener is not None and screener.completed_at > completed_at
 
 
 def _screened_by(details: dict, screener: QuestionnaireResponse) -> dict:

@@ -19,8 +19,9 @@ cssrs_high       a safety event that holds dosing (a high-risk C-SSRS screen) no
                  one flag per event.
 screener_pending a PHQ-9 item 9 answer above 0 that no C-SSRS screener has followed yet, not
                  yet reviewed, in the last 90 days: nobody knows yet whether it was a passing
-                 thought or a plan, and dosing holds for it (app/safety/service.py states), so
-                 it ranks above the screened events. One flag per event; once a screener is
+                 thought or a plan, and for its first two weeks dosing holds for it (app/safety/
+                 service.py states; the review ends the hold), so it ranks above the screened
+                 events. One flag per event; once a screener is
                  answered the same event (same key) is a safety_event saying what it found.
 safety_event     any other safety event the patient's page lists to review (PHQ-9 item 9 above
                  0 and screened; a positive screen short of high risk; a severe side effect;

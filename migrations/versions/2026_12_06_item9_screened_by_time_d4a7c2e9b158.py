@@ -4,9 +4,10 @@ A screener used to mark only the PHQ-9 it followed, while the dosing hold and To
 count any screener answered at or after an answer. After two answers and one screener, the
 older flag still read "not screened" on the prescriber's list and could raise the unanswered-
 screener alert. This marks every such flag as the app now does (app/checkins/service.py): with
-the first screener answered at or after it. The rule is copied here, not imported, so that this
-migration keeps meaning what it meant when the app changes. Every patient's stored list flags
-are marked outdated: the rules gained the screener_pending flag in the same change.
+the first screener answered at or after it, within the two weeks one is waited for. The rule
+is copied here, not imported, so that this migration keeps meaning what it meant when the app
+changes. Every patient's stored list flags are marked outdated: the rules gained the
+screener_pending flag in the same change.
 
 Downgrade leaves the flags as they are: they say what happened either way.
 
@@ -15,7 +16,7 @@ Revises: b6d2f8a4c913
 Create Date: 2026-12-06 00:00:00
 """
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -56,7 +57,9 @@ def upgrade() -> None:
             sa.select(events.c.id, events.c.patient_id, events.c.occurred_at, events.c.details)
             .where(events.c.kind == 'phq9_item9', events.c.level == 'unscreened')).all():
         at = _utc(event.occurred_at)
-        first = next((s for s in screeners.get(event.patient_id, []) if s[0] >= at), None)
+        # Within the two weeks the hold and Today's prompt wait for a screener.
+        first = next((s for s in screeners.get(event.patient_id, [])
+                      if at <= s[0] <= at + timedelta(days=14)), None)
         if first is None:
             continue
         details = {**(event.details or {}), "screened_risk": first[2],

@@ -88,6 +88,38 @@ def test_item9_holds_until_the_screener_is_answered(client, db, patient):
     assert client.get("/api/v1/today").json()["safety_state"]["screener_pending"] is False
 
 
+def test_the_first_screener_after_an_answer_speaks_for_it_whichever_arrives_first(
+        client, db, patient):
+    """Two screeners after one answer, the earlier one sent late from an offline phone: the
+    flag says what the first one found, as it would had they arrived in order."""
+    _, person = patient
+    _phq9(client, at=utcnow() - timedelta(hours=3))
+    later = _screener(client, HIGH_RISK, at=utcnow() - timedelta(hours=1))
+    (event,) = _events(db, person)
+    assert event.details["screener_id"] == later["id"]
+    first = _screener(client, at=utcnow() - timedelta(hours=2))
+    db.expire_all()
+    (event,) = _events(db, person)
+    assert (event.level, event.details["screener_id"], event.details["screened_risk"]) == (
+        "screened", first["id"], "low")
+
+
+def test_a_screener_more_than_two_weeks_after_an_answer_does_not_speak_for_it(
+        client, db, patient):
+    """The hold and Today's prompt wait two weeks for a screener; one answered later says
+    nothing about that answer, so its flag still reads as never screened."""
+    _, person = patient
+    _phq9(client, at=utcnow() - timedelta(days=15))
+    _screener(client)
+    db.expire_all()
+    (event,) = _events(db, person)
+    assert event.level == "unscreened"
+    # Nor does a late-arriving answer take a screener from more than two weeks on.
+    _phq9(client, at=utcnow() - timedelta(days=16))
+    db.expire_all()
+    assert sorted(e.level for e in _events(db, person)) == ["unscreened", "unscreened"]
+
+
 def _gate_section(page: str) -> str:
     start = page.index('<section id="gate-result"')
     return page[start:page.index("</section>", start)]
