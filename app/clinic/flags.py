@@ -281,6 +281,15 @@ def _mg(value: Decimal) -> str:
     return format_number(value)
 
 
+def review_ends_a_hold(code: str, since: datetime, now: datetime) -> bool:
+    """Whether reviewing this flag ends a dosing hold (its form says so): a high-risk screen's
+    always; an unscreened item 9 answer's for the two weeks it holds (app/safety/service.py)."""
+    from app.safety.service import UNSCREENED_SHOWN_FOR
+
+    return code == "cssrs_high" or (code == "screener_pending"
+                                    and now - since < UNSCREENED_SHOWN_FOR)
+
+
 def event_code(event: EventFact) -> str:
     """An event's flag: an item 9 answer no screener has followed yet ranks above the rest."""
     if event.kind == "phq9_item9" and event.level == "unscreened":

@@ -54,6 +54,7 @@ def _list_page(request, session, user: User, filters: service.Filters, *, page: 
         "codes": [(code, flag_rules.code_label(code)) for code in flag_rules.CODES],
         "code_label": flag_rules.code_label,
         "since_words": lambda since: service.since_words(since, now),
+        "ends_a_hold": lambda f: flag_rules.review_ends_a_hold(f.code, f.since, now),
         "here": _list_url(filters, shown.number),
         "errors": errors or {},
         "review_errors": review_errors or {},

@@ -168,7 +168,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "event_id": "The event's id",
         "kind": "Code: positive_screen, phq9_item9, bp_emergency, dose_against_hold, …",
         "kind_label": "The event in words",
-        "level": "low, moderate, high (or unscreened)",
+        "level": "low, moderate, high; for a PHQ-9 item 9 answer, screened or unscreened",
         **_time_columns("occurred_at", "When it happened"),
         "source_id": "The questionnaire response, check-in, gate or dose it came from",
         "holds_dosing": "yes when it held dosing until reviewed",

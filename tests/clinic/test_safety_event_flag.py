@@ -118,6 +118,8 @@ def test_an_unscreened_answer_ranks_above_screened_events_and_their_patients(db,
     assert auth.login(prescriber.email).status_code == 303
     page = listed(client)
     assert page.index("Zoe Zimmer") < page.index("Aaron Abbott")
+    # Reviewing it ends the hold it still makes: its form says so, as a high-risk screen's does.
+    assert page.count("Saving it ends the dosing hold.") == 1
     assert '<option value="screener_pending" >C-SSRS screener not answered</option>' in page
     only = html.unescape(client.get("/patients?flag=screener_pending").text)
     assert "Zoe Zimmer" in only and "Aaron Abbott" not in only
@@ -141,3 +143,14 @@ def test_an_unscreened_answer_ranks_above_screened_events_and_their_patients(db,
         "code": "screener_pending", "key": str(other.id), "note": "Reviewed."})
     assert refused.status_code == 422
     assert fresh(db, SafetyEvent, other.id).reviewed_at is None
+
+
+@pytest.mark.parametrize(("code", "days", "ends"), [
+    ("cssrs_high", 60, True),
+    ("screener_pending", 13.9, True),
+    ("screener_pending", 14, False),  # the hold waits two weeks for a screener, then lapses
+    ("safety_event", 1, False),
+])
+def test_the_review_form_says_when_saving_ends_a_hold(code, days, ends):
+    now = utcnow()
+    assert flags.review_ends_a_hold(code, now - timedelta(days=days), now) is ends

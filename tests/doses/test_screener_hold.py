@@ -146,6 +146,29 @@ def test_the_hold_offers_the_screener_and_leaves_the_prompt_in_view(client, auth
     assert 'href="/questionnaires/cssrs"' in section and 'href="tel:988"' in section
 
 
+def test_a_check_held_before_the_screener_says_it_was_answered_since(client, auth, patient):
+    """The held check stays on Today as it was, but no longer offers a screener already
+    answered: it says so, with the check open to run again."""
+    phq = _phq9(client)
+    auth.post("/today/gate", {**factories.GATE_FORM_OK, "gate_client_id": str(uuid.uuid4())})
+    _screener(client, follows=phq)
+    section = _gate_section(client.get("/today").text)
+    assert "Hold: it is not safe to dose right now" in section
+    assert 'href="/questionnaires/cssrs"' not in section
+    assert "You have answered your safety questions since this check." in section
+    assert "<details open><summary>Check again</summary>" in section
+
+
+def test_a_passed_check_under_a_new_answer_leaves_the_prompt_in_view(client, patient):
+    """A check that passed, then a PHQ-9 with item 9 above 0: the hold that now stands does
+    not take focus from the prompt above it, and offers the screener itself."""
+    assert _gate(client)["verdict"] == "ok"
+    _phq9(client)
+    section = _gate_section(client.get("/today").text)
+    assert "Dosing is on hold" in section and "data-focus" not in section.split(">", 1)[0]
+    assert 'href="/questionnaires/cssrs"' in section
+
+
 def test_a_high_risk_screener_turns_the_hold_into_the_review_hold(client, patient):
     phq = _phq9(client)
     _screener(client, HIGH_RISK, follows=phq)
