@@ -153,3 +153,24 @@ def test_a_screener_sent_beside_the_answers_it_follows_screens_every_one(db, pat
     db.rollback()  # SQLite: the alert pass took the write lock the next sign-in needs
     (gate,) = _all_at_once(patient, [factories.sync_item("gate", factories.gate_data())])
     assert gate["verdict"] == "ok", gate
+
+
+def test_two_screeners_sent_beside_the_answers_the_first_one_speaks_for_them(db, patient):
+    """Six answers and two screeners after them, from eight clients at once: whichever screener
+    is written first, every flag ends screened by the earlier one, as if they came in order."""
+    answered = utcnow() - timedelta(hours=3)
+    phq9 = [factories.sync_item("questionnaire", {
+        "instrument": "phq9", "answers": [0, 0, 0, 0, 0, 0, 0, 0, 1]},
+        recorded_at=answered + timedelta(seconds=n)) for n in range(WRITERS - 2)]
+    earlier, later = (factories.sync_item("questionnaire", {
+        "instrument": "cssrs", "answers": answers}, recorded_at=utcnow() - timedelta(hours=h))
+        for h, answers in ((2, [True, False, None, None, None, False, None]),
+                           (1, [False, False, None, None, None, False, None])))
+    results = _all_at_once(patient, [later, *phq9, earlier])
+
+    assert [r["status"] for r in results] == ["created"] * WRITERS, results
+    db.expire_all()
+    flags = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id,
+                                              SafetyEvent.kind == "phq9_item9")).all()
+    assert [(f.level, f.details["screener_id"], f.details["screened_risk"]) for f in flags] == \
+        [("screened", earlier["id"], "low")] * (WRITERS - 2)
