@@ -21,8 +21,8 @@ screener_pending a PHQ-9 item 9 answer above 0 that no C-SSRS screener has follo
                  yet reviewed, in the last 90 days: nobody knows yet whether it was a passing
                  thought or a plan, and for its first two weeks dosing holds for it (app/safety/
                  service.py states; the review ends the hold), so it ranks above the screened
-                 events. One flag per event; once a screener is
-                 answered the same event (same key) is a safety_event saying what it found.
+                 events. One flag per event; once a screener is answered the same event (same
+                 key) is a safety_event saying what it found.
 safety_event     any other safety event the patient's page lists to review (PHQ-9 item 9 above
                  0 and screened; a positive screen short of high risk; a severe side effect;
                  hard to rouse or a breathing concern in a session; an offline check the server

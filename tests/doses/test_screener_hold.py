@@ -155,7 +155,7 @@ def test_a_check_held_before_the_screener_says_it_was_answered_since(client, aut
     section = _gate_section(client.get("/today").text)
     assert "Hold: it is not safe to dose right now" in section
     assert 'href="/questionnaires/cssrs"' not in section
-    assert "You have answered your safety questions since this check." in section
+    assert "The hold for your safety questions has ended since this check." in section
     assert "<details open><summary>Check again</summary>" in section
 
 
