@@ -421,24 +421,21 @@
       call.textContent = w("call");
       section.appendChild(call);
     }
-    var unfinished = (result ? result.reasons : []).some(function (reason) {
-      return reason.code === "screener_pending";
-    });
-    if (unfinished && screener && screener.content.firstElementChild) {
-      // The way to end the hold, beside it: the screener works offline too.
-      section.appendChild(screener.content.firstElementChild.cloneNode(true));
+    // What the page keeps for an offline hold (_gate_start.html), copied in as online
+    // (doses/_hold_help.html) when called for.
+    function besideVerdict(template, wanted) {
+      if (wanted && template && template.content.firstElementChild) {
+        section.appendChild(template.content.firstElementChild.cloneNode(true));
+      }
     }
-    if (verdict !== "ok" && clinic && clinic.content.firstElementChild) {
-      // "Call my clinic" beside a hold or an emergency, as online.
-      section.appendChild(clinic.content.firstElementChild.cloneNode(true));
-    }
-    var suicidality = (result ? result.reasons : []).some(function (reason) {
-      return reason.code === "safety_review" || reason.code === "screener_pending";
-    });
-    if (suicidality && crisis && crisis.content.firstElementChild) {
-      // A suicidality answer always leads to the crisis resources, offline too.
-      section.appendChild(crisis.content.firstElementChild.cloneNode(true));
-    }
+    var codes = (result ? result.reasons : []).map(function (reason) { return reason.code; });
+    var unfinished = codes.indexOf("screener_pending") >= 0;
+    // The way to end a hold for the safety questions: the screener works offline too.
+    besideVerdict(screener, unfinished);
+    // "Call my clinic" beside a hold or an emergency.
+    besideVerdict(clinic, verdict !== "ok");
+    // A suicidality answer always leads to the crisis resources, offline too.
+    besideVerdict(crisis, unfinished || codes.indexOf("safety_review") >= 0);
     if (verdict === "ok") {
       var dose = template.content.firstElementChild.cloneNode(true);
       dose.elements.namedItem("gate_id").value = item.id;
