@@ -12,6 +12,7 @@ from typing import Any
 
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion
+from app.protocols.schedule import PHASE_NAMES
 from app.web.formats import format_number
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -58,7 +59,7 @@ def _unscheduled_template_changes(before: ProtocolVersion,
     maintenance after an open-ended induction): the schedule's words do not show them."""
     scheduled = {e["phase"] for e in before.timeline} | {e["phase"] for e in after.timeline}
     found = []
-    for phase in ("induction", "maintenance", "taper"):
+    for phase in PHASE_NAMES:
         old, new = before.phases.get(phase), after.phases.get(phase)
         if phase in scheduled or old == new:
             continue

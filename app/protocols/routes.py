@@ -15,12 +15,12 @@ from app.deps import CurrentUser
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.protocols import changes, service
+from app.protocols.schedule import PHASE_NAMES
 from app.templating import render
 from app.web.forms import form_error, form_values, new_client_id, parse_client_id, see_other
 
 router = APIRouter()
 
-PHASE_NAMES = ("induction", "maintenance", "taper")
 SIMPLE_FIELDS = (
     "strength_mg",
     "dose_mg",

@@ -81,6 +81,10 @@ class Phase(StrEnum):
     TAPER = "taper"
 
 
+# The phases as the protocol's JSON keys them, in the order a treatment goes through them.
+PHASE_NAMES: tuple[str, ...] = tuple(phase.value for phase in Phase)
+
+
 class Cadence(StrEnum):
     WEEKDAYS = "weekdays"
     INTERVAL = "interval"

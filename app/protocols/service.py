@@ -28,7 +28,7 @@ from app.doses import rules
 from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion, Route
-from app.protocols.schedule import Cadence, Phase, PhasePlan, shortest_gap
+from app.protocols.schedule import PHASE_NAMES, Cadence, Phase, PhasePlan, shortest_gap
 from app.validation import SaneDate, date_range_problem, field_errors
 from app.web.formats import format_datetime, format_number
 
@@ -386,7 +386,7 @@ def values_warning(values: Mapping) -> str | None:
     if not min_hours.is_finite() or not 0 < min_hours <= MAX_INTERVAL_HOURS:
         return None  # its own error says so (a number past any format, such as 1e308, too)
     templates = []
-    for name in ("induction", "maintenance", "taper"):
+    for name in PHASE_NAMES:
         raw = values.get(name)
         if raw is None:
             continue
@@ -433,7 +433,7 @@ def _timeline(data: ProtocolInput) -> list[dict]:
 
 def _phases(data: ProtocolInput) -> dict:
     phases = {}
-    for name in ("induction", "maintenance", "taper"):
+    for name in PHASE_NAMES:
         template: PhaseTemplate | None = getattr(data, name)
         if template is not None:
             phases[name] = template.model_dump(mode="json")
