@@ -124,6 +124,16 @@ engine = make_engine(settings.database_url)
 REQUEST = "request"  # session.info key: the session serves one HTTP request
 
 
+def commit_request(session: Session) -> None:
+    """End the request's transaction: what it did, with the refusals noted along the way.
+    The session commits this after the route returns; a route whose answer must come after the
+    commit (the sync's `answered_at`) calls it first, and the second call commits nothing."""
+    from app.audit import service as audit  # the audit trail writes through this module
+
+    audit.write_pending(session)
+    session.commit()
+
+
 def get_session() -> Iterator[Session]:
     """One transaction per request: commit on success, roll back on any error."""
     from app.audit import service as audit  # the audit trail writes through this module
@@ -132,8 +142,7 @@ def get_session() -> Iterator[Session]:
         session.info[REQUEST] = True  # services may memoize reads for this request
         try:
             yield session
-            audit.write_pending(session)  # refusals noted along the way, with the request
-            session.commit()
+            commit_request(session)
         except BaseException:
             session.rollback()
             try:

@@ -213,13 +213,15 @@
   }
 
   // Sent and accepted, but perhaps after the snapshot was made: the snapshot is the server's
-  // word only for what it had by its `now` (a second after the answer, as the answer's Date
-  // header is to the second). The rest the phone lets go.
+  // word only for what it had by its `now`, taken before it read. An entry the server
+  // committed before that `now` (its answer's `answered_at`, a second on for the clocks of
+  // two app servers) is in the snapshot: the phone lets it go.
+  var CLOCKS_APART_MS = 1000;
   function unseenSent(body, sent) {
     var made = Date.parse(body && body.now);
     var reflected = [];
     var unseen = sent.filter(function (item) {
-      var seen = made > Date.parse(item.answered_at) + 1000;
+      var seen = made > Date.parse(item.answered_at) + CLOCKS_APART_MS;
       if (seen) reflected.push(item.id);
       return !seen;
     });

@@ -130,7 +130,7 @@
   }
 
   // What the server accepted of `items` (KEPT_WHEN_SENT), with when it answered by its own
-  // clock (the Date header, to the second), to compare with a snapshot's `now`.
+  // clock (the answer's `answered_at`, after its commit), to compare with a snapshot's `now`.
   function keepSent(user, items, answeredAt) {
     if (!items.length) return Promise.resolve();
     return withStore("readwrite", function (store) {
@@ -203,10 +203,14 @@
         stop.status = response.status;
         throw stop;
       }
+      // Failing the server's own time: its Date header, to the second and refreshed once a
+      // second, two seconds on (the careful side: the phone keeps the entries longer).
       var date = Date.parse(response.headers.get("Date") || "");
-      answeredAt = new Date(isNaN(date) ? Date.now() : date).toISOString();
+      answeredAt = new Date((isNaN(date) ? Date.now() : date) + 2000).toISOString();
       return response.json();
     }).then(function (answer) {
+      var committed = Date.parse(answer.answered_at);
+      if (!isNaN(committed)) answeredAt = new Date(committed).toISOString();
       var byId = {};
       items.forEach(function (item) { byId[item.id] = item; });
       var accepted = answer.results.filter(function (result) {

@@ -1,12 +1,13 @@
 """POST /api/v1/sync: the offline queue's write path (and any other client's)."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.models import Role, User
-from app.db import SessionDep, utcnow
+from app.db import SessionDep, commit_request, utcnow
 from app.deps import CurrentUser
 from app.errors import Forbidden
 from app.i18n import gettext as _
@@ -31,6 +32,10 @@ class SyncRequest(BaseModel):
 
 class SyncResponse(BaseModel):
     results: list[dict[str, Any]]
+    # The server's time once the items are committed. The phone keeps what it sent until a
+    # Today snapshot made after this says the server has it (static/offline.js, unseenSent):
+    # the snapshot's `now` is taken before it reads, so one made later has seen these writes.
+    answered_at: datetime
 
 
 def _writer(user: CurrentUser) -> User:
@@ -57,8 +62,11 @@ def sync(body: SyncRequest, session: SessionDep,
     patient = user if user.role == Role.PATIENT else None
     if patient is None:
         service.lock_sitters_patients(session, user, body.items, now)
-    return SyncResponse(
-        results=[service.apply_incoming(session, author=user, patient=patient, incoming=item,
-                                        now=now)
-                 for item in body.items]
-    )
+    results = [service.apply_incoming(session, author=user, patient=patient, incoming=item,
+                                      now=now)
+               for item in body.items]
+    # Committed here, not after the route returns, so `answered_at` follows the commit. The
+    # response's Date header cannot say so: it is to the second and the server refreshes it
+    # once a second, so it can name a time before the commit.
+    commit_request(session)
+    return SyncResponse(results=results, answered_at=utcnow())

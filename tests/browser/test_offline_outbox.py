@@ -308,6 +308,14 @@ def test_a_dose_sent_from_the_outbox_still_counts_offline_until_a_newer_snapshot
     _back_online(context, page)
     _until(lambda: len(_rows(patient.id)["doses"]) == 1)
     context.set_offline(True)
+    # Kept with the server's time after it committed them (not its Date header, to the second
+    # and up to a second stale: a snapshot made before the commit could pass for a later one).
+    (dose,) = _rows(patient.id)["doses"]
+    kept = page.evaluate("""async () => {
+      const all = await window.TrocheOutbox.sent(document.querySelector('.page').dataset.user);
+      return all.map((item) => item.answered_at);
+    }""")
+    assert len(kept) == 2 and all(datetime.fromisoformat(at) > dose.received_at for at in kept)
 
     _safety_check(page, "128", "82", "72")
     expect(verdict.get_by_role("heading", name="Hold: it is not safe to dose right now")

@@ -2,13 +2,14 @@
 
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import func, select
 
-from app.db import utcnow
+from app.db import engine, utcnow
 from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.sync.api import MAX_ITEMS
 from app.sync.models import ClientWrite
@@ -60,6 +61,26 @@ def test_a_dose_can_follow_its_gate_in_the_same_batch(db, client, patient):
     gate_result, dose_result = results(sync_post(client, gate_item, dose_item))
     assert gate_result["status"] == dose_result["status"] == "created"
     assert dose_result["flags"] == []
+
+
+def test_the_answer_says_when_the_server_had_the_items_after_its_commit(db, client, patient):
+    """The phone keeps a sent dose in its offline gate until a Today snapshot made after
+    `answered_at`: a time before the commit would let it go for a snapshot without it."""
+    commits = []  # when the database was asked to commit, during the request
+
+    def committing(_connection):
+        commits.append(utcnow())
+
+    event.listen(engine, "commit", committing)
+    try:
+        before = utcnow()
+        response = sync_post(client, sync_item("gate", gate_data()))
+        after = utcnow()
+    finally:
+        event.remove(engine, "commit", committing)
+    assert results(response)[0]["status"] == "created"
+    answered = datetime.fromisoformat(response.json()["answered_at"])
+    assert commits and before <= max(commits) <= answered <= after
 
 
 @pytest.mark.parametrize("kind", ["gate", "dose", "ledger_fill", "ledger_count"])
