@@ -3,16 +3,16 @@ pages and shows thousands of patients without evaluating them all on every load.
 
 Never stale: every flush that writes a row the flags are made of counts a change for its
 patient in the same transaction (app/clinic/flag_changes.py), and a stored answer counts only
-while it was computed from the current count and before `flags.settled_until` (when time alone
-may change which flags there are or how they read). `ranked_page` sorts, filters, counts and
-cuts the list by them in SQL; `briefs` gives each patient's order and codes; `shown` gives what
-the page shows of its patients (phase, flags worded in the reader's
-language), from the same rows, current by the same test, or evaluated afresh. A reader stores
-what it computed only if no write was counted meanwhile (`UPDATE … WHERE changes = <the count it
-read>`), so a concurrent writer on PostgreSQL leaves the row outdated rather than wrongly
-current. The count is taken on ORM flushes: write these tables through the session, never with
-a bare Core INSERT/UPDATE (the bench dataset does, before any brief exists, which is safe: a
-missing brief is computed).
+while it was computed from the current count, before `flags.settled_until` (when time alone
+may change which flags there are or how they read), and by the current `flags.RULES_VERSION`.
+`ranked_page` sorts, filters, counts and cuts the list by them in SQL; `briefs` gives each
+patient's order and codes; `shown` gives what the page shows of its patients (phase, flags
+worded in the reader's language), from the same rows, current by the same test, or evaluated
+afresh. A reader stores what it computed only if no write was counted meanwhile (`UPDATE …
+WHERE changes = <the count it read>`), so a concurrent writer on PostgreSQL leaves the row
+outdated rather than wrongly current. The count is taken on ORM flushes: write these tables
+through the session, never with a bare Core INSERT/UPDATE (the bench dataset does, before any
+brief exists, which is safe: a missing brief is computed).
 """
 
 import heapq
@@ -173,7 +173,9 @@ def _is_current(now: datetime) -> Any:
     """`_current` in SQL, over FlagSummary outer-joined to a list: true or false, never NULL
     (a patient without a row, or without a settled time, is not current)."""
     return case((and_(col(FlagSummary.computed_from) == col(FlagSummary.changes),
-                      col(FlagSummary.settled_until) > now), True), else_=False)
+                      col(FlagSummary.settled_until) > now,
+                      col(FlagSummary.rules_version) == flag_rules.RULES_VERSION), True),
+                else_=False)
 
 
 def _in_order(session: Session, query: Select, people: Any) -> Select:
@@ -252,16 +254,18 @@ def _stored(session: Session, patient_ids: Sequence[uuid.UUID], *columns: Any,
     for chunk in _chunks(list(patient_ids)):
         for row in session.exec(
                 select(FlagSummary.patient_id, FlagSummary.changes, FlagSummary.computed_from,
-                       FlagSummary.settled_until, *columns)
+                       FlagSummary.settled_until, FlagSummary.rules_version, *columns)
                 .where(col(FlagSummary.patient_id).in_(chunk))).all():
             stored[row.patient_id] = row
     return stored
 
 
 def _current(row: Any, now: datetime) -> bool:
-    """A stored row still answers: computed from the current count, before time may change it."""
+    """A stored row still answers: computed from the current count, before time may change it,
+    by these rules."""
     return (row is not None and row.computed_from == row.changes
-            and row.settled_until is not None and row.settled_until > now)
+            and row.settled_until is not None and row.settled_until > now
+            and row.rules_version == flag_rules.RULES_VERSION)
 
 
 def _fresh(session: Session, outdated: list[uuid.UUID], stored: dict[uuid.UUID, Any],
@@ -316,14 +320,14 @@ def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.U
         brief = _brief(flags)
         values = {"b_urgency": brief.urgency, "b_codes": " ".join(sorted(brief.codes)),
                   "b_settled": flag_rules.settled_until(facts, now), "b_phase": facts.phase,
-                  "b_shown": _worded(facts, now)}
+                  "b_shown": _worded(facts, now), "b_rules": flag_rules.RULES_VERSION}
         if pid in read_at:
             updates.append({"b_pid": pid, "b_changes": read_at[pid], **values})
         else:
             inserts.append({"patient_id": pid, "changes": 0, "computed_from": 0,
                             "urgency": values["b_urgency"], "codes": values["b_codes"],
                             "settled_until": values["b_settled"], "phase": values["b_phase"],
-                            "shown": values["b_shown"]})
+                            "shown": values["b_shown"], "rules_version": values["b_rules"]})
     if updates:
         # Only if no write was counted since the count was read: otherwise it stays outdated.
         # And only rows nobody holds (SKIP LOCKED; SQLite has one writer and no row locks):
@@ -332,16 +336,20 @@ def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.U
         # on PostgreSQL (each stores its outdated rows, then its page's: two orders), which fits
         # the one 500 bench/load.py met on the list on 2026-12-03 (an OperationalError; the log
         # keeps no error text). A row skipped stays outdated: recomputed by the next reader.
+        # Never over a brief of later rules: in a rolling deploy the old code leaves the new
+        # code's briefs alone (and recomputes for itself) until it is gone.
         free = (select(_TABLE.c.patient_id)
                 .where(_TABLE.c.patient_id == bindparam("b_pid"),
-                       _TABLE.c.changes == bindparam("b_changes"))
+                       _TABLE.c.changes == bindparam("b_changes"),
+                       _TABLE.c.rules_version <= bindparam("b_rules"))
                 .with_for_update(skip_locked=True).scalar_subquery())
         connection.execute(
             update(_TABLE)
             .where(_TABLE.c.patient_id == free)
             .values(computed_from=bindparam("b_changes"), urgency=bindparam("b_urgency"),
                     codes=bindparam("b_codes"), settled_until=bindparam("b_settled"),
-                    phase=bindparam("b_phase"), shown=bindparam("b_shown")),
+                    phase=bindparam("b_phase"), shown=bindparam("b_shown"),
+                    rules_version=bindparam("b_rules")),
             updates)
     if inserts:
         # A writer that created the row meanwhile wins (its count makes ours outdated anyway).

@@ -521,6 +521,14 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
     return found
 
 
+# The rules' edition, stored with each brief (app/clinic/flag_index.py): a brief written by other
+# rules is outdated, so a deploy that changes them needs no migration to retire the old briefs,
+# and a process still running the old code cannot pass its briefs off as current. Raise it with
+# any change to which flags a record raises, their codes, keys, urgencies or words (Spanish too);
+# tests/clinic/test_flag_summary.py holds a fingerprint of this file and its Spanish words that
+# fails until it is raised.
+RULES_VERSION = 1
+
 # How long an evaluation may stand at most, whatever `settled_until` finds: it also covers rows
 # dated further ahead than FUTURE_TOLERANCE, which `gather` does not read until they come close.
 SETTLED_MAX = timedelta(hours=1)

@@ -34,7 +34,9 @@ class FlagSummary(SQLModel, table=True):
 
     `changes` counts writes to what the flags are made of (bumped in the writer's transaction);
     `computed_from` is the count the stored answer was computed at. The answer is trusted only
-    while the two are equal and before `settled_until` (time alone may change it then)."""
+    while the two are equal, before `settled_until` (time alone may change it then), and by the
+    rules that wrote it (`rules_version` is `flags.RULES_VERSION`: during a rolling deploy the
+    old code and the new each take the other's answers for outdated)."""
 
     __tablename__ = "flag_summaries"
 
@@ -49,3 +51,4 @@ class FlagSummary(SQLModel, table=True):
     # reader's language is there. NULL until computed (rows from before these columns).
     phase: str | None = Field(default=None, sa_type=String(20))
     shown: list | None = Field(default=None, sa_type=JSON)
+    rules_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -2,10 +2,12 @@
 a change in its own transaction, time alone is covered by `flags.settled_until`, and a reader
 racing a writer leaves the brief outdated rather than wrongly current."""
 
+import hashlib
 import re
 import threading
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
@@ -171,6 +173,89 @@ def test_a_brief_past_its_settled_time_is_computed_again(db, auth, client):
     db.commit()
     assert "override" in client.get("/patients", params={"flag": "override"}).text.lower()
     assert "override" in _row(db, patient).codes
+
+
+def _stored_as_if_by_other_rules(db, patient, rules_version: int) -> None:
+    """The row made to look current but empty, as if stored by rules of another edition."""
+    row = _row(db, patient)
+    row.computed_from, row.codes, row.urgency, row.shown = row.changes, "", 0, []
+    row.settled_until = utcnow() + timedelta(hours=1)
+    row.rules_version = rules_version
+    db.add(row)
+    db.commit()
+
+
+def test_a_brief_written_by_other_rules_is_computed_again(db, auth, client):
+    """A brief is current only for the rules that wrote it: after a deploy that changes them
+    (or beside an old process still running), the list computes it afresh and stores it."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, version = on_protocol(db, prescriber, "Ann Rules")
+    dose(db, patient, version)  # through an override
+    db.commit()
+    signed_in(auth, prescriber)
+    client.get("/patients")
+    assert _row(db, patient).rules_version == flags.RULES_VERSION
+
+    _stored_as_if_by_other_rules(db, patient, flags.RULES_VERSION - 1)
+    filtered = client.get("/patients", params={"flag": "override"}).text  # sorted in SQL
+    assert order_on_page(filtered) == [str(patient.id)]
+    row = _row(db, patient)
+    assert row.rules_version == flags.RULES_VERSION and row.codes == "override"
+
+    _stored_as_if_by_other_rules(db, patient, flags.RULES_VERSION - 1)
+    page = client.get("/patients").text  # the whole list in one statement, and its wording
+    assert "1 dose taken through an override or against a hold in 30 days." in page
+    assert [f["code"] for f in _row(db, patient).shown] == ["override"]
+
+
+def test_a_process_with_older_rules_leaves_a_later_brief_alone(db):
+    """Mid-deploy, the code still running the older rules answers from its own evaluation and
+    does not write over a brief the newer rules stored (here the newer edition is faked)."""
+    prescriber = factories.user(db, role="prescriber")
+    patient, version = on_protocol(db, prescriber, "Ann Later")
+    dose(db, patient, version)
+    db.commit()
+    with Session(engine) as reader:
+        flag_index.briefs(reader, [patient.id], utcnow())
+        reader.commit()
+    _stored_as_if_by_other_rules(db, patient, flags.RULES_VERSION + 1)
+    with Session(engine) as reader:
+        found = flag_index.briefs(reader, [patient.id], utcnow())
+        shown = flag_index.shown(reader, [patient.id], utcnow())
+        reader.commit()
+    assert found[patient.id].codes == {"override"}
+    assert [f.code for f in shown[patient.id].flags] == ["override"]
+    row = _row(db, patient)
+    assert row.rules_version == flags.RULES_VERSION + 1 and row.codes == ""
+
+
+# What RULES_VERSION was last raised for: app/clinic/flags.py (its lines of code) and the Spanish
+# of every message it words.
+RULES_FINGERPRINT = "248fb8a3fa2e1b57"
+
+
+def _rules_fingerprint() -> str:
+    from babel.messages.pofile import read_po
+
+    # Lines of code only: a comment on a line of its own, or a blank line, changes no rule.
+    lines = Path(flags.__file__).read_text(encoding="utf-8").splitlines()
+    code = "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    digest = hashlib.sha256(code.encode())
+    catalogue = Path(flags.__file__).parents[1] / "locale/es/LC_MESSAGES/messages.po"
+    with catalogue.open("rb") as po:
+        for message in read_po(po):
+            if any(path == "app/clinic/flags.py" for path, _line in message.locations):
+                digest.update(repr((message.id, message.string)).encode())
+    return digest.hexdigest()[:16]
+
+
+def test_the_rules_edition_is_raised_with_the_rules():
+    """Changing the flag rules or their words without raising RULES_VERSION would leave every
+    stored brief worded and ranked by the old rules for up to an hour."""
+    assert _rules_fingerprint() == RULES_FINGERPRINT, (
+        "app/clinic/flags.py or its Spanish words changed: if what the list shows can change, "
+        "raise flags.RULES_VERSION; then set RULES_FINGERPRINT here to "
+        f"{_rules_fingerprint()!r}")
 
 
 def _a_writer_commits_after_each_evaluation(monkeypatch, patient) -> None:
