@@ -16,6 +16,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table on the metadata
+from app.accounts.models import name_key
 from app.cli import alembic_config
 from app.db import engine, make_engine
 from tests.conftest import IS_POSTGRES
@@ -123,7 +124,8 @@ def test_test_database_is_at_head():
 
 def test_existing_names_get_their_sort_key(empty_database):
     """users.name_key arrived after people had accounts: the migration folds every existing
-    name, as the app does (the list sorts by it): case-folded, then with its accents set aside."""
+    name, as the app does (the list sorts by it): case-folded, then with its accents set aside,
+    then with the letters Unicode does not decompose written as on a plain keyboard."""
     config = alembic_config(empty_database.url)
     command.upgrade(config, "4f1a6b8c2d93")
     fresh_engine = make_engine(empty_database.url)
@@ -131,23 +133,32 @@ def test_existing_names_get_their_sort_key(empty_database):
         with fresh_engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO users (id, email, display_name, role, timezone, is_active, "
-                "created_at) VALUES (:id, 'a@example.test', 'ÁNGELA Straße', 'patient', "
+                "created_at) VALUES (:id, 'a@example.test', 'ÁNGELA Straße-Søe', 'patient', "
                 "'America/New_York', :yes, :at)"),
                 {"id": uuid.uuid4().hex if not IS_POSTGRES else uuid.uuid4(), "yes": True,
                  "at": "2026-12-01 10:00:00"})
         command.upgrade(config, "a8c3e6f1d247")
         with fresh_engine.connect() as conn:
             assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
-                "ángela strasse"
-        # Then with its accents set aside, as the list now sorts and searches (b6d2f8a4c913).
+                "ángela strasse-søe"
+        # Then with its accents set aside, as the list now sorts and searches (b6d2f8a4c913),
+        # and the letters Unicode does not decompose written plainly too (a1e5c9f2b736).
+        command.upgrade(config, "b6d2f8a4c913")
+        with fresh_engine.connect() as conn:
+            assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
+                "angela strasse-søe"
         command.upgrade(config, "head")
         with fresh_engine.connect() as conn:
             assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
-                "angela strasse"
+                "angela strasse-soe" == name_key("ÁNGELA Straße-Søe")
+        command.downgrade(config, "f3b8e1c5a924")
+        with fresh_engine.connect() as conn:
+            assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
+                "angela strasse-søe"
         command.downgrade(config, "e7b4d1a9c602")
         with fresh_engine.connect() as conn:
             assert conn.execute(text("SELECT name_key FROM users")).scalar_one() == \
-                "ángela strasse"
+                "ángela strasse-søe"
     finally:
         fresh_engine.dispose()
     command.downgrade(config, "base")

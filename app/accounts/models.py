@@ -53,15 +53,21 @@ class User(SQLModel, table=True):
         return self.password_hash is not None
 
 
+# Letters Unicode does not decompose into a base letter and a mark, written as a keyboard
+# without them writes them (Søren is soren, Łukasz is lukasz, Ægir is aegir).
+_UNDECOMPOSED = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t",
+                               "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"})
+
+
 def name_key(display_name: str) -> str:
     """What the patient list sorts and searches a name by: case-folded (Straße is strasse) with
-    its accents set aside (Lucía is lucia, Ñandú is nandu), as a prescriber types a name on a
-    keyboard without them. The display name keeps them."""
+    its accents set aside (Lucía is lucia, Ñandú is nandu, Søren is soren), as a prescriber
+    types a name on a keyboard without them. The display name keeps them."""
     decomposed = unicodedata.normalize("NFKD", display_name.casefold())
     # Folded again: decomposing can bring capitals back ("ℌ" is "H"), and PostgreSQL's LIKE,
     # unlike SQLite's, tells cases apart.
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()[
-        :NAME_KEY_MAX]
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return bare.translate(_UNDECOMPOSED)[:NAME_KEY_MAX]
 
 
 @event.listens_for(User, "before_insert")

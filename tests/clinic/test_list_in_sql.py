@@ -21,7 +21,7 @@ from tests.conftest import IS_POSTGRES
 # Names whose order differs between the list's key (case-folded, accents set aside) and a byte
 # or ASCII-only comparison; two of them ("Zoë", "ZOE") share a key and go by id.
 EXTRA = ("Ángela Calm", "ángel Calm", "Émile Calm", "bob calm", "Zoë Calm", "ZOE calm",
-         "Straße Calm", "strasse Dan", "ℌenry Calm")
+         "Straße Calm", "strasse Dan", "ℌenry Calm", "Łukasz Calm", "Søren Calm")
 SIZE = 3
 
 
@@ -160,8 +160,8 @@ def test_the_order_holds_whatever_collation_the_database_sorts_text_by(bigger_pa
 
 # The calm names as the list shows them: by name with accents set aside ("ángel" among the
 # A's, not after Z), then the two that read alike ("ZOE", "Zoë") by their ids.
-AS_READ = ["ángel Calm", "Ángela Calm", "bob calm", "Émile Calm", "ℌenry Calm", "Straße Calm",
-           "strasse Dan"]
+AS_READ = ["ángel Calm", "Ángela Calm", "bob calm", "Émile Calm", "ℌenry Calm", "Łukasz Calm",
+           "Søren Calm", "Straße Calm", "strasse Dan"]
 
 
 def as_read(db) -> list[str]:
@@ -193,6 +193,8 @@ def _calm_names(db, prescriber, now) -> list[str]:
     ("nandu", ["Ñandú Override"]),
     ("emile c", ["Émile Calm"]),
     ("henry", ["ℌenry Calm"]),  # decomposed to a capital, folded again (PostgreSQL's LIKE)
+    ("lukasz", ["Łukasz Calm"]),  # letters Unicode does not decompose, written plainly
+    ("SØREN", ["Søren Calm"]), ("soren", ["Søren Calm"]),
     ("override", ["Amy Override", "Dan Override", "Ñandú Override"]),
     ("%", []), ("_", []),  # matched as typed, not as SQL's wildcards
     ("sid", []),  # another prescriber's patient
