@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, collate, func, literal, not_, update
+from sqlalchemy import Select, and_, bindparam, case, collate, func, literal, not_, or_, update
 from sqlmodel import Session, col, select
 
 from app import i18n
@@ -322,7 +322,7 @@ def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.U
                   "b_settled": flag_rules.settled_until(facts, now), "b_phase": facts.phase,
                   "b_shown": _worded(facts, now), "b_rules": flag_rules.RULES_VERSION}
         if pid in read_at:
-            updates.append({"b_pid": pid, "b_changes": read_at[pid], **values})
+            updates.append({"b_pid": pid, "b_changes": read_at[pid], "b_now": now, **values})
         else:
             inserts.append({"patient_id": pid, "changes": 0, "computed_from": 0,
                             "urgency": values["b_urgency"], "codes": values["b_codes"],
@@ -336,12 +336,16 @@ def _store(session: Session, fresh: dict[uuid.UUID, tuple], read_at: dict[uuid.U
         # on PostgreSQL (each stores its outdated rows, then its page's: two orders), which fits
         # the one 500 bench/load.py met on the list on 2026-12-03 (an OperationalError; the log
         # keeps no error text). A row skipped stays outdated: recomputed by the next reader.
-        # Never over a brief of later rules: in a rolling deploy the old code leaves the new
-        # code's briefs alone (and recomputes for itself) until it is gone.
+        # Not over a brief of later rules while it stands: in a rolling deploy the old code
+        # leaves the new code's briefs alone (and recomputes for itself) until it is gone.
+        # Once past its settled time it is the old code's to replace, so a release rolled back
+        # does not leave its briefs to be evaluated again on every load for good (a newer
+        # process still running replaces them within the hour it would anyway).
         free = (select(_TABLE.c.patient_id)
                 .where(_TABLE.c.patient_id == bindparam("b_pid"),
                        _TABLE.c.changes == bindparam("b_changes"),
-                       _TABLE.c.rules_version <= bindparam("b_rules"))
+                       or_(_TABLE.c.rules_version <= bindparam("b_rules"),
+                           _TABLE.c.settled_until <= bindparam("b_now")))
                 .with_for_update(skip_locked=True).scalar_subquery())
         connection.execute(
             update(_TABLE)

@@ -524,9 +524,11 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 # The rules' edition, stored with each brief (app/clinic/flag_index.py): a brief written by other
 # rules is outdated, so a deploy that changes them needs no migration to retire the old briefs,
 # and a process still running the old code cannot pass its briefs off as current. Raise it with
-# any change to which flags a record raises, their codes, keys, urgencies or words (Spanish too);
+# any change to which flags a record raises, their codes, keys, urgencies or words (Spanish too),
+# here or in what they are worded with (flag_index._worded, the phase names of
+# app/protocols/schedule.py, app/web/formats.py numbers, the instruments' names);
 # tests/clinic/test_flag_summary.py holds a fingerprint of this file and its Spanish words that
-# fails until it is raised.
+# fails at a change here.
 RULES_VERSION = 1
 
 # How long an evaluation may stand at most, whatever `settled_until` finds: it also covers rows

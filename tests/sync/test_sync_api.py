@@ -66,18 +66,18 @@ def test_a_dose_can_follow_its_gate_in_the_same_batch(db, client, patient):
 def test_the_answer_says_when_the_server_had_the_items_after_its_commit(db, client, patient):
     """The phone keeps a sent dose in its offline gate until a Today snapshot made after
     `answered_at`: a time before the commit would let it go for a snapshot without it."""
-    commits = []  # when the database was asked to commit, during the request
+    commits = []  # when a connection came back to the pool, its commit done, in the request
 
-    def committing(_connection):
+    def committed(_dbapi_connection, _record):
         commits.append(utcnow())
 
-    event.listen(engine, "commit", committing)
+    event.listen(engine, "checkin", committed)
     try:
         before = utcnow()
         response = sync_post(client, sync_item("gate", gate_data()))
         after = utcnow()
     finally:
-        event.remove(engine, "commit", committing)
+        event.remove(engine, "checkin", committed)
     assert results(response)[0]["status"] == "created"
     answered = datetime.fromisoformat(response.json()["answered_at"])
     assert commits and before <= max(commits) <= answered <= after
