@@ -10,7 +10,7 @@ from app.accounts.models import User
 from app.careteam import access
 from app.db import SessionDep, utcnow
 from app.deps import CurrentUser, PatientUser
-from app.doses import corrections, rules, service
+from app.doses import corrections, rules, schemas, service
 from app.doses import today as today_state
 from app.doses.models import Dose
 from app.protocols import service as protocols
@@ -61,7 +61,10 @@ def _patient_for(session, user: User, patient_id: uuid.UUID | None) -> User:
                                          access.Purpose.VIEW_DOSES)
 
 
-@router.get("/doses")
+# The answers' shapes are declared for the schema and checked by tests, not on every answer
+# (app/doses/schemas.py says why).
+@router.get("/doses", response_model=None,
+            responses={200: {"model": schemas.DoseList, "description": "The doses in the window."}})
 def list_doses(
     session: SessionDep,
     user: CurrentUser,
@@ -80,7 +83,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-@router.get("/today")
+@router.get("/today", response_model=None,
+            responses={200: {"model": schemas.Today,
+                             "description": "Today, with what the offline gate judges with."}})
 def today(session: SessionDep, user: PatientUser) -> dict[str, Any]:
     """The Today state, with the protocol snapshot the phone needs to run the gate offline."""
     now = utcnow()
