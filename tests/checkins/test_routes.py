@@ -576,5 +576,6 @@ def test_a_prescriber_elsewhere_reads_the_session_in_the_patients_zone(
     theirs = reading.recorded_at.astimezone(ZoneInfo(patient.timezone))
     tokyo = reading.recorded_at.astimezone(ZoneInfo("Asia/Tokyo"))
     assert f"Time ({theirs.strftime('%Z')})" in table
-    assert format_datetime(theirs, "time") in table
-    assert format_datetime(tokyo, "time") not in table
+    # Whole times between tags: "1:26 PM" is inside "11:26 PM".
+    assert f'>{format_datetime(theirs, "time")}<' in table
+    assert f'>{format_datetime(tokyo, "time")}<' not in table
