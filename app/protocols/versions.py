@@ -24,6 +24,11 @@ from app.protocols.models import ProtocolVersion
 # form takes (the maximum has stood since versions had a grace).
 _REACH_BACK = timedelta(hours=protocols.GRACE_MAX_HOURS)
 
+# The versions saved before another's, for "the one in force at start". Made once: a fresh
+# alias per call made building the query cost about a millisecond (its columns are adapted
+# anew each time), more than running it, on every Today, History and timeline.
+_EARLIER = aliased(ProtocolVersion)
+
 
 def in_force(versions: Iterable[ProtocolVersion]) -> list[schedule.InForce]:
     """The versions as the schedule takes them, oldest first."""
@@ -41,7 +46,7 @@ def overlapping(session: Session, patient_ids: Sequence[uuid.UUID], start: datet
     one are left out)."""
     if not patient_ids:
         return {}
-    earlier = aliased(ProtocolVersion)
+    earlier = _EARLIER
     # The version in force at `start`: the latest saved by then.
     at_start = (select(func.max(earlier.version))
                 .where(earlier.patient_id == ProtocolVersion.patient_id,
