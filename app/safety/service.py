@@ -6,11 +6,12 @@ them all. A high-risk suicidality screen holds dosing until a prescriber reviews
 or above 180/120 holds dosing for the protocol's lockout period.
 """
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists
+from sqlalchemy import Select, bindparam, exists
 from sqlmodel import Session, col, func, select
 
 from app.accounts.models import User
@@ -75,8 +76,25 @@ def states(session: Session, patient_id: uuid.UUID,
            moments: Sequence[datetime]) -> list[rules.SafetyState]:
     """`state` at each of several moments, in one statement (a dose is judged at its time and
     at the end of the form time's tolerance, app/doses/service.py `_record_holds`)."""
+    params: dict = {"patient_id": patient_id}
+    for n, at in enumerate(moments):
+        params[f"at_{n}"] = at
+        params[f"shown_since_{n}"] = at - UNSCREENED_SHOWN_FOR
+    row = session.exec(_states_statement(len(moments)), params=params).one()
+    return [rules.SafetyState(review_pending=bool(row[3 * n]), last_emergency_at=row[3 * n + 1],
+                              screener_pending=bool(row[3 * n + 2]))
+            for n in range(len(moments))]
+
+
+@functools.cache
+def _states_statement(count: int) -> Select:
+    """The statement of `states` for `count` moments, with the patient and the moments as bound
+    parameters. Built once: building it took longer than running it (about 0.3 ms of a gate's
+    or a dose's 0.5), on every gate, dose and Today."""
+    patient_id = bindparam("patient_id")
     columns: list = []
-    for at in moments:
+    for n in range(count):
+        at, shown_since = bindparam(f"at_{n}"), bindparam(f"shown_since_{n}")
         columns.append(exists().where(
             SafetyEvent.patient_id == patient_id, col(SafetyEvent.holds_dosing).is_(True),
             col(SafetyEvent.reviewed_at).is_(None), col(SafetyEvent.occurred_at) <= at))
@@ -98,11 +116,8 @@ def states(session: Session, patient_id: uuid.UUID,
         columns.append(exists().where(
             SafetyEvent.patient_id == patient_id, SafetyEvent.kind == PHQ9_ITEM9,
             col(SafetyEvent.reviewed_at).is_(None), col(SafetyEvent.occurred_at) <= at,
-            col(SafetyEvent.occurred_at) > at - UNSCREENED_SHOWN_FOR, ~screened_by_then))
-    row = session.exec(select(*columns)).one()
-    return [rules.SafetyState(review_pending=bool(row[3 * n]), last_emergency_at=row[3 * n + 1],
-                              screener_pending=bool(row[3 * n + 2]))
-            for n in range(len(moments))]
+            col(SafetyEvent.occurred_at) > shown_since, ~screened_by_then))
+    return select(*columns)
 
 
 def review(session: Session, *, prescriber: User, patient_id: uuid.UUID, event_id: uuid.UUID,
