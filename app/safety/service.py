@@ -90,7 +90,8 @@ def states(session: Session, patient_id: uuid.UUID,
 def _states_statement(count: int) -> Select:
     """The statement of `states` for `count` moments, with the patient and the moments as bound
     parameters. Built once: building it took most of the call (a gate's 535 µs against 82
-    now, a dose's two moments 885 against 109; docs/benchmarks.md), on every gate and dose."""
+    now, a dose's two moments 885 against 109; docs/benchmarks.md), on every gate, dose and
+    Today."""
     patient_id = bindparam("patient_id")
     columns: list = []
     for n in range(count):
