@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.doses.models import DoseStatus
+from app.doses.rules import Verdict
 from app.doses.schemas import DECIMAL, Reason
 
 
@@ -38,9 +40,9 @@ class SyncResult(BaseModel):
     reasons: list[Reason] | None = Field(
         None, description="gate: what the safety check found; a refused dose: the rules it "
                           "broke.")
-    verdict: Literal["ok", "hold", "emergency"] | None = Field(
+    verdict: Verdict | None = Field(
         None, description="gate: the server's verdict.")
-    offline_verdict: Literal["ok", "hold", "emergency"] | None = Field(
+    offline_verdict: Verdict | None = Field(
         None, description="gate: the verdict the phone reached offline, as sent (a "
                           "disagreement is recorded and flagged).")
     flags: list[str] | None = Field(
@@ -53,7 +55,7 @@ class SyncResult(BaseModel):
                           "sitter_checkin: the session's dose, null while none is logged.")
     revision: int | None = Field(
         None, description="dose_revision, dose_entered_in_error: the dose's revision now.")
-    dose_status: Literal["recorded", "entered_in_error"] | None = Field(
+    dose_status: DoseStatus | None = Field(
         None, description="dose_entered_in_error: the dose's status now.")
     expected: str | None = Field(
         None, description=f"ledger_count: troches the record expected on hand. {DECIMAL}")
