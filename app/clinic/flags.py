@@ -281,13 +281,19 @@ def _mg(value: Decimal) -> str:
     return format_number(value)
 
 
-def review_ends_a_hold(code: str, since: datetime, now: datetime) -> bool:
-    """Whether reviewing this flag ends a dosing hold (its form says so): a high-risk screen's
-    always; an unscreened item 9 answer's for the two weeks it holds (app/safety/service.py)."""
+def _unscreened_holds_for() -> timedelta:
+    """How long an unscreened item 9 answer holds dosing (app/safety/service.py); read at call
+    time: the safety service imports this package's neighbours."""
     from app.safety.service import UNSCREENED_SHOWN_FOR
 
+    return UNSCREENED_SHOWN_FOR
+
+
+def review_ends_a_hold(code: str, since: datetime, now: datetime) -> bool:
+    """Whether reviewing this flag ends a dosing hold (its form and its words say so): a
+    high-risk screen's always; an unscreened item 9 answer's for the two weeks it holds."""
     return code == "cssrs_high" or (code == "screener_pending"
-                                    and now - since < UNSCREENED_SHOWN_FOR)
+                                    and now - since < _unscreened_holds_for())
 
 
 def event_code(event: EventFact) -> str:
@@ -460,7 +466,11 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
     since = now - timedelta(days=EVENT_DAYS)
     for fact in sorted(facts.events_to_review, key=lambda e: e.at):
         if since <= fact.at:
-            found.append(_flag(event_code(fact), event_words(fact) + ".", fact.at, fact.key))
+            code, words = event_code(fact), event_words(fact) + "."
+            if review_ends_a_hold(code, fact.at, now):
+                words += " " + _("Dosing is on hold until the screener is answered or you "
+                                 "review it.")
+            found.append(_flag(code, words, fact.at, fact.key))
 
     seen = occurrences(facts, now)
     found += _summary("bp_emergency", seen["bp_emergency"], reviewed,
@@ -529,7 +539,7 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 # app/protocols/schedule.py, app/web/formats.py numbers, the instruments' names);
 # tests/clinic/test_flag_summary.py holds a fingerprint of this file and its Spanish words that
 # fails at a change here.
-RULES_VERSION = 1
+RULES_VERSION = 2
 
 # How long an evaluation may stand at most, whatever `settled_until` finds: it also covers rows
 # dated further ahead than FUTURE_TOLERANCE, which `gather` does not read until they come close.
@@ -556,6 +566,9 @@ def settled_until(facts: PatientFacts, now: datetime) -> datetime:
         candidates.append(at - FUTURE_TOLERANCE)
         candidates += [at + window for window in _WINDOWS]
     candidates += [e.at + timedelta(days=EVENT_DAYS) for e in facts.events_to_review]
+    # An unscreened answer's flag says it holds dosing for as long as it does.
+    candidates += [e.at + _unscreened_holds_for() for e in facts.events_to_review
+                   if event_code(e) == "screener_pending"]
     if facts.plans:
         for occ in facts.sessions(now - timedelta(days=MISSED_DAYS + 1) - facts.widest_grace(),
                                   now + timedelta(days=2)):

@@ -45,6 +45,8 @@ def patient_overview(session: Session, patient: User, days: int = timeline.DEFAU
         "patient": patient,
         # What needs attention first: events not yet reviewed; the reviewed ones further down.
         "open_events": [e for e in events if e.reviewed_at is None],
+        # Those that hold dosing now, as the patient's Today does: their review clears the hold.
+        "holding": {e.id for e in events if safety.holds_dosing_now(e, now)},
         "reviewed_events": [e for e in events if e.reviewed_at is not None],
         "timeline": timeline.build(session, patient, days, now, last_day),
         "days": days,

@@ -166,6 +166,19 @@ def reviewer_names(session: Session, patient_id: uuid.UUID) -> dict[uuid.UUID, s
 UNSCREENED_SHOWN_FOR = timedelta(days=14)
 
 
+def holds_dosing_now(event: SafetyEvent, now: datetime) -> bool:
+    """Whether this event holds dosing now, as `states` judges, for the prescriber's page to say
+    so and to name its review "clear the hold": a hold until reviewed (a high-risk screen), or
+    an item 9 answer no screener has followed yet (its level says so), for its first two
+    weeks, until reviewed or screened."""
+    if event.reviewed_at is not None:
+        return False
+    if event.holds_dosing:
+        return True
+    return (event.kind == PHQ9_ITEM9 and event.level == "unscreened"
+            and now - event.occurred_at < UNSCREENED_SHOWN_FOR)
+
+
 def screener_follows(session: Session, patient_id: uuid.UUID,
                      now: datetime) -> uuid.UUID | None:
     """The PHQ-9 a C-SSRS screener opened now follows: the latest still unscreened. Found here,

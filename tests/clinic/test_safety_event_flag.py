@@ -154,3 +154,45 @@ def test_an_unscreened_answer_ranks_above_screened_events_and_their_patients(db,
 def test_the_review_form_says_when_saving_ends_a_hold(code, days, ends):
     now = utcnow()
     assert flags.review_ends_a_hold(code, now - timedelta(days=days), now) is ends
+
+
+def test_the_patients_page_and_list_say_an_unscreened_answer_holds_dosing(db, auth, client):
+    """An item 9 answer with no screener after it holds the patient's dosing for two weeks
+    (app/safety/service.py states): the prescriber reading that patient's page or the list is
+    told so, and the review's button says it clears the hold. Once the two weeks are over, or
+    once it is screened, the same event is only to review. Only a high-risk screen said so
+    before; a prescriber could clear the hold by "Mark reviewed" without knowing."""
+    prescriber = factories.user(db, role="prescriber", display_name="Dr. Lee")
+    patient = factories.user(db, role="patient", display_name="Zoe Zimmer")
+    factories.link(db, patient, prescriber)
+    waiting = _item9(db, patient, 2, "unscreened")
+    lapsed = _item9(db, patient, 15, "unscreened")
+    db.commit()
+    assert auth.login(prescriber.email).status_code == 303
+
+    def card(page: str, event: SafetyEvent) -> str:
+        form = f"/safety-events/{event.id}/review"
+        start = page.rindex('<li class="card', 0, page.index(form))
+        return page[start:page.index("</li>", page.index(form))]
+
+    page = html.unescape(client.get(f"/patients/{patient.id}").text)
+    assert ("Dosing is on hold: item 9 of the PHQ-9 (thoughts of self-harm) was answered above "
+            "0 and the suicidality screener (C-SSRS) has not been answered. The hold ends when "
+            "Zoe Zimmer answers it or you review it.") in page
+    held = card(page, waiting)
+    assert "Dosing on hold until the screener is answered or reviewed" in held
+    assert "Review and clear the dosing hold" in held and "Clear the hold</button>" in held
+    old = card(page, lapsed)
+    assert "Dosing on hold" not in old and "Mark reviewed</button>" in old
+
+    listed_page = listed(client)
+    assert listed_page.count(
+        "Dosing is on hold until the screener is answered or you review it.") == 1
+    assert listed_page.count("Clear the hold</button>") == 1
+
+    # The screener comes: nothing holds any more, and nothing says so.
+    fresh(db, SafetyEvent, waiting.id).level = "screened"
+    db.commit()
+    page = html.unescape(client.get(f"/patients/{patient.id}").text)
+    assert "Dosing on hold" not in page and "Dosing is on hold" not in page
+    assert "Clear the hold" not in listed(client)
