@@ -226,7 +226,8 @@ class LanguageAndHeaders:
         # a problem can quote it and the entries of that request can be found.
         rid = secrets.token_hex(8)
         audit_service.request_id.set(rid)
-        audit_service.start_request()
+        audit_service.start_request(
+            offline_copy=request.headers.get(audit_service.OFFLINE_COPY_HEADER) == "1")
         started = False
 
         async def send_finished(message: Message) -> None:

@@ -6,7 +6,8 @@ reads as "a former account" and the trail itself never held a name.
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlmodel import Session, col, or_, select
 
@@ -64,6 +65,8 @@ def what_words(entry: AuditEvent) -> str:
     if entry.outcome == "denied":
         return _("Tried to open your record and was refused")
     if entry.action == "view":
+        if details.get("offline_copy"):
+            return _("Their phone refreshed its copy of your pages, for use without signal")
         return _viewed(str(details.get("purpose", "")), bool(details.get("list")))
     if entry.action == "export":
         return _("Exported your record (%(format)s)",
@@ -128,7 +131,30 @@ def seen_by_others(session: Session, patient: User, page: int = 1) -> Page:
         or_(col(AuditEvent.actor_id).is_(None), col(AuditEvent.actor_id) != patient.id),
         col(AuditEvent.action).not_in(HIDDEN),
     )
-    return _page(session, query, page)
+    shown = _page(session, query, page)
+    return replace(shown, rows=_one_per_refresh(shown.rows))
+
+
+# A sitter's phone refreshes the pages it keeps for use without signal together (their page and
+# each session form, a request each): the patient reads one refresh, not five. The prescriber's
+# log keeps every entry, each with its request id.
+_ONE_REFRESH = timedelta(minutes=2)
+
+
+def _one_per_refresh(rows: list[Shown]) -> list[Shown]:
+    kept: list[Shown] = []
+    for row in rows:  # newest first
+        last = kept[-1] if kept else None
+        if (last is not None and _offline_copy(row.entry) and _offline_copy(last.entry)
+                and row.entry.actor_id == last.entry.actor_id
+                and last.entry.at - row.entry.at <= _ONE_REFRESH):
+            continue
+        kept.append(row)
+    return kept
+
+
+def _offline_copy(entry: AuditEvent) -> bool:
+    return entry.action == "view" and bool((entry.details or {}).get("offline_copy"))
 
 
 def for_patient(session: Session, patient_id: uuid.UUID, page: int = 1) -> Page:
@@ -152,6 +178,8 @@ def action_words(entry: AuditEvent) -> str:
     if action == "view":
         if details.get("list"):
             return _("Listed the patient")
+        if details.get("offline_copy"):
+            return _("Their phone refreshed its copy of the pages, for use without signal")
         return {
             "view_session": _("Viewed today's session"),
             "view_doses": _("Viewed doses and supply"),

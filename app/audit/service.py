@@ -30,6 +30,10 @@ request_id: ContextVar[str | None] = ContextVar("audit_request_id", default=None
 _pending: ContextVar[list[dict[str, Any]] | None] = ContextVar("audit_pending", default=None)
 # (patient, purpose) already noted as viewed in the current request: one entry each.
 _views: ContextVar[set[tuple[uuid.UUID, str]] | None] = ContextVar("audit_views", default=None)
+# The request is the service worker refreshing a page it keeps for use without signal (its
+# warm-up, app/static/sw.js), not the person opening it: the view says so.
+OFFLINE_COPY_HEADER = "x-trochelog-offline-copy"
+_offline_copy: ContextVar[bool] = ContextVar("audit_offline_copy", default=False)
 
 
 def _take_chain_lock(session: Session) -> None:
@@ -150,6 +154,8 @@ def note_view(
     details: dict[str, Any] = {"purpose": str(purpose)}
     if listed:
         details["list"] = True
+    if _offline_copy.get():
+        details["offline_copy"] = True
     seen = _views.get()
     if seen is None:
         record(session, action="view", actor=actor, patient_id=patient_id, details=details,
@@ -174,9 +180,10 @@ def note_write(session: Session, **entry: Any) -> None:
     _keep({"outcome": "ok", **entry, "with_request": True})
 
 
-def start_request() -> None:
+def start_request(offline_copy: bool = False) -> None:
     _pending.set([])
     _views.set(set())
+    _offline_copy.set(offline_copy)
 
 
 def write_pending(session: Session) -> None:

@@ -141,6 +141,8 @@ def supporting(request: Request, session: SessionDep, user: CaregiverUser):
     # The sitter's phone keeps each person's session pages, so a session works without signal.
     context["offline_pages"] = [page for p in context["patients"]
                                 for page in sitter_pages(p.id)]
+    # Everyone's: the phone drops the pages it kept of anyone not listed (no longer sharing).
+    context["offline_pages_complete"] = True
     return render(request, "careteam/supporting.html", context)
 
 

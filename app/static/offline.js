@@ -758,7 +758,11 @@
     if (!urls || !navigator.onLine || !navigator.serviceWorker) return;
     navigator.serviceWorker.ready.then(function (reg) {
       if (reg.active) {
-        reg.active.postMessage({ type: "warm", urls: urls.split(" "), user: currentUser() });
+        reg.active.postMessage({
+          type: "warm", urls: urls.split(" "), user: currentUser(),
+          // A page listing everyone whose pages may be kept under this path (see sw.js prune).
+          onlyUnder: page().getAttribute("data-offline-only-under") || undefined,
+        });
       }
     });
   }

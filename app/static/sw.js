@@ -115,8 +115,8 @@ self.addEventListener("fetch", (event) => {
         caches.open(PAGE_CACHE).then((cache) => cache.put(request, copy));
       } else if (GONE.has(response.status)) {
         // No longer this person's to see (a caregiver's link revoked, a record deleted): its
-        // old copy must not answer offline either.
-        caches.open(PAGE_CACHE).then((cache) => cache.delete(request, { ignoreVary: true }));
+        // old copy must not answer offline either, nor those of the pages under it.
+        caches.open(PAGE_CACHE).then((cache) => dropWithBelow(cache, request.url));
       }
       return response;
     });
@@ -140,6 +140,40 @@ function pagesCopy(request, exact) {
   return caches.open(PAGE_CACHE).then((cache) => cache.match(request, { ignoreVary: true })
     .then((hit) => hit ||
       (exact ? null : cache.match(request, { ignoreSearch: true, ignoreVary: true }))));
+}
+
+function pathOf(url) {
+  return new URL(url, self.location.origin).pathname;
+}
+
+// A page that is no longer this person's takes the saved copies of the pages under it along (a
+// sitter's session pages under the person's page), whatever their query.
+function dropWithBelow(cache, url) {
+  const gone = pathOf(url);
+  return cache.keys().then((requests) => Promise.all(requests
+    .filter((kept) => {
+      const path = pathOf(kept.url);
+      return path === gone || path.startsWith(`${gone}/`);
+    })
+    .map((kept) => cache.delete(kept, { ignoreVary: true }))));
+}
+
+// A page that lists everyone whose pages may be kept under `prefix` (a sitter's home: each
+// person who shares with them, as /supporting/<id>...) asks for the rest to go: a person who
+// stopped sharing, or ended the link, is not shown on the sitter's phone offline. Only the
+// first part after the prefix (the person) is compared: a page under a kept person stays.
+function prune(prefix, urls) {
+  if (typeof prefix !== "string" || !prefix.startsWith("/") || !prefix.endsWith("/")) {
+    return Promise.resolve();
+  }
+  const whose = (path) => path.slice(prefix.length).split("/")[0];
+  const kept = new Set(urls.filter((url) => typeof url === "string" && url.startsWith(prefix))
+    .map(whose));
+  const stale = (path) => path.startsWith(prefix) && !kept.has(whose(path));
+  for (const url of [...warmedAt.keys()]) if (stale(pathOf(url))) warmedAt.delete(url);
+  return caches.open(PAGE_CACHE).then((cache) => cache.keys().then((requests) => Promise.all(
+    requests.filter((request) => stale(pathOf(request.url)))
+      .map((request) => cache.delete(request, { ignoreVary: true })))));
 }
 
 function lastAnswer() {
@@ -214,6 +248,7 @@ const WARM_EVERY_MS = 5 * 60 * 1000;
 const warmedAt = new Map();
 let warming = Promise.resolve();
 const SNAPSHOT = "/api/v1/today";
+const OFFLINE_COPY_HEADER = "X-Trochelog-Offline-Copy"; // app/audit/service.py
 
 // Resolves true when every page was answered: cached, or a final answer not to keep (a
 // redirect, a page this person cannot see). A server error or no answer is false: not ready.
@@ -227,13 +262,12 @@ function warmPages(requested, started) {
   return caches.open(PAGE_CACHE).then((cache) =>
     Promise.all(
       urls.map((url) =>
-        fetch(url, { credentials: "same-origin" })
+        // Marked: the server's access log tells this refresh from the person opening the page.
+        fetch(url, { credentials: "same-origin", headers: { [OFFLINE_COPY_HEADER]: "1" } })
           .then((response) => {
             if (generation !== started) return true;
             if (response.status >= 500) return false;
-            if (GONE.has(response.status)) {
-              return cache.delete(url, { ignoreVary: true }).then(() => true);
-            }
+            if (GONE.has(response.status)) return dropWithBelow(cache, url).then(() => true);
             if (!response.ok || response.redirected) return true;
             return cache.put(url, response).then(() => {
               if (generation === started) warmedAt.set(url, Date.now());
@@ -247,10 +281,11 @@ function warmPages(requested, started) {
 }
 
 // One warm-up at a time. A page that asks while one is in flight waits for it, then fetches
-// what that one did not: its own list may hold pages the other did not.
-function warm(requested) {
+// what that one did not: its own list may hold pages the other did not. `onlyUnder`: see prune.
+function warm(requested, onlyUnder) {
   const started = generation;
-  const mine = warming.then(() => (generation === started ? warmPages(requested, started) : true));
+  const mine = warming.then(() => (generation === started
+    ? prune(onlyUnder, requested).then(() => warmPages(requested, started)) : true));
   warming = mine.catch(() => null);
   return mine;
 }
@@ -298,10 +333,11 @@ self.addEventListener("message", (event) => {
   // offline until its next navigation.
   const owned = typeof data.user === "string" && data.user ? own(data.user) : owning;
   event.waitUntil(
-    Promise.all([self.clients.claim(), owned.then(() => warm(data.urls))]).then(([, complete]) => {
-      // Tell the page whether its offline copies are in place (tests wait for this too).
-      if (event.source) event.source.postMessage({ type: "warmed", complete });
-    })
+    Promise.all([self.clients.claim(), owned.then(() => warm(data.urls, data.onlyUnder))])
+      .then(([, complete]) => {
+        // Tell the page whether its offline copies are in place (tests wait for this too).
+        if (event.source) event.source.postMessage({ type: "warmed", complete });
+      })
   );
 });
 

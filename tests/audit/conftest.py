@@ -10,7 +10,7 @@ from app.audit.models import AuditEvent
 # Every key an entry's details may hold: the shape of what happened, never its content.
 SHAPE_KEYS = {"method", "reason", "purpose", "list", "path", "format", "start", "end", "rows",
               "patients", "complete", "export", "change", "scope", "ends_on", "ref", "version",
-              "kind"}
+              "kind", "offline_copy"}
 
 
 def entries(db, **where) -> list[AuditEvent]:

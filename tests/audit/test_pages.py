@@ -10,6 +10,7 @@ from sqlmodel import Session
 from app.audit import service as audit
 from app.db import engine
 from tests import factories
+from tests.audit.conftest import entries as audit_entries_where
 from tests.conftest import Auth
 from tests.helpers import another_client
 
@@ -23,6 +24,10 @@ def clinic(db):
     factories.link(db, patient, caregiver, scope="doses")
     db.commit()
     return prescriber, patient, caregiver
+
+
+def audit_entries(db, patient_id):
+    return audit_entries_where(db, patient_id=patient_id)
 
 
 def _main(html: str) -> str:
@@ -148,3 +153,44 @@ def test_the_clinic_log_is_for_prescribers(client, login_as, role):
 def test_only_patients_have_the_who_has_seen_page(client, login_as):
     login_as("prescriber")
     assert client.get("/account/access-log").status_code == 403
+
+
+def test_a_sitters_phone_refreshing_its_offline_copies_is_not_read_as_the_sitter_opening_them(
+        db, client, auth, clinic):
+    """The sitter's phone refreshes the pages it keeps for a session without signal (app/static/
+    sw.js warm-up: their page and each session form, a request each, marked with a header). The
+    trail keeps every request, marked as a refresh: the prescriber's log says so, with each
+    request id; the patient reads one refresh, not five entries of "Opened your session",
+    beside what the sitter did open."""
+    prescriber, patient, caregiver = clinic
+    refresh = {audit.OFFLINE_COPY_HEADER: "1"}
+    with another_client() as phone:
+        assert Auth(phone).login(caregiver.email).status_code == 303
+        assert phone.get(f"/supporting/{patient.id}").status_code == 200  # opened by the sitter
+        base = f"/supporting/{patient.id}/session"
+        refreshed = [phone.get(path, headers=refresh)
+                     for path in (f"/supporting/{patient.id}", base, f"{base}/sitter_check",
+                                  f"{base}/plus40", f"{base}/end")]
+        assert [r.status_code for r in refreshed] == [200] * 5
+
+    views = [e for e in audit_entries(db, patient.id) if e.action == "view"
+             and e.actor_id == caregiver.id]
+    refresh_ids = {r.headers["x-request-id"] for r in refreshed}
+    assert {e.request_id for e in views if e.details.get("offline_copy")} == refresh_ids
+    opening = [e for e in views if not e.details.get("offline_copy")]
+    assert opening and {e.request_id for e in opening}.isdisjoint(refresh_ids)
+
+    assert auth.login(patient.email).status_code == 303
+    main = _main(client.get("/account/access-log").text)
+    assert main.count(
+        "Their phone refreshed its copy of your pages, for use without signal") == 1
+    assert main.count("Opened your page") == 1
+    assert "Opened your session to record it" not in main
+    auth.logout()
+
+    assert auth.login(prescriber.email).status_code == 303
+    log = _main(client.get(f"/patients/{patient.id}/audit").text)
+    assert log.count("Their phone refreshed its copy of the pages, for use without signal") == \
+        len(views) - len(opening)
+    assert all(request_id in log for request_id in refresh_ids)
+    assert log.count("Opened the caregiver") == 1

@@ -3,6 +3,8 @@ wipes what the browser kept (the service worker's page caches, IndexedDB); persi
 is asked for while signed in; a sign-out that would delete unsent entries asks first."""
 
 import re
+import uuid
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -10,9 +12,11 @@ from sqlmodel import Session, col, delete, select
 
 from app.accounts.models import AuthSession, Role
 from app.accounts.service import start_session
+from app.audit.models import AuditEvent
 from app.careteam.models import CareLink
 from app.config import settings
 from app.db import engine, utcnow
+from app.protocols import service as protocols
 from tests import factories
 from tests.browser.server_log import ServerRequests
 from tests.browser.signing import sign_in
@@ -267,7 +271,9 @@ CACHED_WITH_JS = """async ([needle, only]) => {
     if (only && !name.startsWith(only)) continue;
     const cache = await caches.open(name);
     for (const request of await cache.keys()) {
-      const body = await (await cache.match(request)).text();
+      const hit = await cache.match(request);
+      if (!hit) continue; // dropped by the service worker since keys() listed it
+      const body = await hit.text();
       if (body.includes(needle)) found.push(name + " " + new URL(request.url).pathname);
     }
   }
@@ -377,4 +383,100 @@ def test_a_caregivers_phone_drops_a_patients_page_once_the_link_is_revoked(
     context.set_offline(True)
     page.goto(about)
     expect(page.locator("body")).not_to_contain_text(supported.display_name)
+    context.set_offline(False)
+
+
+def _supported_by(db, caregiver, name: str):
+    """A patient with a session today who shares their sessions with `caregiver`."""
+    prescriber = factories.user(db, role=Role.PRESCRIBER)
+    person = factories.user(db, role=Role.PATIENT, timezone="UTC", display_name=name)
+    factories.link(db, person, prescriber)
+    factories.link(db, person, caregiver, scope="supervision")
+    protocols.save(db, prescriber=prescriber, patient_id=person.id, version_id=uuid.uuid4(),
+                   now=utcnow() - timedelta(days=2),
+                   values=factories.protocol_values(**factories.session_now_protocol(person)))
+    return person
+
+
+def _stops_sharing(person, caregiver) -> None:
+    with Session(engine) as db:
+        link = db.exec(select(CareLink).where(CareLink.patient_id == person.id,
+                                              CareLink.member_id == caregiver.id)).one()
+        link.revoked_at = utcnow()
+        db.add(link)
+        db.commit()
+
+
+# The path of every page the service worker keeps.
+PAGE_PATHS_JS = """async () => {
+  const paths = [];
+  for (const name of await caches.keys()) {
+    if (!name.startsWith("pages")) continue;
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) paths.push(new URL(request.url).pathname);
+  }
+  return paths;
+}"""
+
+
+def _kept_paths(page: Page, needle: str) -> set[str]:
+    return {kept.split(" ", 1)[1] for kept in _cached_with(page, needle, "pages")}
+
+
+def test_a_sitters_phone_drops_every_page_of_someone_who_stopped_sharing(
+        new_context, live_server, console_errors):
+    """The sitter's phone keeps each person's page and session pages for a session without
+    signal. When a person stops sharing, none of them may still answer offline: not only the
+    page the sitter happens to open again (404), but the session pages under it, and, once the
+    sitter's home lists who still shares, the pages of someone the sitter never opened again."""
+    console_errors.expect(r"status of 404")
+    with Session(engine, expire_on_commit=False) as db:
+        caregiver = factories.user(db, role=Role.CAREGIVER, timezone="UTC")
+        opened = _supported_by(db, caregiver, "Opal Opened")
+        unopened = _supported_by(db, caregiver, "Uma Unopened")
+        stays = _supported_by(db, caregiver, "Stella Stays")
+        db.commit()
+    context = new_context()
+    page = context.new_page()
+    sign_in(page, caregiver.email, factories.PASSWORD, lands_on="People I support")
+    until(page, "navigator.serviceWorker.controller !== null")
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    for person in (opened, unopened, stays):
+        base = f"/supporting/{person.id}"
+        assert {base, f"{base}/session", f"{base}/session/plus40"} <= _kept_paths(
+            page, person.display_name), person.display_name
+    # The warm-up's requests are marked: the access log reads them as the phone refreshing its
+    # copies, not as the sitter opening three people's sessions (tests/audit/test_pages.py).
+    with Session(engine) as db:
+        views = db.exec(select(AuditEvent).where(AuditEvent.actor_id == caregiver.id,
+                                                 AuditEvent.action == "view")).all()
+    opened_pages = [e for e in views if not e.details.get("list")]  # not the home's list
+    assert {e.patient_id for e in opened_pages} == {opened.id, unopened.id, stays.id}
+    assert all(e.details.get("offline_copy") for e in opened_pages), opened_pages
+
+    # Opal stops sharing; the sitter opens her page again: 404, and her session pages go too.
+    _stops_sharing(opened, caregiver)
+    response = page.goto(f"/supporting/{opened.id}")
+    assert response is not None and response.status == 404
+    under = f"/supporting/{opened.id}"
+    until(page, f"async () => !(await ({PAGE_PATHS_JS})()).some((p) => p.startsWith({under!r}))")
+    assert _kept_paths(page, unopened.display_name)  # nobody else's, yet
+
+    # Uma stops sharing; the sitter only goes back to their home, which no longer lists her.
+    _stops_sharing(unopened, caregiver)
+    page.goto("/supporting")
+    expect(page.get_by_role("link", name=unopened.display_name)).to_have_count(0)
+    until(page, f"async () => (await ({CACHED_WITH_JS})([{unopened.display_name!r}, 'pages']))"
+                ".length === 0")
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+
+    context.set_offline(True)
+    for gone in (opened, unopened):
+        for path in (f"/supporting/{gone.id}", f"/supporting/{gone.id}/session",
+                     f"/supporting/{gone.id}/session/plus40"):
+            page.goto(path)
+            expect(page.locator("body")).not_to_contain_text(gone.display_name)
+    # Stella still shares: her session still opens without signal.
+    page.goto(f"/supporting/{stays.id}/session")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Stella Stays's session")
     context.set_offline(False)
