@@ -455,12 +455,17 @@ def validate_dose_amount(
         return "not_finite"
     if dose <= 0:
         return "not_positive"
+    step, code = (strength / 2, "not_half_troche") if halving_allowed else (
+        strength, "not_whole_troche")
     with localcontext(_CTX):
         if dose > MAX_TROCHES_PER_DOSE * strength:
             return "absurd"
-        if halving_allowed:
-            return None if dose % (strength / 2) == 0 else "not_half_troche"
-        return None if dose % strength == 0 else "not_whole_troche"
+        try:
+            return None if dose % step == 0 else code
+        except (Inexact, InvalidOperation):
+            # A remainder that needs rounding (1e-999999999 mg, or more digits than the context
+            # holds) is not 0: an exact multiple of at most ten troches never needs any.
+            return code
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -881,6 +881,13 @@ def test_gate_rejects_invalid_proposed_dose() -> None:
         (D("1E-30"), D(25), True, "not_half_troche"),
         (D("1E+50"), D(25), False, "absurd"),
         (D("1E+999"), D(25), True, "absurd"),
+        # A remainder the exact context cannot hold is an answer, not an exception (a 500 that
+        # lost a phone's whole batch): below its smallest exponent, or more digits than it has.
+        (D("1E-999999999"), D(25), True, "not_half_troche"),
+        (D("1E-999999999"), D(25), False, "not_whole_troche"),
+        (D("50." + "0" * 120 + "1"), D(25), False, "not_whole_troche"),
+        (D("50." + "0" * 120 + "1"), D(25), True, "not_half_troche"),
+        (D("50." + "0" * 300), D(25), False, None),
     ],
 )
 def test_validate_dose_amount(dose_mg: object, strength: object, halving: bool, expected) -> None:

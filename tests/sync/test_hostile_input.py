@@ -320,3 +320,18 @@ def test_an_extreme_time_in_a_correction_is_rejected_not_a_crash(db, client, pat
     (answer,) = results(factories.sync_post(client, item))
     assert answer["status"] == "rejected"
     assert count(db, ClientWrite) == 0
+
+
+@pytest.mark.parametrize("mg", ["1e-999999999", "100." + "0" * 120 + "1"])
+def test_an_amount_too_fine_for_exact_arithmetic_rejects_only_its_item(db, client, patient, mg):
+    """An amount whose remainder the rules' exact arithmetic cannot hold was a 500: the whole
+    batch lost, and the phone's outbox stuck behind it on every retry."""
+    now = utcnow().isoformat()
+    good = sync_item("checkin", daily())
+    bad = sync_item("dose", {"taken_at": now, "dose_mg": mg, "route": "sublingual",
+                             "no_gate_reason": "Forgot."})
+    first, second = results(factories.sync_post(client, good, bad))
+    assert first["status"] == "created"
+    assert second["status"] == "rejected", second
+    assert "dose_mg" in second["errors"] and second["detail"]
+    assert count(db, CheckIn) == 1 and count(db, Dose) == 0
