@@ -5,6 +5,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from starlette.datastructures import FormData
 
 from app.accounts import gates
 from app.accounts import service as accounts
@@ -53,6 +54,19 @@ async def use_language(request: Request, signed_in: SignedInDep) -> None:
     the one the route (even one run in a thread) and its page speak; a sync dependency runs in
     a copy of the context and its change would be lost."""
     language.apply(request)
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form, read on the event loop (Starlette keeps it; the CSRF check has read it
+    already), so that a route taking it is a plain `def`, run in the thread pool. A route that
+    awaited the form itself had to be `async def`, and then ran its database work on the event
+    loop: a write waiting for SQLite's turn (app/db.py), or for a row lock on PostgreSQL,
+    stopped every other request in the process, the one holding the turn included (30 s and
+    a 503)."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(posted_form)]
 
 
 def optional_user(signed_in: SignedInDep) -> User | None:

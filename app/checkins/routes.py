@@ -19,7 +19,7 @@ from app.checkins.instruments import (
 )
 from app.checkins.models import QuestionnaireResponse
 from app.db import SessionDep, utcnow
-from app.deps import CurrentUser, PatientUser
+from app.deps import CurrentUser, PatientUser, PostedForm
 from app.doses.models import Dose
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
@@ -85,8 +85,7 @@ def checkin_settings_reload():
 
 
 @router.post("/checkins/settings")
-async def checkin_settings(request: Request, session: SessionDep, user: PatientUser):
-    form = await request.form()
+def checkin_settings(request: Request, session: SessionDep, user: PatientUser, form: PostedForm):
     try:
         service.update_patient_settings(
             session, patient=user, mood_time=str(form.get("mood_time", "")).strip(),
@@ -156,10 +155,9 @@ def values_from_form(form, measure_keys) -> dict:
 
 
 @router.post("/checkins/{slot_key}")
-async def checkin_submit(request: Request, session: SessionDep, user: PatientUser,
-                         slot_key: str):
+def checkin_submit(request: Request, session: SessionDep, user: PatientUser,
+                   slot_key: str, form: PostedForm):
     slot = _slot_or_404(slot_key)
-    form = await request.form()
     dose = _dose_or_none(session, user, str(form.get("dose_id", "")) or None)
     data = {"slot": slot.key, "values": values_from_form(form, slot.measures)}
     if dose is not None:
@@ -237,10 +235,9 @@ def answers_from_form(instrument, form) -> list:
 
 
 @router.post("/questionnaires/{key}")
-async def questionnaire_submit(request: Request, session: SessionDep, user: PatientUser,
-                               key: str):
+def questionnaire_submit(request: Request, session: SessionDep, user: PatientUser,
+                         key: str, form: PostedForm):
     instrument = _instrument_or_404(key)
-    form = await request.form()
     data: dict = {"instrument": instrument.key}
     version = str(form.get("version", "")).strip()
     if version:

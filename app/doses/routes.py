@@ -13,7 +13,7 @@ from app.accounts.models import User
 from app.careteam import service as careteam
 from app.checkins import service as checkins
 from app.db import SessionDep, utcnow
-from app.deps import PatientUser
+from app.deps import PatientUser, PostedForm
 from app.doses import corrections, ledger, reasons, rules, service
 from app.doses import today as today_state
 from app.doses.models import Dose
@@ -134,8 +134,7 @@ def _rejected(request, session, user, now, result, values, status=422):
 
 
 @router.post("/today/gate")
-async def gate(request: Request, session: SessionDep, user: PatientUser):
-    form = await request.form()
+def gate(request: Request, session: SessionDep, user: PatientUser, form: PostedForm):
     now = utcnow()
     values = form_values(form)
 
@@ -158,8 +157,7 @@ async def gate(request: Request, session: SessionDep, user: PatientUser):
 
 
 @router.post("/today/dose")
-async def log_dose(request: Request, session: SessionDep, user: PatientUser):
-    form = await request.form()
+def log_dose(request: Request, session: SessionDep, user: PatientUser, form: PostedForm):
     now = utcnow()
     values = form_values(form)
     try:
@@ -251,10 +249,9 @@ def _own_dose_or_404(session: Session, user: User, dose_id: uuid.UUID) -> None:
 
 
 @router.post("/doses/{dose_id}/entered-in-error")
-async def entered_in_error(request: Request, session: SessionDep, user: PatientUser,
-                           dose_id: uuid.UUID):
+def entered_in_error(request: Request, session: SessionDep, user: PatientUser,
+                     dose_id: uuid.UUID, form: PostedForm):
     _own_dose_or_404(session, user, dose_id)
-    form = await request.form()
     values = form_values(form)
     data = {"dose_id": str(dose_id), "reason": values.get("reason", "")}
     result = _apply(session, user, values.get("client_id", ""), "dose_entered_in_error", data,
@@ -265,10 +262,9 @@ async def entered_in_error(request: Request, session: SessionDep, user: PatientU
 
 
 @router.post("/doses/{dose_id}/correct")
-async def correct_dose(request: Request, session: SessionDep, user: PatientUser,
-                       dose_id: uuid.UUID):
+def correct_dose(request: Request, session: SessionDep, user: PatientUser,
+                 dose_id: uuid.UUID, form: PostedForm):
     _own_dose_or_404(session, user, dose_id)
-    form = await request.form()
     values = form_values(form)
     key = f"correct-{dose_id}"
     changes: dict = {"lot": values.get("lot", "").strip(),
@@ -326,8 +322,7 @@ def _supply_refused(request: Request, session: Session, user: User, values: dict
 
 
 @router.post("/supply/fill")
-async def record_fill(request: Request, session: SessionDep, user: PatientUser):
-    form = await request.form()
+def record_fill(request: Request, session: SessionDep, user: PatientUser, form: PostedForm):
     values = form_values(form)
     data = {k: (values.get(f"fill_{k}") or "").strip() or None
             for k in ("filled_on", "count", "strength_mg", "rx_number", "pharmacy", "lot")}
@@ -340,8 +335,7 @@ async def record_fill(request: Request, session: SessionDep, user: PatientUser):
 
 
 @router.post("/supply/count")
-async def record_count(request: Request, session: SessionDep, user: PatientUser):
-    form = await request.form()
+def record_count(request: Request, session: SessionDep, user: PatientUser, form: PostedForm):
     values = form_values(form)
     try:
         counted_at = parse_local(values.get("count_counted_at", ""), user.timezone,

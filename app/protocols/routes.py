@@ -11,7 +11,7 @@ from app.careteam import access
 from app.checkins import service as checkins
 from app.clinic.overview import patient_overview
 from app.db import SessionDep, utcnow
-from app.deps import CurrentUser
+from app.deps import CurrentUser, PostedForm
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.protocols import changes, service
@@ -213,11 +213,11 @@ def edit_page(request: Request, session: SessionDep, user: CurrentUser, patient_
 
 
 @router.post("/patients/{patient_id}/protocol")
-async def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID):
+def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID,
+         form: PostedForm):
     patient = access.require_patient_access(
         session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
     )
-    form = await request.form()
     try:
         service.save(
             session,
@@ -243,13 +243,13 @@ async def save(request: Request, session: SessionDep, user: CurrentUser, patient
 
 
 @router.post("/patients/{patient_id}/phase")
-async def change_phase(
-    request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID
+def change_phase(
+    request: Request, session: SessionDep, user: CurrentUser, patient_id: uuid.UUID,
+    form: PostedForm,
 ):
     patient = access.require_patient_access(
         session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
     )
-    form = await request.form()
     try:
         effective = date.fromisoformat(str(form.get("effective_on", "")))
     except ValueError:
@@ -280,11 +280,10 @@ async def change_phase(
 
 
 @router.post("/patients/{patient_id}/questionnaires")
-async def questionnaire_schedule(request: Request, session: SessionDep, user: CurrentUser,
-                                 patient_id: uuid.UUID):
+def questionnaire_schedule(request: Request, session: SessionDep, user: CurrentUser,
+                           patient_id: uuid.UUID, form: PostedForm):
     patient = access.require_patient_access(session, user, patient_id,
                                             access.Purpose.MANAGE_PROTOCOL)
-    form = await request.form()
     try:
         checkins.update_questionnaire_schedule(
             session, prescriber=user, patient_id=patient.id,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from app.checkins.instruments import MEASURES, SEVERITY
 from app.checkins.routes import _form_errors, _rejected_values, values_from_form
 from app.db import SessionDep, utcnow
-from app.deps import CurrentUser
+from app.deps import CurrentUser, PostedForm
 from app.errors import NotFound
 from app.i18n import gettext as _
 from app.supervision import service
@@ -73,12 +73,11 @@ def session_form(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/supporting/{patient_id}/session/{slot_key}")
-async def session_submit(request: Request, session: SessionDep, user: CurrentUser,
-                         patient_id: uuid.UUID, slot_key: str):
+def session_submit(request: Request, session: SessionDep, user: CurrentUser,
+                   patient_id: uuid.UUID, slot_key: str, form: PostedForm):
     now = utcnow()
     view = service.session_view(session, user, patient_id, now)
     slot = _slot_or_404(slot_key)
-    form = await request.form()
     data: dict = {"patient_id": str(view.patient.id), "slot": slot.key,
                   "values": values_from_form(form, slot.measures)}
     dose_id = str(form.get("dose_id", "")).strip()
