@@ -449,10 +449,15 @@ def record_dose(
     taken_at = dose.taken_at.astimezone(UTC)
     # Every field's problem at once, each beside its field (not the time's, then the amount's).
     errors: dict[str, str] = {}
-    try:
-        check_time(taken_at, now, field="taken_at")
-    except Invalid as err:
-        errors.update(err.errors)
+    for value, field in ((taken_at, "taken_at"), (recorded_at, "recorded_at")):
+        try:
+            check_time(value, now, field=field)
+        except Invalid as err:
+            errors.update(err.errors)
+    if not errors and recorded_at < taken_at - FUTURE_TOLERANCE:
+        # The phone's own times contradict each other; "logged late" is judged from them.
+        errors["recorded_at"] = _("This entry says it was written down before the dose was "
+                                  "taken. Check the phone's date and time.")
     problem = rules.validate_dose_amount(dose.dose_mg, version.strength_mg,
                                          version.halving_allowed)
     if problem:

@@ -335,3 +335,34 @@ def test_an_amount_too_fine_for_exact_arithmetic_rejects_only_its_item(db, clien
     assert second["status"] == "rejected", second
     assert "dose_mg" in second["errors"] and second["detail"]
     assert count(db, CheckIn) == 1 and count(db, Dose) == 0
+
+
+@pytest.mark.parametrize(("recorded", "words"), [
+    (timedelta(days=1), "in the future"),
+    (-timedelta(days=45), "more than 30 days ago"),
+    (-timedelta(hours=3), "written down before the dose was taken"),
+])
+def test_a_doses_recorded_time_is_checked_like_its_taken_time(db, client, patient, recorded,
+                                                               words):
+    """The time a phone says it wrote a dose down is the record's, and "logged late" is judged
+    from it: one a day ahead, or from before the dose itself, was stored as sent, flagging a
+    dose late that was not, or hiding one that was."""
+    taken = utcnow() - timedelta(hours=1)
+    item = sync_item("dose", {"taken_at": taken.isoformat(), "dose_mg": "100",
+                              "route": "sublingual", "no_gate_reason": "Forgot."},
+                     recorded_at=utcnow() + recorded if recorded > timedelta(0)
+                     or recorded < -timedelta(days=1) else taken + recorded)
+    (answer,) = results(factories.sync_post(client, item))
+    assert answer["status"] == "rejected", answer
+    assert words in answer["errors"]["recorded_at"]
+    assert count(db, Dose) == 0
+
+
+def test_a_dose_written_down_later_than_taken_is_kept_and_marked_late(db, client, patient):
+    taken = utcnow() - timedelta(hours=3)
+    item = sync_item("dose", {"taken_at": taken.isoformat(), "dose_mg": "100",
+                              "route": "sublingual", "no_gate_reason": "Forgot."},
+                     recorded_at=taken + timedelta(hours=2))
+    (answer,) = results(factories.sync_post(client, item))
+    assert answer["status"] == "created", answer
+    assert "late_entry" in answer["flags"]
