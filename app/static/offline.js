@@ -666,6 +666,10 @@
       Array.prototype.forEach.call(document.querySelectorAll("[data-outbox-count]"), function (el) {
         el.textContent = String(items.length);
         el.hidden = items.length === 0;
+        // The menu's link to them too: with nothing waiting it is no stop for the keyboard
+        // (an empty link read as "Not yet sent: 0").
+        var link = el.closest(".outbox-link");
+        if (link) link.hidden = items.length === 0;
       });
       var panel = document.querySelector("[data-outbox]");
       if (!panel) return;
@@ -731,6 +735,27 @@
     });
   }
 
+  // A page shown from the phone's saved copy without a signal knows nothing of what was sent
+  // since: Today would still say the dose is "saved on this phone, not yet sent" and offer the
+  // safety check for it again. Once everything is in (sent by this page or by the service
+  // worker's Background Sync), the note says so, with the way to the page as it is now. Not a
+  // reload of its own: the person may be typing.
+  var shownWithoutSignal = !navigator.onLine;
+  function allSentSinceShown() {
+    if (!shownWithoutSignal || !navigator.onLine) return;
+    Outbox.all(currentUser()).then(function (items) {
+      if (items.length || !shownWithoutSignal) return; // a rejected one is shown, and said
+      shownWithoutSignal = false;
+      say(text("sent-page-older"), "alert-ok");
+      var note = document.getElementById("offline-saved");
+      var fresh = document.createElement("a");
+      fresh.href = window.location.pathname + window.location.search;
+      fresh.textContent = text("show-fresh");
+      note.appendChild(document.createTextNode(" "));
+      note.appendChild(fresh);
+    }).catch(function () { /* the outbox cannot be read: the next page load is fresh */ });
+  }
+
   var flushTimer = null;
   var signingOut = false; // this page sent the sign-out: no flush may start after it
   function flushSoon() {
@@ -742,6 +767,7 @@
         if (summary.sent && !summary.rejected) say(text("sent"), "alert-ok");
         if (summary.rejected) say(text("some-rejected"), "alert-error");
         render();
+        allSentSinceShown();
       });
     }, 50);
   }
@@ -785,7 +811,10 @@
   window.addEventListener(Outbox.CHANGED, render);
   if (navigator.serviceWorker) {
     navigator.serviceWorker.addEventListener("message", function (event) {
-      if (event.data && event.data.type === Outbox.CHANGED) render();
+      if (event.data && event.data.type === Outbox.CHANGED) {
+        render();
+        allSentSinceShown();
+      }
       if (event.data && event.data.type === "warmed") {
         clearTimeout(warmRetryTimer);
         if (event.data.complete !== false) {

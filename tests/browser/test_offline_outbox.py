@@ -907,3 +907,33 @@ def test_another_person_on_the_phone_never_sees_or_sends_the_first_ones_entries(
     _until(lambda: _rows(patient.id)["checkins"])
     expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
     assert [c.values for c in _rows(patient.id)["checkins"]] == [{"mood": 2}]
+
+
+def test_a_page_shown_without_signal_says_when_its_entries_are_sent_and_leads_to_the_fresh_one(
+        context, page: Page, patient):
+    """Today's saved copy, shown after a dose logged without signal, says the dose is kept on
+    the phone and still offers the safety check. Once the signal is back and everything is
+    sent, it no longer says "not yet sent": it says it was saved before, with the way to Today
+    as it is now, which knows of the dose."""
+    _ready_offline(context, page, patient.email)
+    waiting = page.locator("header .outbox-link")
+    # Nothing waits: no link to it, no stop for the keyboard (not merely zero pixels wide).
+    expect(waiting).to_have_attribute("hidden", "")
+    _safety_check(page, "128", "82", "72")
+    page.locator("#gate-result").get_by_role("button", name="Log dose").click()
+    expect(waiting).to_be_visible()
+    expect(waiting).to_have_accessible_name("Not yet sent: 2")
+    note = page.locator("#offline-saved")
+    expect(note).to_have_text(
+        "Dose saved on this phone, not yet sent. It will be sent when you are back online.")
+
+    _back_online(context, page)
+    expect(waiting).to_have_attribute("hidden", "")
+    expect(note).to_have_text(
+        "Everything on this phone has been sent. This page was saved on the phone before it "
+        "was. Show the page as it is now")
+    _until(lambda: len(_rows(patient.id)["doses"]) == 1)
+    note.get_by_role("link", name="Show the page as it is now").click()
+    expect(page.locator("#offline-saved")).to_have_count(0)
+    # The fresh Today has the dose (the patient's first).
+    expect(page.get_by_text(re.compile(r"^Last dose: 100 mg on "))).to_be_visible()
