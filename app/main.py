@@ -55,7 +55,7 @@ from app.supervision import routes as supervision_routes
 from app.sync import api as sync_api
 from app.templating import keep_request_session, render
 from app.validation import error_message, printable
-from app.web import cookies, openapi
+from app.web import cookies, language, openapi
 from app.web.access_log import AccessLogMiddleware, configure_logging
 from app.web.admission import AdmissionMiddleware, Busy
 from app.web.assets import INLINE_SCRIPT_CSP, StaticAssets
@@ -323,6 +323,8 @@ def create_app() -> FastAPI:
                     session.expunge(request.state.signed_in.user)
                     session.expunge(request.state.signed_in.auth)
                 session.commit()
+            # In the person's own language, as every page they see (the browser's until now).
+            language.apply(request)
         messages = {
             404: _("We could not find that page."),
             405: _("That action is not available here."),

@@ -123,6 +123,7 @@ def format_date(value: date | None, fmt: str = "weekday_date") -> str:
 env.filters["format_date"] = format_date
 # The hint beside a native date/time picker, e.g. "For example 08:00 PM".
 env.globals["picker_example"] = formats.example
+env.filters["full_stop"] = formats.full_stop
 
 
 # The server's clock for the phone to write times with (app/static/app.js TrocheClock), as the

@@ -44,7 +44,7 @@ def error_message(error: Any) -> str:
                 "date_from_datetime_inexact"):
         return _("Enter a date as YYYY-MM-DD.")
     if kind in ("time_parsing", "time_type"):
-        return _("Enter a time like %(example)s.", example="10:00")
+        return _("Enter a time like %(example)s", example="10:00") + "."  # 10:00 ends no sentence
     if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing",
                 "timezone_aware"):
         return _("Enter a date and time.")

@@ -209,3 +209,14 @@ def test_the_phone_can_write_every_format_it_is_given():
             named = {t for t in tokens if t in ("%a", "%A", "%b", "%B", "%p")}
             assert named <= set(clock["names"]), (language, name)
     assert formats.phone_clock("UTC", "es")["names"]["%p"] == ["a.m.", "p.m."]
+
+
+def test_a_page_that_does_not_exist_speaks_the_signed_in_persons_language(client, login_as):
+    """An unknown address runs no route, so nothing had applied the person's own setting: the
+    heading was Spanish (the page's template applies it) and the sentence under it English, on
+    a phone whose browser asks for English."""
+    login_as("patient", language="es")
+    page = client.get("/reminders", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert page.status_code == 404
+    assert "No pudimos encontrar esa página." in page.text
+    assert "We could not find that page." not in page.text

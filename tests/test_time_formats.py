@@ -6,8 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from app import i18n
 from app.checkins.models import CheckinSettings
 from app.templating import env
+from app.web import formats
 from app.web.formats import FORMATS, example, format_datetime, parse_time
 
 EVENING = datetime(2026, 12, 1, 20, 5)
@@ -94,3 +96,11 @@ def test_a_refused_mood_time_keeps_what_was_typed_and_saves_nothing(db, auth, lo
     assert "Enter a time like 8:00 PM." in response.text
     assert 'value="13 PM"' in response.text
     assert db.get(CheckinSettings, patient.id) is None
+
+
+def test_a_sentence_ending_in_a_spanish_time_has_one_period():
+    """"p.m." ends with its own period: the sentence around it does not add a second."""
+    with i18n.using("es"):
+        assert formats.full_stop(formats.example("time", "es")) == "Por ejemplo 08:00 p.m."
+    with i18n.using("en"):
+        assert formats.full_stop(formats.example("time", "en")) == "For example 08:00 PM."

@@ -36,7 +36,7 @@ from app.i18n import ngettext
 from app.protocols.models import ProtocolVersion
 from app.safety import service as safety
 from app.validation import parse
-from app.web.formats import format_datetime, parse_time
+from app.web.formats import format_datetime, full_stop, parse_time
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
@@ -170,8 +170,9 @@ def update_patient_settings(session: Session, *, patient: User, mood_time: str,
     try:
         at = parse_time(mood_time)
     except ValueError:
-        raise Invalid(_("Enter a time like %(example)s.",
-                        example=format_datetime(time(20, 0), "time")), field="mood_time") from None
+        raise Invalid(full_stop(_("Enter a time like %(example)s",
+                                  example=format_datetime(time(20, 0), "time"))),
+                      field="mood_time") from None
     settings = _settings(session, patient.id)
     settings.mood_time = at.replace(second=0, microsecond=0, tzinfo=None)
     settings.share_alerts_with_caregiver = share_alerts

@@ -52,7 +52,7 @@ from app.reminders.planner import (
     SupplyFacts,
     send_at_for,
 )
-from app.web.formats import format_datetime, parse_time
+from app.web.formats import format_datetime, full_stop, parse_time
 
 __all__ = [
     "SNOOZE_CHOICES",
@@ -105,6 +105,11 @@ def preferences(session: Session, user: User) -> ReminderPreferences:
     return session.get(ReminderPreferences, user.id) or ReminderPreferences(user_id=user.id)
 
 
+def _not_a_time() -> str:
+    return full_stop(_("Enter a time like %(example)s",
+                       example=format_datetime(time(22, 0), "time")))
+
+
 def _clock(value: time | str | None, field: str, errors: dict[str, str]) -> time | None:
     if value is None or value == "":
         return None
@@ -112,12 +117,10 @@ def _clock(value: time | str | None, field: str, errors: dict[str, str]) -> time
         try:
             value = parse_time(value)
         except ValueError:
-            errors[field] = _("Enter a time like %(example)s.",
-                              example=format_datetime(time(22, 0), "time"))
+            errors[field] = _not_a_time()
             return None
     if not isinstance(value, time):
-        errors[field] = _("Enter a time like %(example)s.",
-                          example=format_datetime(time(22, 0), "time"))
+        errors[field] = _not_a_time()
         return None
     return value.replace(second=0, microsecond=0, tzinfo=None, fold=0)
 

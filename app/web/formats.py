@@ -159,6 +159,12 @@ def example(kind: str, language: str | None = None) -> str:
     return _("For example %(value)s", value=format_datetime(sample, name, language))
 
 
+def full_stop(text: str) -> str:
+    """The sentence ended with one period: an example that ends with one already ("08:00
+    p.m." in Spanish) does not get a second."""
+    return text if text.endswith(".") else f"{text}."
+
+
 _CLOCK = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*([ap])\.?\s*m?\.?\s*$|"
                     r"^\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*$", re.IGNORECASE)
 
