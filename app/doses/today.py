@@ -49,6 +49,16 @@ class Today:
     # order: the page's check-ins and the API reuse them instead of reading doses again.
     doses_read: list[Dose] = field(default_factory=list)
 
+    def taken_against_rules(self, taken_at: datetime | None) -> str | None:
+        """How the dose taken at `taken_at` went against the plan's rules, if it did: its
+        "against_hold" or "override" flag, for the session list to say so rather than show a
+        plain green "Taken" (the record shows what happened). None for any other dose."""
+        for dose in self.doses_read:
+            if dose.taken_at == taken_at:
+                flags = dose.flags or ()
+                return next((f for f in ("against_hold", "override") if f in flags), None)
+        return None
+
 
 def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
                       now: datetime, nearby: list[Dose] | None = None

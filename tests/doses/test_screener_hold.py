@@ -3,6 +3,8 @@ answered (or a prescriber reviews the answer): the screener says how much the an
 before a dissociative drug is taken at home. Through the one write path, as the phone sends
 them, on both databases."""
 
+import html
+import re
 import uuid
 from datetime import timedelta
 
@@ -284,3 +286,32 @@ def test_a_dose_taken_against_the_hold_is_recorded_and_flagged(client, db, patie
     event = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == person.id,
                                               SafetyEvent.kind == "dose_against_hold")).one()
     assert "screener_pending" in event.details["codes"]
+
+
+def _badges(page: str, heading: str) -> list[str]:
+    """The session badges of one of Today's sections, in order."""
+    section = page.split(f">{heading}</h2>", 1)[1].split("</section>", 1)[0]
+    return re.findall(r'<span class="state state-[a-z]+">([^<]+)</span>', section)
+
+
+def test_today_never_shows_a_held_session_or_a_dose_against_a_hold_as_plain(client, db, patient):
+    """Under the hold, the session due now says it is on hold, not "Due now" under "Do not take
+    a dose"; the dose taken against it is not a plain green "Taken" in the last two weeks (the
+    record shows what happened). Once screened, the next session reads as any other."""
+    _, person = patient
+    today = html.unescape(client.get("/today").text)
+    assert _badges(today, "Next session")[0] in ("Due now", "Overdue")
+    _phq9(client)
+    held = html.unescape(client.get("/today").text)
+    assert _badges(held, "Next session") == ["Due, but on hold"]
+    assert 'class="state state-against"' in held
+
+    taken = utcnow() - timedelta(minutes=5)
+    result = factories.sync_post(client, factories.sync_item("dose", {
+        "taken_at": taken.isoformat(), "dose_mg": "100", "route": "sublingual",
+        "no_gate_reason": "Took it anyway.", "override_reason": "Took it before the questions.",
+        "already_taken": True})).json()["results"][0]
+    assert result["status"] == "created" and "against_hold" in result["flags"], result
+    after = html.unescape(client.get("/today").text)
+    assert "Taken against a hold" in _badges(after, "Last two weeks")
+    assert "Taken" not in _badges(after, "Last two weeks")
