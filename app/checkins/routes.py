@@ -122,6 +122,8 @@ def _checkin_context(slot, dose, values=None, errors=None) -> dict:
     return {
         "slot": slot,
         "dose": dose,
+        # Opened without its dose: it follows the latest (app/checkins/service.py).
+        "follows_latest": dose is None and slot.key in service.DOSE_SLOTS,
         "measures": [MEASURES[k] for k in slot.measures],
         "severity": SEVERITY,
         "values": values or {"client_id": new_client_id()},

@@ -44,6 +44,15 @@ TEXT_LIMIT = 1000  # a check-in note; forms show it and count towards it
 NEXT_MORNING_AT = time(9, 0)
 QUESTIONNAIRE_GRACE_DAYS = 2  # a weekly questionnaire stays due this long after its day
 DOSE_SLOTS = ("plus40", "end", "next_morning", "observe")  # these belong to one logged dose
+
+
+# How long after a dose the patient's own session check-ins may follow it without naming it.
+PATIENT_SLOTS_SPAN = timedelta(hours=36)
+
+
+def no_dose_to_follow() -> str:
+    return _("This check-in follows a dose, and there is no recent dose for it. Log your dose "
+             "first.")
 # How long before a gate a sitter's co-signed checklist still counts for it ("sitter confirmed").
 SITTER_CHECK_VALID = timedelta(hours=2)
 # How long after a dose a sitter's entry without a dose id still joins that dose's session.
@@ -319,9 +328,16 @@ def record_checkin(
         raise Invalid(_("This check-in is recorded by the sitter, from their own account.")
                       if by == "patient" else
                       _("This check-in is the patient's own."), field="slot")
+    if slot.key in DOSE_SLOTS and payload.dose_id is None and by == "patient":
+        # Opened without its dose (a typed address, a bookmark, a page kept offline without its
+        # link): it follows the latest dose before it, within the span these check-ins run over
+        # (the next morning's included), judged at the entry's own time, as the phone made it.
+        follows = session_dose(session, patient.id, recorded_at, span=PATIENT_SLOTS_SPAN)
+        if follows is not None:
+            payload.dose_id = follows.id
     if slot.key in DOSE_SLOTS and payload.dose_id is None and not (
             waiting and by == "caregiver" and slot.key in SITTER_SESSION_SLOTS):
-        raise Invalid(_("This check-in belongs to a dose: send its dose_id."), field="dose_id")
+        raise Invalid(no_dose_to_follow(), field="dose_id")
     dose: Dose | None = None
     if payload.dose_id is not None:
         dose = session.get(Dose, payload.dose_id)

@@ -147,7 +147,7 @@ def test_the_reasons_read_as_sentences(client, patient):
     assert one(client, "checkin", {"slot": "daily", "values": {"nausea": "awful"}})[
         "errors"] == {"nausea": "Choose none, mild, moderate or severe."}
     assert one(client, "checkin", {"slot": "plus40", "values": {"sedation": 1}})["detail"] == (
-        "This check-in belongs to a dose: send its dose_id.")
+        "This check-in follows a dose, and there is no recent dose for it. Log your dose first.")
 
 
 def test_a_checkin_for_another_patients_dose_is_rejected(client, db, patient):
@@ -413,3 +413,33 @@ def test_a_patient_cannot_read_another_patients_entries(client, db, patient, pat
 @pytest.mark.parametrize("path", ["/api/v1/checkins", "/api/v1/questionnaires"])
 def test_reading_needs_a_sign_in(client, path):
     assert client.get(path).status_code == 401
+
+
+def test_a_session_checkin_without_its_dose_follows_the_latest_dose_before_it(client, db,
+                                                                             patient):
+    """The +40 minute recheck opened at its bare address (a bookmark, a typed address, the page
+    kept offline without its link) was refused with words for developers. It follows the
+    latest dose before it, judged at the entry's own time, within a day and a half."""
+    dose = dose_for(db, patient)
+    result = one(client, "checkin", {"slot": "plus40", "values": {"sedation": 1}})
+    assert result["status"] == "created", result
+    stored = db.exec(select(CheckIn).where(CheckIn.patient_id == patient.id)).one()
+    assert stored.dose_id == dose.id
+    # Made on the phone before that dose: it follows none, and says what to do.
+    before = one(client, "checkin", {"slot": "end", "values": {"sedation": 0}},
+                 recorded_at=dose.taken_at - timedelta(minutes=30))
+    assert before["status"] == "rejected"
+    assert before["detail"] == (
+        "This check-in follows a dose, and there is no recent dose for it. Log your dose first.")
+
+
+def test_the_bare_recheck_page_without_javascript_saves_for_the_latest_dose(client, db, auth,
+                                                                            patient):
+    dose = dose_for(db, patient)
+    page = client.get("/checkins/plus40")
+    assert "For your latest dose." in page.text and 'name="dose_id"' not in page.text
+    saved = auth.post("/checkins/plus40", {"client_id": str(uuid.uuid4()),
+                                           "systolic": "190", "diastolic": "125"})
+    assert saved.status_code == 200 and "Get help now" in saved.text  # the crisis guidance
+    (stored,) = db.exec(select(CheckIn).where(CheckIn.patient_id == patient.id)).all()
+    assert stored.dose_id == dose.id

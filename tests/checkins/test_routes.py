@@ -458,7 +458,7 @@ def test_a_bad_value_is_422_next_to_its_field_keeping_the_others(client, db, aut
 def test_a_session_checkin_without_its_dose_says_why(client, db, auth, patient):
     response = auth.post("/checkins/plus40", {"sedation": "1"})
     assert response.status_code == 422
-    assert "This check-in belongs to a dose" in text_of(response)
+    assert "This check-in follows a dose, and there is no recent dose for it." in text_of(response)
     assert count(db, CheckIn) == 0
 
 

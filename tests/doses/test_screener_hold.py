@@ -297,8 +297,7 @@ def _badges(page: str, heading: str) -> list[str]:
 def test_today_never_shows_a_held_session_or_a_dose_against_a_hold_as_plain(client, db, patient):
     """Under the hold, the session due now says it is on hold, not "Due now" under "Do not take
     a dose"; the dose taken against it is not a plain green "Taken" in the last two weeks (the
-    record shows what happened). Once screened, the next session reads as any other."""
-    _, person = patient
+    record shows what happened)."""
     today = html.unescape(client.get("/today").text)
     assert _badges(today, "Next session")[0] in ("Due now", "Overdue")
     _phq9(client)
