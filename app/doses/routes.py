@@ -116,8 +116,12 @@ def _rejected(request, session, user, now, result, values, status=422):
     session.rollback()
     errors = dict(result.get("errors") or {})
     if result.get("reasons"):
+        # Recording a dose already taken, with the box left empty: that is what is missing.
+        unexplained = values.get("already_taken") == "yes" and not values.get(
+            "override_reason", "").strip()
         errors["override_reason"] = (
-            _("Give a reason to take it anyway, or wait.") if result.get("overridable")
+            _("Write what happened, and why: it is recorded with the dose.") if unexplained
+            else _("Give a reason to take it anyway, or wait.") if result.get("overridable")
             else _("Only a dose you have already taken can be recorded, with what happened."))
     elif not errors:
         errors["__all__"] = result.get("detail")

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
@@ -90,11 +90,16 @@ class GateInput(BaseModel):
     # What the phone's offline gate said (app/static/offline-gate.js); the server judges again.
     offline_verdict: rules.Verdict | None = None
 
-    @model_validator(mode="after")
-    def _diastolic_below_systolic(self) -> "GateInput":
-        if self.diastolic >= self.systolic:
+    # On the diastolic, not the whole reading: the form shows the message beside that field
+    # and marks it (a model-wide error showed only above the form). Systolic comes first, so it
+    # is here when valid.
+    @field_validator("diastolic")
+    @classmethod
+    def _diastolic_below_systolic(cls, diastolic: int, info: ValidationInfo) -> int:
+        systolic = info.data.get("systolic")
+        if systolic is not None and diastolic >= systolic:
             raise ValueError(_("The lower number (diastolic) must be below the upper (systolic)."))
-        return self
+        return diastolic
 
 
 class DoseInput(BaseModel):

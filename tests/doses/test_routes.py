@@ -224,9 +224,9 @@ def test_gate_just_below_the_crisis_threshold_is_a_hold(db, client, patient):
         ({"systolic": 301}, "systolic", "Enter 300 or less."),
         ({"diastolic": 29}, "diastolic", "Enter 30 or more."),
         ({"diastolic": 201, "systolic": 250}, "diastolic", "Enter 200 or less."),
-        ({"systolic": 120, "diastolic": 120}, "__all__",
+        ({"systolic": 120, "diastolic": 120}, "diastolic",
          "The lower number (diastolic) must be below the upper (systolic)."),
-        ({"systolic": 110, "diastolic": 130}, "__all__",
+        ({"systolic": 110, "diastolic": 130}, "diastolic",
          "The lower number (diastolic) must be below the upper (systolic)."),
         ({"heart_rate": 0}, "heart_rate", "Enter 20 or more."),
         ({"systolic": "high"}, "systolic", "Enter a whole number."),
@@ -362,7 +362,8 @@ def test_gate_form_emergency(db, auth, client, patient):
         ({"systolic": "350"}, "systolic", "Enter 300 or less."),
         ({"diastolic": "abc"}, "diastolic", "Enter a whole number."),
         ({"diastolic": "20"}, "diastolic", "Enter 30 or more."),
-        ({"systolic": "90", "diastolic": "95"}, None,
+        # Beside the lower number, which is marked (it was above the form, on neither field).
+        ({"systolic": "90", "diastolic": "95"}, "diastolic",
          "The lower number (diastolic) must be below the upper (systolic)."),
     ],
 )
@@ -475,6 +476,13 @@ def test_dose_form_refused_then_taken_anyway(db, auth, client, patient):
     # Taking it anyway is not on offer; a reason alone is refused again...
     response = auth.post("/today/dose", {**form, "override_reason": "Severe symptoms today."})
     assert response.status_code == 422
+    assert count(db, Dose) == 2
+    # Recording it as taken with the box left empty: the message says the box is what is
+    # missing, beside it (it said only that a dose already taken can be recorded).
+    response = auth.post("/today/dose", {**form, "already_taken": "yes"})
+    assert response.status_code == 422
+    assert ('<p class="field-error" id="override_reason-error">Write what happened, and why: '
+            "it is recorded with the dose.</p>") in response.text
     assert count(db, Dose) == 2
     # ...but a dose already taken is recorded, flagged, and the prescriber is told.
     response = auth.post("/today/dose", {**form, "override_reason": "Took it at 9, sorry.",
