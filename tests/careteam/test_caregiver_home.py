@@ -327,3 +327,25 @@ def test_api_is_described_in_openapi(client):
             "open_alerts"} in shapes.values()
     assert {"id", "name", "email", "phase", "flags"} in shapes.values()
     assert "403" in operation["responses"]
+
+
+def test_a_sitter_by_another_clock_is_told_whose_times_the_pages_show(db, login_as, client,
+                                                                      robin):
+    """The sitter's pages give times in the sitter's own zone; a sitter whose account is set to
+    Los Angeles, supporting someone in New York, read "Next session 2:00 AM" beside a schedule
+    of 5:00 AM with nothing saying which clock. Each page says so; by the same clock, nothing."""
+    _prescriber, person, _dose = robin
+    assert person.timezone == "America/New_York"
+    far = login_as("caregiver", timezone="America/Los_Angeles")
+    support(db, person, far)
+    db.commit()
+    note = ("Times are in your time zone (America/Los Angeles). Robin Example's is "
+            "America/New York.")
+    for path in ("/supporting", f"/supporting/{person.id}", f"/supporting/{person.id}/session",
+                 f"/supporting/{person.id}/session/plus40"):
+        assert note in text(client.get(path)), path
+
+    far.timezone = "America/New_York"
+    db.add(far)
+    db.commit()
+    assert "Times are in your time zone" not in text(client.get(f"/supporting/{person.id}"))
