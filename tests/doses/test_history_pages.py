@@ -217,3 +217,12 @@ def test_the_service_pages_match_the_order_on_both_databases(db, patient):
         page = service.history_page(db, patient.id, cursor, size=5)
         assert dose_id in [str(d.id) for d in page.items]
         assert (cursor is None) == (index < 5)
+
+
+def test_a_doses_answer_to_why_there_was_no_safety_check_is_shown(db, client, patient):
+    """The patient's own History shows what they answered when a dose had no safety check, as
+    the prescriber's timeline does; it was saved and shown to everyone but them."""
+    (dose,) = add_doses(db, patient, patient.version, 1)
+    page = unescape(client.get("/doses").text)
+    assert f'id="dose-{dose.id}"' in page
+    assert "No safety check because: Logged later." in page
