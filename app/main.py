@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -115,6 +116,29 @@ def _error_response(request: Request, status: int, message: str, headers=None):
         response = render(request, "error.html", context, status_code=status)
     response.headers.update(headers or {})
     return response
+
+
+async def _signed_in_for_error(request: Request) -> None:
+    """An error before any route or dependency ran (an unknown URL, a body that is not JSON):
+    look up who is signed in, in a session of its own, so the page keeps its navigation and
+    speaks their language (the browser's until now). The lookup may write (the session seen,
+    or ended) and runs in the thread pool, as routes do (tests/web/test_routes_off_the_loop.py);
+    the language is set here, in the request's own context."""
+    if hasattr(request.state, "signed_in"):
+        return
+    await run_in_threadpool(_look_up_signed_in, request)
+    language.apply(request)
+
+
+def _look_up_signed_in(request: Request) -> None:
+    with Session(engine) as session:
+        token = cookies.read_session(request)
+        request.state.signed_in = resolve_session(session, token, utcnow())
+        request.state.stale_session = bool(token) and request.state.signed_in is None
+        if request.state.signed_in is not None:
+            session.expunge(request.state.signed_in.user)
+            session.expunge(request.state.signed_in.auth)
+        session.commit()
 
 
 def _readable_validation(exc: RequestValidationError) -> str:
@@ -303,6 +327,8 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
+        # A body that could not be read (not JSON) is refused before any dependency ran.
+        await _signed_in_for_error(request)
         return _error_response(request, 422, _readable_validation(exc))
 
     @app.exception_handler(StarletteHTTPException)
@@ -312,19 +338,7 @@ def create_app() -> FastAPI:
             page = form_page_for(request.url.path)
             if page is not None:
                 return see_other(page)
-        if not hasattr(request.state, "signed_in"):
-            # No route ran (an unknown URL): look up who is signed in so the page keeps its
-            # navigation, in a session of its own.
-            with Session(engine) as session:
-                token = cookies.read_session(request)
-                request.state.signed_in = resolve_session(session, token, utcnow())
-                request.state.stale_session = bool(token) and request.state.signed_in is None
-                if request.state.signed_in is not None:
-                    session.expunge(request.state.signed_in.user)
-                    session.expunge(request.state.signed_in.auth)
-                session.commit()
-            # In the person's own language, as every page they see (the browser's until now).
-            language.apply(request)
+        await _signed_in_for_error(request)
         messages = {
             404: _("We could not find that page."),
             405: _("That action is not available here."),

@@ -56,8 +56,8 @@ def error_message(error: Any) -> str:
         return _("Choose one of the options.")
     if kind in ("bool_parsing", "bool_type"):
         return _("Answer yes or no.")
-    if kind in ("uuid_parsing", "uuid_type", "string_type", "list_type", "dict_type",
-                "model_type", "model_attributes_type"):
+    if kind in ("uuid_parsing", "uuid_type", "string_type", "string_unicode", "list_type",
+                "dict_type", "model_type", "model_attributes_type"):
         # Only a client with a bug sends these (a form sends text, the phone's outbox the
         # right types): plain words, never the library's.
         return _("This value is not valid.")
@@ -67,10 +67,16 @@ def error_message(error: Any) -> str:
         places = ctx.get("decimal_places", 2)
         return ngettext("Use at most %(num)s digit after the decimal point.",
                         "Use at most %(num)s digits after the decimal point.", places)
+    if kind == "too_long" and "max_length" in ctx:
+        return ngettext("Send at most %(num)s item.", "Send at most %(num)s items.",
+                        int(ctx["max_length"]))
+    if kind == "json_invalid":
+        return _("This is not valid JSON.")
     if kind == "value_error":
         # Our own validators raise ValueError with an already translated message.
         return str(ctx.get("error", error.get("msg", "")))
-    return str(error.get("msg", _("This value is not valid.")))
+    # Any other kind: plain words in the reader's language, never the library's English.
+    return _("This value is not valid.")
 
 
 def parse(model: type[M], data: dict[str, Any], *, prefix: str = "") -> M:

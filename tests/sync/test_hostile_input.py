@@ -366,3 +366,25 @@ def test_a_dose_written_down_later_than_taken_is_kept_and_marked_late(db, client
     (answer,) = results(factories.sync_post(client, item))
     assert answer["status"] == "created", answer
     assert "late_entry" in answer["flags"]
+
+
+@pytest.mark.parametrize(("body", "spanish"), [
+    ('{"items": [{"id": "a' + SURROGATE + '", "kind": "gate", "recorded_at": '
+     '"2026-01-01T00:00:00+00:00", "data": {}}]}', "Este valor no es válido."),
+    (json.dumps({"items": [{}] * 501}), "Envíe como máximo 500 elementos."),
+    ('{"items": [', "Esto no es un JSON válido."),
+])
+def test_an_envelope_refused_by_the_library_reads_in_the_persons_language(db, client, auth,
+                                                                          body, spanish):
+    """Three envelope errors came back in the validation library's English ("List should have
+    at most 500 items after validation", "JSON decode error"), to a Spanish reader too."""
+    _, person, _ = factories.patient_with_protocol(db)
+    person.language = "es"
+    db.add(person)
+    db.commit()
+    auth.login(person.email)
+    response = post_raw(client, body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert spanish in detail, detail
+    assert "should" not in detail and "decode" not in detail
