@@ -439,7 +439,8 @@ def _adherence(doc: _Doc, records: PatientRecords, generated_at: datetime) -> No
               for e in v.timeline]
     first = max(records.start, min(starts)) if starts else records.start
     last = min(records.end, generated_at.astimezone(records.zone).date())
-    weeks = max(Decimal((last - first).days + 1), Decimal(1)) / 7
+    days = (last - first).days + 1
+    weeks = max(Decimal(days), Decimal(1)) / 7
     rate = f"{round(100 * a.taken / (a.taken + a.missed))}%" if a.taken + a.missed else "—"
     doc.pairs([
         (_("Sessions scheduled"), _("%(n)s (by the time this was generated)", n=a.scheduled)),
@@ -448,13 +449,21 @@ def _adherence(doc: _Doc, records: PatientRecords, generated_at: datetime) -> No
         (_("Open now"), _("%(n)s due or overdue; %(u)s still to come in the range",
                           n=a.open, u=a.upcoming)),
         (_("Sessions taken"), _("%(rate)s of sessions that were taken or missed", rate=rate)),
+        # A weekly average of a few days is no average: one dose on one day read "7 a week".
         (_("Doses recorded"), _("%(n)s (%(mg)s mg in all; %(per)s doses a week on average)",
                                 n=a.doses, mg=_num(a.total_mg),
-                                per=_num((Decimal(a.doses) / weeks).quantize(Decimal("0.1"))))),
+                                per=_num((Decimal(a.doses) / weeks).quantize(Decimal("0.1"))))
+         if days >= AVERAGE_FROM_DAYS else
+         _("%(n)s (%(mg)s mg in all)", n=a.doses, mg=_num(a.total_mg))),
         (_("Extra doses"), _("%(n)s outside a session", n=a.extra)),
         (pgettext("a count of doses", "Entered later"), str(a.late)),
         (_("Entered in error"), str(a.in_error)),
     ])
+
+
+# The shortest treated span the PDF gives a weekly average for: two weeks, two of a weekly
+# maintenance schedule's sessions.
+AVERAGE_FROM_DAYS = 14
 
 
 def _band(instrument_key: str, band: str | None) -> str:

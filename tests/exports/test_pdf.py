@@ -227,3 +227,24 @@ def test_safety_events_read_as_on_the_patients_page(db):
     words = safety_event_words("offline_gate_disagreed", "info", details)
     assert "said OK; the server said Hold" in words
     assert words in flat(text)
+
+
+def test_a_weekly_average_is_given_only_over_two_weeks_or_more(db):
+    """One dose exported for one day read "7 doses a week on average" for a patient on weekly
+    maintenance. Under two weeks of treated range, the PDF gives the count and the mg only."""
+    prescriber, patient, version = factories.patient_with_protocol(
+        db, now=datetime(2026, 10, 30, tzinfo=UTC), starts_on="2026-11-02",
+        induction={"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}, maintenance=None)
+    for day in (2, 5, 9, 12):
+        factories_dose(db, patient, version, datetime(2026, 11, day, 15, 5, tzinfo=UTC))
+    generated = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+
+    def doses_line(start: date, end: date) -> str:
+        _, text = text_of(pdf.render(gather(db, patient, start, end), generated_at=generated,
+                                     prescriber=prescriber))
+        return re.search(r"Doses recorded [^\n]*?\)", flat(text)).group(0)
+
+    assert doses_line(date(2026, 11, 9), date(2026, 11, 9)) == \
+        "Doses recorded 1 (100 mg in all)"
+    assert doses_line(date(2026, 11, 2), date(2026, 11, 15)) == \
+        "Doses recorded 4 (400 mg in all; 2 doses a week on average)"
