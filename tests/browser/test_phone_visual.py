@@ -214,3 +214,28 @@ def test_the_patient_lists_flag_filter_shows_its_longest_name_whole(
         probe.remove(); return cut; }""")
     assert page.locator("#flag option").count() > 10
     assert cut == []
+
+
+def test_a_charts_numbers_stay_whole_in_spanish_on_a_phone(page: Page, demo, sign_in):
+    """The blood-pressure numbers behind Lucía's chart, with their Spanish column names, were
+    wider than the phone and cut off their last column's heading. The table sits in its own
+    box: all of it is there, scrolled to (and focusable) where it does not fit."""
+    sign_in(page, "paciente@demo.test")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hoy")
+    page.goto("/trends")
+    for details in page.locator(".chart details").all():
+        details.locator("summary").click()
+    boxes = page.locator(".chart .table-box")
+    assert boxes.count() >= 2
+    wide = 0
+    for box in boxes.all():
+        table = box.locator("table")
+        if table.evaluate("t => t.scrollWidth > t.parentElement.clientWidth"):
+            wide += 1
+            expect(box).to_have_attribute("tabindex", "0")
+        # Every heading of the table is inside its box's scrollable area, none cut off by it.
+        assert table.evaluate("t => t.getBoundingClientRect().right <= "
+                              "t.parentElement.getBoundingClientRect().left "
+                              "+ t.parentElement.scrollWidth + 1")
+    assert wide >= 1  # the blood pressure's, at least: the case this is about
+    assert page.evaluate(SIDEWAYS) <= 0
