@@ -674,6 +674,14 @@
       var panel = document.querySelector("[data-outbox]");
       if (!panel) return;
       panel.hidden = items.length === 0;
+      // An entry the server refused needs the person: the list comes first on the page (under
+      // the notices), not below everything else where it went unseen.
+      var notices = document.querySelector("[data-outbox-notices]");
+      var refused = items.some(function (item) { return item.status === "rejected"; });
+      if (refused && notices && notices.parentNode === panel.parentNode &&
+          notices.nextElementSibling !== panel) {
+        notices.parentNode.insertBefore(panel, notices.nextElementSibling);
+      }
       var list = panel.querySelector("ul");
       list.textContent = "";
       items.forEach(function (item) {

@@ -205,6 +205,16 @@ def test_a_rejected_entry_stays_visible_with_its_reason(context, page: Page, pat
     expect(rejected).to_contain_text("That is more than 10 troches: check the amount.")
     assert page_problems(page.content()) == []
     expect(_count(page)).to_have_text("1")  # not lost
+    # First on the page, under the notices, where it is seen; not below the reminders card.
+    assert page.evaluate("""() => {
+      const notices = document.querySelector("[data-outbox-notices]");
+      return notices.nextElementSibling === document.querySelector("[data-outbox]");
+    }""")
+    # Its two choices apart: neither touches the other.
+    again, discard = (rejected.get_by_role("button", name=name).bounding_box()
+                      for name in ("Send again", "Discard"))
+    assert again["x"] + again["width"] + 4 <= discard["x"] or \
+        again["y"] + again["height"] + 4 <= discard["y"]
     assert _rows(patient.id)["doses"] == []
 
     page.once("dialog", lambda dialog: dialog.accept())
