@@ -225,15 +225,33 @@ def dose_history(request: Request, session: SessionDep, user: PatientUser,
     return _history_page(request, session, user, before=pages.Cursor.decode(before))
 
 
+# The correction form's fields, by the names its errors come under (a change's own, or the
+# item's "changes_…" from validation).
+_CORRECTION_FIELDS = {"dose_mg": "dose_mg", "changes_dose_mg": "dose_mg",
+                      "taken_at": "taken_at", "changes_taken_at": "taken_at",
+                      "lot": "lot", "changes_lot": "lot", "rx_number": "rx_number",
+                      "changes_rx_number": "rx_number", "reason": "reason"}
+
+
 def _history_refused(request, session, user, result: dict, key: str, values: dict,
                      dose_id: uuid.UUID):
     session.rollback()
     errors = result.get("errors") or {}
-    message = " ".join(dict.fromkeys(errors.values())) or result.get("detail")
+    # Beside its field, where the form has one (the reason sits at the form's end, out of
+    # sight of a message above it); any other above the form.
+    beside: dict[str, str] = {}
+    above: list[str] = []
+    for name, text in errors.items():
+        field = _CORRECTION_FIELDS.get(name) if key.startswith("correct-") else None
+        if field:
+            beside.setdefault(field, text)
+        else:
+            above.append(text)
+    message = " ".join(dict.fromkeys(above)) or (None if beside else result.get("detail"))
     # The page that holds the dose, as it was when the form was sent.
     before = service.history_cursor_of(session, session.get(Dose, dose_id))
     return _history_page(request, session, user, before=before, errors={key: message},
-                         failed={**values, "form": key}, status_code=422)
+                         failed={**values, "form": key, "fields": beside}, status_code=422)
 
 
 def _history_holding(session: Session, dose_id: uuid.UUID, **query: str):

@@ -1,5 +1,6 @@
 """Correcting a logged dose from the history page: a revision with a reason, never a rewrite."""
 
+import re
 from datetime import timedelta
 
 from sqlmodel import select
@@ -72,14 +73,20 @@ def test_a_correction_over_a_limit_is_kept_and_flagged(db, auth, client):
 
 def test_a_correction_without_a_reason_or_with_a_bad_amount_changes_nothing(db, auth, client):
     _, dose = _logged_dose(db, auth, client)
-    for data, message in (
-        ({"dose_mg": "50", "reason": ""}, "Say why, for the record."),
-        ({"dose_mg": "lots", "reason": "typo"}, "Enter a number of mg."),
-        ({"dose_mg": "30", "reason": "typo"}, "half troches"),
+    for data, message, field in (
+        ({"dose_mg": "50", "reason": ""}, "Say why, for the record.", "reason"),
+        ({"dose_mg": "lots", "reason": "typo"}, "Enter a number of mg.", "mg"),
+        ({"dose_mg": "30", "reason": "typo"}, "half troches", "mg"),
     ):
         response = auth.post(f"/doses/{dose.id}/correct", data)
         assert response.status_code == 422
         assert message in response.text
+        # Beside its field, which is marked: the reason's box is at the form's end, out of
+        # sight of a message above the form.
+        error_id = f"correct-{dose.id}-{field}-error"
+        assert re.search(rf'<p class="field-error" id="{error_id}"[^>]*>[^<]*{message}',
+                         response.text), response.text
+        assert f'aria-invalid="true" aria-describedby="{error_id}"' in response.text
     db.expire_all()
     assert db.get(Dose, dose.id).revision == 1
     assert db.exec(select(DoseRevision)).all() == []

@@ -166,7 +166,7 @@ def test_a_refused_correction_on_page_three_comes_back_on_page_three(db, client,
     assert cards(html) == shown and "Newest doses" in html
     card = html[html.index(f'<li id="dose-{dose_id}"'):]
     card = card[:card.index("</li>\n  <li") if "</li>\n  <li" in card else None]
-    assert f'id="correct-{dose_id}-error"' in card and "Say why, for the record." in card
+    assert f'id="correct-{dose_id}-reason-error"' in card and "Say why, for the record." in card
     assert 'value="TYPED-LOT"' in card and 'value="200"' in card
     # Only that dose's form shows an error, and it is the one focused.
     assert html.count('class="field-error"') == 1 and "data-focus" in card
