@@ -1043,3 +1043,39 @@ def test_a_dose_against_a_hold_is_shown_so_and_an_allowed_override_stays_one():
     # A hold the prescriber lets the patient override with a reason is an override.
     assert shown_flags(["override", "bp_hold"]) == ["override", "bp_hold"]
     assert shown_flags(None) == []
+
+
+def test_a_dose_refused_for_its_amount_alone_can_be_put_right_and_logged(db, auth, client,
+                                                                        patient):
+    """300 mg typed for 100 after a check that passed: over the 24-hour maximum, refused. The
+    page offered only "record a dose you already took"; it brings back the plain form to check
+    the amount, and the amount put right logs the dose as usual, nothing overridden."""
+    new_protocol(db, patient, max_mg_per_24h="200")
+    gate_id = str(uuid.uuid4())
+    assert auth.post("/today/gate", {**GATE_FORM_OK, "gate_client_id": gate_id}).status_code \
+        == 303
+    form = {"dose_client_id": str(uuid.uuid4()), "gate_id": gate_id, "dose_mg": "300",
+            "taken_at": local_input(patient, utcnow()), "route": "sublingual"}
+    refused = auth.post("/today/dose", form)
+    assert refused.status_code == 422
+    page = html.unescape(refused.text)
+    assert "Over the 24-hour maximum of 200 mg" in page
+    assert "Check the amount" in page
+    amount = page.split("Check the amount", 1)[1].split("</form>", 1)[0]
+    assert 'id="dose_mg-amount"' in amount and 'value="300"' in amount
+    assert ">Log dose</button>" in amount and "override_reason" not in amount
+
+    logged = auth.post("/today/dose", {**form, "dose_mg": "100"})
+    assert logged.status_code == 303, logged.text
+    (dose,) = db.exec(select(Dose).where(Dose.patient_id == patient.id)).all()
+    assert dose.dose_mg == 100 and "override" not in (dose.flags or [])
+
+
+def test_a_dose_refused_for_more_than_its_amount_brings_no_plain_form(db, auth, patient):
+    new_protocol(db, patient, min_hours_between_doses="48")
+    past_dose(db, patient, timedelta(hours=3))
+    form = {"dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "sublingual",
+            "no_gate_reason": "Forgot.", "taken_at": local_input(patient, utcnow())}
+    refused = auth.post("/today/dose", form)
+    assert refused.status_code == 422
+    assert "Check the amount" not in refused.text  # too soon: no amount would do
