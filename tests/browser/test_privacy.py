@@ -369,12 +369,7 @@ def test_a_caregivers_phone_drops_a_patients_page_once_the_link_is_revoked(
     until(page, f"async () => (await ({CACHED_WITH_JS})"
                 f"([{supported.display_name!r}, 'pages'])).length > 0")
 
-    with Session(engine) as db:
-        link = db.exec(select(CareLink).where(CareLink.patient_id == supported.id,
-                                              CareLink.member_id == caregiver.id)).one()
-        link.revoked_at = utcnow()
-        db.add(link)
-        db.commit()
+    _stops_sharing(supported, caregiver)
     response = page.goto(about)
     assert response is not None and response.status == 404
     until(page, f"async () => !(await ({CACHED_WITH_JS})([{supported.display_name!r}, '']))"
