@@ -44,15 +44,8 @@ TEXT_LIMIT = 1000  # a check-in note; forms show it and count towards it
 NEXT_MORNING_AT = time(9, 0)
 QUESTIONNAIRE_GRACE_DAYS = 2  # a weekly questionnaire stays due this long after its day
 DOSE_SLOTS = ("plus40", "end", "next_morning", "observe")  # these belong to one logged dose
-
-
 # How long after a dose the patient's own session check-ins may follow it without naming it.
 PATIENT_SLOTS_SPAN = timedelta(hours=36)
-
-
-def no_dose_to_follow() -> str:
-    return _("This check-in follows a dose, and there is no recent dose for it. Log your dose "
-             "first.")
 # How long before a gate a sitter's co-signed checklist still counts for it ("sitter confirmed").
 SITTER_CHECK_VALID = timedelta(hours=2)
 # How long after a dose a sitter's entry without a dose id still joins that dose's session.
@@ -337,7 +330,8 @@ def record_checkin(
             payload.dose_id = follows.id
     if slot.key in DOSE_SLOTS and payload.dose_id is None and not (
             waiting and by == "caregiver" and slot.key in SITTER_SESSION_SLOTS):
-        raise Invalid(no_dose_to_follow(), field="dose_id")
+        raise Invalid(_("This check-in follows a dose, and there is no recent dose for it. Log "
+                        "your dose first."), field="dose_id")
     dose: Dose | None = None
     if payload.dose_id is not None:
         dose = session.get(Dose, payload.dose_id)
