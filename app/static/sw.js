@@ -112,10 +112,11 @@ self.addEventListener("fetch", (event) => {
       const page = (response.headers.get("Content-Type") || "").startsWith("text/html");
       if (response.ok && !response.redirected && page) {
         const copy = response.clone();
-        caches.open(PAGE_CACHE).then((cache) => cache.put(request, copy));
+        caches.open(PAGE_CACHE).then((cache) => keep(cache, request, copy, started));
       } else if (GONE.has(response.status)) {
         // No longer this person's to see (a caregiver's link revoked, a record deleted): its
         // old copy must not answer offline either, nor those of the pages under it.
+        markGone(request.url);
         caches.open(PAGE_CACHE).then((cache) => dropWithBelow(cache, request.url));
       }
       return response;
@@ -144,6 +145,29 @@ function pagesCopy(request, exact) {
 
 function pathOf(url) {
   return new URL(url, self.location.origin).pathname;
+}
+
+// When each page (and the pages under it) was last answered as no longer this person's. A copy
+// asked for before that, answered after (a warm-up in flight while the patient stopped sharing),
+// is not kept: it would put back what the answer took away.
+const goneAt = new Map();
+function markGone(url) {
+  goneAt.set(pathOf(url), Date.now());
+}
+function goneSince(url, asked) {
+  const path = pathOf(url);
+  for (const [gone, at] of goneAt) {
+    if (at >= asked && (path === gone || path.startsWith(`${gone}/`))) return true;
+  }
+  return false;
+}
+// Keep a page's copy, unless it went meanwhile; checked again once stored, in case it went while
+// the copy was being written.
+function keep(cache, key, response, asked) {
+  const url = typeof key === "string" ? key : key.url;
+  if (goneSince(url, asked)) return Promise.resolve();
+  return cache.put(key, response).then(() => (goneSince(url, asked)
+    ? cache.delete(key, { ignoreVary: true }) : null));
 }
 
 // A page that is no longer this person's takes the saved copies of the pages under it along (a
@@ -261,21 +285,25 @@ function warmPages(requested, started) {
     .filter((url) => url === SNAPSHOT || !(now - (warmedAt.get(url) || 0) < WARM_EVERY_MS));
   return caches.open(PAGE_CACHE).then((cache) =>
     Promise.all(
-      urls.map((url) =>
+      urls.map((url) => {
+        const asked = Date.now();
         // Marked: the server's access log tells this refresh from the person opening the page.
-        fetch(url, { credentials: "same-origin", headers: { [OFFLINE_COPY_HEADER]: "1" } })
+        return fetch(url, { credentials: "same-origin", headers: { [OFFLINE_COPY_HEADER]: "1" } })
           .then((response) => {
             if (generation !== started) return true;
             if (response.status >= 500) return false;
-            if (GONE.has(response.status)) return dropWithBelow(cache, url).then(() => true);
+            if (GONE.has(response.status)) {
+              markGone(url);
+              return dropWithBelow(cache, url).then(() => true);
+            }
             if (!response.ok || response.redirected) return true;
-            return cache.put(url, response).then(() => {
+            return keep(cache, url, response, asked).then(() => {
               if (generation === started) warmedAt.set(url, Date.now());
               return true;
             });
           })
-          .catch(() => false)
-      )
+          .catch(() => false);
+      })
     )
   ).then((answered) => answered.every(Boolean));
 }
