@@ -282,8 +282,9 @@ def _mg(value: Decimal) -> str:
 
 
 def _unscreened_holds_for() -> timedelta:
-    """How long an unscreened item 9 answer holds dosing (app/safety/service.py); read at call
-    time: the safety service imports this package's neighbours."""
+    """How long an unscreened item 9 answer holds dosing (app/safety/service.py), for the
+    moment the flag's words change; read at call time: the safety service imports this
+    package's neighbours."""
     from app.safety.service import UNSCREENED_SHOWN_FOR
 
     return UNSCREENED_SHOWN_FOR
@@ -291,9 +292,12 @@ def _unscreened_holds_for() -> timedelta:
 
 def review_ends_a_hold(code: str, since: datetime, now: datetime) -> bool:
     """Whether reviewing this flag ends a dosing hold (its form and its words say so): a
-    high-risk screen's always; an unscreened item 9 answer's for the two weeks it holds."""
+    high-risk screen's always; an unscreened item 9 answer's while it holds."""
+    # At call time: the safety service imports this package's neighbours.
+    from app.safety.service import unscreened_still_holds
+
     return code == "cssrs_high" or (code == "screener_pending"
-                                    and now - since < _unscreened_holds_for())
+                                    and unscreened_still_holds(since, now))
 
 
 def event_code(event: EventFact) -> str:

@@ -176,7 +176,13 @@ def holds_dosing_now(event: SafetyEvent, now: datetime) -> bool:
     if event.holds_dosing:
         return True
     return (event.kind == PHQ9_ITEM9 and event.level == "unscreened"
-            and now - event.occurred_at < UNSCREENED_SHOWN_FOR)
+            and unscreened_still_holds(event.occurred_at, now))
+
+
+def unscreened_still_holds(occurred_at: datetime, now: datetime) -> bool:
+    """Whether an item 9 answer no screener has followed yet still holds dosing: for its first
+    two weeks (the prescriber's page and the patient list's flag both ask this one rule)."""
+    return now - occurred_at < UNSCREENED_SHOWN_FOR
 
 
 def screener_follows(session: Session, patient_id: uuid.UUID,
