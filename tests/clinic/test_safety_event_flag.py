@@ -13,6 +13,7 @@ from sqlmodel import select
 from app.checkins.models import SafetyEvent
 from app.clinic import flags
 from app.db import utcnow
+from app.safety import service as safety
 from tests import factories
 from tests.helpers import fresh
 
@@ -154,6 +155,26 @@ def test_an_unscreened_answer_ranks_above_screened_events_and_their_patients(db,
 def test_the_review_form_says_when_saving_ends_a_hold(code, days, ends):
     now = utcnow()
     assert flags.review_ends_a_hold(code, now - timedelta(days=days), now) is ends
+
+
+@pytest.mark.parametrize(("kind", "level", "holds", "days", "reviewed", "held"), [
+    ("positive_screen", "high", True, 60, False, True),  # a high-risk screen: until reviewed
+    ("positive_screen", "high", True, 1, True, False),
+    ("phq9_item9", "unscreened", False, 13.9, False, True),
+    ("phq9_item9", "unscreened", False, 14, False, False),  # lapsed, as on the list
+    ("phq9_item9", "unscreened", False, 1, True, False),
+    ("phq9_item9", "low", False, 1, False, False),  # a screener followed it
+    ("hard_to_rouse", "high", False, 1, False, False),
+])
+def test_the_patients_page_holds_as_the_list_does(kind, level, holds, days, reviewed, held):
+    """The prescriber's page ("Clear the hold") and the list's flag ask the same rule."""
+    now = utcnow()
+    event = SafetyEvent(patient_id=uuid.uuid4(), kind=kind, level=level, holds_dosing=holds,
+                        occurred_at=now - timedelta(days=days), source_id=uuid.uuid4(),
+                        reviewed_at=now if reviewed else None)
+    assert safety.holds_dosing_now(event, now) is held
+    if kind == "phq9_item9" and level == "unscreened" and not reviewed:
+        assert flags.review_ends_a_hold("screener_pending", event.occurred_at, now) is held
 
 
 def test_the_patients_page_and_list_say_an_unscreened_answer_holds_dosing(db, auth, client):
