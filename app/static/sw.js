@@ -157,7 +157,7 @@ function markGone(url) {
 function goneSince(url, asked) {
   const path = pathOf(url);
   for (const [gone, at] of goneAt) {
-    if (at >= asked && (path === gone || path.startsWith(`${gone}/`))) return true;
+    if (at >= asked && atOrUnder(path, gone)) return true;
   }
   return false;
 }
@@ -170,16 +170,23 @@ function keep(cache, key, response, asked) {
     ? cache.delete(key, { ignoreVary: true }) : null));
 }
 
+// Whether `path` is the page `top` or one under it.
+function atOrUnder(path, top) {
+  return path === top || path.startsWith(`${top}/`);
+}
+
+// Delete the saved copies whose path passes `test`, whatever their query.
+function dropWhere(cache, test) {
+  return cache.keys().then((requests) => Promise.all(requests
+    .filter((kept) => test(pathOf(kept.url)))
+    .map((kept) => cache.delete(kept, { ignoreVary: true }))));
+}
+
 // A page that is no longer this person's takes the saved copies of the pages under it along (a
-// sitter's session pages under the person's page), whatever their query.
+// sitter's session pages under the person's page).
 function dropWithBelow(cache, url) {
   const gone = pathOf(url);
-  return cache.keys().then((requests) => Promise.all(requests
-    .filter((kept) => {
-      const path = pathOf(kept.url);
-      return path === gone || path.startsWith(`${gone}/`);
-    })
-    .map((kept) => cache.delete(kept, { ignoreVary: true }))));
+  return dropWhere(cache, (path) => atOrUnder(path, gone));
 }
 
 // A page that lists everyone whose pages may be kept under `prefix` (a sitter's home: each
@@ -195,9 +202,7 @@ function prune(prefix, urls) {
     .map(whose));
   const stale = (path) => path.startsWith(prefix) && !kept.has(whose(path));
   for (const url of [...warmedAt.keys()]) if (stale(pathOf(url))) warmedAt.delete(url);
-  return caches.open(PAGE_CACHE).then((cache) => cache.keys().then((requests) => Promise.all(
-    requests.filter((request) => stale(pathOf(request.url)))
-      .map((request) => cache.delete(request, { ignoreVary: true })))));
+  return caches.open(PAGE_CACHE).then((cache) => dropWhere(cache, stale));
 }
 
 function lastAnswer() {
