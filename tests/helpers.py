@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from html import unescape
 
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -15,6 +17,15 @@ from app.accounts.models import AuthSession, User
 from app.config import settings
 from app.db import engine
 from app.main import app
+
+
+def app_routes(application: FastAPI = app) -> list[tuple[str, APIRoute]]:
+    """Every route as it answers (included routers walked, their prefixes applied), by the walk
+    FastAPI's own schema makes (app/web/openapi.py uses it too)."""
+    return [(context.path_format, context.original_route)
+            for context in iter_route_contexts(application.routes)
+            if isinstance(context.original_route, APIRoute)]
+
 
 INVITE_URL = re.compile(r'id="invite-url"[^>]*value="([^"]+)"')
 

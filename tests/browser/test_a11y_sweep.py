@@ -7,11 +7,9 @@ A new GET route fails `test_every_page_is_swept_or_excluded` until it is swept b
 NOT_PAGES with the reason."""
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi.routing import APIRoute
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlmodel import Session, select
 
@@ -19,10 +17,10 @@ from app.accounts import reset as resets
 from app.accounts.models import AuthSession
 from app.checkins.models import QuestionnaireResponse
 from app.db import engine, utcnow
-from app.main import app
 from app.seed import DEMO_PASSWORD
 from tests.browser.a11y import structure_problems, violations
 from tests.browser.waiting import until
+from tests.helpers import app_routes
 
 pytestmark = pytest.mark.browser
 
@@ -41,18 +39,9 @@ NOT_PAGES = {
 API_PREFIX = "/api/"  # JSON for the app and integrations, documented in OpenAPI
 
 
-def _get_routes(routes, prefix: str = "") -> Iterator[str]:
-    for route in routes:
-        original = getattr(route, "original_router", None)  # an included router (FastAPI ≥0.120)
-        if original is not None:
-            context = getattr(route, "include_context", None)
-            yield from _get_routes(original.routes, prefix + (getattr(context, "prefix", "") or ""))
-        elif isinstance(route, APIRoute) and "GET" in route.methods:
-            yield prefix + route.path
-
-
 def html_get_routes() -> set[str]:
-    return {path for path in _get_routes(app.routes) if not path.startswith(API_PREFIX)}
+    return {path for path, route in app_routes()
+            if "GET" in route.methods and not path.startswith(API_PREFIX)}
 
 
 # --- the sweep ----------------------------------------------------------------------------------

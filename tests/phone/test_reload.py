@@ -5,24 +5,18 @@ import uuid
 
 import pytest
 
-from app.main import app
 from app.web.reload import FORM_PAGES
 from tests import factories
+from tests.helpers import app_routes
 
 ANY = str(uuid.uuid4())
 
 
-def _routes():
-    for included in app.routes:
-        router = getattr(included, "original_router", None)
-        for route in getattr(router, "routes", []):
-            yield route.path, getattr(route, "methods", None) or set()
-
-
 def test_every_form_post_without_a_page_of_its_own_is_covered():
-    gets = {path for path, methods in _routes() if "GET" in methods} - {"/checkins/settings"}
-    posts = {path for path, methods in _routes()
-             if "POST" in methods and not path.startswith("/api/")}
+    routes = app_routes()
+    gets = {path for path, route in routes if "GET" in route.methods} - {"/checkins/settings"}
+    posts = {path for path, route in routes
+             if "POST" in route.methods and not path.startswith("/api/")}
     uncovered = sorted(p for p in posts - gets if p not in FORM_PAGES)
     assert uncovered == []
 

@@ -7,11 +7,9 @@ routes were `async def` to await the posted form; they take it as a dependency n
 import asyncio
 import inspect
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
-from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from app.accounts.service import start_session
@@ -20,25 +18,15 @@ from app.db import engine, utcnow
 from app.main import create_app
 from app.sync.service import lock_patient
 from tests import factories
+from tests.helpers import app_routes
 
 # Routes whose body awaits and touches no database: none today. A new one goes here only with
 # a reason.
 ASYNC_WITHOUT_DATABASE: set[str] = set()
 
 
-def _api_routes(routes, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
-    for route in routes:
-        original = getattr(route, "original_router", None)  # an included router (FastAPI ≥0.120)
-        if original is not None:
-            context = getattr(route, "include_context", None)
-            yield from _api_routes(original.routes,
-                                   prefix + (getattr(context, "prefix", "") or ""))
-        elif isinstance(route, APIRoute):
-            yield prefix + route.path, route
-
-
 def test_no_route_runs_on_the_event_loop():
-    found = list(_api_routes(create_app().routes))
+    found = app_routes(create_app())
     posts = {path for path, route in found if "POST" in route.methods}
     assert {"/today/gate", "/api/v1/sync"} <= posts and len(found) > 100  # every router walked
     on_the_loop = sorted(
