@@ -125,10 +125,14 @@ def today(session: Session, patient: User, now: datetime) -> Today:
     # the version in force when they were due (a new time does not turn taken ones missed).
     nxt = schedule.next_session(plans, tz, now, dose_times, grace=grace, due_window=DUE_WINDOW)
     since = now - RECENT_SESSIONS
+    # Up to the sessions a dose may already have taken (it counts from DUE_WINDOW before its
+    # session), so a dose taken early is listed at once; one still ahead and untaken is left to
+    # the next-session card.
     occs = schedule.occurrences_in_force(
-        versions.in_force(versions.for_patient(session, patient.id, since, now)), tz, since, now,
-        doses=dose_times, due_window=DUE_WINDOW)
-    recent = schedule.classify_sessions(occs, dose_times, now, due_window=DUE_WINDOW)
+        versions.in_force(versions.for_patient(session, patient.id, since, now)), tz, since,
+        now + DUE_WINDOW, doses=dose_times, due_window=DUE_WINDOW)
+    recent = [s for s in schedule.classify_sessions(occs, dose_times, now, due_window=DUE_WINDOW)
+              if s.occurrence.scheduled_at < now or s.state == schedule.SessionState.TAKEN]
     record = safety.state(session, patient.id, now)
     return Today(
         protocol=version,

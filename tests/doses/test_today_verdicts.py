@@ -158,3 +158,37 @@ def test_a_dose_form_with_two_wrong_fields_marks_both(auth, client, patient):
     assert errors["taken_at"] == "That time is in the future."
     assert "dose_mg" in errors
     assert 'value="-5"' in page
+
+
+def test_a_dose_taken_before_its_session_time_is_in_the_last_two_weeks_at_once(
+        db, auth, client):
+    """A dose taken 40 minutes before its session (inside the two hours it may be taken early)
+    takes that session; the last two weeks left it out until the session's time came, so the
+    dose just logged was nowhere in the list. A session still ahead and not taken stays out:
+    the next-session card has it."""
+    from datetime import timedelta
+
+    from app.doses.today import today as today_state
+
+    prescriber = factories.user(db, role="prescriber")
+    patient = factories.user(db, role="patient")
+    factories.protocol(db, prescriber, patient, now=utcnow() - timedelta(days=8),
+                       **factories.session_now_protocol(patient, hours_from_now=40 / 60))
+    db.commit()
+    assert auth.login(patient.email).status_code == 303
+
+    before = today_state(db, patient, utcnow())
+    assert before.next_session.state == "due"
+    assert before.recent and all(r.occurrence.scheduled_at <= utcnow() for r in before.recent)
+
+    gate = send(client, "gate", gate_data())
+    send(client, "dose", {"taken_at": utcnow().isoformat(), "dose_mg": "100",
+                          "route": "sublingual", "gate_id": gate["id"]})
+    db.expire_all()
+    after = today_state(db, patient, utcnow())
+    newest = after.recent[0]
+    assert newest.state == "taken" and newest.occurrence.scheduled_at > utcnow()
+    assert after.next_session.occurrence.scheduled_at > newest.occurrence.scheduled_at
+    page = today(client)
+    recent = page[page.index('id="recent-heading"'):]
+    assert "Taken" in recent.split("</li>")[0]
