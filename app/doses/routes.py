@@ -132,7 +132,7 @@ def _rejected(request, session, user, now, result, values, status=422):
         if hidden:
             errors["__all__"] = " ".join(hidden)
     ctx = _today_context(session, user, now, values=values, errors=errors,
-                         refused=result.get("reasons"),
+                         refused=result.get("reasons"), same_as=result.get("same_as_logged"),
                          refused_overridable=result.get("overridable", False))
     return render(request, "doses/today.html", ctx, status_code=status)
 

@@ -306,6 +306,23 @@ def dose_limit_reasons(
     return tuple(reasons)
 
 
+# A dose of the same amount logged this close is most likely the same troche entered twice
+# (the phone's outbox and the web form, or a late entry of a dose already logged).
+SAME_DOSE_WITHIN = timedelta(minutes=15)
+
+
+def same_dose_logged(history: Iterable[PastDose], taken_at: datetime,
+                     dose_mg: Decimal | int | float) -> PastDose | None:
+    """The logged dose this entry most likely repeats: the same amount within SAME_DOSE_WITHIN
+    of it (the nearest, the earlier on a tie), or None. A hint for the refusal's words only; it
+    permits nothing and refuses nothing."""
+    at = _to_utc(taken_at, "taken_at")
+    mg = _as_decimal(dose_mg, "dose_mg")
+    near = [d for d in history
+            if d.dose_mg == mg and abs(_to_utc(d.taken_at, "taken_at") - at) <= SAME_DOSE_WITHIN]
+    return min(near, key=lambda d: (abs(d.taken_at - at), d.taken_at), default=None)
+
+
 def limits_met_only_after_corrections(
     policy: GuardPolicy,
     history: Iterable[PastDose],

@@ -30,7 +30,7 @@ from app.protocols.models import ProtocolVersion, Route
 from app.safety import service as safety
 from app.validation import SaneDatetime, parse
 from app.web import pages
-from app.web.formats import format_datetime
+from app.web.formats import format_datetime, format_number
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
@@ -49,16 +49,28 @@ class DoseRefused(Invalid):
     hold the prescriber lets the patient override, or, for any other hold, a reason and the
     patient's statement that the dose was already taken (a record, never a permission)."""
 
-    def __init__(self, reasons: list[dict], *, overridable: bool) -> None:
+    def __init__(self, reasons: list[dict], *, overridable: bool,
+                 same_as: str | None = None) -> None:
         if overridable:
             message = _("Give a reason to take it anyway, or wait.")
         else:
             message = _("This cannot be overridden before dosing. If you have already taken "
                         "it, record it as taken, with a reason.")
-        super().__init__(" ".join([*(r["message"] for r in reasons), message]),
+        # A likely second entry of a dose already logged is said first: it needs nothing more.
+        super().__init__(" ".join([*([same_as] if same_as else []),
+                                   *(r["message"] for r in reasons), message]),
                          field="override_reason")
         self.reasons = reasons
         self.overridable = overridable
+        self.same_as = same_as
+
+
+def same_dose_words(dose: rules.PastDose, tz: str) -> str:
+    """The hint beside a refusal when the entry looks like a dose already in the log."""
+    return _("You already logged %(mg)s mg at %(time)s. If this is that dose, it is recorded "
+             "and there is nothing more to do.",
+             mg=format_number(dose.dose_mg),
+             time=format_datetime(dose.taken_at.astimezone(ZoneInfo(tz)), "weekday_time"))
 
 
 # --- inputs (the sync payloads; forms build the same) ---------------------------------------
@@ -496,7 +508,9 @@ def record_dose(
     flags: list[str] = [] if gate else ["no_gate"]
     if codes:
         if not dose.override_reason or not (overridable or dose.already_taken):
-            raise DoseRefused(reasons.shown(held, patient.timezone), overridable=overridable)
+            same = rules.same_dose_logged(around, taken_at, dose.dose_mg)
+            raise DoseRefused(reasons.shown(held, patient.timezone), overridable=overridable,
+                              same_as=same_dose_words(same, patient.timezone) if same else None)
         flags += ["override", *codes]
         if not overridable:
             flags.append("against_hold")

@@ -36,6 +36,10 @@ class SyncResult(BaseModel):
     overridable: bool | None = Field(
         None, description="A dose refused by a guard rule: whether a signed override with a "
                           "reason may record it anyway (never for a blood-pressure emergency).")
+    same_as_logged: str | None = Field(
+        None, description="A refused dose of the same amount as one already logged within 15 "
+                          "minutes of it (most likely that dose entered twice): the words "
+                          "saying so, which also open `detail`.")
     # What a created item came to (and a duplicate repeats).
     reasons: list[Reason] | None = Field(
         None, description="gate: what the safety check found; a refused dose: the rules it "

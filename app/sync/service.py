@@ -301,6 +301,8 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
         if isinstance(err, DoseRefused):
             rejected["reasons"] = err.reasons
             rejected["overridable"] = err.overridable
+            if err.same_as:
+                rejected["same_as_logged"] = err.same_as
         return rejected
     except IntegrityError:
         # Another request wrote this id first; what it wrote decides the answer.

@@ -25,6 +25,7 @@ from app.doses.rules import (
     dose_limit_reasons,
     evaluate_gate,
     limits_met_only_after_corrections,
+    same_dose_logged,
     validate_dose_amount,
 )
 
@@ -1184,3 +1185,24 @@ def test_limits_met_only_after_corrections_are_those_the_first_record_adds(histo
     alone = set(codes(dose_limit_reasons(p, recorded, T0, D(mg))))
     together = set(codes(dose_limit_reasons(p, [*recorded, *struck_doses], T0, D(mg))))
     assert found == together - alone
+
+
+MIN = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(("history", "at", "mg", "expected"), [
+    ([], T0, 100, None),
+    ([(T0, 100)], T0, 100, T0),  # the same minute, the same amount
+    ([(T0, 100)], T0 + 15 * MIN, 100, T0),  # 15 minutes either side, inclusive
+    ([(T0, 100)], T0 - 15 * MIN, 100, T0),
+    ([(T0, 100)], T0 + 15 * MIN + SEC, 100, None),
+    ([(T0, 100)], T0, 50, None),  # another amount: a second, smaller troche, not a repeat
+    ([(T0, 100)], T0.astimezone(PLUS2), D("100.0"), T0),  # the same instant and amount
+    ([(T0 - 10 * MIN, 100), (T0 + 5 * MIN, 100)], T0, 100, T0 + 5 * MIN),  # the nearest
+    ([(T0 - 5 * MIN, 100), (T0 + 5 * MIN, 100)], T0, 100, T0 - 5 * MIN),  # a tie: the earlier
+    ([(T0 - 5 * MIN, 50), (T0 + 10 * MIN, 100)], T0, 100, T0 + 10 * MIN),
+])
+def test_same_dose_logged_is_the_nearest_of_the_same_amount_within_15_minutes(
+        history, at, mg, expected):
+    found = same_dose_logged([PastDose(taken_at=t, dose_mg=D(m)) for t, m in history], at, mg)
+    assert (found.taken_at if found else None) == expected

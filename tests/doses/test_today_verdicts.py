@@ -192,3 +192,47 @@ def test_a_dose_taken_before_its_session_time_is_in_the_last_two_weeks_at_once(
     page = today(client)
     recent = page[page.index('id="recent-heading"'):]
     assert "Taken" in recent.split("</li>")[0]
+
+
+def test_a_dose_entered_twice_is_refused_with_the_dose_it_repeats(db, auth, client, patient):
+    """A dose logged from the phone, then again on the web form as one "already taken" (the
+    same amount, a few minutes off): refused as too soon, and nothing said it was most likely
+    the same troche, so a patient could record it "taken" with a reason: a second dose and a
+    safety alert that never happened. The refusal now names the dose it repeats, first."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import func, select
+
+    from app.doses.models import Dose
+
+    taken = utcnow() - timedelta(minutes=30)
+    send(client, "dose", {"taken_at": taken.isoformat(), "dose_mg": "100",
+                          "route": "sublingual", "no_gate_reason": "Checked on paper."})
+    at = taken.astimezone(ZoneInfo(patient.timezone))
+    said = f"You already logged 100 mg at {at.strftime('%a %-I:%M %p')}."
+    again = {"taken_at": (at + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M"),
+             "dose_client_id": str(uuid.uuid4()), "dose_mg": "100", "route": "sublingual",
+             "already_taken": "yes", "no_gate_reason": "Forgot I had logged it."}
+    response = auth.post("/today/dose", again)
+    assert response.status_code == 422
+    page = html.unescape(response.text)
+    alert = page[page.index('class="alert alert-hold"'):]
+    assert alert.index(said) < alert.index("Too soon")
+    assert "If this is that dose, it is recorded and there is nothing more to do." in alert
+
+    # The phone's outbox hears it too, in the detail it shows and on its own.
+    (result,) = sync_post(client, sync_item("dose", {
+        "taken_at": (taken - timedelta(minutes=2)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "no_gate_reason": "Logged twice?"})).json()["results"]
+    assert result["status"] == "rejected"
+    assert result["detail"].startswith(said) and result["same_as_logged"].startswith(said)
+
+    # Another amount is not the same troche, and one 20 minutes away is not either.
+    for mg, minutes in (("50", 4), ("100", 20)):
+        (other,) = sync_post(client, sync_item("dose", {
+            "taken_at": (taken + timedelta(minutes=minutes)).isoformat(), "dose_mg": mg,
+            "route": "sublingual", "no_gate_reason": "Another."})).json()["results"]
+        assert other["status"] == "rejected" and "same_as_logged" not in other
+        assert "You already logged" not in other["detail"]
+    assert db.exec(select(func.count()).select_from(Dose)).one() == 1
