@@ -44,6 +44,11 @@ GATE_VALID_AT_MOST = timedelta(hours=2)
 DUE_WINDOW = timedelta(hours=2)
 
 
+# The rules judged for each dose at its own time and amount (rules.dose_limit_reasons).
+DOSE_LIMIT_CODES = frozenset({rules.ReasonCode.TOO_SOON.value, rules.ReasonCode.OVER_24H_MAX.value,
+                              rules.ReasonCode.OVER_7D_MAX.value})
+
+
 class DoseRefused(Invalid):
     """A dose that breaks a guard rule without what it takes to record it: a stated reason for a
     hold the prescriber lets the patient override, or, for any other hold, a reason and the
@@ -498,8 +503,10 @@ def record_dose(
     ]
     held = reasons.stored(found)
     for recorded in gate.reasons if gate else []:
-        # The gate's own reasons (its readings, checklist) stand as it recorded them.
-        if recorded["code"] not in {r["code"] for r in held}:
+        # The gate's own reasons (its readings, checklist) stand as it recorded them; its
+        # interval and maxima were judged for the prescribed amount at the check's time, and
+        # this dose's own judgement above replaces them (50 mg taken is not "250 mg").
+        if recorded["code"] not in {r["code"] for r in held} | DOSE_LIMIT_CODES:
             held.append(recorded)
     codes = [r["code"] for r in held]
     as_reasons = [rules.Reason(rules.ReasonCode(c), {}) for c in codes]

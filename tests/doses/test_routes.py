@@ -493,6 +493,24 @@ def test_dose_form_refused_then_taken_anyway(db, auth, client, patient):
     assert [e.details["codes"] for e in events] == [["too_soon", "over_24h_max", "over_7d_max"]]
 
 
+def test_a_dose_against_a_hold_is_judged_by_its_own_amount_not_the_checks(db, client, patient):
+    """The check was held for the prescribed 150 mg after 100 mg taken (250 over 200 in a day);
+    the patient then recorded 50 mg as already taken. The dose carried the check's "over the
+    24-hour maximum", which 150 mg in the day does not break: the record said it did."""
+    new_protocol(db, patient, dose_mg="150", strength_mg="50", max_mg_per_24h="200",
+                 max_mg_per_7d="1000", min_hours_between_doses="1")
+    past_dose(db, patient, timedelta(hours=2))
+    held = gate(client, checklist={**factories.CHECKLIST_ALL_YES, "sitter_present": False})
+    assert {r["code"] for r in held["reasons"]} == {"over_24h_max", "sitter_required"}
+    recorded = send_dose(client, gate_id=held["id"], dose_mg="50", already_taken=True,
+                         override_reason="Took a half dose while my sitter was late.")
+    assert recorded["status"] == "created", recorded
+    assert "over_24h_max" not in recorded["flags"]
+    assert "sitter_required" in recorded["flags"] and "against_hold" in recorded["flags"]
+    event = db.exec(select(SafetyEvent).where(SafetyEvent.kind == "dose_against_hold")).one()
+    assert event.details["codes"] == ["sitter_required"]
+
+
 def test_dose_referencing_an_emergency_gate_is_refused(db, client, patient):
     gate_id = gate(client, systolic=185)["id"]
     for reason in (None, "I feel fine."):
