@@ -70,9 +70,10 @@ def ledger_page(session: Session, patient_id: uuid.UUID, before: pages.Cursor | 
 
 
 def _ledger_entries(session: Session, patient_id: uuid.UUID) -> list[LedgerEntry]:
+    # Within one minute, in the order they were saved (a fill, then the count of it).
     return list(session.exec(
         select(LedgerEntry).where(LedgerEntry.patient_id == patient_id)
-        .order_by(col(LedgerEntry.occurred_at))
+        .order_by(col(LedgerEntry.occurred_at), col(LedgerEntry.received_at))
     ).all())
 
 
@@ -124,7 +125,10 @@ def record_fill(
     tz = ZoneInfo(patient.timezone)
     # A fill counts from local noon of its date, or from now when recorded earlier that day:
     # otherwise a count made the morning of a same-day fill missed it (a false discrepancy).
-    occurred = min(datetime.combine(fill.filled_on, time(12), tzinfo=tz).astimezone(UTC), now)
+    # Now at the minute, as the count form gives its time: a count made right after the fill
+    # (8:14, saved at 8:14:50) comes after a fill saved at 8:14:37, not before it.
+    occurred = min(datetime.combine(fill.filled_on, time(12), tzinfo=tz).astimezone(UTC),
+                   now.replace(second=0, microsecond=0))
     # Compare dates in the patient's zone (a day of slack for a phone in another zone): the
     # old instant-based check refused fills from 29 days ago as "more than 30 days ago".
     local_today = now.astimezone(tz).date()

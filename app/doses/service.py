@@ -171,12 +171,14 @@ def active_doses(
 
 def troches_taken(session: Session, patient_id: uuid.UUID, *, after: datetime | None,
                   until: datetime) -> Decimal:
-    """Troches of the recorded doses after `after` (from the start, if None) and before
-    `until`, summed by the database: a supply card reads one row, however long ago the last
-    count was (a year of doses, read as rows, was most of Today's time for such a patient)."""
+    """Troches of the recorded doses after `after` (from the start, if None) up to `until`
+    inclusive (a dose at a count's own minute was taken before the count: the count expects it
+    gone, and the balance after starts from the count), summed by the database: a supply card
+    reads one row, however long ago the last count was (a year of doses, read as rows, was most
+    of Today's time for such a patient)."""
     stmt = select(func.coalesce(func.sum(Dose.troches), 0)).where(
         Dose.patient_id == patient_id, Dose.status == DoseStatus.RECORDED,
-        col(Dose.taken_at) < until)
+        col(Dose.taken_at) <= until)
     if after is not None:
         stmt = stmt.where(col(Dose.taken_at) > after)
     # SQLite sums NUMERIC as floating point; the column's type brings it back to two places.

@@ -81,7 +81,7 @@ def gather(session: Session, patient: User, start: date, end: date) -> PatientRe
         select(LedgerEntry).where(LedgerEntry.patient_id == pid,
                                   col(LedgerEntry.occurred_at) >= start_at,
                                   col(LedgerEntry.occurred_at) < end_at)
-        .order_by(col(LedgerEntry.occurred_at))).all())
+        .order_by(col(LedgerEntry.occurred_at), col(LedgerEntry.received_at))).all())
     found.safety_events = list(session.exec(
         select(SafetyEvent).where(SafetyEvent.patient_id == pid,
                                   col(SafetyEvent.occurred_at) >= start_at,

@@ -86,6 +86,41 @@ def test_a_fill_recorded_in_the_morning_counts_at_once(db, world):
         at(8, 12)
 
 
+def test_a_count_a_few_seconds_after_a_fill_in_the_same_minute_counts_it(db, world):
+    """A fill saved at 8:14:37, then a count with the form's minute, 8:14: the count sorted
+    before the fill, so it expected the supply without the fill (a false discrepancy) and the
+    fill was added again on top of what was counted (10 troches too many everywhere)."""
+    patient, _ = world
+    fill(db, patient, at(2), count=5)
+    filled = fill(db, patient, at(9, 8, 14) + timedelta(seconds=37), count=10)
+    counted = ledger.record_count(db, patient=patient, entry_id=uuid.uuid4(), data={
+        "counted_at": at(9, 8, 14).isoformat(), "count": "15"},
+        now=at(9, 8, 14) + timedelta(seconds=50))
+    assert counted.expected_balance == 15 and counted.flags == []
+    assert filled.occurred_at <= counted.occurred_at
+    assert balance(db, patient, at(9, 8, 20)) == 15
+
+
+def test_a_dose_at_a_counts_own_minute_is_subtracted_once(db, world):
+    """A dose and a count at the same minute: the count's expected left the dose out, and so
+    did the balance after it, so its troche was never subtracted (the PDF subtracted it)."""
+    patient, _ = world
+    fill(db, patient, at(2), count=10)
+    take(db, patient, at(5, 10, 0))
+    counted = count_check(db, patient, at(5, 10, 0), "9")
+    assert counted.expected_balance == 9 and counted.flags == []
+    assert balance(db, patient, at(5, 11)) == 9
+
+
+def test_a_count_before_a_fill_in_the_same_minute_stays_before_it(db, world):
+    patient, _ = world
+    fill(db, patient, at(2), count=5)
+    counted = count_check(db, patient, at(9, 8, 14), "5")
+    fill(db, patient, at(9, 8, 14) + timedelta(seconds=50), count=10)
+    assert counted.flags == []
+    assert balance(db, patient, at(9, 8, 20)) == 15
+
+
 def test_a_count_records_expected_and_counted_and_flags_a_discrepancy(db, world):
     patient, _ = world
     fill(db, patient, at(2), count=20)
