@@ -394,7 +394,22 @@ def latest_gate(session: Session, patient_id: uuid.UUID, now: datetime) -> GateC
     if version is None or gate_shown_until(gate, version) <= now:
         return None
     used = session.exec(select(Dose.id).where(Dose.gate_id == gate.id)).first()
-    return None if used else gate
+    if used or _plan_changed_since(session, patient_id, version, now):
+        return None  # a check made under an earlier plan: the form asks for a new one
+    return gate
+
+
+def _plan_changed_since(session: Session, patient_id: uuid.UUID, version: ProtocolVersion,
+                        at: datetime, current: ProtocolVersion | None = None) -> bool:
+    """Whether the prescriber saved a version after `version`, by `at` (a minute's slack for a
+    form's time, rounded down to its minute): a check made under `version` no longer answers
+    the plan then in force. `current`, when the caller has read it: made under it, nothing
+    newer to look for (a sync batch reads the protocol once)."""
+    if current is not None and current.id == version.id:
+        return False
+    return session.exec(select(ProtocolVersion.id).where(
+        ProtocolVersion.patient_id == patient_id, ProtocolVersion.version > version.version,
+        col(ProtocolVersion.created_at) <= at + timedelta(minutes=1))).first() is not None
 
 
 # --- doses ----------------------------------------------------------------------------------
@@ -426,7 +441,7 @@ def is_extra(session: Session, version: ProtocolVersion, patient: User, taken_at
 
 
 def _usable_gate(session: Session, patient: User, gate_id: uuid.UUID,
-                 taken_at: datetime) -> GateCheck:
+                 taken_at: datetime, current: ProtocolVersion) -> GateCheck:
     gate = session.get(GateCheck, gate_id)
     if gate is None or gate.patient_id != patient.id:
         raise Invalid(_("That safety check was not found."), field="gate_id")
@@ -439,6 +454,12 @@ def _usable_gate(session: Session, patient: User, gate_id: uuid.UUID,
     if not (gate.checked_at - FUTURE_TOLERANCE <= taken_at
             <= gate.checked_at + gate_valid_for(version)):
         raise Invalid(_("That safety check is too old for this dose. Check again."),
+                      field="gate_id")
+    # A check answers the plan it was made under: once the prescriber saved another before the
+    # dose (a lower blood-pressure hold, a sitter now required), its readings and checklist
+    # were never judged by the plan the dose is taken under.
+    if _plan_changed_since(session, patient.id, version, taken_at, current):
+        raise Invalid(_("Your plan changed after this safety check. Check again."),
                       field="gate_id")
     return gate
 
@@ -488,7 +509,8 @@ def record_dose(
         errors["dose_mg"] = protocols.dose_amount_message(problem, version.strength_mg)
     if errors:
         raise Invalid(" ".join(errors.values()), errors=errors)
-    gate = _usable_gate(session, patient, dose.gate_id, taken_at) if dose.gate_id else None
+    gate = _usable_gate(session, patient, dose.gate_id, taken_at, version) if dose.gate_id \
+        else None
     if gate is None and not dose.no_gate_reason:
         raise Invalid(_("Say why there was no safety check before this dose."),
                       field="no_gate_reason")

@@ -511,6 +511,36 @@ def test_a_dose_against_a_hold_is_judged_by_its_own_amount_not_the_checks(db, cl
     assert event.details["codes"] == ["sitter_required"]
 
 
+def test_a_check_made_before_the_plan_changed_does_not_clear_a_dose_after(db, client, patient):
+    """The check passed at 120/80; the prescriber then lowered the blood-pressure hold to
+    115/75 and the dose form already on the screen was sent: the dose was logged as checked,
+    its reading never judged by the plan it was taken under."""
+    checked = gate(client, systolic=120, diastolic=80)
+    assert checked["verdict"] == "ok"
+    new_protocol(db, patient, bp_hold_systolic=115, bp_hold_diastolic=75)
+    refused = send_dose(client, gate_id=checked["id"])
+    assert refused["status"] == "rejected"
+    assert refused["errors"] == {"gate_id": "Your plan changed after this safety check. "
+                                            "Check again."}
+    assert count(db, Dose) == 0
+    # Today no longer offers the check as passed: it asks for a new one.
+    assert "You can take your dose now" not in html.unescape(client.get("/today").text)
+    # Checked again under the new plan, the same reading holds.
+    assert gate(client, systolic=120, diastolic=80)["verdict"] == "hold"
+
+
+def test_a_dose_taken_before_the_plan_changed_keeps_its_check(db, client, patient):
+    """Taken offline after a check that passed, sent after the prescriber saved a new plan: the
+    plan changed after the dose, so the check the dose was taken on stands."""
+    checked = gate(client)
+    taken = utcnow()
+    factories.protocol(db, prescriber_of(db, patient), patient, now=utcnow() + timedelta(minutes=3),
+                       **factories.session_now_protocol(patient, bp_hold_systolic=115))
+    db.commit()
+    recorded = send_dose(client, gate_id=checked["id"], taken_at=taken.isoformat())
+    assert recorded["status"] == "created", recorded
+
+
 def test_dose_referencing_an_emergency_gate_is_refused(db, client, patient):
     gate_id = gate(client, systolic=185)["id"]
     for reason in (None, "I feel fine."):
