@@ -68,18 +68,18 @@ def _schedule(session: Session, patient: User, now: datetime):
     protocol's sessions matched against recorded doses with its grace and due window."""
     version = protocols.current(session, patient.id)
     if version is None:
-        return None, [], None
+        return None, [], None, []
     recorded = doses.active_doses(session, patient.id, start=now - MATCH_LOOKBACK,
                                   end=now + doses.FUTURE_TOLERANCE)
-    nxt = schedule.next_session(
-        protocols.plans(version), ZoneInfo(patient.timezone), now,
-        [d.taken_at for d in recorded], grace=timedelta(hours=float(version.grace_hours)),
-        due_window=doses.DUE_WINDOW)
-    return version, recorded, nxt
+    in_force = versions.in_force(versions.for_patient(
+        session, patient.id, now - MATCH_LOOKBACK, now + timedelta(seconds=1)))
+    nxt = schedule.next_in_force(in_force, ZoneInfo(patient.timezone), now,
+                                 [d.taken_at for d in recorded], due_window=doses.DUE_WINDOW)
+    return version, recorded, nxt, in_force
 
 
 def session_today(session: Session, patient: User, now: datetime) -> SessionToday:
-    version, recorded, nxt = _schedule(session, patient, now)
+    version, recorded, nxt, in_force = _schedule(session, patient, now)
     if version is None:
         return SessionToday(False, None, [], None, None)
     tz = ZoneInfo(patient.timezone)
@@ -90,12 +90,11 @@ def session_today(session: Session, patient: User, now: datetime) -> SessionToda
     # then today's are kept.
     since, until = now - MATCH_LOOKBACK, now + timedelta(seconds=1)
     taken = [d.taken_at for d in recorded]
-    occs = schedule.occurrences_in_force(
-        versions.in_force(versions.for_patient(session, patient.id, since, until)), tz, since,
-        until, doses=taken, due_window=doses.DUE_WINDOW)
+    occs = schedule.occurrences_in_force(in_force, tz, since, until, doses=taken,
+                                         due_window=doses.DUE_WINDOW)
     classified = schedule.classify_sessions(occs, taken, now, due_window=doses.DUE_WINDOW)
-    # The session to act on is the current version's (it carries no version of its own): the
-    # same session is the one at the same time.
+    # The session to act on is not among the earlier ones: the same session is the one at the
+    # same time.
     earlier = [s for s in classified
                if s.occurrence.local_date == local_date
                and s.state in (schedule.SessionState.TAKEN, schedule.SessionState.MISSED)
@@ -115,7 +114,7 @@ def session_today(session: Session, patient: User, now: datetime) -> SessionToda
 
 def next_session_at(session: Session, patient: User, now: datetime) -> datetime | None:
     """When the session to act on now (or the next one) is scheduled: the list API's field."""
-    _version, _recorded, nxt = _schedule(session, patient, now)
+    _version, _recorded, nxt, _in_force = _schedule(session, patient, now)
     return nxt.occurrence.scheduled_at if nxt else None
 
 

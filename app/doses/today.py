@@ -114,23 +114,22 @@ def today(session: Session, patient: User, now: datetime) -> Today:
     if version is None:
         return Today(None, None, None, [], None, None, None, None)
     tz = ZoneInfo(patient.timezone)
-    grace = timedelta(hours=float(version.grace_hours))
     # One read for the page and the extra-dose notice (which looks 3 days either side).
     read = active_doses(session, patient.id, start=now - RECENT_DOSES, end=now + NEARBY)
     doses = [d for d in read if d.taken_at < now + FUTURE_TOLERANCE]
     nearby = [d for d in read if d.taken_at >= now - NEARBY]
     dose_times = [d.taken_at for d in doses]
-    plans = protocols.plans(version)
-    # The session to act on is the current version's; the last two weeks are each judged by
-    # the version in force when they were due (a new time does not turn taken ones missed).
-    nxt = schedule.next_session(plans, tz, now, dose_times, grace=grace, due_window=DUE_WINDOW)
+    # The session to act on and the last two weeks are each judged by the version in force
+    # when they were due (a new time does not turn taken ones missed, nor ask again the day a
+    # dose took its session).
     since = now - RECENT_SESSIONS
+    in_force = versions.in_force(versions.for_patient(session, patient.id, since, now))
+    nxt = schedule.next_in_force(in_force, tz, now, dose_times, due_window=DUE_WINDOW)
     # Up to the sessions a dose may already have taken (it counts from DUE_WINDOW before its
     # session), so a dose taken early is listed at once; one still ahead and untaken is left to
     # the next-session card.
-    occs = schedule.occurrences_in_force(
-        versions.in_force(versions.for_patient(session, patient.id, since, now)), tz, since,
-        now + DUE_WINDOW, doses=dose_times, due_window=DUE_WINDOW)
+    occs = schedule.occurrences_in_force(in_force, tz, since, now + DUE_WINDOW,
+                                         doses=dose_times, due_window=DUE_WINDOW)
     recent = [s for s in schedule.classify_sessions(occs, dose_times, now, due_window=DUE_WINDOW)
               if s.occurrence.scheduled_at < now or s.state == schedule.SessionState.TAKEN]
     record = safety.state(session, patient.id, now)

@@ -36,8 +36,10 @@ own sessions still open by its grace at the save, on days with no session settle
 a prescriber who moves today's pending session from 10:00 to 18:00 moves it (it is not left to
 be missed), a new dose amount keeps today's open session open, and the first version takes the
 session still open on the day it is set up. A session taken or missed before the save is never
-replaced, and a dose taken before a save goes first to a session of the schedule of its time.
-Upcoming sessions are the current version's (``next_session`` takes its plans).
+replaced (one taken early, before the save though due after it, included), a day whose session
+a dose took before the save gets no second session from the new version, and a dose taken
+before a save goes first to a session of the schedule of its time. ``next_in_force`` reads the
+session to act on the same way; ``next_session`` takes one version's plans alone.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ __all__ = [
     "SessionStatus",
     "classify_sessions",
     "extra_doses",
+    "next_in_force",
     "next_session",
     "occurrences",
     "occurrences_in_force",
@@ -292,7 +295,8 @@ def occurrences_in_force(
     way: those neither past their grace nor taken by a dose before the save (``doses``: the
     recorded doses, as ``classify_sessions`` gets them, reaching two days before ``start``; a
     dose counts from ``due_window`` before a session to its grace after). The new version takes
-    its own sessions still open by its grace then, on days that had no session settled by then.
+    its own sessions still open by its grace then, on days that had no session settled by then,
+    and none on a day whose session a dose took before the save.
     """
     _require_aware("start", start)
     _require_aware("end", end)
@@ -315,14 +319,21 @@ def occurrences_in_force(
     for n, version in enumerate(ruling):
         settled = [o for o in found if _settled(o, version.since, taken, due_window)]
         settled_days = {o.local_date for o in settled}
+        # A day whose session a dose took before the save gets no second session from the new
+        # version, at any time: a new time saved after today's dose must not ask for another.
+        taken_days = {o.local_date for o in settled
+                      if _taken_before(o, version.since, taken, due_window)}
         # Compared this way round: a version in force "forever" (since = datetime.min) must not
         # overflow.
         lo = first if version.since - first <= version.grace else version.since - version.grace
-        hi = min(ruling[n + 1].since, end) if n + 1 < len(ruling) else end
+        # Up to a due window past the next save: a session after the save that a dose before it
+        # already took (taken early) stays, settled, under this version.
+        hi = min(ruling[n + 1].since + due_window, end) if n + 1 < len(ruling) else end
         found = settled + [
             replace(o, grace=version.grace, version=version.version, saved_at=version.since)
             for o in occurrences(version.plans, tz, lo, hi)
-            if o.scheduled_at >= version.since or o.local_date not in settled_days]
+            if o.local_date not in taken_days
+            and (o.scheduled_at >= version.since or o.local_date not in settled_days)]
     return sorted((o for o in found if o.scheduled_at >= start), key=lambda o: o.scheduled_at)
 
 
@@ -335,8 +346,13 @@ def _settled(occ: Occurrence, at: datetime, taken: Sequence[datetime],
     in its window (taken; without the nearest-session rule of ``_match``: a day holds one
     session, and the window says which)."""
     assert occ.grace is not None  # occurrences_in_force sets it
-    if at > occ.scheduled_at + occ.grace:
-        return True
+    return at > occ.scheduled_at + occ.grace or _taken_before(occ, at, taken, due_window)
+
+
+def _taken_before(occ: Occurrence, at: datetime, taken: Sequence[datetime],
+                  due_window: timedelta) -> bool:
+    """Whether a dose before ``at`` falls in the session's window (see ``_settled``)."""
+    assert occ.grace is not None
     first = bisect_left(taken, occ.scheduled_at - due_window)
     return (first < len(taken) and taken[first] < at
             and taken[first] <= occ.scheduled_at + occ.grace)
@@ -476,7 +492,31 @@ def next_session(
     _check_windows(grace, due_window)
     lookback = 2 * (grace + due_window) + _LOOKBACK_MARGIN
     occs = occurrences(plans, tz, now - lookback, now + NEXT_SESSION_HORIZON)
-    statuses = classify_sessions(occs, doses, now, grace=grace, due_window=due_window)
+    return _to_act_on(classify_sessions(occs, doses, now, grace=grace, due_window=due_window))
+
+
+def next_in_force(
+    versions: Sequence[InForce],
+    tz: ZoneInfo,
+    now: datetime,
+    doses: Sequence[datetime],
+    *,
+    due_window: timedelta = timedelta(hours=2),
+) -> SessionStatus | None:
+    """``next_session`` under the versions in force (``occurrences_in_force``), so the card
+    agrees with the sessions listed beside it: a session taken before a save is not asked for
+    again that day, and an overdue one keeps its own version's grace. ``versions`` must reach
+    back over the look-back (two graces and due windows and a week before ``now``)."""
+    _require_aware("now", now)
+    widest = max((v.grace for v in versions), default=timedelta(0))
+    lookback = 2 * (widest + due_window) + _LOOKBACK_MARGIN
+    occs = occurrences_in_force(versions, tz, now - lookback, now + NEXT_SESSION_HORIZON,
+                                doses=doses, due_window=due_window)
+    return _to_act_on(classify_sessions(occs, doses, now, due_window=due_window))
+
+
+def _to_act_on(statuses: Sequence[SessionStatus]) -> SessionStatus | None:
+    """The earliest DUE or OVERDUE session, else the next UPCOMING one."""
     pending = (SessionState.DUE, SessionState.OVERDUE)
     for status in statuses:
         if status.state in pending:

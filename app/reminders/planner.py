@@ -110,6 +110,9 @@ class PatientFacts:
     grace: timedelta = timedelta(0)
     due_window: timedelta = timedelta(hours=2)
     doses: tuple[DoseFacts, ...] = ()  # recorded doses of the last few days
+    # The protocol versions in force over those days, oldest first: sessions are judged by the
+    # version in force when due, as Today judges them (empty: `plans` and `grace` alone).
+    in_force: tuple[schedule.InForce, ...] = ()
     gate_checks: tuple[datetime, ...] = ()  # pre-dose safety checks of the last few days
     mood_time: time = time(20, 0)
     questionnaire_weekday: int = 0
@@ -286,9 +289,16 @@ def _sessions(patient: PatientFacts, now: datetime, ahead: timedelta,
     # The due window and a day of slack so doses near the start match the sessions they
     # match in Today's wider view (the greedy nearest-session rule looks both ways).
     back = max(after, patient.grace) + patient.due_window + QUIET_HOLD_MAX + timedelta(days=1)
-    occs = schedule.occurrences(patient.plans, tz, now - back, now + ahead)
-    return schedule.classify_sessions(occs, [d.taken_at for d in patient.doses], now,
-                                      grace=patient.grace, due_window=patient.due_window)
+    taken = [d.taken_at for d in patient.doses]
+    if patient.in_force:
+        # No reminder to take a second dose on a day whose session a dose took before the
+        # prescriber moved its time (schedule.occurrences_in_force).
+        occs = schedule.occurrences_in_force(patient.in_force, tz, now - back, now + ahead,
+                                             doses=taken, due_window=patient.due_window)
+    else:
+        occs = schedule.occurrences(patient.plans, tz, now - back, now + ahead)
+    return schedule.classify_sessions(occs, taken, now, grace=patient.grace,
+                                      due_window=patient.due_window)
 
 
 def _gate_done(patient: PatientFacts, at: datetime) -> bool:

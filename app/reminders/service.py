@@ -36,6 +36,7 @@ from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.protocols import schedule
 from app.protocols import service as protocols
+from app.protocols import versions as protocol_versions
 from app.protocols.models import ProtocolVersion
 from app.push.texts import MESSAGES
 from app.reminders import planner
@@ -289,6 +290,7 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
     ).all():
         answered[pid].append((instrument, at))
     with_protocol = [pid for pid in ids if pid in versions]
+    history = protocol_versions.overlapping(session, with_protocol, dose_since, now)
     entries: dict[uuid.UUID, list[LedgerEntry]] = defaultdict(list)
     taken: dict[uuid.UUID, Decimal] = {}
     if with_protocol:
@@ -309,6 +311,7 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
             has_protocol=version is not None,
             plans=tuple(protocols.plans(version)) if version else (),
             grace=_grace(version) if version else timedelta(0),
+            in_force=tuple(protocol_versions.in_force(history.get(patient.id, []))),
             due_window=DUE_WINDOW,
             doses=tuple(doses_by[patient.id]),
             gate_checks=tuple(gates[patient.id]),

@@ -236,3 +236,40 @@ def test_a_dose_entered_twice_is_refused_with_the_dose_it_repeats(db, auth, clie
         assert other["status"] == "rejected" and "same_as_logged" not in other
         assert "You already logged" not in other["detail"]
     assert db.exec(select(func.count()).select_from(Dose)).one() == 1
+
+
+def _zone_where_it_is_ten_in_the_morning() -> str:
+    """An Etc/GMT zone whose clock reads about 10:00 now, so a session hours later is still
+    today whatever time the test runs."""
+    offset = (10 - utcnow().hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    return "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+def test_a_new_time_saved_after_todays_dose_asks_for_no_second_dose_today(db, auth, client):
+    """Dosed at 10:00 for the 10:40 session, then the prescriber moved the time to 17:00:
+    Today read "Next session: today 5:00 PM" and the 10:40 session vanished from the list (the
+    dose matched nothing), and by evening the day read missed."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.doses.today import today as today_state
+
+    prescriber = factories.user(db, role="prescriber")
+    patient = factories.user(db, role="patient", timezone=_zone_where_it_is_ten_in_the_morning())
+    factories.protocol(db, prescriber, patient, now=utcnow() - timedelta(days=8),
+                       **factories.session_now_protocol(patient, hours_from_now=40 / 60))
+    db.commit()
+    assert auth.login(patient.email).status_code == 303
+    gate = send(client, "gate", gate_data())
+    send(client, "dose", {"taken_at": utcnow().isoformat(), "dose_mg": "100",
+                          "route": "sublingual", "gate_id": gate["id"]})
+    factories.protocol(db, prescriber, patient,
+                       **factories.session_now_protocol(patient, hours_from_now=7))
+    db.commit()
+
+    state = today_state(db, patient, utcnow())
+    local_today = utcnow().astimezone(ZoneInfo(patient.timezone)).date()
+    assert state.next_session.occurrence.local_date > local_today
+    assert state.recent[0].state == "taken"
+    assert state.recent[0].occurrence.local_date == local_today

@@ -162,6 +162,26 @@ def test_a_protocol_change_moves_pending_reminders_and_leaves_sent_ones(db, worl
     assert again[("gate", "2026-01-12T09:45")].status == OccurrenceStatus.DISPATCHED
 
 
+def test_a_new_time_saved_after_todays_dose_plans_no_second_session_that_day(db, world):
+    """Monday's dose at 9:30 for the 10:00 session; at 9:40 the prescriber moved sessions to
+    18:00. The planner read the current version alone, so it planned Monday 18:00's gate,
+    session and overdue reminders: a push to take a second dose the same day."""
+    prescriber, patient = world
+    take(db, patient, ny(2026, 1, 12, 9, 30))
+    factories.protocol(db, prescriber, patient, now=ny(2026, 1, 12, 9, 40), induction={
+        "cadence": "weekdays", "weekdays": [0, 3], "at": "18:00", "weeks": 4})
+    db.commit()
+    service.plan(db, patient, ny(2026, 1, 12, 9, 45))
+    db.commit()
+    planned = {key for key, row in rows(db, patient).items()
+               if row.status == OccurrenceStatus.PENDING}
+    assert not {key for key in planned if key[0] in ("gate", "session", "overdue")}
+    # Thursday's, at the new time, once it is in reach.
+    service.plan(db, patient, ny(2026, 1, 14, 12))
+    db.commit()
+    assert rows(db, patient)[("session", "2026-01-15T18:00")].status == OccurrenceStatus.PENDING
+
+
 def test_a_timezone_change_moves_the_instant_of_the_same_row(db, world):
     _, patient = world
     service.plan(db, patient, SUNDAY_NOON)
