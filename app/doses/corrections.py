@@ -12,10 +12,11 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.doses import rules
-from app.doses.models import Dose, DoseRevision, DoseStatus
+from app.doses.models import Dose, DoseRevision, DoseStatus, GateCheck
 from app.doses.service import (
     CLEARED_BY_CORRECTION,
     check_time,
+    checked_for,
     past_doses_as_recorded,
     squash_blank,
 )
@@ -186,6 +187,15 @@ def revise_dose(
             dose.flags = [*dose.flags, CLEARED_BY_CORRECTION]
         if dose.dose_mg != version.dose_mg and "off_protocol_amount" not in dose.flags:
             dose.flags = [*dose.flags, "off_protocol_amount"]
+    if "taken_at" in after and dose.gate_id is not None and "no_gate" not in dose.flags:
+        gate = session.get(GateCheck, dose.gate_id)
+        if gate is not None and not checked_for(session, gate, dose.taken_at):
+            # Moved before its safety check, or past the check's validity: at the time it was
+            # really taken there was no check for it. The link to the check stays (the record
+            # of what was logged); the flags say what the corrected time means.
+            dose.flags = [*dose.flags, *(["corrected_over_limit"]
+                                         if "corrected_over_limit" not in dose.flags else []),
+                          "no_gate"]
     dose.revision += 1
     session.add(DoseRevision(id=revision_id, dose_id=dose.id, revision=dose.revision,
                              revised_at=now, revised_by_id=author.id, reason=reason,

@@ -299,6 +299,15 @@ def gate_valid_for(version: ProtocolVersion) -> timedelta:
     return timedelta(minutes=version.gate_valid_minutes)
 
 
+def checked_for(session: Session, gate: GateCheck, taken_at: datetime) -> bool:
+    """Whether a dose at `taken_at` falls in the check's window: from the check (a form's
+    minute of slack) to its plan's validity after it."""
+    version = session.get(ProtocolVersion, gate.protocol_version_id)
+    assert version is not None
+    return (gate.checked_at - FUTURE_TOLERANCE <= taken_at
+            <= gate.checked_at + gate_valid_for(version))
+
+
 def record_gate(
     session: Session, *, patient: User, gate_id: uuid.UUID, checked_at: datetime,
     data: dict, now: datetime,
@@ -451,8 +460,7 @@ def _usable_gate(session: Session, patient: User, gate_id: uuid.UUID,
                       field="gate_id")
     version = session.get(ProtocolVersion, gate.protocol_version_id)
     assert version is not None
-    if not (gate.checked_at - FUTURE_TOLERANCE <= taken_at
-            <= gate.checked_at + gate_valid_for(version)):
+    if not checked_for(session, gate, taken_at):
         raise Invalid(_("That safety check is too old for this dose. Check again."),
                       field="gate_id")
     # A check answers the plan it was made under: once the prescriber saved another before the

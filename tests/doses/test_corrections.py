@@ -1,5 +1,6 @@
 """Correcting a logged dose from the history page: a revision with a reason, never a rewrite."""
 
+import html
 import re
 from datetime import timedelta
 
@@ -69,6 +70,42 @@ def test_a_correction_over_a_limit_is_kept_and_flagged(db, auth, client):
     db.expire_all()
     flags = db.get(Dose, dose.id).flags
     assert "corrected_over_limit" in flags and "over_24h_max" in flags
+
+
+def test_a_dose_moved_before_its_safety_check_is_flagged_as_without_one(db, auth, client):
+    """Checked at 8:13 and logged at 8:13, then corrected to 7:55: the dose still read as
+    checked everywhere (the timeline, the PDF, the list's flags) though the check came 18
+    minutes after it. Moved within the check's window it stays checked."""
+    _, patient, _ = factories.patient_with_protocol(db)
+    db.commit()
+    auth.login(patient.email)
+    checked = factories.sync_post(client, factories.sync_item(
+        "gate", factories.gate_data())).json()["results"][0]
+    now = utcnow()
+    factories.sync_post(client, factories.sync_item("dose", {
+        "taken_at": now.isoformat(), "dose_mg": "100", "route": "sublingual",
+        "gate_id": checked["id"]}))
+    dose = db.exec(select(Dose).where(Dose.patient_id == patient.id)).one()
+    assert "no_gate" not in dose.flags
+
+    later = local_input(now + timedelta(minutes=10), patient.timezone)
+    assert auth.post(f"/doses/{dose.id}/correct", {
+        "taken_at": later, "reason": "A few minutes later"}).status_code == 303
+    db.expire_all()
+    assert "no_gate" not in db.get(Dose, dose.id).flags
+
+    before = local_input(now - timedelta(minutes=18), patient.timezone)
+    assert auth.post(f"/doses/{dose.id}/correct", {
+        "taken_at": before, "reason": "Took it before I checked"}).status_code == 303
+    db.expire_all()
+    corrected = db.get(Dose, dose.id)
+    assert {"corrected_over_limit", "no_gate"} <= set(corrected.flags)
+    assert corrected.gate_id is not None  # what was logged stays linked
+    page = html.unescape(client.get("/doses").text)
+    assert "No safety check" in page
+    # Its session record no longer calls the check "before the dose".
+    assert "Safety check, made after the dose's time" in page
+    assert "Safety check before the dose" not in page
 
 
 def test_a_correction_without_a_reason_or_with_a_bad_amount_changes_nothing(db, auth, client):
