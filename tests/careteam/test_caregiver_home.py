@@ -349,3 +349,36 @@ def test_a_sitter_by_another_clock_is_told_whose_times_the_pages_show(db, login_
     db.add(far)
     db.commit()
     assert "Times are in your time zone" not in text(client.get(f"/supporting/{person.id}"))
+
+
+def test_a_corrected_dose_reads_corrected_to_the_sitter_and_a_struck_one_does_not(
+        db, login_as, client, auth, robin):
+    """The sitter saw a dose corrected from 150 to 100 mg as if 100 mg had always been logged;
+    and the timeline called a dose only marked entered in error "corrected"."""
+    _prescriber, patient, dose = robin
+    struck = apply(db, patient, "dose", {
+        "taken_at": (utcnow() - timedelta(days=3)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "no_gate_reason": "On paper."}, utcnow())
+    apply(db, patient, "dose_revision", {"dose_id": dose["id"], "reason": "Half a troche.",
+                                         "changes": {"dose_mg": "50"}}, utcnow())
+    apply(db, patient, "dose_entered_in_error", {"dose_id": struck["id"],
+                                                 "reason": "Not taken that day."}, utcnow())
+    caregiver = login_as("caregiver")
+    support(db, patient, caregiver, scope="doses")
+    db.commit()
+    page = text(client.get(f"/supporting/{patient.id}"))
+    rows = page[page.index("Doses, last two weeks"):].split("</tr>")
+    corrected = next(r for r in rows if "50 mg" in r)
+    assert "Corrected" in corrected
+    voided = next(r for r in rows if "Entered in error" in r)
+    assert "Corrected" not in voided
+
+    # The prescriber's timeline: the struck dose is not "corrected", and its reason says what
+    # it is (it ran on after "No safety check because: …" as if part of it).
+    auth.logout()
+    assert auth.login(_prescriber.email).status_code == 303
+    timeline = text(client.get(f"/patients/{patient.id}"))
+    entry = next(part for part in timeline.split('<li class="tl tl-dose')
+                 if "Not taken that day." in part)
+    assert "Entered in error because: Not taken that day." in entry
+    assert "Corrected" not in entry.split("</p>")[0]

@@ -226,3 +226,24 @@ def test_a_doses_answer_to_why_there_was_no_safety_check_is_shown(db, client, pa
     page = unescape(client.get("/doses").text)
     assert f'id="dose-{dose.id}"' in page
     assert "No safety check because: Logged later." in page
+
+
+def test_a_session_form_is_offered_only_while_it_is_still_to_do(db, client, patient, auth):
+    """History offered "Add +40 minute check" under a dose marked entered in error, and again
+    under a dose whose +40 minute check was recorded."""
+    from tests.factories import sync_item, sync_post
+
+    standing, struck = add_doses(db, patient, patient.version, 2)
+    for dose in (standing, struck):
+        assert auth.post("/checkins/plus40", {
+            "dose_id": str(dose.id), "sedation": "0", "systolic": "120",
+            "diastolic": "80"}).status_code == 303
+    (result,) = sync_post(client, sync_item("dose_entered_in_error", {
+        "dose_id": str(struck.id), "reason": "Logged twice."})).json()["results"]
+    assert result["status"] == "created"
+    page = client.get("/doses").text
+    card = {dose_id: part for dose_id, part in zip(
+        cards(page), page.split('<li id="dose-')[1:], strict=True)}
+    assert "/checkins/plus40?dose=" not in card[str(standing.id)]
+    assert f"/checkins/end?dose={standing.id}" in card[str(standing.id)]
+    assert "?dose=" not in card[str(struck.id)]
