@@ -853,7 +853,7 @@ def session_records(session: Session, doses: list[Dose]) -> dict[uuid.UUID, Sess
     found = {}
     for dose in doses:
         gate = gates.get(dose.gate_id) if dose.gate_id else None
-        sitter = sitters.get(gate.sitter_check_id) if gate and gate.sitter_check_id else None
+        sitter = sitters.get(gate.sitter_check_id) if gate and gate.sitter_confirmed else None
         found[dose.id] = build_session_record(dose, by_dose[dose.id], gate, sitter, people)
     return found
 

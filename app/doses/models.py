@@ -37,6 +37,14 @@ class GateCheck(SQLModel, table=True):
     # No foreign key: check-ins already point at doses and doses at gates (a cycle).
     sitter_check_id: uuid.UUID | None = None
 
+    @property
+    def sitter_confirmed(self) -> bool:
+        """Whether the record shows this check as the sitter's confirmed one: co-signed, and
+        not held for the sitter's absence (a check held because the patient did not confirm a
+        sitter must not also read "Sitter confirmed" from an earlier co-signature)."""
+        return self.sitter_check_id is not None and not any(
+            isinstance(r, dict) and r.get("code") == "sitter_required" for r in self.reasons)
+
 
 class DoseStatus(StrEnum):
     RECORDED = "recorded"

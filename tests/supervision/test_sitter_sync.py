@@ -91,6 +91,31 @@ def test_the_patients_gate_shows_the_sitter_confirmed(db, client, patient, sitte
     assert "Sitter confirmed" in page and "Alex Sitter" in page
 
 
+def test_a_check_held_for_no_sitter_never_reads_sitter_confirmed(db, client, patient, sitter):
+    """The sitter co-signed at 8:13; at 8:14 the patient's check did not tick "sitter present"
+    and was held for it. The prescriber's timeline showed "HOLD … Sitter confirmed" beside "no
+    sitter was confirmed", and the dose's session record "confirmed by Alex"."""
+    from app.checkins import service as checkins
+
+    send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "sitter_check",
+                                    "values": CHECKLIST})
+    now = utcnow()
+    checklist = {**factories.CHECKLIST_ALL_YES, "sitter_present": False}
+    held = doses.record_gate(db, patient=patient, gate_id=uuid.uuid4(), checked_at=now,
+                             data=factories.gate_data(checklist=checklist), now=now)
+    passed = doses.record_gate(db, patient=patient, gate_id=uuid.uuid4(), checked_at=now,
+                               data=factories.gate_data(), now=now)
+    assert held.verdict == "hold" and held.sitter_check_id is not None
+    assert not held.sitter_confirmed and passed.sitter_confirmed
+    dose = doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+        "taken_at": now.isoformat(), "dose_mg": "100", "route": "sublingual",
+        "gate_id": str(held.id), "already_taken": True,
+        "override_reason": "My sitter was in the next room."}, now=now)
+    db.commit()
+    record = checkins.session_record(db, dose)
+    assert record.sitter_confirmed_by is None and record.sitter_present is False
+
+
 def test_a_checklist_older_than_two_hours_does_not_count(db, client, patient):
     send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "sitter_check",
                                     "values": CHECKLIST},
