@@ -16,6 +16,7 @@ from app.errors import Invalid
 from app.i18n import gettext as _
 from app.protocols import changes, service
 from app.protocols.schedule import PHASE_NAMES
+from app.reminders import service as reminders
 from app.templating import render
 from app.web.forms import form_error, form_values, new_client_id, parse_client_id, see_other
 
@@ -239,7 +240,15 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
             values,
             {k: v for k, v in context.items() if k != "values"},
         )
+    _plan_again(session, patient)
     return see_other(f"/patients/{patient.id}?saved=protocol")
+
+
+def _plan_again(session: Session, patient) -> None:
+    """The patient's reminders follow the new version now, not at the next background pass (a
+    minute on): a session moved or a phase changed moves its pending reminders before one of
+    them goes out at the old time."""
+    reminders.plan(session, patient, utcnow())
 
 
 @router.post("/patients/{patient_id}/phase")
@@ -276,6 +285,7 @@ def change_phase(
             ),
             status_code=422,
         )
+    _plan_again(session, patient)
     return see_other(f"/patients/{patient.id}?saved=phase")
 
 
@@ -295,4 +305,5 @@ def questionnaire_schedule(request: Request, session: SessionDep, user: CurrentU
         return render(request, "clinic/patient.html",
                       patient_overview(session, patient, errors=err.errors),
                       status_code=422)
+    _plan_again(session, patient)
     return see_other(f"/patients/{patient.id}?saved=questionnaires")

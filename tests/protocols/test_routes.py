@@ -458,3 +458,28 @@ def test_no_dst_warning_for_the_usual_protocol(db, auth, client, prescriber_and_
     auth.post(f"/patients/{patient.id}/protocol", {**FORM, "client_id": str(uuid.uuid4())})
     assert _warning(client.get(f"/patients/{patient.id}/protocol").text) is None
     assert "daylight-saving" not in client.get(f"/patients/{patient.id}").text
+
+
+def test_a_saved_protocol_moves_the_patients_reminders_at_once(db, auth, prescriber_and_patient):
+    """The planner ran once a minute in the background; a session moved by the prescriber kept
+    its reminders at the old time until then (one could go out meanwhile)."""
+    from app.reminders.models import OccurrenceStatus, ReminderOccurrence
+
+    _prescriber, patient = prescriber_and_patient
+    today = _patient_today(patient)
+    daily = {**FORM, "starts_on": (today - timedelta(days=7)).isoformat(),
+             "induction_cadence": "interval", "induction_every_n_days": "1",
+             "induction_weekdays": [], "induction_weeks": "", "maintenance_cadence": "",
+             "maintenance_every_n_days": "", "maintenance_at": ""}
+
+    def planned_sessions() -> set[str]:
+        db.expire_all()
+        return {r.local_time[11:] for r in db.exec(select(ReminderOccurrence).where(
+            ReminderOccurrence.user_id == patient.id, ReminderOccurrence.rule == "session",
+            ReminderOccurrence.status == OccurrenceStatus.PENDING)).all()}
+
+    for at in ("06:00", "21:00"):
+        response = auth.post(f"/patients/{patient.id}/protocol", {
+            **daily, "induction_at": at, "client_id": str(uuid.uuid4())})
+        assert response.status_code == 303, response.text
+        assert planned_sessions() == {at}
