@@ -69,7 +69,8 @@ def patient_overview(session: Session, patient: User, days: int = timeline.DEFAU
         "client_id": new_client_id(),
         "phase_client_id": new_client_id(),
         "protocol": version,
-        "protocol_warning": protocols.version_warning(version) if version else None,
+        "protocol_warning": (protocols.version_warning(version, patient.timezone, local_today)
+                             if version else None),
         "phase": protocols.current_phase(version, local_today) if version else None,
         "doses": recent,
         "flagged": [d for d in recent if needs_attention(d)],

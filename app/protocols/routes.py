@@ -3,6 +3,7 @@
 import re
 import uuid
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from sqlmodel import Session
@@ -208,9 +209,15 @@ def edit_page(request: Request, session: SessionDep, user: CurrentUser, patient_
     version = service.current(session, patient.id)
     values = _values_from_version(version) if version else _starter_values(patient)
     values["reason"] = ""
-    warning = service.version_warning(version) if version else None
+    warnings = {}
+    if version:
+        warnings = {
+            "interval_warning": service.interval_warning(version.min_hours_between_doses,
+                                                         version.phases.values()),
+            "maxima_warning": service.version_maxima_warning(version, patient.timezone,
+                                                             _local_today(patient))}
     return render(request, "protocols/edit.html",
-                  _page_context(session, patient, values, interval_warning=warning))
+                  _page_context(session, patient, values, **warnings))
 
 
 @router.post("/patients/{patient_id}/protocol")
@@ -230,8 +237,11 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
         )
     except Invalid as err:
         values = _form_values(form)
-        warning = service.values_warning(values_from_form(form))
-        context = _page_context(session, patient, values, interval_warning=warning)
+        submitted = values_from_form(form)
+        context = _page_context(session, patient, values,
+                                interval_warning=service.values_warning(submitted),
+                                maxima_warning=service.values_maxima_warning(
+                                    submitted, patient.timezone, _local_today(patient)))
         return form_error(
             request,
             session,
@@ -242,6 +252,10 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
         )
     _plan_again(session, patient)
     return see_other(f"/patients/{patient.id}?saved=protocol")
+
+
+def _local_today(patient) -> date:
+    return utcnow().astimezone(ZoneInfo(patient.timezone)).date()
 
 
 def _plan_again(session: Session, patient) -> None:

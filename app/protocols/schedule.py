@@ -63,6 +63,7 @@ __all__ = [
     "SessionStatus",
     "classify_sessions",
     "extra_doses",
+    "most_sessions_within",
     "next_in_force",
     "next_session",
     "occurrences",
@@ -527,7 +528,8 @@ def _to_act_on(statuses: Sequence[SessionStatus]) -> SessionStatus | None:
     return None
 
 
-def _template_gap(template: PhasePlan | Mapping[str, object]) -> timedelta:
+def _template_gaps(template: PhasePlan | Mapping[str, object]) -> list[timedelta]:
+    """The wall-clock gaps between one phase's consecutive sessions, one cycle of them."""
     if isinstance(template, PhasePlan):
         cadence, weekdays, every_n_days = template.cadence, template.weekdays, template.every_n_days
     else:
@@ -537,14 +539,35 @@ def _template_gap(template: PhasePlan | Mapping[str, object]) -> timedelta:
     if cadence is Cadence.INTERVAL:
         if every_n_days is None or _require_int("every_n_days", every_n_days) < 1:
             raise ValueError("INTERVAL cadence needs every_n_days >= 1")
-        return timedelta(days=every_n_days)
+        return [timedelta(days=every_n_days)]
     days = sorted({_require_int("weekday", day) for day in weekdays})
     if not days:
         raise ValueError("WEEKDAYS cadence needs at least one weekday")
     if days[0] < 0 or days[-1] > 6:
         raise ValueError(f"weekday must be 0..6 (Monday..Sunday), got {days}")
     # Consecutive chosen weekdays, and from the last one round to the first one next week.
-    return timedelta(days=min(b - a for a, b in pairwise([*days, days[0] + 7])))
+    return [timedelta(days=b - a) for a, b in pairwise([*days, days[0] + 7])]
+
+
+def _template_gap(template: PhasePlan | Mapping[str, object]) -> timedelta:
+    return min(_template_gaps(template))
+
+
+def most_sessions_within(template: PhasePlan, span: timedelta, tz: ZoneInfo) -> int:
+    """The most sessions of one phase (``template``, open-ended from its ``starts_on``) in any
+    window ``(e - span, e]`` (the rolling maxima's window, rules.dose_limit_reasons) over the
+    year from its start, in the patient's zone: sessions keep their wall time, so across a
+    daylight-saving change daily at 10:00 puts two sessions in 24 hours, and weekly two in 7
+    days."""
+    plan = replace(template, weeks=None)
+    first = datetime.combine(plan.starts_on, time(0), tzinfo=tz)
+    times = [o.scheduled_at for o in occurrences([plan], tz, first, first + timedelta(days=370))]
+    most, oldest = 0, 0
+    for newest, at in enumerate(times):
+        while at - times[oldest] >= span:
+            oldest += 1
+        most = max(most, newest - oldest + 1)
+    return most
 
 
 def shortest_gap(templates: Iterable[PhasePlan | Mapping[str, object]]) -> timedelta | None:

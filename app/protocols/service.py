@@ -28,7 +28,14 @@ from app.doses import rules
 from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion, Route
-from app.protocols.schedule import PHASE_NAMES, Cadence, Phase, PhasePlan, shortest_gap
+from app.protocols.schedule import (
+    PHASE_NAMES,
+    Cadence,
+    Phase,
+    PhasePlan,
+    most_sessions_within,
+    shortest_gap,
+)
 from app.validation import SaneDate, date_range_problem, field_errors
 from app.web.formats import format_datetime, format_number
 
@@ -371,9 +378,63 @@ def interval_warning(min_hours: Decimal, templates: Iterable[Mapping]) -> str | 
     )
 
 
-def version_warning(version: ProtocolVersion) -> str | None:
-    """``interval_warning`` for a saved version."""
-    return interval_warning(version.min_hours_between_doses, version.phases.values())
+def maxima_warning(dose_mg: Decimal, max_24h: Decimal, max_7d: Decimal,
+                   templates: Iterable[Mapping], tz: str, around: date) -> str | None:
+    """Why the schedule's own sessions would break a rolling maximum, or None: the most
+    sessions any phase puts in 24 hours or 7 days in the patient's zone over a year from
+    `around` (an hour closer across a daylight-saving change, schedule.most_sessions_within) at
+    the prescribed dose. A warning, as ``interval_warning``: a session over the limit would be
+    held, then read missed."""
+    zone = ZoneInfo(tz)
+    plans = []
+    for template in templates:
+        try:
+            plans.append(_plan_of(template, around))
+        except (KeyError, TypeError, ValueError):
+            continue  # an unreadable phase has its own error
+
+    def most(span: timedelta, where: ZoneInfo = zone) -> int:
+        return max((most_sessions_within(p, span, where) for p in plans), default=0)
+
+    found = []
+    week, day = most(timedelta(days=7)), most(timedelta(hours=24))
+    # Said when the zone's clock changes add a session a clock that never changes would not.
+    by_clock_change = False
+    if week and week * dose_mg > max_7d:
+        by_clock_change |= week > most(timedelta(days=7), ZoneInfo("UTC"))
+        found.append(_("In some 7 days this schedule has %(n)s sessions (%(total)s mg), over "
+                       "the 7-day maximum of %(max)s mg, so sessions would be held.",
+                       n=week, total=_mg(week * dose_mg), max=_mg(max_7d)))
+    if day and day * dose_mg > max_24h:
+        by_clock_change |= day > most(timedelta(hours=24), ZoneInfo("UTC"))
+        found.append(_("In some 24 hours this schedule has %(n)s sessions (%(total)s mg), "
+                       "over the 24-hour maximum of %(max)s mg, so sessions would be held.",
+                       n=day, total=_mg(day * dose_mg), max=_mg(max_24h)))
+    if by_clock_change:
+        found.append(_("Sessions keep their clock time, so across a daylight-saving change two "
+                       "of them are an hour closer."))
+    return " ".join(found) or None
+
+
+def _plan_of(template: Mapping, starts_on: date) -> PhasePlan:
+    at = template["at"]
+    return PhasePlan(phase=Phase.INDUCTION, starts_on=starts_on,
+                     cadence=Cadence(template["cadence"]),
+                     at=at if isinstance(at, time) else time.fromisoformat(at),
+                     weekdays=frozenset(template.get("weekdays") or ()),
+                     every_n_days=template.get("every_n_days"))
+
+
+def version_warning(version: ProtocolVersion, tz: str, around: date) -> str | None:
+    """``interval_warning`` and ``maxima_warning`` for a saved version."""
+    found = [interval_warning(version.min_hours_between_doses, version.phases.values()),
+             version_maxima_warning(version, tz, around)]
+    return " ".join(w for w in found if w) or None
+
+
+def version_maxima_warning(version: ProtocolVersion, tz: str, around: date) -> str | None:
+    return maxima_warning(version.dose_mg, version.max_mg_per_24h, version.max_mg_per_7d,
+                          version.phases.values(), tz, around)
 
 
 def values_warning(values: Mapping) -> str | None:
@@ -395,6 +456,27 @@ def values_warning(values: Mapping) -> str | None:
         except ValidationError:
             continue
     return interval_warning(min_hours, templates)
+
+
+def values_maxima_warning(values: Mapping, tz: str, around: date) -> str | None:
+    """``maxima_warning`` for values as submitted, when the amounts and a phase can be read."""
+    try:
+        amounts = [Decimal(str(values.get(name, "")).strip())
+                   for name in ("dose_mg", "max_mg_per_24h", "max_mg_per_7d")]
+    except InvalidOperation:
+        return None
+    if not all(a.is_finite() and 0 < a < 10**6 for a in amounts):
+        return None  # each has its own error
+    templates = []
+    for name in PHASE_NAMES:
+        raw = values.get(name)
+        if raw is None:
+            continue
+        try:
+            templates.append(PhaseTemplate.model_validate(raw).model_dump(mode="json"))
+        except ValidationError:
+            continue
+    return maxima_warning(*amounts, templates, tz, around)
 
 
 def as_input(version: ProtocolVersion) -> dict:

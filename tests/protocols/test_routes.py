@@ -483,3 +483,24 @@ def test_a_saved_protocol_moves_the_patients_reminders_at_once(db, auth, prescri
             **daily, "induction_at": at, "client_id": str(uuid.uuid4())})
         assert response.status_code == 303, response.text
         assert planned_sessions() == {at}
+
+
+def test_a_schedule_over_its_own_maximum_is_warned_of_and_saved(db, auth, client,
+                                                                 prescriber_and_patient):
+    """Daily at 150 mg with a 450 mg week saved without a word: every week, the sessions over
+    450 mg would be held (never overridable) and then read missed."""
+    _prescriber, patient = prescriber_and_patient
+    daily = {**FORM, "induction_cadence": "interval", "induction_every_n_days": "1",
+             "induction_weekdays": [], "client_id": str(uuid.uuid4())}
+    warning = "In some 7 days this schedule has"
+    # Refused for another field: the warning comes back with the form.
+    refused = auth.post(f"/patients/{patient.id}/protocol", {**daily, "reason": ""})
+    assert refused.status_code == 422 and warning in refused.text
+    saved = auth.post(f"/patients/{patient.id}/protocol", daily)
+    assert saved.status_code == 303
+    assert warning in client.get(f"/patients/{patient.id}").text
+    edit = client.get(f"/patients/{patient.id}/protocol").text
+    assert 'id="maxima-warning"' in edit and warning in edit
+    # Within its maximum, nothing is said.
+    auth.post(f"/patients/{patient.id}/protocol", {**FORM, "client_id": str(uuid.uuid4())})
+    assert warning not in client.get(f"/patients/{patient.id}/protocol").text

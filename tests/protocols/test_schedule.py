@@ -21,6 +21,7 @@ from app.protocols.schedule import (
     SessionStatus,
     classify_sessions,
     extra_doses,
+    most_sessions_within,
     next_session,
     occurrences,
     shortest_gap,
@@ -927,3 +928,30 @@ def test_property_real_gaps_are_never_shorter_than_the_nominal_gap_less_one_hour
     if len(gaps) > 8:
         # Away from the changes the wall-clock gap is the real one.
         assert nominal in gaps
+
+
+# --- the most sessions in a rolling window (the maxima warning) -------------------------------
+
+
+def _plan(cadence: Cadence, **kw) -> PhasePlan:
+    return PhasePlan(phase=Phase.INDUCTION, starts_on=date(2026, 1, 5), cadence=cadence,
+                     at=time(10, 0), **kw)
+
+
+@pytest.mark.parametrize(("plan", "tz", "in_a_day", "in_a_week"), [
+    (_plan(Cadence.INTERVAL, every_n_days=1), ZUTC, 1, 7),
+    (_plan(Cadence.INTERVAL, every_n_days=1), NY, 2, 8),  # 23 hours apart in March
+    (_plan(Cadence.INTERVAL, every_n_days=7), ZUTC, 1, 1),
+    (_plan(Cadence.INTERVAL, every_n_days=7), NY, 1, 2),  # 167 hours apart in March
+    (_plan(Cadence.INTERVAL, every_n_days=3), BERLIN, 1, 3),
+    # Mon/Thu: Thu to Mon straddles the Sunday change, Mon to Thu never does.
+    (_plan(Cadence.WEEKDAYS, weekdays={MON, THU}), NY, 1, 3),
+    (_plan(Cadence.WEEKDAYS, weekdays={MON, THU}), ZUTC, 1, 2),
+    # Mon/Tue: a day apart, but never across a Sunday: one a day even in New York.
+    (_plan(Cadence.WEEKDAYS, weekdays={MON, TUE}), NY, 1, 3),
+    # Sat/Sun: Saturday 10:00 to Sunday 10:00 is 23 hours across the 2 AM change.
+    (_plan(Cadence.WEEKDAYS, weekdays={SAT, SUN}), NY, 2, 3),
+])
+def test_most_sessions_within_a_window_counts_the_clock_change(plan, tz, in_a_day, in_a_week):
+    assert most_sessions_within(plan, timedelta(hours=24), tz) == in_a_day
+    assert most_sessions_within(plan, timedelta(days=7), tz) == in_a_week

@@ -489,18 +489,18 @@ def test_interval_warning(min_hours, phases, expected):
 def test_interval_warning_for_a_saved_version_considers_every_phase(db, team):
     prescriber, patient = team
     quiet = _save(db, prescriber, patient)
-    assert protocols.version_warning(quiet) is None
+    assert protocols.version_warning(quiet, patient.timezone, TODAY) is None
     weekly = {"cadence": "interval", "every_n_days": 7, "at": "10:00"}
     fortnightly = {"cadence": "interval", "every_n_days": 14, "at": "10:00"}
     tapered = _save(db, prescriber, patient, min_hours_between_doses="72", induction=weekly,
                     maintenance=None, taper=fortnightly)
-    assert protocols.version_warning(tapered) is None
+    assert protocols.version_warning(tapered, patient.timezone, TODAY) is None
     # The taper is not on the timeline yet, but the patient may be moved to it at any time.
     warned = _save(db, prescriber, patient, min_hours_between_doses="72",
                    induction={"cadence": "interval", "every_n_days": 7, "at": "10:00"},
                    maintenance=None, taper=EVERY_3_DAYS)
     assert "taper" not in {e["phase"] for e in warned.timeline}
-    assert protocols.version_warning(warned) == DST_WARNING
+    assert protocols.version_warning(warned, patient.timezone, TODAY) == DST_WARNING
 
 
 def test_saving_with_the_warning_is_allowed(db, team):
@@ -508,7 +508,7 @@ def test_saving_with_the_warning_is_allowed(db, team):
     version = _save(db, prescriber, patient, min_hours_between_doses="72",
                     induction=EVERY_3_DAYS, maintenance=None)
     assert version.min_hours_between_doses == Decimal(72)
-    assert protocols.version_warning(version) == DST_WARNING
+    assert protocols.version_warning(version, patient.timezone, TODAY) == DST_WARNING
 
 
 @pytest.mark.parametrize(
@@ -530,3 +530,45 @@ def test_saving_with_the_warning_is_allowed(db, team):
 )
 def test_interval_warning_from_submitted_values(values, expected):
     assert protocols.values_warning(values) == expected
+
+
+TODAY = date(2026, 12, 6)
+DAILY = {"cadence": "interval", "every_n_days": 1, "at": "10:00"}
+
+
+@pytest.mark.parametrize(("dose", "max_24h", "max_7d", "phases", "tz", "expected"), [
+    # Mon/Thu at 100: three in some 7 days across the spring change, within 300.
+    ("100", "200", "300", [{"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}],
+     "America/New_York", None),
+    ("100", "200", "250", [{"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}],
+     "America/New_York",
+     "In some 7 days this schedule has 3 sessions (300 mg), over the 7-day maximum of 250 mg, "
+     "so sessions would be held. Sessions keep their clock time, so across a daylight-saving "
+     "change two of them are an hour closer."),
+    # Daily at 100 with 300 a week: over it in any week, and no clock change to blame.
+    ("100", "100", "300", [DAILY], "UTC",
+     "In some 7 days this schedule has 7 sessions (700 mg), over the 7-day maximum of 300 mg, "
+     "so sessions would be held."),
+    ("100", "100", "800", [DAILY], "America/New_York",
+     "In some 24 hours this schedule has 2 sessions (200 mg), over the 24-hour maximum of 100 "
+     "mg, so sessions would be held. Sessions keep their clock time, so across a "
+     "daylight-saving change two of them are an hour closer."),
+    # Any phase the patient may be moved to counts; an unreadable one is left out.
+    ("100", "200", "400", [{"cadence": "interval", "every_n_days": 7, "at": "10:00"}, DAILY,
+                           {"cadence": "weekdays", "weekdays": [], "at": "10:00"}],
+     "UTC",
+     "In some 7 days this schedule has 7 sessions (700 mg), over the 7-day maximum of 400 mg, "
+     "so sessions would be held."),
+])
+def test_maxima_warning(dose, max_24h, max_7d, phases, tz, expected):
+    assert protocols.maxima_warning(Decimal(dose), Decimal(max_24h), Decimal(max_7d), phases,
+                                    tz, TODAY) == expected
+
+
+def test_maxima_warning_from_submitted_values_reads_what_it_can():
+    values = {"dose_mg": "100", "max_mg_per_24h": "100", "max_mg_per_7d": "300",
+              "induction": DAILY}
+    assert protocols.values_maxima_warning(values, "UTC", TODAY).startswith("In some 7 days")
+    assert protocols.values_maxima_warning({**values, "dose_mg": "abc"}, "UTC", TODAY) is None
+    assert protocols.values_maxima_warning({**values, "max_mg_per_7d": "1e999"}, "UTC",
+                                           TODAY) is None
