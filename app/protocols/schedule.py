@@ -49,6 +49,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -553,6 +554,9 @@ def _template_gap(template: PhasePlan | Mapping[str, object]) -> timedelta:
     return min(_template_gaps(template))
 
 
+# Cached: the prescriber's patient page asks on every view, and a year of a daily phase is some
+# 370 sessions to expand (about 3 ms a phase); the answer changes only with the plan's start.
+@lru_cache(maxsize=512)
 def most_sessions_within(template: PhasePlan, span: timedelta, tz: ZoneInfo) -> int:
     """The most sessions of one phase (``template``, open-ended from its ``starts_on``) in any
     window ``(e - span, e]`` (the rolling maxima's window, rules.dose_limit_reasons) over the
