@@ -2,7 +2,9 @@
 to review), then the timeline of their course, the protocol, flags and supply, gathered from
 each domain's service."""
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -15,7 +17,10 @@ from app.clinic import timeline
 from app.db import utcnow
 from app.doses import corrections, ledger
 from app.doses import service as doses
+from app.doses.models import DoseStatus
+from app.protocols import schedule
 from app.protocols import service as protocols
+from app.protocols import versions as protocol_versions
 from app.safety import service as safety
 from app.web.forms import new_client_id
 
@@ -27,6 +32,36 @@ FLAGS_SHOWN = frozenset({"override", "against_hold", "extra", "no_gate", "correc
 def needs_attention(dose) -> bool:
     return bool(set(dose.flags) & FLAGS_SHOWN) or dose.status == "entered_in_error" or (
         dose.revision > 1)
+
+
+@dataclass(frozen=True)
+class TooSoon:
+    """The next session falls within the minimum interval after the last dose: it will be held
+    as too soon (a phase change to every N days counted from today, a session moved earlier)."""
+
+    session_at: datetime
+    last_dose_at: datetime
+    hours: Decimal
+
+
+def next_session_too_soon(session: Session, patient: User, version, recent: list,
+                          now: datetime) -> TooSoon | None:
+    """The session Today will ask for next (read as Today reads it), when it is closer to the
+    last dose than the protocol's minimum interval."""
+    if version is None:
+        return None
+    taken = sorted(d.taken_at for d in recent if d.status == DoseStatus.RECORDED
+                   and d.taken_at < now + doses.FUTURE_TOLERANCE)
+    if not taken:
+        return None
+    in_force = protocol_versions.in_force(protocol_versions.for_patient(
+        session, patient.id, now - timedelta(days=14), now))
+    nxt = schedule.next_in_force(in_force, ZoneInfo(patient.timezone), now, taken,
+                                 due_window=doses.DUE_WINDOW)
+    gap = timedelta(hours=float(version.min_hours_between_doses))
+    if nxt is None or nxt.occurrence.scheduled_at - taken[-1] >= gap:
+        return None
+    return TooSoon(nxt.occurrence.scheduled_at, taken[-1], version.min_hours_between_doses)
 
 
 def patient_overview(session: Session, patient: User, days: int = timeline.DEFAULT_SPAN,
@@ -71,6 +106,7 @@ def patient_overview(session: Session, patient: User, days: int = timeline.DEFAU
         "protocol": version,
         "protocol_warning": (protocols.version_warning(version, patient.timezone, local_today)
                              if version else None),
+        "too_soon": next_session_too_soon(session, patient, version, recent, now),
         "phase": protocols.current_phase(version, local_today) if version else None,
         "doses": recent,
         "flagged": [d for d in recent if needs_attention(d)],

@@ -504,3 +504,38 @@ def test_a_schedule_over_its_own_maximum_is_warned_of_and_saved(db, auth, client
     # Within its maximum, nothing is said.
     auth.post(f"/patients/{patient.id}/protocol", {**FORM, "client_id": str(uuid.uuid4())})
     assert warning not in client.get(f"/patients/{patient.id}/protocol").text
+
+
+def test_a_phase_starting_within_the_interval_after_the_last_dose_is_warned_of(
+        db, auth, client, prescriber_and_patient):
+    """Dosed yesterday, minimum 48 hours; the prescriber moved the patient to maintenance every
+    7 days from today: its first session is today, 24 hours after the dose, and nothing said
+    the safety check would hold it."""
+    from app.doses import service as dose_service
+
+    prescriber, patient = prescriber_and_patient
+    later = (utcnow() + timedelta(hours=3)).astimezone(ZoneInfo(patient.timezone))
+    if later.date() != _patient_today(patient):
+        later = utcnow().astimezone(ZoneInfo(patient.timezone))  # late evening: now, still due
+    weekly = {"cadence": "interval", "every_n_days": 7, "at": later.strftime("%H:%M")}
+    factories.protocol(db, prescriber, patient, now=utcnow() - timedelta(days=20),
+                       starts_on=(_patient_today(patient) - timedelta(days=20)).isoformat(),
+                       induction={"cadence": "interval", "every_n_days": 3,
+                                  "at": later.strftime("%H:%M"), "weeks": 8},
+                       maintenance=weekly)
+    db.commit()
+    now = utcnow()
+    dose_service.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+        "taken_at": (now - timedelta(hours=24)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "no_gate_reason": "On paper.", "override_reason": "History.",
+        "already_taken": True}, now=now)
+    db.commit()
+    warning = "is within 48 hours of the last dose"
+    assert warning not in client.get(f"/patients/{patient.id}").text
+
+    response = auth.post(f"/patients/{patient.id}/phase", {
+        "phase_client_id": str(uuid.uuid4()), "phase": "maintenance",
+        "effective_on": _patient_today(patient).isoformat(), "phase_reason": "Stable."})
+    assert response.status_code == 303
+    page = client.get(response.headers["location"]).text
+    assert 'id="next-too-soon"' in page and warning in page
