@@ -259,3 +259,22 @@ def test_a_later_version_never_changes_a_session_settled_before_it(
             assert at in changed and changed[at].occurrence.version == 1, (at, since)
             assert changed[at].state is status.state or changed[at].dose_at in moved, (
                 at, since, status, changed[at])
+
+
+def test_the_session_to_act_on_is_read_under_the_versions_in_force():
+    """The card read the current version alone: a grace raised after a session was missed
+    made it overdue again on the card while the list beside it said missed; and a new time
+    saved after the day's dose asked for a second one that day."""
+    from app.protocols.schedule import next_in_force
+
+    three = timedelta(hours=3)
+    missed_then_longer_grace = [version(1, utc(1), daily("10:00"), grace=three),
+                                version(2, utc(8, 14), daily("10:00"),
+                                        grace=timedelta(hours=24))]
+    nxt = next_in_force(missed_then_longer_grace, ZUTC, utc(8, 15), [utc(7, 10, 5)])
+    assert (nxt.occurrence.scheduled_at, nxt.state) == (utc(9, 10), UPCOMING)
+
+    moved_after_the_dose = [version(1, utc(1), daily("08:30")),
+                            version(2, utc(8, 8, 20), daily("18:00"))]
+    nxt = next_in_force(moved_after_the_dose, ZUTC, utc(8, 9), [utc(8, 8, 14)])
+    assert nxt.occurrence.scheduled_at == utc(9, 18)
