@@ -446,16 +446,7 @@ def values_warning(values: Mapping) -> str | None:
         return None
     if not min_hours.is_finite() or not 0 < min_hours <= MAX_INTERVAL_HOURS:
         return None  # its own error says so (a number past any format, such as 1e308, too)
-    templates = []
-    for name in PHASE_NAMES:
-        raw = values.get(name)
-        if raw is None:
-            continue
-        try:
-            templates.append(PhaseTemplate.model_validate(raw).model_dump(mode="json"))
-        except ValidationError:
-            continue
-    return interval_warning(min_hours, templates)
+    return interval_warning(min_hours, _readable_phases(values))
 
 
 def values_maxima_warning(values: Mapping, tz: str, around: date) -> str | None:
@@ -467,6 +458,11 @@ def values_maxima_warning(values: Mapping, tz: str, around: date) -> str | None:
         return None
     if not all(a.is_finite() and 0 < a < 10**6 for a in amounts):
         return None  # each has its own error
+    return maxima_warning(*amounts, _readable_phases(values), tz, around)
+
+
+def _readable_phases(values: Mapping) -> list[dict]:
+    """The submitted phases that read as phases; the others have their own errors."""
     templates = []
     for name in PHASE_NAMES:
         raw = values.get(name)
@@ -476,7 +472,7 @@ def values_maxima_warning(values: Mapping, tz: str, around: date) -> str | None:
             templates.append(PhaseTemplate.model_validate(raw).model_dump(mode="json"))
         except ValidationError:
             continue
-    return maxima_warning(*amounts, templates, tz, around)
+    return templates
 
 
 def as_input(version: ProtocolVersion) -> dict:
