@@ -193,9 +193,7 @@ def revise_dose(
             # Moved before its safety check, or past the check's validity: at the time it was
             # really taken there was no check for it. The link to the check stays (the record
             # of what was logged); the flags say what the corrected time means.
-            dose.flags = [*dose.flags, *(["corrected_over_limit"]
-                                         if "corrected_over_limit" not in dose.flags else []),
-                          "no_gate"]
+            dose.flags = [*dose.flags, "no_gate"]
     dose.revision += 1
     session.add(DoseRevision(id=revision_id, dose_id=dose.id, revision=dose.revision,
                              revised_at=now, revised_by_id=author.id, reason=reason,
