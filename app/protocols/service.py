@@ -545,6 +545,7 @@ def save(
     """A new protocol version from the prescriber's values (raises Invalid with field errors)."""
     patient = access.require_patient_access(session, prescriber, patient_id,
                                             access.Purpose.MANAGE_PROTOCOL)
+    _serialise_with_doses(session, patient_id)
     if _claim_id(session, version_id, patient_id):
         return session.get(ProtocolVersion, version_id)  # type: ignore[return-value]
     today = date_bounds(patient.timezone, now)[0]
@@ -600,6 +601,7 @@ def change_phase(
     record."""
     patient = access.require_patient_access(session, prescriber, patient_id,
                                             access.Purpose.MANAGE_PROTOCOL)
+    _serialise_with_doses(session, patient_id)
     if _claim_id(session, version_id, patient_id):
         return session.get(ProtocolVersion, version_id)  # type: ignore[return-value]
     previous = current(session, patient_id)
@@ -650,6 +652,16 @@ def change_phase(
         timeline=timeline,
     )
     return _store(session, version, prescriber, "phase")
+
+
+def _serialise_with_doses(session: Session, patient_id: uuid.UUID) -> None:
+    """A new version changes how the next dose is judged (its safety check, its limits), so it
+    is saved under the patient's write lock, as a dose is judged: a dose sent meanwhile waits
+    for the save and sees it (a check made under the old plan is then refused), rather than
+    being judged by a plan replaced in the same instant."""
+    from app.sync.service import lock_patient  # at call time: sync imports every domain
+
+    lock_patient(session, patient_id)
 
 
 def _store(session: Session, version: ProtocolVersion, prescriber: User,
