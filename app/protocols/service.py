@@ -73,6 +73,15 @@ class PhaseTemplate(BaseModel):
     every_n_days: Annotated[int, Field(ge=1, le=90)] | None = None
     weeks: Annotated[int, Field(ge=1, le=104)] | None = None
 
+    @field_validator("at")
+    @classmethod
+    def _to_the_minute(cls, value: time) -> time:
+        # Sessions, reminders and the form are to the minute: "10:00:30" would be stored as
+        # given and shown as 10:00, a session half a minute off what the prescriber saw.
+        if value.second or value.microsecond or value.tzinfo is not None:
+            raise ValueError(_("Enter a time like %(example)s", example="10:00") + ".")
+        return value
+
     @model_validator(mode="after")
     def _cadence_fields(self) -> "PhaseTemplate":
         if self.cadence == Cadence.WEEKDAYS:

@@ -166,6 +166,8 @@ def test_a_double_submitted_form_saves_once(db, auth, prescriber_and_patient):
         ({"dose_mg": "100.005"}, "dose_mg", "Use at most 2 digits after the decimal point."),
         ({"max_mg_per_7d": "123456789"}, "max_mg_per_7d", "Enter 2000 or less."),
         ({"maintenance_at": "25:61"}, "maintenance_at", "Enter a time like 10:00."),
+        # Seconds were stored as sent and shown without them: a session 30 s off the form.
+        ({"maintenance_at": "10:00:30"}, "maintenance_at", "Enter a time like 10:00."),
         ({"starts_on": "2026-02-30"}, "starts_on", "Enter a date as YYYY-MM-DD."),
         ({"gate_valid_minutes": "200"}, "gate_valid_minutes", "Enter 120 or less."),
         ({"observation_minutes": "30"}, "observation_minutes", "Enter 60 or more."),
