@@ -42,6 +42,7 @@ from app.doses import reasons as dose_reasons
 from app.doses.models import Dose, DoseStatus, GateCheck
 from app.doses.rules import Verdict
 from app.exports.records import PatientRecords
+from app.exports.revisions import revision_words
 from app.i18n import N_, ngettext
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion, Route
@@ -248,8 +249,11 @@ class _Builder:
         for revision in self.records.revisions.get(dose.id, []):
             if "status" in revision.after:
                 continue  # the entered-in-error mark, said above
+            # What changed, before and after, as the PDF and the CSV carry it: a reader of
+            # the bundle alone could not tell 150 mg from 100 mg.
             notes.append(_("Corrected %(at)s: %(reason)s", at=self.when(revision.at),
-                           reason=revision.reason))
+                           reason=revision.reason) + " (" + revision_words(revision, self.when)
+                         + ")")
         if dose.lot:
             notes.append(_("Lot %(lot)s", lot=dose.lot))
         count = _number(dose.troches)

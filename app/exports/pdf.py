@@ -32,6 +32,7 @@ from app.checkins.words import severity_words
 from app.doses.models import Dose, DoseStatus, LedgerKind
 from app.doses.service import DUE_WINDOW
 from app.exports.records import PatientRecords
+from app.exports.revisions import revision_words
 from app.i18n import gettext as _
 from app.i18n import pgettext
 from app.protocols import schedule
@@ -279,30 +280,6 @@ class _Clock:
 
 def _bp(value: tuple[int, int] | None) -> str:
     return f"{value[0]}/{value[1]} mmHg" if value else "—"
-
-
-def _change_words(name: str, before: Any, after: Any, clock: "_Clock") -> str:
-    """One corrected field as "Amount: 150 mg → 100 mg"."""
-    def one(v: Any) -> str:
-        if v is None:
-            return "—"
-        if name == "taken_at":
-            try:
-                return clock.at(datetime.fromisoformat(str(v)))
-            except ValueError:
-                return str(v)
-        if name == "dose_mg":
-            try:
-                return f"{_num(Decimal(str(v)))} mg"
-            except ArithmeticError:
-                return str(v)
-        if name == "status":
-            return {"recorded": _("recorded"),
-                    "entered_in_error": _("entered in error")}.get(str(v), str(v))
-        return str(v)
-    label = {"dose_mg": _("Amount"), "taken_at": _("Time taken"), "lot": _("Lot"),
-             "rx_number": _("Rx number"), "status": _("Status")}.get(name, name)
-    return f"{label}: {one(before)} → {one(after)}"
 
 
 # --- sections ---------------------------------------------------------------------------------
@@ -585,8 +562,7 @@ def _dose_notes(dose: Dose, records: PatientRecords, clock: _Clock) -> str:
     if dose.status == DoseStatus.ENTERED_IN_ERROR:
         notes.append(_("ENTERED IN ERROR: %(why)s", why=dose.status_reason or "—"))
     for rev in records.revisions.get(dose.id, []):
-        changes = "; ".join(_change_words(name, c["before"], c["after"], clock)
-                            for name, c in rev.changes.items())
+        changes = revision_words(rev, clock.at)
         notes.append(_("Revised %(when)s by %(who)s (%(why)s): %(changes)s",
                        when=clock.at(rev.at), who=rev.by_name or "—", why=rev.reason,
                        changes=changes or "—"))

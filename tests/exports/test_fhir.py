@@ -184,6 +184,8 @@ def test_a_correction_is_in_the_notes(db, demo):
     assert dose["dosage"]["dose"]["value"] == 100  # the corrected amount
     assert any(n["text"].startswith("Corrected ") and "crumbled" in n["text"]
                for n in dose["note"])
+    # What changed, before and after: the bundle alone said only that it was corrected.
+    assert any("(Amount: 150 mg → 100 mg)" in n["text"] for n in dose["note"])
 
 
 def test_vital_signs_from_gates_and_check_ins_the_sitters_included(db, demo):
