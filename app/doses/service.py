@@ -387,10 +387,12 @@ def gate_shown_until(gate: GateCheck, version: ProtocolVersion) -> datetime:
     return min(gate.received_at, gate.checked_at) + valid
 
 
-def latest_gate(session: Session, patient_id: uuid.UUID, now: datetime) -> GateCheck | None:
+def latest_gate(session: Session, patient_id: uuid.UUID, now: datetime,
+                current: ProtocolVersion | None = None) -> GateCheck | None:
     """The gate the patient may still act on: the latest made, recent, and not yet used by a
     dose (latest by when it was made: a check sent late from the outbox must not hide a fresh
-    one made online meanwhile)."""
+    one made online meanwhile), and made under the plan in force. `current`, when the caller
+    has read it (Today has): a check made under it needs no look for a newer plan."""
     gate = session.exec(
         select(GateCheck)
         .where(GateCheck.patient_id == patient_id,
@@ -403,7 +405,7 @@ def latest_gate(session: Session, patient_id: uuid.UUID, now: datetime) -> GateC
     if version is None or gate_shown_until(gate, version) <= now:
         return None
     used = session.exec(select(Dose.id).where(Dose.gate_id == gate.id)).first()
-    if used or _plan_changed_since(session, patient_id, version, now):
+    if used or _plan_changed_since(session, patient_id, version, now, current):
         return None  # a check made under an earlier plan: the form asks for a new one
     return gate
 

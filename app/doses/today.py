@@ -139,7 +139,7 @@ def today(session: Session, patient: User, now: datetime) -> Today:
         next_session=nxt,
         recent=list(reversed(recent)),
         last_dose=doses[-1] if doses else None,
-        gate=latest_gate(session, patient.id, now),
+        gate=latest_gate(session, patient.id, now, version),
         ledger=ledger_summary(session, patient, now),
         troches_per_dose=(version.dose_mg / version.strength_mg).quantize(
             Decimal("0.1"), rounding=ROUND_CEILING),
