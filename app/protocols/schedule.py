@@ -529,8 +529,7 @@ def _to_act_on(statuses: Sequence[SessionStatus]) -> SessionStatus | None:
     return None
 
 
-def _template_gaps(template: PhasePlan | Mapping[str, object]) -> list[timedelta]:
-    """The wall-clock gaps between one phase's consecutive sessions, one cycle of them."""
+def _template_gap(template: PhasePlan | Mapping[str, object]) -> timedelta:
     if isinstance(template, PhasePlan):
         cadence, weekdays, every_n_days = template.cadence, template.weekdays, template.every_n_days
     else:
@@ -540,18 +539,14 @@ def _template_gaps(template: PhasePlan | Mapping[str, object]) -> list[timedelta
     if cadence is Cadence.INTERVAL:
         if every_n_days is None or _require_int("every_n_days", every_n_days) < 1:
             raise ValueError("INTERVAL cadence needs every_n_days >= 1")
-        return [timedelta(days=every_n_days)]
+        return timedelta(days=every_n_days)
     days = sorted({_require_int("weekday", day) for day in weekdays})
     if not days:
         raise ValueError("WEEKDAYS cadence needs at least one weekday")
     if days[0] < 0 or days[-1] > 6:
         raise ValueError(f"weekday must be 0..6 (Monday..Sunday), got {days}")
     # Consecutive chosen weekdays, and from the last one round to the first one next week.
-    return [timedelta(days=b - a) for a, b in pairwise([*days, days[0] + 7])]
-
-
-def _template_gap(template: PhasePlan | Mapping[str, object]) -> timedelta:
-    return min(_template_gaps(template))
+    return timedelta(days=min(b - a for a, b in pairwise([*days, days[0] + 7])))
 
 
 # Cached: the prescriber's patient page asks on every view, and a year of a daily phase is some
