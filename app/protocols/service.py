@@ -325,18 +325,18 @@ def plans(version: ProtocolVersion) -> list[PhasePlan]:
         template = version.phases.get(entry["phase"])
         if not template:
             continue
-        result.append(
-            PhasePlan(
-                phase=Phase(entry["phase"]),
-                starts_on=date.fromisoformat(entry["starts_on"]),
-                cadence=Cadence(template["cadence"]),
-                at=time.fromisoformat(template["at"]),
-                weekdays=frozenset(template.get("weekdays") or ()),
-                every_n_days=template.get("every_n_days"),
-                weeks=template.get("weeks"),
-            )
-        )
+        result.append(_plan_of(template, Phase(entry["phase"]),
+                               date.fromisoformat(entry["starts_on"]), template.get("weeks")))
     return result
+
+
+def _plan_of(template: Mapping, phase: Phase, starts_on: date,
+             weeks: int | None = None) -> PhasePlan:
+    """A stored phase template (times as text) as a plan from `starts_on`."""
+    return PhasePlan(phase=phase, starts_on=starts_on, cadence=Cadence(template["cadence"]),
+                     at=time.fromisoformat(template["at"]),
+                     weekdays=frozenset(template.get("weekdays") or ()),
+                     every_n_days=template.get("every_n_days"), weeks=weeks)
 
 
 def policy(version: ProtocolVersion) -> rules.GuardPolicy:
@@ -398,7 +398,7 @@ def maxima_warning(dose_mg: Decimal, max_24h: Decimal, max_7d: Decimal,
     plans = []
     for template in templates:
         try:
-            plans.append(_plan_of(template, around))
+            plans.append(_plan_of(template, Phase.INDUCTION, around))
         except (KeyError, TypeError, ValueError):
             continue  # an unreadable phase has its own error
 
@@ -423,15 +423,6 @@ def maxima_warning(dose_mg: Decimal, max_24h: Decimal, max_7d: Decimal,
         found.append(_("Sessions keep their clock time, so across a daylight-saving change two "
                        "of them are an hour closer."))
     return " ".join(found) or None
-
-
-def _plan_of(template: Mapping, starts_on: date) -> PhasePlan:
-    at = template["at"]
-    return PhasePlan(phase=Phase.INDUCTION, starts_on=starts_on,
-                     cadence=Cadence(template["cadence"]),
-                     at=at if isinstance(at, time) else time.fromisoformat(at),
-                     weekdays=frozenset(template.get("weekdays") or ()),
-                     every_n_days=template.get("every_n_days"))
 
 
 def version_warning(version: ProtocolVersion, tz: str, around: date) -> str | None:
