@@ -218,6 +218,7 @@ _FLAG_LABELS = {
     "corrected_over_limit": N_("Correction breaks a limit"),
     "cleared_by_correction": N_("Within limits only after a correction"),
     "off_protocol_amount": N_("Not the prescribed amount"),
+    "possible_duplicate": N_("Possibly entered twice"),
     "too_soon": N_("Too soon"),
     "over_24h_max": N_("Over 24-hour maximum"),
     "over_7d_max": N_("Over 7-day maximum"),

@@ -92,6 +92,7 @@ def today(request: Request, session: SessionDep, user: PatientUser, welcome: str
         # Said from the record, not from the address: a dose against a hold is health
         # information, and an address ends up in the browser's history and in logs.
         ctx["logged_against_hold"] = today_state.just_logged_against_hold(ctx["state"], now)
+        ctx["logged_same_as"] = today_state.just_logged_same_as(ctx["state"], now)
     return render(request, "doses/today.html", ctx)
 
 

@@ -38,6 +38,10 @@ LATE_ENTRY_AFTER = timedelta(hours=1)
 # A dose within the limits only because a dose near it was corrected or marked entered in
 # error (rules.limits_met_only_after_corrections).
 CLEARED_BY_CORRECTION = "cleared_by_correction"
+# A dose recorded beside one of the same amount minutes from it (rules.same_dose_logged): most
+# likely one troche entered twice, but it may be a second troche, so it is recorded as sent and
+# marked for the patient to strike and the prescriber to ask about.
+POSSIBLE_DUPLICATE = "possible_duplicate"
 # A dose follows its gate within the protocol's validity (default 30 minutes); no protocol
 # allows more than this, which bounds the look-up.
 GATE_VALID_AT_MOST = timedelta(hours=2)
@@ -547,9 +551,9 @@ def record_dose(
     overridable = rules.may_override_before_dosing(policy, as_reasons)
 
     flags: list[str] = [] if gate else ["no_gate"]
+    same = rules.same_dose_logged(around, taken_at, dose.dose_mg)
     if codes:
         if not dose.override_reason or not (overridable or dose.already_taken):
-            same = rules.same_dose_logged(around, taken_at, dose.dose_mg)
             raise DoseRefused(reasons.shown(held, patient.timezone), overridable=overridable,
                               same_as=same_dose_words(same, patient.timezone) if same else None)
         flags += ["override", *codes]
@@ -560,6 +564,8 @@ def record_dose(
         # Within the limits only because a dose near it was struck or corrected: the
         # prescriber looks.
         flags.append(CLEARED_BY_CORRECTION)
+    if same is not None:
+        flags.append(POSSIBLE_DUPLICATE)
     if dose.dose_mg != version.dose_mg:
         flags.append("off_protocol_amount")
     if recorded_at - taken_at > LATE_ENTRY_AFTER:

@@ -15,6 +15,7 @@ from app.doses.models import Dose, GateCheck
 from app.doses.service import (
     DUE_WINDOW,
     FUTURE_TOLERANCE,
+    POSSIBLE_DUPLICATE,
     active_doses,
     is_extra,
     latest_gate,
@@ -100,13 +101,28 @@ def sessions_between(session: Session, patient: User, start: datetime, end: date
     return schedule.classify_sessions(occs, taken, now, due_window=DUE_WINDOW)
 
 
-def just_logged_against_hold(state: Today, now: datetime) -> bool:
-    """The dose the server received last, in the last few minutes, was taken against a hold:
-    Today greets it as that, never with the green "Dose logged" (read from the record, the
-    address carrying only logged=1)."""
+def _just_logged(state: Today, now: datetime) -> Dose | None:
+    """The dose the server received last, if that was in the last few minutes: what Today's
+    "logged" greeting speaks of (read from the record, the address carrying only logged=1)."""
     recent = [d for d in state.doses_read or () if d.received_at >= now - timedelta(minutes=10)]
-    latest = max(recent, key=lambda d: d.received_at, default=None)
+    return max(recent, key=lambda d: d.received_at, default=None)
+
+
+def just_logged_against_hold(state: Today, now: datetime) -> bool:
+    """The dose just logged was taken against a hold: Today greets it as that, never with the
+    green "Dose logged"."""
+    latest = _just_logged(state, now)
     return latest is not None and "against_hold" in (latest.flags or ())
+
+
+def just_logged_same_as(state: Today, now: datetime) -> Dose | None:
+    """The dose already in the log that the one just logged looks like a second entry of (it
+    was flagged so when recorded), for Today to say which, and how to strike one."""
+    latest = _just_logged(state, now)
+    if latest is None or POSSIBLE_DUPLICATE not in (latest.flags or ()):
+        return None
+    return rules.same_dose_logged([d for d in state.doses_read if d.id != latest.id],
+                                  latest.taken_at, latest.dose_mg)
 
 
 def today(session: Session, patient: User, now: datetime) -> Today:

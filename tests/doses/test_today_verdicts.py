@@ -238,6 +238,61 @@ def test_a_dose_entered_twice_is_refused_with_the_dose_it_repeats(db, auth, clie
     assert db.exec(select(func.count()).select_from(Dose)).one() == 1
 
 
+def test_a_dose_recorded_twice_anyway_is_kept_flagged_and_named(db, auth, client, patient):
+    """The refusal names the dose an entry repeats, but the "already taken" record accepts it
+    with a reason, and a patient who did not read the hint recorded one troche as two (a
+    second dose against a hold, and an alert about it). The record keeps what was sent and
+    flags it possibly entered twice; the form shows the last logged dose before it is sent,
+    and Today, after it, names the dose it looks like and where to strike one."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import select
+
+    from app.doses.models import Dose
+
+    first = send(client, "gate", gate_data())
+    taken = utcnow() - timedelta(minutes=10)
+    send(client, "dose", {"taken_at": taken.isoformat(), "dose_mg": "100",
+                          "route": "sublingual", "gate_id": first["id"]})
+    held = send(client, "gate", gate_data())
+    assert held["verdict"] == "hold"
+    at = taken.astimezone(ZoneInfo(patient.timezone)).strftime("%a %-I:%M %p")
+
+    form = today(client)
+    form = form[form.index('class="record-taken"'):]
+    assert f"Your last logged dose: 100 mg at {at}." in html.unescape(form.split("</form>")[0])
+
+    again = {"taken_at": (taken + timedelta(minutes=5)).astimezone(
+                 ZoneInfo(patient.timezone)).strftime("%Y-%m-%dT%H:%M"),
+             "dose_client_id": str(uuid.uuid4()), "gate_id": held["id"], "dose_mg": "100",
+             "route": "sublingual", "already_taken": "yes",
+             "override_reason": "Took it and forgot to log it."}
+    response = auth.post("/today/dose", again)
+    assert response.status_code == 303, response.text
+    both = db.exec(select(Dose)).all()
+    assert len(both) == 2
+    recorded = max(both, key=lambda d: d.received_at)
+    assert {"possible_duplicate", "against_hold"} <= set(recorded.flags)
+    page = html.unescape(client.get(response.headers["location"]).text)
+    said = page[page.index('id="logged-same-as"'):].split("</p>")[0]
+    assert f"This looks like the dose you had already logged: 100 mg at {at}." in said
+    assert 'href="/doses"' in said
+    assert "Possibly entered twice" in client.get("/doses").text
+
+    # Another amount minutes away is a different troche: recorded against the hold, and not
+    # called a second entry.
+    other = {**{k: v for k, v in again.items() if k != "gate_id"}, "dose_mg": "50",
+             "dose_client_id": str(uuid.uuid4()), "no_gate_reason": "Checked on paper."}
+    response = auth.post("/today/dose", other)
+    assert response.status_code == 303, response.text
+    db.expire_all()
+    newest = max(db.exec(select(Dose)).all(), key=lambda d: d.received_at)
+    assert newest.dose_mg == 50 and "possible_duplicate" not in newest.flags
+    page = client.get(response.headers["location"]).text
+    assert 'id="logged-same-as"' not in page
+
+
 def _zone_where_it_is_ten_in_the_morning() -> str:
     """An Etc/GMT zone whose clock reads about 10:00 now, so a session hours later is still
     today whatever time the test runs."""

@@ -16,7 +16,8 @@ from tests import factories
 
 DOSE_FLAGS = [
     "override", "against_hold", "no_gate", "late_entry", "extra", "corrected_over_limit",
-    "off_protocol_amount", "severe_side_effect", "hard_to_rouse", "breathing_concern",
+    "off_protocol_amount", "possible_duplicate", "severe_side_effect", "hard_to_rouse",
+    "breathing_concern",
     "offline_gate_disagreed", *[c.value for c in ReasonCode], *[c.value for c in ReadyAloneCode],
 ]
 LEDGER_FLAGS = ["early_refill", "discrepancy", "strength_mismatch"]
