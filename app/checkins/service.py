@@ -337,6 +337,12 @@ def record_checkin(
         dose = session.get(Dose, payload.dose_id)
         if dose is None or dose.patient_id != patient.id:
             raise Invalid(_("That dose was not found."), field="dose_id")
+        if slot.key in DOSE_SLOTS and not session_entry_fits(dose, recorded_at):
+            # A reading made now is not that session's +40 minutes or its end: joined to a dose
+            # weeks old it read "+56189 min" inside that session's record.
+            raise Invalid(_("That session is over: entries for it can be added up to 36 hours "
+                            "after its dose. For how you are now, use the daily check-in."),
+                          field="dose_id")
     values = clean_values(payload.values)
     # A sitter records what their slot asks, nothing of the patient's own (mood, a morning).
     unknown = sorted(set(values) - set(slot.measures)) if by == "caregiver" else []
@@ -370,6 +376,12 @@ def record_checkin(
     return checkin
 
 
+def session_entry_fits(dose: Dose, at: datetime) -> bool:
+    """Whether an entry made at `at` can belong to the session of `dose`: from the dose's time
+    (a little clock skew allowed) to PATIENT_SLOTS_SPAN after it (the next morning's included)."""
+    return dose.taken_at - FUTURE_TOLERANCE <= at <= dose.taken_at + PATIENT_SLOTS_SPAN
+
+
 def session_dose(session: Session, patient_id: uuid.UUID, at: datetime,
                  span: timedelta = SESSION_SPAN) -> Dose | None:
     """The dose whose session a sitter's entry at `at` belongs to: the latest recorded dose
@@ -388,8 +400,8 @@ def record_sitter_checkin(
     recorded_at: datetime, data: dict, now: datetime,
 ) -> CheckIn:
     """A sitter's entry: the pre-dose checklist (no dose), or an observation, the +40 minute
-    recheck or the end of the session, joined to the dose given or, when the sitter's phone did
-    not know it yet, to the session the entry falls in.
+    recheck or the end of the session, joined to the session the entry's time falls in
+    (session_dose), whichever dose the sitter's page named.
 
     With no dose logged for it yet (the patient took the troche and has not logged it), the
     entry is never refused for that: it is saved as it is, with its time (a hard-to-rouse or
@@ -399,8 +411,10 @@ def record_sitter_checkin(
     if sitter.id == patient.id or sitter.role != Role.CAREGIVER:
         raise Invalid(_("Only a sitter records this, from their own account."), field="slot")
     waiting = False
-    if (isinstance(data, dict) and data.get("slot") in DOSE_SLOTS
-            and data.get("dose_id") in (None, "")):
+    if isinstance(data, dict) and data.get("slot") in DOSE_SLOTS:
+        # The session an entry joins is the one its time falls in, whatever dose the page named:
+        # a page kept open, or a dose id typed in, must not put tonight's observation in a
+        # session weeks old (or in one a later dose has since begun).
         dose = session_dose(session, patient.id, recorded_at)
         if dose is None:
             data = {k: v for k, v in data.items() if k != "dose_id"}

@@ -215,6 +215,8 @@ def _history_page(request: Request, session: Session, user: User, *,
     return render(request, "doses/history.html",
                   {"doses": doses, "page": page, "appending": appending,
                    "records": records, "new_client_id": new_client_id,
+                   # A session's own entries are offered while they can still be added to it.
+                   "entries_open_since": utcnow() - checkins.PATIENT_SLOTS_SPAN,
                    "revisions": corrections.revisions_of(session, [d.id for d in doses]),
                    "errors": errors, "failed": failed or {}}, status_code=status_code,
                   block="rows" if appending else None)

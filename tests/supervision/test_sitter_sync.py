@@ -140,6 +140,56 @@ def test_an_observation_joins_the_dose_given_or_the_session_it_falls_in(db, clie
     assert db.get(CheckIn, uuid.UUID(matched["id"])).author_id != patient.id
 
 
+def test_an_entry_naming_an_old_dose_joins_the_session_its_time_falls_in(db, client, patient):
+    """A sitter's form or queued entry naming a dose from weeks ago (a page kept open, an id
+    typed in) was joined to it: the patient's History showed tonight's observation and "ready
+    to be alone" at "+56189 min" inside that old session, and the ready-alone rule, measured
+    from the old dose, let it through."""
+    old = log_dose(db, patient, minutes_ago=60 * 24 * 20)
+    with_no_session = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "observe", "dose_id": str(old.id),
+        "values": {"sedation": 1, "note": "Resting."}})
+    assert with_no_session["status"] == "created" and with_no_session["dose_id"] is None
+    ready = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "end", "dose_id": str(old.id),
+        "values": {"systolic": 120, "diastolic": 80, "ready_alone": True}})
+    assert ready["status"] == "rejected" and "ready_alone" in ready["errors"]
+    db.expire_all()
+    assert db.exec(select(CheckIn).where(CheckIn.dose_id == old.id)).all() == []
+
+    # With a session running, the entry joins it, not the dose its page named.
+    current = log_dose(db, patient, minutes_ago=10)
+    joined = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "observe", "dose_id": str(old.id),
+        "values": {"sedation": 0}})
+    assert joined["dose_id"] == str(current.id)
+
+
+def test_a_patients_session_entry_for_a_dose_days_old_is_refused(db, client, login_as):
+    """The patient's own +40 minute check or end of session for a dose 20 days old: refused in
+    words (History no longer offers it), never a reading of now filed in that session."""
+    from tests.conftest import Auth
+
+    _prescriber, patient, _version = factories.patient_with_protocol(db)
+    db.commit()
+    old = log_dose(db, patient, minutes_ago=60 * 24 * 20)
+    recent = log_dose(db, patient, minutes_ago=50)
+    Auth(client).login(patient.email)
+    refused = send(client, "checkin", {"slot": "plus40", "dose_id": str(old.id),
+                                       "values": {"systolic": 120, "diastolic": 80}})
+    assert refused["status"] == "rejected"
+    assert "That session is over" in refused["errors"]["dose_id"]
+    kept = send(client, "checkin", {"slot": "plus40", "dose_id": str(recent.id),
+                                    "values": {"systolic": 120, "diastolic": 80}})
+    assert kept["status"] == "created"
+    assert count(db, CheckIn) == 1
+
+    history = client.get("/doses").text
+    assert f"/checkins/end?dose={recent.id}" in history
+    assert f"/checkins/plus40?dose={old.id}" not in history
+    assert f"/checkins/end?dose={old.id}" not in history
+
+
 # --- before the dose is logged: the patient took it and has not logged it yet ---------------
 
 
