@@ -74,6 +74,14 @@ def purposes_for(scope: Scope | str | None) -> frozenset[Purpose]:
         return frozenset()
 
 
+def sees_notes(user: User) -> bool:
+    """Whether `user`, reading a record they may read, sees its free text: a check-in's note,
+    a dose's reasons (for an override, for no safety check, for entered in error) and its
+    corrections' reasons. Never a caregiver, in any scope (SCOPE_PURPOSES above): the patient
+    wrote them for their care team's clinicians. The serialisers ask here."""
+    return user.role != Role.CAREGIVER
+
+
 def local_today(patient: User, now: datetime) -> date:
     return now.astimezone(ZoneInfo(patient.timezone)).date()
 

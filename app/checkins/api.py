@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["checkins"])
 # What a caregiver never sees, in any scope, decided here in the serialisers and nowhere else:
 # the C-SSRS screener (left out of the list altogether), every questionnaire's item answers (PHQ-9
 # item 9 asks about self-harm), its risk level and follow-up (a follow-up of "cssrs" would tell
-# that item 9 was positive), and the free-text fields of check-ins ("note"). A high-risk result
+# that item 9 was positive), and the free-text fields of check-ins ("note": access.sees_notes,
+# which the dose API asks too, for a dose's reasons). A high-risk result
 # reaches a caregiver only as an alert, when the patient consented (app/alerts).
 HIDDEN_FROM_CAREGIVERS = frozenset({"cssrs"})
 _TEXT_MEASURES = frozenset(key for key, m in MEASURES.items() if m.kind == "text")
@@ -35,7 +36,7 @@ def list_checkins(session: SessionDep, user: CurrentUser, start: DayOrInstant | 
     patient = access.require_patient_access(session, user, patient_id or user.id,
                                             access.Purpose.VIEW_CHECKINS)
     start, end = query_window(start, end, patient.timezone)
-    redact = _caregiver(user)
+    redact = not access.sees_notes(user)
     return {"checkins": [
         {"id": str(c.id), "slot": c.slot, "dose_id": str(c.dose_id) if c.dose_id else None,
          "values": ({k: v for k, v in c.values.items() if k not in _TEXT_MEASURES}

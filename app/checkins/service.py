@@ -376,6 +376,13 @@ def record_checkin(
     return checkin
 
 
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value not in (None, "") else None
+    except ValueError:
+        raise Invalid(_("That dose was not found."), field="dose_id") from None
+
+
 def session_entry_fits(dose: Dose, at: datetime) -> bool:
     """Whether an entry made at `at` can belong to the session of `dose`: from the dose's time
     (a little clock skew allowed) to PATIENT_SLOTS_SPAN after it (the next morning's included)."""
@@ -414,7 +421,12 @@ def record_sitter_checkin(
     if isinstance(data, dict) and data.get("slot") in DOSE_SLOTS:
         # The session an entry joins is the one its time falls in, whatever dose the page named:
         # a page kept open, or a dose id typed in, must not put tonight's observation in a
-        # session weeks old (or in one a later dose has since begun).
+        # session weeks old (or in one a later dose has since begun). A dose that is not this
+        # patient's is refused by name, as everywhere.
+        named = _uuid_or_none(data.get("dose_id"))
+        named_dose = session.get(Dose, named) if named is not None else None
+        if named is not None and (named_dose is None or named_dose.patient_id != patient.id):
+            raise Invalid(_("That dose was not found."), field="dose_id")
         dose = session_dose(session, patient.id, recorded_at)
         if dose is None:
             data = {k: v for k, v in data.items() if k != "dose_id"}

@@ -20,20 +20,25 @@ from app.web.ranges import DayOrInstant, query_window
 router = APIRouter(prefix="/api/v1", tags=["doses"])
 
 
-def revision_json(revision: corrections.RevisionView) -> dict[str, Any]:
+def revision_json(revision: corrections.RevisionView, *, notes: bool = True) -> dict[str, Any]:
     return {
         "revision": revision.revision,
         "at": revision.at.isoformat(),
         "by": {"id": str(revision.by_id), "name": revision.by_name} if revision.by_id else None,
-        "reason": revision.reason,
+        "reason": revision.reason if notes else None,
         "changes": revision.changes,
     }
 
 
+# The patient's own words about a dose, left out for a reader who does not see notes
+# (access.sees_notes: a caregiver).
+_DOSE_NOTES = ("override_reason", "no_gate_reason", "status_reason")
+
+
 def dose_json(
-    dose: Dose, revisions: list[corrections.RevisionView] | None = None
+    dose: Dose, revisions: list[corrections.RevisionView] | None = None, *, notes: bool = True
 ) -> dict[str, Any]:
-    return {
+    shown = {
         "id": str(dose.id),
         "taken_at": dose.taken_at.isoformat(),
         "recorded_at": dose.recorded_at.isoformat(),
@@ -50,8 +55,9 @@ def dose_json(
         "status": dose.status,
         "status_reason": dose.status_reason,
         "revision": dose.revision,
-        "revisions": [revision_json(r) for r in revisions or []],
+        "revisions": [revision_json(r, notes=notes) for r in revisions or []],
     }
+    return shown if notes else {**shown, **dict.fromkeys(_DOSE_NOTES)}
 
 
 def _patient_for(session, user: User, patient_id: uuid.UUID | None) -> User:
@@ -76,7 +82,8 @@ def list_doses(
     start, end = query_window(start, end, patient.timezone)
     doses = service.list_doses(session, patient.id, start, end)
     revisions = corrections.revisions_of(session, [d.id for d in doses])
-    return {"doses": [dose_json(d, revisions[d.id]) for d in doses]}
+    notes = access.sees_notes(user)
+    return {"doses": [dose_json(d, revisions[d.id], notes=notes) for d in doses]}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -95,7 +95,8 @@ class Revision(_Shape):
     revision: int
     at: datetime
     by: RevisionBy | None
-    reason: str
+    reason: str | None = Field(description="Why it was corrected. Null for a caregiver: the "
+                                            "patient's own words are never theirs to read.")
     changes: dict[str, Any]
 
 
@@ -108,8 +109,8 @@ class DoseOut(_Shape):
     troches: str = Field(description=DECIMAL)
     route: str
     gate_id: str | None
-    override_reason: str | None
-    no_gate_reason: str | None
+    override_reason: str | None = Field(description="Null for a caregiver, as every reason.")
+    no_gate_reason: str | None = Field(description="Null for a caregiver, as every reason.")
     lot: str | None
     rx_number: str | None
     flags: list[str]

@@ -181,6 +181,38 @@ def test_checkins_scope_never_shows_the_screener_answers_or_notes(db, login_as, 
         assert NOTE in str(phone.get("/api/v1/checkins").json())
 
 
+@pytest.mark.parametrize("scope", ["doses", "checkins"])
+def test_a_caregiver_reads_doses_without_the_patients_own_words(db, login_as, client, patient,
+                                                                scope):
+    """The dose API gave a caregiver the reason for an override, for a dose logged with no
+    check, and for a correction ("The half troche crumbled and I spat it out"), though the
+    sitter's pages show badges only and the check-ins API already left notes out."""
+    from app.doses import corrections
+    from app.doses import service as doses
+
+    caregiver = login_as("caregiver")
+    factories.protocol(db, factories.user(db, role="prescriber"), patient)
+    _arrange(db, scope, patient, caregiver)
+    now = utcnow()
+    dose = doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+        "taken_at": (now - timedelta(hours=1)).isoformat(), "dose_mg": "100",
+        "route": "sublingual", "no_gate_reason": f"No cuff {NOTE}"}, now=now)
+    corrections.revise_dose(db, patient=patient, author=patient, dose_id=dose.id,
+                            revision_id=uuid.uuid4(), reason=f"Spat it out {NOTE}",
+                            changes={"dose_mg": "50"}, now=now)
+    db.commit()
+
+    (shown,) = client.get(f"/api/v1/doses?patient_id={patient.id}").json()["doses"]
+    assert float(shown["dose_mg"]) == 50 and shown["no_gate_reason"] is None
+    assert float(shown["revisions"][0]["changes"]["dose_mg"]["after"]) == 50
+    assert NOTE not in str(shown)
+
+    with another_client() as phone:
+        Auth(phone).login(patient.email)
+        own = str(phone.get("/api/v1/doses").json())
+        assert f"No cuff {NOTE}" in own and f"Spat it out {NOTE}" in own
+
+
 def _patient_client(stack, patient):
     phone = stack.enter_context(another_client())
     assert Auth(phone).login(patient.email).status_code == 303
