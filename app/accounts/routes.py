@@ -53,7 +53,8 @@ def forget_browser(
     `keep_unsent`: a session that ended by itself (expired, ended elsewhere) wipes the page
     caches but not storage, where the outbox keeps entries made offline that are not yet sent:
     wiping them would lose doses without a word. They stay keyed to their user, are shown and
-    sent only when that user signs in again, and sign-out (after a warning) wipes them.
+    sent only when that user signs in again, and sign-out (after a warning) wipes them, unless
+    another account's entries wait there too (privacy.js then deletes the leaver's own).
     """
     cookies.delete_session(request, response)  # pass `request`: over https the name differs
     response.headers["Clear-Site-Data"] = '"cache"' if keep_unsent else CLEAR_SITE_DATA
@@ -110,14 +111,19 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep, signed_in: SignedInDep):
+def logout(request: Request, session: SessionDep, signed_in: SignedInDep,
+           keep_unsent: Annotated[str, Form(max_length=20)] = ""):
     if signed_in is not None:
         # Reminders stop on this device: the next person to pick up the phone sees none.
         push_service.forget_session(session, signed_in.auth.id)
         service.end_session(session, signed_in.auth)
         audit_events.signed_out(session, signed_in.user)
     # The service worker's caches and IndexedDB hold PHI: the browser wipes them on sign-out.
-    return forget_browser(see_other("/login?signed_out=1"), request=request)
+    # Unless the phone's outbox holds another account's unsent entries (their session ended
+    # before they were sent; privacy.js found them and deleted this person's own first): a
+    # storage wipe would lose a dose that person took, and invite a second one.
+    return forget_browser(see_other("/login?signed_out=1"), request=request,
+                          keep_unsent=keep_unsent == "others")
 
 
 @router.get("/account")

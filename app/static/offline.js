@@ -508,7 +508,9 @@
         // rather than leave the browser's own error page.
         event.preventDefault();
         event.stopImmediatePropagation();
-        say(text("needs-signal"), "alert-error");
+        // A sign-out says who is still signed in: someone handing the phone over must know.
+        say(text(form.getAttribute("action") === "/logout" ? "signout-offline" : "needs-signal"),
+            "alert-error");
       }
       return;
     }
@@ -764,6 +766,19 @@
     }).catch(function () { /* the outbox cannot be read: the next page load is fresh */ });
   }
 
+  function signInToSend() {
+    Outbox.all(currentUser()).then(function (items) {
+      if (!items.length) return;
+      say(text("signed-out-waiting"), "alert-error");
+      var link = document.createElement("a");
+      link.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+      link.textContent = text("sign-in-again");
+      var note = document.getElementById("offline-saved");
+      note.appendChild(document.createTextNode(" "));
+      note.appendChild(link);
+    }).catch(function () { /* the outbox cannot be read: nothing to say about it */ });
+  }
+
   var flushTimer = null;
   var signingOut = false; // this page sent the sign-out: no flush may start after it
   function flushSoon() {
@@ -774,6 +789,9 @@
       Outbox.flush().then(function (summary) {
         if (summary.sent && !summary.rejected) say(text("sent"), "alert-ok");
         if (summary.rejected) say(text("some-rejected"), "alert-error");
+        // The session ended while entries waited: "sent when you are back online" is no longer
+        // true (online, they wait for a sign-in), and a sign-in is what sends them.
+        if (summary.signedOut) signInToSend();
         render();
         allSentSinceShown();
       });
@@ -801,20 +819,18 @@
     });
   }
 
-  // Signing out (a sign-out the warning did not stop): the service worker drops the pages it
-  // keeps for this person, and stops any warm-up still in flight. The server's Clear-Site-Data
-  // wipes the rest.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!(form instanceof HTMLFormElement) || form.getAttribute("action") !== "/logout") return;
-    // The sign-out's own (boosted) request would otherwise schedule a flush that can ask
+  // Signing out (privacy.js sends the sign-out, once its warning did not stop it): the service
+  // worker drops the pages it keeps for this person, and stops any warm-up still in flight.
+  // The server's Clear-Site-Data wipes the rest.
+  document.addEventListener("trochelog:signing-out", function () {
+    // The page stays until the sign-out's answer arrives: a flush started meanwhile would ask
     // who is signed in after the session has ended.
     signingOut = true;
     clearTimeout(flushTimer);
     if (navigator.serviceWorker && navigator.serviceWorker.controller) {
       navigator.serviceWorker.controller.postMessage({ type: "forget" });
     }
-  }, true); // capture, after privacy.js's warning (loaded first), before htmx
+  });
 
   window.addEventListener(Outbox.CHANGED, render);
   if (navigator.serviceWorker) {

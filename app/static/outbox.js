@@ -177,6 +177,17 @@
       .then(function (response) { return response.ok ? response.json() : null; });
   }
 
+  // As whoAmI, for the flush: null only when the server says nobody is signed in (401, 403),
+  // so a flush can tell "sign in again to send these" from "the server could not answer".
+  function signedIn() {
+    return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (response.ok) return response.json();
+        if (response.status === 401 || response.status === 403) return null;
+        throw new Error("/api/v1/me answered " + response.status);
+      });
+  }
+
   // A JSON write as the signed-in user (`me` from whoAmI): the one way the outbox, push.js and
   // the service worker talk to the API.
   function postJSON(me, url, body) {
@@ -243,6 +254,22 @@
     });
   }
 
+  // Everything this phone keeps for `user` (their entries, notices and sent records): a
+  // sign-out that must leave another account's unsent entries in place deletes the leaver's
+  // own this way, instead of wiping all storage (privacy.js).
+  function forgetUser(user) {
+    return Promise.all([STORE, NOTICES, SENT].map(function (name) {
+      return withStore("readwrite", function (store) {
+        store.openCursor().onsuccess = function (event) {
+          var cursor = event.target.result;
+          if (!cursor) return;
+          if (cursor.value.user === user) cursor.delete();
+          cursor.continue();
+        };
+      }, name);
+    })).then(announce);
+  }
+
   var running = null;
   var again = false; // asked for while a flush ran: it may have missed a just-fixed entry
 
@@ -254,8 +281,8 @@
       return running;
     }
     var work = function () {
-      return whoAmI().then(function (me) {
-        if (!me) return { sent: 0, rejected: 0, waiting: true };
+      return signedIn().then(function (me) {
+        if (!me) return { sent: 0, rejected: 0, waiting: true, signedOut: true };
         return all(me.id).then(function (items) {
           var pending = items.filter(function (item) { return item.status === "pending"; });
           var summary = { sent: 0, rejected: 0, disagreed: 0, waiting: false };
@@ -310,6 +337,7 @@
     retry: retry,
     flush: flush,
     whoAmI: whoAmI,
-    postJSON: postJSON
+    postJSON: postJSON,
+    forgetUser: forgetUser
   };
 })(typeof self !== "undefined" ? self : window);

@@ -48,17 +48,47 @@
     return message.replace("{n}", String(n));
   }
 
+  function currentUser() {
+    var p = document.querySelector(".page[data-user]");
+    return p && p.getAttribute("data-user");
+  }
+
+  // Another account's unsent entries on this phone (their session ended before they were
+  // sent) wait for that person: the sign-out asks the server not to wipe storage under them
+  // (keep_unsent=others, app/accounts/routes.py) and deletes this person's own here instead.
+  function signOutKeepingOthers(form) {
+    var me = currentUser();
+    var box = window.TrocheOutbox;
+    var send = function () {
+      document.dispatchEvent(new CustomEvent("trochelog:signing-out")); // offline.js listens
+      form.submit(); // a plain post: no submit event, no htmx
+    };
+    if (!me || !box) return send();
+    box.all().then(function (items) {
+      var others = items.some(function (item) { return item.user !== me; });
+      if (!others) return;
+      var keep = document.createElement("input");
+      keep.type = "hidden";
+      keep.name = "keep_unsent";
+      keep.value = "others";
+      form.appendChild(keep);
+      return box.forgetUser(me);
+    }).then(send, send);
+  }
+
   // Capturing on the document runs before htmx's own submit listener on the (boosted) form, so
   // a refusal stops both htmx's request and the browser's plain form post.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || form.getAttribute("action") !== "/logout") return;
+    // Offline, nothing is signed out or deleted (offline.js says signing out needs a signal):
+    // no warning that something would be.
+    if (!navigator.onLine) return;
     var n = unsentCount();
-    if (n === 0) return;
-    if (!window.confirm(warning(n))) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-    }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (n > 0 && !window.confirm(warning(n))) return;
+    signOutKeepingOthers(form);
   }, true);
 
   // The sign-in page means nobody is signed in here (signed out, or the session ended by
@@ -77,8 +107,7 @@
   // Signed in: the service worker learns whose pages it keeps, and drops the last person's if
   // this is someone else (signed in by an invitation or a reset link, never seeing /login).
   function claimPages() {
-    var p = document.querySelector(".page[data-user]");
-    var user = p && p.getAttribute("data-user");
+    var user = currentUser();
     if (!user || !navigator.serviceWorker) return;
     navigator.serviceWorker.ready.then(function (reg) {
       if (reg.active) reg.active.postMessage({ type: "owner", user: user });

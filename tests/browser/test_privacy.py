@@ -264,6 +264,101 @@ def test_sign_out_with_nothing_unsent_does_not_ask(page: Page, patient):
     assert dialogs == []
 
 
+OUTBOX_JS = """() => TrocheOutbox.all().then((items) => items.map((i) => [i.user, i.id]))"""
+
+
+def _queue_mood(page: Page, user, mood: int) -> str:
+    """A daily mood check-in kept in the outbox for `user`, as the phone keeps one made
+    offline (not sent while this page lives: no flush is asked for)."""
+    until(page, "window.TrocheOutbox !== undefined")
+    item_id = str(uuid.uuid4())
+    page.evaluate("""([id, user, mood]) => TrocheOutbox.add({
+        id, user, kind: "checkin", label: "Mood", recorded_at: new Date().toISOString(),
+        data: {slot: "daily", values: {mood}}})""", [item_id, str(user.id), mood])
+    return item_id
+
+
+def test_a_sign_out_keeps_another_accounts_unsent_entries_for_them(
+        context, page: Page, patient, live_server, console_errors):
+    """Jordan's session ended with a check-in still on the phone (it waits for Jordan); Sam
+    signed in on the same phone and signed out, and the sign-out's storage wipe deleted
+    Jordan's entry: a dose Jordan took, gone, and Today inviting another. Now Sam's own
+    entries go (after the warning) and Jordan's stay until Jordan signs in and sends them."""
+    from app.checkins.models import CheckIn
+
+    console_errors.expect(r"status of 401")
+    with Session(engine, expire_on_commit=False) as db:
+        other = factories.user(db, role=Role.PATIENT, timezone="UTC")
+        db.commit()
+    sign_in(page, other.email, factories.PASSWORD, lands_on="Today")
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    waiting = _queue_mood(page, other, 4)
+    # Jordan's session ends by itself (idle expiry): the page shows the sign-in page.
+    with Session(engine) as db:
+        db.exec(delete(AuthSession).where(col(AuthSession.user_id) == other.id))
+        db.commit()
+    page.goto("/today")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    own = _queue_mood(page, patient, 6)
+    page.reload()  # the count of this person's unsent entries, as the page draws it
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(_path("/login"))
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    assert dialogs and dialogs[0].startswith("1 entry on this phone has not been sent yet.")
+    until(page, "window.TrocheOutbox !== undefined")
+    assert page.evaluate(OUTBOX_JS) == [[str(other.id), waiting]]
+    assert own not in str(page.evaluate(OUTBOX_JS))
+    kept = _kept(page)
+    assert "/today" not in _cached_paths(kept), kept  # the pages go, as at every sign-out
+
+    # Jordan signs in again: the entry that waited is sent, once.
+    sign_in(page, other.email, factories.PASSWORD, lands_on="Today")
+    until(page, "TrocheOutbox.all().then((items) => items.length === 0)")
+    with Session(engine) as db:
+        rows = db.exec(select(CheckIn).where(CheckIn.patient_id == other.id)).all()
+        assert [r.values for r in rows] == [{"mood": 4}]
+        assert db.exec(select(CheckIn).where(CheckIn.patient_id == patient.id)).all() == []
+
+
+def test_entries_waiting_for_a_sign_in_say_so_online_and_a_sign_out_offline_signs_nobody_out(
+        page: Page, patient, console_errors):
+    """After the session ended, the page still said the entry "will be sent when you are back
+    online" while it was online; and offline, Sign out warned that entries would be deleted,
+    then did nothing, and nothing said the person was still signed in."""
+    console_errors.expect(r"status of 401")
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    _queue_mood(page, patient, 5)
+    page.reload()
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#offline-saved")).to_have_text(
+        "You are offline, so you are still signed in: signing out needs a connection. "
+        "Try again when you have a signal.")
+    assert dialogs == []
+    page.context.set_offline(False)
+
+    with Session(engine) as db:
+        db.exec(delete(AuthSession).where(col(AuthSession.user_id) == patient.id))
+        db.commit()
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # the signal came back
+    note = page.locator("#offline-saved")
+    expect(note).to_contain_text("You are signed out on this phone, so what you saved here is "
+                                 "waiting, not sent. Sign in again to send it.")
+    note.get_by_role("link", name="Sign in again").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+
 # Every cached response whose body holds `needle`, as "cache path" (Cache Storage, all caches).
 CACHED_WITH_JS = """async ([needle, only]) => {
   const found = [];
