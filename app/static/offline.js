@@ -152,7 +152,16 @@
 
   // --- saving to the outbox -----------------------------------------------------------------
 
+  // Whether the note at the top says an entry is kept on the phone, to be sent: it must not
+  // go on saying so once the entry was sent or refused, whoever sent it (settleKept).
+  var keptSaid = false;
+  function sayKept(message) {
+    say(message);
+    keptSaid = true;
+  }
+
   function say(message, kind) {
+    keptSaid = false;
     var main = document.getElementById("main");
     if (!main) return;
     var note = document.getElementById("offline-saved");
@@ -372,7 +381,7 @@
   function showVerdict(form, item, result, judgedAsOf) {
     var words = document.querySelector("[data-offline-verdict]");
     var section = document.getElementById("gate-result");
-    if (!words || !section) { say(text("saved-offline")); return; }
+    if (!words || !section) { sayKept(text("saved-offline")); return; }
     shownWords = words;
     function w(key) { return words.getAttribute("data-text-" + key) || ""; }
     var template = document.getElementById("offline-dose-form"); // before the section empties
@@ -471,7 +480,7 @@
     var next = form.getAttribute("data-offline-next");
     if (sitterEmergency(item)) {
       form.reset();
-      say(text("saved-offline"));
+      sayKept(text("saved-offline"));
       var shown = document.querySelector("#main > .alert-crisis");
       if (shown) shown.focus();
       return;
@@ -496,7 +505,7 @@
       return;
     }
     form.reset();
-    say(text("saved-offline"));
+    sayKept(text("saved-offline"));
   }
 
   document.addEventListener("submit", function (event) {
@@ -779,6 +788,21 @@
     }).catch(function () { /* the outbox cannot be read: nothing to say about it */ });
   }
 
+  // The service worker's Background Sync may send (or see refused) what this page said was
+  // kept, with this page's own flush finding nothing left to report: the note follows the
+  // outbox, so a refused dose is never left under "it will be sent".
+  function settleKept() {
+    if (!keptSaid) return;
+    Outbox.all(currentUser()).then(function (items) {
+      if (!keptSaid) return;
+      if (items.some(function (item) { return item.status === "rejected"; })) {
+        say(text("some-rejected"), "alert-error");
+      } else if (!items.length && navigator.onLine) {
+        say(text("sent"), "alert-ok");
+      }
+    }).catch(function () { /* the outbox cannot be read: the list below still shows it */ });
+  }
+
   var flushTimer = null;
   var signingOut = false; // this page sent the sign-out: no flush may start after it
   function flushSoon() {
@@ -793,6 +817,7 @@
         // true (online, they wait for a sign-in), and a sign-in is what sends them.
         if (summary.signedOut) signInToSend();
         render();
+        settleKept();
         allSentSinceShown();
       });
     }, 50);
@@ -832,12 +857,13 @@
     }
   });
 
-  window.addEventListener(Outbox.CHANGED, render);
+  window.addEventListener(Outbox.CHANGED, function () { render(); settleKept(); });
   if (navigator.serviceWorker) {
     navigator.serviceWorker.addEventListener("message", function (event) {
       if (event.data && event.data.type === Outbox.CHANGED) {
         render();
         allSentSinceShown();
+        settleKept();
       }
       if (event.data && event.data.type === "warmed") {
         clearTimeout(warmRetryTimer);
@@ -926,7 +952,7 @@
     flushSoon();
     warmCache();
     if (new URLSearchParams(window.location.search).get("screened") === "offline") {
-      say(text("saved-offline"));
+      sayKept(text("saved-offline"));
     }
     var kept = null;
     try {
@@ -934,7 +960,7 @@
       window.sessionStorage.removeItem(KEPT_NOTE);
     } catch (e) { /* private mode */ }
     // Without it the saved Today looks as if nothing was logged, and invites a second dose.
-    if (kept) say(kept);
+    if (kept) sayKept(kept);
     // The screener after a PHQ-9 answered on this phone: linked to it, whatever PHQ-9 the
     // saved copy of the page named.
     var screener = document.querySelector('form[data-instrument="cssrs"]');

@@ -227,6 +227,29 @@ def test_a_rejected_entry_stays_visible_with_its_reason(context, page: Page, pat
     expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
 
 
+def test_the_kept_note_follows_the_outbox_when_another_flush_sent_it(context, page: Page,
+                                                                      patient, console_errors):
+    """The service worker's Background Sync sent the dose and the server refused it; the page's
+    own flush then found nothing to report, and the top of Today went on saying "Dose saved on
+    this phone, not yet sent. It will be sent when you are back online" above the refusal."""
+    _ready_offline(context, page, patient.email)
+    page.goto("/today")
+    page.get_by_text("Log a dose you took earlier").click()
+    page.get_by_label("Why was there no safety check before this dose?").fill("Forgot.")
+    page.locator("#dose_mg-late").fill("1100")  # the browser allows it; the server does not
+    page.locator("form.dose-form").last.get_by_role("button", name="Log dose").click()
+    note = page.locator("#offline-saved")
+    expect(note).to_contain_text("Dose saved on this phone, not yet sent.")
+
+    context.set_offline(False)
+    # The flush the service worker runs (the same outbox code), not this page's own.
+    page.evaluate("TrocheOutbox.flush()")
+    expect(page.locator("[data-outbox] .outbox-rejected")).to_contain_text(
+        "That is more than 10 troches")
+    expect(note).to_have_text("Some entries were not accepted. See them below, with the reason.")
+    assert _rows(patient.id)["doses"] == []
+
+
 def test_signed_out_mid_flush_keeps_the_queue_for_the_same_user(context, page: Page, patient,
                                                                console_errors):
     console_errors.expect(r"status of 401")
