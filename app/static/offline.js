@@ -617,9 +617,19 @@
 
   // --- what the page shows: banner, count, the entries still on this phone ------------------
 
+  // A copy shown offline that is this old says when it was saved: a Today saved yesterday
+  // still reads "Due now" for yesterday's session.
+  var OLD_COPY_MS = 10 * 60 * 1000;
   function banner() {
     var el = document.querySelector("[data-offline-banner]");
-    if (el) el.hidden = navigator.onLine;
+    if (!el) return;
+    el.hidden = navigator.onLine;
+    var made = new Date(document.documentElement.getAttribute("data-offline-copy") || "");
+    var words = el.getAttribute("data-text-old-copy");
+    if (!navigator.onLine && words && !isNaN(made.getTime()) &&
+        Date.now() - made.getTime() > OLD_COPY_MS) {
+      el.textContent = words.replace("{time}", Clock.text(made, "datetime"));
+    }
   }
 
   function renderNotices(user) {

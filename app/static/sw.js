@@ -127,8 +127,11 @@ self.addEventListener("fetch", (event) => {
           // The signed-in copy first (pages cache), then the shell's anonymous one; a form page
           // reached with a query (the screener after a PHQ-9) falls back to the page itself,
           // which reads its query.
+          // The person's own copy says when it was made (offline.js: an old "Due now" is said to
+          // be old).
           pagesCopy(request)
-            .then((hit) => hit || caches.match(request, { ignoreSearch: true, ignoreVary: true }))
+            .then((hit) => (hit ? markedCopy(hit, "data-offline-copy")
+              : caches.match(request, { ignoreSearch: true, ignoreVary: true })))
             .then((hit) => hit || caches.match("/offline", { ignoreVary: true }))
         )
     );
@@ -243,15 +246,20 @@ function savedCopy(event, request, fresh) {
         if (pendingPages.get(request.url) === fresh) pendingPages.delete(request.url);
         done();
       }, 60000))));
-      return hit.text().then((html) => {
-        const made = hit.headers.get("Date") || "";
-        const marked = html.replace("<html", `<html data-saved-copy="${made.replace(/"/g, "")}"`);
-        const headers = new Headers(hit.headers);
-        headers.delete("Content-Length");
-        headers.delete("Content-Encoding");
-        return new Response(marked, { status: 200, headers });
-      });
+      return markedCopy(hit, "data-saved-copy");
     });
+}
+
+// A page's saved copy with `attr` on its <html>: the time the copy was made (its Date header).
+function markedCopy(hit, attr) {
+  return hit.text().then((html) => {
+    const made = hit.headers.get("Date") || "";
+    const marked = html.replace("<html", `<html ${attr}="${made.replace(/"/g, "")}"`);
+    const headers = new Headers(hit.headers);
+    headers.delete("Content-Length");
+    headers.delete("Content-Encoding");
+    return new Response(marked, { status: 200, headers });
+  });
 }
 
 // Background Sync (Chromium): send the outbox even when no page is open. Pages flush too; the

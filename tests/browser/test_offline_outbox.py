@@ -1,6 +1,7 @@
 """Offline on a phone: navigation still leads somewhere, entries wait in the outbox with a
 visible count, survive a reload, and arrive exactly once when the signal returns."""
 
+import email.utils
 import re
 import time
 import uuid
@@ -248,6 +249,29 @@ def test_the_kept_note_follows_the_outbox_when_another_flush_sent_it(context, pa
         "That is more than 10 troches")
     expect(note).to_have_text("Some entries were not accepted. See them below, with the reason.")
     assert _rows(patient.id)["doses"] == []
+
+
+def test_a_copy_shown_offline_long_after_it_was_saved_says_when_it_was_saved(
+        context, page: Page, patient):
+    """Offline a day and a half later, the saved Today still read "Due now" for the session it
+    was saved for, and nothing on the page said how old it was."""
+    _ready_offline(context, page, patient.email)
+    banner = page.locator("[data-offline-banner]")
+    page.goto("/today")  # minutes after it was saved: the banner as ever
+    expect(banner).to_have_text(
+        "You are offline. Entries are kept on this phone and sent when you are back online.")
+
+    page.clock.install()
+    page.clock.fast_forward("36:00:00")
+    page.goto("/today")
+    with Session(engine) as db:
+        kept = db.get(User, patient.id)
+    saved = page.evaluate("document.documentElement.getAttribute('data-offline-copy')")
+    made = email.utils.parsedate_to_datetime(saved).astimezone(ZoneInfo(kept.timezone))
+    expect(banner).to_have_text(
+        f"You are offline. This page was saved on this phone on {made:%a %b} {made.day}, "
+        f"{made:%-I:%M %p}: what it says (what is due, your last dose) may have changed since. "
+        "Entries are kept on this phone and sent when you are back online.")
 
 
 def test_signed_out_mid_flush_keeps_the_queue_for_the_same_user(context, page: Page, patient,
