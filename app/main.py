@@ -55,7 +55,7 @@ from app.reminders.runner import InProcessDispatcher
 from app.supervision import routes as supervision_routes
 from app.sync import api as sync_api
 from app.templating import keep_request_session, render
-from app.validation import error_message, printable
+from app.validation import DAY_OR_INSTANT, error_message, printable
 from app.web import cookies, language, openapi
 from app.web.access_log import AccessLogMiddleware, configure_logging
 from app.web.admission import AdmissionMiddleware, Busy
@@ -142,10 +142,22 @@ def _look_up_signed_in(request: Request) -> None:
 
 
 def _readable_validation(exc: RequestValidationError) -> str:
-    parts = []
+    said: dict[str, str] = {}
     for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
-        parts.append(f"{where}: {error_message(error)}" if where else error_message(error))
+        loc = [str(p) for p in error.get("loc", ())]
+        if loc[:1] == ["path"]:
+            # The address itself (a link cut short or mistyped): its parts' names are ours.
+            said.setdefault("", _("This address is not valid. Check the link."))
+            continue
+        if loc[:1] == ["query"]:
+            # A query value is one scalar: what follows its name names a union's member
+            # ("datetime", "function-before[_day_only(), date]"), the library's, not the sender's.
+            loc = loc[:2]
+        where = ".".join(p for p in loc if p not in ("body", "query"))
+        # Each member of a union refuses: one message per value, our own words first.
+        if where not in said or error.get("type") == DAY_OR_INSTANT:
+            said[where] = error_message(error)
+    parts = [f"{where}: {message}" if where else message for where, message in said.items()]
     # A location can be the sender's own key and a message can quote their input: make both
     # safe to send back (a lone surrogate there made the error itself a 500).
     return printable("; ".join(parts), limit=1000) or _("The request was not valid.")

@@ -17,6 +17,10 @@ from app.i18n import ngettext
 M = TypeVar("M", bound=BaseModel)
 
 
+# The error type of a query's day or instant that is neither (app/web/ranges.py).
+DAY_OR_INSTANT = "day_or_instant"
+
+
 def error_message(error: Any) -> str:
     """One validation error (pydantic's or FastAPI's) as a person should read it, in their
     language: never the library's own English ("Input should be a valid date…")."""
@@ -72,6 +76,8 @@ def error_message(error: Any) -> str:
                         int(ctx["max_length"]))
     if kind == "json_invalid":
         return _("This is not valid JSON.")
+    if kind == DAY_OR_INSTANT:
+        return _("Use a day as YYYY-MM-DD, or a date-time with an offset.")
     if kind == "value_error":
         # Our own validators raise ValueError with an already translated message.
         return str(ctx.get("error", error.get("msg", "")))

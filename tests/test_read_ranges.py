@@ -67,4 +67,21 @@ def test_a_bad_day_is_a_readable_422(client, login_as, query):
     login_as("patient")
     response = client.get(f"/api/v1/doses?{query}")
     assert response.status_code == 422
-    assert response.json()["detail"]
+    detail = response.json()["detail"]
+    # One message per value, named by the query's own field: never a union member's tag such
+    # as "start.function-before[_day_only(), date]" or "start.datetime".
+    assert detail.split(":")[0] in ("start", "end") or "must be" in detail or "days" in detail
+    assert not any(tag in detail for tag in ("function", "[", ".datetime", ".date", ";"))
+
+
+def test_a_bad_day_is_said_in_the_readers_language_and_a_bad_address_names_no_parameter(
+        client, login_as):
+    """Lucía's `start=notadate` came back half Spanish, half English, with the validator's name;
+    a page address cut short said "path.response_id: This value is not valid."."""
+    login_as("patient", language="es")
+    detail = client.get("/api/v1/checkins?start=notadate").json()["detail"]
+    assert detail == "start: Use un día como AAAA-MM-DD, o una fecha y hora con su desfase horario."
+    page = client.get("/questionnaires/result/not-a-uuid")
+    assert page.status_code == 422
+    assert "Esta dirección no es válida. Revise el enlace." in page.text
+    assert "response_id" not in page.text and "path." not in page.text

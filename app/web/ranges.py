@@ -10,20 +10,22 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from app.db import utcnow
 from app.errors import Invalid
 from app.i18n import gettext as _
-from app.validation import datetime_range_problem
+from app.validation import DAY_OR_INSTANT, datetime_range_problem
 
 DEFAULT_SPAN = timedelta(days=90)
 MAX_SPAN = timedelta(days=400)
 
 def _day_only(value: object) -> object:
     # pydantic reads "2026-02-01T00:00:00" as a date (midnight, no zone): a time without an
-    # offset must be refused, not taken as a day.
+    # offset must be refused, not taken as a day. Refused by a type of our own, worded when the
+    # answer is written (app/validation.py error_message), in the reader's language.
     if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("Use a day as YYYY-MM-DD, or a date-time with an offset.")
+        raise PydanticCustomError(DAY_OR_INSTANT, "Not a day or a date-time with an offset.")
     return value
 
 
