@@ -30,6 +30,7 @@ from app.web import cookies, csrf, formats, language
 from app.web.assets import INLINE_SCRIPT, static_url
 from app.web.nav import menu as nav_menu
 from app.web.nav import section_of
+from app.web.timezones import timezone_label
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 HTMX_FILE = "htmx-4.0.1.min.js"
@@ -204,6 +205,8 @@ def errors_in(errors: dict | None, fields) -> bool:
 
 
 env.globals["errors_in"] = errors_in
+# A zone in words in the time zone select ("New York (Eastern)", not "America/New York").
+env.filters["timezone_label"] = timezone_label
 
 
 # Marked here, translated when shown (N_): building the whole table in the reader's language on

@@ -597,3 +597,13 @@ def test_signed_in_caregiver_sees_their_own_time_zone(db, auth):
         assert "Accept invite" in page.text
         assert _selected_timezone(page.text) == "Europe/London"
         assert "the same as the person you support" not in page.text
+
+
+def test_the_time_zone_select_reads_in_words(db, login_as, client):
+    """The invite and account pages listed "America/New York" and "America/Argentina/Buenos
+    Aires" under a sentence that said "Chicago (Central)"."""
+    login_as("patient", timezone="America/Chicago")
+    page = client.get("/account").text
+    assert '<option value="America/Chicago" selected>Chicago (Central)</option>' in page
+    assert '<option value="America/Argentina/Buenos_Aires" >Buenos Aires</option>' in page
+    assert "America/New York" not in page
