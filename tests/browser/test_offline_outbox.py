@@ -190,14 +190,19 @@ def test_offline_entries_wait_in_the_outbox_and_arrive_once(context, page: Page,
     assert sum(len(r) for r in _rows(patient.id).values()) == 5
 
 
-def test_a_rejected_entry_stays_visible_with_its_reason(context, page: Page, patient,
-                                                        console_errors):
+def _offline_dose_the_server_refuses(context: BrowserContext, page: Page, patient) -> None:
+    """Offline, a late dose of 1100 mg: the browser allows it, the server will not."""
     _ready_offline(context, page, patient.email)
     page.goto("/today")
     page.get_by_text("Log a dose you took earlier").click()
     page.get_by_label("Why was there no safety check before this dose?").fill("Forgot.")
-    page.locator("#dose_mg-late").fill("1100")  # the browser allows it; the server does not
+    page.locator("#dose_mg-late").fill("1100")
     page.locator("form.dose-form").last.get_by_role("button", name="Log dose").click()
+
+
+def test_a_rejected_entry_stays_visible_with_its_reason(context, page: Page, patient,
+                                                        console_errors):
+    _offline_dose_the_server_refuses(context, page, patient)
     expect(_count(page)).to_have_text("1")
 
     context.set_offline(False)
@@ -233,12 +238,7 @@ def test_the_kept_note_follows_the_outbox_when_another_flush_sent_it(context, pa
     """The service worker's Background Sync sent the dose and the server refused it; the page's
     own flush then found nothing to report, and the top of Today went on saying "Dose saved on
     this phone, not yet sent. It will be sent when you are back online" above the refusal."""
-    _ready_offline(context, page, patient.email)
-    page.goto("/today")
-    page.get_by_text("Log a dose you took earlier").click()
-    page.get_by_label("Why was there no safety check before this dose?").fill("Forgot.")
-    page.locator("#dose_mg-late").fill("1100")  # the browser allows it; the server does not
-    page.locator("form.dose-form").last.get_by_role("button", name="Log dose").click()
+    _offline_dose_the_server_refuses(context, page, patient)
     note = page.locator("#offline-saved")
     expect(note).to_contain_text("Dose saved on this phone, not yet sent.")
 
