@@ -86,11 +86,12 @@ def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
 
 def sessions_between(session: Session, patient: User, start: datetime, end: datetime,
                      now: datetime) -> list[schedule.SessionStatus]:
-    """The sessions scheduled from `start` until `end` (never past `now`), each under the
-    protocol version in force when it was due and classified against the recorded doses with
-    that version's grace, as Today reads them; [] without a protocol. Doses a little either
-    side count, so an edge session matches."""
-    until = min(end, now)
+    """The sessions scheduled from `start` until `end` (never past `now`, but for one a dose
+    already took early, as Today lists it), each under the protocol version in force when it
+    was due and classified against the recorded doses with that version's grace, as Today
+    reads them; [] without a protocol. Doses a little either side count, so an edge session
+    matches."""
+    until = now + DUE_WINDOW if end >= now else end
     in_force = versions.for_patient(session, patient.id, start, until)
     if not in_force:
         return []
@@ -98,7 +99,11 @@ def sessions_between(session: Session, patient: User, start: datetime, end: date
                                               end=until + timedelta(days=1))]
     occs = schedule.occurrences_in_force(versions.in_force(in_force), ZoneInfo(patient.timezone),
                                          start, until, doses=taken, due_window=DUE_WINDOW)
-    return schedule.classify_sessions(occs, taken, now, due_window=DUE_WINDOW)
+    # A session due later today that a dose already took counts as taken (its dose is counted
+    # beside it); one still ahead and untaken is not counted yet.
+    return [s for s in schedule.classify_sessions(occs, taken, now, due_window=DUE_WINDOW)
+            if s.occurrence.scheduled_at <= min(end, now)
+            or s.state == schedule.SessionState.TAKEN]
 
 
 def _just_logged(state: Today, now: datetime) -> Dose | None:

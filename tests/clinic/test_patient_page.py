@@ -90,6 +90,28 @@ def test_the_printable_summary(client, auth, demo):
     assert re.search(r": hold, [a-z]", page) and ": hold (" not in page
 
 
+def test_the_summary_counts_a_session_a_dose_took_early(db, client, auth):
+    """Dosed at 12:01 for the 12:15 session: the one-page summary read "Taken: 3 of 5
+    scheduled" beside 4 doses and no extra one (its sessions stopped at now, its doses did
+    not), while Today, the PDF and the timeline counted the session taken."""
+    prescriber = factories.user(db, role="prescriber")
+    patient = factories.user(db, role="patient")
+    factories.protocol(db, prescriber, patient, now=utcnow() - timedelta(days=8),
+                       **factories.session_now_protocol(patient, hours_from_now=40 / 60))
+    now = utcnow()
+    for days in (4, 2, 0):
+        doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+            "taken_at": (now - timedelta(days=days)).isoformat(), "dose_mg": "100",
+            "route": "sublingual", "no_gate_reason": "Checked on paper."}, now=now)
+    db.commit()
+    assert auth.login(prescriber.email).status_code == 303
+    page = client.get(f"/patients/{patient.id}/summary").text
+    taken, scheduled, missed = map(int, re.search(
+        r"Taken: (\d+) of (\d+) scheduled\. Missed: (\d+)\.", page).groups())
+    assert taken == 3 and scheduled == taken + missed
+    assert "3 doses, 300 mg in all." in page
+
+
 @pytest.mark.parametrize("who", ["patient", "caregiver", "prescriber"])
 def test_the_summary_is_404_for_anyone_else(db, client, login_as, demo, who):
     login_as(who)
