@@ -427,7 +427,7 @@ def _adherence(doc: _Doc, records: PatientRecords, generated_at: datetime) -> No
                           n=a.open, u=a.upcoming)),
         (_("Sessions taken"), _("%(rate)s of sessions that were taken or missed", rate=rate)),
         # A weekly average of a few days is no average: one dose on one day read "7 a week".
-        (_("Doses recorded"), _("%(n)s (%(mg)s mg in all; %(per)s doses a week on average)",
+        (_("Doses recorded"), _("%(n)s (%(mg)s mg in all; on average %(per)s a week)",
                                 n=a.doses, mg=_num(a.total_mg),
                                 per=_num((Decimal(a.doses) / weeks).quantize(Decimal("0.1"))))
          if days >= AVERAGE_FROM_DAYS else

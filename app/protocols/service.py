@@ -27,6 +27,7 @@ from app.db import REQUEST, forget_transaction_memo, transaction_memo
 from app.doses import rules
 from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.protocols.models import ProtocolVersion, Route
 from app.protocols.schedule import (
     PHASE_NAMES,
@@ -411,14 +412,20 @@ def maxima_warning(dose_mg: Decimal, max_24h: Decimal, max_7d: Decimal,
     by_clock_change = False
     if week and week * dose_mg > max_7d:
         by_clock_change |= week > most(timedelta(days=7), ZoneInfo("UTC"))
-        found.append(_("In some 7 days this schedule has %(n)s sessions (%(total)s mg), over "
-                       "the 7-day maximum of %(max)s mg, so sessions would be held.",
-                       n=week, total=_mg(week * dose_mg), max=_mg(max_7d)))
+        found.append(ngettext(
+            "In some 7 days this schedule has %(num)s session (%(total)s mg), over the 7-day "
+            "maximum of %(max)s mg, so sessions would be held.",
+            "In some 7 days this schedule has %(num)s sessions (%(total)s mg), over the 7-day "
+            "maximum of %(max)s mg, so sessions would be held.",
+            week, total=_mg(week * dose_mg), max=_mg(max_7d)))
     if day and day * dose_mg > max_24h:
         by_clock_change |= day > most(timedelta(hours=24), ZoneInfo("UTC"))
-        found.append(_("In some 24 hours this schedule has %(n)s sessions (%(total)s mg), "
-                       "over the 24-hour maximum of %(max)s mg, so sessions would be held.",
-                       n=day, total=_mg(day * dose_mg), max=_mg(max_24h)))
+        found.append(ngettext(
+            "In some 24 hours this schedule has %(num)s session (%(total)s mg), over the 24-hour "
+            "maximum of %(max)s mg, so sessions would be held.",
+            "In some 24 hours this schedule has %(num)s sessions (%(total)s mg), over the "
+            "24-hour maximum of %(max)s mg, so sessions would be held.",
+            day, total=_mg(day * dose_mg), max=_mg(max_24h)))
     if by_clock_change:
         found.append(_("Sessions keep their clock time, so across a daylight-saving change two "
                        "of them are an hour closer."))

@@ -231,7 +231,7 @@ def test_safety_events_read_as_on_the_patients_page(db):
 
 def test_a_weekly_average_is_given_only_over_two_weeks_or_more(db):
     """One dose exported for one day read "7 doses a week on average" for a patient on weekly
-    maintenance. Under two weeks of treated range, the PDF gives the count and the mg only."""
+    maintenance (and 1 a week read "1 doses a week": now "on average 1 a week"). Under two weeks of treated range, the PDF gives the count and the mg only."""
     prescriber, patient, version = factories.patient_with_protocol(
         db, now=datetime(2026, 10, 30, tzinfo=UTC), starts_on="2026-11-02",
         induction={"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}, maintenance=None)
@@ -247,4 +247,4 @@ def test_a_weekly_average_is_given_only_over_two_weeks_or_more(db):
     assert doses_line(date(2026, 11, 9), date(2026, 11, 9)) == \
         "Doses recorded 1 (100 mg in all)"
     assert doses_line(date(2026, 11, 2), date(2026, 11, 15)) == \
-        "Doses recorded 4 (400 mg in all; 2 doses a week on average)"
+        "Doses recorded 4 (400 mg in all; on average 2 a week)"

@@ -553,6 +553,11 @@ DAILY = {"cadence": "interval", "every_n_days": 1, "at": "10:00"}
      "In some 24 hours this schedule has 2 sessions (200 mg), over the 24-hour maximum of 100 "
      "mg, so sessions would be held. Sessions keep their clock time, so across a "
      "daylight-saving change two of them are an hour closer."),
+    # One session alone over a maximum (the function is pure; a save refuses a dose over the
+    # 24-hour maximum): one session, in the singular.
+    ("150", "100", "800", [{"cadence": "interval", "every_n_days": 7, "at": "10:00"}], "UTC",
+     "In some 24 hours this schedule has 1 session (150 mg), over the 24-hour maximum of 100 "
+     "mg, so sessions would be held."),
     # Any phase the patient may be moved to counts; an unreadable one is left out.
     ("100", "200", "400", [{"cadence": "interval", "every_n_days": 7, "at": "10:00"}, DAILY,
                            {"cadence": "weekdays", "weekdays": [], "at": "10:00"}],
