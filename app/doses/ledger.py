@@ -2,6 +2,7 @@
 
 import math
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -93,6 +94,25 @@ def expected_balance(session: Session, patient_id: uuid.UUID, at: datetime,
         else:
             balance += entry.count
     return balance - troches_taken(session, patient_id, after=since, until=at)
+
+
+def expected_by_the_record_now(session: Session, patient_id: uuid.UUID,
+                               counts: Iterable[LedgerEntry]) -> dict[uuid.UUID, Decimal]:
+    """For each count in `counts`, what the record as it stands now says should have been on
+    hand when it was made: the last count before it, plus fills, minus the doses that stand
+    (one query per count). A count keeps the expectation it was made with (its
+    `expected_balance`); where a dose corrected or marked entered in error since changes the
+    answer, an auditor must see both, or a shortfall disappears from the page."""
+    wanted = [c for c in counts if c.kind == LedgerKind.COUNT]
+    if not wanted:
+        return {}
+    entries = _ledger_entries(session, patient_id)
+    found = {}
+    for count in wanted:
+        key = (count.occurred_at, count.received_at)
+        before = [e for e in entries if (e.occurred_at, e.received_at) < key]
+        found[count.id] = expected_balance(session, patient_id, count.occurred_at, before)
+    return found
 
 
 def troches_per_week(version: ProtocolVersion, tz: str, now: datetime) -> Decimal:

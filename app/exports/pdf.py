@@ -642,6 +642,11 @@ def _sessions(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
         doc.grid(None, rows, (1, 1, 1), boxed=True, keep_together=True, title=title)
 
 
+def _signed(value: Decimal) -> str:
+    """A difference with its sign: "+1", "-2.5", "0"."""
+    return ("+" if value > 0 else "") + _num(value)
+
+
 def _ledger(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
     doc.heading(_("Troche ledger reconciliation"))
     if not records.ledger:
@@ -669,17 +674,27 @@ def _ledger(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
                                                                                   flags))) or "—"))
         else:
             expected = entry.expected_balance
-            diff = "—" if expected is None else _num(entry.count - expected)
-            if expected is not None and entry.count - expected > 0:
-                diff = "+" + diff
+            diff = "—" if expected is None else _signed(entry.count - expected)
+            # "Taken since last" is the record as it stands; a dose corrected or struck since
+            # the count changes what it expects: both are given, or the row does not add up
+            # and a shortfall disappears.
+            now_expected = records.expected_now.get(entry.id)
+            changed = ""
+            if expected is not None and now_expected is not None and now_expected != expected:
+                changed = _("By the record as it stands now (a dose corrected or marked entered "
+                            "in error since the count): %(expected)s expected, difference "
+                            "%(diff)s.", expected=_num(now_expected),
+                            diff=_signed(entry.count - now_expected))
             rows.append((clock.at(entry.occurred_at), _("Count"), since,
-                         _num(expected), _num(entry.count), diff, flags or "—"))
+                         _num(expected), _num(entry.count), diff,
+                         "; ".join(filter(None, (flags, changed))) or "—"))
     doc.grid((_("When"), _("Event"), _("Taken since last"), _("Filled / expected"),
               _("Counted"), _("Difference"), _("Details")), rows,
              (35, 13, 22, 20, 16, 20, 54))
     doc.para(_("Troches; the expected count is what the record said should be on hand when "
-               "the count was made (last count, plus fills, minus doses)."), size=SMALL,
-             muted=True)
+               "the count was made (last count, plus fills, minus doses). Where a dose was "
+               "corrected or marked entered in error since, Details gives what the record "
+               "expects now."), size=SMALL, muted=True)
 
 
 def render(records: PatientRecords, *, generated_at: datetime, prescriber: User | None,

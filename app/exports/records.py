@@ -8,6 +8,7 @@ order. Generators (csv_export.py, pdf.py, fhir.py) only shape what is here; they
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -16,7 +17,7 @@ from app.accounts.models import User
 from app.checkins import service as checkins
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.checkins.service import SessionRecord
-from app.doses import corrections
+from app.doses import corrections, ledger
 from app.doses import service as doses
 from app.doses.corrections import RevisionView
 from app.doses.models import Dose, DoseStatus, GateCheck, LedgerEntry
@@ -45,6 +46,8 @@ class PatientRecords:
     checkins: list[CheckIn] = field(default_factory=list)  # the sitter's entries included
     questionnaires: list[QuestionnaireResponse] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
+    # Each count's expectation by the record as it stands now (ledger.expected_by_the_record_now)
+    expected_now: dict[uuid.UUID, Decimal] = field(default_factory=dict)
     safety_events: list[SafetyEvent] = field(default_factory=list)
     authors: dict[uuid.UUID, str] = field(default_factory=dict)  # user id → display name
     # Each recorded dose's session record, by dose id: with all of its check-ins, those that
@@ -82,6 +85,7 @@ def gather(session: Session, patient: User, start: date, end: date) -> PatientRe
                                   col(LedgerEntry.occurred_at) >= start_at,
                                   col(LedgerEntry.occurred_at) < end_at)
         .order_by(col(LedgerEntry.occurred_at), col(LedgerEntry.received_at))).all())
+    found.expected_now = ledger.expected_by_the_record_now(session, pid, found.ledger)
     found.safety_events = list(session.exec(
         select(SafetyEvent).where(SafetyEvent.patient_id == pid,
                                   col(SafetyEvent.occurred_at) >= start_at,

@@ -231,7 +231,8 @@ def test_safety_events_read_as_on_the_patients_page(db):
 
 def test_a_weekly_average_is_given_only_over_two_weeks_or_more(db):
     """One dose exported for one day read "7 doses a week on average" for a patient on weekly
-    maintenance (and 1 a week read "1 doses a week": now "on average 1 a week"). Under two weeks of treated range, the PDF gives the count and the mg only."""
+    maintenance (and 1 a week read "1 doses a week": now "on average 1 a week"). Under two
+    weeks of treated range, the PDF gives the count and the mg only."""
     prescriber, patient, version = factories.patient_with_protocol(
         db, now=datetime(2026, 10, 30, tzinfo=UTC), starts_on="2026-11-02",
         induction={"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}, maintenance=None)
@@ -248,3 +249,43 @@ def test_a_weekly_average_is_given_only_over_two_weeks_or_more(db):
         "Doses recorded 1 (100 mg in all)"
     assert doses_line(date(2026, 11, 2), date(2026, 11, 15)) == \
         "Doses recorded 4 (400 mg in all; on average 2 a week)"
+
+
+def test_a_count_the_record_changed_since_gives_both_expectations(db):
+    """A dose marked entered in error after a count: the PDF's row went from "taken since last
+    3, expected 8.5, counted 7.5, -1" to "taken since last 1.5" beside the same -1, a row that
+    no longer adds up, and the shortfall the record now shows appeared nowhere."""
+    from app.doses import ledger
+    from app.doses import service as doses
+
+    prescriber, patient, _version = factories.patient_with_protocol(db, timezone="UTC")
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.date()
+    ledger.record_fill(db, patient=patient, entry_id=uuid.uuid4(), now=now,
+                       data={"filled_on": (today - timedelta(days=6)).isoformat(), "count": 10,
+                             "strength_mg": "100"})
+    struck = None
+    for days in (5, 3):
+        dose = doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
+                                 data={"taken_at": (now - timedelta(days=days)).isoformat(),
+                                       "dose_mg": "100", "route": "sublingual",
+                                       "no_gate_reason": "Checked on paper."}, now=now)
+        struck = struck or dose
+    ledger.record_count(db, patient=patient, entry_id=uuid.uuid4(), now=now,
+                        data={"counted_at": (now - timedelta(days=1)).isoformat(), "count": 8})
+    db.commit()
+
+    def count_row() -> str:
+        _, text = text_of(pdf.render(gather(db, patient, today - timedelta(days=7), today),
+                                     generated_at=now, prescriber=prescriber))
+        text = flat(text)
+        return text[text.index("Troche ledger reconciliation"):]
+
+    before = count_row()
+    assert "By the record as it stands now" not in before
+    corrections.mark_entered_in_error(db, patient=patient, author=patient, dose_id=struck.id,
+                                      revision_id=uuid.uuid4(), reason="Logged twice.", now=now)
+    db.commit()
+    after = count_row()
+    assert ("By the record as it stands now (a dose corrected or marked entered in error since "
+            "the count): 9 expected, difference -1.") in after
