@@ -226,8 +226,10 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
     patient = access.require_patient_access(
         session, user, patient_id, access.Purpose.MANAGE_PROTOCOL
     )
+    today = _local_today(patient)
+    before = service.current(session, patient.id)
     try:
-        service.save(
+        saved = service.save(
             session,
             prescriber=user,
             patient_id=patient.id,
@@ -251,7 +253,11 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
             {k: v for k, v in context.items() if k != "values"},
         )
     _plan_again(session, patient)
-    return see_other(f"/patients/{patient.id}?saved=protocol")
+    # A start date moved into the past can end induction at once: said, not left to be noticed
+    # (the phase change has its own form, with a reason).
+    moved = before is not None and (service.current_phase(before, today)
+                                    != service.current_phase(saved, today))
+    return see_other(f"/patients/{patient.id}?saved=protocol" + ("&moved=phase" if moved else ""))
 
 
 def _local_today(patient) -> date:

@@ -541,3 +541,31 @@ def test_a_phase_starting_within_the_interval_after_the_last_dose_is_warned_of(
     assert response.status_code == 303
     page = client.get(response.headers["location"]).text
     assert 'id="next-too-soon"' in page and warning in page
+
+
+def test_a_start_date_that_ends_induction_at_once_is_said_after_saving(db, auth, client,
+                                                                       prescriber_and_patient):
+    """A start moved to 2020 (everything else unchanged) saved without a word, and the patient's
+    page quietly read Maintenance instead of Induction."""
+    _, patient = prescriber_and_patient
+    today = _patient_today(patient)
+    current = {**FORM, "starts_on": (today - timedelta(days=3)).isoformat()}
+    assert auth.post(f"/patients/{patient.id}/protocol",
+                     {**current, "client_id": str(uuid.uuid4())}).status_code == 303
+    # A change that keeps the phase: only "Saved."
+    kept = auth.post(f"/patients/{patient.id}/protocol",
+                     {**current, "dose_mg": "100", "reason": "Lower dose.",
+                      "client_id": str(uuid.uuid4())})
+    assert kept.headers["location"] == f"/patients/{patient.id}?saved=protocol"
+
+    moved = auth.post(f"/patients/{patient.id}/protocol",
+                      {**current, "starts_on": "2020-01-01", "reason": "Backdated.",
+                       "client_id": str(uuid.uuid4())})
+    assert moved.status_code == 303
+    page = client.get(moved.headers["location"]).text
+    said = re.search(r'<p class="alert alert-hold" role="status" id="phase-moved">([^<]*)</p>',
+                     page)
+    assert said and said.group(1) == (
+        "This save moved Jordan Test to Maintenance today, by the dates in the plan. If that is "
+        "not what you meant, edit the start date or the weeks of induction; to move phases on "
+        "purpose, use Change phase.")
