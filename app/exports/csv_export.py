@@ -291,7 +291,19 @@ def _dose_revisions(records: PatientRecords, labels) -> Iterator[dict[str, str]]
                        **_times("revised_at", r.at, records),
                        "revised_by_id": str(r.by_id or ""), "revised_by_name": _text(r.by_name),
                        "reason": _text(r.reason), "field": name,
-                       "before": _value(change["before"]), "after": _value(change["after"])}
+                       "before": _changed(name, change["before"]),
+                       "after": _changed(name, change["after"])}
+
+
+def _changed(name: str, value: Any) -> str:
+    """A corrected field's value. An amount is stored as the record held it ("150.00") or as
+    typed ("100"): written as doses.csv writes amounts, so one column has one format."""
+    if name == "dose_mg" and value is not None:
+        try:
+            return _num(Decimal(str(value)))
+        except ArithmeticError:
+            pass
+    return _value(value)
 
 
 def _gates(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
