@@ -454,8 +454,16 @@ def _reviewed_high_risk_screen(session: Session, prescriber: User, patient: User
         event_id=event.id,
         note="Called Sam at 8:30. Passive thoughts, no plan or intent now; safety plan "
         "reviewed with Sam and his partner. Continue induction with a sitter; PHQ-9 weekly.",
-        now=at + timedelta(hours=14),
+        now=_next_morning(at, patient.timezone, "08:40"),
     )
+
+
+def _next_morning(at: datetime, tz: str, clock: str) -> datetime:
+    """The next day at `clock`, the patient's wall time: "the next morning" of the note above
+    (14 hours after an afternoon screen read 2:30 AM beside "Called Sam at 8:30")."""
+    local = at.astimezone(ZoneInfo(tz)) + timedelta(days=1)
+    hour, minute = (int(part) for part in clock.split(":"))
+    return local.replace(hour=hour, minute=minute, second=0, microsecond=0).astimezone(UTC)
 
 
 def seed_patient2_history(session: Session, prescriber: User, patient: User, now: datetime):

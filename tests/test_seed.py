@@ -96,6 +96,11 @@ def test_the_demo_shows_a_cleared_safety_review(db, demo):
     assert event.kind == "positive_screen" and event.level == "high"
     assert event.reviewed_at is not None and "safety plan" in event.review_note
     assert event.reviewed_by_id == demo["prescriber@demo.test"].id
+    # The next morning, after the 8:30 call the note speaks of (it read 2:30 AM).
+    reviewed = event.reviewed_at.astimezone(ZoneInfo(patient.timezone))
+    assert "Called Sam at 8:30" in event.review_note and (reviewed.hour, reviewed.minute) == (8, 40)
+    assert reviewed.date() == event.occurred_at.astimezone(ZoneInfo(patient.timezone)).date() \
+        + timedelta(days=1)
     # Cleared: the patient may dose again, and did.
     assert safety.pending_reviews(db, patient.id) == []
     assert any(d.taken_at > event.reviewed_at for d in rows(db, Dose, patient))
