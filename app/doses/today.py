@@ -46,6 +46,11 @@ class Today:
     safety_state: rules.SafetyState | None = None
     # The scheduled session a dose now would push back, when a dose now would be extra.
     extra_pushes: schedule.Occurrence | None = None
+    # What the interval and maxima say of the prescribed dose taken now, rendered: straight
+    # after a dose, Today offered the check with "this would be an extra dose" as if it could.
+    dose_now_held: list[dict] = field(default_factory=list)
+    # The next session is within the minimum interval of the last dose: its check will hold.
+    next_too_soon: bool = False
     # The recorded doses read for all this (RECENT_DOSES before now to NEARBY after), in time
     # order: the page's check-ins and the API reuse them instead of reading doses again.
     doses_read: list[Dose] = field(default_factory=list)
@@ -154,20 +159,26 @@ def today(session: Session, patient: User, now: datetime) -> Today:
     recent = [s for s in schedule.classify_sessions(occs, dose_times, now, due_window=DUE_WINDOW)
               if s.occurrence.scheduled_at < now or s.state == schedule.SessionState.TAKEN]
     record = safety.state(session, patient.id, now)
+    policy = protocols.policy(version)
+    past = [rules.PastDose(d.taken_at, d.dose_mg) for d in read]
+    last = doses[-1] if doses else None
+    gap = timedelta(hours=float(version.min_hours_between_doses))
     return Today(
         protocol=version,
         phase=protocols.current_phase(version, now.astimezone(tz).date()),
         next_session=nxt,
         recent=list(reversed(recent)),
-        last_dose=doses[-1] if doses else None,
+        last_dose=last,
         gate=latest_gate(session, patient.id, now, version),
         ledger=ledger_summary(session, patient, now),
         troches_per_dose=(version.dose_mg / version.strength_mg).quantize(
             Decimal("0.1"), rounding=ROUND_CEILING),
-        holds=reasons.in_words(
-            rules.safety_hold_reasons(protocols.policy(version), record, now), patient.timezone),
+        holds=reasons.in_words(rules.safety_hold_reasons(policy, record, now), patient.timezone),
         safety_state=record,
         extra_pushes=extra_dose_pushes(session, patient, version, now, nearby),
         doses_read=read,
+        dose_now_held=reasons.in_words(
+            rules.dose_limit_reasons(policy, past, now, version.dose_mg), patient.timezone),
+        next_too_soon=bool(nxt and last and nxt.occurrence.scheduled_at - last.taken_at < gap),
     )
 

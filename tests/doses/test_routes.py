@@ -580,7 +580,7 @@ def test_an_extra_dose_says_which_session_it_pushes_back_before_it_is_logged(db,
     assert "extra dose" not in client.get("/today").text
 
 
-def test_the_extra_dose_notice_never_names_the_session_a_dose_just_took(db, client, patient):
+def test_the_notice_after_a_dose_says_a_dose_now_would_be_held(db, client, patient):
     """A dose 30 minutes before the session takes it; the notice on the next check named that
     session as the one a further dose would push back."""
     new_protocol(db, patient, **factories.session_now_protocol(patient, hours_from_now=0.5))
@@ -593,9 +593,16 @@ def test_the_extra_dose_notice_never_names_the_session_a_dose_just_took(db, clie
         return f"push back your session on {format_datetime(at, 'long_datetime').rsplit(',', 1)[0]}"
 
     page = html.unescape(client.get("/today").text)
-    assert "this would be an extra dose" in page
     assert named(today_at) not in page
-    assert named(tomorrow_at) in page  # within the 48 hours: the next one still to come
+    # Nor does it speak of pushing tomorrow's back as if a dose now could be taken: a dose now
+    # is too soon, and Today says that instead (a journey tester read the check offered, under
+    # "this would be an extra dose", straight after the dose).
+    assert "this would be an extra dose" not in page and named(tomorrow_at) not in page
+    held = page[page.index("A dose now would be held:"):].split("</div>")[0]
+    assert "Too soon: doses must be at least 48 hours apart." in held
+    # Tomorrow's session is within the 48 hours too: its card says the check will hold it.
+    assert ("This session is less than 48 hours after your last dose, so its safety check "
+            "will hold it as too soon.") in page
 
 
 def test_a_safety_check_is_valid_for_the_prescribers_window(db, client, patient):
