@@ -208,6 +208,10 @@ def test_phq9_item9_leads_to_the_screener_linked_to_it(client, db, auth, patient
         assert item.text in page
     phq = db.get(QuestionnaireResponse, uuid.UUID(phq_id))
     assert (phq.score, phq.follow_up) == (10, "cssrs")
+    # The crisis resources come with the screener's questions, before them: a journey tester
+    # found 988 nowhere on this page, only after the screener was sent.
+    assert page.index("Call 988 (Suicide & Crisis Lifeline)") < page.index(CSSRS.items[0].text)
+    assert "Text HOME to 741741" in page and "Call 911" in page
 
 
 def test_a_high_risk_screen_shows_the_crisis_screen(client, db, auth, patient, prescriber_page):
