@@ -323,7 +323,7 @@ def _session_checkins(
             end,
             {"dose_id": dose_id, "slot": "end", "values": end_values},
         )
-    morning = taken_at + timedelta(hours=23)
+    morning = _next_morning(taken_at, patient.timezone, "08:30")
     if morning < now:
         _apply(
             session,
@@ -459,8 +459,9 @@ def _reviewed_high_risk_screen(session: Session, prescriber: User, patient: User
 
 
 def _next_morning(at: datetime, tz: str, clock: str) -> datetime:
-    """The next day at `clock`, the patient's wall time: "the next morning" of the note above
-    (14 hours after an afternoon screen read 2:30 AM beside "Called Sam at 8:30")."""
+    """The next day at `clock`, the patient's wall time: a next-morning check-in, or the review
+    of a screen "the next morning" (14 hours after an afternoon screen read 2:30 AM beside
+    "Called Sam at 8:30")."""
     local = at.astimezone(ZoneInfo(tz)) + timedelta(days=1)
     hour, minute = (int(part) for part in clock.split(":"))
     return local.replace(hour=hour, minute=minute, second=0, microsecond=0).astimezone(UTC)

@@ -42,6 +42,11 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
 TEXT_LIMIT = 1000  # a check-in note; forms show it and count towards it
 NEXT_MORNING_AT = time(9, 0)
+# The earliest a session's timed entry is that entry (session_entry_opens): the +40 minute
+# recheck from 35 minutes after the dose (as the sitter's prompt counts it done,
+# app/supervision/rules.py EARLY), the next morning's from 4:00 the next day.
+RECHECK_EARLY = timedelta(minutes=5)
+NEXT_MORNING_FROM = time(4, 0)
 QUESTIONNAIRE_GRACE_DAYS = 2  # a weekly questionnaire stays due this long after its day
 DOSE_SLOTS = ("plus40", "end", "next_morning", "observe")  # these belong to one logged dose
 # How long after a dose the patient's own session check-ins may follow it without naming it.
@@ -343,6 +348,17 @@ def record_checkin(
             raise Invalid(_("That session is over: entries for it can be added up to 36 hours "
                             "after its dose. For how you are now, use the daily check-in."),
                           field="dose_id")
+        opens = session_entry_opens(slot.key, dose, ZoneInfo(patient.timezone))
+        if opens is not None and recorded_at < opens:
+            # A reading a minute after the dose is not the +40 minute recheck: counted as one,
+            # it marked the recheck done and its reminder went.
+            shown = _local(opens, ZoneInfo(patient.timezone))
+            raise Invalid(
+                _("The +40 minute recheck opens at %(time)s, 35 minutes after the dose.",
+                  time=format_datetime(shown, "time")) if slot.key == "plus40" else
+                _("The next-morning check-in opens at %(time)s.",
+                  time=format_datetime(shown, "weekday_time")),
+                field="dose_id")
     values = clean_values(payload.values)
     # A sitter records what their slot asks, nothing of the patient's own (mood, a morning).
     unknown = sorted(set(values) - set(slot.measures)) if by == "caregiver" else []
@@ -381,6 +397,17 @@ def _uuid_or_none(value) -> uuid.UUID | None:
         return uuid.UUID(str(value)) if value not in (None, "") else None
     except ValueError:
         raise Invalid(_("That dose was not found."), field="dose_id") from None
+
+
+def session_entry_opens(slot_key: str, dose: Dose, tz: ZoneInfo) -> datetime | None:
+    """The earliest an entry of `slot_key` for `dose` is that entry, or None when any time in
+    the session will do."""
+    if slot_key == "plus40":
+        return dose.taken_at + timedelta(minutes=SLOTS["plus40"].offset_minutes or 40) \
+            - RECHECK_EARLY
+    if slot_key == "next_morning":
+        return _at(_local(dose.taken_at, tz).date() + timedelta(days=1), NEXT_MORNING_FROM, tz)
+    return None
 
 
 def session_entry_fits(dose: Dose, at: datetime) -> bool:

@@ -89,9 +89,11 @@ def test_home_lists_only_the_people_supported_now_with_their_session(db, login_a
     # The alerts switch from the alerts work stays.
     assert f'action="/supporting/{robin_patient.id}/alerts"' in page
 
-    # The +40 check-in logged: the home says so.
+    # The +40 check-in logged (made 36 minutes after the dose: it opens at 35, and the dose
+    # was 5 minutes ago): the home says so.
     apply(db, robin_patient, "checkin", {"slot": "plus40", "dose_id": _dose["id"],
-                                         "values": {"systolic": 130, "diastolic": 85}}, utcnow())
+                                         "values": {"systolic": 130, "diastolic": 85}},
+          utcnow() + timedelta(minutes=31))
     db.commit()
     assert "The +40 minute check-in is logged." in text(client.get("/supporting"))
 

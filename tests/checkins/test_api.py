@@ -39,18 +39,49 @@ def one(client, kind: str, data: dict, **kwargs) -> dict:
     return result
 
 
-def dose_for(db, patient):
-    """A dose logged by `patient` a minute ago, under a fresh protocol."""
+def dose_for(db, patient, minutes_ago: int = 40):
+    """A dose logged by `patient` `minutes_ago` (its +40 minute recheck open), under a fresh
+    protocol."""
     prescriber = factories.user(db, role="prescriber")
     factories.protocol(db, prescriber, patient)
     now = utcnow()
     dose = doses.record_dose(
         db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
-        data={"taken_at": (now - timedelta(minutes=1)).isoformat(), "dose_mg": "100",
+        data={"taken_at": (now - timedelta(minutes=minutes_ago)).isoformat(), "dose_mg": "100",
               "route": "sublingual", "no_gate_reason": "Logged later."},
         now=now)
     db.commit()
     return dose
+
+
+def test_a_timed_entry_made_too_early_is_refused_with_when_it_opens(client, db, patient):
+    """A journey tester's +40 minute recheck, entered a minute after the dose, was saved as the
+    recheck ("+40 recheck: Done", its reminder gone), and a next-morning check-in three minutes
+    after the dose was filed as the next morning's."""
+    from zoneinfo import ZoneInfo
+
+    dose = dose_for(db, patient, minutes_ago=36)
+    zone = ZoneInfo(patient.timezone)
+    a_minute_after = dose.taken_at + timedelta(minutes=1)  # made then, sent now
+    opens = (dose.taken_at + timedelta(minutes=35)).astimezone(zone)
+    early = one(client, "checkin", {"dose_id": str(dose.id), "slot": "plus40",
+                                    "values": {"systolic": 132, "diastolic": 84}},
+                recorded_at=a_minute_after)
+    assert early["status"] == "rejected"
+    assert early["errors"]["dose_id"] == (
+        f"The +40 minute recheck opens at {opens:%-I:%M %p}, 35 minutes after the dose.")
+    morning = (dose.taken_at.astimezone(zone) + timedelta(days=1)).replace(
+        hour=4, minute=0, second=0, microsecond=0)
+    too_soon = one(client, "checkin", {"dose_id": str(dose.id), "slot": "next_morning",
+                                       "values": {"slept": True, "mood": 6}})
+    assert too_soon["status"] == "rejected"
+    assert too_soon["errors"]["dose_id"] == (
+        f"The next-morning check-in opens at {morning:%a %-I:%M %p}.")
+    assert count(db, CheckIn) == 0
+    # Now, 36 minutes after the dose: the recheck.
+    on_time = one(client, "checkin", {"dose_id": str(dose.id), "slot": "plus40",
+                                      "values": {"systolic": 132, "diastolic": 84}})
+    assert on_time["status"] == "created", on_time
 
 
 @pytest.fixture
