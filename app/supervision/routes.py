@@ -9,6 +9,7 @@ import uuid
 
 from fastapi import APIRouter, Request
 
+from app.alerts import service as alerts
 from app.checkins.instruments import MEASURES, SEVERITY
 from app.checkins.routes import _form_errors, _rejected_values, values_from_form
 from app.db import SessionDep, utcnow
@@ -43,6 +44,10 @@ def session_page(request: Request, session: SessionDep, user: CurrentUser,
     return render(request, "supervision/session.html", {
         "view": view, "patient": view.patient, "saved": saved in service.SITTER_SLOTS,
         "offline_pages": offline_pages(view.patient.id),
+        # The page a sitter keeps open during the session: a crisis reading the patient entered
+        # (an alert to them) shows here first, not only on "People I support".
+        "open_alerts": alerts.views(session, alerts.open_alerts(session, user,
+                                                                patient_id=view.patient.id)),
     })
 
 

@@ -228,3 +228,20 @@ def test_patients_have_no_alerts_page_and_no_menu_item(login_as, client):
     login_as("patient")
     assert client.get("/alerts").status_code == 403
     assert 'href="/alerts"' not in client.get("/today").text
+
+
+def test_the_sitters_session_page_shows_an_open_alert_and_acknowledges_it_there(
+        db, auth, client, clinic):
+    """Morgan entered 185/125 during the session; the page the sitter keeps open read "Session
+    under way" with the usual prompts, and the alert was only on "People I support"."""
+    alert = open_alert(db, clinic)
+    auth.login(clinic.caregiver.email)
+    session_path = f"/supporting/{clinic.patient.id}/session"
+    page = client.get(session_path).text
+    section = page[page.index('id="session-alerts-heading"'):]
+    assert "Open alerts about Robin Example" in section
+    assert f'action="/alerts/{alert.id}/acknowledge"' in section
+    assert f'name="back" value="{session_path}"' in section
+    done = auth.post(f"/alerts/{alert.id}/acknowledge", {"note": "", "back": session_path})
+    assert done.status_code == 303 and done.headers["location"].startswith(session_path)
+    assert 'id="session-alerts-heading"' not in client.get(session_path).text
