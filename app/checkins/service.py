@@ -826,10 +826,11 @@ def due_checkins(session: Session, patient: User, now: datetime,
 
 @dataclass(frozen=True)
 class BpReading:
-    """One blood pressure reading of a session: the pre-dose gate ("gate") or a check-in."""
+    """One blood pressure reading of a session: the pre-dose gate ("gate"), a check-in, or a
+    safety check made during the session ("gate_during")."""
 
     at: datetime
-    slot: str  # "gate", "pre", "plus40", "end", …
+    slot: str  # "gate", "pre", "plus40", "end", "gate_during", …
     systolic: int
     diastolic: int
     heart_rate: int | None
@@ -881,10 +882,11 @@ def session_record(session: Session, dose: Dose) -> SessionRecord:
 
 
 def session_records(session: Session, doses: list[Dose]) -> dict[uuid.UUID, SessionRecord]:
-    """The session record of each dose, by dose id, in at most four statements however many
+    """The session record of each dose, by dose id, in at most five statements however many
     doses (a timeline's fortnight, a page of History, an export's year): their check-ins
     (wherever they fall: an end-of-session entry after midnight belongs to the card), their
-    gates, the sitter checklists those gates were checked with, and the authors' names."""
+    gates, the safety checks made during their sessions, the sitter checklists those gates were
+    checked with, and the authors' names."""
     from app.doses.models import GateCheck
 
     if not doses:
@@ -896,6 +898,23 @@ def session_records(session: Session, doses: list[Dose]) -> dict[uuid.UUID, Sess
     gate_ids = {d.gate_id for d in doses if d.gate_id}
     gates = {g.id: g for g in session.exec(
         select(GateCheck).where(col(GateCheck.id).in_(gate_ids))).all()} if gate_ids else {}
+    # A safety check made during a session, after its dose (checking again, a crisis reading)
+    # is one of its readings too: a 185/125 a minute after the dose was on the timeline and
+    # not in the session's record.
+    during: dict[uuid.UUID, list] = {d.id: [] for d in doses}
+    for later in session.exec(
+            select(GateCheck).where(
+                col(GateCheck.patient_id).in_({d.patient_id for d in doses}),
+                col(GateCheck.checked_at) > min(d.taken_at for d in doses),
+                col(GateCheck.checked_at) <= max(d.taken_at for d in doses) + SESSION_SPAN)
+            .order_by(col(GateCheck.checked_at))).all():
+        if later.id in gate_ids:
+            continue
+        home = max((d for d in doses if d.patient_id == later.patient_id
+                    and d.taken_at < later.checked_at <= d.taken_at + SESSION_SPAN),
+                   key=lambda d: d.taken_at, default=None)
+        if home is not None:
+            during[home.id].append(later)
     sitter_ids = {g.sitter_check_id for g in gates.values() if g.sitter_check_id}
     sitters = {c.id: c for c in session.exec(
         select(CheckIn).where(col(CheckIn.id).in_(sitter_ids))).all()} if sitter_ids else {}
@@ -907,16 +926,18 @@ def session_records(session: Session, doses: list[Dose]) -> dict[uuid.UUID, Sess
     for dose in doses:
         gate = gates.get(dose.gate_id) if dose.gate_id else None
         sitter = sitters.get(gate.sitter_check_id) if gate and gate.sitter_confirmed else None
-        found[dose.id] = build_session_record(dose, by_dose[dose.id], gate, sitter, people)
+        found[dose.id] = build_session_record(dose, by_dose[dose.id], gate, sitter, people,
+                                              during[dose.id])
     return found
 
 
 def build_session_record(dose: Dose, checkins: list[CheckIn], gate: Any,
                          sitter_check: CheckIn | None,
-                         people: dict[uuid.UUID, str]) -> SessionRecord:
+                         people: dict[uuid.UUID, str], during: list | None = None
+                         ) -> SessionRecord:
     """The session record from what `session_records` read, without a query: the dose's
     check-ins in time order, its gate, the sitter's co-signed checklist that gate was checked
-    with, and authors' names by id."""
+    with, authors' names by id, and the safety checks made during the session."""
     by_slot = {c.slot: c.values for c in checkins}
     # A slot can be answered more than once (a recheck, "ready to be alone" later on): the
     # blood pressure is the latest reading in that slot, not lost to a later entry without one.
@@ -943,6 +964,8 @@ def build_session_record(dose: Dose, checkins: list[CheckIn], gate: Any,
     readings += [BpReading(c.recorded_at, c.slot, c.values["systolic"], c.values["diastolic"],
                            c.values.get("heart_rate"), minutes(c.recorded_at))
                  for c in checkins if _bp(c.values)]
+    readings += [BpReading(g.checked_at, "gate_during", g.systolic, g.diastolic, g.heart_rate,
+                           minutes(g.checked_at)) for g in during or ()]
     readings.sort(key=lambda r: r.at)
     return SessionRecord(
         dose=dose,

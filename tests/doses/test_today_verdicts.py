@@ -328,3 +328,18 @@ def test_a_new_time_saved_after_todays_dose_asks_for_no_second_dose_today(db, au
     assert state.next_session.occurrence.local_date > local_today
     assert state.recent[0].state == "taken"
     assert state.recent[0].occurrence.local_date == local_today
+
+
+def test_a_crisis_reading_during_the_session_is_in_its_record(db, auth, client, patient):
+    """A 185/125 safety check a minute after the dose was on the timeline and among the safety
+    events, and not in that session's record, which listed only the readings before and at +40."""
+    first = send(client, "gate", gate_data())
+    send(client, "dose", {"taken_at": utcnow().isoformat(), "dose_mg": "100",
+                          "route": "sublingual", "gate_id": first["id"]})
+    crisis = send(client, "gate", gate_data(systolic=185, diastolic=125))
+    assert crisis["verdict"] == "emergency"
+    page = html.unescape(client.get("/doses").text)
+    readings = page[page.index('class="table readings"'):].split("</table>")[0]
+    rows = re.findall(r"<tr>.*?</tr>", readings, flags=re.S)
+    assert any("Safety check during the session" in r and "185/125" in r for r in rows), rows
+    assert any("Safety check before the dose" in r for r in rows), rows
