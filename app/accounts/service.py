@@ -49,6 +49,15 @@ EMAIL_MAX = 254  # an email address (users.email)
 MAX_PASSWORD_LENGTH = 128
 
 
+
+
+def dead_invite_words() -> str:
+    """An invite link that no longer works: a patient who already set up their account with it
+    was told to ask for a new one, with nothing about signing in."""
+    return _("This invite link has expired or was already used. If you set up your account "
+             "with it, sign in; if not, ask for a new one.")
+
+
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -591,7 +600,7 @@ def open_invite(session: Session, token: str, now: datetime) -> Invite:
         or invite.revoked_at is not None
         or now >= invite.expires_at
     ):
-        raise NotFound(_("This invite link has expired or was already used. Ask for a new one."))
+        raise NotFound(dead_invite_words())
     return invite
 
 
@@ -737,7 +746,7 @@ def accept_invite(
         .values(used_at=now)
     )
     if claimed.rowcount != 1:
-        raise NotFound(_("This invite link has expired or was already used. Ask for a new one."))
+        raise NotFound(dead_invite_words())
     session.add(user)
     session.flush()
     return user

@@ -16,7 +16,8 @@ from tests import factories
 from tests.conftest import Auth, csrf_from
 from tests.helpers import another_client, follow, fresh, invite_token, session_cookie, sha256
 
-DEAD_LINK = "This invite link has expired or was already used. Ask for a new one."
+DEAD_LINK = ("This invite link has expired or was already used. If you set up your account with "
+             "it, sign in; if not, ask for a new one.")
 ALREADY_SHOWN = "This invite was already created and its link was shown once."
 PATIENT_PASSWORD = "my own good password"
 
