@@ -30,7 +30,7 @@ from app.web import cookies, csrf, formats, language
 from app.web.assets import INLINE_SCRIPT, static_url
 from app.web.nav import menu as nav_menu
 from app.web.nav import section_of
-from app.web.timezones import timezone_label
+from app.web.timezones import timezone_label, timezone_place
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 HTMX_FILE = "htmx-4.0.1.min.js"
@@ -207,6 +207,7 @@ def errors_in(errors: dict | None, fields) -> bool:
 env.globals["errors_in"] = errors_in
 # A zone in words in the time zone select ("New York (Eastern)", not "America/New York").
 env.filters["timezone_label"] = timezone_label
+env.filters["timezone_place"] = timezone_place
 
 
 # Marked here, translated when shown (N_): building the whole table in the reader's language on

@@ -74,3 +74,9 @@ def timezone_label(name: str) -> str:
     city = name.rsplit("/", 1)[-1].replace("_", " ")
     region = regions.get(name)
     return f"{city} ({region})" if region else city
+
+
+def timezone_place(name: str) -> str:
+    """A zone named inside a sentence, by its place: "Los Angeles", "UTC" (the select's
+    "Los Angeles (Pacific)" would nest parentheses there)."""
+    return name.rsplit("/", 1)[-1].replace("_", " ")

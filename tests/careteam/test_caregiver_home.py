@@ -341,8 +341,8 @@ def test_a_sitter_by_another_clock_is_told_whose_times_the_pages_show(db, login_
     far = login_as("caregiver", timezone="America/Los_Angeles")
     support(db, person, far)
     db.commit()
-    note = ("Times are in your time zone (America/Los Angeles). Robin Example's is "
-            "America/New York.")
+    # The zones by their places, as the rest of the app says them (not "America/New York").
+    note = "Times are in your time zone (Los Angeles). Robin Example's is New York."
     for path in ("/supporting", f"/supporting/{person.id}", f"/supporting/{person.id}/session",
                  f"/supporting/{person.id}/session/plus40"):
         assert note in text(client.get(path)), path
