@@ -119,6 +119,11 @@ def scope_label(scope: str | None) -> str:
     }.get(scope, _("Sessions only"))  # type: ignore[call-overload]
 
 
+def has_caregiver(session: Session, patient: User, now: datetime) -> bool:
+    """Whether a caregiver (a sitter) is on the patient's team now."""
+    return bool(access.care_team_of(session, patient.id, Relation.CAREGIVER, now))
+
+
 def caregiver_rows(session: Session, patient: User, now: datetime) -> list[dict]:
     """The patient's caregivers for the care-team page, each with its scope and end date."""
     return [

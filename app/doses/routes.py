@@ -88,12 +88,28 @@ def today(request: Request, session: SessionDep, user: PatientUser, welcome: str
     now = utcnow()
     ctx = _today_context(session, user, now, welcome=welcome, logged=logged,
                          show_push_card=show_push_card)
+    ctx["getting_ready"] = _getting_ready(session, user, ctx["state"], now)
     if logged:
         # Said from the record, not from the address: a dose against a hold is health
         # information, and an address ends up in the browser's history and in logs.
         ctx["logged_against_hold"] = today_state.just_logged_against_hold(ctx["state"], now)
         ctx["logged_same_as"] = today_state.just_logged_same_as(ctx["state"], now)
     return render(request, "doses/today.html", ctx)
+
+
+def _getting_ready(session: Session, user: User, state, now: datetime) -> dict:
+    """What a new patient still needs before a session goes as planned, said on Today until the
+    first dose is logged (a journey tester's new patient met a dose form first): a sitter on the
+    care team when the plan requires one, and a first pharmacy fill, without which the supply
+    reads below zero. Not after: a sitter need not use the app (the patient confirms them at
+    the check), and a missing fill has its own notice on the supply card."""
+    if state.protocol is None or state.last_dose is not None:
+        return {}
+    return {
+        "sitter": bool(state.protocol.sitter_required) and not careteam.has_caregiver(
+            session, user, now),
+        "fill": state.ledger is not None and not state.ledger.entries,
+    }
 
 
 def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,

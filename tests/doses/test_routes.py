@@ -1134,3 +1134,35 @@ def test_a_dose_refused_for_more_than_its_amount_brings_no_plain_form(db, auth, 
     refused = auth.post("/today/dose", form)
     assert refused.status_code == 422
     assert "Check the amount" not in refused.text  # too soon: no amount would do
+
+
+def test_a_new_patient_is_told_what_to_get_ready_until_the_first_dose(db, client, auth, patient):
+    """A journey tester's brand-new patient opened Today on a safety check and a dose form: no
+    word that the plan asks for a sitter and none had joined, nor that no fill was recorded
+    (the supply then read -1 after the first dose)."""
+    def getting_ready() -> str | None:
+        page = html.unescape(client.get("/today").text)
+        if 'id="ready-heading"' not in page:
+            return None
+        return page[page.index('id="ready-heading"'):].split("</section>")[0]
+
+    card = getting_ready()
+    assert card and "none has joined your care team yet" in card and 'href="/care-team"' in card
+    assert "Record the troches the pharmacy gave you" in card
+
+    factories.link(db, patient, factories.user(db, role="caregiver"))
+    db.commit()
+    card = getting_ready()
+    assert card and "care team" not in card and "pharmacy" in card
+    fill = auth.post("/supply/fill", {"fill_client_id": str(uuid.uuid4()),
+                                      "fill_filled_on": utcnow().date().isoformat(),
+                                      "fill_count": "8", "fill_strength_mg": "100"})
+    assert fill.status_code == 303, fill.text
+    assert getting_ready() is None
+
+
+def test_after_the_first_dose_getting_ready_is_not_said_again(db, client, patient):
+    """A sitter need not use the app (the patient confirms them at the check), and a missing
+    fill has its own notice on the supply card: after the first dose, no card."""
+    assert send_dose(client, gate_id=gate(client)["id"])["status"] == "created"
+    assert 'id="ready-heading"' not in client.get("/today").text
