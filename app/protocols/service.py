@@ -388,6 +388,41 @@ def interval_warning(min_hours: Decimal, templates: Iterable[Mapping]) -> str | 
     )
 
 
+def _over_maximum_words(week: bool, only_across_clock_change: bool, count: int,
+                        total: str, limit: str) -> str:
+    """The maxima warning's sentence for the 7-day (`week`) or 24-hour maximum. Over it only
+    across a daylight-saving change, it says so: a prescriber read "in some 7 days … 3 sessions"
+    as every week held and raised the maximum for it."""
+    if week and only_across_clock_change:
+        return ngettext(
+            "Only across a daylight-saving change: sessions keep their clock time, so that week "
+            "some 7 days hold %(num)s session (%(total)s mg), over the 7-day maximum of "
+            "%(max)s mg, and one would be held.",
+            "Only across a daylight-saving change: sessions keep their clock time, so that week "
+            "some 7 days hold %(num)s sessions (%(total)s mg), over the 7-day maximum of "
+            "%(max)s mg, and one would be held.", count, total=total, max=limit)
+    if only_across_clock_change:
+        return ngettext(
+            "Only across a daylight-saving change: sessions keep their clock time, so that day "
+            "some 24 hours hold %(num)s session (%(total)s mg), over the 24-hour maximum of "
+            "%(max)s mg, and one would be held.",
+            "Only across a daylight-saving change: sessions keep their clock time, so that day "
+            "some 24 hours hold %(num)s sessions (%(total)s mg), over the 24-hour maximum of "
+            "%(max)s mg, and one would be held.", count, total=total, max=limit)
+    if week:
+        return ngettext(
+            "In some 7 days this schedule has %(num)s session (%(total)s mg), over the 7-day "
+            "maximum of %(max)s mg, so sessions would be held.",
+            "In some 7 days this schedule has %(num)s sessions (%(total)s mg), over the 7-day "
+            "maximum of %(max)s mg, so sessions would be held.", count, total=total, max=limit)
+    return ngettext(
+        "In some 24 hours this schedule has %(num)s session (%(total)s mg), over the 24-hour "
+        "maximum of %(max)s mg, so sessions would be held.",
+        "In some 24 hours this schedule has %(num)s sessions (%(total)s mg), over the "
+        "24-hour maximum of %(max)s mg, so sessions would be held.", count, total=total,
+        max=limit)
+
+
 def maxima_warning(dose_mg: Decimal, max_24h: Decimal, max_7d: Decimal,
                    templates: Iterable[Mapping], tz: str, around: date) -> str | None:
     """Why the schedule's own sessions would break a rolling maximum, or None: the most
@@ -407,28 +442,19 @@ def maxima_warning(dose_mg: Decimal, max_24h: Decimal, max_7d: Decimal,
         return max((most_sessions_within(p, span, where) for p in plans), default=0)
 
     found = []
-    week, day = most(timedelta(days=7)), most(timedelta(hours=24))
-    # Said when the zone's clock changes add a session a clock that never changes would not.
-    by_clock_change = False
-    if week and week * dose_mg > max_7d:
-        by_clock_change |= week > most(timedelta(days=7), ZoneInfo("UTC"))
-        found.append(ngettext(
-            "In some 7 days this schedule has %(num)s session (%(total)s mg), over the 7-day "
-            "maximum of %(max)s mg, so sessions would be held.",
-            "In some 7 days this schedule has %(num)s sessions (%(total)s mg), over the 7-day "
-            "maximum of %(max)s mg, so sessions would be held.",
-            week, total=_mg(week * dose_mg), max=_mg(max_7d)))
-    if day and day * dose_mg > max_24h:
-        by_clock_change |= day > most(timedelta(hours=24), ZoneInfo("UTC"))
-        found.append(ngettext(
-            "In some 24 hours this schedule has %(num)s session (%(total)s mg), over the 24-hour "
-            "maximum of %(max)s mg, so sessions would be held.",
-            "In some 24 hours this schedule has %(num)s sessions (%(total)s mg), over the "
-            "24-hour maximum of %(max)s mg, so sessions would be held.",
-            day, total=_mg(day * dose_mg), max=_mg(max_24h)))
-    if by_clock_change:
-        found.append(_("Sessions keep their clock time, so across a daylight-saving change two "
-                       "of them are an hour closer."))
+    for week, span, limit in ((True, timedelta(days=7), max_7d),
+                              (False, timedelta(hours=24), max_24h)):
+        count = most(span)
+        if not count or count * dose_mg <= limit:
+            continue
+        # A clock that never changes: the schedule's ordinary weeks and days.
+        usual = most(span, ZoneInfo("UTC"))
+        only_across = usual * dose_mg <= limit
+        found.append(_over_maximum_words(week, only_across, count, _mg(count * dose_mg),
+                                         _mg(limit)))
+        if not only_across and count > usual:
+            found.append(_("Sessions keep their clock time, so across a daylight-saving change "
+                           "two of them are an hour closer."))
     return " ".join(found) or None
 
 

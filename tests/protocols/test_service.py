@@ -540,9 +540,17 @@ DAILY = {"cadence": "interval", "every_n_days": 1, "at": "10:00"}
     # Mon/Thu at 100: three in some 7 days across the spring change, within 300.
     ("100", "200", "300", [{"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}],
      "America/New_York", None),
+    # Over only across the spring change: said so (read as every week, a journey tester
+    # raised the maximum for it).
     ("100", "200", "250", [{"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}],
      "America/New_York",
-     "In some 7 days this schedule has 3 sessions (300 mg), over the 7-day maximum of 250 mg, "
+     "Only across a daylight-saving change: sessions keep their clock time, so that week some "
+     "7 days hold 3 sessions (300 mg), over the 7-day maximum of 250 mg, and one would be "
+     "held."),
+    # Over every week, and more so across the change: the ordinary words, and the clock's.
+    ("100", "200", "150", [{"cadence": "weekdays", "weekdays": [0, 3], "at": "10:00"}],
+     "America/New_York",
+     "In some 7 days this schedule has 3 sessions (300 mg), over the 7-day maximum of 150 mg, "
      "so sessions would be held. Sessions keep their clock time, so across a daylight-saving "
      "change two of them are an hour closer."),
     # Daily at 100 with 300 a week: over it in any week, and no clock change to blame.
@@ -550,9 +558,9 @@ DAILY = {"cadence": "interval", "every_n_days": 1, "at": "10:00"}
      "In some 7 days this schedule has 7 sessions (700 mg), over the 7-day maximum of 300 mg, "
      "so sessions would be held."),
     ("100", "100", "800", [DAILY], "America/New_York",
-     "In some 24 hours this schedule has 2 sessions (200 mg), over the 24-hour maximum of 100 "
-     "mg, so sessions would be held. Sessions keep their clock time, so across a "
-     "daylight-saving change two of them are an hour closer."),
+     "Only across a daylight-saving change: sessions keep their clock time, so that day some 24 "
+     "hours hold 2 sessions (200 mg), over the 24-hour maximum of 100 mg, and one would be "
+     "held."),
     # One session alone over a maximum (the function is pure; a save refuses a dose over the
     # 24-hour maximum): one session, in the singular.
     ("150", "100", "800", [{"cadence": "interval", "every_n_days": 7, "at": "10:00"}], "UTC",
