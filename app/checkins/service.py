@@ -911,6 +911,7 @@ def session_records(session: Session, doses: list[Dose]) -> dict[uuid.UUID, Sess
         if later.id in gate_ids:
             continue
         home = max((d for d in doses if d.patient_id == later.patient_id
+                    and d.status == DoseStatus.RECORDED
                     and d.taken_at < later.checked_at <= d.taken_at + SESSION_SPAN),
                    key=lambda d: d.taken_at, default=None)
         if home is not None:
