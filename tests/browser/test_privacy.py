@@ -267,14 +267,28 @@ def test_sign_out_with_nothing_unsent_does_not_ask(page: Page, patient):
 OUTBOX_JS = """() => TrocheOutbox.all().then((items) => items.map((i) => [i.user, i.id]))"""
 
 
-def _queue_mood(page: Page, user, mood: int) -> str:
+def _queue_mood(page: Page, user, mood: int, status: str = "pending") -> str:
     """A daily mood check-in kept in the outbox for `user`, as the phone keeps one made
-    offline (not sent while this page lives: no flush is asked for)."""
+    offline. A flush sends a pending one as soon as `user` is signed in and online; a
+    "rejected" one (the server refused it) stays until its person fixes or discards it."""
     until(page, "window.TrocheOutbox !== undefined")
     item_id = str(uuid.uuid4())
-    page.evaluate("""([id, user, mood]) => TrocheOutbox.add({
+    page.evaluate("""([id, user, mood, status]) => TrocheOutbox.add({
         id, user, kind: "checkin", label: "Mood", recorded_at: new Date().toISOString(),
-        data: {slot: "daily", values: {mood}}})""", [item_id, str(user.id), mood])
+        data: {slot: "daily", values: {mood}}}).then(() => status === "pending" ||
+          new Promise((ok, fail) => {
+            const open = indexedDB.open("trochelog");
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+              const tx = open.result.transaction("outbox", "readwrite");
+              const store = tx.objectStore("outbox");
+              store.get(id).onsuccess = (event) => {
+                store.put({...event.target.result, status, detail: "Refused."});
+              };
+              tx.oncomplete = () => { open.result.close(); ok(true); };
+              tx.onerror = () => fail(tx.error);
+            };
+          }))""", [item_id, str(user.id), mood, status])
     return item_id
 
 
@@ -292,17 +306,19 @@ def test_a_sign_out_keeps_another_accounts_unsent_entries_for_them(
         db.commit()
     sign_in(page, other.email, factories.PASSWORD, lands_on="Today")
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
-    waiting = _queue_mood(page, other, 4)
-    # Jordan's session ends by itself (idle expiry): the page shows the sign-in page.
+    # Jordan's session ends by itself (idle expiry) with an entry made on the phone still
+    # waiting (no flush can send it now: nobody is signed in).
     with Session(engine) as db:
         db.exec(delete(AuthSession).where(col(AuthSession.user_id) == other.id))
         db.commit()
+    waiting = _queue_mood(page, other, 4)
     page.goto("/today")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
 
     sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
-    own = _queue_mood(page, patient, 6)
+    # Sam's own unsent entry: one the server refused (a flush leaves it for Sam to see to).
+    own = _queue_mood(page, patient, 6, status="rejected")
     page.reload()  # the count of this person's unsent entries, as the page draws it
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     dialogs: list[str] = []
@@ -334,9 +350,6 @@ def test_entries_waiting_for_a_sign_in_say_so_online_and_a_sign_out_offline_sign
     console_errors.expect(r"status of 401")
     sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
-    _queue_mood(page, patient, 5)
-    page.reload()
-    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
 
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -346,11 +359,14 @@ def test_entries_waiting_for_a_sign_in_say_so_online_and_a_sign_out_offline_sign
         "You are offline, so you are still signed in: signing out needs a connection. "
         "Try again when you have a signal.")
     assert dialogs == []
-    page.context.set_offline(False)
 
+    # The session ends while the phone is away, with an entry made on it still waiting (no
+    # flush can send it: nobody is signed in).
     with Session(engine) as db:
         db.exec(delete(AuthSession).where(col(AuthSession.user_id) == patient.id))
         db.commit()
+    _queue_mood(page, patient, 5)
+    page.context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")  # the signal came back
     note = page.locator("#offline-saved")
     expect(note).to_contain_text("You are signed out on this phone, so what you saved here is "
