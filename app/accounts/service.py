@@ -49,8 +49,6 @@ EMAIL_MAX = 254  # an email address (users.email)
 MAX_PASSWORD_LENGTH = 128
 
 
-
-
 def dead_invite_words() -> str:
     """An invite link that no longer works: a patient who already set up their account with it
     was told to ask for a new one, with nothing about signing in."""

@@ -71,7 +71,7 @@ def timezone_label(name: str) -> str:
         "America/Halifax": _("Atlantic"),
         "America/St_Johns": _("Newfoundland"),
     }
-    city = name.rsplit("/", 1)[-1].replace("_", " ")
+    city = timezone_place(name)
     region = regions.get(name)
     return f"{city} ({region})" if region else city
 
