@@ -35,6 +35,7 @@ from app.i18n import gettext as _
 from app.i18n import ngettext
 from app.protocols.models import ProtocolVersion
 from app.safety import service as safety
+from app.supervision.rules import EARLY, RECHECK_AT
 from app.validation import parse
 from app.web.formats import format_datetime, full_stop, parse_time
 
@@ -42,10 +43,7 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 OLDEST_ENTRY = timedelta(days=30)
 TEXT_LIMIT = 1000  # a check-in note; forms show it and count towards it
 NEXT_MORNING_AT = time(9, 0)
-# The earliest a session's timed entry is that entry (session_entry_opens): the +40 minute
-# recheck from 35 minutes after the dose (as the sitter's prompt counts it done,
-# app/supervision/rules.py EARLY), the next morning's from 4:00 the next day.
-RECHECK_EARLY = timedelta(minutes=5)
+# The earliest a next-morning check-in is that check-in (session_entry_opens).
 NEXT_MORNING_FROM = time(4, 0)
 QUESTIONNAIRE_GRACE_DAYS = 2  # a weekly questionnaire stays due this long after its day
 DOSE_SLOTS = ("plus40", "end", "next_morning", "observe")  # these belong to one logged dose
@@ -348,11 +346,12 @@ def record_checkin(
             raise Invalid(_("That session is over: entries for it can be added up to 36 hours "
                             "after its dose. For how you are now, use the daily check-in."),
                           field="dose_id")
-        opens = session_entry_opens(slot.key, dose, ZoneInfo(patient.timezone))
+        tz = ZoneInfo(patient.timezone)
+        opens = session_entry_opens(slot.key, dose, tz)
         if opens is not None and recorded_at < opens:
             # A reading a minute after the dose is not the +40 minute recheck: counted as one,
             # it marked the recheck done and its reminder went.
-            shown = _local(opens, ZoneInfo(patient.timezone))
+            shown = _local(opens, tz)
             raise Invalid(
                 _("The +40 minute recheck opens at %(time)s, 35 minutes after the dose.",
                   time=format_datetime(shown, "time")) if slot.key == "plus40" else
@@ -403,8 +402,8 @@ def session_entry_opens(slot_key: str, dose: Dose, tz: ZoneInfo) -> datetime | N
     """The earliest an entry of `slot_key` for `dose` is that entry, or None when any time in
     the session will do."""
     if slot_key == "plus40":
-        return dose.taken_at + timedelta(minutes=SLOTS["plus40"].offset_minutes or 40) \
-            - RECHECK_EARLY
+        # From when the sitter's prompt counts the recheck done: 35 minutes after the dose.
+        return dose.taken_at + timedelta(minutes=RECHECK_AT) - EARLY
     if slot_key == "next_morning":
         return _at(_local(dose.taken_at, tz).date() + timedelta(days=1), NEXT_MORNING_FROM, tz)
     return None
