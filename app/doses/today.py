@@ -44,7 +44,8 @@ class Today:
     holds: list[dict] = field(default_factory=list)
     # The record's holds as the rules take them (what `holds` was rendered from).
     safety_state: rules.SafetyState | None = None
-    # The scheduled session a dose now would push back, when a dose now would be extra.
+    # The scheduled session a dose now would push back, when a dose now would be extra (and
+    # not held: then dose_now_held says why instead).
     extra_pushes: schedule.Occurrence | None = None
     # What the interval and maxima say of the prescribed dose taken now, rendered: straight
     # after a dose, Today offered the check with "this would be an extra dose" as if it could.
@@ -161,6 +162,8 @@ def today(session: Session, patient: User, now: datetime) -> Today:
     record = safety.state(session, patient.id, now)
     policy = protocols.policy(version)
     past = [rules.PastDose(d.taken_at, d.dose_mg) for d in read]
+    held = reasons.in_words(rules.dose_limit_reasons(policy, past, now, version.dose_mg),
+                            patient.timezone)
     last = doses[-1] if doses else None
     gap = timedelta(hours=float(version.min_hours_between_doses))
     return Today(
@@ -175,10 +178,10 @@ def today(session: Session, patient: User, now: datetime) -> Today:
             Decimal("0.1"), rounding=ROUND_CEILING),
         holds=reasons.in_words(rules.safety_hold_reasons(policy, record, now), patient.timezone),
         safety_state=record,
-        extra_pushes=extra_dose_pushes(session, patient, version, now, nearby),
+        # Said only when a dose now would not be held (the held notice takes its place).
+        extra_pushes=None if held else extra_dose_pushes(session, patient, version, now, nearby),
         doses_read=read,
-        dose_now_held=reasons.in_words(
-            rules.dose_limit_reasons(policy, past, now, version.dose_mg), patient.timezone),
+        dose_now_held=held,
         next_too_soon=bool(nxt and last and nxt.occurrence.scheduled_at - last.taken_at < gap),
     )
 
