@@ -323,7 +323,7 @@ def _session_checkins(
             end,
             {"dose_id": dose_id, "slot": "end", "values": end_values},
         )
-    morning = _next_morning(taken_at, patient.timezone, "08:30")
+    morning = _next_morning(taken_at, patient.timezone, time(8, 30))
     if morning < now:
         _apply(
             session,
@@ -454,17 +454,17 @@ def _reviewed_high_risk_screen(session: Session, prescriber: User, patient: User
         event_id=event.id,
         note="Called Sam at 8:30. Passive thoughts, no plan or intent now; safety plan "
         "reviewed with Sam and his partner. Continue induction with a sitter; PHQ-9 weekly.",
-        now=_next_morning(at, patient.timezone, "08:40"),
+        now=_next_morning(at, patient.timezone, time(8, 40)),
     )
 
 
-def _next_morning(at: datetime, tz: str, clock: str) -> datetime:
+def _next_morning(at: datetime, tz: str, clock: time) -> datetime:
     """The next day at `clock`, the patient's wall time: a next-morning check-in, or the review
     of a screen "the next morning" (14 hours after an afternoon screen read 2:30 AM beside
     "Called Sam at 8:30")."""
-    local = at.astimezone(ZoneInfo(tz)) + timedelta(days=1)
-    hour, minute = (int(part) for part in clock.split(":"))
-    return local.replace(hour=hour, minute=minute, second=0, microsecond=0).astimezone(UTC)
+    zone = ZoneInfo(tz)
+    return datetime.combine(at.astimezone(zone).date() + timedelta(days=1), clock,
+                            tzinfo=zone).astimezone(UTC)
 
 
 def seed_patient2_history(session: Session, prescriber: User, patient: User, now: datetime):
