@@ -177,6 +177,17 @@
     note.focus();
   }
 
+  // A link after what `say` just said: where to go about it.
+  function linkInNote(href, words) {
+    var note = document.getElementById("offline-saved");
+    if (!note) return;
+    var link = document.createElement("a");
+    link.href = href;
+    link.textContent = words;
+    note.appendChild(document.createTextNode(" "));
+    note.appendChild(link);
+  }
+
   function queue(form) {
     var kind = form.getAttribute("data-sync-kind");
     var idField = form.getAttribute("data-sync-id");
@@ -776,12 +787,7 @@
       if (items.length || !shownWithoutSignal) return; // a rejected one is shown, and said
       shownWithoutSignal = false;
       say(text("sent-page-older"), "alert-ok");
-      var note = document.getElementById("offline-saved");
-      var fresh = document.createElement("a");
-      fresh.href = window.location.pathname + window.location.search;
-      fresh.textContent = text("show-fresh");
-      note.appendChild(document.createTextNode(" "));
-      note.appendChild(fresh);
+      linkInNote(window.location.pathname + window.location.search, text("show-fresh"));
     }).catch(function () { /* the outbox cannot be read: the next page load is fresh */ });
   }
 
@@ -789,12 +795,8 @@
     Outbox.all(currentUser()).then(function (items) {
       if (!items.length) return;
       say(text("signed-out-waiting"), "alert-error");
-      var link = document.createElement("a");
-      link.href = "/login?next=" + encodeURIComponent(window.location.pathname);
-      link.textContent = text("sign-in-again");
-      var note = document.getElementById("offline-saved");
-      note.appendChild(document.createTextNode(" "));
-      note.appendChild(link);
+      linkInNote("/login?next=" + encodeURIComponent(window.location.pathname),
+                 text("sign-in-again"));
     }).catch(function () { /* the outbox cannot be read: nothing to say about it */ });
   }
 

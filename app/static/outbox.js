@@ -172,20 +172,22 @@
   }
 
   // Who is signed in, and their CSRF token; null when nobody is (the queue waits for them).
+  function me() {
+    return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" });
+  }
+
   function whoAmI() {
-    return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" })
-      .then(function (response) { return response.ok ? response.json() : null; });
+    return me().then(function (response) { return response.ok ? response.json() : null; });
   }
 
   // As whoAmI, for the flush: null only when the server says nobody is signed in (401, 403),
   // so a flush can tell "sign in again to send these" from "the server could not answer".
   function signedIn() {
-    return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" })
-      .then(function (response) {
-        if (response.ok) return response.json();
-        if (response.status === 401 || response.status === 403) return null;
-        throw new Error("/api/v1/me answered " + response.status);
-      });
+    return me().then(function (response) {
+      if (response.ok) return response.json();
+      if (response.status === 401 || response.status === 403) return null;
+      throw new Error("/api/v1/me answered " + response.status);
+    });
   }
 
   // A JSON write as the signed-in user (`me` from whoAmI): the one way the outbox, push.js and
