@@ -574,7 +574,10 @@ def test_an_extra_dose_says_which_session_it_pushes_back_before_it_is_logged(db,
               f"your session on {format_datetime(session_at, 'long_datetime').rsplit(',', 1)[0]}")
     assert notice in page and "doses must be at least 48 hours apart" in page
     gate(client)
-    assert notice in html.unescape(client.get("/today").text)  # and on the OK screen
+    ok_screen = html.unescape(client.get("/today").text)
+    assert notice in ok_screen  # and on the OK screen, first, with no "take your dose now"
+    assert "You can take your dose now" not in ok_screen
+    assert ok_screen.index(notice) < ok_screen.index("within your plan's limits")
     # At session time there is nothing to push back.
     new_protocol(db, patient)
     assert "extra dose" not in client.get("/today").text
