@@ -52,6 +52,7 @@ __all__ = [
     "PatientFacts",
     "PersonFacts",
     "SupplyFacts",
+    "held_as_too_soon",
     "is_supply_low",
     "overdue_after",
     "plan",
@@ -114,6 +115,10 @@ class PatientFacts:
     # version in force when due, as Today judges them (empty: `plans` and `grace` alone).
     in_force: tuple[schedule.InForce, ...] = ()
     gate_checks: tuple[datetime, ...] = ()  # pre-dose safety checks of the last few days
+    # The protocol's minimum interval and the last recorded dose however long ago (`doses`
+    # holds only the last few days): a session too soon after it is held, not reminded of.
+    min_interval: timedelta | None = None
+    last_dose_at: datetime | None = None
     mood_time: time = time(20, 0)
     questionnaire_weekday: int = 0
     questionnaire_every_weeks: int = 1
@@ -306,6 +311,26 @@ def _gate_done(patient: PatientFacts, at: datetime) -> bool:
     return any(at - patient.due_window <= check <= at for check in patient.gate_checks)
 
 
+def held_as_too_soon(last_dose_at: datetime | None, moment: datetime, now: datetime,
+                     min_interval: timedelta | None) -> bool:
+    """Whether a dose at `moment`, or now if that is later, would be held as too soon after
+    the last recorded dose (strictly closer than the minimum interval, as the gate's rule):
+    a reminder to take it, or a caregiver's "not logged in time", would ask for a dose the
+    safety check refuses. Today warns of such a session instead (next_too_soon)."""
+    if last_dose_at is None or min_interval is None:
+        return False
+    ref = max(moment, now)
+    return last_dose_at <= ref and ref - last_dose_at < min_interval
+
+
+def _too_soon(p: PatientFacts, moment: datetime, now: datetime) -> bool:
+    ref = max(moment, now)
+    before = [d.taken_at for d in p.doses if d.taken_at <= ref]
+    if p.last_dose_at is not None and p.last_dose_at <= ref:
+        before.append(p.last_dose_at)
+    return held_as_too_soon(max(before, default=None), moment, now, p.min_interval)
+
+
 def _patient_items(b: _Builder, p: PatientFacts) -> None:
     tz = b.tz
     now = b.now
@@ -316,7 +341,7 @@ def _patient_items(b: _Builder, p: PatientFacts) -> None:
         at = status.occurrence.scheduled_at
         plan_ = _plan_on(p.plans, status.occurrence.local_date)
         nominal = wall(status.occurrence.local_date, plan_.at) if plan_ else None
-        if at >= now:
+        if at >= now and not _too_soon(p, at, now):
             b.add("session", "session", at, "/today", local_time=nominal, patient_id=pid)
             if not _gate_done(p, at):
                 # A gate held by quiet hours past the session itself is noise: the session's
@@ -324,7 +349,7 @@ def _patient_items(b: _Builder, p: PatientFacts) -> None:
                 b.add("gate", "gate", at - GATE_LEAD, "/today", patient_id=pid,
                       latest_send=at)
         follow = overdue_after(p.grace)
-        if follow is not None:
+        if follow is not None and not _too_soon(p, at + follow, now):
             b.add("overdue", "overdue", at + follow, "/today", patient_id=pid,
                   latest_send=at + p.grace)
 
@@ -384,6 +409,8 @@ def _caregiver_items(b: _Builder, p: PatientFacts) -> None:
     for status in _sessions(p, b.now, HORIZON, delay):
         if status.state is SessionState.TAKEN:
             continue
+        if _too_soon(p, status.occurrence.scheduled_at + delay, b.now):
+            continue  # the check would hold it: not taking it is no missed dose
         b.add("caregiver_missed", f"caregiver_missed:{pid}:session",
               status.occurrence.scheduled_at + delay, "/supporting", patient_id=pid)
     for dose in p.doses:

@@ -291,6 +291,11 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
         answered[pid].append((instrument, at))
     with_protocol = [pid for pid in ids if pid in versions]
     history = protocol_versions.overlapping(session, with_protocol, dose_since, now)
+    last_dose = dict(session.execute(
+        select(Dose.patient_id, func.max(Dose.taken_at))
+        .where(col(Dose.patient_id).in_(with_protocol), Dose.status == DoseStatus.RECORDED,
+               col(Dose.taken_at) < now + FUTURE_TOLERANCE)
+        .group_by(col(Dose.patient_id))).all()) if with_protocol else {}
     entries: dict[uuid.UUID, list[LedgerEntry]] = defaultdict(list)
     taken: dict[uuid.UUID, Decimal] = {}
     if with_protocol:
@@ -315,6 +320,9 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
             due_window=DUE_WINDOW,
             doses=tuple(doses_by[patient.id]),
             gate_checks=tuple(gates[patient.id]),
+            min_interval=(timedelta(hours=float(version.min_hours_between_doses))
+                          if version else None),
+            last_dose_at=last_dose.get(patient.id),
             mood_time=cs.mood_time,
             questionnaire_weekday=cs.questionnaire_weekday,
             questionnaire_every_weeks=cs.questionnaire_every_weeks,
@@ -575,6 +583,17 @@ def _session_of(session: Session, version: ProtocolVersion, patient: User,
     return statuses[-1]
 
 
+def _too_soon(session: Session, patient: User, version: ProtocolVersion, moment: datetime,
+              now: datetime) -> bool:
+    """planner.held_as_too_soon against the last dose recorded before `moment` (or now)."""
+    last = session.exec(
+        select(func.max(Dose.taken_at)).where(
+            Dose.patient_id == patient.id, Dose.status == DoseStatus.RECORDED,
+            col(Dose.taken_at) <= max(moment, now))).one()
+    return planner.held_as_too_soon(
+        last, moment, now, timedelta(hours=float(version.min_hours_between_doses)))
+
+
 def _slot_logged(session: Session, dose_id: uuid.UUID | None, slot: str) -> str | None:
     dose = session.get(Dose, dose_id) if dose_id else None
     if dose is None or dose.status != DoseStatus.RECORDED:
@@ -637,7 +656,10 @@ def _patient_reason(session: Session, patient: User, occ: ReminderOccurrence,
         return "done"
     if kind == "overdue" and status.state is schedule.SessionState.MISSED:
         return "missed"  # past the grace period: the session can no longer be taken
-    return None
+    # A session or gate reminder asks for the dose at the session's time; the follow-up at
+    # its own.
+    moment = occ.due_at if kind == "overdue" else at
+    return "too_soon" if _too_soon(session, patient, version, moment, now) else None
 
 
 def _caregiver_reason(session: Session, caregiver: User, occ: ReminderOccurrence,
@@ -657,7 +679,9 @@ def _caregiver_reason(session: Session, caregiver: User, occ: ReminderOccurrence
     status = _session_of(session, version, patient, occ, now, _escalation(consent))
     if status is None:
         return "no_session"
-    return "done" if status.state is schedule.SessionState.TAKEN else None
+    if status.state is schedule.SessionState.TAKEN:
+        return "done"
+    return "too_soon" if _too_soon(session, patient, version, occ.due_at, now) else None
 
 
 def still_needed(session: Session, occurrence: ReminderOccurrence, now: datetime) -> str | None:
@@ -667,6 +691,8 @@ def still_needed(session: Session, occurrence: ReminderOccurrence, now: datetime
     "resolved": supply is fine again; "turned_off": the kind is off now; "no_protocol";
     "no_session": the schedule no longer has that session; "dose_removed": the dose it follows
     was marked entered in error; "missed": an overdue follow-up past the grace period;
+    "too_soon": the session's check would hold a dose now as too soon after the last one (a
+    session, gate, overdue or caregiver's missed-dose reminder for it asks for a refused dose);
     "no_consent": a caregiver's link, their acceptance or the patient's consent is gone;
     "inactive": the account (or the patient's) is deactivated. Alerts and tests are always
     needed here (alerts check themselves). A snooze is judged as the reminder it repeats."""

@@ -91,6 +91,21 @@ def test_the_patients_delay_decides_when_a_missed_session_is_escalated(db, world
     assert service.still_needed(db, missed, missed.due_at) is None
 
 
+def test_a_session_held_as_too_soon_is_not_escalated_as_missed(db, world):
+    """An extra dose on Sunday at noon makes Monday's session too soon (48 h apart): not
+    taking it is what the check asks, so the caregiver is not told it was missed."""
+    _, patient, caregiver = world
+    service.plan(db, caregiver, SUNDAY_NOON - timedelta(hours=3))
+    db.commit()
+    missed = escalations(db, caregiver, patient)[f"caregiver_missed:{patient.id}:session"]
+    take(db, patient, SUNDAY_NOON)
+    db.commit()
+    assert service.still_needed(db, missed, missed.due_at) == "too_soon"
+    service.plan(db, caregiver, SUNDAY_NOON + timedelta(minutes=1))
+    db.commit()
+    assert f"caregiver_missed:{patient.id}:session" not in escalations(db, caregiver, patient)
+
+
 @pytest.mark.parametrize("minutes", [15, 120])
 def test_the_delay_also_applies_to_the_recheck(db, world, minutes):
     _, patient, caregiver = world

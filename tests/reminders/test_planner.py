@@ -148,6 +148,43 @@ def test_the_overdue_follow_up_comes_while_the_session_can_still_be_taken(grace,
         assert items[0].due_at <= local(2026, 1, 12, 10) + grace
 
 
+def test_a_session_the_check_would_hold_as_too_soon_is_not_reminded_of():
+    """Mon/Thu 10:00, 48 h apart: after an extra dose on Sunday at noon, Monday's session is
+    too soon at 10:00 and at its 11:00 follow-up. No session, gate, follow-up or caregiver
+    reminder asks for that dose (the check would refuse it; Today warns instead)."""
+    extra = DoseFacts(uuid.uuid4(), local(2026, 1, 11, 12), frozenset({"plus40", "end"}))
+    facts = patient_facts(weekdays({MON, THU}), doses=(extra,), last_dose_at=extra.taken_at,
+                          min_interval=timedelta(hours=48))
+    now = local(2026, 1, 11, 14)
+    monday = [i for i in plan(patient(facts), now) if i.local_time.startswith("2026-01-12")
+              and i.kind in ("session", "gate", "overdue")]
+    assert monday == []
+    assert of(plan(caregiver(facts), now), "caregiver_missed") == []
+    # Without that dose, all four are planned.
+    free = replace(facts, doses=(), last_dose_at=None)
+    assert {i.kind for i in plan(patient(free), now)} >= {"session", "gate", "overdue"}
+    assert of(plan(caregiver(free), now), "caregiver_missed")
+
+
+def test_a_session_that_becomes_allowed_in_its_grace_keeps_its_follow_up():
+    """23 h apart: at 10:00 Monday the dose is still too soon (Sunday 11:30 + 23 h = 10:30),
+    so no session or gate reminder; the 11:00 follow-up comes, once the check would allow it.
+    The last dose counts even when it is older than the few days `doses` holds."""
+    facts = patient_facts(weekdays({MON, THU}), last_dose_at=local(2026, 1, 11, 11, 30),
+                          min_interval=timedelta(hours=23))
+    items = plan(patient(facts), local(2026, 1, 11, 14))
+    assert [(i.kind, i.local_time) for i in items if i.local_time.startswith("2026-01-12T")
+            and i.kind in ("session", "gate", "overdue")] == [("overdue", "2026-01-12T11:00")]
+    # Exactly the interval is allowed, as the gate's rule says.
+    assert not planner.held_as_too_soon(local(2026, 1, 11, 11), local(2026, 1, 12, 10),
+                                        local(2026, 1, 11, 14), timedelta(hours=23))
+    assert planner.held_as_too_soon(local(2026, 1, 11, 11, 1), local(2026, 1, 12, 10),
+                                    local(2026, 1, 11, 14), timedelta(hours=23))
+    # Judged at now when now is later than the moment (a reminder sent late).
+    assert not planner.held_as_too_soon(local(2026, 1, 11, 11, 30), local(2026, 1, 12, 10),
+                                        local(2026, 1, 12, 10, 30), timedelta(hours=23))
+
+
 # --- DST and timezone moves -----------------------------------------------------------------
 
 

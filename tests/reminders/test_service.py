@@ -286,6 +286,31 @@ def test_still_needed_after_a_dose_is_logged(db, world):
     assert found[(end.rule, end.local_time)].status == OccurrenceStatus.CANCELLED
 
 
+def test_a_session_an_extra_dose_made_too_soon_is_not_sent(db, world):
+    """Planned on Sunday morning; an extra dose at Sunday noon makes Monday's 10:00 too soon
+    (48 h apart). At send time the session, its gate and its follow-up are skipped as too soon
+    rather than sent to a page that holds the dose; the next plan drops them, so "Coming up"
+    does not list them either."""
+    _, patient = world
+    morning = SUNDAY_NOON - timedelta(hours=3)
+    service.plan(db, patient, morning)
+    db.commit()
+    found = rows(db, patient)
+    planned = [found[("session", "2026-01-12T10:00")], found[("gate", "2026-01-12T09:45")],
+               found[("overdue", "2026-01-12T11:00")]]
+    assert all(service.still_needed(db, r, r.due_at) is None for r in planned)
+    take(db, patient, SUNDAY_NOON)
+    db.commit()
+    for r in planned:
+        assert service.still_needed(db, r, r.due_at) == "too_soon", r.kind
+    service.plan(db, patient, SUNDAY_NOON + timedelta(minutes=1))
+    db.commit()
+    found = rows(db, patient)
+    for key in (("session", "2026-01-12T10:00"), ("gate", "2026-01-12T09:45"),
+                ("overdue", "2026-01-12T11:00")):
+        assert found[key].status == OccurrenceStatus.CANCELLED, key
+
+
 def test_a_gate_check_settles_the_gate(db, world):
     _, patient = world
     service.plan(db, patient, SUNDAY_NOON)
