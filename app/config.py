@@ -3,6 +3,7 @@
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,7 +18,10 @@ class Settings(BaseSettings):
     app_env: Literal["development", "test", "production"] = "development"
     secret_key: str = DEFAULT_SECRET
     database_url: str = f"sqlite:///{ROOT / 'var' / 'trochelog.db'}"
-    # Public origin when behind a proxy (e.g. https://clinic.example); empty = derive from request.
+    # The address people use (e.g. https://clinic.example). Links in emails and invites are
+    # built from it. Required in production: derived from the request's Host header instead,
+    # anyone could ask for a victim's reset email whose link points at their own server.
+    # Empty in development: derived from the request.
     public_origin: str = ""
 
     # Sessions: a patient's phone stays signed in through a treatment week, but not forever.
@@ -117,6 +121,13 @@ class Settings(BaseSettings):
         ):
             # OWASP's floor for Argon2id: 19 MiB of memory and two passes.
             raise ValueError("ARGON2_* costs are below the safe minimum for production")
+        if self.app_env == "production":
+            parts = urlsplit(self.public_origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+                raise ValueError(
+                    "PUBLIC_ORIGIN must be set in production to the address people use, such "
+                    "as https://clinic.example: password reset and invite links are built from "
+                    "it, never from the request's Host header")
         return self
 
     @cached_property

@@ -38,6 +38,7 @@ _database = database_for_this_process()  # before app.db reads DATABASE_URL
 os.environ["APP_ENV"] = os.environ.get("PROFILE_APP_ENV", "production")
 os.environ["REMINDERS_DISPATCHER"] = "off"
 os.environ.setdefault("SECRET_KEY", "profile-secret-key-that-is-long-enough-0123456789")
+os.environ.setdefault("PUBLIC_ORIGIN", "http://127.0.0.1")  # production requires it
 
 import anyio.to_thread  # noqa: E402
 import httpx2 as httpx  # noqa: E402

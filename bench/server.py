@@ -100,6 +100,8 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         "APP_ENV": "production",
         "SECRET_KEY": SECRET,
         "DATABASE_URL": database_url,
+        # Production requires it (app/config.py); AppServer sets its own port's.
+        "PUBLIC_ORIGIN": "http://127.0.0.1",
         "REMINDERS_DISPATCHER": "worker",
         "VAPID_SUBJECT": "mailto:bench@trochelog.example",
         "FORWARDED_ALLOW_IPS": "127.0.0.1",
@@ -122,7 +124,7 @@ class AppServer:
         self.database_url = database_url
         self.port = port or free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
-        self.env = server_env(database_url, **env)
+        self.env = server_env(database_url, **{"PUBLIC_ORIGIN": self.origin, **env})
         self.process: subprocess.Popen | None = None
         # Kept after a failed run, for reading; removed after a clean one (__exit__).
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115

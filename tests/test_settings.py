@@ -36,10 +36,25 @@ def test_production_refuses_a_short_secret(clean_env):
         clean_env(app_env="production", secret_key="x" * 31)
 
 
+ORIGIN = "https://clinic.example"
+
+
 def test_production_with_a_long_secret_works_and_seeds_nothing(clean_env):
-    prod = clean_env(app_env="production", secret_key="k" * 32)
+    prod = clean_env(app_env="production", secret_key="k" * 32, public_origin=ORIGIN)
     assert prod.app_env == "production"
     assert prod.seeds_demo is False
+
+
+@pytest.mark.parametrize("origin", ["", "clinic.example", "https://", "ftp://clinic.example",
+                                    "https://clinic.example/app"])
+def test_production_refuses_to_take_links_from_the_host_header(clean_env, origin):
+    """Without PUBLIC_ORIGIN a reset link is built from the request's Host header: anyone could
+    ask for a victim's reset email with a link to their own server (a security tester did)."""
+    with pytest.raises(ValidationError, match="PUBLIC_ORIGIN must be set"):
+        clean_env(app_env="production", secret_key="k" * 32, public_origin=origin)
+    assert clean_env(public_origin=origin).app_env == "development"  # derived from the request
+    assert clean_env(app_env="production", secret_key="k" * 32,
+                     public_origin="http://127.0.0.1:8000/").public_origin
 
 
 def test_production_from_the_environment(clean_env, monkeypatch):
@@ -47,6 +62,9 @@ def test_production_from_the_environment(clean_env, monkeypatch):
     with pytest.raises(ValidationError):
         clean_env()
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    with pytest.raises(ValidationError, match="PUBLIC_ORIGIN"):
+        clean_env()
+    monkeypatch.setenv("PUBLIC_ORIGIN", ORIGIN)
     assert clean_env().seeds_demo is False
 
 

@@ -113,6 +113,21 @@ def test_unknown_address_gets_the_identical_answer_and_no_mail(db, client, user,
     assert len(smtp.messages) == 1
 
 
+def test_the_link_points_at_the_public_origin_whatever_host_the_request_named(
+        db, client, user, smtp, monkeypatch):
+    """A security tester asked for a reset with `Host: evil.example` and the email's link went
+    to evil.example: the token would reach whoever asked. Production requires PUBLIC_ORIGIN
+    (tests/test_settings.py), and the link is built from it."""
+    monkeypatch.setattr(settings, "public_origin", "https://clinic.example")
+    page = client.get("/forgot", headers={"host": "evil.example"})
+    asked = client.post("/forgot", data={"email": user.email, "csrf_token": csrf_from(page.text)},
+                        headers={"host": "evil.example", "cookie": page.headers["set-cookie"]})
+    assert asked.headers["location"] == "/forgot?sent=1"
+    (message,) = smtp.messages
+    assert "https://clinic.example/reset/" in message.get_content()
+    assert "evil.example" not in message.get_content()
+
+
 def test_asking_is_throttled_per_address_without_saying_so(db, client, user, smtp):
     for _ in range(settings.password_reset_per_hour + 2):
         assert _ask(client, user.email).headers["location"] == "/forgot?sent=1"
