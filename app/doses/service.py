@@ -478,6 +478,27 @@ def _usable_gate(session: Session, patient: User, gate_id: uuid.UUID,
     return gate
 
 
+# The holds a check's own answers raise (not the record's, nor the interval's and maxima).
+READING_CODES = frozenset({rules.ReasonCode.BP_HOLD, rules.ReasonCode.PULSE_HOLD,
+                           rules.ReasonCode.SITTER_REQUIRED, rules.ReasonCode.CHECKLIST_FAILED})
+
+
+def _newer_check(session: Session, patient_id: uuid.UUID, gate: GateCheck | None,
+                 taken_at: datetime, valid_for: timedelta) -> GateCheck | None:
+    """The patient's latest safety check made after the one this dose names (without one,
+    within a check's validity before the dose) and by the dose's minute: the latest reading
+    decides. A tester passed at 159/99, was held at 170/95 a minute later, and logged the dose
+    from the first page's form: it was recorded clean, the 170/95 nowhere beside it."""
+    since = gate.checked_at if gate else taken_at - valid_for
+    stmt = select(GateCheck).where(
+        GateCheck.patient_id == patient_id, col(GateCheck.checked_at) >= since,
+        # A form's time is the minute: a check in the same minute as the dose came first.
+        col(GateCheck.checked_at) < taken_at + timedelta(minutes=1))
+    if gate is not None:
+        stmt = stmt.where(GateCheck.id != gate.id)
+    return session.exec(stmt.order_by(col(GateCheck.checked_at).desc()).limit(1)).first()
+
+
 def _record_holds(session: Session, policy: rules.GuardPolicy, patient_id: uuid.UUID,
                   taken_at: datetime) -> list[rules.Reason]:
     """Holds from the record at `taken_at`, and at up to FUTURE_TOLERANCE later: a form's time
@@ -540,10 +561,15 @@ def record_dose(
         *rules.dose_limit_reasons(policy, around, taken_at, dose.dose_mg),
     ]
     held = reasons.stored(found)
-    for recorded in gate.reasons if gate else []:
-        # The gate's own reasons (its readings, checklist) stand as it recorded them; its
-        # interval and maxima were judged for the prescribed amount at the check's time, and
-        # this dose's own judgement above replaces them (50 mg taken is not "250 mg").
+    newer = _newer_check(session, patient.id, gate, taken_at, gate_valid_for(version))
+    # Of a newer check, its readings' and checklist's holds: the record's (an emergency's
+    # lockout, a pending review) are judged above at the dose's own time.
+    newer_holds = [r for r in newer.reasons if r["code"] in READING_CODES] if newer else []
+    for recorded in [*(gate.reasons if gate else []), *newer_holds]:
+        # The gate's own reasons (its readings, checklist) stand as it recorded them, and a
+        # newer check's hold is a hold on this dose too; their interval and maxima were judged
+        # for the prescribed amount at the check's time, and this dose's own judgement above
+        # replaces them (50 mg taken is not "250 mg").
         if recorded["code"] not in {r["code"] for r in held} | DOSE_LIMIT_CODES:
             held.append(recorded)
     codes = [r["code"] for r in held]

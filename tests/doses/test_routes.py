@@ -550,6 +550,38 @@ def test_dose_referencing_an_emergency_gate_is_refused(db, client, patient):
     assert count(db, Dose) == 0
 
 
+def test_a_newer_check_that_held_holds_a_dose_naming_an_older_check_that_passed(
+        db, client, patient):
+    """A tester passed at 159/99, was held at 170/95 a minute later, and logged the dose from
+    the first page's form: it was recorded clean. The latest reading decides: the dose is
+    refused with the newer check's reason, and recorded only with a reason, flagged."""
+    passed = gate(client, systolic=159, diastolic=99)
+    assert passed["verdict"] == "ok"
+    assert gate(client, systolic=170, diastolic=95)["verdict"] == "hold"
+    refused = send_dose(client, gate_id=passed["id"])
+    assert refused["status"] == "rejected"
+    assert "Blood pressure 170/95 is at or above your hold limit" in refused["detail"]
+    # Logged without naming any check, the newer one still stands beside it.
+    assert send_dose(client, gate_id=None)["status"] == "rejected"
+    assert count(db, Dose) == 0
+    taken = send_dose(client, gate_id=passed["id"], override_reason="I took it anyway.",
+                      already_taken=True)
+    assert taken["status"] == "created", taken
+    assert {"override", "bp_hold"} <= set(taken["flags"])
+
+
+def test_a_check_after_the_dose_does_not_hold_it(db, client, patient):
+    """A dose taken before a check that held (logged later, naming the check before it) is
+    judged by what came before it: the session's later reading does not make it a hold."""
+    before = utcnow() - timedelta(minutes=20)
+    passed = sync_post(client, sync_item("gate", gate_data(), recorded_at=before))
+    passed_id = passed.json()["results"][0]["id"]
+    assert gate(client, systolic=170, diastolic=95)["verdict"] == "hold"
+    taken = send_dose(client, gate_id=passed_id,
+                      taken_at=(before + timedelta(minutes=2)).isoformat())
+    assert taken["status"] == "created" and "bp_hold" not in taken["flags"], taken
+
+
 def test_a_dose_logged_without_a_gate_right_after_an_emergency_is_refused(db, client, patient):
     gate(client, systolic=185)
     result = send_dose(client, override_reason="I feel fine.")
