@@ -80,3 +80,16 @@ def test_offline_the_same_words_mark_every_question(context: BrowserContext, pag
     _every_other_item_is_marked(page)
     expect(page.locator("header [data-outbox-count]")).to_be_hidden()  # nothing kept
     expect(page.locator("#item-q2 input").first).to_be_focused()
+
+
+def test_item_9_above_0_shows_the_crisis_resources_as_soon_as_it_is_chosen(page: Page,
+                                                                          patient):
+    """Before any other answer and before sending: a patient who stops there has seen them."""
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
+    page.goto("/questionnaires/phq9")
+    call = page.locator("#q9-crisis").get_by_role("link", name="Call 988 (Suicide & Crisis Lifeline)")
+    expect(call).to_be_hidden()
+    page.locator("#item-q9").get_by_label("Several days", exact=True).check()
+    expect(call).to_be_visible()
+    page.locator("#item-q9").get_by_label("Not at all", exact=True).check()
+    expect(call).to_be_hidden()

@@ -73,6 +73,26 @@ def test_every_unanswered_phq9_item_is_marked_in_words_and_the_answer_given_kept
     assert count(db, QuestionnaireResponse) == 0
 
 
+def _crisis_shown(page: str) -> bool:
+    block = re.search(r'<div class="stack" id="q9-crisis"[^>]*><div class="stack"([^>]*)>', page)
+    assert block, "the PHQ-9 page keeps the crisis resources beside item 9"
+    return "hidden" not in block.group(1)
+
+
+@pytest.mark.parametrize(("q9", "shown"), [("2", True), ("1", True), ("0", False),
+                                            (None, False)])
+def test_item_9_above_0_brings_the_crisis_resources_even_when_the_rest_is_unanswered(
+        client, db, auth, patient, q9, shown):
+    """A tester answered item 9 and three others and left the rest: the page that came back
+    listed the five unanswered and said nothing of help, and nothing was saved."""
+    answers = {"q1": "1", "q2": "2", "q3": "1"} | ({"q9": q9} if q9 else {})
+    page = auth.post("/questionnaires/phq9", answers).text
+    assert _crisis_shown(page) is shown
+    assert "tel:988" in page  # kept beside item 9 for app.js to show
+    assert count(db, QuestionnaireResponse) == 0
+    assert not _crisis_shown(client.get("/questionnaires/phq9").text)
+
+
 def test_one_unanswered_item_is_said_in_the_singular(client, auth, patient):
     page = auth.post("/questionnaires/gad7", {f"q{n}": "1" for n in range(1, 7)}).text
     assert errors_by_item(page) == {"q7": CHOOSE}
