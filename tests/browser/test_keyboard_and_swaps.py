@@ -94,6 +94,9 @@ def test_today_by_keyboard_reaches_the_main_actions_and_is_no_trap(page: Page, d
         if len(seen) > 3 and seen[-1] == seen[0]:
             break  # round the page and back to the start: nothing held focus
     assert seen[0] == "a:Skip to content"
+    # The header's outbox link, hidden while nothing waits, is no invisible tab stop (it was:
+    # 0 px wide, read as "Not yet sent:", under the header's display rule).
+    assert not [s for s in seen if s.startswith("a:Not yet sent")], seen
     assert "a:Need help now?" in seen
     assert "a:Today" in seen  # the main menu
     assert any(s.startswith("input:Upper (systolic)") for s in seen), seen
