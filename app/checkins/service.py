@@ -346,18 +346,12 @@ def record_checkin(
             raise Invalid(_("That session is over: entries for it can be added up to 36 hours "
                             "after its dose. For how you are now, use the daily check-in."),
                           field="dose_id")
-        tz = ZoneInfo(patient.timezone)
-        opens = session_entry_opens(slot.key, dose, tz)
+        opens = entry_opens(session, slot.key, dose)
         if opens is not None and recorded_at < opens:
             # A reading a minute after the dose is not the +40 minute recheck: counted as one,
             # it marked the recheck done and its reminder went.
-            shown = _local(opens, tz)
-            raise Invalid(
-                _("The +40 minute recheck opens at %(time)s, 35 minutes after the dose.",
-                  time=format_datetime(shown, "time")) if slot.key == "plus40" else
-                _("The next-morning check-in opens at %(time)s.",
-                  time=format_datetime(shown, "weekday_time")),
-                field="dose_id")
+            raise Invalid(opens_words(slot.key, opens, ZoneInfo(patient.timezone)),
+                          field="dose_id")
     values = clean_values(payload.values)
     # A sitter records what their slot asks, nothing of the patient's own (mood, a morning).
     unknown = sorted(set(values) - set(slot.measures)) if by == "caregiver" else []
@@ -398,15 +392,43 @@ def _uuid_or_none(value) -> uuid.UUID | None:
         raise Invalid(_("That dose was not found."), field="dose_id") from None
 
 
-def session_entry_opens(slot_key: str, dose: Dose, tz: ZoneInfo) -> datetime | None:
+def session_entry_opens(slot_key: str, dose: Dose, tz: ZoneInfo,
+                        observation: timedelta | None = None) -> datetime | None:
     """The earliest an entry of `slot_key` for `dose` is that entry, or None when any time in
-    the session will do."""
+    the session will do. `observation`: the dose's plan's observation time, when the session
+    ends (the end of session opens a few minutes before, as the +40 recheck does)."""
     if slot_key == "plus40":
         # From when the sitter's prompt counts the recheck done: 35 minutes after the dose.
         return dose.taken_at + timedelta(minutes=RECHECK_AT) - EARLY
+    if slot_key == "end":
+        # A reading minutes after the dose was saved as the end of the session, marked done.
+        offset = observation or timedelta(minutes=SLOTS["end"].offset_minutes or 120)
+        return dose.taken_at + offset - EARLY
     if slot_key == "next_morning":
         return _at(_local(dose.taken_at, tz).date() + timedelta(days=1), NEXT_MORNING_FROM, tz)
     return None
+
+
+def entry_opens(session: Session, slot_key: str, dose: Dose) -> datetime | None:
+    """session_entry_opens for `dose`, with its own plan's observation time."""
+    patient = session.get(User, dose.patient_id)
+    version = session.get(ProtocolVersion, dose.protocol_version_id)
+    assert patient is not None and version is not None
+    return session_entry_opens(slot_key, dose, ZoneInfo(patient.timezone),
+                               timedelta(minutes=version.observation_minutes))
+
+
+def opens_words(slot_key: str, opens: datetime, tz: ZoneInfo) -> str:
+    """When a session entry opens, in words: the refusal's, and the form's before it opens."""
+    shown = _local(opens, tz)
+    if slot_key == "plus40":
+        return _("The +40 minute recheck opens at %(time)s, 35 minutes after the dose.",
+                 time=format_datetime(shown, "time"))
+    if slot_key == "end":
+        return _("The end-of-session check-in opens at %(time)s, when the observation time is "
+                 "over.", time=format_datetime(shown, "time"))
+    return _("The next-morning check-in opens at %(time)s.",
+             time=format_datetime(shown, "weekday_time"))
 
 
 def session_entry_fits(dose: Dose, at: datetime) -> bool:

@@ -87,7 +87,8 @@ def test_item_9_above_0_shows_the_crisis_resources_as_soon_as_it_is_chosen(page:
     """Before any other answer and before sending: a patient who stops there has seen them."""
     sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
     page.goto("/questionnaires/phq9")
-    call = page.locator("#q9-crisis").get_by_role("link", name="Call 988 (Suicide & Crisis Lifeline)")
+    call = page.locator("#q9-crisis").get_by_role(
+        "link", name="Call 988 (Suicide & Crisis Lifeline)")
     expect(call).to_be_hidden()
     page.locator("#item-q9").get_by_label("Several days", exact=True).check()
     expect(call).to_be_visible()

@@ -77,7 +77,7 @@ def prescriber_page(db, patient):
     return _get
 
 
-def dose_now(db, patient):
+def dose_now(db, patient, minutes_ago: int = 41):
     from app.careteam import access
     from app.careteam.models import Relation
 
@@ -86,7 +86,7 @@ def dose_now(db, patient):
     now = utcnow()
     dose = doses.record_dose(
         db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now,
-        data={"taken_at": (now - timedelta(minutes=41)).isoformat(), "dose_mg": "100",
+        data={"taken_at": (now - timedelta(minutes=minutes_ago)).isoformat(), "dose_mg": "100",
               "route": "sublingual", "no_gate_reason": "Logged later."},
         now=now)
     db.commit()
@@ -524,7 +524,9 @@ def test_a_crisis_blood_pressure_shows_emergency_guidance(client, db, auth, pati
 
 
 def test_ready_to_be_alone_too_soon_is_refused_next_to_the_field(client, db, auth, patient):
-    dose = dose_now(db, patient)  # taken 41 minutes ago
+    # The end of session opens 5 minutes before the observation time is over (120 minutes);
+    # "ready to be alone" waits for the whole of it.
+    dose = dose_now(db, patient, minutes_ago=117)
     response = auth.post("/checkins/end", {"dose_id": str(dose.id), "systolic": "124",
                                            "diastolic": "80", "sedation": "0",
                                            "ready_alone": "yes"})
@@ -535,6 +537,25 @@ def test_ready_to_be_alone_too_soon_is_refused_next_to_the_field(client, db, aut
     assert format_datetime(allowed, "time") in page
     assert checked(page, "ready_alone") == {"yes"} and 'value="124"' in page
     assert count(db, CheckIn) == 0
+
+
+def test_the_end_of_session_opens_when_the_observation_time_is_over(client, db, auth, patient):
+    """A tester saved the end of session two minutes after the dose, and it was marked Done:
+    the form says when it opens before anything is typed, and an entry before then is refused
+    with that time, saving nothing."""
+    dose = dose_now(db, patient)  # taken 41 minutes ago
+    opens = (dose.taken_at + timedelta(minutes=115)).astimezone(ZoneInfo(patient.timezone))
+    words = ("The end-of-session check-in opens at "
+             f"{format_datetime(opens, 'time')}, when the observation time is over.")
+    assert words in text_of(client.get(f"/checkins/end?dose={dose.id}"))
+    assert words in text_of(client.get("/checkins/end"))  # the latest dose's
+    response = auth.post("/checkins/end", {"dose_id": str(dose.id), "systolic": "124",
+                                           "diastolic": "80"})
+    assert response.status_code == 422 and words in text_of(response)
+    assert 'value="124"' in response.text
+    assert count(db, CheckIn) == 0
+    # The +40 recheck is open now, and its form says nothing of opening.
+    assert "opens at" not in text_of(client.get(f"/checkins/plus40?dose={dose.id}"))
 
 
 def test_the_checkin_list_shows_what_is_due(client, db, patient):

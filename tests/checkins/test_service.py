@@ -270,7 +270,8 @@ def test_another_doses_readings_do_not_count(db, patient):
 
 def test_not_ready_to_be_alone_needs_no_conditions(db, patient):
     dose = gated_dose(db, patient)
-    checkin(db, patient, TAKEN + timedelta(minutes=30), "end", {"ready_alone": False},
+    # Before the observation time is over (120 minutes), once the end of session is open.
+    checkin(db, patient, TAKEN + timedelta(minutes=116), "end", {"ready_alone": False},
             dose=dose)
 
 

@@ -310,12 +310,22 @@ def test_the_sitter_records_the_plus40_recheck(db, client, patient):
 
 
 def test_ready_to_be_alone_is_refused_before_the_observation_time(db, client, patient):
-    dose = log_dose(db, patient, minutes_ago=30)
+    dose = log_dose(db, patient, minutes_ago=117)  # the end is open; the observation is not over
     result = send(client, "sitter_checkin", {
         "patient_id": str(patient.id), "slot": "end", "dose_id": str(dose.id),
         "values": {"systolic": 120, "diastolic": 80, "sedation": 0, "ready_alone": True}})
     assert result["status"] == "rejected"
     assert "ready_alone" in result["errors"]
+
+
+def test_the_sitters_end_of_session_waits_for_the_observation_time(db, client, patient):
+    dose = log_dose(db, patient, minutes_ago=30)
+    result = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "end", "dose_id": str(dose.id),
+        "values": {"systolic": 120, "diastolic": 80, "sedation": 0}})
+    assert result["status"] == "rejected"
+    assert "The end-of-session check-in opens at" in result["detail"]
+    assert count(db, CheckIn) == 0
 
 
 def test_a_sitter_records_only_what_their_slot_asks(db, client, patient):
