@@ -528,13 +528,20 @@ def join_waiting_entries(session: Session, patient_id: uuid.UUID, dose_id: uuid.
 def sitter_check_for_gate(session: Session, patient_id: uuid.UUID,
                           at: datetime) -> CheckIn | None:
     """The sitter's co-signed checklist a gate at `at` was checked with: the latest within
-    SITTER_CHECK_VALID before it (a little clock skew after it allowed), from a caregiver."""
-    return session.exec(
+    SITTER_CHECK_VALID before it (a little clock skew after it allowed), from a caregiver
+    still on the care team. A sitter the patient removed had still "confirmed" the next check,
+    on Today and in the session's record."""
+    checks = session.exec(
         select(CheckIn).where(CheckIn.patient_id == patient_id, CheckIn.slot == "sitter_check",
                               col(CheckIn.recorded_at) >= at - SITTER_CHECK_VALID,
                               col(CheckIn.recorded_at) <= at + FUTURE_TOLERANCE)
         .order_by(col(CheckIn.recorded_at).desc())
-    ).first()
+    ).all()
+    for check in checks:
+        author = session.get(User, check.author_id)
+        if author is not None and access.caregiver_link(session, author, patient_id, at):
+            return check
+    return None
 
 
 @dataclass(frozen=True)

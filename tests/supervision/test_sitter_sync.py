@@ -116,6 +116,25 @@ def test_a_check_held_for_no_sitter_never_reads_sitter_confirmed(db, client, pat
     assert record.sitter_confirmed_by is None and record.sitter_present is False
 
 
+def test_a_removed_sitters_checklist_no_longer_confirms_a_check(db, client, patient, sitter):
+    """A security tester's sitter co-signed, the patient removed them, and the patient's next
+    check read "Sitter confirmed – Alex … co-signed the checklist" on Today and in the record."""
+    from sqlalchemy import update
+
+    from app.careteam.models import CareLink
+
+    send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "sitter_check",
+                                    "values": CHECKLIST})
+    db.exec(update(CareLink).where(CareLink.member_id == sitter.id)
+            .values(revoked_at=utcnow()))
+    db.commit()
+    now = utcnow()
+    gate = doses.record_gate(db, patient=patient, gate_id=uuid.uuid4(), checked_at=now,
+                             data=factories.gate_data(), now=now)
+    db.commit()
+    assert gate.sitter_check_id is None and not gate.sitter_confirmed
+
+
 def test_a_checklist_older_than_two_hours_does_not_count(db, client, patient):
     send(client, "sitter_checkin", {"patient_id": str(patient.id), "slot": "sitter_check",
                                     "values": CHECKLIST},
