@@ -8,6 +8,7 @@ import re
 import uuid
 
 from app.db import utcnow
+from app.web.formats import format_datetime
 from tests import factories
 from tests.conftest import Auth
 from tests.factories import gate_data, sync_item, sync_post
@@ -257,11 +258,12 @@ def test_a_dose_recorded_twice_anyway_is_kept_flagged_and_named(db, auth, client
                           "route": "sublingual", "gate_id": first["id"]})
     held = send(client, "gate", gate_data())
     assert held["verdict"] == "hold"
-    at = taken.astimezone(ZoneInfo(patient.timezone)).strftime("%a %-I:%M %p")
+    # With its date: "Sun 4:15 PM" alone read as today's when the dose was a week old.
+    at = format_datetime(taken.astimezone(ZoneInfo(patient.timezone)), "datetime")
 
     form = today(client)
     form = form[form.index('class="record-taken"'):]
-    assert f"Your last logged dose: 100 mg at {at}." in html.unescape(form.split("</form>")[0])
+    assert f"Your last logged dose: 100 mg on {at}." in html.unescape(form.split("</form>")[0])
 
     again = {"taken_at": (taken + timedelta(minutes=5)).astimezone(
                  ZoneInfo(patient.timezone)).strftime("%Y-%m-%dT%H:%M"),
@@ -276,7 +278,8 @@ def test_a_dose_recorded_twice_anyway_is_kept_flagged_and_named(db, auth, client
     assert {"possible_duplicate", "against_hold"} <= set(recorded.flags)
     page = html.unescape(client.get(response.headers["location"]).text)
     said = page[page.index('id="logged-same-as"'):].split("</p>")[0]
-    assert f"This looks like the dose you had already logged: 100 mg at {at}." in said
+    clock = taken.astimezone(ZoneInfo(patient.timezone)).strftime("%a %-I:%M %p")
+    assert f"This looks like the dose you had already logged: 100 mg at {clock}." in said
     assert 'href="/doses"' in said
     assert "Possibly entered twice" in client.get("/doses").text
 
