@@ -136,8 +136,12 @@ def test_the_last_two_weeks_say_when_a_sessions_dose_was_taken(db, client, patie
     recent = page[page.index('id="recent-heading"'):]
     at = row.taken_at.astimezone(ZoneInfo(patient.timezone))
     # With its weekday when it fell on the day after the session's (the session late at night).
-    day = "" if (at - timedelta(minutes=45)).date() == at.date() else at.strftime("%a ")
-    assert f"dose at {day}{at.strftime('%-I:%M %p')}" in recent
+    on_day = (at - timedelta(minutes=45)).date() == at.date()
+    taken = "taken at " if on_day else f"taken on {at.strftime('%a ')}"
+    session_at = format_datetime(at - timedelta(minutes=45), "datetime")
+    # The session's own time is named as scheduled: "Taken Sun 3:30 PM · dose at 4:15 PM"
+    # read as taken at 3:30.
+    assert f"scheduled {session_at} · {taken}{at.strftime('%-I:%M %p')}" in html.unescape(recent)
 
 
 def test_a_dose_form_with_two_wrong_fields_marks_both(auth, client, patient):
