@@ -7,6 +7,8 @@ the HTML alone, for tests that walk many pages or forms.
   its error or hint.
 - No attribute twice on one element (`<details open open>`): invalid HTML, and which value a
   browser keeps is its own choice.
+- Each hint with an id is named by a field's aria-describedby: sighted people read it above the
+  field, and a screen reader read "Dose (mg), 150" without "Your prescribed dose is 150 mg".
 - No field error inside a closed <details>: the page came back refused and the patient sees
   nothing wrong, while what they typed sits folded away unsaved.
 
@@ -25,6 +27,7 @@ _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "
 class _Scope:
     ids: list[str] = field(default_factory=list)
     references: list[tuple[str, str]] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
     folded_errors: list[str] = field(default_factory=list)
     repeated_attributes: list[str] = field(default_factory=list)
 
@@ -46,6 +49,8 @@ class _Reader(HTMLParser):
                                           if names.count(name) > 1]
         if a.get("id"):
             scope.ids.append(a["id"])
+            if "hint" in (a.get("class") or "").split():
+                scope.hints.append(a["id"])
         if tag == "label" and a.get("for"):
             scope.references.append(("for", a["for"]))
         for name in _REFERENCES:
@@ -97,6 +102,9 @@ def page_problems(html: str) -> list[str]:
             seen.add(i)
         problems += [f"{attr}={ref!r} names no element" for attr, ref in scope.references
                      if ref not in seen]
+        described = {ref for attr, ref in scope.references if attr == "aria-describedby"}
+        problems += [f"hint {hint!r} is named by no field's aria-describedby"
+                     for hint in scope.hints if hint not in described]
         problems += [f"error {text!r} is inside a closed <details>"
                      for text in scope.folded_errors]
         problems += [f"{element} has the attribute twice" for element in scope.repeated_attributes]
