@@ -238,8 +238,16 @@ window.TrocheClock = (function () {
 // so scroll to it) when the page or an htmx swap brings one.
 (function () {
   "use strict";
+  // Else a form that came back refused: its first marked field (a tester's password change
+  // came back with focus on the last field, the page scrolled to the top and the error 1,300
+  // px below, unannounced). Focus reads the field's label and its error (aria-describedby).
+  function firstInvalid() {
+    var marked = document.querySelector("main [aria-invalid='true']");
+    if (!marked || marked.matches("input, select, textarea")) return marked;
+    return marked.querySelector("input:not([type=hidden]), select, textarea");
+  }
   function focusVerdict() {
-    var target = document.querySelector("[data-focus]");
+    var target = document.querySelector("[data-focus]") || firstInvalid();
     if (target) target.focus();
   }
   window.TrocheReady(focusVerdict);

@@ -119,6 +119,26 @@ def test_today_by_keyboard_reaches_the_main_actions_and_is_no_trap(page: Page, d
     assert _focused(page) == "button:Sign out"
 
 
+def test_a_refused_form_takes_focus_to_its_first_marked_field(page: Page, demo, sign_in,
+                                                              console_errors):
+    """A tester's password change came back with focus on the last field, the page scrolled to
+    the top, and the only error 1,300 px below, unannounced."""
+    console_errors.expect(r"status of 422")  # the refusal, on purpose
+    _signed_in(page, sign_in, "patient2@demo.test")
+    page.goto("/account")
+    page.get_by_label("Current password").fill("not the password at all")
+    page.get_by_label("New password", exact=True).fill("a fresh and long passphrase")
+    again = page.get_by_label("New password again")
+    again.fill("a fresh and long passphrase")
+    again.press("Enter")
+    current = page.get_by_label("Current password")
+    expect(current).to_be_focused()
+    expect(current).to_have_attribute("aria-invalid", "true")
+    expect(current).to_be_in_viewport()
+    expect(page.locator("#current_password-error")).to_have_text(
+        "Your current password is not right.")
+
+
 def test_skip_link_moves_focus_to_the_content(page: Page, demo, sign_in):
     _signed_in(page, sign_in, "patient@demo.test")
     page.goto("/checkins")
