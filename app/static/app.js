@@ -198,6 +198,30 @@ window.TrocheClock = (function () {
   document.addEventListener("htmx:after:swap", init);
 })();
 
+// The phone's bottom bar takes two rows when large text makes its places too wide for one
+// (app.css): the page keeps room for the bar as it stands, so it never covers the page's end.
+(function () {
+  "use strict";
+  var observer = null;
+  var watched = null;
+  function measure() {
+    var fixed = watched && watched.isConnected &&
+      getComputedStyle(watched.parentNode).position === "fixed";
+    document.documentElement.style.setProperty(
+      "--nav-height", fixed ? (watched.offsetHeight + 1) + "px" : "");
+  }
+  function follow() {
+    var bar = document.querySelector(".site-nav ul");
+    if (!window.ResizeObserver || bar === watched) return;
+    if (!observer) observer = new ResizeObserver(measure);
+    if (watched) observer.unobserve(watched);
+    watched = bar;  // a boosted page brings its own menu
+    if (bar) observer.observe(bar); else measure();
+  }
+  window.TrocheReady(follow);
+  document.addEventListener("htmx:after:swap", follow);
+})();
+
 // A questionnaire's unanswered questions, online or offline, marked as the server marks them:
 // each with its own error beside it, in words (the browser's own bubble names only the first,
 // and the browser still focuses it). An answer clears its question's error.

@@ -140,3 +140,40 @@ def test_a_wide_screen_shows_every_place_without_more(new_context, demo, sign_in
     assert labels == ["Today", "Check-ins", "History", "Trends", "Supply", "Care team", "Account"]
     page.goto("/supply")
     assert _marked(page) == ["Supply"]
+
+
+@pytest.mark.parametrize(("email", "width"), [("patient@demo.test", 390),
+                                              ("paciente@demo.test", 390),
+                                              ("paciente@demo.test", 320)])
+def test_with_text_doubled_the_bar_keeps_whole_words_and_the_end_of_the_page(
+        page: Page, demo, sign_in, email, width):
+    """At 200% text the places broke inside words ("Tod / ay", "H / o / y"). The bar takes a
+    second row instead, stays on the screen, and the page keeps room for it."""
+    from tests.browser.test_phone_visual import BROKEN_WORDS
+
+    sign_in(page, email)
+    page.set_viewport_size({"width": width, "height": HEIGHT})
+    page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+    menu = page.locator("nav.site-nav")  # "Main", "Principal"
+    links = menu.get_by_role("link").filter(visible=True)
+    expect(links.first).to_be_visible()
+    # "Check-ins" may break after its hyphen, as any text does; never inside a word.
+    assert [w for w in links.evaluate_all(BROKEN_WORDS) if "-" not in w] == []
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    for i in range(links.count()):
+        box = links.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5
+        assert box["y"] + box["height"] <= HEIGHT + 0.5
+    bar = menu.bounding_box()
+    assert bar is not None and bar["height"] > 100  # two rows
+    page.goto("/more")
+    page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+    # The page's room follows the bar once it has grown (app.js measures it).
+    page.wait_for_function("""() => document.documentElement.style.getPropertyValue(
+      '--nav-height') === (document.querySelector('.site-nav ul').offsetHeight + 1) + 'px'""")
+    page.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
+    last = page.get_by_role("button", name=re.compile("Sign out|Cerrar sesión"))
+    expect(last).to_be_visible()
+    bar, button = menu.bounding_box(), last.bounding_box()
+    assert bar is not None and button is not None
+    assert button["y"] + button["height"] <= bar["y"]
