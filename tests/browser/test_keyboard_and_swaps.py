@@ -172,3 +172,26 @@ def test_every_trend_chart_has_a_text_equivalent(page: Page, demo, sign_in, emai
             assert table.locator("th[scope=col]").count() >= 2
     assert re.search(r"trends", page.url)
     assert violations(page) == []
+
+
+def test_the_blood_pressure_charts_keys_stay_matched_in_forced_colours(page: Page, demo,
+                                                                       sign_in):
+    """In forced colours the legend's background swatches vanished: four names, no key. Each
+    key is now drawn as its line is, and after-dose points are squares, before-dose circles,
+    so the two differ by more than colour."""
+    _signed_in(page, sign_in, "patient@demo.test")
+    page.emulate_media(forced_colors="active")
+    page.goto("/trends")
+    chart = page.locator("figure.chart").filter(has=page.locator(".legend")).first
+    keys = chart.locator(".legend li")
+    expect(keys.first).to_be_visible()
+    strokes = chart.locator(".legend .swatch line").evaluate_all(
+        "els => els.map(el => getComputedStyle(el).stroke)")
+    lines = {key: chart.locator(f"polyline.{key}").first.evaluate(
+        "el => getComputedStyle(el).stroke") for key in ("series-before", "series-after")}
+    assert len(strokes) == keys.count() and "none" not in strokes
+    assert lines["series-before"] != lines["series-after"]
+    assert lines["series-before"] in strokes and lines["series-after"] in strokes
+    assert chart.locator("svg[role=img] rect.dot.series-after").count() > 0
+    assert chart.locator("svg[role=img] circle.dot.series-after").count() == 0
+    assert chart.locator("svg[role=img] circle.dot.series-before").count() > 0
