@@ -471,7 +471,13 @@ def test_the_session_form_names_the_dose(client, db, patient):
     page = text_of(client.get(f"/checkins/plus40?dose={dose.id}"))
     assert f'name="dose_id" value="{dose.id}"' in page
     assert "For your dose of 100 mg" in page
-    assert "Hard to rouse" in page and "call 911 and put them on their side" in page
+    assert "Hard to rouse" in page and "call 911 and put you on your side" in page
+    # Sedation is the sitter's observation: the patient's own form says to ask them, and its
+    # hints speak to the patient (it read "put them on their side").
+    assert "Sedation: ask your sitter to answer this" in page
+    assert "put them on their side" not in page and "(sitter's observation)" not in page
+    end = text_of(client.get(f"/checkins/end?dose={dose.id}"))
+    assert "you respond normally and your blood pressure is below the hold level" in end
 
 
 def test_someone_elses_dose_is_404(client, db, patient):

@@ -219,6 +219,9 @@ def test_ready_to_be_alone_too_early_comes_back_with_the_reason(db, client, sitt
     assert response.status_code == 422
     assert "Ready to be alone can be recorded from" in response.text
     assert "All fine." in response.text
+    # The sitter's form speaks of the patient; the patient's own speaks to them.
+    assert "<legend>Sedation (sitter's observation)</legend>" in response.text
+    assert "they respond normally and their blood pressure" in response.text
 
 
 def test_ready_to_be_alone_ends_the_session_and_joins_the_record(db, client, sitter, auth):
