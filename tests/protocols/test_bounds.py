@@ -429,7 +429,8 @@ def test_a_tampered_choice_is_marked_by_its_field(db, auth, team, changes, field
     html = response.text
     assert "Please correct the fields marked below." in html
     assert _field_error(html, field) == message
-    assert f'aria-describedby="{field}-error"' in html
+    # The error is read with its field (after the field's hint, where it has one).
+    assert re.search(rf'aria-describedby="(?:[^"]* )?{field}-error"', html)
     assert _value(html, "dose_mg") == "150"
     assert _count(db) == 0
 
