@@ -212,8 +212,9 @@ def edit_page(request: Request, session: SessionDep, user: CurrentUser, patient_
     warnings = {}
     if version:
         warnings = {
-            "interval_warning": service.interval_warning(version.min_hours_between_doses,
-                                                         version.phases.values()),
+            "interval_warning": service.interval_warnings(
+                version.min_hours_between_doses, version.phases.values(), version.dose_mg,
+                version.max_mg_per_24h),
             "maxima_warning": service.version_maxima_warning(version, patient.timezone,
                                                              _local_today(patient))}
     return render(request, "protocols/edit.html",

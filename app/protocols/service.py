@@ -388,6 +388,34 @@ def interval_warning(min_hours: Decimal, templates: Iterable[Mapping]) -> str | 
     )
 
 
+# Published at-home regimens dose once a day at most (PRODUCT.md): a shorter minimum that the
+# 24-hour maximum also allows lets a second troche be logged the same day, as permitted.
+SHORT_INTERVAL_HOURS = Decimal(12)
+
+
+def short_interval_warning(min_hours: Decimal, dose_mg: Decimal | None,
+                           max_mg_per_24h: Decimal | None) -> str | None:
+    """Why a minimum this short may not be meant (0.5 hours was accepted without a word), or
+    None: only when the 24-hour maximum lets two doses through as well."""
+    if min_hours >= SHORT_INTERVAL_HOURS or dose_mg is None or max_mg_per_24h is None:
+        return None
+    if max_mg_per_24h < 2 * dose_mg:
+        return None  # the 24-hour maximum holds a second dose anyway
+    return _(
+        "A minimum of %(min)s hours between doses, with a 24-hour maximum of %(max)s mg, lets "
+        "a second %(dose)s mg dose be taken the same day. At-home regimens dose once a day at "
+        "most: check that this is what you mean.",
+        min=_mg(min_hours), max=_mg(max_mg_per_24h), dose=_mg(dose_mg))
+
+
+def interval_warnings(min_hours: Decimal, templates: Iterable[Mapping], dose_mg: Decimal | None,
+                      max_mg_per_24h: Decimal | None) -> str | None:
+    """``interval_warning`` and ``short_interval_warning``, together."""
+    found = [interval_warning(min_hours, templates),
+             short_interval_warning(min_hours, dose_mg, max_mg_per_24h)]
+    return " ".join(w for w in found if w) or None
+
+
 def _over_maximum_words(week: bool, only_across_clock_change: bool, count: int,
                         total: str, limit: str) -> str:
     """The maxima warning's sentence for the 7-day (`week`) or 24-hour maximum. Over it only
@@ -460,7 +488,8 @@ def maxima_warning(dose_mg: Decimal, max_24h: Decimal, max_7d: Decimal,
 
 def version_warning(version: ProtocolVersion, tz: str, around: date) -> str | None:
     """``interval_warning`` and ``maxima_warning`` for a saved version."""
-    found = [interval_warning(version.min_hours_between_doses, version.phases.values()),
+    found = [interval_warnings(version.min_hours_between_doses, version.phases.values(),
+                               version.dose_mg, version.max_mg_per_24h),
              version_maxima_warning(version, tz, around)]
     return " ".join(w for w in found if w) or None
 
@@ -479,7 +508,15 @@ def values_warning(values: Mapping) -> str | None:
         return None
     if not min_hours.is_finite() or not 0 < min_hours <= MAX_INTERVAL_HOURS:
         return None  # its own error says so (a number past any format, such as 1e308, too)
-    return interval_warning(min_hours, _readable_phases(values))
+    amounts = []
+    for name in ("dose_mg", "max_mg_per_24h"):
+        try:
+            amount = Decimal(str(values.get(name, "")).strip())
+        except InvalidOperation:
+            amount = None
+        amounts.append(amount if amount is not None and amount.is_finite() and amount > 0
+                       else None)
+    return interval_warnings(min_hours, _readable_phases(values), *amounts)
 
 
 def values_maxima_warning(values: Mapping, tz: str, around: date) -> str | None:

@@ -532,6 +532,37 @@ def test_interval_warning_from_submitted_values(values, expected):
     assert protocols.values_warning(values) == expected
 
 
+SHORT = ("A minimum of 0.5 hours between doses, with a 24-hour maximum of 200 mg, lets a second "
+         "100 mg dose be taken the same day. At-home regimens dose once a day at most: check that "
+         "this is what you mean.")
+
+
+@pytest.mark.parametrize(("min_hours", "dose", "max_24h", "expected"), [
+    ("0.5", "100", "200", SHORT),
+    ("11.99", "100", "200", SHORT.replace("0.5 hours", "11.99 hours")),
+    ("12", "100", "200", None),  # twice a day at most by the interval: a regimen may mean it
+    ("0.5", "100", "199", None),  # the 24-hour maximum holds a second dose anyway
+    ("0.5", "100", "150", None),
+])
+def test_a_minimum_interval_this_short_is_questioned(min_hours, dose, max_24h, expected):
+    """0.5 hours between doses was accepted without a word: a second troche the same day,
+    as the rules allow, may not be what the prescriber meant. A warning, not an error."""
+    assert protocols.short_interval_warning(Decimal(min_hours), Decimal(dose),
+                                            Decimal(max_24h)) == expected
+
+
+def test_the_short_interval_warning_reaches_the_saved_version_and_the_form(db, team):
+    prescriber, patient = team
+    version = _save(db, prescriber, patient, min_hours_between_doses="0.5",
+                    max_mg_per_24h="200", dose_mg="100")
+    assert SHORT in protocols.version_warning(version, patient.timezone, TODAY)
+    assert SHORT in protocols.values_warning({"min_hours_between_doses": "0.5",
+                                              "dose_mg": "100", "max_mg_per_24h": "200"})
+    # An amount that cannot be read leaves this warning out (its field has its own error).
+    assert protocols.values_warning({"min_hours_between_doses": "0.5", "dose_mg": "x",
+                                     "max_mg_per_24h": "200"}) is None
+
+
 TODAY = date(2026, 12, 6)
 DAILY = {"cadence": "interval", "every_n_days": 1, "at": "10:00"}
 
