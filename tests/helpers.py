@@ -153,3 +153,9 @@ def shown(html: str) -> str:
     """The page without its <template> elements: inert copies kept for the offline verdict
     (offline.js), not shown unless the phone itself finds a hold."""
     return re.sub(r"<template\b.*?</template>", "", html, flags=re.S)
+
+
+def names_error(html: str, error_id: str) -> bool:
+    """Whether some field's aria-describedby names `error_id` (after the field's hint, where it
+    has one: a screen reader reads both)."""
+    return re.search(rf'aria-describedby="(?:[^"]* )?{re.escape(error_id)}"', html) is not None

@@ -23,7 +23,7 @@ from app.sync.models import ClientWrite
 from app.web.formats import format_datetime
 from tests import factories
 from tests.factories import gate_data, sync_item, sync_post
-from tests.helpers import follow
+from tests.helpers import follow, names_error
 from tests.web.page_checks import page_problems
 
 CRISIS_GUIDANCE = "Do not take your dose"
@@ -374,7 +374,7 @@ def test_gate_form_bad_input_is_shown_again(db, auth, patient, changes, field, m
     html = response.text
     if field:
         assert f'<p class="field-error" id="{field}-error">{message}</p>' in html
-        assert f'aria-describedby="{field}-error"' in html
+        assert names_error(html, f"{field}-error")
     else:
         assert message in html
     # The readings typed are kept, and the ticks too.
@@ -854,7 +854,7 @@ def test_a_bad_detail_of_the_dose_is_shown_beside_its_field(db, auth, client, pa
         field: value})
     assert response.status_code == 422
     assert f'<p class="field-error" id="{field}-late-error">{message}</p>' in response.text
-    assert f'aria-describedby="{field}-late-error"' in response.text
+    assert names_error(response.text, f"{field}-late-error")
     assert "alert-error" not in response.text
     assert page_problems(response.text) == []  # not folded away in a closed <details>
     assert count(db, Dose) == 0
