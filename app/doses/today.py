@@ -136,6 +136,16 @@ def just_logged_same_as(state: Today, now: datetime) -> Dose | None:
                                   latest.taken_at, latest.dose_mg)
 
 
+def dose_now_held(session: Session, patient: User, version: ProtocolVersion,
+                  now: datetime) -> list[dict]:
+    """What the interval and maxima say of the prescribed dose taken now, in words (Today's
+    `dose_now_held`), for a page that has not read the doses: the sitter's, before the dose."""
+    read = active_doses(session, patient.id, start=now - RECENT_DOSES, end=now + NEARBY)
+    past = [rules.PastDose(d.taken_at, d.dose_mg) for d in read]
+    return reasons.in_words(rules.dose_limit_reasons(protocols.policy(version), past, now,
+                                                     version.dose_mg), patient.timezone)
+
+
 def today(session: Session, patient: User, now: datetime) -> Today:
     version = protocols.current(session, patient.id)
     if version is None:

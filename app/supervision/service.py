@@ -19,6 +19,7 @@ from app.careteam import access, supporting
 from app.checkins import service as checkins
 from app.checkins.instruments import MEASURES, SLOTS
 from app.checkins.models import CheckIn
+from app.doses import today as today_state
 from app.doses.models import Dose
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
@@ -64,6 +65,10 @@ class SessionView:
     elapsed_minutes: int = 0  # since the dose, when the page was made
 
     over: bool = False  # ready to be alone recorded, or long past the session's time
+    # Before a dose: why the patient's check would hold the prescribed dose now (too soon, over
+    # a maximum), so the sitter does not co-sign for a dose the check refuses. Amounts only for
+    # a sitter who may see dose history.
+    dose_now_held: list[dict] = field(default_factory=list)
 
     @property
     def phase(self) -> str:
@@ -118,6 +123,9 @@ def session_view(session: Session, caregiver: User, patient_id: uuid.UUID,
     names = _names(session, {c.author_id for c in rows} | ({check.author_id} if check else set()))
     view.sitter_check_by = names.get(check.author_id) if check else None
     if dose is None:
+        if version is not None:
+            held = today_state.dose_now_held(session, patient, version, now)
+            view.dose_now_held = [r for r in held if view.can_doses or r["code"] == "too_soon"]
         _set_entries(view, rows, names)
         return view
     # The observation time of the protocol the dose was taken under.

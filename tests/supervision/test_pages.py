@@ -1,5 +1,6 @@
 """The sitter's session pages: /supporting/{id}/session and its forms, without JavaScript."""
 
+import html
 import re
 import uuid
 from datetime import timedelta
@@ -57,6 +58,26 @@ def test_before_the_dose_the_sitter_co_signs_and_the_page_says_so(db, client, si
     assert "Checklist co-signed by Alex Sitter" in page
     # The person's own page links to the session.
     assert base in client.get(f"/supporting/{patient.id}").text
+
+
+@pytest.mark.parametrize("scope", ["supervision", "doses"])
+def test_before_a_dose_the_check_would_hold_the_sitter_reads_why(db, client, sitter, scope):
+    """A sitter co-signed with nothing saying the patient's check would hold the dose: a dose
+    13 hours ago (48 hours apart) makes one now too soon. A supervision-only sitter reads the
+    interval and when a dose is allowed, never an amount."""
+    patient = supported(db, sitter, scope=scope)
+    log_dose(db, patient, minutes_ago=13 * 60)
+    page = html.unescape(client.get(f"/supporting/{patient.id}/session").text)
+    assert "Before the dose" in page
+    notice = page[page.index("Jordan Reyes's safety check would hold a dose now:"):]
+    notice = notice.split("</div>")[0]
+    assert "Too soon" in notice
+    # The 24-hour maximum names amounts: only for a sitter who may see dose history.
+    assert ("Over the 24-hour maximum of 200 mg" in notice) is (scope == "doses")
+    assert (" mg" in notice) is (scope == "doses")
+    # Nothing to hold: no notice.
+    other = supported(db, sitter, scope=scope)
+    assert "would hold a dose now" not in client.get(f"/supporting/{other.id}/session").text
 
 
 def test_a_checklist_with_a_crisis_reading_gets_the_guidance_and_says_what_was_kept(
