@@ -110,6 +110,12 @@ def _memo(session: Session) -> dict | None:
     return transaction_memo(session, _READ, dict)
 
 
+def forget_reads(session: Session) -> None:
+    """Forget this request's memo of links and patients: the next question reads them again
+    (after waiting for a lock another writer held)."""
+    forget_transaction_memo(session, _READ)
+
+
 def _patient(session: Session, patient_id: uuid.UUID) -> User | None:
     known = _memo(session)
     key = ("patient", patient_id)

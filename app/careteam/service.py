@@ -44,6 +44,12 @@ def parse_ends_on(raw: str | None, patient: User, now: datetime) -> date | None:
 
 
 def _own_caregiver_link(session: Session, patient: User, link_id: uuid.UUID) -> CareLink:
+    """The patient's active link to one caregiver, read under the patient's write lock: a
+    change to it waits for a sitter's entry being written, and an entry sent after it sees it
+    (a sitter's checklist was saved a second after their removal had been answered)."""
+    from app.sync.service import lock_patient  # at call time: sync imports every domain
+
+    lock_patient(session, patient.id)
     link = session.get(CareLink, link_id)
     if (
         patient.role != Role.PATIENT

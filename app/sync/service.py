@@ -204,8 +204,14 @@ def sitter_patient(session: Session, author: User, item: SyncItem,
         return _rejected(item.id, "invalid_item", _("Say whose session this is for."),
                          "patient_id")
     if access.can_access_patient(session, author, patient_id, access.Purpose.SUPERVISE, now):
-        return access.require_patient_access(session, author, patient_id,
-                                             access.Purpose.SUPERVISE, now)
+        # Asked again under the patient's lock, afresh: a removal that committed while this
+        # item waited for the lock holds for it (the first answer was read before the wait).
+        lock_patient(session, patient_id)
+        access.forget_reads(session)
+        if access.can_access_patient(session, author, patient_id, access.Purpose.SUPERVISE,
+                                     now):
+            return access.require_patient_access(session, author, patient_id,
+                                                 access.Purpose.SUPERVISE, now)
     # A replay of what this caregiver wrote while still linked stays a duplicate.
     existing = session.get(ClientWrite, item.id)
     if existing is not None and existing.author_id == author.id \

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from app.checkins.models import CheckIn
-from app.db import engine
+from app.db import engine, utcnow
 from app.sync.service import patient_lock_key
 from tests import factories
 from tests.conftest import IS_POSTGRES
@@ -74,3 +74,84 @@ def test_a_sitters_batch_for_two_patients_takes_their_locks_in_one_order(db):
     assert [r["status"] for r in answer[0].json()["results"]] == ["created", "created"]
     db.expire_all()
     assert db.exec(select(func.count()).select_from(CheckIn)).one() == 2
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="advisory locks are PostgreSQL's (SQLite: one writer)")
+def test_a_sitters_entry_waiting_for_the_lock_sees_a_removal_made_meanwhile(db):
+    """A concurrency tester's sitter sent a checklist while the patient's long batch held the
+    lock; the patient removed the sitter meanwhile, was answered, and a second later the
+    checklist was saved: the link had been read before the wait. Now the removal waits for the
+    lock too, and the entry asks again once it holds it."""
+    from sqlalchemy import update
+
+    from app.careteam.models import CareLink
+
+    sitter = factories.user(db, role="caregiver")
+    _prescriber, patient, _version = factories.patient_with_protocol(db)
+    factories.link(db, patient, sitter)
+    db.commit()
+    (web,) = signed_in_clients(sitter.email, 1, factories.PASSWORD)
+    answer: list = []
+    try:
+        csrf = web.get("/api/v1/me").json()["csrf_token"]
+        with Session(engine) as other:  # the patient's long batch
+            other.exec(text("SET LOCAL lock_timeout = '10s'"))
+            _lock(other, patient)
+            entry = threading.Thread(target=lambda: answer.append(web.post(
+                "/api/v1/sync", json={"items": [_checklist(patient)]},
+                headers={"X-CSRF-Token": csrf})))
+            entry.start()
+            with Session(engine) as watcher:
+                deadline = time.monotonic() + 30
+                while not _waiting_for_a_lock(watcher) and time.monotonic() < deadline:
+                    watcher.rollback()
+                    time.sleep(0.05)
+            # The removal, in the transaction that holds the lock (as it now takes it).
+            other.exec(update(CareLink).where(CareLink.member_id == sitter.id)
+                       .values(revoked_at=func.now()))
+            other.commit()
+            entry.join(timeout=60)
+    finally:
+        web.__exit__(None, None, None)
+    assert [a.status_code for a in answer] == [200], [a.text for a in answer]
+    (result,) = answer[0].json()["results"]
+    assert result["status"] == "rejected" and result["code"] == "not_supporting", result
+    db.expire_all()
+    assert db.exec(select(func.count()).select_from(CheckIn)).one() == 0
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="advisory locks are PostgreSQL's (SQLite: one writer)")
+def test_removing_a_sitter_waits_for_the_patients_lock(db):
+    """The removal waits for a sitter's entry being written, as a dose or a protocol save
+    does, so the two are judged one after the other."""
+    from app.careteam import service as careteam
+    from app.careteam.models import CareLink
+
+    sitter = factories.user(db, role="caregiver")
+    _prescriber, patient, _version = factories.patient_with_protocol(db)
+    factories.link(db, patient, sitter)
+    db.commit()
+    link_id = db.exec(select(CareLink.id).where(CareLink.member_id == sitter.id)).one()
+    done: list = []
+
+    def remove() -> None:
+        with Session(engine) as mine:
+            careteam.remove_caregiver(mine, patient=mine.get(type(patient), patient.id),
+                                      link_id=link_id, now=utcnow())
+            mine.commit()
+            done.append(True)
+
+    with Session(engine) as other:
+        other.exec(text("SET LOCAL lock_timeout = '10s'"))
+        _lock(other, patient)
+        removal = threading.Thread(target=remove)
+        removal.start()
+        with Session(engine) as watcher:
+            deadline = time.monotonic() + 30
+            while not _waiting_for_a_lock(watcher) and time.monotonic() < deadline:
+                watcher.rollback()
+                time.sleep(0.05)
+            assert _waiting_for_a_lock(watcher) and not done
+        other.commit()
+    removal.join(timeout=60)
+    assert done == [True]
