@@ -376,7 +376,46 @@ def record_gate(
         # At or above the protocol's hold level: the caregivers who accepted alerts are told
         # (in this transaction; the gate is the source, so a replay raises nothing new).
         alerts.raise_for_bp_hold(session, patient_id=patient.id, gate_id=gate.id, now=now)
+    _flag_doses_it_held(session, patient, gate, version, now)
     return gate
+
+
+def _flag_doses_it_held(session: Session, patient: User, gate: GateCheck,
+                        version: ProtocolVersion, now: datetime) -> None:
+    """A check that arrives after a dose it would have held (two phones, an outbox sent late):
+    the dose, recorded clean because it was judged first, is flagged as taken against the
+    hold, as it would have been had the check come first (record_dose's newer check). The
+    record shows what happened, in whichever order the phones sent it. A concurrency tester
+    found a hold at 175/100 and, a minute later, a clean dose naming an older check."""
+    # Its readings' and checklist's holds, and an emergency reading's.
+    held_after = READING_CODES | {rules.ReasonCode.BP_EMERGENCY}
+    codes = [r["code"] for r in gate.reasons if r["code"] in held_after]
+    if not codes:
+        return
+    doses = session.exec(
+        select(Dose).where(
+            Dose.patient_id == patient.id, Dose.status == DoseStatus.RECORDED,
+            # As record_dose counts a newer check: made by the dose's minute, within a check's
+            # validity before it, and after the check the dose names.
+            col(Dose.taken_at) > gate.checked_at - timedelta(minutes=1),
+            col(Dose.taken_at) <= gate.checked_at + gate_valid_for(version))
+    ).all()
+    for dose in doses:
+        named = session.get(GateCheck, dose.gate_id) if dose.gate_id else None
+        if named is not None and named.checked_at > gate.checked_at:
+            continue  # it names a check made after this one: that one decided
+        new = [c for c in codes if c not in dose.flags]
+        if not new:
+            continue
+        dose.flags = [*dose.flags, *new,
+                      *(["against_hold"] if "against_hold" not in dose.flags else [])]
+        session.add(dose)
+        session.flush()
+        safety.raise_event(session, patient_id=patient.id, kind=safety.DOSE_AGAINST_HOLD,
+                           level="high", occurred_at=dose.taken_at, source_id=dose.id,
+                           details={"codes": new, "dose_mg": str(dose.dose_mg),
+                                    "reason": dose.override_reason, "check_sent_later": True},
+                           now=now)
 
 
 def _clock(value: datetime, tz: str) -> str:

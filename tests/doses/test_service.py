@@ -493,6 +493,35 @@ def test_no_dose_right_after_an_emergency_reading_even_without_the_gate(db, worl
     assert "recent_emergency" not in [r["code"] for r in day_later.reasons]
 
 
+def test_a_check_that_held_arriving_after_the_dose_flags_it(db, world):
+    """Two phones: one sent a check that held (175/100) a minute before the dose, the other the
+    dose naming an older check that passed, and the dose was judged first: recorded clean, the
+    hold beside it nowhere. Whichever arrives first, the record shows a dose taken against it."""
+    _, patient, _ = world
+    passed = gate(db, patient, SESSION - timedelta(minutes=5))
+    taken = dose(db, patient, SESSION, gate_id=passed.id)
+    assert taken.flags == []
+    held = service.record_gate(
+        db, patient=patient, gate_id=uuid.uuid4(), checked_at=utc(SESSION - timedelta(minutes=1)),
+        data={"systolic": 175, "diastolic": 100, "heart_rate": 72,
+              "checklist": factories.CHECKLIST_ALL_YES},
+        now=utc(SESSION + timedelta(minutes=2)))
+    assert held.verdict == "hold"
+    db.refresh(taken)
+    assert {"bp_hold", "against_hold"} <= set(taken.flags)
+    event = db.exec(select(SafetyEvent).where(SafetyEvent.source_id == taken.id)).one()
+    assert event.kind == "dose_against_hold" and event.details["check_sent_later"] is True
+    # A reading later in the session (after the dose) says nothing of the dose taken before it.
+    later = dose(db, patient, NEXT_SESSION, gate_id=gate(db, patient, NEXT_SESSION).id)
+    service.record_gate(
+        db, patient=patient, gate_id=uuid.uuid4(), checked_at=utc(NEXT_SESSION + timedelta(
+            minutes=30)), data={"systolic": 170, "diastolic": 100, "heart_rate": 72,
+                                "checklist": factories.CHECKLIST_ALL_YES},
+        now=utc(NEXT_SESSION + timedelta(minutes=31)))
+    db.refresh(later)
+    assert later.flags == []
+
+
 def test_a_dose_timed_just_before_a_crisis_reading_is_held_by_it(db, world):
     # A form's time is rounded down to the minute: "10:04" right after a 10:04:30 crisis reading
     # is the same moment, and a dose logged minutes before the reading is too close to tell.
