@@ -176,6 +176,7 @@ def _care_team_context(session, patient: User, values: dict | None = None, **ext
         "values": values or {"client_id": new_client_id(), "scope": access.Scope.SUPERVISION},
         "alert_delay": checkins.caregiver_alert_form(
             checkins.settings_for(session, patient.id), "/care-team/caregiver-alerts"),
+        "shares_alerts": checkins.settings_for(session, patient.id).share_alerts_with_caregiver,
         "link_errors": {},
         "link_values": {},
         **extra,
@@ -245,6 +246,14 @@ def caregiver_alert_delay(
         context = _care_team_context(session, user, errors=err.errors, alert_delay=form)
         return render(request, "careteam/care_team.html", context, status_code=422)
     return see_other("/care-team?changed=1#alert-delay")
+
+
+@router.post("/care-team/share-alerts")
+def share_alerts(session: SessionDep, user: PatientUser,
+                 share_alerts: Annotated[str, Form()] = ""):
+    # A checkbox: ticked sends "yes", unticked sends nothing (no bad input to come back with).
+    checkins.update_share_alerts(session, patient=user, share=share_alerts == "yes")
+    return see_other("/care-team?changed=1#share-alerts")
 
 
 @router.post("/care-team/caregivers/{link_id}/remove", dependencies=[RecentAuth])

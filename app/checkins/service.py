@@ -186,6 +186,16 @@ def update_patient_settings(session: Session, *, patient: User, mood_time: str,
     return settings
 
 
+def update_share_alerts(session: Session, *, patient: User, share: bool) -> CheckinSettings:
+    """Whether safety alerts may reach the patient's caregivers (the same consent as on the
+    Check-ins page, offered on Care team too, where patients look for it)."""
+    settings = _settings(session, patient.id)
+    settings.share_alerts_with_caregiver = share
+    session.add(settings)
+    session.flush()
+    return settings
+
+
 # How long after a session's dose or +40 minute check-in was due, unlogged, the caregivers who
 # accepted alerts are told (minutes); NULL on the record: the clinic's default.
 CAREGIVER_ALERT_CHOICES = (15, 30, 45, 60, 90, 120)

@@ -39,6 +39,7 @@ FORM_PAGES: dict[str, str] = {
     "/care-team/invites/{invite_id}/cancel": "/care-team",
     "/care-team/invite": "/care-team",
     "/care-team/caregiver-alerts": "/care-team",
+    "/care-team/share-alerts": "/care-team",
     "/patients/{patient_id}/invite": "/patients/{patient_id}",
     "/patients/{patient_id}/flags/review": "/patients",
     "/patients/{patient_id}/safety-events/{event_id}/review": "/patients/{patient_id}",

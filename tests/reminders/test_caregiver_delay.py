@@ -244,6 +244,33 @@ def test_the_patient_sets_the_delay_on_the_care_team_page(db, auth, client, worl
     assert selected(text(follow(client, response))) == "30"
 
 
+def test_the_patient_finds_the_alerts_consent_on_the_care_team_page(db, auth, client, world):
+    """Patients looked for it on Care team; it was only on Check-ins. Untick it there and the
+    caregiver's planned missed-dose escalation is no longer sent; tick it again and it is."""
+    _, patient, caregiver = world
+    service.plan(db, caregiver, SUNDAY_NOON)
+    db.commit()
+    missed = escalations(db, caregiver, patient)[f"caregiver_missed:{patient.id}:session"]
+    auth.login(patient.email)
+    page = client.get("/care-team").text
+    consent = page[page.index('action="/care-team/share-alerts"'):].split("</form>")[0]
+    assert 'name="share_alerts" value="yes" checked' in consent
+    response = auth.post("/care-team/share-alerts", {})  # unticked
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/care-team?changed=1")
+    db.expire_all()
+    assert db.get(CheckinSettings, patient.id).share_alerts_with_caregiver is False
+    assert service.still_needed(db, missed, missed.due_at) == "no_consent"
+    page = follow(client, response).text
+    assert 'name="share_alerts" value="yes" checked' not in page
+    # The same consent the Check-ins page shows.
+    assert 'name="share_alerts" value="yes" checked' not in client.get("/checkins").text
+    auth.post("/care-team/share-alerts", {"share_alerts": "yes"})
+    db.expire_all()
+    assert db.get(CheckinSettings, patient.id).share_alerts_with_caregiver is True
+    assert service.still_needed(db, missed, missed.due_at) is None
+
+
 def test_the_patients_form_refuses_a_bad_value_with_422_and_writes_nothing(
         db, auth, client, world):
     _, patient, _ = world

@@ -179,6 +179,7 @@ POLICY: dict[str, Rule] = {
     "POST /supply/count": role("patient"),
     "GET /care-team": role("patient"),
     "POST /care-team/caregiver-alerts": role("patient"),
+    "POST /care-team/share-alerts": role("patient"),
     "POST /care-team/invite": role("patient"),
     "POST /care-team/caregivers/{link_id}": role("patient", who=OWNER),
     "POST /care-team/caregivers/{link_id}/remove": role("patient", who=OWNER),
