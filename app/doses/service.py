@@ -523,16 +523,19 @@ READING_CODES = frozenset({rules.ReasonCode.BP_HOLD, rules.ReasonCode.PULSE_HOLD
 
 
 def _newer_check(session: Session, patient_id: uuid.UUID, gate: GateCheck | None,
-                 taken_at: datetime, valid_for: timedelta) -> GateCheck | None:
+                 taken_at: datetime, until: datetime, valid_for: timedelta) -> GateCheck | None:
     """The patient's latest safety check made after the one this dose names (without one,
-    within a check's validity before the dose) and by the dose's minute: the latest reading
+    within a check's validity before the dose) and by `until`'s minute: the latest reading
     decides. A tester passed at 159/99, was held at 170/95 a minute later, and logged the dose
-    from the first page's form: it was recorded clean, the 170/95 nowhere beside it."""
+    from the first page's form: it was recorded clean, the 170/95 nowhere beside it. `until`:
+    when the dose was written down, unless the patient says it was taken before (a form's
+    "Taken at" is filled in when the page is drawn, so an old tab's said a time before the
+    hold and passed it)."""
     since = gate.checked_at if gate else taken_at - valid_for
     stmt = select(GateCheck).where(
         GateCheck.patient_id == patient_id, col(GateCheck.checked_at) >= since,
         # A form's time is the minute: a check in the same minute as the dose came first.
-        col(GateCheck.checked_at) < taken_at + timedelta(minutes=1))
+        col(GateCheck.checked_at) < until + timedelta(minutes=1))
     if gate is not None:
         stmt = stmt.where(GateCheck.id != gate.id)
     return session.exec(stmt.order_by(col(GateCheck.checked_at).desc()).limit(1)).first()
@@ -600,7 +603,9 @@ def record_dose(
         *rules.dose_limit_reasons(policy, around, taken_at, dose.dose_mg),
     ]
     held = reasons.stored(found)
-    newer = _newer_check(session, patient.id, gate, taken_at, gate_valid_for(version))
+    newer = _newer_check(session, patient.id, gate, taken_at,
+                         taken_at if dose.already_taken else max(taken_at, recorded_at),
+                         gate_valid_for(version))
     # Of a newer check, its readings' and checklist's holds: the record's (an emergency's
     # lockout, a pending review) are judged above at the dose's own time.
     newer_holds = [r for r in newer.reasons if r["code"] in READING_CODES] if newer else []

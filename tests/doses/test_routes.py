@@ -570,15 +570,36 @@ def test_a_newer_check_that_held_holds_a_dose_naming_an_older_check_that_passed(
     assert {"override", "bp_hold"} <= set(taken["flags"])
 
 
+def test_a_newer_hold_holds_an_old_tabs_dose_whose_time_was_filled_in_before_it(
+        db, client, patient):
+    """A retester's old tab said "Taken at 15:31" (filled in when the page was drawn); a check
+    at 15:32 held in another tab; "Log dose" in the old tab at 15:32 was recorded clean: the
+    hold came more than a minute after the time the form said. A dose logged now is judged
+    by the checks made before it was written down, unless the patient says it was taken
+    earlier ("I have already taken a dose")."""
+    drawn = utcnow() - timedelta(minutes=3)
+    first = sync_post(client, sync_item("gate", gate_data(), recorded_at=drawn))
+    passed = first.json()["results"][0]["id"]
+    assert gate(client, systolic=170, diastolic=95)["verdict"] == "hold"
+    refused = send_dose(client, gate_id=passed, taken_at=drawn.isoformat())
+    assert refused["status"] == "rejected", refused
+    assert "Blood pressure 170/95" in refused["detail"]
+    # Taken at that time, and recorded as such: the later check does not count against it.
+    earlier = send_dose(client, gate_id=passed, taken_at=drawn.isoformat(), already_taken=True,
+                        override_reason="Took it before the second reading.")
+    assert earlier["status"] == "created" and "bp_hold" not in earlier["flags"], earlier
+
+
 def test_a_check_after_the_dose_does_not_hold_it(db, client, patient):
-    """A dose taken before a check that held (logged later, naming the check before it) is
-    judged by what came before it: the session's later reading does not make it a hold."""
+    """A dose taken before a check that held (logged later as taken then, naming the check
+    before it) is judged by what came before it: the session's later reading does not make it
+    a hold."""
     before = utcnow() - timedelta(minutes=20)
     passed = sync_post(client, sync_item("gate", gate_data(), recorded_at=before))
     passed_id = passed.json()["results"][0]["id"]
     assert gate(client, systolic=170, diastolic=95)["verdict"] == "hold"
     taken = send_dose(client, gate_id=passed_id,
-                      taken_at=(before + timedelta(minutes=2)).isoformat())
+                      taken_at=(before + timedelta(minutes=2)).isoformat(), already_taken=True)
     assert taken["status"] == "created" and "bp_hold" not in taken["flags"], taken
 
 
