@@ -47,6 +47,8 @@ NEXT_MORNING_AT = time(9, 0)
 NEXT_MORNING_FROM = time(4, 0)
 QUESTIONNAIRE_GRACE_DAYS = 2  # a weekly questionnaire stays due this long after its day
 DOSE_SLOTS = ("plus40", "end", "next_morning", "observe")  # these belong to one logged dose
+# The end of session without a plan's observation time to go by (the slot's +2 hours).
+END_AFTER = timedelta(minutes=SLOTS["end"].offset_minutes or 120)
 # How long after a dose the patient's own session check-ins may follow it without naming it.
 PATIENT_SLOTS_SPAN = timedelta(hours=36)
 # How long before a gate a sitter's co-signed checklist still counts for it ("sitter confirmed").
@@ -263,7 +265,9 @@ def update_questionnaire_schedule(session: Session, *, prescriber: User, patient
     return settings
 
 
-def _ready_alone_words(refusal: rules.Refusal, tz: ZoneInfo, at: datetime) -> str:
+def _ready_alone_words(refusal: rules.Refusal, tz: ZoneInfo, at: datetime,
+                       own: bool = False) -> str:
+    """`own`: the patient's own entry, spoken to them ("you must respond normally")."""
     p = refusal.params
     code = rules.ReadyAloneCode
     if refusal.code == code.TOO_SOON:
@@ -273,11 +277,15 @@ def _ready_alone_words(refusal: rules.Refusal, tz: ZoneInfo, at: datetime) -> st
                  "%(minutes)s-minute observation after the dose.",
                  time=format_datetime(allowed, fmt), minutes=p["observation_minutes"])
     if refusal.code == code.NO_SEDATION:
-        return _("First record sedation: they must respond normally.")
+        return (_("First record sedation (ask your sitter): you must respond normally.") if own
+                else _("First record sedation: they must respond normally."))
     if refusal.code == code.SEDATED:
-        label = next((o.label for o in SEDATION if o.value == p["sedation"]), p["sedation"])
-        return _("They must respond normally; the latest sedation check is “%(label)s”.",
-                 label=_(str(label)))
+        label = _(str(next((o.label for o in SEDATION if o.value == p["sedation"]),
+                           p["sedation"])))
+        return (_("You must respond normally; the latest sedation check is “%(label)s”.",
+                  label=label) if own else
+                _("They must respond normally; the latest sedation check is “%(label)s”.",
+                  label=label))
     if refusal.code == code.NO_BP:
         return _("First take a blood pressure reading.")
     return _("The latest blood pressure, %(s)s/%(d)s, is at or above the hold level of "
@@ -286,7 +294,7 @@ def _ready_alone_words(refusal: rules.Refusal, tz: ZoneInfo, at: datetime) -> st
 
 
 def _check_ready_alone(session: Session, patient: User, slot_key: str, dose: Dose | None,
-                       recorded_at: datetime, values: dict[str, Any]) -> None:
+                       recorded_at: datetime, values: dict[str, Any], own: bool = False) -> None:
     """Refuse "ready to be alone" unless the session allows it (rules.ready_alone_refusals):
     the end of the observation period of the dose's protocol version, sedation normal and
     blood pressure below that version's hold level, from this check-in or the latest earlier
@@ -312,7 +320,7 @@ def _check_ready_alone(session: Session, patient: User, slot_key: str, dose: Dos
     )
     if refusals:
         tz = ZoneInfo(patient.timezone)
-        raise Invalid(" ".join(_ready_alone_words(r, tz, recorded_at) for r in refusals),
+        raise Invalid(" ".join(_ready_alone_words(r, tz, recorded_at, own) for r in refusals),
                       field="ready_alone")
 
 
@@ -376,7 +384,8 @@ def record_checkin(
                           errors={k: _("Answer Yes: the checklist is only co-signed when every "
                                        "item is Yes.") for k in missing})
     if values.get("ready_alone") is True:
-        _check_ready_alone(session, patient, slot.key, dose, recorded_at, values)
+        _check_ready_alone(session, patient, slot.key, dose, recorded_at, values,
+                           own=by == "patient")
     flags = _flags(values)
     checkin = CheckIn(id=checkin_id, patient_id=patient.id, author_id=author.id,
                       dose_id=payload.dose_id, slot=slot.key, values=values,
@@ -406,26 +415,32 @@ def session_entry_opens(slot_key: str, dose: Dose, tz: ZoneInfo,
                         observation: timedelta | None = None) -> datetime | None:
     """The earliest an entry of `slot_key` for `dose` is that entry, or None when any time in
     the session will do. `observation`: the dose's plan's observation time, when the session
-    ends (the end of session opens a few minutes before, as the +40 recheck does)."""
+    ends."""
     if slot_key == "plus40":
         # From when the sitter's prompt counts the recheck done: 35 minutes after the dose.
         return dose.taken_at + timedelta(minutes=RECHECK_AT) - EARLY
     if slot_key == "end":
-        # A reading minutes after the dose was saved as the end of the session, marked done.
-        offset = observation or timedelta(minutes=SLOTS["end"].offset_minutes or 120)
-        return dose.taken_at + offset - EARLY
+        # 5 minutes before the observation time is over, as the +40 recheck opens 5 minutes
+        # early: the last reading comes first, "ready to be alone" once it is over. A reading
+        # minutes after the dose was saved as the end of the session, marked done.
+        return dose.taken_at + (observation or END_AFTER) - EARLY
     if slot_key == "next_morning":
         return _at(_local(dose.taken_at, tz).date() + timedelta(days=1), NEXT_MORNING_FROM, tz)
     return None
 
 
+def observation_of(session: Session, dose: Dose) -> timedelta:
+    """The observation time of the plan the dose was taken under: when its session ends."""
+    version = session.get(ProtocolVersion, dose.protocol_version_id)
+    return timedelta(minutes=version.observation_minutes) if version else END_AFTER
+
+
 def entry_opens(session: Session, slot_key: str, dose: Dose) -> datetime | None:
     """session_entry_opens for `dose`, with its own plan's observation time."""
     patient = session.get(User, dose.patient_id)
-    version = session.get(ProtocolVersion, dose.protocol_version_id)
-    assert patient is not None and version is not None
+    assert patient is not None
     return session_entry_opens(slot_key, dose, ZoneInfo(patient.timezone),
-                               timedelta(minutes=version.observation_minutes))
+                               observation_of(session, dose))
 
 
 def opens_words(slot_key: str, opens: datetime, tz: ZoneInfo) -> str:
@@ -435,8 +450,8 @@ def opens_words(slot_key: str, opens: datetime, tz: ZoneInfo) -> str:
         return _("The +40 minute recheck opens at %(time)s, 35 minutes after the dose.",
                  time=format_datetime(shown, "time"))
     if slot_key == "end":
-        return _("The end-of-session check-in opens at %(time)s, when the observation time is "
-                 "over.", time=format_datetime(shown, "time"))
+        return _("The end-of-session check-in opens at %(time)s, 5 minutes before the "
+                 "observation time is over.", time=format_datetime(shown, "time"))
     return _("The next-morning check-in opens at %(time)s.",
              time=format_datetime(shown, "weekday_time"))
 
@@ -847,13 +862,19 @@ def due_checkins(session: Session, patient: User, now: datetime,
         done_slots = slots_of[dose.id]
         for slot_key in ("plus40", "end", "next_morning"):
             slot = SLOTS[slot_key]
-            if slot.offset_minutes is not None:
+            window = timedelta(minutes=slot.window_minutes)
+            if slot_key == "end":
+                # When the plan's observation time is over (not always 2 hours).
+                due_at = dose.taken_at + observation_of(session, dose)
+            elif slot.offset_minutes is not None:
                 due_at = dose.taken_at + timedelta(minutes=slot.offset_minutes)
             else:
                 due_at = _at(_local(dose.taken_at, tz).date() + timedelta(days=1),
                              NEXT_MORNING_AT, tz)
-            state = _state(now, due_at, timedelta(minutes=slot.window_minutes),
-                           slot_key in done_slots)
+            # Due from when its form opens (the +40 recheck and the end 5 minutes early, as the
+            # sitter's page counts them), to the same end.
+            start = due_at - EARLY if slot_key in ("plus40", "end") else due_at
+            state = _state(now, start, window + (due_at - start), slot_key in done_slots)
             items.append(Due(f"{slot_key}:{dose.id}", _(slot.title), state, due_at,
                              f"/checkins/{slot_key}?dose={dose.id}"))
     return items

@@ -90,6 +90,8 @@ class DoseFacts:
     id: UUID
     taken_at: datetime  # aware
     slots_done: frozenset[str] = frozenset()  # check-in slots already logged for this dose
+    # The observation time of the plan it was taken under: its end of session is due then.
+    observation: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -362,7 +364,7 @@ def _patient_items(b: _Builder, p: PatientFacts) -> None:
         for slot_key in LATER_SLOTS:
             if slot_key in dose.slots_done:
                 continue
-            due = slot_due(slot_key, dose.taken_at, tz)
+            due = slot_due(slot_key, dose.taken_at, tz, dose.observation)
             # A check-in held by quiet hours beyond its window would be missed on arrival.
             b.add("checkin", f"checkin:{slot_key}:{dose.id}", due,
                   f"/checkins/{slot_key}?dose={dose.id}", patient_id=pid, subject_id=dose.id,
@@ -392,9 +394,13 @@ def _patient_items(b: _Builder, p: PatientFacts) -> None:
             b.add("supply", "supply", at, "/supply", local_time=nominal, patient_id=pid)
 
 
-def slot_due(slot_key: str, taken_at: datetime, tz: ZoneInfo) -> datetime:
-    """When a dose's check-in slot is due, as checkins.service.due_checkins says."""
+def slot_due(slot_key: str, taken_at: datetime, tz: ZoneInfo,
+             observation: timedelta | None = None) -> datetime:
+    """When a dose's check-in slot is due, as checkins.service.due_checkins says: the end of
+    session when the dose's plan's observation time is over (`observation`, else 2 hours)."""
     slot = SLOTS[slot_key]
+    if slot_key == "end" and observation is not None:
+        return (taken_at + observation).astimezone(UTC)
     if slot.offset_minutes is not None:
         return (taken_at + timedelta(minutes=slot.offset_minutes)).astimezone(UTC)
     day = taken_at.astimezone(tz).date() + timedelta(days=1)

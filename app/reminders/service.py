@@ -264,9 +264,17 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
             .where(col(CheckIn.dose_id).in_(dose_ids[offset:offset + 500]))
         ).all():
             slots[dose_id].add(slot)
+    # Each dose's plan's observation time (its end of session): one read for the batch.
+    version_ids = {d.protocol_version_id for d in doses}
+    observation = dict(session.execute(
+        select(ProtocolVersion.id, ProtocolVersion.observation_minutes)
+        .where(col(ProtocolVersion.id).in_(version_ids))).all()) if version_ids else {}
     doses_by: dict[uuid.UUID, list[DoseFacts]] = defaultdict(list)
     for d in doses:
-        doses_by[d.patient_id].append(DoseFacts(d.id, d.taken_at, frozenset(slots[d.id])))
+        minutes = observation.get(d.protocol_version_id)
+        doses_by[d.patient_id].append(DoseFacts(
+            d.id, d.taken_at, frozenset(slots[d.id]),
+            timedelta(minutes=minutes) if minutes else None))
     daily: dict[uuid.UUID, list[datetime]] = defaultdict(list)
     for pid, at in session.execute(
         select(CheckIn.patient_id, CheckIn.recorded_at)

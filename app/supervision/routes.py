@@ -6,10 +6,12 @@ data). Anyone not allowed to supervise this patient gets the same 404 as for nob
 """
 
 import uuid
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 
 from app.alerts import service as alerts
+from app.checkins import service as checkins
 from app.checkins.instruments import MEASURES, SEVERITY
 from app.checkins.routes import _form_errors, _rejected_values, values_from_form
 from app.db import SessionDep, utcnow
@@ -72,9 +74,16 @@ def _slot_or_404(slot_key: str):
 @router.get("/supporting/{patient_id}/session/{slot_key}")
 def session_form(request: Request, session: SessionDep, user: CurrentUser,
                  patient_id: uuid.UUID, slot_key: str):
-    view = service.session_view(session, user, patient_id, utcnow())
+    now = utcnow()
+    view = service.session_view(session, user, patient_id, now)
     slot = _slot_or_404(slot_key)
-    return render(request, "supervision/form.html", _form_context(view, slot))
+    # When the session's +40 recheck or end opens, if not yet: said before anything is typed,
+    # as on the patient's forms (a retester's sitter learned it only from the refusal).
+    opens = checkins.entry_opens(session, slot.key, view.dose) if view.dose else None
+    notice = (checkins.opens_words(slot.key, opens, ZoneInfo(user.timezone))
+              if opens is not None and opens > now else None)
+    return render(request, "supervision/form.html",
+                  {**_form_context(view, slot), "opens_notice": notice})
 
 
 @router.post("/supporting/{patient_id}/session/{slot_key}")

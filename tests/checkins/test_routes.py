@@ -552,7 +552,7 @@ def test_the_end_of_session_opens_when_the_observation_time_is_over(client, db, 
     dose = dose_now(db, patient)  # taken 41 minutes ago
     opens = (dose.taken_at + timedelta(minutes=115)).astimezone(ZoneInfo(patient.timezone))
     words = ("The end-of-session check-in opens at "
-             f"{format_datetime(opens, 'time')}, when the observation time is over.")
+             f"{format_datetime(opens, 'time')}, 5 minutes before the observation time is over.")
     assert words in text_of(client.get(f"/checkins/end?dose={dose.id}"))
     assert words in text_of(client.get("/checkins/end"))  # the latest dose's
     response = auth.post("/checkins/end", {"dose_id": str(dose.id), "systolic": "124",

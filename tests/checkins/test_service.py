@@ -567,6 +567,33 @@ def test_every_two_weeks_the_off_week_still_shows_the_last_questionnaire(db, pat
 # --- due: session check-ins relative to a dose -----------------------------------------------
 
 
+def test_the_end_of_session_follows_the_plans_observation_time(db):
+    """With a 180-minute observation, the end of session was "Due now" at +2 hours (and its
+    reminder went then) while its form refused anything until +175 minutes."""
+    _, patient, _ = factories.patient_with_protocol(
+        db, now=utc(datetime(2026, 1, 2, 9, 0, tzinfo=NY)), observation_minutes=180)
+    patient.created_at = utc(datetime(2025, 12, 1, tzinfo=NY))
+    dose = gated_dose(db, patient)  # taken 10:05
+    end = f"end:{dose.id}"
+
+    def state(minutes: int) -> str:
+        now = utc(TAKEN + timedelta(minutes=minutes))
+        return next(d.state for d in service.due_checkins(db, patient, now) if d.key == end)
+
+    assert state(121) == "upcoming" and state(174) == "upcoming"
+    assert state(175) == "due"
+    assert service.entry_opens(db, "end", dose) == utc(TAKEN + timedelta(minutes=175))
+    with pytest.raises(Invalid, match="5 minutes before the observation time is over"):
+        checkin(db, patient, TAKEN + timedelta(minutes=150), "end", {"systolic": 120},
+                dose=dose)
+    # The patient's own "ready to be alone" before it is over speaks to them.
+    with pytest.raises(Invalid) as refused:
+        checkin(db, patient, TAKEN + timedelta(minutes=176), "end",
+                {"ready_alone": True, "systolic": 120, "diastolic": 80, "sedation": 1},
+                dose=dose)
+    assert "You must respond normally" in str(refused.value)
+
+
 def test_session_checkins_follow_the_dose(db, patient):
     dose = gated_dose(db, patient)  # taken 10:05
     key = f":{dose.id}"
@@ -576,12 +603,16 @@ def test_session_checkins_follow_the_dose(db, patient):
                 if d.key.endswith(key)}
 
     plus40, end, morning = f"plus40{key}", f"end{key}", f"next_morning{key}"
-    assert states(TAKEN + timedelta(minutes=39)) == {plus40: "upcoming", end: "upcoming",
+    # Due from when the form opens: the +40 recheck 35 minutes after the dose, the end 5
+    # minutes before the observation time is over (a retester read "Later" at +38 while the
+    # form was open and the sitter's page said due).
+    assert states(TAKEN + timedelta(minutes=34)) == {plus40: "upcoming", end: "upcoming",
                                                      morning: "upcoming"}
-    assert states(TAKEN + timedelta(minutes=40))[plus40] == "due"
+    assert states(TAKEN + timedelta(minutes=35))[plus40] == "due"
     assert states(TAKEN + timedelta(minutes=80))[plus40] == "due"
     assert states(TAKEN + timedelta(minutes=81))[plus40] == "missed"
-    assert states(TAKEN + timedelta(minutes=120))[end] == "due"
+    assert states(TAKEN + timedelta(minutes=114))[end] == "upcoming"
+    assert states(TAKEN + timedelta(minutes=115))[end] == "due"
     assert states(TAKEN + timedelta(minutes=241))[end] == "missed"
     next_morning = datetime(2026, 1, 13, 9, 0, tzinfo=NY)
     assert states(next_morning - timedelta(minutes=1))[morning] == "upcoming"

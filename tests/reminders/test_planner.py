@@ -326,6 +326,19 @@ def test_dose_check_ins_follow_the_dose_until_they_are_logged():
     assert f"checkin:next_morning:{dose_id}" in rules
 
 
+def test_the_end_of_session_reminder_follows_the_plans_observation_time():
+    dose_id = uuid.uuid4()
+    taken = local(2026, 1, 12, 10)
+    facts = patient_facts(weekdays({MON}), doses=(
+        DoseFacts(dose_id, taken, frozenset({"plus40"}), timedelta(minutes=180)),))
+    (end,) = [i for i in plan(patient(facts), taken) if i.rule == f"checkin:end:{dose_id}"]
+    assert end.due_at == taken + timedelta(minutes=180)
+    # Without one, the slot's 2 hours.
+    facts = patient_facts(weekdays({MON}), doses=(DoseFacts(dose_id, taken),))
+    (end,) = [i for i in plan(patient(facts), taken) if i.rule == f"checkin:end:{dose_id}"]
+    assert end.due_at == taken + timedelta(minutes=120)
+
+
 def test_a_recheck_that_quiet_hours_would_hold_past_its_window_is_dropped():
     dose_id = uuid.uuid4()
     facts = patient_facts(doses=(DoseFacts(dose_id, local(2026, 1, 12, 21, 40)),))

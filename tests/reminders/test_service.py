@@ -311,6 +311,19 @@ def test_a_session_an_extra_dose_made_too_soon_is_not_sent(db, world):
         assert found[key].status == OccurrenceStatus.CANCELLED, key
 
 
+def test_the_end_of_session_reminder_waits_for_the_plans_observation_time(db, world):
+    prescriber, patient = world
+    factories.protocol(db, prescriber, patient, observation_minutes=180,
+                       now=ny(2026, 1, 10, 9))
+    db.commit()
+    dose = take(db, patient, MONDAY + timedelta(minutes=5))
+    db.commit()
+    service.plan(db, patient, MONDAY + timedelta(minutes=6))
+    db.commit()
+    end = next(r for r in rows(db, patient).values() if r.rule == f"checkin:end:{dose.id}")
+    assert end.due_at == dose.taken_at + timedelta(minutes=180)
+
+
 def test_a_gate_check_settles_the_gate(db, world):
     _, patient = world
     service.plan(db, patient, SUNDAY_NOON)

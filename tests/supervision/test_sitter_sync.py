@@ -339,6 +339,12 @@ def test_ready_to_be_alone_is_refused_before_the_observation_time(db, client, pa
 
 def test_the_sitters_end_of_session_waits_for_the_observation_time(db, client, patient):
     dose = log_dose(db, patient, minutes_ago=30)
+    # Its form says so before anything is typed, as the +40 recheck's does until it opens.
+    page = client.get(f"/supporting/{patient.id}/session/end").text
+    assert "The end-of-session check-in opens at" in page
+    assert "The +40 minute recheck opens at" in client.get(
+        f"/supporting/{patient.id}/session/plus40").text
+    assert "opens at" not in client.get(f"/supporting/{patient.id}/session/observe").text
     result = send(client, "sitter_checkin", {
         "patient_id": str(patient.id), "slot": "end", "dose_id": str(dose.id),
         "values": {"systolic": 120, "diastolic": 80, "sedation": 0}})
