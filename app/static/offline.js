@@ -399,12 +399,16 @@
     var clinic = document.getElementById("offline-clinic-call");
     var crisis = document.getElementById("offline-crisis");
     var screener = document.getElementById("offline-screener");
+    // Which session an extra dose would push back (_extra_notice.html), said first beside a
+    // check that passes, as online: the offline verdict dropped it.
+    var extra = document.getElementById("extra-notice");
     section.textContent = "";
     var heading = document.createElement("h2");
     heading.id = "gate-heading";
     var verdict = result ? result.verdict : "hold";
     heading.textContent = w(verdict === "ok" ? "ok" : verdict === "emergency" ? "emergency" : "hold");
     section.appendChild(heading);
+    if (verdict === "ok" && extra) section.appendChild(extra);
     var alert = document.createElement("div");
     alert.className = "alert " + (verdict === "ok" ? "alert-ok" : verdict === "emergency"
       ? "alert-crisis" : "alert-hold");

@@ -498,6 +498,21 @@ def test_a_crisis_reading_in_an_offline_check_in_starts_the_rest_and_lockout_on_
     expect(_count(page)).to_have_text("1")  # nothing saved: the server would refuse it too
 
 
+def test_an_offline_check_for_an_extra_dose_says_first_which_session_it_pushes_back(
+        context, page: Page, patient):
+    """The session is 6 hours away and doses are 48 hours apart: online, a check that passes
+    says first that this would be an extra dose pushing that session back. Offline, the phone's
+    verdict dropped the note."""
+    _ready_offline(context, page, patient.email)
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    note = verdict.locator("#extra-notice")
+    expect(note).to_contain_text("No session is scheduled now, so this would be an extra dose.")
+    assert note.evaluate("(el) => el.compareDocumentPosition(document.querySelector("
+                         "'#gate-result form')) & Node.DOCUMENT_POSITION_FOLLOWING")
+
+
 def test_a_reading_the_server_would_refuse_is_refused_at_the_field_offline(context, page: Page,
                                                                           patient):
     _ready_offline(context, page, patient.email)
