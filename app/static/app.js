@@ -244,11 +244,6 @@ window.TrocheClock = (function () {
     item.setAttribute("aria-describedby", error.id);
   }, true);
   document.addEventListener("change", function (event) {
-    // PHQ-9 item 9 above 0: the crisis resources beside it at once (questionnaire.html).
-    var crisis = document.getElementById("q9-crisis");
-    if (crisis && event.target.name === "q9") {
-      crisis.firstElementChild.hidden = !(Number(event.target.value) > 0);
-    }
     var item = event.target && event.target.form ? itemOf(event.target) : null;
     if (!item || !item.querySelector("input:checked")) return;
     var error = item.querySelector(".field-error");

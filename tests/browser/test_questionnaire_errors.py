@@ -94,3 +94,24 @@ def test_item_9_above_0_shows_the_crisis_resources_as_soon_as_it_is_chosen(page:
     expect(call).to_be_visible()
     page.locator("#item-q9").get_by_label("Not at all", exact=True).check()
     expect(call).to_be_hidden()
+    # Back to the page after leaving it: the answer the browser kept shows them again.
+    page.locator("#item-q9").get_by_label("More than half the days", exact=True).check()
+    page.goto("/today")
+    page.go_back()
+    expect(page.locator("#item-q9").get_by_label("More than half the days", exact=True)
+           ).to_be_checked()
+    expect(call).to_be_visible()
+
+
+def test_item_9_shows_the_crisis_resources_without_javascript(new_context, patient):
+    """Without JavaScript the browser's own check stops a partly answered form before the
+    server can answer with them: they show as the answer is chosen (CSS)."""
+    context = new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
+    page.goto("/questionnaires/phq9")
+    call = page.locator("#q9-crisis").get_by_role(
+        "link", name="Call 988 (Suicide & Crisis Lifeline)")
+    expect(call).to_be_hidden()
+    page.locator("#item-q9").get_by_label("Nearly every day", exact=True).check()
+    expect(call).to_be_visible()
