@@ -82,13 +82,18 @@ def test_offline_the_same_words_mark_every_question(context: BrowserContext, pag
     expect(page.locator("#item-q2 input").first).to_be_focused()
 
 
+def _crisis_call_on_the_phq9(page: Page, patient):
+    """The PHQ-9 opened by the patient, and its crisis line's link beside item 9."""
+    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
+    page.goto("/questionnaires/phq9")
+    return page.locator("#q9-crisis").get_by_role(
+        "link", name="Call 988 (Suicide & Crisis Lifeline)")
+
+
 def test_item_9_above_0_shows_the_crisis_resources_as_soon_as_it_is_chosen(page: Page,
                                                                           patient):
     """Before any other answer and before sending: a patient who stops there has seen them."""
-    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
-    page.goto("/questionnaires/phq9")
-    call = page.locator("#q9-crisis").get_by_role(
-        "link", name="Call 988 (Suicide & Crisis Lifeline)")
+    call = _crisis_call_on_the_phq9(page, patient)
     expect(call).to_be_hidden()
     page.locator("#item-q9").get_by_label("Several days", exact=True).check()
     expect(call).to_be_visible()
@@ -108,10 +113,7 @@ def test_item_9_shows_the_crisis_resources_without_javascript(new_context, patie
     server can answer with them: they show as the answer is chosen (CSS)."""
     context = new_context(java_script_enabled=False)
     page = context.new_page()
-    sign_in(page, patient.email, factories.PASSWORD, lands_on="Today")
-    page.goto("/questionnaires/phq9")
-    call = page.locator("#q9-crisis").get_by_role(
-        "link", name="Call 988 (Suicide & Crisis Lifeline)")
+    call = _crisis_call_on_the_phq9(page, patient)
     expect(call).to_be_hidden()
     page.locator("#item-q9").get_by_label("Nearly every day", exact=True).check()
     expect(call).to_be_visible()

@@ -34,6 +34,16 @@ def _waiting_for_a_lock(session: Session) -> bool:
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).one()[0] > 0
 
 
+def _until_someone_waits_for_a_lock() -> bool:
+    """Whether another transaction came to wait for an advisory lock within 30 seconds."""
+    with Session(engine) as watcher:
+        deadline = time.monotonic() + 30
+        while not _waiting_for_a_lock(watcher) and time.monotonic() < deadline:
+            watcher.rollback()
+            time.sleep(0.05)
+        return _waiting_for_a_lock(watcher)
+
+
 @pytest.mark.skipif(not IS_POSTGRES, reason="advisory locks are PostgreSQL's (SQLite: one writer)")
 def test_a_sitters_batch_for_two_patients_takes_their_locks_in_one_order(db):
     """Another writer holds the first patient's lock (in the lock order) and then asks for the
@@ -59,11 +69,7 @@ def test_a_sitters_batch_for_two_patients_takes_their_locks_in_one_order(db):
                 "/api/v1/sync", json={"items": [_checklist(second), _checklist(first)]},
                 headers={"X-CSRF-Token": csrf})))
             batch.start()
-            with Session(engine) as watcher:
-                deadline = time.monotonic() + 30
-                while not _waiting_for_a_lock(watcher) and time.monotonic() < deadline:
-                    watcher.rollback()
-                    time.sleep(0.05)
+            _until_someone_waits_for_a_lock()
             # The batch waits on a lock now; the other writer goes on to the second patient.
             _lock(other, second)
             other.commit()
@@ -101,11 +107,7 @@ def test_a_sitters_entry_waiting_for_the_lock_sees_a_removal_made_meanwhile(db):
                 "/api/v1/sync", json={"items": [_checklist(patient)]},
                 headers={"X-CSRF-Token": csrf})))
             entry.start()
-            with Session(engine) as watcher:
-                deadline = time.monotonic() + 30
-                while not _waiting_for_a_lock(watcher) and time.monotonic() < deadline:
-                    watcher.rollback()
-                    time.sleep(0.05)
+            _until_someone_waits_for_a_lock()
             # The removal, in the transaction that holds the lock (as it now takes it).
             other.exec(update(CareLink).where(CareLink.member_id == sitter.id)
                        .values(revoked_at=func.now()))
@@ -146,12 +148,7 @@ def test_removing_a_sitter_waits_for_the_patients_lock(db):
         _lock(other, patient)
         removal = threading.Thread(target=remove)
         removal.start()
-        with Session(engine) as watcher:
-            deadline = time.monotonic() + 30
-            while not _waiting_for_a_lock(watcher) and time.monotonic() < deadline:
-                watcher.rollback()
-                time.sleep(0.05)
-            assert _waiting_for_a_lock(watcher) and not done
+        assert _until_someone_waits_for_a_lock() and not done
         other.commit()
     removal.join(timeout=60)
     assert done == [True]
