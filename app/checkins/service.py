@@ -435,6 +435,16 @@ def observation_of(session: Session, dose: Dose) -> timedelta:
     return timedelta(minutes=version.observation_minutes) if version else END_AFTER
 
 
+def observations(session: Session, doses: list[Dose]) -> dict[uuid.UUID, timedelta]:
+    """observation_of for many doses in one read: by protocol version id."""
+    ids = {d.protocol_version_id for d in doses}
+    if not ids:
+        return {}
+    return {vid: timedelta(minutes=minutes) for vid, minutes in session.exec(
+        select(ProtocolVersion.id, ProtocolVersion.observation_minutes)
+        .where(col(ProtocolVersion.id).in_(ids))).all()}
+
+
 def entry_opens(session: Session, slot_key: str, dose: Dose) -> datetime | None:
     """session_entry_opens for `dose`, with its own plan's observation time."""
     patient = session.get(User, dose.patient_id)

@@ -228,11 +228,22 @@ def _history_page(request: Request, session: Session, user: User, *,
     doses = page.items
     records = checkins.session_records(session, doses)
     appending = _appending(request, before)
+    now = utcnow()
+    open_since = now - checkins.PATIENT_SLOTS_SPAN
+    # Nor before they open (the +40 recheck at 35 minutes, the end near the observation's end):
+    # a retester met "Add end of session" a minute after the dose, and a refusal.
+    recent = [d for d in doses if d.taken_at >= open_since]
+    observation = checkins.observations(session, recent)
+    zone = ZoneInfo(user.timezone)
+    not_open = {(d.id, slot) for d in recent for slot in ("plus40", "end")
+                if (checkins.session_entry_opens(slot, d, zone,
+                                                 observation.get(d.protocol_version_id))
+                    or now) > now}
     return render(request, "doses/history.html",
                   {"doses": doses, "page": page, "appending": appending,
                    "records": records, "new_client_id": new_client_id,
                    # A session's own entries are offered while they can still be added to it.
-                   "entries_open_since": utcnow() - checkins.PATIENT_SLOTS_SPAN,
+                   "entries_open_since": open_since, "not_open": not_open,
                    "revisions": corrections.revisions_of(session, [d.id for d in doses]),
                    "errors": errors, "failed": failed or {}}, status_code=status_code,
                   block="rows" if appending else None)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from app.accounts.models import Role, User
 from app.careteam import access
 from app.careteam.models import CareLink, Relation
+from app.checkins import service as checkins_service
 from app.checkins.models import CheckIn, CheckinSettings, QuestionnaireResponse
 from app.checkins.service import caregiver_alert_delay
 from app.doses import ledger
@@ -265,16 +266,11 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
         ).all():
             slots[dose_id].add(slot)
     # Each dose's plan's observation time (its end of session): one read for the batch.
-    version_ids = {d.protocol_version_id for d in doses}
-    observation = dict(session.execute(
-        select(ProtocolVersion.id, ProtocolVersion.observation_minutes)
-        .where(col(ProtocolVersion.id).in_(version_ids))).all()) if version_ids else {}
+    observation = checkins_service.observations(session, list(doses))
     doses_by: dict[uuid.UUID, list[DoseFacts]] = defaultdict(list)
     for d in doses:
-        minutes = observation.get(d.protocol_version_id)
-        doses_by[d.patient_id].append(DoseFacts(
-            d.id, d.taken_at, frozenset(slots[d.id]),
-            timedelta(minutes=minutes) if minutes else None))
+        doses_by[d.patient_id].append(DoseFacts(d.id, d.taken_at, frozenset(slots[d.id]),
+                                                observation.get(d.protocol_version_id)))
     daily: dict[uuid.UUID, list[datetime]] = defaultdict(list)
     for pid, at in session.execute(
         select(CheckIn.patient_id, CheckIn.recorded_at)

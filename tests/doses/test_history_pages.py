@@ -247,3 +247,17 @@ def test_a_session_form_is_offered_only_while_it_is_still_to_do(db, client, pati
     assert "/checkins/plus40?dose=" not in card[str(standing.id)]
     assert f"/checkins/end?dose={standing.id}" in card[str(standing.id)]
     assert "?dose=" not in card[str(struck.id)]
+
+
+def test_a_session_form_is_offered_only_once_it_opens(db, client, patient):
+    """A retester met "Add +40 minute check · Add end of session" a minute after the dose;
+    both forms refuse an entry until they open (35 minutes; 5 before the observation's end)."""
+    (dose,) = add_doses(db, patient, patient.version, 1, start=utcnow() - timedelta(minutes=1))
+    card = client.get("/doses").text.split(f'<li id="dose-{dose.id}"')[1]
+    assert "?dose=" not in card.split("</li>")[0]
+    dose.taken_at = utcnow() - timedelta(minutes=36)
+    db.add(dose)
+    db.commit()
+    card = client.get("/doses").text.split(f'<li id="dose-{dose.id}"')[1].split("</li>")[0]
+    assert f"/checkins/plus40?dose={dose.id}" in card
+    assert f"/checkins/end?dose={dose.id}" not in card
