@@ -519,7 +519,7 @@ SLOTS: dict[str, Slot] = {
         Slot("plus40", "Blood pressure recheck (+40 minutes)", 40, 40,
              ("systolic", "diastolic", "heart_rate", "dissociation", "sedation", *SIDE_EFFECTS,
               "note"), authors=("patient", "caregiver")),
-        Slot("end", "End of session (+2 hours)", 120, 120,
+        Slot("end", "End of session", 120, 120,
              ("systolic", "diastolic", "heart_rate", "dissociation", "sedation", *SIDE_EFFECTS,
               "ready_alone", "note"), authors=("patient", "caregiver")),
         Slot("sitter_check", "Sitter's pre-dose checklist", None, 0,
