@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, Index, Numeric, String
+from sqlalchemy import JSON, Index, Numeric, String, false
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -77,6 +77,9 @@ class Dose(SQLModel, table=True):
     rx_number: str | None = Field(default=None, max_length=60)
     override_reason: str | None = Field(default=None, max_length=500)
     no_gate_reason: str | None = Field(default=None, max_length=500)  # why no safety check
+    # Recorded as already taken at its time (not taken as it was written down): a safety check
+    # made between its time and its writing down does not count against it.
+    already_taken: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # Machine codes: the guard reasons overridden, "extra" (outside a session), "late_entry".
     flags: list = Field(default_factory=list, sa_type=JSON)
     status: DoseStatus = Field(default=DoseStatus.RECORDED, sa_type=String(20))

@@ -392,18 +392,26 @@ def _flag_doses_it_held(session: Session, patient: User, gate: GateCheck,
     codes = [r["code"] for r in gate.reasons if r["code"] in held_after]
     if not codes:
         return
+    valid = gate_valid_for(version)
     doses = session.exec(
         select(Dose).where(
             Dose.patient_id == patient.id, Dose.status == DoseStatus.RECORDED,
-            # As record_dose counts a newer check: made by the dose's minute, within a check's
-            # validity before it, and after the check the dose names.
-            col(Dose.taken_at) > gate.checked_at - timedelta(minutes=1),
-            col(Dose.taken_at) <= gate.checked_at + gate_valid_for(version))
+            # Written down after this check, and taken within a check's validity of it.
+            col(Dose.recorded_at) > gate.checked_at,
+            col(Dose.taken_at) > gate.checked_at - valid,
+            col(Dose.taken_at) <= gate.checked_at + valid)
     ).all()
     for dose in doses:
+        # As record_dose counts a newer check: made before the dose was written down, or,
+        # for a dose recorded as already taken, before its time (strictly: a form's time is
+        # its minute, and a reading in that minute may have followed the dose).
+        if dose.already_taken and not gate.checked_at < dose.taken_at:
+            continue
         named = session.get(GateCheck, dose.gate_id) if dose.gate_id else None
         if named is not None and named.checked_at > gate.checked_at:
             continue  # it names a check made after this one: that one decided
+        if named is None and gate.checked_at < dose.taken_at - valid:
+            continue  # with no check named, only one within a check's validity before it
         new = [c for c in codes if c not in dose.flags]
         if not new:
             continue
@@ -654,6 +662,7 @@ def record_dose(
         swallowed=dose.swallowed, lot=dose.lot, rx_number=dose.rx_number,
         override_reason=dose.override_reason if codes else None,
         no_gate_reason=None if gate else dose.no_gate_reason, flags=flags,
+        already_taken=dose.already_taken,
     )
     session.add(row)
     session.flush()

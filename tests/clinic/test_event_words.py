@@ -137,3 +137,19 @@ def test_the_patient_page_shows_each_event_in_these_words(db, auth, client):
     # A verdict from the phone is text, never markup.
     assert "The phone's offline safety check said <b>go</b>;" in page
     assert "said <b>go</b>" not in client.get(f"/patients/{patient.id}").text
+
+
+def test_a_dose_flagged_by_a_check_sent_later_reads_without_a_reason(db, auth, client):
+    """The card read "Patient's account: None" for a dose a late check flagged (it had no
+    reason: it was recorded before the hold was known), and did not say why."""
+    prescriber, patient, _version = factories.patient_with_protocol(db)
+    db.add(SafetyEvent(patient_id=patient.id, kind="dose_against_hold", level="high",
+                       details={"codes": ["bp_hold"], "dose_mg": "150.00", "reason": None,
+                                "check_sent_later": True},
+                       occurred_at=utcnow() - timedelta(hours=1), source_id=uuid.uuid4()))
+    db.commit()
+    assert auth.login(prescriber.email).status_code == 303
+    page = html.unescape(client.get(f"/patients/{patient.id}").text)
+    assert "150 mg against: Blood pressure hold. The safety check that held arrived after " \
+        "the dose" in page
+    assert "account: None" not in page and ": None" not in page

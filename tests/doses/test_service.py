@@ -522,6 +522,37 @@ def test_a_check_that_held_arriving_after_the_dose_flags_it(db, world):
     assert later.flags == []
 
 
+def _late_hold(db, patient, checked_at: datetime, now: datetime) -> GateCheck:
+    return service.record_gate(
+        db, patient=patient, gate_id=uuid.uuid4(), checked_at=utc(checked_at),
+        data={"systolic": 170, "diastolic": 95, "heart_rate": 72,
+              "checklist": factories.CHECKLIST_ALL_YES}, now=utc(now))
+
+
+def test_a_late_hold_judges_a_dose_by_when_it_was_written_down(db, world):
+    """A retester's old tab: the dose said 10:00 (the form's time when drawn) and was written
+    down at 10:05; a hold made at 10:03 on another phone arrived after it. Recorded as taken
+    then ("I have already taken a dose"), the same dose is judged by 10:00."""
+    _, patient, _ = world
+    passed = gate(db, patient, SESSION - timedelta(minutes=5))
+    old_tab = dose(db, patient, SESSION, gate_id=passed.id,
+                   recorded_at=SESSION + timedelta(minutes=5),
+                   now=SESSION + timedelta(minutes=5))
+    _late_hold(db, patient, SESSION + timedelta(minutes=3), SESSION + timedelta(minutes=6))
+    db.refresh(old_tab)
+    assert {"bp_hold", "against_hold"} <= set(old_tab.flags)
+
+    passed = gate(db, patient, NEXT_SESSION - timedelta(minutes=5))
+    taken_then = dose(db, patient, NEXT_SESSION, gate_id=passed.id, already_taken=True,
+                      recorded_at=NEXT_SESSION + timedelta(minutes=5),
+                      now=NEXT_SESSION + timedelta(minutes=5))
+    assert taken_then.already_taken is True
+    _late_hold(db, patient, NEXT_SESSION + timedelta(minutes=3),
+               NEXT_SESSION + timedelta(minutes=6))
+    db.refresh(taken_then)
+    assert taken_then.flags == []
+
+
 def test_a_dose_timed_just_before_a_crisis_reading_is_held_by_it(db, world):
     # A form's time is rounded down to the minute: "10:04" right after a 10:04:30 crisis reading
     # is the same moment, and a dose logged minutes before the reading is too close to tell.
