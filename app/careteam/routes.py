@@ -253,7 +253,7 @@ def share_alerts(session: SessionDep, user: PatientUser,
                  share_alerts: Annotated[str, Form()] = ""):
     # A checkbox: ticked sends "yes", unticked sends nothing (no bad input to come back with).
     checkins.update_share_alerts(session, patient=user, share=share_alerts == "yes")
-    return see_other("/care-team?changed=1#share-alerts")
+    return see_other("/care-team?shared=1#share-alerts")
 
 
 @router.post("/care-team/caregivers/{link_id}/remove", dependencies=[RecentAuth])

@@ -94,6 +94,11 @@ def today(request: Request, session: SessionDep, user: PatientUser, welcome: str
         # information, and an address ends up in the browser's history and in logs.
         ctx["logged_against_hold"] = today_state.just_logged_against_hold(ctx["state"], now)
         ctx["logged_same_as"] = today_state.just_logged_same_as(ctx["state"], now)
+        # Until the observation time of the dose's plan is over: "the next two hours" was
+        # wrong for a plan of 180 minutes.
+        last = ctx["state"].last_dose
+        ctx["observe_until"] = (last.taken_at + checkins.observation_of(session, last)
+                                if last else None)
     return render(request, "doses/today.html", ctx)
 
 

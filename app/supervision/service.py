@@ -67,7 +67,7 @@ class SessionView:
     over: bool = False  # ready to be alone recorded, or long past the session's time
     # Before a dose: why the patient's check would hold the prescribed dose now (too soon, over
     # a maximum), so the sitter does not co-sign for a dose the check refuses. Amounts only for
-    # a sitter who may see dose history.
+    # a sitter who may see dose history (session.html names a maximum without them).
     dose_now_held: list[dict] = field(default_factory=list)
 
     @property
@@ -124,8 +124,7 @@ def session_view(session: Session, caregiver: User, patient_id: uuid.UUID,
     view.sitter_check_by = names.get(check.author_id) if check else None
     if dose is None:
         if version is not None:
-            held = today_state.dose_now_held(session, patient, version, now)
-            view.dose_now_held = [r for r in held if view.can_doses or r["code"] == "too_soon"]
+            view.dose_now_held = today_state.dose_now_held(session, patient, version, now)
         _set_entries(view, rows, names)
         return view
     # The observation time of the protocol the dose was taken under.

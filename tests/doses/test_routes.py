@@ -541,6 +541,18 @@ def test_a_dose_taken_before_the_plan_changed_keeps_its_check(db, client, patien
     assert recorded["status"] == "created", recorded
 
 
+def test_after_the_dose_today_says_until_when_to_stay_seated_by_the_plan(db, client, patient):
+    """"For the next two hours" was wrong for a plan whose observation time is 180 minutes."""
+    new_protocol(db, patient, observation_minutes=180)
+    result = send_dose(client, gate_id=gate(client)["id"])
+    assert result["status"] == "created", result
+    taken = db.get(Dose, uuid.UUID(result["id"])).taken_at
+    until = format_datetime((taken + timedelta(minutes=180)).astimezone(
+        ZoneInfo(patient.timezone)), "time")
+    page = html.unescape(client.get("/today?logged=1").text)
+    assert f"Dose logged. Stay seated and keep your sitter close until {until}." in page
+
+
 def test_dose_referencing_an_emergency_gate_is_refused(db, client, patient):
     gate_id = gate(client, systolic=185)["id"]
     for reason in (None, "I feel fine."):

@@ -254,15 +254,17 @@ def test_the_patient_finds_the_alerts_consent_on_the_care_team_page(db, auth, cl
     auth.login(patient.email)
     page = client.get("/care-team").text
     consent = page[page.index('action="/care-team/share-alerts"'):].split("</form>")[0]
-    assert 'name="share_alerts" value="yes" checked' in consent
+    assert 'name="share_alerts" value="yes" aria-describedby="share_alerts-hint" checked' in consent
     response = auth.post("/care-team/share-alerts", {})  # unticked
     assert response.status_code == 303
-    assert response.headers["location"].startswith("/care-team?changed=1")
+    assert response.headers["location"].startswith("/care-team?shared=1")
     db.expire_all()
     assert db.get(CheckinSettings, patient.id).share_alerts_with_caregiver is False
     assert service.still_needed(db, missed, missed.due_at) == "no_consent"
     page = follow(client, response).text
-    assert 'name="share_alerts" value="yes" checked' not in page
+    assert "Settings saved." in page and "It holds from their next page" not in page
+    assert 'name="share_alerts" value="yes" aria-describedby="share_alerts-hint"' in page
+    assert 'aria-describedby="share_alerts-hint" checked' not in page
     # The same consent the Check-ins page shows.
     assert 'name="share_alerts" value="yes" checked' not in client.get("/checkins").text
     auth.post("/care-team/share-alerts", {"share_alerts": "yes"})

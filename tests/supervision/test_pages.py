@@ -72,8 +72,10 @@ def test_before_a_dose_the_check_would_hold_the_sitter_reads_why(db, client, sit
     notice = page[page.index("Jordan Reyes's safety check would hold a dose now:"):]
     notice = notice.split("</div>")[0]
     assert "Too soon" in notice
-    # The 24-hour maximum names amounts: only for a sitter who may see dose history.
+    # The 24-hour maximum names amounts only for a sitter who may see dose history; for the
+    # others it is named without them (a retester's sessions-only sitter read nothing of it).
     assert ("Over the 24-hour maximum of 200 mg" in notice) is (scope == "doses")
+    assert ("Over 24-hour maximum" in notice) is (scope == "supervision")
     assert (" mg" in notice) is (scope == "doses")
     # Nothing to hold: no notice.
     other = supported(db, sitter, scope=scope)
