@@ -283,6 +283,16 @@
       return running;
     }
     var work = function () {
+      // Nothing waiting on this phone (anyone's): nothing to ask the server. Every page load
+      // asked /api/v1/me for nothing, and one in flight as the person signed out came back 401.
+      return all().then(function (queued) {
+        if (!queued.some(function (item) { return item.status === "pending"; })) {
+          return { sent: 0, rejected: 0, disagreed: 0, waiting: false };
+        }
+        return sendAsSignedIn();
+      });
+    };
+    var sendAsSignedIn = function () {
       return signedIn().then(function (me) {
         if (!me) return { sent: 0, rejected: 0, waiting: true, signedOut: true };
         return all(me.id).then(function (items) {

@@ -1019,3 +1019,20 @@ def test_a_page_shown_without_signal_says_when_its_entries_are_sent_and_leads_to
     expect(page.locator("#offline-saved")).to_have_count(0)
     # The fresh Today has the dose (the patient's first).
     expect(page.get_by_text(re.compile(r"^Last dose: 100 mg on "))).to_be_visible()
+
+
+def test_a_page_load_with_nothing_waiting_asks_the_server_nothing(context, page: Page, patient):
+    """Every page load asked /api/v1/me for the flush, with nothing to send; one in flight as
+    the person signed out came back 401 (a console error CI caught)."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(patient.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url)
+            if request.url.endswith("/api/v1/me") else None)
+    page.goto("/today")
+    expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    page.wait_for_timeout(1500)  # the flush starts a moment after load (flushSoon)
+    assert asked == []
