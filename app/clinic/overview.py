@@ -58,7 +58,7 @@ def next_session_too_soon(session: Session, patient: User, version, recent: list
         session, patient.id, now - timedelta(days=14), now))
     nxt = schedule.next_in_force(in_force, ZoneInfo(patient.timezone), now, taken,
                                  due_window=doses.DUE_WINDOW)
-    gap = timedelta(hours=float(version.min_hours_between_doses))
+    gap = protocols.min_interval(version)
     if nxt is None or nxt.occurrence.scheduled_at - taken[-1] >= gap:
         return None
     return TooSoon(nxt.occurrence.scheduled_at, taken[-1], version.min_hours_between_doses)

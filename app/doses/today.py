@@ -77,7 +77,7 @@ def extra_dose_pushes(session: Session, patient: User, version: ProtocolVersion,
         nearby = active_doses(session, patient.id, start=now - NEARBY, end=now + NEARBY)
     if not is_extra(session, version, patient, now, nearby):
         return None
-    gap = timedelta(hours=float(version.min_hours_between_doses))
+    gap = protocols.min_interval(version)
     upcoming = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone), now,
                                     now + gap)
     # Not a session a dose already took (a dose just before its time matches it): naming the
@@ -136,14 +136,21 @@ def just_logged_same_as(state: Today, now: datetime) -> Dose | None:
                                   latest.taken_at, latest.dose_mg)
 
 
-def dose_now_held(session: Session, patient: User, version: ProtocolVersion,
-                  now: datetime) -> list[dict]:
-    """What the interval and maxima say of the prescribed dose taken now, in words (Today's
-    `dose_now_held`), for a page that has not read the doses: the sitter's, before the dose."""
-    read = active_doses(session, patient.id, start=now - RECENT_DOSES, end=now + NEARBY)
+def _held_now(version: ProtocolVersion, read: list[Dose], now: datetime,
+              tz: str) -> list[dict]:
+    """What the interval and maxima say of the prescribed dose taken now, in words, against
+    the doses `read` (RECENT_DOSES before now to NEARBY after)."""
     past = [rules.PastDose(d.taken_at, d.dose_mg) for d in read]
     return reasons.in_words(rules.dose_limit_reasons(protocols.policy(version), past, now,
-                                                     version.dose_mg), patient.timezone)
+                                                     version.dose_mg), tz)
+
+
+def dose_now_held(session: Session, patient: User, version: ProtocolVersion,
+                  now: datetime) -> list[dict]:
+    """Today's `dose_now_held`, for a page that has not read the doses: the sitter's, before
+    the dose."""
+    read = active_doses(session, patient.id, start=now - RECENT_DOSES, end=now + NEARBY)
+    return _held_now(version, read, now, patient.timezone)
 
 
 def today(session: Session, patient: User, now: datetime) -> Today:
@@ -171,11 +178,9 @@ def today(session: Session, patient: User, now: datetime) -> Today:
               if s.occurrence.scheduled_at < now or s.state == schedule.SessionState.TAKEN]
     record = safety.state(session, patient.id, now)
     policy = protocols.policy(version)
-    past = [rules.PastDose(d.taken_at, d.dose_mg) for d in read]
-    held = reasons.in_words(rules.dose_limit_reasons(policy, past, now, version.dose_mg),
-                            patient.timezone)
+    held = _held_now(version, read, now, patient.timezone)
     last = doses[-1] if doses else None
-    gap = timedelta(hours=float(version.min_hours_between_doses))
+    gap = protocols.min_interval(version)
     return Today(
         protocol=version,
         phase=protocols.current_phase(version, now.astimezone(tz).date()),

@@ -340,6 +340,12 @@ def _plan_of(template: Mapping, phase: Phase, starts_on: date,
                      every_n_days=template.get("every_n_days"), weeks=weeks)
 
 
+def min_interval(version: ProtocolVersion) -> timedelta:
+    """The plan's minimum time between doses, as a duration (pages and reminders compare
+    sessions and doses against it; the gate's own rule is rules.dose_limit_reasons)."""
+    return timedelta(hours=float(version.min_hours_between_doses))
+
+
 def policy(version: ProtocolVersion) -> rules.GuardPolicy:
     return rules.GuardPolicy(
         min_hours_between_doses=version.min_hours_between_doses,
@@ -508,25 +514,25 @@ def values_warning(values: Mapping) -> str | None:
         return None
     if not min_hours.is_finite() or not 0 < min_hours <= MAX_INTERVAL_HOURS:
         return None  # its own error says so (a number past any format, such as 1e308, too)
-    amounts = []
-    for name in ("dose_mg", "max_mg_per_24h"):
-        try:
-            amount = Decimal(str(values.get(name, "")).strip())
-        except InvalidOperation:
-            amount = None
-        amounts.append(amount if amount is not None and amount.is_finite() and amount > 0
-                       else None)
-    return interval_warnings(min_hours, _readable_phases(values), *amounts)
+    return interval_warnings(min_hours, _readable_phases(values),
+                             _readable_amount(values, "dose_mg"),
+                             _readable_amount(values, "max_mg_per_24h"))
+
+
+def _readable_amount(values: Mapping, name: str) -> Decimal | None:
+    """A submitted amount that reads as a positive number, or None (it has its own error)."""
+    try:
+        amount = Decimal(str(values.get(name, "")).strip())
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() and amount > 0 else None
 
 
 def values_maxima_warning(values: Mapping, tz: str, around: date) -> str | None:
     """``maxima_warning`` for values as submitted, when the amounts and a phase can be read."""
-    try:
-        amounts = [Decimal(str(values.get(name, "")).strip())
-                   for name in ("dose_mg", "max_mg_per_24h", "max_mg_per_7d")]
-    except InvalidOperation:
-        return None
-    if not all(a.is_finite() and 0 < a < 10**6 for a in amounts):
+    amounts = [_readable_amount(values, name)
+               for name in ("dose_mg", "max_mg_per_24h", "max_mg_per_7d")]
+    if not all(a is not None and a < 10**6 for a in amounts):
         return None  # each has its own error
     return maxima_warning(*amounts, _readable_phases(values), tz, around)
 

@@ -324,8 +324,7 @@ def _patient_facts(session: Session, patients: Sequence[User], now: datetime
             due_window=DUE_WINDOW,
             doses=tuple(doses_by[patient.id]),
             gate_checks=tuple(gates[patient.id]),
-            min_interval=(timedelta(hours=float(version.min_hours_between_doses))
-                          if version else None),
+            min_interval=protocols.min_interval(version) if version else None,
             last_dose_at=last_dose.get(patient.id),
             mood_time=cs.mood_time,
             questionnaire_weekday=cs.questionnaire_weekday,
@@ -594,8 +593,7 @@ def _too_soon(session: Session, patient: User, version: ProtocolVersion, moment:
         select(func.max(Dose.taken_at)).where(
             Dose.patient_id == patient.id, Dose.status == DoseStatus.RECORDED,
             col(Dose.taken_at) <= max(moment, now))).one()
-    return planner.held_as_too_soon(
-        last, moment, now, timedelta(hours=float(version.min_hours_between_doses)))
+    return planner.held_as_too_soon(last, moment, now, protocols.min_interval(version))
 
 
 def _slot_logged(session: Session, dose_id: uuid.UUID | None, slot: str) -> str | None:
