@@ -132,28 +132,20 @@ def _checkin_context(slot, dose, values=None, errors=None) -> dict:
     }
 
 
-def _opens_notice(session: Session, user: User, slot, dose: Dose | None) -> str | None:
-    """When this session entry opens, if it has not yet: said before anything is typed (a
-    tester filled in the +40 recheck, and only the refusal said it was not open)."""
-    if slot.key not in service.DOSE_SLOTS:
-        return None
-    now = utcnow()
-    follows = dose or service.session_dose(session, user.id, now,
-                                           span=service.PATIENT_SLOTS_SPAN)
-    opens = service.entry_opens(session, slot.key, follows) if follows else None
-    if opens is None or opens <= now:
-        return None
-    return service.opens_words(slot.key, opens, ZoneInfo(user.timezone))
-
-
 @router.get("/checkins/{slot_key}")
 def checkin_form(request: Request, session: SessionDep, user: PatientUser, slot_key: str,
                  dose: str | None = None):
     slot = _slot_or_404(slot_key)
-    follows = _dose_or_none(session, user, dose)
+    given = _dose_or_none(session, user, dose)
+    now = utcnow()
+    # Opened without its dose, it follows the latest (as record_checkin does).
+    follows = given or (service.session_dose(session, user.id, now,
+                                             span=service.PATIENT_SLOTS_SPAN)
+                        if slot.key in service.DOSE_SLOTS else None)
+    zone = ZoneInfo(user.timezone)
     return render(request, "checkins/form.html", {
-        **_checkin_context(slot, follows),
-        "opens_notice": _opens_notice(session, user, slot, follows),
+        **_checkin_context(slot, given),
+        "opens_notice": service.opens_notice(session, slot.key, follows, zone, zone, now),
     })
 
 

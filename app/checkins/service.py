@@ -364,7 +364,7 @@ def record_checkin(
             raise Invalid(_("That session is over: entries for it can be added up to 36 hours "
                             "after its dose. For how you are now, use the daily check-in."),
                           field="dose_id")
-        opens = entry_opens(session, slot.key, dose)
+        opens = entry_opens(session, slot.key, dose, ZoneInfo(patient.timezone))
         if opens is not None and recorded_at < opens:
             # A reading a minute after the dose is not the +40 minute recheck: counted as one,
             # it marked the recheck done and its reminder went.
@@ -445,12 +445,19 @@ def observations(session: Session, doses: list[Dose]) -> dict[uuid.UUID, timedel
         .where(col(ProtocolVersion.id).in_(ids))).all()}
 
 
-def entry_opens(session: Session, slot_key: str, dose: Dose) -> datetime | None:
-    """session_entry_opens for `dose`, with its own plan's observation time."""
-    patient = session.get(User, dose.patient_id)
-    assert patient is not None
-    return session_entry_opens(slot_key, dose, ZoneInfo(patient.timezone),
-                               observation_of(session, dose))
+def entry_opens(session: Session, slot_key: str, dose: Dose, tz: ZoneInfo) -> datetime | None:
+    """session_entry_opens for `dose` (its patient's zone `tz`), with its own plan's
+    observation time."""
+    return session_entry_opens(slot_key, dose, tz, observation_of(session, dose))
+
+
+def opens_notice(session: Session, slot_key: str, dose: Dose | None, patient_tz: ZoneInfo,
+                 reader_tz: ZoneInfo, now: datetime) -> str | None:
+    """When this session entry opens, in the reader's zone, if it has not yet: said on the
+    patient's and the sitter's forms before anything is typed (a tester filled in the +40
+    recheck, and only the refusal said it was not open)."""
+    opens = entry_opens(session, slot_key, dose, patient_tz) if dose else None
+    return opens_words(slot_key, opens, reader_tz) if opens is not None and opens > now else None
 
 
 def opens_words(slot_key: str, opens: datetime, tz: ZoneInfo) -> str:

@@ -79,9 +79,8 @@ def session_form(request: Request, session: SessionDep, user: CurrentUser,
     slot = _slot_or_404(slot_key)
     # When the session's +40 recheck or end opens, if not yet: said before anything is typed,
     # as on the patient's forms (a retester's sitter learned it only from the refusal).
-    opens = checkins.entry_opens(session, slot.key, view.dose) if view.dose else None
-    notice = (checkins.opens_words(slot.key, opens, ZoneInfo(user.timezone))
-              if opens is not None and opens > now else None)
+    notice = checkins.opens_notice(session, slot.key, view.dose,
+                                   ZoneInfo(view.patient.timezone), ZoneInfo(user.timezone), now)
     return render(request, "supervision/form.html",
                   {**_form_context(view, slot), "opens_notice": notice})
 

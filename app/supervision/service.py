@@ -22,7 +22,6 @@ from app.checkins.models import CheckIn
 from app.doses import today as today_state
 from app.doses.models import Dose
 from app.protocols import service as protocols
-from app.protocols.models import ProtocolVersion
 from app.supervision import rules
 
 DAY_SPAN = timedelta(hours=12)
@@ -128,8 +127,7 @@ def session_view(session: Session, caregiver: User, patient_id: uuid.UUID,
         _set_entries(view, rows, names)
         return view
     # The observation time of the protocol the dose was taken under.
-    dose_version = session.get_one(ProtocolVersion, dose.protocol_version_id)
-    view.ready_from = dose.taken_at + timedelta(minutes=dose_version.observation_minutes)
+    view.ready_from = dose.taken_at + checkins.observation_of(session, dose)
     view.ready_at = next((c.recorded_at for c in rows
                           if c.slot == "end" and c.values.get("ready_alone") is True), None)
     observed = [c.recorded_at for c in rows if c.slot == "observe"]

@@ -582,7 +582,7 @@ def test_the_end_of_session_follows_the_plans_observation_time(db):
 
     assert state(121) == "upcoming" and state(174) == "upcoming"
     assert state(175) == "due"
-    assert service.entry_opens(db, "end", dose) == utc(TAKEN + timedelta(minutes=175))
+    assert service.entry_opens(db, "end", dose, NY) == utc(TAKEN + timedelta(minutes=175))
     with pytest.raises(Invalid, match="5 minutes before the observation time is over"):
         checkin(db, patient, TAKEN + timedelta(minutes=150), "end", {"systolic": 120},
                 dose=dose)
