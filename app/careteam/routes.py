@@ -163,6 +163,7 @@ def supporting_patient(
 
 def _care_team_context(session, patient: User, values: dict | None = None, **extra) -> dict:
     now = utcnow()
+    checkin_settings = checkins.settings_for(session, patient.id)
     return {
         "prescribers": access.care_team_of(session, patient.id, Relation.PRESCRIBER),
         "caregivers": careteam.caregiver_rows(session, patient, now),
@@ -174,9 +175,9 @@ def _care_team_context(session, patient: User, values: dict | None = None, **ext
             session, alerts.about_patient(session, patient.id, now - timedelta(days=90))
         ),
         "values": values or {"client_id": new_client_id(), "scope": access.Scope.SUPERVISION},
-        "alert_delay": checkins.caregiver_alert_form(
-            checkins.settings_for(session, patient.id), "/care-team/caregiver-alerts"),
-        "shares_alerts": checkins.settings_for(session, patient.id).share_alerts_with_caregiver,
+        "alert_delay": checkins.caregiver_alert_form(checkin_settings,
+                                                     "/care-team/caregiver-alerts"),
+        "shares_alerts": checkin_settings.share_alerts_with_caregiver,
         "link_errors": {},
         "link_values": {},
         **extra,
