@@ -465,3 +465,85 @@ def test_fill_dates_up_to_30_days_back_are_accepted(db, world, days_ago, ok):
             fill(db, patient, now, filled_on=filled_on, count=1)
         assert "filled_on" in caught.value.errors
         assert count_rows(db) == 0
+
+
+def _dose_item(taken_at: datetime, written_at: datetime) -> dict:
+    return sync_item("dose", {"taken_at": taken_at.isoformat(), "dose_mg": "100",
+                              "route": "sublingual", "no_gate_reason": "Logged later."},
+                     recorded_at=written_at)
+
+
+def _count_item(counted_at: datetime, counted: str, written_at: datetime) -> dict:
+    return sync_item("ledger_count", {"counted_at": counted_at.isoformat(), "count": counted},
+                     recorded_at=written_at)
+
+
+def _stored_count(db, result) -> LedgerEntry:
+    db.expire_all()
+    return db.get(LedgerEntry, uuid.UUID(result["id"]))
+
+
+def _minute(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0)
+
+
+@pytest.mark.parametrize("counted, expected, flags", [
+    ("9", 9, []),  # the dose explains the shortfall the count was flagged for
+    ("10", 9, ["discrepancy"]),  # a count that passed without the dose does not match with it
+])
+def test_a_dose_written_before_a_count_but_arriving_after_it_is_counted(
+        db, client, patient, counted, expected, flags):
+    """Two phones: the dose is written down at 10:00, the sitter counts at 10:01 and that
+    count reaches the server first. Judged in arrival order, the count expected 10 troches;
+    had the dose come first, 9. It is judged as if it had."""
+    now = utcnow()
+    dose_at, count_at = _minute(now - timedelta(minutes=30)), _minute(now - timedelta(minutes=29))
+    yesterday = (now.astimezone(NY).date() - timedelta(days=1)).isoformat()
+    sync_post(client, sync_item("ledger_fill", {"filled_on": yesterday, "count": 10,
+                                                "strength_mg": "100"}))
+    [sent_first] = sync_post(client, _count_item(count_at, counted, count_at)).json()["results"]
+    assert sent_first["flags"] == ([] if counted == "10" else ["discrepancy"])
+    [dose] = sync_post(client, _dose_item(dose_at, dose_at)).json()["results"]
+    assert dose["status"] == "created"
+    count = _stored_count(db, sent_first)
+    assert count.expected_balance == expected and count.flags == flags
+    summary = ledger.ledger_summary(db, patient, utcnow())
+    assert [e.id for e in summary.discrepancies] == ([count.id] if flags else [])
+    assert summary.balance == Decimal(counted)  # the count is still the new truth
+
+
+def test_a_dose_written_after_the_count_arrived_leaves_its_flag(db, client, patient):
+    """A shortfall shown to the patient, then a dose logged as taken before the count: the
+    flag stands (and the record now beside it, in the exports), or a missing troche could be
+    explained away after the fact."""
+    now = utcnow()
+    dose_at, count_at = _minute(now - timedelta(minutes=30)), _minute(now - timedelta(minutes=29))
+    yesterday = (now.astimezone(NY).date() - timedelta(days=1)).isoformat()
+    sync_post(client, sync_item("ledger_fill", {"filled_on": yesterday, "count": 10,
+                                                "strength_mg": "100"}))
+    [short] = sync_post(client, _count_item(count_at, "9", count_at)).json()["results"]
+    logged = sync_item("dose", {"taken_at": dose_at.isoformat(), "dose_mg": "100",
+                                "route": "sublingual", "no_gate_reason": "Forgot to log it.",
+                                "already_taken": True}, recorded_at=utcnow())
+    [dose] = sync_post(client, logged).json()["results"]
+    assert dose["status"] == "created"
+    count = _stored_count(db, short)
+    assert count.expected_balance == 10 and count.flags == ["discrepancy"]
+    assert ledger.expected_by_the_record_now(db, patient.id, [count])[count.id] == 9
+
+
+def test_a_dose_sent_late_is_judged_by_the_count_whose_window_holds_it(db, client, patient):
+    """A dose before the first of two counts changes that count's expectation only: the
+    second starts from the first's counted number."""
+    now = utcnow()
+    dose_at = _minute(now - timedelta(minutes=50))
+    first_at, second_at = dose_at + timedelta(minutes=5), dose_at + timedelta(minutes=10)
+    yesterday = (now.astimezone(NY).date() - timedelta(days=1)).isoformat()
+    sync_post(client, sync_item("ledger_fill", {"filled_on": yesterday, "count": 10,
+                                                "strength_mg": "100"}))
+    [first, second] = sync_post(client, _count_item(first_at, "9", first_at),
+                                _count_item(second_at, "9", second_at)).json()["results"]
+    assert first["flags"] == ["discrepancy"] and second["flags"] == []
+    sync_post(client, _dose_item(dose_at, dose_at))
+    assert _stored_count(db, first).flags == [] and _stored_count(db, first).expected_balance == 9
+    assert _stored_count(db, second).flags == [] and _stored_count(db, second).expected_balance == 9
