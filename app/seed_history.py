@@ -525,10 +525,11 @@ def seed_patient2_history(session: Session, prescriber: User, patient: User, now
         if n == len(occs) - 2:
             continue  # a recent missed session: a flag on the prescriber's list
         if n == len(occs) - 3:
-            # Logged the next morning, without a safety check: flagged as entered later.
+            # Logged the next morning through "I have already taken a dose", without a safety
+            # check: flagged as entered later, and read as logged after it was taken.
             _apply(session, patient, "dose", occ.scheduled_at + timedelta(hours=20), {
                 "taken_at": (occ.scheduled_at + timedelta(minutes=7)).isoformat(),
-                "dose_mg": "100", "route": "buccal",
+                "dose_mg": "100", "route": "buccal", "already_taken": True,
                 "no_gate_reason": "Took it with my sitter there; forgot to log until morning.",
             })
             continue

@@ -78,6 +78,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "status_label": "The status in words",
         "status_reason": "Why it was marked entered in error",
         "revision": "1 + the number of corrections (dose_revisions.csv)",
+        "already_taken": "yes: logged after it was taken (“I have already taken a dose”), its "
+                         "override_reason the patient's account of what happened; no: logged "
+                         "at the time",
     },
     "dose_revisions.csv": {
         **_PATIENT,
@@ -280,7 +283,8 @@ def _doses(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
                "override_reason": _text(d.override_reason),
                "no_gate_reason": _text(d.no_gate_reason), "status": str(d.status),
                "status_label": labels["status"].get(str(d.status), str(d.status)),
-               "status_reason": _text(d.status_reason), "revision": _num(d.revision)}
+               "status_reason": _text(d.status_reason), "revision": _num(d.revision),
+               "already_taken": _yes(d.already_taken)}
 
 
 def _dose_revisions(records: PatientRecords, labels) -> Iterator[dict[str, str]]:

@@ -240,7 +240,11 @@ class _Builder:
         if dose.flags:
             notes.append(_("Flags: %(flags)s",
                            flags=", ".join(flag_label(f) for f in shown_flags(dose.flags))))
-        if dose.override_reason:
+        if dose.already_taken:
+            notes.append(_("Logged after it was taken. What happened: %(r)s",
+                           r=dose.override_reason)
+                         if dose.override_reason else _("Logged after it was taken."))
+        elif dose.override_reason:
             notes.append(_("Reason given for dosing despite a hold: %(reason)s",
                            reason=dose.override_reason))
         if dose.no_gate_reason:

@@ -566,7 +566,11 @@ def _dose_notes(dose: Dose, records: PatientRecords, clock: _Clock) -> str:
         notes.append(_("Revised %(when)s by %(who)s (%(why)s): %(changes)s",
                        when=clock.at(rev.at), who=rev.by_name or "—", why=rev.reason,
                        changes=changes or "—"))
-    if dose.override_reason:
+    if dose.already_taken:
+        # Written down afterwards: the reason is what happened, not a reason to dose.
+        notes.append(_("Logged after it was taken. What happened: %(r)s", r=dose.override_reason)
+                     if dose.override_reason else _("Logged after it was taken."))
+    elif dose.override_reason:
         notes.append(_("Override: %(why)s", why=dose.override_reason))
     if dose.no_gate_reason:
         notes.append(_("No safety check: %(why)s", why=dose.no_gate_reason))

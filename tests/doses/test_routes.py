@@ -444,7 +444,8 @@ def test_dose_breaking_the_rules_with_a_reason_is_flagged_to_the_prescriber(db, 
     badges = re.findall(r'<span class="badge flag">([^<]+)</span>', flags)
     assert badges[:2] == ["Taken against a hold", "No safety check"], badges
     assert "Override" not in badges
-    assert "Reason: Prescriber said by phone to take it." in flags
+    assert ("Logged after it was taken. What happened: Prescriber said by phone to take it."
+            in flags)
 
 
 def test_dose_after_a_hold_gate_needs_the_reason_too(db, client, patient):
