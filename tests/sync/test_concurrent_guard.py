@@ -3,6 +3,7 @@ tabs, or an outbox replaying beside a form) sending doses for one patient at the
 Each request has its own connection; on PostgreSQL they really run in parallel."""
 
 import threading
+import uuid
 from collections import Counter
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from sqlmodel import select
 from app.alerts import service as alerts
 from app.checkins.models import SafetyEvent
 from app.db import utcnow
-from app.doses.models import Dose
+from app.doses.models import Dose, LedgerEntry
 from app.sync.models import ClientWrite
 from tests import factories
 from tests.helpers import signed_in_clients
@@ -174,3 +175,27 @@ def test_two_screeners_sent_beside_the_answers_the_first_one_speaks_for_them(db,
                                               SafetyEvent.kind == "phq9_item9")).all()
     assert [(f.level, f.details["screener_id"], f.details["screened_risk"]) for f in flags] == \
         [("screened", earlier["id"], "low")] * (WRITERS - 2)
+
+
+@pytest.mark.parametrize("round_", range(6))
+def test_a_count_and_the_dose_before_it_sent_at_once_agree_in_either_order(db, patient, round_):
+    """A sitter counts the troches just after the patient's dose; both phones send at the same
+    moment. Whichever arrives first, the count is judged with the dose in it (9 of 10 left, no
+    discrepancy): the concurrency tester saw the count flagged in 1 run of 6."""
+    now = utcnow()
+    taken = (now - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    counted = taken + timedelta(minutes=1)
+    yesterday = (now - timedelta(days=1)).date().isoformat()
+    [filled] = _all_at_once(patient, [factories.sync_item(
+        "ledger_fill", {"filled_on": yesterday, "count": 10, "strength_mg": "100"})])
+    assert filled["status"] == "created"
+    dose, count = _all_at_once(patient, [
+        factories.sync_item("dose", {"taken_at": taken.isoformat(), "dose_mg": "100",
+                                     "route": "sublingual", "no_gate_reason": "At home."},
+                            recorded_at=taken),
+        factories.sync_item("ledger_count", {"counted_at": counted.isoformat(), "count": "9"},
+                            recorded_at=counted)])
+    assert dose["status"] == count["status"] == "created"
+    db.expire_all()
+    stored = db.get(LedgerEntry, uuid.UUID(count["id"]))
+    assert stored.expected_balance == 9 and stored.flags == []
