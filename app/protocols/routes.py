@@ -240,7 +240,10 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
         )
     except Invalid as err:
         values = _form_values(form)
-        submitted = values_from_form(form)
+        # Warnings from what could be saved: a refused 5000 mg dose is not weighed against the
+        # maxima (its own error says what is wrong with it).
+        submitted = {k: v for k, v in values_from_form(form).items()
+                     if k not in (err.errors or {})}
         context = _page_context(session, patient, values,
                                 interval_warning=service.values_warning(submitted),
                                 maxima_warning=service.values_maxima_warning(

@@ -386,6 +386,15 @@ def interval_warning(min_hours: Decimal, templates: Iterable[Mapping]) -> str | 
     shortest = nominal - DST_SHIFT_HOURS
     if min_hours <= shortest:
         return None
+    if min_hours > nominal:
+        # Every session that close is held, all year: the schedule is what to look at, and
+        # the warning must not read as advice to shorten a safety minimum (a prescriber read
+        # "Use 23 hours or less" under a 48-hour minimum and daily sessions).
+        return _(
+            "Sessions are as little as %(gap)s hours apart, less than the %(min)s-hour minimum "
+            "between doses: every session that close to the one before would be held as too "
+            "soon. Space the sessions at least %(min)s hours apart, or check the minimum.",
+            gap=_mg(nominal), min=_mg(min_hours))
     return _(
         "Sessions are as little as %(gap)s hours apart; across a daylight-saving change they "
         "are %(dst)s hours apart, so a %(min)s-hour minimum would hold that session. Use "

@@ -569,3 +569,24 @@ def test_a_start_date_that_ends_induction_at_once_is_said_after_saving(db, auth,
         "This save moved Jordan Test to Maintenance today, by the dates in the plan. If that is "
         "not what you meant, edit the start date or the weeks of induction; to move phases on "
         "purpose, use Change phase.")
+
+
+def test_a_refused_amount_is_not_weighed_in_the_warnings(db, auth, prescriber_and_patient):
+    """5000 mg refused ("Enter 2000 or less.") was still counted against the maxima: "some 7
+    days hold 3 sessions (15,000 mg)", a figure from a value that cannot be saved."""
+    _, patient = prescriber_and_patient
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, **EVERY_3_DAYS_FORM, "min_hours_between_doses": "48",
+                          "dose_mg": "5000", "max_mg_per_24h": "6000", "max_mg_per_7d": "10000",
+                          "client_id": str(uuid.uuid4())})
+    assert response.status_code == 422
+    assert response.text.count("Enter 2000 or less.") == 3
+    assert 'id="maxima-warning"' not in response.text and "15,000" not in response.text
+    # Amounts that could be saved are weighed when something else is refused: 150 mg every 3
+    # days over a 7-day maximum of 300 mg holds sessions (the form came back for its reason).
+    response = auth.post(f"/patients/{patient.id}/protocol",
+                         {**FORM, **EVERY_3_DAYS_FORM, "min_hours_between_doses": "48",
+                          "max_mg_per_7d": "300", "reason": " ",
+                          "client_id": str(uuid.uuid4())})
+    assert response.status_code == 422
+    assert 'id="maxima-warning"' in response.text
