@@ -79,4 +79,8 @@ def summary(session: Session, patient: User, now: datetime) -> dict:
         "open_alerts": alerts.views(session, alerts.open_for_patient(session, patient.id)),
         "caregivers": careteam.caregiver_rows(session, patient, now),
         "ledger": ledger.ledger_summary(session, patient, now) if version else None,
+        # The four weeks' supply problems, as the list's supply flag counts them (the ledger's
+        # own discrepancies are every count ever made).
+        "mismatched_counts": sum("discrepancy" in e.flags for e in found.ledger),
+        "early_refills": sum("early_refill" in e.flags for e in found.ledger),
     }

@@ -88,6 +88,9 @@ def test_the_printable_summary(client, auth, demo):
     # Words, not the record's codes: the phase, the route, a check that did not pass.
     assert "Phase: maintenance." in page and ", sublingual;" in page
     assert re.search(r": hold, [a-z]", page) and ": hold (" not in page
+    # The four weeks' supply problems, both kinds, in words that agree with their number (it
+    # read "1 count discrepancies", every count ever made, and left the early refill out).
+    assert re.search(r"on hand by the record; 1 count that did not match; 1 early refill<", page)
 
 
 def test_the_summary_counts_a_session_a_dose_took_early(db, client, auth):
