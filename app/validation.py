@@ -4,11 +4,13 @@ Unicode, JSON nested or sized beyond reason)."""
 
 import math
 import re
+import types
 import unicodedata
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError, model_validator
 
 from app.errors import Invalid
 from app.i18n import gettext as _
@@ -83,6 +85,64 @@ def error_message(error: Any) -> str:
         return str(ctx.get("error", error.get("msg", "")))
     # Any other kind: plain words in the reader's language, never the library's English.
     return _("This value is not valid.")
+
+
+# --- numbers as a person writes them ----------------------------------------------------------
+
+# Put in place of a number field's value that no person would mean as that number, so the field's
+# own validation refuses it with its own words ("Enter a whole number.", "Enter a number of mg.").
+_NOT_A_NUMBER = "not a number"
+
+
+def _is_number_type(annotation: Any) -> tuple[bool, bool]:
+    """(a number, a list of numbers) for a field's annotation, through Optional and Annotated."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_number_type(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        found = [_is_number_type(a) for a in get_args(annotation)]
+        return any(f[0] for f in found), any(f[1] for f in found)
+    if origin is list:
+        return False, _is_number_type(get_args(annotation)[0])[0]
+    return annotation in (int, float, Decimal), False
+
+
+def _unmeant_number(value: Any) -> bool:
+    """True for what pydantic's lax numbers take but no person types as a number: true / false
+    (read as 1 and 0: a fill of `true` troches was saved as one), Python's own literal
+    underscores ("1_00" saved as 100 mg) and a signalling NaN ("sNaN": Decimal parses it, and
+    the first comparison with it raises: a 500 on a dose correction)."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        text = value.strip().lower().lstrip("+-")
+        return "_" in text or text.startswith("snan")
+    return False
+
+
+class ClientInput(BaseModel):
+    """The base of the models that read what a phone or a form sent: every number field, and
+    every list of numbers, refuses `_unmeant_number` values with its own error, in one place
+    (pydantic has no setting for it; `strict` would refuse the form's "120" too)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_as_meant(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        cleaned = None
+        for name, info in cls.model_fields.items():
+            if name not in data:
+                continue
+            number, numbers = _is_number_type(info.annotation)
+            value = data[name]
+            if number and _unmeant_number(value):
+                cleaned = cleaned or dict(data)
+                cleaned[name] = _NOT_A_NUMBER
+            elif numbers and isinstance(value, list) and any(map(_unmeant_number, value)):
+                cleaned = cleaned or dict(data)
+                cleaned[name] = [_NOT_A_NUMBER if _unmeant_number(v) else v for v in value]
+        return cleaned if cleaned is not None else data
 
 
 def parse(model: type[M], data: dict[str, Any], *, prefix: str = "") -> M:

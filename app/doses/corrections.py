@@ -24,7 +24,7 @@ from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
-from app.validation import SaneDatetime, parse
+from app.validation import ClientInput, SaneDatetime, parse
 
 
 def _own_dose(session: Session, patient: User, dose_id: uuid.UUID) -> Dose:
@@ -47,7 +47,7 @@ def _reason_text(reason: str | None) -> str:
     return reason
 
 
-class DoseChanges(BaseModel):
+class DoseChanges(ClientInput):
     """What a correction may change; a field left out stays as it is."""
 
     model_config = ConfigDict(extra="forbid")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
@@ -20,11 +20,11 @@ from app.i18n import gettext as _
 from app.protocols import schedule
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
-from app.validation import SaneDate, SaneDatetime, parse
+from app.validation import ClientInput, SaneDate, SaneDatetime, parse
 from app.web import pages
 
 
-class FillInput(BaseModel):
+class FillInput(ClientInput):
     model_config = ConfigDict(extra="forbid")
 
     filled_on: SaneDate
@@ -35,7 +35,7 @@ class FillInput(BaseModel):
     lot: Annotated[str, Field(max_length=60)] | None = None
 
 
-class CountInput(BaseModel):
+class CountInput(ClientInput):
     model_config = ConfigDict(extra="forbid")
 
     counted_at: SaneDatetime

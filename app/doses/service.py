@@ -28,7 +28,7 @@ from app.protocols import schedule, versions
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion, Route
 from app.safety import service as safety
-from app.validation import SaneDatetime, parse
+from app.validation import ClientInput, SaneDatetime, parse
 from app.web import pages
 from app.web.formats import format_datetime, format_number
 
@@ -101,7 +101,7 @@ class Checklist(BaseModel):
     sitter_present: bool = False
 
 
-class GateInput(BaseModel):
+class GateInput(ClientInput):
     model_config = ConfigDict(extra="forbid")
 
     systolic: Annotated[int, Field(ge=50, le=300)]
@@ -123,7 +123,7 @@ class GateInput(BaseModel):
         return diastolic
 
 
-class DoseInput(BaseModel):
+class DoseInput(ClientInput):
     model_config = ConfigDict(extra="forbid")
 
     taken_at: SaneDatetime

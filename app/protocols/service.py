@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -37,7 +36,7 @@ from app.protocols.schedule import (
     most_sessions_within,
     shortest_gap,
 )
-from app.validation import SaneDate, date_range_problem, field_errors
+from app.validation import ClientInput, SaneDate, date_range_problem, field_errors
 from app.web.formats import format_datetime, format_number
 
 PRESCRIBER_CHECKLIST = ("fasted", "no_sedatives", "no_driving", "safe_place")
@@ -65,12 +64,12 @@ MAX_DAYS_AHEAD = 365
 Mg = Annotated[Decimal, Field(gt=0, le=2000, decimal_places=2, allow_inf_nan=False)]
 
 
-class PhaseTemplate(BaseModel):
+class PhaseTemplate(ClientInput):
     model_config = ConfigDict(extra="forbid")
 
     cadence: Cadence
     at: time
-    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = []
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(default_factory=list)
     every_n_days: Annotated[int, Field(ge=1, le=90)] | None = None
     weeks: Annotated[int, Field(ge=1, le=104)] | None = None
 
@@ -97,7 +96,7 @@ class PhaseTemplate(BaseModel):
         return self
 
 
-class ProtocolInput(BaseModel):
+class ProtocolInput(ClientInput):
     """Everything a prescriber sets. Validated the same way from the form and the API."""
 
     model_config = ConfigDict(extra="forbid")
@@ -120,7 +119,8 @@ class ProtocolInput(BaseModel):
     pulse_hold_low: Annotated[int, Field(ge=30, le=100)] | None = None
     pulse_hold_high: Annotated[int, Field(ge=60, le=200)] | None = None
     sitter_required: bool = True
-    required_checklist: list[Literal["fasted", "no_sedatives", "no_driving", "safe_place"]] = []
+    required_checklist: list[Literal["fasted", "no_sedatives", "no_driving", "safe_place"]] = (
+        Field(default_factory=list))
     fasting_hours: Annotated[int, Field(ge=0, le=24)] = 2
     sedative_free_hours: Annotated[int, Field(ge=0, le=168)] = 24
     # Session safety settings.
@@ -131,7 +131,7 @@ class ProtocolInput(BaseModel):
     # reading and a pending safety review are not in the list: they can never be.
     overridable_holds: list[
         Literal["bp_hold", "pulse_hold", "sitter_required", "checklist_failed"]
-    ] = []
+    ] = Field(default_factory=list)
     grace_hours: Annotated[
         Decimal,
         Field(ge=GRACE_MIN_HOURS, le=GRACE_MAX_HOURS, decimal_places=2, allow_inf_nan=False),

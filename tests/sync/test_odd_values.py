@@ -15,7 +15,7 @@ from app.seed import DEMO_PASSWORD
 from tests import factories
 from tests.helpers import LIBRARY_WORDING
 
-ODD = (None, "", "1e308", 10**30, -1, "x" * 3000, [], {}, True, "2026-12-04T10:00:00")
+ODD = (None, "", "1e308", 10**30, -1, "x" * 3000, [], {}, True, "2026-12-04T10:00:00", "sNaN")
 
 
 def _variants(data: dict) -> Iterator[tuple[str, dict]]:
@@ -81,4 +81,56 @@ def test_every_kind_answers_odd_fields_item_by_item_in_plain_words(patient_clien
                 problems.append((kind, where, "rejected without a word"))
             elif wording := LIBRARY_WORDING.search(str(answer)):
                 problems.append((kind, where, wording.group(0), answer.get("errors")))
+    assert problems == [], "\n".join(map(str, problems))
+
+
+# What the validation library reads as a number and nobody types as one: Python's literal
+# underscores ("1_00" was saved as 100 mg), true (a fill of `true` troches was one troche) and a
+# signalling NaN (a correction to "sNaN" was a 500 that failed its whole batch, again on every
+# retry of the outbox).
+UNMEANT = ("1_00", " 1_5 ", True, "sNaN", "-sNaN")
+
+
+def test_numbers_nobody_types_are_refused_beside_their_field(patient_client):
+    client = patient_client
+    csrf = client.get("/api/v1/me").json()["csrf_token"]
+
+    def sync(*items):
+        response = client.post("/api/v1/sync", json={"items": list(items)},
+                               headers={"X-CSRF-Token": csrf})
+        assert response.status_code == 200, response.text
+        return response.json()["results"]
+
+    gate = factories.sync_item("gate", factories.gate_data())
+    dose = factories.sync_item("dose", {"taken_at": utcnow().isoformat(), "dose_mg": "150",
+                                        "route": "sublingual", "gate_id": gate["id"]})
+    assert [r["status"] for r in sync(gate, dose)] == ["created", "created"]
+    now = utcnow()
+    cases = [
+        ("gate", {**factories.gate_data(), "systolic": "odd"}, "systolic"),
+        ("dose", {"taken_at": now.isoformat(), "dose_mg": "odd", "route": "sublingual",
+                  "gate_id": gate["id"]}, "dose_mg"),
+        ("dose", {"taken_at": now.isoformat(), "dose_mg": "150", "route": "sublingual",
+                  "gate_id": gate["id"], "hold_minutes": "odd"}, "hold_minutes"),
+        ("dose_revision", {"dose_id": dose["id"], "reason": "Typo.",
+                           "changes": {"dose_mg": "odd"}}, "dose_mg"),
+        ("ledger_fill", {"filled_on": now.date().isoformat(), "count": "odd",
+                         "strength_mg": "100"}, "count"),
+        ("ledger_fill", {"filled_on": now.date().isoformat(), "count": 12,
+                         "strength_mg": "odd"}, "strength_mg"),
+        ("ledger_count", {"counted_at": now.isoformat(), "count": "odd"}, "count"),
+    ]
+    problems = []
+    for kind, data, field in cases:
+        for unmeant in UNMEANT:
+            changed = copy.deepcopy(data)
+            holder = changed["changes"] if kind == "dose_revision" else changed
+            holder[field] = unmeant
+            # Beside a good item: the batch is answered item by item, the good one saved.
+            good = factories.sync_item("checkin", {"slot": "daily", "values": {"mood": 6}})
+            answer, other = sync(factories.sync_item(kind, changed), good)
+            if answer["status"] != "rejected" or field not in str(answer.get("errors")):
+                problems.append((kind, field, unmeant, answer))
+            if other["status"] != "created":
+                problems.append(("the good item beside it", other))
     assert problems == [], "\n".join(map(str, problems))
