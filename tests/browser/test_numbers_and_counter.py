@@ -3,10 +3,11 @@ screen, and a note's counter says how far over the limit a pasted text is (nothi
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.accounts.models import Role
 from app.db import engine
+from app.doses.models import LedgerEntry
 from tests import factories
 from tests.browser.signing import ANY_PAGE, sign_in
 
@@ -46,3 +47,23 @@ def test_a_long_note_is_counted_not_cut(page: Page):
     note.fill("x" * 1005)
     expect(page.locator("#note-limit")).to_have_text("5 characters over the limit")
     assert len(note.input_value()) == 1005
+
+
+def test_a_count_with_a_half_troche_is_saved(page: Page):
+    """The hint says halves count as 0.5, the server keeps halves, and the browser refused
+    16.5 ("the two nearest valid values are 16 and 17"): online nothing was sent, offline
+    nothing was kept and nothing said so. A patient would round, and record a false shortfall."""
+    with Session(engine, expire_on_commit=False) as db:
+        _, patient, _ = factories.patient_with_protocol(db)
+        db.commit()
+    sign_in(page, patient.email, factories.PASSWORD, lands_on=ANY_PAGE)
+    page.goto("/supply")
+    page.fill("#count_count", "16.5")
+    assert page.locator("#count_count").evaluate("e => e.checkValidity()")
+    page.fill("#fill_strength_mg", "12.5")  # a strength in halves of a mg is a strength too
+    assert page.locator("#fill_strength_mg").evaluate("e => e.checkValidity()")
+    page.get_by_role("button", name="Save count").click()
+    expect(page.locator("main")).to_contain_text("16.5")
+    with Session(engine) as db:
+        counts = db.exec(select(LedgerEntry).where(LedgerEntry.patient_id == patient.id)).all()
+        assert [str(c.count) for c in counts] in (["16.5"], ["16.50"])
