@@ -26,6 +26,7 @@ from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.safety import service as safety
 from app.sync import service as sync
+from app.sync.ids import WRITTEN_AT
 from app.templating import render
 from app.web.forms import form_values, new_client_id, see_other
 
@@ -33,8 +34,9 @@ router = APIRouter()
 
 
 def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
-           now: datetime) -> dict:
-    return sync.apply_form(session, user=user, client_id=item_id, kind=kind, data=data, now=now)
+           now: datetime, written_at: object) -> dict:
+    return sync.apply_form(session, user=user, client_id=item_id, kind=kind, data=data, now=now,
+                           written_at=written_at)
 
 
 def _rejected_values(form, result: dict) -> dict:
@@ -175,7 +177,8 @@ def checkin_submit(request: Request, session: SessionDep, user: PatientUser,
     if dose is not None:
         data["dose_id"] = str(dose.id)
     now = utcnow()
-    result = _apply(session, user, str(form.get("client_id", "")), "checkin", data, now)
+    result = _apply(session, user, str(form.get("client_id", "")), "checkin", data, now,
+                    form.get(WRITTEN_AT))
     if result["status"] == "rejected":
         session.rollback()
         values = _rejected_values(form, result)
@@ -263,7 +266,7 @@ def questionnaire_submit(request: Request, session: SessionDep, user: PatientUse
     if follows:
         data["follows_id"] = follows
     result = _apply(session, user, str(form.get("client_id", "")), "questionnaire", data,
-                    utcnow())
+                    utcnow(), form.get(WRITTEN_AT))
     if result["status"] == "rejected":
         session.rollback()
         values = _rejected_values(form, result)

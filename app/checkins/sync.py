@@ -4,6 +4,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.checkins import service
 from app.sync.context import Handler, Write
 
@@ -36,6 +38,12 @@ def _sitter_checkin(w: Write) -> dict[str, Any]:
     return {"flags": checkin.flags, "slot": checkin.slot,
             "dose_id": str(checkin.dose_id) if checkin.dose_id else None}
 
+
+# What each kind's data says, as the handler reads it (see app/doses/sync.py INPUTS).
+INPUTS: dict[str, type[BaseModel]] = {
+    "checkin": service.CheckinInput,
+    "questionnaire": service.QuestionnaireInput,
+}
 
 HANDLERS: dict[str, Handler] = {
     "checkin": _checkin,

@@ -23,6 +23,7 @@ from app.protocols import service as protocols
 from app.push import service as push_service
 from app.safety import service as safety
 from app.sync import service as sync
+from app.sync.ids import WRITTEN_AT
 from app.templating import is_htmx, local_input, render
 from app.validation import datetime_range_problem
 from app.web import pages
@@ -118,8 +119,9 @@ def _getting_ready(session: Session, user: User, state, now: datetime) -> dict:
 
 
 def _apply(session: Session, user: User, item_id: str, kind: str, data: dict,
-           now: datetime) -> dict:
-    return sync.apply_form(session, user=user, client_id=item_id, kind=kind, data=data, now=now)
+           now: datetime, written_at: object) -> dict:
+    return sync.apply_form(session, user=user, client_id=item_id, kind=kind, data=data, now=now,
+                           written_at=written_at)
 
 
 # The Today page's fields, by the form that shows each one's error: the safety check, the
@@ -175,7 +177,8 @@ def gate(request: Request, session: SessionDep, user: PatientUser, form: PostedF
         "checklist": {item: form.get(item) == "yes" for item in reasons.checklist_labels()},
     }
     data = {k: v for k, v in data.items() if v is not None}  # blank: "This is required."
-    result = _apply(session, user, values.get("gate_client_id", ""), "gate", data, now)
+    result = _apply(session, user, values.get("gate_client_id", ""), "gate", data, now,
+                    values.get(WRITTEN_AT))
     if result["status"] == "rejected":
         values["checklist"] = [k for k, v in data["checklist"].items() if v]
         return _rejected(request, session, user, now, result, values)
@@ -208,7 +211,8 @@ def log_dose(request: Request, session: SessionDep, user: PatientUser, form: Pos
         "swallowed": swallowed,
     }
     data = {k: v for k, v in data.items() if v is not None}
-    result = _apply(session, user, values.get("dose_client_id", ""), "dose", data, now)
+    result = _apply(session, user, values.get("dose_client_id", ""), "dose", data, now,
+                    values.get(WRITTEN_AT))
     if result["status"] == "rejected":
         return _rejected(request, session, user, now, result, values)
     # A dose recorded long after it was taken gets words for that, not "stay seated now".
@@ -312,7 +316,7 @@ def entered_in_error(request: Request, session: SessionDep, user: PatientUser,
     values = form_values(form)
     data = {"dose_id": str(dose_id), "reason": values.get("reason", "")}
     result = _apply(session, user, values.get("client_id", ""), "dose_entered_in_error", data,
-                    utcnow())
+                    utcnow(), values.get(WRITTEN_AT))
     if result["status"] == "rejected":
         return _history_refused(request, session, user, result, str(dose_id), values, dose_id)
     return _history_holding(session, dose_id)
@@ -336,7 +340,8 @@ def correct_dose(request: Request, session: SessionDep, user: PatientUser,
             return _history_refused(request, session, user, {"errors": err.errors}, key, values,
                                     dose_id)
     data = {"dose_id": str(dose_id), "reason": values.get("reason", ""), "changes": changes}
-    result = _apply(session, user, values.get("client_id", ""), "dose_revision", data, utcnow())
+    result = _apply(session, user, values.get("client_id", ""), "dose_revision", data, utcnow(),
+                    values.get(WRITTEN_AT))
     if result["status"] == "rejected":
         return _history_refused(request, session, user, result, key, values, dose_id)
     return _history_holding(session, dose_id, corrected="1")
@@ -385,7 +390,7 @@ def record_fill(request: Request, session: SessionDep, user: PatientUser, form: 
             for k in ("filled_on", "count", "strength_mg", "rx_number", "pharmacy", "lot")}
     data = {k: v for k, v in data.items() if v is not None}
     result = _apply(session, user, values.get("fill_client_id", ""), "ledger_fill", data,
-                    utcnow())
+                    utcnow(), values.get(WRITTEN_AT))
     if result["status"] == "rejected":
         return _supply_refused(request, session, user, values, result, "fill")
     return see_other("/supply?saved=fill")
@@ -400,7 +405,7 @@ def record_count(request: Request, session: SessionDep, user: PatientUser, form:
         data = {"counted_at": counted_at.isoformat(),
                 "count": values.get("count_count", "").strip()}
         result = _apply(session, user, values.get("count_client_id", ""), "ledger_count", data,
-                        utcnow())
+                        utcnow(), values.get(WRITTEN_AT))
     except Invalid as err:
         result = {"status": "rejected", "errors": err.errors}
     if result["status"] == "rejected":

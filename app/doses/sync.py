@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.doses import corrections, ledger, reasons, service
 from app.sync.context import Handler, Write
 
@@ -45,6 +47,17 @@ def _count(w: Write) -> dict[str, Any]:
     return {"flags": entry.flags, "expected": str(entry.expected_balance),
             "difference": str(entry.count - (entry.expected_balance or 0))}
 
+
+# What each kind's data says, as the handler reads it (app/sync/service.py hashes that, so a
+# replay that spells the same entry another way is still the same entry).
+INPUTS: dict[str, type[BaseModel]] = {
+    "gate": service.GateInput,
+    "dose": service.DoseInput,
+    "dose_revision": corrections.RevisionInput,
+    "dose_entered_in_error": corrections.EnteredInErrorInput,
+    "ledger_fill": ledger.FillInput,
+    "ledger_count": ledger.CountInput,
+}
 
 HANDLERS: dict[str, Handler] = {
     "gate": _gate,

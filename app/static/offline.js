@@ -194,7 +194,7 @@
     var item = {
       id: field(form, idField) || newId(),
       kind: kind,
-      recorded_at: new Date().toISOString(),
+      recorded_at: field(form, "written_at") || new Date().toISOString(),
       data: ADAPTERS[kind](form),
       user: currentUser(),
       label: form.getAttribute("data-sync-label") || kind
@@ -522,6 +522,23 @@
     form.reset();
     sayKept(text("saved-offline"));
   }
+
+  // Every entry form says when it was written, by this phone's clock, online or not (first,
+  // before htmx reads the form): the server keeps that time (app/sync/ids.py WRITTEN_AT), and
+  // if the answer is lost the outbox keeps the same one, so its replay is the entry the
+  // server may already hold, not "an id already used for a different entry".
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-sync-kind")) return;
+    var stamp = form.elements.namedItem("written_at");
+    if (!stamp) {
+      stamp = document.createElement("input");
+      stamp.type = "hidden";
+      stamp.name = "written_at";
+      form.appendChild(stamp);
+    }
+    stamp.value = new Date().toISOString();
+  }, true);
 
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -20,6 +20,7 @@ from app.errors import NotFound
 from app.i18n import gettext as _
 from app.supervision import service
 from app.sync import service as sync
+from app.sync.ids import WRITTEN_AT
 from app.templating import render
 from app.web.forms import new_client_id, see_other
 
@@ -98,7 +99,7 @@ def session_submit(request: Request, session: SessionDep, user: CurrentUser,
         data["dose_id"] = dose_id
     result = sync.apply_form(session, user=user, patient=view.patient,
                              client_id=str(form.get("client_id", "")), kind="sitter_checkin",
-                             data=data, now=now)
+                             data=data, now=now, written_at=form.get(WRITTEN_AT))
     if result["status"] == "rejected":
         session.rollback()
         errors = _form_errors(result, set(slot.measures))

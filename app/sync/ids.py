@@ -1,6 +1,15 @@
 """Client UUIDs: every write a client makes carries one, so a replay writes once."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
+
+# The form field the page's script fills with the phone's clock as a form is sent
+# (app/static/offline.js). The outbox keeps the same time if the answer is lost, so its replay
+# is the same entry as what the server may have stored.
+WRITTEN_AT = "written_at"
+# A stamp further from the server's clock than this is the phone's clock being wrong, not the
+# time in flight: the server's own time is used.
+WRITTEN_AT_SLACK = timedelta(minutes=10)
 
 
 def new_client_id() -> str:
@@ -14,3 +23,15 @@ def parse_client_id(value: str | None) -> uuid.UUID:
     except ValueError:
         # A missing id still writes exactly once: this submission just cannot be replayed.
         return uuid.uuid4()
+
+
+def parse_written_at(value: object, now: datetime) -> datetime | None:
+    """A form's `written_at` stamp as UTC, when it reads as a time with its offset within
+    WRITTEN_AT_SLACK of `now`; otherwise None."""
+    try:
+        stamp = datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
+    if stamp.tzinfo is None or abs(stamp - now) > WRITTEN_AT_SLACK:
+        return None
+    return stamp.astimezone(UTC)

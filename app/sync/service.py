@@ -10,7 +10,9 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -23,13 +25,15 @@ from app.audit import service as audit
 from app.careteam import access
 from app.checkins.sync import AFTER_WRITE, SITTER_HANDLERS
 from app.checkins.sync import HANDLERS as checkin_handlers
+from app.checkins.sync import INPUTS as checkin_inputs
 from app.db import transaction_memo
 from app.doses.service import DoseRefused
 from app.doses.sync import HANDLERS as dose_handlers
+from app.doses.sync import INPUTS as dose_inputs
 from app.errors import AppError
 from app.i18n import gettext as _
 from app.sync.context import Handler, Write
-from app.sync.ids import parse_client_id
+from app.sync.ids import parse_client_id, parse_written_at
 from app.sync.models import ClientWrite
 from app.validation import SaneDatetime, field_errors, json_problem
 
@@ -80,13 +84,63 @@ class IncomingItem(BaseModel):
         return value
 
 
-def content_hash(item: SyncItem) -> str:
+INPUTS: dict[str, type[BaseModel]] = {**dose_inputs, **checkin_inputs}
+# The phone's own verdict of its check travels with it; it is its opinion, not the entry (a
+# form whose answer was lost is kept with one, its first send had none).
+NOT_THE_ENTRY = frozenset({"offline_verdict"})
+
+
+def _plain(value: Any) -> Any:
+    """A read model's dump as JSON values that compare as the entry does: instants in UTC,
+    amounts without trailing zeros."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k not in NOT_THE_ENTRY}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date | uuid.UUID):
+        return str(value)
+    return value
+
+
+def entry_of(kind: str, data: dict[str, Any]) -> Any:
+    """What an item's data says, as its kind's input model reads it: the web form's "15" and
+    the outbox's 15, a time in another offset and a false left out all say the same. The
+    outbox's replay of a form whose answer was lost is then the duplicate the README promises,
+    not "This id was already used for a different entry" (a phone tester's dose, recorded
+    once, was shown as refused). Data its model refuses is taken as sent."""
+    model = INPUTS.get(kind)
+    if model is None:
+        return data
+    try:
+        return _plain(model.model_validate(data).model_dump())
+    except (ValidationError, ValueError, ArithmeticError):
+        return data
+
+
+def _digest(kind: str, recorded_at: datetime, data: Any) -> str:
     canonical = json.dumps(
-        {"kind": item.kind, "recorded_at": item.recorded_at.astimezone(UTC).isoformat(),
-         "data": item.data},
+        {"kind": kind, "recorded_at": recorded_at.astimezone(UTC).isoformat(), "data": data},
         sort_keys=True, separators=(",", ":"), default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def content_hash(item: SyncItem) -> str:
+    return _digest(item.kind, item.recorded_at, entry_of(item.kind, item.data))
+
+
+def same_entry(existing: ClientWrite, item: SyncItem) -> bool:
+    """Whether a stored write and an item with its id are the same entry. Writes stored before
+    the hash read the entry were hashed on the data as sent: an outbox replaying one of those
+    is still recognised."""
+    return existing.content_hash in (content_hash(item),
+                                     _digest(item.kind, item.recorded_at, item.data))
 
 
 # Each domain owns its kinds; a kind is applied by exactly one handler. The patient writes
@@ -96,8 +150,8 @@ HANDLERS: dict[str, Handler] = {**dose_handlers, **checkin_handlers}
 SITTER_KINDS: dict[str, Handler] = {**SITTER_HANDLERS}
 
 
-def _replay(existing: ClientWrite, item: SyncItem, digest: str, patient: User) -> dict[str, Any]:
-    if existing.content_hash == digest and existing.patient_id == patient.id:
+def _replay(existing: ClientWrite, item: SyncItem, patient: User) -> dict[str, Any]:
+    if existing.patient_id == patient.id and same_entry(existing, item):
         return {**existing.result, "id": str(item.id), "status": "duplicate"}
     return {"id": str(item.id), "status": "rejected", "code": "id_conflict",
             "detail": _("This id was already used for a different entry.")}
@@ -215,7 +269,7 @@ def sitter_patient(session: Session, author: User, item: SyncItem,
     # A replay of what this caregiver wrote while still linked stays a duplicate.
     existing = session.get(ClientWrite, item.id)
     if existing is not None and existing.author_id == author.id \
-            and existing.content_hash == content_hash(item):
+            and same_entry(existing, item):
         return {**existing.result, "id": str(item.id), "status": "duplicate"}
     return _rejected(item.id, "not_supporting",
                      _("Not saved: you are no longer a sitter for this person (the link was "
@@ -247,20 +301,24 @@ def apply_incoming(session: Session, *, author: User, patient: User | None,
 
 
 def apply_form(session: Session, *, user: User, client_id: str, kind: str, data: dict,
-               now: datetime, patient: User | None = None) -> dict[str, Any]:
+               now: datetime, patient: User | None = None,
+               written_at: object = None) -> dict[str, Any]:
     """A patient's HTML form, written through the same path as the offline queue.
 
     A form sent twice (double tap, Back and resubmit) carries the same client id but arrives
     at another time: the repeat keeps the first submission's time, so it is a `duplicate` that
     redirects like the first (to the crisis screen, say), not an id conflict shown as an error.
+    `written_at`: the form's stamp of the phone's clock (ids.WRITTEN_AT), the time the outbox
+    keeps if this answer is lost; the server's time when there is none or it is far off.
     """
     patient = patient or user  # a sitter's form names the patient (the route checked access)
     item_id = parse_client_id(client_id)
     earlier = session.get(ClientWrite, item_id)
     same_form = (earlier is not None and earlier.patient_id == patient.id
                  and earlier.author_id == user.id and earlier.kind == kind)
-    item = SyncItem(id=item_id, kind=kind, recorded_at=earlier.recorded_at if same_form else now,
-                    data=data)
+    stamp = parse_written_at(written_at, now) if written_at else None
+    item = SyncItem(id=item_id, kind=kind,
+                    recorded_at=earlier.recorded_at if same_form else (stamp or now), data=data)
     return apply(session, author=user, patient=patient, item=item, now=now)
 
 
@@ -270,11 +328,10 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
     refused = _refusal(item.id, {"kind": item.kind, "data": item.data})
     if refused is not None:
         return refused
-    digest = content_hash(item)
     lock_patient(session, patient.id)
     existing = session.get(ClientWrite, item.id)
     if existing is not None:
-        return _replay(existing, item, digest, patient)
+        return _replay(existing, item, patient)
     by_sitter = author.id != patient.id
     handler = (SITTER_KINDS if by_sitter else HANDLERS).get(item.kind)
     if handler is None and item.kind in (HANDLERS if by_sitter else SITTER_KINDS):
@@ -295,7 +352,7 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
             if after is not None:
                 after(write, result)
             session.add(ClientWrite(id=item.id, patient_id=patient.id, author_id=author.id,
-                                    kind=item.kind, content_hash=digest,
+                                    kind=item.kind, content_hash=content_hash(item),
                                     recorded_at=item.recorded_at.astimezone(UTC),
                                     received_at=now, result=result))
             session.flush()
@@ -316,7 +373,7 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
         if winner is None:
             return {"id": str(item.id), "status": "rejected", "code": "id_conflict",
                     "detail": _("This id was already used for a different entry.")}
-        return _replay(winner, item, digest, patient)
+        return _replay(winner, item, patient)
     if by_sitter:
         # Someone else wrote into the patient's record: who, for whom, what kind.
         audit.note_write(session, action="write", actor=author, patient_id=patient.id,

@@ -636,6 +636,38 @@ def test_a_write_that_fails_on_the_way_is_kept_on_the_phone_not_lost(context, pa
     _until(lambda: len(_rows(patient.id)["doses"]) == 1)
 
 
+def test_a_write_whose_answer_is_lost_is_sent_again_as_the_same_entry(context, page: Page,
+                                                                       patient, console_errors):
+    """The dose reaches the server and the signal goes before the answer comes back: the phone
+    keeps it, and its replay is the dose the server holds. It was shown as "not accepted: This
+    id was already used for a different entry" (the form and the outbox wrote different times
+    and spellings), with Send again and Discard, for a dose recorded once."""
+    console_errors.expect(r"ERR_INTERNET_DISCONNECTED|Failed to fetch|net::")
+    _ready_offline(context, page, patient.email)
+    context.set_offline(False)
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    reached = []
+
+    def lost_on_the_way_back(route):
+        reached.append(route.fetch().status)  # the server writes it...
+        route.abort("internetdisconnected")  # ...and the answer never arrives
+
+    context.route("**/today/dose", lost_on_the_way_back)
+    context.route("**/api/v1/sync", lambda route: route.abort("internetdisconnected"))
+    page.wait_for_timeout(1500)  # the answer and the dose come a second or two apart
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("1")
+    assert reached and len(_rows(patient.id)["doses"]) == 1
+    context.unroute("**/today/dose")
+    context.unroute("**/api/v1/sync")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(_count(page)).to_be_hidden(timeout=FLUSH_MS)
+    expect(page.locator("#outbox")).not_to_contain_text("not accepted")
+    assert len(_rows(patient.id)["doses"]) == 1
+
+
 def test_a_time_typed_offline_means_the_same_instant_as_online(new_context, new_patient):
     """A patient in Los Angeles on a phone set to New York logs a dose taken an hour ago
     offline: it is recorded at the time she typed, read in her zone as the server reads the

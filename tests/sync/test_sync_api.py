@@ -327,3 +327,75 @@ def test_a_nul_character_is_rejected_not_a_crash(db, auth, client):
     assert result["status"] == "rejected"
     assert "cannot be saved" in result["detail"]
     assert db.exec(select(Dose)).all() == []
+
+
+# --- a form whose answer was lost, replayed by the outbox ------------------------------------
+
+def _form_dose(auth, client, written_at: str, client_id: str):
+    gate = results(sync_post(client, sync_item("gate", gate_data())))[0]
+    assert gate["status"] == "created"
+    taken = utcnow().astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M")
+    response = auth.post("/today/dose", {
+        "dose_client_id": client_id, "gate_id": gate["id"], "taken_at": taken,
+        "dose_mg": "100", "route": "sublingual", "hold_minutes": "15", "lot": "",
+        "written_at": written_at})
+    assert response.status_code == 303, response.text
+    return gate, taken
+
+
+def test_the_outbox_replay_of_a_form_the_server_got_is_a_duplicate(db, auth, client, patient):
+    """The form posts "15" and no already_taken, a time in the patient's offset and the
+    phone's stamp; the outbox's copy of the same entry sends 15, false left out, the time in
+    UTC and the same stamp. It is the same dose: a duplicate, not an id conflict."""
+    patient.timezone = "America/New_York"
+    db.add(patient)
+    db.commit()
+    stamp = (utcnow() - timedelta(seconds=20)).replace(microsecond=0)
+    dose_id = str(uuid.uuid4())
+    gate, taken = _form_dose(auth, client, stamp.astimezone(ZoneInfo("Asia/Tokyo")).isoformat(),
+                             dose_id)
+    stored = db.get(ClientWrite, uuid.UUID(dose_id))
+    assert stored.recorded_at == stamp  # the phone's stamp, not the server's clock
+    taken_utc = datetime.fromisoformat(taken).replace(tzinfo=ZoneInfo("America/New_York"))
+    replay = sync_item("dose", {"taken_at": taken_utc.astimezone(ZoneInfo("UTC")).isoformat(),
+                                "dose_mg": "100.0", "route": "sublingual", "gate_id": gate["id"],
+                                "hold_minutes": 15}, item_id=dose_id, recorded_at=stamp)
+    (answer,) = results(sync_post(client, replay))
+    assert answer["status"] == "duplicate", answer
+    # Another amount under that id is still another entry.
+    changed = {**replay, "data": {**replay["data"], "dose_mg": "50"}}
+    assert results(sync_post(client, changed))[0]["code"] == "id_conflict"
+    assert count(db, Dose) == 1
+
+
+@pytest.mark.parametrize("offset, kept", [
+    (timedelta(seconds=-30), True),  # in flight
+    (timedelta(minutes=-11), False),  # the phone's clock is wrong: the server's time
+    (timedelta(minutes=11), False),
+])
+def test_a_forms_stamp_is_kept_within_ten_minutes_of_the_server(db, auth, client, patient,
+                                                                 offset, kept):
+    before = utcnow()
+    stamp = (before + offset).replace(microsecond=0)
+    dose_id = str(uuid.uuid4())
+    _form_dose(auth, client, stamp.isoformat(), dose_id)
+    recorded = db.get(ClientWrite, uuid.UUID(dose_id)).recorded_at
+    if kept:
+        assert recorded == stamp
+    else:
+        assert before <= recorded <= utcnow()
+
+
+def test_a_write_hashed_before_entries_were_read_is_still_recognised(db, client, patient):
+    """Writes stored before the hash read the entry were hashed on the data as sent: an outbox
+    replaying one after the upgrade is a duplicate, not an id conflict."""
+    from app.sync.service import SyncItem, _digest
+    item = sync_item("ledger_fill", fill_data())
+    assert results(sync_post(client, item))[0]["status"] == "created"
+    stored = db.get(ClientWrite, uuid.UUID(item["id"]))
+    parsed = SyncItem.model_validate(item)
+    stored.content_hash = _digest(parsed.kind, parsed.recorded_at, parsed.data)
+    db.add(stored)
+    db.commit()
+    assert results(sync_post(client, item))[0]["status"] == "duplicate"
+    assert count(db, LedgerEntry) == 1
