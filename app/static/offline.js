@@ -314,7 +314,10 @@
       // When the server last told this phone the record: a dose logged on another device
       // since then is not known here, so the verdict says as of when it judges.
       return { snapshot: inputs.snapshot, history: history, state: state,
-               asOf: found[0] && found[0].now };
+               asOf: found[0] && found[0].now,
+               checks: mine.filter(function (item) {
+                 return item.kind === "gate" && item.status !== "rejected";
+               }) };
     });
   }
 
@@ -353,11 +356,38 @@
       try {
         var at = data.taken_at || new Date().toISOString();
         return Gate.doseLimitReasons(inputs.snapshot, inputs.history, at, data.dose_mg)
-          .concat(Gate.safetyHoldReasons(inputs.snapshot, inputs.state, at));
+          .concat(Gate.safetyHoldReasons(inputs.snapshot, inputs.state, at),
+                  newerCheckHolds(inputs, data, at));
       } catch (e) {
         return []; // an amount or time it cannot read: the server answers for it
       }
     });
+  }
+
+  // A newer check's readings and checklist hold a dose that names an older one, as the server
+  // judges it (app/doses/service.py _newer_check, READING_CODES): the latest reading decides.
+  // A phone tester passed at 128/82 in one tab, was held at 160/100 in another, and the first
+  // tab's "Log dose" kept the dose offline ("saved on this phone"), refused once sent.
+  var READING_CODES = ["bp_hold", "pulse_hold", "sitter_required", "checklist_failed"];
+  function newerCheckHolds(inputs, data, takenAt) {
+    var Gate = window.TrocheGate;
+    var valid = (inputs.snapshot.gate_valid_minutes || 30) * 60000;
+    var named = inputs.checks.filter(function (c) { return c.id === data.gate_id; })[0];
+    // Written down now (a dose already taken is not judged here), so a check made before now
+    // and after the named one counts; with the named one not on this phone (made online), any
+    // within a check's validity: the careful side.
+    var until = Date.now() + 60000;  // a form's time is its minute
+    var since = named ? Date.parse(named.recorded_at)
+      : Math.min(Date.parse(takenAt) || Date.now(), Date.now()) - valid;
+    var newer = inputs.checks.filter(function (c) {
+      var t = Date.parse(c.recorded_at);
+      return c.id !== data.gate_id && t >= since && t < until;
+    }).sort(function (a, b) { return Date.parse(a.recorded_at) - Date.parse(b.recorded_at); });
+    var latest = newer[newer.length - 1];
+    if (!latest) return [];
+    var judged = Gate.evaluateGate(inputs.snapshot, inputs.history, latest.data,
+                                   latest.recorded_at, data.dose_mg, inputs.state);
+    return judged.reasons.filter(function (r) { return READING_CODES.indexOf(r.code) >= 0; });
   }
 
   // The words for a reason code live with the offline verdict's (the safety check's section,

@@ -589,6 +589,31 @@ def test_a_saved_today_never_offers_a_check_a_dose_logged_online_used(context, p
     expect(page.get_by_text(PASSED_LINE)).to_have_count(0)
 
 
+def test_offline_a_newer_check_that_held_holds_a_dose_from_an_older_one(context, page: Page,
+                                                                       patient):
+    """Two tabs, no signal: the check passed at 128/82 in the first, then held at 170/105 in
+    the second. The first tab's dose was kept ("saved on this phone") and refused once sent;
+    the latest reading decides on the phone too, as on the server."""
+    verdict = page.locator("#gate-result")
+    _ready_offline(context, page, patient.email)
+    _safety_check(page, "128", "82", "72")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    other = context.new_page()
+    _safety_check(other, "170", "105", "72")
+    expect(other.locator("#gate-result").get_by_role(
+        "heading", name="Hold: it is not safe to dose right now")).to_be_visible()
+    verdict.get_by_role("button", name="Log dose").click()
+    refusal = page.locator("#offline-saved")
+    expect(refusal).to_contain_text("This dose breaks your plan's safety rules:")
+    expect(refusal).to_contain_text("170/105")
+    expect(refusal).to_contain_text("Nothing was saved on this phone.")
+    other.close()
+    page.reload()  # the count is this tab's own: read afresh, the two checks and no dose
+    expect(_count(page)).to_have_text("2")
+    _back_online(context, page)
+    assert _rows(patient.id)["doses"] == []
+
+
 def test_offline_a_dose_amount_over_the_plans_maximum_is_refused_and_nothing_is_kept(
         context, page: Page, patient):
     """The check passed on the phone for the prescribed 100 mg; the patient types 300 mg. The
