@@ -148,6 +148,7 @@ def checkin_form(request: Request, session: SessionDep, user: PatientUser, slot_
     return render(request, "checkins/form.html", {
         **_checkin_context(slot, given),
         "opens_notice": service.opens_notice(session, slot.key, follows, zone, zone, now),
+        "opens_at": service.opens_later(session, slot.key, follows, zone, now),
     })
 
 

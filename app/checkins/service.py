@@ -456,8 +456,17 @@ def opens_notice(session: Session, slot_key: str, dose: Dose | None, patient_tz:
     """When this session entry opens, in the reader's zone, if it has not yet: said on the
     patient's and the sitter's forms before anything is typed (a tester filled in the +40
     recheck, and only the refusal said it was not open)."""
+    opens = opens_later(session, slot_key, dose, patient_tz, now)
+    return opens_words(slot_key, opens, reader_tz) if opens is not None else None
+
+
+def opens_later(session: Session, slot_key: str, dose: Dose | None, patient_tz: ZoneInfo,
+                now: datetime) -> datetime | None:
+    """When this session entry opens, if after `now`: the form carries it, so the phone refuses
+    an entry made before then offline as the server would (a phone tester's +40 recheck was
+    "saved on this phone" at once, and refused when sent)."""
     opens = entry_opens(session, slot_key, dose, patient_tz) if dose else None
-    return opens_words(slot_key, opens, reader_tz) if opens is not None and opens > now else None
+    return opens if opens is not None and opens > now else None
 
 
 def opens_words(slot_key: str, opens: datetime, tz: ZoneInfo) -> str:

@@ -595,6 +595,14 @@
   // the server would make of it; a safety check shows the phone's verdict.
   function keepOnPhone(form, pressed) {
     submitter = pressed && pressed.name ? pressed : null;
+    // A session entry that is not open yet is refused as the server would refuse it, with the
+    // form's own notice, and nothing is kept (it was "saved on this phone", refused when sent).
+    var opensAt = Date.parse(form.getAttribute("data-opens-at") || "");
+    if (opensAt && Date.now() < opensAt) {
+      var notice = document.getElementById("opens-notice");
+      say((notice ? notice.textContent : "").trim() || text("not-saved"), "alert-error");
+      return;
+    }
     if (form.getAttribute("data-sync-kind") === "dose") {
       doseBreaks(form).then(function (reasons) {
         if (!reasons.length) {

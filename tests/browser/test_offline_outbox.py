@@ -503,6 +503,30 @@ def test_a_crisis_reading_in_an_offline_check_in_starts_the_rest_and_lockout_on_
     expect(_count(page)).to_have_text("1")  # nothing saved: the server would refuse it too
 
 
+def test_an_offline_check_in_before_it_opens_is_refused_on_the_phone(context, page: Page,
+                                                                     patient):
+    """The +40 recheck's form said it opens 35 minutes after the dose and that nothing entered
+    before then is saved; offline it was "saved on this phone" at once, then refused when
+    sent, and the reading was lost. The phone says it now, and keeps nothing."""
+    dose = _recorded_dose(patient, hours_ago=0.05, reason="At home.")
+    page.goto("/login")
+    page.get_by_label("Email").fill(patient.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/checkins/plus40?dose={dose.id}")
+    expect(page.locator("#opens-notice")).to_contain_text("opens at")
+    context.set_offline(True)
+    page.get_by_label("Blood pressure, upper (systolic)").fill("130")
+    page.get_by_label("Blood pressure, lower (diastolic)").fill("84")
+    page.get_by_role("button", name="Save check-in").click()
+    refusal = page.locator("#offline-saved")
+    expect(refusal).to_contain_text("The +40 minute recheck opens at")
+    expect(refusal).to_contain_text("What you enter before then is not saved.")
+    expect(_count(page)).to_be_hidden()
+    context.set_offline(False)
+    assert _rows(patient.id)["checkins"] == []
+
+
 def test_an_offline_check_for_an_extra_dose_says_first_which_session_it_pushes_back(
         context, page: Page, patient):
     """The session is 6 hours away and doses are 48 hours apart: online, a check that passes
