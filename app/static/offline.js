@@ -967,6 +967,7 @@
   document.addEventListener("htmx:after:swap", function () {
     signingOut = false; // the signed-out page is in: whoever signs in next flushes again
     retireSpentCheck();
+    liftEndedScreenerHold();
     banner();
     render();
     flushSoon();
@@ -1011,6 +1012,28 @@
     }).catch(function () { /* the outbox cannot be read: the server judges the dose again */ });
   }
 
+  // Today held for the safety questions alone, and the screener answered on this phone: once
+  // what the phone holds ends the hold as the server will end it (a low-risk screen after the
+  // PHQ-9 answer), the page drops the prompt and offers the safety check. A phone tester's
+  // Today still said the questions were unfinished, with no check to do, and a second
+  // screener was stored when they were answered again.
+  function liftEndedScreenerHold() {
+    var section = document.querySelector("#gate-result[data-screener-hold]");
+    var template = document.getElementById("offline-gate-start");
+    var Gate = window.TrocheGate;
+    if (!section || !template || !Gate) return Promise.resolve();
+    return gateInputs().then(function (inputs) {
+      if (!inputs || Gate.safetyHoldReasons(inputs.snapshot, inputs.state,
+                                            new Date().toISOString()).length) return;
+      section.removeAttribute("data-screener-hold");
+      section.textContent = "";
+      section.appendChild(template.content.cloneNode(true));
+      freshIds(section);
+      var prompt = document.querySelector("[data-unscreened]");
+      if (prompt) prompt.remove();
+    }).catch(function () { /* cannot judge: the page stays as the server drew it */ });
+  }
+
   function start() {
     if (!navigator.onLine || document.documentElement.hasAttribute("data-saved-copy")) {
       // A page from the service worker's cache carries the client ids it was rendered with;
@@ -1018,6 +1041,7 @@
       freshIds(document);
     }
     retireSpentCheck();
+    liftEndedScreenerHold();
     banner();
     render();
     flushSoon();

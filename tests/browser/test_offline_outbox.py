@@ -15,6 +15,7 @@ from sqlmodel import Session, col, delete, select
 
 from app import i18n
 from app.accounts.models import AuthSession, Role, User
+from app.checkins import service as checkins
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.db import engine, utcnow
 from app.doses import reasons
@@ -475,6 +476,42 @@ def test_an_item9_answer_made_offline_holds_until_its_screener_as_the_server_wou
         assert not db.exec(select(SafetyEvent).where(
             SafetyEvent.patient_id == patient.id,
             SafetyEvent.kind == "offline_gate_disagreed")).all()
+
+
+def test_a_screener_answered_offline_ends_todays_hold_for_it_on_the_phone(context, page: Page,
+                                                                          patient):
+    """Last evening's PHQ-9 item 9 answer holds Today until the screener; answered offline
+    (low risk), Today kept saying the questions were unfinished, with no safety check to do,
+    and answering again stored a second screener. Now Today offers the check, which passes."""
+    now = utcnow()
+    with Session(engine) as db:
+        checkins.record_questionnaire(
+            db, patient=db.get(User, patient.id), response_id=uuid.uuid4(),
+            completed_at=now - timedelta(hours=12),
+            data={"instrument": "phq9", "answers": [0] * 8 + [1]}, now=now)
+        db.commit()
+    _ready_offline(context, page, patient.email)
+    page.goto("/today")
+    expect(page.get_by_text("Your safety questions are not finished", exact=True)).to_be_visible()
+    expect(page.locator("#gate-result").get_by_role("heading", name="Dosing is on hold")
+           ).to_be_visible()
+    page.get_by_role("link", name="Answer the safety questions").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("C-SSRS")
+    _answer(page, "q1", "Yes")
+    for item in ("q2", "q6"):
+        _answer(page, item, "No")
+    page.get_by_role("button", name="Submit").click()
+    expect(_count(page)).to_have_text("1")
+    page.goto("/today")
+    expect(page.get_by_text("Your safety questions are not finished", exact=True)).to_have_count(0)
+    expect(page.get_by_text("Dosing is on hold")).to_have_count(0)
+    expect(page.get_by_role("link", name="Answer the safety questions")).to_have_count(0)
+    _safety_check(page, "128", "82", "72")
+    expect(page.locator("#gate-result").get_by_role("heading", name="Safety check passed")
+           ).to_be_visible()
+    _back_online(context, page)
+    assert sorted(q.instrument for q in _rows(patient.id)["questionnaires"]) == [
+        "cssrs", "phq9"]
 
 
 def test_a_crisis_reading_in_an_offline_check_in_starts_the_rest_and_lockout_on_the_phone(
