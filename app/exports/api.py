@@ -19,6 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 from app import i18n
 from app.accounts.reauth import RecentAuth
 from app.careteam.access import local_today
+from app.clinic import flags as flag_rules
 from app.db import SessionDep, engine, utcnow
 from app.deps import CurrentUser
 from app.errors import AppError
@@ -78,8 +79,11 @@ def export_patient(session: SessionDep, user: CurrentUser, patient_id: uuid.UUID
     elif request.format == "pdf":
         pdf = _generator("pdf", _("PDF export is not available yet."))
         # In the language of the person who asked (their setting, else this browser's).
-        content = pdf.render(found, generated_at=now, prescriber=user,
-                             language=i18n.language_for(user, i18n.current_language()))
+        language = i18n.language_for(user, i18n.current_language())
+        with i18n.using(language):
+            # What the patient list shows for this patient now, in the reader's words.
+            found.open_flags = flag_rules.for_patients(session, [patient], now)[patient.id][1]
+        content = pdf.render(found, generated_at=now, prescriber=user, language=language)
         response = _download(content, "application/pdf", request.filename("pdf"))
     else:
         fhir = _generator("fhir", _("FHIR export is not available yet."))

@@ -29,6 +29,7 @@ from app.accounts.models import User
 from app.checkins.instruments import FREQUENCY, MEASURES, SEDATION, instrument_for
 from app.checkins.service import SessionRecord
 from app.checkins.words import severity_words
+from app.clinic.flags import code_label
 from app.doses.models import Dose, DoseStatus, LedgerKind
 from app.doses.service import DUE_WINDOW
 from app.exports.records import PatientRecords
@@ -307,8 +308,32 @@ def _header(doc: _Doc, records: PatientRecords, clock: _Clock, generated_at: dat
              muted=True)
 
 
+def _flags(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
+    """The patient list's open flags when the record was made, and the prescriber's reviews
+    of flags in the range (the section showed safety events alone: an override, a held check
+    or a count that did not match was under other headings, and no review said it was seen)."""
+    if records.open_flags is not None:
+        doc.subheading(_("Open on the patient list when this record was made"))
+        if records.open_flags:
+            doc.grid((_("Since"), _("Flag"), _("What")),
+                     [(clock.at(f.since), code_label(f.code), f.message)
+                      for f in records.open_flags], (35, 45, 100))
+        else:
+            doc.para(_("None open."))
+    doc.subheading(_("Flags reviewed in this range"))
+    if not records.flag_reviews:
+        doc.para(_("None in this range."))
+    else:
+        doc.grid((_("Reviewed"), _("Flag"), _("By"), _("Note")),
+                 [(clock.at(r.reviewed_at), code_label(r.code),
+                   records.authors.get(r.reviewed_by_id, "—"), r.note)
+                  for r in records.flag_reviews], (35, 45, 35, 65))
+    doc.subheading(_("Safety events"))
+
+
 def _safety(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
     doc.heading(_("Flags and reviews"))
+    _flags(doc, records, clock)
     if not records.safety_events:
         doc.para(_("No safety events in this range."))
     rows = []

@@ -17,6 +17,7 @@ from app.accounts.models import User
 from app.checkins import service as checkins
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.checkins.service import SessionRecord
+from app.clinic.models import FlagReview
 from app.doses import corrections, ledger
 from app.doses import service as doses
 from app.doses.corrections import RevisionView
@@ -49,6 +50,10 @@ class PatientRecords:
     # Each count's expectation by the record as it stands now (ledger.expected_by_the_record_now)
     expected_now: dict[uuid.UUID, Decimal] = field(default_factory=dict)
     safety_events: list[SafetyEvent] = field(default_factory=list)
+    # The prescriber's reviews of list flags made in the range, and (the PDF's, set by its
+    # route) the flags open on the patient list when the export was made.
+    flag_reviews: list[FlagReview] = field(default_factory=list)
+    open_flags: list | None = None  # app.clinic.flags.Flag, most urgent first
     authors: dict[uuid.UUID, str] = field(default_factory=dict)  # user id → display name
     # Each recorded dose's session record, by dose id: with all of its check-ins, those that
     # fall after the range's end (a late-evening dose's end-of-session entry) included.
@@ -91,7 +96,13 @@ def gather(session: Session, patient: User, start: date, end: date) -> PatientRe
                                   col(SafetyEvent.occurred_at) >= start_at,
                                   col(SafetyEvent.occurred_at) < end_at)
         .order_by(col(SafetyEvent.occurred_at))).all())
+    found.flag_reviews = list(session.exec(
+        select(FlagReview).where(FlagReview.patient_id == pid,
+                                 col(FlagReview.reviewed_at) >= start_at,
+                                 col(FlagReview.reviewed_at) < end_at)
+        .order_by(col(FlagReview.reviewed_at))).all())
     ids = {c.author_id for c in found.checkins} | {
+        r.reviewed_by_id for r in found.flag_reviews} | {
         e.reviewed_by_id for e in found.safety_events if e.reviewed_by_id} | {
         v.created_by_id for v in found.protocols}  # who wrote each protocol version (PDF)
     found.authors = {u.id: u.display_name for u in session.exec(
