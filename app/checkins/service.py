@@ -294,7 +294,8 @@ def _ready_alone_words(refusal: rules.Refusal, tz: ZoneInfo, at: datetime,
 
 
 def _check_ready_alone(session: Session, patient: User, slot_key: str, dose: Dose | None,
-                       recorded_at: datetime, values: dict[str, Any], own: bool = False) -> None:
+                       recorded_at: datetime, values: dict[str, Any], own: bool = False,
+                       reader_tz: ZoneInfo | None = None) -> None:
     """Refuse "ready to be alone" unless the session allows it (rules.ready_alone_refusals):
     the end of the observation period of the dose's protocol version, sedation normal and
     blood pressure below that version's hold level, from this check-in or the latest earlier
@@ -319,7 +320,7 @@ def _check_ready_alone(session: Session, patient: User, slot_key: str, dose: Dos
         hold_diastolic=version.bp_hold_diastolic, values=values, earlier=earlier,
     )
     if refusals:
-        tz = ZoneInfo(patient.timezone)
+        tz = reader_tz or ZoneInfo(patient.timezone)  # the writer's, as their form says times
         raise Invalid(" ".join(_ready_alone_words(r, tz, recorded_at, own) for r in refusals),
                       field="ready_alone")
 
@@ -368,7 +369,9 @@ def record_checkin(
         if opens is not None and recorded_at < opens:
             # A reading a minute after the dose is not the +40 minute recheck: counted as one,
             # it marked the recheck done and its reminder went.
-            raise Invalid(opens_words(slot.key, opens, ZoneInfo(patient.timezone)),
+            # In the writer's zone, as their form's notice says it: a sitter in New York read
+            # the Los Angeles patient's 4:58 PM, already past for them, under "opens at 7:58".
+            raise Invalid(opens_words(slot.key, opens, ZoneInfo(author.timezone)),
                           field="dose_id")
     values = clean_values(payload.values)
     # A sitter records what their slot asks, nothing of the patient's own (mood, a morning).
@@ -385,7 +388,7 @@ def record_checkin(
                                        "item is Yes.") for k in missing})
     if values.get("ready_alone") is True:
         _check_ready_alone(session, patient, slot.key, dose, recorded_at, values,
-                           own=by == "patient")
+                           own=by == "patient", reader_tz=ZoneInfo(author.timezone))
     flags = _flags(values)
     checkin = CheckIn(id=checkin_id, patient_id=patient.id, author_id=author.id,
                       dose_id=payload.dose_id, slot=slot.key, values=values,

@@ -3,6 +3,7 @@ own account, for a patient named in the data; checked against the link on every 
 
 import uuid
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import func, select
@@ -484,3 +485,41 @@ def test_with_only_the_reporting_sitter_to_tell_no_caregiver_alert_is_raised(db,
     assert db.exec(select(Alert).where(Alert.patient_id == patient.id)).first() is None
     # The record still has it.
     assert db.exec(select(SafetyEvent).where(SafetyEvent.kind == "severe_side_effect")).one()
+
+
+def _apart(db, patient, sitter):
+    patient.timezone, sitter.timezone = "America/Los_Angeles", "America/New_York"
+    db.add_all([patient, sitter])
+    db.commit()
+
+
+def _times(at):
+    from app.web.formats import format_datetime
+    return (format_datetime(at.astimezone(ZoneInfo("America/New_York")), "time"),
+            format_datetime(at.astimezone(ZoneInfo("America/Los_Angeles")), "time"))
+
+
+def test_a_refusal_gives_the_sitters_times_in_the_sitters_zone(db, client, sitter, patient):
+    """Alex in New York supports a patient in Los Angeles: the form said the recheck opens at
+    7:58 PM (his time) and the refusal said 4:58 PM (hers), already past for him."""
+    _apart(db, patient, sitter)
+    dose = log_dose(db, patient, minutes_ago=5)
+    his, hers = _times(dose.taken_at + timedelta(minutes=35))
+    assert f"opens at {his}" in client.get(f"/supporting/{patient.id}/session/plus40").text
+    result = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "plus40", "dose_id": str(dose.id),
+        "values": {"systolic": 130, "diastolic": 84, "heart_rate": 75}})
+    assert result["status"] == "rejected"
+    assert f"opens at {his}" in result["detail"] and hers not in result["detail"]
+
+
+def test_ready_to_be_alone_refused_gives_the_sitters_time(db, client, sitter, patient):
+    _apart(db, patient, sitter)
+    dose = log_dose(db, patient, minutes_ago=117)  # the end is open; the observation is not over
+    his, hers = _times(dose.taken_at + timedelta(minutes=120))
+    result = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "end", "dose_id": str(dose.id),
+        "values": {"systolic": 120, "diastolic": 80, "sedation": 0, "ready_alone": True}})
+    assert result["status"] == "rejected"
+    words = result["errors"]["ready_alone"]
+    assert his in words and hers not in words, words
