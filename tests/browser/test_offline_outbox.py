@@ -550,6 +550,7 @@ def test_an_offline_check_in_before_it_opens_is_refused_on_the_phone(context, pa
     page.get_by_label("Email").fill(patient.email)
     page.get_by_label("Password").fill(factories.PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     page.goto(f"/checkins/plus40?dose={dose.id}")
     expect(page.locator("#opens-notice")).to_contain_text("opens at")
     context.set_offline(True)
