@@ -355,8 +355,16 @@
       if (!inputs) return [];
       try {
         var at = data.taken_at || new Date().toISOString();
+        // The record's holds at the dose's time and ten minutes on, as the server judges them
+        // (_record_holds): a form's time is its minute, and a crisis reading just after it
+        // (in another tab) must hold the dose too.
+        var later = new Date(Date.parse(at) + FUTURE_TOLERANCE_MS).toISOString();
+        var holds = {};
+        Gate.safetyHoldReasons(inputs.snapshot, inputs.state, later)
+          .concat(Gate.safetyHoldReasons(inputs.snapshot, inputs.state, at))
+          .forEach(function (r) { holds[r.code] = r; });
         return Gate.doseLimitReasons(inputs.snapshot, inputs.history, at, data.dose_mg)
-          .concat(Gate.safetyHoldReasons(inputs.snapshot, inputs.state, at),
+          .concat(Object.keys(holds).map(function (code) { return holds[code]; }),
                   newerCheckHolds(inputs, data, at));
       } catch (e) {
         return []; // an amount or time it cannot read: the server answers for it
@@ -368,7 +376,10 @@
   // judges it (app/doses/service.py _newer_check, READING_CODES): the latest reading decides.
   // A phone tester passed at 128/82 in one tab, was held at 160/100 in another, and the first
   // tab's "Log dose" kept the dose offline ("saved on this phone"), refused once sent.
+  // A newer emergency reading holds through the record's lockout (doseBreaks), as on the
+  // server: not listed twice.
   var READING_CODES = ["bp_hold", "pulse_hold", "sitter_required", "checklist_failed"];
+  var FUTURE_TOLERANCE_MS = 10 * 60 * 1000;  // app/doses/service.py FUTURE_TOLERANCE
   function newerCheckHolds(inputs, data, takenAt) {
     var Gate = window.TrocheGate;
     var valid = (inputs.snapshot.gate_valid_minutes || 30) * 60000;
@@ -567,7 +578,13 @@
       stamp.name = "written_at";
       form.appendChild(stamp);
     }
-    stamp.value = new Date().toISOString();
+    // Once per entry (its client id): a double tap sends the first stamp again, so the server
+    // knows it for the same entry whatever this phone's clock says.
+    var entry = field(form, form.getAttribute("data-sync-id") || "");
+    if (!stamp.value || stamp.getAttribute("data-entry") !== entry) {
+      stamp.value = new Date().toISOString();
+      stamp.setAttribute("data-entry", entry);
+    }
   }, true);
 
   document.addEventListener("submit", function (event) {

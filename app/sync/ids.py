@@ -3,6 +3,8 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from app.validation import datetime_range_problem
+
 # The form field the page's script fills with the phone's clock as a form is sent
 # (app/static/offline.js). The outbox keeps the same time if the answer is lost, so its replay
 # is the same entry as what the server may have stored.
@@ -25,13 +27,14 @@ def parse_client_id(value: str | None) -> uuid.UUID:
         return uuid.uuid4()
 
 
-def parse_written_at(value: object, now: datetime) -> datetime | None:
-    """A form's `written_at` stamp as UTC, when it reads as a time with its offset within
-    WRITTEN_AT_SLACK of `now`; otherwise None."""
+def parse_stamp(value: object) -> datetime | None:
+    """A form's `written_at` stamp as UTC, when it reads as a time with its offset within the
+    years the app accepts; otherwise None. Kept as the entry's time only within
+    WRITTEN_AT_SLACK of the server's clock (app/sync/service.py apply_form)."""
     try:
         stamp = datetime.fromisoformat(str(value).strip())
     except ValueError:
         return None
-    if stamp.tzinfo is None or abs(stamp - now) > WRITTEN_AT_SLACK:
+    if stamp.tzinfo is None or datetime_range_problem(stamp):
         return None
     return stamp.astimezone(UTC)

@@ -33,7 +33,7 @@ from app.doses.sync import INPUTS as dose_inputs
 from app.errors import AppError
 from app.i18n import gettext as _
 from app.sync.context import Handler, Write
-from app.sync.ids import parse_client_id, parse_written_at
+from app.sync.ids import WRITTEN_AT_SLACK, parse_client_id, parse_stamp
 from app.sync.models import ClientWrite
 from app.validation import SaneDatetime, field_errors, json_problem
 
@@ -131,15 +131,18 @@ def _digest(kind: str, recorded_at: datetime, data: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def content_hash(item: SyncItem) -> str:
-    return _digest(item.kind, item.recorded_at, entry_of(item.kind, item.data))
+def content_hash(item: SyncItem, sent_at: datetime | None = None) -> str:
+    """The item's hash. `sent_at`: the time the sender will replay it with, when that is not
+    the entry's own (a form's stamp from a phone whose clock is far off: the entry keeps the
+    server's time, its outbox copy the phone's)."""
+    return _digest(item.kind, sent_at or item.recorded_at, entry_of(item.kind, item.data))
 
 
-def same_entry(existing: ClientWrite, item: SyncItem) -> bool:
+def same_entry(existing: ClientWrite, item: SyncItem, sent_at: datetime | None = None) -> bool:
     """Whether a stored write and an item with its id are the same entry. Writes stored before
     the hash read the entry were hashed on the data as sent: an outbox replaying one of those
     is still recognised."""
-    return existing.content_hash in (content_hash(item),
+    return existing.content_hash in (content_hash(item, sent_at),
                                      _digest(item.kind, item.recorded_at, item.data))
 
 
@@ -150,8 +153,9 @@ HANDLERS: dict[str, Handler] = {**dose_handlers, **checkin_handlers}
 SITTER_KINDS: dict[str, Handler] = {**SITTER_HANDLERS}
 
 
-def _replay(existing: ClientWrite, item: SyncItem, patient: User) -> dict[str, Any]:
-    if existing.patient_id == patient.id and same_entry(existing, item):
+def _replay(existing: ClientWrite, item: SyncItem, patient: User,
+            sent_at: datetime | None = None) -> dict[str, Any]:
+    if existing.patient_id == patient.id and same_entry(existing, item, sent_at):
         return {**existing.result, "id": str(item.id), "status": "duplicate"}
     return {"id": str(item.id), "status": "rejected", "code": "id_conflict",
             "detail": _("This id was already used for a different entry.")}
@@ -316,22 +320,27 @@ def apply_form(session: Session, *, user: User, client_id: str, kind: str, data:
     earlier = session.get(ClientWrite, item_id)
     same_form = (earlier is not None and earlier.patient_id == patient.id
                  and earlier.author_id == user.id and earlier.kind == kind)
-    stamp = parse_written_at(written_at, now) if written_at else None
+    stamp = parse_stamp(written_at) if written_at else None
+    near = stamp is not None and abs(stamp - now) <= WRITTEN_AT_SLACK
     item = SyncItem(id=item_id, kind=kind,
-                    recorded_at=earlier.recorded_at if same_form else (stamp or now), data=data)
-    return apply(session, author=user, patient=patient, item=item, now=now)
+                    recorded_at=earlier.recorded_at if same_form else (stamp if near else now),
+                    data=data)
+    # Hashed with the stamp, whatever the entry's time: the outbox replays it with that stamp,
+    # and the page stamps a form once per client id (offline.js), so a double tap matches too.
+    return apply(session, author=user, patient=patient, item=item, now=now, sent_at=stamp)
 
 
 def apply(session: Session, *, author: User, patient: User, item: SyncItem,
-          now: datetime) -> dict[str, Any]:
-    """Apply one item and say what happened: created, duplicate or rejected."""
+          now: datetime, sent_at: datetime | None = None) -> dict[str, Any]:
+    """Apply one item and say what happened: created, duplicate or rejected. `sent_at`: see
+    content_hash."""
     refused = _refusal(item.id, {"kind": item.kind, "data": item.data})
     if refused is not None:
         return refused
     lock_patient(session, patient.id)
     existing = session.get(ClientWrite, item.id)
     if existing is not None:
-        return _replay(existing, item, patient)
+        return _replay(existing, item, patient, sent_at)
     by_sitter = author.id != patient.id
     handler = (SITTER_KINDS if by_sitter else HANDLERS).get(item.kind)
     if handler is None and item.kind in (HANDLERS if by_sitter else SITTER_KINDS):
@@ -352,7 +361,7 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
             if after is not None:
                 after(write, result)
             session.add(ClientWrite(id=item.id, patient_id=patient.id, author_id=author.id,
-                                    kind=item.kind, content_hash=content_hash(item),
+                                    kind=item.kind, content_hash=content_hash(item, sent_at),
                                     recorded_at=item.recorded_at.astimezone(UTC),
                                     received_at=now, result=result))
             session.flush()
@@ -373,7 +382,7 @@ def apply(session: Session, *, author: User, patient: User, item: SyncItem,
         if winner is None:
             return {"id": str(item.id), "status": "rejected", "code": "id_conflict",
                     "detail": _("This id was already used for a different entry.")}
-        return _replay(winner, item, patient)
+        return _replay(winner, item, patient, sent_at)
     if by_sitter:
         # Someone else wrote into the patient's record: who, for whom, what kind.
         audit.note_write(session, action="write", actor=author, patient_id=patient.id,

@@ -676,6 +676,27 @@ def test_offline_a_newer_check_that_held_holds_a_dose_from_an_older_one(context,
     assert _rows(patient.id)["doses"] == []
 
 
+def test_offline_a_newer_crisis_reading_holds_a_dose_from_an_older_check(context, page: Page,
+                                                                          patient):
+    """As above with 190/82 in the second tab: the form's time is its minute, before the
+    reading, and the lockout was judged at that time alone; the server also judges ten
+    minutes on. The phone said "Dose saved on this phone" during a crisis lockout."""
+    verdict = page.locator("#gate-result")
+    _ready_offline(context, page, patient.email)
+    _safety_check(page, "128", "82", "72")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    other = context.new_page()
+    _safety_check(other, "190", "82", "72")
+    expect(other.locator("#gate-result")).to_contain_text("dangerous")
+    verdict.get_by_role("button", name="Log dose").click()
+    refusal = page.locator("#offline-saved")
+    expect(refusal).to_contain_text("This dose breaks your plan's safety rules:")
+    expect(refusal).to_contain_text("Nothing was saved on this phone.")
+    other.close()
+    _back_online(context, page)
+    assert _rows(patient.id)["doses"] == []
+
+
 def test_offline_a_dose_amount_over_the_plans_maximum_is_refused_and_nothing_is_kept(
         context, page: Page, patient):
     """The check passed on the phone for the prescribed 100 mg; the patient types 300 mg. The
@@ -723,8 +744,10 @@ def test_a_write_that_fails_on_the_way_is_kept_on_the_phone_not_lost(context, pa
     _until(lambda: len(_rows(patient.id)["doses"]) == 1)
 
 
+@pytest.mark.parametrize("clock_off", [timedelta(0), timedelta(hours=-2)])
 def test_a_write_whose_answer_is_lost_is_sent_again_as_the_same_entry(context, page: Page,
-                                                                       patient, console_errors):
+                                                                       patient, console_errors,
+                                                                       clock_off):
     """The dose reaches the server and the signal goes before the answer comes back: the phone
     keeps it, and its replay is the dose the server holds. It was shown as "not accepted: This
     id was already used for a different entry" (the form and the outbox wrote different times
@@ -735,6 +758,10 @@ def test_a_write_whose_answer_is_lost_is_sent_again_as_the_same_entry(context, p
     _safety_check(page, "128", "82", "72")
     verdict = page.locator("#gate-result")
     expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    if clock_off:
+        # A phone two hours slow: the form's stamp is far from the server's clock, which keeps
+        # its own time for the entry; the outbox's copy, with the stamp, is still that entry.
+        page.clock.set_system_time(datetime.now(UTC) + clock_off)
     reached = []
 
     def lost_on_the_way_back(route):

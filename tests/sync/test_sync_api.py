@@ -343,6 +343,14 @@ def _form_dose(auth, client, written_at: str, client_id: str):
     return gate, taken
 
 
+def _outbox_copy(gate, taken: str, dose_id: str, stamp: datetime) -> dict:
+    """The dose form's entry as the outbox keeps it: 15 for "15", the time in UTC, the stamp."""
+    taken_utc = datetime.fromisoformat(taken).replace(tzinfo=ZoneInfo("America/New_York"))
+    return sync_item("dose", {"taken_at": taken_utc.astimezone(ZoneInfo("UTC")).isoformat(),
+                              "dose_mg": "100.0", "route": "sublingual", "gate_id": gate["id"],
+                              "hold_minutes": 15}, item_id=dose_id, recorded_at=stamp)
+
+
 def test_the_outbox_replay_of_a_form_the_server_got_is_a_duplicate(db, auth, client, patient):
     """The form posts "15" and no already_taken, a time in the patient's offset and the
     phone's stamp; the outbox's copy of the same entry sends 15, false left out, the time in
@@ -356,10 +364,7 @@ def test_the_outbox_replay_of_a_form_the_server_got_is_a_duplicate(db, auth, cli
                              dose_id)
     stored = db.get(ClientWrite, uuid.UUID(dose_id))
     assert stored.recorded_at == stamp  # the phone's stamp, not the server's clock
-    taken_utc = datetime.fromisoformat(taken).replace(tzinfo=ZoneInfo("America/New_York"))
-    replay = sync_item("dose", {"taken_at": taken_utc.astimezone(ZoneInfo("UTC")).isoformat(),
-                                "dose_mg": "100.0", "route": "sublingual", "gate_id": gate["id"],
-                                "hold_minutes": 15}, item_id=dose_id, recorded_at=stamp)
+    replay = _outbox_copy(gate, taken, dose_id, stamp)
     (answer,) = results(sync_post(client, replay))
     assert answer["status"] == "duplicate", answer
     # Another amount under that id is still another entry.
@@ -372,18 +377,32 @@ def test_the_outbox_replay_of_a_form_the_server_got_is_a_duplicate(db, auth, cli
     (timedelta(seconds=-30), True),  # in flight
     (timedelta(minutes=-11), False),  # the phone's clock is wrong: the server's time
     (timedelta(minutes=11), False),
+    (timedelta(hours=-2), False),
 ])
 def test_a_forms_stamp_is_kept_within_ten_minutes_of_the_server(db, auth, client, patient,
                                                                  offset, kept):
+    patient.timezone = "America/New_York"
+    db.add(patient)
+    db.commit()
     before = utcnow()
     stamp = (before + offset).replace(microsecond=0)
     dose_id = str(uuid.uuid4())
-    _form_dose(auth, client, stamp.isoformat(), dose_id)
+    gate, taken = _form_dose(auth, client, stamp.isoformat(), dose_id)
     recorded = db.get(ClientWrite, uuid.UUID(dose_id)).recorded_at
     if kept:
         assert recorded == stamp
     else:
         assert before <= recorded <= utcnow()
+    # Either way, the outbox's copy (with the phone's stamp) is the same entry: a phone two
+    # hours slow had "This id was already used for a different entry" on a dose recorded once.
+    (answer,) = results(sync_post(client, _outbox_copy(gate, taken, dose_id, stamp)))
+    assert answer["status"] == "duplicate", answer
+    # And a double tap, which sends the form's first stamp again.
+    again = auth.post("/today/dose", {
+        "dose_client_id": dose_id, "gate_id": gate["id"], "taken_at": taken, "dose_mg": "100",
+        "route": "sublingual", "hold_minutes": "15", "lot": "", "written_at": stamp.isoformat()})
+    assert again.status_code == 303, again.text
+    assert count(db, Dose) == 1
 
 
 def test_a_write_hashed_before_entries_were_read_is_still_recognised(db, client, patient):
