@@ -245,3 +245,27 @@ def test_the_sitters_session_page_shows_an_open_alert_and_acknowledges_it_there(
     done = auth.post(f"/alerts/{alert.id}/acknowledge", {"note": "", "back": session_path})
     assert done.status_code == 303 and done.headers["location"].startswith(session_path)
     assert 'id="session-alerts-heading"' not in client.get(session_path).text
+
+
+def test_a_caregiver_reads_an_unanswered_screener_alert_without_the_answer(
+        db, auth, client, clinic):
+    """A caregiver never reads a single questionnaire answer; the alert for a screener left
+    unanswered told them "PHQ-9 question 9 (thoughts of self-harm) was answered above 0".
+    They read what to do; the prescriber still reads what was answered."""
+    from app.alerts import service as alerts
+    from app.config import settings
+    from tests.alerts.conftest import phq9
+
+    phq9(db, clinic.patient, clinic.t0)
+    later = clinic.t0 + timedelta(minutes=settings.screener_unanswered_minutes)
+    (alert,) = alerts.raise_unanswered_screeners(db, later)
+    db.commit()
+    auth.login(clinic.caregiver.email)
+    for path in ("/alerts", f"/supporting/{clinic.patient.id}", "/supporting"):
+        page = text(client.get(path))
+        assert f'action="/alerts/{alert.id}/acknowledge"' in page, path
+        assert "Follow-up safety questions are still unanswered" in page, path
+        assert "PHQ-9" not in page and "question 9" not in page, path
+    client.cookies.clear()
+    auth.login(clinic.first.email)
+    assert "PHQ-9 question 9 (thoughts of self-harm)" in text(client.get("/alerts"))
