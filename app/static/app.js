@@ -507,7 +507,13 @@ window.TrocheClock = (function () {
         return null;
       }
       var type = response.headers.get("Content-Type") || "";
-      if (!response.ok || type.indexOf("text/html") !== 0) throw new Error("no fresh page");
+      // The server's refusal of this page is its answer too: a sitter the patient removed read
+      // the saved copy of their session page ("No answer from TrocheLog") over the 404, its
+      // forms switched back on. Only no answer, or trouble on the server, keeps the copy.
+      var refused = [401, 403, 404, 410].indexOf(response.status) >= 0;
+      if ((!response.ok && !refused) || type.indexOf("text/html") !== 0) {
+        throw new Error("no fresh page");
+      }
       return response.text().then(function (text) {
         var old = document.querySelector(".page");
         if (state !== "waiting") return null;

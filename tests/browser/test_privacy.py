@@ -2,6 +2,7 @@
 wipes what the browser kept (the service worker's page caches, IndexedDB); persistent storage
 is asked for while signed in; a sign-out that would delete unsent entries asks first."""
 
+import asyncio
 import re
 import uuid
 from datetime import timedelta
@@ -17,6 +18,7 @@ from app.careteam.models import CareLink
 from app.config import settings
 from app.db import engine, utcnow
 from app.protocols import service as protocols
+from app.web.access_log import AccessLogMiddleware
 from tests import factories
 from tests.browser.server_log import ServerRequests
 from tests.browser.signing import sign_in
@@ -489,6 +491,43 @@ def test_a_caregivers_phone_drops_a_patients_page_once_the_link_is_revoked(
     page.goto(about)
     expect(page.locator("body")).not_to_contain_text(supported.display_name)
     context.set_offline(False)
+
+
+def test_a_removed_sitter_on_a_slow_connection_reads_the_refusal_not_the_saved_copy(
+        context, page: Page, live_server, console_errors, monkeypatch):
+    """On a slow connection the service worker shows the saved copy after 150 ms and the page
+    asks for the fresh one: a removed sitter's answer was a 404, yet the copy stayed, with the
+    patient's alerts, dose and entries, its forms back on, and "No answer from TrocheLog"."""
+    console_errors.expect(r"status of 404")
+    # The production setting (the suite's is off), before the service worker is fetched.
+    monkeypatch.setattr(settings, "saved_copy_after_ms", 150)
+    with Session(engine, expire_on_commit=False) as db:
+        caregiver = factories.user(db, role=Role.CAREGIVER, timezone="UTC")
+        supported = _supported_by(db, caregiver, "Quinn Slowline")
+        db.commit()
+    about = f"/supporting/{supported.id}/session"
+    # The page's requests answered late (the fresh one's too), as on a slow connection.
+    slow = {"on": False}
+    real = AccessLogMiddleware.__call__
+
+    async def slowed(self, scope, receive, send):
+        if slow["on"] and scope["type"] == "http" and scope["path"] == about:
+            await asyncio.sleep(1.0)
+        await real(self, scope, receive, send)
+
+    monkeypatch.setattr(AccessLogMiddleware, "__call__", slowed)
+    sign_in(page, caregiver.email, factories.PASSWORD, lands_on="People I support")
+    until(page, "navigator.serviceWorker.controller !== null")
+    page.goto(about)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Quinn Slowline")
+    until(page, f"async () => (await ({CACHED_WITH_JS})"
+                f"(['Quinn Slowline', 'pages'])).length > 0")
+    _stops_sharing(supported, caregiver)
+    slow["on"] = True
+    page.goto(about)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found", timeout=10000)
+    expect(page.locator("body")).not_to_contain_text("Quinn Slowline")
+    expect(page.get_by_text("No answer from TrocheLog")).to_have_count(0)
 
 
 def _supported_by(db, caregiver, name: str):
