@@ -110,13 +110,17 @@ def _is_number_type(annotation: Any) -> tuple[bool, bool]:
 def _unmeant_number(value: Any) -> bool:
     """True for what pydantic's lax numbers take but no person types as a number: true / false
     (read as 1 and 0: a fill of `true` troches was saved as one), Python's own literal
-    underscores ("1_00" saved as 100 mg) and a signalling NaN ("sNaN": Decimal parses it, and
-    the first comparison with it raises: a 500 on a dose correction)."""
+    underscores ("1_00" saved as 100 mg), an exponent in text ("1e3" saved as 1000 troches; a
+    JSON number in that notation is the sender's own) and a signalling NaN ("sNaN": Decimal
+    parses it, and the first comparison with it raises: a 500 on a dose correction)."""
     if isinstance(value, bool):
         return True
     if isinstance(value, str):
         text = value.strip().lower().lstrip("+-")
-        return "_" in text or text.startswith("snan")
+        if text in ("nan", "inf", "infinity"):
+            return False  # each field's own rule refuses these in its own words
+        # An exponent ("1e3" was saved as a count of 1000 troches) is a typo, not a count.
+        return "_" in text or "e" in text or text.startswith("snan")
     return False
 
 

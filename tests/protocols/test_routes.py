@@ -159,8 +159,10 @@ def test_a_double_submitted_form_saves_once(db, auth, prescriber_and_patient):
          "Enter less than 120: at 120 diastolic or more the emergency guidance applies "
          "whatever the hold."),
         ({"min_hours_between_doses": "0"}, "min_hours_between_doses", "Enter more than 0."),
-        # A number past what the interval warning could print was a 500.
-        ({"min_hours_between_doses": "1e308"}, "min_hours_between_doses", "Enter 720 or less."),
+        # A number past what the interval warning could print was a 500; an exponent is now
+        # refused as a typo before it is read at all.
+        ({"min_hours_between_doses": "1e308"}, "min_hours_between_doses", "Enter a number."),
+        ({"min_hours_between_doses": "721"}, "min_hours_between_doses", "Enter 720 or less."),
         # Pydantic's own English used to show here ("Decimal input should have no more than 2
         # decimal places", "… no more than 8 digits in total").
         ({"dose_mg": "100.005"}, "dose_mg", "Use at most 2 digits after the decimal point."),

@@ -85,10 +85,11 @@ def test_every_kind_answers_odd_fields_item_by_item_in_plain_words(patient_clien
 
 
 # What the validation library reads as a number and nobody types as one: Python's literal
-# underscores ("1_00" was saved as 100 mg), true (a fill of `true` troches was one troche) and a
+# underscores ("1_00" was saved as 100 mg), an exponent ("1e3" was a count of 1000 troches),
+# true (a fill of `true` troches was one troche) and a
 # signalling NaN (a correction to "sNaN" was a 500 that failed its whole batch, again on every
 # retry of the outbox).
-UNMEANT = ("1_00", " 1_5 ", True, "sNaN", "-sNaN")
+UNMEANT = ("1_00", " 1_5 ", True, "sNaN", "-sNaN", "1e3", "5E0")
 
 
 def test_numbers_nobody_types_are_refused_beside_their_field(patient_client):
