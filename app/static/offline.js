@@ -1008,6 +1008,17 @@
     if (!section || !template) return Promise.resolve();
     var gateId = section.getAttribute("data-gate-id");
     var until = Date.parse(section.getAttribute("data-gate-until"));
+    // A page fresh from the server says how long the check has left by the server's clock:
+    // counted from when this phone first showed it, by the phone's own, which may be hours
+    // off (a phone two hours fast hid a check that had just passed, again at every check). A
+    // saved copy can only compare clocks.
+    var left = parseInt(section.getAttribute("data-gate-left-ms"), 10);
+    var root = document.documentElement;
+    if (!isNaN(left) && !root.hasAttribute("data-saved-copy") &&
+        !root.hasAttribute("data-offline-copy")) {
+      if (!section.hasAttribute("data-seen-at")) section.setAttribute("data-seen-at", Date.now());
+      until = parseInt(section.getAttribute("data-seen-at"), 10) + left;
+    }
     var user = currentUser();
     return Promise.all([Outbox.all(user), Outbox.sent(user), snapshot()]).then(function (found) {
       // Used by a dose on this phone, or by the last dose the server had (logged online).

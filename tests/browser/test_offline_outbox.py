@@ -744,6 +744,25 @@ def test_a_write_that_fails_on_the_way_is_kept_on_the_phone_not_lost(context, pa
     _until(lambda: len(_rows(patient.id)["doses"]) == 1)
 
 
+def test_a_phone_clock_hours_fast_still_gets_the_dose_form_after_a_passed_check(page: Page,
+                                                                                patient):
+    """The page compared the phone's clock with the server's "valid until": two hours fast,
+    every passed check was taken for an expired one and the dose form never showed."""
+    page.goto("/login")
+    page.clock.set_system_time(datetime.now(UTC) + timedelta(hours=2))
+    page.get_by_label("Email").fill(patient.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    page.wait_for_timeout(500)  # the phone's check of it has run
+    expect(verdict.get_by_role("button", name="Log dose")).to_be_visible()
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(page.get_by_text("Dose logged.")).to_be_visible()
+
+
 @pytest.mark.parametrize("clock_off", [timedelta(0), timedelta(hours=-2)])
 def test_a_write_whose_answer_is_lost_is_sent_again_as_the_same_entry(context, page: Page,
                                                                        patient, console_errors,
