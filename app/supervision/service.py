@@ -19,8 +19,9 @@ from app.careteam import access, supporting
 from app.checkins import service as checkins
 from app.checkins.instruments import MEASURES, SLOTS
 from app.checkins.models import CheckIn
+from app.doses import service as doses
 from app.doses import today as today_state
-from app.doses.models import Dose
+from app.doses.models import Dose, GateCheck
 from app.protocols import service as protocols
 from app.supervision import rules
 
@@ -68,6 +69,10 @@ class SessionView:
     # a maximum), so the sitter does not co-sign for a dose the check refuses. Amounts only for
     # a sitter who may see dose history (session.html names a maximum without them).
     dose_now_held: list[dict] = field(default_factory=list)
+    # Before a dose: the patient's latest safety check, when it held (a blood-pressure hold,
+    # no sitter, the checklist): the green "checklist co-signed" alone read as all clear above
+    # a check that had held at 166/104.
+    held_check: GateCheck | None = None
 
     @property
     def phase(self) -> str:
@@ -124,6 +129,8 @@ def session_view(session: Session, caregiver: User, patient_id: uuid.UUID,
     if dose is None:
         if version is not None:
             view.dose_now_held = today_state.dose_now_held(session, patient, version, now)
+            gate = doses.latest_gate(session, patient.id, now, version)
+            view.held_check = gate if gate is not None and gate.verdict != "ok" else None
         _set_entries(view, rows, names)
         return view
     # The observation time of the protocol the dose was taken under.

@@ -523,3 +523,22 @@ def test_ready_to_be_alone_refused_gives_the_sitters_time(db, client, sitter, pa
     assert result["status"] == "rejected"
     words = result["errors"]["ready_alone"]
     assert his in words and hers not in words, words
+
+
+def test_the_sitters_page_says_when_the_patients_check_held(db, client, sitter, patient):
+    """The sitter co-signed; the patient's check then held at 166/104. The sitter's page still
+    read "Checklist co-signed … will show 'sitter confirmed'" with nothing about the hold."""
+    assert send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "sitter_check",
+        "values": dict.fromkeys(
+            ("sitter_present", "bp_taken", "safe_place", "no_driving"), True)})[
+        "status"] == "created"
+    page = client.get(f"/supporting/{patient.id}/session").text
+    assert "Checklist co-signed by Alex Sitter" in page and "held:" not in page
+    now = utcnow()
+    doses.record_gate(db, patient=patient, gate_id=uuid.uuid4(), checked_at=now,
+                      data=factories.gate_data(systolic=166, diastolic=104), now=now)
+    db.commit()
+    page = client.get(f"/supporting/{patient.id}/session").text
+    assert "safety check at" in page
+    assert "held: Blood pressure hold. No dose until a new check passes." in page
