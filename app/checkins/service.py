@@ -33,6 +33,7 @@ from app.doses.models import Dose, DoseStatus
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.i18n import ngettext
+from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from app.safety import service as safety
 from app.supervision.rules import EARLY, RECHECK_AT
@@ -160,6 +161,14 @@ def _flags(values: dict[str, Any]) -> list[str]:
     if values.get("systolic", 0) >= 180 or values.get("diastolic", 0) >= 120:
         flags.append("bp_emergency")
     return flags
+
+
+def _at_hold_level(session: Session, patient_id: uuid.UUID, values: dict[str, Any]) -> bool:
+    version = protocols.current(session, patient_id)
+    if version is None or "systolic" not in values or "diastolic" not in values:
+        return False
+    return (values["systolic"] >= version.bp_hold_systolic
+            or values["diastolic"] >= version.bp_hold_diastolic)
 
 
 def _settings(session: Session, patient_id: uuid.UUID) -> CheckinSettings:
@@ -390,6 +399,12 @@ def record_checkin(
         _check_ready_alone(session, patient, slot.key, dose, recorded_at, values,
                            own=by == "patient", reader_tz=ZoneInfo(author.timezone))
     flags = _flags(values)
+    if slot.key == "sitter_check" and "bp_emergency" not in flags and _at_hold_level(
+            session, patient.id, values):
+        # A sitter's reading at the plan's hold level: marked on the checklist (its badge on
+        # the prescriber's timeline) and said to the sitter. It was stored and never shown: a
+        # sitter co-signed at 172/108 and read "Checklist co-signed", all clear.
+        flags.append("bp_hold")
     checkin = CheckIn(id=checkin_id, patient_id=patient.id, author_id=author.id,
                       dose_id=payload.dose_id, slot=slot.key, values=values,
                       recorded_at=recorded_at, received_at=now, flags=flags)

@@ -542,3 +542,23 @@ def test_the_sitters_page_says_when_the_patients_check_held(db, client, sitter, 
     page = client.get(f"/supporting/{patient.id}/session").text
     assert "safety check at" in page
     assert "held: Blood pressure hold. No dose until a new check passes." in page
+
+
+def test_a_sitters_reading_at_the_hold_level_is_marked_and_said(db, client, sitter, patient):
+    """Co-signed at 172/108 under a 160/100 hold: stored and never shown; the sitter read
+    "Checklist co-signed", all clear, and the prescriber's timeline had nothing beside it."""
+    checklist = dict.fromkeys(("sitter_present", "bp_taken", "safe_place", "no_driving"), True)
+    high = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "sitter_check",
+        "values": {**checklist, "systolic": 172, "diastolic": 108, "heart_rate": 80}})
+    assert high["status"] == "created" and high["flags"] == ["bp_hold"]
+    page = client.get(f"/supporting/{patient.id}/session").text
+    assert "with blood pressure 172/108, at or above" in page
+    assert "will show “sitter confirmed”" not in page
+    # Measured again, below it: an all-clear again.
+    low = send(client, "sitter_checkin", {
+        "patient_id": str(patient.id), "slot": "sitter_check",
+        "values": {**checklist, "systolic": 138, "diastolic": 86, "heart_rate": 76}})
+    assert low["flags"] == []
+    assert "will show “sitter confirmed”" in client.get(
+        f"/supporting/{patient.id}/session").text
