@@ -50,6 +50,16 @@
     if (!value) return "";
     return Clock.instant(value) || value;
   }
+  // A form's hidden field of that name, added when the form has none.
+  function hiddenField(form, name) {
+    var found = form.elements.namedItem(name);
+    if (found) return found;
+    var added = document.createElement("input");
+    added.type = "hidden";
+    added.name = name;
+    form.appendChild(added);
+    return added;
+  }
   function intOrRaw(raw) { return /^-?\d+$/.test(raw) ? parseInt(raw, 10) : raw; }
   function drop(data) {
     Object.keys(data).forEach(function (k) { if (data[k] === "" || data[k] === null) delete data[k]; });
@@ -571,13 +581,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-sync-kind")) return;
-    var stamp = form.elements.namedItem("written_at");
-    if (!stamp) {
-      stamp = document.createElement("input");
-      stamp.type = "hidden";
-      stamp.name = "written_at";
-      form.appendChild(stamp);
-    }
+    var stamp = hiddenField(form, "written_at");
     // Once per entry (its client id): a double tap sends the first stamp again, so the server
     // knows it for the same entry whatever this phone's clock says.
     var entry = field(form, form.getAttribute("data-sync-id") || "");
@@ -1090,14 +1094,7 @@
     var follows = null;
     try { follows = window.sessionStorage.getItem(FOLLOWS); } catch (e) { /* private mode */ }
     if (screener && follows) {
-      var linked = screener.elements.namedItem("follows");
-      if (!linked) {
-        linked = document.createElement("input");
-        linked.type = "hidden";
-        linked.name = "follows";
-        screener.appendChild(linked);
-      }
-      linked.value = follows;
+      hiddenField(screener, "follows").value = follows;
       try { window.sessionStorage.removeItem(FOLLOWS); } catch (e) { /* private mode */ }
     }
     // A form page served offline from a cached copy without its query: a session check-in for

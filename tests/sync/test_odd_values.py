@@ -41,8 +41,8 @@ def patient_client(demo, auth, client):
     return client
 
 
-def test_every_kind_answers_odd_fields_item_by_item_in_plain_words(patient_client):
-    client = patient_client
+def _sender(client):
+    """POST /api/v1/sync with the session's token: the batch's results, never a 5xx."""
     csrf = client.get("/api/v1/me").json()["csrf_token"]
 
     def sync(*items):
@@ -51,11 +51,22 @@ def test_every_kind_answers_odd_fields_item_by_item_in_plain_words(patient_clien
         assert response.status_code == 200, response.text
         return response.json()["results"]
 
-    # The demo's session is due: a safety check and its dose, for the kinds that refer to them.
+    return sync
+
+
+def _checked_and_dosed(sync) -> tuple[dict, dict]:
+    """The demo's session is due: a safety check and its dose, for the kinds that refer to
+    them."""
     gate = factories.sync_item("gate", factories.gate_data())
     dose = factories.sync_item("dose", {"taken_at": utcnow().isoformat(), "dose_mg": "150",
                                         "route": "sublingual", "gate_id": gate["id"]})
     assert [r["status"] for r in sync(gate, dose)] == ["created", "created"]
+    return gate, dose
+
+
+def test_every_kind_answers_odd_fields_item_by_item_in_plain_words(patient_client):
+    sync = _sender(patient_client)
+    gate, dose = _checked_and_dosed(sync)
     now = utcnow()
     examples = {
         "gate": factories.gate_data(),
@@ -93,19 +104,8 @@ UNMEANT = ("1_00", " 1_5 ", True, "sNaN", "-sNaN", "1e3", "5E0")
 
 
 def test_numbers_nobody_types_are_refused_beside_their_field(patient_client):
-    client = patient_client
-    csrf = client.get("/api/v1/me").json()["csrf_token"]
-
-    def sync(*items):
-        response = client.post("/api/v1/sync", json={"items": list(items)},
-                               headers={"X-CSRF-Token": csrf})
-        assert response.status_code == 200, response.text
-        return response.json()["results"]
-
-    gate = factories.sync_item("gate", factories.gate_data())
-    dose = factories.sync_item("dose", {"taken_at": utcnow().isoformat(), "dose_mg": "150",
-                                        "route": "sublingual", "gate_id": gate["id"]})
-    assert [r["status"] for r in sync(gate, dose)] == ["created", "created"]
+    sync = _sender(patient_client)
+    gate, dose = _checked_and_dosed(sync)
     now = utcnow()
     cases = [
         ("gate", {**factories.gate_data(), "systolic": "odd"}, "systolic"),
