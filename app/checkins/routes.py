@@ -145,10 +145,11 @@ def checkin_form(request: Request, session: SessionDep, user: PatientUser, slot_
                                              span=service.PATIENT_SLOTS_SPAN)
                         if slot.key in service.DOSE_SLOTS else None)
     zone = ZoneInfo(user.timezone)
+    opens = service.opens_later(session, slot.key, follows, zone, now)
     return render(request, "checkins/form.html", {
         **_checkin_context(slot, given),
-        "opens_notice": service.opens_notice(session, slot.key, follows, zone, zone, now),
-        "opens_at": service.opens_later(session, slot.key, follows, zone, now),
+        "opens_notice": service.opens_words(slot.key, opens, zone) if opens else None,
+        "opens_at": opens,
     })
 
 

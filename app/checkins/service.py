@@ -469,18 +469,11 @@ def entry_opens(session: Session, slot_key: str, dose: Dose, tz: ZoneInfo) -> da
     return session_entry_opens(slot_key, dose, tz, observation_of(session, dose))
 
 
-def opens_notice(session: Session, slot_key: str, dose: Dose | None, patient_tz: ZoneInfo,
-                 reader_tz: ZoneInfo, now: datetime) -> str | None:
-    """When this session entry opens, in the reader's zone, if it has not yet: said on the
-    patient's and the sitter's forms before anything is typed (a tester filled in the +40
-    recheck, and only the refusal said it was not open)."""
-    opens = opens_later(session, slot_key, dose, patient_tz, now)
-    return opens_words(slot_key, opens, reader_tz) if opens is not None else None
-
-
 def opens_later(session: Session, slot_key: str, dose: Dose | None, patient_tz: ZoneInfo,
                 now: datetime) -> datetime | None:
-    """When this session entry opens, if after `now`: the form carries it, so the phone refuses
+    """When this session entry opens, if after `now`. The patient's and the sitter's forms say
+    it before anything is typed (`opens_words`, in the reader's zone: a tester filled in the
+    +40 recheck, and only the refusal said it was not open), and carry it, so the phone refuses
     an entry made before then offline as the server would (a phone tester's +40 recheck was
     "saved on this phone" at once, and refused when sent)."""
     opens = entry_opens(session, slot_key, dose, patient_tz) if dose else None

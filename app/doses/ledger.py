@@ -194,8 +194,6 @@ def record_count(
     return entry
 
 
-
-
 def count_dose_sent_late(session: Session, dose: Dose) -> LedgerEntry | None:
     """A dose written down before a count reached the server, but arriving after it (two
     phones, an outbox flushed later): the count was judged without it, and by arrival order

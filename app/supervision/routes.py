@@ -80,12 +80,11 @@ def session_form(request: Request, session: SessionDep, user: CurrentUser,
     slot = _slot_or_404(slot_key)
     # When the session's +40 recheck or end opens, if not yet: said before anything is typed,
     # as on the patient's forms (a retester's sitter learned it only from the refusal).
-    zone = ZoneInfo(view.patient.timezone)
-    notice = checkins.opens_notice(session, slot.key, view.dose, zone, ZoneInfo(user.timezone),
-                                   now)
+    opens = checkins.opens_later(session, slot.key, view.dose, ZoneInfo(view.patient.timezone),
+                                 now)
+    notice = checkins.opens_words(slot.key, opens, ZoneInfo(user.timezone)) if opens else None
     return render(request, "supervision/form.html",
-                  {**_form_context(view, slot), "opens_notice": notice,
-                   "opens_at": checkins.opens_later(session, slot.key, view.dose, zone, now)})
+                  {**_form_context(view, slot), "opens_notice": notice, "opens_at": opens})
 
 
 @router.post("/supporting/{patient_id}/session/{slot_key}")
