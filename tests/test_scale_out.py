@@ -13,9 +13,6 @@ processes are measured by bench/sync_bench.py.
 
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,11 +20,12 @@ from collections.abc import Iterator
 import httpx2 as httpx
 import pytest
 
-from app.config import ROOT, settings
+from app.config import settings
 from app.db import utcnow
 from bench.server import AppServer
 from tests import factories
 from tests.reminders.test_dispatcher import _device, _occurrence
+from tests.reminders.worker_process import Worker
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -141,13 +139,6 @@ def test_the_instances_sign_pushes_with_one_key(instances, patient, push_service
     assert keys == {push_service.expected_public_key}
 
 
-def _worker() -> subprocess.Popen:
-    env = {**os.environ, "REMINDERS_TICK_SECONDS": "0.2", "REMINDERS_DISPATCHER": "worker"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.reminders.worker"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def test_two_worker_processes_deliver_each_due_reminder_once(db, push_service):
     """Two `python -m app.reminders.worker` processes on one database (compose.yml may run
     several): each due reminder reaches its device once."""
@@ -157,17 +148,15 @@ def test_two_worker_processes_deliver_each_due_reminder_once(db, push_service):
     due = {str(_occurrence(db, people[i % 20], send_at=utcnow()).id) for i in range(200)}
     db.commit()
 
-    workers = [_worker(), _worker()]
+    workers = [Worker(), Worker()]
     try:
         push_service.wait_for(len(due), timeout=90)
         # Time for a second send, had either worker claimed what the other had sent.
         time.sleep(1.5)
-        assert all(worker.poll() is None for worker in workers)
+        assert all(worker.running() for worker in workers)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        outputs = [worker.communicate(timeout=30)[0] for worker in workers]
-    assert all(w.returncode == 0 for w in workers), outputs
+        outputs = [worker.stop() for worker in workers]
+    assert all(w.process.returncode == 0 for w in workers), outputs
     assert push_service.errors == []
     got = Counter(r.payload["id"] for r in push_service.received)
     assert set(got) == due

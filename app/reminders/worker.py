@@ -14,15 +14,28 @@ from app.process import freeze_startup_objects
 from app.reminders.runner import loop
 from app.web.access_log import configure_logging
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+log = logging.getLogger("trochelog.reminders")
+
 
 def main() -> int:
     configure_logging()
-    logging.getLogger("trochelog.reminders").info("reminder worker started")
+    log.info("reminder worker started")
     freeze_startup_objects()  # as the app does: each pass's collections skip what lives forever
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    loop(stop)
+    # No Python signal handler. One that called stop.set() ran on this thread whenever the
+    # signal came, including while the loop sat inside stop.wait() holding the Event's own lock:
+    # set() then waited for that lock for ever and the worker ignored SIGTERM until killed (a
+    # CI run saw it). The signals are blocked before the dispatcher's thread starts, so it
+    # inherits the block, and this thread takes them with sigwait, holding nothing.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    dispatcher = threading.Thread(target=loop, args=(stop,), name="reminder-dispatcher")
+    dispatcher.start()
+    received = signal.sigwait(STOP_SIGNALS)
+    log.info("reminder worker stopping (%s)", signal.Signals(received).name)
+    stop.set()
+    dispatcher.join()
     return 0
 
 

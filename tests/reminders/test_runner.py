@@ -1,20 +1,19 @@
 """Where the dispatcher runs: a thread of the web app (`make run`), or its own process."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
-from app.config import ROOT, settings
+from app.config import settings
 from app.db import utcnow
 from app.main import app
 from app.push import service as subscriptions
 from app.reminders import dispatcher
 from tests import factories
+from tests.reminders.worker_process import Worker
 
 
 def _device_with_test_notification(db, push_service):
@@ -48,18 +47,16 @@ def test_the_app_process_leaves_it_to_a_worker_when_told(db, push_service, monke
     assert push_service.received == []
 
 
-def test_the_worker_process_sends_and_stops_cleanly_on_sigterm(db, push_service):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_worker_process_sends_and_stops_cleanly_on_a_signal(db, push_service, signum):
+    """compose.yml stops it with SIGTERM; Ctrl-C in a terminal sends SIGINT."""
     _device_with_test_notification(db, push_service)
-    env = {**os.environ, "REMINDERS_TICK_SECONDS": "0.2", "REMINDERS_DISPATCHER": "worker"}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "app.reminders.worker"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    worker = Worker()
     try:
         assert push_service.wait_for(1, timeout=60)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
-    assert worker.returncode == 0, output
+        output = worker.stop(signum)
+    assert worker.process.returncode == 0, output
     assert "reminder worker started" in output
+    assert f"reminder worker stopping ({signal.Signals(signum).name})" in output
     assert push_service.errors == []
