@@ -513,7 +513,7 @@ def test_a_schedule_over_its_own_maximum_is_warned_of_and_saved(db, auth, client
 def test_a_phase_starting_within_the_interval_after_the_last_dose_is_warned_of(
         db, auth, client, prescriber_and_patient):
     """Dosed yesterday, minimum 48 hours; the prescriber moved the patient to maintenance every
-    7 days from today: its first session is today, 24 hours after the dose, and nothing said
+    7 days from today: its first session is today, a day after the dose, and nothing said
     the safety check would hold it."""
     from app.doses import service as dose_service
 
@@ -529,8 +529,10 @@ def test_a_phase_starting_within_the_interval_after_the_last_dose_is_warned_of(
                        maintenance=weekly)
     db.commit()
     now = utcnow()
+    # 25 hours ago, not 24: late in the evening the sessions are at this minute (seconds cut),
+    # and induction's next one, tomorrow, would fall seconds inside the 48 hours.
     dose_service.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
-        "taken_at": (now - timedelta(hours=24)).isoformat(), "dose_mg": "100",
+        "taken_at": (now - timedelta(hours=25)).isoformat(), "dose_mg": "100",
         "route": "sublingual", "no_gate_reason": "On paper.", "override_reason": "History.",
         "already_taken": True}, now=now)
     db.commit()
