@@ -162,9 +162,8 @@ def record_fill(
     if version is not None:
         if fill.strength_mg != version.strength_mg:
             flags.append("strength_mismatch")
-        weekly = troches_per_week(version, patient.timezone, now)
-        on_hand = expected_balance(session, patient.id, occurred)
-        if weekly > 0 and on_hand / weekly * 7 > version.early_refill_days:
+        if _early(version, patient.timezone, now, expected_balance(session, patient.id,
+                                                                     occurred)):
             flags.append("early_refill")
     entry = LedgerEntry(
         id=entry_id, patient_id=patient.id, kind=LedgerKind.FILL, occurred_at=occurred,
@@ -175,6 +174,13 @@ def record_fill(
     session.add(entry)
     session.flush()
     return entry
+
+
+def _early(version: ProtocolVersion, tz: str, now: datetime, on_hand: Decimal) -> bool:
+    """A refill is early when what is on hand lasts beyond the prescriber's refill window at
+    the schedule in force at `now`."""
+    weekly = troches_per_week(version, tz, now)
+    return weekly > 0 and on_hand / weekly * 7 > version.early_refill_days
 
 
 def record_count(
@@ -194,32 +200,58 @@ def record_count(
     return entry
 
 
-def count_dose_sent_late(session: Session, dose: Dose) -> LedgerEntry | None:
-    """A dose written down before a count reached the server, but arriving after it (two
-    phones, an outbox flushed later): the count was judged without it, and by arrival order
-    alone flagged a shortfall the dose explains, or passed a count the dose contradicts. The
-    count is judged again as it would have been had the dose come first: its expectation less
-    this dose's troches. Only this dose's: a correction made since stays out of it, as a count
-    keeps the expectation it was made with (`expected_by_the_record_now` shows those).
+def dose_sent_late(session: Session, patient: User, dose: Dose) -> None:
+    """A dose written down before a fill or a count reached the server, but arriving after it
+    (two phones, an outbox flushed later): that entry was judged without the dose. Judged
+    again here, as it would have been had the dose come first; what follows the first count
+    at or after the dose starts from its counted number, so nothing after it moves.
 
-    A dose written down after the count arrived is not folded in: a patient who logs doses
+    A dose written down after the entry arrived is not folded in: a patient who logs doses
     after seeing "Count does not match" leaves the flag standing, and the record now beside
-    it. The dose's written-down time is the phone's clock, the count's arrival the server's;
-    a phone's clock minutes fast errs towards leaving the flag. A concurrency tester saw a
-    count flagged in 1 run of 6 when both were sent in the same second."""
-    # The count whose window holds the dose: the first made at or after it (a later count's
-    # expectation starts from this one's counted number).
-    count = session.exec(
-        select(LedgerEntry).where(
-            LedgerEntry.patient_id == dose.patient_id, LedgerEntry.kind == LedgerKind.COUNT,
-            col(LedgerEntry.occurred_at) >= dose.taken_at)
-        .order_by(col(LedgerEntry.occurred_at), col(LedgerEntry.received_at)).limit(1)
-    ).first()
-    if count is None or count.expected_balance is None or count.received_at < dose.recorded_at:
-        return None
+    it. The dose's written-down time is the phone's clock, the entry's arrival the server's;
+    a phone's clock minutes fast errs towards leaving the flag."""
+    later = session.exec(
+        select(LedgerEntry).where(LedgerEntry.patient_id == dose.patient_id,
+                                  col(LedgerEntry.occurred_at) >= dose.taken_at)
+        .order_by(col(LedgerEntry.occurred_at), col(LedgerEntry.received_at))
+    ).all()  # usually none: a dose is logged when it is taken
+    fills = []
+    for entry in later:
+        if entry.kind == LedgerKind.COUNT:
+            _count_again(session, entry, dose)
+            break
+        if "early_refill" in entry.flags and entry.received_at >= dose.recorded_at:
+            fills.append(entry)
+    if fills:
+        _refills_again(session, patient, fills)
+    session.flush()
+
+
+def _count_again(session: Session, count: LedgerEntry, dose: Dose) -> None:
+    """The count's expectation less this dose's troches. Only this dose's: a correction made
+    since stays out of it, as a count keeps the expectation it was made with
+    (`expected_by_the_record_now` shows those). A concurrency tester saw a count flagged in 1
+    run of 6 when both were sent in the same second."""
+    if count.expected_balance is None or count.received_at < dose.recorded_at:
+        return
     count.expected_balance -= dose.troches
     others = [f for f in count.flags if f != "discrepancy"]
     count.flags = [*others, *(["discrepancy"] if count.count != count.expected_balance else [])]
     session.add(count)
-    session.flush()
-    return count
+
+
+def _refills_again(session: Session, patient: User, fills: list[LedgerEntry]) -> None:
+    """A dose only lowers what was on hand, so it can lift an early-refill flag, never raise
+    one. Each fill is weighed under the protocol it was judged with, on what the record now
+    says was on hand at it."""
+    versions = protocols.history(session, patient.id)  # newest first
+    entries = _ledger_entries(session, patient.id)
+    for fill in fills:
+        version = next((v for v in versions if v.created_at <= fill.received_at), None)
+        key = (fill.occurred_at, fill.received_at)  # before it, as when it was judged
+        before = [e for e in entries if (e.occurred_at, e.received_at) < key]
+        on_hand = expected_balance(session, patient.id, fill.occurred_at, before)
+        if version is not None and not _early(version, patient.timezone, fill.received_at,
+                                              on_hand):
+            fill.flags = [f for f in fill.flags if f != "early_refill"]
+            session.add(fill)

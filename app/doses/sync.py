@@ -19,7 +19,7 @@ def _gate(w: Write) -> dict[str, Any]:
 def _dose(w: Write) -> dict[str, Any]:
     dose = service.record_dose(w.session, patient=w.patient, dose_id=w.item_id,
                                recorded_at=w.recorded_at, data=w.data, now=w.now)
-    ledger.count_dose_sent_late(w.session, dose)
+    ledger.dose_sent_late(w.session, w.patient, dose)
     return {"flags": dose.flags, "troches": str(dose.troches)}
 
 

@@ -1,5 +1,6 @@
 """The troche count ledger: fills add, doses subtract, counts check, early refills are flagged."""
 
+import math
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -547,3 +548,45 @@ def test_a_dose_sent_late_is_judged_by_the_count_whose_window_holds_it(db, clien
     sync_post(client, _dose_item(dose_at, dose_at))
     assert _stored_count(db, first).flags == [] and _stored_count(db, first).expected_balance == 9
     assert _stored_count(db, second).flags == [] and _stored_count(db, second).expected_balance == 9
+
+
+@pytest.mark.parametrize("written_late, lifted", [(False, True), (True, False)])
+def test_a_dose_written_before_a_refill_but_arriving_after_it_weighs_on_its_early_flag(
+        db, world, written_late, lifted):
+    """The refill reached the server first and was judged early by one troche; the dose taken
+    the day before, written down then on the other phone, arrives after it. Had it come first
+    the refill was on time, so the flag goes. Written down only after the refill arrived, it
+    leaves the flag (a supply note cannot be explained away by a dose logged afterwards)."""
+    patient, version = world
+    weekly = ledger.troches_per_week(version, patient.timezone, at(7))
+    fill(db, patient, at(5), count=math.floor(weekly) + 1)  # lasts just over the 7-day window
+    refill = fill(db, patient, at(7), count=20)
+    assert refill.flags == ["early_refill"]
+    taken = at(6, 9)
+    written = at(7, 12, 30) if written_late else taken
+    dose = service.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=written,
+                               data={"taken_at": taken.isoformat(), "dose_mg": "100",
+                                     "route": "sublingual", "no_gate_reason": "Logged later.",
+                                     "already_taken": written_late}, now=at(7, 13))
+    ledger.dose_sent_late(db, patient, dose)
+    db.expire_all()
+    assert db.get(LedgerEntry, refill.id).flags == ([] if lifted else ["early_refill"])
+
+
+def test_a_dose_before_a_count_leaves_the_refills_after_that_count_alone(db, world):
+    """Counted between the dose and the refill: the refill's supply starts from the counted
+    number, which the late dose does not change."""
+    patient, version = world
+    weekly = ledger.troches_per_week(version, patient.timezone, at(7))
+    fill(db, patient, at(5), count=10)
+    count_check(db, patient, at(6, 10), str(math.floor(weekly) + 1))
+    refill = fill(db, patient, at(7), count=20)
+    assert refill.flags == ["early_refill"]
+    taken = at(6, 9)
+    dose = service.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=taken,
+                               data={"taken_at": taken.isoformat(), "dose_mg": "100",
+                                     "route": "sublingual", "no_gate_reason": "Logged later."},
+                               now=at(7, 13))
+    ledger.dose_sent_late(db, patient, dose)
+    db.expire_all()
+    assert db.get(LedgerEntry, refill.id).flags == ["early_refill"]
