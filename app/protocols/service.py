@@ -397,8 +397,8 @@ def interval_warning(min_hours: Decimal, templates: Iterable[Mapping]) -> str | 
             gap=_mg(nominal), min=_mg(min_hours))
     return _(
         "Sessions are as little as %(gap)s hours apart; across a daylight-saving change they "
-        "are %(dst)s hours apart, so a %(min)s-hour minimum would hold that session. Use "
-        "%(dst)s hours or less.",
+        "are %(dst)s hours apart, so a %(min)s-hour minimum would hold that session as too "
+        "soon, for up to an hour. If that wait is not what you mean, change the session times.",
         gap=_mg(nominal), dst=_mg(shortest), min=_mg(min_hours),
     )
 

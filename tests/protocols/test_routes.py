@@ -413,8 +413,8 @@ EVERY_3_DAYS_FORM = {
     "induction_weekdays": [], "maintenance_cadence": "", "min_hours_between_doses": "72",
 }
 DST_WARNING = ("Sessions are as little as 72 hours apart; across a daylight-saving change they "
-               "are 71 hours apart, so a 72-hour minimum would hold that session. Use 71 hours "
-               "or less.")
+               "are 71 hours apart, so a 72-hour minimum would hold that session as too soon, "
+               "for up to an hour. If that wait is not what you mean, change the session times.")
 
 
 def _warning(html: str) -> str | None:
