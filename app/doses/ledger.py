@@ -101,7 +101,7 @@ def expected_by_the_record_now(session: Session, patient_id: uuid.UUID,
     """For each count in `counts`, what the record as it stands now says should have been on
     hand when it was made: the last count before it, plus fills, minus the doses that stand
     (one query per count). A count keeps the expectation it was made with (its
-    `expected_balance`); where a dose corrected or marked entered in error since changes the
+    `expected_balance`); where an entry recorded, corrected or struck since changes the
     answer, an auditor must see both, or a shortfall disappears from the page."""
     wanted = [c for c in counts if c.kind == LedgerKind.COUNT]
     if not wanted:
@@ -149,6 +149,8 @@ def record_fill(
     # (8:14, saved at 8:14:50) comes after a fill saved at 8:14:37, not before it.
     occurred = min(datetime.combine(fill.filled_on, time(12), tzinfo=tz).astimezone(UTC),
                    now.replace(second=0, microsecond=0))
+    if fill.filled_on == now.astimezone(tz).date():
+        occurred = _after_counts_without_it(session, patient.id, occurred)
     # Compare dates in the patient's zone (a day of slack for a phone in another zone): the
     # old instant-based check refused fills from 29 days ago as "more than 30 days ago".
     local_today = now.astimezone(tz).date()
@@ -174,6 +176,29 @@ def record_fill(
     session.add(entry)
     session.flush()
     return entry
+
+
+def _after_counts_without_it(session: Session, patient_id: uuid.UUID,
+                             occurred: datetime) -> datetime:
+    """Where a fill dated today goes among today's counts already saved since `occurred`. A
+    count that matched the record without this fill was made before the fill was in hand, so
+    the fill goes after it: counted 5 at 9:34 PM, then a fill of 8 recorded at 9:40 PM was put
+    at noon, before the count, and the 8 troches vanished from the balance. A count that did
+    not match may have included it (picked up at 1 PM, counted at 3 PM, recorded at 4 PM): the
+    fill stays before that one, and the count's flag stands for the prescriber to read.
+    A fill dated an earlier day keeps that day's noon: counts since that matched without it
+    are a shortfall to show (the record now beside them), not a reason to move it."""
+    counts = session.exec(
+        select(LedgerEntry).where(LedgerEntry.patient_id == patient_id,
+                                  LedgerEntry.kind == LedgerKind.COUNT,
+                                  col(LedgerEntry.occurred_at) >= occurred)
+        .order_by(col(LedgerEntry.occurred_at), col(LedgerEntry.received_at))
+    ).all()  # usually none: a fill is recorded the day it is picked up
+    for count in counts:
+        if "discrepancy" in count.flags:
+            break
+        occurred = count.occurred_at  # same minute: saved after it, so after it in order
+    return occurred
 
 
 def _early(version: ProtocolVersion, tz: str, now: datetime, on_hand: Decimal) -> bool:

@@ -590,3 +590,29 @@ def test_a_dose_before_a_count_leaves_the_refills_after_that_count_alone(db, wor
     ledger.dose_sent_late(db, patient, dose)
     db.expire_all()
     assert db.get(LedgerEntry, refill.id).flags == ["early_refill"]
+
+
+def test_a_fill_recorded_after_a_matching_count_that_day_adds_to_it(db, world):
+    """Counted 5 at 9:34 PM, then a fill of 8 recorded at 9:40 PM, dated today: it was put at
+    noon, before the count, and on hand stayed 5."""
+    patient, _ = world
+    fill(db, patient, at(5, 9), count=5)
+    assert count_check(db, patient, at(6, 21, 34), "5").flags == []
+    entry = fill(db, patient, at(6, 21, 40), count=8)
+    assert entry.occurred_at == at(6, 21, 34)
+    assert balance(db, patient, at(6, 22)) == 13
+    [count] = [e for e in ledger.ledger_summary(db, patient, at(6, 22)).entries
+               if e.kind == LedgerKind.COUNT]
+    assert ledger.expected_by_the_record_now(db, patient.id, [count])[count.id] == 5
+
+
+def test_a_fill_stays_before_a_count_that_did_not_match_without_it(db, world):
+    """Picked up at 1 PM and counted at 3 PM with it (13, flagged), recorded at 4 PM: the fill
+    goes in before that count (at noon, after the morning's count that matched)."""
+    patient, _ = world
+    fill(db, patient, at(5, 9), count=5)
+    assert count_check(db, patient, at(6, 11), "5").flags == []
+    assert count_check(db, patient, at(6, 15), "13").flags == ["discrepancy"]
+    entry = fill(db, patient, at(6, 16), count=8)
+    assert entry.occurred_at == at(6, 12)
+    assert balance(db, patient, at(6, 17)) == 13
