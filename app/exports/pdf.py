@@ -705,14 +705,15 @@ def _ledger(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
             expected = entry.expected_balance
             diff = "—" if expected is None else _signed(entry.count - expected)
             # "Taken since last" is the record as it stands; a dose corrected or struck since
-            # the count changes what it expects: both are given, or the row does not add up
-            # and a shortfall disappears.
+            # the count, or a dose or fill dated before it but recorded after it, changes what
+            # it expects: both are given, or the row does not add up and a shortfall
+            # disappears.
             now_expected = records.expected_now.get(entry.id)
             changed = ""
             if expected is not None and now_expected is not None and now_expected != expected:
-                changed = _("By the record as it stands now (a dose corrected or marked entered "
-                            "in error since the count): %(expected)s expected, difference "
-                            "%(diff)s.", expected=_num(now_expected),
+                changed = _("By the record as it stands now (entries recorded, corrected or "
+                            "marked entered in error since the count): %(expected)s expected, "
+                            "difference %(diff)s.", expected=_num(now_expected),
                             diff=_signed(entry.count - now_expected))
             rows.append((clock.at(entry.occurred_at), _("Count"), since,
                          _num(expected), _num(entry.count), diff,
@@ -721,9 +722,9 @@ def _ledger(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
               _("Counted"), _("Difference"), _("Details")), rows,
              (35, 13, 22, 20, 16, 20, 54))
     doc.para(_("Troches; the expected count is what the record said should be on hand when "
-               "the count was made (last count, plus fills, minus doses). Where a dose was "
-               "corrected or marked entered in error since, Details gives what the record "
-               "expects now."), size=SMALL, muted=True)
+               "the count was made (last count, plus fills, minus doses). Where an entry was "
+               "recorded, corrected or marked entered in error since, Details gives what the "
+               "record expects now."), size=SMALL, muted=True)
 
 
 def render(records: PatientRecords, *, generated_at: datetime, prescriber: User | None,

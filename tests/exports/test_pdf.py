@@ -287,5 +287,5 @@ def test_a_count_the_record_changed_since_gives_both_expectations(db):
                                       revision_id=uuid.uuid4(), reason="Logged twice.", now=now)
     db.commit()
     after = count_row()
-    assert ("By the record as it stands now (a dose corrected or marked entered in error since "
-            "the count): 9 expected, difference -1.") in after
+    assert ("By the record as it stands now (entries recorded, corrected or marked entered in "
+            "error since the count): 9 expected, difference -1.") in after
