@@ -373,9 +373,14 @@
         Gate.safetyHoldReasons(inputs.snapshot, inputs.state, later)
           .concat(Gate.safetyHoldReasons(inputs.snapshot, inputs.state, at))
           .forEach(function (r) { holds[r.code] = r; });
-        return Gate.doseLimitReasons(inputs.snapshot, inputs.history, at, data.dose_mg)
-          .concat(Object.keys(holds).map(function (code) { return holds[code]; }),
-                  newerCheckHolds(inputs, data, at));
+        var held = Object.keys(holds).map(function (code) { return holds[code]; })
+          .concat(newerCheckHolds(inputs, data, at));
+        var reasons = Gate.doseLimitReasons(inputs.snapshot, inputs.history, at, data.dose_mg)
+          .concat(held);
+        // A hold means the check no longer stands (an amount or a time can be put right in
+        // the form; a hold cannot).
+        reasons.checkHeld = held.length > 0;
+        return reasons;
       } catch (e) {
         return []; // an amount or time it cannot read: the server answers for it
       }
@@ -453,6 +458,16 @@
     // Which session an extra dose would push back (_extra_notice.html), said first beside a
     // check that passes, as online: the offline verdict dropped it.
     var extra = document.getElementById("extra-notice");
+    if (!document.getElementById("offline-gate-start")) {
+      // The check as it was before this verdict, for checkAgain: a pass that a hold overtakes
+      // gives way to it.
+      var start = document.createElement("template");
+      start.id = "offline-gate-start";
+      Array.prototype.forEach.call(section.childNodes, function (node) {
+        start.content.appendChild(node.cloneNode(true));
+      });
+      document.body.appendChild(start);
+    }
     section.textContent = "";
     var heading = document.createElement("h2");
     heading.id = "gate-heading";
@@ -634,6 +649,11 @@
           return reasonWords(r, w);
         }), [form.getAttribute("data-text-nothing-saved") || ""]).join(" ").trim(),
             "alert-error");
+        // Held since it passed: "Safety check passed … You can take your dose now" and its
+        // Log dose button stayed under the refusal (a phone tester read both at once). The
+        // page offers the check again instead.
+        var section = form.closest("#gate-result");
+        if (reasons.checkHeld && section) checkAgain(section);
         return null;
       }).catch(function () { say(text("not-saved"), "alert-error"); });
       return;
@@ -1037,11 +1057,21 @@
         retireTimer = setTimeout(retireSpentCheck, Math.min(until - Date.now() + 50, 2147483647));
         return;
       }
-      section.removeAttribute("data-gate-id");
-      section.textContent = "";
-      section.appendChild(template.content.cloneNode(true));
-      freshIds(section);
+      checkAgain(section);
     }).catch(function () { /* the outbox cannot be read: the server judges the dose again */ });
+  }
+
+  // The safety check as before any verdict, in place of a verdict that no longer stands.
+  function checkAgain(section) {
+    var template = document.getElementById("offline-gate-start");
+    if (!template) return;
+    // Kept for the next time: the server draws it inside the section it replaces.
+    if (section.contains(template)) document.body.appendChild(template);
+    section.removeAttribute("data-gate-id");
+    section.removeAttribute("data-screener-hold");
+    section.textContent = "";
+    section.appendChild(template.content.cloneNode(true));
+    freshIds(section);
   }
 
   // Today held for the safety questions alone, and the screener answered on this phone: once
@@ -1057,10 +1087,7 @@
     return gateInputs().then(function (inputs) {
       if (!inputs || Gate.safetyHoldReasons(inputs.snapshot, inputs.state,
                                             new Date().toISOString()).length) return;
-      section.removeAttribute("data-screener-hold");
-      section.textContent = "";
-      section.appendChild(template.content.cloneNode(true));
-      freshIds(section);
+      checkAgain(section);
       var prompt = document.querySelector("[data-unscreened]");
       if (prompt) prompt.remove();
     }).catch(function () { /* cannot judge: the page stays as the server drew it */ });

@@ -676,6 +676,11 @@ def test_offline_a_newer_check_that_held_holds_a_dose_from_an_older_one(
     expect(refusal).to_contain_text("This dose breaks your plan's safety rules:")
     expect(refusal).to_contain_text(says)
     expect(refusal).to_contain_text("Nothing was saved on this phone.")
+    # Not "Safety check passed … You can take your dose now" and a Log dose button under the
+    # refusal: the check is offered again.
+    expect(verdict.get_by_role("heading", name="Before you dose: safety check")).to_be_visible()
+    expect(page.get_by_text(PASSED_LINE)).to_have_count(0)
+    expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
     other.close()
     page.reload()  # the count is this tab's own: read afresh, the two checks and no dose
     expect(_count(page)).to_have_text("2")
@@ -1189,3 +1194,24 @@ def test_a_page_load_with_nothing_waiting_asks_the_server_nothing(context, page:
     expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     page.wait_for_timeout(1500)  # the flush starts a moment after load (flushSoon)
     assert asked == []
+
+
+def test_offline_a_check_passed_online_gives_way_to_a_newer_one_that_held(
+        context, page: Page, patient):
+    """Passed online, then the signal went; a second tab's check held. The first tab's Log dose
+    was refused, under "Safety check passed … You can take your dose now" drawn by the server:
+    the check is offered again instead."""
+    _ready_offline(context, page, patient.email)
+    context.set_offline(False)
+    _safety_check(page, "128", "82", "72")
+    verdict = page.locator("#gate-result")
+    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
+    context.set_offline(True)
+    other = context.new_page()
+    _safety_check(other, "170", "105", "72")
+    expect(other.locator("#gate-result").get_by_role(
+        "heading", name="Hold: it is not safe to dose right now")).to_be_visible()
+    verdict.get_by_role("button", name="Log dose").click()
+    expect(page.locator("#offline-saved")).to_contain_text("170/105")
+    expect(verdict.get_by_role("heading", name="Before you dose: safety check")).to_be_visible()
+    expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
