@@ -804,6 +804,9 @@ class Due:
     state: str  # upcoming / due / done / missed
     due_at: datetime
     url: str
+    # When its form opens, where that is before it is due (the +40 recheck and the end, 5
+    # minutes early): the list said "Later · 10:10 PM" while the form said "opens at 10:05 PM".
+    opens_at: datetime | None = None
 
 
 def _local(dt: datetime, tz: ZoneInfo) -> datetime:
@@ -913,7 +916,8 @@ def due_checkins(session: Session, patient: User, now: datetime,
             start = due_at - EARLY if slot_key in ("plus40", "end") else due_at
             state = _state(now, start, window + (due_at - start), slot_key in done_slots)
             items.append(Due(f"{slot_key}:{dose.id}", _(slot.title), state, due_at,
-                             f"/checkins/{slot_key}?dose={dose.id}"))
+                             f"/checkins/{slot_key}?dose={dose.id}",
+                             opens_at=start if start != due_at else None))
     return items
 
 

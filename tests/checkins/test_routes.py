@@ -572,6 +572,19 @@ def test_the_checkin_list_shows_what_is_due(client, db, patient):
     assert 'href="/questionnaires/phq9"' in page and 'href="/checkins/daily"' in page
 
 
+def test_the_checkin_list_says_when_a_later_session_checkin_opens(client, db, patient):
+    """The list said "Later · 10:10 PM" (when it is due) while the form said "opens at
+    10:05 PM": the list gives the opening time too."""
+    from app.templating import local_time
+
+    dose = dose_now(db, patient, minutes_ago=10)
+    opens = local_time(dose.taken_at + timedelta(minutes=35), patient.timezone)
+    due = local_time(dose.taken_at + timedelta(minutes=40), patient.timezone)
+    item = re.search(rf'<a href="/checkins/plus40\?dose={dose.id}">.*?</li>',
+                     client.get("/checkins").text, re.S).group(0)
+    assert "Later" in item and f"Opens {opens}" in item and due not in item
+
+
 def test_the_session_record_reaches_the_prescriber(client, db, auth, patient, prescriber_page):
     dose = dose_now(db, patient)
     auth.post("/checkins/plus40", {"dose_id": str(dose.id), "systolic": "142",
