@@ -269,7 +269,13 @@ def _summary(code: str, seen: Sequence[Seen], reviewed, message) -> list[Flag]:
     still = _open(code, seen, reviewed)
     if not still:
         return []
-    return [_flag(code, message(len(still)), still[0].at, still[-1].key)]
+    words = message(len(still))
+    if done := len(seen) - len(still):
+        # "2 … in 30 days" counted only what came after the last review: a prescriber set it
+        # beside the summary's 4 for the same weeks.
+        words += " " + ngettext("Not counting %(num)s already reviewed.",
+                                "Not counting %(num)s already reviewed.", done)
+    return [_flag(code, words, still[0].at, still[-1].key)]
 
 
 def _within(items: Iterable, at, start: datetime, now: datetime) -> list:
@@ -543,7 +549,7 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 # app/protocols/schedule.py, app/web/formats.py numbers, the instruments' names);
 # tests/clinic/test_flag_summary.py holds a fingerprint of this file and its Spanish words that
 # fails at a change here.
-RULES_VERSION = 2
+RULES_VERSION = 3
 
 # How long an evaluation may stand at most, whatever `settled_until` finds: it also covers rows
 # dated further ahead than FUTURE_TOLERANCE, which `gather` does not read until they come close.

@@ -97,6 +97,9 @@ def test_a_review_clears_that_occurrence_and_earlier_ones_and_a_new_one_flags_ag
     [left] = flags.evaluate(replace(both, reviewed=frozenset({(code, "occ-old")})), NOW)
     assert (left.key, left.since) == ("occ-new", newer.at)
     assert "1" in left.message
+    # The window's count leaves the reviewed one out, and says so.
+    assert left.message.endswith(" Not counting 1 already reviewed.")
+    assert "already reviewed" not in flag.message
     # A review of another code's occurrence with the same key clears nothing.
     assert codes(flags.evaluate(replace(both, reviewed=frozenset({("other", "occ-new")})),
                                 NOW)) == [code]
