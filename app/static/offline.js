@@ -787,6 +787,34 @@
     return draw().catch(function () { /* storage closed by the sign-out wipe */ });
   }
 
+  // Today's session card drawn before a dose this phone has not sent yet: it read "Due now …
+  // Last dose: Sun Nov 29" as if nothing had been logged (a phone tester). It says so, until
+  // the dose is sent and the server draws the card.
+  function doseOnPhone(items) {
+    var card = document.querySelector(".session-card[data-text-dose-on-phone]");
+    if (!card) return;
+    var doses = items.filter(function (item) {
+      return item.kind === "dose" && item.status !== "rejected" && item.data &&
+        item.data.taken_at;
+    }).sort(function (a, b) {
+      return Date.parse(a.data.taken_at) - Date.parse(b.data.taken_at);
+    });
+    var line = card.querySelector("[data-dose-on-phone]");
+    if (!doses.length) {
+      if (line) line.remove();
+      return;
+    }
+    if (!line) {
+      line = document.createElement("p");
+      line.className = "alert alert-info";
+      line.setAttribute("data-dose-on-phone", "");
+      card.insertBefore(line, card.querySelector("h2").nextSibling);
+    }
+    var when = Clock.text(doses[doses.length - 1].data.taken_at, "weekday_time");
+    line.textContent = Clock.typeset(
+      card.getAttribute("data-text-dose-on-phone").replace("{time}", when));
+  }
+
   function draw() {
     var user = currentUser();
     if (!user) return Promise.resolve();
@@ -803,6 +831,7 @@
         var link = el.closest(".outbox-link");
         if (link) link.hidden = items.length === 0;
       });
+      doseOnPhone(items);
       var panel = document.querySelector("[data-outbox]");
       if (!panel) return;
       panel.hidden = items.length === 0;

@@ -323,6 +323,10 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     expect(page.locator("#offline-saved")).to_have_text(
         "Dose saved on this phone, not yet sent. It will be sent when you are back online.")
     expect(page.locator("#offline-saved")).to_be_focused()
+    # The session card, drawn before the dose, says so too, on this and every later view.
+    page.goto("/today")
+    expect(page.locator(".session-card [data-dose-on-phone]")).to_have_text(re.compile(
+        r"^A dose taken \w{3} \d{1,2}:\d\d [AP]M is saved on this phone, not yet sent\.$"))
 
     # A crisis reading offline: emergency guidance at once, no dose form.
     _safety_check(page, "186", "100", "90", all_ticked=False)
