@@ -1122,6 +1122,28 @@
     }).catch(function () { /* cannot judge: the page stays as the server drew it */ });
   }
 
+  // The screener's form again (Back, or Today's link on a saved copy) after it was answered
+  // on this phone and not yet sent: a phone tester answered twice, and two screeners were
+  // stored. Answering again stays possible; the page says it is not needed.
+  function answeredHere(form) {
+    var user = currentUser();
+    if (!form || !user || !form.hasAttribute("data-text-answered-here")) return;
+    Outbox.all(user).then(function (items) {
+      var mine = items.filter(function (item) {
+        return item.kind === "questionnaire" && item.status !== "rejected" &&
+          item.data && item.data.instrument === "cssrs";
+      });
+      if (!mine.length || document.querySelector("[data-answered-here]")) return;
+      var note = document.createElement("p");
+      note.className = "alert alert-info";
+      note.setAttribute("data-answered-here", "");
+      note.setAttribute("role", "status");
+      note.textContent = Clock.typeset(form.getAttribute("data-text-answered-here").replace(
+        "{time}", Clock.text(mine[mine.length - 1].recorded_at, "weekday_time")));
+      form.parentNode.insertBefore(note, form);
+    }).catch(function () { /* storage closed: the form as it is */ });
+  }
+
   function start() {
     if (!navigator.onLine || document.documentElement.hasAttribute("data-saved-copy")) {
       // A page from the service worker's cache carries the client ids it was rendered with;
@@ -1147,6 +1169,7 @@
     // The screener after a PHQ-9 answered on this phone: linked to it, whatever PHQ-9 the
     // saved copy of the page named.
     var screener = document.querySelector('form[data-instrument="cssrs"]');
+    answeredHere(screener);
     var follows = null;
     try { follows = window.sessionStorage.getItem(FOLLOWS); } catch (e) { /* private mode */ }
     if (screener && follows) {

@@ -506,6 +506,13 @@ def test_a_screener_answered_offline_ends_todays_hold_for_it_on_the_phone(contex
         _answer(page, item, "No")
     page.get_by_role("button", name="Submit").click()
     expect(_count(page)).to_have_text("1")
+    # The form again (Back, a saved link): a tester answered twice and two were stored. The
+    # page says it is answered; answering again stays possible.
+    page.goto("/questionnaires/cssrs")
+    expect(page.locator("[data-answered-here]")).to_have_text(re.compile(
+        r"^You answered these questions on this phone at \w{3} \d{1,2}:\d\d [AP]M\. They "
+        r"will be sent when you have a signal; there is no need to answer again\.$"))
+    expect(page.get_by_role("button", name="Submit")).to_be_visible()
     page.goto("/today")
     expect(page.get_by_text("Your safety questions are not finished", exact=True)).to_have_count(0)
     expect(page.get_by_text("Dosing is on hold")).to_have_count(0)
