@@ -1119,6 +1119,13 @@
       checkAgain(section);
       var prompt = document.querySelector("[data-unscreened]");
       if (prompt) prompt.remove();
+      // The session's badge said "Due, but on hold" above the check now offered.
+      var badge = document.querySelector(".session-card [data-text-held-no-more]");
+      if (badge) {
+        badge.textContent = badge.getAttribute("data-text-held-no-more");
+        badge.className = "state state-due";
+        badge.removeAttribute("data-text-held-no-more");
+      }
     }).catch(function () { /* cannot judge: the page stays as the server drew it */ });
   }
 

@@ -291,7 +291,7 @@ def test_a_dose_taken_against_the_hold_is_recorded_and_flagged(client, db, patie
 def _badges(page: str, heading: str) -> list[str]:
     """The session badges of one of Today's sections, in order."""
     section = page.split(f">{heading}</h2>", 1)[1].split("</section>", 1)[0]
-    return re.findall(r'<span class="state state-[a-z]+">([^<]+)</span>', section)
+    return re.findall(r'<span class="state state-[a-z]+"[^>]*>([^<]+)</span>', section)
 
 
 def test_today_never_shows_a_held_session_or_a_dose_against_a_hold_as_plain(client, db, patient):
