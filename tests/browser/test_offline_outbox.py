@@ -1071,17 +1071,24 @@ def test_a_held_dose_from_the_outbox_can_be_recorded_as_taken(context, page: Pag
         assert held[0].override_reason == "I forgot the earlier one."
 
 
-def test_a_dose_whose_safety_check_the_server_cannot_use_can_be_recorded_as_taken(
-        context, page: Page, patient):
-    """Checked online, the dose logged offline from that check; by the time the phone syncs the
-    check is too old for the dose (here: made older on the server). 'Send again' would fail
-    every time: the patient who took it records it, without the check, in their own words."""
+def _passed_online_then_offline(context, page: Page, patient):
+    """Ready for offline, the check passed online (drawn by the server), then no signal: its
+    section, with the dose form."""
     _ready_offline(context, page, patient.email)
     context.set_offline(False)
     _safety_check(page, "128", "82", "72")
     verdict = page.locator("#gate-result")
     expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
     context.set_offline(True)
+    return verdict
+
+
+def test_a_dose_whose_safety_check_the_server_cannot_use_can_be_recorded_as_taken(
+        context, page: Page, patient):
+    """Checked online, the dose logged offline from that check; by the time the phone syncs the
+    check is too old for the dose (here: made older on the server). 'Send again' would fail
+    every time: the patient who took it records it, without the check, in their own words."""
+    verdict = _passed_online_then_offline(context, page, patient)
     verdict.get_by_role("button", name="Log dose").click()
     expect(_count(page)).to_have_text("1")
     with Session(engine) as db:
@@ -1221,12 +1228,7 @@ def test_offline_a_check_passed_online_gives_way_to_a_newer_one_that_held(
     """Passed online, then the signal went; a second tab's check held. The first tab's Log dose
     was refused, under "Safety check passed … You can take your dose now" drawn by the server:
     the check is offered again instead."""
-    _ready_offline(context, page, patient.email)
-    context.set_offline(False)
-    _safety_check(page, "128", "82", "72")
-    verdict = page.locator("#gate-result")
-    expect(verdict.get_by_role("heading", name="Safety check passed")).to_be_visible()
-    context.set_offline(True)
+    verdict = _passed_online_then_offline(context, page, patient)
     other = context.new_page()
     _safety_check(other, "170", "105", "72")
     expect(other.locator("#gate-result").get_by_role(
