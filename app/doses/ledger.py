@@ -149,8 +149,6 @@ def record_fill(
     # (8:14, saved at 8:14:50) comes after a fill saved at 8:14:37, not before it.
     occurred = min(datetime.combine(fill.filled_on, time(12), tzinfo=tz).astimezone(UTC),
                    now.replace(second=0, microsecond=0))
-    if fill.filled_on == now.astimezone(tz).date():
-        occurred = _after_counts_without_it(session, patient.id, occurred)
     # Compare dates in the patient's zone (a day of slack for a phone in another zone): the
     # old instant-based check refused fills from 29 days ago as "more than 30 days ago".
     local_today = now.astimezone(tz).date()
@@ -159,6 +157,8 @@ def record_fill(
     if fill.filled_on < local_today - OLDEST_ENTRY:
         raise Invalid(_("That is more than 30 days ago; ask your prescriber to add it."),
                       field="filled_on")
+    if fill.filled_on == local_today:
+        occurred = _after_counts_without_it(session, patient.id, occurred)
     flags = []
     version = protocols.current(session, patient.id)
     if version is not None:
