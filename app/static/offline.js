@@ -804,15 +804,22 @@
       if (line) line.remove();
       return;
     }
-    if (!line) {
-      line = document.createElement("p");
-      line.className = "alert alert-info";
-      line.setAttribute("data-dose-on-phone", "");
-      card.insertBefore(line, card.querySelector("h2").nextSibling);
-    }
-    var when = Clock.text(doses[doses.length - 1].data.taken_at, "weekday_time");
-    line.textContent = Clock.typeset(
-      card.getAttribute("data-text-dose-on-phone").replace("{time}", when));
+    line = line || card.insertBefore(infoNote("data-dose-on-phone"),
+                                     card.querySelector("h2").nextSibling);
+    line.textContent = withTime(card.getAttribute("data-text-dose-on-phone"),
+                                doses[doses.length - 1].data.taken_at);
+  }
+
+  // An information line a page adds (marked by `marker`), and its words with the {time} of an
+  // entry on this phone filled in.
+  function infoNote(marker) {
+    var note = document.createElement("p");
+    note.className = "alert alert-info";
+    note.setAttribute(marker, "");
+    return note;
+  }
+  function withTime(words, at) {
+    return Clock.typeset(words.replace("{time}", Clock.text(at, "weekday_time")));
   }
 
   function draw() {
@@ -1141,12 +1148,10 @@
           item.data && item.data.instrument === "cssrs";
       });
       if (!mine.length || document.querySelector("[data-answered-here]")) return;
-      var note = document.createElement("p");
-      note.className = "alert alert-info";
-      note.setAttribute("data-answered-here", "");
+      var note = infoNote("data-answered-here");
       note.setAttribute("role", "status");
-      note.textContent = Clock.typeset(form.getAttribute("data-text-answered-here").replace(
-        "{time}", Clock.text(mine[mine.length - 1].recorded_at, "weekday_time")));
+      note.textContent = withTime(form.getAttribute("data-text-answered-here"),
+                                  mine[mine.length - 1].recorded_at);
       form.parentNode.insertBefore(note, form);
     }).catch(function () { /* storage closed: the form as it is */ });
   }
