@@ -155,8 +155,10 @@ def test_two_worker_processes_deliver_each_due_reminder_once(db, push_service):
         time.sleep(1.5)
         assert all(worker.running() for worker in workers)
     finally:
-        outputs = [worker.stop() for worker in workers]
-    assert all(w.process.returncode == 0 for w in workers), outputs
+        for worker in workers:
+            worker.stop()
+    for worker in workers:
+        worker.assert_stopped_cleanly()
     assert push_service.errors == []
     got = Counter(r.payload["id"] for r in push_service.received)
     assert set(got) == due

@@ -56,7 +56,7 @@ def test_the_worker_process_sends_and_stops_cleanly_on_a_signal(db, push_service
         assert push_service.wait_for(1, timeout=60)
     finally:
         output = worker.stop(signum)
-    assert worker.process.returncode == 0, output
+    worker.assert_stopped_cleanly()
     assert "reminder worker started" in output
     assert f"reminder worker stopping ({signal.Signals(signum).name})" in output
     assert push_service.errors == []

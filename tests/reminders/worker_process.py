@@ -21,6 +21,7 @@ class Worker:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         # Read as it comes, so a chatty worker never blocks on a full pipe while the test waits.
         self._lines: list[str] = []
+        self.timed_out: str | None = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -33,21 +34,25 @@ class Worker:
         return self.process.poll() is None
 
     def stop(self, signum: int = signal.SIGTERM) -> str:
-        """Signal it and return what it printed; a worker still running 30 s later is killed
-        and the test fails with its output, rather than leaving the process to the next test."""
+        """Signal it and return what it printed. A worker still running 30 s later is killed
+        and `timed_out` set, never raised here: a test stopping several workers in `finally`
+        must stop them all before it fails, or the rest outlive it."""
         self.process.send_signal(signum)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            self.timed_out = signal.Signals(signum).name
             self.process.kill()
             self.process.wait()
-            self._reader.join(timeout=5)
-            pytest.fail("the worker did not stop within 30 s of "
-                        f"{signal.Signals(signum).name}:\n{self.output}")
         self._reader.join(timeout=5)
         assert self.process.stdout is not None
         self.process.stdout.close()
         return self.output
+
+    def assert_stopped_cleanly(self) -> None:
+        if self.timed_out:
+            pytest.fail(f"the worker did not stop within 30 s of {self.timed_out}:\n{self.output}")
+        assert self.process.returncode == 0, self.output
 
     @property
     def output(self) -> str:
