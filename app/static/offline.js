@@ -170,7 +170,9 @@
     keptSaid = true;
   }
 
-  function say(message, kind) {
+  // `quietly`: said without taking the focus, for news that arrives while the person may be
+  // typing (a send in the background); the note is a status, read out where it is.
+  function say(message, kind, quietly) {
     keptSaid = false;
     var main = document.getElementById("main");
     if (!main) return;
@@ -184,7 +186,7 @@
     note.className = "alert " + (kind || "alert-info");
     note.textContent = message;
     note.tabIndex = -1;
-    note.focus();
+    if (!quietly) note.focus();
   }
 
   // A link after what `say` just said: where to go about it.
@@ -822,11 +824,37 @@
     return Clock.typeset(words.replace("{time}", Clock.text(at, "weekday_time")));
   }
 
+  // The entries this page last showed as waiting to be sent (null before its first draw).
+  // Whoever sends them (this page, another tab, the service worker's Background Sync, which
+  // often wins the race on reconnecting), the page says how it ended: the list used to just
+  // vanish when someone other than this page's own flush had sent it (a phone tester).
+  var shownWaiting = null;
+  function sayHowWaitingEnded(items) {
+    var before = shownWaiting;
+    shownWaiting = items.filter(function (item) { return item.status === "pending"; })
+      .map(function (item) { return item.id; });
+    if (!before || !before.length) return;
+    var note = document.getElementById("offline-saved");
+    var refused = items.some(function (item) {
+      return item.status === "rejected" && before.indexOf(item.id) !== -1;
+    });
+    if (refused) {
+      if (!note || note.textContent !== text("some-rejected")) {
+        say(text("some-rejected"), "alert-error", true);
+      }
+    } else if (!items.length && navigator.onLine && !shownWithoutSignal &&
+               !(note && note.classList.contains("alert-ok"))) {
+      // A page shown from its saved copy says so with its own words (allSentSinceShown).
+      say(text("sent"), "alert-ok", true);
+    }
+  }
+
   function draw() {
     var user = currentUser();
     if (!user) return Promise.resolve();
     renderNotices(user).catch(function () { /* as render */ });
     return Outbox.all(user).then(function (items) {
+      sayHowWaitingEnded(items);
       var active = document.activeElement;
       var focusedDraft = active && active.getAttribute && active.getAttribute("data-draft-for");
       var refocus = null;

@@ -1237,3 +1237,55 @@ def test_offline_a_check_passed_online_gives_way_to_a_newer_one_that_held(
     expect(page.locator("#offline-saved")).to_contain_text("170/105")
     expect(verdict.get_by_role("heading", name="Before you dose: safety check")).to_be_visible()
     expect(verdict.get_by_role("button", name="Log dose")).to_have_count(0)
+
+
+
+def _on_a_fresh_page_whose_flush_fails(context: BrowserContext, page: Page, console_errors,
+                                       waiting: int):
+    """Back online, on a page opened afresh (not the one that kept the entries), where neither
+    its own flush nor the service worker's gets through: the list of `waiting` entries."""
+    console_errors.expect(r"ERR_INTERNET_DISCONNECTED|Failed to fetch|net::")
+    context.route("**/api/v1/sync", lambda route: route.abort("internetdisconnected"))
+    context.set_offline(False)
+    page.goto("/today")
+    listed = page.locator("[data-outbox] [data-outbox-item]")
+    expect(listed).to_have_count(waiting)
+    page.wait_for_timeout(1000)  # the page's own flush (flushSoon), refused on the way
+    expect(listed).to_have_count(waiting)
+    expect(page.locator("#offline-saved")).to_have_count(0)
+    context.unroute("**/api/v1/sync")
+
+
+def test_a_list_sent_by_someone_else_says_it_was_sent_not_just_gone(context, page: Page,
+                                                                     patient, console_errors):
+    """On reconnecting, the service worker's Background Sync often sends the outbox before the
+    page's own flush, which then finds nothing to report: the list of entries waiting simply
+    vanished, without a word (a phone tester). Whoever sent it, the page says it was sent."""
+    _ready_offline(context, page, patient.email)
+    _safety_check(page, "128", "82", "72")
+    page.locator("#gate-result").get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("2")
+    _on_a_fresh_page_whose_flush_fails(context, page, console_errors, waiting=2)
+
+    # The flush the service worker runs (the same outbox code), not this page's own.
+    page.evaluate("TrocheOutbox.flush()")
+    expect(page.locator("[data-outbox]")).to_be_hidden()
+    note = page.get_by_role("status").filter(has_text="has been sent")
+    expect(note).to_have_text("Everything on this phone has been sent.")
+    # News from the background does not take the focus from what the person may be doing.
+    assert page.evaluate("document.activeElement.id") != "offline-saved"
+    _until(lambda: len(_rows(patient.id)["doses"]) == 1)
+
+
+def test_a_list_refused_by_someone_elses_send_says_so(context, page: Page, patient,
+                                                      console_errors):
+    _offline_dose_the_server_refuses(context, page, patient)
+    expect(_count(page)).to_have_text("1")
+    _on_a_fresh_page_whose_flush_fails(context, page, console_errors, waiting=1)
+
+    page.evaluate("TrocheOutbox.flush()")
+    expect(page.locator("[data-outbox] .outbox-rejected")).to_contain_text(
+        "That is more than 10 troches")
+    expect(page.locator("#offline-saved")).to_have_text(
+        "Some entries were not accepted. See them below, with the reason.")
+    assert _rows(patient.id)["doses"] == []
