@@ -245,11 +245,9 @@ class _Builder:
                            r=dose.override_reason)
                          if dose.override_reason else _("Logged after it was taken."))
         elif dose.override_reason:
-            notes.append(_("Reason given for dosing despite a hold: %(reason)s",
-                           reason=dose.override_reason))
+            notes.append(_("Reason given for dosing despite a hold: %(r)s", r=dose.override_reason))
         if dose.no_gate_reason:
-            notes.append(_("Why there was no safety check: %(reason)s",
-                           reason=dose.no_gate_reason))
+            notes.append(_("No safety check because: %(r)s", r=dose.no_gate_reason))
         for revision in self.records.revisions.get(dose.id, []):
             if "status" in revision.after:
                 continue  # the entered-in-error mark, said above

@@ -596,9 +596,12 @@ def _dose_notes(dose: Dose, records: PatientRecords, clock: _Clock) -> str:
         notes.append(_("Logged after it was taken. What happened: %(r)s", r=dose.override_reason)
                      if dose.override_reason else _("Logged after it was taken."))
     elif dose.override_reason:
-        notes.append(_("Override: %(why)s", why=dose.override_reason))
+        # The same sentence as the pages and the FHIR bundle: a reason to dose despite a hold,
+        # never a bare "Override" a reader could take for permission given.
+        notes.append(_("Reason given for dosing despite a hold: %(r)s", r=dose.override_reason))
     if dose.no_gate_reason:
-        notes.append(_("No safety check: %(why)s", why=dose.no_gate_reason))
+        # Worded as the web pages and the FHIR bundle word it: one sentence wherever it is read.
+        notes.append(_("No safety check because: %(r)s", r=dose.no_gate_reason))
     return "\n".join(notes)
 
 
