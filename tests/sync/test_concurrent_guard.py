@@ -2,10 +2,12 @@
 tabs, or an outbox replaying beside a form) sending doses for one patient at the same moment.
 Each request has its own connection; on PostgreSQL they really run in parallel."""
 
+import math
 import threading
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -13,7 +15,9 @@ from sqlmodel import select
 from app.alerts import service as alerts
 from app.checkins.models import SafetyEvent
 from app.db import utcnow
+from app.doses import ledger
 from app.doses.models import Dose, LedgerEntry
+from app.protocols import service as protocols
 from app.sync.models import ClientWrite
 from tests import factories
 from tests.helpers import signed_in_clients
@@ -199,3 +203,33 @@ def test_a_count_and_the_dose_before_it_sent_at_once_agree_in_either_order(db, p
     db.expire_all()
     stored = db.get(LedgerEntry, uuid.UUID(count["id"]))
     assert stored.expected_balance == 9 and stored.flags == []
+
+
+@pytest.mark.parametrize("round_", range(6))
+def test_a_refill_and_the_dose_before_it_sent_at_once_agree_in_either_order(db, patient, round_):
+    """The patient's dose, written down when taken, and the refill picked up later that day
+    reach the server at the same moment from two phones. Whichever arrives first, the refill
+    is judged with the dose in it: on time, not early by the one troche the dose took."""
+    tz = ZoneInfo(patient.timezone)
+    now = utcnow()
+    version = protocols.current(db, patient.id)
+    weekly = ledger.troches_per_week(version, patient.timezone, now)
+    today = now.astimezone(tz).date()
+    # Where a refill dated today goes: local noon, or now if that is earlier.
+    refill_at = min(datetime.combine(today, time(12), tzinfo=tz),
+                    now.replace(second=0, microsecond=0))
+    taken = (refill_at - timedelta(hours=1)).astimezone(UTC)
+    [first] = _all_at_once(patient, [factories.sync_item("ledger_fill", {
+        "filled_on": (today - timedelta(days=1)).isoformat(),
+        # Without the dose it lasts one troche past the 7-day window; with it, exactly the window.
+        "count": math.floor(weekly) + 1, "strength_mg": "100"})])
+    assert first["status"] == "created"
+    dose, refill = _all_at_once(patient, [
+        factories.sync_item("dose", {"taken_at": taken.isoformat(), "dose_mg": "100",
+                                     "route": "sublingual", "no_gate_reason": "At home."},
+                            recorded_at=taken),
+        factories.sync_item("ledger_fill", {"filled_on": today.isoformat(), "count": 20,
+                                            "strength_mg": "100"})])
+    assert dose["status"] == refill["status"] == "created"
+    db.expire_all()
+    assert db.get(LedgerEntry, uuid.UUID(refill["id"])).flags == []
