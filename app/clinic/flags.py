@@ -26,14 +26,19 @@ screener_pending a PHQ-9 item 9 answer above 0 that no C-SSRS screener has follo
 safety_event     any other safety event the patient's page lists to review (PHQ-9 item 9 above
                  0 and screened; a positive screen short of high risk; a severe side effect;
                  hard to rouse or a breathing concern in a session; an offline check the server
-                 disagreed with), not yet reviewed, in the last 90 days (the page's window); one
-                 flag per event, cleared by the event's own review, as a high-risk screen is. A
-                 crisis reading and a dose against a hold have flags of their own (bp_emergency,
-                 override), so their events are not flagged twice.
+                 disagreed with; a dose taken against a hold), not yet reviewed, in the last 90
+                 days (the page's window); one flag per event, cleared by the event's own
+                 review, as a high-risk screen is. A crisis reading has a flag of its own
+                 (bp_emergency), so its event is not flagged twice. A dose against a hold was
+                 flagged `override` instead, far down the list, and reviewing that flag left its
+                 high-risk event open on the patient's page (a tester): one incident, one flag,
+                 one review.
 bp_emergency     a reading at or above 180/120 (gate or check-in) in the last 14 days.
 bp_hold          a safety check held for blood pressure (at or above the protocol's hold level)
                  in the last 14 days.
-override         a dose taken through a guard override or against a hold, last 30 days.
+override         a dose taken through a guard override the prescriber allows (a hold the patient
+                 may override with a reason), last 30 days. A dose against a hold is a
+                 safety_event (its event), not this.
 cleared_by_correction
                  a dose within the limits only because a dose near it was corrected or marked
                  entered in error (app/doses/rules.py limits_met_only_after_corrections), last
@@ -110,7 +115,7 @@ EVENT_DAYS = 90
 # The safety events flagged as safety_event (or screener_pending): every kind but those with a
 # flag of their own.
 EVENT_KINDS = ("phq9_item9", "positive_screen", "severe_side_effect", "hard_to_rouse",
-               "breathing_concern", "offline_gate_disagreed")
+               "breathing_concern", "offline_gate_disagreed", "dose_against_hold")
 # The codes whose key is a safety event's id, reviewed by reviewing the event.
 EVENT_CODES = ("cssrs_high", "screener_pending", "safety_event")
 MISSED_DAYS = 14
@@ -133,7 +138,6 @@ _VERSION_LOOKBACK = timedelta(days=MISSED_DAYS + 1) + timedelta(hours=48)
 _FOREVER = datetime.min.replace(tzinfo=UTC)
 # The PHQ-9s and the last entries are looked for here first (see gather).
 RECENT_LOOKBACK = timedelta(days=90)
-OVERRIDE_FLAGS = frozenset({"override", "against_hold"})
 LATE_OR_EXTRA_FLAGS = frozenset({"late_entry", "extra"})
 SUPPLY_FLAGS = frozenset({"discrepancy", "early_refill"})
 
@@ -146,7 +150,7 @@ def code_label(code: str) -> str:
         "safety_event": _("Safety event to review"),
         "bp_emergency": _("Blood pressure emergency"),
         "bp_hold": _("Blood pressure hold"),
-        "override": _("Override or dose against a hold"),
+        "override": _("Dose taken through an override"),
         "cleared_by_correction": _("Limits met only after a correction"),
         "missed_sessions": _("Missed sessions"),
         "late_or_extra": _("Late or extra doses"),
@@ -395,7 +399,9 @@ def occurrences(facts: PatientFacts, now: datetime) -> dict[str, list[Seen]]:
     return {
         "bp_emergency": _within(facts.bp_emergencies, lambda s: s.at, bp_start, now),
         "bp_hold": _within(facts.bp_holds, lambda s: s.at, bp_start, now),
-        "override": [Seen(d.taken_at, d.key) for d in recent if d.flags & OVERRIDE_FLAGS],
+        # Every dose against a hold raised its event (app/doses/service.py), flagged as such.
+        "override": [Seen(d.taken_at, d.key) for d in recent
+                     if "override" in d.flags and "against_hold" not in d.flags],
         "cleared_by_correction": [Seen(d.taken_at, d.key) for d in recent
                                   if CLEARED_BY_CORRECTION in d.flags],
         "missed_sessions": missed_sessions(facts, now),
@@ -493,8 +499,8 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
                           "Held for blood pressure: %(num)s safety checks in 14 days.", n))
     found += _summary("override", seen["override"], reviewed,
                       lambda n: ngettext(
-                          "%(num)s dose taken through an override or against a hold in 30 days.",
-                          "%(num)s doses taken through an override or against a hold in 30 days.",
+                          "%(num)s dose taken through an override in 30 days.",
+                          "%(num)s doses taken through an override in 30 days.",
                           n))
     found += _summary("cleared_by_correction", seen["cleared_by_correction"], reviewed,
                       lambda n: ngettext(
@@ -549,7 +555,7 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 # app/protocols/schedule.py, app/web/formats.py numbers, the instruments' names);
 # tests/clinic/test_flag_summary.py holds a fingerprint of this file and its Spanish words that
 # fails at a change here.
-RULES_VERSION = 3
+RULES_VERSION = 4
 
 # How long an evaluation may stand at most, whatever `settled_until` finds: it also covers rows
 # dated further ahead than FUTURE_TOLERANCE, which `gather` does not read until they come close.

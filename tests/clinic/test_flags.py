@@ -117,7 +117,8 @@ def test_a_review_clears_that_occurrence_and_earlier_ones_and_a_new_one_flags_ag
 @pytest.mark.parametrize(("dose_flags", "expected"), [
     (set(), []),
     ({"override", "sitter_required"}, ["override"]),
-    ({"override", "bp_hold", "against_hold"}, ["override"]),
+    # Against a hold: its safety event is the flag (one incident, one review), not this.
+    ({"override", "bp_hold", "against_hold"}, []),
     ({"late_entry"}, ["late_or_extra"]),
     ({"extra"}, ["late_or_extra"]),
     ({"override", "sitter_required", "late_entry"}, ["override", "late_or_extra"]),

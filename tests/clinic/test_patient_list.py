@@ -116,7 +116,7 @@ def test_the_list_puts_the_most_urgent_first_then_names(panel, auth, client):
     assert [ids[i] for i in order_on_page(page)] == EXPECTED_ORDER
     assert "Sid Stranger" not in page
     assert "High-risk answers on the suicidality screener" in page
-    assert "1 dose taken through an override or against a hold in 30 days." in page
+    assert "1 dose taken through an override in 30 days." in page
     assert "PHQ-9 went from 6 to 13 (Moderate)." in page
     assert "Since" in page and "yesterday" in page and "3 days ago" in page
     # Each flag has its own compact review form; the patient page is a link away.
@@ -136,7 +136,7 @@ def test_the_json_list_has_the_same_order_and_shape(panel, auth, client):
     assert amy["email"] == "amy@example.test"
     assert amy["phase"] is None  # the protocol starts tomorrow
     assert amy["flags"] == [{"code": "override", "message": (
-        "1 dose taken through an override or against a hold in 30 days."),
+        "1 dose taken through an override in 30 days."),
         "since": panel["amy_dose"].taken_at.isoformat().replace("+00:00", "Z")}]
     bob = next(p for p in body if p["name"] == "Bob Emergency")
     assert [f["code"] for f in bob["flags"]] == ["bp_emergency", "supply"]

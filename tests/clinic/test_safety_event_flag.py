@@ -13,6 +13,7 @@ from sqlmodel import select
 from app.checkins.models import SafetyEvent
 from app.clinic import flags
 from app.db import utcnow
+from app.doses import service as doses
 from app.safety import service as safety
 from tests import factories
 from tests.helpers import fresh
@@ -82,7 +83,7 @@ def test_an_event_older_than_the_pages_window_or_with_a_flag_of_its_own_is_not_f
         db, team):
     _prescriber, patient = team
     for kind, days in (("severe_side_effect", 91), ("bp_emergency", 20),
-                       ("dose_against_hold", 2)):
+                       ("dose_against_hold", 91)):
         db.add(SafetyEvent(patient_id=patient.id, kind=kind, level="high",
                            occurred_at=utcnow() - timedelta(days=days), source_id=uuid.uuid4()))
     db.commit()
@@ -217,3 +218,36 @@ def test_the_patients_page_and_list_say_an_unscreened_answer_holds_dosing(db, au
     page = html.unescape(client.get(f"/patients/{patient.id}").text)
     assert "Dosing on hold" not in page and "Dosing is on hold" not in page
     assert "Clear the hold" not in listed(client)
+
+
+def test_a_dose_against_a_hold_is_one_flag_reviewed_once_with_its_event(db, auth, client, team):
+    """It was flagged "Override or dose against a hold", below every blood-pressure flag and
+    every other safety event, and reviewing that flag left its high-risk event open on the
+    patient's page: the list then said nothing of an event the page still asked to review (a
+    tester). Now its event is the flag, ranked with the safety events, and one review ends
+    both."""
+    prescriber, patient = team
+    now = utcnow()
+    for hours_ago in (3, 2):  # the second 48 hours too soon, recorded as already taken
+        doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
+            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
+            "override_reason": "Took it before I saw the hold."}, now=now)
+    db.commit()
+    [event] = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id,
+                                                SafetyEvent.kind == "dose_against_hold")).all()
+
+    assert auth.login(prescriber.email).status_code == 303
+    # First, above the late and extra doses and the creep it also shows; not "override".
+    flag, *others = client.get("/api/v1/patients").json()[0]["flags"]
+    assert (flag["code"], flag["message"]) == ("safety_event", "Dose taken against a hold.")
+    assert "override" not in [f["code"] for f in others]
+    filtered = html.unescape(client.get("/patients", params={"flag": "safety_event"}).text)
+    assert patient.display_name in filtered
+    response = auth.post(f"/patients/{patient.id}/flags/review", {
+        "code": "safety_event", "key": str(event.id), "note": "Called; no harm, plan unchanged.",
+        "next": "/patients"})
+    assert response.status_code == 303
+    assert fresh(db, SafetyEvent, event.id).reviewed_by_id == prescriber.id
+    assert [f["code"] for f in client.get("/api/v1/patients").json()[0]["flags"]] == [
+        f["code"] for f in others]
