@@ -502,6 +502,14 @@ def is_extra(session: Session, version: ProtocolVersion, patient: User, taken_at
     return taken_at in schedule.extra_doses(occs, times, due_window=DUE_WINDOW)
 
 
+def _taken_before_check(session: Session, patient: User, gate_id: uuid.UUID,
+                        taken_at: datetime) -> bool:
+    """Whether the patient's check `gate_id` was made after `taken_at` (beyond a form's slack)."""
+    gate = session.get(GateCheck, gate_id)
+    return (gate is not None and gate.patient_id == patient.id
+            and taken_at < gate.checked_at - FUTURE_TOLERANCE)
+
+
 def _usable_gate(session: Session, patient: User, gate_id: uuid.UUID,
                  taken_at: datetime, current: ProtocolVersion) -> GateCheck:
     gate = session.get(GateCheck, gate_id)
@@ -594,9 +602,19 @@ def record_dose(
         errors["dose_mg"] = protocols.dose_amount_message(problem, version.strength_mg)
     if errors:
         raise Invalid(" ".join(errors.values()), errors=errors)
-    gate = _usable_gate(session, patient, dose.gate_id, taken_at, version) if dose.gate_id \
-        else None
-    if gate is None and not dose.no_gate_reason:
+    gate_id, no_gate_reason = dose.gate_id, dose.no_gate_reason
+    if gate_id and dose.already_taken and _taken_before_check(session, patient, gate_id,
+                                                              taken_at):
+        # Recorded from a check that held, but taken before that check was made: the check
+        # never preceded it, so the dose is one without a check, in the patient's words. It
+        # was refused as "That safety check is too old for this dose. Check again", which no
+        # check could mend (a tester, held at 10:28 PM, recording a dose taken at 8:30 PM).
+        gate_id, no_gate_reason = None, no_gate_reason or dose.override_reason
+        if not no_gate_reason:
+            raise Invalid(_("Write what happened, and why: it is recorded with the dose."),
+                          field="override_reason")
+    gate = _usable_gate(session, patient, gate_id, taken_at, version) if gate_id else None
+    if gate is None and not no_gate_reason:
         raise Invalid(_("Say why there was no safety check before this dose."),
                       field="no_gate_reason")
 
@@ -661,7 +679,7 @@ def record_dose(
         route=dose.route.value, hold_minutes=dose.hold_minutes or version.hold_minutes,
         swallowed=dose.swallowed, lot=dose.lot, rx_number=dose.rx_number,
         override_reason=dose.override_reason if codes else None,
-        no_gate_reason=None if gate else dose.no_gate_reason, flags=flags,
+        no_gate_reason=None if gate else no_gate_reason, flags=flags,
         already_taken=dose.already_taken,
     )
     session.add(row)

@@ -567,3 +567,29 @@ def test_a_dose_timed_just_before_a_crisis_reading_is_held_by_it(db, world):
     # Longer before the reading, it was taken before anything was wrong: recorded.
     earlier = dose(db, patient, reading - timedelta(minutes=11), now=reading + timedelta(minutes=1))
     assert earlier.flags == ["no_gate"]
+
+
+def test_a_dose_taken_before_the_check_it_is_recorded_from_has_no_check(db, world):
+    """Held at the session, the patient records a dose taken two hours before the check through
+    "I have already taken a dose": it was refused as "That safety check is too old for this
+    dose. Check again", which no check could mend. The check never preceded it: recorded as a
+    dose without one, in the patient's words, and judged at its own time."""
+    _, patient, _ = world
+    check = gate(db, patient, SESSION, systolic=185, diastolic=125)
+    assert check.verdict != "pass"
+    account = "Took it at 8 before I measured."
+    row = dose(db, patient, SESSION - timedelta(hours=2), now=SESSION + timedelta(minutes=5),
+               recorded_at=SESSION + timedelta(minutes=5), gate_id=check.id,
+               already_taken=True, override_reason=account, no_gate_reason=None)
+    assert row.gate_id is None and row.no_gate_reason == account
+    assert "no_gate" in row.flags and "against_hold" not in row.flags
+    # Without the account there is nothing to record it with: said beside the account's box.
+    with pytest.raises(Invalid) as caught:
+        dose(db, patient, SESSION - timedelta(hours=3), now=SESSION + timedelta(minutes=6),
+             recorded_at=SESSION + timedelta(minutes=6), gate_id=check.id,
+             already_taken=True, no_gate_reason=None)
+    assert list(caught.value.errors) == ["override_reason"]
+    # Taken after it, the check stands, and holds it.
+    with pytest.raises(service.DoseRefused):
+        dose(db, patient, SESSION + timedelta(minutes=2), now=SESSION + timedelta(minutes=7),
+             recorded_at=SESSION + timedelta(minutes=7), gate_id=check.id)
