@@ -59,8 +59,12 @@ class DoseRefused(Invalid):
     patient's statement that the dose was already taken (a record, never a permission)."""
 
     def __init__(self, reasons: list[dict], *, overridable: bool,
-                 same_as: str | None = None) -> None:
-        if overridable:
+                 same_as: str | None = None, already_taken: bool = False) -> None:
+        if already_taken:
+            # Said to have been taken, without the account: "record it as taken" read as if
+            # it had not been (a tester's dose logged offline as taken earlier).
+            message = _("It is recorded as taken once you write what happened, and why.")
+        elif overridable:
             message = _("Give a reason to take it anyway, or wait.")
         else:
             message = _("This cannot be overridden before dosing. If you have already taken "
@@ -651,6 +655,7 @@ def record_dose(
     if codes:
         if not dose.override_reason or not (overridable or dose.already_taken):
             raise DoseRefused(reasons.shown(held, patient.timezone), overridable=overridable,
+                              already_taken=dose.already_taken,
                               same_as=same_dose_words(same, patient.timezone) if same else None)
         flags += ["override", *codes]
         if not overridable:

@@ -593,3 +593,19 @@ def test_a_dose_taken_before_the_check_it_is_recorded_from_has_no_check(db, worl
     with pytest.raises(service.DoseRefused):
         dose(db, patient, SESSION + timedelta(minutes=2), now=SESSION + timedelta(minutes=7),
              recorded_at=SESSION + timedelta(minutes=7), gate_id=check.id)
+
+
+def test_a_held_dose_said_to_be_taken_without_an_account_asks_for_the_account(db, world):
+    """Logged offline as taken earlier, too soon after another: refused on arrival with "This
+    cannot be overridden before dosing. If you have already taken it, record it as taken",
+    when it had been (a tester). The refusal asks for what is missing."""
+    _, patient, _ = world
+    gated_dose(db, patient, SESSION)
+    with pytest.raises(service.DoseRefused) as refused:
+        dose(db, patient, SESSION + timedelta(hours=3), already_taken=True)
+    assert refused.value.message.endswith(
+        "It is recorded as taken once you write what happened, and why.")
+    assert "cannot be overridden" not in refused.value.message
+    with pytest.raises(service.DoseRefused) as refused:
+        dose(db, patient, SESSION + timedelta(hours=3))
+    assert "If you have already taken it, record it as taken" in refused.value.message
