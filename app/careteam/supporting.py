@@ -60,6 +60,10 @@ class SessionToday:
     dose_at: datetime | None
     plus40: checkins.Due | None  # that dose's +40 minute check-in
     dose_yesterday: bool = False
+    # That dose was recorded as taken against a hold: the sitter's pages read "Dose taken today
+    # at 12:35 AM" under a green "Taken" as if all was well (a tester). No reasons: the hold's
+    # own words are the patient's check, shown before the dose.
+    against_hold: bool = False
 
 
 def _schedule(session: Session, patient: User, now: datetime):
@@ -109,7 +113,8 @@ def session_today(session: Session, patient: User, now: datetime) -> SessionToda
         plus40 = next((d for d in checkins.due_checkins(session, patient, now)
                        if d.key == f"plus40:{dose.id}"), None)
     return SessionToday(True, nxt, earlier, dose.taken_at if dose else None, plus40,
-                        dose_yesterday=dose is not None and dose.taken_at < day_start)
+                        dose_yesterday=dose is not None and dose.taken_at < day_start,
+                        against_hold=dose is not None and "against_hold" in dose.flags)
 
 
 def next_session_at(session: Session, patient: User, now: datetime) -> datetime | None:

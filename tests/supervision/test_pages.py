@@ -319,3 +319,30 @@ def test_the_patient_cannot_open_the_sitters_slots_as_their_own_checkins(db, cli
     login_as("patient")
     assert client.get("/checkins/observe").status_code == 404
     assert client.get("/checkins/sitter_check").status_code == 404
+
+
+@pytest.mark.parametrize("scope", ["supervision", "doses"])
+def test_a_dose_taken_against_a_hold_says_so_on_the_sitters_pages(db, client, sitter, scope):
+    """The sitter's home and session page read "Dose taken today at 12:35 AM" and "Session
+    under way" under a green "Taken", as if all was well, for a dose taken seven minutes after
+    another against the hold (a tester). Said without the hold's reasons or an amount."""
+    patient = supported(db, sitter, scope=scope)
+    log_dose(db, patient, minutes_ago=30)
+    now = utcnow()
+    doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+        "taken_at": (now - timedelta(minutes=20)).isoformat(), "dose_mg": "150",
+        "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
+        "override_reason": "Took a second one by mistake."}, now=now)
+    db.commit()
+    session_page = html.unescape(client.get(f"/supporting/{patient.id}/session").text)
+    assert ("Jordan Reyes recorded this dose as taken against a hold; their prescriber has been "
+            "told.") in session_page
+    home = html.unescape(client.get("/supporting").text)
+    assert "Recorded as taken against a hold; the prescriber has been told." in home
+    for page in (session_page, home):
+        assert "Took a second one by mistake" not in page and "Too soon" not in page
+
+    # A dose within the plan: nothing of the kind.
+    other = supported(db, sitter, scope=scope)
+    log_dose(db, other, minutes_ago=30)
+    assert "against a hold" not in client.get(f"/supporting/{other.id}/session").text
