@@ -189,6 +189,13 @@
     if (!quietly) note.focus();
   }
 
+  // Everything sent: the page was drawn before the server had it (Check-ins still said the mood
+  // was due, Today named the dose before: a phone tester), so the way to the page as it is now.
+  function saySent(quietly) {
+    say(text("sent"), "alert-ok", quietly);
+    linkInNote(window.location.pathname + window.location.search, text("show-fresh"));
+  }
+
   // A link after what `say` just said: where to go about it.
   function linkInNote(href, words) {
     var note = document.getElementById("offline-saved");
@@ -845,7 +852,7 @@
     } else if (!items.length && navigator.onLine && !shownWithoutSignal &&
                !(note && note.classList.contains("alert-ok"))) {
       // A page shown from its saved copy says so with its own words (allSentSinceShown).
-      say(text("sent"), "alert-ok", true);
+      saySent(true);
     }
   }
 
@@ -885,7 +892,13 @@
         li.className = "outbox-item outbox-" + item.status;
         li.setAttribute("data-outbox-item", item.id);
         var title = document.createElement("span");
-        title.textContent = item.label + " · " + Clock.text(item.recorded_at, "weekday_time");
+        // The time the entry is about (when the dose was taken, the troches counted), as the
+        // note on Today gives it: the list gave when it was written down, a dose logged at
+        // 10:37 PM as taken at 9:00 PM read "Dose · Sun 10:37 PM" (a phone tester).
+        var about = item.data && (item.kind === "dose" ? item.data.taken_at :
+          item.kind === "ledger_count" ? item.data.counted_at : null);
+        title.textContent = item.label + " · " + Clock.text(about || item.recorded_at,
+                                                            "weekday_time");
         li.appendChild(title);
         var state = document.createElement("span");
         state.className = "badge";
@@ -974,7 +987,7 @@
       if (items.some(function (item) { return item.status === "rejected"; })) {
         say(text("some-rejected"), "alert-error");
       } else if (!items.length && navigator.onLine) {
-        say(text("sent"), "alert-ok");
+        saySent();
       }
     }).catch(function () { /* the outbox cannot be read: the list below still shows it */ });
   }
@@ -987,7 +1000,7 @@
     flushTimer = setTimeout(function () {
       if (!currentUser()) return; // signed out in the meantime (the page was swapped)
       Outbox.flush().then(function (summary) {
-        if (summary.sent && !summary.rejected) say(text("sent"), "alert-ok");
+        if (summary.sent && !summary.rejected) saySent();
         if (summary.rejected) say(text("some-rejected"), "alert-error");
         // The session ended while entries waited: "sent when you are back online" is no longer
         // true (online, they wait for a sign-in), and a sign-in is what sends them.

@@ -169,6 +169,12 @@ def test_offline_entries_wait_in_the_outbox_and_arrive_once(context, page: Page,
     page.locator("form.dose-form").last.get_by_role("button", name="Log dose").click()
     expect(page).to_have_url(re.compile(r"/today$"))
     expect(_count(page)).to_have_text("4")
+    # Listed at the time it was taken, as Today's card names it, not when it was written down.
+    card = page.locator(".session-card [data-dose-on-phone]")
+    expect(card).to_have_text(re.compile(r"^A dose taken .+ is saved on this phone"))
+    taken = re.search(r"A dose taken (.+) is saved", card.inner_text()).group(1)
+    expect(page.locator("[data-outbox] [data-outbox-item]").filter(
+        has_text=re.compile(r"^Dose · "))).to_contain_text(f"Dose · {taken}")
     page.goto("/supply")
     page.get_by_label("Troches you have now").fill("7")
     page.get_by_role("button", name="Save count").click()
@@ -1271,10 +1277,14 @@ def test_a_list_sent_by_someone_else_says_it_was_sent_not_just_gone(context, pag
     page.evaluate("TrocheOutbox.flush()")
     expect(page.locator("[data-outbox]")).to_be_hidden()
     note = page.get_by_role("status").filter(has_text="has been sent")
-    expect(note).to_have_text("Everything on this phone has been sent.")
+    expect(note).to_have_text(
+        "Everything on this phone has been sent. Show the page as it is now")
     # News from the background does not take the focus from what the person may be doing.
     assert page.evaluate("document.activeElement.id") != "offline-saved"
     _until(lambda: len(_rows(patient.id)["doses"]) == 1)
+    # This Today was drawn before the dose reached the server: the link shows it as it is now.
+    note.get_by_role("link", name="Show the page as it is now").click()
+    expect(page.get_by_text(re.compile(r"^Last dose: 100 mg on "))).to_be_visible()
 
 
 def test_a_list_refused_by_someone_elses_send_says_so(context, page: Page, patient,
