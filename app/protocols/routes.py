@@ -84,6 +84,7 @@ def values_from_form(form) -> dict:
 # phase's schedule select under the phase's name.
 _SHOWN = frozenset({
     *SIMPLE_FIELDS, "route", "required_checklist", "overridable_holds", *PHASE_NAMES,
+    "confirm_short_interval",
     *(f"{phase}_{key}" for phase in PHASE_NAMES
       for key in ("weekdays", "every_n_days", "at", "weeks")),
 })
@@ -216,7 +217,9 @@ def edit_page(request: Request, session: SessionDep, user: CurrentUser, patient_
                 version.min_hours_between_doses, version.phases.values(), version.dose_mg,
                 version.max_mg_per_24h),
             "maxima_warning": service.version_maxima_warning(version, patient.timezone,
-                                                             _local_today(patient))}
+                                                             _local_today(patient)),
+            "short_interval": service.short_interval_warning(
+                version.min_hours_between_doses, version.dose_mg, version.max_mg_per_24h)}
     return render(request, "protocols/edit.html",
                   _page_context(session, patient, values, **warnings))
 
@@ -229,6 +232,13 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
     )
     today = _local_today(patient)
     before = service.current(session, patient.id)
+    # A minimum short enough, with a 24-hour maximum loose enough, to let a second dose through
+    # the same day goes live only when the prescriber says it is meant: it went live at once
+    # and its warning was first read on the patient's page afterwards (a tester typed 4 hours).
+    short = service.values_short_interval_warning(values_from_form(form))
+    unconfirmed = {"confirm_short_interval": _(
+        "Tick this to save a minimum this short, or make the minimum longer.")} \
+        if short and form.get("confirm_short_interval") != "yes" else {}
     try:
         saved = service.save(
             session,
@@ -238,21 +248,24 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
             values=values_from_form(form),
             now=utcnow(),
         )
+        if unconfirmed:
+            raise Invalid(errors=unconfirmed)  # the version just made is rolled back below
     except Invalid as err:
         values = _form_values(form)
+        errors = {**(err.errors or ({err.field or "__all__": err.message})), **unconfirmed}
         # Warnings from what could be saved: a refused 5000 mg dose is not weighed against the
         # maxima (its own error says what is wrong with it).
-        submitted = {k: v for k, v in values_from_form(form).items()
-                     if k not in (err.errors or {})}
+        submitted = {k: v for k, v in values_from_form(form).items() if k not in errors}
         context = _page_context(session, patient, values,
                                 interval_warning=service.values_warning(submitted),
                                 maxima_warning=service.values_maxima_warning(
-                                    submitted, patient.timezone, _local_today(patient)))
+                                    submitted, patient.timezone, _local_today(patient)),
+                                short_interval=service.values_short_interval_warning(submitted))
         return form_error(
             request,
             session,
             "protocols/edit.html",
-            Invalid(errors=shown_errors(err.errors)) if err.errors else err,
+            Invalid(errors=shown_errors(errors)),
             values,
             {k: v for k, v in context.items() if k != "values"},
         )

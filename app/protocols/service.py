@@ -528,6 +528,19 @@ def values_warning(values: Mapping) -> str | None:
                              _readable_amount(values, "max_mg_per_24h"))
 
 
+def values_short_interval_warning(values: Mapping) -> str | None:
+    """``short_interval_warning`` for values as submitted, or None where one of them cannot be
+    read (it has its own error)."""
+    try:
+        min_hours = Decimal(str(values.get("min_hours_between_doses", "")).strip())
+    except InvalidOperation:
+        return None
+    if not min_hours.is_finite() or not 0 < min_hours <= MAX_INTERVAL_HOURS:
+        return None
+    return short_interval_warning(min_hours, _readable_amount(values, "dose_mg"),
+                                  _readable_amount(values, "max_mg_per_24h"))
+
+
 def _readable_amount(values: Mapping, name: str) -> Decimal | None:
     """A submitted amount that reads as a positive number, or None (it has its own error)."""
     try:

@@ -594,3 +594,32 @@ def test_a_refused_amount_is_not_weighed_in_the_warnings(db, auth, prescriber_an
                           "client_id": str(uuid.uuid4())})
     assert response.status_code == 422
     assert 'id="maxima-warning"' in response.text
+
+
+def test_a_minimum_that_lets_a_second_dose_through_the_same_day_takes_a_tick(
+        db, client, auth, prescriber_and_patient):
+    """A tester typed a 4-hour minimum: it went live at once, and its warning was first read
+    on the patient's page afterwards. Now the form comes back with the warning and a box to
+    tick, nothing saved; ticked, it saves."""
+    _, patient = prescriber_and_patient
+    path = f"/patients/{patient.id}/protocol"
+    short = {**FORM, "min_hours_between_doses": "4", "max_mg_per_24h": "300",
+             "client_id": str(uuid.uuid4())}
+    response = auth.post(path, short)
+    assert response.status_code == 422
+    page = response.text.replace("&#39;", "'")
+    assert "lets a second 150 mg dose be taken the same day" in page
+    assert re.search(r'<p class="field-error" id="confirm_short_interval-error">Tick this to save '
+                     r"a minimum this short, or make the minimum longer.</p>", page)
+    assert _input_value(page, "min_hours_between_doses") == "4"  # what was typed, kept
+    assert db.exec(select(ProtocolVersion).where(
+        ProtocolVersion.patient_id == patient.id)).all() == []
+    response = auth.post(path, {**short, "confirm_short_interval": "yes"})
+    assert response.status_code == 303, response.text
+    [saved] = db.exec(select(ProtocolVersion).where(
+        ProtocolVersion.patient_id == patient.id)).all()
+    assert saved.min_hours_between_doses == 4
+    # The form for the next version asks again while the minimum stays this short.
+    assert 'name="confirm_short_interval"' in client.get(path).text
+    # A minimum of 48 hours needs no tick.
+    assert auth.post(path, {**FORM, "client_id": str(uuid.uuid4())}).status_code == 303
