@@ -3,6 +3,7 @@ dose, safety check (holds and emergencies included), check-in, questionnaire, le
 missed session, times in the patient's zone with the prescriber's beside them, and the
 printable one-page summary."""
 
+import html
 import re
 import uuid
 from datetime import timedelta
@@ -120,3 +121,18 @@ def test_the_summary_is_404_for_anyone_else(db, client, login_as, demo, who):
     login_as(who)
     response = client.get(f"/patients/{demo['patient@demo.test'].id}/summary")
     assert response.status_code == 404 and "Jordan" not in response.text
+
+
+def test_without_a_sitter_the_page_says_who_invites_one(db, client, auth):
+    """A new prescriber looked on the patient's page for a way to add a sitter, and found
+    "Caregivers: None yet" alone."""
+    prescriber, patient, _version = factories.patient_with_protocol(db)
+    db.commit()
+    auth.login(prescriber.email)
+    page = html.unescape(client.get(f"/patients/{patient.id}").text)
+    assert "The patient invites their sitter, from Care team in their menu." in page
+    sitter = factories.user(db, role="caregiver")
+    factories.link(db, patient, sitter, scope="supervision")
+    db.commit()
+    page = html.unescape(client.get(f"/patients/{patient.id}").text)
+    assert sitter.display_name in page and "The patient invites their sitter" not in page
