@@ -235,7 +235,8 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
     # A minimum short enough, with a 24-hour maximum loose enough, to let a second dose through
     # the same day goes live only when the prescriber says it is meant: it went live at once
     # and its warning was first read on the patient's page afterwards (a tester typed 4 hours).
-    short = service.values_short_interval_warning(values_from_form(form))
+    submitted = values_from_form(form)
+    short = service.values_short_interval_warning(submitted)
     unconfirmed = {"confirm_short_interval": _(
         "Tick this to save a minimum this short, or make the minimum longer.")} \
         if short and form.get("confirm_short_interval") != "yes" else {}
@@ -245,7 +246,7 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
             prescriber=user,
             patient_id=patient.id,
             version_id=parse_client_id(str(form.get("client_id", ""))),
-            values=values_from_form(form),
+            values=submitted,
             now=utcnow(),
         )
         if unconfirmed:
@@ -255,12 +256,12 @@ def save(request: Request, session: SessionDep, user: CurrentUser, patient_id: u
         errors = {**(err.errors or ({err.field or "__all__": err.message})), **unconfirmed}
         # Warnings from what could be saved: a refused 5000 mg dose is not weighed against the
         # maxima (its own error says what is wrong with it).
-        submitted = {k: v for k, v in values_from_form(form).items() if k not in errors}
+        readable = {k: v for k, v in submitted.items() if k not in errors}
         context = _page_context(session, patient, values,
-                                interval_warning=service.values_warning(submitted),
+                                interval_warning=service.values_warning(readable),
                                 maxima_warning=service.values_maxima_warning(
-                                    submitted, patient.timezone, _local_today(patient)),
-                                short_interval=service.values_short_interval_warning(submitted))
+                                    readable, patient.timezone, _local_today(patient)),
+                                short_interval=service.values_short_interval_warning(readable))
         return form_error(
             request,
             session,

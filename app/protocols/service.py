@@ -517,12 +517,9 @@ def version_maxima_warning(version: ProtocolVersion, tz: str, around: date) -> s
 def values_warning(values: Mapping) -> str | None:
     """``interval_warning`` for values as submitted (ProtocolInput's shape, possibly invalid):
     what can be read is used, the rest (which has its own error) is left out."""
-    try:
-        min_hours = Decimal(str(values.get("min_hours_between_doses", "")).strip())
-    except InvalidOperation:
+    min_hours = _readable_min_hours(values)
+    if min_hours is None:
         return None
-    if not min_hours.is_finite() or not 0 < min_hours <= MAX_INTERVAL_HOURS:
-        return None  # its own error says so (a number past any format, such as 1e308, too)
     return interval_warnings(min_hours, _readable_phases(values),
                              _readable_amount(values, "dose_mg"),
                              _readable_amount(values, "max_mg_per_24h"))
@@ -531,14 +528,23 @@ def values_warning(values: Mapping) -> str | None:
 def values_short_interval_warning(values: Mapping) -> str | None:
     """``short_interval_warning`` for values as submitted, or None where one of them cannot be
     read (it has its own error)."""
+    min_hours = _readable_min_hours(values)
+    if min_hours is None:
+        return None
+    return short_interval_warning(min_hours, _readable_amount(values, "dose_mg"),
+                                  _readable_amount(values, "max_mg_per_24h"))
+
+
+def _readable_min_hours(values: Mapping) -> Decimal | None:
+    """The submitted minimum interval when it reads as one the form accepts, or None (its own
+    error says so, for a number past any format such as 1e308 too)."""
     try:
         min_hours = Decimal(str(values.get("min_hours_between_doses", "")).strip())
     except InvalidOperation:
         return None
     if not min_hours.is_finite() or not 0 < min_hours <= MAX_INTERVAL_HOURS:
         return None
-    return short_interval_warning(min_hours, _readable_amount(values, "dose_mg"),
-                                  _readable_amount(values, "max_mg_per_24h"))
+    return min_hours
 
 
 def _readable_amount(values: Mapping, name: str) -> Decimal | None:
