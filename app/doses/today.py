@@ -55,6 +55,18 @@ class Today:
     # The recorded doses read for all this (RECENT_DOSES before now to NEARBY after), in time
     # order: the page's check-ins and the API reuse them instead of reading doses again.
     doses_read: list[Dose] = field(default_factory=list)
+    # Doses of the last two weeks that took no session (extra doses), newest first: listed
+    # among the sessions, where "Last two weeks" left them out while History had them.
+    recent_extra: list[Dose] = field(default_factory=list)
+
+    def recent_entries(self) -> list[tuple[schedule.SessionStatus | None, Dose | None]]:
+        """The last two weeks as listed: each session (status, None) and each extra dose
+        (None, dose), newest first, a session placed at its dose's time when taken."""
+        entries: list[tuple[datetime, schedule.SessionStatus | None, Dose | None]] = [
+            (s.dose_at or s.occurrence.scheduled_at, s, None) for s in self.recent]
+        entries += [(d.taken_at, None, d) for d in self.recent_extra]
+        entries.sort(key=lambda e: e[0], reverse=True)
+        return [(s, d) for _, s, d in entries]
 
     def taken_against_rules(self, taken_at: datetime | None) -> str | None:
         """How the dose taken at `taken_at` went against the plan's rules, if it did: its
@@ -176,6 +188,12 @@ def today(session: Session, patient: User, now: datetime) -> Today:
                                          doses=dose_times, due_window=DUE_WINDOW)
     recent = [s for s in schedule.classify_sessions(occs, dose_times, now, due_window=DUE_WINDOW)
               if s.occurrence.scheduled_at < now or s.state == schedule.SessionState.TAKEN]
+    took_a_session = {s.dose_at for s in recent}
+    # A dose near the window's start may have taken a session before it: is_extra judges each
+    # with three days either side (rarely more than one dose to ask about).
+    recent_extra = [d for d in reversed(doses)
+                    if d.taken_at >= since and d.taken_at not in took_a_session
+                    and is_extra(session, version, patient, d.taken_at, read)]
     record = safety.state(session, patient.id, now)
     policy = protocols.policy(version)
     held = _held_now(version, read, now, patient.timezone)
@@ -196,6 +214,7 @@ def today(session: Session, patient: User, now: datetime) -> Today:
         # Said only when a dose now would not be held (the held notice takes its place).
         extra_pushes=None if held else extra_dose_pushes(session, patient, version, now, nearby),
         doses_read=read,
+        recent_extra=recent_extra,
         dose_now_held=held,
         next_too_soon=bool(nxt and last and nxt.occurrence.scheduled_at - last.taken_at < gap),
     )

@@ -350,3 +350,37 @@ def test_a_crisis_reading_during_the_session_is_in_its_record(db, auth, client, 
     rows = re.findall(r"<tr>.*?</tr>", readings, flags=re.S)
     assert any("Safety check during the session" in r and "185/125" in r for r in rows), rows
     assert any("Safety check before the dose" in r for r in rows), rows
+
+
+def test_an_extra_dose_is_in_the_last_two_weeks_among_the_sessions(db, auth, client):
+    """A dose that took no session (taken 12 hours off a daily session) was missing from
+    Today's last two weeks, which listed sessions alone; History had it. It is listed as an
+    extra dose at its time, between the sessions either side of it."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    prescriber = factories.user(db, role="prescriber")
+    patient = factories.user(db, role="patient")
+    factories.protocol(db, prescriber, patient, now=utcnow() - timedelta(days=8),
+                       **factories.session_now_protocol(patient, hours_from_now=6))
+    db.commit()
+    assert auth.login(patient.email).status_code == 303
+    taken = utcnow() - timedelta(days=2, hours=6)  # 12 hours after that day's session
+    (result,) = sync_post(client, sync_item("dose", {
+        "taken_at": taken.isoformat(), "dose_mg": "100", "route": "sublingual",
+        "no_gate_reason": "Took one when I could not sleep."})).json()["results"]
+    assert result["status"] == "created", result
+    page = today(client)
+    recent = page[page.index('id="recent-heading"'):page.index("</ul>", page.index(
+        'id="recent-heading"'))]
+    rows = re.findall(r"<li>(.*?)</li>", recent, re.S)
+    at = taken.astimezone(ZoneInfo(patient.timezone))
+    extra = [i for i, row in enumerate(rows) if "Extra dose" in row]
+    assert len(extra) == 1, rows
+    row = rows[extra[0]]
+    assert f"taken on {at.strftime('%a ')}{at.strftime('%-I:%M %p')}" in re.sub(r"<[^>]+>", "",
+                                                                                row)
+    # Without a check it was also taken against none of the plan's holds: no red badge.
+    assert "state-against" not in row
+    # Newest first: the sessions of the last two days above it, the older ones below.
+    assert extra[0] == 2, rows
