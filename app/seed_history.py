@@ -8,9 +8,10 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.accounts.models import User
+from app.checkins.models import SafetyEvent
 from app.protocols import schedule
 from app.protocols import service as protocols
 from app.sync import service as sync
@@ -588,24 +589,69 @@ def seed_spanish_patient_history(session: Session, prescriber: User, patient: Us
         "filled_on": (start_day - timedelta(days=1)).isoformat(), "count": 12,
         "strength_mg": "50", "pharmacy": "Farmacia del Valle", "rx_number": "FV-40417",
     })
-    _every_session_gated_and_logged(session, patient, created.astimezone(UTC), now, bump=4)
+    _every_session_gated_and_logged(session, patient, created.astimezone(UTC), now, bump=4,
+                                    prescriber=prescriber,
+                                    after_session={-2: _struck_dose_against_a_hold})
     seed_checkins(session, patient, now)
 
 
+def _struck_dose_against_a_hold(session: Session, prescriber: User, patient: User,
+                                at: datetime) -> None:
+    """The evening after a session, half a troche more logged as already taken (too soon, over
+    the 24-hour maximum): a dose against a hold, its event reviewed by the prescriber the next
+    morning, then struck by the patient as entered in error the day after. The strike is on
+    the prescriber's list (struck_flagged), and the next session's dose, within the limits
+    only because of it, is flagged cleared_by_correction."""
+    from app.alerts import service as alerts
+    from app.alerts.models import Alert
+    from app.safety import service as safety
+
+    taken = at + timedelta(hours=9, minutes=30)
+    dose = _apply(session, patient, "dose", taken + timedelta(minutes=20), {
+        "taken_at": taken.isoformat(), "dose_mg": "25", "route": "sublingual",
+        "already_taken": True, "no_gate_reason": "En casa, sola.",
+        "override_reason": "Me sentía peor por la tarde y tomé media más.",
+    })
+    event = session.exec(select(SafetyEvent).where(
+        SafetyEvent.source_id == uuid.UUID(dose["id"]),
+        SafetyEvent.kind == "dose_against_hold")).one()
+    note = ("Called Lucía: she felt low in the evening. Reminded her of the 48-hour minimum "
+            "and the crisis line; plan unchanged.")
+    reviewed_at = _next_morning(taken, patient.timezone, time(9, 15))
+    # Told at once, as the dispatcher does; the call answered the alert and the event.
+    alerted = session.exec(select(Alert).where(Alert.kind == alerts.DOSE_AGAINST_HOLD,
+                                               Alert.source_id == event.id)).one()
+    alerts.notify_due(session, alerted.raised_at)
+    alerts.acknowledge(session, user=prescriber, alert_id=alerted.id, note=note, now=reviewed_at)
+    safety.review(session, prescriber=prescriber, patient_id=patient.id, event_id=event.id,
+                  note=note, now=reviewed_at)
+    _apply(session, patient, "dose_entered_in_error",
+           _next_morning(taken, patient.timezone, time(20, 0)) + timedelta(days=1), {
+               "dose_id": dose["id"],
+               "reason": "La anoté por error; al final no la tomé.",
+           })
+
+
 def _every_session_gated_and_logged(session: Session, patient: User, since: datetime,
-                                    now: datetime, *, bump: int) -> None:
+                                    now: datetime, *, bump: int, prescriber: User | None = None,
+                                    after_session: dict | None = None) -> None:
     """Each session of the current protocol from `since`: a passing check without a sitter,
-    then the protocol's dose five minutes after the session's time."""
+    then the protocol's dose five minutes after the session's time. `after_session`: by a
+    session's index (negative from the last), what happens after it, in time order with the
+    sessions (called with the prescriber, the patient and the session's time)."""
     version = protocols.current(session, patient.id)
     assert version is not None
     occs = schedule.occurrences(protocols.plans(version), ZoneInfo(patient.timezone), since,
                                 now - SEED_UNTIL)
+    after = {n % len(occs): then for n, then in (after_session or {}).items()}
     for n, occ in enumerate(occs):
         gate = _apply_gate(session, patient, occ.scheduled_at, sitter=False, bump=n + bump)
         _apply(session, patient, "dose", occ.scheduled_at + timedelta(minutes=6), {
             "taken_at": (occ.scheduled_at + timedelta(minutes=5)).isoformat(),
             "dose_mg": str(version.dose_mg), "route": "sublingual", "gate_id": gate,
         })
+        if n in after:
+            after[n](session, prescriber, patient, occ.scheduled_at)
 
 
 def seed_unscreened_patient_history(session: Session, prescriber: User, patient: User,

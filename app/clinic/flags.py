@@ -39,6 +39,11 @@ bp_hold          a safety check held for blood pressure (at or above the protoco
 override         a dose taken through a guard override the prescriber allows (a hold the patient
                  may override with a reason), last 30 days. A dose against a hold is a
                  safety_event (its event), not this.
+struck_flagged   a dose taken against a hold or through an override, later marked entered in
+                 error, last 30 days (by when it was taken). Striking it takes it out of the
+                 summaries, the limits and the override count; the strike may be right (the
+                 same troche logged twice) or may hide a dose that happened, so the prescriber
+                 looks. A dose against a hold keeps its own event (safety_event) as well.
 cleared_by_correction
                  a dose within the limits only because a dose near it was corrected or marked
                  entered in error (app/doses/rules.py limits_met_only_after_corrections), last
@@ -98,6 +103,7 @@ CODES: tuple[str, ...] = (
     "bp_emergency",
     "bp_hold",
     "override",
+    "struck_flagged",
     "cleared_by_correction",
     "missed_sessions",
     "late_or_extra",
@@ -139,6 +145,8 @@ _FOREVER = datetime.min.replace(tzinfo=UTC)
 # The PHQ-9s and the last entries are looked for here first (see gather).
 RECENT_LOOKBACK = timedelta(days=90)
 LATE_OR_EXTRA_FLAGS = frozenset({"late_entry", "extra"})
+# A dose with either, marked entered in error, is flagged struck_flagged.
+AGAINST_RULES_FLAGS = frozenset({"against_hold", "override"})
 SUPPLY_FLAGS = frozenset({"discrepancy", "early_refill"})
 
 
@@ -151,6 +159,7 @@ def code_label(code: str) -> str:
         "bp_emergency": _("Blood pressure emergency"),
         "bp_hold": _("Blood pressure hold"),
         "override": _("Dose taken through an override"),
+        "struck_flagged": _("Dose despite a hold, marked in error"),
         "cleared_by_correction": _("Limits met only after a correction"),
         "missed_sessions": _("Missed sessions"),
         "late_or_extra": _("Late or extra doses"),
@@ -228,6 +237,9 @@ class PatientFacts:
     bp_emergencies: list[Seen] = field(default_factory=list)
     bp_holds: list[Seen] = field(default_factory=list)
     doses: list[DoseFact] = field(default_factory=list)  # recorded doses, the last month
+    # Doses of the last month taken against a hold or through an override, then marked
+    # entered in error (keyed by the dose's id, at when it was taken).
+    struck_flagged: list[Seen] = field(default_factory=list)
     supply: list[Seen] = field(default_factory=list)
     phq9: list[Phq9] = field(default_factory=list)  # the latest two, oldest first
     last_logged: datetime | None = None
@@ -402,6 +414,7 @@ def occurrences(facts: PatientFacts, now: datetime) -> dict[str, list[Seen]]:
         # Every dose against a hold raised its event (app/doses/service.py), flagged as such.
         "override": [Seen(d.taken_at, d.key) for d in recent
                      if "override" in d.flags and "against_hold" not in d.flags],
+        "struck_flagged": _within(facts.struck_flagged, lambda s: s.at, recent_start, now),
         "cleared_by_correction": [Seen(d.taken_at, d.key) for d in recent
                                   if CLEARED_BY_CORRECTION in d.flags],
         "missed_sessions": missed_sessions(facts, now),
@@ -502,6 +515,12 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
                           "%(num)s dose taken through an override in 30 days.",
                           "%(num)s doses taken through an override in 30 days.",
                           n))
+    found += _summary("struck_flagged", seen["struck_flagged"], reviewed,
+                      lambda n: ngettext(
+                          "%(num)s dose taken despite a hold was later marked entered in "
+                          "error, in 30 days.",
+                          "%(num)s doses taken despite a hold were later marked entered in "
+                          "error, in 30 days.", n))
     found += _summary("cleared_by_correction", seen["cleared_by_correction"], reviewed,
                       lambda n: ngettext(
                           "%(num)s dose within the limits only because a dose near it was "
@@ -555,7 +574,7 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 # app/protocols/schedule.py, app/web/formats.py numbers, the instruments' names);
 # tests/clinic/test_flag_summary.py holds a fingerprint of this file and its Spanish words that
 # fails at a change here.
-RULES_VERSION = 4
+RULES_VERSION = 5
 
 # How long an evaluation may stand at most, whatever `settled_until` finds: it also covers rows
 # dated further ahead than FUTURE_TOLERANCE, which `gather` does not read until they come close.
@@ -577,7 +596,8 @@ def settled_until(facts: PatientFacts, now: datetime) -> datetime:
     midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
     candidates = [now + SETTLED_MAX, midnight.astimezone(UTC)]
     moments = [d.taken_at for d in facts.doses]
-    moments += [s.at for s in (*facts.bp_emergencies, *facts.bp_holds, *facts.supply)]
+    moments += [s.at for s in (*facts.bp_emergencies, *facts.bp_holds, *facts.supply,
+                               *facts.struck_flagged)]
     for at in moments:
         candidates.append(at - FUTURE_TOLERANCE)
         candidates += [at + window for window in _WINDOWS]
@@ -642,15 +662,21 @@ def gather(session: Session, patients: Sequence[User], now: datetime) -> dict[uu
             start = max(start, datetime.combine(min(starts), time(0), tzinfo=tz).astimezone(UTC))
         item.started_at = start
 
-    # 2. Recorded doses of the last month (every rule on doses reads these).
+    # 2. Doses of the last month: the recorded ones (every rule on doses reads these), and
+    # those struck out that were taken against the rules (struck_flagged), in the same read.
     for row in session.exec(
-            select(Dose.id, Dose.patient_id, Dose.taken_at, Dose.dose_mg, Dose.flags)
-            .where(col(Dose.patient_id).in_(ids), Dose.status == DoseStatus.RECORDED,
+            select(Dose.id, Dose.patient_id, Dose.taken_at, Dose.dose_mg, Dose.flags,
+                   Dose.status)
+            .where(col(Dose.patient_id).in_(ids),
                    col(Dose.taken_at) >= now - _DOSE_LOOKBACK,
                    col(Dose.taken_at) < now + FUTURE_TOLERANCE)
             .order_by(col(Dose.taken_at))).all():
-        facts[row.patient_id].doses.append(
-            DoseFact(str(row.id), row.taken_at, row.dose_mg, frozenset(row.flags or ())))
+        flags = frozenset(row.flags or ())
+        if row.status == DoseStatus.RECORDED:
+            facts[row.patient_id].doses.append(
+                DoseFact(str(row.id), row.taken_at, row.dose_mg, flags))
+        elif flags & AGAINST_RULES_FLAGS:
+            facts[row.patient_id].struck_flagged.append(Seen(row.taken_at, str(row.id)))
 
     # 3. Safety events: reviews pending, other events to review, and crisis readings of the
     # last two weeks.

@@ -60,6 +60,7 @@ WINDOWED = [
     ("bp_emergencies", "bp_emergency", 14),
     ("bp_holds", "bp_hold", 14),
     ("supply", "supply", 30),
+    ("struck_flagged", "struck_flagged", 30),
 ]
 
 

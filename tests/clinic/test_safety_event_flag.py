@@ -251,3 +251,50 @@ def test_a_dose_against_a_hold_is_one_flag_reviewed_once_with_its_event(db, auth
     assert fresh(db, SafetyEvent, event.id).reviewed_by_id == prescriber.id
     assert [f["code"] for f in client.get("/api/v1/patients").json()[0]["flags"]] == [
         f["code"] for f in others]
+
+
+def test_a_dose_against_a_hold_marked_entered_in_error_is_flagged_until_reviewed(
+        db, auth, client, team):
+    """Striking a dose taken against a hold took it out of the summaries, the limits and every
+    dose flag without a word to the prescriber: the strike may be right (the same troche
+    logged twice), or hide a dose that happened. It is flagged on its own, besides its event."""
+    prescriber, patient = team
+    now = utcnow()
+    for hours_ago in (3, 2):  # the second 48 hours too soon, recorded as already taken
+        doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
+            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
+            "override_reason": "Took it before I saw the hold."}, now=now)
+    db.commit()
+    against = next(d for d in doses.active_doses(db, patient.id, start=now - timedelta(days=1),
+                                                  end=now)
+                   if "against_hold" in (d.flags or ()))
+    assert auth.login(prescriber.email).status_code == 303
+    assert "struck_flagged" not in [f["code"] for f in
+                                    client.get("/api/v1/patients").json()[0]["flags"]]
+    auth.logout()
+
+    assert auth.login(patient.email).status_code == 303
+    (result,) = factories.sync_post(client, factories.sync_item("dose_entered_in_error", {
+        "dose_id": str(against.id), "reason": "I logged it twice."})).json()["results"]
+    assert result["status"] == "created", result
+    auth.logout()
+
+    assert auth.login(prescriber.email).status_code == 303
+    found = {f["code"]: f for f in client.get("/api/v1/patients").json()[0]["flags"]}
+    assert found["struck_flagged"]["message"] == (
+        "1 dose taken despite a hold was later marked entered in error, in 30 days.")
+    assert "safety_event" in found  # its event stays to review as well
+    assert "Dose despite a hold, marked in error" in html.unescape(
+        client.get("/patients", params={"flag": "struck_flagged"}).text)
+    # The patient's page lists the struck dose under Flags, with what it was taken against.
+    page = html.unescape(client.get(f"/patients/{patient.id}").text)
+    flagged = page[page.index('id="flags-heading"'):]
+    card = next(c for c in flagged.split('<li class="card">')[1:] if "Entered in error" in c)
+    assert "Taken against a hold" in card and "I logged it twice." in card
+    response = auth.post(f"/patients/{patient.id}/flags/review", {
+        "code": "struck_flagged", "key": str(against.id),
+        "note": "Asked: logged twice, one troche.", "next": "/patients"})
+    assert response.status_code == 303
+    assert "struck_flagged" not in [f["code"] for f in
+                                    client.get("/api/v1/patients").json()[0]["flags"]]
