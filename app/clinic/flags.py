@@ -159,7 +159,7 @@ def code_label(code: str) -> str:
         "bp_emergency": _("Blood pressure emergency"),
         "bp_hold": _("Blood pressure hold"),
         "override": _("Dose taken through an override"),
-        "struck_flagged": _("Dose despite a hold, marked in error"),
+        "struck_flagged": _("Held dose marked in error"),
         "cleared_by_correction": _("Limits met only after a correction"),
         "missed_sessions": _("Missed sessions"),
         "late_or_extra": _("Late or extra doses"),

@@ -285,7 +285,7 @@ def test_a_dose_against_a_hold_marked_entered_in_error_is_flagged_until_reviewed
     assert found["struck_flagged"]["message"] == (
         "1 dose taken despite a hold was later marked entered in error, in 30 days.")
     assert "safety_event" in found  # its event stays to review as well
-    assert "Dose despite a hold, marked in error" in html.unescape(
+    assert "Held dose marked in error" in html.unescape(
         client.get("/patients", params={"flag": "struck_flagged"}).text)
     # The patient's page lists the struck dose under Flags, with what it was taken against.
     page = html.unescape(client.get(f"/patients/{patient.id}").text)
