@@ -193,6 +193,8 @@ def iso_local_time(value: str | None, tz: str | None = None) -> str:
 
 
 env.filters["iso_local_time"] = iso_local_time
+# The same text as an instant, for patient_time.
+env.filters["iso_datetime"] = lambda value: datetime.fromisoformat(value) if value else None
 # A safety check's stored reason in the reader's language, its times in the patient's zone.
 env.filters["reason_text"] = dose_reasons.text
 env.filters["reason_text_about_patient"] = dose_reasons.text_about_patient

@@ -78,6 +78,49 @@ def test_times_say_the_patients_zone_and_the_prescribers_beside(db, client, auth
     assert "GMT" in page or "BST" in page
 
 
+def test_alerts_corrections_and_protocol_versions_are_in_the_patients_zone_too(
+        db, client, auth):
+    """The header says the page's times are the patient's; the alerts, a correction's line and
+    its before/after time, and the protocol's versions were in the prescriber's zone, unmarked
+    (a tester in London reading a patient in Los Angeles)."""
+    from zoneinfo import ZoneInfo
+
+    prescriber = factories.user(db, role="prescriber", timezone="Europe/London")
+    patient = factories.user(db, role="patient", timezone="America/Los_Angeles")
+    factories.protocol(db, prescriber, patient)
+    now = utcnow()
+    ids = []
+    for hours_ago in (3, 2):  # the second too soon: a dose against a hold, which alerts
+        ids.append(uuid.uuid4())
+        doses.record_dose(db, patient=patient, dose_id=ids[-1], recorded_at=now, data={
+            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
+            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
+            "override_reason": "Took it before I saw the hold."}, now=now)
+    db.commit()
+    assert auth.login(patient.email).status_code == 303
+    taken = now - timedelta(hours=3)
+    moved = taken - timedelta(minutes=30)
+    (result,) = factories.sync_post(client, factories.sync_item("dose_revision", {
+        "dose_id": str(ids[0]), "reason": "Wrong time.",
+        "changes": {"taken_at": moved.isoformat()}})).json()["results"]
+    assert result["status"] == "created", result
+    auth.logout()
+    auth.login(prescriber.email)
+    page = html.unescape(client.get(f"/patients/{patient.id}").text)
+    assert "A dose was taken while dosing was on hold." in page and "Wrong time." in page
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    # Every clock time on the page names its zone: none is left bare in London's.
+    bare = re.findall(r"\d{1,2}:\d\d [AP]M(?! (?:PST|PDT|GMT|BST))", text)
+    assert bare == [], bare
+    # The correction's before and after, in Los Angeles time with its zone.
+    la = ZoneInfo("America/Los_Angeles")
+    for at in (taken, moved):
+        assert re.search(at.astimezone(la).strftime("%-I:%M %p") + " P[SD]T", text)
+    protocol = html.unescape(client.get(f"/patients/{patient.id}/protocol").text)
+    version = re.search(r"Version 1 — (.+?), by ", protocol).group(1)
+    assert re.search(r" P[SD]T \(.+ (GMT|BST) your time\)$", version), version
+
+
 def test_the_printable_summary(client, auth, demo):
     patient = demo["patient@demo.test"]
     assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
