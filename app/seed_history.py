@@ -165,13 +165,22 @@ def seed_patient_history(session: Session, prescriber: User, patient: User, now:
             # Blood pressure over the hold limit: the patient waits and checks again. The
             # caregiver, who accepted alerts, is alerted (acknowledged long ago for the first,
             # still open for the latest: app/seed.py).
-            _apply(
+            held = _apply(
                 session,
                 patient,
                 "gate",
                 at,
                 {"systolic": 166, "diastolic": 98, "heart_rate": 84, "checklist": CHECKLIST_OK},
             )
+            if n == 3:
+                # Dr. Okafor reviewed the first hold's flag the next morning: the list's reviews
+                # are in the exports (CSV flag_reviews.csv, the PDF's flags section).
+                from app.clinic.service import review_flag
+
+                review_flag(session, prescriber=prescriber, patient=patient, code="bp_hold",
+                            key=held["id"], note="Alex rechecked at 132/84 after a rest and "
+                            "Jordan went ahead; no change to the hold level.",
+                            now=_next_morning(at, patient.timezone, time(8, 50)))
             at = at + timedelta(minutes=40)
         if n == 7:
             # The sitter was late; the patient took the dose anyway and said why.

@@ -30,6 +30,7 @@ from app.checkins.instruments import (
     risk_loinc,
 )
 from app.checkins.words import answers_in_words, values_in_words
+from app.clinic.flags import code_label
 from app.doses import reasons as dose_reasons
 from app.exports.records import PatientRecords
 from app.exports.stream import zip_bytes
@@ -182,6 +183,20 @@ COLUMNS: dict[str, dict[str, str]] = {
         "reviewed_by_name": "Who reviewed it",
         "review_note": "The review note",
         "details": "The event's details (JSON)",
+    },
+    # The prescriber's reviews of the patient list's flags (the PDF lists them too); a safety
+    # event's review is on its row in safety_events.csv.
+    "flag_reviews.csv": {
+        **_PATIENT,
+        "review_id": "The review's id",
+        "code": "Flag code: missed_sessions, bp_hold, override, struck_flagged, supply, …",
+        "code_label": "The flag in words",
+        "key": "The occurrence the review names (a dose, check, count or event id, or a day); "
+               "it clears that one and earlier ones of the same code",
+        **_time_columns("reviewed_at", "When it was reviewed"),
+        "reviewed_by_id": "Who reviewed it (id)",
+        "reviewed_by_name": "Who reviewed it",
+        "note": "The review note",
     },
 }
 FILES = tuple(COLUMNS)
@@ -396,6 +411,16 @@ def _safety_events(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
                "review_note": _text(e.review_note), "details": _value(e.details)}
 
 
+def _flag_reviews(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
+    for r in sorted(records.flag_reviews, key=lambda r: (r.reviewed_at, str(r.id))):
+        yield {**_pid(records), "review_id": str(r.id), "code": r.code,
+               "code_label": code_label(r.code), "key": _text(r.key),
+               **_times("reviewed_at", r.reviewed_at, records),
+               "reviewed_by_id": str(r.reviewed_by_id),
+               "reviewed_by_name": _text(records.authors.get(r.reviewed_by_id, "")),
+               "note": _text(r.note)}
+
+
 def _patients(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
     yield {**_pid(records), "name": _text(records.patient.display_name)}
 
@@ -409,13 +434,14 @@ ROWS: dict[str, Callable[[PatientRecords, dict], Iterator[dict[str, str]]]] = {
     "questionnaires.csv": _questionnaires,
     "ledger.csv": _ledger,
     "safety_events.csv": _safety_events,
+    "flag_reviews.csv": _flag_reviews,
 }
 # What each file needs gathered (the panel gathers one record type at a time).
 NEEDS: dict[str, str] = {
     "patients.csv": "patients",  # nothing beyond the patient
     "doses.csv": "doses", "dose_revisions.csv": "doses", "gates.csv": "gates",
     "checkins.csv": "checkins", "questionnaires.csv": "questionnaires", "ledger.csv": "ledger",
-    "safety_events.csv": "safety_events",
+    "safety_events.csv": "safety_events", "flag_reviews.csv": "flag_reviews",
 }
 
 
@@ -428,9 +454,10 @@ class Counter:
     @property
     def records(self) -> int:
         """The records exported, counted as PatientRecords.rows() counts them (for the audit):
-        revisions are part of their dose, and the patients' list is not a record."""
+        revisions are part of their dose, and neither the patients' list nor the reviews of
+        the list's flags is a record."""
         return sum(n for name, n in self.rows.items()
-                   if name not in ("dose_revisions.csv", "patients.csv"))
+                   if name not in ("dose_revisions.csv", "patients.csv", "flag_reviews.csv"))
 
 
 def csv_chunks(name: str, batches: Iterable[PatientRecords],

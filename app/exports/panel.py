@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
+from app.clinic.models import FlagReview
 from app.doses import corrections
 from app.doses.models import Dose, GateCheck, LedgerEntry
 from app.exports import csv_export
@@ -36,6 +37,7 @@ _SOURCES = {
     "questionnaires": (QuestionnaireResponse, QuestionnaireResponse.completed_at),
     "ledger": (LedgerEntry, LedgerEntry.occurred_at),
     "safety_events": (SafetyEvent, SafetyEvent.occurred_at),
+    "flag_reviews": (FlagReview, FlagReview.reviewed_at),
 }
 
 
@@ -75,6 +77,7 @@ def records_for(session: Session, patients: list[User], start: date, end: date,
     for records in found.values():
         people |= {c.author_id for c in records.checkins}
         people |= {e.reviewed_by_id for e in records.safety_events if e.reviewed_by_id}
+        people |= {r.reviewed_by_id for r in records.flag_reviews}
     if people:
         names = {u.id: u.display_name for u in session.exec(
             select(User).where(col(User.id).in_(people))).all()}

@@ -71,6 +71,29 @@ def test_every_column_is_documented_and_every_file_has_its_columns(db, demo):
     assert all(table(files[name]) for name in csv_export.FILES if name != "ledger.csv")
 
 
+def test_the_prescribers_reviews_of_list_flags_are_exported(db, demo):
+    """The PDF listed the list flags' reviews; the CSV had no place for them, so a study or a
+    transfer from the CSV lost who saw a blood-pressure hold and what they decided."""
+    patient = demo["patient@demo.test"]
+    found = gathered(db, patient, days=60)
+    [review] = found.flag_reviews
+    rows = table(unzip(csv_export.patient_zip(found, generated_at=GENERATED))[
+        "flag_reviews.csv"])
+    assert rows == [{
+        "patient_id": str(patient.id), "timezone": patient.timezone,
+        "review_id": str(review.id), "code": "bp_hold", "code_label": "Blood pressure hold",
+        "key": review.key,
+        "reviewed_at_utc": review.reviewed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "reviewed_at_local": review.reviewed_at.astimezone(
+            ZoneInfo(patient.timezone)).isoformat(),
+        "reviewed_by_id": str(demo["prescriber@demo.test"].id),
+        "reviewed_by_name": demo["prescriber@demo.test"].display_name,
+        "note": "Alex rechecked at 132/84 after a rest and Jordan went ahead; no change to the "
+                "hold level."}]
+    # The key names the check that held.
+    assert any(str(g.id) == review.key and g.verdict == "hold" for g in found.gates)
+
+
 def test_times_are_in_utc_and_the_patients_local_time_with_codes_beside_labels(db, demo):
     patient = demo["patient@demo.test"]
     found = gathered(db, patient, days=60)
@@ -160,7 +183,7 @@ def test_the_panel_holds_every_patients_rows_as_their_own_exports_do(db, demo):
     assert finished.details["complete"] is True
     assert finished.details["rows"] == sum(
         len(table(files[n])) for n in csv_export.FILES
-        if n not in ("dose_revisions.csv", "patients.csv"))
+        if n not in ("dose_revisions.csv", "patients.csv", "flag_reviews.csv"))
     # Whose rows they are: each patient once, by name, beside the id every other file carries.
     assert table(files["patients.csv"]) == [
         {"patient_id": str(p.id), "timezone": p.timezone, "name": p.display_name}
