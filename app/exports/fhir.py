@@ -10,7 +10,12 @@ Shapes what `records.gather` found; never queries. What goes in:
 - vital signs: a blood pressure panel per reading (gates and check-ins, the sitter's
   included) and a heart rate per pulse;
 - per questionnaire, a QuestionnaireResponse (answers with their words) and Observations: the
-  PHQ-9 and GAD-7 totals, the PHQ-9's item 9, and the C-SSRS screener's items and risk level.
+  PHQ-9 and GAD-7 totals, the PHQ-9's item 9, and the C-SSRS screener's items and risk level;
+- a DetectedIssue per safety event (a positive screen, a PHQ-9 item 9 answer, a crisis
+  reading, a dose against a hold, …): what it was in words, its severity, the resource it came
+  from (`implicated`, when that is in the bundle) and the prescriber's review as its
+  `mitigation` (when, by whom, the note). A receiving system sees what was raised and what was
+  done, as the PDF and the CSV say.
 
 Resource ids are the rows' own UUIDs; a resource derived from a row (a gate's blood pressure,
 its "not-done" administration) gets a UUID5 of that row's id, so an export of the same record
@@ -36,7 +41,7 @@ from app.checkins.instruments import (
     instrument_for,
     risk_loinc,
 )
-from app.checkins.models import CheckIn, QuestionnaireResponse
+from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.checkins.words import _screener_version
 from app.doses import reasons as dose_reasons
 from app.doses.models import Dose, DoseStatus, GateCheck
@@ -46,7 +51,7 @@ from app.exports.revisions import revision_words
 from app.i18n import N_, ngettext
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion, Route
-from app.templating import flag_label, shown_flags
+from app.templating import flag_label, safety_event_words, shown_flags
 
 Json = dict[str, Any]
 
@@ -61,6 +66,7 @@ class System(StrEnum):
     GATE_REASON = "https://trochelog.example/fhir/CodeSystem/gate-reason"
     DOSE_FLAG = "https://trochelog.example/fhir/CodeSystem/dose-flag"
     ANSWER = "https://trochelog.example/fhir/CodeSystem/answer"
+    SAFETY_EVENT = "https://trochelog.example/fhir/CodeSystem/safety-event"
 
 
 class Loinc(StrEnum):
@@ -199,6 +205,8 @@ class _Builder:
             self.checkin(checkin)
         for response in r.questionnaires:
             self.questionnaire(response)
+        for event in r.safety_events:
+            self.detected_issue(event)
         if generated_at.tzinfo is None:
             generated_at = generated_at.replace(tzinfo=UTC)
         ordered = [resource for _at, _n, resource in
@@ -357,6 +365,44 @@ class _Builder:
             note += " — " + _("recorded by %(name)s", name=performer["display"])
         self.vitals(checkin.id, checkin.recorded_at, values.get("systolic"),
                     values.get("diastolic"), values.get("heart_rate"), note, performer)
+
+    # --- safety events ------------------------------------------------------------------------
+
+    def detected_issue(self, event: SafetyEvent) -> None:
+        words = safety_event_words(event.kind, event.level, event.details)
+        resource: Json = {
+            "resourceType": "DetectedIssue",
+            "id": str(event.id),
+            # Final once a prescriber reviewed it; until then, what the record raised.
+            "status": "final" if event.reviewed_at else "preliminary",
+            "code": {"coding": [{"system": System.SAFETY_EVENT.value, "code": event.kind}],
+                     "text": words},
+            "patient": self.patient_ref,
+            "identifiedDateTime": self.when(event.occurred_at),
+            "detail": words + ("; " + _("dosing was on hold until a prescriber reviewed it")
+                               if event.holds_dosing else ""),
+        }
+        if event.level in ("high", "moderate", "low"):
+            resource["severity"] = event.level
+        # The resource the event came from, when the bundle holds it (a dose, a questionnaire,
+        # a check's or a check-in's reading, or the dose a held check did not lead to).
+        added = {res["id"] for _at, _n, res in self.entries}
+        implicated = [ref for ref in (str(event.source_id),
+                                      str(_derived(event.source_id, "blood-pressure")),
+                                      str(_derived(event.source_id, "held")))
+                      if ref in added]
+        if implicated:
+            resource["implicated"] = [{"reference": _url(uuid.UUID(ref))} for ref in implicated]
+        if event.reviewed_at:
+            who = self.records.authors.get(event.reviewed_by_id) if event.reviewed_by_id else None
+            mitigation: Json = {"action": {"text": _("Reviewed by the prescriber")},
+                                "date": self.when(event.reviewed_at)}
+            if who:
+                mitigation["author"] = {"display": who}
+            resource["mitigation"] = [mitigation]
+            if event.review_note:
+                mitigation["action"]["text"] += ": " + event.review_note
+        self.add(event.occurred_at, resource)
 
     # --- questionnaires ------------------------------------------------------------------------
 

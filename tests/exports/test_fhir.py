@@ -81,7 +81,8 @@ def test_whole_demo_history_is_a_valid_r4_collection(db, demo):
         given = [m for m in of_type(out, "MedicationAdministration") if m["status"] != "not-done"]
         assert sorted(m["id"] for m in given) == sorted(str(d.id) for d in doses)
         # Every resource points at this patient and no other.
-        subjects = {r["subject"]["reference"] for r in (e["resource"] for e in out["entry"][1:])}
+        subjects = {(r.get("subject") or r["patient"])["reference"]  # DetectedIssue: patient
+                    for r in (e["resource"] for e in out["entry"][1:])}
         assert subjects == {f"urn:uuid:{patient.id}"}
         # The same records give the same Bundle (ids included): an export can be compared.
         assert fhir.bundle(gathered(db, patient, days=60), generated_at=GENERATED) == out
@@ -271,3 +272,36 @@ def test_golden_bundle_of_the_demos_last_14_days(db, demo, email):
         path.write_text(text)
     assert len(text.encode()) < 100_000
     assert text == path.read_text(), f"{path.name} differs: UPDATE_GOLDEN=1 to regenerate"
+
+
+def test_safety_events_are_detected_issues_with_their_review(db, demo):
+    """FHIR carried no safety event: a receiving system got the high-risk screen's answers but
+    not that it was raised, held dosing, and was reviewed (by whom, when, what was decided),
+    which the PDF and the CSV both say. Each event is now a DetectedIssue."""
+    from app.checkins.models import SafetyEvent
+
+    lucia = demo["paciente@demo.test"]
+    out = valid_bundle(gathered(db, lucia, days=14))
+    [against] = [i for i in of_type(out, "DetectedIssue")
+                 if i["code"]["coding"][0]["code"] == "dose_against_hold"]
+    event = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == lucia.id,
+                                              SafetyEvent.kind == "dose_against_hold")).one()
+    assert against["id"] == str(event.id) and against["status"] == "final"
+    assert against["severity"] == "high" and against["patient"]["reference"] == (
+        f"urn:uuid:{lucia.id}")
+    # The dose it was about, struck since: the administration says entered-in-error.
+    [dose] = [m for m in of_type(out, "MedicationAdministration")
+              if f"urn:uuid:{m['id']}" == against["implicated"][0]["reference"]]
+    assert dose["status"] == "entered-in-error"
+    [review] = against["mitigation"]
+    assert review["author"] == {"display": "Dr. Amara Okafor"}
+    assert review["action"]["text"].startswith("Reviewed by the prescriber: Called Lucía")
+    assert review["date"] == fhir._Builder(gathered(db, lucia)).when(event.reviewed_at)
+
+    sam = demo["patient2@demo.test"]
+    issues = of_type(valid_bundle(gathered(db, sam, days=14)), "DetectedIssue")
+    [screen] = [i for i in issues if i["code"]["coding"][0]["code"] == "positive_screen"]
+    assert screen["detail"].endswith("dosing was on hold until a prescriber reviewed it")
+    # An event not reviewed yet is preliminary, with no mitigation.
+    [item9] = [i for i in issues if i["code"]["coding"][0]["code"] == "phq9_item9"]
+    assert item9["status"] == "preliminary" and "mitigation" not in item9
