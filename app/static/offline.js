@@ -508,6 +508,12 @@
       wait.textContent = w("wait");
       alert.appendChild(wait);
     }
+    // The lockout a crisis reading starts, said as online (_gate_section.html).
+    if (verdict === "emergency" && w("lockout")) {
+      var lockout = document.createElement("p");
+      lockout.textContent = w("lockout");
+      alert.appendChild(lockout);
+    }
     var here = document.createElement("p");
     here.className = "hint";
     var asOf = judgedAsOf && Clock.text(judgedAsOf, "datetime");
@@ -537,6 +543,22 @@
     besideVerdict(clinic, verdict !== "ok");
     // A suicidality answer always leads to the crisis resources, offline too.
     besideVerdict(crisis, unfinished || codes.indexOf("safety_review") >= 0);
+    // Online, a crisis reading offers "Measure again" under its guidance; offline the phone
+    // judges the new reading too (its rest and lockout start from this one).
+    if (verdict === "emergency" && w("measure-again")) {
+      var again = document.createElement("button");
+      again.type = "button";
+      again.className = "button";
+      again.textContent = w("measure-again");
+      again.addEventListener("click", function () {
+        checkAgain(section);
+        var first = section.querySelector("input:not([type=hidden])");
+        if (first) first.focus();
+      });
+      var row = document.createElement("p");
+      row.appendChild(again);
+      section.appendChild(row);
+    }
     if (verdict === "ok") {
       var dose = template.content.firstElementChild.cloneNode(true);
       dose.elements.namedItem("gate_id").value = item.id;
@@ -809,6 +831,10 @@
       return Date.parse(a.data.taken_at) - Date.parse(b.data.taken_at);
     });
     var line = card.querySelector("[data-dose-on-phone]");
+    // "No session is scheduled now, so this would be an extra dose" was judged before the dose
+    // on this phone: it read as if none had been taken. The check judges the next one.
+    var extra = document.getElementById("extra-notice");
+    if (extra) extra.hidden = doses.length > 0;
     if (!doses.length) {
       if (line) line.remove();
       return;

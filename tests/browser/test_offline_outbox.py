@@ -333,6 +333,9 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     page.goto("/today")
     expect(page.locator(".session-card [data-dose-on-phone]")).to_have_text(re.compile(
         r"^A dose taken \w{3} \d{1,2}:\d\d [AP]M is saved on this phone, not yet sent\.$"))
+    # The notice judged before that dose ("… this would be an extra dose") no longer stands.
+    expect(page.locator("#extra-notice")).to_be_attached()
+    expect(page.locator("#extra-notice")).to_be_hidden()
 
     # A crisis reading offline: emergency guidance at once, no dose form.
     _safety_check(page, "186", "100", "90", all_ticked=False)
@@ -356,9 +359,17 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
         "Make plans so you do not have to, then check again. You have not confirmed that you "
         "are somewhere safe to sit or lie down. Go somewhere safe, then check again.")
     expect(verdict).not_to_contain_text("{")
+    # The lockout it starts, and a way to measure again, as online (they were missing).
+    expect(verdict).to_contain_text(
+        "Dosing stays on hold for 24 hours after this reading, whatever later readings show.")
     expect(_count(page)).to_have_text("3")
     # Measuring again at once is refused, as the server would: rest 5 minutes first.
-    _safety_check(page, "150", "90", "80", all_ticked=False)
+    verdict.get_by_role("button", name="Measure again (after resting 5 minutes)").click()
+    expect(page.get_by_label("Upper (systolic)")).to_be_focused()
+    page.get_by_label("Upper (systolic)").fill("150")
+    page.get_by_label("Lower (diastolic)").fill("90")
+    page.get_by_label("Pulse").fill("80")
+    page.get_by_role("button", name="Check", exact=True).click()
     expect(page.get_by_text("Rest for 5 minutes after a dangerous reading")).to_be_visible()
     expect(_count(page)).to_have_text("3")
 
