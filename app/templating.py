@@ -199,6 +199,7 @@ env.filters["iso_datetime"] = lambda value: datetime.fromisoformat(value) if val
 env.filters["reason_text"] = dose_reasons.text
 env.filters["reason_text_about_patient"] = dose_reasons.text_about_patient
 env.globals["reason_sentences"] = dose_reasons.sentences
+env.globals["dose_account"] = dose_reasons.dose_account
 
 
 def errors_in(errors: dict | None, fields) -> bool:

@@ -226,3 +226,20 @@ def shown(reasons: Iterable[Mapping], tz: str) -> list[dict]:
 def in_words(reasons: Iterable[rules.Reason], tz: str) -> list[dict]:
     """Reasons the rules just gave, as `shown` gives stored ones."""
     return shown(stored(reasons), tz)
+
+
+def dose_account(dose) -> list[str]:
+    """A dose's own reasons, in the one set of sentences History, the chart, the timeline, the
+    PDF and the FHIR bundle all read (they were worded four ways). A dose recorded through "I
+    have already taken a dose" was written down afterwards, so its reason is the patient's
+    account of what happened, never a reason given before dosing; a reason to dose despite a
+    hold is said as that, never a bare "Override" a reader could take for permission given."""
+    said = []
+    if dose.already_taken:
+        said.append(_("Logged after it was taken. What happened: %(r)s", r=dose.override_reason)
+                    if dose.override_reason else _("Logged after it was taken."))
+    elif dose.override_reason:
+        said.append(_("Reason given for dosing despite a hold: %(r)s", r=dose.override_reason))
+    if dose.no_gate_reason:
+        said.append(_("No safety check because: %(r)s", r=dose.no_gate_reason))
+    return said

@@ -248,14 +248,7 @@ class _Builder:
         if dose.flags:
             notes.append(_("Flags: %(flags)s",
                            flags=", ".join(flag_label(f) for f in shown_flags(dose.flags))))
-        if dose.already_taken:
-            notes.append(_("Logged after it was taken. What happened: %(r)s",
-                           r=dose.override_reason)
-                         if dose.override_reason else _("Logged after it was taken."))
-        elif dose.override_reason:
-            notes.append(_("Reason given for dosing despite a hold: %(r)s", r=dose.override_reason))
-        if dose.no_gate_reason:
-            notes.append(_("No safety check because: %(r)s", r=dose.no_gate_reason))
+        notes += dose_reasons.dose_account(dose)  # as the pages and the PDF say them
         for revision in self.records.revisions.get(dose.id, []):
             if "status" in revision.after:
                 continue  # the entered-in-error mark, said above

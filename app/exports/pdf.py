@@ -30,6 +30,7 @@ from app.checkins.instruments import FREQUENCY, MEASURES, SEDATION, instrument_f
 from app.checkins.service import SessionRecord
 from app.checkins.words import severity_words
 from app.clinic.flags import code_label
+from app.doses import reasons as dose_reasons
 from app.doses.models import Dose, DoseStatus, LedgerKind
 from app.doses.service import DUE_WINDOW
 from app.exports.records import PatientRecords
@@ -591,17 +592,7 @@ def _dose_notes(dose: Dose, records: PatientRecords, clock: _Clock) -> str:
         notes.append(_("Revised %(when)s by %(who)s (%(why)s): %(changes)s",
                        when=clock.at(rev.at), who=rev.by_name or "—", why=rev.reason,
                        changes=changes or "—"))
-    if dose.already_taken:
-        # Written down afterwards: the reason is what happened, not a reason to dose.
-        notes.append(_("Logged after it was taken. What happened: %(r)s", r=dose.override_reason)
-                     if dose.override_reason else _("Logged after it was taken."))
-    elif dose.override_reason:
-        # The same sentence as the pages and the FHIR bundle: a reason to dose despite a hold,
-        # never a bare "Override" a reader could take for permission given.
-        notes.append(_("Reason given for dosing despite a hold: %(r)s", r=dose.override_reason))
-    if dose.no_gate_reason:
-        # Worded as the web pages and the FHIR bundle word it: one sentence wherever it is read.
-        notes.append(_("No safety check because: %(r)s", r=dose.no_gate_reason))
+    notes += dose_reasons.dose_account(dose)  # as the pages and the FHIR bundle say them
     return "\n".join(notes)
 
 
