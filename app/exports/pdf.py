@@ -632,6 +632,12 @@ def _sessions(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
         dose = card.dose
         title = _("%(when)s — %(mg)s mg %(route)s", when=clock.at(dose.taken_at),
                   mg=_num(dose.dose_mg), route=route_words(dose.route))
+        # A session after a dose against a hold, or through an override, read like any other.
+        flags = dose.flags or ()
+        if "against_hold" in flags:
+            title += " — " + flag_label("against_hold")
+        elif "override" in flags:
+            title += " — " + code_label("override")
         effects = ", ".join(f"{_(MEASURES[k].label) if k in MEASURES else k} ({severity_words(v)})"
                             for k, v in card.side_effects.items()) or _("none recorded")
         sitter = (_("%(who)s at %(when)s", who=card.sitter_confirmed_by,

@@ -289,3 +289,33 @@ def test_a_count_the_record_changed_since_gives_both_expectations(db):
     after = count_row()
     assert ("By the record as it stands now (entries recorded, corrected or marked entered in "
             "error since the count): 9 expected, difference -1.") in after
+
+
+def test_a_session_record_says_when_its_dose_went_against_a_hold(db):
+    """The session record of a dose taken against a hold, or through an override, looked like
+    any other: its title now says which."""
+    prescriber, patient, _version = factories.patient_with_protocol(db)
+    now = datetime.now(UTC)
+    from app.doses import service as doses
+
+    for hours_ago in (3, 2):  # the second too soon, recorded as already taken
+        doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
+            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
+            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
+            "override_reason": "Took it before I saw the hold."}, now=now)
+    db.commit()
+    today = now.astimezone(ZoneInfo(patient.timezone)).date()
+    records = gather(db, patient, today - timedelta(days=1), today)
+    _reader, text = text_of(pdf.render(records, generated_at=now, prescriber=prescriber))
+    sessions = flat(text[text.index("Session records"):])
+    titles = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d [A-Z]{3,4} — 100 mg [a-z ]+?(?: — [A-Za-z ]+)?"
+                        r"(?= BP before)", sessions)
+    assert len(titles) == 2, sessions[:600]
+    assert not titles[0].endswith("hold") and titles[1].endswith(" — Taken against a hold")
+
+
+def test_a_session_record_says_its_dose_was_taken_through_an_override(db, demo):
+    patient, prescriber = demo["patient@demo.test"], demo["prescriber@demo.test"]
+    records = gather(db, patient, START, END)
+    _reader, text = text_of(pdf.render(records, generated_at=NOW, prescriber=prescriber))
+    assert "— Dose taken through an override" in flat(text[text.index("Session records"):])
