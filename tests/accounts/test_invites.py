@@ -446,6 +446,12 @@ def test_caregiver_invite_from_creation_to_supporting(db, login_as, auth, client
         assert str(supporting.url).endswith("/supporting?welcome=1")
         assert "Welcome. You are now on the care team." in supporting.text
         assert "Jamie Patient" in supporting.text
+        # Alerts wait on the sitter's own yes: the welcome says so, and leads to the button.
+        welcome = supporting.text[supporting.text.index("Welcome."):]
+        welcome = welcome[:welcome.index("</p>")]
+        assert "Safety alerts are off until you turn them on" in welcome
+        target = re.search(r'<a href="#(alerts-[0-9a-f-]+)">Turn alerts on</a>', welcome).group(1)
+        assert f'id="{target}"' in supporting.text
 
     caregiver = db.exec(select(User).where(User.email == "casey@example.test")).one()
     assert caregiver.role == Role.CAREGIVER
