@@ -973,7 +973,7 @@ def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(
     expect(verdict.get_by_role("heading", name="No tome su dosis")).to_be_visible()
     offline_words = verdict.inner_text()
     _safety_check(page, "150", "90", "80", all_ticked=False, language="es")
-    resting = page.get_by_text("Después de una medición peligrosa, descanse 5 minutos")
+    resting = page.get_by_text("Descanse 5 minutos después de una lectura peligrosa")
     expect(resting).to_be_visible()
     resting_words = resting.inner_text()
 
@@ -993,7 +993,7 @@ def test_offline_the_phone_writes_times_as_the_server_does_in_the_patients_zone(
     for code in ("too_soon", "bp_emergency"):
         assert worded[code] in offline_words, (code, worded[code], offline_words)
     # One period after "p.m.", as the server typesets its own sentences.
-    assert resting_words.endswith(f"a partir de las {rest_from}"), (rest_from, resting_words)
+    assert resting_words.endswith(f"desde las {rest_from}"), (rest_from, resting_words)
 
 
 def test_a_server_that_disagrees_with_the_offline_gate_is_shown_and_flagged(context,
