@@ -17,6 +17,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from app import i18n
+from app.accounts.devices import in_words as _device_words
 from app.accounts.service import csrf_token_for
 from app.alerts import service as alerts
 from app.checkins.instruments import band_label as instrument_band_label
@@ -200,6 +201,8 @@ env.filters["reason_text"] = dose_reasons.text
 env.filters["reason_text_about_patient"] = dose_reasons.text_about_patient
 env.globals["reason_sentences"] = dose_reasons.sentences
 env.globals["dose_account"] = dose_reasons.dose_account
+# A device's stored label ("Chrome on Android") in the reader's language.
+env.filters["device_words"] = _device_words
 
 
 def errors_in(errors: dict | None, fields) -> bool:

@@ -6,6 +6,8 @@ recognise their phone on the "signed-in devices" page and tells nobody more. Pur
 
 import re
 
+from app.i18n import gettext as _
+
 # Checked in order: the first match wins. Edge, Opera, Samsung Internet and Chrome on iOS all
 # say "Chrome" or "Safari" too, so they come before the browsers they imitate.
 _BROWSERS: tuple[tuple[str, str], ...] = (
@@ -44,3 +46,19 @@ def device_label(user_agent: str | None) -> str | None:
     browser, system = _first(_BROWSERS, text), _first(_SYSTEMS, text)
     label = f"{browser} on {system}" if browser and system else browser or system
     return label[:MAX_LENGTH] if label else None
+
+
+_BROWSER_NAMES = frozenset(name for _pattern, name in _BROWSERS)
+_SYSTEM_NAMES = frozenset(name for _pattern, name in _SYSTEMS)
+
+
+def in_words(label: str | None) -> str | None:
+    """A stored label in the reader's language: "Chrome on Android" is "Chrome en Android" on a
+    Spanish page. Stored labels stay as `device_label` wrote them (the names are brands; only the
+    "on" between them is English), so rows written before this read the same way."""
+    if not label:
+        return label
+    browser, sep, system = label.partition(" on ")
+    if sep and browser in _BROWSER_NAMES and system in _SYSTEM_NAMES:
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
+    return label

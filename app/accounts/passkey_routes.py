@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.accounts import passkeys, service, throttle
-from app.accounts.devices import device_label
+from app.accounts.devices import device_label, in_words
 from app.accounts.gates import recently_authenticated
 from app.accounts.models import User
 from app.accounts.routes import _set_session_cookie
@@ -128,7 +128,7 @@ def _page(request: Request, session, user: User, signed_in, status_code: int = 2
         {
             "passkeys": passkeys.list_passkeys(session, user),
             "recent": recently_authenticated(signed_in.auth, utcnow()),
-            "suggested_name": device_label(request.headers.get("user-agent")) or "",
+            "suggested_name": in_words(device_label(request.headers.get("user-agent"))) or "",
             "max_name": passkeys.NAME_MAX,
             **ctx,
         },

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from app import i18n
 from app.accounts import applock, mail, service
 from app.accounts import reset as resets
+from app.accounts.devices import in_words as device_words
 from app.accounts.models import AuthSession
 from app.accounts.routes import _client_address, _set_session_cookie, forget_browser
 from app.audit import service as audit
@@ -184,7 +185,7 @@ def devices_page(request: Request, session: SessionDep, signed_in: SignedInDep,
         .order_by(col(AuthSession.last_seen_at).desc())
     ).all()
     devices = [
-        {"id": row.id, "label": row.device or _("Unknown device"),
+        {"id": row.id, "label": device_words(row.device) or _("Unknown device"),
          "method": _method_label(row.method), "created_at": row.created_at,
          "last_seen_at": row.last_seen_at, "current": row.id == signed_in.auth.id}
         for row in rows

@@ -1,6 +1,7 @@
 """The short label the signed-in devices page shows, from a User-Agent (app/accounts/devices.py)."""
 
 import pytest
+from sqlmodel import select
 
 from app.accounts.devices import MAX_LENGTH, device_label
 
@@ -46,3 +47,34 @@ def test_label_is_short_and_never_the_raw_header():
     label = device_label(hostile)
     assert label == "Chrome on Android"
     assert len(label) <= MAX_LENGTH
+
+
+def test_a_stored_label_reads_in_the_readers_language():
+    """Spanish pages said "Chrome on Linux": the label is stored as written, with the brands,
+    and only its "on" is put in the reader's words when shown."""
+    from app import i18n
+    from app.accounts.devices import in_words
+
+    with i18n.using("es"):
+        assert in_words("Chrome on Android") == "Chrome en Android"
+        assert in_words("Firefox") == "Firefox"
+        # A name the person gave (a passkey's, say) is theirs, left as it is.
+        assert in_words("My phone on the desk") == "My phone on the desk"
+    assert in_words("Chrome on Android") == "Chrome on Android"
+    assert in_words(None) is None
+
+
+def test_the_devices_and_reminders_pages_name_devices_in_spanish(db, login_as, client):
+    from app.accounts.models import AuthSession
+    from tests.reminders.test_routes import _device
+
+    patient = login_as("patient", language="es")
+    for row in db.exec(select(AuthSession).where(AuthSession.user_id == patient.id)).all():
+        row.device = "Safari on iPhone"
+        db.add(row)
+    _device(db, patient, "Chrome on Android")
+    db.commit()
+    devices = client.get("/account/devices").text
+    assert "Safari en iPhone" in devices and "Safari on iPhone" not in devices
+    reminders = client.get("/account/reminders").text
+    assert "Chrome en Android" in reminders and " on Android" not in reminders
