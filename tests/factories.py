@@ -153,3 +153,23 @@ def session_now_protocol(patient: User, *, hours_from_now: float = 0, **override
             "induction": {"cadence": "interval", "every_n_days": 1,
                           "at": local.strftime("%H:%M")},
             **overrides}
+
+
+def dose_then_one_against_a_hold(db: Session, patient: User, now: datetime | None = None,
+                                 ) -> list[uuid.UUID]:
+    """Two doses recorded as already taken, 3 and 2 hours ago: the second is too soon under the
+    default protocol, so it is a dose against a hold (flagged, with its high-risk event and
+    alert). Returns their ids, oldest first; the caller commits."""
+    from datetime import timedelta
+
+    from app.doses import service as doses
+
+    now = now or utcnow()
+    ids = []
+    for hours_ago in (3, 2):
+        ids.append(uuid.uuid4())
+        doses.record_dose(db, patient=patient, dose_id=ids[-1], recorded_at=now, data={
+            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
+            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
+            "override_reason": "Took it before I saw the hold."}, now=now)
+    return ids

@@ -89,13 +89,7 @@ def test_alerts_corrections_and_protocol_versions_are_in_the_patients_zone_too(
     patient = factories.user(db, role="patient", timezone="America/Los_Angeles")
     factories.protocol(db, prescriber, patient)
     now = utcnow()
-    ids = []
-    for hours_ago in (3, 2):  # the second too soon: a dose against a hold, which alerts
-        ids.append(uuid.uuid4())
-        doses.record_dose(db, patient=patient, dose_id=ids[-1], recorded_at=now, data={
-            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
-            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
-            "override_reason": "Took it before I saw the hold."}, now=now)
+    ids = factories.dose_then_one_against_a_hold(db, patient, now)
     db.commit()
     assert auth.login(patient.email).status_code == 303
     taken = now - timedelta(hours=3)

@@ -228,11 +228,7 @@ def test_a_dose_against_a_hold_is_one_flag_reviewed_once_with_its_event(db, auth
     both."""
     prescriber, patient = team
     now = utcnow()
-    for hours_ago in (3, 2):  # the second 48 hours too soon, recorded as already taken
-        doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
-            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
-            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
-            "override_reason": "Took it before I saw the hold."}, now=now)
+    factories.dose_then_one_against_a_hold(db, patient, now)
     db.commit()
     [event] = db.exec(select(SafetyEvent).where(SafetyEvent.patient_id == patient.id,
                                                 SafetyEvent.kind == "dose_against_hold")).all()
@@ -260,15 +256,10 @@ def test_a_dose_against_a_hold_marked_entered_in_error_is_flagged_until_reviewed
     logged twice), or hide a dose that happened. It is flagged on its own, besides its event."""
     prescriber, patient = team
     now = utcnow()
-    for hours_ago in (3, 2):  # the second 48 hours too soon, recorded as already taken
-        doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
-            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
-            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
-            "override_reason": "Took it before I saw the hold."}, now=now)
+    _first, against_id = factories.dose_then_one_against_a_hold(db, patient, now)
     db.commit()
-    against = next(d for d in doses.active_doses(db, patient.id, start=now - timedelta(days=1),
-                                                  end=now)
-                   if "against_hold" in (d.flags or ()))
+    assert "against_hold" in doses.active_doses(db, patient.id, start=now - timedelta(days=1),
+                                                end=now)[-1].flags
     assert auth.login(prescriber.email).status_code == 303
     assert "struck_flagged" not in [f["code"] for f in
                                     client.get("/api/v1/patients").json()[0]["flags"]]
@@ -276,7 +267,7 @@ def test_a_dose_against_a_hold_marked_entered_in_error_is_flagged_until_reviewed
 
     assert auth.login(patient.email).status_code == 303
     (result,) = factories.sync_post(client, factories.sync_item("dose_entered_in_error", {
-        "dose_id": str(against.id), "reason": "I logged it twice."})).json()["results"]
+        "dose_id": str(against_id), "reason": "I logged it twice."})).json()["results"]
     assert result["status"] == "created", result
     auth.logout()
 
@@ -293,7 +284,7 @@ def test_a_dose_against_a_hold_marked_entered_in_error_is_flagged_until_reviewed
     card = next(c for c in flagged.split('<li class="card">')[1:] if "Entered in error" in c)
     assert "Taken against a hold" in card and "I logged it twice." in card
     response = auth.post(f"/patients/{patient.id}/flags/review", {
-        "code": "struck_flagged", "key": str(against.id),
+        "code": "struck_flagged", "key": str(against_id),
         "note": "Asked: logged twice, one troche.", "next": "/patients"})
     assert response.status_code == 303
     assert "struck_flagged" not in [f["code"] for f in

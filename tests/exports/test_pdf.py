@@ -296,13 +296,7 @@ def test_a_session_record_says_when_its_dose_went_against_a_hold(db):
     any other: its title now says which."""
     prescriber, patient, _version = factories.patient_with_protocol(db)
     now = datetime.now(UTC)
-    from app.doses import service as doses
-
-    for hours_ago in (3, 2):  # the second too soon, recorded as already taken
-        doses.record_dose(db, patient=patient, dose_id=uuid.uuid4(), recorded_at=now, data={
-            "taken_at": (now - timedelta(hours=hours_ago)).isoformat(), "dose_mg": "100",
-            "route": "sublingual", "no_gate_reason": "At home.", "already_taken": True,
-            "override_reason": "Took it before I saw the hold."}, now=now)
+    factories.dose_then_one_against_a_hold(db, patient, now)
     db.commit()
     today = now.astimezone(ZoneInfo(patient.timezone)).date()
     records = gather(db, patient, today - timedelta(days=1), today)
