@@ -27,6 +27,7 @@ from app.db import SessionDep
 from app.doses import reasons as dose_reasons
 from app.i18n import N_
 from app.i18n import gettext as _
+from app.protocols.changes import schedule_words
 from app.web import cookies, csrf, formats, language
 from app.web.assets import INLINE_SCRIPT, static_url
 from app.web.nav import menu as nav_menu
@@ -201,6 +202,8 @@ env.filters["reason_text"] = dose_reasons.text
 env.filters["reason_text_about_patient"] = dose_reasons.text_about_patient
 env.globals["reason_sentences"] = dose_reasons.sentences
 env.globals["dose_account"] = dose_reasons.dose_account
+# A protocol version's phases in words ("Induction from 2026-10-05: Mon, Thu at 10:00, …").
+env.globals["schedule_words"] = schedule_words
 # A device's stored label ("Chrome on Android") in the reader's language.
 env.filters["device_words"] = _device_words
 

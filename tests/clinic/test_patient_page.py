@@ -115,6 +115,22 @@ def test_alerts_corrections_and_protocol_versions_are_in_the_patients_zone_too(
     assert re.search(r" P[SD]T \(.+ (GMT|BST) your time\)$", version), version
 
 
+def test_the_protocol_section_summarises_the_schedule(db, client, auth, demo):
+    """The protocol section gave the dose, limits and holds but not when the sessions are:
+    the prescriber had to open the editor to see the schedule."""
+    from app.protocols import service as protocols
+    from app.protocols.changes import schedule_words
+
+    patient = demo["patient@demo.test"]
+    page = html.unescape(page_of(client, auth, patient))
+    section = page[page.index('id="protocol-heading"'):page.index("Edit protocol and see history")]
+    assert "Schedule, in Jordan Reyes's time:" in section
+    lines = schedule_words(protocols.current(db, patient.id))
+    assert len(lines) == 2 and lines[0].startswith("Induction from ")
+    for line in lines:
+        assert f"<li>{line}</li>" in section
+
+
 def test_the_printable_summary(client, auth, demo):
     patient = demo["patient@demo.test"]
     assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
