@@ -133,7 +133,7 @@ def test_the_patient_page_shows_each_event_in_these_words(db, auth, client):
     ):
         # After the time, alone in the card's title (whitespace aside).
         assert re.search(re.escape(f"· {expected}") + r"[ <]", flat), expected
-    assert "100 mg against: Too soon. Patient's account: Oops" in page  # its details, kept
+    assert "100 mg against: Too soon. What happened: Oops" in page  # its details, kept
     # A verdict from the phone is text, never markup.
     assert "The phone's offline safety check said <b>go</b>;" in page
     assert "said <b>go</b>" not in client.get(f"/patients/{patient.id}").text
@@ -152,4 +152,4 @@ def test_a_dose_flagged_by_a_check_sent_later_reads_without_a_reason(db, auth, c
     page = html.unescape(client.get(f"/patients/{patient.id}").text)
     assert "150 mg against: Blood pressure hold. The safety check that held arrived after " \
         "the dose" in page
-    assert "account: None" not in page and ": None" not in page
+    assert "happened: None" not in page and ": None" not in page
