@@ -832,9 +832,11 @@
     });
     var line = card.querySelector("[data-dose-on-phone]");
     // "No session is scheduled now, so this would be an extra dose" was judged before the dose
-    // on this phone: it read as if none had been taken. The check judges the next one.
+    // on this phone: it read as if none had been taken. The check judges the next one. Once
+    // hidden it stays hidden on this page: the dose sent, the notice is still older than it
+    // (a phone tester saw it come back the moment the outbox emptied).
     var extra = document.getElementById("extra-notice");
-    if (extra) extra.hidden = doses.length > 0;
+    if (extra && doses.length) extra.hidden = true;
     if (!doses.length) {
       if (line) line.remove();
       return;
@@ -1174,6 +1176,11 @@
     section.removeAttribute("data-screener-hold");
     section.textContent = "";
     section.appendChild(template.content.cloneNode(true));
+    // A clone keeps what was typed (the crisis reading itself, sent again by a tap on Check):
+    // a new check starts from the form as the server drew it.
+    Array.prototype.forEach.call(section.querySelectorAll("form"), function (form) {
+      form.reset();
+    });
     freshIds(section);
   }
 

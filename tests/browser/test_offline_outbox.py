@@ -366,6 +366,9 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
     # Measuring again at once is refused, as the server would: rest 5 minutes first.
     verdict.get_by_role("button", name="Measure again (after resting 5 minutes)").click()
     expect(page.get_by_label("Upper (systolic)")).to_be_focused()
+    # A new check, not the crisis reading again: its numbers were left in the fields.
+    expect(page.get_by_label("Upper (systolic)")).to_have_value("")
+    expect(page.get_by_label("Lower (diastolic)")).to_have_value("")
     page.get_by_label("Upper (systolic)").fill("150")
     page.get_by_label("Lower (diastolic)").fill("90")
     page.get_by_label("Pulse").fill("80")
@@ -380,6 +383,26 @@ def test_the_offline_gate_gives_the_verdict_and_the_server_judges_again(context,
         assert [g.verdict for g in gates] == ["ok", "emergency"]
         (dose,) = db.exec(select(Dose).where(Dose.patient_id == patient.id)).all()
         assert dose.gate_id == gates[0].id and dose.flags == ["extra"]
+
+
+def test_the_extra_dose_notice_stays_hidden_once_the_dose_on_the_phone_is_sent(
+        context, page: Page, patient):
+    """Hidden while an offline dose waited, "… this would be an extra dose" came back the
+    moment the outbox emptied, on the same saved page, above an empty safety check (a phone
+    tester)."""
+    _ready_offline(context, page, patient.email)
+    _safety_check(page, "128", "82", "72")
+    page.locator("#gate-result").get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("1")
+    page.goto("/today")
+    notice = page.locator("#extra-notice")
+    expect(notice).to_be_attached()
+    expect(notice).to_be_hidden()
+    _back_online(context, page)
+    expect(page.locator("#offline-saved, [role=status]").filter(
+        has_text="Everything on this phone has been sent")).to_be_visible()
+    expect(notice).to_be_attached()
+    expect(notice).to_be_hidden()
 
 
 def test_a_dose_sent_from_the_outbox_still_counts_offline_until_a_newer_snapshot(
