@@ -89,9 +89,8 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
                          sitter=users["caregiver@demo.test"])
     seed_checkins(session, users["patient@demo.test"], now)
     seed_caregiver_alerts(session, users["caregiver@demo.test"], users["patient@demo.test"])
-    # The second patient's high-risk screen (raised through safety.raise_event) is the demo's
-    # open alert: the review cleared the dosing hold; the alert waits on the prescriber's home
-    # page to be acknowledged.
+    # The second patient's high-risk screen (raised through safety.raise_event): the review the
+    # next morning cleared the dosing hold and answered its alert.
     seed_patient2_history(session, prescriber, users["patient2@demo.test"], now)
     seed_spanish_patient_history(session, prescriber, users["paciente@demo.test"], now)
     seed_unscreened_patient_history(session, prescriber, users["patient3@demo.test"], now)

@@ -6,6 +6,7 @@ them all. A high-risk suicidality screen holds dosing until a prescriber reviews
 or above 180/120 holds dosing for the protocol's lockout period.
 """
 
+import contextlib
 import functools
 import uuid
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from app.accounts.models import User
 from app.alerts import service as alerts
+from app.alerts.models import Alert
 from app.audit import service as audit
 from app.careteam import access
 from app.checkins.models import CheckinSettings, QuestionnaireResponse, SafetyEvent
@@ -147,6 +149,15 @@ def review(session: Session, *, prescriber: User, patient_id: uuid.UUID, event_i
     session.flush()
     audit.record(session, action="flag.review", actor=prescriber, patient_id=patient_id,
                  now=now, details={"kind": "safety_event"})
+    # The event's alert, still open, is answered by the review: it went on notifying the
+    # next contact in turn after the prescriber had dealt with it (a tester saw a reviewed
+    # high-risk screen reach its third contact).
+    for alert_id in session.exec(select(Alert.id).where(
+            Alert.source_id == event.id, col(Alert.acknowledged_at).is_(None))).all():
+        # An alert for the caregivers alone is theirs to acknowledge (NotFound for a prescriber).
+        with contextlib.suppress(NotFound):
+            alerts.acknowledge(session, user=prescriber, alert_id=alert_id,
+                               note=note[:alerts.NOTE_MAX], now=now)
     return event
 
 

@@ -266,3 +266,26 @@ def test_open_and_recent_lists_for_a_prescriber(db, clinic):
     assert alerts.open_count(db, clinic.second) == 1
     (view,) = alerts.views(db, alerts.recent_acknowledged(db, clinic.second, 10))
     assert (view.patient_name, view.acknowledged_by) == ("Robin Example", "Dr Zhou")
+
+
+def test_the_prescribers_review_of_the_event_answers_its_alert(db, clinic):
+    """A reviewed event's alert stayed open, and went on to the next contact in turn: a tester
+    saw a high-risk screen reviewed the next morning reach its third contact days later. The
+    review acknowledges it, by the reviewer, with the review's note; nobody else is told."""
+    from app.checkins.models import SafetyEvent
+    from app.safety import service as safety
+
+    alert = open_alert(db, clinic)
+    t0 = clinic.t0
+    assert alerts.notify_due(db, t0) == 1
+    event = db.get(SafetyEvent, alert.source_id)
+    safety.review(db, prescriber=clinic.second, patient_id=clinic.patient.id,
+                  event_id=event.id, note="Called Robin: rested, 142/88 now.",
+                  now=t0 + timedelta(minutes=3))
+    db.commit()
+    db.refresh(alert)
+    assert alert.acknowledged_at == t0 + timedelta(minutes=3)
+    assert alert.acknowledged_by_id == clinic.second.id
+    assert alert.acknowledgement_note == "Called Robin: rested, 142/88 now."
+    assert alerts.notify_due(db, t0 + 3 * REPEAT) == 0
+    assert [o.user_id for o in occurrences(db, alert)] == [clinic.first.id]
