@@ -142,7 +142,7 @@ def test_offline_entries_wait_in_the_outbox_and_arrive_once(context, page: Page,
     expect(page.locator("[data-offline-banner]")).to_be_visible()
     page.get_by_role("link", name="Need help now?").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Help now")
-    expect(page.get_by_text("Blood pressure 180/120 or higher")).to_be_visible()
+    expect(page.get_by_text("Blood pressure with the upper number 180 or more")).to_be_visible()
 
     page.goto("/checkins/daily")
     page.get_by_role("button", name="6", exact=True).click()  # mood in one tap
