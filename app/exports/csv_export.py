@@ -72,7 +72,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "protocol_version": "The protocol version in force (see the app for its rules)",
         "gate_id": "The safety check (gates.csv) this dose was taken after; blank: none",
         "flags": "Flag codes: override, against_hold, no_gate, late_entry, extra, …",
-        "flag_labels": "The flags in words",
+        "flag_labels": "The flags in words, as the app shows them: a dose against a hold "
+                       "(against_hold) leads, and is not also called an override (its stored "
+                       "codes keep override), so this list may be one shorter than flags",
         "override_reason": "Why a guard was overridden, in the patient's words",
         "no_gate_reason": "Why no safety check was done, in the patient's words",
         "status": "recorded or entered_in_error (kept, never deleted)",

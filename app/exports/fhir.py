@@ -375,8 +375,12 @@ class _Builder:
             "detail": words + ("; " + _("dosing was on hold until a prescriber reviewed it")
                                if event.holds_dosing else ""),
         }
-        if event.level in ("high", "moderate", "low"):
-            resource["severity"] = event.level
+        # A PHQ-9 item 9 answer's level is whether it was screened; its screener's risk is
+        # its severity (its words said "risk high" beside no severity: a tester).
+        severity = (event.level if event.level in ("high", "moderate", "low")
+                    else (event.details or {}).get("screened_risk"))
+        if severity in ("high", "moderate", "low"):
+            resource["severity"] = severity
         # The resource the event came from, when the bundle holds it (a dose, a questionnaire,
         # a check's or a check-in's reading, or the dose a held check did not lead to).
         added = {res["id"] for _at, _n, res in self.entries}

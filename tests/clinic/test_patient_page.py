@@ -131,6 +131,25 @@ def test_the_protocol_section_summarises_the_schedule(db, client, auth, demo):
         assert f"<li>{line}</li>" in section
 
 
+def test_the_protocol_section_says_a_sitter_is_required_and_none_has_joined(db, client, auth):
+    """The PDF said a sitter was required; the patient's page did not, nor that none had
+    joined (a tester looked at a patient who had to have one and had none)."""
+    prescriber, patient, _version = factories.patient_with_protocol(db, sitter_required=True)
+    db.commit()
+    auth.login(prescriber.email)
+    section = html.unescape(client.get(f"/patients/{patient.id}").text)
+    section = section[section.index('id="protocol-heading"'):]
+    assert "A sitter is required at every session." in section
+    assert "No sitter has joined the care team yet." in section
+    sitter = factories.user(db, role="caregiver")
+    factories.link(db, patient, sitter)
+    db.commit()
+    section = html.unescape(client.get(f"/patients/{patient.id}").text)
+    section = section[section.index('id="protocol-heading"'):]
+    assert "A sitter is required at every session." in section
+    assert "No sitter has joined" not in section
+
+
 def test_the_printable_summary(client, auth, demo):
     patient = demo["patient@demo.test"]
     assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303

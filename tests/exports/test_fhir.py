@@ -305,3 +305,5 @@ def test_safety_events_are_detected_issues_with_their_review(db, demo):
     # An event not reviewed yet is preliminary, with no mitigation.
     [item9] = [i for i in issues if i["code"]["coding"][0]["code"] == "phq9_item9"]
     assert item9["status"] == "preliminary" and "mitigation" not in item9
+    # Its screener found high risk: that is its severity, as its words say.
+    assert item9["code"]["text"].endswith("risk high") and item9["severity"] == "high"
