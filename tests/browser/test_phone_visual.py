@@ -239,3 +239,24 @@ def test_a_charts_numbers_stay_whole_in_spanish_on_a_phone(page: Page, demo, sig
                               "+ t.parentElement.scrollWidth + 1")
     assert wide >= 1  # the blood pressure's, at least: the case this is about
     assert page.evaluate(SIDEWAYS) <= 0
+
+
+def test_a_struck_doses_flags_are_muted_in_history(page: Page, demo, sign_in):
+    """Lucía's dose marked entered in error still showed its seven flags in the hold colour of
+    a live warning beside her real doses (a phone tester): they are kept, muted."""
+    sign_in(page, "paciente@demo.test")
+    page.goto("/doses")
+    struck = page.locator(".card.voided").first
+    expect(struck).to_be_visible()
+    live = page.locator(".card.dose:not(.voided) .badge.flag").first
+    colour = "el => getComputedStyle(el).color"
+    muted = page.evaluate("getComputedStyle(document.documentElement)"
+                          ".getPropertyValue('--muted').trim()")
+    badge = struck.locator(".badge.flag").first
+    expect(badge).to_be_visible()
+    probe = page.evaluate("""(c) => { const s = document.createElement('span');
+        s.style.color = c; document.body.append(s); const v = getComputedStyle(s).color;
+        s.remove(); return v; }""", muted)
+    assert badge.evaluate(colour) == probe
+    # Her next dose's flag (within the limits only after that strike) stays a warning.
+    assert live.evaluate(colour) != probe
