@@ -11,6 +11,7 @@ the patient shares their dose history, none of the patient's own notes or questi
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -65,6 +66,9 @@ class SessionView:
     elapsed_minutes: int = 0  # since the dose, when the page was made
 
     over: bool = False  # ready to be alone recorded, or long past the session's time
+    # The dose fell on another day than today, in the sitter's zone: its time alone read as
+    # today's, beside an overview saying no dose was logged today (a tester).
+    dose_on_another_day: bool = False
     # Before a dose: why the patient's check would hold the prescribed dose now (too soon, over
     # a maximum), so the sitter does not co-sign for a dose the check refuses. Amounts only for
     # a sitter who may see dose history (session.html names a maximum without them).
@@ -118,6 +122,10 @@ def session_view(session: Session, caregiver: User, patient_id: uuid.UUID,
         ready_at=None,
         ready_from=None,
     )
+    if dose is not None:
+        zone = ZoneInfo(caregiver.timezone)
+        view.dose_on_another_day = (dose.taken_at.astimezone(zone).date()
+                                    != now.astimezone(zone).date())
     rows = list(session.exec(
         select(CheckIn).where(CheckIn.dose_id == dose.id).order_by(col(CheckIn.recorded_at))
     ).all()) if dose else checkins.waiting_sitter_entries(

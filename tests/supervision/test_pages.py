@@ -346,3 +346,22 @@ def test_a_dose_taken_against_a_hold_says_so_on_the_sitters_pages(db, client, si
     other = supported(db, sitter, scope=scope)
     log_dose(db, other, minutes_ago=30)
     assert "against a hold" not in client.get(f"/supporting/{other.id}/session").text
+
+
+def test_a_session_from_before_midnight_names_its_day(db, client, sitter):
+    """Shortly after midnight the page held last evening's session as "Dose taken at 9:37 PM",
+    beside an overview saying no dose was logged today (a tester): the time names its day."""
+    from zoneinfo import ZoneInfo
+
+    now = utcnow()
+    # A zone where it is now between 2 and 5 in the morning: a dose 5 hours ago was yesterday.
+    zone = next(z for z in (f"Etc/GMT{'+' if h < 0 else '-'}{abs(h)}" for h in range(-12, 15))
+                if 2 <= now.astimezone(ZoneInfo(z)).hour < 5)
+    sitter.timezone = zone
+    db.add(sitter)
+    patient = supported(db, sitter, timezone=zone)
+    dose = log_dose(db, patient, minutes_ago=5 * 60)
+    page = html.unescape(client.get(f"/supporting/{patient.id}/session").text)
+    taken = dose.taken_at.astimezone(ZoneInfo(zone))
+    assert f"Dose taken {taken.strftime('%a')} {taken.strftime('%-I:%M %p')}." in page
+    assert "Dose taken at" not in page
