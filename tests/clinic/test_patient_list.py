@@ -118,7 +118,8 @@ def test_the_list_puts_the_most_urgent_first_then_names(panel, auth, client):
     assert "High-risk answers on the suicidality screener" in page
     assert "1 dose taken through an override in 30 days." in page
     assert "PHQ-9 went from 6 to 13 (Moderate)." in page
-    assert "Since" in page and "yesterday" in page and "3 days ago" in page
+    assert "First seen" in page and "yesterday" in page and "3 days ago" in page
+    assert "Since 3 days ago" not in page  # awkward; "First seen 3 days ago"
     # Each flag has its own compact review form; the patient page is a link away.
     assert page.count('action="/patients/') >= 6
     assert f'href="/patients/{panel["people"]["Cat Calm"].id}"' in page
