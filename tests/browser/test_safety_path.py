@@ -157,7 +157,11 @@ def test_a_high_risk_screen_holds_dosing_until_the_prescriber_clears_it(new_cont
         "Called Jordan; no plan or intent; safety plan reviewed.")
     laptop.get_by_role("button", name="Clear the hold").click()
     expect(laptop.get_by_text("Review recorded.")).to_be_visible()
-    expect(laptop.get_by_text("Called Jordan; no plan or intent")).to_be_visible()
+    expect(laptop.get_by_text(re.compile(
+        r"^Reviewed by Dr\. Amara Okafor on .*: Called Jordan; no plan or intent"))).to_be_visible()
+    # The review answered the screen's alert too, with the same note: nobody else is told.
+    acknowledged = r"^Acknowledged by Dr\. Amara Okafor, .*: Called Jordan; no plan or intent"
+    expect(laptop.get_by_text(re.compile(acknowledged))).to_be_visible()
     assert serious_violations(laptop) == []
 
     phone.goto("/today")
