@@ -244,7 +244,8 @@ def test_a_charts_numbers_stay_whole_in_spanish_on_a_phone(page: Page, demo, sig
 def test_a_struck_doses_flags_are_muted_in_history(page: Page, demo, sign_in):
     """Lucía's dose marked entered in error still showed its seven flags in the hold colour of
     a live warning beside her real doses (a phone tester): they are kept, muted."""
-    sign_in(page, "paciente@demo.test")
+    # Signed in before leaving the page: going on at once raced the sign-in (PostgreSQL, CI).
+    sign_in(page, "paciente@demo.test", lands_on="Hoy")
     page.goto("/doses")
     struck = page.locator(".card.voided").first
     expect(struck).to_be_visible()
