@@ -68,6 +68,19 @@ class Today:
         entries.sort(key=lambda e: e[0], reverse=True)
         return [(s, d) for _, s, d in entries]
 
+    def next_session_window(self) -> tuple[datetime, datetime] | None:
+        """When a dose counts for the next session (its due window before to its grace after),
+        while it is due or overdue: a dose kept on the phone in it is that session's, and the
+        phone says so instead of "Due now" (offline.js doseOnPhone)."""
+        s = self.next_session
+        if s is None or s.state not in (schedule.SessionState.DUE, schedule.SessionState.OVERDUE):
+            return None
+        grace = s.occurrence.grace
+        if grace is None and self.protocol is not None:
+            grace = timedelta(hours=float(self.protocol.grace_hours))
+        at = s.occurrence.scheduled_at
+        return at - DUE_WINDOW, at + (grace or timedelta(0))
+
     def taken_against_rules(self, taken_at: datetime | None) -> str | None:
         """How the dose taken at `taken_at` went against the plan's rules, if it did: its
         "against_hold" or "override" flag, for the session list to say so rather than show a

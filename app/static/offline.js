@@ -837,14 +837,49 @@
     // (a phone tester saw it come back the moment the outbox emptied).
     var extra = document.getElementById("extra-notice");
     if (extra && doses.length) extra.hidden = true;
+    var when = card.querySelector("[data-dose-window]");
+    var badge = when && when.querySelector(".state");
+    var last = card.querySelector("[data-last-dose]");
     if (!doses.length) {
       if (line) line.remove();
+      var refused = items.some(function (item) {
+        return item.kind === "dose" && item.status === "rejected";
+      });
+      if (refused && last) last.hidden = false;
+      if (badge && badge.hasAttribute("data-on-phone")) {
+        // Sent: the session is taken (the server counts it so: it was in the window).
+        // Refused: the card as the server drew it, and the outbox list says why.
+        badge.removeAttribute("data-on-phone");
+        badge.className = refused ? badge.getAttribute("data-was-class") : "state state-taken";
+        badge.textContent = refused ? badge.getAttribute("data-was-text")
+                                    : when.getAttribute("data-text-taken-sent");
+      }
       return;
     }
+    var newest = doses[doses.length - 1].data.taken_at;
     line = line || card.insertBefore(infoNote("data-dose-on-phone"),
                                      card.querySelector("h2").nextSibling);
-    line.textContent = withTime(card.getAttribute("data-text-dose-on-phone"),
-                                doses[doses.length - 1].data.taken_at);
+    line.textContent = withTime(card.getAttribute("data-text-dose-on-phone"), newest);
+    // The card still read "Due now" and "Last dose: Mon Nov 30" above it, as if this session
+    // were yet to be taken (a phone tester). A dose in the session's window is its dose, as the
+    // server will count it; the older last dose gives way to the line above.
+    if (badge && !badge.hasAttribute("data-on-phone")) {
+      var window_ = when.getAttribute("data-dose-window").split(" ");
+      var inWindow = doses.some(function (item) {
+        var at = Date.parse(item.data.taken_at);
+        return at >= Date.parse(window_[0]) && at <= Date.parse(window_[1]);
+      });
+      if (inWindow) {
+        badge.setAttribute("data-on-phone", "");
+        badge.setAttribute("data-was-class", badge.className);
+        badge.setAttribute("data-was-text", badge.textContent);
+        badge.className = "state state-taken";
+        badge.textContent = when.getAttribute("data-text-taken-on-phone");
+      }
+    }
+    if (last && Date.parse(last.getAttribute("data-last-dose")) < Date.parse(newest)) {
+      last.hidden = true;
+    }
   }
 
   // An information line a page adds (marked by `marker`), and its words with the {time} of an

@@ -117,12 +117,14 @@ def new_patient(live_server) -> Callable[..., User]:
     ago) has one session a day, the next six hours from now.
 
     `person` goes to factories.user (the zone is UTC unless it says otherwise; language).
-    `clinic_phone` gives the prescriber the number shown as "Call my clinic" on a hold.
+    `clinic_phone` gives the prescriber the number shown as "Call my clinic" on a hold;
+    `session_in_hours` moves the session (under 2 hours: it is due now).
     Named apart from tests/conftest.py's `patient` (signed in on a TestClient, session due
     now), which a browser module shadows with its own `patient` when it wants one.
     """
 
-    def _new_patient(*, clinic_phone: str | None = None, **person) -> User:
+    def _new_patient(*, clinic_phone: str | None = None, session_in_hours: float = 6,
+                     **person) -> User:
         now = utcnow()
         with Session(engine, expire_on_commit=False) as db:
             prescriber = factories.user(db, role=Role.PRESCRIBER)
@@ -133,7 +135,7 @@ def new_patient(live_server) -> Callable[..., User]:
             protocols.save(db, prescriber=prescriber, patient_id=patient.id,
                            version_id=uuid.uuid4(), now=now - timedelta(days=2),
                            values=factories.protocol_values(**factories.session_now_protocol(
-                               patient, hours_from_now=6)))
+                               patient, hours_from_now=session_in_hours)))
             db.commit()
         return patient
 

@@ -263,6 +263,38 @@ def test_the_kept_note_follows_the_outbox_when_another_flush_sent_it(context, pa
     assert _rows(patient.id)["doses"] == []
 
 
+def test_a_session_dose_kept_on_the_phone_shows_the_session_taken(context, page: Page,
+                                                                   new_patient):
+    """After a dose taken offline at a due session, Today's card still read "Due now" and
+    "Last dose: <three days ago>" above the safety check, as if the session waited."""
+    patient = new_patient(clinic_phone=CLINIC_PHONE, session_in_hours=0.5)
+    _recorded_dose(patient, hours_ago=72)
+    _ready_offline(context, page, patient.email)
+    badge = page.locator(".session-card .session-when .state")
+    last = page.locator(".session-card [data-last-dose]")
+    expect(badge).to_have_text("Due now")
+    expect(last).to_be_visible()
+
+    _safety_check(page, "128", "82", "72")
+    page.locator("#gate-result").get_by_role("button", name="Log dose").click()
+    expect(_count(page)).to_have_text("1")
+    expect(page.locator("#offline-saved")).to_be_focused()
+    expect(badge).to_have_text("Taken, not yet sent")
+    page.goto("/today")  # and on every later view
+    expect(badge).to_have_text("Taken, not yet sent")
+    expect(last).to_be_hidden()
+    expect(page.locator(".session-card [data-dose-on-phone]")).to_contain_text(
+        "is saved on this phone, not yet sent.")
+
+    # Sent: the session is taken, as the server now counts it.
+    _back_online(context, page)
+    expect(badge).to_have_text("Taken")
+    expect(page.locator(".session-card [data-dose-on-phone]")).to_have_count(0)
+    page.reload()  # the server's card: on to the next session, this one listed as taken
+    expect(badge).to_have_text("Upcoming")
+    expect(page.locator(".session-list li").first).to_contain_text("Taken")
+
+
 def test_a_copy_shown_offline_long_after_it_was_saved_says_when_it_was_saved(
         context, page: Page, patient):
     """Offline a day and a half later, the saved Today still read "Due now" for the session it
