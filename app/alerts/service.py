@@ -61,6 +61,23 @@ KINDS = tuple(CONTACTS)
 # are on the patient's page and apart on /alerts, where they can still acknowledge them).
 PRESCRIBER_KINDS = tuple(k for k, who in CONTACTS.items() if PRESCRIBERS in who)
 
+
+
+def kind_label(kind: str) -> str:
+    """An alert's kind in a few words, for the exports (the pages say more, and say it to
+    each reader: alerts/_alerts.html)."""
+    return {
+        CSSRS_HIGH: _("High-risk suicidality screen"),
+        SCREENER_UNANSWERED: _("Suicidality screener unanswered"),
+        BP_EMERGENCY: _("Blood pressure at or above 180/120"),
+        HARD_TO_ROUSE: _("Hard to rouse during a session"),
+        BREATHING_CONCERN: _("Breathing concern"),
+        DOSE_AGAINST_HOLD: _("Dose taken against a hold"),
+        SEVERE_SIDE_EFFECT: _("Severe side effect"),
+        BP_HOLD: _("Blood pressure hold before a dose"),
+    }.get(kind, kind.replace("_", " "))
+
+
 NOTE_MAX = 1000
 # Where a contact acknowledges an alert: the notification opens it. An opaque page, no PHI.
 ACKNOWLEDGE_URL = "/alerts"

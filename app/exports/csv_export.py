@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from app import i18n
+from app.alerts.service import kind_label as alert_kind_label
 from app.checkins.instruments import (
     MEASURES,
     SLOTS,
@@ -177,14 +178,36 @@ COLUMNS: dict[str, dict[str, str]] = {
         "level": "low, moderate, high; for a PHQ-9 item 9 answer, screened or unscreened",
         **_time_columns("occurred_at", "When it happened"),
         "source_id": "The questionnaire response, check-in, gate or dose it came from",
-        "holds_dosing": "yes when it held dosing until reviewed",
+        "holds_dosing": "yes when it held dosing until a prescriber reviewed it. A PHQ-9 item 9 "
+                        "answer above 0 (phq9_item9) also holds dosing until the C-SSRS "
+                        "screener is answered, and that hold is not in this column: the "
+                        "screener is the questionnaires.csv row whose follows_id is this "
+                        "event's source_id",
         "shared_with_caregiver": "The patient's consent to tell their caregiver, at the time",
-        **_time_columns("acknowledged_at", "When it was acknowledged"),
         **_time_columns("reviewed_at", "When a prescriber reviewed it"),
         "reviewed_by_id": "Who reviewed it (id)",
         "reviewed_by_name": "Who reviewed it",
         "review_note": "The review note",
         "details": "The event's details (JSON)",
+    },
+    # The alerts the events raised, and who answered them: the pages show both.
+    "alerts.csv": {
+        **_PATIENT,
+        "alert_id": "The alert's id",
+        "kind": "Code: cssrs_high, screener_unanswered, bp_emergency, dose_against_hold, "
+                "bp_hold, …",
+        "kind_label": "The alert in words",
+        "source_id": "What raised it: the safety event (safety_events.csv event_id), or for "
+                     "screener_unanswered the PHQ-9 (questionnaires.csv), or for bp_hold the "
+                     "safety check (gates.csv)",
+        **_time_columns("raised_at", "When it was raised"),
+        "notified_count": "How many notifications were sent, one contact after another, "
+                          "until it was acknowledged",
+        **_time_columns("acknowledged_at", "When it was acknowledged (blank: still open)"),
+        "acknowledged_by_id": "Who acknowledged it (id)",
+        "acknowledged_by_name": "Who acknowledged it (a prescriber, or a sitter the patient "
+                                "shares alerts with)",
+        "acknowledgement_note": "Their note",
     },
     # The prescriber's reviews of the patient list's flags (the PDF lists them too); a safety
     # event's review is on its row in safety_events.csv.
@@ -405,7 +428,6 @@ def _safety_events(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
                "level": e.level, **_times("occurred_at", e.occurred_at, records),
                "source_id": str(e.source_id), "holds_dosing": _yes(e.holds_dosing),
                "shared_with_caregiver": _yes(e.share_with_caregiver),
-               **_times("acknowledged_at", e.acknowledged_at, records),
                **_times("reviewed_at", e.reviewed_at, records),
                "reviewed_by_id": str(e.reviewed_by_id or ""),
                "reviewed_by_name": _text(records.authors.get(e.reviewed_by_id, ""))
@@ -423,6 +445,19 @@ def _flag_reviews(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
                "note": _text(r.note)}
 
 
+def _alerts(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
+    for a in sorted(records.alerts, key=lambda a: (a.raised_at, str(a.id))):
+        yield {**_pid(records), "alert_id": str(a.id), "kind": a.kind,
+               "kind_label": alert_kind_label(a.kind), "source_id": str(a.source_id),
+               **_times("raised_at", a.raised_at, records),
+               "notified_count": str(a.notified_count),
+               **_times("acknowledged_at", a.acknowledged_at, records),
+               "acknowledged_by_id": str(a.acknowledged_by_id or ""),
+               "acknowledged_by_name": _text(records.authors.get(a.acknowledged_by_id, ""))
+               if a.acknowledged_by_id else "",
+               "acknowledgement_note": _text(a.acknowledgement_note)}
+
+
 def _patients(records: PatientRecords, labels) -> Iterator[dict[str, str]]:
     yield {**_pid(records), "name": _text(records.patient.display_name)}
 
@@ -436,6 +471,7 @@ ROWS: dict[str, Callable[[PatientRecords, dict], Iterator[dict[str, str]]]] = {
     "questionnaires.csv": _questionnaires,
     "ledger.csv": _ledger,
     "safety_events.csv": _safety_events,
+    "alerts.csv": _alerts,
     "flag_reviews.csv": _flag_reviews,
 }
 # What each file needs gathered (the panel gathers one record type at a time).
@@ -444,6 +480,7 @@ NEEDS: dict[str, str] = {
     "doses.csv": "doses", "dose_revisions.csv": "doses", "gates.csv": "gates",
     "checkins.csv": "checkins", "questionnaires.csv": "questionnaires", "ledger.csv": "ledger",
     "safety_events.csv": "safety_events", "flag_reviews.csv": "flag_reviews",
+    "alerts.csv": "alerts",
 }
 
 
@@ -456,10 +493,11 @@ class Counter:
     @property
     def records(self) -> int:
         """The records exported, counted as PatientRecords.rows() counts them (for the audit):
-        revisions are part of their dose, and neither the patients' list nor the reviews of
-        the list's flags is a record."""
+        revisions are part of their dose, and neither the patients' list, the reviews of
+        the list's flags nor the alerts (notices of what is exported) is a record."""
         return sum(n for name, n in self.rows.items()
-                   if name not in ("dose_revisions.csv", "patients.csv", "flag_reviews.csv"))
+                   if name not in ("dose_revisions.csv", "patients.csv", "flag_reviews.csv",
+                                   "alerts.csv"))
 
 
 def csv_chunks(name: str, batches: Iterable[PatientRecords],

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
+from app.alerts.models import Alert
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.clinic.models import FlagReview
 from app.doses import corrections
@@ -38,6 +39,7 @@ _SOURCES = {
     "ledger": (LedgerEntry, LedgerEntry.occurred_at),
     "safety_events": (SafetyEvent, SafetyEvent.occurred_at),
     "flag_reviews": (FlagReview, FlagReview.reviewed_at),
+    "alerts": (Alert, Alert.raised_at),
 }
 
 
@@ -78,6 +80,7 @@ def records_for(session: Session, patients: list[User], start: date, end: date,
         people |= {c.author_id for c in records.checkins}
         people |= {e.reviewed_by_id for e in records.safety_events if e.reviewed_by_id}
         people |= {r.reviewed_by_id for r in records.flag_reviews}
+        people |= {a.acknowledged_by_id for a in records.alerts if a.acknowledged_by_id}
     if people:
         names = {u.id: u.display_name for u in session.exec(
             select(User).where(col(User.id).in_(people))).all()}

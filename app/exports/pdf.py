@@ -26,6 +26,7 @@ from fpdf.enums import XPos, YPos
 
 from app import i18n
 from app.accounts.models import User
+from app.alerts.service import kind_label as alert_kind_label
 from app.checkins.instruments import FREQUENCY, MEASURES, SEDATION, instrument_for
 from app.checkins.service import SessionRecord
 from app.checkins.words import severity_words
@@ -352,6 +353,7 @@ def _safety(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
         rows.append((clock.at(event.occurred_at), risk_label(event.level), what, review))
     if rows:
         doc.grid((_("Time"), _("Level"), _("Event"), _("Review")), rows, (35, 18, 60, 67))
+    _alerts(doc, records, clock)
     held = [g for g in records.gates if g.verdict != "ok"]
     doc.subheading(_("Safety checks that held or found an emergency"))
     if not held:
@@ -363,6 +365,29 @@ def _safety(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
                "; ".join(flag_label(r.get("code", "")) for r in g.reasons
                          if isinstance(r, dict)) or "—")
               for g in held], (35, 20, 40, 85))
+
+
+def _alerts(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:
+    """Who was told, and who answered: an event's row says what happened, not whether anyone
+    acknowledged its alert (the pages showed it; no export did)."""
+    doc.subheading(_("Alerts to the care team"))
+    if not records.alerts:
+        doc.para(_("None in this range."))
+        return
+    rows = []
+    for a in records.alerts:
+        if a.acknowledged_at:
+            answer = _("%(when)s by %(who)s", when=clock.at(a.acknowledged_at),
+                       who=records.authors.get(a.acknowledged_by_id, "—")
+                       if a.acknowledged_by_id else "—")
+            if a.acknowledgement_note:
+                answer += ": " + a.acknowledgement_note
+        else:
+            answer = _("Not acknowledged")
+        rows.append((clock.at(a.raised_at), alert_kind_label(a.kind),
+                     str(a.notified_count), answer))
+    doc.grid((_("Raised"), _("Alert"), _("Notified"), _("Acknowledged")), rows,
+             (35, 50, 20, 75))
 
 
 def _protocols(doc: _Doc, records: PatientRecords, clock: _Clock) -> None:

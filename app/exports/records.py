@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
+from app.alerts.models import Alert
 from app.checkins import service as checkins
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.checkins.service import SessionRecord
@@ -54,6 +55,9 @@ class PatientRecords:
     # route) the flags open on the patient list when the export was made.
     flag_reviews: list[FlagReview] = field(default_factory=list)
     open_flags: list | None = None  # app.clinic.flags.Flag, most urgent first
+    # The alerts raised in the range, and who acknowledged each (not counted as records: an
+    # alert is the notice of a safety event, gate or screen that is in the export itself).
+    alerts: list[Alert] = field(default_factory=list)
     authors: dict[uuid.UUID, str] = field(default_factory=dict)  # user id → display name
     # Each recorded dose's session record, by dose id: with all of its check-ins, those that
     # fall after the range's end (a late-evening dose's end-of-session entry) included.
@@ -101,7 +105,12 @@ def gather(session: Session, patient: User, start: date, end: date) -> PatientRe
                                  col(FlagReview.reviewed_at) >= start_at,
                                  col(FlagReview.reviewed_at) < end_at)
         .order_by(col(FlagReview.reviewed_at))).all())
+    found.alerts = list(session.exec(
+        select(Alert).where(Alert.patient_id == pid, col(Alert.raised_at) >= start_at,
+                            col(Alert.raised_at) < end_at)
+        .order_by(col(Alert.raised_at))).all())
     ids = {c.author_id for c in found.checkins} | {
+        a.acknowledged_by_id for a in found.alerts if a.acknowledged_by_id} | {
         r.reviewed_by_id for r in found.flag_reviews} | {
         e.reviewed_by_id for e in found.safety_events if e.reviewed_by_id} | {
         v.created_by_id for v in found.protocols}  # who wrote each protocol version (PDF)

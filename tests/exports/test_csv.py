@@ -94,6 +94,37 @@ def test_the_prescribers_reviews_of_list_flags_are_exported(db, demo):
     assert any(str(g.id) == review.key and g.verdict == "hold" for g in found.gates)
 
 
+def test_alerts_and_who_acknowledged_them_are_exported(db, demo):
+    """The pages showed who acknowledged an alert and what they wrote; no export did, and
+    safety_events.csv had an acknowledged_at no one ever set."""
+    patient = demo["patient@demo.test"]
+    found = gathered(db, patient, days=60)
+    files = unzip(csv_export.patient_zip(found, generated_at=GENERATED))
+    rows = table(files["alerts.csv"])
+    answered, still_open = rows  # his two blood-pressure holds, oldest first
+    assert answered["kind"] == still_open["kind"] == "bp_hold"
+    assert answered["kind_label"] == "Blood pressure hold before a dose"
+    assert answered["acknowledged_by_id"] == str(demo["caregiver@demo.test"].id)
+    assert answered["acknowledged_by_name"] == "Alex Reyes"
+    assert answered["acknowledgement_note"] == (
+        "Called Jordan: rested, rechecked at 132/84 and went ahead.")
+    assert answered["notified_count"] == "1"
+    assert answered["acknowledged_at_utc"] > answered["raised_at_utc"]
+    assert answered["acknowledged_at_local"].endswith(("-05:00", "-04:00"))
+    assert still_open["acknowledged_at_utc"] == still_open["acknowledged_by_name"] == ""
+    # Each names the safety check that held.
+    held = {str(g.id) for g in found.gates if g.verdict == "hold"}
+    assert {answered["source_id"], still_open["source_id"]} <= held
+    assert "acknowledged_at_utc" not in table(files["safety_events.csv"])[0]
+
+    # A prescriber's acknowledgement of a screen, in Sam's.
+    sam = gathered(db, demo["patient2@demo.test"], days=60)
+    [row] = table(unzip(csv_export.patient_zip(sam, generated_at=GENERATED))["alerts.csv"])
+    [event] = [e for e in sam.safety_events if str(e.id) == row["source_id"]]
+    assert (row["kind"], event.kind) == ("cssrs_high", "positive_screen")
+    assert row["acknowledged_by_name"] == "Dr. Amara Okafor"
+
+
 def test_times_are_in_utc_and_the_patients_local_time_with_codes_beside_labels(db, demo):
     patient = demo["patient@demo.test"]
     found = gathered(db, patient, days=60)
@@ -183,7 +214,7 @@ def test_the_panel_holds_every_patients_rows_as_their_own_exports_do(db, demo):
     assert finished.details["complete"] is True
     assert finished.details["rows"] == sum(
         len(table(files[n])) for n in csv_export.FILES
-        if n not in ("dose_revisions.csv", "patients.csv", "flag_reviews.csv"))
+        if n not in ("dose_revisions.csv", "patients.csv", "flag_reviews.csv", "alerts.csv"))
     # Whose rows they are: each patient once, by name, beside the id every other file carries.
     assert table(files["patients.csv"]) == [
         {"patient_id": str(p.id), "timezone": p.timezone, "name": p.display_name}

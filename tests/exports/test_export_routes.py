@@ -115,7 +115,7 @@ def test_the_prescriber_downloads_a_patients_csv_zip_and_it_is_audited(client, a
         assert archive.namelist() == ["README.txt", "patients.csv", "doses.csv",
                                       "dose_revisions.csv", "gates.csv", "checkins.csv",
                                       "questionnaires.csv", "ledger.csv", "safety_events.csv",
-                                      "flag_reviews.csv"]
+                                      "alerts.csv", "flag_reviews.csv"]
         # The file name says nothing of whose record it is; the zip itself does.
         whose = archive.read("patients.csv").decode("utf-8-sig").splitlines()
         assert whose[0] == "patient_id,timezone,name"

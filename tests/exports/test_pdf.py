@@ -65,6 +65,10 @@ def test_demo_record_reads_back_with_patient_doses_scores_and_safety(db, demo):
     assert "Positive suicidality screen (CSSRS), risk high" in words
     assert event.review_note[:40] in words
     assert f"by {prescriber.display_name}" in words
+    # Its alert, and who acknowledged it: the screen's row said only who reviewed it.
+    part = flat(text[text.index("Alerts to the care team"):])
+    assert "High-risk suicidality screen" in part
+    assert f"by {prescriber.display_name}: Called Sam at 8:30." in part
     # Page numbers on every page, and the generated-at time in the footer.
     assert len(reader.pages) > 1
     for n, page in enumerate(reader.pages, start=1):
@@ -78,6 +82,12 @@ def test_sections_a_prescriber_reads(db, demo):
     _, text = text_of(pdf.render(records, generated_at=NOW,
                                  prescriber=demo["prescriber@demo.test"]))
     words = flat(text)
+    # His two blood-pressure holds' alerts: Alex answered the first; the latest is open.
+    alerts = flat(text[text.index("Alerts to the care team"):text.index(
+        "Safety checks that held")])
+    assert alerts.count("Blood pressure hold before a dose") == 2
+    assert "by Alex Reyes: Called Jordan: rested, rechecked at 132/84" in alerts
+    assert alerts.count("Not acknowledged") == 1
     for heading in ("Flags and reviews", "Protocol and phase history", "Adherence",
                     "PHQ-9 and GAD-7 trend", "Doses", "Session records",
                     "Troche ledger reconciliation"):
