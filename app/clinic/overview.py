@@ -13,6 +13,8 @@ from app.accounts.models import User
 from app.alerts import service as alerts
 from app.careteam import service as careteam
 from app.checkins import service as checkins
+from app.clinic import flags as flag_rules
+from app.clinic import service as clinic
 from app.clinic import timeline
 from app.db import utcnow
 from app.doses import corrections, ledger
@@ -76,6 +78,7 @@ def patient_overview(session: Session, patient: User, days: int = timeline.DEFAU
     recent = doses.list_doses(session, patient.id, now - timedelta(days=42),
                               now + timedelta(days=1))
     local_today = now.astimezone(ZoneInfo(patient.timezone)).date()
+    list_flags = flag_rules.for_patients(session, [patient], now)[patient.id][1]
     return {
         "patient": patient,
         # What needs attention first: events not yet reviewed; the reviewed ones further down.
@@ -83,6 +86,13 @@ def patient_overview(session: Session, patient: User, days: int = timeline.DEFAU
         # Those that hold dosing now, as the patient's Today does: their review clears the hold.
         "holding": {e.id for e in events if safety.holds_dosing_now(e, now)},
         "reviewed_events": [e for e in events if e.reviewed_at is not None],
+        # The patient list's flags, to review here too (a safety event's is its event, above),
+        # and those reviewed lately, from here or the list.
+        "list_flags": [f for f in list_flags if f.code not in flag_rules.EVENT_CODES],
+        "flag_reviews": clinic.flag_reviews_since(session, patient.id, now - timedelta(days=90)),
+        "code_label": flag_rules.code_label,
+        "since_words": lambda since: clinic.since_words(since, now),
+        "ends_a_hold": lambda f: flag_rules.review_ends_a_hold(f.code, f.since, now),
         "timeline": timeline.build(session, patient, days, now, last_day),
         "days": days,
         "timeline_from": first_shown,

@@ -140,10 +140,18 @@ def review_flag(
     except Invalid as err:
         session.rollback()
         form_id = f"{patient_id}:{code}:{key}"
+        errors = {form_id: err.errors.get("note", err.message)}
+        if urlsplit(back).path == f"{LIST}/{patient_id}":  # written on the patient's page
+            patient = access.require_patient_access(session, user, patient_id,
+                                                    access.Purpose.TREAT)
+            return render(request, "clinic/patient.html", patient_overview(
+                session, patient, review_errors=errors, review_values={form_id: note}),
+                status_code=422)
         filters, page = _filters_of(back)
-        return _list_page(request, session, user, filters, page=page,
-                          review_errors={form_id: err.errors.get("note", err.message)},
+        return _list_page(request, session, user, filters, page=page, review_errors=errors,
                           review_values={form_id: note}, status_code=422)
+    if urlsplit(back).path == f"{LIST}/{patient_id}":
+        return see_other(_with_status(back, "flag-reviews"))
     return see_other(_with_status(back, f"patient-{patient_id}"))
 
 

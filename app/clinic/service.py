@@ -203,6 +203,24 @@ def review_flag(session: Session, *, prescriber: User, patient: User, code: str,
                  now=now, details={"kind": "flag"})
 
 
+@dataclass(frozen=True)
+class ReviewedFlag:
+    review: FlagReview
+    reviewer: str
+
+
+def flag_reviews_since(session: Session, patient_id: uuid.UUID,
+                       since: datetime) -> list[ReviewedFlag]:
+    """The patient's list flags reviewed since `since`, newest first, with who reviewed each:
+    made on the list, they showed only in the exports and the access log."""
+    rows = session.exec(
+        select(FlagReview, User.display_name)
+        .join(User, col(User.id) == FlagReview.reviewed_by_id)
+        .where(FlagReview.patient_id == patient_id, col(FlagReview.reviewed_at) >= since)
+        .order_by(col(FlagReview.reviewed_at).desc())).all()
+    return [ReviewedFlag(review, name) for review, name in rows]
+
+
 def _review(session: Session, patient_id: uuid.UUID, code: str, key: str) -> FlagReview | None:
     return session.exec(select(FlagReview).where(
         FlagReview.patient_id == patient_id, FlagReview.code == code, FlagReview.key == key,

@@ -260,6 +260,45 @@ def test_review_goes_back_to_a_local_next_only(panel, auth, db):
     assert response.headers["location"].startswith("/patients?flag_reviewed=1")
 
 
+def test_the_patients_page_lists_their_list_flags_and_reviews_them(panel, auth, client, db):
+    """Reviews could be written on the list alone, and read in the exports alone: the page
+    where the prescriber reads the record had neither."""
+    bob = panel["people"]["Bob Emergency"]
+    signed_in(auth, panel["prescriber"])
+    page = text(client.get(f"/patients/{bob.id}"))
+    flags = page[page.index('id="list-flags"'):page.index('id="timeline"')]
+    # As the list has them, most urgent first; a high-risk screen would be its safety event
+    # above, reviewed there.
+    assert re.findall(r'data-flag="(\w+)"', flags) == ["bp_emergency", "supply"]
+    assert "1 troche count that did not match, or early refill, in 30 days." in flags
+    assert "First seen <time datetime=" in flags and "2 days ago</time>" in flags
+    assert 'id="flag-reviews"' not in page
+
+    # A bad note: the patient's page again, the error by its field, nothing written.
+    key = re.search(r'name="code" value="supply">\s*<input type="hidden" name="key" '
+                    r'value="([^"]+)"', flags).group(1)
+    response = review(auth, bob, "supply", key, note=" ", next=f"/patients/{bob.id}#list-flags")
+    assert response.status_code == 422
+    again = text(response)
+    assert "<h1>Bob Emergency</h1>" in again
+    assert re.search(r'<details open>\s*<summary>Review', again)
+    assert 'id="flag-review-2-error">Write what you reviewed and decided' in again
+    assert db.exec(select(FlagReview)).all() == []
+
+    response = review(auth, bob, "supply", key, note="Counted again with Bob: 4. Fine.",
+                      next=f"/patients/{bob.id}#list-flags")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/patients/{bob.id}?flag_reviewed=1#flag-reviews"
+    page = text(client.get(response.headers["location"]))
+    assert "Flag reviewed. It stays off the list until it happens again." in page
+    assert re.findall(r'data-flag="(\w+)"', page[page.index('id="list-flags"'):]) == [
+        "bp_emergency"]
+    reviewed = page[page.index('id="flag-reviews"'):]
+    assert "Supply: count or early refill" in reviewed
+    assert "Reviewed by Dr Prescriber on " in reviewed
+    assert ": Counted again with Bob: 4. Fine." in reviewed
+
+
 @pytest.mark.parametrize(("note", "message"), [
     ("", "Write what you reviewed and decided, for the record."),
     ("   \n ", "Write what you reviewed and decided, for the record."),
