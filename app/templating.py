@@ -229,7 +229,8 @@ _FLAG_LABELS = {
     "late_entry": N_("Entered later"),
     "extra": N_("Extra dose"),
     "corrected_over_limit": N_("Correction breaks a limit"),
-    "cleared_by_correction": N_("Within limits only after a correction"),
+    # Worded as the patient list's flag of the same name (app/clinic/flags.py code_label).
+    "cleared_by_correction": N_("Limits met only after a correction"),
     "off_protocol_amount": N_("Not the prescribed amount"),
     "possible_duplicate": N_("Possibly entered twice"),
     "too_soon": N_("Too soon"),

@@ -68,7 +68,10 @@ def summary(session: Session, patient: User, now: datetime) -> dict:
         "missed": sum(1 for s in sessions if s.state == schedule.SessionState.MISSED),
         "doses": recorded,
         "total_mg": sum((d.dose_mg for d in recorded), start=0),
-        "flagged": [d for d in recorded if d.flags],
+        # A dose against a hold or through an override stays here once struck out, marked: the
+        # list flags it (struck_flagged), and the summary left it out.
+        "flagged": [d for d in found.doses if d.flags and (
+            d.status == "recorded" or {"against_hold", "override"} & set(d.flags))],
         "holds": [g for g in found.gates if g.verdict != "ok"],
         "scores": _scores(session, patient, now),
         "bp_latest": max(bp) if bp else None,

@@ -166,6 +166,19 @@ def test_the_printable_summary(client, auth, demo):
     assert re.search(r"on hand by the record; 1 count that did not match; 1 early refill<", page)
 
 
+def test_the_summary_keeps_a_struck_dose_taken_against_a_hold(client, auth, demo):
+    """Lucía's half troche against a hold, struck out the day after: the list flags it, and
+    the one-page summary left it out of "Doses with flags"."""
+    patient = demo["paciente@demo.test"]
+    assert auth.login("prescriber@demo.test", DEMO_PASSWORD).status_code == 303
+    page = html.unescape(client.get(f"/patients/{patient.id}/summary").text)
+    flagged = page[page.index("Doses with flags"):page.index("Scores")]
+    assert re.search(r"\w{3} \d{1,2}: Taken against a hold[^;<]*"
+                     r" \(later marked entered in error\)", flagged), flagged
+    # The dose after it, within the limits only because of the strike, is still there.
+    assert "Limits met only after a correction" in flagged
+
+
 def test_the_summary_counts_a_session_a_dose_took_early(db, client, auth):
     """Dosed at 12:01 for the 12:15 session: the one-page summary read "Taken: 3 of 5
     scheduled" beside 4 doses and no extra one (its sessions stopped at now, its doses did
