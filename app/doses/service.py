@@ -327,8 +327,8 @@ def record_gate(
     wait_until = rules.emergency_recheck_at(record, checked_at)
     if wait_until is not None:
         # A quick recheck must not beat the emergency guidance: rest first, then measure.
-        raise Invalid(_("Rest for 5 minutes after a dangerous reading before you measure "
-                        "again: from %(when)s.", when=_clock(wait_until, patient.timezone)),
+        raise Invalid(_("Rest for 5 minutes after a dangerous reading. You can measure again "
+                        "from %(when)s.", when=_clock(wait_until, patient.timezone)),
                       field="systolic")
     # Judged when it was made, as the phone judged it: a check made offline and sent hours
     # later must keep the verdict of its moment (a hold then is a hold, even if the interval has

@@ -1270,8 +1270,8 @@ def test_a_page_shown_without_signal_says_when_its_entries_are_sent_and_leads_to
     _back_online(context, page)
     expect(waiting).to_have_attribute("hidden", "")
     expect(note).to_have_text(
-        "Everything on this phone has been sent. This page was saved on the phone before it "
-        "was. Show the page as it is now")
+        "Everything on this phone has been sent. What this page shows is from before that. "
+        "Show the page as it is now")
     _until(lambda: len(_rows(patient.id)["doses"]) == 1)
     note.get_by_role("link", name="Show the page as it is now").click()
     expect(page.locator("#offline-saved")).to_have_count(0)
