@@ -178,6 +178,20 @@ def patient_time(context, value: datetime | None, tz: str, fmt: str = "datetime"
 env.filters["patient_time"] = patient_time
 
 
+@jinja2.pass_context
+def zoned_time(context, value: datetime | None, zone: str | None) -> str:
+    """On a page about one patient for someone else (`zone`: the patient's), the patient's
+    time as `patient_time` gives it; elsewhere the viewer's own. Shared partials (alerts, a
+    dose's corrections) serve both kinds of page."""
+    if zone:
+        return patient_time(context, value, zone)
+    viewer = context.get("user")
+    return local_time(value, getattr(viewer, "timezone", None))
+
+
+env.filters["zoned_time"] = zoned_time
+
+
 def local_input(value: datetime | None, tz: str | None = None) -> str:
     """A UTC instant as the value of a datetime-local input in the viewer's zone (ISO, as HTML
     requires; the picker shows it in the phone's own convention)."""
@@ -189,13 +203,7 @@ def local_input(value: datetime | None, tz: str | None = None) -> str:
 env.filters["local_input"] = local_input
 
 
-def iso_local_time(value: str | None, tz: str | None = None) -> str:
-    """An ISO 8601 instant kept as text (a revision's before/after) as wall-clock time."""
-    return local_time(datetime.fromisoformat(value), tz) if value else ""
-
-
-env.filters["iso_local_time"] = iso_local_time
-# The same text as an instant, for patient_time.
+# The same text as an instant, for patient_time or zoned_time.
 env.filters["iso_datetime"] = lambda value: datetime.fromisoformat(value) if value else None
 # A safety check's stored reason in the reader's language, its times in the patient's zone.
 env.filters["reason_text"] = dose_reasons.text
