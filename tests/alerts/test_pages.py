@@ -46,6 +46,10 @@ def test_the_prescribers_home_shows_the_open_alert_and_the_count(db, auth, clien
     assert f'action="/alerts/{alert.id}/acknowledge"' in home
     assert 'name="back" value="/patients"' in home
     assert "Nobody notified yet" in home
+    # "Raised Sun Nov 29, 6:34 PM": whose clock, beside the patient's page that names theirs.
+    place = clinic.first.timezone.split("/")[-1].replace("_", " ")
+    assert f"Times are in your time zone ({place})." in home
+    assert f"Times are in your time zone ({place})." in text(client.get("/alerts"))
 
     # The patient's own page shows it too.
     detail = text(client.get(f"/patients/{clinic.patient.id}"))
