@@ -849,10 +849,13 @@
       if (badge && badge.hasAttribute("data-on-phone")) {
         // Sent: the session is taken (the server counts it so: it was in the window).
         // Refused: the card as the server drew it, and the outbox list says why.
+        var against = badge.getAttribute("data-on-phone") === "against";
         badge.removeAttribute("data-on-phone");
-        badge.className = refused ? badge.getAttribute("data-was-class") : "state state-taken";
+        badge.className = refused ? badge.getAttribute("data-was-class")
+                                  : against ? "state state-against" : "state state-taken";
         badge.textContent = refused ? badge.getAttribute("data-was-text")
-                                    : when.getAttribute("data-text-taken-sent");
+                                    : when.getAttribute(against ? "data-text-against-sent"
+                                                                : "data-text-taken-sent");
       }
       return;
     }
@@ -865,16 +868,21 @@
     // server will count it; the older last dose gives way to the line above.
     if (badge && !badge.hasAttribute("data-on-phone")) {
       var window_ = when.getAttribute("data-dose-window").split(" ");
-      var inWindow = doses.some(function (item) {
+      var inWindow = doses.filter(function (item) {
         var at = Date.parse(item.data.taken_at);
         return at >= Date.parse(window_[0]) && at <= Date.parse(window_[1]);
-      });
+      })[0];
       if (inWindow) {
-        badge.setAttribute("data-on-phone", "");
+        // Recorded under the hold the card shows (with the patient's account of it): taken
+        // against it, and it says so, never a plain green "Taken".
+        var held = badge.hasAttribute("data-text-held-no-more") &&
+          Boolean(inWindow.data.override_reason);
+        badge.setAttribute("data-on-phone", held ? "against" : "");
         badge.setAttribute("data-was-class", badge.className);
         badge.setAttribute("data-was-text", badge.textContent);
-        badge.className = "state state-taken";
-        badge.textContent = when.getAttribute("data-text-taken-on-phone");
+        badge.className = held ? "state state-against" : "state state-taken";
+        badge.textContent = when.getAttribute(held ? "data-text-against-on-phone"
+                                                   : "data-text-taken-on-phone");
       }
     }
     if (last && Date.parse(last.getAttribute("data-last-dose")) < Date.parse(newest)) {
@@ -1237,7 +1245,13 @@
       if (prompt) prompt.remove();
       // The session's badge said "Due, but on hold" above the check now offered.
       var badge = document.querySelector(".session-card [data-text-held-no-more]");
-      if (badge) {
+      if (badge && badge.hasAttribute("data-on-phone")) {
+        // Taken on this phone already (doseOnPhone): that stands; "Due now" is what the
+        // badge goes back to only if the dose is refused.
+        badge.setAttribute("data-was-text", badge.getAttribute("data-text-held-no-more"));
+        badge.setAttribute("data-was-class", "state state-due");
+        badge.removeAttribute("data-text-held-no-more");
+      } else if (badge) {
         badge.textContent = badge.getAttribute("data-text-held-no-more");
         badge.className = "state state-due";
         badge.removeAttribute("data-text-held-no-more");

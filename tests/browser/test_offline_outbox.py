@@ -295,6 +295,36 @@ def test_a_session_dose_kept_on_the_phone_shows_the_session_taken(context, page:
     expect(page.locator(".session-list li").first).to_contain_text("Taken")
 
 
+def test_a_dose_recorded_on_the_phone_under_a_hold_says_it_was_taken_against_it(
+        context, page: Page, new_patient):
+    """The card above must not turn a dose taken under a hold into a plain green "Taken"."""
+    patient = new_patient(clinic_phone=CLINIC_PHONE, session_in_hours=0.5)
+    with Session(engine) as db:
+        db.add(SafetyEvent(patient_id=patient.id, kind="positive_screen", level="high",
+                           occurred_at=utcnow() - timedelta(hours=1), source_id=uuid.uuid4(),
+                           holds_dosing=True))
+        db.commit()
+    _ready_offline(context, page, patient.email)
+    badge = page.locator(".session-card .session-when .state")
+    expect(badge).to_have_text("Due, but on hold")
+
+    page.get_by_text("I have already taken a dose: record it").click()
+    page.locator("#taken_at-taken").fill(utcnow().strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("What happened, and why").fill("Took it before I saw the hold.")
+    page.get_by_label("Why was there no safety check before this dose?").fill("No cuff here.")
+    page.get_by_role("button", name="Record the dose I took").click()
+    expect(_count(page)).to_have_text("1")
+    page.goto("/today")
+    expect(badge).to_have_text("Taken against a hold, not yet sent")
+    expect(badge).to_have_class("state state-against")
+
+    _back_online(context, page)
+    expect(badge).to_have_text("Taken against a hold")
+    with Session(engine) as db:
+        (dose,) = db.exec(select(Dose).where(Dose.patient_id == patient.id)).all()
+        assert "against_hold" in dose.flags
+
+
 def test_a_copy_shown_offline_long_after_it_was_saved_says_when_it_was_saved(
         context, page: Page, patient):
     """Offline a day and a half later, the saved Today still read "Due now" for the session it
