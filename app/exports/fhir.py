@@ -399,6 +399,24 @@ class _Builder:
             resource["mitigation"] = [mitigation]
             if event.review_note:
                 mitigation["action"]["text"] += ": " + event.review_note
+        # Its alert's acknowledgement, when someone answered it apart from the review (a
+        # review acknowledges the alert itself, with the same note: not said twice).
+        for alert in self.records.alerts:
+            ours = alert.source_id == event.id or (
+                alert.kind == "screener_unanswered" and event.kind == "phq9_item9"
+                and alert.source_id == event.source_id)
+            if not ours or alert.acknowledged_at is None or (
+                    alert.acknowledged_at == event.reviewed_at
+                    and alert.acknowledged_by_id == event.reviewed_by_id):
+                continue
+            acknowledged: Json = {"action": {"text": _("Alert acknowledged")},
+                                  "date": self.when(alert.acknowledged_at)}
+            who = self.records.authors.get(alert.acknowledged_by_id)
+            if who:
+                acknowledged["author"] = {"display": who}
+            if alert.acknowledgement_note:
+                acknowledged["action"]["text"] += ": " + alert.acknowledgement_note
+            resource.setdefault("mitigation", []).append(acknowledged)
         self.add(event.occurred_at, resource)
 
     # --- questionnaires ------------------------------------------------------------------------

@@ -307,3 +307,31 @@ def test_safety_events_are_detected_issues_with_their_review(db, demo):
     assert item9["status"] == "preliminary" and "mitigation" not in item9
     # Its screener found high risk: that is its severity, as its words say.
     assert item9["code"]["text"].endswith("risk high") and item9["severity"] == "high"
+
+
+def test_an_alert_acknowledged_apart_from_a_review_is_a_mitigation(db, demo):
+    """The bundle said who reviewed an event, not who answered its alert: Riley's unanswered
+    screener, acknowledged by the prescriber who called him, before any review."""
+    from app.alerts import service as alerts
+    from app.db import utcnow
+
+    riley, prescriber = demo["patient3@demo.test"], demo["prescriber@demo.test"]
+    [alert] = alerts.open_for_patient(db, riley.id)
+    alerts.acknowledge(db, user=prescriber, alert_id=alert.id,
+                       note="Called Riley; he will answer the questions tonight.", now=utcnow())
+    db.commit()
+    issues = of_type(valid_bundle(gathered(db, riley, days=14)), "DetectedIssue")
+    [item9] = [i for i in issues if i["code"]["coding"][0]["code"] == "phq9_item9"]
+    assert item9["status"] == "preliminary"  # acknowledged is not reviewed
+    [answered] = item9["mitigation"]
+    assert answered["action"]["text"] == (
+        "Alert acknowledged: Called Riley; he will answer the questions tonight.")
+    assert answered["author"] == {"display": "Dr. Amara Okafor"}
+
+    # Sam's screen: its alert was acknowledged by the review itself, said once.
+    sam_issues = of_type(valid_bundle(gathered(db, demo["patient2@demo.test"], days=14)),
+                         "DetectedIssue")
+    [screen] = [i for i in sam_issues if i["code"]["coding"][0]["code"] == "positive_screen"]
+    assert [m["action"]["text"].split(":")[0] for m in screen["mitigation"]] == [
+        "Reviewed by the prescriber"]
+
