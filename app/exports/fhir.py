@@ -14,8 +14,9 @@ Shapes what `records.gather` found; never queries. What goes in:
 - a DetectedIssue per safety event (a positive screen, a PHQ-9 item 9 answer, a crisis
   reading, a dose against a hold, …): what it was in words, its severity, the resource it came
   from (`implicated`, when that is in the bundle) and the prescriber's review as its
-  `mitigation` (when, by whom, the note). A receiving system sees what was raised and what was
-  done, as the PDF and the CSV say.
+  `mitigation` (when, by whom, the note), and its alert's acknowledgement when that was apart
+  from the review. A receiving system sees what was raised and what was done, as the PDF and
+  the CSV say.
 
 Resource ids are the rows' own UUIDs; a resource derived from a row (a gate's blood pressure,
 its "not-done" administration) gets a UUID5 of that row's id, so an export of the same record
