@@ -113,6 +113,8 @@ def test_alerts_corrections_and_protocol_versions_are_in_the_patients_zone_too(
     protocol = html.unescape(client.get(f"/patients/{patient.id}/protocol").text)
     version = re.search(r"Version 1 — (.+?), by ", protocol).group(1)
     assert re.search(r" P[SD]T \(.+ (GMT|BST) your time\)$", version), version
+    # The schedule's times are typed in the patient's clock: the label names it.
+    assert f"At ({patient.display_name}'s time, Los Angeles)" in protocol
 
 
 def test_the_protocol_section_summarises_the_schedule(db, client, auth, demo):
