@@ -117,6 +117,21 @@ def test_alerts_corrections_and_protocol_versions_are_in_the_patients_zone_too(
     assert f"At ({patient.display_name}'s time, Los Angeles)" in protocol
 
 
+def test_a_session_records_sitter_and_ready_times_name_their_zone(db, client, auth, demo):
+    """Read from London, Jordan's session records gave "confirmed by Alex Reyes at 7:02 PM"
+    and "Ready to be alone 9:15 PM" in New York time, unmarked (the tables named it)."""
+    prescriber = demo["prescriber@demo.test"]
+    prescriber.timezone = "Europe/London"
+    db.add(prescriber)
+    db.commit()
+    page = html.unescape(page_of(client, auth, demo["patient@demo.test"], "?days=42"))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    confirmed = re.findall(r"confirmed by Alex Reyes at (\d{1,2}:\d\d [AP]M \w+)", text)
+    ready = re.findall(r"Ready to be alone (\d{1,2}:\d\d [AP]M \w+) \(", text)
+    assert confirmed and ready
+    assert all(t.endswith((" EST", " EDT")) for t in confirmed + ready), (confirmed, ready)
+
+
 def test_the_protocol_section_summarises_the_schedule(db, client, auth, demo):
     """The protocol section gave the dose, limits and holds but not when the sessions are:
     the prescriber had to open the editor to see the schedule."""
