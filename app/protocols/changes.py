@@ -8,12 +8,13 @@ Pure: versions in, worded changes out.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, time
 from typing import Any
 
 from app.i18n import gettext as _
 from app.protocols.models import ProtocolVersion
 from app.protocols.schedule import PHASE_NAMES
-from app.web.formats import format_number
+from app.web.formats import format_datetime, format_number
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -29,21 +30,28 @@ def route_words(route: str) -> str:
     return {"sublingual": _("sublingual"), "buccal": _("buccal")}.get(str(route), str(route))
 
 
-def schedule_words(version: ProtocolVersion) -> list[str]:
+def schedule_words(version: ProtocolVersion, *, readable: bool = False) -> list[str]:
     """Each phase of the version's timeline: "Induction from 2026-10-05: Mon, Thu at 10:00,
-    4 weeks"."""
+    4 weeks", as records write it (the PDF, a version's changes). `readable`: as the app's
+    pages write days and times, "Induction from Mon Oct 5, 2026: Mon, Thu at 10:00 AM, …"."""
     lines = []
     for entry in version.timeline:
-        cadence, length = _template_words(version.phases.get(entry["phase"]) or {})
+        cadence, length = _template_words(version.phases.get(entry["phase"]) or {},
+                                          readable=readable)
+        day = str(entry["starts_on"])
+        if readable:
+            day = format_datetime(date.fromisoformat(day), "date_year")
         lines.append(_("%(phase)s from %(day)s: %(cadence)s, %(length)s",
-                       phase=_(str(entry["phase"]).capitalize()), day=entry["starts_on"],
+                       phase=_(str(entry["phase"]).capitalize()), day=day,
                        cadence=cadence, length=length))
     return lines
 
 
-def _template_words(template: dict) -> tuple[str, str]:
+def _template_words(template: dict, *, readable: bool = False) -> tuple[str, str]:
     """A phase's template: its cadence ("Mon, Thu at 10:00") and length ("4 weeks")."""
     at = str(template.get("at", ""))[:5]
+    if readable and at:
+        at = format_datetime(time.fromisoformat(at), "time")
     if template.get("cadence") == "interval":
         cadence = _("every %(n)s days at %(at)s", n=template.get("every_n_days"), at=at)
     else:

@@ -102,6 +102,8 @@ def test_alerts_corrections_and_protocol_versions_are_in_the_patients_zone_too(
     auth.login(prescriber.email)
     page = html.unescape(client.get(f"/patients/{patient.id}").text)
     assert "A dose was taken while dosing was on hold." in page and "Wrong time." in page
+    # The schedule's wall-clock times are under "Schedule, in <name>'s time:".
+    page = re.sub(r'<ul class="protocol-schedule">.*?</ul>', "", page, flags=re.S)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     # Every clock time on the page names its zone: none is left bare in London's.
     bare = re.findall(r"\d{1,2}:\d\d [AP]M(?! (?:PST|PDT|GMT|BST))", text)
@@ -142,10 +144,16 @@ def test_the_protocol_section_summarises_the_schedule(db, client, auth, demo):
     page = html.unescape(page_of(client, auth, patient))
     section = page[page.index('id="protocol-heading"'):page.index("Edit protocol and see history")]
     assert "Schedule, in Jordan Reyes's time:" in section
-    lines = schedule_words(protocols.current(db, patient.id))
+    lines = schedule_words(protocols.current(db, patient.id), readable=True)
     assert len(lines) == 2 and lines[0].startswith("Induction from ")
     for line in lines:
         assert f"<li>{line}</li>" in section
+    # Days and times as the rest of the page writes them, not the record's ISO and 24 hours
+    # (the PDF keeps those).
+    assert re.fullmatch(r"Induction from \w{3} \d{1,2}, \d{4}: Mon, Thu at \d{1,2}:\d\d [AP]M, "
+                        r"4 weeks", lines[0]), lines[0]
+    assert re.fullmatch(r"Induction from \d{4}-\d\d-\d\d: Mon, Thu at \d\d:\d\d, 4 weeks",
+                        schedule_words(protocols.current(db, patient.id))[0])
 
 
 def test_the_protocol_section_says_a_sitter_is_required_and_none_has_joined(db, client, auth):
