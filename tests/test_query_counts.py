@@ -163,7 +163,11 @@ def test_a_prescribers_timeline_does_not_grow_with_the_patients_history(db, peop
                                 CareLink.relation == Relation.PRESCRIBER)).one()
     small, large = (_counts(prescriber.email, "prescriber", patients[n].id, every)
                     for n in HISTORIES)
-    assert large == small
+    # Not one more with forty doses. The page's list flags read a patient's latest two PHQ-9s
+    # from the recent ones, and from all of theirs only when there are fewer than two (the
+    # list's own bounded fallback, app/clinic/flags.py): one statement more for the short
+    # history, which has none.
+    assert large["timeline"] <= small["timeline"] <= large["timeline"] + 1, (small, large)
 
 
 def test_ordinary_signed_in_requests_never_run_the_password_hasher(people, monkeypatch):
