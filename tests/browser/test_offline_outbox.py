@@ -276,8 +276,9 @@ def test_a_session_dose_kept_on_the_phone_shows_the_session_taken(context, page:
     expect(last).to_be_visible()
 
     _safety_check(page, "128", "82", "72")
+    expect(_count(page)).to_have_text("1")  # the check
     page.locator("#gate-result").get_by_role("button", name="Log dose").click()
-    expect(_count(page)).to_have_text("1")
+    expect(_count(page)).to_have_text("2")  # and the dose
     expect(page.locator("#offline-saved")).to_be_focused()
     expect(badge).to_have_text("Taken, not yet sent")
     page.goto("/today")  # and on every later view
