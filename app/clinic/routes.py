@@ -134,6 +134,7 @@ def review_flag(
 ):
     patient = access.require_patient_access(session, user, patient_id, access.Purpose.TREAT)
     back = safe_next(next, LIST)
+    on_patient_page = urlsplit(back).path == f"{LIST}/{patient_id}"
     try:
         service.review_flag(session, prescriber=user, patient=patient, code=code, key=key,
                             note=note, now=utcnow())
@@ -141,7 +142,7 @@ def review_flag(
         session.rollback()
         form_id = f"{patient_id}:{code}:{key}"
         errors = {form_id: err.errors.get("note", err.message)}
-        if urlsplit(back).path == f"{LIST}/{patient_id}":  # written on the patient's page
+        if on_patient_page:  # written there: the page again, the error by its field
             patient = access.require_patient_access(session, user, patient_id,
                                                     access.Purpose.TREAT)
             return render(request, "clinic/patient.html", patient_overview(
@@ -150,7 +151,7 @@ def review_flag(
         filters, page = _filters_of(back)
         return _list_page(request, session, user, filters, page=page, review_errors=errors,
                           review_values={form_id: note}, status_code=422)
-    if urlsplit(back).path == f"{LIST}/{patient_id}":
+    if on_patient_page:
         return see_other(_with_status(back, "flag-reviews"))
     return see_other(_with_status(back, f"patient-{patient_id}"))
 

@@ -12,6 +12,7 @@ from app.alerts import service as alerts
 from app.careteam import service as careteam
 from app.checkins import service as checkins
 from app.checkins.instruments import CATALOGUE
+from app.clinic.flags import AGAINST_RULES_FLAGS
 from app.doses import ledger, today
 from app.exports import records as gathering
 from app.i18n import gettext as _
@@ -69,9 +70,9 @@ def summary(session: Session, patient: User, now: datetime) -> dict:
         "doses": recorded,
         "total_mg": sum((d.dose_mg for d in recorded), start=0),
         # A dose against a hold or through an override stays here once struck out, marked: the
-        # list flags it (struck_flagged), and the summary left it out.
+        # list flags it (struck_flagged, by the same flags), and the summary left it out.
         "flagged": [d for d in found.doses if d.flags and (
-            d.status == "recorded" or {"against_hold", "override"} & set(d.flags))],
+            d.status == "recorded" or AGAINST_RULES_FLAGS & set(d.flags))],
         "holds": [g for g in found.gates if g.verdict != "ok"],
         "scores": _scores(session, patient, now),
         "bp_latest": max(bp) if bp else None,

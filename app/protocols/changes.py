@@ -33,7 +33,7 @@ def route_words(route: str) -> str:
 def schedule_words(version: ProtocolVersion, *, readable: bool = False) -> list[str]:
     """Each phase of the version's timeline: "Induction from 2026-10-05: Mon, Thu at 10:00,
     4 weeks", as records write it (the PDF, a version's changes). `readable`: as the app's
-    pages write days and times, "Induction from Mon Oct 5, 2026: Mon, Thu at 10:00 AM, …"."""
+    pages write days and times, "Induction from Oct 5, 2026: Mon, Thu at 10:00 AM, …"."""
     lines = []
     for entry in version.timeline:
         cadence, length = _template_words(version.phases.get(entry["phase"]) or {},
