@@ -24,9 +24,13 @@ run: $(STAMP)
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log \
 		--forwarded-allow-ips "$$($(BIN)/python -c 'from app.config import settings; print(settings.forwarded_allow_ips)')"
 
+# pytest-xdist: one worker per core, at most four; each worker has its own database (a SQLite
+# file, or a PostgreSQL schema) and its own live server (tests/conftest.py). TEST_WORKERS=0 runs
+# in one process (for pdb, or -x).
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 # Measured, never asserted: every benchmark on SQLite, then on PostgreSQL (BENCH_POSTGRES,
 # default the local server; BENCH_DATABASES=sqlite for SQLite only), each recording its figures

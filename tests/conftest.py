@@ -1,5 +1,6 @@
 """Test harness: one real database per run (SQLite, or TEST_DATABASE_URL), migrated once,
-emptied after every test.
+emptied after every test. In a parallel run (pytest-xdist, `make test`) each worker is a run of
+its own: its own SQLite file or PostgreSQL schema, and its own live server for browser tests.
 
 On PostgreSQL each run works in a schema of its own inside TEST_DATABASE_URL's database, so
 two runs on one server (two developers, or CI beside a developer) never touch each other's
