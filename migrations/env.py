@@ -26,9 +26,11 @@ def run_migrations_online() -> None:
     connectable = context.config.attributes.get("connection")
     if connectable is None:
         engine = make_engine(_url())
-        with engine.connect() as connection:
-            _run(connection)
-        engine.dispose()
+        try:
+            with engine.connect() as connection:
+                _run(connection)
+        finally:
+            engine.dispose()  # a migration that refuses to run leaves no connection open
     else:
         _run(connectable)
 

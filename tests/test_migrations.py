@@ -229,3 +229,55 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
     finally:
         fresh_engine.dispose()
     command.downgrade(config, "base")
+
+
+def test_the_never_written_event_acknowledgement_goes_and_a_hand_set_one_stops_the_upgrade(
+        empty_database):
+    """b9e4d1a7c362 drops safety_events.acknowledged_at/_by_id, which the app never set: the
+    events and their reviews stay; a value someone set by hand stops the upgrade, unchanged."""
+    config = alembic_config(empty_database.url)
+    command.upgrade(config, "c3f9a2d7e481")
+    t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    patient, reviewed, marked = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    users = sa.table("users", *(sa.column(c) for c in (
+        "email", "display_name", "name_key", "role", "timezone")),
+        sa.column("id", sa.Uuid()), sa.column("is_active", sa.Boolean()),
+        sa.column("created_at", sa.DateTime(timezone=True)))
+    def columns():  # a column belongs to one table object, so each gets its own
+        return [sa.column("kind"), sa.column("level"), sa.column("id", sa.Uuid()),
+                sa.column("patient_id", sa.Uuid()), sa.column("source_id", sa.Uuid()),
+                sa.column("details", sa.JSON()), sa.column("share_with_caregiver", sa.Boolean()),
+                sa.column("holds_dosing", sa.Boolean()),
+                sa.column("occurred_at", sa.DateTime(timezone=True)),
+                sa.column("reviewed_at", sa.DateTime(timezone=True)),
+                sa.column("reviewed_by_id", sa.Uuid()), sa.column("review_note")]
+
+    events = sa.table("safety_events", *columns())
+    before = sa.table("safety_events", *columns(),
+                      sa.column("acknowledged_at", sa.DateTime(timezone=True)))
+    row = dict(kind="hard_to_rouse", level="low", patient_id=patient, source_id=uuid.uuid4(),
+               details={}, share_with_caregiver=False, holds_dosing=False, occurred_at=t0)
+    fresh_engine = make_engine(empty_database.url)
+    try:
+        with fresh_engine.begin() as conn:
+            conn.execute(users.insert().values(
+                id=patient, email="p@example.test", display_name="P", name_key="p",
+                role="prescriber", timezone="UTC", is_active=True, created_at=t0))
+            conn.execute(events.insert().values(
+                id=reviewed, reviewed_at=t0, reviewed_by_id=patient, review_note="Called.", **row))
+            conn.execute(before.insert().values(id=marked, acknowledged_at=t0, **row))
+        with pytest.raises(RuntimeError, match="1 safety event"):
+            command.upgrade(config, "head")
+        assert empty_database.versions() == ["c3f9a2d7e481"]
+        with fresh_engine.begin() as conn:
+            conn.execute(before.update().values(acknowledged_at=None))
+        command.upgrade(config, "head")
+        with fresh_engine.connect() as conn:
+            names = {c["name"] for c in inspect(conn).get_columns(
+                "safety_events", schema=empty_database.schema)}
+            kept = conn.execute(sa.select(events.c.id, events.c.review_note)).all()
+        assert not names & {"acknowledged_at", "acknowledged_by_id"}
+        assert sorted(kept, key=str) == sorted([(reviewed, "Called."), (marked, None)], key=str)
+        command.downgrade(config, "c3f9a2d7e481")
+    finally:
+        fresh_engine.dispose()

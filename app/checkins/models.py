@@ -71,8 +71,8 @@ class SafetyEvent(SQLModel, table=True):
     source_id: uuid.UUID  # the questionnaire response or check-in
     details: dict = Field(default_factory=dict, sa_type=JSON)
     share_with_caregiver: bool = False  # the patient's consent at the time of the event
-    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    acknowledged_by_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # Answered by its review below; the people it notified acknowledge its Alert
+    # (app/alerts/models.py).
     # A high-risk screen holds dosing until a prescriber reviews it and clears it with a note.
     holds_dosing: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
