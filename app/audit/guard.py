@@ -1,7 +1,7 @@
 """The database refuses to change or remove an audit entry: triggers, one set per dialect.
 
-Created by the migration that made the trail a chain; the SQLite test harness lifts the DELETE
-trigger only to empty the tables between tests (PostgreSQL's TRUNCATE fires no row trigger).
+Created by the migration that made the trail a chain; the test harness lifts them only to
+empty the tables between tests, inside the transaction that empties them (tests/conftest.py).
 """
 
 POSTGRES = (
