@@ -455,8 +455,9 @@ def test_the_extra_dose_notice_stays_hidden_once_the_dose_on_the_phone_is_sent(
     tester)."""
     _ready_offline(context, page, patient.email)
     _safety_check(page, "128", "82", "72")
+    expect(_count(page)).to_have_text("1")  # the check
     page.locator("#gate-result").get_by_role("button", name="Log dose").click()
-    expect(_count(page)).to_have_text("1")
+    expect(_count(page)).to_have_text("2")  # and the dose
     expect(page.locator("#offline-saved")).to_be_focused()
     page.goto("/today")
     notice = page.locator("#extra-notice")
