@@ -164,6 +164,14 @@ def test_existing_names_get_their_sort_key(empty_database):
     command.downgrade(config, "base")
 
 
+def _users_table() -> sa.TableClause:
+    """The users columns a migration test fills in, without the models (they are at head)."""
+    return sa.table("users", *(sa.column(c) for c in (
+        "email", "display_name", "name_key", "role", "timezone")),
+        sa.column("id", sa.Uuid()), sa.column("is_active", sa.Boolean()),
+        sa.column("created_at", sa.DateTime(timezone=True)))
+
+
 def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
     """Flags written while a screener marked only the PHQ-9 it followed: an older answer the
     same screener came after reads "screened" after the migration (d4a7c2e9b158), as the
@@ -173,10 +181,7 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
     t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     patient, screener = uuid.uuid4(), uuid.uuid4()
     older, followed, later, stale = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    users = sa.table("users", *(sa.column(c) for c in (
-        "email", "display_name", "name_key", "role", "timezone")),
-        sa.column("id", sa.Uuid()), sa.column("is_active", sa.Boolean()),
-        sa.column("created_at", sa.DateTime(timezone=True)))
+    users = _users_table()
     responses = sa.table("questionnaire_responses", sa.column("instrument"), sa.column("risk"),
                          sa.column("id", sa.Uuid()), sa.column("patient_id", sa.Uuid()),
                          sa.column("answers", sa.JSON()),
@@ -239,10 +244,8 @@ def test_the_never_written_event_acknowledgement_goes_and_a_hand_set_one_stops_t
     command.upgrade(config, "c3f9a2d7e481")
     t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     patient, reviewed, marked = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    users = sa.table("users", *(sa.column(c) for c in (
-        "email", "display_name", "name_key", "role", "timezone")),
-        sa.column("id", sa.Uuid()), sa.column("is_active", sa.Boolean()),
-        sa.column("created_at", sa.DateTime(timezone=True)))
+    users = _users_table()
+
     def columns():  # a column belongs to one table object, so each gets its own
         return [sa.column("kind"), sa.column("level"), sa.column("id", sa.Uuid()),
                 sa.column("patient_id", sa.Uuid()), sa.column("source_id", sa.Uuid()),
