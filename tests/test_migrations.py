@@ -164,12 +164,15 @@ def test_existing_names_get_their_sort_key(empty_database):
     command.downgrade(config, "base")
 
 
-def _users_table() -> sa.TableClause:
-    """The users columns a migration test fills in, without the models (they are at head)."""
-    return sa.table("users", *(sa.column(c) for c in (
+def _add_user(conn, user_id: uuid.UUID, *, role: str, timezone: str, at: datetime) -> None:
+    """One account, written without the models (they are at head, the database is not)."""
+    users = sa.table("users", *(sa.column(c) for c in (
         "email", "display_name", "name_key", "role", "timezone")),
         sa.column("id", sa.Uuid()), sa.column("is_active", sa.Boolean()),
         sa.column("created_at", sa.DateTime(timezone=True)))
+    conn.execute(users.insert().values(
+        id=user_id, email="p@example.test", display_name="P", name_key="p", role=role,
+        timezone=timezone, is_active=True, created_at=at))
 
 
 def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
@@ -181,7 +184,6 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
     t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     patient, screener = uuid.uuid4(), uuid.uuid4()
     older, followed, later, stale = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    users = _users_table()
     responses = sa.table("questionnaire_responses", sa.column("instrument"), sa.column("risk"),
                          sa.column("id", sa.Uuid()), sa.column("patient_id", sa.Uuid()),
                          sa.column("answers", sa.JSON()),
@@ -199,9 +201,7 @@ def test_item9_flags_before_a_screener_are_marked_screened(empty_database):
     fresh_engine = make_engine(empty_database.url)
     try:
         with fresh_engine.begin() as conn:
-            conn.execute(users.insert().values(
-                id=patient, email="p@example.test", display_name="P", name_key="p",
-                role="patient", timezone="America/New_York", is_active=True, created_at=t0))
+            _add_user(conn, patient, role="patient", timezone="America/New_York", at=t0)
             conn.execute(responses.insert().values(
                 id=screener, patient_id=patient, instrument="cssrs", risk="low", answers={},
                 completed_at=t0 - timedelta(hours=12), received_at=t0))
@@ -244,7 +244,6 @@ def test_the_never_written_event_acknowledgement_goes_and_a_hand_set_one_stops_t
     command.upgrade(config, "c3f9a2d7e481")
     t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     patient, reviewed, marked = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    users = _users_table()
 
     def columns():  # a column belongs to one table object, so each gets its own
         return [sa.column("kind"), sa.column("level"), sa.column("id", sa.Uuid()),
@@ -263,9 +262,7 @@ def test_the_never_written_event_acknowledgement_goes_and_a_hand_set_one_stops_t
     fresh_engine = make_engine(empty_database.url)
     try:
         with fresh_engine.begin() as conn:
-            conn.execute(users.insert().values(
-                id=patient, email="p@example.test", display_name="P", name_key="p",
-                role="prescriber", timezone="UTC", is_active=True, created_at=t0))
+            _add_user(conn, patient, role="prescriber", timezone="UTC", at=t0)
             conn.execute(events.insert().values(
                 id=reviewed, reviewed_at=t0, reviewed_by_id=patient, review_note="Called.", **row))
             conn.execute(before.insert().values(id=marked, acknowledged_at=t0, **row))
