@@ -16,7 +16,13 @@ Shapes what `records.gather` found; never queries. What goes in:
   from (`implicated`, when that is in the bundle) and the prescriber's review as its
   `mitigation` (when, by whom, the note), and its alert's acknowledgement when that was apart
   from the review. A receiving system sees what was raised and what was done, as the PDF and
-  the CSV say.
+  the CSV say;
+- a DetectedIssue per alert that no safety event in the bundle carries (a blood-pressure
+  hold's, raised on its check): the alert in words, the check it was about (`implicated`) and
+  who acknowledged it (`mitigation`); final once acknowledged;
+- a DetectedIssue per review of a flag on the patient list (an override, a held check, a count
+  that did not match, missed sessions, …): final, the flag's code and words, the occurrence
+  the review names when the bundle holds it, and the review as its `mitigation`.
 
 Resource ids are the rows' own UUIDs; a resource derived from a row (a gate's blood pressure,
 its "not-done" administration) gets a UUID5 of that row's id, so an export of the same record
@@ -26,6 +32,7 @@ LOINC codes of instruments and vital-sign measures come from app/checkins/instru
 codes that live nowhere else are the enums below.
 """
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,6 +40,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.alerts.models import Alert
+from app.alerts.service import kind_label as alert_kind_label
 from app.checkins.instruments import (
     CSSRS,
     MEASURES,
@@ -44,6 +53,8 @@ from app.checkins.instruments import (
 )
 from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
 from app.checkins.words import _screener_version
+from app.clinic.flags import code_label
+from app.clinic.models import FlagReview
 from app.doses import reasons as dose_reasons
 from app.doses.models import Dose, DoseStatus, GateCheck
 from app.doses.rules import Verdict
@@ -68,6 +79,10 @@ class System(StrEnum):
     DOSE_FLAG = "https://trochelog.example/fhir/CodeSystem/dose-flag"
     ANSWER = "https://trochelog.example/fhir/CodeSystem/answer"
     SAFETY_EVENT = "https://trochelog.example/fhir/CodeSystem/safety-event"
+    # An alert's kind (app/alerts/service.py) and a patient-list flag's code
+    # (app/clinic/flags.py).
+    ALERT = "https://trochelog.example/fhir/CodeSystem/alert"
+    LIST_FLAG = "https://trochelog.example/fhir/CodeSystem/list-flag"
 
 
 class Loinc(StrEnum):
@@ -178,6 +193,7 @@ class _Builder:
         self.patient_ref = {"reference": _url(records.patient.id)}
         self.versions: dict[uuid.UUID, ProtocolVersion] = {v.id: v for v in records.protocols}
         self.entries: list[tuple[datetime, int, Json]] = []
+        self.told: set[uuid.UUID] = set()  # alerts a safety event's DetectedIssue carries
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -208,6 +224,11 @@ class _Builder:
             self.questionnaire(response)
         for event in r.safety_events:
             self.detected_issue(event)
+        for alert in r.alerts:
+            if alert.id not in self.told:
+                self.alert_issue(alert)
+        for review in r.flag_reviews:
+            self.flag_review(review)
         if generated_at.tzinfo is None:
             generated_at = generated_at.replace(tzinfo=UTC)
         ordered = [resource for _at, _n, resource in
@@ -360,7 +381,7 @@ class _Builder:
         self.vitals(checkin.id, checkin.recorded_at, values.get("systolic"),
                     values.get("diastolic"), values.get("heart_rate"), note, performer)
 
-    # --- safety events ------------------------------------------------------------------------
+    # --- safety events, alerts and list flags ----------------------------------------------
 
     def detected_issue(self, event: SafetyEvent) -> None:
         words = safety_event_words(event.kind, event.level, event.details)
@@ -382,43 +403,101 @@ class _Builder:
                     else (event.details or {}).get("screened_risk"))
         if severity in ("high", "moderate", "low"):
             resource["severity"] = severity
-        # The resource the event came from, when the bundle holds it (a dose, a questionnaire,
-        # a check's or a check-in's reading, or the dose a held check did not lead to).
-        added = {res["id"] for _at, _n, res in self.entries}
-        implicated = [ref for ref in (str(event.source_id),
-                                      str(_derived(event.source_id, "blood-pressure")),
-                                      str(_derived(event.source_id, "held")))
-                      if ref in added]
-        if implicated:
-            resource["implicated"] = [{"reference": _url(uuid.UUID(ref))} for ref in implicated]
+        self.implicate(resource, event.source_id)
         if event.reviewed_at:
-            who = self.records.authors.get(event.reviewed_by_id) if event.reviewed_by_id else None
-            mitigation: Json = {"action": {"text": _("Reviewed by the prescriber")},
-                                "date": self.when(event.reviewed_at)}
-            if who:
-                mitigation["author"] = {"display": who}
-            resource["mitigation"] = [mitigation]
-            if event.review_note:
-                mitigation["action"]["text"] += ": " + event.review_note
+            resource["mitigation"] = [self.review(event.reviewed_at, event.reviewed_by_id,
+                                                  event.review_note)]
         # Its alert's acknowledgement, when someone answered it apart from the review (a
         # review acknowledges the alert itself, with the same note: not said twice).
         for alert in self.records.alerts:
             ours = alert.source_id == event.id or (
                 alert.kind == "screener_unanswered" and event.kind == "phq9_item9"
                 and alert.source_id == event.source_id)
-            if not ours or alert.acknowledged_at is None or (
+            if not ours:
+                continue
+            self.told.add(alert.id)
+            if alert.acknowledged_at is None or (
                     alert.acknowledged_at == event.reviewed_at
                     and alert.acknowledged_by_id == event.reviewed_by_id):
                 continue
-            acknowledged: Json = {"action": {"text": _("Alert acknowledged")},
-                                  "date": self.when(alert.acknowledged_at)}
-            who = self.records.authors.get(alert.acknowledged_by_id)
-            if who:
-                acknowledged["author"] = {"display": who}
-            if alert.acknowledgement_note:
-                acknowledged["action"]["text"] += ": " + alert.acknowledgement_note
-            resource.setdefault("mitigation", []).append(acknowledged)
+            resource.setdefault("mitigation", []).append(self.acknowledgement(alert))
         self.add(event.occurred_at, resource)
+
+    def alert_issue(self, alert: Alert) -> None:
+        """An alert no safety event in the bundle carries (a blood-pressure hold's, raised on
+        its check; one whose event falls outside the range): what the care team was told, the
+        check or reading it was about, and who answered it. The bundle had the held check but
+        not the alert or its acknowledgement, which the PDF and the CSV both list."""
+        words = alert_kind_label(alert.kind)
+        resource: Json = {
+            "resourceType": "DetectedIssue",
+            "id": str(alert.id),
+            # Final once someone acknowledged it; until then, what was raised.
+            "status": "final" if alert.acknowledged_at else "preliminary",
+            "code": {"coding": [{"system": System.ALERT.value, "code": alert.kind}],
+                     "text": words},
+            "patient": self.patient_ref,
+            "identifiedDateTime": self.when(alert.raised_at),
+            "detail": _("Alert to the care team: %(what)s", what=words),
+        }
+        self.implicate(resource, alert.source_id)
+        if alert.acknowledged_at:
+            resource["mitigation"] = [self.acknowledgement(alert)]
+        self.add(alert.raised_at, resource)
+
+    def flag_review(self, review: FlagReview) -> None:
+        """A prescriber's review of a flag on the patient list (an override, a held check, a
+        count that did not match, missed sessions, …), as the PDF's "Flags reviewed" and
+        flag_reviews.csv have it: the flag, the occurrence it names when that is in the
+        bundle, and the review. A safety event's flag is reviewed on the event itself (its
+        DetectedIssue's mitigation), so it is not here twice."""
+        words = code_label(review.code)
+        resource: Json = {
+            "resourceType": "DetectedIssue",
+            "id": str(review.id),
+            "status": "final",
+            "code": {"coding": [{"system": System.LIST_FLAG.value, "code": review.code}],
+                     "text": words},
+            "patient": self.patient_ref,
+            "detail": _("Flag on the patient list: %(flag)s", flag=words),
+        }
+        with contextlib.suppress(ValueError):  # a day (missed sessions) is not a record
+            self.implicate(resource, uuid.UUID(review.key))
+        resource["mitigation"] = [self.review(review.reviewed_at, review.reviewed_by_id,
+                                              review.note)]
+        self.add(review.reviewed_at, resource)
+
+    def implicate(self, resource: Json, source_id: uuid.UUID) -> None:
+        """Point at the resource(s) `source_id` became, when the bundle holds them: a dose, a
+        questionnaire, a check's or a check-in's reading, or the dose a held check did not
+        lead to."""
+        added = {res["id"] for _at, _n, res in self.entries}
+        implicated = [ref for ref in (str(source_id),
+                                      str(_derived(source_id, "blood-pressure")),
+                                      str(_derived(source_id, "held")))
+                      if ref in added]
+        if implicated:
+            resource["implicated"] = [{"reference": _url(uuid.UUID(ref))} for ref in implicated]
+
+    def review(self, at: datetime, by_id: uuid.UUID | None, note: str | None) -> Json:
+        who = self.records.authors.get(by_id) if by_id else None
+        action = _("Reviewed by the prescriber")
+        mitigation: Json = {"action": {"text": action + (": " + note if note else "")},
+                            "date": self.when(at)}
+        if who:
+            mitigation["author"] = {"display": who}
+        return mitigation
+
+    def acknowledgement(self, alert: Alert) -> Json:
+        text = _("Alert acknowledged")
+        acknowledged: Json = {
+            "action": {"text": text + (": " + alert.acknowledgement_note
+                                       if alert.acknowledgement_note else "")},
+            "date": self.when(alert.acknowledged_at)}
+        who = self.records.authors.get(alert.acknowledged_by_id)
+        if who:
+            acknowledged["author"] = {"display": who}
+        return acknowledged
 
     # --- questionnaires ------------------------------------------------------------------------
 

@@ -335,3 +335,60 @@ def test_an_alert_acknowledged_apart_from_a_review_is_a_mitigation(db, demo):
     assert [m["action"]["text"].split(":")[0] for m in screen["mitigation"]] == [
         "Reviewed by the prescriber"]
 
+
+
+def test_a_held_checks_alert_and_a_list_flags_review_are_detected_issues(db, demo):
+    """The bundle had Jordan's held checks but not the alert each sent to Alex, nor that Alex
+    answered the first, nor Dr. Okafor's review of its flag on the patient list: the PDF and
+    the CSV list all three. Each is now a DetectedIssue pointing at the check."""
+    jordan = demo["patient@demo.test"]
+    out = valid_bundle(gathered(db, jordan, days=60))
+    issues = of_type(out, "DetectedIssue")
+    alert_system = "https://trochelog.example/fhir/CodeSystem/alert"
+    flag_system = "https://trochelog.example/fhir/CodeSystem/list-flag"
+    held = [i for i in issues if i["code"]["coding"][0]["system"] == alert_system]
+    assert [(i["code"]["coding"][0]["code"], i["status"]) for i in held] == [
+        ("bp_hold", "final"), ("bp_hold", "preliminary")]  # the latest is still open
+    first, latest = held
+    assert first["code"]["text"] == "Blood pressure hold before a dose"
+    [answered] = first["mitigation"]
+    assert answered["action"]["text"] == (
+        "Alert acknowledged: Called Jordan: rested, rechecked at 132/84 and went ahead.")
+    assert answered["author"] == {"display": "Alex Reyes"}
+    assert "mitigation" not in latest
+    # Each points at its check: the reading and the dose it did not lead to.
+    for issue in held:
+        pointed = [by_url(out, ref["reference"]) for ref in issue["implicated"]]
+        assert [(r["resourceType"], r.get("status")) for r in pointed] == [
+            ("Observation", "final"), ("MedicationAdministration", "not-done")]
+
+    [review] = [i for i in issues if i["code"]["coding"][0]["system"] == flag_system]
+    assert review["status"] == "final" and review["code"]["coding"][0]["code"] == "bp_hold"
+    assert review["implicated"] == first["implicated"]  # the first hold, reviewed
+    [reviewed] = review["mitigation"]
+    assert reviewed["author"] == {"display": "Dr. Amara Okafor"}
+    assert reviewed["action"]["text"].startswith("Reviewed by the prescriber: Alex rechecked")
+
+    # An alert a safety event carries is on that event's issue, not an issue of its own.
+    sam = valid_bundle(gathered(db, demo["patient2@demo.test"], days=60))
+    assert not [i for i in of_type(sam, "DetectedIssue")
+                if i["code"]["coding"][0]["system"] == alert_system]
+
+
+def test_a_reviewed_flag_that_names_a_day_points_at_nothing(db, demo):
+    """Missed sessions are keyed by a day, not a record: the review is in the bundle with no
+    `implicated` (and the bundle stays valid)."""
+    from app.clinic.models import FlagReview
+    from tests.exports.demo import NOW
+
+    sam, prescriber = demo["patient2@demo.test"], demo["prescriber@demo.test"]
+    reviewed = FlagReview(patient_id=sam.id, code="missed_sessions", key="2026-11-20",
+                          reviewed_at=NOW, reviewed_by_id=prescriber.id,
+                          note="Sam was travelling; he is back on schedule.")
+    db.add(reviewed)
+    db.flush()
+    [review] = [i for i in of_type(valid_bundle(gathered(db, sam)), "DetectedIssue")
+                if i["id"] == str(reviewed.id)]
+    assert review["code"]["text"] == "Missed sessions" and "implicated" not in review
+    assert review["mitigation"][0]["action"]["text"] == (
+        "Reviewed by the prescriber: Sam was travelling; he is back on schedule.")
