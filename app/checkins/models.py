@@ -66,7 +66,9 @@ class SafetyEvent(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     kind: str = Field(sa_type=String(40))  # positive_screen, severe_side_effect, hard_to_rouse
-    level: str = Field(sa_type=String(10))  # low / moderate / high
+    # low / moderate / high; a PHQ-9 item 9 answer's is "unscreened" or "screened" (its
+    # screener's risk is then details["screened_risk"]): severity() below reads both.
+    level: str = Field(sa_type=String(10))
     occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
     source_id: uuid.UUID  # the questionnaire response or check-in
     details: dict = Field(default_factory=dict, sa_type=JSON)
@@ -78,6 +80,18 @@ class SafetyEvent(SQLModel, table=True):
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reviewed_by_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     review_note: str | None = Field(default=None, max_length=1000)
+
+
+SEVERITIES = ("high", "moderate", "low")
+
+
+def severity(level: str, screened_risk: str | None) -> str | None:
+    """How severe a safety event is: its level, or for a PHQ-9 item 9 answer (whose level says
+    whether a screener followed) the risk its screener found; None while nobody knows. The
+    patient list ranks events by it and the FHIR export states it."""
+    if level in SEVERITIES:
+        return level
+    return screened_risk if screened_risk in SEVERITIES else None
 
 
 class CheckinSettings(SQLModel, table=True):

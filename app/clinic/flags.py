@@ -32,7 +32,8 @@ safety_event     any other safety event the patient's page lists to review (PHQ-
                  (bp_emergency), so its event is not flagged twice. A dose against a hold was
                  flagged `override` instead, far down the list, and reviewing that flag left its
                  high-risk event open on the patient's page (a tester): one incident, one flag,
-                 one review.
+                 one review. These flags rank by the event's severity (high, moderate, low,
+                 then not known), on one patient's page and across the list.
 bp_emergency     a reading at or above 180/120 (gate or check-in) in the last 14 days.
 bp_hold          a safety check held for blood pressure (at or above the protocol's hold level)
                  in the last 14 days.
@@ -84,7 +85,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.checkins.instruments import CATALOGUE
-from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
+from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent, severity
 from app.clinic.models import FlagReview
 from app.doses.models import Dose, DoseStatus, GateCheck, LedgerEntry
 from app.doses.service import CLEARED_BY_CORRECTION
@@ -112,8 +113,14 @@ CODES: tuple[str, ...] = (
     "phq9_worse",
     "no_data",
 )
+# Within a code, a safety event's severity ranks it (app/checkins/models.py severity): a
+# patient found hard to rouse comes before one whose item 9 answer screened low risk, where
+# the two tied and the list went by name. Codes are SPREAD apart, so no severity lifts a flag
+# to the next code's rank.
+SEVERITY_RANK: dict[str | None, int] = {"high": 3, "moderate": 2, "low": 1}
+SPREAD = max(SEVERITY_RANK.values()) + 1
 # Higher is more urgent.
-URGENCY: dict[str, int] = {code: len(CODES) - i for i, code in enumerate(CODES)}
+URGENCY: dict[str, int] = {code: (len(CODES) - i) * SPREAD for i, code in enumerate(CODES)}
 
 BP_DAYS = 14
 # Safety events to review are flagged as long as the patient's page lists them (90 days).
@@ -277,8 +284,10 @@ def _open(code: str, seen: Iterable[Seen], reviewed: frozenset[tuple[str, str]])
     return ordered[last_reviewed + 1:]
 
 
-def _flag(code: str, message: str, since: datetime, key: str) -> Flag:
-    return Flag(code=code, message=message, since=since, key=key, urgency=URGENCY[code])
+def _flag(code: str, message: str, since: datetime, key: str, severity: str | None = None
+          ) -> Flag:
+    return Flag(code=code, message=message, since=since, key=key,
+                urgency=URGENCY[code] + SEVERITY_RANK.get(severity, 0))
 
 
 def _summary(code: str, seen: Sequence[Seen], reviewed, message) -> list[Flag]:
@@ -499,7 +508,8 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
             if review_ends_a_hold(code, fact.at, now):
                 words += " " + _("Dosing is on hold until the screener is answered or you "
                                  "review it.")
-            found.append(_flag(code, words, fact.at, fact.key))
+            found.append(_flag(code, words, fact.at, fact.key,
+                               severity(fact.level, fact.screened_risk)))
 
     seen = occurrences(facts, now)
     found += _summary("bp_emergency", seen["bp_emergency"], reviewed,
@@ -574,7 +584,7 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 # app/protocols/schedule.py, app/web/formats.py numbers, the instruments' names);
 # tests/clinic/test_flag_summary.py holds a fingerprint of this file and its Spanish words that
 # fails at a change here.
-RULES_VERSION = 5
+RULES_VERSION = 6
 
 # How long an evaluation may stand at most, whatever `settled_until` finds: it also covers rows
 # dated further ahead than FUTURE_TOLERANCE, which `gather` does not read until they come close.

@@ -51,7 +51,7 @@ from app.checkins.instruments import (
     instrument_for,
     risk_loinc,
 )
-from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent
+from app.checkins.models import CheckIn, QuestionnaireResponse, SafetyEvent, severity
 from app.checkins.words import _screener_version
 from app.clinic.flags import code_label
 from app.clinic.models import FlagReview
@@ -399,10 +399,8 @@ class _Builder:
         }
         # A PHQ-9 item 9 answer's level is whether it was screened; its screener's risk is
         # its severity (its words said "risk high" beside no severity: a tester).
-        severity = (event.level if event.level in ("high", "moderate", "low")
-                    else (event.details or {}).get("screened_risk"))
-        if severity in ("high", "moderate", "low"):
-            resource["severity"] = severity
+        if found := severity(event.level, (event.details or {}).get("screened_risk")):
+            resource["severity"] = found
         self.implicate(resource, event.source_id)
         if event.reviewed_at:
             resource["mitigation"] = [self.review(event.reviewed_at, event.reviewed_by_id,

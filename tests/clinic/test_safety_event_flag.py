@@ -147,6 +147,41 @@ def test_an_unscreened_answer_ranks_above_screened_events_and_their_patients(db,
     assert fresh(db, SafetyEvent, other.id).reviewed_at is None
 
 
+def test_safety_events_rank_by_severity_on_a_page_and_across_the_list(db, auth, client):
+    """Every safety event to review had one urgency, so a patient found hard to rouse and one
+    whose item 9 answer screened low risk tied, and the list went by name: Aaron first. They
+    rank by severity now (an item 9 answer's is its screener's risk), below an unscreened
+    answer still."""
+    prescriber = factories.user(db, role="prescriber", display_name="Dr. Lee")
+    low = factories.user(db, role="patient", display_name="Aaron Abbott")
+    moderate = factories.user(db, role="patient", display_name="Mia Moreno")
+    high = factories.user(db, role="patient", display_name="Zoe Zimmer")
+    for person in (low, moderate, high):
+        factories.link(db, person, prescriber)
+    _item9(db, low, 1, "screened").details = {"score": 5, "screened_risk": "low"}
+    db.add(SafetyEvent(patient_id=moderate.id, kind="positive_screen", level="moderate",
+                       occurred_at=utcnow() - timedelta(days=1), source_id=uuid.uuid4()))
+    older = _item9(db, high, 4, "screened")
+    older.details = {"score": 5, "screened_risk": "low"}
+    rouse = SafetyEvent(patient_id=high.id, kind="hard_to_rouse", level="high",
+                        occurred_at=utcnow() - timedelta(days=2), source_id=uuid.uuid4())
+    db.add(rouse)
+    db.commit()
+
+    # On one patient: the severe event first, though the other is older.
+    found = flags.for_patients(db, [high], utcnow())[high.id][1]
+    assert [f.key for f in found] == [str(rouse.id), str(older.id)]
+    assert found[0].urgency > found[1].urgency
+    # No severity reaches the next code's rank.
+    assert found[0].urgency < flags.URGENCY["screener_pending"]
+
+    assert auth.login(prescriber.email).status_code == 303
+    page = listed(client)
+    assert page.index("Zoe Zimmer") < page.index("Mia Moreno") < page.index("Aaron Abbott")
+    names = [p["name"] for p in client.get("/api/v1/patients").json()]
+    assert names == ["Zoe Zimmer", "Mia Moreno", "Aaron Abbott"]
+
+
 @pytest.mark.parametrize(("code", "days", "ends"), [
     ("cssrs_high", 60, True),
     ("screener_pending", 13.9, True),
