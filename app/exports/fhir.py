@@ -385,18 +385,11 @@ class _Builder:
 
     def detected_issue(self, event: SafetyEvent) -> None:
         words = safety_event_words(event.kind, event.level, event.details)
-        resource: Json = {
-            "resourceType": "DetectedIssue",
-            "id": str(event.id),
-            # Final once a prescriber reviewed it; until then, what the record raised.
-            "status": "final" if event.reviewed_at else "preliminary",
-            "code": {"coding": [{"system": System.SAFETY_EVENT.value, "code": event.kind}],
-                     "text": words},
-            "patient": self.patient_ref,
-            "identifiedDateTime": self.when(event.occurred_at),
-            "detail": words + ("; " + _("dosing was on hold until a prescriber reviewed it")
-                               if event.holds_dosing else ""),
-        }
+        # Final once a prescriber reviewed it; until then, what the record raised.
+        resource = self.issue(
+            event.id, event.reviewed_at is not None, System.SAFETY_EVENT, event.kind, words,
+            words + ("; " + _("dosing was on hold until a prescriber reviewed it")
+                     if event.holds_dosing else ""), event.occurred_at)
         # A PHQ-9 item 9 answer's level is whether it was screened; its screener's risk is
         # its severity (its words said "risk high" beside no severity: a tester).
         if found := severity(event.level, (event.details or {}).get("screened_risk")):
@@ -427,17 +420,10 @@ class _Builder:
         check or reading it was about, and who answered it. The bundle had the held check but
         not the alert or its acknowledgement, which the PDF and the CSV both list."""
         words = alert_kind_label(alert.kind)
-        resource: Json = {
-            "resourceType": "DetectedIssue",
-            "id": str(alert.id),
-            # Final once someone acknowledged it; until then, what was raised.
-            "status": "final" if alert.acknowledged_at else "preliminary",
-            "code": {"coding": [{"system": System.ALERT.value, "code": alert.kind}],
-                     "text": words},
-            "patient": self.patient_ref,
-            "identifiedDateTime": self.when(alert.raised_at),
-            "detail": _("Alert to the care team: %(what)s", what=words),
-        }
+        # Final once someone acknowledged it; until then, what was raised.
+        resource = self.issue(alert.id, alert.acknowledged_at is not None, System.ALERT,
+                              alert.kind, words,
+                              _("Alert to the care team: %(what)s", what=words), alert.raised_at)
         self.implicate(resource, alert.source_id)
         if alert.acknowledged_at:
             resource["mitigation"] = [self.acknowledgement(alert)]
@@ -450,20 +436,28 @@ class _Builder:
         bundle, and the review. A safety event's flag is reviewed on the event itself (its
         DetectedIssue's mitigation), so it is not here twice."""
         words = code_label(review.code)
-        resource: Json = {
-            "resourceType": "DetectedIssue",
-            "id": str(review.id),
-            "status": "final",
-            "code": {"coding": [{"system": System.LIST_FLAG.value, "code": review.code}],
-                     "text": words},
-            "patient": self.patient_ref,
-            "detail": _("Flag on the patient list: %(flag)s", flag=words),
-        }
+        # When the flag was first raised is not stored (the list derives it), so no date.
+        resource = self.issue(review.id, True, System.LIST_FLAG, review.code, words,
+                              _("Flag on the patient list: %(flag)s", flag=words))
         with contextlib.suppress(ValueError):  # a day (missed sessions) is not a record
             self.implicate(resource, uuid.UUID(review.key))
         resource["mitigation"] = [self.review(review.reviewed_at, review.reviewed_by_id,
                                               review.note)]
         self.add(review.reviewed_at, resource)
+
+    def issue(self, resource_id: uuid.UUID, final: bool, system: System, code: str,
+              words: str, detail: str, identified: datetime | None = None) -> Json:
+        resource: Json = {
+            "resourceType": "DetectedIssue",
+            "id": str(resource_id),
+            "status": "final" if final else "preliminary",
+            "code": {"coding": [{"system": system.value, "code": code}], "text": words},
+            "patient": self.patient_ref,
+        }
+        if identified is not None:
+            resource["identifiedDateTime"] = self.when(identified)
+        resource["detail"] = detail
+        return resource
 
     def implicate(self, resource: Json, source_id: uuid.UUID) -> None:
         """Point at the resource(s) `source_id` became, when the bundle holds them: a dose, a
