@@ -188,10 +188,12 @@ class Flag:
 
 @dataclass(frozen=True)
 class Seen:
-    """One occurrence: when, and the key a review names it by."""
+    """One occurrence: when, the key a review names it by, and for a supply flag which kind
+    (a count that did not match, or an early refill)."""
 
     at: datetime
     key: str
+    what: str = ""
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,19 @@ def _open(code: str, seen: Iterable[Seen], reviewed: frozenset[tuple[str, str]])
     last_reviewed = max((i for i, s in enumerate(ordered) if (code, s.key) in reviewed),
                         default=-1)
     return ordered[last_reviewed + 1:]
+
+
+def _supply_words(still: Sequence[Seen]) -> str:
+    """Counts and early refills, each by its own number: "2 troche counts that did not match,
+    or early refills" was read as two of each for one of each (a tester)."""
+    refills = sum(1 for s in still if s.what == "early_refill")
+    counts = len(still) - refills
+    counted = ngettext("%(num)s troche count that did not match",
+                       "%(num)s troche counts that did not match", counts)
+    refilled = ngettext("%(num)s early refill", "%(num)s early refills", refills)
+    if counts and refills:
+        return _("%(counts)s and %(refills)s in 30 days.", counts=counted, refills=refilled)
+    return _("%(what)s in 30 days.", what=counted if counts else refilled)
 
 
 def _flag(code: str, message: str, since: datetime, key: str, severity: str | None = None
@@ -544,11 +559,9 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
                       lambda n: ngettext(
                           "%(num)s dose logged late or taken outside a session in 30 days.",
                           "%(num)s doses logged late or taken outside a session in 30 days.", n))
-    found += _summary("supply", seen["supply"], reviewed,
-                      lambda n: ngettext(
-                          "%(num)s troche count that did not match, or early refill, in 30 days.",
-                          "%(num)s troche counts that did not match, or early refills, in 30 "
-                          "days.", n))
+    # Worded by kind (counts, early refills), not by the number alone.
+    supply = _open("supply", seen["supply"], reviewed)
+    found += _summary("supply", seen["supply"], reviewed, lambda _n: _supply_words(supply))
 
     creep = dose_creep(facts, now)
     if creep is not None and ("dose_creep", creep.key) not in reviewed:
@@ -729,7 +742,8 @@ def gather(session: Session, patients: Sequence[User], now: datetime) -> dict[uu
             .where(col(LedgerEntry.patient_id).in_(ids),
                    col(LedgerEntry.occurred_at) >= now - timedelta(days=RECENT_DAYS))).all():
         if set(entry.flags or ()) & SUPPLY_FLAGS:
-            facts[entry.patient_id].supply.append(Seen(entry.occurred_at, str(entry.id)))
+            what = "early_refill" if "early_refill" in (entry.flags or ()) else "discrepancy"
+            facts[entry.patient_id].supply.append(Seen(entry.occurred_at, str(entry.id), what))
 
     # 6. The latest two PHQ-9s of each patient: read from the recent ones first (an index range
     # per patient, not a patient's whole history), then, for the few with fewer than two

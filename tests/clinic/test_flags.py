@@ -112,6 +112,30 @@ def test_a_review_clears_that_occurrence_and_earlier_ones_and_a_new_one_flags_ag
     assert (flag.key, flag.since) == ("occ-newest", newest.at)
 
 
+@pytest.mark.parametrize(("kinds", "words"), [
+    (["discrepancy"], "1 troche count that did not match in 30 days."),
+    (["discrepancy", "discrepancy"], "2 troche counts that did not match in 30 days."),
+    (["early_refill"], "1 early refill in 30 days."),
+    (["early_refill", "discrepancy"],
+     "1 troche count that did not match and 1 early refill in 30 days."),
+    (["early_refill", "early_refill", "discrepancy"],
+     "1 troche count that did not match and 2 early refills in 30 days."),
+])
+def test_the_supply_flag_counts_each_kind_by_its_own_number(kinds, words):
+    """"2 troche counts that did not match, or early refills" was read as two of each for one
+    count and one refill."""
+    facts = treated(supply=[Seen(ago(days=i + 1), f"entry-{i}", kind)
+                            for i, kind in enumerate(kinds)])
+    [flag] = flags.evaluate(facts, NOW)
+    assert (flag.code, flag.message) == ("supply", words)
+    # A review counts out what it cleared, of either kind.
+    reviewed = replace(facts, reviewed=frozenset({("supply", f"entry-{len(kinds) - 1}")}))
+    if len(kinds) > 1:
+        [left] = flags.evaluate(reviewed, NOW)
+        assert left.message.endswith(" Not counting 1 already reviewed.")
+
+
+
 # --- dose flags -----------------------------------------------------------------------------
 
 

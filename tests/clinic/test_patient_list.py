@@ -270,7 +270,7 @@ def test_the_patients_page_lists_their_list_flags_and_reviews_them(panel, auth, 
     # As the list has them, most urgent first; a high-risk screen would be its safety event
     # above, reviewed there.
     assert re.findall(r'data-flag="(\w+)"', flags) == ["bp_emergency", "supply"]
-    assert "1 troche count that did not match, or early refill, in 30 days." in flags
+    assert "1 troche count that did not match in 30 days." in flags
     assert "First seen <time datetime=" in flags and "2 days ago</time>" in flags
     assert 'id="flag-reviews"' not in page
 
@@ -456,6 +456,9 @@ def test_the_demo_clinic_shows_its_flags(db):
     assert found[sam.id][1][0].message == (
         "PHQ-9 item 9 answered above 0: screener done, risk high.")
     assert (found[jordan.id][0].phase, found[sam.id][0].phase) == ("maintenance", "induction")
+    # Jordan's count one troche short and his early refill, each by its own number.
+    assert found[jordan.id][1][-1].message == (
+        "1 troche count that did not match and 1 early refill in 30 days.")
 
 
 @pytest.mark.parametrize("typed", ["lucia", "LUCÍA MORALES", "morales", "Lucia Morales"])
