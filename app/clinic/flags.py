@@ -33,7 +33,8 @@ safety_event     any other safety event the patient's page lists to review (PHQ-
                  flagged `override` instead, far down the list, and reviewing that flag left its
                  high-risk event open on the patient's page (a tester): one incident, one flag,
                  one review. These flags rank by the event's severity (high, moderate, low,
-                 then not known), on one patient's page and across the list.
+                 then not known), on one patient's page and across the list; a severe one
+                 above bp_emergency, the others below it (RANKS).
 bp_emergency     a reading at or above 180/120 (gate or check-in) in the last 14 days.
 bp_hold          a safety check held for blood pressure (at or above the protocol's hold level)
                  in the last 14 days.
@@ -96,31 +97,43 @@ from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
 from app.web.formats import format_number
 
-# In urgency order, most urgent first.
-CODES: tuple[str, ...] = (
-    "cssrs_high",
-    "screener_pending",
-    "safety_event",
-    "bp_emergency",
-    "bp_hold",
-    "override",
-    "struck_flagged",
-    "cleared_by_correction",
-    "missed_sessions",
-    "late_or_extra",
-    "supply",
-    "dose_creep",
-    "phq9_worse",
-    "no_data",
+# In urgency order, most urgent first: each flag code, and a safety event's by its severity
+# (app/checkins/models.py severity). A reading at or above 180/120 stops dosing, as a high-risk
+# screen does, so it ranks above the safety events that do not: a low-risk item 9 answer from
+# three weeks ago sat above a crisis reading of five minutes ago (a tester). Severe events (hard
+# to rouse, a breathing concern, a severe side effect, a dose against a hold) stay above it.
+# Events of one severity tied, and the list went by name.
+RANKS: tuple[tuple[str, str | None], ...] = (
+    ("cssrs_high", None),
+    ("screener_pending", None),
+    ("safety_event", "high"),
+    ("bp_emergency", None),
+    ("safety_event", "moderate"),
+    ("safety_event", "low"),
+    ("safety_event", None),  # severity not known
+    ("bp_hold", None),
+    ("override", None),
+    ("struck_flagged", None),
+    ("cleared_by_correction", None),
+    ("missed_sessions", None),
+    ("late_or_extra", None),
+    ("supply", None),
+    ("dose_creep", None),
+    ("phq9_worse", None),
+    ("no_data", None),
 )
-# Within a code, a safety event's severity ranks it (app/checkins/models.py severity): a
-# patient found hard to rouse comes before one whose item 9 answer screened low risk, where
-# the two tied and the list went by name. Codes are SPREAD apart, so no severity lifts a flag
-# to the next code's rank.
-SEVERITY_RANK: dict[str | None, int] = {"high": 3, "moderate": 2, "low": 1}
-SPREAD = max(SEVERITY_RANK.values()) + 1
-# Higher is more urgent.
-URGENCY: dict[str, int] = {code: (len(CODES) - i) * SPREAD for i, code in enumerate(CODES)}
+# Each code once, where it first ranks (the list's filter and the API name them in this order).
+CODES: tuple[str, ...] = tuple(dict.fromkeys(code for code, _severity in RANKS))
+_RANK = {rank: len(RANKS) - i for i, rank in enumerate(RANKS)}  # higher is more urgent
+
+
+def urgency(code: str, severity: str | None = None) -> int:
+    """How urgent a flag is: its code's rank, a safety event's by its severity."""
+    return _RANK.get((code, severity), _RANK[(code, None)])
+
+
+# Each code's urgency when nothing more is known of it.
+URGENCY: dict[str, int] = {code: urgency(code) for code in CODES}
 
 BP_DAYS = 14
 # Safety events to review are flagged as long as the patient's page lists them (90 days).
@@ -302,7 +315,7 @@ def _supply_words(still: Sequence[Seen]) -> str:
 def _flag(code: str, message: str, since: datetime, key: str, severity: str | None = None
           ) -> Flag:
     return Flag(code=code, message=message, since=since, key=key,
-                urgency=URGENCY[code] + SEVERITY_RANK.get(severity, 0))
+                urgency=urgency(code, severity))
 
 
 def _summary(code: str, seen: Sequence[Seen], reviewed, message) -> list[Flag]:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.clinic import flags
-from app.clinic.flags import DoseFact, PatientFacts, Phq9, Seen
+from app.clinic.flags import DoseFact, EventFact, PatientFacts, Phq9, Seen
 from app.protocols import schedule
 
 # Tuesday 24 November 2026, 15:30 in New York.
@@ -352,5 +352,29 @@ def test_each_pending_safety_review_is_its_own_flag_and_comes_first():
 
 
 def test_urgency_follows_the_documented_order():
-    assert [flags.URGENCY[c] for c in flags.CODES] == sorted(flags.URGENCY.values(),
-                                                             reverse=True)
+    assert [flags.URGENCY[c] for c in flags.CODES if c != "safety_event"] == sorted(
+        (u for c, u in flags.URGENCY.items() if c != "safety_event"), reverse=True)
+
+
+@pytest.mark.parametrize(("kind", "level", "risk", "first"), [
+    # Severe events come before a crisis reading.
+    ("hard_to_rouse", "high", None, "safety_event"),
+    ("dose_against_hold", "high", None, "safety_event"),
+    # Those that do not stop dosing come after it (and a screened answer whose risk the
+    # record does not hold).
+    ("positive_screen", "moderate", None, "bp_emergency"),
+    ("offline_gate_disagreed", "moderate", None, "bp_emergency"),
+    ("phq9_item9", "screened", "low", "bp_emergency"),
+    ("phq9_item9", "screened", None, "bp_emergency"),
+])
+def test_a_crisis_reading_ranks_by_what_it_stops(kind, level, risk, first):
+    """A reading at or above 180/120 stops dosing as a high-risk screen does: a low-risk item 9
+    answer from three weeks ago ranked above one taken five minutes ago. Every safety event
+    still ranks above a blood-pressure hold."""
+    facts = treated(bp_emergencies=[Seen(ago(minutes=5), "reading")],
+                    bp_holds=[Seen(ago(minutes=5), "held")],
+                    events_to_review=[EventFact(ago(days=21), "event", kind, level, risk)])
+    found = flags.evaluate(facts, NOW)
+    assert codes(found)[0] == first
+    assert set(codes(found)[:2]) == {"safety_event", "bp_emergency"}
+    assert codes(found)[2] == "bp_hold"
