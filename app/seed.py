@@ -65,13 +65,15 @@ def seed_demo(session: Session, now: datetime) -> dict[str, User]:
             now=now,
         )
     # The caregiver supports the first patient only, sees their sessions and doses (not their
-    # check-ins), and accepted safety alerts about them.
+    # check-ins), and accepted safety alerts about them: since the accounts began, before
+    # Jordan's history, so the alerts in it were Alex's too (a sitter is told only of alerts
+    # raised after joining).
     caregiver_link = access.link(
         session,
         patient_id=users["patient@demo.test"].id,
         member_id=users["caregiver@demo.test"].id,
         relation=Relation.CAREGIVER,
-        now=now,
+        now=now - DEMO_ACCOUNTS_AGE,
         scope=access.Scope.DOSES,
     )
     caregiver_link.receives_alerts = True

@@ -134,7 +134,7 @@ def _raise(
         # the event stays on the patient's record.
         if shares is None:
             shares = _current_consent(session, patient_id)
-        if not _contacts_of(session, patient_id, kind, shares, now, reported_by):
+        if not _contacts_of(session, patient_id, kind, shares, now, now, reported_by):
             return None
     alert_id = uuid.uuid4()
     inserted = _insert_ignoring_conflict(
@@ -251,16 +251,19 @@ def _team(session: Session, patient_id: uuid.UUID, relation: Relation, now: date
 
 
 def _contacts_of(session: Session, patient_id: uuid.UUID, kind: str, shares: bool,
-                 now: datetime, reported_by: uuid.UUID | None = None) -> list[User]:
+                 now: datetime, raised_at: datetime,
+                 reported_by: uuid.UUID | None = None) -> list[User]:
     who = CONTACTS.get(kind, (PRESCRIBERS, CAREGIVERS))
     people = []
     if PRESCRIBERS in who:
         people += _team(session, patient_id, Relation.PRESCRIBER, now)
     if CAREGIVERS in who and shares:
-        # The sitter who recorded what raised it is with the patient already: not paged.
+        # The sitter who recorded what raised it is with the patient already: not paged. A
+        # sitter who joined after it was raised is not told either (_visible_to says why).
         people += _team(
             session, patient_id, Relation.CAREGIVER, now,
-            wants=lambda link: link.receives_alerts and link.member_id != reported_by,
+            wants=lambda link: (link.receives_alerts and link.member_id != reported_by
+                                and link.created_at <= raised_at),
         )
     return people
 
@@ -284,7 +287,7 @@ def contacts(session: Session, alert: Alert, now: datetime | None = None) -> lis
         event = None
     return _contacts_of(session, alert.patient_id, alert.kind,
                         _shares_with_caregivers(session, alert), now or utcnow(),
-                        _reported_by(session, event))
+                        alert.raised_at, _reported_by(session, event))
 
 
 def notify_due(session: Session, now: datetime) -> int:
@@ -389,6 +392,9 @@ def _visible_to(session: Session, user: User):
         # Links past their end date (the access module decides) see nothing.
         supported = [p.id for p in access.readable_patients(
             session, user, access.Purpose.VIEW_SESSION, audited=False)]  # a filter, not a view
+        # Only alerts raised since they joined: the patient shared each with the team it had
+        # then, and a new sitter who acknowledged an old one (a high-risk screen's, say, a week
+        # open) would stop its notices to the people who know what it is about.
         linked = exists().where(
             CareLink.patient_id == Alert.patient_id,
             col(CareLink.patient_id).in_(supported),
@@ -396,6 +402,7 @@ def _visible_to(session: Session, user: User):
             CareLink.relation == Relation.CAREGIVER,
             col(CareLink.revoked_at).is_(None),
             col(CareLink.receives_alerts).is_(True),
+            col(CareLink.created_at) <= Alert.raised_at,
         )
         # The patient ids on Alert itself too: the database then reads those patients' alerts
         # by index, not every alert the clinic ever raised to test each against the link.

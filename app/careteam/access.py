@@ -358,6 +358,10 @@ def link(
         )
     ).first()
     if existing:
+        if existing.revoked_at is not None:
+            # Back on the team from now: what was raised while they were off it (an alert the
+            # patient shared with the team it had then) is not theirs (app/alerts/service.py).
+            existing.created_at = now
         existing.revoked_at = None
         existing.scope = scope
         existing.ends_on = ends_on

@@ -220,6 +220,47 @@ def test_the_caregiver_switch_is_their_own_link_only(db, clinic):
         )
 
 
+def test_a_sitter_who_joined_after_an_alert_is_neither_told_nor_shown_it(db, clinic):
+    """A new sitter saw alerts raised before they joined, an 8-day-old high-risk screen's among
+    them, with Acknowledge: the patient had shared each with the team it had then, and a
+    stranger to it acknowledging would end its notices to the people who know. They are told
+    of what is raised after they join."""
+    alert = open_alert(db, clinic)
+    newcomer = factories.user(db, role="caregiver", display_name="Nico New")
+    factories.link(db, clinic.patient, newcomer, now=clinic.t0 + timedelta(minutes=1))
+    set_receives_alerts(db, newcomer, clinic.patient, True)
+    db.commit()
+    assert names(alerts.contacts(db, alert)) == ["Dr Zhou", "Dr Adams", "Casey Carer"]
+    assert alerts.open_alerts(db, newcomer) == [] and alerts.open_count(db, newcomer) == 0
+    with pytest.raises(NotFound):
+        alerts.acknowledge(db, user=newcomer, alert_id=alert.id, note="",
+                           now=clinic.t0 + timedelta(minutes=2))
+    # Told in turn of none of its steps, however long it stays open.
+    for step in range(6):
+        alerts.notify_due(db, clinic.t0 + step * REPEAT)
+    db.commit()
+    assert newcomer.id not in {o.user_id for o in occurrences(db, alert)}
+
+    # What is raised after they joined is theirs, as for everyone on the team.
+    hard_to_rouse(db, clinic.patient, clinic.t0 + timedelta(minutes=3))
+    db.commit()
+    later = alerts_of(db, clinic.patient)[-1]
+    assert names(alerts.contacts(db, later))[-2:] == ["Casey Carer", "Nico New"]
+    assert [a.id for a in alerts.open_alerts(db, newcomer)] == [later.id]
+
+
+def test_a_sitter_added_back_is_not_told_of_what_was_raised_while_they_were_off(db, clinic):
+    link = db.exec(select(CareLink).where(CareLink.member_id == clinic.caregiver.id)).one()
+    link.revoked_at = clinic.t0 - timedelta(minutes=5)
+    db.add(link)
+    db.commit()
+    alert = open_alert(db, clinic)  # raised while Casey was off the team
+    factories.link(db, clinic.patient, clinic.caregiver, now=clinic.t0 + timedelta(minutes=1))
+    db.commit()
+    assert names(alerts.contacts(db, alert)) == ["Dr Zhou", "Dr Adams"]
+    assert alerts.open_alerts(db, clinic.caregiver) == []
+
+
 def test_a_revoked_link_ends_being_a_contact(db, clinic):
     alert = open_alert(db, clinic)
     for link in db.exec(

@@ -81,7 +81,9 @@ def _link_row(db, patient: User, member: User) -> CareLink:
 
 
 def _link(db, patient: User, caregiver: User, **terms) -> CareLink:
-    factories.link(db, patient, caregiver, **terms)
+    # On the team since before the world's alert was raised (a sitter is told only of alerts
+    # raised after joining).
+    factories.link(db, patient, caregiver, now=utcnow() - timedelta(days=1), **terms)
     row = _link_row(db, patient, caregiver)
     row.receives_alerts = True  # so only the link's state decides about alerts
     db.add(row)
