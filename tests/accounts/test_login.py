@@ -148,6 +148,19 @@ def _from(address: str) -> TestClient:
     return TestClient(app, follow_redirects=False, client=(address, 50000))
 
 
+@pytest.fixture
+def still_clock(monkeypatch):
+    """The sign-in route's clock, stopped for the test. The first wait after the free misses
+    is 2 s; on a loaded machine (two test runs side by side) one sign-in took 3 s, so the wait
+    was over before the next try and a right password got in where the test expected it
+    slowed. These tests show the rule at one instant; the waits' lengths are tested below with
+    `now` passed in."""
+    from app.accounts import routes
+
+    now = utcnow()
+    monkeypatch.setattr(routes, "utcnow", lambda: now)
+
+
 def _assert_slowed(response, *, at_most: int):
     assert response.status_code == 429
     assert "Too many attempts. Try again in" in response.text
@@ -156,7 +169,7 @@ def _assert_slowed(response, *, at_most: int):
     assert not set_cookie_headers(response, settings.session_cookie)
 
 
-def test_repeated_misses_from_one_place_slow_even_the_right_password(demo, client):
+def test_repeated_misses_from_one_place_slow_even_the_right_password(demo, client, still_clock):
     for _ in range(FREE):
         assert _login(client, "patient@demo.test", "wrong-password").status_code == 401
     response = _login(client, "patient@demo.test", DEMO_PASSWORD)
@@ -167,20 +180,20 @@ def test_repeated_misses_from_one_place_slow_even_the_right_password(demo, clien
     assert session_cookie(client) is None
 
 
-def test_throttle_follows_the_account_not_the_spelling(demo, client):
+def test_throttle_follows_the_account_not_the_spelling(demo, client, still_clock):
     spellings = ("patient@demo.test", "PATIENT@demo.test", " patient@Demo.Test")
     for n in range(FREE):
         _login(client, spellings[n % len(spellings)], "wrong-password")
     _assert_slowed(_login(client, "patient@demo.test", DEMO_PASSWORD), at_most=2)
 
 
-def test_unknown_email_is_slowed_the_same_way(demo, client):
+def test_unknown_email_is_slowed_the_same_way(demo, client, still_clock):
     for _ in range(FREE):
         assert _login(client, "ghost@demo.test", "wrong-password").status_code == 401
     _assert_slowed(_login(client, "ghost@demo.test", "wrong-password"), at_most=2)
 
 
-def test_owner_gets_in_while_an_attacker_elsewhere_is_slowed(demo):
+def test_owner_gets_in_while_an_attacker_elsewhere_is_slowed(demo, still_clock):
     with _from("198.51.100.66") as attacker, _from("203.0.113.10") as owner:
         for _ in range(FREE):
             assert _login(attacker, "patient@demo.test", "guess").status_code == 401
@@ -323,7 +336,7 @@ def test_old_failures_are_pruned(db):
 # --- logs never carry PHI or secrets ---------------------------------------------------------
 
 
-def test_sign_in_flows_log_neither_email_nor_password(demo, db, client, caplog):
+def test_sign_in_flows_log_neither_email_nor_password(demo, db, client, caplog, still_clock):
     caplog.set_level(logging.DEBUG, logger="trochelog")
     caplog.set_level(logging.INFO)
     _login(client, "patient@demo.test", "a-wrong-secret-9f3")
