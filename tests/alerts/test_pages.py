@@ -159,6 +159,8 @@ def test_a_caregiver_turns_alerts_on_and_sees_them(db, auth, client, clinic):
     supporting = text(client.get("/supporting"))
     assert "Safety alerts about Robin Example: off." in supporting
     assert "own sharing setting allows safety alerts" in supporting
+    # What they will be told of starts when they joined (app/alerts/service.py _visible_to).
+    assert "only those raised since you joined the care team." in supporting
     assert menu_alerts(supporting) == "Alerts"
     before = text(client.get("/alerts"))
     assert f'action="/alerts/{alert.id}/acknowledge"' not in before
