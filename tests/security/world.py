@@ -113,7 +113,9 @@ def _local_today(user: User, now) -> date:
 
 
 def _caregiver_link(db: Session, patient: User, caregiver: User, scope: str, **terms) -> CareLink:
-    factories.link(db, patient, caregiver, scope=scope, **terms)
+    # On the team since before the world's alerts were raised (a sitter is told only of alerts
+    # raised after joining).
+    factories.link(db, patient, caregiver, utcnow() - timedelta(days=1), scope=scope, **terms)
     row = db.exec(select(CareLink).where(CareLink.patient_id == patient.id,
                                          CareLink.member_id == caregiver.id)).one()
     row.receives_alerts = True  # so only the link's state decides about alerts
