@@ -319,10 +319,11 @@ def _flag(code: str, message: str, since: datetime, key: str, severity: str | No
 
 
 def _summary(code: str, seen: Sequence[Seen], reviewed, message) -> list[Flag]:
+    """One flag for a code's occurrences not yet reviewed, worded by `message` from them."""
     still = _open(code, seen, reviewed)
     if not still:
         return []
-    words = message(len(still))
+    words = message(still)
     if done := len(seen) - len(still):
         # "2 … in 30 days" counted only what came after the last review: a prescriber set it
         # beside the summary's 4 for the same weeks.
@@ -541,40 +542,46 @@ def evaluate(facts: PatientFacts, now: datetime) -> list[Flag]:
 
     seen = occurrences(facts, now)
     found += _summary("bp_emergency", seen["bp_emergency"], reviewed,
-                      lambda n: ngettext(
+                      lambda still: ngettext(
                           "Blood pressure at or above 180/120: %(num)s reading in 14 days.",
-                          "Blood pressure at or above 180/120: %(num)s readings in 14 days.", n))
+                          "Blood pressure at or above 180/120: %(num)s readings in 14 days.",
+                          len(still)))
     found += _summary("bp_hold", seen["bp_hold"], reviewed,
-                      lambda n: ngettext(
+                      lambda still: ngettext(
                           "Held for blood pressure: %(num)s safety check in 14 days.",
-                          "Held for blood pressure: %(num)s safety checks in 14 days.", n))
+                          "Held for blood pressure: %(num)s safety checks in 14 days.",
+                          len(still)))
     found += _summary("override", seen["override"], reviewed,
-                      lambda n: ngettext(
+                      lambda still: ngettext(
                           "%(num)s dose taken through an override in 30 days.",
                           "%(num)s doses taken through an override in 30 days.",
-                          n))
+                          len(still)))
     found += _summary("struck_flagged", seen["struck_flagged"], reviewed,
-                      lambda n: ngettext(
+                      lambda still: ngettext(
                           "%(num)s dose taken despite a hold was later marked entered in "
                           "error, in 30 days.",
                           "%(num)s doses taken despite a hold were later marked entered in "
-                          "error, in 30 days.", n))
+                          "error, in 30 days.",
+                          len(still)))
     found += _summary("cleared_by_correction", seen["cleared_by_correction"], reviewed,
-                      lambda n: ngettext(
+                      lambda still: ngettext(
                           "%(num)s dose within the limits only because a dose near it was "
                           "corrected or marked entered in error, in 30 days.",
                           "%(num)s doses within the limits only because a dose near them was "
-                          "corrected or marked entered in error, in 30 days.", n))
+                          "corrected or marked entered in error, in 30 days.",
+                          len(still)))
     found += _summary("missed_sessions", seen["missed_sessions"], reviewed,
-                      lambda n: ngettext("%(num)s scheduled session missed in 14 days.",
-                                         "%(num)s scheduled sessions missed in 14 days.", n))
+                      lambda still: ngettext(
+                          "%(num)s scheduled session missed in 14 days.",
+                          "%(num)s scheduled sessions missed in 14 days.",
+                          len(still)))
     found += _summary("late_or_extra", seen["late_or_extra"], reviewed,
-                      lambda n: ngettext(
+                      lambda still: ngettext(
                           "%(num)s dose logged late or taken outside a session in 30 days.",
-                          "%(num)s doses logged late or taken outside a session in 30 days.", n))
+                          "%(num)s doses logged late or taken outside a session in 30 days.",
+                          len(still)))
     # Worded by kind (counts, early refills), not by the number alone.
-    supply = _open("supply", seen["supply"], reviewed)
-    found += _summary("supply", seen["supply"], reviewed, lambda _n: _supply_words(supply))
+    found += _summary("supply", seen["supply"], reviewed, _supply_words)
 
     creep = dose_creep(facts, now)
     if creep is not None and ("dose_creep", creep.key) not in reviewed:
