@@ -472,24 +472,20 @@ class _Builder:
             resource["implicated"] = [{"reference": _url(uuid.UUID(ref))} for ref in implicated]
 
     def review(self, at: datetime, by_id: uuid.UUID | None, note: str | None) -> Json:
-        who = self.records.authors.get(by_id) if by_id else None
-        action = _("Reviewed by the prescriber")
-        mitigation: Json = {"action": {"text": action + (": " + note if note else "")},
-                            "date": self.when(at)}
-        if who:
-            mitigation["author"] = {"display": who}
-        return mitigation
+        return self.mitigation(_("Reviewed by the prescriber"), at, by_id, note)
 
     def acknowledgement(self, alert: Alert) -> Json:
-        text = _("Alert acknowledged")
-        acknowledged: Json = {
-            "action": {"text": text + (": " + alert.acknowledgement_note
-                                       if alert.acknowledgement_note else "")},
-            "date": self.when(alert.acknowledged_at)}
-        who = self.records.authors.get(alert.acknowledged_by_id)
-        if who:
-            acknowledged["author"] = {"display": who}
-        return acknowledged
+        return self.mitigation(_("Alert acknowledged"), alert.acknowledged_at,
+                               alert.acknowledged_by_id, alert.acknowledgement_note)
+
+    def mitigation(self, action: str, at: datetime, by_id: uuid.UUID | None,
+                   note: str | None) -> Json:
+        """What was done about an issue: the action (with the person's note), when, by whom."""
+        done: Json = {"action": {"text": action + (": " + note if note else "")},
+                      "date": self.when(at)}
+        if who := self.records.authors.get(by_id) if by_id else None:
+            done["author"] = {"display": who}
+        return done
 
     # --- questionnaires ------------------------------------------------------------------------
 
