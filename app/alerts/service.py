@@ -134,7 +134,8 @@ def _raise(
         # the event stays on the patient's record.
         if shares is None:
             shares = _current_consent(session, patient_id)
-        if not _contacts_of(session, patient_id, kind, shares, now, now, reported_by):
+        if not _contacts_of(session, patient_id, kind, shares, now, raised_at=now,
+                            reported_by=reported_by):
             return None
     alert_id = uuid.uuid4()
     inserted = _insert_ignoring_conflict(
