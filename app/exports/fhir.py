@@ -193,6 +193,7 @@ class _Builder:
         self.patient_ref = {"reference": _url(records.patient.id)}
         self.versions: dict[uuid.UUID, ProtocolVersion] = {v.id: v for v in records.protocols}
         self.entries: list[tuple[datetime, int, Json]] = []
+        self.added: set[str] = set()  # ids of the resources in the bundle, for `implicate`
         self.told: set[uuid.UUID] = set()  # alerts a safety event's DetectedIssue carries
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -205,6 +206,7 @@ class _Builder:
 
     def add(self, at: datetime, resource: Json) -> Json:
         self.entries.append((at, len(self.entries), resource))
+        self.added.add(resource["id"])
         return resource
 
     def build(self, generated_at: datetime) -> Json:
@@ -463,11 +465,10 @@ class _Builder:
         """Point at the resource(s) `source_id` became, when the bundle holds them: a dose, a
         questionnaire, a check's or a check-in's reading, or the dose a held check did not
         lead to."""
-        added = {res["id"] for _at, _n, res in self.entries}
         implicated = [ref for ref in (str(source_id),
                                       str(_derived(source_id, "blood-pressure")),
                                       str(_derived(source_id, "held")))
-                      if ref in added]
+                      if ref in self.added]
         if implicated:
             resource["implicated"] = [{"reference": _url(uuid.UUID(ref))} for ref in implicated]
 
