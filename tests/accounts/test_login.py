@@ -148,19 +148,6 @@ def _from(address: str) -> TestClient:
     return TestClient(app, follow_redirects=False, client=(address, 50000))
 
 
-@pytest.fixture
-def still_clock(monkeypatch):
-    """The sign-in route's clock, stopped for the test. The first wait after the free misses
-    is 2 s; on a loaded machine (two test runs side by side) one sign-in took 3 s, so the wait
-    was over before the next try and a right password got in where the test expected it
-    slowed. These tests show the rule at one instant; the waits' lengths are tested below with
-    `now` passed in."""
-    from app.accounts import routes
-
-    now = utcnow()
-    monkeypatch.setattr(routes, "utcnow", lambda: now)
-
-
 def _assert_slowed(response, *, at_most: int):
     assert response.status_code == 429
     assert "Too many attempts. Try again in" in response.text

@@ -34,7 +34,7 @@ def test_default_trusts_only_the_local_proxy():
     assert settings.forwarded_allow_ips == "127.0.0.1"
 
 
-def test_spoofed_forwarded_for_from_an_untrusted_client_changes_nothing(db):
+def test_spoofed_forwarded_for_from_an_untrusted_client_changes_nothing(db, still_clock):
     user = factories.user(db, role="patient")
     db.commit()
     with _served("198.51.100.23") as attacker:
