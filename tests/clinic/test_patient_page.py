@@ -3,6 +3,7 @@ dose, safety check (holds and emergencies included), check-in, questionnaire, le
 missed session, times in the patient's zone with the prescriber's beside them, and the
 printable one-page summary."""
 
+import calendar
 import html
 import re
 import uuid
@@ -144,16 +145,19 @@ def test_the_protocol_section_summarises_the_schedule(db, client, auth, demo):
     page = html.unescape(page_of(client, auth, patient))
     section = page[page.index('id="protocol-heading"'):page.index("Edit protocol and see history")]
     assert "Schedule, in Jordan Reyes's time:" in section
-    lines = schedule_words(protocols.current(db, patient.id), readable=True)
+    version = protocols.current(db, patient.id)
+    lines = schedule_words(version, readable=True)
     assert len(lines) == 2 and lines[0].startswith("Induction from ")
     for line in lines:
         assert f"<li>{line}</li>" in section
     # Days and times as the rest of the page writes them, not the record's ISO and 24 hours
-    # (the PDF keeps those).
-    assert re.fullmatch(r"Induction from \w{3} \d{1,2}, \d{4}: Mon, Thu at \d{1,2}:\d\d [AP]M, "
-                        r"4 weeks", lines[0]), lines[0]
-    assert re.fullmatch(r"Induction from \d{4}-\d\d-\d\d: Mon, Thu at \d\d:\d\d, 4 weeks",
-                        schedule_words(protocols.current(db, patient.id))[0])
+    # (the PDF keeps those). The seed's induction days follow the weekday it is seeded on
+    # (Mon, Thu on a Monday): this read "Mon, Thu" and failed on every other day.
+    days = ", ".join(calendar.day_abbr[d] for d in version.phases["induction"]["weekdays"])
+    assert re.fullmatch(rf"Induction from \w{{3}} \d{{1,2}}, \d{{4}}: {days} at "
+                        r"\d{1,2}:\d\d [AP]M, 4 weeks", lines[0]), lines[0]
+    assert re.fullmatch(rf"Induction from \d{{4}}-\d\d-\d\d: {days} at \d\d:\d\d, 4 weeks",
+                        schedule_words(version)[0])
 
 
 def test_the_protocol_section_says_a_sitter_is_required_and_none_has_joined(db, client, auth):
