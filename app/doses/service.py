@@ -561,17 +561,27 @@ def _newer_check(session: Session, patient_id: uuid.UUID, gate: GateCheck | None
     return session.exec(stmt.order_by(col(GateCheck.checked_at).desc()).limit(1)).first()
 
 
-def _record_holds(session: Session, policy: rules.GuardPolicy, patient_id: uuid.UUID,
-                  taken_at: datetime) -> list[rules.Reason]:
-    """Holds from the record at `taken_at`, and at up to FUTURE_TOLERANCE later: a form's time
+def record_holds(session: Session, policy: rules.GuardPolicy, patient_id: uuid.UUID,
+                 at: datetime) -> tuple[list[rules.Reason], rules.SafetyState]:
+    """Holds from the record at `at`, and at up to FUTURE_TOLERANCE later: a form's time
     is rounded down to the minute, so a dose logged "at 10:04" right after a 10:04:30 crisis
-    reading must still be held by it."""
+    reading must still be held by it. Judged at the present (Today), the later moment counts
+    every entry the record holds: each has reached the server, so it has happened, whatever
+    its stamp, and a phone whose clock runs fast stamps its entries up to FUTURE_TOLERANCE
+    ahead (a high-risk screen from a phone 3 minutes fast left Today open for 3 minutes).
+
+    Returns the reasons and the record's state over the span, as the offline gate takes it."""
     found: dict[rules.ReasonCode, rules.Reason] = {}
-    moments = (taken_at + FUTURE_TOLERANCE, taken_at)
-    for at, state in zip(moments, safety.states(session, patient_id, moments), strict=True):
-        for reason in rules.safety_hold_reasons(policy, state, at):
+    later, at_time = safety.states(session, patient_id, (at + FUTURE_TOLERANCE, at))
+    for moment, state in ((at + FUTURE_TOLERANCE, later), (at, at_time)):
+        for reason in rules.safety_hold_reasons(policy, state, moment):
             found[reason.code] = reason
-    return list(found.values())
+    span = rules.SafetyState(
+        review_pending=later.review_pending or at_time.review_pending,
+        last_emergency_at=later.last_emergency_at,  # the latest by the later moment
+        # The later moment's two weeks for an unanswered screener end 10 minutes sooner.
+        screener_pending=later.screener_pending or at_time.screener_pending)
+    return list(found.values()), span
 
 
 def record_dose(
@@ -629,7 +639,7 @@ def record_dose(
     around, as_first_recorded = past_doses_as_recorded(
         session, patient.id, start=taken_at - timedelta(days=8), end=taken_at + timedelta(days=8))
     found = [
-        *_record_holds(session, policy, patient.id, taken_at),
+        *record_holds(session, policy, patient.id, taken_at)[0],
         *rules.dose_limit_reasons(policy, around, taken_at, dose.dose_mg),
     ]
     held = reasons.stored(found)

@@ -19,11 +19,11 @@ from app.doses.service import (
     active_doses,
     is_extra,
     latest_gate,
+    record_holds,
 )
 from app.protocols import schedule, versions
 from app.protocols import service as protocols
 from app.protocols.models import ProtocolVersion
-from app.safety import service as safety
 
 NEARBY = timedelta(days=3)  # the doses that decide whether a dose now would be extra
 RECENT_DOSES = timedelta(days=70)  # how far back Today reads doses (sessions, last dose)
@@ -207,8 +207,9 @@ def today(session: Session, patient: User, now: datetime) -> Today:
     recent_extra = [d for d in reversed(doses)
                     if d.taken_at >= since and d.taken_at not in took_a_session
                     and is_extra(session, version, patient, d.taken_at, read)]
-    record = safety.state(session, patient.id, now)
     policy = protocols.policy(version)
+    # Every entry received so far holds, however fast the phone's clock that stamped it.
+    record_reasons, record = record_holds(session, policy, patient.id, now)
     held = _held_now(version, read, now, patient.timezone)
     last = doses[-1] if doses else None
     gap = protocols.min_interval(version)
@@ -222,7 +223,7 @@ def today(session: Session, patient: User, now: datetime) -> Today:
         ledger=ledger_summary(session, patient, now),
         troches_per_dose=(version.dose_mg / version.strength_mg).quantize(
             Decimal("0.1"), rounding=ROUND_CEILING),
-        holds=reasons.in_words(rules.safety_hold_reasons(policy, record, now), patient.timezone),
+        holds=reasons.in_words(record_reasons, patient.timezone),
         safety_state=record,
         # Said only when a dose now would not be held (the held notice takes its place).
         extra_pushes=None if held else extra_dose_pushes(session, patient, version, now, nearby),

@@ -77,7 +77,7 @@ def state(session: Session, patient_id: uuid.UUID, at: datetime) -> rules.Safety
 def states(session: Session, patient_id: uuid.UUID,
            moments: Sequence[datetime]) -> list[rules.SafetyState]:
     """`state` at each of several moments, in one statement (a dose is judged at its time and
-    at the end of the form time's tolerance, app/doses/service.py `_record_holds`)."""
+    at the end of the form time's tolerance, app/doses/service.py `record_holds`)."""
     params: dict = {"patient_id": patient_id}
     for n, at in enumerate(moments):
         params[f"at_{n}"] = at

@@ -375,7 +375,7 @@
       try {
         var at = data.taken_at || new Date().toISOString();
         // The record's holds at the dose's time and ten minutes on, as the server judges them
-        // (_record_holds): a form's time is its minute, and a crisis reading just after it
+        // (record_holds): a form's time is its minute, and a crisis reading just after it
         // (in another tab) must hold the dose too.
         var later = new Date(Date.parse(at) + FUTURE_TOLERANCE_MS).toISOString();
         var holds = {};

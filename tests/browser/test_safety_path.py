@@ -1,6 +1,7 @@
 """The suicidality safety path and the trend charts, in a phone browser."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -171,3 +172,28 @@ def test_a_high_risk_screen_holds_dosing_until_the_prescriber_clears_it(new_cont
         events = db.exec(select(SafetyEvent).where(
             SafetyEvent.holds_dosing, SafetyEvent.patient_id == demo["patient@demo.test"].id)).all()
         assert len(events) == 1 and events[0].reviewed_at is not None
+
+
+def test_a_high_risk_screen_on_a_phone_whose_clock_runs_fast_holds_today_at_once(new_context,
+                                                                                  demo):
+    """The phone stamps the answers with its own clock, 3 minutes fast here: Today offered the
+    safety check for those 3 minutes, right after the crisis screen."""
+    phone = new_context().new_page()
+    phone.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=3))
+    sign_in(phone, "patient@demo.test", lands_on=ANY_PAGE)
+    phone.goto("/questionnaires/phq9")
+    for n in range(1, 9):
+        _answer(phone, f"q{n}", "Not at all")
+    _answer(phone, "q9", "Several days")
+    phone.get_by_role("button", name="Submit").click()
+    for item, answer in (("q1", "Yes"), ("q2", "Yes"), ("q3", "No"), ("q4", "Yes"),
+                         ("q5", "No"), ("q6", "No")):
+        _answer(phone, item, answer)
+    phone.get_by_role("button", name="Submit").click()
+    expect(phone.get_by_text("Your care team must review your answers before your next "
+                             "dose.")).to_be_visible()
+
+    phone.goto("/today")
+    hold = phone.locator("#gate-result")
+    expect(hold.get_by_role("heading", name="Dosing is on hold")).to_be_visible()
+    expect(phone.get_by_label("Upper (systolic)")).to_have_count(0)

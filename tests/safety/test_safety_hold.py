@@ -218,3 +218,42 @@ def test_an_emergency_reading_locks_dosing_for_the_period_whatever_rechecks_show
     assert dose(client, gate_id=recheck["id"], override_reason="fine now")["status"] == \
         "rejected"
     assert db.exec(select(Dose)).all() == []
+
+
+@pytest.mark.parametrize("ahead_minutes", [1, 3, 9])
+def test_a_high_risk_screen_from_a_phone_whose_clock_runs_fast_holds_today_at_once(
+        db, client, world, ahead_minutes):
+    """The phone stamps its entries with its own clock, and the server takes them up to 10
+    minutes ahead. Today judged the record's holds at the server's now, so a high-risk screen
+    stamped 3 minutes ahead held nothing for 3 minutes: Today offered the safety check, and
+    its offline copy too, right after the crisis screen. An entry the server holds has
+    happened, whatever its stamp."""
+    ahead = utcnow() + timedelta(minutes=ahead_minutes)
+    phq = sync_post(client, sync_item("questionnaire", {
+        "instrument": "phq9", "answers": [0, 0, 0, 0, 0, 0, 0, 0, 2]}, recorded_at=ahead))
+    (phq,) = phq.json()["results"]
+    screen = sync_post(client, sync_item("questionnaire", {
+        "instrument": "cssrs", "answers": [True, True, True, True, False, False, None],
+        "follows_id": phq["id"]}, recorded_at=ahead + timedelta(seconds=30)))
+    assert screen.json()["results"][0]["risk"] == "high"
+
+    page = text_of(client.get("/today"))
+    assert "Dosing is on hold" in page
+    assert "Your care team must review your recent answers before your next dose." in page
+    assert 'name="systolic"' not in page
+    snapshot = client.get("/api/v1/today").json()
+    assert [h["code"] for h in snapshot["holds"]] == ["safety_review"]
+    assert snapshot["safety_state"]["review_pending"] is True
+
+
+def test_a_crisis_reading_from_a_phone_whose_clock_runs_fast_holds_today_at_once(db, client,
+                                                                                 world):
+    reading_at = utcnow() + timedelta(minutes=3)
+    item = sync_item("gate", gate_data(systolic=186, diastolic=100), recorded_at=reading_at)
+    assert sync_post(client, item).json()["results"][0]["verdict"] == "emergency"
+
+    snapshot = client.get("/api/v1/today").json()
+    assert [h["code"] for h in snapshot["holds"]] == ["recent_emergency"]
+    # The offline gate re-judges the same state with the phone's clock: the reading's own time.
+    assert snapshot["safety_state"]["last_emergency_at"].startswith(
+        reading_at.isoformat()[:16])
