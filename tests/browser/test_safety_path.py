@@ -20,6 +20,21 @@ def _answer(page: Page, item: str, label: str) -> None:
     page.locator(f"#item-{item}").get_by_label(label, exact=True).check()
 
 
+def _screen_high_risk(phone: Page) -> None:
+    """A PHQ-9 with item 9 above 0, then a screener with intent: the crisis screen."""
+    phone.goto("/questionnaires/phq9")
+    for n in range(1, 9):
+        _answer(phone, f"q{n}", "Not at all")
+    _answer(phone, "q9", "Several days")
+    phone.get_by_role("button", name="Submit").click()
+    for item, answer in (("q1", "Yes"), ("q2", "Yes"), ("q3", "No"), ("q4", "Yes"),
+                         ("q5", "No"), ("q6", "No")):
+        _answer(phone, item, answer)
+    phone.get_by_role("button", name="Submit").click()
+    expect(phone.get_by_text("Your care team must review your answers before your next "
+                             "dose.")).to_be_visible()
+
+
 def test_phq9_item9_leads_to_screener_then_crisis_screen(page: Page, demo):
     sign_in(page, "patient@demo.test", lands_on=ANY_PAGE)
     page.goto("/questionnaires/phq9")
@@ -125,20 +140,7 @@ def test_trend_charts_are_accessible(page: Page, demo):
 def test_a_high_risk_screen_holds_dosing_until_the_prescriber_clears_it(new_context, demo):
     phone = new_context().new_page()
     sign_in(phone, "patient@demo.test", lands_on=ANY_PAGE)
-    phone.goto("/questionnaires/phq9")
-    for n in range(1, 9):
-        _answer(phone, f"q{n}", "Not at all")
-    _answer(phone, "q9", "Several days")
-    phone.get_by_role("button", name="Submit").click()
-    _answer(phone, "q1", "Yes")
-    _answer(phone, "q2", "Yes")
-    _answer(phone, "q3", "No")
-    _answer(phone, "q4", "Yes")
-    _answer(phone, "q5", "No")
-    _answer(phone, "q6", "No")
-    phone.get_by_role("button", name="Submit").click()
-    expect(phone.get_by_text("Your care team must review your answers before your next "
-                             "dose.")).to_be_visible()
+    _screen_high_risk(phone)
 
     # Today: the hold comes first and takes focus; no safety check to fill in.
     phone.goto("/today")
@@ -181,17 +183,7 @@ def test_a_high_risk_screen_on_a_phone_whose_clock_runs_fast_holds_today_at_once
     phone = new_context().new_page()
     phone.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=3))
     sign_in(phone, "patient@demo.test", lands_on=ANY_PAGE)
-    phone.goto("/questionnaires/phq9")
-    for n in range(1, 9):
-        _answer(phone, f"q{n}", "Not at all")
-    _answer(phone, "q9", "Several days")
-    phone.get_by_role("button", name="Submit").click()
-    for item, answer in (("q1", "Yes"), ("q2", "Yes"), ("q3", "No"), ("q4", "Yes"),
-                         ("q5", "No"), ("q6", "No")):
-        _answer(phone, item, answer)
-    phone.get_by_role("button", name="Submit").click()
-    expect(phone.get_by_text("Your care team must review your answers before your next "
-                             "dose.")).to_be_visible()
+    _screen_high_risk(phone)
 
     phone.goto("/today")
     hold = phone.locator("#gate-result")
