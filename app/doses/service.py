@@ -572,8 +572,9 @@ def record_holds(session: Session, policy: rules.GuardPolicy, patient_id: uuid.U
 
     Returns the reasons and the record's state over the span, as the offline gate takes it."""
     found: dict[rules.ReasonCode, rules.Reason] = {}
-    later, at_time = safety.states(session, patient_id, (at + FUTURE_TOLERANCE, at))
-    for moment, state in ((at + FUTURE_TOLERANCE, later), (at, at_time)):
+    moments = (at + FUTURE_TOLERANCE, at)
+    later, at_time = judged = safety.states(session, patient_id, moments)
+    for moment, state in zip(moments, judged, strict=True):
         for reason in rules.safety_hold_reasons(policy, state, moment):
             found[reason.code] = reason
     span = rules.SafetyState(
