@@ -220,3 +220,21 @@ def test_a_page_that_does_not_exist_speaks_the_signed_in_persons_language(client
     assert page.status_code == 404
     assert "No pudimos encontrar esa página." in page.text
     assert "We could not find that page." not in page.text
+
+
+def test_no_template_runs_a_filter_on_a_literal():
+    """Jinja works out a filter applied to a literal once, when it compiles the template, in
+    the language of whichever request compiled it first: Today's "extra" | flag_label read
+    "Dosis adicional" on English pages for the rest of the process once a Spanish patient had
+    opened Today first. A literal is written with `_()`, which runs on every render."""
+    from jinja2 import nodes
+
+    from app.templating import env
+
+    found = []
+    for name in env.list_templates():
+        source = env.loader.get_source(env, name)[0]
+        for node in env.parse(source).find_all(nodes.Filter):
+            if isinstance(node.node, nodes.Const):
+                found.append(f"{name}:{node.lineno} {node.node.value!r} | {node.name}")
+    assert found == []
